@@ -1,0 +1,72 @@
+import { DescribeJobCommand } from "@aws-sdk/client-s3-control";
+import { z } from "zod";
+import { StateNames } from "../workflow/definition.ts";
+import { JobsSchema } from "./plan.ts";
+import { nextJobPollSeconds } from "./polling.ts";
+import { RunContextSchema } from "./run-context.ts";
+import { defineStep } from "./step.ts";
+
+export const TERMINAL_JOB_STATUSES = ["Complete", "Failed", "Cancelled"] as const;
+
+export interface JobProgress {
+  jobId: string;
+  storageClass: string;
+  status: string;
+  total: number;
+  succeeded: number;
+  failed: number;
+  elapsedActiveSeconds: number;
+  failureReasons: string[];
+}
+
+export interface CopyJobsProgress {
+  done: boolean;
+  waitSeconds: number;
+  checkedAt: string;
+  total: number;
+  succeeded: number;
+  failed: number;
+  jobs: JobProgress[];
+}
+
+export const checkCopyJobs = defineStep({
+  state: StateNames.checkCopyJobs,
+  input: z.object({ run: RunContextSchema, jobs: JobsSchema }),
+  async run({ run, jobs }, { clients, now, log }): Promise<CopyJobsProgress> {
+    const progress: JobProgress[] = [];
+    for (const job of jobs.jobs) {
+      const { Job: d } = await clients.s3control.send(new DescribeJobCommand({ AccountId: run.accountId, JobId: job.jobId }));
+      const p = d?.ProgressSummary;
+      progress.push({
+        jobId: job.jobId,
+        storageClass: job.storageClass,
+        status: d?.Status ?? "Unknown",
+        total: p?.TotalNumberOfTasks ?? job.objects,
+        succeeded: p?.NumberOfTasksSucceeded ?? 0,
+        failed: p?.NumberOfTasksFailed ?? 0,
+        elapsedActiveSeconds: p?.Timers?.ElapsedTimeInActiveSeconds ?? 0,
+        failureReasons: (d?.FailureReasons ?? []).map((f) => `${f.FailureCode ?? ""}: ${f.FailureReason ?? ""}`),
+      });
+    }
+    const total = sum(progress, (j) => j.total);
+    const succeeded = sum(progress, (j) => j.succeeded);
+    const failed = sum(progress, (j) => j.failed);
+    const done = progress.every((j) => (TERMINAL_JOB_STATUSES as readonly string[]).includes(j.status));
+    const activeSeconds = Math.max(0, ...progress.map((j) => j.elapsedActiveSeconds));
+    const checkedAt = now();
+    const waitSeconds = nextJobPollSeconds({
+      elapsedSeconds: jobs.createdAt ? (checkedAt.getTime() - Date.parse(jobs.createdAt)) / 1000 : 0,
+      totalTasks: total,
+      finishedTasks: succeeded + failed,
+      tasksPerSecond: activeSeconds > 0 ? (succeeded + failed) / activeSeconds : undefined,
+      minSeconds: run.options.jobPollMinSeconds,
+      maxSeconds: run.options.jobPollMaxSeconds,
+    });
+    log.info("copy jobs checked", { bucket: run.bucket, done, total, succeeded, failed, waitSeconds });
+    return { done, waitSeconds, checkedAt: checkedAt.toISOString(), total, succeeded, failed, jobs: progress };
+  },
+});
+
+function sum<T>(items: T[], f: (t: T) => number): number {
+  return items.reduce((acc, t) => acc + f(t), 0);
+}

@@ -1,0 +1,46 @@
+import { KMSClient } from "@aws-sdk/client-kms";
+import { S3Client } from "@aws-sdk/client-s3";
+import { S3ControlClient } from "@aws-sdk/client-s3-control";
+import { SFNClient } from "@aws-sdk/client-sfn";
+import { STSClient } from "@aws-sdk/client-sts";
+
+export interface AwsClients {
+  s3: S3Client;
+  s3control: S3ControlClient;
+  kms: KMSClient;
+  sts: STSClient;
+  sfn: SFNClient;
+}
+
+export interface ClientSettings {
+  region: string;
+  /** A custom endpoint such as the sandbox's `http://127.0.0.1:4599`; unset means AWS. */
+  endpoint?: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+  maxAttempts?: number;
+}
+
+/**
+ * The one place SDK clients are configured. Domain code receives these clients; it never builds its own.
+ * With a custom endpoint, S3 goes path-style, and S3 Control skips the `{AccountId}.` host prefix its
+ * endpoint rules add (an IP or `localhost` endpoint cannot take it; the account still travels in
+ * `x-amz-account-id`).
+ */
+export function createAwsClients(settings: ClientSettings): AwsClients {
+  const common = {
+    region: settings.region,
+    ...(settings.credentials ? { credentials: settings.credentials } : {}),
+    ...(settings.maxAttempts ? { maxAttempts: settings.maxAttempts } : {}),
+  };
+  const endpoint = settings.endpoint;
+  return {
+    s3: new S3Client({ ...common, ...(endpoint ? { endpoint, forcePathStyle: true } : {}) }),
+    s3control: new S3ControlClient({
+      ...common,
+      ...(endpoint ? { endpointProvider: () => ({ url: new URL(endpoint.endsWith("/") ? endpoint : `${endpoint}/`) }) } : {}),
+    }),
+    kms: new KMSClient({ ...common, ...(endpoint ? { endpoint } : {}) }),
+    sts: new STSClient({ ...common, ...(endpoint ? { endpoint } : {}) }),
+    sfn: new SFNClient({ ...common, ...(endpoint ? { endpoint } : {}) }),
+  };
+}

@@ -1,0 +1,115 @@
+/**
+ * The error names below are API: Step Functions `Retry` and `Catch` match on `error.name`, and the Lambda
+ * runtime reports `error.name` as the `errorType`. Each name is therefore a literal constant, not
+ * `new.target.name`, because a minifying bundler may rename classes and the workflow would silently stop
+ * matching. A test keeps each literal equal to its class name.
+ */
+export const ErrorNames = {
+  InvalidInput: "InvalidInputError",
+  InventoryFormat: "InventoryFormatError",
+  InventoryNotReady: "InventoryNotReadyError",
+  InventoryConfiguration: "InventoryConfigurationError",
+  ManifestWrite: "ManifestWriteError",
+  BatchJobFailed: "BatchJobFailedError",
+  CompletionReport: "CompletionReportError",
+  VerificationFailed: "VerificationFailedError",
+} as const;
+
+export type RekeyErrorName = (typeof ErrorNames)[keyof typeof ErrorNames];
+
+export interface RekeyErrorOptions extends ErrorOptions {
+  /** What the operator should do about it. Shown in the Step Functions console and the CLI. */
+  fix: string;
+}
+
+/**
+ * Base of every error rekey raises on purpose. The message carries the fix as well, because Step Functions
+ * keeps only `errorType` and `errorMessage` of a failed Lambda; `problem` and `fix` stay separate for the CLI.
+ */
+export abstract class RekeyError extends Error {
+  abstract override readonly name: RekeyErrorName;
+  readonly problem: string;
+  readonly fix: string;
+
+  constructor(problem: string, options: RekeyErrorOptions) {
+    super(`${problem} Fix: ${options.fix}`, options.cause === undefined ? undefined : { cause: options.cause });
+    this.problem = problem;
+    this.fix = options.fix;
+  }
+}
+
+export function isRekeyError(value: unknown): value is RekeyError {
+  return value instanceof RekeyError;
+}
+
+/** The execution input or a step's input does not satisfy its schema. Not retryable. */
+export class InvalidInputError extends RekeyError {
+  override readonly name = ErrorNames.InvalidInput;
+}
+
+/** A delivered inventory file (manifest.json or a CSV data file) cannot be read. Not retryable. */
+export class InventoryFormatError extends RekeyError {
+  override readonly name = ErrorNames.InventoryFormat;
+  /** Key of the file the problem is in, relative to its bucket. */
+  readonly file: string;
+  /** 1-based line in the decompressed file, when the problem is on one line. */
+  readonly line: number | undefined;
+
+  constructor(problem: string, options: RekeyErrorOptions & { file: string; line?: number }) {
+    const where = options.line === undefined ? options.file : `${options.file} line ${options.line}`;
+    super(`${where}: ${problem}`, options);
+    this.file = options.file;
+    this.line = options.line;
+  }
+}
+
+/** No inventory has been delivered after `deliveredAfter` yet. The workflow waits and retries on this name. */
+export class InventoryNotReadyError extends RekeyError {
+  override readonly name = ErrorNames.InventoryNotReady;
+  readonly deliveredAfter: Date;
+
+  constructor(problem: string, options: RekeyErrorOptions & { deliveredAfter: Date }) {
+    super(problem, options);
+    this.deliveredAfter = options.deliveredAfter;
+  }
+}
+
+/** The inventory configuration cannot serve rekey (not CSV, required optional fields missing, …). */
+export class InventoryConfigurationError extends RekeyError {
+  override readonly name = ErrorNames.InventoryConfiguration;
+}
+
+/** A Batch Operations manifest could not be written, or a line would not be valid in one. */
+export class ManifestWriteError extends RekeyError {
+  override readonly name = ErrorNames.ManifestWrite;
+}
+
+/** A Batch Operations job ended Failed or Cancelled, or failed more tasks than the run tolerates. */
+export class BatchJobFailedError extends RekeyError {
+  override readonly name = ErrorNames.BatchJobFailed;
+  readonly jobId: string;
+
+  constructor(problem: string, options: RekeyErrorOptions & { jobId: string }) {
+    super(problem, options);
+    this.jobId = options.jobId;
+  }
+}
+
+/** A completion report (manifest.json or a results CSV) is missing or cannot be read. */
+export class CompletionReportError extends RekeyError {
+  override readonly name = ErrorNames.CompletionReport;
+  readonly file: string;
+  readonly line: number | undefined;
+
+  constructor(problem: string, options: RekeyErrorOptions & { file: string; line?: number }) {
+    const where = options.line === undefined ? options.file : `${options.file} line ${options.line}`;
+    super(`${where}: ${problem}`, options);
+    this.file = options.file;
+    this.line = options.line;
+  }
+}
+
+/** The final check found non-compliant current objects, or the run's counts do not reconcile. */
+export class VerificationFailedError extends RekeyError {
+  override readonly name = ErrorNames.VerificationFailed;
+}

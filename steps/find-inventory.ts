@@ -1,0 +1,101 @@
+import { GetBucketInventoryConfigurationCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import { StateNames } from "../workflow/definition.ts";
+import { parseInventoryManifest } from "./domain/inventory.ts";
+import { InventoryConfigurationError, InventoryFormatError, InventoryNotReadyError } from "./errors.ts";
+import { RunContextSchema } from "./run-context.ts";
+import { getText, getTextIfExists } from "./s3-io.ts";
+import { defineStep } from "./step.ts";
+
+export const FoundInventorySchema = z.object({
+  found: z.literal(true),
+  bucket: z.string(),
+  manifestKey: z.string(),
+  creationTimestamp: z.string(),
+});
+
+export type FindInventoryResult =
+  | z.infer<typeof FoundInventorySchema>
+  | { found: false; waitSeconds: number; checkedAt: string; deadline: string; latestSeen: string | null };
+
+/** Delivery folders are named for the scan's start, `YYYY-MM-DDTHH-MMZ` (aws-facts 1.3). */
+const DELIVERY_FOLDER = /\/(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}Z)\/$/;
+
+/** Where deliveries of one configuration land: `destination-prefix/source-bucket/config-ID/`. */
+export function inventoryBase(prefix: string | undefined, bucket: string, configurationId: string): string {
+  const p = prefix ? (prefix.endsWith("/") ? prefix : `${prefix}/`) : "";
+  return `${p}${bucket}/${configurationId}/`;
+}
+
+export const findInventory = defineStep({
+  state: StateNames.findInventory,
+  input: z.object({ run: RunContextSchema, defaultEncryption: z.object({ enforcedAt: z.string() }) }),
+  async run({ run, defaultEncryption }, { clients, now, log }): Promise<FindInventoryResult> {
+    const config = (
+      await clients.s3.send(new GetBucketInventoryConfigurationCommand({ Bucket: run.bucket, Id: run.inventoryConfigurationId }))
+    ).InventoryConfiguration;
+    const destinationArn = config?.Destination?.S3BucketDestination?.Bucket ?? "";
+    const destination = /^arn:[^:]+:s3:::([^/]+)$/.exec(destinationArn)?.[1];
+    if (!destination) {
+      throw new InventoryConfigurationError(`Inventory configuration "${run.inventoryConfigurationId}" has destination "${destinationArn}", not a bucket ARN.`, {
+        fix: "Set the destination to arn:aws:s3:::<bucket>.",
+      });
+    }
+    const base = inventoryBase(config?.Destination?.S3BucketDestination?.Prefix, run.bucket, run.inventoryConfigurationId);
+    const enforcedAt = Date.parse(defaultEncryption.enforcedAt);
+    const folders = await deliveryFolders(clients.s3, destination, base);
+
+    let latestSeen: string | null = null;
+    for (const folder of folders) {
+      const manifestKey = `${folder}manifest.json`;
+      const text = await getTextIfExists(clients.s3, destination, manifestKey);
+      if (text === undefined) continue; // a delivery still being written
+      const manifest = parseInventoryManifest(text, manifestKey);
+      latestSeen ??= manifest.creationTimestamp.toISOString();
+      if (manifest.creationTimestamp.getTime() <= enforcedAt) break; // folders are newest first
+      await checkManifestChecksum(clients.s3, destination, folder, text);
+      log.info("inventory found", { bucket: run.bucket, manifestKey, creationTimestamp: manifest.creationTimestamp.toISOString() });
+      return { found: true, bucket: destination, manifestKey, creationTimestamp: manifest.creationTimestamp.toISOString() };
+    }
+
+    const deadline = enforcedAt + run.options.inventoryWaitSeconds * 1000;
+    const checkedAt = now().getTime();
+    if (checkedAt >= deadline) {
+      throw new InventoryNotReadyError(
+        `No inventory of ${run.bucket} delivered after ${defaultEncryption.enforcedAt} arrived within ${run.options.inventoryWaitSeconds / 3600} hours (latest seen: ${latestSeen ?? "none"}).`,
+        {
+          deliveredAfter: new Date(enforcedAt),
+          fix: `Check that configuration "${run.inventoryConfigurationId}" is enabled and that the destination bucket policy lets s3.amazonaws.com write to s3://${destination}/${base}; then start a new run.`,
+        },
+      );
+    }
+    const waitSeconds = Math.max(1, Math.min(run.options.inventoryPollSeconds, Math.ceil((deadline - checkedAt) / 1000)));
+    log.info("waiting for inventory", { bucket: run.bucket, latestSeen, waitSeconds });
+    return { found: false, waitSeconds, checkedAt: new Date(checkedAt).toISOString(), deadline: new Date(deadline).toISOString(), latestSeen };
+  },
+});
+
+/** Delivery folders under `base`, newest first. */
+async function deliveryFolders(s3: S3Client, bucket: string, base: string): Promise<string[]> {
+  const folders: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: base, Delimiter: "/", ContinuationToken: token }));
+    for (const p of page.CommonPrefixes ?? []) if (p.Prefix && DELIVERY_FOLDER.test(p.Prefix)) folders.push(p.Prefix);
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return folders.sort().reverse();
+}
+
+/** manifest.checksum holds the MD5 of manifest.json (aws-facts 1.3); a mismatch means a damaged or partial delivery. */
+async function checkManifestChecksum(s3: S3Client, bucket: string, folder: string, manifestText: string): Promise<void> {
+  const expected = (await getText(s3, bucket, `${folder}manifest.checksum`)).trim().toLowerCase();
+  const actual = createHash("md5").update(manifestText, "utf8").digest("hex");
+  if (expected !== actual) {
+    throw new InventoryFormatError(`manifest.checksum says ${expected} but manifest.json hashes to ${actual}.`, {
+      file: `${folder}manifest.json`,
+      fix: "The delivery is damaged or incomplete. Wait for the next delivery and start a new run.",
+    });
+  }
+}

@@ -1,0 +1,41 @@
+import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import type { Readable } from "node:stream";
+
+/** HTTP status of an SDK error, if the service answered. */
+export function httpStatusOf(err: unknown): number | undefined {
+  return (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+}
+
+export async function getText(s3: S3Client, bucket: string, key: string): Promise<string> {
+  const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  if (!out.Body) throw new Error(`s3://${bucket}/${key} has no body`);
+  return out.Body.transformToString("utf8");
+}
+
+/** Reads an object that may not exist; undefined on 404. */
+export async function getTextIfExists(s3: S3Client, bucket: string, key: string): Promise<string | undefined> {
+  try {
+    return await getText(s3, bucket, key);
+  } catch (err) {
+    if (httpStatusOf(err) === 404) return undefined;
+    throw err;
+  }
+}
+
+export async function getStream(s3: S3Client, bucket: string, key: string): Promise<Readable> {
+  const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  if (!out.Body) throw new Error(`s3://${bucket}/${key} has no body`);
+  return out.Body as Readable;
+}
+
+export async function putJson(s3: S3Client, bucket: string, key: string, value: unknown): Promise<string | undefined> {
+  const out = await s3.send(
+    new PutObjectCommand({ Bucket: bucket, Key: key, Body: `${JSON.stringify(value, null, 2)}\n`, ContentType: "application/json" }),
+  );
+  return out.ETag;
+}
+
+export async function putText(s3: S3Client, bucket: string, key: string, text: string, contentType = "text/plain; charset=utf-8") {
+  const out = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: text, ContentType: contentType }));
+  return out.ETag;
+}

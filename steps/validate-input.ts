@@ -1,0 +1,145 @@
+import { DescribeKeyCommand, type KeyMetadata, type KMSClient } from "@aws-sdk/client-kms";
+import {
+  GetBucketInventoryConfigurationCommand,
+  HeadBucketCommand,
+  type InventoryConfiguration,
+  type S3Client,
+} from "@aws-sdk/client-s3";
+import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
+import { z } from "zod";
+import { StateNames } from "../workflow/definition.ts";
+import { InvalidInputError, InventoryConfigurationError } from "./errors.ts";
+import { describeIssues, parseKmsKeyArn, RunRequestSchema } from "./request.ts";
+import { type RunContext, RunOptionsSchema } from "./run-context.ts";
+import { defineStep } from "./step.ts";
+
+/** Inventory fields rekey cannot route an object without. */
+export const REQUIRED_INVENTORY_FIELDS = ["Size", "StorageClass", "EncryptionStatus"] as const;
+
+const Input = z.object({
+  request: z.unknown(),
+  execution: z.object({ id: z.string(), name: z.string(), startTime: z.string() }),
+});
+
+export const validateInput = defineStep({
+  state: StateNames.validateInput,
+  input: Input,
+  async run({ request, execution }, { clients, now }): Promise<{ run: RunContext }> {
+    const parsed = RunRequestSchema.safeParse(request);
+    if (!parsed.success) {
+      throw new InvalidInputError(`The run request is invalid:\n${describeIssues(parsed.error)}`, {
+        fix: "Correct the input and start a new execution.",
+      });
+    }
+    const req = parsed.data;
+    const { Account: accountId } = await clients.sts.send(new GetCallerIdentityCommand({}));
+    if (!accountId) throw new InvalidInputError("STS did not return an account id.", { fix: "Check the credentials the step runs with." });
+
+    const bucketRegion = await regionOf(clients.s3, req.bucket, "bucket");
+    await regionOf(clients.s3, req.workBucket, "workBucket");
+    const region = req.region ?? bucketRegion;
+    if (region !== bucketRegion) {
+      throw new InvalidInputError(`Bucket ${req.bucket} is in ${bucketRegion}, not in the requested region ${region}.`, {
+        fix: `Run rekey in ${bucketRegion}, where the bucket is.`,
+      });
+    }
+    const keyParts = parseKmsKeyArn(req.kmsKeyArn);
+    if (keyParts && keyParts.region !== bucketRegion) {
+      throw new InvalidInputError(`KMS key ${req.kmsKeyArn} is in ${keyParts.region}, but bucket ${req.bucket} is in ${bucketRegion}.`, {
+        fix: `S3 can only use a key in the bucket's region: create a customer managed key in ${bucketRegion} (or a multi-Region replica there) and pass its ARN.`,
+      });
+    }
+    await checkKey(clients.kms, req.kmsKeyArn);
+    await checkInventoryConfiguration(clients.s3, req.bucket, req.inventoryConfigurationId);
+
+    return {
+      run: {
+        runId: execution.name,
+        executionId: execution.id,
+        bucket: req.bucket,
+        kmsKeyArn: req.kmsKeyArn,
+        region,
+        accountId,
+        workBucket: req.workBucket,
+        inventoryConfigurationId: req.inventoryConfigurationId,
+        runPrefix: `runs/${req.bucket}/${execution.name}/`,
+        startedAt: execution.startTime || now().toISOString(),
+        options: RunOptionsSchema.parse(req.options ?? {}),
+      },
+    };
+  },
+});
+
+async function regionOf(s3: S3Client, bucket: string, what: string): Promise<string> {
+  try {
+    const head = await s3.send(new HeadBucketCommand({ Bucket: bucket }));
+    return head.BucketRegion ?? (await s3.config.region());
+  } catch (err) {
+    const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    if (status === 404) {
+      throw new InvalidInputError(`${what} ${bucket} does not exist.`, { fix: `Check the name, or create the bucket first.`, cause: err });
+    }
+    if (status === 403) {
+      throw new InvalidInputError(`Access to ${what} ${bucket} is denied (HeadBucket returned 403).`, {
+        fix: "Grant the rekey step role s3:ListBucket on the bucket, and check the bucket policy.",
+        cause: err,
+      });
+    }
+    throw err;
+  }
+}
+
+async function checkKey(kms: KMSClient, keyArn: string): Promise<void> {
+  let meta: KeyMetadata | undefined;
+  try {
+    meta = (await kms.send(new DescribeKeyCommand({ KeyId: keyArn }))).KeyMetadata;
+  } catch (err) {
+    if ((err as Error).name === "NotFoundException") {
+      throw new InvalidInputError(`KMS key ${keyArn} does not exist.`, { fix: "Check the key ARN (account, region, key id).", cause: err });
+    }
+    throw err;
+  }
+  if (meta?.KeyState !== "Enabled") {
+    throw new InvalidInputError(`KMS key ${keyArn} is ${meta?.KeyState ?? "in an unknown state"}, not Enabled.`, {
+      fix: "Enable the key (aws kms enable-key) or choose another key.",
+    });
+  }
+  if (meta.KeyManager !== "CUSTOMER") {
+    throw new InvalidInputError(`KMS key ${keyArn} is an AWS managed key.`, {
+      fix: "Use a customer managed key: the point of the migration is a key whose policy you control.",
+    });
+  }
+  if (meta.KeySpec && meta.KeySpec !== "SYMMETRIC_DEFAULT") {
+    throw new InvalidInputError(`KMS key ${keyArn} has key spec ${meta.KeySpec}; S3 needs a symmetric encryption key.`, {
+      fix: "Use a SYMMETRIC_DEFAULT customer managed key.",
+    });
+  }
+}
+
+async function checkInventoryConfiguration(s3: S3Client, bucket: string, id: string): Promise<void> {
+  let config: InventoryConfiguration | undefined;
+  try {
+    config = (await s3.send(new GetBucketInventoryConfigurationCommand({ Bucket: bucket, Id: id }))).InventoryConfiguration;
+  } catch (err) {
+    const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    if (status === 404) {
+      throw new InventoryConfigurationError(`Bucket ${bucket} has no inventory configuration "${id}".`, {
+        fix: `Create one (CSV, all versions, with fields ${REQUIRED_INVENTORY_FIELDS.join(", ")}, BucketKeyStatus) or pass the id of an existing one.`,
+        cause: err,
+      });
+    }
+    throw err;
+  }
+  const problems: string[] = [];
+  if (!config?.IsEnabled) problems.push("it is disabled");
+  const format = config?.Destination?.S3BucketDestination?.Format;
+  if (format !== "CSV") problems.push(`its format is ${format ?? "unset"}, and rekey reads CSV inventories`);
+  const fields = new Set(config?.OptionalFields ?? []);
+  const missing = REQUIRED_INVENTORY_FIELDS.filter((f) => !fields.has(f));
+  if (missing.length) problems.push(`it lacks the fields ${missing.join(", ")}`);
+  if (problems.length) {
+    throw new InventoryConfigurationError(`Inventory configuration "${id}" of bucket ${bucket} cannot be used: ${problems.join("; ")}.`, {
+      fix: `Update it (aws s3api put-bucket-inventory-configuration) to be enabled, CSV, with ${REQUIRED_INVENTORY_FIELDS.join(", ")} and BucketKeyStatus, then start a new run.`,
+    });
+  }
+}

@@ -1,0 +1,178 @@
+import { createHash } from "node:crypto";
+import { Transform } from "node:stream";
+import { HeadObjectCommand } from "@aws-sdk/client-s3";
+import { DescribeJobCommand } from "@aws-sdk/client-s3-control";
+import pLimit from "p-limit";
+import { z } from "zod";
+import { StateNames } from "../workflow/definition.ts";
+import { encodeManifestKey } from "./domain/batch-manifest.ts";
+import type { CopyStorageClass } from "./domain/classify.ts";
+import { parseReportManifest, type ReportRow, reportRows } from "./domain/completion-report.ts";
+import { RunTally, tallyStateSchema } from "./domain/run-report.ts";
+import { BatchJobFailedError, CompletionReportError } from "./errors.ts";
+import { LineUpload } from "./manifest-upload.ts";
+import { JobsSchema, PlanSchema } from "./plan.ts";
+import { type RunContext, RunContextSchema, runKeys } from "./run-context.ts";
+import { getStream, getText, getTextIfExists, httpStatusOf, putJson } from "./s3-io.ts";
+import { defineStep, type StepDeps } from "./step.ts";
+
+const FAILED_HEADER = "bucket,key,category,http_status,error_code,message\n";
+/** HeadObject calls in flight during the spot check. */
+const HEAD_CONCURRENCY = 16;
+
+export const PlanFileSchema = z.object({ tally: tallyStateSchema }).passthrough();
+
+export interface SpotCheckMismatch {
+  key: string;
+  found: string;
+}
+
+export interface Verification {
+  verificationKey: string;
+  spotChecked: number;
+  mismatches: number;
+}
+
+export const VerificationFileSchema = z.object({
+  tally: tallyStateSchema,
+  spotCheck: z.object({ checked: z.number(), mismatches: z.array(z.object({ key: z.string(), found: z.string() })) }),
+  jobs: z.array(z.object({ jobId: z.string(), status: z.string(), failureReasons: z.array(z.string()) })),
+});
+
+/**
+ * Accounts for every object: each copy job's completion report is read in full, every row lands in the tally
+ * (a deleted object counts as gone, not failed), failed rows are listed in failed.csv, and a sample of
+ * re-encrypted objects is checked independently with HeadObject.
+ */
+export const verifyResults = defineStep({
+  state: StateNames.verifyResults,
+  input: z.object({ run: RunContextSchema, plan: PlanSchema, jobs: JobsSchema.optional() }),
+  async run({ run, plan, jobs }, deps): Promise<Verification> {
+    const { clients, log } = deps;
+    const keys = runKeys(run);
+    const planFile = PlanFileSchema.parse(JSON.parse(await getText(clients.s3, run.workBucket, plan.planKey)));
+    const tally = RunTally.fromJSON(planFile.tally);
+    const failedList = new LineUpload(clients.s3, run.workBucket, keys.failed, "text/csv");
+    await failedList.write(FAILED_HEADER);
+    const sample = new Reservoir<{ key: string; storageClass: string }>(run.options.verifySampleSize);
+    const jobStates: z.infer<typeof VerificationFileSchema>["jobs"] = [];
+
+    for (const job of jobs?.jobs ?? []) {
+      const { Job: d } = await clients.s3control.send(new DescribeJobCommand({ AccountId: run.accountId, JobId: job.jobId }));
+      const failureReasons = (d?.FailureReasons ?? []).map((f) => `${f.FailureCode ?? ""}: ${f.FailureReason ?? ""}`);
+      jobStates.push({ jobId: job.jobId, status: d?.Status ?? "Unknown", failureReasons });
+      tally.recordCopyJob({ jobId: job.jobId, storageClass: job.storageClass as CopyStorageClass, manifestRows: job.objects });
+      const rows = await readCompletionReport(run, job.jobId, deps, (row) => {
+        const category = tally.recordReportRow(job.jobId, row);
+        if (row.taskStatus === "succeeded") sample.offer({ key: row.key, storageClass: job.storageClass });
+        else if (category !== "gone") return failedList.write(failedLine(row, category ?? "other"));
+        return undefined;
+      });
+      if (rows === undefined) {
+        throw new BatchJobFailedError(`Copy job ${job.jobId} ended ${d?.Status ?? "Unknown"} without a completion report: ${failureReasons.join("; ") || "no reason given"}.`, {
+          jobId: job.jobId,
+          fix: "Read the job's failure reasons (aws s3control describe-job); fix the manifest or the Batch Operations role, then start a new run. No object of that job was changed.",
+        });
+      }
+      tally.markJobReported(job.jobId);
+      log.info("completion report read", { bucket: run.bucket, jobId: job.jobId, rows, status: d?.Status });
+    }
+    await failedList.finish();
+
+    const mismatches = await spotCheck(run, sample.items, deps);
+    const verificationKey = keys.verification;
+    await putJson(clients.s3, run.workBucket, verificationKey, {
+      tally: tally.toJSON(),
+      spotCheck: { checked: sample.items.length, mismatches },
+      jobs: jobStates,
+    });
+    return { verificationKey, spotChecked: sample.items.length, mismatches: mismatches.length };
+  },
+});
+
+/** Reads one job's report; returns the number of rows, or undefined when the job wrote no report. */
+async function readCompletionReport(
+  run: RunContext,
+  jobId: string,
+  { clients }: StepDeps,
+  onRow: (row: ReportRow) => Promise<void> | undefined,
+): Promise<number | undefined> {
+  const manifestKey = `${runKeys(run).reportsPrefix}/job-${jobId}/manifest.json`;
+  const text = await getTextIfExists(clients.s3, run.workBucket, manifestKey);
+  if (text === undefined) return undefined;
+  const report = parseReportManifest(text, manifestKey);
+  let rows = 0;
+  for (const file of report.results) {
+    const md5 = createHash("md5");
+    const body = await getStream(clients.s3, file.bucket, file.key);
+    const hashing = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        md5.update(chunk);
+        done(null, chunk);
+      },
+    });
+    body.on("error", (err) => hashing.destroy(err));
+    for await (const row of reportRows(body.pipe(hashing), file.key)) {
+      rows += 1;
+      await onRow(row);
+    }
+    const digest = md5.digest("hex");
+    if (digest !== file.md5.toLowerCase()) {
+      throw new CompletionReportError(`the file's MD5 is ${digest}, but the report manifest says ${file.md5}.`, {
+        file: file.key,
+        fix: "The report file is damaged or was replaced; do not trust this run's counts. Start a new run.",
+      });
+    }
+  }
+  return rows;
+}
+
+/** HEADs each sampled object: it must be SSE-KMS under the target key with Bucket Key, in its planned class. */
+async function spotCheck(run: RunContext, sample: { key: string; storageClass: string }[], { clients }: StepDeps): Promise<SpotCheckMismatch[]> {
+  const limit = pLimit(HEAD_CONCURRENCY);
+  const results = await Promise.all(
+    sample.map((item) =>
+      limit(async () => {
+        try {
+          const head = await clients.s3.send(new HeadObjectCommand({ Bucket: run.bucket, Key: item.key }));
+          const storageClass = head.StorageClass ?? "STANDARD";
+          const ok =
+            head.ServerSideEncryption === "aws:kms" &&
+            head.SSEKMSKeyId === run.kmsKeyArn &&
+            head.BucketKeyEnabled === true &&
+            storageClass === item.storageClass;
+          return ok
+            ? undefined
+            : {
+                key: item.key,
+                found: `${head.ServerSideEncryption ?? "none"} key=${head.SSEKMSKeyId ?? "-"} bucketKey=${head.BucketKeyEnabled ?? false} class=${storageClass}`,
+              };
+        } catch (err) {
+          if (httpStatusOf(err) === 404) return undefined; // deleted after its copy: nothing left to encrypt
+          throw err;
+        }
+      }),
+    ),
+  );
+  return results.filter((r): r is SpotCheckMismatch => r !== undefined);
+}
+
+function failedLine(row: ReportRow, category: string): string {
+  const message = row.resultMessage.replace(/"/g, '""');
+  return `${row.bucket},${encodeManifestKey(row.key)},${category},${row.httpStatus ?? ""},${row.errorCode ?? ""},"${message}"\n`;
+}
+
+/** A uniform random sample of at most `size` items from a stream of unknown length (Algorithm R). */
+export class Reservoir<T> {
+  readonly items: T[] = [];
+  private seen = 0;
+  constructor(private readonly size: number) {}
+  offer(item: T): void {
+    this.seen += 1;
+    if (this.items.length < this.size) this.items.push(item);
+    else {
+      const j = Math.floor(Math.random() * this.seen);
+      if (j < this.size) this.items[j] = item;
+    }
+  }
+}

@@ -1,0 +1,131 @@
+import { createHash } from "node:crypto";
+import { Transform } from "node:stream";
+import { z } from "zod";
+import { StateNames } from "../workflow/definition.ts";
+import { encodeManifestKey, manifestLine } from "./domain/batch-manifest.ts";
+import { classifyInventoryRow, type CopyStorageClass } from "./domain/classify.ts";
+import { type InventoryManifest, type InventoryRow, inventoryRows, parseInventoryManifest } from "./domain/inventory.ts";
+import { RunTally } from "./domain/run-report.ts";
+import { InventoryFormatError } from "./errors.ts";
+import { FoundInventorySchema } from "./find-inventory.ts";
+import { LineUpload } from "./manifest-upload.ts";
+import type { Plan } from "./plan.ts";
+import { type RunContext, RunContextSchema, runKeys } from "./run-context.ts";
+import { getStream, getText, putJson } from "./s3-io.ts";
+import { defineStep, type StepDeps } from "./step.ts";
+
+const SKIPPED_HEADER = "bucket,key,reason,storage_class,encryption_status,size\n";
+
+/**
+ * Streams every data file of the inventory once: each row is classified, planned copies go into one manifest per
+ * storage class, skipped objects into skipped.csv with their reason. Memory holds one line of each file, the
+ * upload buffers and the counts, whatever the inventory's size.
+ */
+export const writeManifests = defineStep({
+  state: StateNames.writeManifests,
+  input: z.object({ run: RunContextSchema, inventory: FoundInventorySchema }),
+  async run({ run, inventory }, deps): Promise<Plan> {
+    const { clients, log } = deps;
+    const manifestText = await getText(clients.s3, inventory.bucket, inventory.manifestKey);
+    const manifest = parseInventoryManifest(manifestText, inventory.manifestKey);
+    if (manifest.sourceBucket !== run.bucket) {
+      throw new InventoryFormatError(`the inventory is of bucket ${manifest.sourceBucket}, not ${run.bucket}.`, {
+        file: inventory.manifestKey,
+        fix: "Pass the inventory configuration id of the bucket being re-encrypted.",
+      });
+    }
+    const keys = runKeys(run);
+    const tally = new RunTally();
+    const manifests = new Map<CopyStorageClass, LineUpload>();
+    const skipped = new LineUpload(clients.s3, run.workBucket, keys.skipped, "text/csv");
+    await skipped.write(SKIPPED_HEADER);
+
+    for (const file of manifest.files) {
+      await streamDataFile(run, manifest, file, deps, async (row) => {
+        const result = classifyInventoryRow(row);
+        tally.recordClassification(result, { key: row.key, size: row.size });
+        if (result.kind === "copy") {
+          let upload = manifests.get(result.storageClass);
+          if (!upload) {
+            upload = new LineUpload(clients.s3, run.workBucket, keys.manifest(result.storageClass), "text/csv");
+            manifests.set(result.storageClass, upload);
+          }
+          await upload.write(manifestLine(run.bucket, row.key));
+        } else if (result.kind === "skipped") {
+          await skipped.write(skippedLine(row.bucket, row.key, result.reason, row.storageClass, row.encryptionStatus, row.size));
+        }
+      });
+      log.info("inventory file read", { bucket: run.bucket, file: file.key, seen: tally.snapshot.seen.count });
+    }
+
+    await skipped.finish();
+    const written: Plan["manifests"] = [];
+    for (const [storageClass, upload] of manifests) {
+      const etag = await upload.finish();
+      const planned = tally.snapshot.copyPlanned[storageClass] ?? { count: 0, bytes: 0 };
+      written.push({ storageClass, key: upload.key, etag, objects: planned.count, bytes: planned.bytes });
+      log.info("manifest written", { bucket: run.bucket, storageClass, key: upload.key, objects: planned.count });
+    }
+    const reconciliation = tally.reconcile();
+    if (!reconciliation.ok) throw new Error(`Plan counts do not add up: ${reconciliation.problems.join(" ")}`);
+    await putJson(clients.s3, run.workBucket, keys.plan, {
+      inventoryManifestKey: inventory.manifestKey,
+      inventoryCreatedAt: manifest.creationTimestamp.toISOString(),
+      manifests: written,
+      tally: tally.toJSON(),
+    });
+    return {
+      inventoryManifestKey: inventory.manifestKey,
+      inventoryCreatedAt: manifest.creationTimestamp.toISOString(),
+      manifests: written,
+      planKey: keys.plan,
+    };
+  },
+});
+
+/** Reads one gzipped data file, checking its MD5 against the inventory manifest as the bytes go by. */
+async function streamDataFile(
+  run: RunContext,
+  manifest: InventoryManifest,
+  file: InventoryManifest["files"][number],
+  { clients }: StepDeps,
+  onRow: (row: InventoryRow) => Promise<void>,
+): Promise<void> {
+  const md5 = createHash("md5");
+  const body = await getStream(clients.s3, manifest.destinationBucket, file.key);
+  const hashing = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      md5.update(chunk);
+      done(null, chunk);
+    },
+  });
+  body.on("error", (err) => hashing.destroy(err));
+  for await (const row of inventoryRows(body.pipe(hashing), manifest.columns, file.key)) {
+    if (row.bucket !== run.bucket) {
+      throw new InventoryFormatError(`a row names bucket ${row.bucket}, not ${run.bucket}.`, {
+        file: file.key,
+        fix: "The inventory does not belong to this bucket; check the inventory configuration.",
+      });
+    }
+    await onRow(row);
+  }
+  const digest = md5.digest("hex");
+  if (digest !== file.md5.toLowerCase()) {
+    throw new InventoryFormatError(`the file's MD5 is ${digest}, but manifest.json says ${file.md5}.`, {
+      file: file.key,
+      fix: "The file is damaged or was replaced. Wait for the next inventory delivery and start a new run.",
+    });
+  }
+}
+
+function skippedLine(
+  bucket: string,
+  key: string,
+  reason: string,
+  storageClass: string | undefined,
+  encryption: string | undefined,
+  size: number | undefined,
+): string {
+  // The key is percent-encoded like a manifest key, so commas, quotes and newlines in keys cannot break the CSV.
+  return `${bucket},${encodeManifestKey(key)},${reason},${storageClass ?? ""},${encryption ?? ""},${size ?? ""}\n`;
+}

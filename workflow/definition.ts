@@ -1,0 +1,210 @@
+/**
+ * The rekey state machine, one source for AWS (infra/ deploys it with definitionSubstitutions) and for the
+ * local sandbox (workflow/local-runner.ts runs it with aws-local-stepfunctions). JSONPath only, no variables:
+ * the local engine ignores JSONata and Assign.
+ *
+ * Task states name a Lambda function by a `${Placeholder}` that the deployment substitutes with the function ARN.
+ * Invoking a Lambda function ARN directly keeps the state's output equal to the function's return value on AWS
+ * and locally alike.
+ */
+
+export const StateNames = {
+  validateInput: "Validate input",
+  enforceDefaultEncryption: "Enforce default encryption",
+  findInventory: "Find inventory",
+  isInventoryReady: "Is the inventory ready?",
+  waitForInventory: "Wait for inventory",
+  writeManifests: "Filter inventory and write manifests",
+  anythingToCopy: "Anything to copy?",
+  noCopyJobs: "No copy jobs needed",
+  createCopyJobs: "Create copy jobs",
+  checkCopyJobs: "Check copy jobs",
+  areJobsDone: "Are the copy jobs done?",
+  waitForJobs: "Wait for copy jobs",
+  verifyResults: "Verify results",
+  writeFinalReport: "Write final report",
+  didEveryObjectSucceed: "Did every copied object end compliant?",
+  reencrypted: "Re-encrypted",
+  finishedWithFailures: "Finished with failed objects",
+  recordFailure: "Record failure",
+  runFailed: "Run failed",
+} as const;
+
+/** The `${Placeholder}` each Task state's Resource carries, per state. */
+export const FunctionPlaceholders = {
+  [StateNames.validateInput]: "ValidateInputFunctionArn",
+  [StateNames.enforceDefaultEncryption]: "EnforceDefaultEncryptionFunctionArn",
+  [StateNames.findInventory]: "FindInventoryFunctionArn",
+  [StateNames.writeManifests]: "WriteManifestsFunctionArn",
+  [StateNames.createCopyJobs]: "CreateCopyJobsFunctionArn",
+  [StateNames.checkCopyJobs]: "CheckCopyJobsFunctionArn",
+  [StateNames.verifyResults]: "VerifyResultsFunctionArn",
+  [StateNames.writeFinalReport]: "WriteFinalReportFunctionArn",
+  [StateNames.recordFailure]: "RecordFailureFunctionArn",
+} as const;
+
+export type TaskStateName = keyof typeof FunctionPlaceholders;
+
+/**
+ * Errors worth retrying: Lambda's own transient failures and the steps' TransientAwsError (throttling, 5xx that
+ * outlived the SDK's retries). Everything else is caught into "Record failure" and ends the run.
+ */
+export const TRANSIENT_ERRORS = [
+  "Lambda.ServiceException",
+  "Lambda.AWSLambdaException",
+  "Lambda.SdkClientException",
+  "Lambda.TooManyRequestsException",
+  "TransientAwsError",
+] as const;
+
+/** A Lambda invocation is capped at 15 minutes; the state waits no longer than that. */
+const TASK_TIMEOUT_SECONDS = 900;
+/** A run that has not finished after 30 days has lost its operator; Batch also fails jobs suspended for 30 days. */
+const EXECUTION_TIMEOUT_SECONDS = 30 * 24 * 3600;
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+function task(
+  name: TaskStateName,
+  comment: string,
+  fields: { Parameters?: Json; ResultPath?: string | null; OutputPath?: string; Next?: string; catchable?: boolean },
+): Record<string, Json> {
+  const { catchable = true, ...rest } = fields;
+  const state: Record<string, Json> = {
+    Type: "Task",
+    Comment: comment,
+    Resource: `\${${FunctionPlaceholders[name]}}`,
+    TimeoutSeconds: TASK_TIMEOUT_SECONDS,
+    Retry: [{ ErrorEquals: [...TRANSIENT_ERRORS], IntervalSeconds: 2, MaxAttempts: 5, BackoffRate: 2, MaxDelaySeconds: 60, JitterStrategy: "FULL" }],
+  };
+  for (const [k, v] of Object.entries(rest)) if (v !== undefined) state[k] = v;
+  if (catchable) state.Catch = [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: StateNames.recordFailure }];
+  return state;
+}
+
+export function rekeyDefinition(): Record<string, Json> {
+  const S = StateNames;
+  return {
+    Comment: "rekey: bring every current object of one S3 bucket to SSE-KMS under one customer-managed key with S3 Bucket Keys, and prove it.",
+    StartAt: S.validateInput,
+    TimeoutSeconds: EXECUTION_TIMEOUT_SECONDS,
+    States: {
+      [S.validateInput]: task(S.validateInput, "Check the request and read-only facts about bucket, key and inventory configuration.", {
+        Parameters: {
+          "request.$": "$",
+          "execution": { "id.$": "$$.Execution.Id", "name.$": "$$.Execution.Name", "startTime.$": "$$.Execution.StartTime" },
+        },
+        ResultPath: "$",
+        Next: S.enforceDefaultEncryption,
+      }),
+      [S.enforceDefaultEncryption]: task(S.enforceDefaultEncryption, "Set bucket default encryption to SSE-KMS with the target key and Bucket Key, so every new write is compliant; record when.", {
+        Parameters: { "run.$": "$.run" },
+        ResultPath: "$.defaultEncryption",
+        Next: S.findInventory,
+      }),
+      [S.findInventory]: task(S.findInventory, "Look for an S3 Inventory report delivered after default encryption was enforced.", {
+        Parameters: { "run.$": "$.run", "defaultEncryption.$": "$.defaultEncryption" },
+        ResultPath: "$.inventory",
+        Next: S.isInventoryReady,
+      }),
+      [S.isInventoryReady]: {
+        Type: "Choice",
+        Comment: "S3 delivers the first inventory within 48 hours; until then the run waits here.",
+        Choices: [{ Variable: "$.inventory.found", BooleanEquals: true, Next: S.writeManifests }],
+        Default: S.waitForInventory,
+      },
+      [S.waitForInventory]: {
+        Type: "Wait",
+        Comment: "Waits the interval Find inventory chose; Find inventory fails the run once the wait deadline passes.",
+        SecondsPath: "$.inventory.waitSeconds",
+        Next: S.findInventory,
+      },
+      [S.writeManifests]: task(S.writeManifests, "Stream the inventory, keep current unencrypted objects, and write one Batch Operations manifest per storage class.", {
+        Parameters: { "run.$": "$.run", "inventory.$": "$.inventory" },
+        ResultPath: "$.plan",
+        Next: S.anythingToCopy,
+      }),
+      [S.anythingToCopy]: {
+        Type: "Choice",
+        Comment: "A bucket with nothing to copy goes straight to verification.",
+        Choices: [{ Variable: "$.plan.manifests[0]", IsPresent: true, Next: S.createCopyJobs }],
+        Default: S.noCopyJobs,
+      },
+      [S.noCopyJobs]: {
+        Type: "Pass",
+        Comment: "Records that no job was created, so verification still runs on the plan's counts.",
+        Result: { jobs: [] },
+        ResultPath: "$.jobs",
+        Next: S.verifyResults,
+      },
+      [S.createCopyJobs]: task(S.createCopyJobs, "Create one S3PutObjectCopy job per manifest; the request token makes a retry return the same job.", {
+        Parameters: { "run.$": "$.run", "plan.$": "$.plan" },
+        ResultPath: "$.jobs",
+        Next: S.checkCopyJobs,
+      }),
+      [S.checkCopyJobs]: task(S.checkCopyJobs, "Read every job's status and progress, and choose how long to wait before looking again.", {
+        Parameters: { "run.$": "$.run", "jobs.$": "$.jobs" },
+        ResultPath: "$.progress",
+        Next: S.areJobsDone,
+      }),
+      [S.areJobsDone]: {
+        Type: "Choice",
+        Comment: "Every job Complete, Failed or Cancelled ends the polling loop.",
+        Choices: [{ Variable: "$.progress.done", BooleanEquals: true, Next: S.verifyResults }],
+        Default: S.waitForJobs,
+      },
+      [S.waitForJobs]: {
+        Type: "Wait",
+        Comment: "The wait grows with the jobs' remaining time, so a job of any length stays far below the 25,000-event history limit.",
+        SecondsPath: "$.progress.waitSeconds",
+        Next: S.checkCopyJobs,
+      },
+      [S.verifyResults]: task(S.verifyResults, "Read every completion report, account for every object, and spot-check re-encrypted objects with HeadObject.", {
+        Parameters: { "run.$": "$.run", "plan.$": "$.plan", "jobs.$": "$.jobs" },
+        ResultPath: "$.verification",
+        Next: S.writeFinalReport,
+      }),
+      [S.writeFinalReport]: task(S.writeFinalReport, "Write the JSON report and a short summary to the work bucket, and return the summary.", {
+        Parameters: { "run.$": "$.run", "plan.$": "$.plan", "verification.$": "$.verification" },
+        ResultPath: "$.report",
+        OutputPath: "$.report",
+        Next: S.didEveryObjectSucceed,
+      }),
+      [S.didEveryObjectSucceed]: {
+        Type: "Choice",
+        Comment: "Objects that failed to re-encrypt fail the run, so alarms and change-window scripts see it.",
+        Choices: [{ Variable: "$.outcome", StringEquals: "succeeded", Next: S.reencrypted }],
+        Default: S.finishedWithFailures,
+      },
+      [S.reencrypted]: { Type: "Succeed", Comment: "Every object rekey copied is SSE-KMS under the target key with Bucket Key; the report lists the rest with reasons." },
+      [S.finishedWithFailures]: {
+        Type: "Fail",
+        Comment: "The report in the work bucket lists each failed object with its reason.",
+        Error: "ObjectsNotReencrypted",
+        CausePath: "$.summary",
+      },
+      [S.recordFailure]: task(S.recordFailure, "Write why the run stopped to the work bucket, with what to do next.", {
+        Parameters: { "state.$": "$" },
+        ResultPath: "$.failure",
+        OutputPath: "$.failure",
+        Next: S.runFailed,
+        catchable: false,
+      }),
+      [S.runFailed]: { Type: "Fail", Comment: "The run stopped; Cause says why and what to do.", ErrorPath: "$.error", CausePath: "$.cause" },
+    },
+  };
+}
+
+/** The definition as deployed: JSON with `${Placeholder}` tokens for the function ARNs. */
+export function rekeyDefinitionJson(): string {
+  return JSON.stringify(rekeyDefinition(), null, 2);
+}
+
+/** Replaces `${Placeholder}` tokens, as Step Functions' definitionSubstitutions does. Unknown tokens are an error. */
+export function substitute(definitionJson: string, values: Record<string, string>): string {
+  return definitionJson.replace(/\$\{([A-Za-z0-9_]+)\}/g, (_, name: string) => {
+    const v = values[name];
+    if (v === undefined) throw new Error(`No substitution for \${${name}} in the state machine definition`);
+    return v;
+  });
+}
