@@ -24,7 +24,7 @@ const Input = z.object({
 export const validateInput = defineStep({
   state: StateNames.validateInput,
   input: Input,
-  async run({ request, execution }, { clients, now }): Promise<{ run: RunContext }> {
+  async run({ request, execution }, { clients, now }): Promise<RunContext> {
     const parsed = RunRequestSchema.safeParse(request);
     if (!parsed.success) {
       throw new InvalidInputError(`The run request is invalid:\n${describeIssues(parsed.error)}`, {
@@ -33,39 +33,46 @@ export const validateInput = defineStep({
     }
     const req = parsed.data;
     const { Account: accountId } = await clients.sts.send(new GetCallerIdentityCommand({}));
-    if (!accountId) throw new InvalidInputError("STS did not return an account id.", { fix: "Check the credentials the step runs with." });
+    if (!accountId)
+      throw new InvalidInputError("STS did not return an account id.", {
+        fix: "Check the credentials the step runs with.",
+      });
 
     const bucketRegion = await regionOf(clients.s3, req.bucket, "bucket");
     await regionOf(clients.s3, req.workBucket, "workBucket");
     const region = req.region ?? bucketRegion;
     if (region !== bucketRegion) {
-      throw new InvalidInputError(`Bucket ${req.bucket} is in ${bucketRegion}, not in the requested region ${region}.`, {
-        fix: `Run rekey in ${bucketRegion}, where the bucket is.`,
-      });
+      throw new InvalidInputError(
+        `Bucket ${req.bucket} is in ${bucketRegion}, not in the requested region ${region}.`,
+        {
+          fix: `Run rekey in ${bucketRegion}, where the bucket is.`,
+        },
+      );
     }
     const keyParts = parseKmsKeyArn(req.kmsKeyArn);
     if (keyParts && keyParts.region !== bucketRegion) {
-      throw new InvalidInputError(`KMS key ${req.kmsKeyArn} is in ${keyParts.region}, but bucket ${req.bucket} is in ${bucketRegion}.`, {
-        fix: `S3 can only use a key in the bucket's region: create a customer managed key in ${bucketRegion} (or a multi-Region replica there) and pass its ARN.`,
-      });
+      throw new InvalidInputError(
+        `KMS key ${req.kmsKeyArn} is in ${keyParts.region}, but bucket ${req.bucket} is in ${bucketRegion}.`,
+        {
+          fix: `S3 can only use a key in the bucket's region: create a customer managed key in ${bucketRegion} (or a multi-Region replica there) and pass its ARN.`,
+        },
+      );
     }
     await checkKey(clients.kms, req.kmsKeyArn);
     await checkInventoryConfiguration(clients.s3, req.bucket, req.inventoryConfigurationId);
 
     return {
-      run: {
-        runId: execution.name,
-        executionId: execution.id,
-        bucket: req.bucket,
-        kmsKeyArn: req.kmsKeyArn,
-        region,
-        accountId,
-        workBucket: req.workBucket,
-        inventoryConfigurationId: req.inventoryConfigurationId,
-        runPrefix: `runs/${req.bucket}/${execution.name}/`,
-        startedAt: execution.startTime || now().toISOString(),
-        options: RunOptionsSchema.parse(req.options ?? {}),
-      },
+      runId: execution.name,
+      executionId: execution.id,
+      bucket: req.bucket,
+      kmsKeyArn: req.kmsKeyArn,
+      region,
+      accountId,
+      workBucket: req.workBucket,
+      inventoryConfigurationId: req.inventoryConfigurationId,
+      runPrefix: `runs/${req.bucket}/${execution.name}/`,
+      startedAt: execution.startTime || now().toISOString(),
+      options: RunOptionsSchema.parse(req.options ?? {}),
     };
   },
 });
@@ -77,7 +84,10 @@ async function regionOf(s3: S3Client, bucket: string, what: string): Promise<str
   } catch (err) {
     const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
     if (status === 404) {
-      throw new InvalidInputError(`${what} ${bucket} does not exist.`, { fix: `Check the name, or create the bucket first.`, cause: err });
+      throw new InvalidInputError(`${what} ${bucket} does not exist.`, {
+        fix: `Check the name, or create the bucket first.`,
+        cause: err,
+      });
     }
     if (status === 403) {
       throw new InvalidInputError(`Access to ${what} ${bucket} is denied (HeadBucket returned 403).`, {
@@ -95,7 +105,10 @@ async function checkKey(kms: KMSClient, keyArn: string): Promise<void> {
     meta = (await kms.send(new DescribeKeyCommand({ KeyId: keyArn }))).KeyMetadata;
   } catch (err) {
     if ((err as Error).name === "NotFoundException") {
-      throw new InvalidInputError(`KMS key ${keyArn} does not exist.`, { fix: "Check the key ARN (account, region, key id).", cause: err });
+      throw new InvalidInputError(`KMS key ${keyArn} does not exist.`, {
+        fix: "Check the key ARN (account, region, key id).",
+        cause: err,
+      });
     }
     throw err;
   }
@@ -110,16 +123,20 @@ async function checkKey(kms: KMSClient, keyArn: string): Promise<void> {
     });
   }
   if (meta.KeySpec && meta.KeySpec !== "SYMMETRIC_DEFAULT") {
-    throw new InvalidInputError(`KMS key ${keyArn} has key spec ${meta.KeySpec}; S3 needs a symmetric encryption key.`, {
-      fix: "Use a SYMMETRIC_DEFAULT customer managed key.",
-    });
+    throw new InvalidInputError(
+      `KMS key ${keyArn} has key spec ${meta.KeySpec}; S3 needs a symmetric encryption key.`,
+      {
+        fix: "Use a SYMMETRIC_DEFAULT customer managed key.",
+      },
+    );
   }
 }
 
 async function checkInventoryConfiguration(s3: S3Client, bucket: string, id: string): Promise<void> {
   let config: InventoryConfiguration | undefined;
   try {
-    config = (await s3.send(new GetBucketInventoryConfigurationCommand({ Bucket: bucket, Id: id }))).InventoryConfiguration;
+    config = (await s3.send(new GetBucketInventoryConfigurationCommand({ Bucket: bucket, Id: id })))
+      .InventoryConfiguration;
   } catch (err) {
     const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
     if (status === 404) {
@@ -138,8 +155,11 @@ async function checkInventoryConfiguration(s3: S3Client, bucket: string, id: str
   const missing = REQUIRED_INVENTORY_FIELDS.filter((f) => !fields.has(f));
   if (missing.length) problems.push(`it lacks the fields ${missing.join(", ")}`);
   if (problems.length) {
-    throw new InventoryConfigurationError(`Inventory configuration "${id}" of bucket ${bucket} cannot be used: ${problems.join("; ")}.`, {
-      fix: `Update it (aws s3api put-bucket-inventory-configuration) to be enabled, CSV, with ${REQUIRED_INVENTORY_FIELDS.join(", ")} and BucketKeyStatus, then start a new run.`,
-    });
+    throw new InventoryConfigurationError(
+      `Inventory configuration "${id}" of bucket ${bucket} cannot be used: ${problems.join("; ")}.`,
+      {
+        fix: `Update it (aws s3api put-bucket-inventory-configuration) to be enabled, CSV, with ${REQUIRED_INVENTORY_FIELDS.join(", ")} and BucketKeyStatus, then start a new run.`,
+      },
+    );
   }
 }

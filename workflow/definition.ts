@@ -59,8 +59,11 @@ export const TRANSIENT_ERRORS = [
 
 /** A Lambda invocation is capped at 15 minutes; the state waits no longer than that. */
 const TASK_TIMEOUT_SECONDS = 900;
-/** A run that has not finished after 30 days has lost its operator; Batch also fails jobs suspended for 30 days. */
-const EXECUTION_TIMEOUT_SECONDS = 30 * 24 * 3600;
+/**
+ * A run that has not finished after three weeks has lost its operator. (The local engine arms one Node timer for
+ * the whole execution, which caps this below 24.8 days.)
+ */
+const EXECUTION_TIMEOUT_SECONDS = 21 * 24 * 3600;
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -94,7 +97,7 @@ export function rekeyDefinition(): Record<string, Json> {
           "request.$": "$",
           "execution": { "id.$": "$$.Execution.Id", "name.$": "$$.Execution.Name", "startTime.$": "$$.Execution.StartTime" },
         },
-        ResultPath: "$",
+        ResultPath: "$.run",
         Next: S.enforceDefaultEncryption,
       }),
       [S.enforceDefaultEncryption]: task(S.enforceDefaultEncryption, "Set bucket default encryption to SSE-KMS with the target key and Bucket Key, so every new write is compliant; record when.", {

@@ -1,0 +1,104 @@
+import { SandboxAdmin } from "../sandbox/admin-client.ts";
+import { sandboxClients, startSandboxExecution } from "../sandbox/run-workflow.ts";
+import { type MixedBucket, seedMixedBucket } from "../sandbox/scenarios/mixed-bucket.ts";
+import { startSandbox } from "../sandbox/server.ts";
+import type { CopyJobsProgress } from "../steps/check-copy-jobs.ts";
+import type { FinalReportOutput } from "../steps/write-final-report.ts";
+import { StateNames } from "../workflow/definition.ts";
+import { CommandFailedError } from "./errors.ts";
+import { bar, formatCount, formatDuration, ProgressPrinter } from "./progress.ts";
+
+export interface DemoOptions {
+  objects: number;
+  /** Batch Operations tasks per second in the sandbox: slow enough to watch, fast enough not to bore. */
+  tasksPerSecond: number;
+}
+
+/** `rekey demo`: one bucket re-encrypted end to end in the local sandbox, with progress and the final report. */
+export async function demoCommand(options: DemoOptions): Promise<void> {
+  const out = new ProgressPrinter();
+  const sandbox = await startSandbox({ batchTasksPerSecond: options.tasksPerSecond });
+  try {
+    const clients = sandboxClients(sandbox);
+    const admin = new SandboxAdmin(sandbox.endpoint);
+    out.line(`Sandbox running at ${sandbox.endpoint} (S3, S3 Batch Operations, KMS, STS; state in memory).`);
+    out.line(`Seeding ${formatCount(options.objects)} objects written "before 2023", unencrypted and otherwise...`);
+    const scenario = await seedMixedBucket(clients, admin, { bucket: "rekey-demo-data", workBucket: "rekey-demo-work", objects: options.objects });
+    await printCensus(out, admin, scenario, "Before");
+
+    const name = `rekey-demo-data-${new Date().toISOString().slice(0, 19).replace(/[:T]/g, "-")}`;
+    let delivered = false;
+    const started = Date.now();
+    const execution = startSandboxExecution({
+      sandbox,
+      name,
+      input: {
+        bucket: scenario.bucket,
+        kmsKeyArn: scenario.targetKeyArn,
+        inventoryConfigurationId: scenario.inventoryConfigurationId,
+        workBucket: scenario.workBucket,
+        options: { inventoryPollSeconds: 1, jobPollMinSeconds: 1, jobPollMaxSeconds: 2 },
+      },
+      onEvent: (event) => {
+        const at = `+${((event.timestamp - started) / 1000).toFixed(1).padStart(5)}s`;
+        if (event.type === "StateEntered" && event.state.type !== "Choice") {
+          if (event.state.name === StateNames.checkCopyJobs || event.state.name === StateNames.waitForJobs) return;
+          if (event.state.name === StateNames.waitForInventory && delivered) return;
+          out.line(`${at}  ${event.state.name}`);
+        }
+        if (event.type === "StateEntered" && event.state.name === StateNames.waitForInventory && !delivered) {
+          delivered = true;
+          out.line("         sandbox: S3 delivers the bucket's inventory now (on AWS it arrives within 48 hours)");
+          admin
+            .deliverInventory({ bucket: scenario.bucket, configurationId: scenario.inventoryConfigurationId })
+            .then((d) => out.line(`         sandbox: inventory of ${formatCount(d.rows)} rows in ${d.dataFiles.length} file(s): ${d.manifestKey}`))
+            .catch((err: Error) => out.line(`         sandbox: inventory delivery failed: ${err.message}`));
+        }
+        if (event.type === "StateExited" && event.state.name === StateNames.writeManifests) {
+          const plan = (event.state.output as { plan?: { manifests: { storageClass: string; objects: number }[] } }).plan;
+          for (const m of plan?.manifests ?? []) out.line(`         manifest: ${formatCount(m.objects)} ${m.storageClass} objects to copy`);
+        }
+        if (event.type === "StateExited" && event.state.name === StateNames.checkCopyJobs) {
+          const p = (event.state.output as { progress?: CopyJobsProgress }).progress;
+          if (p) out.update(`         ${bar(p.succeeded + p.failed, p.total)} ${formatCount(p.succeeded)}/${formatCount(p.total)} copied, ${formatCount(p.failed)} failed, ${p.jobs.length} job(s)${p.done ? "" : `, next check in ${formatDuration(p.waitSeconds)}`}`);
+          if (p?.done) out.closeLine();
+        }
+      },
+    });
+    const result = await execution.result;
+    out.closeLine();
+    out.line("");
+    if (result.status === "SUCCEEDED") {
+      const report = result.output as FinalReportOutput;
+      out.line(report.summary.trimEnd());
+      out.line(`Summary: ${report.summaryLocation}`);
+    } else if (result.status === "FAILED") {
+      out.line(`The run failed: ${result.error}`);
+      out.line(result.cause);
+    }
+    out.line("");
+    await printCensus(out, admin, scenario, "After");
+    out.line(`Finished in ${formatDuration((Date.now() - started) / 1000)} (execution ${execution.executionArn}).`);
+    if (result.status !== "SUCCEEDED") throw new CommandFailedError(`The demo run ended ${result.status}.`);
+  } finally {
+    await sandbox.close();
+  }
+}
+
+/** Current objects by encryption, read straight from the sandbox, independent of rekey's own report. */
+async function printCensus(out: ProgressPrinter, admin: SandboxAdmin, scenario: MixedBucket, when: string): Promise<void> {
+  const versions = await admin.versions(scenario.bucket);
+  const counts = new Map<string, number>();
+  for (const v of versions) {
+    if (!v.isLatest || v.isDeleteMarker) continue;
+    const e = v.encryption;
+    const label =
+      e.type === "SSE-KMS"
+        ? `SSE-KMS ${e.keyArn === scenario.targetKeyArn ? "target key" : "other key"}${e.bucketKeyEnabled ? " + Bucket Key" : ""}`
+        : e.type;
+    counts.set(label, (counts.get(label) ?? 0) + 1);
+  }
+  const noncurrent = versions.filter((v) => !v.isLatest && !v.isDeleteMarker).length;
+  out.line(`${when}: current objects in s3://${scenario.bucket} by encryption (${formatCount(noncurrent)} noncurrent versions kept as they are)`);
+  for (const [label, n] of [...counts].sort((a, b) => b[1] - a[1])) out.line(`  ${formatCount(n).padStart(8)}  ${label}`);
+}

@@ -1,0 +1,44 @@
+import { SANDBOX_CREDENTIALS } from "./config.ts";
+import type { Sandbox } from "./server.ts";
+import { type AwsClients, createAwsClients } from "../steps/clients.ts";
+import type { Logger } from "../steps/log.ts";
+import { silentLogger } from "../steps/log.ts";
+import { steps } from "../steps/registry.ts";
+import { type EventLog, type LocalExecution, startLocalExecution } from "../workflow/local-runner.ts";
+
+/** The role the sandbox's Batch Operations jobs run as; the sandbox does not evaluate IAM (sandbox/ASSUMPTIONS.md). */
+export const sandboxBatchRoleArn = (accountId: string) => `arn:aws:iam::${accountId}:role/rekey-batch-operations`;
+export const sandboxStateMachineArn = (region: string, accountId: string) =>
+  `arn:aws:states:${region}:${accountId}:stateMachine:rekey`;
+
+/** SDK clients for a running sandbox, configured as the steps' Lambda clients would be on AWS. */
+export function sandboxClients(sandbox: Pick<Sandbox, "endpoint" | "identity">): AwsClients {
+  return createAwsClients({ region: sandbox.identity.region, endpoint: sandbox.endpoint, credentials: SANDBOX_CREDENTIALS });
+}
+
+/** Starts one execution of the rekey state machine against the sandbox, with the real step code. */
+export function startSandboxExecution(params: {
+  sandbox: Pick<Sandbox, "endpoint" | "identity">;
+  input: unknown;
+  name: string;
+  onEvent?: (event: EventLog) => void;
+  log?: Logger;
+  waitTimeOverrides?: Record<string, number>;
+  now?: () => Date;
+}): LocalExecution {
+  const { identity } = params.sandbox;
+  return startLocalExecution({
+    steps,
+    deps: {
+      clients: sandboxClients(params.sandbox),
+      config: { batchRoleArn: sandboxBatchRoleArn(identity.accountId) },
+      log: params.log ?? silentLogger,
+      now: params.now ?? (() => new Date()),
+    },
+    input: params.input,
+    name: params.name,
+    stateMachineArn: sandboxStateMachineArn(identity.region, identity.accountId),
+    onEvent: params.onEvent,
+    waitTimeOverrides: params.waitTimeOverrides,
+  });
+}

@@ -1,0 +1,158 @@
+import { CreateBucketCommand, DeleteObjectCommand, PutBucketInventoryConfigurationCommand, PutBucketVersioningCommand } from "@aws-sdk/client-s3";
+import { CreateKeyCommand } from "@aws-sdk/client-kms";
+import pLimit from "p-limit";
+import type { AwsClients } from "../../steps/clients.ts";
+import type { SandboxAdmin } from "../admin-client.ts";
+import type { SeedObject } from "../s3/seed.ts";
+
+/** What the scenario expects rekey to do with one current key; the e2e test and the demo check against it. */
+export type Expectation =
+  | "reencrypt"
+  | "skip-sse-s3"
+  | "skip-sse-kms"
+  | "skip-archived"
+  | "skip-too-large"
+  | "skip-sse-c"
+  | "deleted";
+
+export interface SeededKey {
+  key: string;
+  expectation: Expectation;
+  storageClass: string;
+  /** Version ids written for this key, oldest first (current last unless deleted). */
+  versionIds: string[];
+}
+
+export interface MixedBucket {
+  bucket: string;
+  workBucket: string;
+  inventoryConfigurationId: string;
+  targetKeyArn: string;
+  otherKeyArn: string;
+  keys: SeededKey[];
+  /** Rows an "All versions" inventory will list: every version and delete marker. */
+  inventoryRows: number;
+}
+
+/** Awkward names a manifest must survive: spaces, plus, percent, commas, quotes and non-ASCII. */
+const NAME_STYLES = [
+  (i: number) => `data/2019/${String(i % 12).padStart(2, "0")}/part-${i}.parquet`,
+  (i: number) => `reports/q1 summary ${i}.csv`,
+  (i: number) => `a+b/${i}+plus.txt`,
+  (i: number) => `percent/100% done ${i}.txt`,
+  (i: number) => `csv/a,b,c ${i}.csv`,
+  (i: number) => `unicode/café-${i}-✓.txt`,
+  (i: number) => `日本語/ファイル ${i}.txt`,
+  (i: number) => `quotes/"quoted" ${i}.txt`,
+];
+
+type SeedStorageClass = NonNullable<SeedObject["storageClass"]>;
+const CLASS_CYCLE: SeedStorageClass[] = ["STANDARD", "STANDARD", "STANDARD_IA", "STANDARD", "GLACIER_IR", "STANDARD", "ONEZONE_IA", "INTELLIGENT_TIERING"];
+
+export function bodyOf(key: string, version: number): string {
+  return `rekey sandbox object ${key} (version ${version})\n`;
+}
+
+/**
+ * Creates a versioned bucket holding every case the foundation handles or must report: unencrypted objects in
+ * several storage classes (with tags, user metadata and content types), SSE-S3 and SSE-KMS objects under
+ * another key, archived and oversized unencrypted objects, an SSE-C object, noncurrent unencrypted versions
+ * and deleted keys. Written before default encryption is enforced, as data from before 2023 would be.
+ */
+export async function seedMixedBucket(
+  clients: AwsClients,
+  admin: SandboxAdmin,
+  options: { bucket: string; workBucket: string; objects: number; inventoryConfigurationId?: string },
+): Promise<MixedBucket> {
+  const { bucket, workBucket } = options;
+  const inventoryConfigurationId = options.inventoryConfigurationId ?? "rekey-all-versions";
+  const targetKeyArn = (await clients.kms.send(new CreateKeyCommand({ Description: "rekey target key" }))).KeyMetadata?.Arn;
+  const otherKeyArn = (await clients.kms.send(new CreateKeyCommand({ Description: "an older key" }))).KeyMetadata?.Arn;
+  if (!targetKeyArn || !otherKeyArn) throw new Error("KMS CreateKey returned no ARN");
+
+  for (const b of [bucket, workBucket]) await clients.s3.send(new CreateBucketCommand({ Bucket: b }));
+  await clients.s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: "Enabled" } }));
+  await clients.s3.send(
+    new PutBucketInventoryConfigurationCommand({
+      Bucket: bucket,
+      Id: inventoryConfigurationId,
+      InventoryConfiguration: {
+        Id: inventoryConfigurationId,
+        IsEnabled: true,
+        IncludedObjectVersions: "All",
+        Destination: { S3BucketDestination: { Bucket: `arn:aws:s3:::${workBucket}`, Format: "CSV", Prefix: "inventory" } },
+        Schedule: { Frequency: "Daily" },
+        OptionalFields: ["Size", "LastModifiedDate", "StorageClass", "ETag", "EncryptionStatus", "BucketKeyStatus"],
+      },
+    }),
+  );
+
+  const planned: { seed: SeedObject; expectation: Expectation; oldVersion?: SeedObject; deleteAfter?: boolean }[] = [];
+  for (let i = 0; i < options.objects; i++) {
+    const key = NAME_STYLES[i % NAME_STYLES.length]?.(i) ?? `k/${i}`;
+    const storageClass: SeedStorageClass = CLASS_CYCLE[Math.floor(i / NAME_STYLES.length) % CLASS_CYCLE.length] ?? "STANDARD";
+    const base: SeedObject = {
+      key,
+      body: bodyOf(key, 2),
+      storageClass,
+      contentType: i % 3 === 0 ? "application/json" : "text/plain",
+      ...(i % 2 === 0 ? { metadata: { owner: `team-${i % 7}`, "source-system": "legacy" } } : {}),
+      ...(i % 3 === 0 ? { tags: { project: "atlas", index: String(i) } } : {}),
+      encryption: { type: "NOT-SSE" },
+    };
+    switch (i % 20) {
+      case 12:
+      case 13:
+      case 14:
+        planned.push({ seed: { ...base, encryption: { type: "SSE-S3" } }, expectation: "skip-sse-s3" });
+        break;
+      case 15:
+      case 16:
+        planned.push({ seed: { ...base, encryption: { type: "SSE-KMS", keyArn: otherKeyArn, bucketKeyEnabled: i % 40 < 20 } }, expectation: "skip-sse-kms" });
+        break;
+      case 17:
+        planned.push({ seed: base, expectation: "reencrypt", oldVersion: { ...base, body: bodyOf(key, 1) } });
+        break;
+      case 18:
+        planned.push({ seed: { ...base, storageClass: i % 40 < 20 ? "GLACIER" : "DEEP_ARCHIVE" }, expectation: "skip-archived" });
+        break;
+      case 19:
+        planned.push({ seed: base, expectation: "deleted", deleteAfter: true });
+        break;
+      default:
+        planned.push({ seed: base, expectation: "reencrypt" });
+    }
+  }
+  planned.push({
+    seed: { key: "large/video-6GiB.mov", size: 6 * 1024 ** 3, storageClass: "STANDARD", contentType: "video/quicktime", encryption: { type: "NOT-SSE" } },
+    expectation: "skip-too-large",
+  });
+  planned.push({
+    seed: { key: "secret/customer-key.bin", body: "sse-c data", encryption: { type: "SSE-C" } },
+    expectation: "skip-sse-c",
+  });
+
+  const versionIds = new Map<string, string[]>();
+  const record = (result: { versions: { key: string; versionId: string }[] }) => {
+    for (const v of result.versions) versionIds.set(v.key, [...(versionIds.get(v.key) ?? []), v.versionId]);
+  };
+  const olds = planned.flatMap((p) => (p.oldVersion ? [p.oldVersion] : []));
+  for (let i = 0; i < olds.length; i += 2000) record(await admin.seed(bucket, olds.slice(i, i + 2000)));
+  for (let i = 0; i < planned.length; i += 2000) record(await admin.seed(bucket, planned.slice(i, i + 2000).map((p) => p.seed)));
+
+  const limit = pLimit(16);
+  await Promise.all(
+    planned
+      .filter((p) => p.deleteAfter)
+      .map((p) => limit(() => clients.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: p.seed.key })))),
+  );
+
+  const keys = planned.map((p) => ({
+    key: p.seed.key,
+    expectation: p.expectation,
+    storageClass: p.seed.storageClass ?? "STANDARD",
+    versionIds: versionIds.get(p.seed.key) ?? [],
+  }));
+  const inventoryRows = keys.reduce((n, k) => n + k.versionIds.length + (k.expectation === "deleted" ? 1 : 0), 0);
+  return { bucket, workBucket, inventoryConfigurationId, targetKeyArn, otherKeyArn, keys, inventoryRows };
+}

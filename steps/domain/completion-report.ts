@@ -1,0 +1,332 @@
+import { StringDecoder } from "node:string_decoder";
+import { z } from "zod";
+import { CompletionReportError } from "../errors.ts";
+import { tryDecodeManifestKey } from "./batch-manifest.ts";
+
+export const COMPLETION_REPORT_FORMAT = "Report_CSV_20180820";
+
+const reportManifestSchema = z.object({
+  Format: z.string().min(1),
+  ReportCreationDate: z.string().min(1),
+  Results: z.array(
+    z.object({
+      TaskExecutionStatus: z.string().min(1),
+      Bucket: z.string().min(1),
+      MD5Checksum: z.string().min(1),
+      Key: z.string().min(1),
+    }),
+  ),
+  ReportSchema: z.string().min(1),
+});
+
+export interface ReportResultFile {
+  taskExecutionStatus: "succeeded" | "failed";
+  /** Bucket name of the results CSV. */
+  bucket: string;
+  /** Full key of the results CSV (includes the report prefix). */
+  key: string;
+  md5: string;
+}
+
+export interface ReportManifest {
+  format: typeof COMPLETION_REPORT_FORMAT;
+  reportCreationDate: Date;
+  results: ReportResultFile[];
+  /** Column names as the manifest states them; see reportRows for why rows are not read by this order. */
+  reportSchema: string[];
+}
+
+/** Reads a Batch Operations completion report's top-level `manifest.json` (aws-facts 2.5). */
+export function parseReportManifest(jsonText: string, source = "manifest.json"): ReportManifest {
+  const fix =
+    "Point rekey at <report-prefix>/job-<job-id>/manifest.json of a finished job; if the job failed before running any task, it has no report.";
+  let json: unknown;
+  try {
+    json = JSON.parse(jsonText);
+  } catch (cause) {
+    throw new CompletionReportError("the completion report manifest is not valid JSON.", { file: source, fix, cause });
+  }
+  const parsed = reportManifestSchema.safeParse(json);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
+    throw new CompletionReportError(`the completion report manifest has an unexpected shape (${issues}).`, {
+      file: source,
+      fix,
+    });
+  }
+  const m = parsed.data;
+  if (m.Format !== COMPLETION_REPORT_FORMAT) {
+    throw new CompletionReportError(`Format is "${m.Format}"; rekey reads ${COMPLETION_REPORT_FORMAT}.`, {
+      file: source,
+      fix: `Create jobs with Report.Format ${COMPLETION_REPORT_FORMAT}.`,
+    });
+  }
+  const reportCreationDate = new Date(m.ReportCreationDate);
+  if (Number.isNaN(reportCreationDate.getTime())) {
+    throw new CompletionReportError(`ReportCreationDate "${m.ReportCreationDate}" is not a date.`, {
+      file: source,
+      fix,
+    });
+  }
+  const results = m.Results.map((r, i): ReportResultFile => {
+    const status = r.TaskExecutionStatus.toLowerCase();
+    if (status !== "succeeded" && status !== "failed") {
+      throw new CompletionReportError(
+        `Results[${i}].TaskExecutionStatus is "${r.TaskExecutionStatus}", expected succeeded or failed.`,
+        { file: source, fix },
+      );
+    }
+    return { taskExecutionStatus: status, bucket: r.Bucket, key: r.Key, md5: r.MD5Checksum };
+  });
+  return {
+    format: COMPLETION_REPORT_FORMAT,
+    reportCreationDate,
+    results,
+    reportSchema: m.ReportSchema.split(",").map((c) => c.trim()),
+  };
+}
+
+export interface ReportRow {
+  bucket: string;
+  /** The key decoded from the manifest's percent-encoding; `rawKey` when that text is not valid encoding. */
+  key: string;
+  /** The key exactly as the report wrote it. */
+  rawKey: string;
+  versionId?: string;
+  taskStatus: "succeeded" | "failed";
+  httpStatus?: number;
+  errorCode?: string;
+  resultMessage: string;
+}
+
+/**
+ * Minimal RFC 4180 record reader over a stream of chunks: quoted fields with commas, doubled quotes and line
+ * breaks; CRLF or LF record ends. Yields each record with the 1-based line it starts on.
+ */
+export async function* csvRecords(
+  input: AsyncIterable<Buffer | string>,
+  source: string,
+): AsyncGenerator<{ fields: string[]; line: number }, void, undefined> {
+  const decoder = new StringDecoder("utf8");
+  let fields: string[] = [];
+  let field = "";
+  let inQuotes = false;
+  // After a closing quote: either a doubled quote follows, or the field ends.
+  let quoteSeen = false;
+  let fieldWasQuoted = false;
+  let line = 1;
+  let recordLine = 1;
+  let pendingCr = false;
+  let recordHasContent = false;
+
+  const endField = (): void => {
+    fields.push(field);
+    field = "";
+    fieldWasQuoted = false;
+  };
+
+  function* process(text: string): Generator<{ fields: string[]; line: number }> {
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i];
+      if (inQuotes) {
+        if (quoteSeen) {
+          quoteSeen = false;
+          if (c === '"') {
+            field += '"';
+            continue;
+          }
+          inQuotes = false;
+          // fall through to the unquoted handling of c
+        } else if (c === '"') {
+          quoteSeen = true;
+          continue;
+        } else {
+          if (c === "\n") line += 1;
+          field += c;
+          continue;
+        }
+      }
+      if (pendingCr) {
+        pendingCr = false;
+        if (c !== "\n") field += "\r";
+      }
+      if (c === ",") {
+        endField();
+        recordHasContent = true;
+      } else if (c === "\n") {
+        if (recordHasContent || field !== "" || fieldWasQuoted) {
+          endField();
+          yield { fields, line: recordLine };
+        }
+        fields = [];
+        line += 1;
+        recordLine = line;
+        recordHasContent = false;
+      } else if (c === "\r") {
+        pendingCr = true;
+      } else if (c === '"') {
+        if (field !== "" || fieldWasQuoted) {
+          throw new CompletionReportError("a double quote appears inside an unquoted field.", {
+            file: source,
+            line,
+            fix: "The results CSV is damaged; download it again and compare its MD5 with the report manifest.",
+          });
+        }
+        inQuotes = true;
+        fieldWasQuoted = true;
+        recordHasContent = true;
+      } else {
+        if (fieldWasQuoted) {
+          throw new CompletionReportError("text follows a closing double quote.", {
+            file: source,
+            line,
+            fix: "The results CSV is damaged; download it again and compare its MD5 with the report manifest.",
+          });
+        }
+        field += c;
+      }
+    }
+  }
+
+  for await (const chunk of input) {
+    yield* process(typeof chunk === "string" ? chunk : decoder.write(chunk));
+  }
+  yield* process(decoder.end());
+  if (inQuotes && !quoteSeen) {
+    throw new CompletionReportError("the file ends inside a quoted field.", {
+      file: source,
+      line: recordLine,
+      fix: "The results CSV is truncated; download it again and compare its MD5 with the report manifest.",
+    });
+  }
+  if (pendingCr) field += "\r";
+  if (recordHasContent || field !== "" || fieldWasQuoted || quoteSeen) {
+    endField();
+    yield { fields, line: recordLine };
+  }
+}
+
+const HTTP_STATUS = /^[1-5]\d\d$/;
+const REPORT_COLUMNS = 7;
+
+/**
+ * Rows of one completion report results CSV. Columns 5 and 6 are read by content, not position: the
+ * ReportSchema says `ErrorCode, HTTPStatusCode` but every AWS sample and real report has the HTTP status in
+ * column 5 and the error code in column 6 (aws-facts 2.5 [CONFLICT]); the numeric one is the status.
+ * Whether result keys are URL-encoded is not documented; they are decoded like the manifest we wrote, and the
+ * text as written is kept in `rawKey`.
+ */
+export async function* reportRows(
+  csv: AsyncIterable<Buffer | string>,
+  source = "completion report",
+): AsyncGenerator<ReportRow, void, undefined> {
+  for await (const { fields, line } of csvRecords(csv, source)) {
+    const fail = (problem: string): CompletionReportError =>
+      new CompletionReportError(problem, {
+        file: source,
+        line,
+        fix: "Check that the file is a Batch Operations results CSV (Report_CSV_20180820); if it is, download it again and compare its MD5 with the report manifest.",
+      });
+    if (fields.length < REPORT_COLUMNS) {
+      throw fail(`the row has ${fields.length} field(s); a completion report row has ${REPORT_COLUMNS}.`);
+    }
+    // ResultMessage is free text and last; if a writer left commas in it unquoted, they belong to it.
+    const [bucket = "", rawKey = "", versionId = "", status = "", c5 = "", c6 = ""] = fields;
+    const resultMessage = fields.slice(REPORT_COLUMNS - 1).join(",");
+    const taskStatus = status.toLowerCase();
+    if (taskStatus !== "succeeded" && taskStatus !== "failed") {
+      throw fail(`TaskStatus is "${status}", expected succeeded or failed.`);
+    }
+    let httpText: string | undefined;
+    let errorCode: string | undefined;
+    if (HTTP_STATUS.test(c5)) {
+      httpText = c5;
+      errorCode = c6;
+    } else if (HTTP_STATUS.test(c6)) {
+      httpText = c6;
+      errorCode = c5;
+    } else if (c5 === "" || c6 === "") {
+      errorCode = c5 || c6;
+    } else {
+      throw fail(`neither column 5 ("${c5}") nor column 6 ("${c6}") is an HTTP status code.`);
+    }
+    if (bucket === "" || rawKey === "") throw fail("the row has no bucket or key.");
+    const row: ReportRow = {
+      bucket,
+      key: tryDecodeManifestKey(rawKey) ?? rawKey,
+      rawKey,
+      taskStatus,
+      resultMessage,
+    };
+    if (versionId !== "") row.versionId = versionId;
+    if (httpText !== undefined) row.httpStatus = Number(httpText);
+    if (errorCode !== undefined && errorCode !== "") row.errorCode = errorCode;
+    yield row;
+  }
+}
+
+export const TASK_FAILURE_CATEGORIES = {
+  gone: {
+    summary: "Object deleted since planning",
+    whatToDo: "Nothing: the object no longer exists, so it needs no encryption. Counted apart from failures.",
+    retryable: false,
+  },
+  "throttled-or-transient": {
+    summary: "Throttled or transient S3/KMS error",
+    whatToDo:
+      "rekey redrives these in a new job (bounded). If they persist, lower job priority/concurrency or raise the KMS request quota.",
+    retryable: true,
+  },
+  "access-or-kms": {
+    summary: "Access denied or KMS key problem",
+    whatToDo:
+      "Stop and fix permissions: the Batch Operations role needs s3:GetObject*/PutObject* on the bucket and kms:Decrypt/GenerateDataKey on the target (and source) key; check the key is enabled and its policy, and any bucket policy or SCP denying the copy.",
+    retryable: false,
+  },
+  "object-state": {
+    summary: "Object not readable in its storage class (archived)",
+    whatToDo: "Restore the object, then run rekey again.",
+    retryable: false,
+  },
+  precondition: {
+    summary: "Precondition failed (object changed during the copy)",
+    whatToDo:
+      "The object changed while the job ran; the final verification re-checks it. Run rekey again if it is still not compliant.",
+    retryable: false,
+  },
+  other: {
+    summary: "Other failure",
+    whatToDo: "Read ResultMessage in the completion report for these tasks; run rekey again once the cause is fixed.",
+    retryable: false,
+  },
+} as const satisfies Record<string, { summary: string; whatToDo: string; retryable: boolean }>;
+
+export type TaskFailureCategory = keyof typeof TASK_FAILURE_CATEGORIES;
+
+const GONE_CODES = /\b(NoSuchKey|NoSuchVersion)\b/;
+const OBJECT_STATE_CODES = /\bInvalidObjectState\b/;
+const PRECONDITION_CODES = /\bPreconditionFailed\b/;
+const TRANSIENT_CODES =
+  /\b(SlowDown|ServiceUnavailable|InternalError|RequestTimeout|TooManyRequests(?:Exception)?|Throttling(?:Exception)?|RequestLimitExceeded|KMS\.(?:ThrottlingException|KMSInternalException|DependencyTimeoutException))\b/;
+const ACCESS_CODES = /\b(AccessDenied|AllAccessDisabled|InvalidAccessKeyId|KMS\.[A-Za-z]+)\b/;
+
+/**
+ * Why a task failed, from its error code and result message (codes are matched as words in both, because
+ * the code column often holds only PermanentFailure/TemporaryFailure), then from the HTTP status.
+ */
+export function classifyTaskFailure(
+  row: Pick<ReportRow, "httpStatus" | "errorCode" | "resultMessage">,
+): TaskFailureCategory {
+  const text = `${row.errorCode ?? ""} ${row.resultMessage}`;
+  const status = row.httpStatus;
+  if (GONE_CODES.test(text)) return "gone";
+  if (OBJECT_STATE_CODES.test(text)) return "object-state";
+  if (PRECONDITION_CODES.test(text) || status === 412) return "precondition";
+  if (TRANSIENT_CODES.test(text)) return "throttled-or-transient";
+  if (ACCESS_CODES.test(text)) return "access-or-kms";
+  if (status === 429 || (status !== undefined && status >= 500)) return "throttled-or-transient";
+  if (status === 403) return "access-or-kms";
+  // A bare 404 on a copy task is its source key missing; NoSuchBucket would have named itself.
+  if (status === 404 && !/\bNoSuchBucket\b/.test(text)) return "gone";
+  return "other";
+}

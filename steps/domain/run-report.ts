@@ -1,0 +1,504 @@
+import { z } from "zod";
+import { VerificationFailedError } from "../errors.ts";
+import {
+  type Classification,
+  COPYABLE_STORAGE_CLASSES,
+  type CopyStorageClass,
+  NOT_CURRENT_REASONS,
+  type NotCurrentReason,
+  SKIP_REASONS,
+  type SkipReason,
+} from "./classify.ts";
+import {
+  classifyTaskFailure,
+  type ReportRow,
+  TASK_FAILURE_CATEGORIES,
+  type TaskFailureCategory,
+} from "./completion-report.ts";
+
+const SKIP_REASON_CODES = Object.keys(SKIP_REASONS) as [SkipReason, ...SkipReason[]];
+const NOT_CURRENT_REASON_CODES = Object.keys(NOT_CURRENT_REASONS) as [NotCurrentReason, ...NotCurrentReason[]];
+const FAILURE_CATEGORIES = Object.keys(TASK_FAILURE_CATEGORIES) as [TaskFailureCategory, ...TaskFailureCategory[]];
+
+const count = z.number().int().nonnegative();
+const countAndBytesSchema = z.object({ count, bytes: count });
+export type CountAndBytes = z.infer<typeof countAndBytesSchema>;
+
+const failureSampleSchema = z.object({
+  key: z.string(),
+  httpStatus: z.number().int().optional(),
+  errorCode: z.string().optional(),
+  message: z.string(),
+});
+export type FailureSample = z.infer<typeof failureSampleSchema>;
+
+const jobTallySchema = z.object({
+  jobId: z.string().min(1),
+  storageClass: z.enum(COPYABLE_STORAGE_CLASSES),
+  /** A redrive job re-runs tasks that failed transiently in earlier jobs; its rows are not new objects. */
+  redrive: z.boolean(),
+  manifestRows: count,
+  reported: z.boolean(),
+  succeeded: count,
+  gone: count,
+  failed: z.partialRecord(z.enum(FAILURE_CATEGORIES), count),
+});
+export type JobTally = z.infer<typeof jobTallySchema>;
+
+/** The tally as plain JSON, so steps can hand it to each other through the workflow or the work bucket. */
+export const tallyStateSchema = z.object({
+  sampleLimit: count,
+  seen: countAndBytesSchema,
+  copyPlanned: z.partialRecord(z.enum(COPYABLE_STORAGE_CLASSES), countAndBytesSchema),
+  alreadyCompliant: countAndBytesSchema,
+  skipped: z.partialRecord(z.enum(SKIP_REASON_CODES), countAndBytesSchema),
+  skippedSamples: z.partialRecord(z.enum(SKIP_REASON_CODES), z.array(z.string())),
+  notCurrent: z.partialRecord(z.enum(NOT_CURRENT_REASON_CODES), countAndBytesSchema),
+  jobs: z.array(jobTallySchema),
+  failureSamples: z.partialRecord(z.enum(FAILURE_CATEGORIES), z.array(failureSampleSchema)),
+});
+export type TallyState = z.infer<typeof tallyStateSchema>;
+
+export interface Reconciliation {
+  ok: boolean;
+  problems: string[];
+  totals: OutcomeTotals;
+}
+
+/** Where every object the run saw ended. `pending` is planned copies whose job has not reported yet. */
+export interface OutcomeTotals {
+  seen: number;
+  reencrypted: number;
+  alreadyCompliant: number;
+  skipped: number;
+  failed: number;
+  gone: number;
+  notCurrent: number;
+  pending: number;
+}
+
+function add(target: CountAndBytes, sizeBytes: number | undefined): void {
+  target.count += 1;
+  if (sizeBytes !== undefined) target.bytes += sizeBytes;
+}
+
+function sum(values: Iterable<number | undefined>): number {
+  let total = 0;
+  for (const v of values) total += v ?? 0;
+  return total;
+}
+
+/**
+ * Counts per outcome for one run. Every object is recorded once at classification; copy jobs and their
+ * completion report rows then move planned copies into re-encrypted, gone or failed. `reconcile()` proves
+ * that nothing was lost between inventory, manifests and reports.
+ */
+export class RunTally {
+  private readonly state: TallyState;
+
+  constructor(state?: TallyState, options: { sampleLimit?: number } = {}) {
+    this.state = state
+      ? structuredClone(state)
+      : {
+          sampleLimit: options.sampleLimit ?? 5,
+          seen: { count: 0, bytes: 0 },
+          copyPlanned: {},
+          alreadyCompliant: { count: 0, bytes: 0 },
+          skipped: {},
+          skippedSamples: {},
+          notCurrent: {},
+          jobs: [],
+          failureSamples: {},
+        };
+  }
+
+  /** Restores a tally from `toJSON()` output, validated. */
+  static fromJSON(json: unknown): RunTally {
+    return new RunTally(tallyStateSchema.parse(json));
+  }
+
+  toJSON(): TallyState {
+    return structuredClone(this.state);
+  }
+
+  recordClassification(result: Classification, object: { key: string; size?: number | undefined }): void {
+    const s = this.state;
+    add(s.seen, object.size);
+    switch (result.kind) {
+      case "copy": {
+        const slot = s.copyPlanned[result.storageClass] ?? { count: 0, bytes: 0 };
+        s.copyPlanned[result.storageClass] = slot;
+        add(slot, object.size);
+        return;
+      }
+      case "compliant":
+        add(s.alreadyCompliant, object.size);
+        return;
+      case "skipped": {
+        const slot = s.skipped[result.reason] ?? { count: 0, bytes: 0 };
+        s.skipped[result.reason] = slot;
+        add(slot, object.size);
+        const samples = s.skippedSamples[result.reason] ?? [];
+        s.skippedSamples[result.reason] = samples;
+        if (samples.length < s.sampleLimit) samples.push(object.key);
+        return;
+      }
+      case "not-current": {
+        const slot = s.notCurrent[result.reason] ?? { count: 0, bytes: 0 };
+        s.notCurrent[result.reason] = slot;
+        add(slot, object.size);
+        return;
+      }
+    }
+  }
+
+  /** A copy job was created with `manifestRows` lines. Idempotent per job id, as steps may be re-run. */
+  recordCopyJob(job: { jobId: string; storageClass: CopyStorageClass; manifestRows: number; redrive?: boolean }): void {
+    const existing = this.state.jobs.find((j) => j.jobId === job.jobId);
+    if (existing) {
+      if (existing.manifestRows !== job.manifestRows || existing.storageClass !== job.storageClass) {
+        throw new VerificationFailedError(
+          `Job ${job.jobId} was recorded twice with different contents (${existing.manifestRows} vs ${job.manifestRows} rows).`,
+          { fix: "This is a bug in the step that creates jobs; report it with the execution's history." },
+        );
+      }
+      return;
+    }
+    this.state.jobs.push({
+      jobId: job.jobId,
+      storageClass: job.storageClass,
+      redrive: job.redrive ?? false,
+      manifestRows: job.manifestRows,
+      reported: false,
+      succeeded: 0,
+      gone: 0,
+      failed: {},
+    });
+  }
+
+  /** Adds one completion report row of `jobId`. Returns the failure category for failed rows. */
+  recordReportRow(jobId: string, row: ReportRow): TaskFailureCategory | undefined {
+    const job = this.job(jobId);
+    job.reported = true;
+    if (row.taskStatus === "succeeded") {
+      job.succeeded += 1;
+      return undefined;
+    }
+    const category = classifyTaskFailure(row);
+    if (category === "gone") {
+      job.gone += 1;
+      return category;
+    }
+    job.failed[category] = (job.failed[category] ?? 0) + 1;
+    const samples = this.state.failureSamples[category] ?? [];
+    this.state.failureSamples[category] = samples;
+    if (samples.length < this.state.sampleLimit) {
+      const sample: FailureSample = { key: row.key, message: row.resultMessage };
+      if (row.httpStatus !== undefined) sample.httpStatus = row.httpStatus;
+      if (row.errorCode !== undefined) sample.errorCode = row.errorCode;
+      samples.push(sample);
+    }
+    return category;
+  }
+
+  /** Marks a job's report as fully read, also when it had no rows (a job can fail before any task). */
+  markJobReported(jobId: string): void {
+    this.job(jobId).reported = true;
+  }
+
+  private job(jobId: string): JobTally {
+    const job = this.state.jobs.find((j) => j.jobId === jobId);
+    if (!job) {
+      throw new VerificationFailedError(`A completion report row names job ${jobId}, which this run did not create.`, {
+        fix: "Check that the report prefix holds only this execution's jobs.",
+      });
+    }
+    return job;
+  }
+
+  totals(): OutcomeTotals {
+    const s = this.state;
+    const jobs = s.jobs;
+    const redriven = sum(jobs.filter((j) => j.redrive).map((j) => j.manifestRows));
+    const failedAll = sum(jobs.map((j) => sum(Object.values(j.failed))));
+    const planned = sum(Object.values(s.copyPlanned).map((c) => c.count));
+    const manifested = sum(jobs.filter((j) => !j.redrive).map((j) => j.manifestRows));
+    const inUnreportedJobs = sum(jobs.filter((j) => !j.reported).map((j) => j.manifestRows));
+    // Planned copies not yet in any manifest also count as pending; a redrive job's rows were failures.
+    const pending = Math.max(0, planned - manifested) + inUnreportedJobs;
+    return {
+      seen: s.seen.count,
+      reencrypted: sum(jobs.map((j) => j.succeeded)),
+      alreadyCompliant: s.alreadyCompliant.count,
+      skipped: sum(Object.values(s.skipped).map((c) => c.count)),
+      failed: failedAll - redriven,
+      gone: sum(jobs.map((j) => j.gone)),
+      notCurrent: sum(Object.values(s.notCurrent).map((c) => c.count)),
+      pending,
+    };
+  }
+
+  /** Failed counts by category after redrives took their transient failures back. */
+  failedByCategory(): Partial<Record<TaskFailureCategory, number>> {
+    const out: Partial<Record<TaskFailureCategory, number>> = {};
+    for (const job of this.state.jobs) {
+      for (const [category, n] of Object.entries(job.failed) as [TaskFailureCategory, number][]) {
+        out[category] = (out[category] ?? 0) + n;
+      }
+    }
+    const redriven = sum(this.state.jobs.filter((j) => j.redrive).map((j) => j.manifestRows));
+    if (redriven > 0) out["throttled-or-transient"] = (out["throttled-or-transient"] ?? 0) - redriven;
+    return out;
+  }
+
+  /**
+   * Checks that every object seen is in exactly one outcome and that each reported job's report accounts for
+   * each manifest row. `final` also requires that nothing is still pending.
+   */
+  reconcile(options: { final?: boolean } = {}): Reconciliation {
+    const s = this.state;
+    const problems: string[] = [];
+    const totals = this.totals();
+
+    const planned = sum(Object.values(s.copyPlanned).map((c) => c.count));
+    const classified = planned + totals.alreadyCompliant + totals.skipped + totals.notCurrent;
+    if (classified !== totals.seen) {
+      problems.push(`${totals.seen} objects seen but ${classified} classified.`);
+    }
+    for (const storageClass of COPYABLE_STORAGE_CLASSES) {
+      const plannedHere = s.copyPlanned[storageClass]?.count ?? 0;
+      const jobsHere = s.jobs.filter((j) => !j.redrive && j.storageClass === storageClass);
+      const manifested = sum(jobsHere.map((j) => j.manifestRows));
+      if (jobsHere.length > 0 && manifested !== plannedHere) {
+        problems.push(
+          `${plannedHere} ${storageClass} copies planned but the ${storageClass} job manifests hold ${manifested} rows.`,
+        );
+      } else if (options.final && plannedHere > 0 && jobsHere.length === 0) {
+        problems.push(`${plannedHere} ${storageClass} copies planned but no ${storageClass} job was created.`);
+      }
+    }
+    for (const job of s.jobs) {
+      if (!job.reported) {
+        if (options.final) problems.push(`Job ${job.jobId}: no completion report was read.`);
+        continue;
+      }
+      const failed = sum(Object.values(job.failed));
+      const accounted = job.succeeded + failed + job.gone;
+      if (accounted !== job.manifestRows) {
+        const diff = job.manifestRows - accounted;
+        problems.push(
+          `Job ${job.jobId}: manifest has ${job.manifestRows} rows but the report accounts for ${accounted} (${job.succeeded} succeeded, ${failed} failed, ${job.gone} gone); ${diff > 0 ? `${diff} missing` : `${-diff} extra`}.`,
+        );
+      }
+    }
+    const transient = sum(s.jobs.map((j) => j.failed["throttled-or-transient"]));
+    const redriven = sum(s.jobs.filter((j) => j.redrive).map((j) => j.manifestRows));
+    if (redriven > transient) {
+      problems.push(`Redrive jobs hold ${redriven} rows but only ${transient} tasks failed transiently.`);
+    }
+    const outcomes =
+      totals.reencrypted +
+      totals.alreadyCompliant +
+      totals.skipped +
+      totals.failed +
+      totals.gone +
+      totals.notCurrent +
+      totals.pending;
+    if (problems.length === 0 && outcomes !== totals.seen) {
+      problems.push(`${totals.seen} objects seen but outcomes add up to ${outcomes}.`);
+    }
+    if (options.final && totals.pending > 0) {
+      problems.push(`${totals.pending} planned copies have no outcome yet.`);
+    }
+    return { ok: problems.length === 0, problems, totals };
+  }
+
+  /** Throws VerificationFailedError listing every problem when the final counts do not reconcile. */
+  assertReconciled(): Reconciliation {
+    const result = this.reconcile({ final: true });
+    if (!result.ok) {
+      throw new VerificationFailedError(`The run's counts do not reconcile: ${result.problems.join(" ")}`, {
+        fix: "Do not treat the bucket as done. Compare the named job's manifest with its completion report; run rekey again to pick up any object that was missed.",
+      });
+    }
+    return result;
+  }
+
+  get snapshot(): Readonly<TallyState> {
+    return this.state;
+  }
+}
+
+export const RUN_REPORT_VERSION = 1;
+
+export const runReportSchema = z.object({
+  reportVersion: z.literal(RUN_REPORT_VERSION),
+  bucket: z.string().min(1),
+  kmsKeyArn: z.string().min(1),
+  executionArn: z.string().optional(),
+  startedAt: z.iso.datetime(),
+  finishedAt: z.iso.datetime(),
+  /** Where this JSON report is stored, e.g. s3://work-bucket/reports/<execution>/report.json. */
+  reportLocation: z.string().optional(),
+  inventory: z.object({ manifestKey: z.string(), creationTimestamp: z.iso.datetime() }).optional(),
+  totals: z.object({
+    seen: count,
+    reencrypted: count,
+    alreadyCompliant: count,
+    skipped: count,
+    failed: count,
+    gone: count,
+    notCurrent: count,
+    pending: count,
+  }),
+  copyPlanned: z.array(z.object({ storageClass: z.enum(COPYABLE_STORAGE_CLASSES), count, bytes: count })),
+  skipped: z.array(
+    z.object({
+      reason: z.enum(SKIP_REASON_CODES),
+      count,
+      bytes: count,
+      summary: z.string(),
+      whatToDo: z.string(),
+      sampleKeys: z.array(z.string()),
+    }),
+  ),
+  failed: z.array(
+    z.object({
+      category: z.enum(FAILURE_CATEGORIES),
+      count,
+      summary: z.string(),
+      whatToDo: z.string(),
+      samples: z.array(failureSampleSchema),
+    }),
+  ),
+  notCurrent: z.array(
+    z.object({ reason: z.enum(NOT_CURRENT_REASON_CODES), count, bytes: count, whatToDo: z.string() }),
+  ),
+  jobs: z.array(jobTallySchema),
+  reconciliation: z.object({ ok: z.boolean(), problems: z.array(z.string()) }),
+  warnings: z.array(z.string()),
+});
+export type RunReport = z.infer<typeof runReportSchema>;
+
+export interface RunReportMeta {
+  bucket: string;
+  kmsKeyArn: string;
+  executionArn?: string;
+  startedAt: Date;
+  finishedAt: Date;
+  reportLocation?: string;
+  inventory?: { manifestKey: string; creationTimestamp: Date };
+  warnings?: string[];
+}
+
+/** The final JSON report, built from a tally; validated against runReportSchema. */
+export function buildRunReport(tally: RunTally, meta: RunReportMeta): RunReport {
+  const s = tally.snapshot;
+  const reconciliation = tally.reconcile({ final: true });
+  const failedBy = tally.failedByCategory();
+  const report: RunReport = {
+    reportVersion: RUN_REPORT_VERSION,
+    bucket: meta.bucket,
+    kmsKeyArn: meta.kmsKeyArn,
+    ...(meta.executionArn === undefined ? {} : { executionArn: meta.executionArn }),
+    startedAt: meta.startedAt.toISOString(),
+    finishedAt: meta.finishedAt.toISOString(),
+    ...(meta.reportLocation === undefined ? {} : { reportLocation: meta.reportLocation }),
+    ...(meta.inventory === undefined
+      ? {}
+      : {
+          inventory: {
+            manifestKey: meta.inventory.manifestKey,
+            creationTimestamp: meta.inventory.creationTimestamp.toISOString(),
+          },
+        }),
+    totals: reconciliation.totals,
+    copyPlanned: COPYABLE_STORAGE_CLASSES.flatMap((storageClass) => {
+      const c = s.copyPlanned[storageClass];
+      return c ? [{ storageClass, count: c.count, bytes: c.bytes }] : [];
+    }),
+    skipped: SKIP_REASON_CODES.flatMap((reason) => {
+      const c = s.skipped[reason];
+      return c
+        ? [
+            {
+              reason,
+              count: c.count,
+              bytes: c.bytes,
+              ...SKIP_REASONS[reason],
+              sampleKeys: [...(s.skippedSamples[reason] ?? [])],
+            },
+          ]
+        : [];
+    }),
+    failed: FAILURE_CATEGORIES.flatMap((category) => {
+      const n = failedBy[category] ?? 0;
+      if (n <= 0) return [];
+      const { summary, whatToDo } = TASK_FAILURE_CATEGORIES[category];
+      return [{ category, count: n, summary, whatToDo, samples: structuredClone(s.failureSamples[category] ?? []) }];
+    }),
+    notCurrent: NOT_CURRENT_REASON_CODES.flatMap((reason) => {
+      const c = s.notCurrent[reason];
+      return c ? [{ reason, count: c.count, bytes: c.bytes, whatToDo: NOT_CURRENT_REASONS[reason].whatToDo }] : [];
+    }),
+    jobs: structuredClone(s.jobs),
+    reconciliation: { ok: reconciliation.ok, problems: reconciliation.problems },
+    warnings: [...(meta.warnings ?? [])],
+  };
+  return runReportSchema.parse(report);
+}
+
+function formatBytes(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/** A short plain-text summary for the CLI, the console output and notifications. */
+export function renderSummary(report: RunReport): string {
+  const t = report.totals;
+  const n = (v: number): string => v.toLocaleString("en-US");
+  const rows: [string, number][] = [
+    ["Objects seen", t.seen],
+    ["Re-encrypted", t.reencrypted],
+    ["Already compliant", t.alreadyCompliant],
+    ["Skipped", t.skipped],
+    ["Failed", t.failed],
+    ["Gone since planning", t.gone],
+    ["Not current (versions, delete markers)", t.notCurrent],
+  ];
+  if (t.pending > 0) rows.push(["Still pending", t.pending]);
+  const width = Math.max(...rows.map(([label]) => label.length));
+  const numWidth = Math.max(...rows.map(([, v]) => n(v).length));
+  const lines = [
+    `rekey ${report.reconciliation.ok && t.failed === 0 && t.pending === 0 ? "finished" : "finished with problems"}: s3://${report.bucket}`,
+    `Target key: ${report.kmsKeyArn}`,
+    "",
+    ...rows.map(([label, v]) => `  ${label.padEnd(width)}  ${n(v).padStart(numWidth)}`),
+  ];
+  if (report.skipped.length > 0) {
+    lines.push("", "Skipped:");
+    for (const s of report.skipped) {
+      lines.push(`  ${n(s.count)} ${s.reason} (${formatBytes(s.bytes)}): ${s.whatToDo}`);
+    }
+  }
+  if (report.failed.length > 0) {
+    lines.push("", "Failed:");
+    for (const f of report.failed) lines.push(`  ${n(f.count)} ${f.category}: ${f.whatToDo}`);
+  }
+  if (!report.reconciliation.ok) {
+    lines.push("", "Counts do not reconcile:");
+    for (const p of report.reconciliation.problems) lines.push(`  ${p}`);
+  }
+  if (report.warnings.length > 0) {
+    lines.push("", "Warnings:");
+    for (const w of report.warnings) lines.push(`  ${w}`);
+  }
+  if (report.reportLocation) lines.push("", `Full report: ${report.reportLocation}`);
+  return `${lines.join("\n")}\n`;
+}
