@@ -1,10 +1,17 @@
-import { SANDBOX_CREDENTIALS } from "./config.ts";
-import type { Sandbox } from "./server.ts";
 import { type AwsClients, createAwsClients } from "../steps/clients.ts";
 import type { Logger } from "../steps/log.ts";
 import { silentLogger } from "../steps/log.ts";
 import { steps } from "../steps/registry.ts";
-import { type EventLog, type LocalExecution, startLocalExecution } from "../workflow/local-runner.ts";
+import type { StepDeps } from "../steps/step.ts";
+import type { TaskStateName } from "../workflow/definition.ts";
+import {
+  type EventLog,
+  type LocalExecution,
+  type StepRegistry,
+  startLocalExecution,
+} from "../workflow/local-runner.ts";
+import { SANDBOX_CREDENTIALS } from "./config.ts";
+import type { Sandbox } from "./server.ts";
 
 /** The role the sandbox's Batch Operations jobs run as; the sandbox does not evaluate IAM (sandbox/ASSUMPTIONS.md). */
 export const sandboxBatchRoleArn = (accountId: string) => `arn:aws:iam::${accountId}:role/rekey-batch-operations`;
@@ -13,7 +20,11 @@ export const sandboxStateMachineArn = (region: string, accountId: string) =>
 
 /** SDK clients for a running sandbox, configured as the steps' Lambda clients would be on AWS. */
 export function sandboxClients(sandbox: Pick<Sandbox, "endpoint" | "identity">): AwsClients {
-  return createAwsClients({ region: sandbox.identity.region, endpoint: sandbox.endpoint, credentials: SANDBOX_CREDENTIALS });
+  return createAwsClients({
+    region: sandbox.identity.region,
+    endpoint: sandbox.endpoint,
+    credentials: SANDBOX_CREDENTIALS,
+  });
 }
 
 /** Starts one execution of the rekey state machine against the sandbox, with the real step code. */
@@ -25,10 +36,23 @@ export function startSandboxExecution(params: {
   log?: Logger;
   waitTimeOverrides?: Record<string, number>;
   now?: () => Date;
+  /** Runs before the named Task state's step: how tests change the world mid-run (an object deleted after planning). */
+  beforeStep?: Partial<Record<TaskStateName, () => Promise<void>>>;
 }): LocalExecution {
   const { identity } = params.sandbox;
+  const hooked = Object.fromEntries(
+    Object.entries(steps).map(([state, step]) => {
+      const hook = params.beforeStep?.[state as TaskStateName];
+      return [
+        state,
+        hook
+          ? { ...step, invoke: async (input: unknown, deps: StepDeps) => (await hook(), step.invoke(input, deps)) }
+          : step,
+      ];
+    }),
+  ) as StepRegistry;
   return startLocalExecution({
-    steps,
+    steps: hooked,
     deps: {
       clients: sandboxClients(params.sandbox),
       config: { batchRoleArn: sandboxBatchRoleArn(identity.accountId) },

@@ -1,5 +1,10 @@
-import { CreateBucketCommand, DeleteObjectCommand, PutBucketInventoryConfigurationCommand, PutBucketVersioningCommand } from "@aws-sdk/client-s3";
 import { CreateKeyCommand } from "@aws-sdk/client-kms";
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  PutBucketInventoryConfigurationCommand,
+  PutBucketVersioningCommand,
+} from "@aws-sdk/client-s3";
 import pLimit from "p-limit";
 import type { AwsClients } from "../../steps/clients.ts";
 import type { SandboxAdmin } from "../admin-client.ts";
@@ -47,7 +52,16 @@ const NAME_STYLES = [
 ];
 
 type SeedStorageClass = NonNullable<SeedObject["storageClass"]>;
-const CLASS_CYCLE: SeedStorageClass[] = ["STANDARD", "STANDARD", "STANDARD_IA", "STANDARD", "GLACIER_IR", "STANDARD", "ONEZONE_IA", "INTELLIGENT_TIERING"];
+const CLASS_CYCLE: SeedStorageClass[] = [
+  "STANDARD",
+  "STANDARD",
+  "STANDARD_IA",
+  "STANDARD",
+  "GLACIER_IR",
+  "STANDARD",
+  "ONEZONE_IA",
+  "INTELLIGENT_TIERING",
+];
 
 export function bodyOf(key: string, version: number): string {
   return `rekey sandbox object ${key} (version ${version})\n`;
@@ -66,12 +80,15 @@ export async function seedMixedBucket(
 ): Promise<MixedBucket> {
   const { bucket, workBucket } = options;
   const inventoryConfigurationId = options.inventoryConfigurationId ?? "rekey-all-versions";
-  const targetKeyArn = (await clients.kms.send(new CreateKeyCommand({ Description: "rekey target key" }))).KeyMetadata?.Arn;
+  const targetKeyArn = (await clients.kms.send(new CreateKeyCommand({ Description: "rekey target key" }))).KeyMetadata
+    ?.Arn;
   const otherKeyArn = (await clients.kms.send(new CreateKeyCommand({ Description: "an older key" }))).KeyMetadata?.Arn;
   if (!targetKeyArn || !otherKeyArn) throw new Error("KMS CreateKey returned no ARN");
 
   for (const b of [bucket, workBucket]) await clients.s3.send(new CreateBucketCommand({ Bucket: b }));
-  await clients.s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: "Enabled" } }));
+  await clients.s3.send(
+    new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: "Enabled" } }),
+  );
   await clients.s3.send(
     new PutBucketInventoryConfigurationCommand({
       Bucket: bucket,
@@ -80,7 +97,9 @@ export async function seedMixedBucket(
         Id: inventoryConfigurationId,
         IsEnabled: true,
         IncludedObjectVersions: "All",
-        Destination: { S3BucketDestination: { Bucket: `arn:aws:s3:::${workBucket}`, Format: "CSV", Prefix: "inventory" } },
+        Destination: {
+          S3BucketDestination: { Bucket: `arn:aws:s3:::${workBucket}`, Format: "CSV", Prefix: "inventory" },
+        },
         Schedule: { Frequency: "Daily" },
         OptionalFields: ["Size", "LastModifiedDate", "StorageClass", "ETag", "EncryptionStatus", "BucketKeyStatus"],
       },
@@ -90,7 +109,8 @@ export async function seedMixedBucket(
   const planned: { seed: SeedObject; expectation: Expectation; oldVersion?: SeedObject; deleteAfter?: boolean }[] = [];
   for (let i = 0; i < options.objects; i++) {
     const key = NAME_STYLES[i % NAME_STYLES.length]?.(i) ?? `k/${i}`;
-    const storageClass: SeedStorageClass = CLASS_CYCLE[Math.floor(i / NAME_STYLES.length) % CLASS_CYCLE.length] ?? "STANDARD";
+    const storageClass: SeedStorageClass =
+      CLASS_CYCLE[Math.floor(i / NAME_STYLES.length) % CLASS_CYCLE.length] ?? "STANDARD";
     const base: SeedObject = {
       key,
       body: bodyOf(key, 2),
@@ -108,13 +128,19 @@ export async function seedMixedBucket(
         break;
       case 15:
       case 16:
-        planned.push({ seed: { ...base, encryption: { type: "SSE-KMS", keyArn: otherKeyArn, bucketKeyEnabled: i % 40 < 20 } }, expectation: "skip-sse-kms" });
+        planned.push({
+          seed: { ...base, encryption: { type: "SSE-KMS", keyArn: otherKeyArn, bucketKeyEnabled: i % 40 < 20 } },
+          expectation: "skip-sse-kms",
+        });
         break;
       case 17:
         planned.push({ seed: base, expectation: "reencrypt", oldVersion: { ...base, body: bodyOf(key, 1) } });
         break;
       case 18:
-        planned.push({ seed: { ...base, storageClass: i % 40 < 20 ? "GLACIER" : "DEEP_ARCHIVE" }, expectation: "skip-archived" });
+        planned.push({
+          seed: { ...base, storageClass: i % 40 < 20 ? "GLACIER" : "DEEP_ARCHIVE" },
+          expectation: "skip-archived",
+        });
         break;
       case 19:
         planned.push({ seed: base, expectation: "deleted", deleteAfter: true });
@@ -124,7 +150,13 @@ export async function seedMixedBucket(
     }
   }
   planned.push({
-    seed: { key: "large/video-6GiB.mov", size: 6 * 1024 ** 3, storageClass: "STANDARD", contentType: "video/quicktime", encryption: { type: "NOT-SSE" } },
+    seed: {
+      key: "large/video-6GiB.mov",
+      size: 6 * 1024 ** 3,
+      storageClass: "STANDARD",
+      contentType: "video/quicktime",
+      encryption: { type: "NOT-SSE" },
+    },
     expectation: "skip-too-large",
   });
   planned.push({
@@ -138,7 +170,13 @@ export async function seedMixedBucket(
   };
   const olds = planned.flatMap((p) => (p.oldVersion ? [p.oldVersion] : []));
   for (let i = 0; i < olds.length; i += 2000) record(await admin.seed(bucket, olds.slice(i, i + 2000)));
-  for (let i = 0; i < planned.length; i += 2000) record(await admin.seed(bucket, planned.slice(i, i + 2000).map((p) => p.seed)));
+  for (let i = 0; i < planned.length; i += 2000)
+    record(
+      await admin.seed(
+        bucket,
+        planned.slice(i, i + 2000).map((p) => p.seed),
+      ),
+    );
 
   const limit = pLimit(16);
   await Promise.all(

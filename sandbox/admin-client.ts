@@ -1,0 +1,57 @@
+import type { AdminObjectVersion } from "./s3/admin.ts";
+import type { DeliveryResult } from "./s3/inventory.ts";
+import type { SeedObject, SeedResult } from "./s3/seed.ts";
+
+/** An error the sandbox admin API answered with (`{ error, message }` and a non-2xx status). */
+export class SandboxAdminError extends Error {
+  constructor(
+    readonly code: string,
+    readonly status: number,
+    message: string,
+  ) {
+    super(`${code}: ${message}`);
+    this.name = "SandboxAdminError";
+  }
+}
+
+export interface DeliverInventoryInput {
+  bucket: string;
+  configurationId: string;
+  maxRowsPerFile?: number;
+}
+
+/** Typed client for the sandbox's own JSON API under /_sandbox/ (what the AWS APIs cannot do: seed, deliver). */
+export class SandboxAdmin {
+  constructor(private readonly endpoint: string) {}
+
+  /** Writes objects as PutObject would, with the given encryption; `size` declares an object without data. */
+  seed(bucket: string, objects: SeedObject[]): Promise<SeedResult> {
+    return this.request<SeedResult>("POST", "/_sandbox/s3/seed", { bucket, objects });
+  }
+
+  /** Produces an S3 Inventory report now, per the bucket's inventory configuration, into its destination bucket. */
+  deliverInventory(input: DeliverInventoryInput): Promise<DeliveryResult> {
+    return this.request<DeliveryResult>("POST", "/_sandbox/s3/inventory/deliver", input);
+  }
+
+  /** Every version and delete marker, with the encryption and tags the sandbox holds for it. */
+  async versions(bucket: string, prefix = ""): Promise<AdminObjectVersion[]> {
+    const q = new URLSearchParams({ bucket, prefix });
+    return (await this.request<{ versions: AdminObjectVersion[] }>("GET", `/_sandbox/s3/versions?${q}`)).versions;
+  }
+
+  /** Any admin call, for services whose admin routes have no typed method here. */
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await fetch(new URL(path, this.endpoint), {
+      method,
+      ...(body !== undefined ? { headers: { "content-type": "application/json" }, body: JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    const parsed: unknown = text ? JSON.parse(text) : undefined;
+    if (!res.ok) {
+      const e = (parsed ?? {}) as { error?: string; message?: string };
+      throw new SandboxAdminError(e.error ?? "SandboxAdminError", res.status, e.message ?? text);
+    }
+    return parsed as T;
+  }
+}

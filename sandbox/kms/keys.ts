@@ -1,0 +1,89 @@
+import { randomUUID } from "node:crypto";
+import { ServiceError } from "../http.ts";
+import type { SandboxIdentity } from "../config.ts";
+
+export type KeyState = "Enabled" | "Disabled" | "PendingDeletion";
+
+export interface KmsKey {
+  keyId: string;
+  arn: string;
+  description: string;
+  state: KeyState;
+  keyManager: "CUSTOMER" | "AWS";
+  creationDate: Date;
+}
+
+/** The keys of the sandbox account. S3 asks it to resolve the key named in SSE-KMS requests. */
+export class KeyRegistry {
+  private readonly keys = new Map<string, KmsKey>();
+  private readonly aliases = new Map<string, string>();
+
+  constructor(private readonly identity: SandboxIdentity) {}
+
+  create(description = "", keyManager: KmsKey["keyManager"] = "CUSTOMER"): KmsKey {
+    const keyId = randomUUID();
+    const key: KmsKey = {
+      keyId,
+      arn: `arn:aws:kms:${this.identity.region}:${this.identity.accountId}:key/${keyId}`,
+      description,
+      state: "Enabled",
+      keyManager,
+      creationDate: new Date(),
+    };
+    this.keys.set(keyId, key);
+    return key;
+  }
+
+  /** The AWS managed key for S3 exists from first use, as on AWS. */
+  awsManagedS3Key(): KmsKey {
+    const existing = this.aliases.get("alias/aws/s3");
+    if (existing) return this.mustGet(existing);
+    const key = this.create("Default key that protects my S3 objects when no other key is defined", "AWS");
+    this.aliases.set("alias/aws/s3", key.keyId);
+    return key;
+  }
+
+  /** Resolves a key id, key ARN, alias name or alias ARN; undefined when no such key exists. */
+  find(ref: string): KmsKey | undefined {
+    if (ref === "alias/aws/s3" || ref.endsWith(":alias/aws/s3")) return this.awsManagedS3Key();
+    const keyArn = /^arn:aws[-a-z]*:kms:([-a-z0-9]+):(\d{12}):key\/(.+)$/.exec(ref);
+    if (keyArn) {
+      if (keyArn[1] !== this.identity.region || keyArn[2] !== this.identity.accountId) return undefined;
+      return this.keys.get(keyArn[3] ?? "");
+    }
+    const aliasArn = /^arn:aws[-a-z]*:kms:[-a-z0-9]+:\d{12}:(alias\/.+)$/.exec(ref);
+    const alias = aliasArn?.[1] ?? (ref.startsWith("alias/") ? ref : undefined);
+    if (alias) {
+      const id = this.aliases.get(alias);
+      return id ? this.keys.get(id) : undefined;
+    }
+    return this.keys.get(ref);
+  }
+
+  setState(ref: string, state: KeyState): KmsKey {
+    const key = this.find(ref);
+    if (!key) throw notFound(ref);
+    key.state = state;
+    return key;
+  }
+
+  createAlias(alias: string, targetRef: string): void {
+    const key = this.find(targetRef);
+    if (!key) throw notFound(targetRef);
+    if (!alias.startsWith("alias/") || alias.startsWith("alias/aws/")) {
+      throw new ServiceError("ValidationException", 400, `Alias must begin with "alias/" and not "alias/aws/": ${alias}`);
+    }
+    if (this.aliases.has(alias)) throw new ServiceError("AlreadyExistsException", 400, `An alias with the name ${alias} already exists`);
+    this.aliases.set(alias, key.keyId);
+  }
+
+  private mustGet(id: string): KmsKey {
+    const key = this.keys.get(id);
+    if (!key) throw notFound(id);
+    return key;
+  }
+}
+
+function notFound(ref: string): ServiceError {
+  return new ServiceError("NotFoundException", 400, `Key '${ref}' does not exist`);
+}

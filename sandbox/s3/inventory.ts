@@ -1,0 +1,388 @@
+import { randomUUID } from "node:crypto";
+import { gzipSync } from "node:zlib";
+import { ServiceError } from "../http.ts";
+import type { EncryptionResolver } from "./encryption.ts";
+import { etagFor, md5Hex } from "./encryption.ts";
+import { S3Error, s3Errors } from "./errors.ts";
+import type { ObjectEncryption, ObjectVersion, S3Bucket, S3Store } from "./store.ts";
+import { child, list, malformedXml, text, type XmlNode } from "./xml.ts";
+
+/** Optional fields in the order AWS writes them into fileSchema (storage-inventory-location.md CSV example), then the rest. */
+export const OPTIONAL_FIELDS = [
+  "Size",
+  "LastModifiedDate",
+  "ETag",
+  "StorageClass",
+  "IsMultipartUploaded",
+  "ReplicationStatus",
+  "EncryptionStatus",
+  "ObjectLockRetainUntilDate",
+  "ObjectLockMode",
+  "ObjectLockLegalHoldStatus",
+  "IntelligentTieringAccessTier",
+  "BucketKeyStatus",
+  "ChecksumAlgorithm",
+  "ObjectAccessControlList",
+  "ObjectOwner",
+  "LifecycleExpirationDate",
+  "IntelligentTieringReferenceDate",
+  "ObjectLockEventHoldDuration",
+  "ObjectLockEventHoldStatus",
+] as const;
+export type InventoryOptionalField = (typeof OPTIONAL_FIELDS)[number];
+
+export interface InventoryConfiguration {
+  id: string;
+  isEnabled: boolean;
+  destination: {
+    accountId?: string;
+    bucketArn: string;
+    format: "CSV" | "ORC" | "Parquet";
+    prefix?: string;
+    encryption?: { type: "SSE-S3" } | { type: "SSE-KMS"; keyId: string };
+  };
+  filterPrefix?: string;
+  includedObjectVersions: "All" | "Current";
+  optionalFields: InventoryOptionalField[];
+  frequency: "Daily" | "Weekly";
+}
+
+const MAX_CONFIGURATIONS = 1000;
+
+/** Parses and validates a PutBucketInventoryConfiguration body against the id in the query string. */
+export function parseInventoryConfiguration(doc: Record<string, unknown>, queryId: string): InventoryConfiguration {
+  const root = child(doc, "InventoryConfiguration");
+  if (!root) throw malformedXml();
+  const id = required(text(root, "Id"));
+  if (id !== queryId) {
+    throw s3Errors.invalidArgument("The Id in the request body does not match the id query parameter.", "id", queryId);
+  }
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(id))
+    throw s3Errors.invalidArgument("Invalid inventory configuration id", "id", id);
+  const dest = child(child(root, "Destination"), "S3BucketDestination");
+  if (!dest) throw malformedXml();
+  const bucketArn = required(text(dest, "Bucket"));
+  if (!/^arn:aws[-a-z]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucketArn)) {
+    throw s3Errors.invalidArgument("Invalid bucket ARN.", "Bucket", bucketArn);
+  }
+  const format = oneOf(text(dest, "Format"), ["CSV", "ORC", "Parquet"] as const);
+  const accountId = text(dest, "AccountId");
+  if (accountId !== undefined && !/^\d{12}$/.test(accountId)) {
+    throw s3Errors.invalidArgument("Invalid account id.", "AccountId", accountId);
+  }
+  const enc = child(dest, "Encryption");
+  const sseKms = child(enc, "SSE-KMS");
+  const encryption: InventoryConfiguration["destination"]["encryption"] = sseKms
+    ? { type: "SSE-KMS", keyId: required(text(sseKms, "KeyId")) }
+    : child(enc, "SSE-S3")
+      ? { type: "SSE-S3" }
+      : undefined;
+  const fields = list(child(root, "OptionalFields"), "Field").map((f) =>
+    oneOf(typeof f === "string" ? f : undefined, OPTIONAL_FIELDS),
+  );
+  return {
+    id,
+    isEnabled: parseBool(required(text(root, "IsEnabled"))),
+    destination: {
+      ...(accountId !== undefined ? { accountId } : {}),
+      bucketArn,
+      format,
+      ...(text(dest, "Prefix") !== undefined ? { prefix: text(dest, "Prefix") } : {}),
+      ...(encryption ? { encryption } : {}),
+    },
+    ...(text(child(root, "Filter"), "Prefix") !== undefined
+      ? { filterPrefix: text(child(root, "Filter"), "Prefix") }
+      : {}),
+    includedObjectVersions: oneOf(text(root, "IncludedObjectVersions"), ["All", "Current"] as const),
+    optionalFields: [...new Set(fields)],
+    frequency: oneOf(text(child(root, "Schedule"), "Frequency"), ["Daily", "Weekly"] as const),
+  };
+}
+
+export function putInventoryConfiguration(bucket: S3Bucket, config: InventoryConfiguration): void {
+  if (!bucket.inventory.has(config.id) && bucket.inventory.size >= MAX_CONFIGURATIONS) {
+    throw new S3Error(
+      "TooManyConfigurations",
+      400,
+      "You are attempting to create a new configuration but have already reached the 1,000-configuration limit.",
+    );
+  }
+  bucket.inventory.set(config.id, config);
+}
+
+export function inventoryConfigurationXml(c: InventoryConfiguration): XmlNode {
+  const enc = c.destination.encryption;
+  return {
+    Destination: {
+      S3BucketDestination: {
+        AccountId: c.destination.accountId,
+        Bucket: c.destination.bucketArn,
+        Format: c.destination.format,
+        Prefix: c.destination.prefix,
+        Encryption: enc ? (enc.type === "SSE-KMS" ? { "SSE-KMS": { KeyId: enc.keyId } } : { "SSE-S3": {} }) : undefined,
+      },
+    },
+    IsEnabled: c.isEnabled,
+    Filter: c.filterPrefix !== undefined ? { Prefix: c.filterPrefix } : undefined,
+    Id: c.id,
+    IncludedObjectVersions: c.includedObjectVersions,
+    OptionalFields: c.optionalFields.length ? { Field: c.optionalFields } : undefined,
+    Schedule: { Frequency: c.frequency },
+  };
+}
+
+function required(v: string | undefined): string {
+  if (v === undefined || v === "") throw malformedXml();
+  return v;
+}
+
+function oneOf<T extends string>(v: string | undefined, allowed: readonly T[]): T {
+  const found = allowed.find((a) => a === v);
+  if (found === undefined) throw malformedXml();
+  return found;
+}
+
+function parseBool(v: string): boolean {
+  if (v === "true") return true;
+  if (v === "false") return false;
+  throw malformedXml();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Delivery
+
+export interface DeliveryResult {
+  destinationBucket: string;
+  manifestKey: string;
+  checksumKey: string;
+  symlinkKey: string;
+  creationTimestamp: string;
+  dataFiles: { key: string; size: number; MD5checksum: string; rows: number }[];
+  rows: number;
+}
+
+export const DEFAULT_MAX_ROWS_PER_FILE = 100_000;
+
+/** Thrown for delivery requests the sandbox cannot serve (not an S3 API error: the admin API reports it). */
+export class InventoryDeliveryError extends ServiceError {
+  constructor(code: string, message: string) {
+    super(code, 400, message);
+    this.name = "InventoryDeliveryError";
+  }
+}
+
+/**
+ * Writes one S3 Inventory report for `sourceBucket` per its configuration into the destination bucket, in the
+ * layout of storage-inventory-location.md: data files, manifest.json, manifest.checksum and the Hive symlink.txt.
+ */
+export function deliverInventory(
+  store: S3Store,
+  encryption: EncryptionResolver,
+  sourceBucketName: string,
+  configurationId: string,
+  creation: Date,
+  maxRowsPerFile = DEFAULT_MAX_ROWS_PER_FILE,
+): DeliveryResult {
+  const source = store.bucket(sourceBucketName);
+  const config = source.inventory.get(configurationId);
+  if (!config) throw s3Errors.noSuchConfiguration();
+  if (config.destination.format !== "CSV") {
+    throw new InventoryDeliveryError(
+      "UnsupportedInventoryFormat",
+      `The sandbox delivers CSV inventory reports only; configuration ${configurationId} asks for ${config.destination.format}.`,
+    );
+  }
+  if (!Number.isInteger(maxRowsPerFile) || maxRowsPerFile < 1) {
+    throw new InventoryDeliveryError("InvalidMaxRowsPerFile", "maxRowsPerFile must be a positive integer.");
+  }
+  const destName = config.destination.bucketArn.replace(/^arn:aws[-a-z]*:s3:::/, "");
+  const dest = store.findBucket(destName);
+  if (!dest) {
+    throw new InventoryDeliveryError(
+      "NoSuchDestinationBucket",
+      `The inventory destination bucket ${destName} does not exist.`,
+    );
+  }
+  const base = `${config.destination.prefix !== undefined ? `${config.destination.prefix}/` : ""}${source.name}/${config.id}`;
+  const fileEncryption = reportEncryption(config, dest, encryption);
+
+  const schema = fileSchema(config);
+  const chunks = chunkRows(inventoryRows(source, config), maxRowsPerFile);
+  const dataFiles: DeliveryResult["dataFiles"] = [];
+  for (const rows of chunks) {
+    const gz = gzipSync(Buffer.from(rows.join(""), "utf8"));
+    const key = `${base}/data/${randomUUID()}.csv.gz`;
+    writeReportObject(store, destName, key, gz, "application/x-gzip", fileEncryption);
+    dataFiles.push({ key, size: gz.length, MD5checksum: md5Hex(gz), rows: rows.length });
+  }
+
+  const manifest = {
+    sourceBucket: source.name,
+    destinationBucket: config.destination.bucketArn,
+    version: "2016-11-30",
+    creationTimestamp: String(creation.getTime()),
+    fileFormat: "CSV",
+    fileSchema: schema.join(", "),
+    files: dataFiles.map((f) => ({ key: f.key, size: f.size, MD5checksum: f.MD5checksum })),
+  };
+  const manifestBody = Buffer.from(JSON.stringify(manifest), "utf8");
+  const folder = `${base}/${folderTimestamp(creation)}`;
+  const manifestKey = `${folder}/manifest.json`;
+  const checksumKey = `${folder}/manifest.checksum`;
+  const symlinkKey = `${base}/hive/dt=${hiveTimestamp(creation)}/symlink.txt`;
+  writeReportObject(store, destName, manifestKey, manifestBody, "application/json", fileEncryption);
+  writeReportObject(
+    store,
+    destName,
+    checksumKey,
+    Buffer.from(md5Hex(manifestBody), "utf8"),
+    "text/plain",
+    fileEncryption,
+  );
+  const symlink = dataFiles.map((f) => `s3://${destName}/${f.key}\n`).join("");
+  writeReportObject(store, destName, symlinkKey, Buffer.from(symlink, "utf8"), "text/plain", fileEncryption);
+
+  return {
+    destinationBucket: destName,
+    manifestKey,
+    checksumKey,
+    symlinkKey,
+    creationTimestamp: manifest.creationTimestamp,
+    dataFiles,
+    rows: dataFiles.reduce((n, f) => n + f.rows, 0),
+  };
+}
+
+/** Column names in fileSchema order: Bucket, Key, the version columns for "All", then the chosen optional fields. */
+export function fileSchema(config: InventoryConfiguration): string[] {
+  const versionColumns = config.includedObjectVersions === "All" ? ["VersionId", "IsLatest", "IsDeleteMarker"] : [];
+  const optional = OPTIONAL_FIELDS.filter((f) => config.optionalFields.includes(f));
+  return ["Bucket", "Key", ...versionColumns, ...optional];
+}
+
+function* inventoryRows(bucket: S3Bucket, config: InventoryConfiguration): Generator<string> {
+  const prefix = config.filterPrefix ?? "";
+  const optional = OPTIONAL_FIELDS.filter((f) => config.optionalFields.includes(f));
+  for (const key of bucket.sortedKeys()) {
+    if (!key.startsWith(prefix)) continue;
+    const versions = bucket.versionsOf(key);
+    if (config.includedObjectVersions === "Current") {
+      const latest = versions[0];
+      if (latest && !latest.isDeleteMarker)
+        yield csvLine([bucket.name, encodeInventoryKey(key), ...optional.map((f) => field(latest, f))]);
+      continue;
+    }
+    for (const [i, v] of versions.entries()) {
+      yield csvLine([
+        bucket.name,
+        encodeInventoryKey(key),
+        v.versionId === "null" ? "" : v.versionId,
+        String(i === 0),
+        String(v.isDeleteMarker),
+        ...optional.map((f) => (v.isDeleteMarker && f !== "LastModifiedDate" ? "" : field(v, f))),
+      ]);
+    }
+  }
+}
+
+function field(v: ObjectVersion, f: InventoryOptionalField): string {
+  switch (f) {
+    case "Size":
+      return String(v.size);
+    case "LastModifiedDate":
+      return v.lastModified.toISOString();
+    case "ETag":
+      return v.etag.replace(/"/g, "");
+    case "StorageClass":
+      return v.storageClass;
+    case "IsMultipartUploaded":
+      return String(v.partsCount !== undefined);
+    case "EncryptionStatus":
+      return v.encryption.type;
+    case "BucketKeyStatus":
+      return v.encryption.type === "SSE-KMS" && v.encryption.bucketKeyEnabled ? "ENABLED" : "DISABLED";
+    case "IntelligentTieringAccessTier":
+      return v.storageClass === "INTELLIGENT_TIERING" ? (v.intelligentTieringAccessTier ?? "FREQUENT") : "";
+    case "ChecksumAlgorithm":
+      return v.checksumAlgorithm ?? "";
+    default:
+      // Replication, Object Lock, ACL, owner and lifecycle are not emulated: their columns are present and empty.
+      return "";
+  }
+}
+
+/**
+ * Keys in CSV reports are URL-encoded form-style (java.net.URLEncoder): space becomes "+", "+" becomes "%2B",
+ * "/" becomes "%2F"; letters, digits and `.-*_` stay. See sandbox/ASSUMPTIONS.md.
+ */
+export function encodeInventoryKey(key: string): string {
+  return encodeURIComponent(key)
+    .replace(/[!'()~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+    .replace(/%2A/g, "*")
+    .replace(/%20/g, "+");
+}
+
+function csvLine(fields: string[]): string {
+  return `${fields.map((f) => `"${f.replace(/"/g, '""')}"`).join(",")}\n`;
+}
+
+function chunkRows(rows: Iterable<string>, max: number): string[][] {
+  const chunks: string[][] = [];
+  let current: string[] = [];
+  for (const row of rows) {
+    current.push(row);
+    if (current.length === max) {
+      chunks.push(current);
+      current = [];
+    }
+  }
+  if (current.length > 0 || chunks.length === 0) chunks.push(current);
+  return chunks;
+}
+
+/** Report files get the configuration's encryption, else the destination bucket's default, as a PutObject would. */
+function reportEncryption(
+  config: InventoryConfiguration,
+  dest: S3Bucket,
+  resolver: EncryptionResolver,
+): ObjectEncryption {
+  const enc = config.destination.encryption;
+  if (enc?.type === "SSE-S3") return { type: "SSE-S3" };
+  if (enc?.type === "SSE-KMS")
+    return { type: "SSE-KMS", keyArn: resolver.resolveKey(enc.keyId), bucketKeyEnabled: false };
+  return resolver.fromDefault(dest.defaultEncryption, undefined);
+}
+
+function writeReportObject(
+  store: S3Store,
+  bucket: string,
+  key: string,
+  body: Buffer,
+  contentType: string,
+  encryption: ObjectEncryption,
+): void {
+  store.writeObject(bucket, {
+    key,
+    body,
+    size: body.length,
+    etag: etagFor(md5Hex(body), encryption),
+    content: { contentType },
+    metadata: {},
+    tags: {},
+    storageClass: "STANDARD",
+    encryption,
+    acl: "private",
+  });
+}
+
+/** `YYYY-MM-DDTHH-MMZ`, the folder of manifest.json. */
+export function folderTimestamp(d: Date): string {
+  const iso = d.toISOString();
+  return `${iso.slice(0, 10)}T${iso.slice(11, 13)}-${iso.slice(14, 16)}Z`;
+}
+
+/** `YYYY-MM-DD-HH-MM`, the Hive partition value. */
+export function hiveTimestamp(d: Date): string {
+  const iso = d.toISOString();
+  return `${iso.slice(0, 10)}-${iso.slice(11, 13)}-${iso.slice(14, 16)}`;
+}

@@ -1,0 +1,101 @@
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import type { EncryptionResolver } from "./encryption.ts";
+import { etagFor, md5Hex } from "./encryption.ts";
+import { isStorageClass, type ObjectEncryption, type S3Store, type StorageClass } from "./store.ts";
+
+/** The SSE-C key seeded SSE-C objects use unless `keyMd5` names another: 32 bytes of 0x07. */
+export const SANDBOX_SSE_C_KEY = Buffer.alloc(32, 7);
+export const SANDBOX_SSE_C_KEY_MD5 = createHash("md5").update(SANDBOX_SSE_C_KEY).digest("base64");
+
+const encryptionSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("NOT-SSE") }),
+  z.object({ type: z.literal("SSE-S3") }),
+  z.object({ type: z.literal("SSE-KMS"), keyArn: z.string().min(1), bucketKeyEnabled: z.boolean() }),
+  z.object({ type: z.literal("DSSE-KMS"), keyArn: z.string().min(1) }),
+  z.object({ type: z.literal("SSE-C"), keyMd5: z.string().optional() }),
+]);
+
+export const seedObjectSchema = z
+  .object({
+    key: z.string().min(1).max(1024),
+    body: z.string().optional(),
+    bodyBase64: z.string().optional(),
+    /** Declared size without data; GET answers 501 for such objects. */
+    size: z.number().int().nonnegative().optional(),
+    contentType: z.string().optional(),
+    metadata: z.record(z.string(), z.string()).optional(),
+    tags: z.record(z.string(), z.string()).optional(),
+    storageClass: z.string().refine(isStorageClass, "not an S3 storage class").optional(),
+    intelligentTieringAccessTier: z
+      .enum(["FREQUENT", "INFREQUENT", "ARCHIVE_INSTANT_ACCESS", "ARCHIVE_ACCESS", "DEEP_ARCHIVE_ACCESS"])
+      .optional(),
+    encryption: encryptionSchema.optional(),
+    lastModified: z.iso.datetime({ offset: true }).optional(),
+  })
+  .refine((o) => [o.body, o.bodyBase64, o.size].filter((v) => v !== undefined).length <= 1, {
+    message: "give at most one of body, bodyBase64 and size",
+  });
+
+export const seedRequestSchema = z.object({ bucket: z.string(), objects: z.array(seedObjectSchema) });
+
+export type SeedObject = z.infer<typeof seedObjectSchema>;
+export type SeedRequest = z.infer<typeof seedRequestSchema>;
+export interface SeedResult {
+  versions: { key: string; versionId: string; etag: string }[];
+}
+
+/** Single PUTs stop at 5 GB, so larger declared objects are modelled as multipart uploads of 8 MiB parts (the CLI default). */
+const DECLARED_PART_SIZE = 8 * 1024 * 1024;
+const MAX_SINGLE_PUT = 5 * 1024 ** 3;
+
+/**
+ * Writes each entry as a new version, as PutObject would (versioning respected), but with the encryption
+ * given instead of the bucket default; entries without `encryption` get the bucket default.
+ */
+export function seedObjects(store: S3Store, resolver: EncryptionResolver, request: SeedRequest): SeedResult {
+  const bucket = store.bucket(request.bucket);
+  const versions: SeedResult["versions"] = [];
+  for (const o of request.objects) {
+    const encryption = o.encryption
+      ? seedEncryption(o.encryption)
+      : resolver.fromDefault(bucket.defaultEncryption, undefined);
+    const body =
+      o.bodyBase64 !== undefined
+        ? Buffer.from(o.bodyBase64, "base64")
+        : o.size === undefined
+          ? Buffer.from(o.body ?? "", "utf8")
+          : undefined;
+    const size = body ? body.length : (o.size ?? 0);
+    const parts = !body && size > MAX_SINGLE_PUT ? Math.ceil(size / DECLARED_PART_SIZE) : undefined;
+    const dataMd5 = body ? md5Hex(body) : md5Hex(`sandbox-declared-size:${size}`);
+    const etag = parts ? `"${dataMd5}-${parts}"` : etagFor(dataMd5, encryption);
+    const v = store.writeObject(bucket.name, {
+      key: o.key,
+      ...(body ? { body } : {}),
+      size,
+      etag,
+      content: o.contentType !== undefined ? { contentType: o.contentType } : {},
+      metadata: lowerCaseKeys(o.metadata ?? {}),
+      tags: { ...(o.tags ?? {}) },
+      storageClass: (o.storageClass as StorageClass | undefined) ?? "STANDARD",
+      ...(o.intelligentTieringAccessTier ? { intelligentTieringAccessTier: o.intelligentTieringAccessTier } : {}),
+      encryption,
+      acl: "private",
+      ...(parts ? { partsCount: parts } : {}),
+      ...(o.lastModified ? { lastModified: new Date(o.lastModified) } : {}),
+    });
+    versions.push({ key: v.key, versionId: v.versionId, etag: v.etag });
+  }
+  return { versions };
+}
+
+function seedEncryption(e: z.infer<typeof encryptionSchema>): ObjectEncryption {
+  if (e.type === "SSE-C") return { type: "SSE-C", keyMd5: e.keyMd5 ?? SANDBOX_SSE_C_KEY_MD5 };
+  return e;
+}
+
+/** S3 stores user metadata names in lower case (HTTP headers are case-insensitive). */
+function lowerCaseKeys(m: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(m).map(([k, v]) => [k.toLowerCase(), v]));
+}

@@ -1,0 +1,304 @@
+import { createHash, randomBytes } from "node:crypto";
+import type { SandboxIdentity } from "../config.ts";
+import { s3Errors } from "./errors.ts";
+import type { InventoryConfiguration } from "./inventory.ts";
+import { SortedKeyIndex } from "./sorted-keys.ts";
+
+export const STORAGE_CLASSES = [
+  "STANDARD",
+  "REDUCED_REDUNDANCY",
+  "STANDARD_IA",
+  "ONEZONE_IA",
+  "INTELLIGENT_TIERING",
+  "GLACIER",
+  "DEEP_ARCHIVE",
+  "GLACIER_IR",
+  "OUTPOSTS",
+  "SNOW",
+  "EXPRESS_ONEZONE",
+] as const;
+export type StorageClass = (typeof STORAGE_CLASSES)[number];
+
+/** Intelligent-Tiering access tiers an object can sit in; the two archive tiers must be restored before a copy. */
+export type IntelligentTieringAccessTier =
+  | "FREQUENT"
+  | "INFREQUENT"
+  | "ARCHIVE_INSTANT_ACCESS"
+  | "ARCHIVE_ACCESS"
+  | "DEEP_ARCHIVE_ACCESS";
+
+/** How an object version is encrypted at rest, named as S3 Inventory's EncryptionStatus names it. */
+export type ObjectEncryption =
+  | { type: "NOT-SSE" }
+  | { type: "SSE-S3" }
+  | { type: "SSE-KMS"; keyArn: string; bucketKeyEnabled: boolean }
+  | { type: "DSSE-KMS"; keyArn: string }
+  | { type: "SSE-C"; keyMd5: string };
+
+/** System metadata S3 stores with an object and returns as response headers. */
+export interface ContentHeaders {
+  contentType?: string;
+  cacheControl?: string;
+  contentDisposition?: string;
+  contentEncoding?: string;
+  contentLanguage?: string;
+  expires?: string;
+}
+
+export interface ObjectVersion {
+  key: string;
+  /** "null" for the null version (unversioned or versioning-suspended writes), as S3 reports it. */
+  versionId: string;
+  isDeleteMarker: boolean;
+  /** Undefined for objects declared with a size only (large-object scenarios). */
+  body?: Buffer;
+  size: number;
+  /** Quoted, as in the ETag header. */
+  etag: string;
+  lastModified: Date;
+  content: ContentHeaders;
+  metadata: Record<string, string>;
+  tags: Record<string, string>;
+  storageClass: StorageClass;
+  intelligentTieringAccessTier?: IntelligentTieringAccessTier;
+  encryption: ObjectEncryption;
+  acl: string;
+  websiteRedirectLocation?: string;
+  /** Number of parts when the object was written by a multipart upload. */
+  partsCount?: number;
+  checksumAlgorithm?: string;
+}
+
+/** What a write supplies; the store assigns the version id and applies the bucket's versioning state. */
+export type ObjectDraft = Omit<ObjectVersion, "versionId" | "isDeleteMarker" | "lastModified"> & {
+  lastModified?: Date;
+};
+
+export type VersioningStatus = "Unversioned" | "Enabled" | "Suspended";
+
+export interface DefaultEncryption {
+  sseAlgorithm: "AES256" | "aws:kms" | "aws:kms:dsse";
+  kmsMasterKeyId?: string;
+  bucketKeyEnabled: boolean;
+}
+
+export interface PartData {
+  partNumber: number;
+  etag: string;
+  size: number;
+  body?: Buffer;
+  lastModified: Date;
+}
+
+export interface MultipartUpload {
+  uploadId: string;
+  key: string;
+  initiated: Date;
+  /** Everything the finished object gets except its data. */
+  template: Omit<ObjectDraft, "key" | "body" | "size" | "etag" | "partsCount">;
+  parts: Map<number, PartData>;
+}
+
+/** Since January 2023 every bucket has SSE-S3 as its default encryption, and deleting the configuration restores it. */
+export const BASELINE_ENCRYPTION: DefaultEncryption = { sseAlgorithm: "AES256", bucketKeyEnabled: false };
+
+export class S3Bucket {
+  readonly creationDate = secondPrecision(new Date());
+  versioning: VersioningStatus = "Unversioned";
+  defaultEncryption: DefaultEncryption = BASELINE_ENCRYPTION;
+  readonly inventory = new Map<string, InventoryConfiguration>();
+  readonly uploads = new Map<string, MultipartUpload>();
+  /** Key → versions, newest first. */
+  private readonly objects = new Map<string, ObjectVersion[]>();
+  private readonly index = new SortedKeyIndex();
+
+  constructor(
+    readonly name: string,
+    readonly region: string,
+  ) {}
+
+  get arn(): string {
+    return `arn:aws:s3:::${this.name}`;
+  }
+
+  isEmpty(): boolean {
+    return this.objects.size === 0;
+  }
+
+  versionsOf(key: string): readonly ObjectVersion[] {
+    return this.objects.get(key) ?? [];
+  }
+
+  latest(key: string): ObjectVersion | undefined {
+    return this.objects.get(key)?.[0];
+  }
+
+  /** Keys in S3's listing order (UTF-8 binary), each with at least one version or delete marker. */
+  sortedKeys(): readonly string[] {
+    return this.index.view(
+      (k) => this.objects.has(k),
+      () => this.objects.keys(),
+    );
+  }
+
+  /** Adds a version as the newest one, honouring the versioning state: overwrite, append, or replace the null version. */
+  addVersion(version: ObjectVersion): void {
+    const existing = this.objects.get(version.key);
+    if (!existing) {
+      this.objects.set(version.key, [version]);
+      this.index.add(version.key);
+      return;
+    }
+    if (version.versionId === "null") {
+      const i = existing.findIndex((v) => v.versionId === "null");
+      if (i >= 0) existing.splice(i, 1);
+    }
+    existing.unshift(version);
+  }
+
+  /** Permanently removes one version; returns it, or undefined when no such version exists. */
+  removeVersion(key: string, versionId: string): ObjectVersion | undefined {
+    const versions = this.objects.get(key);
+    const i = versions?.findIndex((v) => v.versionId === versionId) ?? -1;
+    if (!versions || i < 0) return undefined;
+    const [removed] = versions.splice(i, 1);
+    if (versions.length === 0) {
+      this.objects.delete(key);
+      this.index.remove();
+    }
+    return removed;
+  }
+}
+
+export interface DeleteOutcome {
+  versionId?: string;
+  deleteMarker: boolean;
+}
+
+/** All S3 state of the sandbox account. Request handling lives in service.ts; this class keeps the rules of versions. */
+export class S3Store {
+  private readonly buckets = new Map<string, S3Bucket>();
+  /** The canonical user id S3 reports as Owner.ID: 64 hex characters, derived from the account so it is stable. */
+  readonly ownerId: string;
+  /** Milliseconds of the latest write; inventory delivery stamps its reports strictly after it. */
+  lastWriteAt = 0;
+
+  constructor(readonly identity: SandboxIdentity) {
+    this.ownerId = createHash("sha256").update(`sandbox-canonical-user:${identity.accountId}`).digest("hex");
+  }
+
+  /** Returns false when the bucket already existed (which the caller turns into the region's answer). */
+  createBucket(name: string): boolean {
+    if (this.buckets.has(name)) return false;
+    this.buckets.set(name, new S3Bucket(name, this.identity.region));
+    return true;
+  }
+
+  deleteBucket(name: string): void {
+    const bucket = this.bucket(name);
+    if (!bucket.isEmpty()) throw s3Errors.bucketNotEmpty(name);
+    this.buckets.delete(name);
+  }
+
+  findBucket(name: string): S3Bucket | undefined {
+    return this.buckets.get(name);
+  }
+
+  bucket(name: string): S3Bucket {
+    const bucket = this.buckets.get(name);
+    if (!bucket) throw s3Errors.noSuchBucket(name);
+    return bucket;
+  }
+
+  listBuckets(): S3Bucket[] {
+    return [...this.buckets.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** Writes a new object version exactly as PutObject would, given fully resolved attributes. */
+  writeObject(bucketName: string, draft: ObjectDraft): ObjectVersion {
+    const bucket = this.bucket(bucketName);
+    const version: ObjectVersion = {
+      ...draft,
+      versionId: bucket.versioning === "Enabled" ? newVersionId() : "null",
+      isDeleteMarker: false,
+      lastModified: secondPrecision(draft.lastModified ?? new Date()),
+    };
+    bucket.addVersion(version);
+    this.touch();
+    return version;
+  }
+
+  /**
+   * The version a GET/HEAD/COPY addresses. Without a version id that is the newest one, which may be a
+   * delete marker (the caller answers 404 with x-amz-delete-marker); with one it may be any version.
+   */
+  version(bucketName: string, key: string, versionId?: string): ObjectVersion {
+    const bucket = this.bucket(bucketName);
+    if (versionId === undefined) {
+      const latest = bucket.latest(key);
+      if (!latest) throw s3Errors.noSuchKey(key);
+      return latest;
+    }
+    const found = bucket.versionsOf(key).find((v) => v.versionId === versionId);
+    if (!found) throw s3Errors.noSuchVersion(key, versionId);
+    return found;
+  }
+
+  /** DeleteObject: a delete marker in versioned buckets, a removal otherwise, or removal of one named version. */
+  deleteObject(bucketName: string, key: string, versionId?: string): DeleteOutcome {
+    const bucket = this.bucket(bucketName);
+    this.touch();
+    if (versionId !== undefined) {
+      const removed = bucket.removeVersion(key, versionId);
+      return { versionId, deleteMarker: removed?.isDeleteMarker ?? false };
+    }
+    if (bucket.versioning === "Unversioned") {
+      bucket.removeVersion(key, "null");
+      return { deleteMarker: false };
+    }
+    const marker: ObjectVersion = {
+      key,
+      versionId: bucket.versioning === "Enabled" ? newVersionId() : "null",
+      isDeleteMarker: true,
+      size: 0,
+      etag: "",
+      lastModified: secondPrecision(new Date()),
+      content: {},
+      metadata: {},
+      tags: {},
+      storageClass: "STANDARD",
+      encryption: { type: "NOT-SSE" },
+      acl: "private",
+    };
+    bucket.addVersion(marker);
+    return { versionId: marker.versionId, deleteMarker: true };
+  }
+
+  private touch(): void {
+    this.lastWriteAt = Date.now();
+  }
+}
+
+/** S3 keeps modification times to the second. */
+export function secondPrecision(d: Date): Date {
+  return new Date(Math.floor(d.getTime() / 1000) * 1000);
+}
+
+/** Version ids look like S3's: 32 URL-safe characters. */
+export function newVersionId(): string {
+  return randomBytes(24).toString("base64url");
+}
+
+export function isStorageClass(v: string): v is StorageClass {
+  return (STORAGE_CLASSES as readonly string[]).includes(v);
+}
+
+/** GLACIER, DEEP_ARCHIVE and the Intelligent-Tiering archive tiers hold data that must be restored before it is read. */
+export function isArchived(v: ObjectVersion): boolean {
+  return (
+    v.storageClass === "GLACIER" ||
+    v.storageClass === "DEEP_ARCHIVE" ||
+    (v.storageClass === "INTELLIGENT_TIERING" &&
+      (v.intelligentTieringAccessTier === "ARCHIVE_ACCESS" || v.intelligentTieringAccessTier === "DEEP_ARCHIVE_ACCESS"))
+  );
+}

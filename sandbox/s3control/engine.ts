@@ -1,0 +1,369 @@
+import { randomUUID } from "node:crypto";
+import { gunzipSync } from "node:zlib";
+import type { SandboxIdentity } from "../config.ts";
+import { idempotencyConflict, jobStatusConflict, noSuchJob } from "./errors.ts";
+import { ManifestError, parseCsvManifest, parseInventoryCsv, parseInventoryManifest } from "./manifest.ts";
+import type { JobFailure, JobRequest, JobStatus, ManifestTask, TaskOutcome, TaskResult } from "./model.ts";
+import { TERMINAL_STATUSES } from "./model.ts";
+import { buildReport } from "./report.ts";
+import type { XmlTree } from "./xml.ts";
+
+/** What the engine needs from S3. The sandbox implements it with a real S3Client; unit tests with a fake. */
+export interface BatchBackend {
+  /** Throws an error carrying the S3 error code (`name`) and message when the object can't be read. */
+  getObject(bucket: string, key: string, versionId?: string): Promise<{ body: Buffer; etag: string }>;
+  putObject(bucket: string, key: string, body: string, contentType: string): Promise<void>;
+  runTask(operationName: string, spec: XmlTree, task: ManifestTask): Promise<TaskOutcome>;
+}
+
+/** A task outcome forced by the fault-injection admin endpoint instead of calling S3. */
+export interface InjectedFault {
+  bucket?: string;
+  /** The decoded object key. */
+  key: string;
+  httpStatus: number;
+  errorCode: string;
+  message: string;
+}
+
+export interface EngineOptions {
+  identity: SandboxIdentity;
+  backend: BatchBackend;
+  /** Tasks started per second per job; unset means as fast as `concurrency` allows. */
+  tasksPerSecond?: number;
+  /** Tasks in flight per job. */
+  concurrency?: number;
+  /** Pause between automatic status changes, so New/Preparing/Ready can be observed. */
+  stepDelayMs?: number;
+}
+
+/** The failure-rate rule: after at least this many tasks ran, more than half failing fails the job. */
+export const FAILURE_RULE_MIN_TASKS = 1000;
+
+export interface Job {
+  id: string;
+  request: JobRequest;
+  status: JobStatus;
+  creationTime: Date;
+  terminationDate?: Date;
+  statusUpdateReason?: string;
+  failureReasons: JobFailure[];
+  suspendedDate?: Date;
+  suspendedCause?: string;
+  totalTasks?: number;
+  succeeded: number;
+  failed: number;
+  activeMs: number;
+  activeSince?: number;
+  results: TaskResult[];
+  reportKeys: string[];
+  /** Set by UpdateJobStatus Cancelled; no task starts afterwards. */
+  cancelRequested: boolean;
+  /** Set when the failure-rate rule trips; no task starts afterwards. */
+  failing: boolean;
+  confirm?: () => void;
+}
+
+export class BatchEngine {
+  readonly jobs = new Map<string, Job>();
+  private readonly tokens = new Map<string, string>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private closed = false;
+  faults: InjectedFault[] = [];
+  tasksPerSecond: number | undefined;
+
+  constructor(private readonly options: EngineOptions) {
+    this.tasksPerSecond = options.tasksPerSecond;
+  }
+
+  /** Creates a job, or returns the existing one for a repeated ClientRequestToken with identical parameters. */
+  createJob(request: JobRequest): Job {
+    const existingId = this.tokens.get(request.clientRequestToken);
+    const existing = existingId === undefined ? undefined : this.jobs.get(existingId);
+    if (existing) {
+      if (existing.request.fingerprint !== request.fingerprint) {
+        throw idempotencyConflict(
+          `ClientRequestToken "${request.clientRequestToken}" was already used for job ${existing.id} with different parameters.`,
+        );
+      }
+      return existing;
+    }
+    const job: Job = {
+      id: randomUUID(),
+      request,
+      status: "New",
+      creationTime: new Date(),
+      failureReasons: [],
+      succeeded: 0,
+      failed: 0,
+      activeMs: 0,
+      results: [],
+      reportKeys: [],
+      cancelRequested: false,
+      failing: false,
+    };
+    this.jobs.set(job.id, job);
+    this.tokens.set(request.clientRequestToken, job.id);
+    void this.run(job);
+    return job;
+  }
+
+  getJob(id: string): Job {
+    const job = this.jobs.get(id);
+    if (!job) throw noSuchJob(id);
+    return job;
+  }
+
+  /** UpdateJobStatus: `Ready` confirms a Suspended job; `Cancelled` stops a job that has not ended. */
+  updateStatus(id: string, requested: "Ready" | "Cancelled", reason: string | undefined): Job {
+    const job = this.getJob(id);
+    if (requested === "Ready") {
+      if (job.status !== "Suspended" || !job.confirm) {
+        throw jobStatusConflict(`Job ${id} is ${job.status}; only a Suspended job can be moved to Ready.`);
+      }
+      if (reason !== undefined) job.statusUpdateReason = reason;
+      job.confirm();
+      return job;
+    }
+    if (TERMINAL_STATUSES.has(job.status) || ["Cancelling", "Completing", "Failing"].includes(job.status)) {
+      throw jobStatusConflict(`Job ${id} is ${job.status} and can no longer be cancelled.`);
+    }
+    if (reason !== undefined) job.statusUpdateReason = reason;
+    job.cancelRequested = true;
+    if (job.status === "Active") {
+      job.status = "Cancelling";
+    } else {
+      this.terminate(job, "Cancelled");
+      job.confirm?.();
+    }
+    return job;
+  }
+
+  updatePriority(id: string, priority: number): Job {
+    const job = this.getJob(id);
+    job.request = { ...job.request, priority };
+    return job;
+  }
+
+  elapsedActiveSeconds(job: Job): number {
+    const running = job.activeSince === undefined ? 0 : Date.now() - job.activeSince;
+    return Math.floor((job.activeMs + running) / 1000);
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+  }
+
+  private async run(job: Job): Promise<void> {
+    await this.sleep(this.stepDelay());
+    if (this.stopped(job)) return;
+    job.status = "Preparing";
+    const tasks = await this.prepare(job);
+    if (tasks === undefined || this.stopped(job)) return;
+    job.totalTasks = tasks.length;
+    if (job.request.confirmationRequired) {
+      await this.awaitConfirmation(job);
+      if (this.stopped(job)) return;
+    }
+    job.status = "Ready";
+    await this.sleep(this.stepDelay());
+    if (this.stopped(job)) return;
+    job.status = "Active";
+    job.activeSince = Date.now();
+    await this.runTasks(job, shuffled(tasks));
+    if (this.closed) return;
+    job.activeMs += Date.now() - (job.activeSince ?? Date.now());
+    job.activeSince = undefined;
+    await this.finish(job);
+  }
+
+  /** Reads and validates the manifest; a bad manifest fails the job before any task runs. */
+  private async prepare(job: Job): Promise<ManifestTask[] | undefined> {
+    try {
+      return await this.readManifest(job.request);
+    } catch (err) {
+      if (this.closed || job.cancelRequested) return undefined;
+      const failure =
+        err instanceof ManifestError
+          ? { code: err.code, reason: err.message }
+          : { code: "InternalError", reason: String(err) };
+      job.failureReasons.push(failure);
+      this.terminate(job, "Failed");
+      return undefined;
+    }
+  }
+
+  private async readManifest(request: JobRequest): Promise<ManifestTask[]> {
+    const m = request.manifest;
+    const manifestObject = await this.readManifestObject(m.bucket, m.key, m.versionId);
+    if (stripQuotes(manifestObject.etag) !== stripQuotes(m.etag)) {
+      throw new ManifestError(
+        "ManifestETagMismatch",
+        `The ETag of manifest s3://${m.bucket}/${m.key} is ${stripQuotes(manifestObject.etag)}, not the ${stripQuotes(m.etag)} given in the job.`,
+      );
+    }
+    const text = manifestObject.body.toString("utf8");
+    if (m.format === "S3BatchOperations_CSV_20180820") return parseCsvManifest(text, m.fields);
+    const inventory = parseInventoryManifest(text);
+    const tasks: ManifestTask[] = [];
+    for (const file of inventory.files) {
+      const data = await this.readManifestObject(inventory.bucket, file);
+      const body = file.endsWith(".gz") ? gunzipSync(data.body) : data.body;
+      tasks.push(...parseInventoryCsv(body.toString("utf8"), inventory.columns));
+    }
+    return tasks;
+  }
+
+  private async readManifestObject(bucket: string, key: string, versionId?: string) {
+    try {
+      return await this.options.backend.getObject(bucket, key, versionId);
+    } catch (err) {
+      const code = err instanceof Error ? err.name : "InternalError";
+      const message = err instanceof Error ? err.message : String(err);
+      throw new ManifestError("ManifestReadFailure", `Reading s3://${bucket}/${key} failed: ${code}: ${message}`);
+    }
+  }
+
+  private awaitConfirmation(job: Job): Promise<void> {
+    job.status = "Suspended";
+    job.suspendedDate = new Date();
+    job.suspendedCause = "AwaitingConfirmation";
+    return new Promise<void>((resolve) => {
+      job.confirm = () => {
+        job.confirm = undefined;
+        // Ready at once, so UpdateJobStatus answers with the status it caused.
+        if (!job.cancelRequested) job.status = "Ready";
+        resolve();
+      };
+    });
+  }
+
+  private async runTasks(job: Job, tasks: ManifestTask[]): Promise<void> {
+    let next = 0;
+    let nextSlot = Date.now();
+    const stop = () => this.closed || job.cancelRequested || job.failing;
+    const waitForSlot = async () => {
+      const tps = this.tasksPerSecond;
+      if (!tps || tps <= 0) return;
+      const now = Date.now();
+      const wait = nextSlot - now;
+      nextSlot = Math.max(now, nextSlot) + 1000 / tps;
+      if (wait > 0) await this.sleep(wait);
+    };
+    const worker = async () => {
+      while (!stop()) {
+        const task = tasks[next++];
+        if (task === undefined) return;
+        await waitForSlot();
+        if (stop()) return;
+        this.record(job, task, await this.runTask(job, task));
+      }
+    };
+    await Promise.all(Array.from({ length: this.options.concurrency ?? 16 }, worker));
+  }
+
+  private async runTask(job: Job, task: ManifestTask): Promise<TaskOutcome> {
+    const fault = this.faults.find((f) => f.key === task.key && (f.bucket === undefined || f.bucket === task.bucket));
+    if (fault) {
+      return { status: "failed", httpStatus: fault.httpStatus, errorCode: fault.errorCode, message: fault.message };
+    }
+    try {
+      return await this.options.backend.runTask(job.request.operationName, job.request.operation, task);
+    } catch (err) {
+      return { status: "failed", httpStatus: 500, errorCode: "InternalError", message: String(err) };
+    }
+  }
+
+  private record(job: Job, task: ManifestTask, outcome: TaskOutcome): void {
+    job.results.push({ ...outcome, task });
+    if (outcome.status === "succeeded") job.succeeded++;
+    else job.failed++;
+    const ran = job.succeeded + job.failed;
+    if (!job.failing && ran >= FAILURE_RULE_MIN_TASKS && job.failed / ran > 0.5) {
+      job.failing = true;
+      if (job.status === "Active") job.status = "Failing";
+    }
+  }
+
+  /** Ends an Active job: report first (it covers the tasks that ran), then the terminal status. */
+  private async finish(job: Job): Promise<void> {
+    const outcome: JobStatus = job.failing ? "Failed" : job.cancelRequested ? "Cancelled" : "Complete";
+    job.status = outcome === "Failed" ? "Failing" : outcome === "Cancelled" ? "Cancelling" : "Completing";
+    if (job.failing) {
+      job.failureReasons.push({
+        code: "TaskFailureThresholdExceeded",
+        reason: `${job.failed} of ${job.succeeded + job.failed} tasks failed; after ${FAILURE_RULE_MIN_TASKS} tasks a failure rate above 50% fails the job.`,
+      });
+    }
+    try {
+      await this.writeReport(job);
+    } catch (err) {
+      if (this.closed) return;
+      job.failureReasons.push({
+        code: "ReportWriteFailure",
+        reason: `Writing the completion report failed: ${String(err)}`,
+      });
+      this.terminate(job, "Failed");
+      return;
+    }
+    if (!this.closed) this.terminate(job, outcome);
+  }
+
+  private async writeReport(job: Job): Promise<void> {
+    const files = buildReport(job.id, job.request.report, job.results, new Date());
+    const bucket = job.request.report.bucket;
+    if (bucket === undefined) return;
+    for (const f of files) {
+      const type = f.key.endsWith(".json") ? "application/json" : "text/csv";
+      await this.options.backend.putObject(bucket, f.key, f.body, type);
+      job.reportKeys.push(f.key);
+    }
+  }
+
+  private terminate(job: Job, status: "Complete" | "Cancelled" | "Failed"): void {
+    job.status = status;
+    job.terminationDate = new Date();
+    if (job.activeSince !== undefined) {
+      job.activeMs += Date.now() - job.activeSince;
+      job.activeSince = undefined;
+    }
+  }
+
+  private stopped(job: Job): boolean {
+    return this.closed || job.cancelRequested;
+  }
+
+  private stepDelay(): number {
+    return this.options.stepDelayMs ?? 25;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        resolve();
+      }, ms);
+      this.timers.add(t);
+    });
+  }
+}
+
+function stripQuotes(etag: string): string {
+  return etag.trim().replace(/^"|"$/g, "");
+}
+
+/** Fisher–Yates: AWS runs tasks asynchronously and not in manifest order. */
+function shuffled<T>(items: readonly T[]): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    const a = out[i];
+    const b = out[j];
+    if (a === undefined || b === undefined) continue;
+    out[i] = b;
+    out[j] = a;
+  }
+  return out;
+}

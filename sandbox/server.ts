@@ -1,0 +1,148 @@
+import { randomBytes } from "node:crypto";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { DEFAULT_IDENTITY, type SandboxIdentity } from "./config.ts";
+import {
+  decodeAwsChunked,
+  isAwsChunked,
+  type SandboxRequest,
+  type SandboxResponse,
+  ServiceError,
+  type ServiceHandler,
+  splitTarget,
+} from "./http.ts";
+import { KeyRegistry } from "./kms/keys.ts";
+import { kmsService } from "./kms/service.ts";
+import { createS3, type S3Sandbox } from "./s3/service.ts";
+import { type BatchOperationsSandbox, createBatchOperations } from "./s3control/service.ts";
+import { stsService } from "./sts/service.ts";
+
+export interface SandboxOptions {
+  /** 0 picks a free port. */
+  port?: number;
+  host?: string;
+  identity?: SandboxIdentity;
+  /** Batch Operations tasks each job runs per second; the demo slows jobs down so progress can be watched. */
+  batchTasksPerSecond?: number;
+  /** Called once per request, for `rekey sandbox --verbose`. */
+  onRequest?: (req: SandboxRequest, res: SandboxResponse) => void;
+}
+
+export interface Sandbox {
+  endpoint: string;
+  port: number;
+  identity: SandboxIdentity;
+  kms: KeyRegistry;
+  s3: S3Sandbox;
+  batch: BatchOperationsSandbox;
+  close(): Promise<void>;
+}
+
+/** Starts every emulated service behind one loopback HTTP server. */
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  const identity = options.identity ?? DEFAULT_IDENTITY;
+  const kms = new KeyRegistry(identity);
+  const s3 = createS3({ identity, kms });
+  let endpoint = "";
+  const batch = createBatchOperations({
+    identity,
+    endpoint: () => endpoint,
+    tasksPerSecond: options.batchTasksPerSecond,
+  });
+  const byService: Record<string, ServiceHandler> = {
+    s3: (req) => (req.rawPath.startsWith("/v20180820/") ? batch.handler(req) : s3.handler(req)),
+    kms: kmsService(kms),
+    sts: stsService(identity),
+  };
+  const admin: ServiceHandler = async (req) => {
+    if (req.rawPath === "/_sandbox/health") {
+      return { status: 200, headers: { "content-type": "application/json" }, body: JSON.stringify({ ok: true, identity }) };
+    }
+    if (req.rawPath.startsWith("/_sandbox/s3/")) return s3.admin(req);
+    if (req.rawPath.startsWith("/_sandbox/batch/")) return batch.admin(req);
+    return undefined;
+  };
+
+  const server = http.createServer((incoming, outgoing) => {
+    const chunks: Buffer[] = [];
+    incoming.on("data", (c: Buffer) => chunks.push(c));
+    incoming.on("end", () => {
+      void serve(incoming, Buffer.concat(chunks)).then((res) => {
+        outgoing.writeHead(res.status, { "x-amz-request-id": requestIdOf(incoming), ...res.headers });
+        outgoing.end(incoming.method === "HEAD" ? undefined : res.body);
+      });
+    });
+  });
+
+  const requestIds = new WeakMap<http.IncomingMessage, string>();
+  const requestIdOf = (m: http.IncomingMessage) => requestIds.get(m) ?? "";
+
+  async function serve(incoming: http.IncomingMessage, raw: Buffer): Promise<SandboxResponse> {
+    const requestId = randomBytes(8).toString("hex").toUpperCase();
+    requestIds.set(incoming, requestId);
+    const { rawPath, rawQuery } = splitTarget(incoming.url ?? "/");
+    let req: SandboxRequest | undefined;
+    try {
+      const chunked = isAwsChunked(incoming.headers) ? decodeAwsChunked(raw) : undefined;
+      req = {
+        method: incoming.method ?? "GET",
+        rawPath,
+        rawQuery,
+        query: new URLSearchParams(rawQuery),
+        headers: chunked ? { ...incoming.headers, ...chunked.trailers } : incoming.headers,
+        body: chunked ? chunked.payload : raw,
+        requestId,
+      };
+      const handler = rawPath.startsWith("/_sandbox/") ? admin : byService[signingService(req) ?? "s3"];
+      const res = (handler && (await handler(req))) ?? notImplemented(req);
+      options.onRequest?.(req, res);
+      return res;
+    } catch (err) {
+      const e = err instanceof ServiceError ? err : new ServiceError("InternalError", 500, String((err as Error)?.stack ?? err));
+      return {
+        status: e.status,
+        headers: { "content-type": "application/xml" },
+        body: `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${e.code}</Code><Message>${xmlText(e.message)}</Message><RequestId>${requestId}</RequestId></Error>`,
+      };
+    }
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());
+  });
+  const { port, address } = server.address() as AddressInfo;
+  endpoint = `http://${address}:${port}`;
+
+  return {
+    endpoint,
+    port,
+    identity,
+    kms,
+    s3,
+    batch,
+    async close() {
+      batch.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** The service a request was signed for (SigV4 credential scope), which is how the sandbox tells S3 from STS or KMS. */
+function signingService(req: SandboxRequest): string | undefined {
+  const auth = req.headers.authorization;
+  const scope = /Credential=[^/]+\/\d{8}\/[^/]+\/([^/]+)\/aws4_request/.exec(auth ?? "");
+  if (scope?.[1]) return scope[1];
+  const target = String(req.headers["x-amz-target"] ?? "");
+  if (target.startsWith("TrentService.")) return "kms";
+  return undefined;
+}
+
+function notImplemented(req: SandboxRequest): SandboxResponse {
+  throw new ServiceError("NotImplemented", 501, `The sandbox does not implement ${req.method} ${req.rawPath}`);
+}
+
+function xmlText(s: string): string {
+  return s.replace(/[<>&]/g, (c) => (c === "<" ? "&lt;" : c === ">" ? "&gt;" : "&amp;"));
+}

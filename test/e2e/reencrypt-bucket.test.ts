@@ -1,0 +1,206 @@
+import { DeleteObjectCommand, GetObjectCommand, GetObjectTaggingCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
+import { ListJobsCommand } from "@aws-sdk/client-s3-control";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SandboxAdmin } from "../../sandbox/admin-client.ts";
+import { sandboxClients, startSandboxExecution } from "../../sandbox/run-workflow.ts";
+import type { AdminObjectVersion } from "../../sandbox/s3/admin.ts";
+import { bodyOf, type MixedBucket, seedMixedBucket } from "../../sandbox/scenarios/mixed-bucket.ts";
+import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
+import type { AwsClients } from "../../steps/clients.ts";
+import { decodeManifestKey } from "../../steps/domain/batch-manifest.ts";
+import { runReportSchema } from "../../steps/domain/run-report.ts";
+import { runKeys } from "../../steps/run-context.ts";
+import { getText } from "../../steps/s3-io.ts";
+import type { FinalReportOutput } from "../../steps/write-final-report.ts";
+import { StateNames } from "../../workflow/definition.ts";
+import type { LocalExecutionResult } from "../../workflow/local-runner.ts";
+
+/**
+ * One bucket holding every case the foundation knows, re-encrypted end to end through the state machine with
+ * the real step code and real SDK clients against the sandbox. Afterwards nothing may be lost or changed except
+ * the encryption of the current unencrypted objects.
+ */
+describe("rekey re-encrypts one bucket end to end in the sandbox", () => {
+  let sandbox: Sandbox;
+  let clients: AwsClients;
+  let admin: SandboxAdmin;
+  let scenario: MixedBucket;
+  let before: Map<string, AdminObjectVersion>;
+  let result: LocalExecutionResult;
+  const enteredStates: string[] = [];
+  let deletedDuringRun: string;
+
+  beforeAll(async () => {
+    sandbox = await startSandbox();
+    clients = sandboxClients(sandbox);
+    admin = new SandboxAdmin(sandbox.endpoint);
+    scenario = await seedMixedBucket(clients, admin, { bucket: "e2e-data", workBucket: "e2e-work", objects: 400 });
+    before = new Map((await admin.versions(scenario.bucket)).map((v) => [v.versionId, v]));
+    const candidates = scenario.keys.filter((k) => k.expectation === "reencrypt");
+    deletedDuringRun = candidates[7]?.key ?? "";
+
+    let delivery: Promise<unknown> | undefined;
+    const execution = startSandboxExecution({
+      sandbox,
+      name: "e2e-run-1",
+      input: {
+        bucket: scenario.bucket,
+        kmsKeyArn: scenario.targetKeyArn,
+        inventoryConfigurationId: scenario.inventoryConfigurationId,
+        workBucket: scenario.workBucket,
+        options: { inventoryPollSeconds: 1, jobPollMinSeconds: 1, jobPollMaxSeconds: 1 },
+      },
+      waitTimeOverrides: { [StateNames.waitForInventory]: 100, [StateNames.waitForJobs]: 100 },
+      onEvent: (event) => {
+        if (event.type !== "StateEntered") return;
+        enteredStates.push(event.state.name);
+        if (event.state.name === StateNames.waitForInventory) {
+          delivery ??= admin.deliverInventory({ bucket: scenario.bucket, configurationId: scenario.inventoryConfigurationId, maxRowsPerFile: 150 });
+        }
+      },
+      // An object deleted after the manifests were written: its copy task finds no object and it counts as gone.
+      beforeStep: {
+        [StateNames.createCopyJobs]: async () => {
+          await clients.s3.send(new DeleteObjectCommand({ Bucket: scenario.bucket, Key: deletedDuringRun }));
+        },
+      },
+    });
+    result = await execution.result;
+    await delivery;
+  }, 120_000);
+
+  afterAll(async () => {
+    await sandbox?.close();
+  });
+
+  const keysWith = (e: string) => scenario.keys.filter((k) => k.expectation === e);
+  const output = () => {
+    if (result.status !== "SUCCEEDED") throw new Error(`run ended ${JSON.stringify(result)}`);
+    return result.output as FinalReportOutput;
+  };
+
+  it("succeeds after waiting for an inventory delivered after default encryption", () => {
+    expect(result.status).toBe("SUCCEEDED");
+    expect(output().outcome).toBe("succeeded");
+    const waitAt = enteredStates.indexOf(StateNames.waitForInventory);
+    expect(enteredStates.indexOf(StateNames.enforceDefaultEncryption)).toBeLessThan(waitAt);
+    expect(enteredStates.indexOf(StateNames.writeManifests)).toBeGreaterThan(waitAt);
+  });
+
+  it("re-encrypts every formerly unencrypted current object under the target key with Bucket Key, keeping everything else", async () => {
+    const candidates = keysWith("reencrypt").filter((k) => k.key !== deletedDuringRun);
+    expect(candidates.length).toBeGreaterThan(200);
+    const after = await admin.versions(scenario.bucket);
+    const current = new Map(after.filter((v) => v.isLatest).map((v) => [v.key, v]));
+    for (const k of candidates) {
+      const now = current.get(k.key);
+      const was = before.get(k.versionIds.at(-1) ?? "");
+      expect(now, k.key).toBeDefined();
+      expect(was, k.key).toBeDefined();
+      if (!now || !was) continue;
+      expect(now.versionId, `${k.key} got a new version`).not.toBe(was.versionId);
+      expect(now.encryption).toEqual({ type: "SSE-KMS", keyArn: scenario.targetKeyArn, bucketKeyEnabled: true });
+      expect(now.storageClass, k.key).toBe(was.storageClass);
+      expect(now.metadata, k.key).toEqual(was.metadata);
+      expect(now.contentType, k.key).toBe(was.contentType);
+      expect(now.tags, k.key).toEqual(was.tags);
+      expect(now.size, k.key).toBe(was.size);
+    }
+  });
+
+  it("keeps the body bytes, and serves them through the real S3 API with the encryption headers AWS returns", async () => {
+    for (const k of keysWith("reencrypt").filter((k) => k.key !== deletedDuringRun).slice(0, 60)) {
+      const got = await clients.s3.send(new GetObjectCommand({ Bucket: scenario.bucket, Key: k.key }));
+      expect(await got.Body?.transformToString("utf8"), k.key).toBe(bodyOf(k.key, 2));
+      const head = await clients.s3.send(new HeadObjectCommand({ Bucket: scenario.bucket, Key: k.key }));
+      expect(head.ServerSideEncryption).toBe("aws:kms");
+      expect(head.SSEKMSKeyId).toBe(scenario.targetKeyArn);
+      expect(head.BucketKeyEnabled).toBe(true);
+      expect(head.StorageClass ?? "STANDARD").toBe(k.storageClass);
+      const tags = await clients.s3.send(new GetObjectTaggingCommand({ Bucket: scenario.bucket, Key: k.key }));
+      const wasTags = before.get(k.versionIds.at(-1) ?? "")?.tags ?? {};
+      expect(Object.fromEntries((tags.TagSet ?? []).map((t) => [t.Key, t.Value]))).toEqual(wasTags);
+    }
+  });
+
+  it("deletes nothing and leaves every earlier version exactly as it was", async () => {
+    const after = new Map((await admin.versions(scenario.bucket)).map((v) => [v.versionId, v]));
+    for (const [versionId, was] of before) {
+      const now = after.get(versionId);
+      expect(now, `${was.key} ${versionId} still exists`).toBeDefined();
+      expect(now?.etag).toBe(was.etag);
+      expect(now?.encryption).toEqual(was.encryption);
+      expect(now?.storageClass).toBe(was.storageClass);
+    }
+    // New versions: one copy per re-encrypted object, and the delete marker this test wrote.
+    expect(after.size - before.size).toBe(keysWith("reencrypt").length - 1 + 1);
+  });
+
+  it("does not touch objects it skips", async () => {
+    const after = await admin.versions(scenario.bucket);
+    const current = new Map(after.filter((v) => v.isLatest).map((v) => [v.key, v]));
+    for (const e of ["skip-sse-s3", "skip-sse-kms", "skip-archived", "skip-too-large", "skip-sse-c"]) {
+      for (const k of keysWith(e)) expect(current.get(k.key)?.versionId, `${e} ${k.key}`).toBe(k.versionIds.at(-1));
+    }
+  });
+
+  it("reports counts that reconcile with what was seeded", async () => {
+    const t = output().totals;
+    const noncurrentVersions = scenario.keys.reduce((n, k) => n + k.versionIds.length - 1, 0);
+    const deleted = keysWith("deleted");
+    expect(t).toEqual({
+      seen: scenario.inventoryRows,
+      reencrypted: keysWith("reencrypt").length - 1,
+      alreadyCompliant: 0,
+      skipped: scenario.keys.filter((k) => k.expectation.startsWith("skip-")).length,
+      failed: 0,
+      gone: 1,
+      // Deleted keys: their last version became noncurrent, plus one delete marker each.
+      notCurrent: noncurrentVersions + deleted.length * 2,
+      pending: 0,
+    });
+    const report = runReportSchema.parse(
+      JSON.parse(await getText(clients.s3, scenario.workBucket, output().reportLocation.replace(`s3://${scenario.workBucket}/`, ""))),
+    );
+    expect(report.reconciliation).toEqual({ ok: true, problems: [] });
+    expect(Object.fromEntries(report.skipped.map((s) => [s.reason, s.count]))).toEqual({
+      "sse-s3-needs-update-encryption": keysWith("skip-sse-s3").length,
+      "sse-kms-key-unverified": scenario.keys.filter((k) => k.expectation === "skip-sse-kms").length / 2,
+      "sse-kms-without-bucket-key": scenario.keys.filter((k) => k.expectation === "skip-sse-kms").length / 2,
+      archived: keysWith("skip-archived").length,
+      "too-large-for-copy": 1,
+      "sse-c": 1,
+    });
+  });
+
+  it("wrote one header-less manifest per storage class, percent-encoded, without version ids", async () => {
+    const run = { runPrefix: `runs/${scenario.bucket}/e2e-run-1/` };
+    const expectedByClass = new Map<string, Set<string>>();
+    for (const k of keysWith("reencrypt")) {
+      const set = expectedByClass.get(k.storageClass) ?? new Set<string>();
+      set.add(k.key);
+      expectedByClass.set(k.storageClass, set);
+    }
+    expect(expectedByClass.size).toBeGreaterThan(3);
+    for (const [storageClass, expected] of expectedByClass) {
+      const text = await getText(clients.s3, scenario.workBucket, runKeys(run).manifest(storageClass));
+      const lines = text.trimEnd().split("\n");
+      const keys = new Set<string>();
+      for (const line of lines) {
+        const fields = line.split(",");
+        expect(fields, line).toHaveLength(2);
+        expect(fields[0]).toBe(scenario.bucket);
+        expect(fields[1], line).toMatch(/^[A-Za-z0-9\-_.~/%]+$/);
+        keys.add(decodeManifestKey(fields[1] ?? ""));
+      }
+      expect(keys).toEqual(expected);
+    }
+  });
+
+  it("created one copy job per storage class, and a retried step would find the same jobs", async () => {
+    const jobs = await clients.s3control.send(new ListJobsCommand({ AccountId: sandbox.identity.accountId }));
+    const classes = new Set(keysWith("reencrypt").map((k) => k.storageClass));
+    expect(jobs.Jobs?.length).toBe(classes.size);
+    expect(new Set(jobs.Jobs?.map((j) => j.Status))).toEqual(new Set(["Complete"]));
+  });
+});

@@ -1,0 +1,260 @@
+import { createHash } from "node:crypto";
+import { gunzipSync } from "node:zlib";
+import {
+  CreateBucketCommand,
+  DeleteBucketInventoryConfigurationCommand,
+  DeleteObjectCommand,
+  GetBucketInventoryConfigurationCommand,
+  GetObjectCommand,
+  type InventoryConfiguration,
+  ListBucketInventoryConfigurationsCommand,
+  PutBucketInventoryConfigurationCommand,
+  PutBucketVersioningCommand,
+  PutObjectCommand,
+  type S3Client,
+  S3ServiceException,
+} from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SandboxAdmin, SandboxAdminError } from "../../sandbox/admin-client.ts";
+import type { Sandbox } from "../../sandbox/server.ts";
+import { sandboxWithClients } from "../support/sandbox.ts";
+
+let sandbox: Sandbox;
+let s3: S3Client;
+let admin: SandboxAdmin;
+let n = 0;
+
+beforeAll(async () => {
+  const started = await sandboxWithClients();
+  sandbox = started.sandbox;
+  s3 = started.clients.s3;
+  admin = new SandboxAdmin(sandbox.endpoint);
+});
+afterAll(() => sandbox.close());
+
+async function buckets(): Promise<{ src: string; dest: string }> {
+  const id = `${++n}-${Date.now()}`;
+  const src = `inv-src-${id}`;
+  const dest = `inv-dest-${id}`;
+  await s3.send(new CreateBucketCommand({ Bucket: src }));
+  await s3.send(new CreateBucketCommand({ Bucket: dest }));
+  return { src, dest };
+}
+
+function config(dest: string, overrides: Partial<InventoryConfiguration> = {}): InventoryConfiguration {
+  return {
+    Id: "weekly-all",
+    IsEnabled: true,
+    Destination: { S3BucketDestination: { Bucket: `arn:aws:s3:::${dest}`, Format: "CSV", Prefix: "inv" } },
+    IncludedObjectVersions: "Current",
+    OptionalFields: ["BucketKeyStatus", "Size", "EncryptionStatus", "StorageClass", "ETag", "LastModifiedDate"],
+    Schedule: { Frequency: "Weekly" },
+    ...overrides,
+  };
+}
+
+async function readText(bucket: string, key: string): Promise<string> {
+  const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return (await got.Body?.transformToString()) ?? "";
+}
+
+async function readGz(bucket: string, key: string): Promise<string> {
+  const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return gunzipSync(Buffer.from((await got.Body?.transformToByteArray()) ?? [])).toString("utf8");
+}
+
+describe("inventory configuration API", () => {
+  it("puts, gets, lists and deletes configurations", async () => {
+    const { src, dest } = await buckets();
+    await s3.send(
+      new PutBucketInventoryConfigurationCommand({
+        Bucket: src,
+        Id: "weekly-all",
+        InventoryConfiguration: config(dest),
+      }),
+    );
+    const got = await s3.send(new GetBucketInventoryConfigurationCommand({ Bucket: src, Id: "weekly-all" }));
+    expect(got.InventoryConfiguration).toEqual(config(dest));
+    const list = await s3.send(new ListBucketInventoryConfigurationsCommand({ Bucket: src }));
+    expect(list.InventoryConfigurationList?.map((c) => c.Id)).toEqual(["weekly-all"]);
+    await s3.send(new DeleteBucketInventoryConfigurationCommand({ Bucket: src, Id: "weekly-all" }));
+    const missing = await s3
+      .send(new GetBucketInventoryConfigurationCommand({ Bucket: src, Id: "weekly-all" }))
+      .catch((e: S3ServiceException) => e);
+    expect(missing).toBeInstanceOf(S3ServiceException);
+    expect((missing as S3ServiceException).name).toBe("NoSuchConfiguration");
+  });
+
+  it("validates the id, destination ARN and enumerations", async () => {
+    const { src, dest } = await buckets();
+    const attempts: [string, InventoryConfiguration][] = [
+      ["other-id", config(dest)],
+      ["weekly-all", config(dest, { Destination: { S3BucketDestination: { Bucket: dest, Format: "CSV" } } })],
+      ["weekly-all", config(dest, { IncludedObjectVersions: "Some" as "All" })],
+      ["weekly-all", config(dest, { OptionalFields: ["KmsKeyArn" as "Size"] })],
+    ];
+    const codes: string[] = [];
+    for (const [id, c] of attempts) {
+      const e = await s3
+        .send(new PutBucketInventoryConfigurationCommand({ Bucket: src, Id: id, InventoryConfiguration: c }))
+        .catch((x: S3ServiceException) => x);
+      codes.push(e instanceof S3ServiceException ? e.name : "ok");
+    }
+    expect(codes).toEqual(["InvalidArgument", "InvalidArgument", "MalformedXML", "MalformedXML"]);
+  });
+});
+
+describe("inventory delivery", () => {
+  it("writes CSV data, manifest.json, manifest.checksum and symlink.txt in AWS's layout", async () => {
+    const { src, dest } = await buckets();
+    const kmsArn = sandbox.kms.create("k").arn;
+    await admin.seed(src, [
+      { key: "dir/a b+c ✓.txt", body: "hello", encryption: { type: "NOT-SSE" }, lastModified: "2020-01-02T03:04:05Z" },
+      {
+        key: "100%,x",
+        body: "",
+        encryption: { type: "SSE-KMS", keyArn: kmsArn, bucketKeyEnabled: true },
+        lastModified: "2021-01-01T00:00:00Z",
+      },
+      {
+        key: "cold",
+        size: 7,
+        storageClass: "GLACIER",
+        encryption: { type: "SSE-S3" },
+        lastModified: "2022-06-30T23:59:59Z",
+      },
+    ]);
+    await s3.send(
+      new PutBucketInventoryConfigurationCommand({
+        Bucket: src,
+        Id: "weekly-all",
+        InventoryConfiguration: config(dest),
+      }),
+    );
+    const before = Date.now();
+    const result = await admin.deliverInventory({ bucket: src, configurationId: "weekly-all" });
+    expect(Number(result.creationTimestamp)).toBeGreaterThan(before);
+    expect(result.rows).toBe(3);
+    expect(result.dataFiles).toHaveLength(1);
+
+    const stamp = new Date(Number(result.creationTimestamp)).toISOString();
+    const folder = `${stamp.slice(0, 10)}T${stamp.slice(11, 13)}-${stamp.slice(14, 16)}Z`;
+    expect(result.manifestKey).toBe(`inv/${src}/weekly-all/${folder}/manifest.json`);
+    const manifestText = await readText(dest, result.manifestKey);
+    const manifest = JSON.parse(manifestText);
+    expect(Object.keys(manifest)).toEqual([
+      "sourceBucket",
+      "destinationBucket",
+      "version",
+      "creationTimestamp",
+      "fileFormat",
+      "fileSchema",
+      "files",
+    ]);
+    expect(manifest).toMatchObject({
+      sourceBucket: src,
+      destinationBucket: `arn:aws:s3:::${dest}`,
+      version: "2016-11-30",
+      creationTimestamp: result.creationTimestamp,
+      fileFormat: "CSV",
+      fileSchema: "Bucket, Key, Size, LastModifiedDate, ETag, StorageClass, EncryptionStatus, BucketKeyStatus",
+    });
+    const checksum = await readText(dest, `inv/${src}/weekly-all/${folder}/manifest.checksum`);
+    expect(checksum).toBe(createHash("md5").update(manifestText).digest("hex"));
+
+    const file = manifest.files[0];
+    expect(file.key).toMatch(new RegExp(`^inv/${src}/weekly-all/data/[0-9a-f-]{36}\\.csv\\.gz$`));
+    const gz = Buffer.from(
+      (await (await s3.send(new GetObjectCommand({ Bucket: dest, Key: file.key }))).Body?.transformToByteArray()) ?? [],
+    );
+    expect([file.size, file.MD5checksum]).toEqual([gz.length, createHash("md5").update(gz).digest("hex")]);
+
+    const csv = await readGz(dest, file.key);
+    const helloMd5 = createHash("md5").update("hello").digest("hex");
+    const kmsEtag = (await admin.versions(src, "100%")).at(0)?.etag.replace(/"/g, "");
+    const coldEtag = (await admin.versions(src, "cold")).at(0)?.etag.replace(/"/g, "");
+    expect(csv).toBe(
+      [
+        `"${src}","100%25%2Cx","0","2021-01-01T00:00:00.000Z","${kmsEtag}","STANDARD","SSE-KMS","ENABLED"`,
+        `"${src}","cold","7","2022-06-30T23:59:59.000Z","${coldEtag}","GLACIER","SSE-S3","DISABLED"`,
+        `"${src}","dir%2Fa+b%2Bc+%E2%9C%93.txt","5","2020-01-02T03:04:05.000Z","${helloMd5}","STANDARD","NOT-SSE","DISABLED"`,
+        "",
+      ].join("\n"),
+    );
+    const hive = `${stamp.slice(0, 10)}-${stamp.slice(11, 13)}-${stamp.slice(14, 16)}`;
+    expect(await readText(dest, `inv/${src}/weekly-all/hive/dt=${hive}/symlink.txt`)).toBe(
+      `s3://${dest}/${file.key}\n`,
+    );
+  });
+
+  it("All versions adds VersionId, IsLatest and IsDeleteMarker; rows split over files", async () => {
+    const { src, dest } = await buckets();
+    await s3.send(new PutBucketVersioningCommand({ Bucket: src, VersioningConfiguration: { Status: "Enabled" } }));
+    const v1 = await s3.send(new PutObjectCommand({ Bucket: src, Key: "k", Body: "1" }));
+    const v2 = await s3.send(new PutObjectCommand({ Bucket: src, Key: "k", Body: "2" }));
+    const dm = await s3.send(new DeleteObjectCommand({ Bucket: src, Key: "k" }));
+    await s3.send(
+      new PutBucketInventoryConfigurationCommand({
+        Bucket: src,
+        Id: "all",
+        InventoryConfiguration: config(dest, {
+          Id: "all",
+          IncludedObjectVersions: "All",
+          OptionalFields: ["EncryptionStatus"],
+        }),
+      }),
+    );
+    const result = await admin.deliverInventory({ bucket: src, configurationId: "all", maxRowsPerFile: 2 });
+    expect(result.dataFiles.map((f) => f.rows)).toEqual([2, 1]);
+    const manifest = JSON.parse(await readText(dest, result.manifestKey));
+    expect(manifest.fileSchema).toBe("Bucket, Key, VersionId, IsLatest, IsDeleteMarker, EncryptionStatus");
+    const rows: string[] = [];
+    for (const f of manifest.files) rows.push(...(await readGz(dest, f.key)).split("\n").filter(Boolean));
+    expect(rows).toEqual([
+      `"${src}","k","${dm.VersionId}","true","true",""`,
+      `"${src}","k","${v2.VersionId}","false","false","SSE-S3"`,
+      `"${src}","k","${v1.VersionId}","false","false","SSE-S3"`,
+    ]);
+  });
+
+  it("refuses ORC and Parquet configurations with a clear admin error", async () => {
+    const { src, dest } = await buckets();
+    await s3.send(
+      new PutBucketInventoryConfigurationCommand({
+        Bucket: src,
+        Id: "orc",
+        InventoryConfiguration: config(dest, {
+          Id: "orc",
+          Destination: { S3BucketDestination: { Bucket: `arn:aws:s3:::${dest}`, Format: "ORC" } },
+        }),
+      }),
+    );
+    const e = await admin.deliverInventory({ bucket: src, configurationId: "orc" }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(SandboxAdminError);
+    expect((e as SandboxAdminError).code).toBe("UnsupportedInventoryFormat");
+  });
+
+  it("seeds and inventories 10,000 objects quickly", async () => {
+    const { src, dest } = await buckets();
+    const started = Date.now();
+    const seeded = await admin.seed(
+      src,
+      Array.from({ length: 10_000 }, (_, i) => ({
+        key: `obj/${i}`,
+        body: `b${i}`,
+        encryption: { type: "NOT-SSE" as const },
+      })),
+    );
+    expect(seeded.versions).toHaveLength(10_000);
+    await s3.send(
+      new PutBucketInventoryConfigurationCommand({
+        Bucket: src,
+        Id: "weekly-all",
+        InventoryConfiguration: config(dest),
+      }),
+    );
+    const result = await admin.deliverInventory({ bucket: src, configurationId: "weekly-all" });
+    expect(result.rows).toBe(10_000);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+});

@@ -1,0 +1,75 @@
+import { execFile } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SANDBOX_CREDENTIALS } from "../../sandbox/config.ts";
+import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
+
+const run = promisify(execFile);
+
+/** The aws CLI is optional on developer machines; these tests run only where it is on PATH. */
+async function cliAvailable(): Promise<boolean> {
+  try {
+    await run("aws", ["--version"]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+const hasCli = await cliAvailable();
+
+describe.runIf(hasCli)("aws CLI against the sandbox (skipped: `aws` is not on PATH)", () => {
+  let sandbox: Sandbox;
+  beforeAll(async () => {
+    sandbox = await startSandbox({ port: 0 });
+  });
+  afterAll(() => sandbox.close());
+
+  async function aws(...args: string[]): Promise<Record<string, unknown>> {
+    const { stdout } = await run("aws", ["--endpoint-url", sandbox.endpoint, "--output", "json", ...args], {
+      env: {
+        ...process.env,
+        AWS_ACCESS_KEY_ID: SANDBOX_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: SANDBOX_CREDENTIALS.secretAccessKey,
+        AWS_DEFAULT_REGION: "us-east-1",
+        AWS_EC2_METADATA_DISABLED: "true",
+        AWS_PAGER: "",
+      },
+    });
+    return stdout.trim() ? (JSON.parse(stdout) as Record<string, unknown>) : {};
+  }
+
+  it("create-bucket, put-object with SSE-KMS + Bucket Key, head-object, list-objects-v2", async () => {
+    const key = sandbox.kms.create("cli").arn;
+    const file = join(tmpdir(), `rekey-cli-${Date.now()}.txt`);
+    writeFileSync(file, "hello from the cli\n");
+    await aws("s3api", "create-bucket", "--bucket", "cli-bucket");
+    const put = await aws(
+      "s3api",
+      "put-object",
+      "--bucket",
+      "cli-bucket",
+      "--key",
+      "dir/a b+c ✓.txt",
+      "--body",
+      file,
+      "--server-side-encryption",
+      "aws:kms",
+      "--ssekms-key-id",
+      key,
+      "--bucket-key-enabled",
+    );
+    expect(put).toMatchObject({ ServerSideEncryption: "aws:kms", SSEKMSKeyId: key, BucketKeyEnabled: true });
+    const head = await aws("s3api", "head-object", "--bucket", "cli-bucket", "--key", "dir/a b+c ✓.txt");
+    expect(head).toMatchObject({
+      ContentLength: 19,
+      ServerSideEncryption: "aws:kms",
+      SSEKMSKeyId: key,
+      BucketKeyEnabled: true,
+    });
+    const list = await aws("s3api", "list-objects-v2", "--bucket", "cli-bucket");
+    expect((list.Contents as { Key: string }[]).map((c) => c.Key)).toEqual(["dir/a b+c ✓.txt"]);
+  });
+});

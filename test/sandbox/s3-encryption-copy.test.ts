@@ -1,0 +1,412 @@
+import { createHash } from "node:crypto";
+import type { KMSClient } from "@aws-sdk/client-kms";
+import { CreateKeyCommand, DisableKeyCommand } from "@aws-sdk/client-kms";
+import {
+  CopyObjectCommand,
+  CreateBucketCommand,
+  DeleteBucketEncryptionCommand,
+  GetBucketEncryptionCommand,
+  GetObjectCommand,
+  GetObjectTaggingCommand,
+  HeadObjectCommand,
+  PutBucketEncryptionCommand,
+  PutBucketVersioningCommand,
+  PutObjectCommand,
+  type S3Client,
+  S3ServiceException,
+} from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SandboxAdmin } from "../../sandbox/admin-client.ts";
+import { SANDBOX_SSE_C_KEY } from "../../sandbox/s3/seed.ts";
+import type { Sandbox } from "../../sandbox/server.ts";
+import { sandboxWithClients } from "../support/sandbox.ts";
+
+let sandbox: Sandbox;
+let s3: S3Client;
+let kms: KMSClient;
+let admin: SandboxAdmin;
+let n = 0;
+
+beforeAll(async () => {
+  const started = await sandboxWithClients();
+  sandbox = started.sandbox;
+  s3 = started.clients.s3;
+  kms = started.clients.kms;
+  admin = new SandboxAdmin(sandbox.endpoint);
+});
+afterAll(() => sandbox.close());
+
+async function newBucket(versioned = false): Promise<string> {
+  const bucket = `enc-${++n}-${Date.now()}`;
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  if (versioned) {
+    await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: "Enabled" } }));
+  }
+  return bucket;
+}
+
+async function newKey(): Promise<string> {
+  const out = await kms.send(new CreateKeyCommand({ Description: "test" }));
+  return out.KeyMetadata?.Arn ?? "";
+}
+
+async function s3Error(p: Promise<unknown>): Promise<S3ServiceException> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof S3ServiceException) return e;
+    throw e;
+  }
+  throw new Error("expected the S3 call to fail");
+}
+
+function copySource(bucket: string, key: string, versionId?: string): string {
+  const path = `${bucket}/${encodeURIComponent(key).replace(/%2F/g, "/")}`;
+  return versionId ? `${path}?versionId=${versionId}` : path;
+}
+
+describe("server-side encryption on writes", () => {
+  it("applies SSE-S3 to writes without SSE headers (the 2023 baseline) and reports it on HEAD", async () => {
+    const bucket = await newBucket();
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: "k", Body: "x" }));
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "k" }));
+    expect(head.ServerSideEncryption).toBe("AES256");
+    expect(head.SSEKMSKeyId).toBeUndefined();
+    const enc = await s3.send(new GetBucketEncryptionCommand({ Bucket: bucket }));
+    expect(enc.ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault?.SSEAlgorithm).toBe(
+      "AES256",
+    );
+  });
+
+  it("SSE-KMS with key id and Bucket Key: HEAD shows the full key ARN and bucket-key-enabled", async () => {
+    const bucket = await newBucket();
+    const arn = await newKey();
+    const keyId = arn.split("/")[1];
+    const put = await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: "k",
+        Body: "x",
+        ServerSideEncryption: "aws:kms",
+        SSEKMSKeyId: keyId,
+        BucketKeyEnabled: true,
+      }),
+    );
+    expect(put.SSEKMSKeyId).toBe(arn);
+    expect(put.ETag).not.toBe(`"${createHash("md5").update("x").digest("hex")}"`);
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "k" }));
+    expect([head.ServerSideEncryption, head.SSEKMSKeyId, head.BucketKeyEnabled]).toEqual(["aws:kms", arn, true]);
+  });
+
+  it("SSE-KMS without a key uses the AWS managed aws/s3 key and no Bucket Key", async () => {
+    const bucket = await newBucket();
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: "k", Body: "x", ServerSideEncryption: "aws:kms" }));
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "k" }));
+    expect(head.SSEKMSKeyId).toBe(sandbox.kms.awsManagedS3Key().arn);
+    expect(head.BucketKeyEnabled).toBeUndefined();
+  });
+
+  it("bucket default SSE-KMS with Bucket Key applies to new writes and to aws:kms requests without a key", async () => {
+    const bucket = await newBucket();
+    const arn = await newKey();
+    await s3.send(
+      new PutBucketEncryptionCommand({
+        Bucket: bucket,
+        ServerSideEncryptionConfiguration: {
+          Rules: [
+            {
+              ApplyServerSideEncryptionByDefault: { SSEAlgorithm: "aws:kms", KMSMasterKeyID: arn },
+              BucketKeyEnabled: true,
+            },
+          ],
+        },
+      }),
+    );
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: "plain", Body: "x" }));
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: "asked", Body: "x", ServerSideEncryption: "aws:kms" }));
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: "s3", Body: "x", ServerSideEncryption: "AES256" }));
+    for (const key of ["plain", "asked"]) {
+      const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      expect([head.ServerSideEncryption, head.SSEKMSKeyId, head.BucketKeyEnabled], key).toEqual(["aws:kms", arn, true]);
+    }
+    expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "s3" }))).ServerSideEncryption).toBe("AES256");
+    const got = await s3.send(new GetBucketEncryptionCommand({ Bucket: bucket }));
+    expect(got.ServerSideEncryptionConfiguration?.Rules?.[0]).toEqual({
+      ApplyServerSideEncryptionByDefault: { SSEAlgorithm: "aws:kms", KMSMasterKeyID: arn },
+      BucketKeyEnabled: true,
+    });
+    await s3.send(new DeleteBucketEncryptionCommand({ Bucket: bucket }));
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: "after", Body: "x" }));
+    expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "after" }))).ServerSideEncryption).toBe(
+      "AES256",
+    );
+  });
+
+  it("fails SSE-KMS writes with unknown, foreign-region and disabled keys as S3 does", async () => {
+    const bucket = await newBucket();
+    const unknown = await s3Error(
+      s3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: "k",
+          Body: "x",
+          ServerSideEncryption: "aws:kms",
+          SSEKMSKeyId: "11111111-2222-3333-4444-555555555555",
+        }),
+      ),
+    );
+    expect([unknown.name, unknown.$metadata.httpStatusCode]).toEqual(["KMS.NotFoundException", 400]);
+    expect(unknown.message).toBe(
+      "Key 'arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555' does not exist",
+    );
+    const region = await s3Error(
+      s3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: "k",
+          Body: "x",
+          ServerSideEncryption: "aws:kms",
+          SSEKMSKeyId: "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555",
+        }),
+      ),
+    );
+    expect(region.name).toBe("KMS.NotFoundException");
+    const arn = await newKey();
+    await kms.send(new DisableKeyCommand({ KeyId: arn }));
+    const disabled = await s3Error(
+      s3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: "k",
+          Body: "x",
+          ServerSideEncryption: "aws:kms",
+          SSEKMSKeyId: arn,
+        }),
+      ),
+    );
+    expect([disabled.name, disabled.$metadata.httpStatusCode]).toEqual(["KMS.DisabledException", 400]);
+    const noAlg = await s3Error(
+      s3.send(new PutObjectCommand({ Bucket: bucket, Key: "k", Body: "x", SSEKMSKeyId: arn })),
+    );
+    expect(noAlg.name).toBe("InvalidArgument");
+  });
+
+  it("SSE-C: GET/HEAD need the key; DSSE-KMS is stored and reported", async () => {
+    const bucket = await newBucket();
+    const ssec = { SSECustomerAlgorithm: "AES256", SSECustomerKey: SANDBOX_SSE_C_KEY.toString("base64") };
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: "c", Body: "secret", ...ssec }));
+    const noKey = await s3Error(s3.send(new GetObjectCommand({ Bucket: bucket, Key: "c" })));
+    expect([noKey.name, noKey.$metadata.httpStatusCode]).toEqual(["InvalidRequest", 400]);
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "c", ...ssec }));
+    expect(head.SSECustomerAlgorithm).toBe("AES256");
+    expect(head.SSECustomerKeyMD5).toBe(createHash("md5").update(SANDBOX_SSE_C_KEY).digest("base64"));
+    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: "c", ...ssec }));
+    expect(await got.Body?.transformToString()).toBe("secret");
+
+    const arn = await newKey();
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: "d",
+        Body: "x",
+        ServerSideEncryption: "aws:kms:dsse",
+        SSEKMSKeyId: arn,
+      }),
+    );
+    const dsse = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "d" }));
+    expect([dsse.ServerSideEncryption, dsse.SSEKMSKeyId]).toEqual(["aws:kms:dsse", arn]);
+  });
+
+  it("seeded NOT-SSE objects have no encryption headers", async () => {
+    const bucket = await newBucket();
+    await admin.seed(bucket, [
+      { key: "old", body: "x", encryption: { type: "NOT-SSE" }, lastModified: "2019-05-01T10:00:00Z" },
+    ]);
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "old" }));
+    expect(head.ServerSideEncryption).toBeUndefined();
+    expect(head.LastModified?.toISOString()).toBe("2019-05-01T10:00:00.000Z");
+  });
+});
+
+describe("CopyObject", () => {
+  it("copy in place with SSE-KMS + Bucket Key: new version, STANDARD class, metadata and tags kept, ACL private", async () => {
+    const bucket = await newBucket(true);
+    const arn = await newKey();
+    const [seeded] = (
+      await admin.seed(bucket, [
+        {
+          key: "dir/a b+c ✓.txt",
+          body: "data",
+          contentType: "text/plain",
+          metadata: { team: "x" },
+          tags: { env: "prod" },
+          storageClass: "STANDARD_IA",
+          encryption: { type: "NOT-SSE" },
+        },
+      ])
+    ).versions;
+    const out = await s3.send(
+      new CopyObjectCommand({
+        Bucket: bucket,
+        Key: "dir/a b+c ✓.txt",
+        CopySource: copySource(bucket, "dir/a b+c ✓.txt"),
+        ServerSideEncryption: "aws:kms",
+        SSEKMSKeyId: arn,
+        BucketKeyEnabled: true,
+      }),
+    );
+    expect(out.CopySourceVersionId).toBe(seeded?.versionId);
+    expect(out.VersionId).not.toBe(seeded?.versionId);
+    expect(out.CopyObjectResult?.ETag).toMatch(/^"[0-9a-f]{32}"$/);
+    expect(out.CopyObjectResult?.LastModified).toBeInstanceOf(Date);
+    expect([out.ServerSideEncryption, out.SSEKMSKeyId, out.BucketKeyEnabled]).toEqual(["aws:kms", arn, true]);
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "dir/a b+c ✓.txt" }));
+    expect(head.StorageClass).toBeUndefined();
+    expect(head.ContentType).toBe("text/plain");
+    expect(head.Metadata).toEqual({ team: "x" });
+    const tags = await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: "dir/a b+c ✓.txt" }));
+    expect(tags.TagSet).toEqual([{ Key: "env", Value: "prod" }]);
+    const versions = await admin.versions(bucket);
+    expect(versions.map((v) => [v.isLatest, v.encryption.type, v.storageClass, v.acl])).toEqual([
+      [true, "SSE-KMS", "STANDARD", "private"],
+      [false, "NOT-SSE", "STANDARD_IA", "private"],
+    ]);
+  });
+
+  it("keeps the storage class only when asked, and honours REPLACE directives", async () => {
+    const bucket = await newBucket();
+    await admin.seed(bucket, [
+      { key: "s", body: "x", storageClass: "ONEZONE_IA", metadata: { a: "1" }, tags: { t: "1" } },
+    ]);
+    await s3.send(
+      new CopyObjectCommand({
+        Bucket: bucket,
+        Key: "d",
+        CopySource: copySource(bucket, "s"),
+        StorageClass: "ONEZONE_IA",
+        MetadataDirective: "REPLACE",
+        Metadata: { b: "2" },
+        ContentType: "application/json",
+        TaggingDirective: "REPLACE",
+        Tagging: "new=yes",
+      }),
+    );
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "d" }));
+    expect([head.StorageClass, head.Metadata, head.ContentType]).toEqual([
+      "ONEZONE_IA",
+      { b: "2" },
+      "application/json",
+    ]);
+    expect((await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: "d" }))).TagSet).toEqual([
+      { Key: "new", Value: "yes" },
+    ]);
+  });
+
+  it("refuses an unchanged copy onto itself with S3's exact message", async () => {
+    const bucket = await newBucket();
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: "k", Body: "x" }));
+    const e = await s3Error(
+      s3.send(new CopyObjectCommand({ Bucket: bucket, Key: "k", CopySource: copySource(bucket, "k") })),
+    );
+    expect(e.name).toBe("InvalidRequest");
+    expect(e.message).toBe(
+      "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
+    );
+    await s3.send(
+      new CopyObjectCommand({
+        Bucket: bucket,
+        Key: "k",
+        CopySource: copySource(bucket, "k"),
+        StorageClass: "STANDARD",
+      }),
+    );
+  });
+
+  it("refuses sources over 5 GB, archived sources, and SSE-C sources without the copy-source key", async () => {
+    const bucket = await newBucket();
+    await admin.seed(bucket, [
+      { key: "huge", size: 5 * 1024 ** 3 + 1, encryption: { type: "NOT-SSE" } },
+      { key: "exact", size: 5 * 1024 ** 3, encryption: { type: "NOT-SSE" } },
+      { key: "glacier", body: "x", storageClass: "GLACIER" },
+      { key: "deep", body: "x", storageClass: "DEEP_ARCHIVE" },
+      {
+        key: "it-archive",
+        body: "x",
+        storageClass: "INTELLIGENT_TIERING",
+        intelligentTieringAccessTier: "ARCHIVE_ACCESS",
+      },
+      { key: "it-frequent", body: "x", storageClass: "INTELLIGENT_TIERING", intelligentTieringAccessTier: "FREQUENT" },
+      { key: "ssec", body: "x", encryption: { type: "SSE-C" } },
+    ]);
+    const huge = await s3Error(
+      s3.send(new CopyObjectCommand({ Bucket: bucket, Key: "h2", CopySource: copySource(bucket, "huge") })),
+    );
+    expect([huge.name, huge.message]).toEqual([
+      "InvalidRequest",
+      "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120",
+    ]);
+    await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: "exact2", CopySource: copySource(bucket, "exact") }));
+    expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "exact2" }))).ContentLength).toBe(5 * 1024 ** 3);
+    for (const key of ["glacier", "deep", "it-archive"]) {
+      const e = await s3Error(
+        s3.send(new CopyObjectCommand({ Bucket: bucket, Key: `${key}2`, CopySource: copySource(bucket, key) })),
+      );
+      expect([e.name, e.$metadata.httpStatusCode], key).toEqual(["InvalidObjectState", 403]);
+    }
+    await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: "it2", CopySource: copySource(bucket, "it-frequent") }));
+    const ssec = await s3Error(
+      s3.send(new CopyObjectCommand({ Bucket: bucket, Key: "c2", CopySource: copySource(bucket, "ssec") })),
+    );
+    expect(ssec.name).toBe("InvalidRequest");
+    await s3.send(
+      new CopyObjectCommand({
+        Bucket: bucket,
+        Key: "c2",
+        CopySource: copySource(bucket, "ssec"),
+        CopySourceSSECustomerAlgorithm: "AES256",
+        CopySourceSSECustomerKey: SANDBOX_SSE_C_KEY.toString("base64"),
+      }),
+    );
+    expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "c2" }))).ServerSideEncryption).toBe("AES256");
+  });
+
+  it("evaluates copy-source preconditions with 412 PreconditionFailed", async () => {
+    const bucket = await newBucket();
+    const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: "s", Body: "x" }));
+    const src = copySource(bucket, "s");
+    const past = new Date(Date.now() - 3_600_000);
+    const future = new Date(Date.now() + 3_600_000);
+    const failing = [
+      { CopySourceIfMatch: '"0000"' },
+      { CopySourceIfNoneMatch: put.ETag },
+      { CopySourceIfModifiedSince: future },
+      { CopySourceIfUnmodifiedSince: past },
+    ];
+    for (const cond of failing) {
+      const e = await s3Error(s3.send(new CopyObjectCommand({ Bucket: bucket, Key: "d", CopySource: src, ...cond })));
+      expect([e.name, e.$metadata.httpStatusCode], JSON.stringify(cond)).toEqual(["PreconditionFailed", 412]);
+    }
+    await s3.send(
+      new CopyObjectCommand({
+        Bucket: bucket,
+        Key: "d",
+        CopySource: src,
+        CopySourceIfMatch: put.ETag,
+        CopySourceIfUnmodifiedSince: past,
+      }),
+    );
+  });
+
+  it("copies a named old version and refuses a delete-marker source", async () => {
+    const bucket = await newBucket(true);
+    const v1 = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: "k", Body: "one" }));
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: "k", Body: "two" }));
+    const out = await s3.send(
+      new CopyObjectCommand({ Bucket: bucket, Key: "k", CopySource: copySource(bucket, "k", v1.VersionId) }),
+    );
+    expect(out.CopySourceVersionId).toBe(v1.VersionId);
+    expect(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: "k" }))).Body?.transformToString()).toBe(
+      "one",
+    );
+  });
+});
