@@ -23,7 +23,11 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
     const admin = new SandboxAdmin(sandbox.endpoint);
     out.line(`Sandbox running at ${sandbox.endpoint} (S3, S3 Batch Operations, KMS, STS; state in memory).`);
     out.line(`Seeding ${formatCount(options.objects)} objects written "before 2023", unencrypted and otherwise...`);
-    const scenario = await seedMixedBucket(clients, admin, { bucket: "rekey-demo-data", workBucket: "rekey-demo-work", objects: options.objects });
+    const scenario = await seedMixedBucket(clients, admin, {
+      bucket: "rekey-demo-data",
+      workBucket: "rekey-demo-work",
+      objects: options.objects,
+    });
     await printCensus(out, admin, scenario, "Before");
 
     const name = `rekey-demo-data-${new Date().toISOString().slice(0, 19).replace(/[:T]/g, "-")}`;
@@ -51,16 +55,25 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
           out.line("         sandbox: S3 delivers the bucket's inventory now (on AWS it arrives within 48 hours)");
           admin
             .deliverInventory({ bucket: scenario.bucket, configurationId: scenario.inventoryConfigurationId })
-            .then((d) => out.line(`         sandbox: inventory of ${formatCount(d.rows)} rows in ${d.dataFiles.length} file(s): ${d.manifestKey}`))
+            .then((d) =>
+              out.line(
+                `         sandbox: inventory of ${formatCount(d.rows)} rows in ${d.dataFiles.length} file(s): ${d.manifestKey}`,
+              ),
+            )
             .catch((err: Error) => out.line(`         sandbox: inventory delivery failed: ${err.message}`));
         }
         if (event.type === "StateExited" && event.state.name === StateNames.writeManifests) {
-          const plan = (event.state.output as { plan?: { manifests: { storageClass: string; objects: number }[] } }).plan;
-          for (const m of plan?.manifests ?? []) out.line(`         manifest: ${formatCount(m.objects)} ${m.storageClass} objects to copy`);
+          const plan = (event.state.output as { plan?: { manifests: { storageClass: string; objects: number }[] } })
+            .plan;
+          for (const m of plan?.manifests ?? [])
+            out.line(`         manifest: ${formatCount(m.objects)} ${m.storageClass} objects to copy`);
         }
         if (event.type === "StateExited" && event.state.name === StateNames.checkCopyJobs) {
           const p = (event.state.output as { progress?: CopyJobsProgress }).progress;
-          if (p) out.update(`         ${bar(p.succeeded + p.failed, p.total)} ${formatCount(p.succeeded)}/${formatCount(p.total)} copied, ${formatCount(p.failed)} failed, ${p.jobs.length} job(s)${p.done ? "" : `, next check in ${formatDuration(p.waitSeconds)}`}`);
+          if (p)
+            out.update(
+              `         ${bar(p.succeeded + p.failed, p.total)} ${formatCount(p.succeeded)}/${formatCount(p.total)} copied, ${formatCount(p.failed)} failed, ${p.jobs.length} job(s)${p.done ? "" : `, next check in ${formatDuration(p.waitSeconds)}`}`,
+            );
           if (p?.done) out.closeLine();
         }
       },
@@ -86,7 +99,12 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
 }
 
 /** Current objects by encryption, read straight from the sandbox, independent of rekey's own report. */
-async function printCensus(out: ProgressPrinter, admin: SandboxAdmin, scenario: MixedBucket, when: string): Promise<void> {
+async function printCensus(
+  out: ProgressPrinter,
+  admin: SandboxAdmin,
+  scenario: MixedBucket,
+  when: string,
+): Promise<void> {
   const versions = await admin.versions(scenario.bucket);
   const counts = new Map<string, number>();
   for (const v of versions) {
@@ -99,6 +117,9 @@ async function printCensus(out: ProgressPrinter, admin: SandboxAdmin, scenario: 
     counts.set(label, (counts.get(label) ?? 0) + 1);
   }
   const noncurrent = versions.filter((v) => !v.isLatest && !v.isDeleteMarker).length;
-  out.line(`${when}: current objects in s3://${scenario.bucket} by encryption (${formatCount(noncurrent)} noncurrent versions kept as they are)`);
-  for (const [label, n] of [...counts].sort((a, b) => b[1] - a[1])) out.line(`  ${formatCount(n).padStart(8)}  ${label}`);
+  out.line(
+    `${when}: current objects in s3://${scenario.bucket} by encryption (${formatCount(noncurrent)} noncurrent versions kept as they are)`,
+  );
+  for (const [label, n] of [...counts].sort((a, b) => b[1] - a[1]))
+    out.line(`  ${formatCount(n).padStart(8)}  ${label}`);
 }

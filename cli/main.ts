@@ -19,7 +19,8 @@ From a checkout: npm run rekey -- <command> [options]
 function positiveInt(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${name} must be a positive whole number, not "${value}".`);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new UsageError(`--${name} must be a positive whole number, not "${value}".`);
   return n;
 }
 
@@ -27,7 +28,10 @@ async function main(argv: string[]): Promise<number> {
   const [command = "help", ...rest] = argv;
   switch (command) {
     case "demo": {
-      const { values } = parseArgs({ args: rest, options: { objects: { type: "string" }, "tasks-per-second": { type: "string" } } });
+      const { values } = parseArgs({
+        args: rest,
+        options: { objects: { type: "string" }, "tasks-per-second": { type: "string" } },
+      });
       await demoCommand({
         objects: positiveInt(values.objects, "objects", 10_000),
         tasksPerSecond: positiveInt(values["tasks-per-second"], "tasks-per-second", 2_000),
@@ -40,7 +44,8 @@ async function main(argv: string[]): Promise<number> {
         options: { port: { type: "string" }, host: { type: "string" }, verbose: { type: "boolean", short: "v" } },
       });
       const port = values.port === undefined ? 4599 : Number(values.port);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0 to 65535, not "${values.port}".`);
+      if (!Number.isInteger(port) || port < 0 || port > 65535)
+        throw new UsageError(`--port must be 0 to 65535, not "${values.port}".`);
       await sandboxCommand({ port, host: values.host ?? "127.0.0.1", verbose: values.verbose ?? false });
       return ExitCodes.ok;
     }
@@ -65,7 +70,9 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`rekey: ${err.message}\n`);
       process.exit(ExitCodes.failed);
     }
-    process.stderr.write(`rekey: internal error (please report it with what you ran):\n${(err as Error)?.stack ?? String(err)}\n`);
+    process.stderr.write(
+      `rekey: internal error (please report it with what you ran):\n${(err as Error)?.stack ?? String(err)}\n`,
+    );
     process.exit(ExitCodes.internal);
   },
 );

@@ -18,7 +18,12 @@ export async function sandboxCommand(options: { port: number; host: string; verb
     port: options.port,
     host: options.host,
     ...(options.verbose
-      ? { onRequest: (req, res) => process.stderr.write(`${res.status} ${req.method} ${req.rawPath}${req.rawQuery ? `?${req.rawQuery}` : ""}\n`) }
+      ? {
+          onRequest: (req, res) =>
+            process.stderr.write(
+              `${res.status} ${req.method} ${req.rawPath}${req.rawQuery ? `?${req.rawQuery}` : ""}\n`,
+            ),
+        }
       : {}),
   });
   const { region, accountId } = sandbox.identity;

@@ -35,7 +35,9 @@ export const checkCopyJobs = defineStep({
   async run({ run, jobs }, { clients, now, log }): Promise<CopyJobsProgress> {
     const progress: JobProgress[] = [];
     for (const job of jobs.jobs) {
-      const { Job: d } = await clients.s3control.send(new DescribeJobCommand({ AccountId: run.accountId, JobId: job.jobId }));
+      const { Job: d } = await clients.s3control.send(
+        new DescribeJobCommand({ AccountId: run.accountId, JobId: job.jobId }),
+      );
       const p = d?.ProgressSummary;
       progress.push({
         jobId: job.jobId,

@@ -37,7 +37,9 @@ export function createAwsClients(settings: ClientSettings): AwsClients {
     s3: new S3Client({ ...common, ...(endpoint ? { endpoint, forcePathStyle: true } : {}) }),
     s3control: new S3ControlClient({
       ...common,
-      ...(endpoint ? { endpointProvider: () => ({ url: new URL(endpoint.endsWith("/") ? endpoint : `${endpoint}/`) }) } : {}),
+      ...(endpoint
+        ? { endpointProvider: () => ({ url: new URL(endpoint.endsWith("/") ? endpoint : `${endpoint}/`) }) }
+        : {}),
     }),
     kms: new KMSClient({ ...common, ...(endpoint ? { endpoint } : {}) }),
     sts: new STSClient({ ...common, ...(endpoint ? { endpoint } : {}) }),

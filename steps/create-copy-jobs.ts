@@ -71,8 +71,18 @@ export const createCopyJobs = defineStep({
         }),
       );
       if (!out.JobId) throw new Error("CreateJob returned no JobId");
-      log.info("copy job created", { bucket: run.bucket, jobId: out.JobId, storageClass: manifest.storageClass, objects: manifest.objects });
-      jobs.push({ jobId: out.JobId, storageClass: manifest.storageClass, manifestKey: manifest.key, objects: manifest.objects });
+      log.info("copy job created", {
+        bucket: run.bucket,
+        jobId: out.JobId,
+        storageClass: manifest.storageClass,
+        objects: manifest.objects,
+      });
+      jobs.push({
+        jobId: out.JobId,
+        storageClass: manifest.storageClass,
+        manifestKey: manifest.key,
+        objects: manifest.objects,
+      });
     }
     return { createdAt: now().toISOString(), jobs };
   },

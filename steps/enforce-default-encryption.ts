@@ -1,4 +1,9 @@
-import { GetBucketEncryptionCommand, PutBucketEncryptionCommand, type S3Client, type ServerSideEncryptionRule } from "@aws-sdk/client-s3";
+import {
+  GetBucketEncryptionCommand,
+  PutBucketEncryptionCommand,
+  type S3Client,
+  type ServerSideEncryptionRule,
+} from "@aws-sdk/client-s3";
 import { z } from "zod";
 import { StateNames } from "../workflow/definition.ts";
 import { RunContextSchema } from "./run-context.ts";
@@ -30,21 +35,35 @@ export const enforceDefaultEncryption = defineStep({
       const record = text === undefined ? undefined : Record.safeParse(JSON.parse(text)).data;
       if (record?.kmsKeyArn === run.kmsKeyArn) {
         log.info("default encryption already enforced", { bucket: run.bucket, enforcedAt: record.enforcedAt });
-        return { enforcedAt: record.enforcedAt, changed: false, previous: (record.previous as ServerSideEncryptionRule[] | null) ?? null };
+        return {
+          enforcedAt: record.enforcedAt,
+          changed: false,
+          previous: (record.previous as ServerSideEncryptionRule[] | null) ?? null,
+        };
       }
     } else {
       await clients.s3.send(
         new PutBucketEncryptionCommand({
           Bucket: run.bucket,
           ServerSideEncryptionConfiguration: {
-            Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: "aws:kms", KMSMasterKeyID: run.kmsKeyArn }, BucketKeyEnabled: true }],
+            Rules: [
+              {
+                ApplyServerSideEncryptionByDefault: { SSEAlgorithm: "aws:kms", KMSMasterKeyID: run.kmsKeyArn },
+                BucketKeyEnabled: true,
+              },
+            ],
           },
         }),
       );
     }
     // Someone else may have set the same configuration earlier, but when is unknown: only writes after now are certain.
     const enforcedAt = now().toISOString();
-    await putJson(clients.s3, run.workBucket, recordKey, { kmsKeyArn: run.kmsKeyArn, enforcedAt, previous, runId: run.runId });
+    await putJson(clients.s3, run.workBucket, recordKey, {
+      kmsKeyArn: run.kmsKeyArn,
+      enforcedAt,
+      previous,
+      runId: run.runId,
+    });
     log.info("default encryption enforced", { bucket: run.bucket, enforcedAt, kmsKeyArn: run.kmsKeyArn });
     return { enforcedAt, changed: !alreadyEnforced, previous };
   },

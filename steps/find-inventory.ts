@@ -1,5 +1,5 @@
-import { GetBucketInventoryConfigurationCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { createHash } from "node:crypto";
+import { GetBucketInventoryConfigurationCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
 import { StateNames } from "../workflow/definition.ts";
 import { parseInventoryManifest } from "./domain/inventory.ts";
@@ -33,16 +33,25 @@ export const findInventory = defineStep({
   input: z.object({ run: RunContextSchema, defaultEncryption: z.object({ enforcedAt: z.string() }) }),
   async run({ run, defaultEncryption }, { clients, now, log }): Promise<FindInventoryResult> {
     const config = (
-      await clients.s3.send(new GetBucketInventoryConfigurationCommand({ Bucket: run.bucket, Id: run.inventoryConfigurationId }))
+      await clients.s3.send(
+        new GetBucketInventoryConfigurationCommand({ Bucket: run.bucket, Id: run.inventoryConfigurationId }),
+      )
     ).InventoryConfiguration;
     const destinationArn = config?.Destination?.S3BucketDestination?.Bucket ?? "";
     const destination = /^arn:[^:]+:s3:::([^/]+)$/.exec(destinationArn)?.[1];
     if (!destination) {
-      throw new InventoryConfigurationError(`Inventory configuration "${run.inventoryConfigurationId}" has destination "${destinationArn}", not a bucket ARN.`, {
-        fix: "Set the destination to arn:aws:s3:::<bucket>.",
-      });
+      throw new InventoryConfigurationError(
+        `Inventory configuration "${run.inventoryConfigurationId}" has destination "${destinationArn}", not a bucket ARN.`,
+        {
+          fix: "Set the destination to arn:aws:s3:::<bucket>.",
+        },
+      );
     }
-    const base = inventoryBase(config?.Destination?.S3BucketDestination?.Prefix, run.bucket, run.inventoryConfigurationId);
+    const base = inventoryBase(
+      config?.Destination?.S3BucketDestination?.Prefix,
+      run.bucket,
+      run.inventoryConfigurationId,
+    );
     const enforcedAt = Date.parse(defaultEncryption.enforcedAt);
     const folders = await deliveryFolders(clients.s3, destination, base);
 
@@ -55,8 +64,17 @@ export const findInventory = defineStep({
       latestSeen ??= manifest.creationTimestamp.toISOString();
       if (manifest.creationTimestamp.getTime() <= enforcedAt) break; // folders are newest first
       await checkManifestChecksum(clients.s3, destination, folder, text);
-      log.info("inventory found", { bucket: run.bucket, manifestKey, creationTimestamp: manifest.creationTimestamp.toISOString() });
-      return { found: true, bucket: destination, manifestKey, creationTimestamp: manifest.creationTimestamp.toISOString() };
+      log.info("inventory found", {
+        bucket: run.bucket,
+        manifestKey,
+        creationTimestamp: manifest.creationTimestamp.toISOString(),
+      });
+      return {
+        found: true,
+        bucket: destination,
+        manifestKey,
+        creationTimestamp: manifest.creationTimestamp.toISOString(),
+      };
     }
 
     const deadline = enforcedAt + run.options.inventoryWaitSeconds * 1000;
@@ -70,9 +88,18 @@ export const findInventory = defineStep({
         },
       );
     }
-    const waitSeconds = Math.max(1, Math.min(run.options.inventoryPollSeconds, Math.ceil((deadline - checkedAt) / 1000)));
+    const waitSeconds = Math.max(
+      1,
+      Math.min(run.options.inventoryPollSeconds, Math.ceil((deadline - checkedAt) / 1000)),
+    );
     log.info("waiting for inventory", { bucket: run.bucket, latestSeen, waitSeconds });
-    return { found: false, waitSeconds, checkedAt: new Date(checkedAt).toISOString(), deadline: new Date(deadline).toISOString(), latestSeen };
+    return {
+      found: false,
+      waitSeconds,
+      checkedAt: new Date(checkedAt).toISOString(),
+      deadline: new Date(deadline).toISOString(),
+      latestSeen,
+    };
   },
 });
 
@@ -81,7 +108,9 @@ async function deliveryFolders(s3: S3Client, bucket: string, base: string): Prom
   const folders: string[] = [];
   let token: string | undefined;
   do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: base, Delimiter: "/", ContinuationToken: token }));
+    const page = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: base, Delimiter: "/", ContinuationToken: token }),
+    );
     for (const p of page.CommonPrefixes ?? []) if (p.Prefix && DELIVERY_FOLDER.test(p.Prefix)) folders.push(p.Prefix);
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
@@ -89,7 +118,12 @@ async function deliveryFolders(s3: S3Client, bucket: string, base: string): Prom
 }
 
 /** manifest.checksum holds the MD5 of manifest.json (aws-facts 1.3); a mismatch means a damaged or partial delivery. */
-async function checkManifestChecksum(s3: S3Client, bucket: string, folder: string, manifestText: string): Promise<void> {
+async function checkManifestChecksum(
+  s3: S3Client,
+  bucket: string,
+  folder: string,
+  manifestText: string,
+): Promise<void> {
   const expected = (await getText(s3, bucket, `${folder}manifest.checksum`)).trim().toLowerCase();
   const actual = createHash("md5").update(manifestText, "utf8").digest("hex");
   if (expected !== actual) {

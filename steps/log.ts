@@ -10,8 +10,10 @@ export function jsonLogger(
   base: Record<string, unknown> = {},
   write: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
 ): Logger {
-  const emit = (level: string) => (message: string, fields: Record<string, unknown> = {}) =>
-    write(JSON.stringify({ level, message, ...base, ...fields, time: new Date().toISOString() }));
+  const emit =
+    (level: string) =>
+    (message: string, fields: Record<string, unknown> = {}) =>
+      write(JSON.stringify({ level, message, ...base, ...fields, time: new Date().toISOString() }));
   return {
     info: emit("INFO"),
     warn: emit("WARN"),

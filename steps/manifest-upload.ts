@@ -17,7 +17,12 @@ export class LineUpload {
   private pendingBytes = 0;
   lines = 0;
 
-  constructor(s3: S3Client, readonly bucket: string, readonly key: string, contentType: string) {
+  constructor(
+    s3: S3Client,
+    readonly bucket: string,
+    readonly key: string,
+    contentType: string,
+  ) {
     const upload = new Upload({
       client: s3,
       params: { Bucket: bucket, Key: key, Body: this.stream, ContentType: contentType },

@@ -27,10 +27,12 @@ export function causeMessage(cause: string): string {
 export const recordFailure = defineStep({
   state: StateNames.recordFailure,
   input: z.object({
-    state: z.object({
-      run: RunContextSchema.optional(),
-      failure: z.object({ Error: z.string(), Cause: z.string().optional() }),
-    }).passthrough(),
+    state: z
+      .object({
+        run: RunContextSchema.optional(),
+        failure: z.object({ Error: z.string(), Cause: z.string().optional() }),
+      })
+      .passthrough(),
   }),
   async run({ state }, { clients, now, log }): Promise<RecordedFailure> {
     const error = state.failure.Error;
@@ -43,7 +45,10 @@ export const recordFailure = defineStep({
       await putJson(clients.s3, run.workBucket, key, { error, cause, failedAt: now().toISOString(), runId: run.runId });
     } catch (err) {
       // The failure itself matters more than its record; say so in the cause instead of failing this state too.
-      return { error, cause: `${cause}\n(rekey could not write s3://${run.workBucket}/${key}: ${(err as Error).message})` };
+      return {
+        error,
+        cause: `${cause}\n(rekey could not write s3://${run.workBucket}/${key}: ${(err as Error).message})`,
+      };
     }
     return { error, cause, failureLocation: `s3://${run.workBucket}/${key}` };
   },

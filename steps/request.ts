@@ -11,7 +11,8 @@ export function bucketNameProblem(name: string): string | undefined {
   if (!/^[a-z0-9]/.test(name) || !/[a-z0-9]$/.test(name)) return "must begin and end with a letter or digit";
   if (name.includes("..")) return "must not contain two adjacent dots";
   if (/^\d{1,3}(\.\d{1,3}){3}$/.test(name)) return "must not be formatted as an IP address";
-  for (const prefix of ["xn--", "sthree-", "amzn-s3-demo-"]) if (name.startsWith(prefix)) return `must not start with "${prefix}"`;
+  for (const prefix of ["xn--", "sthree-", "amzn-s3-demo-"])
+    if (name.startsWith(prefix)) return `must not start with "${prefix}"`;
   for (const suffix of ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"]) {
     if (name.endsWith(suffix)) return `must not end with "${suffix}"`;
   }
@@ -21,7 +22,8 @@ export function bucketNameProblem(name: string): string | undefined {
 const bucketName = (what: string) =>
   z.string().superRefine((name, ctx) => {
     const problem = bucketNameProblem(name);
-    if (problem) ctx.addIssue({ code: "custom", message: `${what} "${name}" is not a valid S3 bucket name: it ${problem}.` });
+    if (problem)
+      ctx.addIssue({ code: "custom", message: `${what} "${name}" is not a valid S3 bucket name: it ${problem}.` });
   });
 
 export interface KmsKeyArnParts {
@@ -63,7 +65,10 @@ export const RunRequestSchema = z
     }),
     inventoryConfigurationId: z
       .string()
-      .regex(/^[A-Za-z0-9._-]{1,64}$/, "inventoryConfigurationId must be 1 to 64 letters, digits, dots, hyphens or underscores"),
+      .regex(
+        /^[A-Za-z0-9._-]{1,64}$/,
+        "inventoryConfigurationId must be 1 to 64 letters, digits, dots, hyphens or underscores",
+      ),
     workBucket: bucketName("workBucket"),
     region: z
       .string()
@@ -76,7 +81,8 @@ export const RunRequestSchema = z
     if (r.workBucket === r.bucket) {
       ctx.addIssue({
         code: "custom",
-        message: "workBucket must differ from bucket: manifests and reports written into the bucket being re-encrypted would become part of the run.",
+        message:
+          "workBucket must differ from bucket: manifests and reports written into the bucket being re-encrypted would become part of the run.",
       });
     }
     const key = parseKmsKeyArn(r.kmsKeyArn);

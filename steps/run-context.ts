@@ -4,12 +4,27 @@ import { z } from "zod";
 export const RunOptionsSchema = z
   .object({
     /** How long to wait for S3 to deliver an inventory after default encryption was enforced (AWS: up to 48 h). */
-    inventoryWaitSeconds: z.number().int().min(60).max(7 * 24 * 3600).default(72 * 3600),
+    inventoryWaitSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(7 * 24 * 3600)
+      .default(72 * 3600),
     /** How often to look for the inventory while waiting. */
-    inventoryPollSeconds: z.number().int().min(1).max(24 * 3600).default(1800),
+    inventoryPollSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 3600)
+      .default(1800),
     /** Bounds for the adaptive wait between job status checks. */
     jobPollMinSeconds: z.number().int().min(1).max(3600).default(30),
-    jobPollMaxSeconds: z.number().int().min(1).max(24 * 3600).default(1800),
+    jobPollMaxSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 3600)
+      .default(1800),
     /** Batch Operations job priority (higher runs first among this account's jobs). */
     jobPriority: z.number().int().min(0).max(2147483647).default(10),
     /** How many re-encrypted objects Verify results checks independently with HeadObject. */

@@ -1,5 +1,5 @@
-import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { Readable } from "node:stream";
+import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 
 /** HTTP status of an SDK error, if the service answered. */
 export function httpStatusOf(err: unknown): number | undefined {
@@ -30,12 +30,23 @@ export async function getStream(s3: S3Client, bucket: string, key: string): Prom
 
 export async function putJson(s3: S3Client, bucket: string, key: string, value: unknown): Promise<string | undefined> {
   const out = await s3.send(
-    new PutObjectCommand({ Bucket: bucket, Key: key, Body: `${JSON.stringify(value, null, 2)}\n`, ContentType: "application/json" }),
+    new PutObjectCommand({
+      Bucket: bucket,
+      Key: key,
+      Body: `${JSON.stringify(value, null, 2)}\n`,
+      ContentType: "application/json",
+    }),
   );
   return out.ETag;
 }
 
-export async function putText(s3: S3Client, bucket: string, key: string, text: string, contentType = "text/plain; charset=utf-8") {
+export async function putText(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  text: string,
+  contentType = "text/plain; charset=utf-8",
+) {
   const out = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: text, ContentType: contentType }));
   return out.ETag;
 }

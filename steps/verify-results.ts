@@ -58,10 +58,16 @@ export const verifyResults = defineStep({
     const jobStates: z.infer<typeof VerificationFileSchema>["jobs"] = [];
 
     for (const job of jobs?.jobs ?? []) {
-      const { Job: d } = await clients.s3control.send(new DescribeJobCommand({ AccountId: run.accountId, JobId: job.jobId }));
+      const { Job: d } = await clients.s3control.send(
+        new DescribeJobCommand({ AccountId: run.accountId, JobId: job.jobId }),
+      );
       const failureReasons = (d?.FailureReasons ?? []).map((f) => `${f.FailureCode ?? ""}: ${f.FailureReason ?? ""}`);
       jobStates.push({ jobId: job.jobId, status: d?.Status ?? "Unknown", failureReasons });
-      tally.recordCopyJob({ jobId: job.jobId, storageClass: job.storageClass as CopyStorageClass, manifestRows: job.objects });
+      tally.recordCopyJob({
+        jobId: job.jobId,
+        storageClass: job.storageClass as CopyStorageClass,
+        manifestRows: job.objects,
+      });
       const rows = await readCompletionReport(run, job.jobId, deps, (row) => {
         const category = tally.recordReportRow(job.jobId, row);
         if (row.taskStatus === "succeeded") sample.offer({ key: row.key, storageClass: job.storageClass });
@@ -69,10 +75,13 @@ export const verifyResults = defineStep({
         return undefined;
       });
       if (rows === undefined) {
-        throw new BatchJobFailedError(`Copy job ${job.jobId} ended ${d?.Status ?? "Unknown"} without a completion report: ${failureReasons.join("; ") || "no reason given"}.`, {
-          jobId: job.jobId,
-          fix: "Read the job's failure reasons (aws s3control describe-job); fix the manifest or the Batch Operations role, then start a new run. No object of that job was changed.",
-        });
+        throw new BatchJobFailedError(
+          `Copy job ${job.jobId} ended ${d?.Status ?? "Unknown"} without a completion report: ${failureReasons.join("; ") || "no reason given"}.`,
+          {
+            jobId: job.jobId,
+            fix: "Read the job's failure reasons (aws s3control describe-job); fix the manifest or the Batch Operations role, then start a new run. No object of that job was changed.",
+          },
+        );
       }
       tally.markJobReported(job.jobId);
       log.info("completion report read", { bucket: run.bucket, jobId: job.jobId, rows, status: d?.Status });
@@ -128,7 +137,11 @@ async function readCompletionReport(
 }
 
 /** HEADs each sampled object: it must be SSE-KMS under the target key with Bucket Key, in its planned class. */
-async function spotCheck(run: RunContext, sample: { key: string; storageClass: string }[], { clients }: StepDeps): Promise<SpotCheckMismatch[]> {
+async function spotCheck(
+  run: RunContext,
+  sample: { key: string; storageClass: string }[],
+  { clients }: StepDeps,
+): Promise<SpotCheckMismatch[]> {
   const limit = pLimit(HEAD_CONCURRENCY);
   const results = await Promise.all(
     sample.map((item) =>

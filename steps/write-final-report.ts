@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { StateNames } from "../workflow/definition.ts";
-import { buildRunReport, renderSummary, RunTally } from "./domain/run-report.ts";
+import { buildRunReport, RunTally, renderSummary } from "./domain/run-report.ts";
 import { PlanSchema } from "./plan.ts";
 import { RunContextSchema, runKeys } from "./run-context.ts";
 import { getText, putJson, putText } from "./s3-io.ts";
@@ -22,13 +22,18 @@ export const writeFinalReport = defineStep({
   input: z.object({ run: RunContextSchema, plan: PlanSchema, verification: z.object({ verificationKey: z.string() }) }),
   async run({ run, plan, verification }, { clients, now, log }): Promise<FinalReportOutput> {
     const keys = runKeys(run);
-    const file = VerificationFileSchema.parse(JSON.parse(await getText(clients.s3, run.workBucket, verification.verificationKey)));
+    const file = VerificationFileSchema.parse(
+      JSON.parse(await getText(clients.s3, run.workBucket, verification.verificationKey)),
+    );
     const tally = RunTally.fromJSON(file.tally);
     const warnings = file.spotCheck.mismatches.map(
       (m) => `Reported re-encrypted but HeadObject shows ${m.found}: ${m.key}`,
     );
     for (const job of file.jobs) {
-      if (job.status !== "Complete") warnings.push(`Copy job ${job.jobId} ended ${job.status}: ${job.failureReasons.join("; ") || "no reason given"}`);
+      if (job.status !== "Complete")
+        warnings.push(
+          `Copy job ${job.jobId} ended ${job.status}: ${job.failureReasons.join("; ") || "no reason given"}`,
+        );
     }
     const reportLocation = `s3://${run.workBucket}/${keys.report}`;
     const report = buildRunReport(tally, {
@@ -45,7 +50,9 @@ export const writeFinalReport = defineStep({
     await putJson(clients.s3, run.workBucket, keys.report, { ...report, spotCheck: file.spotCheck });
     await putText(clients.s3, run.workBucket, keys.summary, summary);
     const outcome =
-      report.reconciliation.ok && report.totals.failed === 0 && file.spotCheck.mismatches.length === 0 ? "succeeded" : "failed";
+      report.reconciliation.ok && report.totals.failed === 0 && file.spotCheck.mismatches.length === 0
+        ? "succeeded"
+        : "failed";
     log.info("final report written", { bucket: run.bucket, outcome, reportLocation, ...report.totals });
     return {
       outcome,

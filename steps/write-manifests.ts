@@ -3,8 +3,13 @@ import { Transform } from "node:stream";
 import { z } from "zod";
 import { StateNames } from "../workflow/definition.ts";
 import { encodeManifestKey, manifestLine } from "./domain/batch-manifest.ts";
-import { classifyInventoryRow, type CopyStorageClass } from "./domain/classify.ts";
-import { type InventoryManifest, type InventoryRow, inventoryRows, parseInventoryManifest } from "./domain/inventory.ts";
+import { type CopyStorageClass, classifyInventoryRow } from "./domain/classify.ts";
+import {
+  type InventoryManifest,
+  type InventoryRow,
+  inventoryRows,
+  parseInventoryManifest,
+} from "./domain/inventory.ts";
 import { RunTally } from "./domain/run-report.ts";
 import { InventoryFormatError } from "./errors.ts";
 import { FoundInventorySchema } from "./find-inventory.ts";
@@ -52,7 +57,9 @@ export const writeManifests = defineStep({
           }
           await upload.write(manifestLine(run.bucket, row.key));
         } else if (result.kind === "skipped") {
-          await skipped.write(skippedLine(row.bucket, row.key, result.reason, row.storageClass, row.encryptionStatus, row.size));
+          await skipped.write(
+            skippedLine(row.bucket, row.key, result.reason, row.storageClass, row.encryptionStatus, row.size),
+          );
         }
       });
       log.info("inventory file read", { bucket: run.bucket, file: file.key, seen: tally.snapshot.seen.count });

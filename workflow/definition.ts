@@ -78,38 +78,65 @@ function task(
     Comment: comment,
     Resource: `\${${FunctionPlaceholders[name]}}`,
     TimeoutSeconds: TASK_TIMEOUT_SECONDS,
-    Retry: [{ ErrorEquals: [...TRANSIENT_ERRORS], IntervalSeconds: 2, MaxAttempts: 5, BackoffRate: 2, MaxDelaySeconds: 60, JitterStrategy: "FULL" }],
+    Retry: [
+      {
+        ErrorEquals: [...TRANSIENT_ERRORS],
+        IntervalSeconds: 2,
+        MaxAttempts: 5,
+        BackoffRate: 2,
+        MaxDelaySeconds: 60,
+        JitterStrategy: "FULL",
+      },
+    ],
   };
   for (const [k, v] of Object.entries(rest)) if (v !== undefined) state[k] = v;
-  if (catchable) state.Catch = [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: StateNames.recordFailure }];
+  if (catchable)
+    state.Catch = [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: StateNames.recordFailure }];
   return state;
 }
 
 export function rekeyDefinition(): Record<string, Json> {
   const S = StateNames;
   return {
-    Comment: "rekey: bring every current object of one S3 bucket to SSE-KMS under one customer-managed key with S3 Bucket Keys, and prove it.",
+    Comment:
+      "rekey: bring every current object of one S3 bucket to SSE-KMS under one customer-managed key with S3 Bucket Keys, and prove it.",
     StartAt: S.validateInput,
     TimeoutSeconds: EXECUTION_TIMEOUT_SECONDS,
     States: {
-      [S.validateInput]: task(S.validateInput, "Check the request and read-only facts about bucket, key and inventory configuration.", {
-        Parameters: {
-          "request.$": "$",
-          "execution": { "id.$": "$$.Execution.Id", "name.$": "$$.Execution.Name", "startTime.$": "$$.Execution.StartTime" },
+      [S.validateInput]: task(
+        S.validateInput,
+        "Check the request and read-only facts about bucket, key and inventory configuration.",
+        {
+          Parameters: {
+            "request.$": "$",
+            execution: {
+              "id.$": "$$.Execution.Id",
+              "name.$": "$$.Execution.Name",
+              "startTime.$": "$$.Execution.StartTime",
+            },
+          },
+          ResultPath: "$.run",
+          Next: S.enforceDefaultEncryption,
         },
-        ResultPath: "$.run",
-        Next: S.enforceDefaultEncryption,
-      }),
-      [S.enforceDefaultEncryption]: task(S.enforceDefaultEncryption, "Set bucket default encryption to SSE-KMS with the target key and Bucket Key, so every new write is compliant; record when.", {
-        Parameters: { "run.$": "$.run" },
-        ResultPath: "$.defaultEncryption",
-        Next: S.findInventory,
-      }),
-      [S.findInventory]: task(S.findInventory, "Look for an S3 Inventory report delivered after default encryption was enforced.", {
-        Parameters: { "run.$": "$.run", "defaultEncryption.$": "$.defaultEncryption" },
-        ResultPath: "$.inventory",
-        Next: S.isInventoryReady,
-      }),
+      ),
+      [S.enforceDefaultEncryption]: task(
+        S.enforceDefaultEncryption,
+        "Set bucket default encryption to SSE-KMS with the target key and Bucket Key, so every new write is compliant; record when.",
+        {
+          Parameters: { "run.$": "$.run" },
+          ResultPath: "$.defaultEncryption",
+          Next: S.findInventory,
+        },
+      ),
+      [S.findInventory]: task(
+        S.findInventory,
+        "Look for an S3 Inventory report delivered after default encryption was enforced.",
+        {
+          Parameters: { "run.$": "$.run", "defaultEncryption.$": "$.defaultEncryption" },
+          ResultPath: "$.inventory",
+          Next: S.isInventoryReady,
+        },
+      ),
       [S.isInventoryReady]: {
         Type: "Choice",
         Comment: "S3 delivers the first inventory within 48 hours; until then the run waits here.",
@@ -122,11 +149,15 @@ export function rekeyDefinition(): Record<string, Json> {
         SecondsPath: "$.inventory.waitSeconds",
         Next: S.findInventory,
       },
-      [S.writeManifests]: task(S.writeManifests, "Stream the inventory, keep current unencrypted objects, and write one Batch Operations manifest per storage class.", {
-        Parameters: { "run.$": "$.run", "inventory.$": "$.inventory" },
-        ResultPath: "$.plan",
-        Next: S.anythingToCopy,
-      }),
+      [S.writeManifests]: task(
+        S.writeManifests,
+        "Stream the inventory, keep current unencrypted objects, and write one Batch Operations manifest per storage class.",
+        {
+          Parameters: { "run.$": "$.run", "inventory.$": "$.inventory" },
+          ResultPath: "$.plan",
+          Next: S.anythingToCopy,
+        },
+      ),
       [S.anythingToCopy]: {
         Type: "Choice",
         Comment: "A bucket with nothing to copy goes straight to verification.",
@@ -140,16 +171,24 @@ export function rekeyDefinition(): Record<string, Json> {
         ResultPath: "$.jobs",
         Next: S.verifyResults,
       },
-      [S.createCopyJobs]: task(S.createCopyJobs, "Create one S3PutObjectCopy job per manifest; the request token makes a retry return the same job.", {
-        Parameters: { "run.$": "$.run", "plan.$": "$.plan" },
-        ResultPath: "$.jobs",
-        Next: S.checkCopyJobs,
-      }),
-      [S.checkCopyJobs]: task(S.checkCopyJobs, "Read every job's status and progress, and choose how long to wait before looking again.", {
-        Parameters: { "run.$": "$.run", "jobs.$": "$.jobs" },
-        ResultPath: "$.progress",
-        Next: S.areJobsDone,
-      }),
+      [S.createCopyJobs]: task(
+        S.createCopyJobs,
+        "Create one S3PutObjectCopy job per manifest; the request token makes a retry return the same job.",
+        {
+          Parameters: { "run.$": "$.run", "plan.$": "$.plan" },
+          ResultPath: "$.jobs",
+          Next: S.checkCopyJobs,
+        },
+      ),
+      [S.checkCopyJobs]: task(
+        S.checkCopyJobs,
+        "Read every job's status and progress, and choose how long to wait before looking again.",
+        {
+          Parameters: { "run.$": "$.run", "jobs.$": "$.jobs" },
+          ResultPath: "$.progress",
+          Next: S.areJobsDone,
+        },
+      ),
       [S.areJobsDone]: {
         Type: "Choice",
         Comment: "Every job Complete, Failed or Cancelled ends the polling loop.",
@@ -158,28 +197,41 @@ export function rekeyDefinition(): Record<string, Json> {
       },
       [S.waitForJobs]: {
         Type: "Wait",
-        Comment: "The wait grows with the jobs' remaining time, so a job of any length stays far below the 25,000-event history limit.",
+        Comment:
+          "The wait grows with the jobs' remaining time, so a job of any length stays far below the 25,000-event history limit.",
         SecondsPath: "$.progress.waitSeconds",
         Next: S.checkCopyJobs,
       },
-      [S.verifyResults]: task(S.verifyResults, "Read every completion report, account for every object, and spot-check re-encrypted objects with HeadObject.", {
-        Parameters: { "run.$": "$.run", "plan.$": "$.plan", "jobs.$": "$.jobs" },
-        ResultPath: "$.verification",
-        Next: S.writeFinalReport,
-      }),
-      [S.writeFinalReport]: task(S.writeFinalReport, "Write the JSON report and a short summary to the work bucket, and return the summary.", {
-        Parameters: { "run.$": "$.run", "plan.$": "$.plan", "verification.$": "$.verification" },
-        ResultPath: "$.report",
-        OutputPath: "$.report",
-        Next: S.didEveryObjectSucceed,
-      }),
+      [S.verifyResults]: task(
+        S.verifyResults,
+        "Read every completion report, account for every object, and spot-check re-encrypted objects with HeadObject.",
+        {
+          Parameters: { "run.$": "$.run", "plan.$": "$.plan", "jobs.$": "$.jobs" },
+          ResultPath: "$.verification",
+          Next: S.writeFinalReport,
+        },
+      ),
+      [S.writeFinalReport]: task(
+        S.writeFinalReport,
+        "Write the JSON report and a short summary to the work bucket, and return the summary.",
+        {
+          Parameters: { "run.$": "$.run", "plan.$": "$.plan", "verification.$": "$.verification" },
+          ResultPath: "$.report",
+          OutputPath: "$.report",
+          Next: S.didEveryObjectSucceed,
+        },
+      ),
       [S.didEveryObjectSucceed]: {
         Type: "Choice",
         Comment: "Objects that failed to re-encrypt fail the run, so alarms and change-window scripts see it.",
         Choices: [{ Variable: "$.outcome", StringEquals: "succeeded", Next: S.reencrypted }],
         Default: S.finishedWithFailures,
       },
-      [S.reencrypted]: { Type: "Succeed", Comment: "Every object rekey copied is SSE-KMS under the target key with Bucket Key; the report lists the rest with reasons." },
+      [S.reencrypted]: {
+        Type: "Succeed",
+        Comment:
+          "Every object rekey copied is SSE-KMS under the target key with Bucket Key; the report lists the rest with reasons.",
+      },
       [S.finishedWithFailures]: {
         Type: "Fail",
         Comment: "The report in the work bucket lists each failed object with its reason.",
@@ -193,7 +245,12 @@ export function rekeyDefinition(): Record<string, Json> {
         Next: S.runFailed,
         catchable: false,
       }),
-      [S.runFailed]: { Type: "Fail", Comment: "The run stopped; Cause says why and what to do.", ErrorPath: "$.error", CausePath: "$.cause" },
+      [S.runFailed]: {
+        Type: "Fail",
+        Comment: "The run stopped; Cause says why and what to do.",
+        ErrorPath: "$.error",
+        CausePath: "$.cause",
+      },
     },
   };
 }

@@ -47,7 +47,9 @@ export function startLocalExecution(params: {
   waitTimeOverrides?: Record<string, number>;
 }): LocalExecution {
   const [, , , region = "", accountId = ""] = params.stateMachineArn.split(":");
-  const definition = JSON.parse(substitute(rekeyDefinitionJson(), localFunctionArns(region, accountId))) as StateMachineDefinition;
+  const definition = JSON.parse(
+    substitute(rekeyDefinitionJson(), localFunctionArns(region, accountId)),
+  ) as StateMachineDefinition;
   const machine = new StateMachine(definition, { validationOptions: { checkPaths: true, checkArn: true } });
   const executionArn = `${params.stateMachineArn.replace(":stateMachine:", ":execution:")}:${params.name}`;
   const handlers = Object.fromEntries(
@@ -59,7 +61,12 @@ export function startLocalExecution(params: {
   const execution = machine.run(params.input as never, {
     overrides: { taskResourceLocalHandlers: handlers, waitTimeOverrides: params.waitTimeOverrides },
     context: {
-      Execution: { Id: executionArn, Name: params.name, StartTime: new Date().toISOString(), Input: params.input as never },
+      Execution: {
+        Id: executionArn,
+        Name: params.name,
+        StartTime: new Date().toISOString(),
+        Input: params.input as never,
+      },
       StateMachine: { Id: params.stateMachineArn, Name: params.stateMachineArn.split(":").pop() },
     },
     noThrowOnAbort: true,
