@@ -1,0 +1,48 @@
+import { describe, expect, it } from "vitest";
+import { bucketNameProblem, describeIssues, kmsKeyArnProblem, RunRequestSchema } from "../../steps/request.ts";
+
+const KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+const valid = { bucket: "my-data", kmsKeyArn: KEY, inventoryConfigurationId: "all-versions", workBucket: "my-rekey-work" };
+
+describe("run request validation", () => {
+  it.each([
+    ["ab", /3 to 63 characters/],
+    ["My_Bucket", /lowercase letters, digits, dots and hyphens/],
+    ["-bucket", /begin and end/],
+    ["a..b", /two adjacent dots/],
+    ["192.168.5.4", /IP address/],
+    ["xn--bucket", /must not start with "xn--"/],
+    ["bucket-s3alias", /must not end with "-s3alias"/],
+  ])("names the rule bucket %s breaks", (name, message) => {
+    expect(bucketNameProblem(name)).toMatch(message);
+  });
+
+  it("accepts ordinary bucket names", () => {
+    for (const name of ["my-data", "logs.example.com", "a1b"]) expect(bucketNameProblem(name)).toBeUndefined();
+  });
+
+  it("asks for the key ARN when given an alias or a key id, and says how to find it", () => {
+    expect(kmsKeyArnProblem("alias/data")).toMatch(/alias.*full key ARN.*aws kms describe-key --key-id 'alias\/data'/s);
+    expect(kmsKeyArnProblem("arn:aws:kms:us-east-1:123456789012:alias/data")).toMatch(/alias/);
+    expect(kmsKeyArnProblem("1234abcd-12ab-34cd-56ef-1234567890ab")).toMatch(/key id/);
+    expect(kmsKeyArnProblem("not-a-key")).toMatch(/not a KMS key ARN/);
+    expect(kmsKeyArnProblem(KEY)).toBeUndefined();
+  });
+
+  it("rejects a key from another region than the one requested", () => {
+    const r = RunRequestSchema.safeParse({ ...valid, region: "eu-west-1" });
+    expect(r.success).toBe(false);
+    if (!r.success) expect(describeIssues(r.error)).toMatch(/kmsKeyArn is in us-east-1 but region is eu-west-1/);
+  });
+
+  it("rejects a work bucket equal to the bucket, and unknown fields", () => {
+    const same = RunRequestSchema.safeParse({ ...valid, workBucket: "my-data" });
+    expect(same.success).toBe(false);
+    if (!same.success) expect(describeIssues(same.error)).toMatch(/workBucket must differ from bucket/);
+    expect(RunRequestSchema.safeParse({ ...valid, kmsKeyID: KEY }).success).toBe(false);
+  });
+
+  it("accepts a valid request and fills option defaults later", () => {
+    expect(RunRequestSchema.parse(valid)).toEqual(valid);
+  });
+});
