@@ -1,0 +1,94 @@
+import { ListJobsCommand } from "@aws-sdk/client-s3-control";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SandboxAdmin } from "../../sandbox/admin-client.ts";
+import { sandboxBatchRoleArn, sandboxClients, startSandboxExecution } from "../../sandbox/run-workflow.ts";
+import { type MixedBucket, seedMixedBucket } from "../../sandbox/scenarios/mixed-bucket.ts";
+import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
+import type { AwsClients } from "../../steps/clients.ts";
+import { createCopyJobs } from "../../steps/create-copy-jobs.ts";
+import { decodeManifestKey } from "../../steps/domain/batch-manifest.ts";
+import { invokeStep } from "../../steps/invoke.ts";
+import { silentLogger } from "../../steps/log.ts";
+import { getText } from "../../steps/s3-io.ts";
+import { StateNames } from "../../workflow/definition.ts";
+import type { LocalExecutionResult } from "../../workflow/local-runner.ts";
+
+/** Copy tasks that fail for a reason an operator must fix: the run says so and fails; nothing else changes. */
+describe("a run whose copy tasks are denied", () => {
+  let sandbox: Sandbox;
+  let clients: AwsClients;
+  let admin: SandboxAdmin;
+  let scenario: MixedBucket;
+  let result: LocalExecutionResult;
+  let denied: string[];
+  let createJobsInput: unknown;
+  let createdJobIds: string[] = [];
+
+  beforeAll(async () => {
+    sandbox = await startSandbox();
+    clients = sandboxClients(sandbox);
+    admin = new SandboxAdmin(sandbox.endpoint);
+    scenario = await seedMixedBucket(clients, admin, { bucket: "denied-data", workBucket: "denied-work", objects: 60 });
+    denied = scenario.keys.filter((k) => k.expectation === "reencrypt").slice(0, 2).map((k) => k.key);
+    await admin.request("POST", "/_sandbox/batch/faults", {
+      failKeys: denied.map((key) => ({ key, httpStatus: 403, errorCode: "AccessDenied", message: "Access Denied" })),
+    });
+    let delivery: Promise<unknown> | undefined;
+    result = await startSandboxExecution({
+      sandbox,
+      name: "denied-run",
+      input: {
+        bucket: scenario.bucket,
+        kmsKeyArn: scenario.targetKeyArn,
+        inventoryConfigurationId: scenario.inventoryConfigurationId,
+        workBucket: scenario.workBucket,
+        options: { inventoryPollSeconds: 1, jobPollMinSeconds: 1, jobPollMaxSeconds: 1 },
+      },
+      waitTimeOverrides: { [StateNames.waitForInventory]: 100, [StateNames.waitForJobs]: 100 },
+      onEvent: (e) => {
+        if (e.type === "StateEntered" && e.state.name === StateNames.waitForInventory) {
+          delivery ??= admin.deliverInventory({ bucket: scenario.bucket, configurationId: scenario.inventoryConfigurationId });
+        }
+        if (e.type === "StateEntered" && e.state.name === StateNames.createCopyJobs) {
+          const state = e.state.input as { run: unknown; plan: unknown };
+          createJobsInput = { run: state.run, plan: state.plan };
+        }
+        if (e.type === "StateExited" && e.state.name === StateNames.createCopyJobs) {
+          createdJobIds = ((e.state.output as { jobs: { jobs: { jobId: string }[] } }).jobs.jobs ?? []).map((j) => j.jobId);
+        }
+      },
+    }).result;
+    await delivery;
+  }, 120_000);
+
+  afterAll(async () => {
+    await sandbox?.close();
+  });
+
+  it("fails the execution with ObjectsNotReencrypted and the summary as its cause", () => {
+    expect(result).toMatchObject({ status: "FAILED", error: "ObjectsNotReencrypted" });
+    expect(result.status === "FAILED" && result.cause).toMatch(/Failed\s+2\b/);
+    expect(result.status === "FAILED" && result.cause).toMatch(/access-or-kms: Stop and fix permissions/);
+  });
+
+  it("lists each failed object with its category in failed.csv", async () => {
+    const text = await getText(clients.s3, scenario.workBucket, "runs/denied-data/denied-run/failed.csv");
+    const rows = text.trimEnd().split("\n").slice(1).map((l) => l.split(","));
+    expect(rows.map((r) => decodeManifestKey(r[1] ?? "")).sort()).toEqual([...denied].sort());
+    for (const r of rows) expect(r.slice(2, 5)).toEqual(["access-or-kms", "403", "AccessDenied"]);
+  });
+
+  it("leaves the denied objects as they were", async () => {
+    const current = (await admin.versions(scenario.bucket)).filter((v) => v.isLatest);
+    for (const key of denied) expect(current.find((v) => v.key === key)?.encryption).toEqual({ type: "NOT-SSE" });
+  });
+
+  it("returns the same jobs when Create copy jobs runs again for the same execution", async () => {
+    expect(createdJobIds.length).toBeGreaterThan(0);
+    const deps = { clients, config: { batchRoleArn: sandboxBatchRoleArn(sandbox.identity.accountId) }, log: silentLogger, now: () => new Date() };
+    const again = await invokeStep(createCopyJobs, createJobsInput, deps);
+    expect(again.jobs.map((j) => j.jobId)).toEqual(createdJobIds);
+    const listed = await clients.s3control.send(new ListJobsCommand({ AccountId: sandbox.identity.accountId }));
+    expect(listed.Jobs?.length).toBe(createdJobIds.length);
+  });
+});

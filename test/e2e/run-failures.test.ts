@@ -1,0 +1,117 @@
+import {
+  GetBucketEncryptionCommand,
+  PutBucketInventoryConfigurationCommand,
+} from "@aws-sdk/client-s3";
+import { DisableKeyCommand } from "@aws-sdk/client-kms";
+import { ListJobsCommand } from "@aws-sdk/client-s3-control";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { SandboxAdmin } from "../../sandbox/admin-client.ts";
+import { sandboxClients, startSandboxExecution } from "../../sandbox/run-workflow.ts";
+import { type MixedBucket, seedMixedBucket } from "../../sandbox/scenarios/mixed-bucket.ts";
+import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
+import type { AwsClients } from "../../steps/clients.ts";
+import { getTextIfExists } from "../../steps/s3-io.ts";
+import { StateNames } from "../../workflow/definition.ts";
+
+/** Runs that must stop with a named error, a message that says what to do, and nothing half-written. */
+describe("a run that cannot proceed", () => {
+  let sandbox: Sandbox;
+  let clients: AwsClients;
+  let scenario: MixedBucket;
+
+  beforeEach(async () => {
+    sandbox = await startSandbox();
+    clients = sandboxClients(sandbox);
+    scenario = await seedMixedBucket(clients, new SandboxAdmin(sandbox.endpoint), { bucket: "fail-data", workBucket: "fail-work", objects: 40 });
+  });
+  afterEach(async () => {
+    await sandbox.close();
+  });
+
+  const run = (input: Record<string, unknown>, extra: Partial<Parameters<typeof startSandboxExecution>[0]> = {}) =>
+    startSandboxExecution({
+      sandbox,
+      name: "failing-run",
+      input: {
+        bucket: scenario.bucket,
+        kmsKeyArn: scenario.targetKeyArn,
+        inventoryConfigurationId: scenario.inventoryConfigurationId,
+        workBucket: scenario.workBucket,
+        ...input,
+      },
+      ...extra,
+    }).result;
+
+  const defaultAlgorithm = async () =>
+    (await clients.s3.send(new GetBucketEncryptionCommand({ Bucket: scenario.bucket }))).ServerSideEncryptionConfiguration?.Rules?.[0]
+      ?.ApplyServerSideEncryptionByDefault?.SSEAlgorithm;
+
+  it("rejects a key alias before writing anything, and says how to find the key ARN", async () => {
+    const result = await run({ kmsKeyArn: "alias/data-key" });
+    expect(result).toMatchObject({ status: "FAILED", error: "InvalidInputError" });
+    expect(result.status === "FAILED" && result.cause).toMatch(/alias.*aws kms describe-key/s);
+    expect(await defaultAlgorithm()).toBe("AES256");
+  });
+
+  it("rejects a malformed bucket name with the rule it breaks", async () => {
+    const result = await run({ bucket: "Fail_Data" });
+    expect(result).toMatchObject({ status: "FAILED", error: "InvalidInputError" });
+    expect(result.status === "FAILED" && result.cause).toMatch(/"Fail_Data" is not a valid S3 bucket name: it may contain only lowercase/);
+  });
+
+  it("rejects a key from another region than the bucket's", async () => {
+    const foreign = scenario.targetKeyArn.replace(":us-east-1:", ":eu-west-1:");
+    const result = await run({ kmsKeyArn: foreign });
+    expect(result).toMatchObject({ status: "FAILED", error: "InvalidInputError" });
+    expect(result.status === "FAILED" && result.cause).toMatch(/is in eu-west-1, but bucket fail-data is in us-east-1/);
+    expect(await defaultAlgorithm()).toBe("AES256");
+  });
+
+  it("rejects a disabled key", async () => {
+    await clients.kms.send(new DisableKeyCommand({ KeyId: scenario.targetKeyArn }));
+    const result = await run({});
+    expect(result).toMatchObject({ status: "FAILED", error: "InvalidInputError" });
+    expect(result.status === "FAILED" && result.cause).toMatch(/is Disabled, not Enabled.*enable-key/s);
+  });
+
+  it("rejects an inventory configuration that lacks the fields rekey routes by", async () => {
+    await clients.s3.send(
+      new PutBucketInventoryConfigurationCommand({
+        Bucket: scenario.bucket,
+        Id: scenario.inventoryConfigurationId,
+        InventoryConfiguration: {
+          Id: scenario.inventoryConfigurationId,
+          IsEnabled: true,
+          IncludedObjectVersions: "Current",
+          Destination: { S3BucketDestination: { Bucket: `arn:aws:s3:::${scenario.workBucket}`, Format: "CSV" } },
+          Schedule: { Frequency: "Daily" },
+          OptionalFields: ["Size"],
+        },
+      }),
+    );
+    const result = await run({});
+    expect(result).toMatchObject({ status: "FAILED", error: "InventoryConfigurationError" });
+    expect(result.status === "FAILED" && result.cause).toMatch(/lacks the fields StorageClass, EncryptionStatus/);
+  });
+
+  it("gives up waiting for an inventory after the deadline, records why, and creates no job", async () => {
+    let offsetMs = 0;
+    const result = await run(
+      { options: { inventoryWaitSeconds: 3600, inventoryPollSeconds: 600 } },
+      {
+        now: () => new Date(Date.now() + offsetMs),
+        // Time passes only while the run waits: each wait jumps the clock by ten minutes.
+        onEvent: (e) => {
+          if (e.type === "StateEntered" && e.state.name === StateNames.waitForInventory) offsetMs += 600_000;
+        },
+        waitTimeOverrides: { [StateNames.waitForInventory]: 0 },
+      },
+    );
+    expect(result).toMatchObject({ status: "FAILED", error: "InventoryNotReadyError" });
+    expect(result.status === "FAILED" && result.cause).toMatch(/No inventory of fail-data delivered after .* arrived within 1 hours.*Fix:/s);
+    const failure = await getTextIfExists(clients.s3, scenario.workBucket, "runs/fail-data/failing-run/failure.json");
+    expect(JSON.parse(failure ?? "{}")).toMatchObject({ error: "InventoryNotReadyError", runId: "failing-run" });
+    const jobs = await clients.s3control.send(new ListJobsCommand({ AccountId: sandbox.identity.accountId }));
+    expect(jobs.Jobs ?? []).toEqual([]);
+  });
+});
