@@ -2,7 +2,13 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts", "sandbox/**/*.test.ts", "steps/**/*.test.ts", "cli/**/*.test.ts", "workflow/**/*.test.ts"],
+    include: [
+      "test/**/*.test.ts",
+      "sandbox/**/*.test.ts",
+      "steps/**/*.test.ts",
+      "cli/**/*.test.ts",
+      "workflow/**/*.test.ts",
+    ],
     setupFiles: ["./workflow/node20-polyfill.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,

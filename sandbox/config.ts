@@ -7,4 +7,7 @@ export interface SandboxIdentity {
 export const DEFAULT_IDENTITY: SandboxIdentity = { accountId: "123456789012", region: "us-east-1" };
 
 /** Static credentials: the sandbox does not verify SigV4 signatures (see sandbox/ASSUMPTIONS.md). */
-export const SANDBOX_CREDENTIALS = { accessKeyId: "AKIASANDBOXREKEY0001", secretAccessKey: "sandbox-secret-key" } as const;
+export const SANDBOX_CREDENTIALS = {
+  accessKeyId: "AKIASANDBOXREKEY0001",
+  secretAccessKey: "sandbox-secret-key",
+} as const;

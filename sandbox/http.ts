@@ -62,7 +62,8 @@ export function decodeAwsChunked(raw: Buffer): { payload: Buffer; trailers: Reco
   let pos = 0;
   for (;;) {
     const lineEnd = raw.indexOf("\r\n", pos);
-    if (lineEnd < 0) throw new ServiceError("IncompleteBody", 400, "The aws-chunked body ended before its final chunk.");
+    if (lineEnd < 0)
+      throw new ServiceError("IncompleteBody", 400, "The aws-chunked body ended before its final chunk.");
     const sizeField = raw.subarray(pos, lineEnd).toString("latin1").split(";")[0]?.trim() ?? "";
     const size = Number.parseInt(sizeField, 16);
     if (!Number.isFinite(size) || size < 0) {
@@ -70,7 +71,8 @@ export function decodeAwsChunked(raw: Buffer): { payload: Buffer; trailers: Reco
     }
     pos = lineEnd + 2;
     if (size === 0) break;
-    if (pos + size > raw.length) throw new ServiceError("IncompleteBody", 400, "The aws-chunked body is shorter than its chunk sizes say.");
+    if (pos + size > raw.length)
+      throw new ServiceError("IncompleteBody", 400, "The aws-chunked body is shorter than its chunk sizes say.");
     parts.push(raw.subarray(pos, pos + size));
     pos += size + 2;
   }

@@ -46,7 +46,13 @@ export function startSandboxExecution(params: {
       return [
         state,
         hook
-          ? { ...step, invoke: async (input: unknown, deps: StepDeps) => (await hook(), step.invoke(input, deps)) }
+          ? {
+              ...step,
+              invoke: async (input: unknown, deps: StepDeps) => {
+                await hook();
+                return step.invoke(input, deps);
+              },
+            }
           : step,
       ];
     }),

@@ -56,7 +56,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   };
   const admin: ServiceHandler = async (req) => {
     if (req.rawPath === "/_sandbox/health") {
-      return { status: 200, headers: { "content-type": "application/json" }, body: JSON.stringify({ ok: true, identity }) };
+      return {
+        status: 200,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ ok: true, identity }),
+      };
     }
     if (req.rawPath.startsWith("/_sandbox/s3/")) return s3.admin(req);
     if (req.rawPath.startsWith("/_sandbox/batch/")) return batch.admin(req);
@@ -98,7 +102,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       options.onRequest?.(req, res);
       return res;
     } catch (err) {
-      const e = err instanceof ServiceError ? err : new ServiceError("InternalError", 500, String((err as Error)?.stack ?? err));
+      const e =
+        err instanceof ServiceError
+          ? err
+          : new ServiceError("InternalError", 500, String((err as Error)?.stack ?? err));
       return {
         status: e.status,
         headers: { "content-type": "application/xml" },

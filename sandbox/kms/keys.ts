@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { ServiceError } from "../http.ts";
 import type { SandboxIdentity } from "../config.ts";
+import { ServiceError } from "../http.ts";
 
 export type KeyState = "Enabled" | "Disabled" | "PendingDeletion";
 
@@ -71,9 +71,14 @@ export class KeyRegistry {
     const key = this.find(targetRef);
     if (!key) throw notFound(targetRef);
     if (!alias.startsWith("alias/") || alias.startsWith("alias/aws/")) {
-      throw new ServiceError("ValidationException", 400, `Alias must begin with "alias/" and not "alias/aws/": ${alias}`);
+      throw new ServiceError(
+        "ValidationException",
+        400,
+        `Alias must begin with "alias/" and not "alias/aws/": ${alias}`,
+      );
     }
-    if (this.aliases.has(alias)) throw new ServiceError("AlreadyExistsException", 400, `An alias with the name ${alias} already exists`);
+    if (this.aliases.has(alias))
+      throw new ServiceError("AlreadyExistsException", 400, `An alias with the name ${alias} already exists`);
     this.aliases.set(alias, key.keyId);
   }
 

@@ -1,4 +1,4 @@
-import { header, ServiceError, type SandboxRequest, type ServiceHandler } from "../http.ts";
+import { header, type SandboxRequest, ServiceError, type ServiceHandler } from "../http.ts";
 import type { KeyRegistry, KmsKey } from "./keys.ts";
 
 /** KMS over its JSON 1.1 protocol (`x-amz-target: TrentService.<Operation>`): the subset rekey and the sandbox need. */
@@ -12,7 +12,8 @@ export function kmsService(keys: KeyRegistry): ServiceHandler {
       return json(200, dispatch(keys, operation, input));
     } catch (err) {
       if (err instanceof ServiceError) return json(err.status, { __type: err.code, message: err.message });
-      if (err instanceof SyntaxError) return json(400, { __type: "SerializationException", message: "Request body is not JSON" });
+      if (err instanceof SyntaxError)
+        return json(400, { __type: "SerializationException", message: "Request body is not JSON" });
       throw err;
     }
   };

@@ -9,7 +9,10 @@ export function stsService(identity: SandboxIdentity): ServiceHandler {
     const action = form.get("Action");
     if (action === null) return undefined;
     if (action !== "GetCallerIdentity") {
-      return xml(400, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>InvalidAction</Code><Message>The sandbox does not implement STS ${escape(action)}</Message></Error><RequestId>${req.requestId}</RequestId></ErrorResponse>`);
+      return xml(
+        400,
+        `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>InvalidAction</Code><Message>The sandbox does not implement STS ${escapeXml(action)}</Message></Error><RequestId>${req.requestId}</RequestId></ErrorResponse>`,
+      );
     }
     return xml(
       200,
@@ -25,6 +28,6 @@ function xml(status: number, body: string) {
   return { status, headers: { "content-type": "text/xml" }, body: `<?xml version="1.0" encoding="UTF-8"?>\n${body}` };
 }
 
-function escape(s: string): string {
+function escapeXml(s: string): string {
   return s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

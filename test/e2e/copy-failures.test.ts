@@ -29,7 +29,10 @@ describe("a run whose copy tasks are denied", () => {
     clients = sandboxClients(sandbox);
     admin = new SandboxAdmin(sandbox.endpoint);
     scenario = await seedMixedBucket(clients, admin, { bucket: "denied-data", workBucket: "denied-work", objects: 60 });
-    denied = scenario.keys.filter((k) => k.expectation === "reencrypt").slice(0, 2).map((k) => k.key);
+    denied = scenario.keys
+      .filter((k) => k.expectation === "reencrypt")
+      .slice(0, 2)
+      .map((k) => k.key);
     await admin.request("POST", "/_sandbox/batch/faults", {
       failKeys: denied.map((key) => ({ key, httpStatus: 403, errorCode: "AccessDenied", message: "Access Denied" })),
     });
@@ -47,14 +50,19 @@ describe("a run whose copy tasks are denied", () => {
       waitTimeOverrides: { [StateNames.waitForInventory]: 100, [StateNames.waitForJobs]: 100 },
       onEvent: (e) => {
         if (e.type === "StateEntered" && e.state.name === StateNames.waitForInventory) {
-          delivery ??= admin.deliverInventory({ bucket: scenario.bucket, configurationId: scenario.inventoryConfigurationId });
+          delivery ??= admin.deliverInventory({
+            bucket: scenario.bucket,
+            configurationId: scenario.inventoryConfigurationId,
+          });
         }
         if (e.type === "StateEntered" && e.state.name === StateNames.createCopyJobs) {
           const state = e.state.input as { run: unknown; plan: unknown };
           createJobsInput = { run: state.run, plan: state.plan };
         }
         if (e.type === "StateExited" && e.state.name === StateNames.createCopyJobs) {
-          createdJobIds = ((e.state.output as { jobs: { jobs: { jobId: string }[] } }).jobs.jobs ?? []).map((j) => j.jobId);
+          createdJobIds = ((e.state.output as { jobs: { jobs: { jobId: string }[] } }).jobs.jobs ?? []).map(
+            (j) => j.jobId,
+          );
         }
       },
     }).result;
@@ -73,7 +81,11 @@ describe("a run whose copy tasks are denied", () => {
 
   it("lists each failed object with its category in failed.csv", async () => {
     const text = await getText(clients.s3, scenario.workBucket, "runs/denied-data/denied-run/failed.csv");
-    const rows = text.trimEnd().split("\n").slice(1).map((l) => l.split(","));
+    const rows = text
+      .trimEnd()
+      .split("\n")
+      .slice(1)
+      .map((l) => l.split(","));
     expect(rows.map((r) => decodeManifestKey(r[1] ?? "")).sort()).toEqual([...denied].sort());
     for (const r of rows) expect(r.slice(2, 5)).toEqual(["access-or-kms", "403", "AccessDenied"]);
   });
@@ -85,7 +97,12 @@ describe("a run whose copy tasks are denied", () => {
 
   it("returns the same jobs when Create copy jobs runs again for the same execution", async () => {
     expect(createdJobIds.length).toBeGreaterThan(0);
-    const deps = { clients, config: { batchRoleArn: sandboxBatchRoleArn(sandbox.identity.accountId) }, log: silentLogger, now: () => new Date() };
+    const deps = {
+      clients,
+      config: { batchRoleArn: sandboxBatchRoleArn(sandbox.identity.accountId) },
+      log: silentLogger,
+      now: () => new Date(),
+    };
     const again = await invokeStep(createCopyJobs, createJobsInput, deps);
     expect(again.jobs.map((j) => j.jobId)).toEqual(createdJobIds);
     const listed = await clients.s3control.send(new ListJobsCommand({ AccountId: sandbox.identity.accountId }));

@@ -55,7 +55,11 @@ describe("rekey re-encrypts one bucket end to end in the sandbox", () => {
         if (event.type !== "StateEntered") return;
         enteredStates.push(event.state.name);
         if (event.state.name === StateNames.waitForInventory) {
-          delivery ??= admin.deliverInventory({ bucket: scenario.bucket, configurationId: scenario.inventoryConfigurationId, maxRowsPerFile: 150 });
+          delivery ??= admin.deliverInventory({
+            bucket: scenario.bucket,
+            configurationId: scenario.inventoryConfigurationId,
+            maxRowsPerFile: 150,
+          });
         }
       },
       // An object deleted after the manifests were written: its copy task finds no object and it counts as gone.
@@ -109,7 +113,9 @@ describe("rekey re-encrypts one bucket end to end in the sandbox", () => {
   });
 
   it("keeps the body bytes, and serves them through the real S3 API with the encryption headers AWS returns", async () => {
-    for (const k of keysWith("reencrypt").filter((k) => k.key !== deletedDuringRun).slice(0, 60)) {
+    for (const k of keysWith("reencrypt")
+      .filter((k) => k.key !== deletedDuringRun)
+      .slice(0, 60)) {
       const got = await clients.s3.send(new GetObjectCommand({ Bucket: scenario.bucket, Key: k.key }));
       expect(await got.Body?.transformToString("utf8"), k.key).toBe(bodyOf(k.key, 2));
       const head = await clients.s3.send(new HeadObjectCommand({ Bucket: scenario.bucket, Key: k.key }));
@@ -160,7 +166,13 @@ describe("rekey re-encrypts one bucket end to end in the sandbox", () => {
       pending: 0,
     });
     const report = runReportSchema.parse(
-      JSON.parse(await getText(clients.s3, scenario.workBucket, output().reportLocation.replace(`s3://${scenario.workBucket}/`, ""))),
+      JSON.parse(
+        await getText(
+          clients.s3,
+          scenario.workBucket,
+          output().reportLocation.replace(`s3://${scenario.workBucket}/`, ""),
+        ),
+      ),
     );
     expect(report.reconciliation).toEqual({ ok: true, problems: [] });
     expect(Object.fromEntries(report.skipped.map((s) => [s.reason, s.count]))).toEqual({

@@ -1,8 +1,5 @@
-import {
-  GetBucketEncryptionCommand,
-  PutBucketInventoryConfigurationCommand,
-} from "@aws-sdk/client-s3";
 import { DisableKeyCommand } from "@aws-sdk/client-kms";
+import { GetBucketEncryptionCommand, PutBucketInventoryConfigurationCommand } from "@aws-sdk/client-s3";
 import { ListJobsCommand } from "@aws-sdk/client-s3-control";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
@@ -22,7 +19,11 @@ describe("a run that cannot proceed", () => {
   beforeEach(async () => {
     sandbox = await startSandbox();
     clients = sandboxClients(sandbox);
-    scenario = await seedMixedBucket(clients, new SandboxAdmin(sandbox.endpoint), { bucket: "fail-data", workBucket: "fail-work", objects: 40 });
+    scenario = await seedMixedBucket(clients, new SandboxAdmin(sandbox.endpoint), {
+      bucket: "fail-data",
+      workBucket: "fail-work",
+      objects: 40,
+    });
   });
   afterEach(async () => {
     await sandbox.close();
@@ -43,8 +44,8 @@ describe("a run that cannot proceed", () => {
     }).result;
 
   const defaultAlgorithm = async () =>
-    (await clients.s3.send(new GetBucketEncryptionCommand({ Bucket: scenario.bucket }))).ServerSideEncryptionConfiguration?.Rules?.[0]
-      ?.ApplyServerSideEncryptionByDefault?.SSEAlgorithm;
+    (await clients.s3.send(new GetBucketEncryptionCommand({ Bucket: scenario.bucket })))
+      .ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault?.SSEAlgorithm;
 
   it("rejects a key alias before writing anything, and says how to find the key ARN", async () => {
     const result = await run({ kmsKeyArn: "alias/data-key" });
@@ -56,7 +57,9 @@ describe("a run that cannot proceed", () => {
   it("rejects a malformed bucket name with the rule it breaks", async () => {
     const result = await run({ bucket: "Fail_Data" });
     expect(result).toMatchObject({ status: "FAILED", error: "InvalidInputError" });
-    expect(result.status === "FAILED" && result.cause).toMatch(/"Fail_Data" is not a valid S3 bucket name: it may contain only lowercase/);
+    expect(result.status === "FAILED" && result.cause).toMatch(
+      /"Fail_Data" is not a valid S3 bucket name: it may contain only lowercase/,
+    );
   });
 
   it("rejects a key from another region than the bucket's", async () => {
@@ -108,7 +111,9 @@ describe("a run that cannot proceed", () => {
       },
     );
     expect(result).toMatchObject({ status: "FAILED", error: "InventoryNotReadyError" });
-    expect(result.status === "FAILED" && result.cause).toMatch(/No inventory of fail-data delivered after .* arrived within 1 hours.*Fix:/s);
+    expect(result.status === "FAILED" && result.cause).toMatch(
+      /No inventory of fail-data delivered after .* arrived within 1 hours.*Fix:/s,
+    );
     const failure = await getTextIfExists(clients.s3, scenario.workBucket, "runs/fail-data/failing-run/failure.json");
     expect(JSON.parse(failure ?? "{}")).toMatchObject({ error: "InventoryNotReadyError", runId: "failing-run" });
     const jobs = await clients.s3control.send(new ListJobsCommand({ AccountId: sandbox.identity.accountId }));

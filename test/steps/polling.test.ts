@@ -2,7 +2,14 @@ import { describe, expect, it } from "vitest";
 import { nextJobPollSeconds } from "../../steps/polling.ts";
 
 describe("nextJobPollSeconds", () => {
-  const base = { elapsedSeconds: 0, totalTasks: 1000, finishedTasks: 0, tasksPerSecond: undefined, minSeconds: 30, maxSeconds: 1800 };
+  const base = {
+    elapsedSeconds: 0,
+    totalTasks: 1000,
+    finishedTasks: 0,
+    tasksPerSecond: undefined,
+    minSeconds: 30,
+    maxSeconds: 1800,
+  };
 
   it("waits the minimum before any task ran", () => {
     expect(nextJobPollSeconds(base)).toBe(30);
@@ -27,7 +34,14 @@ describe("nextJobPollSeconds", () => {
     let elapsed = 0;
     let polls = 0;
     while (elapsed < total) {
-      elapsed += nextJobPollSeconds({ elapsedSeconds: elapsed, totalTasks: total, finishedTasks: elapsed, tasksPerSecond: 1, minSeconds: 1, maxSeconds: 86_400 });
+      elapsed += nextJobPollSeconds({
+        elapsedSeconds: elapsed,
+        totalTasks: total,
+        finishedTasks: elapsed,
+        tasksPerSecond: 1,
+        minSeconds: 1,
+        maxSeconds: 86_400,
+      });
       polls += 1;
     }
     const eventsPerPoll = 9; // Task (5) + Choice (2) + Wait (2), aws-facts 8

@@ -2,7 +2,12 @@ import { describe, expect, it } from "vitest";
 import { bucketNameProblem, describeIssues, kmsKeyArnProblem, RunRequestSchema } from "../../steps/request.ts";
 
 const KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
-const valid = { bucket: "my-data", kmsKeyArn: KEY, inventoryConfigurationId: "all-versions", workBucket: "my-rekey-work" };
+const valid = {
+  bucket: "my-data",
+  kmsKeyArn: KEY,
+  inventoryConfigurationId: "all-versions",
+  workBucket: "my-rekey-work",
+};
 
 describe("run request validation", () => {
   it.each([

@@ -18,7 +18,12 @@ const tasks = Object.entries(states).filter(([, s]) => s.Type === "Task");
 describe("the rekey state machine definition", () => {
   it("is a valid ASL definition once its placeholders are substituted", () => {
     const json = substitute(rekeyDefinitionJson(), localFunctionArns("us-east-1", "123456789012"));
-    expect(() => new StateMachine(JSON.parse(json) as StateMachineDefinition, { validationOptions: { checkArn: true, checkPaths: true } })).not.toThrow();
+    expect(
+      () =>
+        new StateMachine(JSON.parse(json) as StateMachineDefinition, {
+          validationOptions: { checkArn: true, checkPaths: true },
+        }),
+    ).not.toThrow();
   });
 
   it("uses JSONPath only: no JSONata, no variables (the local engine ignores both)", () => {
@@ -32,9 +37,15 @@ describe("the rekey state machine definition", () => {
       expect(state.Resource, name).toBe(`\${${FunctionPlaceholders[name as keyof typeof FunctionPlaceholders]}}`);
       expect(state.TimeoutSeconds, name).toBeGreaterThan(0);
       const retry = state.Retry as { ErrorEquals: string[] }[];
-      expect(retry.flatMap((r) => r.ErrorEquals), name).toEqual([...TRANSIENT_ERRORS]);
+      expect(
+        retry.flatMap((r) => r.ErrorEquals),
+        name,
+      ).toEqual([...TRANSIENT_ERRORS]);
       if (name === StateNames.recordFailure) expect(state.Catch, name).toBeUndefined();
-      else expect(state.Catch, name).toEqual([{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: StateNames.recordFailure }]);
+      else
+        expect(state.Catch, name).toEqual([
+          { ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: StateNames.recordFailure },
+        ]);
     }
   });
 
@@ -45,9 +56,12 @@ describe("the rekey state machine definition", () => {
   it("links only to states that exist, and reaches every state from the start", () => {
     const def = rekeyDefinition();
     const targets = (s: State) =>
-      [s.Next, s.Default, ...((s.Choices as { Next: string }[] | undefined) ?? []).map((c) => c.Next), ...((s.Catch as { Next: string }[] | undefined) ?? []).map((c) => c.Next)].filter(
-        (t): t is string => typeof t === "string",
-      );
+      [
+        s.Next,
+        s.Default,
+        ...((s.Choices as { Next: string }[] | undefined) ?? []).map((c) => c.Next),
+        ...((s.Catch as { Next: string }[] | undefined) ?? []).map((c) => c.Next),
+      ].filter((t): t is string => typeof t === "string");
     const seen = new Set<string>();
     const queue = [def.StartAt as string];
     while (queue.length) {
