@@ -26,9 +26,7 @@ export const writeFinalReport = defineStep({
       JSON.parse(await getText(clients.s3, run.workBucket, verification.verificationKey)),
     );
     const tally = RunTally.fromJSON(file.tally);
-    const warnings = file.spotCheck.mismatches.map(
-      (m) => `Reported re-encrypted but HeadObject shows ${m.found}: ${m.key}`,
-    );
+    const warnings = mismatchWarnings(file.spotCheck.mismatches, keys.verification);
     for (const job of file.jobs) {
       if (job.status !== "Complete")
         warnings.push(
@@ -64,3 +62,14 @@ export const writeFinalReport = defineStep({
     };
   },
 });
+
+/** Enough examples to act on; the state output and a Fail state's Cause are size-limited, the full list is in S3. */
+const MISMATCH_EXAMPLES = 5;
+
+export function mismatchWarnings(mismatches: { key: string; found: string }[], listedIn: string): string[] {
+  if (mismatches.length === 0) return [];
+  const examples = mismatches.slice(0, MISMATCH_EXAMPLES).map((m) => `  ${JSON.stringify(m.key)}: ${m.found}`);
+  return [
+    `${mismatches.length} sampled object(s) reported re-encrypted are not SSE-KMS under the target key with Bucket Key in their storage class (all listed in ${listedIn}), e.g.:\n${examples.join("\n")}`,
+  ];
+}

@@ -1,3 +1,4 @@
+import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { ListJobsCommand } from "@aws-sdk/client-s3-control";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
@@ -108,4 +109,63 @@ describe("a run whose copy tasks are denied", () => {
     const listed = await clients.s3control.send(new ListJobsCommand({ AccountId: sandbox.identity.accountId }));
     expect(listed.Jobs?.length).toBe(createdJobIds.length);
   });
+});
+
+/** The final check does not trust the completion report alone: it HEADs re-encrypted objects itself. */
+describe("a run where an object is overwritten with SSE-S3 after its copy", () => {
+  it("fails with ObjectsNotReencrypted and names the object", async () => {
+    const sandbox = await startSandbox();
+    try {
+      const clients = sandboxClients(sandbox);
+      const admin = new SandboxAdmin(sandbox.endpoint);
+      const scenario = await seedMixedBucket(clients, admin, {
+        bucket: "overwrite-data",
+        workBucket: "overwrite-work",
+        objects: 20,
+      });
+      const victim =
+        scenario.keys.find((k) => k.expectation === "reencrypt" && k.storageClass === "STANDARD")?.key ?? "";
+      let delivery: Promise<unknown> | undefined;
+      const result = await startSandboxExecution({
+        sandbox,
+        name: "overwrite-run",
+        input: {
+          bucket: scenario.bucket,
+          kmsKeyArn: scenario.targetKeyArn,
+          inventoryConfigurationId: scenario.inventoryConfigurationId,
+          workBucket: scenario.workBucket,
+          options: { inventoryPollSeconds: 1, jobPollMinSeconds: 1, jobPollMaxSeconds: 1, verifySampleSize: 100_000 },
+        },
+        waitTimeOverrides: { [StateNames.waitForInventory]: 100, [StateNames.waitForJobs]: 100 },
+        onEvent: (e) => {
+          if (e.type === "StateEntered" && e.state.name === StateNames.waitForInventory) {
+            delivery ??= admin.deliverInventory({
+              bucket: scenario.bucket,
+              configurationId: scenario.inventoryConfigurationId,
+            });
+          }
+        },
+        beforeStep: {
+          [StateNames.verifyResults]: async () => {
+            await clients.s3.send(
+              new PutObjectCommand({
+                Bucket: scenario.bucket,
+                Key: victim,
+                Body: "late write",
+                ServerSideEncryption: "AES256",
+              }),
+            );
+          },
+        },
+      }).result;
+      await delivery;
+      expect(result).toMatchObject({ status: "FAILED", error: "ObjectsNotReencrypted" });
+      expect(result.status === "FAILED" && result.cause).toContain(
+        `1 sampled object(s) reported re-encrypted are not SSE-KMS`,
+      );
+      expect(result.status === "FAILED" && result.cause).toContain(JSON.stringify(victim));
+    } finally {
+      await sandbox.close();
+    }
+  }, 60_000);
 });
