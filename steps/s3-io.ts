@@ -1,4 +1,5 @@
-import type { Readable } from "node:stream";
+import { createHash } from "node:crypto";
+import { type Readable, Transform } from "node:stream";
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 
 /** HTTP status of an SDK error, if the service answered. */
@@ -49,4 +50,25 @@ export async function putText(
 ) {
   const out = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: text, ContentType: contentType }));
   return out.ETag;
+}
+
+/**
+ * Streams an object while computing the MD5 of its bytes as they pass, so a file can be checked against the
+ * checksum its manifest lists without reading it twice. Call `md5()` after the stream has been consumed.
+ */
+export async function getStreamWithMd5(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+): Promise<{ body: Readable; md5: () => string }> {
+  const hash = createHash("md5");
+  const source = await getStream(s3, bucket, key);
+  const hashing = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hash.update(chunk);
+      done(null, chunk);
+    },
+  });
+  source.on("error", (err) => hashing.destroy(err));
+  return { body: source.pipe(hashing), md5: () => hash.digest("hex") };
 }

@@ -8,13 +8,11 @@ import {
 import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 import { z } from "zod";
 import { StateNames } from "../workflow/definition.ts";
+import { REQUIRED_INVENTORY_FIELDS } from "./domain/inventory.ts";
 import { InvalidInputError, InventoryConfigurationError } from "./errors.ts";
 import { describeIssues, parseKmsKeyArn, RunRequestSchema } from "./request.ts";
 import { type RunContext, RunOptionsSchema } from "./run-context.ts";
 import { defineStep } from "./step.ts";
-
-/** Inventory fields rekey cannot route an object without. */
-export const REQUIRED_INVENTORY_FIELDS = ["Size", "StorageClass", "EncryptionStatus"] as const;
 
 const Input = z.object({
   request: z.unknown(),

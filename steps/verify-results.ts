@@ -1,5 +1,3 @@
-import { createHash } from "node:crypto";
-import { Transform } from "node:stream";
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { DescribeJobCommand } from "@aws-sdk/client-s3-control";
 import pLimit from "p-limit";
@@ -13,7 +11,7 @@ import { BatchJobFailedError, CompletionReportError } from "./errors.ts";
 import { LineUpload } from "./manifest-upload.ts";
 import { JobsSchema, PlanSchema } from "./plan.ts";
 import { type RunContext, RunContextSchema, runKeys } from "./run-context.ts";
-import { getStream, getText, getTextIfExists, httpStatusOf, putJson } from "./s3-io.ts";
+import { getStreamWithMd5, getText, getTextIfExists, httpStatusOf, putJson } from "./s3-io.ts";
 import { defineStep, type StepDeps } from "./step.ts";
 
 const FAILED_HEADER = "bucket,key,category,http_status,error_code,message\n";
@@ -112,20 +110,12 @@ async function readCompletionReport(
   const report = parseReportManifest(text, manifestKey);
   let rows = 0;
   for (const file of report.results) {
-    const md5 = createHash("md5");
-    const body = await getStream(clients.s3, file.bucket, file.key);
-    const hashing = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        md5.update(chunk);
-        done(null, chunk);
-      },
-    });
-    body.on("error", (err) => hashing.destroy(err));
-    for await (const row of reportRows(body.pipe(hashing), file.key)) {
+    const { body, md5 } = await getStreamWithMd5(clients.s3, file.bucket, file.key);
+    for await (const row of reportRows(body, file.key)) {
       rows += 1;
       await onRow(row);
     }
-    const digest = md5.digest("hex");
+    const digest = md5();
     if (digest !== file.md5.toLowerCase()) {
       throw new CompletionReportError(`the file's MD5 is ${digest}, but the report manifest says ${file.md5}.`, {
         file: file.key,

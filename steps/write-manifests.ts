@@ -1,5 +1,3 @@
-import { createHash } from "node:crypto";
-import { Transform } from "node:stream";
 import { z } from "zod";
 import { StateNames } from "../workflow/definition.ts";
 import { encodeManifestKey, manifestLine } from "./domain/batch-manifest.ts";
@@ -16,7 +14,7 @@ import { FoundInventorySchema } from "./find-inventory.ts";
 import { LineUpload } from "./manifest-upload.ts";
 import type { Plan } from "./plan.ts";
 import { type RunContext, RunContextSchema, runKeys } from "./run-context.ts";
-import { getStream, getText, putJson } from "./s3-io.ts";
+import { getStreamWithMd5, getText, putJson } from "./s3-io.ts";
 import { defineStep, type StepDeps } from "./step.ts";
 
 const SKIPPED_HEADER = "bucket,key,reason,storage_class,encryption_status,size\n";
@@ -98,16 +96,8 @@ async function streamDataFile(
   { clients }: StepDeps,
   onRow: (row: InventoryRow) => Promise<void>,
 ): Promise<void> {
-  const md5 = createHash("md5");
-  const body = await getStream(clients.s3, manifest.destinationBucket, file.key);
-  const hashing = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      md5.update(chunk);
-      done(null, chunk);
-    },
-  });
-  body.on("error", (err) => hashing.destroy(err));
-  for await (const row of inventoryRows(body.pipe(hashing), manifest.columns, file.key)) {
+  const { body, md5 } = await getStreamWithMd5(clients.s3, manifest.destinationBucket, file.key);
+  for await (const row of inventoryRows(body, manifest.columns, file.key)) {
     if (row.bucket !== run.bucket) {
       throw new InventoryFormatError(`a row names bucket ${row.bucket}, not ${run.bucket}.`, {
         file: file.key,
@@ -116,7 +106,7 @@ async function streamDataFile(
     }
     await onRow(row);
   }
-  const digest = md5.digest("hex");
+  const digest = md5();
   if (digest !== file.md5.toLowerCase()) {
     throw new InventoryFormatError(`the file's MD5 is ${digest}, but manifest.json says ${file.md5}.`, {
       file: file.key,

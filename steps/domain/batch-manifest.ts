@@ -1,4 +1,5 @@
 import { InvalidInputError, ManifestWriteError } from "../errors.ts";
+import { percentDecode } from "./percent-decode.ts";
 
 /** "The maximum number of characters for the key field in the manifest is 1,024" (aws-facts 2.3). */
 export const MANIFEST_KEY_MAX_CHARS = 1024;
@@ -32,12 +33,7 @@ export function encodeManifestKey(key: string): string {
 
 /** Reverses encodeManifestKey (plain percent-decoding, `+` stays `+`); undefined when malformed. */
 export function tryDecodeManifestKey(encoded: string): string | undefined {
-  if (!encoded.includes("%")) return encoded;
-  try {
-    return decodeURIComponent(encoded);
-  } catch {
-    return undefined;
-  }
+  return percentDecode(encoded, false);
 }
 
 /** Reverses encodeManifestKey; throws InvalidInputError on a malformed percent sequence. */

@@ -99,100 +99,124 @@ export interface ReportRow {
   resultMessage: string;
 }
 
+export interface CsvRecord {
+  fields: string[];
+  /** 1-based line the record starts on. */
+  line: number;
+}
+
+const DAMAGED_FIX = "The results CSV is damaged; download it again and compare its MD5 with the report manifest.";
+const UNQUOTED_SPECIAL = /[,\r\n"]/g;
+
 /**
- * Minimal RFC 4180 record reader over a stream of chunks: quoted fields with commas, doubled quotes and line
- * breaks; CRLF or LF record ends. Yields each record with the 1-based line it starts on.
+ * RFC 4180 record reader over a stream of chunks: quoted fields with commas, doubled quotes and line breaks;
+ * CRLF or LF record ends; blank lines skipped. Runs of ordinary characters are copied as slices, not one
+ * character at a time, and state carries across chunk boundaries (even between a quote and its double).
  */
-export async function* csvRecords(
-  input: AsyncIterable<Buffer | string>,
-  source: string,
-): AsyncGenerator<{ fields: string[]; line: number }, void, undefined> {
+export async function* csvRecords(input: AsyncIterable<Buffer | string>, source: string): AsyncGenerator<CsvRecord> {
   const decoder = new StringDecoder("utf8");
   let fields: string[] = [];
   let field = "";
   let inQuotes = false;
-  // After a closing quote: either a doubled quote follows, or the field ends.
-  let quoteSeen = false;
+  // A quote seen inside a quoted field at the end of a chunk: the next character decides (doubled or closing).
+  let quotePending = false;
   let fieldWasQuoted = false;
+  let afterClosingQuote = false;
+  let pendingCr = false;
   let line = 1;
   let recordLine = 1;
-  let pendingCr = false;
-  let recordHasContent = false;
+
+  const damaged = (problem: string): CompletionReportError =>
+    new CompletionReportError(problem, { file: source, line, fix: DAMAGED_FIX });
 
   const endField = (): void => {
     fields.push(field);
     field = "";
     fieldWasQuoted = false;
+    afterClosingQuote = false;
   };
+  const recordStarted = (): boolean => fields.length > 0 || field !== "" || fieldWasQuoted;
 
-  function* process(text: string): Generator<{ fields: string[]; line: number }> {
-    for (let i = 0; i < text.length; i++) {
-      const c = text[i];
-      if (inQuotes) {
-        if (quoteSeen) {
-          quoteSeen = false;
-          if (c === '"') {
-            field += '"';
-            continue;
-          }
-          inQuotes = false;
-          // fall through to the unquoted handling of c
-        } else if (c === '"') {
-          quoteSeen = true;
-          continue;
-        } else {
-          if (c === "\n") line += 1;
-          field += c;
+  const parse = (text: string, out: CsvRecord[]): void => {
+    const n = text.length;
+    let i = 0;
+    while (i < n) {
+      if (quotePending) {
+        quotePending = false;
+        if (text.charCodeAt(i) === 34) {
+          field += '"';
+          i += 1;
           continue;
         }
+        inQuotes = false;
+        afterClosingQuote = true;
+      }
+      if (inQuotes) {
+        const q = text.indexOf('"', i);
+        const end = q < 0 ? n : q;
+        const piece = text.slice(i, end);
+        for (let nl = piece.indexOf("\n"); nl >= 0; nl = piece.indexOf("\n", nl + 1)) line += 1;
+        field += piece;
+        if (q < 0) return;
+        if (q + 1 === n) {
+          quotePending = true;
+          return;
+        }
+        if (text.charCodeAt(q + 1) === 34) {
+          field += '"';
+          i = q + 2;
+        } else {
+          inQuotes = false;
+          afterClosingQuote = true;
+          i = q + 1;
+        }
+        continue;
       }
       if (pendingCr) {
         pendingCr = false;
-        if (c !== "\n") field += "\r";
+        if (text.charCodeAt(i) !== 10) field += "\r";
       }
-      if (c === ",") {
+      UNQUOTED_SPECIAL.lastIndex = i;
+      const m = UNQUOTED_SPECIAL.exec(text);
+      const at = m ? m.index : n;
+      if (at > i) {
+        if (afterClosingQuote) throw damaged("text follows a closing double quote.");
+        field += text.slice(i, at);
+      }
+      if (!m) return;
+      const c = text.charCodeAt(at);
+      i = at + 1;
+      if (c === 44) {
         endField();
-        recordHasContent = true;
-      } else if (c === "\n") {
-        if (recordHasContent || field !== "" || fieldWasQuoted) {
+      } else if (c === 10) {
+        if (recordStarted()) {
           endField();
-          yield { fields, line: recordLine };
+          out.push({ fields, line: recordLine });
         }
         fields = [];
+        field = "";
+        fieldWasQuoted = false;
+        afterClosingQuote = false;
         line += 1;
         recordLine = line;
-        recordHasContent = false;
-      } else if (c === "\r") {
+      } else if (c === 13) {
         pendingCr = true;
-      } else if (c === '"') {
-        if (field !== "" || fieldWasQuoted) {
-          throw new CompletionReportError("a double quote appears inside an unquoted field.", {
-            file: source,
-            line,
-            fix: "The results CSV is damaged; download it again and compare its MD5 with the report manifest.",
-          });
-        }
+      } else {
+        if (field !== "" || fieldWasQuoted) throw damaged("a double quote appears inside an unquoted field.");
         inQuotes = true;
         fieldWasQuoted = true;
-        recordHasContent = true;
-      } else {
-        if (fieldWasQuoted) {
-          throw new CompletionReportError("text follows a closing double quote.", {
-            file: source,
-            line,
-            fix: "The results CSV is damaged; download it again and compare its MD5 with the report manifest.",
-          });
-        }
-        field += c;
       }
     }
-  }
+  };
 
-  for await (const chunk of input) {
-    yield* process(typeof chunk === "string" ? chunk : decoder.write(chunk));
-  }
-  yield* process(decoder.end());
-  if (inQuotes && !quoteSeen) {
+  const flush = function* (text: string): Generator<CsvRecord> {
+    const out: CsvRecord[] = [];
+    parse(text, out);
+    yield* out;
+  };
+  for await (const chunk of input) yield* flush(typeof chunk === "string" ? chunk : decoder.write(chunk));
+  yield* flush(decoder.end());
+  if (inQuotes && !quotePending) {
     throw new CompletionReportError("the file ends inside a quoted field.", {
       file: source,
       line: recordLine,
@@ -200,7 +224,7 @@ export async function* csvRecords(
     });
   }
   if (pendingCr) field += "\r";
-  if (recordHasContent || field !== "" || fieldWasQuoted || quoteSeen) {
+  if (recordStarted()) {
     endField();
     yield { fields, line: recordLine };
   }
@@ -208,6 +232,14 @@ export async function* csvRecords(
 
 const HTTP_STATUS = /^[1-5]\d\d$/;
 const REPORT_COLUMNS = 7;
+
+function badRow(problem: string, file: string, line: number): CompletionReportError {
+  return new CompletionReportError(problem, {
+    file,
+    line,
+    fix: "Check that the file is a Batch Operations results CSV (Report_CSV_20180820); if it is, download it again and compare its MD5 with the report manifest.",
+  });
+}
 
 /**
  * Rows of one completion report results CSV. Columns 5 and 6 are read by content, not position: the
@@ -221,21 +253,19 @@ export async function* reportRows(
   source = "completion report",
 ): AsyncGenerator<ReportRow, void, undefined> {
   for await (const { fields, line } of csvRecords(csv, source)) {
-    const fail = (problem: string): CompletionReportError =>
-      new CompletionReportError(problem, {
-        file: source,
-        line,
-        fix: "Check that the file is a Batch Operations results CSV (Report_CSV_20180820); if it is, download it again and compare its MD5 with the report manifest.",
-      });
     if (fields.length < REPORT_COLUMNS) {
-      throw fail(`the row has ${fields.length} field(s); a completion report row has ${REPORT_COLUMNS}.`);
+      throw badRow(
+        `the row has ${fields.length} field(s); a completion report row has ${REPORT_COLUMNS}.`,
+        source,
+        line,
+      );
     }
     // ResultMessage is free text and last; if a writer left commas in it unquoted, they belong to it.
     const [bucket = "", rawKey = "", versionId = "", status = "", c5 = "", c6 = ""] = fields;
     const resultMessage = fields.slice(REPORT_COLUMNS - 1).join(",");
     const taskStatus = status.toLowerCase();
     if (taskStatus !== "succeeded" && taskStatus !== "failed") {
-      throw fail(`TaskStatus is "${status}", expected succeeded or failed.`);
+      throw badRow(`TaskStatus is "${status}", expected succeeded or failed.`, source, line);
     }
     let httpText: string | undefined;
     let errorCode: string | undefined;
@@ -248,9 +278,9 @@ export async function* reportRows(
     } else if (c5 === "" || c6 === "") {
       errorCode = c5 || c6;
     } else {
-      throw fail(`neither column 5 ("${c5}") nor column 6 ("${c6}") is an HTTP status code.`);
+      throw badRow(`neither column 5 ("${c5}") nor column 6 ("${c6}") is an HTTP status code.`, source, line);
     }
-    if (bucket === "" || rawKey === "") throw fail("the row has no bucket or key.");
+    if (bucket === "" || rawKey === "") throw badRow("the row has no bucket or key.", source, line);
     const row: ReportRow = {
       bucket,
       key: tryDecodeManifestKey(rawKey) ?? rawKey,

@@ -2,6 +2,7 @@ import { pipeline, Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { z } from "zod";
 import { InventoryConfigurationError, InventoryFormatError } from "../errors.ts";
+import { percentDecode } from "./percent-decode.ts";
 
 /** Column names S3 Inventory writes into `fileSchema` (aws-facts 1.1, 1.4). Newer ones are tolerated and ignored. */
 export const KNOWN_INVENTORY_COLUMNS = [
@@ -267,25 +268,29 @@ function indexColumns(columns: readonly InventoryColumn[]): ColumnIndexes {
 }
 
 /**
- * Splits one CSV line into fields. Fast path: inventory quotes every field and a quote inside a value is
- * doubled, so when no piece of a `","` split still holds a quote, the split is exact (a doubled quote always
- * leaves at least one quote behind in a piece). Anything else goes through the full parser.
+ * Splits one CSV line into fields. Fast path for S3 Inventory's every-field-quoted lines: jump from quote to
+ * quote with indexOf. Inside a field the first quote found is either its closing quote (then `,"` or the end
+ * of the line follows) or the first of a doubled `""`; anything but the former goes to the full parser, so
+ * the fast path never mis-splits a value holding `","`.
  */
 export function splitInventoryLine(line: string): string[] | undefined {
   const n = line.length;
-  if (n >= 2 && line.charCodeAt(0) === 34 && line.charCodeAt(n - 1) === 34) {
-    const inner = line.slice(1, -1);
-    const pieces = inner.split('","');
-    let clean = true;
-    for (const p of pieces) {
-      if (p.includes('"')) {
-        clean = false;
-        break;
-      }
+  if (n === 0 || line.charCodeAt(0) !== 34) return splitCsvLineSlow(line);
+  const fields: string[] = [];
+  let open = 0;
+  for (;;) {
+    const close = line.indexOf('"', open + 1);
+    if (close < 0) return undefined;
+    if (close === n - 1) {
+      fields.push(line.slice(open + 1, close));
+      return fields;
     }
-    if (clean) return pieces;
+    if (line.charCodeAt(close + 1) !== 44 || close + 2 >= n || line.charCodeAt(close + 2) !== 34) {
+      return splitCsvLineSlow(line);
+    }
+    fields.push(line.slice(open + 1, close));
+    open = close + 2;
   }
-  return splitCsvLineSlow(line);
 }
 
 /** RFC 4180 fields of one line; undefined when a quote is unbalanced or stray. */
@@ -329,17 +334,15 @@ function splitCsvLineSlow(line: string): string[] | undefined {
 
 /** Form-style decoding of an inventory CSV key (`+` is a space, aws-facts 1.5); undefined when malformed. */
 export function decodeInventoryKey(encoded: string): string | undefined {
-  if (!encoded.includes("%") && !encoded.includes("+")) return encoded;
-  try {
-    return decodeURIComponent(encoded.replaceAll("+", " "));
-  } catch {
-    return undefined;
-  }
+  return percentDecode(encoded, true);
 }
 
 function parseBoolean(value: string): boolean | undefined {
-  if (value.length === 4 && value.toLowerCase() === "true") return true;
-  if (value.length === 5 && value.toLowerCase() === "false") return false;
+  if (value === "true") return true;
+  if (value === "false") return false;
+  const lower = value.toLowerCase();
+  if (lower === "true") return true;
+  if (lower === "false") return false;
   return undefined;
 }
 
@@ -353,6 +356,18 @@ export async function* inventoryRows(
   columns: readonly InventoryColumn[],
   source: string,
 ): AsyncGenerator<InventoryRow, void, undefined> {
+  for await (const batch of inventoryRowBatches(gzipped, columns, source)) yield* batch;
+}
+
+/**
+ * The same rows as inventoryRows, one array per decompressed chunk (a few hundred rows). An async generator
+ * pays a promise round trip per yield; a filter that handles millions of rows should use this form.
+ */
+export async function* inventoryRowBatches(
+  gzipped: Readable | AsyncIterable<Buffer>,
+  columns: readonly InventoryColumn[],
+  source: string,
+): AsyncGenerator<InventoryRow[], void, undefined> {
   const ix = indexColumns(columns);
   if (ix.bucket < 0 || ix.key < 0) {
     throw new InventoryFormatError("the column list has no Bucket or Key column.", {
@@ -362,6 +377,12 @@ export async function* inventoryRows(
   }
   const input = gzipped instanceof Readable ? gzipped : Readable.from(gzipped);
   const gunzip = createGunzip();
+  // A failing read (e.g. a reset S3 connection) is not a format problem and may be worth a retry, so it is
+  // rethrown as it is rather than as InventoryFormatError.
+  let inputError: unknown;
+  input.once("error", (e) => {
+    inputError = e;
+  });
   // pipeline forwards an input error into gunzip and destroys the input when the consumer stops early.
   pipeline(input, gunzip, () => {});
   gunzip.setEncoding("utf8");
@@ -447,31 +468,33 @@ export async function* inventoryRows(
 
   try {
     for await (const chunk of gunzip as AsyncIterable<string>) {
+      const batch: InventoryRow[] = [];
       let start = 0;
       let nl = chunk.indexOf("\n");
       if (nl >= 0 && carry.length > 0) {
         lineNo += 1;
         const row = toRow(carry + chunk.slice(0, nl));
         carry = "";
-        if (row) yield row;
+        if (row) batch.push(row);
         start = nl + 1;
         nl = chunk.indexOf("\n", start);
       }
       while (nl >= 0) {
         lineNo += 1;
         const row = toRow(chunk.slice(start, nl));
-        if (row) yield row;
+        if (row) batch.push(row);
         start = nl + 1;
         nl = chunk.indexOf("\n", start);
       }
       carry = start === 0 ? carry + chunk : chunk.slice(start);
+      if (batch.length > 0) yield batch;
       if (carry.length > MAX_LINE_CHARS) {
         lineNo += 1;
         throw fail(`a line is longer than ${MAX_LINE_CHARS} characters.`, CORRUPT_FIX);
       }
     }
   } catch (cause) {
-    if (cause instanceof InventoryFormatError) throw cause;
+    if (cause instanceof InventoryFormatError || (inputError !== undefined && cause === inputError)) throw cause;
     lineNo += 1;
     throw fail(
       `cannot decompress the data file (${cause instanceof Error ? cause.message : String(cause)}).`,
@@ -484,7 +507,7 @@ export async function* inventoryRows(
   if (carry.length > 0) {
     lineNo += 1;
     const row = toRow(carry);
-    if (row) yield row;
+    if (row) yield [row];
   }
 }
 

@@ -2,7 +2,7 @@ import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { ListJobsCommand } from "@aws-sdk/client-s3-control";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
-import { sandboxBatchRoleArn, sandboxClients, startSandboxExecution } from "../../sandbox/run-workflow.ts";
+import { sandboxBatchRoleArn, sandboxClients } from "../../sandbox/run-workflow.ts";
 import { type MixedBucket, seedMixedBucket } from "../../sandbox/scenarios/mixed-bucket.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
 import type { AwsClients } from "../../steps/clients.ts";
@@ -13,6 +13,7 @@ import { silentLogger } from "../../steps/log.ts";
 import { getText } from "../../steps/s3-io.ts";
 import { StateNames } from "../../workflow/definition.ts";
 import type { LocalExecutionResult } from "../../workflow/local-runner.ts";
+import { runOnScenario } from "../support/run-scenario.ts";
 
 /** Copy tasks that fail for a reason an operator must fix: the run says so and fails; nothing else changes. */
 describe("a run whose copy tasks are denied", () => {
@@ -37,25 +38,11 @@ describe("a run whose copy tasks are denied", () => {
     await admin.request("POST", "/_sandbox/batch/faults", {
       failKeys: denied.map((key) => ({ key, httpStatus: 403, errorCode: "AccessDenied", message: "Access Denied" })),
     });
-    let delivery: Promise<unknown> | undefined;
-    result = await startSandboxExecution({
+    result = await runOnScenario({
       sandbox,
+      scenario,
       name: "denied-run",
-      input: {
-        bucket: scenario.bucket,
-        kmsKeyArn: scenario.targetKeyArn,
-        inventoryConfigurationId: scenario.inventoryConfigurationId,
-        workBucket: scenario.workBucket,
-        options: { inventoryPollSeconds: 1, jobPollMinSeconds: 1, jobPollMaxSeconds: 1 },
-      },
-      waitTimeOverrides: { [StateNames.waitForInventory]: 100, [StateNames.waitForJobs]: 100 },
       onEvent: (e) => {
-        if (e.type === "StateEntered" && e.state.name === StateNames.waitForInventory) {
-          delivery ??= admin.deliverInventory({
-            bucket: scenario.bucket,
-            configurationId: scenario.inventoryConfigurationId,
-          });
-        }
         if (e.type === "StateEntered" && e.state.name === StateNames.createCopyJobs) {
           const state = e.state.input as { run: unknown; plan: unknown };
           createJobsInput = { run: state.run, plan: state.plan };
@@ -66,8 +53,7 @@ describe("a run whose copy tasks are denied", () => {
           );
         }
       },
-    }).result;
-    await delivery;
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -125,26 +111,11 @@ describe("a run where an object is overwritten with SSE-S3 after its copy", () =
       });
       const victim =
         scenario.keys.find((k) => k.expectation === "reencrypt" && k.storageClass === "STANDARD")?.key ?? "";
-      let delivery: Promise<unknown> | undefined;
-      const result = await startSandboxExecution({
+      const result = await runOnScenario({
         sandbox,
+        scenario,
         name: "overwrite-run",
-        input: {
-          bucket: scenario.bucket,
-          kmsKeyArn: scenario.targetKeyArn,
-          inventoryConfigurationId: scenario.inventoryConfigurationId,
-          workBucket: scenario.workBucket,
-          options: { inventoryPollSeconds: 1, jobPollMinSeconds: 1, jobPollMaxSeconds: 1, verifySampleSize: 100_000 },
-        },
-        waitTimeOverrides: { [StateNames.waitForInventory]: 100, [StateNames.waitForJobs]: 100 },
-        onEvent: (e) => {
-          if (e.type === "StateEntered" && e.state.name === StateNames.waitForInventory) {
-            delivery ??= admin.deliverInventory({
-              bucket: scenario.bucket,
-              configurationId: scenario.inventoryConfigurationId,
-            });
-          }
-        },
+        options: { verifySampleSize: 100_000 },
         beforeStep: {
           [StateNames.verifyResults]: async () => {
             await clients.s3.send(
@@ -157,8 +128,7 @@ describe("a run where an object is overwritten with SSE-S3 after its copy", () =
             );
           },
         },
-      }).result;
-      await delivery;
+      });
       expect(result).toMatchObject({ status: "FAILED", error: "ObjectsNotReencrypted" });
       expect(result.status === "FAILED" && result.cause).toContain(
         `1 sampled object(s) reported re-encrypted are not SSE-KMS`,

@@ -2,7 +2,7 @@ import { DeleteObjectCommand, GetObjectCommand, GetObjectTaggingCommand, HeadObj
 import { ListJobsCommand } from "@aws-sdk/client-s3-control";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
-import { sandboxClients, startSandboxExecution } from "../../sandbox/run-workflow.ts";
+import { sandboxClients } from "../../sandbox/run-workflow.ts";
 import type { AdminObjectVersion } from "../../sandbox/s3/admin.ts";
 import { bodyOf, type MixedBucket, seedMixedBucket } from "../../sandbox/scenarios/mixed-bucket.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
@@ -14,6 +14,7 @@ import { getText } from "../../steps/s3-io.ts";
 import type { FinalReportOutput } from "../../steps/write-final-report.ts";
 import { StateNames } from "../../workflow/definition.ts";
 import type { LocalExecutionResult } from "../../workflow/local-runner.ts";
+import { runOnScenario } from "../support/run-scenario.ts";
 
 /**
  * One bucket holding every case the foundation knows, re-encrypted end to end through the state machine with
@@ -39,28 +40,13 @@ describe("rekey re-encrypts one bucket end to end in the sandbox", () => {
     const candidates = scenario.keys.filter((k) => k.expectation === "reencrypt");
     deletedDuringRun = candidates[7]?.key ?? "";
 
-    let delivery: Promise<unknown> | undefined;
-    const execution = startSandboxExecution({
+    result = await runOnScenario({
       sandbox,
+      scenario,
       name: "e2e-run-1",
-      input: {
-        bucket: scenario.bucket,
-        kmsKeyArn: scenario.targetKeyArn,
-        inventoryConfigurationId: scenario.inventoryConfigurationId,
-        workBucket: scenario.workBucket,
-        options: { inventoryPollSeconds: 1, jobPollMinSeconds: 1, jobPollMaxSeconds: 1 },
-      },
-      waitTimeOverrides: { [StateNames.waitForInventory]: 100, [StateNames.waitForJobs]: 100 },
+      maxRowsPerFile: 150,
       onEvent: (event) => {
-        if (event.type !== "StateEntered") return;
-        enteredStates.push(event.state.name);
-        if (event.state.name === StateNames.waitForInventory) {
-          delivery ??= admin.deliverInventory({
-            bucket: scenario.bucket,
-            configurationId: scenario.inventoryConfigurationId,
-            maxRowsPerFile: 150,
-          });
-        }
+        if (event.type === "StateEntered") enteredStates.push(event.state.name);
       },
       // An object deleted after the manifests were written: its copy task finds no object and it counts as gone.
       beforeStep: {
@@ -69,8 +55,6 @@ describe("rekey re-encrypts one bucket end to end in the sandbox", () => {
         },
       },
     });
-    result = await execution.result;
-    await delivery;
   }, 120_000);
 
   afterAll(async () => {

@@ -1,0 +1,154 @@
+import { describe, expect, it } from "vitest";
+import {
+  type Classification,
+  classifyInventoryRow,
+  MAX_COPY_OBJECT_BYTES,
+  NOT_CURRENT_REASONS,
+  SKIP_REASONS,
+} from "../../steps/domain/classify.ts";
+import type { InventoryRow } from "../../steps/domain/inventory.ts";
+
+function row(overrides: Partial<InventoryRow> = {}): InventoryRow {
+  return {
+    bucket: "src",
+    key: "data/a.txt",
+    isLatest: true,
+    isDeleteMarker: false,
+    size: 1024,
+    storageClass: "STANDARD",
+    encryptionStatus: "NOT-SSE",
+    ...overrides,
+  };
+}
+
+function outcome(c: Classification): string {
+  switch (c.kind) {
+    case "copy":
+      return `copy:${c.storageClass}`;
+    case "compliant":
+      return "compliant";
+    case "skipped":
+      return `skipped:${c.reason}`;
+    case "not-current":
+      return `not-current:${c.reason}`;
+  }
+}
+
+describe("classifyInventoryRow", () => {
+  it.each<[string, Partial<InventoryRow>, string]>([
+    ["NOT-SSE STANDARD", {}, "copy:STANDARD"],
+    ["NOT-SSE STANDARD_IA", { storageClass: "STANDARD_IA" }, "copy:STANDARD_IA"],
+    ["NOT-SSE ONEZONE_IA", { storageClass: "ONEZONE_IA" }, "copy:ONEZONE_IA"],
+    ["NOT-SSE GLACIER_IR", { storageClass: "GLACIER_IR" }, "copy:GLACIER_IR"],
+    ["NOT-SSE Intelligent-Tiering, tier unknown", { storageClass: "INTELLIGENT_TIERING" }, "copy:INTELLIGENT_TIERING"],
+    [
+      "NOT-SSE Intelligent-Tiering frequent",
+      { storageClass: "INTELLIGENT_TIERING", intelligentTieringAccessTier: "FREQUENT" },
+      "copy:INTELLIGENT_TIERING",
+    ],
+    [
+      "NOT-SSE Intelligent-Tiering archive instant",
+      { storageClass: "INTELLIGENT_TIERING", intelligentTieringAccessTier: "ARCHIVE_INSTANT_ACCESS" },
+      "copy:INTELLIGENT_TIERING",
+    ],
+    ["exactly 5 GiB", { size: MAX_COPY_OBJECT_BYTES }, "copy:STANDARD"],
+    ["lower-case values", { storageClass: "standard", encryptionStatus: "not-sse" }, "copy:STANDARD"],
+    ["one byte over 5 GiB", { size: MAX_COPY_OBJECT_BYTES + 1 }, "skipped:too-large-for-copy"],
+    ["GLACIER", { storageClass: "GLACIER" }, "skipped:archived"],
+    ["DEEP_ARCHIVE", { storageClass: "DEEP_ARCHIVE", size: MAX_COPY_OBJECT_BYTES * 2 }, "skipped:archived"],
+    [
+      "Intelligent-Tiering archive tier",
+      { storageClass: "INTELLIGENT_TIERING", intelligentTieringAccessTier: "ARCHIVE_ACCESS" },
+      "skipped:archived",
+    ],
+    [
+      "Intelligent-Tiering deep archive tier",
+      { storageClass: "INTELLIGENT_TIERING", intelligentTieringAccessTier: "DEEP_ARCHIVE" },
+      "skipped:archived",
+    ],
+    ["REDUCED_REDUNDANCY", { storageClass: "REDUCED_REDUNDANCY" }, "skipped:storage-class-not-copyable"],
+    ["OUTPOSTS", { storageClass: "OUTPOSTS" }, "skipped:storage-class-not-copyable"],
+    ["SSE-S3", { encryptionStatus: "SSE-S3" }, "skipped:sse-s3-needs-update-encryption"],
+    [
+      "SSE-KMS, Bucket Key on",
+      { encryptionStatus: "SSE-KMS", bucketKeyStatus: "ENABLED" },
+      "skipped:sse-kms-key-unverified",
+    ],
+    ["SSE-KMS, no BucketKeyStatus column", { encryptionStatus: "SSE-KMS" }, "skipped:sse-kms-key-unverified"],
+    [
+      "SSE-KMS, Bucket Key off",
+      { encryptionStatus: "SSE-KMS", bucketKeyStatus: "DISABLED" },
+      "skipped:sse-kms-without-bucket-key",
+    ],
+    ["SSE-C", { encryptionStatus: "SSE-C" }, "skipped:sse-c"],
+    ["DSSE-KMS", { encryptionStatus: "DSSE-KMS" }, "skipped:dsse-kms"],
+    ["an unknown encryption status", { encryptionStatus: "SSE-QUANTUM" }, "skipped:unknown-encryption-status"],
+    ["no EncryptionStatus", { encryptionStatus: undefined }, "skipped:missing-columns"],
+    ["no StorageClass", { storageClass: undefined }, "skipped:missing-columns"],
+    ["no Size", { size: undefined }, "skipped:missing-columns"],
+    ["a key too long once encoded", { key: "ü".repeat(200) }, "skipped:key-too-long-for-manifest"],
+    ["a noncurrent version", { isLatest: false }, "not-current:noncurrent-version"],
+    [
+      "a delete marker",
+      { isDeleteMarker: true, size: undefined, encryptionStatus: undefined },
+      "not-current:delete-marker",
+    ],
+    ["a noncurrent delete marker", { isDeleteMarker: true, isLatest: false }, "not-current:delete-marker"],
+    ["a noncurrent SSE-C version", { isLatest: false, encryptionStatus: "SSE-C" }, "not-current:noncurrent-version"],
+  ])("routes %s", (_label, overrides, expected) => {
+    expect(outcome(classifyInventoryRow(row(overrides)))).toBe(expected);
+  });
+
+  it("keeps 1,024-character keys of unreserved characters on the copy route", () => {
+    expect(outcome(classifyInventoryRow(row({ key: "a".repeat(1024) })))).toBe("copy:STANDARD");
+    expect(outcome(classifyInventoryRow(row({ key: `${"a".repeat(1022)} ` })))).toBe(
+      "skipped:key-too-long-for-manifest",
+    );
+  });
+
+  it("says why a skipped row was skipped", () => {
+    const c = classifyInventoryRow(row({ storageClass: "REDUCED_REDUNDANCY" }));
+
+    expect(c).toMatchObject({ kind: "skipped", detail: expect.stringContaining("REDUCED_REDUNDANCY") });
+  });
+
+  describe("the SSE-KMS key hook", () => {
+    const kms = row({ encryptionStatus: "SSE-KMS", bucketKeyStatus: "ENABLED" });
+
+    it("calls a row compliant only when the hook confirms the target key and the Bucket Key is on", () => {
+      expect(outcome(classifyInventoryRow(kms, { sseKmsKeyIsTarget: () => true }))).toBe("compliant");
+      expect(
+        outcome(classifyInventoryRow({ ...kms, bucketKeyStatus: undefined }, { sseKmsKeyIsTarget: () => true })),
+      ).toBe("skipped:sse-kms-key-unverified");
+      expect(
+        outcome(classifyInventoryRow({ ...kms, bucketKeyStatus: "DISABLED" }, { sseKmsKeyIsTarget: () => true })),
+      ).toBe("skipped:sse-kms-without-bucket-key");
+    });
+
+    it("routes another key and an unknown answer", () => {
+      expect(outcome(classifyInventoryRow(kms, { sseKmsKeyIsTarget: () => false }))).toBe("skipped:sse-kms-other-key");
+      expect(outcome(classifyInventoryRow(kms, { sseKmsKeyIsTarget: () => undefined }))).toBe(
+        "skipped:sse-kms-key-unverified",
+      );
+    });
+
+    it("is not asked about rows that are not SSE-KMS", () => {
+      const asked: string[] = [];
+      classifyInventoryRow(row(), {
+        sseKmsKeyIsTarget: (r) => {
+          asked.push(r.key);
+          return true;
+        },
+      });
+
+      expect(asked).toEqual([]);
+    });
+  });
+
+  it("gives every reason operator-facing text", () => {
+    for (const text of [...Object.values(SKIP_REASONS), ...Object.values(NOT_CURRENT_REASONS)]) {
+      expect(text.summary.length).toBeGreaterThan(5);
+      expect(text.whatToDo.length).toBeGreaterThan(5);
+    }
+  });
+});

@@ -1,0 +1,192 @@
+import { describe, expect, it } from "vitest";
+import { classifyInventoryRow } from "../../steps/domain/classify.ts";
+import type { ReportRow } from "../../steps/domain/completion-report.ts";
+import type { InventoryRow } from "../../steps/domain/inventory.ts";
+import { buildRunReport, RunTally, renderSummary, runReportSchema } from "../../steps/domain/run-report.ts";
+import { VerificationFailedError } from "../../steps/errors.ts";
+
+function obj(key: string, overrides: Partial<InventoryRow> = {}): InventoryRow {
+  return {
+    bucket: "src",
+    key,
+    isLatest: true,
+    isDeleteMarker: false,
+    size: 100,
+    storageClass: "STANDARD",
+    encryptionStatus: "NOT-SSE",
+    ...overrides,
+  };
+}
+
+function report(key: string, taskStatus: "succeeded" | "failed", httpStatus = 200, errorCode?: string): ReportRow {
+  return {
+    bucket: "src",
+    key,
+    rawKey: key,
+    taskStatus,
+    httpStatus,
+    resultMessage: "",
+    ...(errorCode ? { errorCode } : {}),
+  };
+}
+
+/** A small run: 3 STANDARD copies, 1 STANDARD_IA copy, SSE-S3, GLACIER, a noncurrent version. */
+function plannedTally(): RunTally {
+  const tally = new RunTally();
+  const objects = [
+    obj("a"),
+    obj("b"),
+    obj("c"),
+    obj("ia", { storageClass: "STANDARD_IA", size: 50 }),
+    obj("s3", { encryptionStatus: "SSE-S3" }),
+    obj("cold", { storageClass: "GLACIER" }),
+    obj("old", { isLatest: false }),
+  ];
+  for (const o of objects) tally.recordClassification(classifyInventoryRow(o), o);
+  tally.recordCopyJob({ jobId: "job-std", storageClass: "STANDARD", manifestRows: 3 });
+  tally.recordCopyJob({ jobId: "job-ia", storageClass: "STANDARD_IA", manifestRows: 1 });
+  return tally;
+}
+
+describe("RunTally", () => {
+  it("reconciles a run where every object has an outcome", () => {
+    const tally = plannedTally();
+    tally.recordReportRow("job-std", report("a", "succeeded"));
+    tally.recordReportRow("job-std", report("b", "succeeded"));
+    tally.recordReportRow("job-std", report("c", "failed", 404, "NoSuchKey"));
+    tally.recordReportRow("job-ia", report("ia", "failed", 403, "AccessDenied"));
+
+    const result = tally.assertReconciled();
+
+    expect(result.totals).toEqual({
+      seen: 7,
+      reencrypted: 2,
+      alreadyCompliant: 0,
+      skipped: 2,
+      failed: 1,
+      gone: 1,
+      notCurrent: 1,
+      pending: 0,
+    });
+  });
+
+  it("catches an object missing from a completion report", () => {
+    const tally = plannedTally();
+    tally.recordReportRow("job-std", report("a", "succeeded"));
+    tally.recordReportRow("job-std", report("b", "succeeded"));
+    tally.recordReportRow("job-ia", report("ia", "succeeded"));
+
+    const result = tally.reconcile({ final: true });
+
+    expect(result.ok).toBe(false);
+    expect(result.problems.join(" ")).toContain("Job job-std: manifest has 3 rows but the report accounts for 2");
+    expect(() => tally.assertReconciled()).toThrow(VerificationFailedError);
+  });
+
+  it("catches a planned copy that never reached a manifest", () => {
+    const tally = new RunTally();
+    for (const key of ["a", "b"]) tally.recordClassification(classifyInventoryRow(obj(key)), obj(key));
+    tally.recordCopyJob({ jobId: "job-1", storageClass: "STANDARD", manifestRows: 1 });
+    tally.recordReportRow("job-1", report("a", "succeeded"));
+
+    const result = tally.reconcile({ final: true });
+
+    expect(result.ok).toBe(false);
+    expect(result.problems[0]).toContain("2 STANDARD copies planned but the STANDARD job manifests hold 1 rows");
+  });
+
+  it("is not final while a job has not reported, but is consistent", () => {
+    const tally = plannedTally();
+
+    expect(tally.reconcile().ok).toBe(true);
+    expect(tally.reconcile().totals.pending).toBe(4);
+    expect(tally.reconcile({ final: true }).ok).toBe(false);
+  });
+
+  it("moves transient failures into a redrive job instead of counting them twice", () => {
+    const tally = new RunTally();
+    for (const key of ["a", "b"]) tally.recordClassification(classifyInventoryRow(obj(key)), obj(key));
+    tally.recordCopyJob({ jobId: "job-1", storageClass: "STANDARD", manifestRows: 2 });
+    tally.recordReportRow("job-1", report("a", "succeeded"));
+    tally.recordReportRow("job-1", report("b", "failed", 503, "SlowDown"));
+    tally.recordCopyJob({ jobId: "job-2", storageClass: "STANDARD", manifestRows: 1, redrive: true });
+    tally.recordReportRow("job-2", report("b", "succeeded"));
+
+    const result = tally.assertReconciled();
+
+    expect(result.totals).toMatchObject({ seen: 2, reencrypted: 2, failed: 0 });
+  });
+
+  it("survives a round trip through JSON, as steps hand it on", () => {
+    const tally = plannedTally();
+    tally.recordReportRow("job-std", report("a", "succeeded"));
+
+    const restored = RunTally.fromJSON(JSON.parse(JSON.stringify(tally)));
+
+    expect(restored.toJSON()).toEqual(tally.toJSON());
+    expect(() => RunTally.fromJSON({ ...tally.toJSON(), jobs: "nope" })).toThrow();
+  });
+
+  it("records a job once when a step re-runs, and refuses a conflicting re-record", () => {
+    const tally = plannedTally();
+    tally.recordCopyJob({ jobId: "job-std", storageClass: "STANDARD", manifestRows: 3 });
+
+    expect(tally.snapshot.jobs).toHaveLength(2);
+    expect(() => tally.recordCopyJob({ jobId: "job-std", storageClass: "STANDARD", manifestRows: 4 })).toThrow(
+      VerificationFailedError,
+    );
+  });
+
+  it("refuses report rows of a job it does not know", () => {
+    expect(() => plannedTally().recordReportRow("job-x", report("a", "succeeded"))).toThrow(VerificationFailedError);
+  });
+});
+
+describe("buildRunReport and renderSummary", () => {
+  function finishedReport() {
+    const tally = plannedTally();
+    tally.recordReportRow("job-std", report("a", "succeeded"));
+    tally.recordReportRow("job-std", report("b", "succeeded"));
+    tally.recordReportRow("job-std", report("c", "succeeded"));
+    tally.recordReportRow("job-ia", report("ia", "failed", 403, "AccessDenied"));
+    return buildRunReport(tally, {
+      bucket: "src",
+      kmsKeyArn: "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+      startedAt: new Date("2026-01-01T00:00:00Z"),
+      finishedAt: new Date("2026-01-01T01:00:00Z"),
+      reportLocation: "s3://work-bucket/reports/exec-1/report.json",
+    });
+  }
+
+  it("builds a versioned report that validates against its schema", () => {
+    const r = finishedReport();
+
+    expect(r.reportVersion).toBe(1);
+    expect(runReportSchema.parse(JSON.parse(JSON.stringify(r)))).toEqual(r);
+    expect(r.skipped.map((s) => [s.reason, s.count, s.sampleKeys])).toEqual([
+      ["sse-s3-needs-update-encryption", 1, ["s3"]],
+      ["archived", 1, ["cold"]],
+    ]);
+    expect(r.failed).toMatchObject([
+      { category: "access-or-kms", count: 1, samples: [{ key: "ia", httpStatus: 403 }] },
+    ]);
+    expect(r.copyPlanned).toEqual([
+      { storageClass: "STANDARD", count: 3, bytes: 300 },
+      { storageClass: "STANDARD_IA", count: 1, bytes: 50 },
+    ]);
+    expect(() => runReportSchema.parse({ ...r, reportVersion: 2 })).toThrow();
+  });
+
+  it("summarises bucket, key, counts, skip reasons with what to do, and where the report is", () => {
+    const text = renderSummary(finishedReport());
+
+    expect(text).toContain("finished with problems: s3://src");
+    expect(text).toContain("arn:aws:kms:eu-west-1:123456789012:key/");
+    expect(text).toMatch(/Re-encrypted\s+3/);
+    expect(text).toMatch(/Failed\s+1/);
+    expect(text).toContain("1 archived (100 B): Restore the objects");
+    expect(text).toContain("1 access-or-kms: Stop and fix permissions");
+    expect(text).toContain("Full report: s3://work-bucket/reports/exec-1/report.json");
+    expect(text.split("\n").length).toBeLessThan(30);
+  });
+});

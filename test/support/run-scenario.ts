@@ -1,0 +1,49 @@
+import { SandboxAdmin } from "../../sandbox/admin-client.ts";
+import { startSandboxExecution } from "../../sandbox/run-workflow.ts";
+import type { MixedBucket } from "../../sandbox/scenarios/mixed-bucket.ts";
+import type { Sandbox } from "../../sandbox/server.ts";
+import { StateNames } from "../../workflow/definition.ts";
+import type { EventLog, LocalExecutionResult } from "../../workflow/local-runner.ts";
+
+/**
+ * Runs rekey on a seeded bucket with short waits, delivering the inventory the first time the run waits for
+ * one, as S3 would some hours after default encryption was enforced.
+ */
+export async function runOnScenario(params: {
+  sandbox: Sandbox;
+  scenario: MixedBucket;
+  name: string;
+  options?: Record<string, unknown>;
+  maxRowsPerFile?: number;
+  onEvent?: (event: EventLog) => void;
+  beforeStep?: Parameters<typeof startSandboxExecution>[0]["beforeStep"];
+}): Promise<LocalExecutionResult> {
+  const { sandbox, scenario } = params;
+  const admin = new SandboxAdmin(sandbox.endpoint);
+  let delivery: Promise<unknown> | undefined;
+  const result = await startSandboxExecution({
+    sandbox,
+    name: params.name,
+    input: {
+      bucket: scenario.bucket,
+      kmsKeyArn: scenario.targetKeyArn,
+      inventoryConfigurationId: scenario.inventoryConfigurationId,
+      workBucket: scenario.workBucket,
+      options: { inventoryPollSeconds: 1, jobPollMinSeconds: 1, jobPollMaxSeconds: 1, ...params.options },
+    },
+    waitTimeOverrides: { [StateNames.waitForInventory]: 100, [StateNames.waitForJobs]: 100 },
+    onEvent: (event) => {
+      if (event.type === "StateEntered" && event.state.name === StateNames.waitForInventory) {
+        delivery ??= admin.deliverInventory({
+          bucket: scenario.bucket,
+          configurationId: scenario.inventoryConfigurationId,
+          ...(params.maxRowsPerFile ? { maxRowsPerFile: params.maxRowsPerFile } : {}),
+        });
+      }
+      params.onEvent?.(event);
+    },
+    beforeStep: params.beforeStep,
+  }).result;
+  await delivery;
+  return result;
+}
