@@ -63,7 +63,7 @@ export class InventoryFormatError extends RekeyError {
   }
 }
 
-/** No inventory has been delivered after `deliveredAfter` yet. The workflow waits and retries on this name. */
+/** No inventory delivered after `deliveredAfter` arrived before the run's wait deadline; the run stops. */
 export class InventoryNotReadyError extends RekeyError {
   override readonly name = ErrorNames.InventoryNotReady;
   readonly deliveredAfter: Date;

@@ -5,7 +5,7 @@ import { type CopyStorageClass, classifyInventoryRow } from "./domain/classify.t
 import {
   type InventoryManifest,
   type InventoryRow,
-  inventoryRows,
+  inventoryRowBatches,
   parseInventoryManifest,
 } from "./domain/inventory.ts";
 import { RunTally } from "./domain/run-report.ts";
@@ -97,14 +97,16 @@ async function streamDataFile(
   onRow: (row: InventoryRow) => Promise<void>,
 ): Promise<void> {
   const { body, md5 } = await getStreamWithMd5(clients.s3, manifest.destinationBucket, file.key);
-  for await (const row of inventoryRows(body, manifest.columns, file.key)) {
-    if (row.bucket !== run.bucket) {
-      throw new InventoryFormatError(`a row names bucket ${row.bucket}, not ${run.bucket}.`, {
-        file: file.key,
-        fix: "The inventory does not belong to this bucket; check the inventory configuration.",
-      });
+  for await (const batch of inventoryRowBatches(body, manifest.columns, file.key)) {
+    for (const row of batch) {
+      if (row.bucket !== run.bucket) {
+        throw new InventoryFormatError(`a row names bucket ${row.bucket}, not ${run.bucket}.`, {
+          file: file.key,
+          fix: "The inventory does not belong to this bucket; check the inventory configuration.",
+        });
+      }
+      await onRow(row);
     }
-    await onRow(row);
   }
   const digest = md5();
   if (digest !== file.md5.toLowerCase()) {

@@ -37,7 +37,7 @@ export const SKIP_REASONS = {
   "sse-s3-needs-update-encryption": {
     summary: "Encrypted with SSE-S3",
     whatToDo:
-      "Needs S3UpdateObjectEncryption (no data copied); rekey routes these to that operation where it is available. Until then they stay SSE-S3.",
+      "Needs S3UpdateObjectEncryption (changes the key without copying data). This version of rekey does not run it yet: use a Batch Operations S3UpdateObjectEncryption job, or wait for rekey's routing.",
   },
   "sse-kms-key-unverified": {
     summary: "SSE-KMS with a key the inventory does not name",
@@ -46,11 +46,13 @@ export const SKIP_REASONS = {
   },
   "sse-kms-without-bucket-key": {
     summary: "SSE-KMS without an S3 Bucket Key",
-    whatToDo: "Needs S3UpdateObjectEncryption with BucketKeyEnabled (no data copied); rekey routes these there.",
+    whatToDo:
+      "Needs S3UpdateObjectEncryption with BucketKeyEnabled (no data copied). This version of rekey does not run it yet.",
   },
   "sse-kms-other-key": {
     summary: "SSE-KMS under a different KMS key",
-    whatToDo: "Needs S3UpdateObjectEncryption with the target key (no data copied); rekey routes these there.",
+    whatToDo:
+      "Needs S3UpdateObjectEncryption with the target key (no data copied). This version of rekey does not run it yet.",
   },
   archived: {
     summary: "Archived (GLACIER, DEEP_ARCHIVE or an Intelligent-Tiering archive tier)",
