@@ -34,6 +34,7 @@ export async function sandboxCommand(options: { port: number; host: string; verb
     "Point the aws CLI or an AWS SDK at it:",
     ...sandboxEnvironment(sandbox.endpoint, region).map((l) => `  ${l}`),
     "",
+    `aws CLI releases older than 2.13 / 1.29 ignore AWS_ENDPOINT_URL: add --endpoint-url ${sandbox.endpoint}.`,
     "SDK clients: S3 needs forcePathStyle: true; S3 Control needs an endpoint without the account-id host prefix.",
     "aws s3control adds the account id to the host; send it through the sandbox as a proxy:",
     `  HTTP_PROXY=${sandbox.endpoint} NO_PROXY= aws s3control list-jobs --account-id ${accountId} --endpoint-url http://sandbox.invalid:${port}`,
