@@ -1,61 +1,113 @@
-import { once } from "node:events";
-import { PassThrough } from "node:stream";
-import type { S3Client } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
+import {
+  AbortMultipartUploadCommand,
+  type CompletedPart,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  PutObjectCommand,
+  type S3Client,
+  UploadPartCommand,
+} from "@aws-sdk/client-s3";
 
-/** Lines are gathered into chunks of this size before they enter the upload stream, to keep per-line overhead low. */
-const CHUNK_BYTES = 256 * 1024;
+/** S3's part sizes are 5 MiB to 5 GiB; 8 MiB parts reach 80 GB objects within the 10,000-part limit. */
+const PART_BYTES = 8 * 1024 * 1024;
 
 /**
- * Streams lines into one S3 object without holding the object in memory: a multipart upload once the object
- * outgrows one part, a single PutObject otherwise. Idempotent by key: re-running a step rewrites the same object.
+ * Writes lines into one S3 object holding at most one part in memory: a single PutObject for small objects, a
+ * multipart upload once the object outgrows a part. A failed step calls abort(), which removes the uploaded
+ * parts, so no partial object is ever left behind; re-running a step rewrites the same key.
+ *
+ * (lib-storage's Upload was not used: its abort() returns before the multipart upload is aborted.)
  */
 export class LineUpload {
-  private readonly stream = new PassThrough();
-  private readonly done: Promise<{ ETag?: string }>;
-  private pending: string[] = [];
-  private pendingBytes = 0;
+  private chunks: Buffer[] = [];
+  private bufferedBytes = 0;
+  private uploadId: string | undefined;
+  private readonly parts: CompletedPart[] = [];
+  private state: "open" | "finished" | "aborted" = "open";
   lines = 0;
 
   constructor(
-    s3: S3Client,
+    private readonly s3: S3Client,
     readonly bucket: string,
     readonly key: string,
-    contentType: string,
-  ) {
-    const upload = new Upload({
-      client: s3,
-      params: { Bucket: bucket, Key: key, Body: this.stream, ContentType: contentType },
-      queueSize: 2,
-      partSize: 8 * 1024 * 1024,
-      leavePartsOnError: false,
-    });
-    this.done = upload.done();
-    // Surface an upload failure to whoever awaits next, not as an unhandled rejection.
-    this.done.catch(() => undefined);
-  }
+    private readonly contentType: string,
+  ) {}
 
   async write(line: string): Promise<void> {
-    this.pending.push(line);
-    this.pendingBytes += line.length;
+    if (this.state !== "open") throw new Error(`s3://${this.bucket}/${this.key} is ${this.state}`);
+    const bytes = Buffer.from(line, "utf8");
+    this.chunks.push(bytes);
+    this.bufferedBytes += bytes.length;
     this.lines += 1;
-    if (this.pendingBytes >= CHUNK_BYTES) await this.flush();
+    if (this.bufferedBytes >= PART_BYTES) await this.uploadPart();
   }
 
   /** Ends the object and returns its ETag (with quotes, as S3 returns it). */
   async finish(): Promise<string> {
-    await this.flush();
-    this.stream.end();
-    const out = await this.done;
-    if (!out.ETag) throw new Error(`Upload of s3://${this.bucket}/${this.key} returned no ETag`);
-    return out.ETag;
+    if (this.state !== "open") throw new Error(`s3://${this.bucket}/${this.key} is ${this.state}`);
+    this.state = "finished";
+    if (this.uploadId === undefined) {
+      const out = await this.s3.send(
+        new PutObjectCommand({ Bucket: this.bucket, Key: this.key, Body: this.take(), ContentType: this.contentType }),
+      );
+      return requireEtag(out.ETag, this.bucket, this.key);
+    }
+    if (this.bufferedBytes > 0) await this.uploadPart();
+    const out = await this.s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: this.bucket,
+        Key: this.key,
+        UploadId: this.uploadId,
+        MultipartUpload: { Parts: this.parts },
+      }),
+    );
+    return requireEtag(out.ETag, this.bucket, this.key);
   }
 
-  private async flush(): Promise<void> {
-    if (this.pending.length === 0) return;
-    const chunk = this.pending.join("");
-    this.pending = [];
-    this.pendingBytes = 0;
-    if (!this.stream.write(chunk)) await Promise.race([once(this.stream, "drain"), this.done]);
+  /** Abandons the object: parts already uploaded are deleted; nothing becomes visible. Safe to call twice. */
+  async abort(): Promise<void> {
+    if (this.state === "aborted") return;
+    const wasFinished = this.state === "finished";
+    this.state = "aborted";
+    this.chunks = [];
+    if (this.uploadId !== undefined && !wasFinished) {
+      await this.s3.send(
+        new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.key, UploadId: this.uploadId }),
+      );
+    }
   }
+
+  private async uploadPart(): Promise<void> {
+    if (this.uploadId === undefined) {
+      const created = await this.s3.send(
+        new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: this.key, ContentType: this.contentType }),
+      );
+      if (!created.UploadId)
+        throw new Error(`CreateMultipartUpload for s3://${this.bucket}/${this.key} returned no UploadId`);
+      this.uploadId = created.UploadId;
+    }
+    const partNumber = this.parts.length + 1;
+    const out = await this.s3.send(
+      new UploadPartCommand({
+        Bucket: this.bucket,
+        Key: this.key,
+        UploadId: this.uploadId,
+        PartNumber: partNumber,
+        Body: this.take(),
+      }),
+    );
+    this.parts.push({ PartNumber: partNumber, ETag: requireEtag(out.ETag, this.bucket, this.key) });
+  }
+
+  private take(): Buffer {
+    const body = Buffer.concat(this.chunks);
+    this.chunks = [];
+    this.bufferedBytes = 0;
+    return body;
+  }
+}
+
+function requireEtag(etag: string | undefined, bucket: string, key: string): string {
+  if (!etag) throw new Error(`S3 returned no ETag for s3://${bucket}/${key}`);
+  return etag;
 }

@@ -41,35 +41,38 @@ export const writeManifests = defineStep({
     const tally = new RunTally();
     const manifests = new Map<CopyStorageClass, LineUpload>();
     const skipped = new LineUpload(clients.s3, run.workBucket, keys.skipped, "text/csv");
-    await skipped.write(SKIPPED_HEADER);
-
-    for (const file of manifest.files) {
-      await streamDataFile(run, manifest, file, deps, async (row) => {
-        const result = classifyInventoryRow(row);
-        tally.recordClassification(result, { key: row.key, size: row.size });
-        if (result.kind === "copy") {
-          let upload = manifests.get(result.storageClass);
-          if (!upload) {
-            upload = new LineUpload(clients.s3, run.workBucket, keys.manifest(result.storageClass), "text/csv");
-            manifests.set(result.storageClass, upload);
-          }
-          await upload.write(manifestLine(run.bucket, row.key));
-        } else if (result.kind === "skipped") {
-          await skipped.write(
-            skippedLine(row.bucket, row.key, result.reason, row.storageClass, row.encryptionStatus, row.size),
-          );
-        }
-      });
-      log.info("inventory file read", { bucket: run.bucket, file: file.key, seen: tally.snapshot.seen.count });
-    }
-
-    await skipped.finish();
     const written: Plan["manifests"] = [];
-    for (const [storageClass, upload] of manifests) {
-      const etag = await upload.finish();
-      const planned = tally.snapshot.copyPlanned[storageClass] ?? { count: 0, bytes: 0 };
-      written.push({ storageClass, key: upload.key, etag, objects: planned.count, bytes: planned.bytes });
-      log.info("manifest written", { bucket: run.bucket, storageClass, key: upload.key, objects: planned.count });
+    try {
+      await skipped.write(SKIPPED_HEADER);
+      for (const file of manifest.files) {
+        await streamDataFile(run, manifest, file, deps, async (row) => {
+          const result = classifyInventoryRow(row);
+          tally.recordClassification(result, { key: row.key, size: row.size });
+          if (result.kind === "copy") {
+            let upload = manifests.get(result.storageClass);
+            if (!upload) {
+              upload = new LineUpload(clients.s3, run.workBucket, keys.manifest(result.storageClass), "text/csv");
+              manifests.set(result.storageClass, upload);
+            }
+            await upload.write(manifestLine(run.bucket, row.key));
+          } else if (result.kind === "skipped") {
+            await skipped.write(
+              skippedLine(row.bucket, row.key, result.reason, row.storageClass, row.encryptionStatus, row.size),
+            );
+          }
+        });
+        log.info("inventory file read", { bucket: run.bucket, file: file.key, seen: tally.snapshot.seen.count });
+      }
+      await skipped.finish();
+      for (const [storageClass, upload] of manifests) {
+        const etag = await upload.finish();
+        const planned = tally.snapshot.copyPlanned[storageClass] ?? { count: 0, bytes: 0 };
+        written.push({ storageClass, key: upload.key, etag, objects: planned.count, bytes: planned.bytes });
+        log.info("manifest written", { bucket: run.bucket, storageClass, key: upload.key, objects: planned.count });
+      }
+    } catch (err) {
+      await Promise.all([skipped, ...manifests.values()].map((u) => u.abort()));
+      throw err;
     }
     const reconciliation = tally.reconcile();
     if (!reconciliation.ok) throw new Error(`Plan counts do not add up: ${reconciliation.problems.join(" ")}`);

@@ -1,5 +1,10 @@
 import { DisableKeyCommand } from "@aws-sdk/client-kms";
-import { GetBucketEncryptionCommand, PutBucketInventoryConfigurationCommand } from "@aws-sdk/client-s3";
+import {
+  GetBucketEncryptionCommand,
+  ListObjectsV2Command,
+  PutBucketInventoryConfigurationCommand,
+  PutObjectCommand,
+} from "@aws-sdk/client-s3";
 import { ListJobsCommand } from "@aws-sdk/client-s3-control";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
@@ -9,6 +14,7 @@ import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
 import type { AwsClients } from "../../steps/clients.ts";
 import { getTextIfExists } from "../../steps/s3-io.ts";
 import { StateNames } from "../../workflow/definition.ts";
+import { runOnScenario } from "../support/run-scenario.ts";
 
 /** Runs that must stop with a named error, a message that says what to do, and nothing half-written. */
 describe("a run that cannot proceed", () => {
@@ -118,5 +124,38 @@ describe("a run that cannot proceed", () => {
     expect(JSON.parse(failure ?? "{}")).toMatchObject({ error: "InventoryNotReadyError", runId: "failing-run" });
     const jobs = await clients.s3control.send(new ListJobsCommand({ AccountId: sandbox.identity.accountId }));
     expect(jobs.Jobs ?? []).toEqual([]);
+  });
+
+  it("stops on a damaged inventory data file, names the file, and leaves no manifest behind", async () => {
+    const damaged: string[] = [];
+    const result = await runOnScenario({
+      sandbox,
+      scenario,
+      name: "failing-run",
+      maxRowsPerFile: 20,
+      beforeStep: {
+        [StateNames.writeManifests]: async () => {
+          const listed = await clients.s3.send(
+            new ListObjectsV2Command({
+              Bucket: scenario.workBucket,
+              Prefix: `inventory/${scenario.bucket}/${scenario.inventoryConfigurationId}/data/`,
+            }),
+          );
+          const keys = (listed.Contents ?? []).map((o) => o.Key ?? "").sort();
+          expect(keys.length).toBeGreaterThan(2);
+          const victim = keys[1] ?? "";
+          damaged.push(victim);
+          await clients.s3.send(
+            new PutObjectCommand({ Bucket: scenario.workBucket, Key: victim, Body: "this is not gzip" }),
+          );
+        },
+      },
+    });
+    expect(result).toMatchObject({ status: "FAILED", error: "InventoryFormatError" });
+    expect(result.status === "FAILED" && result.cause).toContain(damaged[0]);
+    const left = await clients.s3.send(
+      new ListObjectsV2Command({ Bucket: scenario.workBucket, Prefix: "runs/fail-data/failing-run/" }),
+    );
+    expect((left.Contents ?? []).map((o) => o.Key)).toEqual(["runs/fail-data/failing-run/failure.json"]);
   });
 });
