@@ -55,36 +55,41 @@ export const verifyResults = defineStep({
     const sample = new Reservoir<{ key: string; storageClass: string }>(run.options.verifySampleSize);
     const jobStates: z.infer<typeof VerificationFileSchema>["jobs"] = [];
 
-    for (const job of jobs?.jobs ?? []) {
-      const { Job: d } = await clients.s3control.send(
-        new DescribeJobCommand({ AccountId: run.accountId, JobId: job.jobId }),
-      );
-      const failureReasons = (d?.FailureReasons ?? []).map((f) => `${f.FailureCode ?? ""}: ${f.FailureReason ?? ""}`);
-      jobStates.push({ jobId: job.jobId, status: d?.Status ?? "Unknown", failureReasons });
-      tally.recordCopyJob({
-        jobId: job.jobId,
-        storageClass: job.storageClass as CopyStorageClass,
-        manifestRows: job.objects,
-      });
-      const rows = await readCompletionReport(run, job.jobId, deps, (row) => {
-        const category = tally.recordReportRow(job.jobId, row);
-        if (row.taskStatus === "succeeded") sample.offer({ key: row.key, storageClass: job.storageClass });
-        else if (category !== "gone") return failedList.write(failedLine(row, category ?? "other"));
-        return undefined;
-      });
-      if (rows === undefined) {
-        throw new BatchJobFailedError(
-          `Copy job ${job.jobId} ended ${d?.Status ?? "Unknown"} without a completion report: ${failureReasons.join("; ") || "no reason given"}.`,
-          {
-            jobId: job.jobId,
-            fix: "Read the job's failure reasons (aws s3control describe-job); fix the manifest or the Batch Operations role, then start a new run. No object of that job was changed.",
-          },
+    try {
+      for (const job of jobs?.jobs ?? []) {
+        const { Job: d } = await clients.s3control.send(
+          new DescribeJobCommand({ AccountId: run.accountId, JobId: job.jobId }),
         );
+        const failureReasons = (d?.FailureReasons ?? []).map((f) => `${f.FailureCode ?? ""}: ${f.FailureReason ?? ""}`);
+        jobStates.push({ jobId: job.jobId, status: d?.Status ?? "Unknown", failureReasons });
+        tally.recordCopyJob({
+          jobId: job.jobId,
+          storageClass: job.storageClass as CopyStorageClass,
+          manifestRows: job.objects,
+        });
+        const rows = await readCompletionReport(run, job.jobId, deps, (row) => {
+          const category = tally.recordReportRow(job.jobId, row);
+          if (row.taskStatus === "succeeded") sample.offer({ key: row.key, storageClass: job.storageClass });
+          else if (category !== "gone") return failedList.write(failedLine(row, category ?? "other"));
+          return undefined;
+        });
+        if (rows === undefined) {
+          throw new BatchJobFailedError(
+            `Copy job ${job.jobId} ended ${d?.Status ?? "Unknown"} without a completion report: ${failureReasons.join("; ") || "no reason given"}.`,
+            {
+              jobId: job.jobId,
+              fix: "Read the job's failure reasons (aws s3control describe-job); fix the manifest or the Batch Operations role, then start a new run. No object of that job was changed.",
+            },
+          );
+        }
+        tally.markJobReported(job.jobId);
+        log.info("completion report read", { bucket: run.bucket, jobId: job.jobId, rows, status: d?.Status });
       }
-      tally.markJobReported(job.jobId);
-      log.info("completion report read", { bucket: run.bucket, jobId: job.jobId, rows, status: d?.Status });
+      await failedList.finish();
+    } catch (err) {
+      await failedList.abort();
+      throw err;
     }
-    await failedList.finish();
 
     const mismatches = await spotCheck(run, sample.items, deps);
     const verificationKey = keys.verification;
