@@ -36,6 +36,8 @@ export function startSandboxExecution(params: {
   log?: Logger;
   waitTimeOverrides?: Record<string, number>;
   now?: () => Date;
+  /** The work bucket runs use when their input names none, as a deployed stack provides. */
+  workBucket?: string;
   /** Runs before the named Task state's step: how tests change the world mid-run (an object deleted after planning). */
   beforeStep?: Partial<Record<TaskStateName, () => Promise<void>>>;
 }): LocalExecution {
@@ -61,7 +63,10 @@ export function startSandboxExecution(params: {
     steps: hooked,
     deps: {
       clients: sandboxClients(params.sandbox),
-      config: { batchRoleArn: sandboxBatchRoleArn(identity.accountId) },
+      config: {
+        batchRoleArn: sandboxBatchRoleArn(identity.accountId),
+        ...(params.workBucket ? { workBucket: params.workBucket } : {}),
+      },
       log: params.log ?? silentLogger,
       now: params.now ?? (() => new Date()),
     },

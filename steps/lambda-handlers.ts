@@ -17,6 +17,7 @@ import { writeManifests } from "./write-manifests.ts";
 const EnvironmentSchema = z.object({
   AWS_REGION: z.string().min(1),
   REKEY_BATCH_ROLE_ARN: z.string().startsWith("arn:"),
+  REKEY_WORK_BUCKET: z.string().min(3),
 });
 
 let deps: StepDeps | undefined;
@@ -27,7 +28,7 @@ function lambdaDeps(): StepDeps {
     // Clients live for the container, so warm invocations reuse their connections.
     deps = {
       clients: createAwsClients({ region: env.AWS_REGION }),
-      config: { batchRoleArn: env.REKEY_BATCH_ROLE_ARN },
+      config: { batchRoleArn: env.REKEY_BATCH_ROLE_ARN, workBucket: env.REKEY_WORK_BUCKET },
       log: jsonLogger(),
       now: () => new Date(),
     };

@@ -69,7 +69,8 @@ export const RunRequestSchema = z
         /^[A-Za-z0-9._-]{1,64}$/,
         "inventoryConfigurationId must be 1 to 64 letters, digits, dots, hyphens or underscores",
       ),
-    workBucket: bucketName("workBucket"),
+    /** Where manifests, reports and summaries go; the deployment's work bucket when omitted. */
+    workBucket: bucketName("workBucket").optional(),
     region: z
       .string()
       .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "region must look like us-east-1")

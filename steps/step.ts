@@ -7,6 +7,8 @@ import type { Logger } from "./log.ts";
 export interface StepConfig {
   /** The role S3 Batch Operations assumes to copy objects. */
   batchRoleArn: string;
+  /** The deployment's work bucket, used when a run request names none. */
+  workBucket?: string;
 }
 
 export interface StepDeps {

@@ -22,7 +22,7 @@ const Input = z.object({
 export const validateInput = defineStep({
   state: StateNames.validateInput,
   input: Input,
-  async run({ request, execution }, { clients, now }): Promise<RunContext> {
+  async run({ request, execution }, { clients, config, now }): Promise<RunContext> {
     const parsed = RunRequestSchema.safeParse(request);
     if (!parsed.success) {
       throw new InvalidInputError(`The run request is invalid:\n${describeIssues(parsed.error)}`, {
@@ -30,6 +30,17 @@ export const validateInput = defineStep({
       });
     }
     const req = parsed.data;
+    const workBucket = req.workBucket ?? config.workBucket;
+    if (!workBucket) {
+      throw new InvalidInputError("The request names no workBucket and the deployment has no default work bucket.", {
+        fix: "Pass workBucket in the input (rekey start --work-bucket), or deploy rekey's stack, which creates one.",
+      });
+    }
+    if (workBucket === req.bucket) {
+      throw new InvalidInputError(`The work bucket ${workBucket} is the bucket being re-encrypted.`, {
+        fix: "Use a separate work bucket: manifests and reports written into the bucket being re-encrypted would become part of the run.",
+      });
+    }
     const { Account: accountId } = await clients.sts.send(new GetCallerIdentityCommand({}));
     if (!accountId)
       throw new InvalidInputError("STS did not return an account id.", {
@@ -37,7 +48,7 @@ export const validateInput = defineStep({
       });
 
     const bucketRegion = await regionOf(clients.s3, req.bucket, "bucket");
-    await regionOf(clients.s3, req.workBucket, "workBucket");
+    await regionOf(clients.s3, workBucket, "workBucket");
     const region = req.region ?? bucketRegion;
     if (region !== bucketRegion) {
       throw new InvalidInputError(
@@ -66,7 +77,7 @@ export const validateInput = defineStep({
       kmsKeyArn: req.kmsKeyArn,
       region,
       accountId,
-      workBucket: req.workBucket,
+      workBucket,
       inventoryConfigurationId: req.inventoryConfigurationId,
       runPrefix: `runs/${req.bucket}/${execution.name}/`,
       startedAt: execution.startTime || now().toISOString(),
