@@ -1,7 +1,7 @@
 /** Progress output that redraws one line on a terminal and prints plain lines elsewhere (CI logs, pipes). */
 export class ProgressPrinter {
   private lineOpen = false;
-  constructor(private readonly out: NodeJS.WriteStream = process.stdout) {}
+  constructor(private readonly out: { write(text: string): unknown; isTTY?: boolean } = process.stdout) {}
 
   line(text: string): void {
     this.closeLine();

@@ -1,5 +1,9 @@
-import { SANDBOX_CREDENTIALS } from "../sandbox/config.ts";
+import { SandboxAdmin } from "../sandbox/admin-client.ts";
+import { SANDBOX_CREDENTIALS, type SandboxIdentity } from "../sandbox/config.ts";
+import { sandboxClients } from "../sandbox/run-workflow.ts";
+import { seedMixedBucket } from "../sandbox/scenarios/mixed-bucket.ts";
 import { startSandbox } from "../sandbox/server.ts";
+import type { Io } from "./io.ts";
 
 /** What a shell needs to point the aws CLI or an SDK at the sandbox. */
 export function sandboxEnvironment(endpoint: string, region: string): string[] {
@@ -48,4 +52,51 @@ export async function sandboxCommand(options: { port: number; host: string; verb
     process.once("SIGTERM", stop);
   });
   await sandbox.close();
+}
+
+/** The work bucket the sandbox's deployed rekey uses, as the CDK stack's work bucket would be on AWS. */
+export const sandboxWorkBucket = (accountId: string, region: string) => `rekey-work-${accountId}-${region}`;
+
+/** `rekey sandbox seed`: the demo's mix of objects in a bucket of a running sandbox, ready for `rekey start`. */
+export async function sandboxSeed(
+  options: { endpoint: string; bucket: string; objects: number },
+  io: Io,
+): Promise<number> {
+  const admin = new SandboxAdmin(options.endpoint);
+  const health = await admin.request<{ identity: SandboxIdentity }>("GET", "/_sandbox/health");
+  const { accountId, region } = health.identity;
+  const clients = sandboxClients({ endpoint: options.endpoint, identity: health.identity });
+  const workBucket = sandboxWorkBucket(accountId, region);
+  const scenario = await seedMixedBucket(clients, admin, {
+    bucket: options.bucket,
+    workBucket,
+    objects: options.objects,
+  });
+  io.out.write(
+    [
+      `Seeded s3://${scenario.bucket} with ${scenario.keys.length} objects (versioned; inventory configuration "${scenario.inventoryConfigurationId}" delivers to s3://${workBucket}/inventory/).`,
+      `Target key:  ${scenario.targetKeyArn}`,
+      "Start a run:",
+      `  rekey start --endpoint ${options.endpoint} --region ${region} --bucket ${scenario.bucket} --kms-key ${scenario.targetKeyArn} --inventory-config ${scenario.inventoryConfigurationId} --inventory-poll-seconds 5 --job-poll-min-seconds 2 --job-poll-max-seconds 5`,
+      "Once it waits for the inventory, deliver one:",
+      `  rekey sandbox deliver-inventory --endpoint ${options.endpoint} --bucket ${scenario.bucket} --inventory-config ${scenario.inventoryConfigurationId}`,
+      "",
+    ].join("\n"),
+  );
+  return 0;
+}
+
+/** `rekey sandbox deliver-inventory`: S3 delivers the bucket's inventory now (on AWS: daily or weekly, the first within 48 h). */
+export async function sandboxDeliverInventory(
+  options: { endpoint: string; bucket: string; configurationId: string },
+  io: Io,
+): Promise<number> {
+  const delivery = await new SandboxAdmin(options.endpoint).deliverInventory({
+    bucket: options.bucket,
+    configurationId: options.configurationId,
+  });
+  io.out.write(
+    `Delivered an inventory of ${delivery.rows} rows in ${delivery.dataFiles.length} file(s): s3://${delivery.destinationBucket}/${delivery.manifestKey}\n`,
+  );
+  return 0;
 }

@@ -27,6 +27,16 @@ export function sandboxClients(sandbox: Pick<Sandbox, "endpoint" | "identity">):
   });
 }
 
+/** One step invocation as it ended; the Step Functions service turns these into LambdaFunction* history events. */
+export interface StepInvocation {
+  state: TaskStateName;
+  input: unknown;
+  /** Epoch milliseconds. */
+  startedAt: number;
+  endedAt: number;
+  outcome: { output: unknown } | { error: unknown };
+}
+
 /** Starts one execution of the rekey state machine against the sandbox, with the real step code. */
 export function startSandboxExecution(params: {
   sandbox: Pick<Sandbox, "endpoint" | "identity">;
@@ -40,19 +50,30 @@ export function startSandboxExecution(params: {
   workBucket?: string;
   /** Runs before the named Task state's step: how tests change the world mid-run (an object deleted after planning). */
   beforeStep?: Partial<Record<TaskStateName, () => Promise<void>>>;
+  /** Told when each step invocation ends, with the input it got (after Parameters) and what it returned or threw. */
+  onStepEnd?: (invocation: StepInvocation) => void;
 }): LocalExecution {
   const { identity } = params.sandbox;
   const hooked = Object.fromEntries(
     Object.entries(steps).map(([state, step]) => {
       const hook = params.beforeStep?.[state as TaskStateName];
+      const onEnd = params.onStepEnd;
       return [
         state,
-        hook
+        hook || onEnd
           ? {
               ...step,
               invoke: async (input: unknown, deps: StepDeps) => {
-                await hook();
-                return step.invoke(input, deps);
+                const startedAt = Date.now();
+                try {
+                  await hook?.();
+                  const output = await step.invoke(input, deps);
+                  onEnd?.({ state: step.state, input, startedAt, endedAt: Date.now(), outcome: { output } });
+                  return output;
+                } catch (error) {
+                  onEnd?.({ state: step.state, input, startedAt, endedAt: Date.now(), outcome: { error } });
+                  throw error;
+                }
               },
             }
           : step,

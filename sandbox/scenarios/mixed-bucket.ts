@@ -2,6 +2,7 @@ import { CreateKeyCommand } from "@aws-sdk/client-kms";
 import {
   CreateBucketCommand,
   DeleteObjectCommand,
+  HeadBucketCommand,
   PutBucketInventoryConfigurationCommand,
   PutBucketVersioningCommand,
 } from "@aws-sdk/client-s3";
@@ -85,7 +86,13 @@ export async function seedMixedBucket(
   const otherKeyArn = (await clients.kms.send(new CreateKeyCommand({ Description: "an older key" }))).KeyMetadata?.Arn;
   if (!targetKeyArn || !otherKeyArn) throw new Error("KMS CreateKey returned no ARN");
 
-  for (const b of [bucket, workBucket]) await clients.s3.send(new CreateBucketCommand({ Bucket: b }));
+  await clients.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  // The work bucket may already exist: the sandbox's own, or one shared by several seeded buckets.
+  const workBucketExists = await clients.s3.send(new HeadBucketCommand({ Bucket: workBucket })).then(
+    () => true,
+    () => false,
+  );
+  if (!workBucketExists) await clients.s3.send(new CreateBucketCommand({ Bucket: workBucket }));
   await clients.s3.send(
     new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: "Enabled" } }),
   );

@@ -1,0 +1,153 @@
+import { DescribeJobCommand } from "@aws-sdk/client-s3-control";
+import type { AwsClients } from "../../steps/clients.ts";
+import type { FinalReportOutput } from "../../steps/write-final-report.ts";
+import { type AwsOptions, clientsFor, stateMachineArn } from "../aws.ts";
+import { UsageError } from "../errors.ts";
+import type { Io } from "../io.ts";
+import { bar, formatCount, formatDuration } from "../progress.ts";
+import { listRuns, type RunView, readRun, STATE_MEANINGS } from "../runs.ts";
+
+export interface StatusOptions extends AwsOptions {
+  bucket?: string | undefined;
+  execution?: string | undefined;
+  watch: boolean;
+  json: boolean;
+  /** Seconds between refreshes with --watch. */
+  interval: number;
+}
+
+export interface LiveJob {
+  jobId: string;
+  storageClass: string;
+  status: string;
+  total: number;
+  succeeded: number;
+  failed: number;
+  elapsedActiveSeconds: number;
+}
+
+export interface StatusReport {
+  executionArn: string;
+  name: string;
+  bucket: string | undefined;
+  status: string;
+  startDate: string | undefined;
+  stopDate: string | undefined;
+  currentState: string | undefined;
+  meaning: string | undefined;
+  inventory: RunView["inventory"];
+  jobs: LiveJob[];
+  progress: { total: number; succeeded: number; failed: number; secondsLeft: number | undefined } | undefined;
+  report: FinalReportOutput | undefined;
+  error: string | undefined;
+  cause: string | undefined;
+}
+
+const TERMINAL = new Set(["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]);
+
+/** `rekey status`: where a run is, in words; job progress with counts and time left; the final report when done. */
+export async function statusCommand(options: StatusOptions, io: Io): Promise<number> {
+  if (!options.bucket === !options.execution) throw new UsageError("Pass exactly one of --bucket or --execution.");
+  const clients = clientsFor(options, io);
+  const executionArn = options.execution ?? (await latestRunFor(clients, options, io));
+  for (;;) {
+    const report = await statusReport(clients, executionArn);
+    io.out.write(options.json ? `${JSON.stringify(report)}\n` : render(report, io.now()));
+    if (!options.watch || TERMINAL.has(report.status))
+      return report.status === "FAILED" || report.status === "ABORTED" || report.status === "TIMED_OUT" ? 1 : 0;
+    await io.sleep(options.interval * 1000);
+  }
+}
+
+async function latestRunFor(clients: AwsClients, options: StatusOptions, io: Io): Promise<string> {
+  const machine = await stateMachineArn(clients, options, io);
+  const [latest] = await listRuns(clients, machine, { bucket: options.bucket, limit: 1 });
+  if (!latest)
+    throw new UsageError(
+      `No run found for bucket ${options.bucket}. Start one with rekey start --bucket ${options.bucket} ...`,
+    );
+  return latest.executionArn;
+}
+
+export async function statusReport(clients: AwsClients, executionArn: string): Promise<StatusReport> {
+  const run = await readRun(clients, executionArn);
+  const jobs: LiveJob[] = [];
+  const accountId = (run.executionArn.split(":")[4] ?? "").trim();
+  for (const job of run.jobs?.jobs ?? []) {
+    const { Job: d } = await clients.s3control.send(new DescribeJobCommand({ AccountId: accountId, JobId: job.jobId }));
+    const p = d?.ProgressSummary;
+    jobs.push({
+      jobId: job.jobId,
+      storageClass: job.storageClass,
+      status: d?.Status ?? "Unknown",
+      total: p?.TotalNumberOfTasks ?? job.objects,
+      succeeded: p?.NumberOfTasksSucceeded ?? 0,
+      failed: p?.NumberOfTasksFailed ?? 0,
+      elapsedActiveSeconds: p?.Timers?.ElapsedTimeInActiveSeconds ?? 0,
+    });
+  }
+  const total = jobs.reduce((n, j) => n + j.total, 0);
+  const succeeded = jobs.reduce((n, j) => n + j.succeeded, 0);
+  const failed = jobs.reduce((n, j) => n + j.failed, 0);
+  const active = Math.max(0, ...jobs.map((j) => j.elapsedActiveSeconds));
+  const rate = active > 0 ? (succeeded + failed) / active : 0;
+  const output = run.output as Partial<FinalReportOutput> | undefined;
+  return {
+    executionArn: run.executionArn,
+    name: run.name,
+    bucket: run.bucket,
+    status: run.status,
+    startDate: run.startDate?.toISOString(),
+    stopDate: run.stopDate?.toISOString(),
+    currentState: run.currentState,
+    meaning: run.currentState ? STATE_MEANINGS[run.currentState] : undefined,
+    inventory: run.inventory,
+    jobs,
+    progress: jobs.length
+      ? { total, succeeded, failed, secondsLeft: rate > 0 ? Math.max(0, total - succeeded - failed) / rate : undefined }
+      : undefined,
+    report: typeof output?.summary === "string" ? (output as FinalReportOutput) : undefined,
+    error: run.error,
+    cause: run.cause,
+  };
+}
+
+function render(r: StatusReport, now: Date): string {
+  const started = r.startDate ? new Date(r.startDate) : undefined;
+  const ended = r.stopDate ? new Date(r.stopDate) : now;
+  const lines = [
+    `${r.name}  ${r.status}${started ? ` since ${r.startDate} (${formatDuration((ended.getTime() - started.getTime()) / 1000)})` : ""}`,
+    `  bucket:    ${r.bucket ?? "?"}`,
+    `  execution: ${r.executionArn}`,
+  ];
+  if (r.status === "RUNNING" && r.currentState) lines.push(`  state:     ${r.currentState}: ${r.meaning ?? ""}`);
+  if (r.status === "RUNNING" && r.inventory && !r.inventory.found) {
+    lines.push(
+      `  inventory: none newer than default encryption yet (latest seen: ${r.inventory.latestSeen ?? "none"}); giving up at ${r.inventory.deadline}`,
+    );
+  }
+  if (r.progress) {
+    const p = r.progress;
+    const left = p.secondsLeft === undefined ? "" : `, about ${formatDuration(p.secondsLeft)} left`;
+    lines.push(
+      `  copied:    ${bar(p.succeeded + p.failed, p.total)} ${formatCount(p.succeeded)}/${formatCount(p.total)}, ${formatCount(p.failed)} failed${r.status === "RUNNING" ? left : ""}`,
+    );
+    for (const j of r.jobs) {
+      lines.push(
+        `    job ${j.jobId} ${j.storageClass.padEnd(19)} ${j.status.padEnd(10)} ${formatCount(j.succeeded)}/${formatCount(j.total)} (${formatCount(j.failed)} failed)`,
+      );
+    }
+  }
+  if (r.report) lines.push("", r.report.summary.trimEnd());
+  else if (r.status === "FAILED" || r.status === "TIMED_OUT" || r.status === "ABORTED") {
+    lines.push(`  error:     ${r.error ?? r.status}`);
+    if (r.cause)
+      lines.push(
+        ...r.cause
+          .trimEnd()
+          .split("\n")
+          .map((l) => `  ${l}`),
+      );
+  }
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,114 @@
+import { DescribeJobCommand, ListJobsCommand, UpdateJobStatusCommand } from "@aws-sdk/client-s3-control";
+import { StopExecutionCommand } from "@aws-sdk/client-sfn";
+import { TERMINAL_JOB_STATUSES } from "../../steps/check-copy-jobs.ts";
+import type { AwsClients } from "../../steps/clients.ts";
+import { type AwsOptions, clientsFor } from "../aws.ts";
+import { CommandFailedError, UsageError } from "../errors.ts";
+import type { Io } from "../io.ts";
+import { formatCount } from "../progress.ts";
+import { readRun } from "../runs.ts";
+
+export interface StopOptions extends AwsOptions {
+  execution?: string | undefined;
+  reason?: string | undefined;
+  json: boolean;
+}
+
+/** How long stop waits for cancelled jobs to settle before it reports what they did. */
+const SETTLE_SECONDS = 60;
+
+/**
+ * `rekey stop`: stops the execution, then cancels its Batch Operations jobs (a cancelled job runs no new task;
+ * each task is one atomic CopyObject, so no object is left half-written), and says what was already done.
+ */
+export async function stopCommand(options: StopOptions, io: Io): Promise<number> {
+  if (!options.execution) throw new UsageError("--execution ARN is required (rekey runs lists them).");
+  const clients = clientsFor(options, io);
+  const before = await readRun(clients, options.execution);
+  if (before.status !== "RUNNING") {
+    throw new CommandFailedError(`${before.name} is not running (it is ${before.status}); nothing to stop.`);
+  }
+  const reason = options.reason ?? "Stopped by the operator with rekey stop";
+  await clients.sfn.send(
+    new StopExecutionCommand({ executionArn: options.execution, error: "RekeyStopped", cause: reason }),
+  );
+  // Read again: a job created while the stop was on its way is in the history now.
+  const run = await readRun(clients, options.execution);
+  const accountId = options.execution.split(":")[4] ?? "";
+  const jobIds = new Set((run.jobs?.jobs ?? []).map((j) => j.jobId));
+  for (const id of await jobsNamingRun(clients, accountId, run.name)) jobIds.add(id);
+
+  const results: { jobId: string; status: string; succeeded: number; failed: number; total: number }[] = [];
+  for (const jobId of jobIds) {
+    const status = await jobStatus(clients, accountId, jobId);
+    if (!(TERMINAL_JOB_STATUSES as readonly string[]).includes(status)) {
+      await clients.s3control.send(
+        new UpdateJobStatusCommand({
+          AccountId: accountId,
+          JobId: jobId,
+          RequestedJobStatus: "Cancelled",
+          StatusUpdateReason: reason.slice(0, 256),
+        }),
+      );
+    }
+  }
+  for (const jobId of jobIds) results.push(await settled(clients, accountId, jobId, io));
+
+  if (options.json) {
+    io.out.write(`${JSON.stringify({ executionArn: options.execution, status: "ABORTED", jobs: results })}\n`);
+    return 0;
+  }
+  const lines = [`Stopped ${run.name} (${options.execution}).`];
+  if (results.length === 0) lines.push("No copy job had been created: no object was changed by this run.");
+  for (const r of results) {
+    lines.push(
+      `  job ${r.jobId}: ${r.status}; ${formatCount(r.succeeded)} of ${formatCount(r.total)} objects were re-encrypted before the stop, ${formatCount(r.failed)} failed; the others were not touched.`,
+    );
+  }
+  lines.push("Bucket default encryption stays on the target key. Start a new run (rekey start) to finish the bucket.");
+  io.out.write(`${lines.join("\n")}\n`);
+  return 0;
+}
+
+/** Jobs rekey created for this run, found by the run id in their description, in case the history lags. */
+async function jobsNamingRun(clients: AwsClients, accountId: string, runId: string): Promise<string[]> {
+  const ids: string[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await clients.s3control.send(
+      new ListJobsCommand({
+        AccountId: accountId,
+        JobStatuses: ["New", "Preparing", "Suspended", "Ready", "Active", "Pausing", "Paused"],
+        NextToken: nextToken,
+      }),
+    );
+    for (const j of page.Jobs ?? []) if (j.JobId && j.Description?.endsWith(`(${runId})`)) ids.push(j.JobId);
+    nextToken = page.NextToken;
+  } while (nextToken);
+  return ids;
+}
+
+async function jobStatus(clients: AwsClients, accountId: string, jobId: string): Promise<string> {
+  return (
+    (await clients.s3control.send(new DescribeJobCommand({ AccountId: accountId, JobId: jobId }))).Job?.Status ??
+    "Unknown"
+  );
+}
+
+async function settled(clients: AwsClients, accountId: string, jobId: string, io: Io) {
+  for (let waited = 0; ; waited += 1) {
+    const { Job: d } = await clients.s3control.send(new DescribeJobCommand({ AccountId: accountId, JobId: jobId }));
+    const status = d?.Status ?? "Unknown";
+    if ((TERMINAL_JOB_STATUSES as readonly string[]).includes(status) || waited >= SETTLE_SECONDS) {
+      const p = d?.ProgressSummary;
+      return {
+        jobId,
+        status,
+        succeeded: p?.NumberOfTasksSucceeded ?? 0,
+        failed: p?.NumberOfTasksFailed ?? 0,
+        total: p?.TotalNumberOfTasks ?? 0,
+      };
+    }
+    await io.sleep(1000);
+  }
+}

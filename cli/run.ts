@@ -1,0 +1,243 @@
+import { parseArgs } from "node:util";
+import { AWS_OPTIONS } from "./aws.ts";
+import { runsCommand } from "./commands/runs.ts";
+import { startCommand } from "./commands/start.ts";
+import { statusCommand } from "./commands/status.ts";
+import { stopCommand } from "./commands/stop.ts";
+import { demoCommand } from "./demo.ts";
+import { CommandFailedError, ExitCodes, UsageError } from "./errors.ts";
+import type { Io } from "./io.ts";
+import { sandboxCommand, sandboxDeliverInventory, sandboxSeed } from "./sandbox-command.ts";
+
+export const HELP = `rekey: re-encrypt every current object of an S3 bucket to SSE-KMS with S3 Bucket Keys.
+
+Operating runs (AWS, or the sandbox with --endpoint / AWS_ENDPOINT_URL):
+  rekey start --bucket B --kms-key ARN --inventory-config ID [--work-bucket W] [--change-id C]
+              [--inventory-wait-hours N] [--inventory-poll-seconds N] [--job-poll-min-seconds N]
+              [--job-poll-max-seconds N] [--job-priority N] [--verify-sample-size N] [--json]
+                        Validate, then start one execution named <bucket>-<yyyymmdd>[-<change id>]
+  rekey status (--bucket B | --execution ARN) [--watch] [--interval S] [--json]
+                        Where a run is, job progress and time left, the final report when done
+  rekey stop --execution ARN [--reason TEXT] [--json]
+                        Stop a run and cancel its Batch Operations jobs
+  rekey runs [--bucket B] [--limit N] [--json]
+                        Recent runs with their outcome
+  Every run command takes --region R, --profile P, --endpoint URL and --state-machine ARN
+  (default: REKEY_STATE_MACHINE_ARN, else the account's one state machine named rekey*).
+
+Local sandbox:
+  rekey demo [--objects N]            Re-encrypt a seeded bucket end to end in a fresh sandbox
+  rekey sandbox [--port P] [--host H] [--verbose]
+                                      Serve the local AWS sandbox in the foreground
+  rekey sandbox seed --bucket B [--objects N] [--endpoint URL]
+                                      Fill a bucket of a running sandbox with the demo's mix of objects
+  rekey sandbox deliver-inventory --bucket B --inventory-config ID [--endpoint URL]
+                                      Make S3 deliver the bucket's inventory now
+
+Exit codes: 0 done (or still running), 1 the run or command failed, 2 bad usage, 70 internal error.
+From a checkout: npm run rekey -- <command> [options]
+`;
+
+function positiveInt(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new UsageError(`--${name} must be a positive whole number, not "${value}".`);
+  return n;
+}
+
+const RUN_OPTION_FLAGS = {
+  "inventory-wait-hours": (n: number) => ({ inventoryWaitSeconds: n * 3600 }),
+  "inventory-poll-seconds": (n: number) => ({ inventoryPollSeconds: n }),
+  "job-poll-min-seconds": (n: number) => ({ jobPollMinSeconds: n }),
+  "job-poll-max-seconds": (n: number) => ({ jobPollMaxSeconds: n }),
+  "job-priority": (n: number) => ({ jobPriority: n }),
+  "verify-sample-size": (n: number) => ({ verifySampleSize: n }),
+} as const;
+
+/** Runs one CLI invocation and returns its exit code; expected problems become messages, not stack traces. */
+export async function runCli(argv: string[], io: Io): Promise<number> {
+  try {
+    return await dispatch(argv, io);
+  } catch (err) {
+    if (err instanceof UsageError || (err as { code?: string })?.code?.startsWith?.("ERR_PARSE_ARGS")) {
+      io.err.write(`rekey: ${(err as Error).message}\n`);
+      return ExitCodes.usage;
+    }
+    if (err instanceof CommandFailedError) {
+      io.err.write(`rekey: ${err.message}\n`);
+      return ExitCodes.failed;
+    }
+    const e = err as { name?: string; message?: string; $metadata?: unknown; stack?: string };
+    if (e?.$metadata) {
+      // An AWS error the command did not expect: name it and say where it came from, without a stack trace.
+      io.err.write(
+        `rekey: AWS answered ${e.name}: ${e.message}\nCheck the region, credentials and permissions, then try again.\n`,
+      );
+      return ExitCodes.failed;
+    }
+    io.err.write(`rekey: internal error (please report it with what you ran):\n${e?.stack ?? String(err)}\n`);
+    return ExitCodes.internal;
+  }
+}
+
+async function dispatch(argv: string[], io: Io): Promise<number> {
+  const [command = "help", ...rest] = argv;
+  switch (command) {
+    case "start": {
+      const runOptionFlags = Object.fromEntries(
+        Object.keys(RUN_OPTION_FLAGS).map((k) => [k, { type: "string" as const }]),
+      );
+      const { values } = parseArgs({
+        args: rest,
+        strict: true,
+        options: {
+          ...AWS_OPTIONS,
+          bucket: { type: "string" },
+          "kms-key": { type: "string" },
+          "inventory-config": { type: "string" },
+          "work-bucket": { type: "string" },
+          "change-id": { type: "string" },
+          json: { type: "boolean" },
+          ...runOptionFlags,
+        },
+      });
+      const v = values as Record<string, string | boolean | undefined>;
+      const runOptions: Record<string, number> = {};
+      for (const [flag, toOption] of Object.entries(RUN_OPTION_FLAGS)) {
+        const n = positiveInt(v[flag] as string | undefined, flag);
+        if (n !== undefined) Object.assign(runOptions, toOption(n));
+      }
+      return startCommand(
+        {
+          ...awsOptions(v),
+          bucket: v.bucket as string | undefined,
+          kmsKey: v["kms-key"] as string | undefined,
+          inventoryConfig: v["inventory-config"] as string | undefined,
+          workBucket: v["work-bucket"] as string | undefined,
+          changeId: v["change-id"] as string | undefined,
+          runOptions,
+          json: v.json === true,
+        },
+        io,
+      );
+    }
+    case "status": {
+      const { values: v } = parseArgs({
+        args: rest,
+        options: {
+          ...AWS_OPTIONS,
+          bucket: { type: "string" },
+          execution: { type: "string" },
+          watch: { type: "boolean" },
+          json: { type: "boolean" },
+          interval: { type: "string" },
+        },
+      });
+      return statusCommand(
+        {
+          ...awsOptions(v),
+          bucket: v.bucket,
+          execution: v.execution,
+          watch: v.watch ?? false,
+          json: v.json ?? false,
+          interval: positiveInt(v.interval, "interval") ?? 10,
+        },
+        io,
+      );
+    }
+    case "stop": {
+      const { values: v } = parseArgs({
+        args: rest,
+        options: {
+          ...AWS_OPTIONS,
+          execution: { type: "string" },
+          reason: { type: "string" },
+          json: { type: "boolean" },
+        },
+      });
+      return stopCommand({ ...awsOptions(v), execution: v.execution, reason: v.reason, json: v.json ?? false }, io);
+    }
+    case "runs": {
+      const { values: v } = parseArgs({
+        args: rest,
+        options: { ...AWS_OPTIONS, bucket: { type: "string" }, limit: { type: "string" }, json: { type: "boolean" } },
+      });
+      return runsCommand(
+        { ...awsOptions(v), bucket: v.bucket, limit: positiveInt(v.limit, "limit") ?? 20, json: v.json ?? false },
+        io,
+      );
+    }
+    case "demo": {
+      const { values } = parseArgs({
+        args: rest,
+        options: { objects: { type: "string" }, "tasks-per-second": { type: "string" } },
+      });
+      await demoCommand({
+        objects: positiveInt(values.objects, "objects") ?? 10_000,
+        tasksPerSecond: positiveInt(values["tasks-per-second"], "tasks-per-second") ?? 2_000,
+      });
+      return ExitCodes.ok;
+    }
+    case "sandbox":
+      return sandboxDispatch(rest, io);
+    case "help":
+    case "--help":
+    case "-h":
+      io.out.write(HELP);
+      return ExitCodes.ok;
+    default:
+      throw new UsageError(`Unknown command "${command}". Run rekey help for the list.`);
+  }
+}
+
+async function sandboxDispatch(args: string[], io: Io): Promise<number> {
+  const [sub] = args;
+  if (sub === "seed") {
+    const { values: v } = parseArgs({
+      args: args.slice(1),
+      options: { endpoint: { type: "string" }, bucket: { type: "string" }, objects: { type: "string" } },
+    });
+    if (!v.bucket) throw new UsageError("--bucket is required.");
+    return sandboxSeed(
+      {
+        endpoint: sandboxEndpoint(v.endpoint, io),
+        bucket: v.bucket,
+        objects: positiveInt(v.objects, "objects") ?? 500,
+      },
+      io,
+    );
+  }
+  if (sub === "deliver-inventory") {
+    const { values: v } = parseArgs({
+      args: args.slice(1),
+      options: { endpoint: { type: "string" }, bucket: { type: "string" }, "inventory-config": { type: "string" } },
+    });
+    if (!v.bucket || !v["inventory-config"]) throw new UsageError("--bucket and --inventory-config are required.");
+    return sandboxDeliverInventory(
+      { endpoint: sandboxEndpoint(v.endpoint, io), bucket: v.bucket, configurationId: v["inventory-config"] },
+      io,
+    );
+  }
+  const { values } = parseArgs({
+    args,
+    options: { port: { type: "string" }, host: { type: "string" }, verbose: { type: "boolean", short: "v" } },
+  });
+  const port = values.port === undefined ? 4599 : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(`--port must be 0 to 65535, not "${values.port}".`);
+  await sandboxCommand({ port, host: values.host ?? "127.0.0.1", verbose: values.verbose ?? false });
+  return ExitCodes.ok;
+}
+
+function sandboxEndpoint(flag: string | undefined, io: Io): string {
+  const endpoint = flag ?? io.env.AWS_ENDPOINT_URL;
+  if (!endpoint)
+    throw new UsageError("Pass --endpoint (the sandbox's URL, e.g. http://127.0.0.1:4599) or set AWS_ENDPOINT_URL.");
+  return endpoint;
+}
+
+function awsOptions(v: Record<string, unknown>) {
+  const s = (k: string) => (typeof v[k] === "string" ? (v[k] as string) : undefined);
+  return { endpoint: s("endpoint"), region: s("region"), profile: s("profile"), stateMachine: s("state-machine") };
+}

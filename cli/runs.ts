@@ -1,0 +1,164 @@
+import {
+  DescribeExecutionCommand,
+  type ExecutionStatus,
+  GetExecutionHistoryCommand,
+  type HistoryEvent,
+  ListExecutionsCommand,
+} from "@aws-sdk/client-sfn";
+import type { CopyJobsProgress } from "../steps/check-copy-jobs.ts";
+import type { AwsClients } from "../steps/clients.ts";
+import type { FindInventoryResult } from "../steps/find-inventory.ts";
+import type { Jobs } from "../steps/plan.ts";
+import { StateNames } from "../workflow/definition.ts";
+
+/** Execution names allow 1–80 of [A-Za-z0-9_-]; bucket names may also hold dots. */
+const NAME_MAX = 80;
+
+/**
+ * A readable, deterministic execution name: bucket and UTC date, plus the change id when given, so that the
+ * console, the CLI and the change ticket all say the same thing.
+ */
+export function executionName(bucket: string, date: Date, changeId?: string): string {
+  const day = date.toISOString().slice(0, 10).replaceAll("-", "");
+  const suffix = changeId ? `-${changeId.replace(/[^A-Za-z0-9_-]/g, "-")}` : "";
+  const base = bucket.replace(/[^A-Za-z0-9_-]/g, "-");
+  return `${base.slice(0, NAME_MAX - day.length - 1 - suffix.length)}-${day}${suffix}`;
+}
+
+/** What an operator reads in each state, for `rekey status` and the change-window runbook. */
+export const STATE_MEANINGS: Record<string, string> = {
+  [StateNames.validateInput]: "checking the request, the bucket, the key and the inventory configuration",
+  [StateNames.enforceDefaultEncryption]: "setting bucket default encryption to the target key with Bucket Key",
+  [StateNames.findInventory]: "looking for an S3 Inventory delivered after default encryption was enforced",
+  [StateNames.isInventoryReady]: "looking for an S3 Inventory delivered after default encryption was enforced",
+  [StateNames.waitForInventory]: "waiting for S3 to deliver an inventory (the first one can take up to 48 hours)",
+  [StateNames.writeManifests]: "reading the inventory and writing one manifest per storage class",
+  [StateNames.anythingToCopy]: "planning",
+  [StateNames.noCopyJobs]: "nothing to copy",
+  [StateNames.createCopyJobs]: "creating the Batch Operations copy jobs",
+  [StateNames.checkCopyJobs]: "Batch Operations is copying objects",
+  [StateNames.areJobsDone]: "Batch Operations is copying objects",
+  [StateNames.waitForJobs]: "Batch Operations is copying objects",
+  [StateNames.verifyResults]: "reading the completion reports and checking objects",
+  [StateNames.writeFinalReport]: "writing the final report",
+  [StateNames.didEveryObjectSucceed]: "finishing",
+  [StateNames.reencrypted]: "done",
+  [StateNames.finishedWithFailures]: "done, with objects that failed",
+  [StateNames.recordFailure]: "recording why the run stopped",
+  [StateNames.runFailed]: "stopped",
+};
+
+export interface RunSummary {
+  executionArn: string;
+  name: string;
+  status: ExecutionStatus | string;
+  startDate?: Date | undefined;
+  stopDate?: Date | undefined;
+  bucket?: string | undefined;
+}
+
+export interface RunView extends RunSummary {
+  input: Record<string, unknown>;
+  output?: unknown;
+  error?: string | undefined;
+  cause?: string | undefined;
+  currentState?: string | undefined;
+  jobs?: Jobs | undefined;
+  progress?: CopyJobsProgress | undefined;
+  inventory?: FindInventoryResult | undefined;
+}
+
+function parseJson(text: string | undefined): unknown {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function bucketOf(input: unknown): string | undefined {
+  const b = (input as { bucket?: unknown } | null)?.bucket;
+  return typeof b === "string" ? b : undefined;
+}
+
+/** Executions of the state machine, newest first, with the bucket each one is for. */
+export async function listRuns(
+  clients: AwsClients,
+  stateMachineArn: string,
+  filter: { bucket?: string | undefined; status?: ExecutionStatus; limit: number },
+): Promise<RunSummary[]> {
+  const runs: RunSummary[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await clients.sfn.send(
+      new ListExecutionsCommand({ stateMachineArn, statusFilter: filter.status, nextToken, maxResults: 100 }),
+    );
+    for (const e of page.executions ?? []) {
+      if (!e.executionArn) continue;
+      const d = await clients.sfn.send(new DescribeExecutionCommand({ executionArn: e.executionArn }));
+      const bucket = bucketOf(parseJson(d.input));
+      if (filter.bucket && bucket !== filter.bucket) continue;
+      runs.push({
+        executionArn: e.executionArn,
+        name: e.name ?? "",
+        status: e.status ?? "",
+        startDate: e.startDate,
+        stopDate: e.stopDate,
+        bucket,
+      });
+      if (runs.length >= filter.limit) return runs;
+    }
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return runs;
+}
+
+/** One execution as an operator needs it: status, current state, and what the steps reported so far. */
+export async function readRun(clients: AwsClients, executionArn: string): Promise<RunView> {
+  const d = await clients.sfn.send(new DescribeExecutionCommand({ executionArn }));
+  const input = (parseJson(d.input) ?? {}) as Record<string, unknown>;
+  const view: RunView = {
+    executionArn,
+    name: d.name ?? "",
+    status: d.status ?? "",
+    startDate: d.startDate,
+    stopDate: d.stopDate,
+    bucket: bucketOf(input),
+    input,
+    output: parseJson(d.output),
+    error: d.error,
+    cause: d.cause,
+  };
+  for await (const event of historyNewestFirst(clients, executionArn)) {
+    const entered = event.stateEnteredEventDetails;
+    if (entered?.name && view.currentState === undefined) view.currentState = entered.name;
+    const exited = event.stateExitedEventDetails;
+    if (exited?.name) {
+      const state = parseJson(exited.output) as Record<string, unknown> | undefined;
+      if (exited.name === StateNames.createCopyJobs) view.jobs ??= state?.jobs as Jobs | undefined;
+      if (exited.name === StateNames.checkCopyJobs) view.progress ??= state?.progress as CopyJobsProgress | undefined;
+      if (exited.name === StateNames.findInventory)
+        view.inventory ??= state?.inventory as FindInventoryResult | undefined;
+    }
+    if (view.currentState && view.jobs && view.progress && view.inventory) break;
+  }
+  return view;
+}
+
+async function* historyNewestFirst(clients: AwsClients, executionArn: string): AsyncGenerator<HistoryEvent> {
+  let nextToken: string | undefined;
+  do {
+    const page = await clients.sfn.send(
+      new GetExecutionHistoryCommand({
+        executionArn,
+        reverseOrder: true,
+        includeExecutionData: true,
+        maxResults: 1000,
+        nextToken,
+      }),
+    );
+    yield* page.events ?? [];
+    nextToken = page.nextToken;
+  } while (nextToken);
+}

@@ -1,0 +1,152 @@
+/**
+ * What a deployment of rekey may touch, read from CDK context (cdk.json or `-c key=value`) and checked at synth.
+ * Every bucket and key ARN in every policy the stack writes comes from here; nothing wider.
+ */
+import { z } from "zod";
+
+/** The context keys, in one place so cdk.json, the runbook and the tests agree. */
+export const ContextKeys = {
+  buckets: "rekey:buckets",
+  kmsKeyArns: "rekey:kmsKeyArns",
+  logRetentionDays: "rekey:logRetentionDays",
+  runArtifactExpirationDays: "rekey:runArtifactExpirationDays",
+  inventoryExpirationDays: "rekey:inventoryExpirationDays",
+  alarmTopicArn: "rekey:alarmTopicArn",
+} as const;
+
+/** A bucket name (S3 naming rules), or a prefix of one followed by a single trailing `*`. */
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const BUCKET_PREFIX = /^[a-z0-9][a-z0-9.-]{2,61}\*$/;
+
+const BucketPattern = z.string().refine((s) => BUCKET_NAME.test(s) || BUCKET_PREFIX.test(s), {
+  error: (issue) =>
+    `"${String(issue.input)}" is neither a bucket name nor a prefix pattern. ` +
+    'Use a bucket name (3-63 characters: a-z, 0-9, ".", "-") or a prefix of at least 3 such characters ending in one "*", e.g. "data-prod-*". ' +
+    'A lone "*" (every bucket in the account) is not allowed.',
+});
+
+const PositiveDays = z.number().int().min(1).max(3650);
+
+/** Context from the CLI (`-c k=v`) arrives as a string; from cdk.json as JSON. Lists may be JSON or comma-separated. */
+function listFromContext(value: unknown): unknown {
+  if (typeof value !== "string") return value;
+  const text = value.trim();
+  if (text.startsWith("[")) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      return value; // reported by the schema as "expected array"
+    }
+  }
+  return text === "" ? [] : text.split(",").map((s) => s.trim());
+}
+
+function numberFromContext(value: unknown): unknown {
+  return typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+}
+
+/** Configuration of one rekey stack. Props win over context, so tests and other apps can build a stack directly. */
+export interface RekeyConfig {
+  /** Buckets rekey may re-encrypt: names, or prefix patterns ending in `*`. */
+  buckets: string[];
+  /** Full ARNs of the KMS keys objects may be re-encrypted under; all in the stack's region. */
+  kmsKeyArns: string[];
+  /** Retention of the state machine's and the step functions' log groups. */
+  logRetentionDays: number;
+  /** Days after which run artifacts (runs/…: manifests, reports, summaries) expire in the work bucket. */
+  runArtifactExpirationDays: number;
+  /** Days after which inventory deliveries (inventory/…) expire in the work bucket. */
+  inventoryExpirationDays: number;
+  /** An SNS topic to notify when an alarm fires; unset, the alarms only show in CloudWatch. */
+  alarmTopicArn?: string | undefined;
+}
+
+/** CloudWatch Logs accepts only these retention values (days). */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+export function configSchema(region: string) {
+  const keyArn = z.string().refine((s) => kmsKeyArnPattern(region).test(s), {
+    error: (issue) =>
+      `"${String(issue.input)}" is not the full ARN of a KMS key in ${region}. ` +
+      `Use arn:aws:kms:${region}:<account>:key/<key-id>; aliases, key ids and keys in other regions are not accepted ` +
+      "(S3 can only use a key in the bucket's region, and IAM policies need the key ARN).",
+  });
+  return z.object({
+    buckets: z.preprocess(
+      listFromContext,
+      z.array(BucketPattern).min(1, {
+        error: `name at least one bucket rekey may re-encrypt (context ${ContextKeys.buckets}).`,
+      }),
+    ),
+    kmsKeyArns: z.preprocess(
+      listFromContext,
+      z.array(keyArn).min(1, {
+        error: `name at least one KMS key ARN objects may be re-encrypted under (context ${ContextKeys.kmsKeyArns}).`,
+      }),
+    ),
+    logRetentionDays: z.preprocess(
+      numberFromContext,
+      z
+        .number()
+        .refine((n) => (LOG_RETENTION_DAYS as readonly number[]).includes(n), {
+          error: `must be one of the values CloudWatch Logs accepts: ${LOG_RETENTION_DAYS.join(", ")}.`,
+        })
+        .default(90),
+    ),
+    runArtifactExpirationDays: z.preprocess(numberFromContext, PositiveDays.default(90)),
+    inventoryExpirationDays: z.preprocess(numberFromContext, PositiveDays.default(30)),
+    alarmTopicArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, {
+        error: "must be the full ARN of an SNS topic.",
+      })
+      .optional(),
+  });
+}
+
+/** `arn:<partition>:kms:<region>:<account>:key/<id>`: a key (not an alias) in the given region. */
+export function kmsKeyArnPattern(region: string): RegExp {
+  const r = region.replace(/[^a-z0-9-]/g, "");
+  return new RegExp(`^arn:aws[a-z-]*:kms:${r}:\\d{12}:key/(mrk-[0-9a-f]{32}|[0-9a-f-]{36})$`);
+}
+
+export class RekeyConfigError extends Error {
+  override name = "RekeyConfigError";
+}
+
+/**
+ * Validates raw configuration (context values or props). The error names every problem and the context key to fix.
+ * `region` must be concrete: key ARNs are checked against it.
+ */
+export function parseRekeyConfig(raw: Record<string, unknown>, region: string): RekeyConfig {
+  if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) {
+    throw new RekeyConfigError(
+      `rekey needs a concrete region to check key ARNs against, got "${region}". Set CDK_DEFAULT_REGION or AWS_REGION.`,
+    );
+  }
+  const parsed = configSchema(region).safeParse(raw);
+  if (!parsed.success) {
+    const keyOf = (path: PropertyKey[]) => {
+      const field = String(path[0] ?? "");
+      return field in ContextKeys ? ContextKeys[field as keyof typeof ContextKeys] : field;
+    };
+    const lines = parsed.error.issues.map((i) => {
+      const where = i.path.length > 1 ? `${keyOf(i.path)}[${String(i.path[1])}]` : keyOf(i.path);
+      return `  - ${where}: ${i.message}`;
+    });
+    throw new RekeyConfigError(`Invalid rekey configuration:\n${lines.join("\n")}`);
+  }
+  return parsed.data;
+}
+
+/** Reads every rekey context key through `get` (e.g. `(k) => app.node.tryGetContext(k)`) and validates the result. */
+export function rekeyConfigFromContext(get: (key: string) => unknown, region: string): RekeyConfig {
+  const raw: Record<string, unknown> = {};
+  for (const [field, key] of Object.entries(ContextKeys)) {
+    const value = get(key);
+    if (value !== undefined) raw[field] = value;
+  }
+  return parseRekeyConfig(raw, region);
+}

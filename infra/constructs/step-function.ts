@@ -1,0 +1,99 @@
+import { fileURLToPath } from "node:url";
+import { type Duration, RemovalPolicy } from "aws-cdk-lib";
+import { Effect, type IRole, PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import { Architecture, LoggingFormat, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
+import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
+import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
+import { Construct } from "constructs";
+
+/** The one Lambda entry for every step: it exports one handler per Task state (steps/lambda-handlers.ts). */
+export const STEP_HANDLERS_ENTRY = fileURLToPath(new URL("../../steps/lambda-handlers.ts", import.meta.url));
+/** The lockfile NodejsFunction needs to find the project root; the bundle is built from the locked versions. */
+const LOCKFILE = fileURLToPath(new URL("../../package-lock.json", import.meta.url));
+
+/**
+ * Bundled as ESM, which the steps are written as. Some bundled dependencies are CommonJS and `require()` Node
+ * built-ins, which an ESM bundle cannot do without a `require` in scope: the banner provides one.
+ */
+const ESM_REQUIRE_BANNER =
+  "import { createRequire as __rekeyCreateRequire } from 'node:module'; const require = __rekeyCreateRequire(import.meta.url);";
+
+export interface StepFunctionProps {
+  /** The export of steps/lambda-handlers.ts this function runs, e.g. `validateInputHandler`. */
+  handler: string;
+  /** What the step does, for the console. */
+  description: string;
+  environment: Record<string, string>;
+  timeout: Duration;
+  memorySize: number;
+  logRetention: RetentionDays;
+}
+
+/**
+ * One step of the workflow as a Lambda function: pinned runtime, architecture, bundling and logging, its own log
+ * group, and its own role that starts with nothing but permission to write its logs. The stack then grants each
+ * step exactly the AWS calls that step makes (`grant`).
+ */
+export class StepFunction extends Construct {
+  readonly function: NodejsFunction;
+  readonly role: IRole;
+  readonly logGroup: LogGroup;
+
+  constructor(scope: Construct, id: string, props: StepFunctionProps) {
+    super(scope, id);
+    this.logGroup = new LogGroup(this, "Logs", {
+      retention: props.logRetention,
+      // Run logs are part of a migration's evidence: they outlive the stack (runbooks/deploy.md says how to delete them).
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    // An own role instead of the default one, which would carry the AWSLambdaBasicExecutionRole managed policy
+    // (logs on every log group of the account).
+    const role = new Role(this, "Role", {
+      assumedBy: new ServicePrincipal("lambda.amazonaws.com"),
+      description: `rekey step ${props.handler}: only the calls this step makes`,
+    });
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        effect: Effect.ALLOW,
+        actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
+        resources: [`${this.logGroup.logGroupArn}:log-stream:*`],
+      }),
+    );
+    this.role = role;
+
+    this.function = new NodejsFunction(this, "Function", {
+      entry: STEP_HANDLERS_ENTRY,
+      handler: props.handler,
+      depsLockFilePath: LOCKFILE,
+      description: props.description,
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      memorySize: props.memorySize,
+      timeout: props.timeout,
+      role,
+      logGroup: this.logGroup,
+      loggingFormat: LoggingFormat.JSON,
+      tracing: Tracing.ACTIVE,
+      environment: {
+        ...props.environment,
+        NODE_OPTIONS: "--enable-source-maps",
+      },
+      bundling: {
+        format: OutputFormat.ESM,
+        target: "node22",
+        mainFields: ["module", "main"],
+        banner: ESM_REQUIRE_BANNER,
+        minify: true,
+        sourceMap: true,
+        // The source map is for stack traces; the sources themselves are in the repository.
+        sourcesContent: false,
+        // Bundle everything, the AWS SDK included: the deployed steps run the SDK versions package-lock.json pins
+        // and the tests ran, not whichever SDK the Lambda runtime ships this month.
+        externalModules: [],
+        // Never Docker: the local esbuild (a pinned devDependency) builds the bundle.
+        forceDockerBundling: false,
+      },
+      // Every step is bundled from the same entry with the same options, so the stack has one code asset.
+    });
+  }
+}
