@@ -27,7 +27,13 @@ export function clientsFor(options: AwsOptions, io: Io): AwsClients {
   if (!region) throw new UsageError("No region: pass --region or set AWS_REGION.");
   if (options.profile) process.env.AWS_PROFILE = options.profile;
   const endpoint = options.endpoint ?? io.env.AWS_ENDPOINT_URL;
-  return createAwsClients({ region, ...(endpoint ? { endpoint } : {}) });
+  // Keys in the environment win, as with the aws CLI; otherwise the SDK's default chain (profile, SSO, roles).
+  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken } = io.env;
+  const credentials =
+    accessKeyId && secretAccessKey && !options.profile
+      ? { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) }
+      : undefined;
+  return createAwsClients({ region, ...(endpoint ? { endpoint } : {}), ...(credentials ? { credentials } : {}) });
 }
 
 /**

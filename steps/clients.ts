@@ -16,7 +16,7 @@ export interface ClientSettings {
   region: string;
   /** A custom endpoint such as the sandbox's `http://127.0.0.1:4599`; unset means AWS. */
   endpoint?: string;
-  credentials?: { accessKeyId: string; secretAccessKey: string };
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   maxAttempts?: number;
 }
 

@@ -1,0 +1,229 @@
+import { HeadObjectCommand } from "@aws-sdk/client-s3";
+import { DescribeJobCommand } from "@aws-sdk/client-s3-control";
+import { DescribeExecutionCommand } from "@aws-sdk/client-sfn";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sandboxWorkBucket } from "../../cli/sandbox-command.ts";
+import { SandboxAdmin } from "../../sandbox/admin-client.ts";
+import { sandboxClients } from "../../sandbox/run-workflow.ts";
+import { type MixedBucket, seedMixedBucket } from "../../sandbox/scenarios/mixed-bucket.ts";
+import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
+import type { AwsClients } from "../../steps/clients.ts";
+import { rekey } from "../support/cli.ts";
+
+const FAST = ["--inventory-poll-seconds", "1", "--job-poll-min-seconds", "1", "--job-poll-max-seconds", "1"];
+
+async function until<T>(probe: () => Promise<T | undefined>, what: string, seconds = 60): Promise<T> {
+  for (let i = 0; i < seconds * 5; i++) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe("rekey start, status, runs against the sandbox", () => {
+  let sandbox: Sandbox;
+  let clients: AwsClients;
+  let scenario: MixedBucket;
+  let executionArn: string;
+
+  beforeAll(async () => {
+    sandbox = await startSandbox();
+    clients = sandboxClients(sandbox);
+    scenario = await seedMixedBucket(clients, new SandboxAdmin(sandbox.endpoint), {
+      bucket: "cli-data",
+      workBucket: sandboxWorkBucket(sandbox.identity.accountId, sandbox.identity.region),
+      objects: 60,
+    });
+  });
+  afterAll(async () => {
+    await sandbox?.close();
+  });
+
+  const start = (...extra: string[]) =>
+    rekey(
+      sandbox,
+      "start",
+      "--bucket",
+      scenario.bucket,
+      "--kms-key",
+      scenario.targetKeyArn,
+      "--inventory-config",
+      scenario.inventoryConfigurationId,
+      ...FAST,
+      ...extra,
+    );
+
+  it("rejects bad arguments with a clear message and exit code 2, before calling AWS", async () => {
+    const bad = await rekey(
+      sandbox,
+      "start",
+      "--bucket",
+      "Not_A_Bucket",
+      "--kms-key",
+      "alias/data",
+      "--inventory-config",
+      "x",
+    );
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/not a valid S3 bucket name.*\n.*alias.*describe-key/s);
+    expect((await rekey(sandbox, "start", "--kms-key", scenario.targetKeyArn)).err).toMatch(/--bucket is required/);
+    expect((await rekey(sandbox, "status", "--bucket", "a", "--execution", "b")).code).toBe(2);
+    const unknown = await rekey(sandbox, "start", "--bucket", "b", "--colour", "red");
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toMatch(/Unknown option '--colour'/);
+    expect(unknown.err).not.toMatch(/\n\s+at /);
+  });
+
+  it("starts a run with a readable name", async () => {
+    const started = await start("--json");
+    expect(started.err).toBe("");
+    expect(started.code).toBe(0);
+    const out = JSON.parse(started.out) as { executionArn: string; name: string };
+    const day = new Date().toISOString().slice(0, 10).replaceAll("-", "");
+    expect(out.name).toBe(`cli-data-${day}`);
+    executionArn = out.executionArn;
+  });
+
+  it("refuses a second concurrent run for the same bucket", async () => {
+    const second = await start("--change-id", "CHG2");
+    expect(second.code).toBe(1);
+    expect(second.err).toContain(`A run for bucket cli-data is already running: ${executionArn}`);
+  });
+
+  it("shows the run waiting for its inventory", async () => {
+    const waiting = await until(async () => {
+      const s = await rekey(sandbox, "status", "--execution", executionArn, "--json");
+      const r = JSON.parse(s.out) as { currentState?: string; inventory?: { found: boolean } };
+      return r.inventory && !r.inventory.found ? r : undefined;
+    }, "the inventory wait");
+    expect(waiting.currentState).toMatch(/inventory/);
+    const text = await rekey(sandbox, "status", "--execution", executionArn);
+    expect(text.out).toMatch(/state: +(Find inventory|Wait for inventory|Is the inventory ready\?)/);
+    expect(text.out).toMatch(/inventory: none newer than default encryption yet/);
+  });
+
+  it("follows the run to its report with status --watch once the inventory arrives", async () => {
+    const delivered = await rekey(
+      sandbox,
+      "sandbox",
+      "deliver-inventory",
+      "--bucket",
+      scenario.bucket,
+      "--inventory-config",
+      scenario.inventoryConfigurationId,
+    );
+    expect(delivered.code).toBe(0);
+    const watched = await rekey(sandbox, "status", "--bucket", scenario.bucket, "--watch", "--interval", "1");
+    expect(watched.code).toBe(0);
+    expect(watched.out).toMatch(/RUNNING/);
+    expect(watched.out).toMatch(/SUCCEEDED/);
+    expect(watched.out).toMatch(/rekey finished: s3:\/\/cli-data/);
+    const expected = scenario.keys.filter((k) => k.expectation === "reencrypt").length;
+    expect(watched.out).toMatch(new RegExp(`Re-encrypted\\s+${expected}\\b`));
+  });
+
+  it("lists the run with its outcome", async () => {
+    const runs = await rekey(sandbox, "runs", "--bucket", scenario.bucket);
+    expect(runs.code).toBe(0);
+    expect(runs.out).toMatch(/^BUCKET\s+RUN\s+STATUS/);
+    expect(runs.out).toMatch(/cli-data\s+cli-data-\d{8}\s+SUCCEEDED.*re-encrypted/);
+  });
+
+  it("asks for a change id to start a second run the same day", async () => {
+    const again = await start();
+    expect(again.code).toBe(1);
+    expect(again.err).toMatch(/already exists.*--change-id/s);
+    const withChange = await start("--change-id", "CHG1234", "--json");
+    expect(withChange.code).toBe(0);
+    expect(JSON.parse(withChange.out).name).toMatch(/^cli-data-\d{8}-CHG1234$/);
+    const stop = await rekey(sandbox, "stop", "--execution", JSON.parse(withChange.out).executionArn);
+    expect(stop.code).toBe(0);
+    expect(stop.out).toMatch(/No copy job had been created/);
+  });
+});
+
+describe("rekey stop in the middle of a copy job", () => {
+  it("stops the execution, cancels its jobs and says what was done; no object is half-written", async () => {
+    const sandbox = await startSandbox({ batchTasksPerSecond: 15 });
+    try {
+      const clients = sandboxClients(sandbox);
+      const scenario = await seedMixedBucket(clients, new SandboxAdmin(sandbox.endpoint), {
+        bucket: "stop-data",
+        workBucket: sandboxWorkBucket(sandbox.identity.accountId, sandbox.identity.region),
+        objects: 200,
+      });
+      const started = await rekey(
+        sandbox,
+        "start",
+        "--bucket",
+        scenario.bucket,
+        "--kms-key",
+        scenario.targetKeyArn,
+        "--inventory-config",
+        scenario.inventoryConfigurationId,
+        ...FAST,
+        "--json",
+      );
+      const { executionArn } = JSON.parse(started.out) as { executionArn: string };
+      await until(async () => {
+        const s = JSON.parse((await rekey(sandbox, "status", "--execution", executionArn, "--json")).out) as {
+          currentState?: string;
+        };
+        return s.currentState && /inventory/.test(s.currentState) ? true : undefined;
+      }, "the inventory wait");
+      await rekey(
+        sandbox,
+        "sandbox",
+        "deliver-inventory",
+        "--bucket",
+        scenario.bucket,
+        "--inventory-config",
+        scenario.inventoryConfigurationId,
+      );
+      await until(async () => {
+        const s = JSON.parse((await rekey(sandbox, "status", "--execution", executionArn, "--json")).out) as {
+          progress?: { succeeded: number };
+        };
+        return (s.progress?.succeeded ?? 0) > 5 ? true : undefined;
+      }, "copies to start");
+
+      const stopped = await rekey(sandbox, "stop", "--execution", executionArn, "--reason", "change window closed");
+      expect(stopped.err).toBe("");
+      expect(stopped.code).toBe(0);
+      expect(stopped.out).toMatch(/Stopped stop-data-\d{8}/);
+      expect(stopped.out).toMatch(/job \S+: Cancelled; \d+ of \d+ objects were re-encrypted before the stop/);
+
+      const execution = await clients.sfn.send(new DescribeExecutionCommand({ executionArn }));
+      expect(execution.status).toBe("ABORTED");
+      const jobIds = [...stopped.out.matchAll(/job (\S+): /g)].map((m) => m[1] ?? "");
+      expect(jobIds.length).toBeGreaterThan(0);
+      for (const jobId of jobIds) {
+        const { Job } = await clients.s3control.send(
+          new DescribeJobCommand({ AccountId: sandbox.identity.accountId, JobId: jobId }),
+        );
+        expect(Job?.Status).toBe("Cancelled");
+        expect(Job?.ProgressSummary?.NumberOfTasksSucceeded ?? 0).toBeLessThan(
+          Job?.ProgressSummary?.TotalNumberOfTasks ?? 0,
+        );
+      }
+      // Every copy candidate is either fully re-encrypted or exactly as it was.
+      let reencrypted = 0;
+      for (const k of scenario.keys.filter((k) => k.expectation === "reencrypt")) {
+        const head = await clients.s3.send(new HeadObjectCommand({ Bucket: scenario.bucket, Key: k.key }));
+        if (head.ServerSideEncryption === "aws:kms") {
+          expect(head.SSEKMSKeyId).toBe(scenario.targetKeyArn);
+          expect(head.BucketKeyEnabled).toBe(true);
+          reencrypted += 1;
+        } else {
+          expect(head.ServerSideEncryption).toBeUndefined();
+          expect(head.VersionId).toBe(k.versionIds.at(-1));
+        }
+      }
+      expect(reencrypted).toBeGreaterThan(0);
+      expect((await rekey(sandbox, "stop", "--execution", executionArn)).code).toBe(1);
+    } finally {
+      await sandbox.close();
+    }
+  }, 120_000);
+});
