@@ -1,18 +1,35 @@
 import { createHash } from "node:crypto";
-import { CreateJobCommand, type JobManifest, type JobOperation, type JobReport } from "@aws-sdk/client-s3-control";
+import {
+  CreateJobCommand,
+  type JobListDescriptor,
+  type JobManifest,
+  type JobOperation,
+  type JobReport,
+  ListJobsCommand,
+  type S3ControlClient,
+} from "@aws-sdk/client-s3-control";
 import { z } from "zod";
 import { StateNames } from "../workflow/definition.ts";
 import { type CopyManifest, type Jobs, PlanSchema } from "./plan.ts";
-import { bucketArn, type RunContext, RunContextSchema, runKeys } from "./run-context.ts";
+import { bucketArn, planKeys, type RunContext, RunContextSchema } from "./run-context.ts";
 import { defineStep } from "./step.ts";
 
 /**
- * The CreateJob token for one work unit of one execution: a retry of the step, or a re-run of the state, sends the
- * same token and gets the same job back instead of a second one. 64 hex characters, the token's maximum length.
+ * The CreateJob token for one work unit: the plan (bucket, inventory delivery, target key), the storage class, and
+ * how many earlier jobs for that unit were cancelled or failed. A retried step, a re-run of the state, or a second
+ * execution from the same inventory sends the same token and gets the same job back instead of a second one; after
+ * a stopped job, the next attempt gets a new job. 64 hex characters, the token's maximum length.
  */
-export function copyJobToken(executionId: string, storageClass: string): string {
-  return createHash("sha256").update(`${executionId}\ncopy\n${storageClass}`).digest("hex");
+export function copyJobToken(planPrefix: string, storageClass: string, attempt: number): string {
+  return createHash("sha256").update(`${planPrefix}\ncopy\n${storageClass}\n${attempt}`).digest("hex");
 }
+
+/** The description names the work unit, so jobs can be found again by it (ListJobs returns descriptions). */
+export function copyJobDescription(run: RunContext, planPrefix: string, storageClass: string): string {
+  return `rekey ${run.bucket} ${storageClass} ${planPrefix} (${run.runId})`.slice(0, 256);
+}
+
+const ENDED_WITHOUT_FINISHING = new Set(["Cancelled", "Cancelling", "Failed", "Failing"]);
 
 /** S3PutObjectCopy in place: same bucket and key, target key with Bucket Key, the manifest's own storage class. */
 export function copyOperation(run: RunContext, storageClass: string): JobOperation {
@@ -30,12 +47,12 @@ export function copyOperation(run: RunContext, storageClass: string): JobOperati
   };
 }
 
-export function copyJobReport(run: RunContext): JobReport {
+export function copyJobReport(run: RunContext, planPrefix: string): JobReport {
   return {
     Enabled: true,
     Bucket: bucketArn(run.workBucket),
     Format: "Report_CSV_20180820",
-    Prefix: runKeys(run).reportsPrefix,
+    Prefix: planKeys(planPrefix).reportsPrefix,
     ReportScope: "AllTasks",
   };
 }
@@ -52,16 +69,37 @@ export const createCopyJobs = defineStep({
   input: z.object({ run: RunContextSchema, plan: PlanSchema }),
   async run({ run, plan }, { clients, config, now, log }): Promise<Jobs> {
     const jobs: Jobs["jobs"] = [];
+    const earlier = await jobsOfPlan(clients.s3control, run.accountId, `rekey ${run.bucket} `, ` ${plan.planPrefix} (`);
     for (const manifest of plan.manifests) {
+      const mine = earlier.filter((j) =>
+        j.Description?.startsWith(`rekey ${run.bucket} ${manifest.storageClass} ${plan.planPrefix} (`),
+      );
+      const live = mine.find((j) => !ENDED_WITHOUT_FINISHING.has(j.Status ?? ""));
+      if (live?.JobId) {
+        log.info("copy job reused", {
+          bucket: run.bucket,
+          jobId: live.JobId,
+          storageClass: manifest.storageClass,
+          status: live.Status,
+        });
+        jobs.push({
+          jobId: live.JobId,
+          storageClass: manifest.storageClass,
+          manifestKey: manifest.key,
+          objects: manifest.objects,
+          reused: true,
+        });
+        continue;
+      }
       const out = await clients.s3control.send(
         new CreateJobCommand({
           AccountId: run.accountId,
           ConfirmationRequired: false,
           Operation: copyOperation(run, manifest.storageClass),
-          Report: copyJobReport(run),
-          ClientRequestToken: copyJobToken(run.executionId, manifest.storageClass),
+          Report: copyJobReport(run, plan.planPrefix),
+          ClientRequestToken: copyJobToken(plan.planPrefix, manifest.storageClass, mine.length),
           Manifest: copyJobManifest(run, manifest),
-          Description: `rekey ${run.bucket} ${manifest.storageClass} (${run.runId})`.slice(0, 256),
+          Description: copyJobDescription(run, plan.planPrefix, manifest.storageClass),
           Priority: run.options.jobPriority,
           RoleArn: config.batchRoleArn,
           Tags: [
@@ -87,3 +125,23 @@ export const createCopyJobs = defineStep({
     return { createdAt: now().toISOString(), jobs };
   },
 });
+
+/** Jobs whose description marks them as work of this plan (any status ListJobs still returns: 90 days). */
+async function jobsOfPlan(
+  s3control: S3ControlClient,
+  accountId: string,
+  prefix: string,
+  planMarker: string,
+): Promise<JobListDescriptor[]> {
+  const found: JobListDescriptor[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await s3control.send(
+      new ListJobsCommand({ AccountId: accountId, NextToken: nextToken, MaxResults: 1000 }),
+    );
+    for (const j of page.Jobs ?? [])
+      if (j.Description?.startsWith(prefix) && j.Description.includes(planMarker)) found.push(j);
+    nextToken = page.NextToken;
+  } while (nextToken);
+  return found;
+}

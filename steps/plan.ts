@@ -16,6 +16,8 @@ export const PlanSchema = z.object({
   inventoryCreatedAt: z.string(),
   manifests: z.array(CopyManifestSchema),
   planKey: z.string(),
+  /** Manifests and completion reports of this inventory's work (see planPrefix). */
+  planPrefix: z.string().endsWith("/"),
 });
 export type Plan = z.infer<typeof PlanSchema>;
 
@@ -24,6 +26,8 @@ export const CopyJobSchema = z.object({
   storageClass: z.string(),
   manifestKey: z.string(),
   objects: z.number().int().nonnegative(),
+  /** True when an earlier execution had already created this job for the same plan. */
+  reused: z.boolean().optional(),
 });
 export type CopyJob = z.infer<typeof CopyJobSchema>;
 

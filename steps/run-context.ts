@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { z } from "zod";
 
 /** Tunables an operator may set per run; the defaults suit a production bucket. */
@@ -54,10 +55,8 @@ export type RunContext = z.infer<typeof RunContextSchema>;
 
 /** Keys under the run prefix, in one place so steps, CLI and tests agree. */
 export const runKeys = (run: Pick<RunContext, "runPrefix">) => ({
-  manifest: (storageClass: string) => `${run.runPrefix}manifests/copy-${storageClass}.csv`,
   plan: `${run.runPrefix}plan.json`,
   skipped: `${run.runPrefix}skipped.csv`,
-  reportsPrefix: `${run.runPrefix}batch-reports`,
   failed: `${run.runPrefix}failed.csv`,
   verification: `${run.runPrefix}verification.json`,
   report: `${run.runPrefix}report.json`,
@@ -66,3 +65,22 @@ export const runKeys = (run: Pick<RunContext, "runPrefix">) => ({
 });
 
 export const bucketArn = (bucket: string) => `arn:aws:s3:::${bucket}`;
+
+/**
+ * Where the work derived from one inventory delivery lives: its manifests and its jobs' completion reports.
+ * Keyed by bucket, delivery and target key, not by execution, so a second execution planning from the same
+ * inventory writes the same manifests and finds the same jobs instead of copying every object again.
+ */
+export function planPrefix(bucket: string, inventoryManifestKey: string, kmsKeyArn: string): string {
+  const delivery = /(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}Z)\/manifest\.json$/.exec(inventoryManifestKey)?.[1] ?? "inventory";
+  const digest = createHash("sha256")
+    .update(`${bucket}\n${inventoryManifestKey}\n${kmsKeyArn}`)
+    .digest("hex")
+    .slice(0, 12);
+  return `plans/${bucket}/${delivery}-${digest}/`;
+}
+
+export const planKeys = (prefix: string) => ({
+  manifest: (storageClass: string) => `${prefix}manifests/copy-${storageClass}.csv`,
+  reportsPrefix: `${prefix}batch-reports`,
+});

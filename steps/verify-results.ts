@@ -10,7 +10,7 @@ import { RunTally, tallyStateSchema } from "./domain/run-report.ts";
 import { BatchJobFailedError, CompletionReportError } from "./errors.ts";
 import { LineUpload } from "./manifest-upload.ts";
 import { JobsSchema, PlanSchema } from "./plan.ts";
-import { type RunContext, RunContextSchema, runKeys } from "./run-context.ts";
+import { planKeys, type RunContext, RunContextSchema, runKeys } from "./run-context.ts";
 import { getStreamWithMd5, getText, getTextIfExists, httpStatusOf, putJson } from "./s3-io.ts";
 import { defineStep, type StepDeps } from "./step.ts";
 
@@ -67,7 +67,7 @@ export const verifyResults = defineStep({
           storageClass: job.storageClass as CopyStorageClass,
           manifestRows: job.objects,
         });
-        const rows = await readCompletionReport(run, job.jobId, deps, (row) => {
+        const rows = await readCompletionReport(run, plan.planPrefix, job.jobId, deps, (row) => {
           const category = tally.recordReportRow(job.jobId, row);
           if (row.taskStatus === "succeeded") sample.offer({ key: row.key, storageClass: job.storageClass });
           else if (category !== "gone") return failedList.write(failedLine(row, category ?? "other"));
@@ -105,11 +105,12 @@ export const verifyResults = defineStep({
 /** Reads one job's report; returns the number of rows, or undefined when the job wrote no report. */
 async function readCompletionReport(
   run: RunContext,
+  planPrefix: string,
   jobId: string,
   { clients }: StepDeps,
   onRow: (row: ReportRow) => Promise<void> | undefined,
 ): Promise<number | undefined> {
-  const manifestKey = `${runKeys(run).reportsPrefix}/job-${jobId}/manifest.json`;
+  const manifestKey = `${planKeys(planPrefix).reportsPrefix}/job-${jobId}/manifest.json`;
   const text = await getTextIfExists(clients.s3, run.workBucket, manifestKey);
   if (text === undefined) return undefined;
   const report = parseReportManifest(text, manifestKey);

@@ -13,7 +13,7 @@ import { InventoryFormatError } from "./errors.ts";
 import { FoundInventorySchema } from "./find-inventory.ts";
 import { LineUpload } from "./manifest-upload.ts";
 import type { Plan } from "./plan.ts";
-import { type RunContext, RunContextSchema, runKeys } from "./run-context.ts";
+import { planKeys, planPrefix, type RunContext, RunContextSchema, runKeys } from "./run-context.ts";
 import { getStreamWithMd5, getText, putJson } from "./s3-io.ts";
 import { defineStep, type StepDeps } from "./step.ts";
 
@@ -38,6 +38,7 @@ export const writeManifests = defineStep({
       });
     }
     const keys = runKeys(run);
+    const plan = planPrefix(run.bucket, inventory.manifestKey, run.kmsKeyArn);
     const tally = new RunTally();
     const manifests = new Map<CopyStorageClass, LineUpload>();
     const skipped = new LineUpload(clients.s3, run.workBucket, keys.skipped, "text/csv");
@@ -51,7 +52,12 @@ export const writeManifests = defineStep({
           if (result.kind === "copy") {
             let upload = manifests.get(result.storageClass);
             if (!upload) {
-              upload = new LineUpload(clients.s3, run.workBucket, keys.manifest(result.storageClass), "text/csv");
+              upload = new LineUpload(
+                clients.s3,
+                run.workBucket,
+                planKeys(plan).manifest(result.storageClass),
+                "text/csv",
+              );
               manifests.set(result.storageClass, upload);
             }
             await upload.write(manifestLine(run.bucket, row.key));
@@ -87,6 +93,7 @@ export const writeManifests = defineStep({
       inventoryCreatedAt: manifest.creationTimestamp.toISOString(),
       manifests: written,
       planKey: keys.plan,
+      planPrefix: plan,
     };
   },
 });

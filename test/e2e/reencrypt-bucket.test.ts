@@ -9,7 +9,7 @@ import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
 import type { AwsClients } from "../../steps/clients.ts";
 import { decodeManifestKey } from "../../steps/domain/batch-manifest.ts";
 import { runReportSchema } from "../../steps/domain/run-report.ts";
-import { runKeys } from "../../steps/run-context.ts";
+import { planKeys } from "../../steps/run-context.ts";
 import { getText } from "../../steps/s3-io.ts";
 import type { FinalReportOutput } from "../../steps/write-final-report.ts";
 import { StateNames } from "../../workflow/definition.ts";
@@ -30,6 +30,7 @@ describe("rekey re-encrypts one bucket end to end in the sandbox", () => {
   let result: LocalExecutionResult;
   const enteredStates: string[] = [];
   let deletedDuringRun: string;
+  let plan: unknown;
 
   beforeAll(async () => {
     sandbox = await startSandbox();
@@ -47,6 +48,9 @@ describe("rekey re-encrypts one bucket end to end in the sandbox", () => {
       maxRowsPerFile: 150,
       onEvent: (event) => {
         if (event.type === "StateEntered") enteredStates.push(event.state.name);
+        if (event.type === "StateExited" && event.state.name === StateNames.writeManifests) {
+          plan = (event.state.output as { plan: unknown }).plan;
+        }
       },
       // An object deleted after the manifests were written: its copy task finds no object and it counts as gone.
       beforeStep: {
@@ -170,7 +174,7 @@ describe("rekey re-encrypts one bucket end to end in the sandbox", () => {
   });
 
   it("wrote one header-less manifest per storage class, percent-encoded, without version ids", async () => {
-    const run = { runPrefix: `runs/${scenario.bucket}/e2e-run-1/` };
+    const planPrefix = (plan as { planPrefix: string }).planPrefix;
     const expectedByClass = new Map<string, Set<string>>();
     for (const k of keysWith("reencrypt")) {
       const set = expectedByClass.get(k.storageClass) ?? new Set<string>();
@@ -179,7 +183,7 @@ describe("rekey re-encrypts one bucket end to end in the sandbox", () => {
     }
     expect(expectedByClass.size).toBeGreaterThan(3);
     for (const [storageClass, expected] of expectedByClass) {
-      const text = await getText(clients.s3, scenario.workBucket, runKeys(run).manifest(storageClass));
+      const text = await getText(clients.s3, scenario.workBucket, planKeys(planPrefix).manifest(storageClass));
       const lines = text.trimEnd().split("\n");
       const keys = new Set<string>();
       for (const line of lines) {
@@ -193,10 +197,37 @@ describe("rekey re-encrypts one bucket end to end in the sandbox", () => {
     }
   });
 
-  it("created one copy job per storage class, and a retried step would find the same jobs", async () => {
+  it("created one copy job per storage class", async () => {
     const jobs = await clients.s3control.send(new ListJobsCommand({ AccountId: sandbox.identity.accountId }));
     const classes = new Set(keysWith("reencrypt").map((k) => k.storageClass));
     expect(jobs.Jobs?.length).toBe(classes.size);
     expect(new Set(jobs.Jobs?.map((j) => j.Status))).toEqual(new Set(["Complete"]));
+  });
+
+  it("a second execution from the same inventory reuses the jobs: nothing is copied twice", async () => {
+    const versionsBefore = (await admin.versions(scenario.bucket)).length;
+    const jobsBefore =
+      (await clients.s3control.send(new ListJobsCommand({ AccountId: sandbox.identity.accountId }))).Jobs ?? [];
+    let reused: boolean[] = [];
+    const second = await runOnScenario({
+      sandbox,
+      scenario,
+      name: "e2e-run-2",
+      onEvent: (event) => {
+        if (event.type === "StateExited" && event.state.name === StateNames.createCopyJobs) {
+          reused = (event.state.output as { jobs: { jobs: { reused?: boolean }[] } }).jobs.jobs.map(
+            (j) => j.reused === true,
+          );
+        }
+      },
+    });
+    expect(second.status).toBe("SUCCEEDED");
+    expect(reused.length).toBe(jobsBefore.length);
+    expect(reused.every(Boolean)).toBe(true);
+    const jobsAfter =
+      (await clients.s3control.send(new ListJobsCommand({ AccountId: sandbox.identity.accountId }))).Jobs ?? [];
+    expect(jobsAfter.map((j) => j.JobId).sort()).toEqual(jobsBefore.map((j) => j.JobId).sort());
+    expect((await admin.versions(scenario.bucket)).length).toBe(versionsBefore);
+    expect(second.status === "SUCCEEDED" && (second.output as FinalReportOutput).totals).toEqual(output().totals);
   });
 });
