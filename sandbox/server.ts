@@ -15,6 +15,7 @@ import { KeyRegistry } from "./kms/keys.ts";
 import { kmsService } from "./kms/service.ts";
 import { createS3, type S3Sandbox } from "./s3/service.ts";
 import { type BatchOperationsSandbox, createBatchOperations } from "./s3control/service.ts";
+import { createStepFunctions, type StepFunctionsSandbox } from "./stepfunctions/service.ts";
 import { stsService } from "./sts/service.ts";
 
 export interface SandboxOptions {
@@ -35,6 +36,7 @@ export interface Sandbox {
   kms: KeyRegistry;
   s3: S3Sandbox;
   batch: BatchOperationsSandbox;
+  stepFunctions: StepFunctionsSandbox;
   close(): Promise<void>;
 }
 
@@ -49,10 +51,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     endpoint: () => endpoint,
     tasksPerSecond: options.batchTasksPerSecond,
   });
+  const stepFunctions = createStepFunctions({ identity, s3: s3.store, endpoint: () => endpoint });
   const byService: Record<string, ServiceHandler> = {
     s3: (req) => (req.rawPath.startsWith("/v20180820/") ? batch.handler(req) : s3.handler(req)),
     kms: kmsService(kms),
     sts: stsService(identity),
+    states: stepFunctions.handler,
   };
   const admin: ServiceHandler = async (req) => {
     if (req.rawPath === "/_sandbox/health") {
@@ -64,6 +68,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     }
     if (req.rawPath.startsWith("/_sandbox/s3/")) return s3.admin(req);
     if (req.rawPath.startsWith("/_sandbox/batch/")) return batch.admin(req);
+    if (req.rawPath.startsWith("/_sandbox/stepfunctions/")) return stepFunctions.admin(req);
     return undefined;
   };
 
@@ -128,7 +133,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     kms,
     s3,
     batch,
+    stepFunctions,
     async close() {
+      stepFunctions.close();
       batch.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

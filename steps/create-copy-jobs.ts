@@ -97,6 +97,7 @@ export const createCopyJobs = defineStep({
           ConfirmationRequired: false,
           Operation: copyOperation(run, manifest.storageClass),
           Report: copyJobReport(run, plan.planPrefix),
+          // Every earlier job of this unit ended without finishing (a live one was reused above).
           ClientRequestToken: copyJobToken(plan.planPrefix, manifest.storageClass, mine.length),
           Manifest: copyJobManifest(run, manifest),
           Description: copyJobDescription(run, plan.planPrefix, manifest.storageClass),

@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { type Duration, RemovalPolicy } from "aws-cdk-lib";
-import { Effect, type IRole, PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import { type IRole, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { Architecture, LoggingFormat, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
@@ -52,13 +52,8 @@ export class StepFunction extends Construct {
       assumedBy: new ServicePrincipal("lambda.amazonaws.com"),
       description: `rekey step ${props.handler}: only the calls this step makes`,
     });
-    role.addToPrincipalPolicy(
-      new PolicyStatement({
-        effect: Effect.ALLOW,
-        actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
-        resources: [`${this.logGroup.logGroupArn}:log-stream:*`],
-      }),
-    );
+    // CreateLogStream + PutLogEvents on this function's log group only (its Arn attribute covers its streams).
+    this.logGroup.grantWrite(role);
     this.role = role;
 
     this.function = new NodejsFunction(this, "Function", {

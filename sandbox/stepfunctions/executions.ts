@@ -60,7 +60,11 @@ export class SandboxExecution {
       // The engine's closing event normally settled the execution already; this covers an engine that ended without one.
       if (this.history.isClosed) return;
       if (result.status === "SUCCEEDED") {
-        this.history.engineEvent({ type: "ExecutionSucceeded", timestamp: Date.now(), output: result.output } as EventLog);
+        this.history.engineEvent({
+          type: "ExecutionSucceeded",
+          timestamp: Date.now(),
+          output: result.output,
+        } as EventLog);
       } else if (result.status === "FAILED") {
         this.history.failed(result.error, result.cause, Date.now());
       } else {

@@ -201,7 +201,7 @@ export class ExecutionHistory {
 
   private flushInvocation(state: string, outcome: "succeeded" | "failed", failure?: { error: string; cause?: string }) {
     const queue = this.invocations.get(state) ?? [];
-    const index = queue.findIndex((i) => ("error" in i.outcome) === (outcome === "failed"));
+    const index = queue.findIndex((i) => "error" in i.outcome === (outcome === "failed"));
     if (index < 0) return;
     const [invocation] = queue.splice(index, 1);
     if (!invocation) return;

@@ -13,7 +13,7 @@ export const MAX_NAME_LENGTH = 80;
  * quotas"): whitespace, brackets `< > { } [ ]`, wildcards `? *`, special characters `" # % \ ^ | ~ ` $ & , ; : /`
  * and control characters U+0000–001F, U+007F–009F. Non-ASCII letters are allowed.
  */
-const FORBIDDEN_IN_NAME = new Set([..."<>{}[]?*\"#%\\^|~`$&,;:/"]);
+const FORBIDDEN_IN_NAME = new Set([...'<>{}[]?*"#%\\^|~`$&,;:/']);
 
 function isForbidden(ch: string): boolean {
   const code = ch.codePointAt(0) ?? 0;
