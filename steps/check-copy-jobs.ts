@@ -1,4 +1,4 @@
-import { DescribeJobCommand } from "@aws-sdk/client-s3-control";
+import { DescribeJobCommand, type JobDescriptor, type S3ControlClient } from "@aws-sdk/client-s3-control";
 import { z } from "zod";
 import { StateNames } from "../workflow/definition.ts";
 import { JobsSchema } from "./plan.ts";
@@ -35,9 +35,7 @@ export const checkCopyJobs = defineStep({
   async run({ run, jobs }, { clients, now, log }): Promise<CopyJobsProgress> {
     const progress: JobProgress[] = [];
     for (const job of jobs.jobs) {
-      const { Job: d } = await clients.s3control.send(
-        new DescribeJobCommand({ AccountId: run.accountId, JobId: job.jobId }),
-      );
+      const d = await describeJob(clients.s3control, run.accountId, job.jobId, jobs.createdAt, now());
       const p = d?.ProgressSummary;
       progress.push({
         jobId: job.jobId,
@@ -71,4 +69,23 @@ export const checkCopyJobs = defineStep({
 
 function sum<T>(items: T[], f: (t: T) => number): number {
   return items.reduce((acc, t) => acc + f(t), 0);
+}
+
+/** AWS may answer NotFound for a few moments after CreateJob, before the job is registered (aws-facts 2.8). */
+const REGISTRATION_GRACE_MS = 5 * 60 * 1000;
+
+async function describeJob(
+  s3control: S3ControlClient,
+  accountId: string,
+  jobId: string,
+  createdAt: string | undefined,
+  now: Date,
+) {
+  try {
+    return (await s3control.send(new DescribeJobCommand({ AccountId: accountId, JobId: jobId }))).Job;
+  } catch (err) {
+    const justCreated = createdAt !== undefined && now.getTime() - Date.parse(createdAt) < REGISTRATION_GRACE_MS;
+    if (justCreated && (err as Error).name === "NotFoundException") return { Status: "New" } as JobDescriptor;
+    throw err;
+  }
 }

@@ -13,6 +13,7 @@ export const ErrorNames = {
   BatchJobFailed: "BatchJobFailedError",
   CompletionReport: "CompletionReportError",
   VerificationFailed: "VerificationFailedError",
+  TransientAws: "TransientAwsError",
 } as const;
 
 export type RekeyErrorName = (typeof ErrorNames)[keyof typeof ErrorNames];
@@ -112,4 +113,12 @@ export class CompletionReportError extends RekeyError {
 /** The final check found non-compliant current objects, or the run's counts do not reconcile. */
 export class VerificationFailedError extends RekeyError {
   override readonly name = ErrorNames.VerificationFailed;
+}
+
+/**
+ * An AWS call failed in a way that usually passes (throttling, a 5xx, a dropped connection) and outlived the SDK's
+ * own retries. The workflow retries the step on this name; everything else ends the run.
+ */
+export class TransientAwsError extends RekeyError {
+  override readonly name = ErrorNames.TransientAws;
 }

@@ -1,3 +1,5 @@
+import { ErrorNames } from "../steps/errors.ts";
+
 /**
  * The rekey state machine, one source for AWS (infra/ deploys it with definitionSubstitutions) and for the
  * local sandbox (workflow/local-runner.ts runs it with aws-local-stepfunctions). JSONPath only, no variables:
@@ -54,7 +56,7 @@ export const TRANSIENT_ERRORS = [
   "Lambda.AWSLambdaException",
   "Lambda.SdkClientException",
   "Lambda.TooManyRequestsException",
-  "TransientAwsError",
+  ErrorNames.TransientAws,
 ] as const;
 
 /** A Lambda invocation is capped at 15 minutes; the state waits no longer than that. */

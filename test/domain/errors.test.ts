@@ -11,6 +11,7 @@ import {
   isRekeyError,
   ManifestWriteError,
   RekeyError,
+  TransientAwsError,
   VerificationFailedError,
 } from "../../steps/errors.ts";
 
@@ -24,6 +25,7 @@ const instances: RekeyError[] = [
   new BatchJobFailedError("bad", { fix, jobId: "job-1" }),
   new CompletionReportError("bad", { fix, file: "r.csv" }),
   new VerificationFailedError("bad", { fix }),
+  new TransientAwsError("bad", { fix }),
 ];
 
 describe("errors", () => {
