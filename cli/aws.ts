@@ -28,7 +28,11 @@ export function clientsFor(options: AwsOptions, io: Io): AwsClients {
   if (options.profile) process.env.AWS_PROFILE = options.profile;
   const endpoint = options.endpoint ?? io.env.AWS_ENDPOINT_URL;
   // Keys in the environment win, as with the aws CLI; otherwise the SDK's default chain (profile, SSO, roles).
-  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken } = io.env;
+  const {
+    AWS_ACCESS_KEY_ID: accessKeyId,
+    AWS_SECRET_ACCESS_KEY: secretAccessKey,
+    AWS_SESSION_TOKEN: sessionToken,
+  } = io.env;
   const credentials =
     accessKeyId && secretAccessKey && !options.profile
       ? { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) }

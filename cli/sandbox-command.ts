@@ -3,6 +3,7 @@ import { SANDBOX_CREDENTIALS, type SandboxIdentity } from "../sandbox/config.ts"
 import { sandboxClients } from "../sandbox/run-workflow.ts";
 import { seedMixedBucket } from "../sandbox/scenarios/mixed-bucket.ts";
 import { startSandbox } from "../sandbox/server.ts";
+import { sandboxWorkBucket } from "../sandbox/stepfunctions/service.ts";
 import type { Io } from "./io.ts";
 
 /** What a shell needs to point the aws CLI or an SDK at the sandbox. */
@@ -54,9 +55,6 @@ export async function sandboxCommand(options: { port: number; host: string; verb
   await sandbox.close();
 }
 
-/** The work bucket the sandbox's deployed rekey uses, as the CDK stack's work bucket would be on AWS. */
-export const sandboxWorkBucket = (accountId: string, region: string) => `rekey-work-${accountId}-${region}`;
-
 /** `rekey sandbox seed`: the demo's mix of objects in a bucket of a running sandbox, ready for `rekey start`. */
 export async function sandboxSeed(
   options: { endpoint: string; bucket: string; objects: number },
@@ -64,9 +62,9 @@ export async function sandboxSeed(
 ): Promise<number> {
   const admin = new SandboxAdmin(options.endpoint);
   const health = await admin.request<{ identity: SandboxIdentity }>("GET", "/_sandbox/health");
-  const { accountId, region } = health.identity;
+  const { region } = health.identity;
   const clients = sandboxClients({ endpoint: options.endpoint, identity: health.identity });
-  const workBucket = sandboxWorkBucket(accountId, region);
+  const workBucket = sandboxWorkBucket(health.identity);
   const scenario = await seedMixedBucket(clients, admin, {
     bucket: options.bucket,
     workBucket,

@@ -2,11 +2,11 @@ import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { DescribeJobCommand } from "@aws-sdk/client-s3-control";
 import { DescribeExecutionCommand } from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sandboxWorkBucket } from "../../cli/sandbox-command.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import { sandboxClients } from "../../sandbox/run-workflow.ts";
 import { type MixedBucket, seedMixedBucket } from "../../sandbox/scenarios/mixed-bucket.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
+import { sandboxWorkBucket } from "../../sandbox/stepfunctions/service.ts";
 import type { AwsClients } from "../../steps/clients.ts";
 import { rekey } from "../support/cli.ts";
 
@@ -32,7 +32,7 @@ describe("rekey start, status, runs against the sandbox", () => {
     clients = sandboxClients(sandbox);
     scenario = await seedMixedBucket(clients, new SandboxAdmin(sandbox.endpoint), {
       bucket: "cli-data",
-      workBucket: sandboxWorkBucket(sandbox.identity.accountId, sandbox.identity.region),
+      workBucket: sandboxWorkBucket(sandbox.identity),
       objects: 60,
     });
   });
@@ -145,12 +145,12 @@ describe("rekey start, status, runs against the sandbox", () => {
 
 describe("rekey stop in the middle of a copy job", () => {
   it("stops the execution, cancels its jobs and says what was done; no object is half-written", async () => {
-    const sandbox = await startSandbox({ batchTasksPerSecond: 15 });
+    const sandbox = await startSandbox({ batchTasksPerSecond: 5 });
     try {
       const clients = sandboxClients(sandbox);
       const scenario = await seedMixedBucket(clients, new SandboxAdmin(sandbox.endpoint), {
         bucket: "stop-data",
-        workBucket: sandboxWorkBucket(sandbox.identity.accountId, sandbox.identity.region),
+        workBucket: sandboxWorkBucket(sandbox.identity),
         objects: 200,
       });
       const started = await rekey(
