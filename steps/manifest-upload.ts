@@ -31,6 +31,8 @@ export class LineUpload {
     readonly bucket: string,
     readonly key: string,
     private readonly contentType: string,
+    /** "AES256" for Batch Operations manifests: a KMS-encrypted CSV manifest fails the job (aws-facts 2.3). */
+    private readonly serverSideEncryption?: "AES256",
   ) {}
 
   async write(line: string): Promise<void> {
@@ -48,7 +50,13 @@ export class LineUpload {
     this.state = "finished";
     if (this.uploadId === undefined) {
       const out = await this.s3.send(
-        new PutObjectCommand({ Bucket: this.bucket, Key: this.key, Body: this.take(), ContentType: this.contentType }),
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: this.key,
+          Body: this.take(),
+          ContentType: this.contentType,
+          ...this.encryption(),
+        }),
       );
       return requireEtag(out.ETag, this.bucket, this.key);
     }
@@ -80,7 +88,12 @@ export class LineUpload {
   private async uploadPart(): Promise<void> {
     if (this.uploadId === undefined) {
       const created = await this.s3.send(
-        new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: this.key, ContentType: this.contentType }),
+        new CreateMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: this.key,
+          ContentType: this.contentType,
+          ...this.encryption(),
+        }),
       );
       if (!created.UploadId)
         throw new Error(`CreateMultipartUpload for s3://${this.bucket}/${this.key} returned no UploadId`);
@@ -97,6 +110,10 @@ export class LineUpload {
       }),
     );
     this.parts.push({ PartNumber: partNumber, ETag: requireEtag(out.ETag, this.bucket, this.key) });
+  }
+
+  private encryption() {
+    return this.serverSideEncryption ? { ServerSideEncryption: this.serverSideEncryption } : {};
   }
 
   private take(): Buffer {

@@ -57,6 +57,7 @@ export const writeManifests = defineStep({
                 run.workBucket,
                 planKeys(plan).manifest(result.storageClass),
                 "text/csv",
+                "AES256",
               );
               manifests.set(result.storageClass, upload);
             }

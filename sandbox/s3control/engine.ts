@@ -11,7 +11,11 @@ import type { XmlTree } from "./xml.ts";
 /** What the engine needs from S3. The sandbox implements it with a real S3Client; unit tests with a fake. */
 export interface BatchBackend {
   /** Throws an error carrying the S3 error code (`name`) and message when the object can't be read. */
-  getObject(bucket: string, key: string, versionId?: string): Promise<{ body: Buffer; etag: string }>;
+  getObject(
+    bucket: string,
+    key: string,
+    versionId?: string,
+  ): Promise<{ body: Buffer; etag: string; serverSideEncryption?: string }>;
   putObject(bucket: string, key: string, body: string, contentType: string): Promise<void>;
   runTask(operationName: string, spec: XmlTree, task: ManifestTask): Promise<TaskOutcome>;
 }
@@ -205,6 +209,13 @@ export class BatchEngine {
       );
     }
     const text = manifestObject.body.toString("utf8");
+    if (m.format === "S3BatchOperations_CSV_20180820" && manifestObject.serverSideEncryption?.startsWith("aws:kms")) {
+      // "S3 Batch Operations does not support CSV manifest files that are AWS KMS-encrypted." (see ASSUMPTIONS.md)
+      throw new ManifestError(
+        "ManifestReadFailure",
+        `The CSV manifest s3://${m.bucket}/${m.key} is encrypted with ${manifestObject.serverSideEncryption}; Batch Operations reads CSV manifests encrypted with SSE-S3 only.`,
+      );
+    }
     if (m.format === "S3BatchOperations_CSV_20180820") return parseCsvManifest(text, m.fields);
     const inventory = parseInventoryManifest(text);
     const tasks: ManifestTask[] = [];

@@ -14,7 +14,11 @@ export function s3Backend(client: () => S3Client): BatchBackend {
         new GetObjectCommand({ Bucket: bucket, Key: key, ...(versionId ? { VersionId: versionId } : {}) }),
       );
       const body = out.Body ? Buffer.from(await out.Body.transformToByteArray()) : Buffer.alloc(0);
-      return { body, etag: out.ETag ?? "" };
+      return {
+        body,
+        etag: out.ETag ?? "",
+        ...(out.ServerSideEncryption ? { serverSideEncryption: out.ServerSideEncryption } : {}),
+      };
     },
     async putObject(bucket, key, body, contentType) {
       // "Completion reports are always encrypted with Amazon S3 managed keys (SSE-S3)."
