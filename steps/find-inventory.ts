@@ -4,6 +4,7 @@ import { z } from "zod";
 import { StateNames } from "../workflow/definition.ts";
 import { parseInventoryManifest } from "./domain/inventory.ts";
 import { InventoryConfigurationError, InventoryFormatError, InventoryNotReadyError } from "./errors.ts";
+import { nextInventoryPollSeconds } from "./polling.ts";
 import { RunContextSchema } from "./run-context.ts";
 import { getText, getTextIfExists } from "./s3-io.ts";
 import { defineStep } from "./step.ts";
@@ -88,10 +89,11 @@ export const findInventory = defineStep({
         },
       );
     }
-    const waitSeconds = Math.max(
-      1,
-      Math.min(run.options.inventoryPollSeconds, Math.ceil((deadline - checkedAt) / 1000)),
-    );
+    const waitSeconds = nextInventoryPollSeconds({
+      waitedSeconds: (checkedAt - enforcedAt) / 1000,
+      pollSeconds: run.options.inventoryPollSeconds,
+      secondsToDeadline: (deadline - checkedAt) / 1000,
+    });
     log.info("waiting for inventory", { bucket: run.bucket, latestSeen, waitSeconds });
     return {
       found: false,

@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { nextJobPollSeconds } from "../../steps/polling.ts";
+import { nextInventoryPollSeconds, nextJobPollSeconds } from "../../steps/polling.ts";
+
+const EVENTS_PER_POLL = 9; // Task (5) + Choice (2) + Wait (2), aws-facts 8
+const THREE_WEEKS = 21 * 24 * 3600; // the execution's timeout
 
 describe("nextJobPollSeconds", () => {
   const base = {
@@ -19,32 +22,53 @@ describe("nextJobPollSeconds", () => {
     expect(nextJobPollSeconds({ ...base, finishedTasks: 200, tasksPerSecond: 1 })).toBe(200);
   });
 
-  it("stays within its bounds", () => {
+  it("stays within its bounds early in a run", () => {
     expect(nextJobPollSeconds({ ...base, totalTasks: 1e9, tasksPerSecond: 1 })).toBe(1800);
     expect(nextJobPollSeconds({ ...base, finishedTasks: 999, tasksPerSecond: 1000 })).toBe(30);
   });
 
-  it("never polls faster than 1/50 of the time already spent", () => {
+  it("never polls faster than 1/50 of the time already spent, even above the upper bound", () => {
     expect(nextJobPollSeconds({ ...base, elapsedSeconds: 5000, finishedTasks: 999, tasksPerSecond: 1000 })).toBe(100);
+    expect(nextJobPollSeconds({ ...base, elapsedSeconds: 500_000, maxSeconds: 60 })).toBe(10_000);
   });
 
-  it("keeps a 30-day job far below the 25,000-event execution history limit", () => {
-    // A job that runs at a steady rate for 30 days, polled with the tightest bounds the options allow.
-    const total = 30 * 24 * 3600;
+  it("keeps a job that lasts until the execution times out far below the 25,000-event history limit", () => {
+    // The tightest bounds the options allow: 1 second both ways.
     let elapsed = 0;
     let polls = 0;
-    while (elapsed < total) {
+    while (elapsed < THREE_WEEKS) {
       elapsed += nextJobPollSeconds({
         elapsedSeconds: elapsed,
-        totalTasks: total,
+        totalTasks: THREE_WEEKS,
         finishedTasks: elapsed,
         tasksPerSecond: 1,
         minSeconds: 1,
-        maxSeconds: 86_400,
+        maxSeconds: 1,
       });
       polls += 1;
     }
-    const eventsPerPoll = 9; // Task (5) + Choice (2) + Wait (2), aws-facts 8
-    expect(polls * eventsPerPoll).toBeLessThan(25_000 / 4);
+    expect(polls * EVENTS_PER_POLL).toBeLessThan(25_000 / 3);
+  });
+});
+
+describe("nextInventoryPollSeconds", () => {
+  it("waits the operator's interval, but never past the deadline", () => {
+    expect(nextInventoryPollSeconds({ waitedSeconds: 0, pollSeconds: 1800, secondsToDeadline: 86_400 })).toBe(1800);
+    expect(nextInventoryPollSeconds({ waitedSeconds: 0, pollSeconds: 1800, secondsToDeadline: 60 })).toBe(60);
+  });
+
+  it("keeps the longest inventory wait with a 1-second interval below a third of the history limit", () => {
+    const deadline = 7 * 24 * 3600; // the largest inventoryWaitSeconds the options allow
+    let waited = 0;
+    let polls = 0;
+    while (waited < deadline) {
+      waited += nextInventoryPollSeconds({
+        waitedSeconds: waited,
+        pollSeconds: 1,
+        secondsToDeadline: deadline - waited,
+      });
+      polls += 1;
+    }
+    expect(polls * EVENTS_PER_POLL).toBeLessThan(25_000 / 3);
   });
 });
