@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { StateNames } from "../workflow/definition.ts";
+import { JobsSchema } from "./plan.ts";
 import { RunContextSchema, runKeys } from "./run-context.ts";
 import { putJson } from "./s3-io.ts";
 import { defineStep } from "./step.ts";
@@ -31,18 +32,29 @@ export const recordFailure = defineStep({
       .object({
         run: RunContextSchema.optional(),
         failure: z.object({ Error: z.string(), Cause: z.string().optional() }),
+        jobs: JobsSchema.optional(),
       })
       .passthrough(),
   }),
   async run({ state }, { clients, now, log }): Promise<RecordedFailure> {
     const error = state.failure.Error;
-    const cause = causeMessage(state.failure.Cause ?? "");
+    const jobIds = (state.jobs?.jobs ?? []).map((j) => j.jobId);
+    // Jobs already created keep running after the run stops: the operator must be able to find them.
+    const cause =
+      causeMessage(state.failure.Cause ?? "") +
+      (jobIds.length ? `\nCopy jobs this run created or reused, which may still be running: ${jobIds.join(", ")}` : "");
     const run = state.run;
     log.error("run failed", { bucket: run?.bucket, error, cause });
     if (!run) return { error, cause };
     const key = runKeys(run).failure;
     try {
-      await putJson(clients.s3, run.workBucket, key, { error, cause, failedAt: now().toISOString(), runId: run.runId });
+      await putJson(clients.s3, run.workBucket, key, {
+        error,
+        cause,
+        jobIds,
+        failedAt: now().toISOString(),
+        runId: run.runId,
+      });
     } catch (err) {
       // The failure itself matters more than its record; say so in the cause instead of failing this state too.
       return {

@@ -20,6 +20,17 @@ const HEAD_CONCURRENCY = 16;
 
 export const PlanFileSchema = z.object({ tally: tallyStateSchema }).passthrough();
 
+/** How the spot check records a sampled object that no longer exists. */
+export const NOT_FOUND = "not found (404)";
+
+/**
+ * A few sampled objects deleted since their copy are normal; many mean rekey is HEADing keys that do not exist
+ * (for example a completion report whose key encoding it misread), and then the check proves nothing.
+ */
+export function notFoundProblem(checked: number, notFound: number): boolean {
+  return notFound > 5 && notFound > checked / 10;
+}
+
 export interface SpotCheckMismatch {
   key: string;
   found: string;
@@ -157,7 +168,8 @@ async function spotCheck(
                 found: `${head.ServerSideEncryption ?? "none"} key=${head.SSEKMSKeyId ?? "-"} bucketKey=${head.BucketKeyEnabled ?? false} class=${storageClass}`,
               };
         } catch (err) {
-          if (httpStatusOf(err) === 404) return undefined; // deleted after its copy: nothing left to encrypt
+          // Deleted after its copy (nothing left to encrypt), or a key rekey misread: counted apart, see notFoundProblem.
+          if (httpStatusOf(err) === 404) return { key: item.key, found: NOT_FOUND };
           throw err;
         }
       }),

@@ -5,7 +5,7 @@ import { PlanSchema } from "./plan.ts";
 import { RunContextSchema, runKeys } from "./run-context.ts";
 import { getText, putJson, putText } from "./s3-io.ts";
 import { defineStep } from "./step.ts";
-import { VerificationFileSchema } from "./verify-results.ts";
+import { NOT_FOUND, notFoundProblem, VerificationFileSchema } from "./verify-results.ts";
 
 export interface FinalReportOutput {
   /** "succeeded" only when counts reconcile, no copy failed and the spot check found every sampled object compliant. */
@@ -26,7 +26,15 @@ export const writeFinalReport = defineStep({
       JSON.parse(await getText(clients.s3, run.workBucket, verification.verificationKey)),
     );
     const tally = RunTally.fromJSON(file.tally);
-    const warnings = mismatchWarnings(file.spotCheck.mismatches, keys.verification);
+    const notFound = file.spotCheck.mismatches.filter((m) => m.found === NOT_FOUND);
+    const wrong = file.spotCheck.mismatches.filter((m) => m.found !== NOT_FOUND);
+    const notFoundIsAProblem = notFoundProblem(file.spotCheck.checked, notFound.length);
+    const warnings = mismatchWarnings(wrong, keys.verification);
+    if (notFound.length > 0) {
+      warnings.push(
+        `${notFound.length} of ${file.spotCheck.checked} sampled re-encrypted objects no longer exist (deleted since their copy${notFoundIsAProblem ? "; so many that the check cannot be trusted: compare the completion reports' keys with the bucket" : ""}).`,
+      );
+    }
     for (const job of file.jobs) {
       if (job.status !== "Complete")
         warnings.push(
@@ -48,7 +56,7 @@ export const writeFinalReport = defineStep({
     await putJson(clients.s3, run.workBucket, keys.report, { ...report, spotCheck: file.spotCheck });
     await putText(clients.s3, run.workBucket, keys.summary, summary);
     const outcome =
-      report.reconciliation.ok && report.totals.failed === 0 && file.spotCheck.mismatches.length === 0
+      report.reconciliation.ok && report.totals.failed === 0 && wrong.length === 0 && !notFoundIsAProblem
         ? "succeeded"
         : "failed";
     log.info("final report written", { bucket: run.bucket, outcome, reportLocation, ...report.totals });
