@@ -23,10 +23,16 @@ export type FindInventoryResult =
 /** Delivery folders are named for the scan's start, `YYYY-MM-DDTHH-MMZ` (aws-facts 1.3). */
 const DELIVERY_FOLDER = /\/(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}Z)\/$/;
 
-/** Where deliveries of one configuration land: `destination-prefix/source-bucket/config-ID/`. */
-export function inventoryBase(prefix: string | undefined, bucket: string, configurationId: string): string {
-  const p = prefix ? (prefix.endsWith("/") ? prefix : `${prefix}/`) : "";
-  return `${p}${bucket}/${configurationId}/`;
+/**
+ * Where deliveries of one configuration land: `destination-prefix/source-bucket/config-ID/`. For a prefix ending in
+ * "/" it is not documented whether S3 writes one slash or two (aws-facts 1.3 cites a report of `//`), so both
+ * places are searched.
+ */
+export function inventoryBases(prefix: string | undefined, bucket: string, configurationId: string): string[] {
+  const tail = `${bucket}/${configurationId}/`;
+  if (!prefix) return [tail];
+  if (!prefix.endsWith("/")) return [`${prefix}/${tail}`];
+  return [`${prefix}${tail}`, `${prefix}/${tail}`];
 }
 
 export const findInventory = defineStep({
@@ -48,13 +54,15 @@ export const findInventory = defineStep({
         },
       );
     }
-    const base = inventoryBase(
+    const bases = inventoryBases(
       config?.Destination?.S3BucketDestination?.Prefix,
       run.bucket,
       run.inventoryConfigurationId,
     );
     const enforcedAt = Date.parse(defaultEncryption.enforcedAt);
-    const folders = await deliveryFolders(clients.s3, destination, base);
+    const folders = newestFirst(
+      (await Promise.all(bases.map((b) => deliveryFolders(clients.s3, destination, b)))).flat(),
+    );
 
     let latestSeen: string | null = null;
     for (const folder of folders) {
@@ -85,7 +93,7 @@ export const findInventory = defineStep({
         `No inventory of ${run.bucket} delivered after ${defaultEncryption.enforcedAt} arrived within ${run.options.inventoryWaitSeconds / 3600} hours (latest seen: ${latestSeen ?? "none"}).`,
         {
           deliveredAfter: new Date(enforcedAt),
-          fix: `Check that configuration "${run.inventoryConfigurationId}" is enabled and that the destination bucket policy lets s3.amazonaws.com write to s3://${destination}/${base}; then start a new run.`,
+          fix: `Check that configuration "${run.inventoryConfigurationId}" is enabled and that the destination bucket policy lets s3.amazonaws.com write to s3://${destination}/${bases[0]}; then start a new run.`,
         },
       );
     }
@@ -105,7 +113,7 @@ export const findInventory = defineStep({
   },
 });
 
-/** Delivery folders under `base`, newest first. */
+/** Delivery folders under `base`. */
 async function deliveryFolders(s3: S3Client, bucket: string, base: string): Promise<string[]> {
   const folders: string[] = [];
   let token: string | undefined;
@@ -116,7 +124,12 @@ async function deliveryFolders(s3: S3Client, bucket: string, base: string): Prom
     for (const p of page.CommonPrefixes ?? []) if (p.Prefix && DELIVERY_FOLDER.test(p.Prefix)) folders.push(p.Prefix);
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
-  return folders.sort().reverse();
+  return folders;
+}
+
+function newestFirst(folders: string[]): string[] {
+  const stamp = (f: string) => DELIVERY_FOLDER.exec(f)?.[1] ?? "";
+  return [...folders].sort((a, b) => stamp(b).localeCompare(stamp(a)));
 }
 
 /** manifest.checksum holds the MD5 of manifest.json (aws-facts 1.3); a mismatch means a damaged or partial delivery. */

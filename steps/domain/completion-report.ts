@@ -304,7 +304,7 @@ export const TASK_FAILURE_CATEGORIES = {
   "throttled-or-transient": {
     summary: "Throttled or transient S3/KMS error",
     whatToDo:
-      "rekey redrives these in a new job (bounded). If they persist, lower job priority/concurrency or raise the KMS request quota.",
+      "Run rekey again to retry them (this version does not redrive failed tasks by itself). If they persist, lower the job priority or raise the KMS request quota.",
     retryable: true,
   },
   "access-or-kms": {
