@@ -150,7 +150,7 @@ async function checkInventoryConfiguration(s3: S3Client, bucket: string, id: str
     const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
     if (status === 404) {
       throw new InventoryConfigurationError(`Bucket ${bucket} has no inventory configuration "${id}".`, {
-        fix: `Create one (CSV, all versions, with fields ${REQUIRED_INVENTORY_FIELDS.join(", ")}, BucketKeyStatus) or pass the id of an existing one.`,
+        fix: `Create one (CSV, whole bucket, all versions, with fields ${REQUIRED_INVENTORY_FIELDS.join(", ")}; BucketKeyStatus recommended) or pass the id of an existing one.`,
         cause: err,
       });
     }
@@ -160,6 +160,12 @@ async function checkInventoryConfiguration(s3: S3Client, bucket: string, id: str
   if (!config?.IsEnabled) problems.push("it is disabled");
   const format = config?.Destination?.S3BucketDestination?.Format;
   if (format !== "CSV") problems.push(`its format is ${format ?? "unset"}, and rekey reads CSV inventories`);
+  const prefix = config?.Filter?.Prefix;
+  if (prefix) {
+    problems.push(
+      `it lists only keys under "${prefix}", so objects outside that prefix would never be seen and the report would call the bucket done`,
+    );
+  }
   const fields = new Set(config?.OptionalFields ?? []);
   const missing = REQUIRED_INVENTORY_FIELDS.filter((f) => !fields.has(f));
   if (missing.length) problems.push(`it lacks the fields ${missing.join(", ")}`);
@@ -167,7 +173,7 @@ async function checkInventoryConfiguration(s3: S3Client, bucket: string, id: str
     throw new InventoryConfigurationError(
       `Inventory configuration "${id}" of bucket ${bucket} cannot be used: ${problems.join("; ")}.`,
       {
-        fix: `Update it (aws s3api put-bucket-inventory-configuration) to be enabled, CSV, with ${REQUIRED_INVENTORY_FIELDS.join(", ")} and BucketKeyStatus, then start a new run.`,
+        fix: `Update it (aws s3api put-bucket-inventory-configuration): enabled, CSV, no prefix filter, with ${REQUIRED_INVENTORY_FIELDS.join(", ")} (BucketKeyStatus recommended); then wait for a delivery and start a new run.`,
       },
     );
   }

@@ -7,6 +7,7 @@ import {
   type InventoryRow,
   inventoryRowBatches,
   parseInventoryManifest,
+  requireColumns,
 } from "./domain/inventory.ts";
 import { RunTally } from "./domain/run-report.ts";
 import { InventoryFormatError } from "./errors.ts";
@@ -37,6 +38,8 @@ export const writeManifests = defineStep({
         fix: "Pass the inventory configuration id of the bucket being re-encrypted.",
       });
     }
+    // A delivery without these columns would classify every row as missing-columns and copy nothing.
+    requireColumns(manifest.columns);
     const keys = runKeys(run);
     const plan = planPrefix(run.bucket, inventory.manifestKey, run.kmsKeyArn);
     const tally = new RunTally();

@@ -459,6 +459,16 @@ function formatBytes(bytes: number): string {
   return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
+/** The first line says whether the bucket is done, so nobody reads a run that skipped objects as complete. */
+function headline(report: RunReport): string {
+  const t = report.totals;
+  if (!report.reconciliation.ok || t.failed > 0 || t.pending > 0) return `rekey finished with problems: s3://${report.bucket}`;
+  if (t.skipped > 0) {
+    return `rekey finished: s3://${report.bucket}; ${t.skipped.toLocaleString("en-US")} current object(s) skipped still need attention (see Skipped)`;
+  }
+  return `rekey finished: s3://${report.bucket}; every current object it saw is re-encrypted or was already compliant`;
+}
+
 /** A short plain-text summary for the CLI, the console output and notifications. */
 export function renderSummary(report: RunReport): string {
   const t = report.totals;
@@ -476,7 +486,7 @@ export function renderSummary(report: RunReport): string {
   const width = Math.max(...rows.map(([label]) => label.length));
   const numWidth = Math.max(...rows.map(([, v]) => n(v).length));
   const lines = [
-    `rekey ${report.reconciliation.ok && t.failed === 0 && t.pending === 0 ? "finished" : "finished with problems"}: s3://${report.bucket}`,
+    headline(report),
     `Target key: ${report.kmsKeyArn}`,
     "",
     ...rows.map(([label, v]) => `  ${label.padEnd(width)}  ${n(v).padStart(numWidth)}`),

@@ -83,7 +83,7 @@ describe("a run that cannot proceed", () => {
     expect(result.status === "FAILED" && result.cause).toMatch(/is Disabled, not Enabled.*enable-key/s);
   });
 
-  it("rejects an inventory configuration that lacks the fields rekey routes by", async () => {
+  it("rejects an inventory configuration that covers part of the bucket or lacks the fields rekey routes by", async () => {
     await clients.s3.send(
       new PutBucketInventoryConfigurationCommand({
         Bucket: scenario.bucket,
@@ -95,12 +95,15 @@ describe("a run that cannot proceed", () => {
           Destination: { S3BucketDestination: { Bucket: `arn:aws:s3:::${scenario.workBucket}`, Format: "CSV" } },
           Schedule: { Frequency: "Daily" },
           OptionalFields: ["Size"],
+          Filter: { Prefix: "data/" },
         },
       }),
     );
     const result = await run({});
     expect(result).toMatchObject({ status: "FAILED", error: "InventoryConfigurationError" });
-    expect(result.status === "FAILED" && result.cause).toMatch(/lacks the fields StorageClass, EncryptionStatus/);
+    expect(result.status === "FAILED" && result.cause).toMatch(
+      /lists only keys under "data\/".*lacks the fields StorageClass, EncryptionStatus/s,
+    );
   });
 
   it("gives up waiting for an inventory after the deadline, records why, and creates no job", async () => {

@@ -1,0 +1,419 @@
+import { Match, type Template } from "aws-cdk-lib/assertions";
+import { beforeAll, describe, expect, it } from "vitest";
+import { StepSpecs } from "../../infra/rekey-stack.ts";
+import { StateNames, type TaskStateName } from "../../workflow/definition.ts";
+import {
+  buildStack,
+  logicalIdOf,
+  normalizeStatement,
+  OTHER_KEY_ARN,
+  render,
+  roleStatements,
+  SAMPLE_KEY_ARN,
+  type Statement,
+} from "./helpers.ts";
+
+let template: Template;
+let workBucketArn: string;
+let batchRoleId: string;
+/** The role logical id of each step's function, by state name. */
+const stepRoles = {} as Record<TaskStateName, string>;
+const stepStatements = (state: TaskStateName) => roleStatements(template, stepRoles[state]);
+
+beforeAll(() => {
+  template = buildStack().synth();
+  workBucketArn = `<${logicalIdOf(template, "AWS::S3::Bucket", () => true)}.Arn>`;
+  batchRoleId = logicalIdOf(template, "AWS::IAM::Role", (p) =>
+    JSON.stringify(p.AssumeRolePolicyDocument).includes("batchoperations.s3.amazonaws.com"),
+  );
+  for (const [state, spec] of Object.entries(StepSpecs) as [TaskStateName, (typeof StepSpecs)[TaskStateName]][]) {
+    const fn = Object.values(template.findResources("AWS::Lambda::Function")).find(
+      (f) => f.Properties.Handler === `index.${spec.handler}`,
+    );
+    stepRoles[state] = render(fn?.Properties.Role).replace(/^<(.*)\.Arn>$/, "$1");
+  }
+});
+
+/** A statement's grants as "action resource" lines, sorted: what a reviewer reads. */
+function grants(statements: Statement[]): string[] {
+  return statements
+    .flatMap((s) => s.Action.flatMap((a) => s.Resource.map((r) => `${a} ${r}${s.Condition ? " (conditional)" : ""}`)))
+    .sort();
+}
+
+const TARGET_BUCKETS = ["arn:aws:s3:::example-data-bucket", "arn:aws:s3:::data-prod-*"];
+const TARGET_OBJECTS = TARGET_BUCKETS.map((b) => `${b}/*`);
+const TARGET_KEYS = [SAMPLE_KEY_ARN, OTHER_KEY_ARN];
+const JOBS = "arn:aws:s3:us-east-1:123456789012:job/*";
+const logs = (state: TaskStateName) => {
+  const id = render(
+    Object.values(template.findResources("AWS::Lambda::Function")).find(
+      (f) => f.Properties.Handler === `index.${StepSpecs[state].handler}`,
+    )?.Properties.LoggingConfig.LogGroup,
+  );
+  return [
+    `logs:CreateLogStream ${id.replace(/^<(.*)>$/, "<$1.Arn>")}`,
+    `logs:PutLogEvents ${id.replace(/^<(.*)>$/, "<$1.Arn>")}`,
+  ];
+};
+const XRAY = ["xray:PutTelemetryRecords *", "xray:PutTraceSegments *"];
+const each = (actions: string[], resources: string[]) => actions.flatMap((a) => resources.map((r) => `${a} ${r}`));
+
+describe("the Batch Operations role", () => {
+  it("is trusted by S3 Batch Operations only", () => {
+    template.hasResourceProperties("AWS::IAM::Role", {
+      AssumeRolePolicyDocument: {
+        Statement: [
+          { Action: "sts:AssumeRole", Effect: "Allow", Principal: { Service: "batchoperations.s3.amazonaws.com" } },
+        ],
+      },
+    });
+  });
+
+  it("may copy objects in place on the allowed buckets, read manifests, write reports, and use the target keys only", () => {
+    const w = workBucketArn;
+    expect(grants(roleStatements(template, batchRoleId))).toEqual(
+      [
+        ...each(["s3:GetObject", "s3:GetObjectTagging", "s3:PutObject", "s3:PutObjectTagging"], TARGET_OBJECTS),
+        ...each(["s3:ListBucket"], TARGET_BUCKETS),
+        ...each(["s3:GetObject", "s3:GetObjectVersion"], [`${w}/plans/*/manifests/*`]),
+        `s3:PutObject ${w}/plans/*/batch-reports/*`,
+        ...each(["kms:GenerateDataKey", "kms:Decrypt"], TARGET_KEYS),
+      ].sort(),
+    );
+  });
+});
+
+describe("each step's role allows exactly the calls its step makes", () => {
+  const w = () => workBucketArn;
+  const cases: [TaskStateName, () => string[]][] = [
+    [
+      StateNames.validateInput,
+      () => [
+        ...each(["s3:ListBucket"], [...TARGET_BUCKETS, w()]),
+        ...each(["kms:DescribeKey"], TARGET_KEYS),
+        ...each(["s3:GetInventoryConfiguration"], TARGET_BUCKETS),
+      ],
+    ],
+    [
+      StateNames.enforceDefaultEncryption,
+      () => [
+        ...each(["s3:GetEncryptionConfiguration", "s3:PutEncryptionConfiguration"], TARGET_BUCKETS),
+        ...each(["s3:GetObject", "s3:PutObject"], [`${w()}/runs/*`]),
+        `s3:ListBucket ${w()}`,
+      ],
+    ],
+    [
+      StateNames.findInventory,
+      () => [
+        ...each(["s3:GetInventoryConfiguration"], TARGET_BUCKETS),
+        `s3:ListBucket ${w()}`,
+        `s3:GetObject ${w()}/inventory/*`,
+      ],
+    ],
+    [
+      StateNames.writeManifests,
+      () => [
+        `s3:GetObject ${w()}/inventory/*`,
+        ...each(["s3:PutObject", "s3:AbortMultipartUpload"], [`${w()}/runs/*`, `${w()}/plans/*`]),
+      ],
+    ],
+    [
+      StateNames.createCopyJobs,
+      () => ["s3:CreateJob *", "s3:ListJobs *", "iam:PassRole <BATCH_ROLE.Arn> (conditional)"],
+    ],
+    [StateNames.checkCopyJobs, () => [`s3:DescribeJob ${JOBS}`]],
+    [
+      StateNames.verifyResults,
+      () => [
+        `s3:DescribeJob ${JOBS}`,
+        ...each(["s3:GetObject"], [`${w()}/runs/*`, `${w()}/plans/*`]),
+        ...each(["s3:PutObject", "s3:AbortMultipartUpload"], [`${w()}/runs/*`]),
+        `s3:ListBucket ${w()}`,
+        ...each(["s3:GetObject"], TARGET_OBJECTS),
+        ...each(["s3:ListBucket"], TARGET_BUCKETS),
+      ],
+    ],
+    [StateNames.writeFinalReport, () => [`s3:GetObject ${w()}/runs/*`, `s3:PutObject ${w()}/runs/*`]],
+    [StateNames.recordFailure, () => [`s3:PutObject ${w()}/runs/*`]],
+  ];
+  it.each(cases)("%s", (state, expected) => {
+    const actual = grants(stepStatements(state)).map((g) => g.replace(`<${batchRoleId}.Arn>`, "<BATCH_ROLE.Arn>"));
+    expect(actual).toEqual([...expected(), ...logs(state), ...XRAY].sort());
+  });
+
+  it("grants iam:PassRole only to the step that creates jobs, on the Batch Operations role, to Batch Operations", () => {
+    const passRole = Object.entries(template.findResources("AWS::IAM::Policy")).flatMap(([, p]) =>
+      (p.Properties.PolicyDocument.Statement as Record<string, unknown>[])
+        .map(normalizeStatement)
+        .filter((s) => s.Action.some((a) => a.startsWith("iam:")))
+        .map((s) => ({ roles: (p.Properties.Roles as unknown[]).map(render), s })),
+    );
+    expect(passRole).toHaveLength(1);
+    expect(passRole[0]?.roles).toEqual([`<${stepRoles[StateNames.createCopyJobs]}>`]);
+    expect(passRole[0]?.s).toMatchObject({
+      Action: ["iam:PassRole"],
+      Resource: [`<${batchRoleId}.Arn>`],
+      Condition: { StringEquals: { "iam:PassedToService": "batchoperations.s3.amazonaws.com" } },
+    });
+  });
+
+  it("uses a wildcard resource only where no name can be known", () => {
+    const everything = Object.values(template.findResources("AWS::IAM::Policy")).flatMap((p) =>
+      (p.Properties.PolicyDocument.Statement as Record<string, unknown>[]).map(normalizeStatement),
+    );
+    const unscopedActions = new Set(everything.filter((s) => s.Resource.includes("*")).flatMap((s) => s.Action));
+    expect([...unscopedActions].sort()).toEqual(
+      [
+        // No resource types (Service Authorization Reference):
+        "s3:CreateJob",
+        "s3:ListJobs",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+        "xray:PutTelemetryRecords",
+        "xray:PutTraceSegments",
+        // Step Functions logging to CloudWatch Logs (vended log delivery):
+        "logs:CreateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:DescribeLogGroups",
+        "logs:DescribeResourcePolicies",
+        "logs:GetLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:UpdateLogDelivery",
+      ].sort(),
+    );
+    // Every other resource names the work bucket, a configured bucket or key, this account's jobs, or a log group.
+    const allowed = [
+      new RegExp(`^${workBucketArn.replace(/[.<>]/g, "\\$&")}(/(runs|plans|inventory)/.*)?$`),
+      /^arn:aws:s3:::(example-data-bucket|data-prod-\*)(\/\*)?$/,
+      new RegExp(`^(${TARGET_KEYS.join("|")})$`),
+      /^arn:aws:s3:us-east-1:123456789012:job\/\*$/,
+      /^<\w+Logs\w+\.Arn>$/,
+      /^<\w+StepFunction\w+\.Arn>$/,
+      new RegExp(`^<${batchRoleId}\\.Arn>$`),
+    ];
+    for (const r of everything.flatMap((s) => s.Resource).filter((r) => r !== "*"))
+      expect(
+        allowed.some((re) => re.test(r)),
+        r,
+      ).toBe(true);
+  });
+});
+
+describe("the state machine", () => {
+  it("logs everything to a log group with a retention, traces with X-Ray, and has no hard-coded name", () => {
+    template.hasResourceProperties("AWS::StepFunctions::StateMachine", {
+      StateMachineType: "STANDARD",
+      LoggingConfiguration: {
+        Level: "ALL",
+        IncludeExecutionData: true,
+        Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: Match.anyValue() } }],
+      },
+      TracingConfiguration: { Enabled: true },
+      StateMachineName: Match.absent(),
+    });
+    const sm = Object.values(template.findResources("AWS::StepFunctions::StateMachine"))[0];
+    const logGroup = render(sm?.Properties.LoggingConfiguration.Destinations[0].CloudWatchLogsLogGroup.LogGroupArn);
+    const logGroupId = logGroup.replace(/^<(.*)\.Arn>$/, "$1");
+    expect(template.toJSON().Resources[logGroupId].Properties.RetentionInDays).toBe(90);
+  });
+
+  it("has a machine-level timeout", () => {
+    const sm = Object.values(template.findResources("AWS::StepFunctions::StateMachine"))[0];
+    const definition = JSON.parse(sm?.Properties.DefinitionString as string) as { TimeoutSeconds?: number };
+    expect(definition.TimeoutSeconds).toBeGreaterThan(0);
+    expect(definition.TimeoutSeconds).toBeLessThanOrEqual(365 * 24 * 3600);
+  });
+
+  it("may invoke exactly the nine step functions, by unqualified ARN", () => {
+    const smRole = logicalIdOf(template, "AWS::IAM::Role", (p) =>
+      JSON.stringify(p.AssumeRolePolicyDocument).includes("states.amazonaws.com"),
+    );
+    const invoke = roleStatements(template, smRole).filter((s) => s.Action.includes("lambda:InvokeFunction"));
+    const functions = Object.keys(template.findResources("AWS::Lambda::Function")).map((id) => `<${id}.Arn>`);
+    expect(functions).toHaveLength(9);
+    expect(invoke).toHaveLength(1);
+    expect(invoke[0]?.Action).toEqual(["lambda:InvokeFunction"]);
+    expect([...(invoke[0]?.Resource ?? [])].sort()).toEqual(functions.sort());
+  });
+});
+
+describe("the step functions", () => {
+  it("run Node 22 on arm64 with JSON logs, source maps, and the deployment's settings", () => {
+    const functions = Object.values(template.findResources("AWS::Lambda::Function"));
+    expect(functions.map((f) => f.Properties.Handler).sort()).toEqual(
+      Object.values(StepSpecs)
+        .map((s) => `index.${s.handler}`)
+        .sort(),
+    );
+    for (const f of functions) {
+      expect(f.Properties).toMatchObject({
+        Runtime: "nodejs22.x",
+        Architectures: ["arm64"],
+        LoggingConfig: { LogFormat: "JSON" },
+        TracingConfig: { Mode: "Active" },
+      });
+      const env = f.Properties.Environment.Variables as Record<string, unknown>;
+      expect(env.NODE_OPTIONS).toBe("--enable-source-maps");
+      expect(render(env.REKEY_BATCH_ROLE_ARN)).toBe(`<${batchRoleId}.Arn>`);
+      expect(render(env.REKEY_WORK_BUCKET)).toBe(workBucketArn.replace(".Arn>", ">"));
+      expect(f.Properties.FunctionName).toBeUndefined();
+    }
+  });
+
+  it("gives the manifest writer 15 minutes and every other step less", () => {
+    for (const f of Object.values(template.findResources("AWS::Lambda::Function"))) {
+      const timeout = f.Properties.Timeout as number;
+      if (f.Properties.Handler === "index.writeManifestsHandler") expect(timeout).toBe(900);
+      else expect(timeout).toBeLessThan(900);
+    }
+  });
+
+  it("each export named as a handler exists in steps/lambda-handlers.ts", async () => {
+    const handlers = (await import("../../steps/lambda-handlers.ts")) as Record<string, unknown>;
+    for (const spec of Object.values(StepSpecs)) expect(typeof handlers[spec.handler], spec.handler).toBe("function");
+  });
+});
+
+describe("the work bucket", () => {
+  it("is versioned, encrypted, public-access-blocked, bucket-owner-enforced and retained", () => {
+    template.hasResource("AWS::S3::Bucket", {
+      DeletionPolicy: "Retain",
+      Properties: {
+        VersioningConfiguration: { Status: "Enabled" },
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: "AES256" } }],
+        },
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        },
+        OwnershipControls: { Rules: [{ ObjectOwnership: "BucketOwnerEnforced" }] },
+        BucketName: Match.absent(),
+      },
+    });
+  });
+
+  it("expires old run artifacts, plans, inventory deliveries, noncurrent versions and abandoned uploads", () => {
+    template.hasResourceProperties("AWS::S3::Bucket", {
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({
+            Prefix: "runs/",
+            ExpirationInDays: 90,
+            NoncurrentVersionExpiration: Match.anyValue(),
+            Status: "Enabled",
+          }),
+          Match.objectLike({ Prefix: "plans/", ExpirationInDays: 90, Status: "Enabled" }),
+          Match.objectLike({ Prefix: "inventory/", ExpirationInDays: 30, Status: "Enabled" }),
+          Match.objectLike({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 }, Status: "Enabled" }),
+        ]),
+      },
+    });
+  });
+
+  it("accepts TLS only, and lets S3 Inventory deliver from the allowed buckets of this account", () => {
+    const policy = Object.values(template.findResources("AWS::S3::BucketPolicy"))[0];
+    const statements = ((policy?.Properties.PolicyDocument.Statement ?? []) as Record<string, unknown>[]).map((s) => ({
+      ...normalizeStatement(s),
+      Principal: s.Principal,
+    }));
+    expect(statements).toHaveLength(2);
+    expect(statements).toContainEqual(
+      expect.objectContaining({
+        Effect: "Deny",
+        Action: ["s3:*"],
+        Principal: { AWS: "*" },
+        Condition: { Bool: { "aws:SecureTransport": "false" } },
+        Resource: [workBucketArn, `${workBucketArn}/*`],
+      }),
+    );
+    expect(statements).toContainEqual(
+      expect.objectContaining({
+        Sid: "AllowS3InventoryDelivery",
+        Effect: "Allow",
+        Action: ["s3:PutObject"],
+        Principal: { Service: "s3.amazonaws.com" },
+        Resource: [`${workBucketArn}/inventory/*`],
+      }),
+    );
+    const inventory = statements.find((s) => s.Sid === "AllowS3InventoryDelivery");
+    expect(((inventory?.Condition?.ArnLike?.["aws:SourceArn"] ?? []) as unknown[]).map(render)).toEqual(TARGET_BUCKETS);
+    expect(inventory?.Condition?.StringEquals).toEqual({
+      "aws:SourceAccount": "123456789012",
+      "s3:x-amz-acl": "bucket-owner-full-control",
+    });
+  });
+});
+
+describe("alarms and outputs", () => {
+  it("alarms on any failed or timed-out execution", () => {
+    for (const metric of ["ExecutionsFailed", "ExecutionsTimedOut"]) {
+      template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+        Namespace: "AWS/States",
+        MetricName: metric,
+        Statistic: "Sum",
+        Threshold: 1,
+        ComparisonOperator: "GreaterThanOrEqualToThreshold",
+        EvaluationPeriods: 1,
+        TreatMissingData: "notBreaching",
+        Dimensions: [{ Name: "StateMachineArn", Value: Match.anyValue() }],
+      });
+    }
+    template.resourceCountIs("AWS::CloudWatch::Alarm", 2);
+  });
+
+  it("notifies an SNS topic when one is configured", () => {
+    const topic = "arn:aws:sns:us-east-1:123456789012:rekey-alarms";
+    const t = buildStack({ context: { "rekey:alarmTopicArn": topic }, nag: false }).synth();
+    const alarms = Object.values(t.findResources("AWS::CloudWatch::Alarm"));
+    expect(alarms.map((a) => a.Properties.AlarmActions)).toEqual([[topic], [topic]]);
+  });
+
+  it("outputs the state machine ARN and the work bucket", () => {
+    const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    expect(render(outputs.StateMachineArn?.Value)).toMatch(/^<StateMachine\w+>$/);
+    expect(render(outputs.WorkBucketName?.Value)).toBe(workBucketArn.replace(".Arn>", ">"));
+    expect(render(outputs.BatchOperationsRoleArn?.Value)).toBe(`<${batchRoleId}.Arn>`);
+  });
+});
+
+describe("the AWS calls the steps make", () => {
+  /**
+   * Every SDK command used in steps/, with the IAM action(s) the stack grants for it. A step that starts using a
+   * new command fails here until its permission is added to infra/rekey-stack.ts (and to this table).
+   */
+  const KNOWN_COMMANDS: Record<string, string> = {
+    AbortMultipartUploadCommand: "s3:AbortMultipartUpload",
+    CompleteMultipartUploadCommand: "s3:PutObject",
+    CreateJobCommand: "s3:CreateJob (+ iam:PassRole)",
+    CreateMultipartUploadCommand: "s3:PutObject",
+    DescribeJobCommand: "s3:DescribeJob",
+    DescribeKeyCommand: "kms:DescribeKey",
+    GetBucketEncryptionCommand: "s3:GetEncryptionConfiguration",
+    GetBucketInventoryConfigurationCommand: "s3:GetInventoryConfiguration",
+    GetCallerIdentityCommand: "(no permission needed)",
+    GetObjectCommand: "s3:GetObject",
+    HeadBucketCommand: "s3:ListBucket",
+    HeadObjectCommand: "s3:GetObject",
+    ListJobsCommand: "s3:ListJobs",
+    ListObjectsV2Command: "s3:ListBucket",
+    PutBucketEncryptionCommand: "s3:PutEncryptionConfiguration",
+    PutObjectCommand: "s3:PutObject",
+    UploadPartCommand: "s3:PutObject",
+  };
+
+  it("are all known to the stack's policies", async () => {
+    const { readdir, readFile } = await import("node:fs/promises");
+    const dir = new URL("../../steps/", import.meta.url);
+    const files = (await readdir(dir, { recursive: true })).filter((f) => f.endsWith(".ts"));
+    const used = new Set<string>();
+    for (const f of files)
+      for (const m of (await readFile(new URL(f, dir), "utf8")).matchAll(/new (\w+Command)\(/g))
+        used.add(m[1] as string);
+    expect([...used].filter((c) => !(c in KNOWN_COMMANDS))).toEqual([]);
+  });
+});

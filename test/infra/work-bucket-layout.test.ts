@@ -1,0 +1,90 @@
+/**
+ * The grants on the work bucket are prefix patterns (infra/rekey-stack.ts WorkBucketPrefixes); the keys are built by
+ * the steps (steps/run-context.ts and friends). This checks the keys the steps actually build against the grants, so
+ * a change of layout in steps/ that the policies do not follow fails here, not in an AWS account.
+ */
+import type { Template } from "aws-cdk-lib/assertions";
+import { beforeAll, describe, expect, it } from "vitest";
+import { StepSpecs } from "../../infra/rekey-stack.ts";
+import { defaultEncryptionRecordKey } from "../../steps/enforce-default-encryption.ts";
+import { inventoryBases } from "../../steps/find-inventory.ts";
+import { planKeys, planPrefix, runKeys } from "../../steps/run-context.ts";
+import { StateNames, type TaskStateName } from "../../workflow/definition.ts";
+import { allows, buildStack, iamMatch, logicalIdOf, normalizeStatement, render, roleStatements } from "./helpers.ts";
+
+const bucket = "example-data-bucket";
+// validate-input builds the run prefix as runs/<bucket>/<execution name>/.
+const run = { runPrefix: `runs/${bucket}/2024-05-01-rekey-example/` };
+const keys = runKeys(run);
+const inventoryFolder = `${inventoryBases("inventory", bucket, "rekey")[0]}2024-05-02T00-00Z/`;
+const inventoryManifest = `${inventoryFolder}manifest.json`;
+const plan = planKeys(planPrefix(bucket, inventoryManifest, "arn:aws:kms:us-east-1:123456789012:key/k"));
+const manifest = plan.manifest("STANDARD");
+const reportManifest = `${plan.reportsPrefix}/job-0123/manifest.json`;
+const reportFile = `${plan.reportsPrefix}/job-0123/results/0123.csv`;
+
+let template: Template;
+let work: (key: string) => string;
+let roleOf: (state: TaskStateName) => string;
+
+beforeAll(() => {
+  template = buildStack({ nag: false }).synth();
+  const bucketArn = `<${logicalIdOf(template, "AWS::S3::Bucket", () => true)}.Arn>`;
+  work = (key) => `${bucketArn}/${key}`;
+  const functions = Object.values(template.findResources("AWS::Lambda::Function"));
+  roleOf = (state) =>
+    render(
+      functions.find((f) => f.Properties.Handler === `index.${StepSpecs[state].handler}`)?.Properties.Role,
+    ).replace(/^<(.*)\.Arn>$/, "$1");
+});
+
+const S = StateNames;
+const cases: [TaskStateName, string, () => string][] = [
+  [S.enforceDefaultEncryption, "s3:GetObject", () => defaultEncryptionRecordKey(bucket)],
+  [S.enforceDefaultEncryption, "s3:PutObject", () => defaultEncryptionRecordKey(bucket)],
+  [S.findInventory, "s3:GetObject", () => inventoryManifest],
+  [S.findInventory, "s3:GetObject", () => `${inventoryFolder}manifest.checksum`],
+  [S.writeManifests, "s3:GetObject", () => `${inventoryBases("inventory", bucket, "rekey")[0]}data/a.csv.gz`],
+  [S.writeManifests, "s3:PutObject", () => manifest],
+  [S.writeManifests, "s3:AbortMultipartUpload", () => manifest],
+  [S.writeManifests, "s3:PutObject", () => keys.skipped],
+  [S.writeManifests, "s3:PutObject", () => keys.plan],
+  [S.verifyResults, "s3:GetObject", () => keys.plan],
+  [S.verifyResults, "s3:GetObject", () => reportManifest],
+  [S.verifyResults, "s3:GetObject", () => reportFile],
+  [S.verifyResults, "s3:PutObject", () => keys.failed],
+  [S.verifyResults, "s3:AbortMultipartUpload", () => keys.failed],
+  [S.verifyResults, "s3:PutObject", () => keys.verification],
+  [S.writeFinalReport, "s3:GetObject", () => keys.verification],
+  [S.writeFinalReport, "s3:PutObject", () => keys.report],
+  [S.writeFinalReport, "s3:PutObject", () => keys.summary],
+  [S.recordFailure, "s3:PutObject", () => keys.failure],
+];
+
+describe("the work bucket layout the steps use is the one the policies grant", () => {
+  it.each(cases)("%s may %s %s", (state, action, key) => {
+    expect(allows(roleStatements(template, roleOf(state)), action, work(key()))).toBe(true);
+  });
+
+  it("Batch Operations may read the manifests and write the completion reports", () => {
+    const role = logicalIdOf(template, "AWS::IAM::Role", (p) =>
+      JSON.stringify(p.AssumeRolePolicyDocument).includes("batchoperations.s3.amazonaws.com"),
+    );
+    const statements = roleStatements(template, role);
+    expect(allows(statements, "s3:GetObject", work(manifest))).toBe(true);
+    expect(allows(statements, "s3:PutObject", work(reportManifest))).toBe(true);
+    expect(allows(statements, "s3:PutObject", work(reportFile))).toBe(true);
+    // …and nothing else in the work bucket.
+    expect(allows(statements, "s3:GetObject", work(keys.plan))).toBe(false);
+    expect(allows(statements, "s3:PutObject", work(keys.report))).toBe(false);
+  });
+
+  it("S3 Inventory may deliver where Find inventory looks", () => {
+    const policy = Object.values(template.findResources("AWS::S3::BucketPolicy"))[0];
+    const statements = ((policy?.Properties.PolicyDocument.Statement ?? []) as Record<string, unknown>[])
+      .filter((s) => s.Sid === "AllowS3InventoryDelivery")
+      .map(normalizeStatement);
+    expect(statements).toHaveLength(1);
+    expect(statements[0]?.Resource.some((r) => iamMatch(r, work(inventoryManifest)))).toBe(true);
+  });
+});
