@@ -462,7 +462,8 @@ function formatBytes(bytes: number): string {
 /** The first line says whether the bucket is done, so nobody reads a run that skipped objects as complete. */
 function headline(report: RunReport): string {
   const t = report.totals;
-  if (!report.reconciliation.ok || t.failed > 0 || t.pending > 0) return `rekey finished with problems: s3://${report.bucket}`;
+  if (!report.reconciliation.ok || t.failed > 0 || t.pending > 0)
+    return `rekey finished with problems: s3://${report.bucket}`;
   if (t.skipped > 0) {
     return `rekey finished: s3://${report.bucket}; ${t.skipped.toLocaleString("en-US")} current object(s) skipped still need attention (see Skipped)`;
   }
