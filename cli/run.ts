@@ -26,11 +26,13 @@ Operating runs (AWS, or the sandbox with --endpoint / AWS_ENDPOINT_URL):
   (default: REKEY_STATE_MACHINE_ARN, else the account's one state machine named rekey*).
 
 Local sandbox:
-  rekey demo [--objects N]            Re-encrypt a seeded bucket end to end in a fresh sandbox
+  rekey demo [--objects N] [--tasks-per-second N]
+                                      Re-encrypt a seeded bucket end to end in a fresh sandbox
   rekey sandbox [--port P] [--host H] [--verbose]
                                       Serve the local AWS sandbox in the foreground
-  rekey sandbox seed --bucket B [--objects N] [--endpoint URL]
+  rekey sandbox seed --bucket B [--objects N] [--endpoint URL] [--env]
                                       Fill a bucket of a running sandbox with the demo's mix of objects
+                                      (--env: print BUCKET, KMS_KEY_ARN, INVENTORY_ID as shell exports)
   rekey sandbox deliver-inventory --bucket B --inventory-config ID [--endpoint URL]
                                       Make S3 deliver the bucket's inventory now
 
@@ -196,7 +198,12 @@ async function sandboxDispatch(args: string[], io: Io): Promise<number> {
   if (sub === "seed") {
     const { values: v } = parseArgs({
       args: args.slice(1),
-      options: { endpoint: { type: "string" }, bucket: { type: "string" }, objects: { type: "string" } },
+      options: {
+        endpoint: { type: "string" },
+        bucket: { type: "string" },
+        objects: { type: "string" },
+        env: { type: "boolean" },
+      },
     });
     if (!v.bucket) throw new UsageError("--bucket is required.");
     return sandboxSeed(
@@ -204,6 +211,7 @@ async function sandboxDispatch(args: string[], io: Io): Promise<number> {
         endpoint: sandboxEndpoint(v.endpoint, io),
         bucket: v.bucket,
         objects: positiveInt(v.objects, "objects") ?? 500,
+        env: v.env ?? false,
       },
       io,
     );

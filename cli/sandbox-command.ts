@@ -57,7 +57,7 @@ export async function sandboxCommand(options: { port: number; host: string; verb
 
 /** `rekey sandbox seed`: the demo's mix of objects in a bucket of a running sandbox, ready for `rekey start`. */
 export async function sandboxSeed(
-  options: { endpoint: string; bucket: string; objects: number },
+  options: { endpoint: string; bucket: string; objects: number; env: boolean },
   io: Io,
 ): Promise<number> {
   const admin = new SandboxAdmin(options.endpoint);
@@ -70,6 +70,12 @@ export async function sandboxSeed(
     workBucket,
     objects: options.objects,
   });
+  if (options.env) {
+    io.out.write(
+      `export BUCKET=${scenario.bucket} KMS_KEY_ARN=${scenario.targetKeyArn} INVENTORY_ID=${scenario.inventoryConfigurationId}\n`,
+    );
+    return 0;
+  }
   io.out.write(
     [
       `Seeded s3://${scenario.bucket} with ${scenario.keys.length} objects (versioned; inventory configuration "${scenario.inventoryConfigurationId}" delivers to s3://${workBucket}/inventory/).`,

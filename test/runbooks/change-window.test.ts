@@ -1,0 +1,65 @@
+import { spawn, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SANDBOX_CREDENTIALS } from "../../sandbox/config.ts";
+import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
+
+const RUNBOOK = new URL("../../runbooks/change-window.md", import.meta.url);
+const has = (command: string) => spawnSync("sh", ["-c", `command -v ${command}`]).status === 0;
+
+/** The runbook's `sh` and `sh sandbox-only` blocks, in the order a person pastes them. */
+export function rehearsalScript(markdown: string): string {
+  const blocks = [...markdown.matchAll(/```(sh[^\n]*)\n([\s\S]*?)```/g)]
+    .filter(([, info]) => info === "sh" || info === "sh sandbox-only")
+    .map(([, , body]) => body);
+  return ["set -euo pipefail", ...blocks].join("\n");
+}
+
+function run(script: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn("bash", ["-c", script], { env, cwd: new URL("../..", import.meta.url).pathname });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    child.on("close", (code) => resolve({ code, out }));
+  });
+}
+
+describe.runIf(has("aws") && has("jq"))("runbooks/change-window.md, pasted into a shell against the sandbox", () => {
+  let sandbox: Sandbox;
+  beforeAll(async () => {
+    sandbox = await startSandbox();
+  });
+  afterAll(async () => {
+    await sandbox?.close();
+  });
+
+  it("goes from go/no-go through start, watch and verification to hand-over", async () => {
+    const script = rehearsalScript(readFileSync(RUNBOOK, "utf8"));
+    expect(script).toContain("rekey start");
+    const { code, out } = await run(script, {
+      ...process.env,
+      AWS_ENDPOINT_URL: sandbox.endpoint,
+      AWS_REGION: sandbox.identity.region,
+      AWS_DEFAULT_REGION: sandbox.identity.region,
+      AWS_ACCESS_KEY_ID: SANDBOX_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: SANDBOX_CREDENTIALS.secretAccessKey,
+      AWS_EC2_METADATA_DISABLED: "true",
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+    });
+    if (code !== 0) console.error(out);
+    expect(code).toBe(0);
+    // What the runbook says each step prints.
+    expect(out).toContain("Enabled\tCUSTOMER");
+    expect(out).toMatch(/^Enabled$/m);
+    expect(out).toMatch(/True\tCSV\tAll\tNone/);
+    expect(out).toMatch(/No runs for rehearsal-data/);
+    expect(out).toMatch(/arn:aws:states:[^\s]+:execution:rekey:rehearsal-data-\d{8}-REHEARSAL/);
+    expect(out).toMatch(/Delivered an inventory of \d+ rows/);
+    expect(out).toMatch(/SUCCEEDED/);
+    expect(out).toMatch(/"status": "SUCCEEDED"/);
+    expect(out).toMatch(/rekey finished: s3:\/\/rehearsal-data/);
+    expect(out).toMatch(/aws:kms\tarn:aws:kms:[^\t]+\tTrue/);
+    expect(out).toMatch(/rehearsal-data\s+rehearsal-data-\d{8}-REHEARSAL\s+SUCCEEDED/);
+  }, 240_000);
+});
