@@ -45,7 +45,7 @@ export const checkCopyJobs = defineStep({
         succeeded: p?.NumberOfTasksSucceeded ?? 0,
         failed: p?.NumberOfTasksFailed ?? 0,
         elapsedActiveSeconds: p?.Timers?.ElapsedTimeInActiveSeconds ?? 0,
-        failureReasons: (d?.FailureReasons ?? []).map((f) => `${f.FailureCode ?? ""}: ${f.FailureReason ?? ""}`),
+        failureReasons: failureReasonsOf(d),
       });
     }
     const total = sum(progress, (j) => j.total);
@@ -88,4 +88,9 @@ async function describeJob(
     if (justCreated && (err as Error).name === "NotFoundException") return { Status: "New" } as JobDescriptor;
     throw err;
   }
+}
+
+/** A job's failure reasons as "Code: reason" lines, for logs, reports and the operator. */
+export function failureReasonsOf(job: Pick<JobDescriptor, "FailureReasons"> | undefined): string[] {
+  return (job?.FailureReasons ?? []).map((f) => `${f.FailureCode ?? ""}: ${f.FailureReason ?? ""}`);
 }

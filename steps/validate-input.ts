@@ -12,6 +12,7 @@ import { REQUIRED_INVENTORY_FIELDS } from "./domain/inventory.ts";
 import { InvalidInputError, InventoryConfigurationError } from "./errors.ts";
 import { describeIssues, parseKmsKeyArn, RunRequestSchema } from "./request.ts";
 import { type RunContext, RunOptionsSchema } from "./run-context.ts";
+import { httpStatusOf } from "./s3-io.ts";
 import { defineStep } from "./step.ts";
 
 const Input = z.object({
@@ -91,7 +92,7 @@ async function regionOf(s3: S3Client, bucket: string, what: string): Promise<str
     const head = await s3.send(new HeadBucketCommand({ Bucket: bucket }));
     return head.BucketRegion ?? (await s3.config.region());
   } catch (err) {
-    const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    const status = httpStatusOf(err);
     if (status === 404) {
       throw new InvalidInputError(`${what} ${bucket} does not exist.`, {
         fix: `Check the name, or create the bucket first.`,
@@ -147,7 +148,7 @@ async function checkInventoryConfiguration(s3: S3Client, bucket: string, id: str
     config = (await s3.send(new GetBucketInventoryConfigurationCommand({ Bucket: bucket, Id: id })))
       .InventoryConfiguration;
   } catch (err) {
-    const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    const status = httpStatusOf(err);
     if (status === 404) {
       throw new InventoryConfigurationError(`Bucket ${bucket} has no inventory configuration "${id}".`, {
         fix: `Create one (CSV, whole bucket, all versions, with fields ${REQUIRED_INVENTORY_FIELDS.join(", ")}; BucketKeyStatus recommended) or pass the id of an existing one.`,

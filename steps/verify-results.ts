@@ -3,6 +3,7 @@ import { DescribeJobCommand } from "@aws-sdk/client-s3-control";
 import pLimit from "p-limit";
 import { z } from "zod";
 import { StateNames } from "../workflow/definition.ts";
+import { failureReasonsOf } from "./check-copy-jobs.ts";
 import { encodeManifestKey } from "./domain/batch-manifest.ts";
 import type { CopyStorageClass } from "./domain/classify.ts";
 import { parseReportManifest, type ReportRow, reportRows } from "./domain/completion-report.ts";
@@ -71,7 +72,7 @@ export const verifyResults = defineStep({
         const { Job: d } = await clients.s3control.send(
           new DescribeJobCommand({ AccountId: run.accountId, JobId: job.jobId }),
         );
-        const failureReasons = (d?.FailureReasons ?? []).map((f) => `${f.FailureCode ?? ""}: ${f.FailureReason ?? ""}`);
+        const failureReasons = failureReasonsOf(d);
         jobStates.push({ jobId: job.jobId, status: d?.Status ?? "Unknown", failureReasons });
         tally.recordCopyJob({
           jobId: job.jobId,
