@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { AWS_OPTIONS } from "./aws.ts";
+import { approveCommand } from "./commands/approve.ts";
 import { runsCommand } from "./commands/runs.ts";
 import { startCommand } from "./commands/start.ts";
 import { statusCommand } from "./commands/status.ts";
@@ -14,10 +15,13 @@ export const HELP = `rekey: re-encrypt every current object of an S3 bucket to S
 Operating runs (AWS, or the sandbox with --endpoint / AWS_ENDPOINT_URL):
   rekey start --bucket B --kms-key ARN --inventory-config ID [--work-bucket W] [--change-id C]
               [--inventory-wait-hours N] [--inventory-poll-seconds N] [--job-poll-min-seconds N]
-              [--job-poll-max-seconds N] [--job-priority N] [--verify-sample-size N] [--json]
+              [--job-poll-max-seconds N] [--job-priority N] [--verify-sample-size N] [--require-approval] [--json]
                         Validate, then start one execution named <bucket>-<yyyymmdd>[-<change id>]
+                        (--require-approval: the copy jobs wait for rekey approve before copying anything)
   rekey status (--bucket B | --execution ARN) [--watch] [--interval S] [--json]
                         Where a run is, job progress and time left, the final report when done
+  rekey approve --execution ARN [--json]
+                        Let the copy jobs of a run waiting for approval start
   rekey stop --execution ARN [--reason TEXT] [--json]
                         Stop a run and cancel its Batch Operations jobs
   rekey runs [--bucket B] [--limit N] [--json]
@@ -100,16 +104,18 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
           "inventory-config": { type: "string" },
           "work-bucket": { type: "string" },
           "change-id": { type: "string" },
+          "require-approval": { type: "boolean" },
           json: { type: "boolean" },
           ...runOptionFlags,
         },
       });
       const v = values as Record<string, string | boolean | undefined>;
-      const runOptions: Record<string, number> = {};
+      const runOptions: Record<string, number | boolean> = {};
       for (const [flag, toOption] of Object.entries(RUN_OPTION_FLAGS)) {
         const n = positiveInt(v[flag] as string | undefined, flag);
         if (n !== undefined) Object.assign(runOptions, toOption(n));
       }
+      if (v["require-approval"] === true) runOptions.requireApproval = true;
       return startCommand(
         {
           ...awsOptions(v),
@@ -147,6 +153,13 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
         },
         io,
       );
+    }
+    case "approve": {
+      const { values: v } = parseArgs({
+        args: rest,
+        options: { ...AWS_OPTIONS, execution: { type: "string" }, json: { type: "boolean" } },
+      });
+      return approveCommand({ ...awsOptions(v), execution: v.execution, json: v.json ?? false }, io);
     }
     case "stop": {
       const { values: v } = parseArgs({

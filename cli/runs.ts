@@ -8,7 +8,7 @@ import {
 import type { CopyJobsProgress } from "../steps/check-copy-jobs.ts";
 import type { AwsClients } from "../steps/clients.ts";
 import type { FindInventoryResult } from "../steps/find-inventory.ts";
-import type { Jobs } from "../steps/plan.ts";
+import type { Jobs, Plan } from "../steps/plan.ts";
 import { StateNames } from "../workflow/definition.ts";
 
 /** Execution names allow 1–80 of [A-Za-z0-9_-]; bucket names may also hold dots. */
@@ -39,6 +39,8 @@ export const STATE_MEANINGS: Record<string, string> = {
   [StateNames.checkCopyJobs]: "Batch Operations is copying objects",
   [StateNames.areJobsDone]: "Batch Operations is copying objects",
   [StateNames.waitForJobs]: "Batch Operations is copying objects",
+  [StateNames.waitingForApproval]:
+    "the copy jobs are ready and copy nothing until you run rekey approve (or rekey stop); the plan is below",
   [StateNames.verifyResults]: "reading the completion reports and checking objects",
   [StateNames.writeFinalReport]: "writing the final report",
   [StateNames.didEveryObjectSucceed]: "finishing",
@@ -64,6 +66,7 @@ export interface RunView extends RunSummary {
   cause?: string | undefined;
   currentState?: string | undefined;
   jobs?: Jobs | undefined;
+  plan?: Plan | undefined;
   progress?: CopyJobsProgress | undefined;
   inventory?: FindInventoryResult | undefined;
 }
@@ -137,11 +140,12 @@ export async function readRun(clients: AwsClients, executionArn: string): Promis
     if (exited?.name) {
       const state = parseJson(exited.output) as Record<string, unknown> | undefined;
       if (exited.name === StateNames.createCopyJobs) view.jobs ??= state?.jobs as Jobs | undefined;
+      if (exited.name === StateNames.writeManifests) view.plan ??= state?.plan as Plan | undefined;
       if (exited.name === StateNames.checkCopyJobs) view.progress ??= state?.progress as CopyJobsProgress | undefined;
       if (exited.name === StateNames.findInventory)
         view.inventory ??= state?.inventory as FindInventoryResult | undefined;
     }
-    if (view.currentState && view.jobs && view.progress && view.inventory) break;
+    if (view.currentState && view.jobs && view.plan && view.progress && view.inventory) break;
   }
   return view;
 }

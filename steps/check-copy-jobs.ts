@@ -21,6 +21,8 @@ export interface JobProgress {
 
 export interface CopyJobsProgress {
   done: boolean;
+  /** Some job waits for the operator's confirmation (created with ConfirmationRequired). */
+  awaitingApproval: boolean;
   waitSeconds: number;
   checkedAt: string;
   total: number;
@@ -52,6 +54,10 @@ export const checkCopyJobs = defineStep({
     const succeeded = sum(progress, (j) => j.succeeded);
     const failed = sum(progress, (j) => j.failed);
     const done = progress.every((j) => (TERMINAL_JOB_STATUSES as readonly string[]).includes(j.status));
+    // Preparing comes before Suspended: a job created with ConfirmationRequired has not been confirmed until it
+    // has passed Suspended, so it is awaited from creation on.
+    const awaitingApproval =
+      run.options.requireApproval && progress.some((j) => ["New", "Preparing", "Suspended"].includes(j.status));
     const activeSeconds = Math.max(0, ...progress.map((j) => j.elapsedActiveSeconds));
     const checkedAt = now();
     const waitSeconds = nextJobPollSeconds({
@@ -63,7 +69,16 @@ export const checkCopyJobs = defineStep({
       maxSeconds: run.options.jobPollMaxSeconds,
     });
     log.info("copy jobs checked", { bucket: run.bucket, done, total, succeeded, failed, waitSeconds });
-    return { done, waitSeconds, checkedAt: checkedAt.toISOString(), total, succeeded, failed, jobs: progress };
+    return {
+      done,
+      awaitingApproval,
+      waitSeconds,
+      checkedAt: checkedAt.toISOString(),
+      total,
+      succeeded,
+      failed,
+      jobs: progress,
+    };
   },
 });
 

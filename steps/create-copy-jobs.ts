@@ -94,7 +94,7 @@ export const createCopyJobs = defineStep({
       const out = await clients.s3control.send(
         new CreateJobCommand({
           AccountId: run.accountId,
-          ConfirmationRequired: false,
+          ConfirmationRequired: run.options.requireApproval,
           Operation: copyOperation(run, manifest.storageClass),
           Report: copyJobReport(run, plan.planPrefix),
           // Every earlier job of this unit ended without finishing (a live one was reused above).

@@ -30,6 +30,12 @@ export const RunOptionsSchema = z
     jobPriority: z.number().int().min(0).max(2147483647).default(10),
     /** How many re-encrypted objects Verify results checks independently with HeadObject. */
     verifySampleSize: z.number().int().min(0).max(100_000).default(1000),
+    /**
+     * Create the jobs with ConfirmationRequired: the run then waits in "Waiting for approval", with its plan in
+     * the state output, until the operator runs `rekey approve` (or `rekey stop`). Batch Operations fails a job
+     * left unconfirmed for 30 days.
+     */
+    requireApproval: z.boolean().default(false),
   })
   .refine((o) => o.jobPollMinSeconds <= o.jobPollMaxSeconds, {
     message: "jobPollMinSeconds must not exceed jobPollMaxSeconds",

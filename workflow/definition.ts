@@ -22,6 +22,7 @@ export const StateNames = {
   createCopyJobs: "Create copy jobs",
   checkCopyJobs: "Check copy jobs",
   areJobsDone: "Are the copy jobs done?",
+  waitingForApproval: "Waiting for approval",
   waitForJobs: "Wait for copy jobs",
   verifyResults: "Verify results",
   writeFinalReport: "Write final report",
@@ -193,9 +194,20 @@ export function rekeyDefinition(): Record<string, Json> {
       ),
       [S.areJobsDone]: {
         Type: "Choice",
-        Comment: "Every job Complete, Failed or Cancelled ends the polling loop.",
-        Choices: [{ Variable: "$.progress.done", BooleanEquals: true, Next: S.verifyResults }],
+        Comment:
+          "Every job Complete, Failed or Cancelled ends the polling loop; jobs awaiting confirmation wait for the operator.",
+        Choices: [
+          { Variable: "$.progress.done", BooleanEquals: true, Next: S.verifyResults },
+          { Variable: "$.progress.awaitingApproval", BooleanEquals: true, Next: S.waitingForApproval },
+        ],
         Default: S.waitForJobs,
+      },
+      [S.waitingForApproval]: {
+        Type: "Wait",
+        Comment:
+          "The jobs exist but copy nothing until the operator approves (rekey approve) or stops (rekey stop) the run; $.plan shows what they will do.",
+        SecondsPath: "$.progress.waitSeconds",
+        Next: S.checkCopyJobs,
       },
       [S.waitForJobs]: {
         Type: "Wait",

@@ -11,7 +11,7 @@ export interface StartOptions extends AwsOptions {
   inventoryConfig?: string | undefined;
   workBucket?: string | undefined;
   changeId?: string | undefined;
-  runOptions: Record<string, number>;
+  runOptions: Record<string, number | boolean>;
   json: boolean;
 }
 

@@ -1,6 +1,7 @@
 import { DescribeJobCommand } from "@aws-sdk/client-s3-control";
 import type { AwsClients } from "../../steps/clients.ts";
 import type { FinalReportOutput } from "../../steps/write-final-report.ts";
+import { StateNames } from "../../workflow/definition.ts";
 import { type AwsOptions, clientsFor, stateMachineArn } from "../aws.ts";
 import { UsageError } from "../errors.ts";
 import type { Io } from "../io.ts";
@@ -36,6 +37,7 @@ export interface StatusReport {
   currentState: string | undefined;
   meaning: string | undefined;
   inventory: RunView["inventory"];
+  plan: RunView["plan"];
   jobs: LiveJob[];
   progress: { total: number; succeeded: number; failed: number; secondsLeft: number | undefined } | undefined;
   report: FinalReportOutput | undefined;
@@ -102,6 +104,7 @@ export async function statusReport(clients: AwsClients, executionArn: string): P
     currentState: run.currentState,
     meaning: run.currentState ? STATE_MEANINGS[run.currentState] : undefined,
     inventory: run.inventory,
+    plan: run.plan,
     jobs,
     progress: jobs.length
       ? { total, succeeded, failed, secondsLeft: rate > 0 ? Math.max(0, total - succeeded - failed) / rate : undefined }
@@ -125,6 +128,12 @@ function render(r: StatusReport, now: Date): string {
     lines.push(
       `  inventory: none newer than default encryption yet (latest seen: ${r.inventory.latestSeen ?? "none"}); giving up at ${r.inventory.deadline}`,
     );
+  }
+  if (r.status === "RUNNING" && r.currentState === StateNames.waitingForApproval && r.plan) {
+    lines.push("  plan:");
+    for (const m of r.plan.manifests)
+      lines.push(`    copy ${formatCount(m.objects)} ${m.storageClass} objects (${m.key})`);
+    lines.push(`  approve:   rekey approve --execution ${r.executionArn}`);
   }
   if (r.progress) {
     const p = r.progress;

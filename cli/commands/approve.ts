@@ -1,0 +1,54 @@
+import { DescribeJobCommand, UpdateJobStatusCommand } from "@aws-sdk/client-s3-control";
+import { StateNames } from "../../workflow/definition.ts";
+import { type AwsOptions, clientsFor } from "../aws.ts";
+import { CommandFailedError, UsageError } from "../errors.ts";
+import type { Io } from "../io.ts";
+import { formatCount } from "../progress.ts";
+import { readRun } from "../runs.ts";
+
+export interface ApproveOptions extends AwsOptions {
+  execution?: string | undefined;
+  json: boolean;
+}
+
+/** `rekey approve`: confirms the copy jobs of a run that waits in "Waiting for approval", so they start copying. */
+export async function approveCommand(options: ApproveOptions, io: Io): Promise<number> {
+  if (!options.execution) throw new UsageError("--execution ARN is required (rekey runs lists them).");
+  const clients = clientsFor(options, io);
+  const run = await readRun(clients, options.execution);
+  if (run.status !== "RUNNING" || run.currentState !== StateNames.waitingForApproval) {
+    throw new CommandFailedError(
+      `${run.name} is not waiting for approval (it is ${run.status}${run.currentState ? `, in "${run.currentState}"` : ""}). Check with rekey status --execution ${options.execution}.`,
+    );
+  }
+  const accountId = options.execution.split(":")[4] ?? "";
+  const approved: { jobId: string; storageClass: string; objects: number }[] = [];
+  for (const job of run.jobs?.jobs ?? []) {
+    const status = (await clients.s3control.send(new DescribeJobCommand({ AccountId: accountId, JobId: job.jobId })))
+      .Job?.Status;
+    if (status === "Suspended") {
+      await clients.s3control.send(
+        new UpdateJobStatusCommand({
+          AccountId: accountId,
+          JobId: job.jobId,
+          RequestedJobStatus: "Ready",
+          StatusUpdateReason: "Approved with rekey approve",
+        }),
+      );
+      approved.push({ jobId: job.jobId, storageClass: job.storageClass, objects: job.objects });
+    } else if (status === "New" || status === "Preparing") {
+      throw new CommandFailedError(
+        `Job ${job.jobId} is still ${status}: Batch Operations has not finished reading its manifest. Try again in a minute.`,
+      );
+    }
+  }
+  if (options.json) {
+    io.out.write(`${JSON.stringify({ executionArn: options.execution, approved })}\n`);
+    return 0;
+  }
+  const lines = [`Approved ${run.name}: ${approved.length} job(s) start copying.`];
+  for (const a of approved) lines.push(`  job ${a.jobId}: ${formatCount(a.objects)} ${a.storageClass} objects`);
+  lines.push(`Watch: rekey status --execution ${options.execution} --watch`);
+  io.out.write(`${lines.join("\n")}\n`);
+  return 0;
+}
