@@ -74,7 +74,8 @@ export const verifyResults = defineStep({
         );
         const failureReasons = failureReasonsOf(d);
         jobStates.push({ jobId: job.jobId, status: d?.Status ?? "Unknown", failureReasons });
-        tally.recordCopyJob({
+        tally.recordJob({
+          operation: "copy",
           jobId: job.jobId,
           storageClass: job.storageClass as CopyStorageClass,
           manifestRows: job.objects,

@@ -110,6 +110,10 @@ export type NotCurrentReason = keyof typeof NOT_CURRENT_REASONS;
 
 export type Classification =
   | { kind: "copy"; storageClass: CopyStorageClass }
+  /** Encrypted, but not as the target wants: S3UpdateObjectEncryption changes the key without copying data. */
+  | { kind: "update-encryption" }
+  /** Unencrypted and over 5 GB: the multipart copy step, which keeps metadata, tags and storage class. */
+  | { kind: "large-copy"; storageClass: CopyStorageClass }
   | { kind: "compliant" }
   | { kind: "skipped"; reason: SkipReason; detail: string }
   | { kind: "not-current"; reason: NotCurrentReason };

@@ -32,9 +32,17 @@ const failureSampleSchema = z.object({
 });
 export type FailureSample = z.infer<typeof failureSampleSchema>;
 
+const zero = () => ({ count: 0, bytes: 0 });
+
+/** What a Batch Operations job does: copy one storage class in place, or update encryption (any class). */
+export const JOB_OPERATIONS = ["copy", "update-encryption"] as const;
+export type JobOperation = (typeof JOB_OPERATIONS)[number];
+
 const jobTallySchema = z.object({
   jobId: z.string().min(1),
-  storageClass: z.enum(COPYABLE_STORAGE_CLASSES),
+  operation: z.enum(JOB_OPERATIONS).default("copy"),
+  /** The storage class a copy job keeps; update-encryption jobs keep each object's own. */
+  storageClass: z.enum(COPYABLE_STORAGE_CLASSES).optional(),
   /** A redrive job re-runs tasks that failed transiently in earlier jobs; its rows are not new objects. */
   redrive: z.boolean(),
   manifestRows: count,
@@ -50,6 +58,14 @@ export const tallyStateSchema = z.object({
   sampleLimit: count,
   seen: countAndBytesSchema,
   copyPlanned: z.partialRecord(z.enum(COPYABLE_STORAGE_CLASSES), countAndBytesSchema),
+  /** Encrypted objects planned for S3UpdateObjectEncryption. */
+  updatePlanned: countAndBytesSchema.default(zero),
+  /** Unencrypted objects over 5 GB planned for the multipart copy step. */
+  largeCopyPlanned: countAndBytesSchema.default(zero),
+  /** Outcomes of the multipart copy step, which has no completion report. */
+  largeCopy: z
+    .object({ reencrypted: count, alreadyCompliant: count, changed: count, failed: count })
+    .default(() => ({ reencrypted: 0, alreadyCompliant: 0, changed: 0, failed: 0 })),
   alreadyCompliant: countAndBytesSchema,
   skipped: z.partialRecord(z.enum(SKIP_REASON_CODES), countAndBytesSchema),
   skippedSamples: z.partialRecord(z.enum(SKIP_REASON_CODES), z.array(z.string())),
@@ -103,6 +119,9 @@ export class RunTally {
           sampleLimit: options.sampleLimit ?? 5,
           seen: { count: 0, bytes: 0 },
           copyPlanned: {},
+          updatePlanned: zero(),
+          largeCopyPlanned: zero(),
+          largeCopy: { reencrypted: 0, alreadyCompliant: 0, changed: 0, failed: 0 },
           alreadyCompliant: { count: 0, bytes: 0 },
           skipped: {},
           skippedSamples: {},
@@ -131,6 +150,12 @@ export class RunTally {
         add(slot, object.size);
         return;
       }
+      case "update-encryption":
+        add(s.updatePlanned, object.size);
+        return;
+      case "large-copy":
+        add(s.largeCopyPlanned, object.size);
+        return;
       case "compliant":
         add(s.alreadyCompliant, object.size);
         return;
@@ -152,11 +177,21 @@ export class RunTally {
     }
   }
 
-  /** A copy job was created with `manifestRows` lines. Idempotent per job id, as steps may be re-run. */
-  recordCopyJob(job: { jobId: string; storageClass: CopyStorageClass; manifestRows: number; redrive?: boolean }): void {
+  /** A job was created with `manifestRows` lines. Idempotent per job id, as steps may be re-run. */
+  recordJob(job: {
+    jobId: string;
+    operation: JobOperation;
+    storageClass?: CopyStorageClass | undefined;
+    manifestRows: number;
+    redrive?: boolean;
+  }): void {
     const existing = this.state.jobs.find((j) => j.jobId === job.jobId);
     if (existing) {
-      if (existing.manifestRows !== job.manifestRows || existing.storageClass !== job.storageClass) {
+      if (
+        existing.manifestRows !== job.manifestRows ||
+        existing.storageClass !== job.storageClass ||
+        existing.operation !== job.operation
+      ) {
         throw new VerificationFailedError(
           `Job ${job.jobId} was recorded twice with different contents (${existing.manifestRows} vs ${job.manifestRows} rows).`,
           { fix: "This is a bug in the step that creates jobs; report it with the execution's history." },
@@ -166,7 +201,8 @@ export class RunTally {
     }
     this.state.jobs.push({
       jobId: job.jobId,
-      storageClass: job.storageClass,
+      operation: job.operation,
+      ...(job.storageClass ? { storageClass: job.storageClass } : {}),
       redrive: job.redrive ?? false,
       manifestRows: job.manifestRows,
       reported: false,
@@ -201,6 +237,15 @@ export class RunTally {
     return category;
   }
 
+  /** One object handled by the multipart copy step. */
+  recordLargeCopy(outcome: "reencrypted" | "already-compliant" | "changed" | "failed"): void {
+    const l = this.state.largeCopy;
+    if (outcome === "reencrypted") l.reencrypted += 1;
+    else if (outcome === "already-compliant") l.alreadyCompliant += 1;
+    else if (outcome === "changed") l.changed += 1;
+    else l.failed += 1;
+  }
+
   /** Marks a job's report as fully read, also when it had no rows (a job can fail before any task). */
   markJobReported(jobId: string): void {
     this.job(jobId).reported = true;
@@ -221,17 +266,20 @@ export class RunTally {
     const jobs = s.jobs;
     const redriven = sum(jobs.filter((j) => j.redrive).map((j) => j.manifestRows));
     const failedAll = sum(jobs.map((j) => sum(Object.values(j.failed))));
-    const planned = sum(Object.values(s.copyPlanned).map((c) => c.count));
+    const planned = sum(Object.values(s.copyPlanned).map((c) => c.count)) + s.updatePlanned.count;
     const manifested = sum(jobs.filter((j) => !j.redrive).map((j) => j.manifestRows));
     const inUnreportedJobs = sum(jobs.filter((j) => !j.reported).map((j) => j.manifestRows));
-    // Planned copies not yet in any manifest also count as pending; a redrive job's rows were failures.
-    const pending = Math.max(0, planned - manifested) + inUnreportedJobs;
+    const large = s.largeCopy;
+    const largeDone = large.reencrypted + large.alreadyCompliant + large.changed + large.failed;
+    // Planned work not yet in any manifest or large-copy outcome is pending; a redrive job's rows were failures.
+    const pending =
+      Math.max(0, planned - manifested) + inUnreportedJobs + Math.max(0, s.largeCopyPlanned.count - largeDone);
     return {
       seen: s.seen.count,
-      reencrypted: sum(jobs.map((j) => j.succeeded)),
-      alreadyCompliant: s.alreadyCompliant.count,
+      reencrypted: sum(jobs.map((j) => j.succeeded)) + large.reencrypted,
+      alreadyCompliant: s.alreadyCompliant.count + large.alreadyCompliant,
       skipped: sum(Object.values(s.skipped).map((c) => c.count)),
-      failed: failedAll - redriven,
+      failed: failedAll - redriven + large.changed + large.failed,
       gone: sum(jobs.map((j) => j.gone)),
       notCurrent: sum(Object.values(s.notCurrent).map((c) => c.count)),
       pending,
@@ -248,6 +296,9 @@ export class RunTally {
     }
     const redriven = sum(this.state.jobs.filter((j) => j.redrive).map((j) => j.manifestRows));
     if (redriven > 0) out["throttled-or-transient"] = (out["throttled-or-transient"] ?? 0) - redriven;
+    const large = this.state.largeCopy;
+    if (large.changed > 0) out.precondition = (out.precondition ?? 0) + large.changed;
+    if (large.failed > 0) out.other = (out.other ?? 0) + large.failed;
     return out;
   }
 
@@ -260,14 +311,15 @@ export class RunTally {
     const problems: string[] = [];
     const totals = this.totals();
 
-    const planned = sum(Object.values(s.copyPlanned).map((c) => c.count));
-    const classified = planned + totals.alreadyCompliant + totals.skipped + totals.notCurrent;
+    const planned =
+      sum(Object.values(s.copyPlanned).map((c) => c.count)) + s.updatePlanned.count + s.largeCopyPlanned.count;
+    const classified = planned + s.alreadyCompliant.count + totals.skipped + totals.notCurrent;
     if (classified !== totals.seen) {
       problems.push(`${totals.seen} objects seen but ${classified} classified.`);
     }
     for (const storageClass of COPYABLE_STORAGE_CLASSES) {
       const plannedHere = s.copyPlanned[storageClass]?.count ?? 0;
-      const jobsHere = s.jobs.filter((j) => !j.redrive && j.storageClass === storageClass);
+      const jobsHere = s.jobs.filter((j) => !j.redrive && j.operation === "copy" && j.storageClass === storageClass);
       const manifested = sum(jobsHere.map((j) => j.manifestRows));
       if (jobsHere.length > 0 && manifested !== plannedHere) {
         problems.push(
@@ -276,6 +328,20 @@ export class RunTally {
       } else if (options.final && plannedHere > 0 && jobsHere.length === 0) {
         problems.push(`${plannedHere} ${storageClass} copies planned but no ${storageClass} job was created.`);
       }
+    }
+    const updateJobs = s.jobs.filter((j) => !j.redrive && j.operation === "update-encryption");
+    const updateRows = sum(updateJobs.map((j) => j.manifestRows));
+    if (updateJobs.length > 0 && updateRows !== s.updatePlanned.count) {
+      problems.push(
+        `${s.updatePlanned.count} encryption updates planned but the update job manifests hold ${updateRows} rows.`,
+      );
+    } else if (options.final && s.updatePlanned.count > 0 && updateJobs.length === 0) {
+      problems.push(`${s.updatePlanned.count} encryption updates planned but no update job was created.`);
+    }
+    const large = s.largeCopy;
+    const largeDone = large.reencrypted + large.alreadyCompliant + large.changed + large.failed;
+    if (largeDone > s.largeCopyPlanned.count) {
+      problems.push(`${largeDone} large-object outcomes recorded for ${s.largeCopyPlanned.count} planned.`);
     }
     for (const job of s.jobs) {
       if (!job.reported) {

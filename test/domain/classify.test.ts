@@ -27,6 +27,10 @@ function outcome(c: Classification): string {
       return `copy:${c.storageClass}`;
     case "compliant":
       return "compliant";
+    case "update-encryption":
+      return "update-encryption";
+    case "large-copy":
+      return `large-copy:${c.storageClass}`;
     case "skipped":
       return `skipped:${c.reason}`;
     case "not-current":

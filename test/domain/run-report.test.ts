@@ -43,8 +43,8 @@ function plannedTally(): RunTally {
     obj("old", { isLatest: false }),
   ];
   for (const o of objects) tally.recordClassification(classifyInventoryRow(o), o);
-  tally.recordCopyJob({ jobId: "job-std", storageClass: "STANDARD", manifestRows: 3 });
-  tally.recordCopyJob({ jobId: "job-ia", storageClass: "STANDARD_IA", manifestRows: 1 });
+  tally.recordJob({ operation: "copy", jobId: "job-std", storageClass: "STANDARD", manifestRows: 3 });
+  tally.recordJob({ operation: "copy", jobId: "job-ia", storageClass: "STANDARD_IA", manifestRows: 1 });
   return tally;
 }
 
@@ -86,7 +86,7 @@ describe("RunTally", () => {
   it("catches a planned copy that never reached a manifest", () => {
     const tally = new RunTally();
     for (const key of ["a", "b"]) tally.recordClassification(classifyInventoryRow(obj(key)), obj(key));
-    tally.recordCopyJob({ jobId: "job-1", storageClass: "STANDARD", manifestRows: 1 });
+    tally.recordJob({ operation: "copy", jobId: "job-1", storageClass: "STANDARD", manifestRows: 1 });
     tally.recordReportRow("job-1", report("a", "succeeded"));
 
     const result = tally.reconcile({ final: true });
@@ -106,10 +106,10 @@ describe("RunTally", () => {
   it("moves transient failures into a redrive job instead of counting them twice", () => {
     const tally = new RunTally();
     for (const key of ["a", "b"]) tally.recordClassification(classifyInventoryRow(obj(key)), obj(key));
-    tally.recordCopyJob({ jobId: "job-1", storageClass: "STANDARD", manifestRows: 2 });
+    tally.recordJob({ operation: "copy", jobId: "job-1", storageClass: "STANDARD", manifestRows: 2 });
     tally.recordReportRow("job-1", report("a", "succeeded"));
     tally.recordReportRow("job-1", report("b", "failed", 503, "SlowDown"));
-    tally.recordCopyJob({ jobId: "job-2", storageClass: "STANDARD", manifestRows: 1, redrive: true });
+    tally.recordJob({ operation: "copy", jobId: "job-2", storageClass: "STANDARD", manifestRows: 1, redrive: true });
     tally.recordReportRow("job-2", report("b", "succeeded"));
 
     const result = tally.assertReconciled();
@@ -129,12 +129,12 @@ describe("RunTally", () => {
 
   it("records a job once when a step re-runs, and refuses a conflicting re-record", () => {
     const tally = plannedTally();
-    tally.recordCopyJob({ jobId: "job-std", storageClass: "STANDARD", manifestRows: 3 });
+    tally.recordJob({ operation: "copy", jobId: "job-std", storageClass: "STANDARD", manifestRows: 3 });
 
     expect(tally.snapshot.jobs).toHaveLength(2);
-    expect(() => tally.recordCopyJob({ jobId: "job-std", storageClass: "STANDARD", manifestRows: 4 })).toThrow(
-      VerificationFailedError,
-    );
+    expect(() =>
+      tally.recordJob({ operation: "copy", jobId: "job-std", storageClass: "STANDARD", manifestRows: 4 }),
+    ).toThrow(VerificationFailedError);
   });
 
   it("refuses report rows of a job it does not know", () => {
@@ -188,5 +188,61 @@ describe("buildRunReport and renderSummary", () => {
     expect(text).toContain("1 access-or-kms: Stop and fix permissions");
     expect(text).toContain("Full report: s3://work-bucket/reports/exec-1/report.json");
     expect(text.split("\n").length).toBeLessThan(30);
+  });
+});
+
+describe("RunTally with every route", () => {
+  function routedTally(): RunTally {
+    const tally = new RunTally();
+    tally.recordClassification({ kind: "copy", storageClass: "STANDARD" }, { key: "c", size: 10 });
+    tally.recordClassification({ kind: "update-encryption" }, { key: "u1", size: 20 });
+    tally.recordClassification({ kind: "update-encryption" }, { key: "u2", size: 20 });
+    tally.recordClassification({ kind: "large-copy", storageClass: "STANDARD" }, { key: "big1", size: 6e9 });
+    tally.recordClassification({ kind: "large-copy", storageClass: "STANDARD" }, { key: "big2", size: 7e9 });
+    tally.recordJob({ operation: "copy", jobId: "copy-1", storageClass: "STANDARD", manifestRows: 1 });
+    tally.recordJob({ operation: "update-encryption", jobId: "update-1", manifestRows: 2 });
+    return tally;
+  }
+
+  it("reconciles copies, encryption updates and multipart copies together", () => {
+    const tally = routedTally();
+    tally.recordReportRow("copy-1", report("c", "succeeded"));
+    tally.recordReportRow("update-1", report("u1", "succeeded"));
+    tally.recordReportRow("update-1", report("u2", "failed", 400, "InvalidRequest"));
+    tally.recordLargeCopy("reencrypted");
+    tally.recordLargeCopy("changed");
+    const r = tally.assertReconciled();
+    expect(r.totals).toMatchObject({ seen: 5, reencrypted: 3, failed: 2, pending: 0 });
+    expect(tally.failedByCategory()).toEqual({ other: 1, precondition: 1 });
+    expect(tally.snapshot.updatePlanned).toEqual({ count: 2, bytes: 40 });
+  });
+
+  it("counts unfinished multipart copies as pending, and an update job that lost rows as a problem", () => {
+    const tally = routedTally();
+    tally.recordReportRow("copy-1", report("c", "succeeded"));
+    tally.recordReportRow("update-1", report("u1", "succeeded"));
+    tally.markJobReported("update-1");
+    tally.recordLargeCopy("reencrypted");
+    const r = tally.reconcile({ final: true });
+    expect(r.ok).toBe(false);
+    expect(r.totals.pending).toBe(1);
+    expect(r.problems.join(" ")).toMatch(/update-1: manifest has 2 rows but the report accounts for 1/);
+  });
+
+  it("refuses an update job that does not match the plan", () => {
+    const tally = new RunTally();
+    tally.recordClassification({ kind: "update-encryption" }, { key: "u1", size: 1 });
+    tally.recordJob({ operation: "update-encryption", jobId: "u", manifestRows: 3 });
+    expect(tally.reconcile().problems.join(" ")).toMatch(
+      /1 encryption updates planned but the update job manifests hold 3 rows/,
+    );
+  });
+
+  it("reads tallies written before the routes existed", () => {
+    const old = new RunTally().toJSON() as Record<string, unknown>;
+    delete old.updatePlanned;
+    delete old.largeCopyPlanned;
+    delete old.largeCopy;
+    expect(RunTally.fromJSON(old).snapshot.updatePlanned).toEqual({ count: 0, bytes: 0 });
   });
 });

@@ -1,0 +1,185 @@
+/**
+ * Every price rekey's estimate uses, in one place, for US East (N. Virginia), with where each number comes from and how
+ * far to trust it. The official S3 pricing page could not be retrieved when these were collected (it is rendered by
+ * JavaScript), so several numbers are secondary; reference/aws-facts.md section 7 lists the sources.
+ *
+ * Confidence:
+ * - `official`: from an AWS pricing page or AWS documentation text.
+ * - `3p`: from a secondary source (blog, guide) quoting AWS's list price.
+ * - `unverified`: a widely published list price that no source retrieved here confirms; treat as indicative.
+ * - `assumed`: no price found at all; the estimate uses a stand-in and says which.
+ *
+ * Not priced anywhere (the estimate lists them as not included): data-retrieval charges for copying STANDARD_IA,
+ * ONEZONE_IA and GLACIER_IR sources, early-deletion charges, CloudTrail data events, Lambda and Step Functions.
+ */
+
+export const PRICES_AS_OF = "2026-11-22";
+export const PRICES_REGION = "us-east-1";
+
+export type PriceConfidence = "official" | "3p" | "unverified" | "assumed";
+
+export interface Price {
+  /** US dollars per `per` units. */
+  readonly usd: number;
+  readonly per: number;
+  readonly unit: string;
+  readonly confidence: PriceConfidence;
+  readonly source: string;
+}
+
+/** Dollars for `quantity` units at `price`. */
+export function costOf(price: Price, quantity: number): number {
+  return (price.usd * quantity) / price.per;
+}
+
+/** Storage classes whose old versions the estimate can price; the copyable classes plus the archive ones. */
+export type PricedStorageClass =
+  | "STANDARD"
+  | "STANDARD_IA"
+  | "ONEZONE_IA"
+  | "INTELLIGENT_TIERING"
+  | "GLACIER_IR"
+  | "GLACIER"
+  | "DEEP_ARCHIVE";
+
+const LIST_PRICE_UNRETRIEVED =
+  "widely published S3 list price (first 50 TB tier); not confirmed by a source retrieved here";
+
+export const PRICES = {
+  /** aws-facts 7: "[3P] Yelp post via sysdesign-wiki ('Flat $0.25 per bucket per job')". */
+  batchOperationsJob: {
+    usd: 0.25,
+    per: 1,
+    unit: "job",
+    confidence: "3p",
+    source:
+      "aws-facts 7: Yelp 2025-09-26 post via sysdesign-wiki; the AWS blog's pricing paragraph was not retrievable",
+  },
+  /** aws-facts 7: "$1.00 per million object operations performed [UNVERIFIED]". */
+  batchOperationsObject: {
+    usd: 1.0,
+    per: 1_000_000,
+    unit: "object operation",
+    confidence: "unverified",
+    source: "aws-facts 7: widely cited, not found in retrievable official text",
+  },
+  /** aws-facts 7: "[3P] athena.guide ('... $5 per million')". COPY is billed at the destination class's PUT tier. */
+  standardPutCopyRequest: {
+    usd: 0.005,
+    per: 1_000,
+    unit: "PUT/COPY/POST request (S3 Standard)",
+    confidence: "3p",
+    source: "aws-facts 7: athena.guide; COPY tier by destination class (SDK-S3 CopyObject 'Charge')",
+  },
+  /** aws-facts 7: "[3P] same ('get ... $0.4 per million')". HEAD is billed as GET. */
+  standardGetRequest: {
+    usd: 0.0004,
+    per: 1_000,
+    unit: "GET/HEAD request (S3 Standard)",
+    confidence: "3p",
+    source: "aws-facts 7: athena.guide",
+  },
+  /**
+   * aws-facts 7: "UpdateObjectEncryption: Not found in any official source; [3P] blog claims 'PUT price'". The estimate
+   * uses the S3 Standard PUT price and marks the line `assumed`.
+   */
+  updateObjectEncryptionRequest: {
+    usd: 0.005,
+    per: 1_000,
+    unit: "UpdateObjectEncryption request",
+    confidence: "assumed",
+    source: "aws-facts 7: no official price found; a 3P blog claims the PUT price, which this uses",
+  },
+  /** aws-facts 7: "$0.03 per 10,000 symmetric requests ... $0.03 [3P] wring.co, factualminds". Free tier not deducted. */
+  kmsRequest: {
+    usd: 0.03,
+    per: 10_000,
+    unit: "KMS symmetric request",
+    confidence: "3p",
+    source:
+      "aws-facts 7: kms/pricing (free tier text, official) and wring.co / factualminds ($0.03, 3P); the 20,000 free requests a month are not deducted",
+  },
+  /** aws-facts 7: "$0.0025 per million objects listed" (AWS Storage Blog). */
+  inventoryObjectListed: {
+    usd: 0.0025,
+    per: 1_000_000,
+    unit: "object listed by S3 Inventory",
+    confidence: "official",
+    source: "aws-facts 7: AWS Storage Blog 'Encrypting objects with Amazon S3 Batch Operations'",
+  },
+} as const satisfies Record<string, Price>;
+
+/**
+ * Storage per GB-month by class, for the old versions a copy in place leaves behind (they keep their class). Only
+ * S3 Standard and Deep Archive have a secondary source here; the rest are list prices marked `unverified`.
+ * INTELLIGENT_TIERING is priced at its Frequent Access tier, an upper bound for objects in cheaper tiers.
+ */
+export const STORAGE_PRICES: Readonly<Record<PricedStorageClass, Price>> = {
+  STANDARD: {
+    usd: 0.023,
+    per: 1,
+    unit: "GB-month (S3 Standard, first 50 TB)",
+    confidence: "3p",
+    source: "go-cloud.io S3 pricing guide ('Standard S3 storage ... costs $0.023/GB')",
+  },
+  STANDARD_IA: {
+    usd: 0.0125,
+    per: 1,
+    unit: "GB-month (S3 Standard-IA)",
+    confidence: "unverified",
+    source: LIST_PRICE_UNRETRIEVED,
+  },
+  ONEZONE_IA: {
+    usd: 0.01,
+    per: 1,
+    unit: "GB-month (S3 One Zone-IA)",
+    confidence: "unverified",
+    source: LIST_PRICE_UNRETRIEVED,
+  },
+  INTELLIGENT_TIERING: {
+    usd: 0.023,
+    per: 1,
+    unit: "GB-month (S3 Intelligent-Tiering, Frequent Access tier)",
+    confidence: "unverified",
+    source: `${LIST_PRICE_UNRETRIEVED}; Frequent Access tier, an upper bound`,
+  },
+  GLACIER_IR: {
+    usd: 0.004,
+    per: 1,
+    unit: "GB-month (S3 Glacier Instant Retrieval)",
+    confidence: "unverified",
+    source: LIST_PRICE_UNRETRIEVED,
+  },
+  GLACIER: {
+    usd: 0.0036,
+    per: 1,
+    unit: "GB-month (S3 Glacier Flexible Retrieval)",
+    confidence: "unverified",
+    source: LIST_PRICE_UNRETRIEVED,
+  },
+  DEEP_ARCHIVE: {
+    usd: 0.00099,
+    per: 1,
+    unit: "GB-month (S3 Glacier Deep Archive)",
+    confidence: "3p",
+    source: "go-cloud.io S3 pricing guide ('$0.00099/GB-month for Glacier Deep Archive')",
+  },
+};
+
+/**
+ * PUT/COPY request price by destination class. Only S3 Standard's is known here (aws-facts 7); every other class
+ * uses it as a stand-in, marked `assumed` (AWS bills COPY at the destination class's tier, which for the IA and
+ * Glacier IR classes is higher than Standard's, so these lines are likely underestimates).
+ */
+export function putCopyRequestPrice(storageClass: string): Price {
+  if (storageClass === "STANDARD") return PRICES.standardPutCopyRequest;
+  return {
+    ...PRICES.standardPutCopyRequest,
+    unit: `PUT/COPY request (${storageClass}, priced as S3 Standard)`,
+    confidence: "assumed",
+    source: `${storageClass}'s request price was not found; S3 Standard's is used (likely an underestimate)`,
+  };
+}
+
+/** Bytes in the "GB" of a GB-month. Taken as 2^30, as S3 usage reports count it; not confirmed by a source here. */
+export const BYTES_PER_GB = 1024 ** 3;
