@@ -1,7 +1,7 @@
 import { DescribeJobCommand, type JobDescriptor, type S3ControlClient } from "@aws-sdk/client-s3-control";
 import { z } from "zod";
 import { StateNames } from "../workflow/definition.ts";
-import { JobsSchema } from "./plan.ts";
+import { JobsSchema, workLabel } from "./plan.ts";
 import { nextJobPollSeconds } from "./polling.ts";
 import { RunContextSchema } from "./run-context.ts";
 import { defineStep } from "./step.ts";
@@ -41,7 +41,7 @@ export const checkCopyJobs = defineStep({
       const p = d?.ProgressSummary;
       progress.push({
         jobId: job.jobId,
-        storageClass: job.storageClass,
+        storageClass: workLabel(job),
         status: d?.Status ?? "Unknown",
         total: p?.TotalNumberOfTasks ?? job.objects,
         succeeded: p?.NumberOfTasksSucceeded ?? 0,

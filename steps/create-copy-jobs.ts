@@ -10,23 +10,28 @@ import {
 } from "@aws-sdk/client-s3-control";
 import { z } from "zod";
 import { StateNames } from "../workflow/definition.ts";
-import { type CopyManifest, type Jobs, PlanSchema } from "./plan.ts";
+import { type Jobs, PlanSchema, type WorkManifest } from "./plan.ts";
 import { bucketArn, planKeys, type RunContext, RunContextSchema } from "./run-context.ts";
 import { defineStep } from "./step.ts";
 
+/** The name of one unit of a plan's work in tokens and descriptions: the storage class of a copy, or "update-encryption". */
+export function workUnit(manifest: Pick<WorkManifest, "operation" | "storageClass">): string {
+  return manifest.operation === "copy" ? (manifest.storageClass ?? "STANDARD") : "update-encryption";
+}
+
 /**
- * The CreateJob token for one work unit: the plan (bucket, inventory delivery, target key), the storage class, and
- * how many earlier jobs for that unit were cancelled or failed. A retried step, a re-run of the state, or a second
- * execution from the same inventory sends the same token and gets the same job back instead of a second one; after
- * a stopped job, the next attempt gets a new job. 64 hex characters, the token's maximum length.
+ * The CreateJob token for one work unit: the plan (bucket, inventory delivery, target key), the unit, and how many
+ * earlier jobs for that unit were cancelled or failed. A retried step, a re-run of the state, or a second execution
+ * from the same inventory sends the same token and gets the same job back instead of a second one; after a stopped
+ * job, the next attempt gets a new job. 64 hex characters, the token's maximum length.
  */
-export function copyJobToken(planPrefix: string, storageClass: string, attempt: number): string {
-  return createHash("sha256").update(`${planPrefix}\ncopy\n${storageClass}\n${attempt}`).digest("hex");
+export function jobToken(planPrefix: string, unit: string, attempt: number): string {
+  return createHash("sha256").update(`${planPrefix}\n${unit}\n${attempt}`).digest("hex");
 }
 
 /** The description names the work unit, so jobs can be found again by it (ListJobs returns descriptions). */
-export function copyJobDescription(run: RunContext, planPrefix: string, storageClass: string): string {
-  return `rekey ${run.bucket} ${storageClass} ${planPrefix} (${run.runId})`.slice(0, 256);
+export function jobDescription(run: RunContext, planPrefix: string, unit: string): string {
+  return `rekey ${run.bucket} ${unit} ${planPrefix} (${run.runId})`.slice(0, 256);
 }
 
 const ENDED_WITHOUT_FINISHING = new Set(["Cancelled", "Cancelling", "Failed", "Failing"]);
@@ -47,7 +52,14 @@ export function copyOperation(run: RunContext, storageClass: string): JobOperati
   };
 }
 
-export function copyJobReport(run: RunContext, planPrefix: string): JobReport {
+/** S3UpdateObjectEncryption: the key changes, the data is not copied; class, dates and ETag stay (aws-facts 3.4). */
+export function updateEncryptionOperation(run: RunContext): JobOperation {
+  return {
+    S3UpdateObjectEncryption: { ObjectEncryption: { SSEKMS: { KMSKeyArn: run.kmsKeyArn, BucketKeyEnabled: true } } },
+  };
+}
+
+export function jobReport(run: RunContext, planPrefix: string): JobReport {
   return {
     Enabled: true,
     Bucket: bucketArn(run.workBucket),
@@ -57,7 +69,7 @@ export function copyJobReport(run: RunContext, planPrefix: string): JobReport {
   };
 }
 
-function copyJobManifest(run: RunContext, manifest: CopyManifest): JobManifest {
+function jobManifest(run: RunContext, manifest: WorkManifest): JobManifest {
   return {
     Spec: { Format: "S3BatchOperations_CSV_20180820", Fields: ["Bucket", "Key"] },
     Location: { ObjectArn: `${bucketArn(run.workBucket)}/${manifest.key}`, ETag: manifest.etag.replaceAll('"', "") },
@@ -71,36 +83,30 @@ export const createCopyJobs = defineStep({
     const jobs: Jobs["jobs"] = [];
     const earlier = await jobsOfPlan(clients.s3control, run.accountId, `rekey ${run.bucket} `, ` ${plan.planPrefix} (`);
     for (const manifest of plan.manifests) {
-      const mine = earlier.filter((j) =>
-        j.Description?.startsWith(`rekey ${run.bucket} ${manifest.storageClass} ${plan.planPrefix} (`),
-      );
+      const unit = workUnit(manifest);
+      const work = {
+        operation: manifest.operation,
+        storageClass: manifest.storageClass,
+        manifestKey: manifest.key,
+        objects: manifest.objects,
+      };
+      const mine = earlier.filter((j) => j.Description?.startsWith(`rekey ${run.bucket} ${unit} ${plan.planPrefix} (`));
       const live = mine.find((j) => !ENDED_WITHOUT_FINISHING.has(j.Status ?? ""));
       if (live?.JobId) {
-        log.info("copy job reused", {
-          bucket: run.bucket,
-          jobId: live.JobId,
-          storageClass: manifest.storageClass,
-          status: live.Status,
-        });
-        jobs.push({
-          jobId: live.JobId,
-          storageClass: manifest.storageClass,
-          manifestKey: manifest.key,
-          objects: manifest.objects,
-          reused: true,
-        });
+        log.info("job reused", { bucket: run.bucket, jobId: live.JobId, unit, status: live.Status });
+        jobs.push({ jobId: live.JobId, ...work, reused: true });
         continue;
       }
       const out = await clients.s3control.send(
         new CreateJobCommand({
           AccountId: run.accountId,
           ConfirmationRequired: run.options.requireApproval,
-          Operation: copyOperation(run, manifest.storageClass),
-          Report: copyJobReport(run, plan.planPrefix),
+          Operation: manifest.operation === "copy" ? copyOperation(run, unit) : updateEncryptionOperation(run),
+          Report: jobReport(run, plan.planPrefix),
           // Every earlier job of this unit ended without finishing (a live one was reused above).
-          ClientRequestToken: copyJobToken(plan.planPrefix, manifest.storageClass, mine.length),
-          Manifest: copyJobManifest(run, manifest),
-          Description: copyJobDescription(run, plan.planPrefix, manifest.storageClass),
+          ClientRequestToken: jobToken(plan.planPrefix, unit, mine.length),
+          Manifest: jobManifest(run, manifest),
+          Description: jobDescription(run, plan.planPrefix, unit),
           Priority: run.options.jobPriority,
           RoleArn: config.batchRoleArn,
           Tags: [
@@ -110,18 +116,8 @@ export const createCopyJobs = defineStep({
         }),
       );
       if (!out.JobId) throw new Error("CreateJob returned no JobId");
-      log.info("copy job created", {
-        bucket: run.bucket,
-        jobId: out.JobId,
-        storageClass: manifest.storageClass,
-        objects: manifest.objects,
-      });
-      jobs.push({
-        jobId: out.JobId,
-        storageClass: manifest.storageClass,
-        manifestKey: manifest.key,
-        objects: manifest.objects,
-      });
+      log.info("job created", { bucket: run.bucket, jobId: out.JobId, unit, objects: manifest.objects });
+      jobs.push({ jobId: out.JobId, ...work });
     }
     return { createdAt: now().toISOString(), jobs };
   },

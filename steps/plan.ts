@@ -1,35 +1,51 @@
 import { z } from "zod";
 
-/** One Batch Operations manifest written by "Filter inventory and write manifests": the work of one copy job. */
-export const CopyManifestSchema = z.object({
-  storageClass: z.string(),
+/** What one Batch Operations job of a plan does. */
+export const WorkOperationSchema = z.enum(["copy", "update-encryption"]);
+export type WorkOperation = z.infer<typeof WorkOperationSchema>;
+
+/**
+ * One Batch Operations manifest written by "Filter inventory and write manifests": the work of one job. Copies
+ * come one manifest per storage class (the job sets that class); encryption updates keep each object's class, so
+ * they come in one manifest.
+ */
+export const WorkManifestSchema = z.object({
+  operation: WorkOperationSchema.default("copy"),
+  /** The class a copy job sets; absent for encryption updates. */
+  storageClass: z.string().optional(),
   key: z.string(),
   etag: z.string(),
   objects: z.number().int().nonnegative(),
   bytes: z.number().nonnegative(),
 });
-export type CopyManifest = z.infer<typeof CopyManifestSchema>;
+export type WorkManifest = z.infer<typeof WorkManifestSchema>;
+
+/** How operators and logs name a unit of work: its storage class for copies. */
+export function workLabel(unit: { operation: WorkOperation; storageClass?: string | undefined }): string {
+  return unit.operation === "copy" ? (unit.storageClass ?? "?") : "encryption update";
+}
 
 /** What the plan step hands on. Per-object details stay in the work bucket; the state carries counts and keys. */
 export const PlanSchema = z.object({
   inventoryManifestKey: z.string(),
   inventoryCreatedAt: z.string(),
-  manifests: z.array(CopyManifestSchema),
+  manifests: z.array(WorkManifestSchema),
   planKey: z.string(),
   /** Manifests and completion reports of this inventory's work (see planPrefix). */
   planPrefix: z.string().endsWith("/"),
 });
 export type Plan = z.infer<typeof PlanSchema>;
 
-export const CopyJobSchema = z.object({
+export const WorkJobSchema = z.object({
   jobId: z.string(),
-  storageClass: z.string(),
+  operation: WorkOperationSchema.default("copy"),
+  storageClass: z.string().optional(),
   manifestKey: z.string(),
   objects: z.number().int().nonnegative(),
   /** True when an earlier execution had already created this job for the same plan. */
   reused: z.boolean().optional(),
 });
-export type CopyJob = z.infer<typeof CopyJobSchema>;
+export type WorkJob = z.infer<typeof WorkJobSchema>;
 
-export const JobsSchema = z.object({ createdAt: z.string().optional(), jobs: z.array(CopyJobSchema) });
+export const JobsSchema = z.object({ createdAt: z.string().optional(), jobs: z.array(WorkJobSchema) });
 export type Jobs = z.infer<typeof JobsSchema>;

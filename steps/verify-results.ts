@@ -64,7 +64,8 @@ export const verifyResults = defineStep({
     const tally = RunTally.fromJSON(planFile.tally);
     const failedList = new LineUpload(clients.s3, run.workBucket, keys.failed, "text/csv");
     await failedList.write(FAILED_HEADER);
-    const sample = new Reservoir<{ key: string; storageClass: string }>(run.options.verifySampleSize);
+    // An encryption update keeps each object's class, so only copies have a class to check.
+    const sample = new Reservoir<{ key: string; storageClass: string | undefined }>(run.options.verifySampleSize);
     const jobStates: z.infer<typeof VerificationFileSchema>["jobs"] = [];
 
     try {
@@ -148,7 +149,7 @@ async function readCompletionReport(
 /** HEADs each sampled object: it must be SSE-KMS under the target key with Bucket Key, in its planned class. */
 async function spotCheck(
   run: RunContext,
-  sample: { key: string; storageClass: string }[],
+  sample: { key: string; storageClass: string | undefined }[],
   { clients }: StepDeps,
 ): Promise<SpotCheckMismatch[]> {
   const limit = pLimit(HEAD_CONCURRENCY);
@@ -162,7 +163,7 @@ async function spotCheck(
             head.ServerSideEncryption === "aws:kms" &&
             head.SSEKMSKeyId === run.kmsKeyArn &&
             head.BucketKeyEnabled === true &&
-            storageClass === item.storageClass;
+            (item.storageClass === undefined || storageClass === item.storageClass);
           return ok
             ? undefined
             : {

@@ -77,7 +77,14 @@ export const writeManifests = defineStep({
       for (const [storageClass, upload] of manifests) {
         const etag = await upload.finish();
         const planned = tally.snapshot.copyPlanned[storageClass] ?? { count: 0, bytes: 0 };
-        written.push({ storageClass, key: upload.key, etag, objects: planned.count, bytes: planned.bytes });
+        written.push({
+          operation: "copy",
+          storageClass,
+          key: upload.key,
+          etag,
+          objects: planned.count,
+          bytes: planned.bytes,
+        });
         log.info("manifest written", { bucket: run.bucket, storageClass, key: upload.key, objects: planned.count });
       }
     } catch (err) {

@@ -1,4 +1,5 @@
 import { DescribeJobCommand, UpdateJobStatusCommand } from "@aws-sdk/client-s3-control";
+import { workLabel } from "../../steps/plan.ts";
 import { StateNames } from "../../workflow/definition.ts";
 import { type AwsOptions, clientsFor } from "../aws.ts";
 import { CommandFailedError, UsageError } from "../errors.ts";
@@ -35,7 +36,7 @@ export async function approveCommand(options: ApproveOptions, io: Io): Promise<n
           StatusUpdateReason: "Approved with rekey approve",
         }),
       );
-      approved.push({ jobId: job.jobId, storageClass: job.storageClass, objects: job.objects });
+      approved.push({ jobId: job.jobId, storageClass: workLabel(job), objects: job.objects });
     } else if (status === "New" || status === "Preparing") {
       throw new CommandFailedError(
         `Job ${job.jobId} is still ${status}: Batch Operations has not finished reading its manifest. Try again in a minute.`,

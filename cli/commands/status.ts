@@ -1,5 +1,6 @@
 import { DescribeJobCommand } from "@aws-sdk/client-s3-control";
 import type { AwsClients } from "../../steps/clients.ts";
+import { workLabel } from "../../steps/plan.ts";
 import type { FinalReportOutput } from "../../steps/write-final-report.ts";
 import { StateNames } from "../../workflow/definition.ts";
 import { type AwsOptions, clientsFor, stateMachineArn } from "../aws.ts";
@@ -80,7 +81,7 @@ export async function statusReport(clients: AwsClients, executionArn: string): P
     const p = d?.ProgressSummary;
     jobs.push({
       jobId: job.jobId,
-      storageClass: job.storageClass,
+      storageClass: workLabel(job),
       status: d?.Status ?? "Unknown",
       total: p?.TotalNumberOfTasks ?? job.objects,
       succeeded: p?.NumberOfTasksSucceeded ?? 0,
@@ -132,7 +133,9 @@ function render(r: StatusReport, now: Date): string {
   if (r.status === "RUNNING" && r.currentState === StateNames.waitingForApproval && r.plan) {
     lines.push("  plan:");
     for (const m of r.plan.manifests)
-      lines.push(`    copy ${formatCount(m.objects)} ${m.storageClass} objects (${m.key})`);
+      lines.push(
+        `    ${m.operation === "copy" ? "copy" : "update the encryption of"} ${formatCount(m.objects)} ${m.operation === "copy" ? `${m.storageClass} ` : ""}objects (${m.key})`,
+      );
     lines.push(`  approve:   rekey approve --execution ${r.executionArn}`);
   }
   if (r.progress) {

@@ -1,4 +1,5 @@
 import { badRequest } from "./errors.ts";
+import { parseManifestGenerator } from "./generator.ts";
 import type { JobRequest, ManifestField, ManifestFormat, ManifestSpec, ReportSpec } from "./model.ts";
 import { findOperation, supportedOperations } from "./operations/index.ts";
 import { bucketFromArn } from "./operations/types.ts";
@@ -14,15 +15,15 @@ const MANIFEST_FIELDS: readonly ManifestField[] = ["Bucket", "Key", "VersionId",
 export function parseCreateJob(body: string): JobRequest {
   const root = child(parseXml(body), "CreateJobRequest");
   if (!root) throw badRequest("The request body is not a CreateJobRequest document.");
-  if (has(root, "ManifestGenerator")) {
-    throw badRequest(
-      has(root, "Manifest")
-        ? "Jobs must be created with either a manifest file or a ManifestGenerator, but not both."
-        : "ManifestGenerator is not implemented in the sandbox yet; give a Manifest.",
-    );
+  if (has(root, "ManifestGenerator") && has(root, "Manifest")) {
+    throw badRequest("Jobs must be created with either a manifest file or a ManifestGenerator, but not both.");
+  }
+  if (!has(root, "ManifestGenerator") && !has(root, "Manifest")) {
+    throw badRequest("CreateJob requires either Manifest or ManifestGenerator.");
   }
   const operationXml = requireChild(root, "Operation");
-  const manifestXml = requireChild(root, "Manifest");
+  const manifestXml = has(root, "Manifest") ? requireChild(root, "Manifest") : undefined;
+  const generatorXml = has(root, "ManifestGenerator") ? requireChild(root, "ManifestGenerator") : undefined;
   const reportXml = requireChild(root, "Report");
   const { name, spec } = parseOperation(operationXml);
   const description = text(root, "Description");
@@ -37,7 +38,8 @@ export function parseCreateJob(body: string): JobRequest {
   return {
     operationName: name,
     operation: spec,
-    manifest: parseManifest(manifestXml),
+    ...(manifestXml ? { manifest: parseManifest(manifestXml) } : {}),
+    ...(generatorXml ? { generator: parseManifestGenerator(generatorXml) } : {}),
     report: parseReport(reportXml),
     priority: parsePriority(text(root, "Priority")),
     roleArn: parseRoleArn(text(root, "RoleArn")),
@@ -45,7 +47,12 @@ export function parseCreateJob(body: string): JobRequest {
     ...(description !== undefined ? { description } : {}),
     clientRequestToken: token,
     tags: parseTags(root),
-    xml: { operation: operationXml, manifest: manifestXml, report: reportXml },
+    xml: {
+      operation: operationXml,
+      ...(manifestXml ? { manifest: manifestXml } : {}),
+      ...(generatorXml ? { manifestGenerator: generatorXml } : {}),
+      report: reportXml,
+    },
     fingerprint: canonicalJson(rest),
   };
 }

@@ -2,8 +2,26 @@ import { randomUUID } from "node:crypto";
 import { gunzipSync } from "node:zlib";
 import type { SandboxIdentity } from "../config.ts";
 import { idempotencyConflict, jobStatusConflict, noSuchJob } from "./errors.ts";
+import {
+  GENERATED_MANIFEST_FORMAT,
+  generatedManifestFiles,
+  generatedTasks,
+  type SourceObjectVersion,
+  selectObjects,
+} from "./generator.ts";
 import { ManifestError, parseCsvManifest, parseInventoryCsv, parseInventoryManifest } from "./manifest.ts";
-import type { JobFailure, JobRequest, JobStatus, ManifestTask, TaskOutcome, TaskResult } from "./model.ts";
+import type {
+  GeneratedManifest,
+  GeneratedManifestEncryption,
+  JobFailure,
+  JobRequest,
+  JobStatus,
+  ManifestGeneratorSpec,
+  ManifestSpec,
+  ManifestTask,
+  TaskOutcome,
+  TaskResult,
+} from "./model.ts";
 import { TERMINAL_STATUSES } from "./model.ts";
 import { buildReport } from "./report.ts";
 import type { XmlTree } from "./xml.ts";
@@ -18,6 +36,20 @@ export interface BatchBackend {
   ): Promise<{ body: Buffer; etag: string; serverSideEncryption?: string }>;
   putObject(bucket: string, key: string, body: string, contentType: string): Promise<void>;
   runTask(operationName: string, spec: XmlTree, task: ManifestTask): Promise<TaskOutcome>;
+  /**
+   * Every version of a bucket with size, storage class and encryption: AWS's internal listing for
+   * ManifestGenerator, served by the S3 admin endpoint. Throws (error `name` = code) when the bucket is missing.
+   * Without it, jobs with a ManifestGenerator fail in Preparing.
+   */
+  listVersions?(bucket: string): Promise<SourceObjectVersion[]>;
+  /** Writes one generated-manifest object with the given encryption (none: the bucket default); returns its ETag. */
+  writeObject?(
+    bucket: string,
+    key: string,
+    body: Buffer,
+    contentType: string,
+    encryption: GeneratedManifestEncryption | undefined,
+  ): Promise<{ etag: string }>;
 }
 
 /** A task outcome forced by the fault-injection admin endpoint instead of calling S3. */
@@ -61,6 +93,8 @@ export interface Job {
   activeSince?: number;
   results: TaskResult[];
   reportKeys: string[];
+  /** Set once a ManifestGenerator with EnableManifestOutput has written its manifest. */
+  generatedManifest?: GeneratedManifest;
   /** Set by UpdateJobStatus Cancelled; no task starts afterwards. */
   cancelRequested: boolean;
   /** Set when the failure-rate rule trips; no task starts afterwards. */
@@ -186,7 +220,10 @@ export class BatchEngine {
   /** Reads and validates the manifest; a bad manifest fails the job before any task runs. */
   private async prepare(job: Job): Promise<ManifestTask[] | undefined> {
     try {
-      return await this.readManifest(job.request);
+      const { manifest, generator } = job.request;
+      if (generator) return await this.generateManifest(job, generator);
+      if (!manifest) throw new ManifestError("InvalidManifestContent", "The job has neither manifest nor generator.");
+      return await this.readManifest(manifest);
     } catch (err) {
       if (this.closed || job.cancelRequested) return undefined;
       const failure =
@@ -199,8 +236,70 @@ export class BatchEngine {
     }
   }
 
-  private async readManifest(request: JobRequest): Promise<ManifestTask[]> {
-    const m = request.manifest;
+  /**
+   * ManifestGenerator: lists the source bucket's current versions (through the S3 admin listing, standing in for
+   * AWS's internal one), applies the filter, and, with EnableManifestOutput, writes the generated manifest before
+   * any task runs. Failures fail the job with `ManifestGenerationFailure` (ASSUMPTIONS.md).
+   */
+  private async generateManifest(job: Job, g: ManifestGeneratorSpec): Promise<ManifestTask[]> {
+    const account = this.options.identity.accountId;
+    for (const [field, owner] of [
+      ["ExpectedBucketOwner", g.expectedBucketOwner],
+      ["ExpectedManifestBucketOwner", g.output?.expectedBucketOwner],
+    ] as const) {
+      if (owner !== undefined && owner !== account) {
+        throw new ManifestError(
+          "ManifestGenerationFailure",
+          `${field} is ${owner}, but the bucket is owned by ${account}.`,
+        );
+      }
+    }
+    const backend = this.options.backend;
+    if (!backend.listVersions) {
+      throw new ManifestError("ManifestGenerationFailure", "This sandbox backend cannot list buckets.");
+    }
+    let versions: SourceObjectVersion[];
+    try {
+      versions = await backend.listVersions(g.sourceBucket);
+    } catch (err) {
+      throw new ManifestError(
+        "ManifestGenerationFailure",
+        `Listing the source bucket ${g.sourceBucket} failed: ${errorText(err)}`,
+      );
+    }
+    const tasks = generatedTasks(g.sourceBucket, selectObjects(versions, g.filter));
+    if (g.enableManifestOutput && g.output) {
+      const output = g.output;
+      if (!backend.writeObject) {
+        throw new ManifestError("ManifestGenerationFailure", "This sandbox backend cannot write objects.");
+      }
+      const files = generatedManifestFiles(job.id, g.sourceBucket, output, tasks, new Date());
+      let etag = "";
+      for (const f of files) {
+        try {
+          ({ etag } = await backend.writeObject(output.bucket, f.key, f.body, f.contentType, output.encryption));
+        } catch (err) {
+          throw new ManifestError(
+            "ManifestGenerationFailure",
+            `Writing the generated manifest s3://${output.bucket}/${f.key} failed: ${errorText(err)}`,
+          );
+        }
+      }
+      const manifestFile = files[files.length - 1];
+      if (manifestFile) {
+        job.generatedManifest = {
+          format: GENERATED_MANIFEST_FORMAT,
+          bucket: output.bucket,
+          key: manifestFile.key,
+          etag: stripQuotes(etag),
+          dataKeys: files.slice(0, -1).map((f) => f.key),
+        };
+      }
+    }
+    return tasks;
+  }
+
+  private async readManifest(m: ManifestSpec): Promise<ManifestTask[]> {
     const manifestObject = await this.readManifestObject(m.bucket, m.key, m.versionId);
     if (stripQuotes(manifestObject.etag) !== stripQuotes(m.etag)) {
       throw new ManifestError(
@@ -359,6 +458,10 @@ export class BatchEngine {
       this.timers.add(t);
     });
   }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }
 
 function stripQuotes(etag: string): string {

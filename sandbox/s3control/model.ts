@@ -64,11 +64,69 @@ export interface JobFailure {
   reason: string;
 }
 
+/** One `MatchAnyObjectEncryption` element; unset fields of SSEKMS / DSSEKMS match any key / Bucket Key status. */
+export type EncryptionFilter =
+  | { type: "SSE-S3" }
+  | { type: "SSE-KMS"; kmsKeyArn?: string; bucketKeyEnabled?: boolean }
+  | { type: "DSSE-KMS"; kmsKeyArn?: string }
+  | { type: "SSE-C" }
+  | { type: "NOT-SSE" };
+
+export const REPLICATION_STATUSES = ["COMPLETED", "FAILED", "REPLICA", "NONE"] as const;
+export type ReplicationStatus = (typeof REPLICATION_STATUSES)[number];
+
+/** `JobManifestGeneratorFilter`, parsed. Every member present narrows the selection (they combine with AND). */
+export interface GeneratorFilter {
+  eligibleForReplication?: boolean;
+  createdAfter?: Date;
+  createdBefore?: Date;
+  replicationStatuses?: ReplicationStatus[];
+  matchAnyPrefix?: string[];
+  matchAnySuffix?: string[];
+  matchAnySubstring?: string[];
+  sizeGreaterThan?: number;
+  sizeLessThan?: number;
+  storageClasses?: string[];
+  encryptions?: EncryptionFilter[];
+}
+
+export type GeneratedManifestEncryption = { type: "SSE-S3" } | { type: "SSE-KMS"; keyId: string };
+
+/** `S3ManifestOutputLocation`, parsed. */
+export interface ManifestOutputLocation {
+  bucket: string;
+  prefix?: string;
+  format: "S3InventoryReport_CSV_20211130";
+  encryption?: GeneratedManifestEncryption;
+  expectedBucketOwner?: string;
+}
+
+/** `S3JobManifestGenerator`, parsed. */
+export interface ManifestGeneratorSpec {
+  sourceBucket: string;
+  expectedBucketOwner?: string;
+  enableManifestOutput: boolean;
+  output?: ManifestOutputLocation;
+  filter: GeneratorFilter;
+}
+
+/** Where the generator wrote its manifest (DescribeJob's GeneratedManifestDescriptor). */
+export interface GeneratedManifest {
+  format: "S3InventoryReport_CSV_20211130";
+  bucket: string;
+  key: string;
+  /** Without quotes, as JobManifestLocation ETags appear in AWS examples. */
+  etag: string;
+  dataKeys: string[];
+}
+
 /** A parsed, validated CreateJob request. `xml` keeps the members DescribeJob echoes back. */
 export interface JobRequest {
   operationName: string;
   operation: XmlTree;
-  manifest: ManifestSpec;
+  /** Exactly one of `manifest` and `generator` is set. */
+  manifest?: ManifestSpec;
+  generator?: ManifestGeneratorSpec;
   report: ReportSpec;
   priority: number;
   roleArn: string;
@@ -76,7 +134,7 @@ export interface JobRequest {
   description?: string;
   clientRequestToken: string;
   tags: { key: string; value: string }[];
-  xml: { operation: XmlTree; manifest: XmlTree; report: XmlTree };
+  xml: { operation: XmlTree; manifest?: XmlTree; manifestGenerator?: XmlTree; report: XmlTree };
   /** Canonical form of everything but the token, for idempotency checks. */
   fingerprint: string;
 }

@@ -39,7 +39,19 @@ function failureReasons(job: Job): string {
   return `<FailureReasons>${items}</FailureReasons>`;
 }
 
-/** DescribeJob's `<Job>`: Manifest, Operation and Report are echoed as they were sent. */
+/** `<GeneratedManifestDescriptor>` once the generator has written its manifest. */
+function generatedManifestDescriptor(job: Job): string {
+  const g = job.generatedManifest;
+  if (!g) return "";
+  return (
+    "<GeneratedManifestDescriptor>" +
+    element("Format", g.format) +
+    `<Location>${element("ObjectArn", `arn:aws:s3:::${g.bucket}/${g.key}`)}${element("ETag", g.etag)}</Location>` +
+    "</GeneratedManifestDescriptor>"
+  );
+}
+
+/** DescribeJob's `<Job>`: Manifest or ManifestGenerator, Operation and Report are echoed as they were sent. */
 export function jobDescriptor(engine: BatchEngine, identity: SandboxIdentity, job: Job): string {
   const r = job.request;
   return (
@@ -49,7 +61,7 @@ export function jobDescriptor(engine: BatchEngine, identity: SandboxIdentity, jo
     element("Description", r.description) +
     element("JobArn", jobArn(identity, job.id)) +
     element("Status", job.status) +
-    buildXml("Manifest", r.xml.manifest) +
+    (r.xml.manifest ? buildXml("Manifest", r.xml.manifest) : "") +
     buildXml("Operation", r.xml.operation) +
     element("Priority", r.priority) +
     progressSummary(engine, job) +
@@ -61,6 +73,8 @@ export function jobDescriptor(engine: BatchEngine, identity: SandboxIdentity, jo
     element("RoleArn", r.roleArn) +
     element("SuspendedDate", iso(job.suspendedDate)) +
     element("SuspendedCause", job.suspendedCause) +
+    (r.xml.manifestGenerator ? buildXml("ManifestGenerator", r.xml.manifestGenerator) : "") +
+    generatedManifestDescriptor(job) +
     "</Job>"
   );
 }
@@ -90,6 +104,8 @@ export function jobInternals(engine: BatchEngine, job: Job) {
     priority: job.request.priority,
     clientRequestToken: job.request.clientRequestToken,
     manifest: job.request.manifest,
+    manifestGenerator: job.request.generator,
+    generatedManifest: job.generatedManifest,
     report: job.request.report,
     creationTime: iso(job.creationTime),
     terminationDate: iso(job.terminationDate),

@@ -1,13 +1,16 @@
-import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, PutObjectCommand, type PutObjectCommandInput, type S3Client } from "@aws-sdk/client-s3";
+import { SandboxAdmin } from "../admin-client.ts";
 import type { BatchBackend } from "./engine.ts";
 import { findOperation } from "./operations/index.ts";
 
 /**
  * The engine's S3 access through the sandbox's own S3 API and a real S3Client, as Batch Operations goes through
  * the S3 API in AWS: GetObject for manifests, the operation's call per task, PutObject for reports.
+ * ManifestGenerator lists buckets through the S3 admin endpoint (`GET /_sandbox/s3/versions`), which stands in for
+ * AWS's internal listing (it gives encryption, storage class and size without a HEAD per object).
  * The client is built on first use because the sandbox's endpoint is only known after it listens.
  */
-export function s3Backend(client: () => S3Client): BatchBackend {
+export function s3Backend(client: () => S3Client, endpoint?: () => string): BatchBackend {
   return {
     async getObject(bucket, key, versionId) {
       const out = await client().send(
@@ -31,6 +34,25 @@ export function s3Backend(client: () => S3Client): BatchBackend {
           ServerSideEncryption: "AES256",
         }),
       );
+    },
+    ...(endpoint
+      ? {
+          async listVersions(bucket: string) {
+            return new SandboxAdmin(endpoint()).versions(bucket);
+          },
+        }
+      : {}),
+    async writeObject(bucket, key, body, contentType, encryption) {
+      const sse: Partial<PutObjectCommandInput> =
+        encryption?.type === "SSE-S3"
+          ? { ServerSideEncryption: "AES256" }
+          : encryption?.type === "SSE-KMS"
+            ? { ServerSideEncryption: "aws:kms", SSEKMSKeyId: encryption.keyId }
+            : {};
+      const out = await client().send(
+        new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType, ...sse }),
+      );
+      return { etag: out.ETag ?? "" };
     },
     async runTask(operationName, spec, task) {
       const operation = findOperation(operationName);

@@ -45,7 +45,7 @@ export function createBatchOperations(ctx: BatchOperationsContext): BatchOperati
   };
   const engine = new BatchEngine({
     identity: ctx.identity,
-    backend: ctx.backend ?? s3Backend(client),
+    backend: ctx.backend ?? s3Backend(client, ctx.endpoint),
     ...(ctx.tasksPerSecond !== undefined ? { tasksPerSecond: ctx.tasksPerSecond } : {}),
     ...(ctx.concurrency !== undefined ? { concurrency: ctx.concurrency } : {}),
   });

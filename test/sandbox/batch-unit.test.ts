@@ -109,11 +109,8 @@ describe("CreateJob parsing", () => {
   });
 
   it("refuses operations the sandbox does not run, naming them", () => {
-    const op =
-      "<S3UpdateObjectEncryption><ObjectEncryption><SSE-KMS><KMSKeyArn>k</KMSKeyArn></SSE-KMS></ObjectEncryption></S3UpdateObjectEncryption>";
-    expect(() => parseCreateJob(createJobXml({ operation: op }))).toThrow(
-      /S3UpdateObjectEncryption is not implemented in the sandbox/,
-    );
+    const op = "<S3PutObjectTagging><TagSet/></S3PutObjectTagging>";
+    expect(() => parseCreateJob(createJobXml({ operation: op }))).toThrow(/S3PutObjectTagging is not implemented in the sandbox/);
   });
 
   it.each([

@@ -4,7 +4,7 @@ import type { ManifestTask, TaskOutcome } from "../model.ts";
 import type { XmlTree } from "../xml.ts";
 
 /**
- * One Batch Operations operation (the single child of `<Operation>`). New operations (S3UpdateObjectEncryption,
+ * One Batch Operations operation (the single child of `<Operation>`). Operations (copy.ts, update-encryption.ts,
  * ...) implement this and register in operations/index.ts; the engine never looks inside `spec`.
  */
 export interface BatchOperation {
