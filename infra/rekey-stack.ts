@@ -286,6 +286,13 @@ export class RekeyStack extends Stack {
     // Complete are authorized by s3:PutObject, the abort on failure by s3:AbortMultipartUpload.
     allow(S.writeManifests, "ReadInventory", ["s3:GetObject"], [inventoryObjects]);
     allow(S.writeManifests, "WritePlan", ["s3:PutObject", "s3:AbortMultipartUpload"], [runObjects, planObjects]);
+    // A plan already written for the same inventory is reused as it is (plans/<bucket>/<delivery>/plan.json); a 404
+    // for a plan not yet written needs ListBucket.
+    allow(S.writeManifests, "ReadPlan", ["s3:GetObject"], [planObjects]);
+    allow(S.writeManifests, "ListWorkBucket", ["s3:ListBucket"], [this.workBucket.bucketArn]);
+    // HeadObject tells which key an SSE-KMS object is under (the inventory does not say); no KMS permission needed.
+    allow(S.writeManifests, "HeadTargetObjects", ["s3:GetObject"], targetObjects);
+    allow(S.writeManifests, "ListTargetBuckets", ["s3:ListBucket"], targetBuckets);
 
     // CreateJob and ListJobs (finding an earlier execution's job for the same plan) have no resource type
     // (Service Authorization Reference), so "*". Tags given in CreateJob are authorized by CreateJob itself
@@ -468,10 +475,10 @@ export class RekeyStack extends Stack {
     for (const bucket of config.buckets) {
       acks.push({
         id: iam5(`arn:${partition}:s3:::${bucket}/*`),
-        scopes: [this.batchRole, step(S.verifyResults)],
+        scopes: [this.batchRole, step(S.writeManifests), step(S.verifyResults)],
         reason:
           `rekey re-encrypts every current object of ${bucket}, whose keys are known only from its inventory: the ` +
-          "Batch Operations role copies them in place, Verify results HEADs a sample.",
+          "Batch Operations role copies them in place, planning HEADs SSE-KMS objects for their key, Verify results HEADs a sample.",
       });
       if (bucket.endsWith("*")) {
         acks.push({
@@ -481,6 +488,7 @@ export class RekeyStack extends Stack {
             step(S.validateInput),
             step(S.enforceDefaultEncryption),
             step(S.findInventory),
+            step(S.writeManifests),
             step(S.verifyResults),
           ],
           reason: `The configuration allows every bucket whose name starts with "${bucket.slice(0, -1)}" (rekey:buckets).`,

@@ -14,6 +14,8 @@ export const ErrorNames = {
   CompletionReport: "CompletionReportError",
   VerificationFailed: "VerificationFailedError",
   TransientAws: "TransientAwsError",
+  PreflightBlocked: "PreflightBlockedError",
+  ObjectChangedDuringCopy: "ObjectChangedDuringCopyError",
 } as const;
 
 export type RekeyErrorName = (typeof ErrorNames)[keyof typeof ErrorNames];
@@ -121,4 +123,39 @@ export class VerificationFailedError extends RekeyError {
  */
 export class TransientAwsError extends RekeyError {
   override readonly name = ErrorNames.TransientAws;
+}
+
+/**
+ * Preflight found conditions under which rekey refuses to write (see steps/domain/preflight.ts). The message lists
+ * every blocker with its fix; `blockers` carries them for the CLI and the report. Not retryable: the bucket, the key
+ * or the run's acknowledgements must change first.
+ */
+export class PreflightBlockedError extends RekeyError {
+  override readonly name = ErrorNames.PreflightBlocked;
+  readonly blockers: readonly { code: string; message: string; fix: string }[];
+
+  constructor(
+    problem: string,
+    options: RekeyErrorOptions & { blockers: readonly { code: string; message: string; fix: string }[] },
+  ) {
+    super(problem, options);
+    this.blockers = options.blockers;
+  }
+}
+
+/**
+ * An object was overwritten or deleted while rekey copied it in parts (UploadPartCopy), so the copy would have
+ * replaced newer data with older. The copy is abandoned (its multipart upload aborted) and the newer write kept;
+ * a later run re-encrypts the object as it is then.
+ */
+export class ObjectChangedDuringCopyError extends RekeyError {
+  override readonly name = ErrorNames.ObjectChangedDuringCopy;
+  readonly bucket: string;
+  readonly key: string;
+
+  constructor(problem: string, options: RekeyErrorOptions & { bucket: string; key: string }) {
+    super(`s3://${options.bucket}/${options.key}: ${problem}`, options);
+    this.bucket = options.bucket;
+    this.key = options.key;
+  }
 }

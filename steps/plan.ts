@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { tallyStateSchema } from "./domain/run-report.ts";
 
 /** What one Batch Operations job of a plan does. */
 export const WorkOperationSchema = z.enum(["copy", "update-encryption"]);
@@ -49,3 +50,11 @@ export type WorkJob = z.infer<typeof WorkJobSchema>;
 
 export const JobsSchema = z.object({ createdAt: z.string().optional(), jobs: z.array(WorkJobSchema) });
 export type Jobs = z.infer<typeof JobsSchema>;
+
+/** plan.json in the plan prefix: what write-manifests decided, and the tally of that decision. */
+export const PlanFileSchema = z.object({
+  inventoryManifestKey: z.string(),
+  inventoryCreatedAt: z.string(),
+  manifests: z.array(WorkManifestSchema),
+  tally: tallyStateSchema,
+});

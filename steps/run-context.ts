@@ -61,8 +61,6 @@ export type RunContext = z.infer<typeof RunContextSchema>;
 
 /** Keys under the run prefix, in one place so steps, CLI and tests agree. */
 export const runKeys = (run: Pick<RunContext, "runPrefix">) => ({
-  plan: `${run.runPrefix}plan.json`,
-  skipped: `${run.runPrefix}skipped.csv`,
   failed: `${run.runPrefix}failed.csv`,
   verification: `${run.runPrefix}verification.json`,
   report: `${run.runPrefix}report.json`,
@@ -73,9 +71,9 @@ export const runKeys = (run: Pick<RunContext, "runPrefix">) => ({
 export const bucketArn = (bucket: string) => `arn:aws:s3:::${bucket}`;
 
 /**
- * Where the work derived from one inventory delivery lives: its manifests and its jobs' completion reports.
- * Keyed by bucket, delivery and target key, not by execution, so a second execution planning from the same
- * inventory writes the same manifests and finds the same jobs instead of copying every object again.
+ * Where the work derived from one inventory delivery lives: its plan, manifests and jobs' completion reports.
+ * Keyed by bucket, delivery and target key, not by execution: a second execution from the same inventory reuses
+ * the plan and finds the same jobs instead of copying every object again.
  */
 export function planPrefix(bucket: string, inventoryManifestKey: string, kmsKeyArn: string): string {
   const delivery = /(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}Z)\/manifest\.json$/.exec(inventoryManifestKey)?.[1] ?? "inventory";
@@ -87,6 +85,10 @@ export function planPrefix(bucket: string, inventoryManifestKey: string, kmsKeyA
 }
 
 export const planKeys = (prefix: string) => ({
+  /** Written last: its presence means the plan is complete and later executions reuse it as it is. */
+  plan: `${prefix}plan.json`,
+  skipped: `${prefix}skipped.csv`,
   manifest: (storageClass: string) => `${prefix}manifests/copy-${storageClass}.csv`,
+  updateManifest: `${prefix}manifests/update-encryption.csv`,
   reportsPrefix: `${prefix}batch-reports`,
 });

@@ -10,7 +10,7 @@ import { parseReportManifest, type ReportRow, reportRows } from "./domain/comple
 import { RunTally, tallyStateSchema } from "./domain/run-report.ts";
 import { BatchJobFailedError, CompletionReportError } from "./errors.ts";
 import { LineUpload } from "./manifest-upload.ts";
-import { JobsSchema, PlanSchema } from "./plan.ts";
+import { JobsSchema, PlanFileSchema, PlanSchema } from "./plan.ts";
 import { planKeys, type RunContext, RunContextSchema, runKeys } from "./run-context.ts";
 import { getStreamWithMd5, getText, getTextIfExists, httpStatusOf, putJson } from "./s3-io.ts";
 import { defineStep, type StepDeps } from "./step.ts";
@@ -18,8 +18,6 @@ import { defineStep, type StepDeps } from "./step.ts";
 const FAILED_HEADER = "bucket,key,category,http_status,error_code,message\n";
 /** HeadObject calls in flight during the spot check. */
 const HEAD_CONCURRENCY = 16;
-
-export const PlanFileSchema = z.object({ tally: tallyStateSchema }).passthrough();
 
 /** How the spot check records a sampled object that no longer exists. */
 export const NOT_FOUND = "not found (404)";
@@ -76,9 +74,9 @@ export const verifyResults = defineStep({
         const failureReasons = failureReasonsOf(d);
         jobStates.push({ jobId: job.jobId, status: d?.Status ?? "Unknown", failureReasons });
         tally.recordJob({
-          operation: "copy",
+          operation: job.operation,
           jobId: job.jobId,
-          storageClass: job.storageClass as CopyStorageClass,
+          storageClass: job.storageClass as CopyStorageClass | undefined,
           manifestRows: job.objects,
         });
         const rows = await readCompletionReport(run, plan.planPrefix, job.jobId, deps, (row) => {

@@ -1,7 +1,9 @@
+import { HeadObjectCommand } from "@aws-sdk/client-s3";
+import pLimit from "p-limit";
 import { z } from "zod";
 import { StateNames } from "../workflow/definition.ts";
 import { encodeManifestKey, manifestLine } from "./domain/batch-manifest.ts";
-import { type CopyStorageClass, classifyInventoryRow } from "./domain/classify.ts";
+import { type CopyStorageClass, classifyInventoryRow, needsKeyCheck } from "./domain/classify.ts";
 import {
   type InventoryManifest,
   type InventoryRow,
@@ -13,9 +15,9 @@ import { RunTally } from "./domain/run-report.ts";
 import { InventoryFormatError } from "./errors.ts";
 import { FoundInventorySchema } from "./find-inventory.ts";
 import { LineUpload } from "./manifest-upload.ts";
-import type { Plan } from "./plan.ts";
-import { planKeys, planPrefix, type RunContext, RunContextSchema, runKeys } from "./run-context.ts";
-import { getStreamWithMd5, getText, putJson } from "./s3-io.ts";
+import { type Plan, PlanFileSchema } from "./plan.ts";
+import { planKeys, planPrefix, type RunContext, RunContextSchema } from "./run-context.ts";
+import { getStreamWithMd5, getText, getTextIfExists, httpStatusOf, putJson } from "./s3-io.ts";
 import { defineStep, type StepDeps } from "./step.ts";
 
 const SKIPPED_HEADER = "bucket,key,reason,storage_class,encryption_status,size\n";
@@ -40,35 +42,55 @@ export const writeManifests = defineStep({
     }
     // A delivery without these columns would classify every row as missing-columns and copy nothing.
     requireColumns(manifest.columns);
-    const keys = runKeys(run);
     const plan = planPrefix(run.bucket, inventory.manifestKey, run.kmsKeyArn);
+    const keys = planKeys(plan);
+    const earlier = await getTextIfExists(clients.s3, run.workBucket, keys.plan);
+    if (earlier !== undefined) {
+      // Planning again could differ (objects re-encrypted since answer key checks differently) and would no longer
+      // match the jobs an earlier execution created from this plan.
+      const stored = PlanFileSchema.parse(JSON.parse(earlier));
+      log.info("plan reused", { bucket: run.bucket, plan: keys.plan });
+      return {
+        inventoryManifestKey: stored.inventoryManifestKey,
+        inventoryCreatedAt: stored.inventoryCreatedAt,
+        manifests: stored.manifests,
+        planKey: keys.plan,
+        planPrefix: plan,
+      };
+    }
     const tally = new RunTally();
     const manifests = new Map<CopyStorageClass, LineUpload>();
+    const updates = new LineUpload(clients.s3, run.workBucket, keys.updateManifest, "text/csv", "AES256");
     const skipped = new LineUpload(clients.s3, run.workBucket, keys.skipped, "text/csv");
     const written: Plan["manifests"] = [];
     try {
       await skipped.write(SKIPPED_HEADER);
       for (const file of manifest.files) {
-        await streamDataFile(run, manifest, file, deps, async (row) => {
-          const result = classifyInventoryRow(row);
-          tally.recordClassification(result, { key: row.key, size: row.size });
-          if (result.kind === "copy") {
-            let upload = manifests.get(result.storageClass);
-            if (!upload) {
-              upload = new LineUpload(
-                clients.s3,
-                run.workBucket,
-                planKeys(plan).manifest(result.storageClass),
-                "text/csv",
-                "AES256",
+        await streamDataFile(run, manifest, file, deps, async (batch) => {
+          const underTarget = await targetKeyChecks(run, batch.filter(needsKeyCheck), deps);
+          for (const row of batch) {
+            const result = classifyInventoryRow(row, { sseKmsKeyIsTarget: (r) => underTarget.get(r.key) });
+            tally.recordClassification(result, { key: row.key, size: row.size });
+            if (result.kind === "update-encryption") {
+              await updates.write(manifestLine(run.bucket, row.key));
+            } else if (result.kind === "copy") {
+              let upload = manifests.get(result.storageClass);
+              if (!upload) {
+                upload = new LineUpload(
+                  clients.s3,
+                  run.workBucket,
+                  keys.manifest(result.storageClass),
+                  "text/csv",
+                  "AES256",
+                );
+                manifests.set(result.storageClass, upload);
+              }
+              await upload.write(manifestLine(run.bucket, row.key));
+            } else if (result.kind === "skipped") {
+              await skipped.write(
+                skippedLine(row.bucket, row.key, result.reason, row.storageClass, row.encryptionStatus, row.size),
               );
-              manifests.set(result.storageClass, upload);
             }
-            await upload.write(manifestLine(run.bucket, row.key));
-          } else if (result.kind === "skipped") {
-            await skipped.write(
-              skippedLine(row.bucket, row.key, result.reason, row.storageClass, row.encryptionStatus, row.size),
-            );
           }
         });
         log.info("inventory file read", { bucket: run.bucket, file: file.key, seen: tally.snapshot.seen.count });
@@ -87,8 +109,27 @@ export const writeManifests = defineStep({
         });
         log.info("manifest written", { bucket: run.bucket, storageClass, key: upload.key, objects: planned.count });
       }
+      const updatePlanned = tally.snapshot.updatePlanned;
+      if (updatePlanned.count > 0) {
+        const etag = await updates.finish();
+        written.push({
+          operation: "update-encryption",
+          key: updates.key,
+          etag,
+          objects: updatePlanned.count,
+          bytes: updatePlanned.bytes,
+        });
+        log.info("manifest written", {
+          bucket: run.bucket,
+          operation: "update-encryption",
+          key: updates.key,
+          objects: updatePlanned.count,
+        });
+      } else {
+        await updates.abort();
+      }
     } catch (err) {
-      await Promise.all([skipped, ...manifests.values()].map((u) => u.abort()));
+      await Promise.all([skipped, updates, ...manifests.values()].map((u) => u.abort()));
       throw err;
     }
     const reconciliation = tally.reconcile();
@@ -115,7 +156,7 @@ async function streamDataFile(
   manifest: InventoryManifest,
   file: InventoryManifest["files"][number],
   { clients }: StepDeps,
-  onRow: (row: InventoryRow) => Promise<void>,
+  onBatch: (rows: InventoryRow[]) => Promise<void>,
 ): Promise<void> {
   const { body, md5 } = await getStreamWithMd5(clients.s3, manifest.destinationBucket, file.key);
   for await (const batch of inventoryRowBatches(body, manifest.columns, file.key)) {
@@ -126,8 +167,8 @@ async function streamDataFile(
           fix: "The inventory does not belong to this bucket; check the inventory configuration.",
         });
       }
-      await onRow(row);
     }
+    await onBatch(batch);
   }
   const digest = md5();
   if (digest !== file.md5.toLowerCase()) {
@@ -148,4 +189,34 @@ function skippedLine(
 ): string {
   // The key is percent-encoded like a manifest key, so commas, quotes and newlines in keys cannot break the CSV.
   return `${bucket},${encodeManifestKey(key)},${reason},${storageClass ?? ""},${encryption ?? ""},${size ?? ""}\n`;
+}
+
+/** HeadObject calls in flight while checking which key SSE-KMS objects are under. */
+const KEY_CHECK_CONCURRENCY = 32;
+
+/**
+ * S3 Inventory does not name the KMS key (aws-facts 1.1), so SSE-KMS objects with a Bucket Key are checked one by
+ * one: under the target key they are compliant, under another they need an encryption update. An object deleted
+ * since the inventory answers 404 and stays unverified.
+ */
+async function targetKeyChecks(
+  run: RunContext,
+  rows: InventoryRow[],
+  { clients }: StepDeps,
+): Promise<Map<string, boolean | undefined>> {
+  const limit = pLimit(KEY_CHECK_CONCURRENCY);
+  const results = await Promise.all(
+    rows.map((row) =>
+      limit(async (): Promise<[string, boolean | undefined]> => {
+        try {
+          const head = await clients.s3.send(new HeadObjectCommand({ Bucket: run.bucket, Key: row.key }));
+          return [row.key, head.ServerSideEncryption === "aws:kms" ? head.SSEKMSKeyId === run.kmsKeyArn : undefined];
+        } catch (err) {
+          if (httpStatusOf(err) === 404) return [row.key, undefined];
+          throw err;
+        }
+      }),
+    ),
+  );
+  return new Map(results);
 }

@@ -27,6 +27,9 @@ export interface AdminObjectVersion {
   contentType?: string;
   acl: string;
   hasBody: boolean;
+  /** Object Lock retention (ISO retainUntil), present when set, even if expired. */
+  retention?: { mode: string; retainUntil: string };
+  legalHold?: "ON" | "OFF";
 }
 
 /** The sandbox's own S3 API under /_sandbox/s3/: JSON in and out, for tests and the demo. */
@@ -93,6 +96,10 @@ function dumpVersions(ctx: S3Context, bucketName: string, prefix: string): Admin
         ...(v.content.contentType !== undefined ? { contentType: v.content.contentType } : {}),
         acl: v.acl,
         hasBody: v.body !== undefined,
+        ...(v.retention
+          ? { retention: { mode: v.retention.mode, retainUntil: v.retention.retainUntil.toISOString() } }
+          : {}),
+        ...(v.legalHold !== undefined ? { legalHold: v.legalHold } : {}),
       });
     }
   }

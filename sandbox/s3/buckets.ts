@@ -1,4 +1,5 @@
-import type { SandboxRequest, SandboxResponse } from "../http.ts";
+import { header, type SandboxRequest, type SandboxResponse } from "../http.ts";
+import { checkOwnershipAllowsBucketAcl, parseObjectOwnership } from "./bucket-config.ts";
 import { emptyResponse, type S3Context, xmlResponse } from "./context.ts";
 import { S3Error, s3Errors } from "./errors.ts";
 import { inventoryConfigurationXml, parseInventoryConfiguration, putInventoryConfiguration } from "./inventory.ts";
@@ -18,15 +19,38 @@ export function isValidBucketName(name: string): boolean {
   return !["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"].some((s) => name.endsWith(s));
 }
 
+/**
+ * CreateBucket, with `x-amz-bucket-object-lock-enabled: true` (Object Lock on, which turns versioning on),
+ * `x-amz-object-ownership` (default BucketOwnerEnforced) and a canned bucket ACL in `x-amz-acl`.
+ */
 export function createBucket(ctx: S3Context, req: SandboxRequest, name: string): SandboxResponse {
   if (!isValidBucketName(name)) throw s3Errors.invalidBucketName(name);
   checkLocationConstraint(ctx, req);
+  const ownershipHeader = header(req, "x-amz-object-ownership");
+  const ownership = ownershipHeader === undefined ? "BucketOwnerEnforced" : parseObjectOwnership(ownershipHeader);
+  if (!ownership)
+    throw s3Errors.invalidArgument("Invalid x-amz-object-ownership header", "x-amz-object-ownership", ownershipHeader);
+  const acl = header(req, "x-amz-acl") ?? "private";
+  if (!CANNED_BUCKET_ACLS.includes(acl))
+    throw s3Errors.invalidArgument("The canned ACL is not valid", "x-amz-acl", acl);
+  checkOwnershipAllowsBucketAcl({ acl }, ownership);
+  const lockHeader = header(req, "x-amz-bucket-object-lock-enabled");
   if (!ctx.store.createBucket(name)) {
     // Legacy us-east-1 behaviour: re-creating a bucket you own answers 200 there and 409 everywhere else.
     if (ctx.identity.region !== "us-east-1") throw s3Errors.bucketAlreadyOwnedByYou(name);
+    return emptyResponse(200, { location: `/${name}` });
+  }
+  const bucket = ctx.store.bucket(name);
+  bucket.ownership = ownership;
+  bucket.acl = acl;
+  if (lockHeader?.toLowerCase() === "true") {
+    bucket.objectLock = {};
+    bucket.versioning = "Enabled";
   }
   return emptyResponse(200, { location: `/${name}` });
 }
+
+const CANNED_BUCKET_ACLS = ["private", "public-read", "public-read-write", "authenticated-read", "log-delivery-write"];
 
 function checkLocationConstraint(ctx: S3Context, req: SandboxRequest): void {
   const region = ctx.identity.region;
@@ -99,6 +123,11 @@ export function putBucketVersioning(ctx: S3Context, req: SandboxRequest, name: s
   const bucket = ctx.store.bucket(name);
   const status = text(child(parseXmlBody(req.body), "VersioningConfiguration"), "Status");
   if (status !== "Enabled" && status !== "Suspended") throw malformedXml();
+  if (bucket.objectLock && status !== "Enabled") {
+    throw s3Errors.invalidBucketState(
+      "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.",
+    );
+  }
   bucket.versioning = status;
   return emptyResponse(200);
 }

@@ -1,9 +1,10 @@
 import { header, type SandboxRequest, type SandboxResponse } from "../http.ts";
+import { aclFromRequest } from "./acl.ts";
 import { type S3Context, type S3Target, xmlResponse } from "./context.ts";
 import { checkReadKey, encryptionHeaders, etagFor, md5Hex, requestsEncryption } from "./encryption.ts";
 import { s3Errors } from "./errors.ts";
+import { lockFromRequest } from "./lock.ts";
 import {
-  aclFromRequest,
   contentFromRequest,
   etagMatches,
   metadataFromRequest,
@@ -129,8 +130,10 @@ export function copyObject(ctx: S3Context, req: SandboxRequest, t: S3Target): Sa
     storageClass: storageClass ?? "STANDARD",
     encryption,
     // "When you copy an object, the ACL metadata is not preserved and is set to private by default."
-    acl: aclFromRequest(req),
+    acl: aclFromRequest(req, dest),
     ...(redirect !== undefined ? { websiteRedirectLocation: redirect } : {}),
+    // Object Lock is not copied: the new version gets the request's lock headers, else the bucket's default retention.
+    ...lockFromRequest(req, dest),
     ...(src.checksumAlgorithm !== undefined ? { checksumAlgorithm: src.checksumAlgorithm } : {}),
   });
   return xmlResponse(

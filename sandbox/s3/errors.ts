@@ -136,4 +136,14 @@ export const s3Errors = {
       "Requests specifying Server Side Encryption with Customer provided keys must provide the correct secret key.",
     ),
   notImplemented: (message: string) => new S3Error("NotImplemented", 501, message),
+  accessDenied: (message: string) => new S3Error("AccessDenied", 403, message),
+  /** Deleting (or overwriting the lock of) a version that Object Lock protects. */
+  objectLocked: () => new S3Error("AccessDenied", 403, "Access Denied because object protected by object lock."),
+  aclNotSupported: () => new S3Error("AccessControlListNotSupported", 400, "The bucket does not allow ACLs"),
+  bucketMissingObjectLock: () => new S3Error("InvalidRequest", 400, "Bucket is missing Object Lock Configuration"),
+  noSuchObjectLockConfiguration: () =>
+    new S3Error("NoSuchObjectLockConfiguration", 404, "The specified object does not have a ObjectLock configuration"),
+  invalidBucketState: (message: string) => new S3Error("InvalidBucketState", 409, message),
+  notConfigured: (code: string, bucket: string, message: string) =>
+    new S3Error(code, 404, message, { BucketName: bucket }),
 };

@@ -1,9 +1,11 @@
 import { createHash } from "node:crypto";
 import { crc32 } from "node:zlib";
 import { header, type SandboxRequest, type SandboxResponse } from "../http.ts";
+import { aclFromRequest } from "./acl.ts";
 import { emptyResponse, httpDate, type S3Context, type S3Target, xmlResponse } from "./context.ts";
 import { checkReadKey, encryptionHeaders, etagFor } from "./encryption.ts";
 import { S3Error, s3Errors } from "./errors.ts";
+import { lockFromRequest, lockHeaders } from "./lock.ts";
 import {
   type ContentHeaders,
   isArchived,
@@ -75,18 +77,6 @@ export function storageClassFromRequest(req: SandboxRequest): StorageClass | und
   return v;
 }
 
-/**
- * New buckets enforce bucket-owner object ownership (ACLs disabled) since April 2023: only the canned ACLs
- * that grant nothing beyond the owner are accepted.
- */
-export function aclFromRequest(req: SandboxRequest): string {
-  const acl = header(req, "x-amz-acl") ?? "private";
-  if (acl !== "private" && acl !== "bucket-owner-full-control") {
-    throw new S3Error("AccessControlListNotSupported", 400, "The bucket does not allow ACLs");
-  }
-  return acl;
-}
-
 /** Everything PutObject and CreateMultipartUpload derive from headers, apart from the data. */
 export function attributesFromRequest(
   ctx: S3Context,
@@ -100,8 +90,9 @@ export function attributesFromRequest(
     tags: tagsFromHeader(req),
     storageClass: storageClassFromRequest(req) ?? "STANDARD",
     encryption: ctx.encryption.forWrite(req, bucket.defaultEncryption),
-    acl: aclFromRequest(req),
+    acl: aclFromRequest(req, bucket),
     ...(redirect !== undefined ? { websiteRedirectLocation: redirect } : {}),
+    ...lockFromRequest(req, bucket),
   };
 }
 
@@ -185,6 +176,7 @@ export function objectHeaders(bucket: S3Bucket, v: ObjectVersion): Record<string
     "accept-ranges": "bytes",
     ...versionHeader(bucket, v.versionId),
     ...encryptionHeaders(v.encryption),
+    ...lockHeaders(v),
   };
   if (v.content.cacheControl !== undefined) h["cache-control"] = v.content.cacheControl;
   if (v.content.contentDisposition !== undefined) h["content-disposition"] = v.content.contentDisposition;
@@ -307,7 +299,7 @@ export function modifiedAfter(v: ObjectVersion, httpDateValue: string): boolean 
 export function deleteObject(ctx: S3Context, req: SandboxRequest, t: S3Target): SandboxResponse {
   const bucket = ctx.store.bucket(t.bucket);
   const versionId = req.query.get("versionId") ?? undefined;
-  const outcome = ctx.store.deleteObject(t.bucket, t.key, versionId);
+  const outcome = ctx.store.deleteObject(t.bucket, t.key, versionId, bypassGovernance(req));
   const headers: Record<string, string> = {};
   if (outcome.deleteMarker) headers["x-amz-delete-marker"] = "true";
   if (outcome.versionId !== undefined && (versionId !== undefined || bucket.versioning !== "Unversioned")) {
@@ -324,11 +316,20 @@ export function deleteObjects(ctx: S3Context, req: SandboxRequest, bucketName: s
   const objects = list(doc, "Object");
   if (objects.length > 1000) throw malformedXml();
   const deleted: Record<string, string | undefined>[] = [];
+  const errors: Record<string, string | undefined>[] = [];
   for (const o of objects) {
     const key = text(o, "Key");
     if (key === undefined) throw malformedXml();
     const versionId = text(o, "VersionId");
-    const outcome = ctx.store.deleteObject(bucket.name, key, versionId);
+    let outcome: ReturnType<typeof ctx.store.deleteObject>;
+    try {
+      outcome = ctx.store.deleteObject(bucket.name, key, versionId, bypassGovernance(req));
+    } catch (err) {
+      // Per-key failures (Object Lock) are reported in the result, also in quiet mode.
+      if (!(err instanceof S3Error)) throw err;
+      errors.push({ Key: key, VersionId: versionId, Code: err.code, Message: err.message });
+      continue;
+    }
     if (quiet) continue;
     deleted.push({
       Key: key,
@@ -337,7 +338,12 @@ export function deleteObjects(ctx: S3Context, req: SandboxRequest, bucketName: s
       DeleteMarkerVersionId: outcome.deleteMarker && versionId === undefined ? outcome.versionId : undefined,
     });
   }
-  return xmlResponse("DeleteResult", { Deleted: deleted });
+  return xmlResponse("DeleteResult", { Deleted: deleted, Error: errors });
+}
+
+/** `x-amz-bypass-governance-retention: true` (the caller's s3:BypassGovernanceRetention permission is not checked). */
+function bypassGovernance(req: SandboxRequest): boolean {
+  return header(req, "x-amz-bypass-governance-retention")?.toLowerCase() === "true";
 }
 
 // Tagging ----------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { EncryptionResolver } from "./encryption.ts";
 import { etagFor, md5Hex } from "./encryption.ts";
+import { s3Errors } from "./errors.ts";
 import { isStorageClass, type ObjectEncryption, type S3Store, type StorageClass } from "./store.ts";
 
 /** The SSE-C key seeded SSE-C objects use unless `keyMd5` names another: 32 bytes of 0x07. */
@@ -32,6 +33,14 @@ export const seedObjectSchema = z
       .optional(),
     encryption: encryptionSchema.optional(),
     lastModified: z.iso.datetime({ offset: true }).optional(),
+    /** Object Lock state of the version; the bucket must have Object Lock enabled. A past retainUntil is allowed (expired). */
+    objectLock: z
+      .object({
+        mode: z.enum(["GOVERNANCE", "COMPLIANCE"]),
+        retainUntil: z.iso.datetime({ offset: true }),
+        legalHold: z.boolean().optional(),
+      })
+      .optional(),
   })
   .refine((o) => [o.body, o.bodyBase64, o.size].filter((v) => v !== undefined).length <= 1, {
     message: "give at most one of body, bodyBase64 and size",
@@ -57,6 +66,7 @@ export function seedObjects(store: S3Store, resolver: EncryptionResolver, reques
   const bucket = store.bucket(request.bucket);
   const versions: SeedResult["versions"] = [];
   for (const o of request.objects) {
+    if (o.objectLock && !bucket.objectLock) throw s3Errors.bucketMissingObjectLock();
     const encryption = o.encryption
       ? seedEncryption(o.encryption)
       : resolver.fromDefault(bucket.defaultEncryption, undefined);
@@ -84,6 +94,12 @@ export function seedObjects(store: S3Store, resolver: EncryptionResolver, reques
       acl: "private",
       ...(parts ? { partsCount: parts } : {}),
       ...(o.lastModified ? { lastModified: new Date(o.lastModified) } : {}),
+      ...(o.objectLock
+        ? {
+            retention: { mode: o.objectLock.mode, retainUntil: new Date(o.objectLock.retainUntil) },
+            ...(o.objectLock.legalHold !== undefined ? { legalHold: o.objectLock.legalHold ? "ON" : "OFF" } : {}),
+          }
+        : {}),
     });
     versions.push({ key: v.key, versionId: v.versionId, etag: v.etag });
   }

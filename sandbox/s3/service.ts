@@ -2,15 +2,18 @@ import type { SandboxIdentity } from "../config.ts";
 import { header, type SandboxRequest, type SandboxResponse, ServiceError, type ServiceHandler } from "../http.ts";
 import type { KeyRegistry } from "../kms/keys.ts";
 import { s3Admin } from "./admin.ts";
+import * as config from "./bucket-config.ts";
 import * as buckets from "./buckets.ts";
-import { emptyResponse, type S3Context, type S3Target, xmlResponse } from "./context.ts";
+import { emptyResponse, type S3Context, type S3Target } from "./context.ts";
 import { copyObject } from "./copy.ts";
 import { EncryptionResolver } from "./encryption.ts";
 import { S3Error, s3Errors } from "./errors.ts";
 import { listObjectsV2, listObjectVersions } from "./listing.ts";
 import * as multipart from "./multipart.ts";
+import * as subresources from "./object-subresources.ts";
 import * as objects from "./objects.ts";
 import { S3Store } from "./store.ts";
+import { updateObjectEncryption } from "./update-encryption.ts";
 import { escapeXml } from "./xml.ts";
 
 export interface S3Sandbox {
@@ -70,6 +73,12 @@ function bucketRoute(ctx: S3Context, req: SandboxRequest, bucket: string): Sandb
       if (q.has("versioning")) return buckets.putBucketVersioning(ctx, req, bucket);
       if (q.has("encryption")) return buckets.putBucketEncryption(ctx, req, bucket);
       if (q.has("inventory")) return buckets.putBucketInventory(ctx, req, bucket);
+      if (q.has("object-lock")) return subresources.putObjectLockConfiguration(ctx, req, bucket);
+      if (q.has("replication")) return config.putBucketReplication(ctx, req, bucket);
+      if (q.has("lifecycle")) return config.putBucketLifecycle(ctx, req, bucket);
+      if (q.has("notification")) return config.putBucketNotification(ctx, req, bucket);
+      if (q.has("ownershipControls")) return config.putBucketOwnershipControls(ctx, req, bucket);
+      if (q.has("policy")) return config.putBucketPolicy(ctx, req, bucket);
       if (hasUnsupportedSubresource(q)) break;
       return buckets.createBucket(ctx, req, bucket);
     case "GET":
@@ -81,11 +90,18 @@ function bucketRoute(ctx: S3Context, req: SandboxRequest, bucket: string): Sandb
           : buckets.listBucketInventory(ctx, req, bucket);
       }
       if (q.has("location")) return buckets.getBucketLocation(ctx, bucket);
+      if (q.has("object-lock")) return subresources.getObjectLockConfiguration(ctx, bucket);
+      if (q.has("replication")) return config.getBucketReplication(ctx, bucket);
+      if (q.has("lifecycle")) return config.getBucketLifecycle(ctx, bucket);
+      if (q.has("notification")) return config.getBucketNotification(ctx, bucket);
+      if (q.has("ownershipControls")) return config.getBucketOwnershipControls(ctx, bucket);
+      if (q.has("policy")) return config.getBucketPolicy(ctx, bucket);
+      if (q.has("acl")) return subresources.getBucketAcl(ctx, bucket);
       if (q.has("versions")) return listObjectVersions(ctx, req, bucket);
       if (q.get("list-type") === "2") return listObjectsV2(ctx, req, bucket);
-      {
-        const unconfigured = unconfiguredBucketAnswer(ctx, req, bucket);
-        if (unconfigured) return unconfigured;
+      if (q.has("tagging")) {
+        const b = ctx.store.bucket(bucket);
+        throw s3Errors.notConfigured("NoSuchTagSet", b.name, "The TagSet does not exist");
       }
       break;
     case "HEAD":
@@ -93,6 +109,10 @@ function bucketRoute(ctx: S3Context, req: SandboxRequest, bucket: string): Sandb
     case "DELETE":
       if (q.has("encryption")) return buckets.deleteBucketEncryption(ctx, bucket);
       if (q.has("inventory")) return buckets.deleteBucketInventory(ctx, req, bucket);
+      if (q.has("replication")) return config.deleteBucketReplication(ctx, bucket);
+      if (q.has("lifecycle")) return config.deleteBucketLifecycle(ctx, bucket);
+      if (q.has("ownershipControls")) return config.deleteBucketOwnershipControls(ctx, bucket);
+      if (q.has("policy")) return config.deleteBucketPolicy(ctx, bucket);
       if (hasUnsupportedSubresource(q)) break;
       return buckets.deleteBucket(ctx, bucket);
     case "POST":
@@ -107,6 +127,10 @@ function objectRoute(ctx: S3Context, req: SandboxRequest, t: S3Target): SandboxR
   switch (req.method) {
     case "PUT":
       if (q.has("tagging")) return objects.putObjectTagging(ctx, req, t);
+      if (q.has("encryption")) return updateObjectEncryption(ctx, req, t);
+      if (q.has("retention")) return subresources.putObjectRetention(ctx, req, t);
+      if (q.has("legal-hold")) return subresources.putObjectLegalHold(ctx, req, t);
+      if (q.has("acl")) return subresources.putObjectAcl(ctx, req, t);
       if (q.has("uploadId")) {
         return header(req, "x-amz-copy-source") !== undefined
           ? multipart.uploadPartCopy(ctx, req, t)
@@ -117,6 +141,9 @@ function objectRoute(ctx: S3Context, req: SandboxRequest, t: S3Target): SandboxR
       return objects.putObject(ctx, req, t);
     case "GET":
       if (q.has("tagging")) return objects.getObjectTagging(ctx, req, t);
+      if (q.has("retention")) return subresources.getObjectRetention(ctx, req, t);
+      if (q.has("legal-hold")) return subresources.getObjectLegalHold(ctx, req, t);
+      if (q.has("acl")) return subresources.getObjectAcl(ctx, req, t);
       if (q.has("uploadId")) return multipart.listParts(ctx, req, t);
       if (hasUnsupportedSubresource(q)) break;
       return objects.getObject(ctx, req, t);
@@ -134,7 +161,10 @@ function objectRoute(ctx: S3Context, req: SandboxRequest, t: S3Target): SandboxR
   throw notImplemented(req);
 }
 
-/** Sub-resources the sandbox does not serve; without this check a `PUT ?acl` would be taken for a PutObject. */
+/**
+ * Sub-resources the sandbox does not serve (for some methods); without this check a `PUT ?cors` would be taken for
+ * a PutObject. Sub-resources served for some methods only (e.g. `?acl`: no PutBucketAcl) stay listed.
+ */
 const UNSUPPORTED_SUBRESOURCES = [
   "acl",
   "policy",
@@ -143,6 +173,7 @@ const UNSUPPORTED_SUBRESOURCES = [
   "object-lock",
   "ownershipControls",
   "notification",
+  "encryption",
   "cors",
   "website",
   "logging",
@@ -164,39 +195,6 @@ const UNSUPPORTED_SUBRESOURCES = [
 
 function hasUnsupportedSubresource(q: URLSearchParams): boolean {
   return UNSUPPORTED_SUBRESOURCES.some((s) => q.has(s));
-}
-
-/**
- * Read-only answers for bucket settings the sandbox never configures, as S3 gives them for a new bucket
- * (so preflight checks see "not configured" rather than an error the real service would not send).
- */
-function unconfiguredBucketAnswer(ctx: S3Context, req: SandboxRequest, bucket: string): SandboxResponse | undefined {
-  const q = req.query;
-  const b = ctx.store.bucket(bucket);
-  const notFound = (code: string, message: string) => new S3Error(code, 404, message, { BucketName: b.name });
-  if (q.has("policy")) throw notFound("NoSuchBucketPolicy", "The bucket policy does not exist");
-  if (q.has("lifecycle")) throw notFound("NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist");
-  if (q.has("replication")) {
-    throw notFound("ReplicationConfigurationNotFoundError", "The replication configuration was not found");
-  }
-  if (q.has("object-lock")) {
-    throw notFound("ObjectLockConfigurationNotFoundError", "Object Lock configuration does not exist for this bucket");
-  }
-  if (q.has("tagging")) throw notFound("NoSuchTagSet", "The TagSet does not exist");
-  if (q.has("notification")) return xmlResponse("NotificationConfiguration", {});
-  // New buckets have had Object Ownership "bucket owner enforced" (ACLs disabled) since April 2023.
-  if (q.has("ownershipControls")) {
-    return xmlResponse("OwnershipControls", { Rule: { ObjectOwnership: "BucketOwnerEnforced" } });
-  }
-  if (q.has("acl")) {
-    return xmlResponse("AccessControlPolicy", {
-      Owner: { ID: ctx.store.ownerId },
-      AccessControlList: {
-        Grant: { Grantee: { ID: ctx.store.ownerId }, Permission: "FULL_CONTROL" },
-      },
-    });
-  }
-  return undefined;
 }
 
 function notImplemented(req: SandboxRequest): S3Error {

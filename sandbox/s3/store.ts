@@ -64,9 +64,40 @@ export interface ObjectVersion {
   encryption: ObjectEncryption;
   acl: string;
   websiteRedirectLocation?: string;
+  /** Explicit grants from PutObjectAcl with an AccessControlPolicy body; otherwise `acl` (a canned ACL) applies. */
+  aclGrants?: Grant[];
   /** Number of parts when the object was written by a multipart upload. */
   partsCount?: number;
   checksumAlgorithm?: string;
+  /** Object Lock retention of this version (a retain-until date in the past no longer protects it). */
+  retention?: ObjectRetention;
+  /** Object Lock legal hold of this version; undefined when never set. */
+  legalHold?: "ON" | "OFF";
+}
+
+export type ObjectLockMode = "GOVERNANCE" | "COMPLIANCE";
+
+export interface ObjectRetention {
+  mode: ObjectLockMode;
+  retainUntil: Date;
+}
+
+/** A grant of an ACL: canonical user (by id) or predefined group (by URI). */
+export interface Grant {
+  grantee: { type: "CanonicalUser"; id: string } | { type: "Group"; uri: string };
+  permission: "FULL_CONTROL" | "WRITE" | "WRITE_ACP" | "READ" | "READ_ACP";
+}
+
+/** Bucket-level Object Lock: once enabled it stays enabled; the default retention applies to new versions. */
+export interface BucketObjectLock {
+  defaultRetention?: { mode: ObjectLockMode; days?: number; years?: number };
+}
+
+export type ObjectOwnership = "BucketOwnerEnforced" | "BucketOwnerPreferred" | "ObjectWriter";
+
+/** A configuration kept as the XML document the client sent (root element included, XML declaration removed). */
+export interface StoredXml {
+  xml: string;
 }
 
 /** What a write supplies; the store assigns the version id and applies the bucket's versioning state. */
@@ -107,6 +138,18 @@ export class S3Bucket {
   versioning: VersioningStatus = "Unversioned";
   defaultEncryption: DefaultEncryption = BASELINE_ENCRYPTION;
   readonly inventory = new Map<string, InventoryConfiguration>();
+  /** Undefined until Object Lock is enabled (CreateBucket header or PutObjectLockConfiguration). */
+  objectLock: BucketObjectLock | undefined;
+  /** New buckets have had "bucket owner enforced" (ACLs disabled) since April 2023; undefined after DeleteBucketOwnershipControls. */
+  ownership: ObjectOwnership | undefined = "BucketOwnerEnforced";
+  /** The bucket's canned ACL. */
+  acl = "private";
+  /** Bucket policy as the JSON text PutBucketPolicy sent. */
+  policy: string | undefined;
+  replication: StoredXml | undefined;
+  lifecycle: (StoredXml & { transitionDefaultMinimumObjectSize: string }) | undefined;
+  /** Undefined means no notifications (GET answers an empty configuration). */
+  notification: StoredXml | undefined;
   readonly uploads = new Map<string, MultipartUpload>();
   /** Key → versions, newest first. */
   private readonly objects = new Map<string, ObjectVersion[]>();
@@ -214,14 +257,20 @@ export class S3Store {
     return [...this.buckets.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
-  /** Writes a new object version exactly as PutObject would, given fully resolved attributes. */
+  /**
+   * Writes a new object version exactly as PutObject would, given fully resolved attributes. A version without
+   * its own retention gets the bucket's default retention, if Object Lock has one.
+   */
   writeObject(bucketName: string, draft: ObjectDraft): ObjectVersion {
     const bucket = this.bucket(bucketName);
+    const now = new Date();
+    const retention = draft.retention ?? defaultRetention(bucket, now);
     const version: ObjectVersion = {
       ...draft,
+      ...(retention ? { retention } : {}),
       versionId: bucket.versioning === "Enabled" ? newVersionId() : "null",
       isDeleteMarker: false,
-      lastModified: secondPrecision(draft.lastModified ?? new Date()),
+      lastModified: secondPrecision(draft.lastModified ?? now),
     };
     bucket.addVersion(version);
     this.touch();
@@ -244,9 +293,16 @@ export class S3Store {
     return found;
   }
 
-  /** DeleteObject: a delete marker in versioned buckets, a removal otherwise, or removal of one named version. */
-  deleteObject(bucketName: string, key: string, versionId?: string): DeleteOutcome {
+  /**
+   * DeleteObject: a delete marker in versioned buckets, a removal otherwise, or removal of one named version.
+   * Removing a version that Object Lock protects fails with AccessDenied (governance retention can be bypassed).
+   */
+  deleteObject(bucketName: string, key: string, versionId?: string, bypassGovernance = false): DeleteOutcome {
     const bucket = this.bucket(bucketName);
+    if (versionId !== undefined) {
+      const target = bucket.versionsOf(key).find((v) => v.versionId === versionId);
+      if (target) checkNotLocked(target, bypassGovernance);
+    }
     this.touch();
     if (versionId !== undefined) {
       const removed = bucket.removeVersion(key, versionId);
@@ -277,6 +333,30 @@ export class S3Store {
   private touch(): void {
     this.lastWriteAt = Date.now();
   }
+}
+
+/** The retention a new version gets from the bucket's Object Lock default retention (days of 24 hours, years of 365 days). */
+function defaultRetention(bucket: S3Bucket, now: Date): ObjectRetention | undefined {
+  const d = bucket.objectLock?.defaultRetention;
+  if (!d) return undefined;
+  const days = d.days ?? (d.years ?? 0) * 365;
+  return { mode: d.mode, retainUntil: new Date(now.getTime() + days * 86_400_000) };
+}
+
+/** True while a retention period is running (its retain-until date is in the future). */
+export function activeRetention(v: ObjectVersion, now = new Date()): ObjectRetention | undefined {
+  return v.retention && v.retention.retainUntil.getTime() > now.getTime() ? v.retention : undefined;
+}
+
+/**
+ * Object Lock protection of one version against deletion: a legal hold always, compliance retention always,
+ * governance retention unless the request bypasses it (x-amz-bypass-governance-retention; IAM is not evaluated).
+ */
+export function checkNotLocked(v: ObjectVersion, bypassGovernance: boolean): void {
+  const retention = activeRetention(v);
+  const locked =
+    v.legalHold === "ON" || retention?.mode === "COMPLIANCE" || (retention?.mode === "GOVERNANCE" && !bypassGovernance);
+  if (locked) throw s3Errors.objectLocked();
 }
 
 /** S3 keeps modification times to the second. */

@@ -41,7 +41,7 @@ function renderElement(name: string, value: XmlValue | XmlValue[]): string {
 }
 
 /** Elements that S3 request bodies may repeat; the parser keeps them as arrays even when only one is present. */
-const REPEATED = new Set(["Tag", "Part", "Rule", "Field", "Object"]);
+const REPEATED = new Set(["Tag", "Part", "Rule", "Field", "Object", "Grant"]);
 
 const parser = new XMLParser({
   ignoreAttributes: true,

@@ -14,8 +14,8 @@ import type { SeedObject } from "../s3/seed.ts";
 /** What the scenario expects rekey to do with one current key; the e2e test and the demo check against it. */
 export type Expectation =
   | "reencrypt"
-  | "skip-sse-s3"
-  | "skip-sse-kms"
+  | "update-from-sse-s3"
+  | "update-from-sse-kms"
   | "skip-archived"
   | "skip-too-large"
   | "skip-sse-c"
@@ -131,13 +131,13 @@ export async function seedMixedBucket(
       case 12:
       case 13:
       case 14:
-        planned.push({ seed: { ...base, encryption: { type: "SSE-S3" } }, expectation: "skip-sse-s3" });
+        planned.push({ seed: { ...base, encryption: { type: "SSE-S3" } }, expectation: "update-from-sse-s3" });
         break;
       case 15:
       case 16:
         planned.push({
           seed: { ...base, encryption: { type: "SSE-KMS", keyArn: otherKeyArn, bucketKeyEnabled: i % 40 < 20 } },
-          expectation: "skip-sse-kms",
+          expectation: "update-from-sse-kms",
         });
         break;
       case 17:
@@ -201,3 +201,8 @@ export async function seedMixedBucket(
   const inventoryRows = keys.reduce((n, k) => n + k.versionIds.length + (k.expectation === "deleted" ? 1 : 0), 0);
   return { bucket, workBucket, inventoryConfigurationId, targetKeyArn, otherKeyArn, keys, inventoryRows };
 }
+
+/** Keys rekey makes compliant: copied in place, or their encryption updated. */
+export const becomesCompliant = (e: Expectation) =>
+  e === "reencrypt" || e === "update-from-sse-s3" || e === "update-from-sse-kms";
+export const encryptionUpdated = (e: Expectation) => e === "update-from-sse-s3" || e === "update-from-sse-kms";

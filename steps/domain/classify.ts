@@ -86,6 +86,16 @@ export const SKIP_REASONS = {
     summary: "Encryption status rekey does not know",
     whatToDo: "Check a sample with HeadObject and report the value; rekey leaves these objects alone.",
   },
+  "object-lock-compliance": {
+    summary: "Under Object Lock in compliance mode",
+    whatToDo:
+      "Neither an encryption update nor a copy may change it until its retention ends; run rekey again after the retain-until date.",
+  },
+  "object-lock-governance": {
+    summary: "Under Object Lock governance retention or a legal hold",
+    whatToDo:
+      "UpdateObjectEncryption refuses locked objects: remove the legal hold or governance retention (with the s3:BypassGovernanceRetention permission), run rekey again, then restore the lock.",
+  },
   "key-too-long-for-manifest": {
     summary: "Key longer than a Batch Operations manifest allows once encoded (1,024 characters)",
     whatToDo: "Re-encrypt these objects by hand: CopyObject onto itself with the target key and BucketKeyEnabled.",
@@ -150,7 +160,7 @@ export function classifyInventoryRow(row: InventoryRow, options?: ClassifyOption
     case "NOT-SSE":
       break;
     case "SSE-S3":
-      return skipped("sse-s3-needs-update-encryption", "EncryptionStatus SSE-S3");
+      return updateEncryption(row);
     case "SSE-KMS":
       return classifySseKms(row, options);
     case "SSE-C":
@@ -182,10 +192,37 @@ export function classifyInventoryRow(row: InventoryRow, options?: ClassifyOption
   return copy;
 }
 
+const UPDATE: Classification = Object.freeze({ kind: "update-encryption" });
+
+/**
+ * Encrypted objects get S3UpdateObjectEncryption, whatever their storage class (archived ones need no restore),
+ * unless Object Lock forbids the change (aws-facts 3.4).
+ */
+function updateEncryption(row: InventoryRow): Classification {
+  const mode = row.objectLockMode?.toUpperCase();
+  if (mode === "COMPLIANCE") return skipped("object-lock-compliance", "ObjectLockMode Compliance");
+  if (mode === "GOVERNANCE" || row.objectLockLegalHoldStatus?.toUpperCase() === "ON") {
+    return skipped("object-lock-governance", mode === "GOVERNANCE" ? "ObjectLockMode Governance" : "legal hold on");
+  }
+  if (manifestKeyTooLong(row.key)) return skipped("key-too-long-for-manifest", `${row.key.length} characters`);
+  return UPDATE;
+}
+
+/** Whether an SSE-KMS row needs its key checked (HeadObject) before it can be classified. */
+export function needsKeyCheck(row: InventoryRow): boolean {
+  return (
+    row.isLatest &&
+    !row.isDeleteMarker &&
+    row.encryptionStatus?.toUpperCase() === "SSE-KMS" &&
+    row.bucketKeyStatus !== "DISABLED"
+  );
+}
+
 function classifySseKms(row: InventoryRow, options: ClassifyOptions | undefined): Classification {
+  // Without a Bucket Key the object needs an update even under the target key.
+  if (row.bucketKeyStatus === "DISABLED") return updateEncryption(row);
   const isTarget = options?.sseKmsKeyIsTarget?.(row);
-  if (isTarget === false) return skipped("sse-kms-other-key", "SSE-KMS under another key");
-  if (row.bucketKeyStatus === "DISABLED") return skipped("sse-kms-without-bucket-key", "BucketKeyStatus DISABLED");
+  if (isTarget === false) return updateEncryption(row);
   if (isTarget === true && row.bucketKeyStatus === "ENABLED") return COMPLIANT;
   return skipped(
     "sse-kms-key-unverified",

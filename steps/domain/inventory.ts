@@ -84,6 +84,8 @@ export interface InventoryRow {
   bucketKeyStatus?: "ENABLED" | "DISABLED";
   intelligentTieringAccessTier?: string;
   objectLockMode?: string;
+  /** `On` / `Off` (aws-facts 1.6). */
+  objectLockLegalHoldStatus?: string;
   lastModified?: string;
   eTag?: string;
 }
@@ -243,6 +245,7 @@ interface ColumnIndexes {
   bucketKeyStatus: number;
   intelligentTieringAccessTier: number;
   objectLockMode: number;
+  objectLockLegalHoldStatus: number;
   lastModified: number;
   eTag: number;
 }
@@ -262,6 +265,7 @@ function indexColumns(columns: readonly InventoryColumn[]): ColumnIndexes {
     bucketKeyStatus: at("BucketKeyStatus"),
     intelligentTieringAccessTier: at("IntelligentTieringAccessTier"),
     objectLockMode: at("ObjectLockMode"),
+    objectLockLegalHoldStatus: at("ObjectLockLegalHoldStatus"),
     lastModified: at("LastModifiedDate"),
     eTag: at("ETag"),
   };
@@ -461,6 +465,7 @@ export async function* inventoryRowBatches(
       bucketKeyStatus,
       intelligentTieringAccessTier: optional(f, ix.intelligentTieringAccessTier),
       objectLockMode: optional(f, ix.objectLockMode),
+      objectLockLegalHoldStatus: optional(f, ix.objectLockLegalHoldStatus),
       lastModified: optional(f, ix.lastModified),
       eTag: optional(f, ix.eTag),
     };

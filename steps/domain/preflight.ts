@@ -822,7 +822,8 @@ export function parsePolicy(text: string): Statement[] | CannotTell {
   const statements: Statement[] = [];
   for (const s of raw) {
     if (!isRecord(s) || typeof s.Effect !== "string") return cannotTell("a statement has no Effect");
-    if (s.Condition !== undefined && !isRecord(s.Condition)) return cannotTell("a statement's Condition is not an object");
+    if (s.Condition !== undefined && !isRecord(s.Condition))
+      return cannotTell("a statement's Condition is not an object");
     statements.push(s as unknown as Statement);
   }
   return statements;
@@ -845,7 +846,10 @@ function toStrings(v: unknown): string[] | undefined {
 
 /** IAM wildcard match: `*` any run of characters, `?` one character. */
 function globMatch(pattern: string, value: string, ignoreCase = false): boolean {
-  const source = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  const source = pattern
+    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replace(/\*/g, ".*")
+    .replace(/\?/g, ".");
   return new RegExp(`^${source}$`, ignoreCase ? "is" : "s").test(value);
 }
 
@@ -896,7 +900,11 @@ function statementApplies(st: Statement, req: RequestUnderTest): { result: Tri; 
     return patterns === undefined ? undefined : patterns.some((p) => globMatch(p, req.action, true));
   };
   const action: Tri =
-    st.Action !== undefined ? actionMatch(st.Action) : st.NotAction !== undefined ? not(actionMatch(st.NotAction)) : undefined;
+    st.Action !== undefined
+      ? actionMatch(st.Action)
+      : st.NotAction !== undefined
+        ? not(actionMatch(st.NotAction))
+        : undefined;
   const resourceMatch = (v: unknown): Tri => {
     const patterns = toStrings(v);
     return patterns === undefined ? undefined : patterns.some(req.resourceCovered);
@@ -927,7 +935,13 @@ function parseOperator(op: string): { base: string; set?: "ForAnyValue" | "ForAl
   return { base: rest, ...(set ? { set } : {}), ifExists };
 }
 
-const NEGATED = new Set(["StringNotEquals", "StringNotEqualsIgnoreCase", "StringNotLike", "ArnNotEquals", "ArnNotLike"]);
+const NEGATED = new Set([
+  "StringNotEquals",
+  "StringNotEqualsIgnoreCase",
+  "StringNotLike",
+  "ArnNotEquals",
+  "ArnNotLike",
+]);
 
 /** One context value against the policy values with a positive or negated string/ARN/Bool operator; undefined = unsupported. */
 function matchOne(base: string, value: string, patterns: readonly string[]): Tri {
@@ -960,7 +974,10 @@ function matchOne(base: string, value: string, patterns: readonly string[]): Tri
  * condition false, except for negated operators, `...IfExists`, `ForAllValues` (true) and `Null` (true when the
  * policy asks for absence).
  */
-function evaluateConditions(condition: Record<string, unknown> | undefined, ctx: RequestContext): {
+function evaluateConditions(
+  condition: Record<string, unknown> | undefined,
+  ctx: RequestContext,
+): {
   result: Tri;
   unknownKeys: string[];
 } {

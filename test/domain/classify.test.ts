@@ -72,18 +72,34 @@ describe("classifyInventoryRow", () => {
     ],
     ["REDUCED_REDUNDANCY", { storageClass: "REDUCED_REDUNDANCY" }, "skipped:storage-class-not-copyable"],
     ["OUTPOSTS", { storageClass: "OUTPOSTS" }, "skipped:storage-class-not-copyable"],
-    ["SSE-S3", { encryptionStatus: "SSE-S3" }, "skipped:sse-s3-needs-update-encryption"],
+    ["SSE-S3", { encryptionStatus: "SSE-S3" }, "update-encryption"],
+    [
+      "SSE-S3 in DEEP_ARCHIVE (no restore needed)",
+      { encryptionStatus: "SSE-S3", storageClass: "DEEP_ARCHIVE" },
+      "update-encryption",
+    ],
+    [
+      "SSE-S3 under compliance lock",
+      { encryptionStatus: "SSE-S3", objectLockMode: "Compliance" },
+      "skipped:object-lock-compliance",
+    ],
+    [
+      "SSE-S3 under governance lock",
+      { encryptionStatus: "SSE-S3", objectLockMode: "Governance" },
+      "skipped:object-lock-governance",
+    ],
+    [
+      "SSE-S3 under legal hold",
+      { encryptionStatus: "SSE-S3", objectLockLegalHoldStatus: "On" },
+      "skipped:object-lock-governance",
+    ],
     [
       "SSE-KMS, Bucket Key on",
       { encryptionStatus: "SSE-KMS", bucketKeyStatus: "ENABLED" },
       "skipped:sse-kms-key-unverified",
     ],
     ["SSE-KMS, no BucketKeyStatus column", { encryptionStatus: "SSE-KMS" }, "skipped:sse-kms-key-unverified"],
-    [
-      "SSE-KMS, Bucket Key off",
-      { encryptionStatus: "SSE-KMS", bucketKeyStatus: "DISABLED" },
-      "skipped:sse-kms-without-bucket-key",
-    ],
+    ["SSE-KMS, Bucket Key off", { encryptionStatus: "SSE-KMS", bucketKeyStatus: "DISABLED" }, "update-encryption"],
     ["SSE-C", { encryptionStatus: "SSE-C" }, "skipped:sse-c"],
     ["DSSE-KMS", { encryptionStatus: "DSSE-KMS" }, "skipped:dsse-kms"],
     ["an unknown encryption status", { encryptionStatus: "SSE-QUANTUM" }, "skipped:unknown-encryption-status"],
@@ -126,11 +142,11 @@ describe("classifyInventoryRow", () => {
       ).toBe("skipped:sse-kms-key-unverified");
       expect(
         outcome(classifyInventoryRow({ ...kms, bucketKeyStatus: "DISABLED" }, { sseKmsKeyIsTarget: () => true })),
-      ).toBe("skipped:sse-kms-without-bucket-key");
+      ).toBe("update-encryption");
     });
 
     it("routes another key and an unknown answer", () => {
-      expect(outcome(classifyInventoryRow(kms, { sseKmsKeyIsTarget: () => false }))).toBe("skipped:sse-kms-other-key");
+      expect(outcome(classifyInventoryRow(kms, { sseKmsKeyIsTarget: () => false }))).toBe("update-encryption");
       expect(outcome(classifyInventoryRow(kms, { sseKmsKeyIsTarget: () => undefined }))).toBe(
         "skipped:sse-kms-key-unverified",
       );

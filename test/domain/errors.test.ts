@@ -10,6 +10,8 @@ import {
   InventoryNotReadyError,
   isRekeyError,
   ManifestWriteError,
+  ObjectChangedDuringCopyError,
+  PreflightBlockedError,
   RekeyError,
   TransientAwsError,
   VerificationFailedError,
@@ -26,6 +28,8 @@ const instances: RekeyError[] = [
   new CompletionReportError("bad", { fix, file: "r.csv" }),
   new VerificationFailedError("bad", { fix }),
   new TransientAwsError("bad", { fix }),
+  new ObjectChangedDuringCopyError("bad", { fix, bucket: "b", key: "k" }),
+  new PreflightBlockedError("bad", { fix, blockers: [{ code: "versioning-disabled", message: "m", fix: "f" }] }),
 ];
 
 describe("errors", () => {

@@ -38,7 +38,7 @@ function plannedTally(): RunTally {
     obj("b"),
     obj("c"),
     obj("ia", { storageClass: "STANDARD_IA", size: 50 }),
-    obj("s3", { encryptionStatus: "SSE-S3" }),
+    obj("c-key", { encryptionStatus: "SSE-C" }),
     obj("cold", { storageClass: "GLACIER" }),
     obj("old", { isLatest: false }),
   ];
@@ -164,8 +164,8 @@ describe("buildRunReport and renderSummary", () => {
     expect(r.reportVersion).toBe(1);
     expect(runReportSchema.parse(JSON.parse(JSON.stringify(r)))).toEqual(r);
     expect(r.skipped.map((s) => [s.reason, s.count, s.sampleKeys])).toEqual([
-      ["sse-s3-needs-update-encryption", 1, ["s3"]],
       ["archived", 1, ["cold"]],
+      ["sse-c", 1, ["c-key"]],
     ]);
     expect(r.failed).toMatchObject([
       { category: "access-or-kms", count: 1, samples: [{ key: "ia", httpStatus: 403 }] },

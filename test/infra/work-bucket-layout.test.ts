@@ -47,9 +47,11 @@ const cases: [TaskStateName, string, () => string][] = [
   [S.writeManifests, "s3:GetObject", () => `${inventoryBases("inventory", bucket, "rekey")[0]}data/a.csv.gz`],
   [S.writeManifests, "s3:PutObject", () => manifest],
   [S.writeManifests, "s3:AbortMultipartUpload", () => manifest],
-  [S.writeManifests, "s3:PutObject", () => keys.skipped],
-  [S.writeManifests, "s3:PutObject", () => keys.plan],
-  [S.verifyResults, "s3:GetObject", () => keys.plan],
+  [S.writeManifests, "s3:PutObject", () => plan.updateManifest],
+  [S.writeManifests, "s3:PutObject", () => plan.skipped],
+  [S.writeManifests, "s3:PutObject", () => plan.plan],
+  [S.writeManifests, "s3:GetObject", () => plan.plan],
+  [S.verifyResults, "s3:GetObject", () => plan.plan],
   [S.verifyResults, "s3:GetObject", () => reportManifest],
   [S.verifyResults, "s3:GetObject", () => reportFile],
   [S.verifyResults, "s3:PutObject", () => keys.failed],
@@ -75,7 +77,7 @@ describe("the work bucket layout the steps use is the one the policies grant", (
     expect(allows(statements, "s3:PutObject", work(reportManifest))).toBe(true);
     expect(allows(statements, "s3:PutObject", work(reportFile))).toBe(true);
     // …and nothing else in the work bucket.
-    expect(allows(statements, "s3:GetObject", work(keys.plan))).toBe(false);
+    expect(allows(statements, "s3:GetObject", work(plan.plan))).toBe(false);
     expect(allows(statements, "s3:PutObject", work(keys.report))).toBe(false);
   });
 

@@ -110,7 +110,9 @@ describe("CreateJob parsing", () => {
 
   it("refuses operations the sandbox does not run, naming them", () => {
     const op = "<S3PutObjectTagging><TagSet/></S3PutObjectTagging>";
-    expect(() => parseCreateJob(createJobXml({ operation: op }))).toThrow(/S3PutObjectTagging is not implemented in the sandbox/);
+    expect(() => parseCreateJob(createJobXml({ operation: op }))).toThrow(
+      /S3PutObjectTagging is not implemented in the sandbox/,
+    );
   });
 
   it.each([
