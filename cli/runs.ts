@@ -28,6 +28,7 @@ export function executionName(bucket: string, date: Date, changeId?: string): st
 /** What an operator reads in each state, for `rekey status` and the change-window runbook. */
 export const STATE_MEANINGS: Record<string, string> = {
   [StateNames.validateInput]: "checking the request, the bucket, the key and the inventory configuration",
+  [StateNames.preflight]: "reading bucket and key configurations; a blocker stops the run before anything is written",
   [StateNames.enforceDefaultEncryption]: "setting bucket default encryption to the target key with Bucket Key",
   [StateNames.findInventory]: "looking for an S3 Inventory delivered after default encryption was enforced",
   [StateNames.isInventoryReady]: "looking for an S3 Inventory delivered after default encryption was enforced",

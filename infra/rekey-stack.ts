@@ -51,6 +51,12 @@ export const StepSpecs: Record<TaskStateName, StepSpec> = {
     timeout: Duration.minutes(1),
     memorySize: 256,
   },
+  [StateNames.preflight]: {
+    handler: "preflightHandler",
+    description: "rekey: read-only preflight of bucket and key configurations; blockers stop the run",
+    timeout: Duration.minutes(1),
+    memorySize: 256,
+  },
   [StateNames.enforceDefaultEncryption]: {
     handler: "enforceDefaultEncryptionHandler",
     description: "rekey: set bucket default encryption to SSE-KMS with Bucket Key and record when",
@@ -266,6 +272,24 @@ export class RekeyStack extends Stack {
     allow(S.validateInput, "HeadBuckets", ["s3:ListBucket"], [...targetBuckets, this.workBucket.bucketArn]);
     allow(S.validateInput, "DescribeTargetKeys", ["kms:DescribeKey"], targetKeys);
     allow(S.validateInput, "ReadInventoryConfiguration", ["s3:GetInventoryConfiguration"], targetBuckets);
+
+    // Preflight only reads configurations; each SDK call maps to one bucket-level Get permission.
+    allow(
+      S.preflight,
+      "ReadBucketConfigurations",
+      [
+        "s3:GetBucketVersioning",
+        "s3:GetBucketObjectLockConfiguration",
+        "s3:GetReplicationConfiguration",
+        "s3:GetBucketNotification",
+        "s3:GetLifecycleConfiguration",
+        "s3:GetBucketOwnershipControls",
+        "s3:GetBucketPolicy",
+        "s3:GetEncryptionConfiguration",
+      ],
+      targetBuckets,
+    );
+    allow(S.preflight, "ReadTargetKeys", ["kms:DescribeKey", "kms:GetKeyPolicy"], targetKeys);
 
     // PutBucketEncryption needs s3:PutEncryptionConfiguration only: S3 does not validate (or use) the key ID then
     // (API reference, PutBucketEncryption), so the caller needs no KMS permission.
@@ -486,6 +510,7 @@ export class RekeyStack extends Stack {
           scopes: [
             this.batchRole,
             step(S.validateInput),
+            step(S.preflight),
             step(S.enforceDefaultEncryption),
             step(S.findInventory),
             step(S.writeManifests),

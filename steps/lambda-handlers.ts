@@ -6,6 +6,7 @@ import { enforceDefaultEncryption } from "./enforce-default-encryption.ts";
 import { findInventory } from "./find-inventory.ts";
 import { invokeStep } from "./invoke.ts";
 import { jsonLogger } from "./log.ts";
+import { preflight } from "./preflight.ts";
 import { recordFailure } from "./record-failure.ts";
 import type { Step, StepDeps } from "./step.ts";
 import { validateInput } from "./validate-input.ts";
@@ -41,6 +42,7 @@ function lambdaHandler<I, O>(step: Step<I, O>): (event: unknown) => Promise<O> {
 }
 
 export const validateInputHandler = lambdaHandler(validateInput);
+export const preflightHandler = lambdaHandler(preflight);
 export const enforceDefaultEncryptionHandler = lambdaHandler(enforceDefaultEncryption);
 export const findInventoryHandler = lambdaHandler(findInventory);
 export const writeManifestsHandler = lambdaHandler(writeManifests);

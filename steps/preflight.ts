@@ -11,6 +11,7 @@ import {
   type LifecycleRule,
 } from "@aws-sdk/client-s3";
 import { z } from "zod";
+import { StateNames } from "../workflow/definition.ts";
 import {
   ACKNOWLEDGEABLE_BLOCKERS,
   type AcknowledgeableCode,
@@ -35,7 +36,7 @@ import {
 import { PreflightBlockedError } from "./errors.ts";
 import { type RunContext, RunContextSchema } from "./run-context.ts";
 import { httpStatusOf } from "./s3-io.ts";
-import type { StepDeps } from "./step.ts";
+import { defineStep, type StepDeps } from "./step.ts";
 
 /**
  * Input of the preflight state: the validated run and the blockers the operator acknowledged. The workflow wiring
@@ -285,3 +286,9 @@ function lifecycleRule(r: LifecycleRule): LifecycleRuleFacts {
       : {}),
   };
 }
+
+export const preflight = defineStep({
+  state: StateNames.preflight,
+  input: PreflightInputSchema,
+  run: runPreflightStep,
+});

@@ -4,6 +4,7 @@ import { createCopyJobs } from "./create-copy-jobs.ts";
 import { enforceDefaultEncryption } from "./enforce-default-encryption.ts";
 import { findInventory } from "./find-inventory.ts";
 import { runnable } from "./invoke.ts";
+import { preflight } from "./preflight.ts";
 import { recordFailure } from "./record-failure.ts";
 import type { RunnableStep } from "./step.ts";
 import { validateInput } from "./validate-input.ts";
@@ -13,6 +14,7 @@ import { writeManifests } from "./write-manifests.ts";
 
 const all: RunnableStep[] = [
   runnable(validateInput),
+  runnable(preflight),
   runnable(enforceDefaultEncryption),
   runnable(findInventory),
   runnable(writeManifests),

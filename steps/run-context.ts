@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import { ACKNOWLEDGEABLE_BLOCKERS } from "./domain/preflight.ts";
 
 /** Tunables an operator may set per run; the defaults suit a production bucket. */
 export const RunOptionsSchema = z
@@ -36,6 +37,8 @@ export const RunOptionsSchema = z
      * left unconfirmed for 30 days.
      */
     requireApproval: z.boolean().default(false),
+    /** Preflight blockers the operator accepts (each then becomes a warning in the report), e.g. "acls-enabled". */
+    acknowledge: z.array(z.enum(ACKNOWLEDGEABLE_BLOCKERS)).default([]),
   })
   .refine((o) => o.jobPollMinSeconds <= o.jobPollMaxSeconds, {
     message: "jobPollMinSeconds must not exceed jobPollMaxSeconds",

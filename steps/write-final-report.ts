@@ -19,8 +19,15 @@ export interface FinalReportOutput {
 
 export const writeFinalReport = defineStep({
   state: StateNames.writeFinalReport,
-  input: z.object({ run: RunContextSchema, plan: PlanSchema, verification: z.object({ verificationKey: z.string() }) }),
-  async run({ run, plan, verification }, { clients, now, log }): Promise<FinalReportOutput> {
+  input: z.object({
+    run: RunContextSchema,
+    plan: PlanSchema,
+    verification: z.object({ verificationKey: z.string() }),
+    preflight: z
+      .object({ warnings: z.array(z.object({ code: z.string(), message: z.string(), fix: z.string() })) })
+      .optional(),
+  }),
+  async run({ run, plan, verification, preflight }, { clients, now, log }): Promise<FinalReportOutput> {
     const keys = runKeys(run);
     const file = VerificationFileSchema.parse(
       JSON.parse(await getText(clients.s3, run.workBucket, verification.verificationKey)),
@@ -29,7 +36,10 @@ export const writeFinalReport = defineStep({
     const notFound = file.spotCheck.mismatches.filter((m) => m.found === NOT_FOUND);
     const wrong = file.spotCheck.mismatches.filter((m) => m.found !== NOT_FOUND);
     const notFoundIsAProblem = notFoundProblem(file.spotCheck.checked, notFound.length);
-    const warnings = mismatchWarnings(wrong, keys.verification);
+    const warnings = [
+      ...(preflight?.warnings ?? []).map((w) => `Preflight ${w.code}: ${w.message} ${w.fix}`),
+      ...mismatchWarnings(wrong, keys.verification),
+    ];
     if (notFound.length > 0) {
       warnings.push(
         `${notFound.length} of ${file.spotCheck.checked} sampled re-encrypted objects no longer exist (deleted since their copy${notFoundIsAProblem ? "; so many that the check cannot be trusted: compare the completion reports' keys with the bucket" : ""}).`,

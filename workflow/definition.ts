@@ -12,6 +12,7 @@ import { ErrorNames } from "../steps/errors.ts";
 
 export const StateNames = {
   validateInput: "Validate input",
+  preflight: "Preflight checks",
   enforceDefaultEncryption: "Enforce default encryption",
   findInventory: "Find inventory",
   isInventoryReady: "Is the inventory ready?",
@@ -36,6 +37,7 @@ export const StateNames = {
 /** The `${Placeholder}` each Task state's Resource carries, per state. */
 export const FunctionPlaceholders = {
   [StateNames.validateInput]: "ValidateInputFunctionArn",
+  [StateNames.preflight]: "PreflightFunctionArn",
   [StateNames.enforceDefaultEncryption]: "EnforceDefaultEncryptionFunctionArn",
   [StateNames.findInventory]: "FindInventoryFunctionArn",
   [StateNames.writeManifests]: "WriteManifestsFunctionArn",
@@ -119,6 +121,15 @@ export function rekeyDefinition(): Record<string, Json> {
             },
           },
           ResultPath: "$.run",
+          Next: S.preflight,
+        },
+      ),
+      [S.preflight]: task(
+        S.preflight,
+        "Read-only facts about bucket and key (versioning, Object Lock, replication, notifications, lifecycle, ACLs, policies, key policy): blockers stop the run before anything is written, warnings go into the report.",
+        {
+          Parameters: { "run.$": "$.run", "acknowledge.$": "$.run.options.acknowledge" },
+          ResultPath: "$.preflight",
           Next: S.enforceDefaultEncryption,
         },
       ),
@@ -229,7 +240,12 @@ export function rekeyDefinition(): Record<string, Json> {
         S.writeFinalReport,
         "Write the JSON report and a short summary to the work bucket, and return the summary.",
         {
-          Parameters: { "run.$": "$.run", "plan.$": "$.plan", "verification.$": "$.verification" },
+          Parameters: {
+            "run.$": "$.run",
+            "plan.$": "$.plan",
+            "verification.$": "$.verification",
+            "preflight.$": "$.preflight",
+          },
           ResultPath: "$.report",
           OutputPath: "$.report",
           Next: S.didEveryObjectSucceed,

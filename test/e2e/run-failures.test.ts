@@ -3,6 +3,7 @@ import {
   GetBucketEncryptionCommand,
   ListObjectsV2Command,
   PutBucketInventoryConfigurationCommand,
+  PutBucketVersioningCommand,
   PutObjectCommand,
 } from "@aws-sdk/client-s3";
 import { ListJobsCommand } from "@aws-sdk/client-s3-control";
@@ -160,5 +161,32 @@ describe("a run that cannot proceed", () => {
       new ListObjectsV2Command({ Bucket: scenario.workBucket, Prefix: "runs/fail-data/failing-run/" }),
     );
     expect((left.Contents ?? []).map((o) => o.Key)).toEqual(["runs/fail-data/failing-run/failure.json"]);
+  });
+
+  it("stops at preflight, before anything is written, when versioning is suspended; acknowledging lets it through", async () => {
+    await clients.s3.send(
+      new PutBucketVersioningCommand({ Bucket: scenario.bucket, VersioningConfiguration: { Status: "Suspended" } }),
+    );
+    const blocked = await run({});
+    expect(blocked).toMatchObject({ status: "FAILED", error: "PreflightBlockedError" });
+    expect(blocked.status === "FAILED" && blocked.cause).toMatch(/versioning-suspended/);
+    expect(await defaultAlgorithm()).toBe("AES256");
+
+    const acknowledged = startSandboxExecution({
+      sandbox,
+      name: "acknowledged-run",
+      input: {
+        bucket: scenario.bucket,
+        kmsKeyArn: scenario.targetKeyArn,
+        inventoryConfigurationId: scenario.inventoryConfigurationId,
+        workBucket: scenario.workBucket,
+        options: { acknowledge: ["versioning-suspended"], inventoryWaitSeconds: 60 },
+      },
+      onEvent: (e) => {
+        if (e.type === "StateEntered" && e.state.name === StateNames.waitForInventory) acknowledged.abort();
+      },
+    });
+    expect((await acknowledged.result).status).toBe("ABORTED");
+    expect(await defaultAlgorithm()).toBe("aws:kms");
   });
 });

@@ -1,7 +1,7 @@
 import { Match, type Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { StepSpecs } from "../../infra/rekey-stack.ts";
-import { StateNames, type TaskStateName } from "../../workflow/definition.ts";
+import { FunctionPlaceholders, StateNames, type TaskStateName } from "../../workflow/definition.ts";
 import {
   buildStack,
   logicalIdOf,
@@ -101,6 +101,25 @@ describe("each step's role allows exactly the calls its step makes", () => {
         ...each(["s3:GetEncryptionConfiguration", "s3:PutEncryptionConfiguration"], TARGET_BUCKETS),
         ...each(["s3:GetObject", "s3:PutObject"], [`${w()}/runs/*`]),
         `s3:ListBucket ${w()}`,
+      ],
+    ],
+    [
+      StateNames.preflight,
+      () => [
+        ...each(
+          [
+            "s3:GetBucketVersioning",
+            "s3:GetBucketObjectLockConfiguration",
+            "s3:GetReplicationConfiguration",
+            "s3:GetBucketNotification",
+            "s3:GetLifecycleConfiguration",
+            "s3:GetBucketOwnershipControls",
+            "s3:GetBucketPolicy",
+            "s3:GetEncryptionConfiguration",
+          ],
+          TARGET_BUCKETS,
+        ),
+        ...each(["kms:DescribeKey", "kms:GetKeyPolicy"], TARGET_KEYS),
       ],
     ],
     [
@@ -230,13 +249,13 @@ describe("the state machine", () => {
     expect(definition.TimeoutSeconds).toBeLessThanOrEqual(365 * 24 * 3600);
   });
 
-  it("may invoke exactly the nine step functions, by unqualified ARN", () => {
+  it("may invoke exactly the step functions, one per Task state, by unqualified ARN", () => {
     const smRole = logicalIdOf(template, "AWS::IAM::Role", (p) =>
       JSON.stringify(p.AssumeRolePolicyDocument).includes("states.amazonaws.com"),
     );
     const invoke = roleStatements(template, smRole).filter((s) => s.Action.includes("lambda:InvokeFunction"));
     const functions = Object.keys(template.findResources("AWS::Lambda::Function")).map((id) => `<${id}.Arn>`);
-    expect(functions).toHaveLength(9);
+    expect(functions).toHaveLength(Object.keys(FunctionPlaceholders).length);
     expect(invoke).toHaveLength(1);
     expect(invoke[0]?.Action).toEqual(["lambda:InvokeFunction"]);
     expect([...(invoke[0]?.Resource ?? [])].sort()).toEqual(functions.sort());
@@ -397,6 +416,14 @@ describe("the AWS calls the steps make", () => {
     CreateMultipartUploadCommand: "s3:PutObject",
     DescribeJobCommand: "s3:DescribeJob",
     DescribeKeyCommand: "kms:DescribeKey",
+    GetKeyPolicyCommand: "kms:GetKeyPolicy",
+    GetBucketVersioningCommand: "s3:GetBucketVersioning",
+    GetObjectLockConfigurationCommand: "s3:GetBucketObjectLockConfiguration",
+    GetBucketReplicationCommand: "s3:GetReplicationConfiguration",
+    GetBucketNotificationConfigurationCommand: "s3:GetBucketNotification",
+    GetBucketLifecycleConfigurationCommand: "s3:GetLifecycleConfiguration",
+    GetBucketOwnershipControlsCommand: "s3:GetBucketOwnershipControls",
+    GetBucketPolicyCommand: "s3:GetBucketPolicy",
     GetBucketEncryptionCommand: "s3:GetEncryptionConfiguration",
     GetBucketInventoryConfigurationCommand: "s3:GetInventoryConfiguration",
     GetCallerIdentityCommand: "(no permission needed)",
