@@ -3,6 +3,7 @@ import { sandboxClients, startSandboxExecution } from "../sandbox/run-workflow.t
 import { type MixedBucket, seedMixedBucket } from "../sandbox/scenarios/mixed-bucket.ts";
 import { startSandbox } from "../sandbox/server.ts";
 import type { CopyJobsProgress } from "../steps/check-copy-jobs.ts";
+import type { Plan } from "../steps/plan.ts";
 import type { FinalReportOutput } from "../steps/write-final-report.ts";
 import { StateNames } from "../workflow/definition.ts";
 import { CommandFailedError } from "./errors.ts";
@@ -63,10 +64,13 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
             .catch((err: Error) => out.line(`         sandbox: inventory delivery failed: ${err.message}`));
         }
         if (event.type === "StateExited" && event.state.name === StateNames.writeManifests) {
-          const plan = (event.state.output as { plan?: { manifests: { storageClass: string; objects: number }[] } })
-            .plan;
+          const plan = (event.state.output as { plan?: Plan }).plan;
           for (const m of plan?.manifests ?? [])
-            out.line(`         manifest: ${formatCount(m.objects)} ${m.storageClass} objects to copy`);
+            out.line(
+              m.operation === "copy"
+                ? `         manifest: ${formatCount(m.objects)} ${m.storageClass} objects to copy in place`
+                : `         manifest: ${formatCount(m.objects)} encrypted objects to move to the target key (UpdateObjectEncryption, no copy)`,
+            );
         }
         if (event.type === "StateExited" && event.state.name === StateNames.checkCopyJobs) {
           const p = (event.state.output as { progress?: CopyJobsProgress }).progress;

@@ -11,6 +11,25 @@ export interface KmsKey {
   state: KeyState;
   keyManager: "CUSTOMER" | "AWS";
   creationDate: Date;
+  /** The key policy document (JSON text). */
+  policy: string;
+}
+
+/** The default key policy KMS gives a key created without one: the account root may do everything, so IAM decides. */
+export function defaultKeyPolicy(accountId: string): string {
+  return JSON.stringify({
+    Version: "2012-10-17",
+    Id: "key-default-1",
+    Statement: [
+      {
+        Sid: "Enable IAM User Permissions",
+        Effect: "Allow",
+        Principal: { AWS: `arn:aws:iam::${accountId}:root` },
+        Action: "kms:*",
+        Resource: "*",
+      },
+    ],
+  });
 }
 
 /** The keys of the sandbox account. S3 asks it to resolve the key named in SSE-KMS requests. */
@@ -29,6 +48,7 @@ export class KeyRegistry {
       state: "Enabled",
       keyManager,
       creationDate: new Date(),
+      policy: defaultKeyPolicy(this.identity.accountId),
     };
     this.keys.set(keyId, key);
     return key;

@@ -39,6 +39,23 @@ function dispatch(keys: KeyRegistry, operation: string, input: Record<string, un
     case "EnableKey":
       keys.setState(keyId(), "Enabled");
       return {};
+    case "GetKeyPolicy": {
+      const key = keys.find(keyId());
+      if (!key) throw new ServiceError("NotFoundException", 400, `Key '${String(input.KeyId)}' does not exist`);
+      return { Policy: key.policy, PolicyName: "default" };
+    }
+    case "PutKeyPolicy": {
+      const key = keys.find(keyId());
+      if (!key) throw new ServiceError("NotFoundException", 400, `Key '${String(input.KeyId)}' does not exist`);
+      if (typeof input.Policy !== "string") throw new ServiceError("ValidationException", 400, "Policy is required");
+      try {
+        JSON.parse(input.Policy);
+      } catch {
+        throw new ServiceError("MalformedPolicyDocumentException", 400, "The policy is not valid JSON");
+      }
+      key.policy = input.Policy;
+      return {};
+    }
     case "CreateAlias": {
       const alias = input.AliasName;
       if (typeof alias !== "string") throw new ServiceError("ValidationException", 400, "AliasName is required");

@@ -4,6 +4,8 @@ import {
   DescribeKeyCommand,
   DisableKeyCommand,
   EnableKeyCommand,
+  GetKeyPolicyCommand,
+  PutKeyPolicyCommand,
 } from "@aws-sdk/client-kms";
 import { CreateBucketCommand, HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
@@ -83,5 +85,28 @@ describe("sandbox KMS and STS with the real SDK clients", () => {
     await put();
     const head = await clients.s3.send(new HeadObjectCommand({ Bucket: "kms-check", Key: "o" }));
     expect(head.SSEKMSKeyId).toBe(k?.Arn);
+  });
+
+  it("keys carry KMS's default key policy, which PutKeyPolicy replaces", async () => {
+    const { KeyMetadata: k } = await clients.kms.send(new CreateKeyCommand({}));
+    const got = await clients.kms.send(new GetKeyPolicyCommand({ KeyId: k?.Arn, PolicyName: "default" }));
+    expect(JSON.parse(got.Policy ?? "{}")).toMatchObject({
+      Statement: [
+        { Effect: "Allow", Principal: { AWS: `arn:aws:iam::${sandbox.identity.accountId}:root` }, Action: "kms:*" },
+      ],
+    });
+    const policy = JSON.stringify({
+      Version: "2012-10-17",
+      Statement: [{ Effect: "Deny", Principal: "*", Action: "kms:Decrypt", Resource: "*" }],
+    });
+    await clients.kms.send(new PutKeyPolicyCommand({ KeyId: k?.Arn, PolicyName: "default", Policy: policy }));
+    expect((await clients.kms.send(new GetKeyPolicyCommand({ KeyId: k?.Arn, PolicyName: "default" }))).Policy).toBe(
+      policy,
+    );
+    await expect(
+      clients.kms.send(new PutKeyPolicyCommand({ KeyId: k?.Arn, PolicyName: "default", Policy: "{" })),
+    ).rejects.toMatchObject({
+      name: "MalformedPolicyDocumentException",
+    });
   });
 });

@@ -73,21 +73,14 @@ describe("runPreflight against the sandbox", () => {
     expect(blocked.message).toContain('(or acknowledge "versioning-disabled")');
   });
 
-  it("passes a versioned bucket, reading only, and says the sandbox cannot show the key policy", async () => {
+  it("passes a versioned bucket whose key has the default key policy, reading only", async () => {
     served.length = 0;
     recording = true;
     const result = await runPreflight(run("healthy"), deps()).finally(() => {
       recording = false;
     });
 
-    expect(result.warnings.map((w) => w.code).sort()).toEqual([
-      "key-policy-unknown",
-      "noncurrent-versions-never-expire",
-    ]);
-    const keyPolicy = result.warnings.find((w) => w.code === "key-policy-unknown");
-    expect(keyPolicy?.message).toContain(
-      "KMS GetKeyPolicy is not available at this endpoint (UnsupportedOperationException",
-    );
+    expect(result.warnings.map((w) => w.code).sort()).toEqual(["noncurrent-versions-never-expire"]);
     expect(result.facts).toMatchObject({
       versioning: "Enabled",
       objectLock: "disabled",
@@ -285,7 +278,6 @@ describe("runPreflight against the sandbox", () => {
     expect(evaluatePreflight(facts).warnings.map((w) => w.code)).toEqual([
       "eventbridge-enabled",
       "lifecycle-keyed-on-age",
-      "key-policy-unknown",
     ]);
   });
 
