@@ -71,6 +71,7 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
                 ? `         manifest: ${formatCount(m.objects)} ${m.storageClass} objects to copy in place`
                 : `         manifest: ${formatCount(m.objects)} encrypted objects to move to the target key (UpdateObjectEncryption, no copy)`,
             );
+          if (plan?.estimate) for (const line of plan.estimate.text.split("\n")) out.line(`         ${line}`);
         }
         if (event.type === "StateExited" && event.state.name === StateNames.checkCopyJobs) {
           const p = (event.state.output as { progress?: CopyJobsProgress }).progress;

@@ -26,6 +26,15 @@ export function workLabel(unit: { operation: WorkOperation; storageClass?: strin
   return unit.operation === "copy" ? (unit.storageClass ?? "?") : "encryption update";
 }
 
+/** The plan's estimate, small enough for the state; the text is what operators read before approving. */
+export const PlanEstimateSchema = z.object({
+  oneTimeUsd: z.number(),
+  durationLowSeconds: z.number(),
+  durationHighSeconds: z.number(),
+  text: z.string(),
+});
+export type PlanEstimate = z.infer<typeof PlanEstimateSchema>;
+
 /** What the plan step hands on. Per-object details stay in the work bucket; the state carries counts and keys. */
 export const PlanSchema = z.object({
   inventoryManifestKey: z.string(),
@@ -34,6 +43,7 @@ export const PlanSchema = z.object({
   planKey: z.string(),
   /** Manifests and completion reports of this inventory's work (see planPrefix). */
   planPrefix: z.string().endsWith("/"),
+  estimate: PlanEstimateSchema.optional(),
 });
 export type Plan = z.infer<typeof PlanSchema>;
 
@@ -57,4 +67,5 @@ export const PlanFileSchema = z.object({
   inventoryCreatedAt: z.string(),
   manifests: z.array(WorkManifestSchema),
   tally: tallyStateSchema,
+  estimate: PlanEstimateSchema.optional(),
 });

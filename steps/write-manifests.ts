@@ -4,6 +4,7 @@ import { z } from "zod";
 import { StateNames } from "../workflow/definition.ts";
 import { encodeManifestKey, manifestLine } from "./domain/batch-manifest.ts";
 import { type CopyStorageClass, classifyInventoryRow, needsKeyCheck } from "./domain/classify.ts";
+import { estimateRun, type RouteCount, renderEstimate } from "./domain/estimate.ts";
 import {
   type InventoryManifest,
   type InventoryRow,
@@ -11,11 +12,12 @@ import {
   parseInventoryManifest,
   requireColumns,
 } from "./domain/inventory.ts";
+import type { VersioningStatus } from "./domain/preflight.ts";
 import { RunTally } from "./domain/run-report.ts";
 import { InventoryFormatError } from "./errors.ts";
 import { FoundInventorySchema } from "./find-inventory.ts";
 import { LineUpload } from "./manifest-upload.ts";
-import { type Plan, PlanFileSchema } from "./plan.ts";
+import { type Plan, type PlanEstimate, PlanFileSchema } from "./plan.ts";
 import { planKeys, planPrefix, type RunContext, RunContextSchema } from "./run-context.ts";
 import { getStreamWithMd5, getText, getTextIfExists, httpStatusOf, putJson } from "./s3-io.ts";
 import { defineStep, type StepDeps } from "./step.ts";
@@ -29,8 +31,14 @@ const SKIPPED_HEADER = "bucket,key,reason,storage_class,encryption_status,size\n
  */
 export const writeManifests = defineStep({
   state: StateNames.writeManifests,
-  input: z.object({ run: RunContextSchema, inventory: FoundInventorySchema }),
-  async run({ run, inventory }, deps): Promise<Plan> {
+  input: z.object({
+    run: RunContextSchema,
+    inventory: FoundInventorySchema,
+    preflight: z
+      .object({ facts: z.object({ versioning: z.string(), noncurrentExpirationDays: z.number().optional() }) })
+      .optional(),
+  }),
+  async run({ run, inventory, preflight }, deps): Promise<Plan> {
     const { clients, log } = deps;
     const manifestText = await getText(clients.s3, inventory.bucket, inventory.manifestKey);
     const manifest = parseInventoryManifest(manifestText, inventory.manifestKey);
@@ -56,6 +64,7 @@ export const writeManifests = defineStep({
         manifests: stored.manifests,
         planKey: keys.plan,
         planPrefix: plan,
+        ...(stored.estimate ? { estimate: stored.estimate } : {}),
       };
     }
     const tally = new RunTally();
@@ -63,6 +72,7 @@ export const writeManifests = defineStep({
     const updates = new LineUpload(clients.s3, run.workBucket, keys.updateManifest, "text/csv", "AES256");
     const skipped = new LineUpload(clients.s3, run.workBucket, keys.skipped, "text/csv");
     const written: Plan["manifests"] = [];
+    const updatesFrom = { sseS3: { objects: 0, bytes: 0 }, sseKms: { objects: 0, bytes: 0 } };
     try {
       await skipped.write(SKIPPED_HEADER);
       for (const file of manifest.files) {
@@ -72,6 +82,9 @@ export const writeManifests = defineStep({
             const result = classifyInventoryRow(row, { sseKmsKeyIsTarget: (r) => underTarget.get(r.key) });
             tally.recordClassification(result, { key: row.key, size: row.size });
             if (result.kind === "update-encryption") {
+              const from = row.encryptionStatus?.toUpperCase() === "SSE-S3" ? updatesFrom.sseS3 : updatesFrom.sseKms;
+              from.objects += 1;
+              from.bytes += row.size ?? 0;
               await updates.write(manifestLine(run.bucket, row.key));
             } else if (result.kind === "copy") {
               let upload = manifests.get(result.storageClass);
@@ -134,18 +147,22 @@ export const writeManifests = defineStep({
     }
     const reconciliation = tally.reconcile();
     if (!reconciliation.ok) throw new Error(`Plan counts do not add up: ${reconciliation.problems.join(" ")}`);
+    const estimate = planEstimate(run, tally, updatesFrom, preflight?.facts);
     await putJson(clients.s3, run.workBucket, keys.plan, {
       inventoryManifestKey: inventory.manifestKey,
       inventoryCreatedAt: manifest.creationTimestamp.toISOString(),
       manifests: written,
       tally: tally.toJSON(),
+      estimate,
     });
+    log.info("plan written", { bucket: run.bucket, plan: keys.plan, oneTimeUsd: estimate.oneTimeUsd });
     return {
       inventoryManifestKey: inventory.manifestKey,
       inventoryCreatedAt: manifest.creationTimestamp.toISOString(),
       manifests: written,
       planKey: keys.plan,
       planPrefix: plan,
+      estimate,
     };
   },
 });
@@ -219,4 +236,41 @@ async function targetKeyChecks(
     ),
   );
   return new Map(results);
+}
+
+/** The cost and duration of what the plan will do, from its counts (steps/domain/estimate.ts). */
+function planEstimate(
+  run: RunContext,
+  tally: RunTally,
+  updatesFrom: { sseS3: RouteCount; sseKms: RouteCount },
+  facts: { versioning: string; noncurrentExpirationDays?: number | undefined } | undefined,
+): PlanEstimate {
+  const t = tally.snapshot;
+  const copy = Object.fromEntries(
+    Object.entries(t.copyPlanned).map(([storageClass, c]) => [storageClass, { objects: c.count, bytes: c.bytes }]),
+  );
+  let skipped: RouteCount = { objects: 0, bytes: 0 };
+  for (const c of Object.values(t.skipped))
+    skipped = { objects: skipped.objects + c.count, bytes: skipped.bytes + c.bytes };
+  const changed = Object.values(t.copyPlanned).reduce((n, c) => n + c.count, 0) + t.updatePlanned.count;
+  const versioning: VersioningStatus =
+    facts?.versioning === "Enabled" || facts?.versioning === "Suspended" ? facts.versioning : "Unversioned";
+  const e = estimateRun({
+    copy,
+    updateEncryption: { fromSseS3: updatesFrom.sseS3, fromSseKms: updatesFrom.sseKms },
+    multipartCopy: {},
+    skipped,
+    verifySample: Math.min(run.options.verifySampleSize, changed),
+    versioning,
+    ...(facts?.noncurrentExpirationDays === undefined
+      ? {}
+      : { noncurrentExpirationDays: facts.noncurrentExpirationDays }),
+    inventoryObjectsListed: t.seen.count,
+  });
+  return {
+    oneTimeUsd: e.oneTimeUsd,
+    durationLowSeconds: e.duration.lowSeconds,
+    durationHighSeconds: e.duration.highSeconds,
+    text: renderEstimate(e),
+  };
 }

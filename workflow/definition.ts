@@ -167,7 +167,7 @@ export function rekeyDefinition(): Record<string, Json> {
         S.writeManifests,
         "Stream the inventory, keep current unencrypted objects, and write one Batch Operations manifest per storage class.",
         {
-          Parameters: { "run.$": "$.run", "inventory.$": "$.inventory" },
+          Parameters: { "run.$": "$.run", "inventory.$": "$.inventory", "preflight.$": "$.preflight" },
           ResultPath: "$.plan",
           Next: S.anythingToCopy,
         },

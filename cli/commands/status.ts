@@ -136,6 +136,7 @@ function render(r: StatusReport, now: Date): string {
       lines.push(
         `    ${m.operation === "copy" ? "copy" : "update the encryption of"} ${formatCount(m.objects)} ${m.operation === "copy" ? `${m.storageClass} ` : ""}objects (${m.key})`,
       );
+    if (r.plan.estimate) lines.push(...r.plan.estimate.text.split("\n").map((l) => `    ${l}`));
     lines.push(`  approve:   rekey approve --execution ${r.executionArn}`);
   }
   if (r.progress) {

@@ -79,6 +79,8 @@ describe("approval before copying", () => {
     expect(status).toMatch(/copy nothing until you run rekey approve/);
     expect(status).toMatch(/copy \d+ STANDARD objects/);
     expect(status).toContain(`rekey approve --execution ${executionArn}`);
+    expect(status).toMatch(/One-time cost: \$\d/);
+    expect(status).toMatch(/Duration: .+ to .+ \(assumed rates\)/);
     const before = await admin.versions(scenario.bucket);
     await new Promise((r) => setTimeout(r, 1500));
     expect((await admin.versions(scenario.bucket)).length).toBe(before.length);
