@@ -50,9 +50,8 @@ export class InvalidInputError extends RekeyError {
   override readonly name = ErrorNames.InvalidInput;
 }
 
-/** A delivered inventory file (manifest.json or a CSV data file) cannot be read. Not retryable. */
-export class InventoryFormatError extends RekeyError {
-  override readonly name = ErrorNames.InventoryFormat;
+/** A problem in one file rekey reads; the message starts with where it is. */
+abstract class FileProblemError extends RekeyError {
   /** Key of the file the problem is in, relative to its bucket. */
   readonly file: string;
   /** 1-based line in the decompressed file, when the problem is on one line. */
@@ -64,6 +63,11 @@ export class InventoryFormatError extends RekeyError {
     this.file = options.file;
     this.line = options.line;
   }
+}
+
+/** A delivered inventory file (manifest.json or a CSV data file) cannot be read. Not retryable. */
+export class InventoryFormatError extends FileProblemError {
+  override readonly name = ErrorNames.InventoryFormat;
 }
 
 /** No inventory delivered after `deliveredAfter` arrived before the run's wait deadline; the run stops. */
@@ -99,17 +103,8 @@ export class BatchJobFailedError extends RekeyError {
 }
 
 /** A completion report (manifest.json or a results CSV) is missing or cannot be read. */
-export class CompletionReportError extends RekeyError {
+export class CompletionReportError extends FileProblemError {
   override readonly name = ErrorNames.CompletionReport;
-  readonly file: string;
-  readonly line: number | undefined;
-
-  constructor(problem: string, options: RekeyErrorOptions & { file: string; line?: number }) {
-    const where = options.line === undefined ? options.file : `${options.file} line ${options.line}`;
-    super(`${where}: ${problem}`, options);
-    this.file = options.file;
-    this.line = options.line;
-  }
 }
 
 /** The final check found non-compliant current objects, or the run's counts do not reconcile. */
