@@ -328,6 +328,11 @@ export function formatDuration(seconds: number): string {
 const count = (n: number) => n.toLocaleString("en-US");
 
 /** A short text for the approval gate and the report. */
+/** Per-request prices read best per 1,000 (as AWS lists them); per-job prices as they are. */
+function unitPrice(usd: number): string {
+  return usd >= 0.01 ? `${formatUsd(usd)} each` : `${formatUsd(usd * 1000)}/1,000`;
+}
+
 export function renderEstimate(e: Estimate): string {
   const out: string[] = [];
   out.push(
@@ -337,9 +342,7 @@ export function renderEstimate(e: Estimate): string {
     `One-time cost: ${formatUsd(e.oneTimeUsd)} with S3 Bucket Keys (${formatUsd(e.oneTimeUsdWithoutBucketKey)} if every object called KMS).`,
   );
   for (const l of e.lines) {
-    out.push(
-      `  ${l.item}: ${count(l.quantity)} × ${formatUsd(l.unitUsd * 1000)}/1,000 = ${formatUsd(l.usd)} [${l.confidence}]`,
-    );
+    out.push(`  ${l.item}: ${count(l.quantity)} × ${unitPrice(l.unitUsd)} = ${formatUsd(l.usd)} [${l.confidence}]`);
   }
   out.push(
     `  KMS requests: ${count(e.kms.requestsWithBucketKey)} with Bucket Keys = ${formatUsd(e.kms.usdWithBucketKey)}; ${count(e.kms.requestsWithoutBucketKey)} without = ${formatUsd(e.kms.usdWithoutBucketKey)} [${e.kms.confidence}]`,

@@ -135,6 +135,8 @@ describe("estimateRun", () => {
       "Old versions kept: 1.4 TiB, $28.28 per month for 2.0 month(s) until lifecycle expires them = $56.55.",
     );
     expect(text).toContain("Duration: 50 min to 8 h 34 min (assumed rates).");
+    expect(text).toContain("Batch Operations jobs: 3 × $0.25 each = $0.75");
+    expect(text).toMatch(/COPY requests \(STANDARD\): 1,000,000 × \$0\.01\/1,000 = \$5\.00/);
     expect(formatDuration(3 * 86_400)).toBe("3.0 days");
   });
 });
