@@ -266,4 +266,24 @@ describe("rekey re-encrypts one bucket end to end in the sandbox", () => {
     expect((await admin.versions(scenario.bucket)).length).toBe(versionsBefore);
     expect(second.status === "SUCCEEDED" && (second.output as FinalReportOutput).totals).toEqual(output().totals);
   });
+
+  it("a run from a newer inventory finds everything compliant and creates no job", async () => {
+    const jobsBefore =
+      (await clients.s3control.send(new ListJobsCommand({ AccountId: sandbox.identity.accountId }))).Jobs ?? [];
+    // A later delivery (S3 would make it the next day); the minute-named folder must differ from the first one's.
+    await new Promise((r) => setTimeout(r, 61_000 - (Date.now() % 60_000)));
+    await admin.deliverInventory({ bucket: scenario.bucket, configurationId: scenario.inventoryConfigurationId });
+    const third = await runOnScenario({ sandbox, scenario, name: "e2e-run-3" });
+    expect(third.status).toBe("SUCCEEDED");
+    const totals = third.status === "SUCCEEDED" ? (third.output as FinalReportOutput).totals : undefined;
+    expect(totals).toMatchObject({
+      reencrypted: 0,
+      alreadyCompliant: scenario.keys.filter((k) => becomesCompliant(k.expectation)).length - 1,
+      failed: 0,
+      pending: 0,
+    });
+    const jobsAfter =
+      (await clients.s3control.send(new ListJobsCommand({ AccountId: sandbox.identity.accountId }))).Jobs ?? [];
+    expect(jobsAfter.length).toBe(jobsBefore.length);
+  }, 120_000);
 });
