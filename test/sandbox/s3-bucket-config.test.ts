@@ -36,7 +36,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SandboxAdmin, SandboxAdminError } from "../../sandbox/admin-client.ts";
 import type { Sandbox } from "../../sandbox/server.ts";
-import { sandboxWithClients } from "../support/sandbox.ts";
+import { newTestBucket, sandboxWithClients } from "../support/sandbox.ts";
 
 let sandbox: Sandbox;
 let s3: S3Client;
@@ -51,14 +51,7 @@ beforeAll(async () => {
 });
 afterAll(() => sandbox.close());
 
-async function newBucket(opts: { versioned?: boolean; objectLock?: boolean } = {}): Promise<string> {
-  const bucket = `cfg-${++n}-${Date.now()}`;
-  await s3.send(new CreateBucketCommand({ Bucket: bucket, ObjectLockEnabledForBucket: opts.objectLock ?? false }));
-  if (opts.versioned) {
-    await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: "Enabled" } }));
-  }
-  return bucket;
-}
+const newBucket = (opts: { versioned?: boolean; objectLock?: boolean } = {}) => newTestBucket(s3, "cfg", opts);
 
 async function s3Error(p: Promise<unknown>): Promise<S3ServiceException> {
   try {

@@ -3,14 +3,12 @@ import type { KMSClient } from "@aws-sdk/client-kms";
 import { CreateKeyCommand, DisableKeyCommand } from "@aws-sdk/client-kms";
 import {
   CopyObjectCommand,
-  CreateBucketCommand,
   DeleteBucketEncryptionCommand,
   GetBucketEncryptionCommand,
   GetObjectCommand,
   GetObjectTaggingCommand,
   HeadObjectCommand,
   PutBucketEncryptionCommand,
-  PutBucketVersioningCommand,
   PutObjectCommand,
   type S3Client,
   S3ServiceException,
@@ -19,13 +17,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import { SANDBOX_SSE_C_KEY } from "../../sandbox/s3/seed.ts";
 import type { Sandbox } from "../../sandbox/server.ts";
-import { sandboxWithClients } from "../support/sandbox.ts";
+import { newTestBucket, sandboxWithClients } from "../support/sandbox.ts";
 
 let sandbox: Sandbox;
 let s3: S3Client;
 let kms: KMSClient;
 let admin: SandboxAdmin;
-let n = 0;
 
 beforeAll(async () => {
   const started = await sandboxWithClients();
@@ -36,14 +33,7 @@ beforeAll(async () => {
 });
 afterAll(() => sandbox.close());
 
-async function newBucket(versioned = false): Promise<string> {
-  const bucket = `enc-${++n}-${Date.now()}`;
-  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  if (versioned) {
-    await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: "Enabled" } }));
-  }
-  return bucket;
-}
+const newBucket = (versioned = false) => newTestBucket(s3, "enc", { versioned });
 
 async function newKey(): Promise<string> {
   const out = await kms.send(new CreateKeyCommand({ Description: "test" }));

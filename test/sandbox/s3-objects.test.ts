@@ -26,12 +26,11 @@ import { Upload } from "@aws-sdk/lib-storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import type { Sandbox } from "../../sandbox/server.ts";
-import { sandboxWithClients } from "../support/sandbox.ts";
+import { newTestBucket, sandboxWithClients } from "../support/sandbox.ts";
 
 let sandbox: Sandbox;
 let s3: S3Client;
 let admin: SandboxAdmin;
-let n = 0;
 
 beforeAll(async () => {
   const started = await sandboxWithClients();
@@ -41,14 +40,7 @@ beforeAll(async () => {
 });
 afterAll(() => sandbox.close());
 
-async function newBucket(versioned = false): Promise<string> {
-  const bucket = `objects-${++n}-${Date.now()}`;
-  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  if (versioned) {
-    await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: "Enabled" } }));
-  }
-  return bucket;
-}
+const newBucket = (versioned = false) => newTestBucket(s3, "objects", { versioned });
 
 async function s3Error(p: Promise<unknown>): Promise<S3ServiceException> {
   try {

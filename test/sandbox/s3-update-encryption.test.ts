@@ -1,12 +1,10 @@
 import type { KMSClient } from "@aws-sdk/client-kms";
 import { CreateKeyCommand, DisableKeyCommand } from "@aws-sdk/client-kms";
 import {
-  CreateBucketCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   GetObjectTaggingCommand,
   HeadObjectCommand,
-  PutBucketVersioningCommand,
   PutObjectCommand,
   PutObjectLegalHoldCommand,
   PutObjectRetentionCommand,
@@ -20,13 +18,12 @@ import type { AdminObjectVersion } from "../../sandbox/s3/admin.ts";
 import type { SeedObject } from "../../sandbox/s3/seed.ts";
 import { UPDATE_OBJECT_ENCRYPTION_CREATES_VERSION } from "../../sandbox/s3/update-encryption.ts";
 import type { Sandbox } from "../../sandbox/server.ts";
-import { sandboxWithClients } from "../support/sandbox.ts";
+import { newTestBucket, sandboxWithClients } from "../support/sandbox.ts";
 
 let sandbox: Sandbox;
 let s3: S3Client;
 let kms: KMSClient;
 let admin: SandboxAdmin;
-let n = 0;
 
 beforeAll(async () => {
   const started = await sandboxWithClients();
@@ -37,14 +34,7 @@ beforeAll(async () => {
 });
 afterAll(() => sandbox.close());
 
-async function newBucket(opts: { versioned?: boolean; objectLock?: boolean } = {}): Promise<string> {
-  const bucket = `uoe-${++n}-${Date.now()}`;
-  await s3.send(new CreateBucketCommand({ Bucket: bucket, ObjectLockEnabledForBucket: opts.objectLock ?? false }));
-  if (opts.versioned) {
-    await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: "Enabled" } }));
-  }
-  return bucket;
-}
+const newBucket = (opts: { versioned?: boolean; objectLock?: boolean } = {}) => newTestBucket(s3, "uoe", opts);
 
 async function newKey(): Promise<string> {
   const out = await kms.send(new CreateKeyCommand({ Description: "uoe" }));
