@@ -3,6 +3,7 @@ import { sandboxClients, startSandboxExecution } from "../sandbox/run-workflow.t
 import { type MixedBucket, seedMixedBucket } from "../sandbox/scenarios/mixed-bucket.ts";
 import { startSandbox } from "../sandbox/server.ts";
 import type { CopyJobsProgress } from "../steps/check-copy-jobs.ts";
+import type { LargeObjectCopyResult } from "../steps/large-object-copy.ts";
 import type { Plan } from "../steps/plan.ts";
 import type { FinalReportOutput } from "../steps/write-final-report.ts";
 import { StateNames } from "../workflow/definition.ts";
@@ -71,7 +72,18 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
                 ? `         manifest: ${formatCount(m.objects)} ${m.storageClass} objects to copy in place`
                 : `         manifest: ${formatCount(m.objects)} encrypted objects to move to the target key (UpdateObjectEncryption, no copy)`,
             );
+          if (plan?.largeObjects)
+            out.line(
+              `         list: ${formatCount(plan.largeObjects.objects)} unencrypted objects over 5 GiB (${formatGiB(plan.largeObjects.bytes)}) to copy part by part (UploadPartCopy)`,
+            );
           if (plan?.estimate) for (const line of plan.estimate.text.split("\n")) out.line(`         ${line}`);
+        }
+        if (event.type === "StateExited" && event.state.name === StateNames.copyLargeObjects) {
+          const l = (event.state.output as { largeCopy?: LargeObjectCopyResult }).largeCopy;
+          if (l)
+            out.line(
+              `         ${bar(l.processed, l.total)} ${formatCount(l.processed)}/${formatCount(l.total)} large objects: ${formatCount(l.counts.reencrypted)} re-encrypted, ${formatCount(l.counts.failed + l.counts["changed-during-copy"])} failed${l.done ? "" : ", continuing"}`,
+            );
         }
         if (event.type === "StateExited" && event.state.name === StateNames.checkCopyJobs) {
           const p = (event.state.output as { progress?: CopyJobsProgress }).progress;
@@ -101,6 +113,10 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
   } finally {
     await sandbox.close();
   }
+}
+
+function formatGiB(bytes: number): string {
+  return `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
 }
 
 /** Current objects by encryption, read straight from the sandbox, independent of rekey's own report. */

@@ -8,6 +8,7 @@ import { z } from "zod";
 export const ContextKeys = {
   buckets: "rekey:buckets",
   kmsKeyArns: "rekey:kmsKeyArns",
+  sourceKmsKeyArns: "rekey:sourceKmsKeyArns",
   logRetentionDays: "rekey:logRetentionDays",
   runArtifactExpirationDays: "rekey:runArtifactExpirationDays",
   inventoryExpirationDays: "rekey:inventoryExpirationDays",
@@ -51,6 +52,11 @@ export interface RekeyConfig {
   buckets: string[];
   /** Full ARNs of the KMS keys objects may be re-encrypted under; all in the stack's region. */
   kmsKeyArns: string[];
+  /**
+   * Full ARNs of the KMS keys SSE-KMS objects are under today (other than the targets): S3UpdateObjectEncryption
+   * decrypts their data keys. Without them, encryption updates of such objects fail with AccessDenied (reported).
+   */
+  sourceKmsKeyArns: string[];
   /** Retention of the state machine's and the step functions' log groups. */
   logRetentionDays: number;
   /** Days after which run artifacts (runs/…: manifests, reports, summaries) expire in the work bucket. */
@@ -86,6 +92,7 @@ export function configSchema(region: string) {
         error: `name at least one KMS key ARN objects may be re-encrypted under (context ${ContextKeys.kmsKeyArns}).`,
       }),
     ),
+    sourceKmsKeyArns: z.preprocess(listFromContext, z.array(keyArn).default([])),
     logRetentionDays: z.preprocess(
       numberFromContext,
       z

@@ -88,6 +88,14 @@ export const StepSpecs: Record<TaskStateName, StepSpec> = {
     timeout: Duration.minutes(1),
     memorySize: 256,
   },
+  [StateNames.copyLargeObjects]: {
+    handler: "copyLargeObjectsHandler",
+    // Each invocation stops starting parts at its time budget (workflow LARGE_COPY_TIME_BUDGET_MS), saves its
+    // progress and returns; the state machine calls it again. The copies are server-side: little memory.
+    description: "rekey: copy unencrypted objects over 5 GiB in place, part by part, under the target key",
+    timeout: Duration.minutes(15),
+    memorySize: 512,
+  },
   [StateNames.verifyResults]: {
     handler: "verifyResultsHandler",
     // Reads every completion report row and HEADs a sample of objects: long for large buckets.
@@ -231,16 +239,34 @@ export class RekeyStack extends Stack {
         resources: [workObjects(WorkBucketPrefixes.reports)],
       }),
     );
-    // Writing SSE-KMS needs GenerateDataKey; CopyObject's documented permissions add Decrypt. Only on the target
-    // keys. Objects already encrypted under some OTHER key would need Decrypt on that key to be read; rekey copies
-    // only unencrypted objects (the rest is planned for S3UpdateObjectEncryption or skipped), so none is granted.
+    // S3UpdateObjectEncryption (aws-facts 3.5): s3:UpdateObjectEncryption on the objects, and on the keys
+    // kms:Encrypt, kms:Decrypt, kms:GenerateDataKey and kms:ReEncrypt* (ReEncryptFrom/ReEncryptTo spelled out).
+    this.batchRole.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: "UpdateEncryptionInPlace",
+        actions: ["s3:UpdateObjectEncryption"],
+        resources: targetObjects,
+      }),
+    );
+    // Writing SSE-KMS needs GenerateDataKey; CopyObject's documented permissions add Decrypt; the encryption
+    // update adds Encrypt and ReEncrypt*. Copies read only unencrypted objects, so no other key is needed for them.
     this.batchRole.addToPrincipalPolicy(
       new PolicyStatement({
         sid: "EncryptUnderTargetKeys",
-        actions: ["kms:GenerateDataKey", "kms:Decrypt"],
+        actions: ["kms:GenerateDataKey", "kms:Decrypt", "kms:Encrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo"],
         resources: targetKeys,
       }),
     );
+    // SSE-KMS objects under an older key: the update decrypts (re-encrypts from) their data keys under that key.
+    if (config.sourceKmsKeyArns.length > 0) {
+      this.batchRole.addToPrincipalPolicy(
+        new PolicyStatement({
+          sid: "ReEncryptFromSourceKeys",
+          actions: ["kms:Decrypt", "kms:ReEncryptFrom"],
+          resources: config.sourceKmsKeyArns,
+        }),
+      );
+    }
 
     // ---- Step functions ---------------------------------------------------------------------------------------
     const environment = {
@@ -328,6 +354,37 @@ export class RekeyStack extends Stack {
     });
 
     allow(S.checkCopyJobs, "DescribeCopyJobs", ["s3:DescribeJob"], [copyJobs]);
+
+    // The multipart copy in place (steps/large-object-copy.ts). HeadObject/UploadPartCopy's source read need
+    // s3:GetObject, and s3:GetObjectVersion when they name the version read at the start; tags are read from and
+    // written to a named version; Create/UploadPartCopy/Complete need s3:PutObject, plus s3:PutObjectRetention and
+    // s3:PutObjectLegalHold when they carry the source's Object Lock settings; ListParts resumes an upload;
+    // ListObjectVersions checks that nothing landed between source and copy. Writing SSE-KMS parts needs
+    // GenerateDataKey and Decrypt on the target key (UG, "multipart upload with SSE-KMS"). Progress lives under
+    // the plan's prefix.
+    allow(
+      S.copyLargeObjects,
+      "CopyLargeObjectsInPlace",
+      [
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "s3:GetObjectTagging",
+        "s3:GetObjectVersionTagging",
+        "s3:PutObject",
+        "s3:PutObjectTagging",
+        "s3:PutObjectVersionTagging",
+        "s3:PutObjectRetention",
+        "s3:PutObjectLegalHold",
+        "s3:AbortMultipartUpload",
+        "s3:ListMultipartUploadParts",
+      ],
+      targetObjects,
+    );
+    allow(S.copyLargeObjects, "ListTargetBuckets", ["s3:ListBucket", "s3:ListBucketVersions"], targetBuckets);
+    allow(S.copyLargeObjects, "EncryptUnderTargetKeys", ["kms:GenerateDataKey", "kms:Decrypt"], targetKeys);
+    allow(S.copyLargeObjects, "ReadPlan", ["s3:GetObject"], [planObjects]);
+    allow(S.copyLargeObjects, "WriteProgress", ["s3:PutObject"], [planObjects]);
+    allow(S.copyLargeObjects, "ListWorkBucket", ["s3:ListBucket"], [this.workBucket.bucketArn]);
 
     // HeadObject needs s3:GetObject (no KMS permission: it returns no data); ListBucket turns a deleted key into 404.
     allow(S.verifyResults, "DescribeCopyJobs", ["s3:DescribeJob"], [copyJobs]);
@@ -465,10 +522,11 @@ export class RekeyStack extends Stack {
       },
       {
         id: iam5(`${workBucketArn}/${WorkBucketPrefixes.plans}*`),
-        scopes: [S.writeManifests, S.verifyResults].map(step),
+        scopes: [S.writeManifests, S.copyLargeObjects, S.verifyResults].map(step),
         reason:
-          "Manifests and completion reports are keyed by bucket and inventory delivery (plans/<bucket>/<delivery>/…), " +
-          "known only at run time; the grant is limited to the plans/ prefix of the stack's own work bucket.",
+          "Manifests, completion reports and multipart-copy progress are keyed by bucket and inventory delivery " +
+          "(plans/<bucket>/<delivery>/…), known only at run time; the grant is limited to the plans/ prefix of the " +
+          "stack's own work bucket.",
       },
       {
         id: iam5(`${workBucketArn}/${WorkBucketPrefixes.inventory}*`),
@@ -499,10 +557,11 @@ export class RekeyStack extends Stack {
     for (const bucket of config.buckets) {
       acks.push({
         id: iam5(`arn:${partition}:s3:::${bucket}/*`),
-        scopes: [this.batchRole, step(S.writeManifests), step(S.verifyResults)],
+        scopes: [this.batchRole, step(S.writeManifests), step(S.copyLargeObjects), step(S.verifyResults)],
         reason:
           `rekey re-encrypts every current object of ${bucket}, whose keys are known only from its inventory: the ` +
-          "Batch Operations role copies them in place, planning HEADs SSE-KMS objects for their key, Verify results HEADs a sample.",
+          "Batch Operations role copies them in place or updates their encryption, planning HEADs SSE-KMS objects for " +
+          "their key, Copy large objects copies objects over 5 GiB part by part, Verify results HEADs a sample.",
       });
       if (bucket.endsWith("*")) {
         acks.push({
@@ -514,6 +573,7 @@ export class RekeyStack extends Stack {
             step(S.enforceDefaultEncryption),
             step(S.findInventory),
             step(S.writeManifests),
+            step(S.copyLargeObjects),
             step(S.verifyResults),
           ],
           reason: `The configuration allows every bucket whose name starts with "${bucket.slice(0, -1)}" (rekey:buckets).`,

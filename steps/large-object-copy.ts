@@ -14,6 +14,7 @@ import {
 } from "@aws-sdk/client-s3";
 import pLimit from "p-limit";
 import { z } from "zod";
+import { StateNames } from "../workflow/definition.ts";
 import {
   batchDigest,
   batchKey,
@@ -41,9 +42,10 @@ import {
 } from "./domain/large-copy.ts";
 import { InvalidInputError, ObjectChangedDuringCopyError } from "./errors.ts";
 import { isTransient } from "./invoke.ts";
+import { PlanSchema } from "./plan.ts";
 import { RunContextSchema } from "./run-context.ts";
 import { getText, getTextIfExists, httpStatusOf, putJson } from "./s3-io.ts";
-import type { StepDeps } from "./step.ts";
+import { defineStep, type StepDeps } from "./step.ts";
 
 /**
  * Re-encrypts objects too large for CopyObject (over 5 GiB, so also for Batch Operations) in place with a
@@ -103,7 +105,13 @@ export const LargeObjectCopyOptionsSchema = z.object({
 export type LargeObjectCopyOptions = z.infer<typeof LargeObjectCopyOptionsSchema>;
 
 export const LargeObjectCopyInputSchema = z.object({
-  run: RunContextSchema.pick({ bucket: true, kmsKeyArn: true, workBucket: true, runPrefix: true }),
+  target: z.object({
+    bucket: z.string().min(1),
+    kmsKeyArn: z.string().startsWith("arn:"),
+    workBucket: z.string().min(1),
+    /** Where progress files go in the work bucket; the plan's prefix, so a later run continues the same uploads. */
+    progressPrefix: z.string().endsWith("/"),
+  }),
   /** The objects, or the key in the work bucket of a JSON Lines file with one object per line. */
   objects: z.union([z.array(LargeObjectSchema), z.object({ listKey: z.string().min(1) })]),
   /** Epoch milliseconds by which the call must return (for example, now + the Lambda's remaining time). */
@@ -121,13 +129,31 @@ export interface LargeObjectCopyResult extends ReturnType<typeof summarizeBatch>
   batchKey: string;
 }
 
-/** Which bucket and key a copy works on, and where its progress goes. */
-export interface LargeCopyTarget {
-  bucket: string;
-  kmsKeyArn: string;
-  workBucket: string;
-  runPrefix: string;
+/** Reads a plan's list of large objects (JSON Lines, one LargeObject per line). */
+export async function readLargeObjectList(s3: S3Client, workBucket: string, listKey: string): Promise<LargeObject[]> {
+  const text = await getText(s3, workBucket, listKey);
+  const list: LargeObject[] = [];
+  for (const [i, line] of text.split("\n").entries()) {
+    if (line.trim() === "") continue;
+    let parsed: ReturnType<typeof LargeObjectSchema.safeParse>;
+    try {
+      parsed = LargeObjectSchema.safeParse(JSON.parse(line));
+    } catch {
+      parsed = LargeObjectSchema.safeParse(undefined);
+    }
+    if (!parsed.success) {
+      throw new InvalidInputError(
+        `s3://${workBucket}/${listKey} line ${i + 1} is not a large object ({"key","size","etag","storageClass"}).`,
+        { fix: "Rewrite the list with one JSON object per line, then run the step again." },
+      );
+    }
+    list.push(parsed.data);
+  }
+  return list;
 }
+
+/** Which bucket and key a copy works on, and where its progress goes. */
+export type LargeCopyTarget = z.infer<typeof LargeObjectCopyInputSchema>["target"];
 
 export interface LargeObjectCopyContext {
   target: LargeCopyTarget;
@@ -142,13 +168,42 @@ export type LargeObjectResult =
   | { status: "paused"; partsCopied: number; partsTotal: number };
 
 /**
+ * "Copy large objects": the plan's list of unencrypted objects over 5 GiB, copied within one invocation's time
+ * budget; the state machine calls it again while `done` is false. Progress lives under the plan's prefix, so an
+ * execution started again for the same plan continues the uploads instead of starting them over.
+ */
+export const copyLargeObjectsStep = defineStep({
+  state: StateNames.copyLargeObjects,
+  input: z.object({
+    run: RunContextSchema,
+    plan: PlanSchema.required({ largeObjects: true }),
+    /** Milliseconds this invocation may spend; the Lambda timeout (15 minutes) minus room to save and return. */
+    timeBudgetMs: z.number().int().positive(),
+  }),
+  run: ({ run, plan, timeBudgetMs }, deps) =>
+    copyLargeObjects(
+      {
+        target: {
+          bucket: run.bucket,
+          kmsKeyArn: run.kmsKeyArn,
+          workBucket: run.workBucket,
+          progressPrefix: plan.planPrefix,
+        },
+        objects: { listKey: plan.largeObjects.key },
+        timeBudgetMs,
+      },
+      deps,
+    ),
+});
+
+/**
  * The step: re-encrypts each listed object in turn; returns `done: false` when the deadline comes first.
  * Transient AWS errors propagate (the upload is kept and the workflow retries); any other failure of one
  * object aborts its upload, is recorded with its reason and the next object follows.
  */
 export async function copyLargeObjects(input: LargeObjectCopyInput, deps: StepDeps): Promise<LargeObjectCopyResult> {
   const parsed = LargeObjectCopyInputSchema.parse(input);
-  const { run, options } = parsed;
+  const { target: run, options } = parsed;
   const started = deps.now().getTime();
   const deadlines = [parsed.deadlineMs, parsed.timeBudgetMs === undefined ? undefined : started + parsed.timeBudgetMs];
   const deadline = deadlines.reduce<number | undefined>(
@@ -163,7 +218,7 @@ export async function copyLargeObjects(input: LargeObjectCopyInput, deps: StepDe
     run.kmsKeyArn,
     objects.map((o) => o.key),
   );
-  const key = batchKey(run.runPrefix, digest);
+  const key = batchKey(run.progressPrefix, digest);
   let batch = await loadBatch(deps.clients.s3, run.workBucket, key, digest, objects.length);
   const finish = async (done: boolean): Promise<LargeObjectCopyResult> => {
     await putJson(deps.clients.s3, run.workBucket, key, batch);
@@ -212,7 +267,7 @@ export async function reencryptLargeObject(
   const { bucket, kmsKeyArn, workBucket } = ctx.target;
   const key = object.key;
   const log = deps.log.child({ bucket, key });
-  const pKey = progressKey(ctx.target.runPrefix, key);
+  const pKey = progressKey(ctx.target.progressPrefix, key);
   const save = (p: LargeCopyProgress) => putJson(s3, workBucket, pKey, p);
   const settle = async (p: LargeCopyProgress | undefined, outcome: LargeCopyOutcome): Promise<LargeObjectResult> => {
     if (p) await save({ ...p, state: "settled", outcome });
@@ -820,29 +875,7 @@ async function loadObjects(
   workBucket: string,
   s3: S3Client,
 ): Promise<LargeObject[]> {
-  let list: LargeObject[];
-  if (Array.isArray(objects)) {
-    list = objects;
-  } else {
-    const text = await getText(s3, workBucket, objects.listKey);
-    list = [];
-    for (const [i, line] of text.split("\n").entries()) {
-      if (line.trim() === "") continue;
-      let parsed: ReturnType<typeof LargeObjectSchema.safeParse>;
-      try {
-        parsed = LargeObjectSchema.safeParse(JSON.parse(line));
-      } catch {
-        parsed = LargeObjectSchema.safeParse(undefined);
-      }
-      if (!parsed.success) {
-        throw new InvalidInputError(
-          `s3://${workBucket}/${objects.listKey} line ${i + 1} is not a large object ({"key","size","etag","storageClass"}).`,
-          { fix: "Rewrite the list with one JSON object per line, then run the step again." },
-        );
-      }
-      list.push(parsed.data);
-    }
-  }
+  const list = Array.isArray(objects) ? objects : await readLargeObjectList(s3, workBucket, objects.listKey);
   // A key listed twice is copied once.
   const seen = new Set<string>();
   return list.filter((o) => !seen.has(o.key) && seen.add(o.key));

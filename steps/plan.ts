@@ -35,6 +35,17 @@ export const PlanEstimateSchema = z.object({
 });
 export type PlanEstimate = z.infer<typeof PlanEstimateSchema>;
 
+/**
+ * Unencrypted objects over 5 GiB: a JSON Lines file in the work bucket (one LargeObject per line), copied by the
+ * "Copy large objects" step rather than a Batch Operations job.
+ */
+export const LargeObjectListSchema = z.object({
+  key: z.string(),
+  objects: z.number().int().positive(),
+  bytes: z.number().nonnegative(),
+});
+export type LargeObjectList = z.infer<typeof LargeObjectListSchema>;
+
 /** What the plan step hands on. Per-object details stay in the work bucket; the state carries counts and keys. */
 export const PlanSchema = z.object({
   inventoryManifestKey: z.string(),
@@ -43,6 +54,7 @@ export const PlanSchema = z.object({
   planKey: z.string(),
   /** Manifests and completion reports of this inventory's work (see planPrefix). */
   planPrefix: z.string().endsWith("/"),
+  largeObjects: LargeObjectListSchema.optional(),
   estimate: PlanEstimateSchema.optional(),
 });
 export type Plan = z.infer<typeof PlanSchema>;
@@ -66,6 +78,7 @@ export const PlanFileSchema = z.object({
   inventoryManifestKey: z.string(),
   inventoryCreatedAt: z.string(),
   manifests: z.array(WorkManifestSchema),
+  largeObjects: LargeObjectListSchema.optional(),
   tally: tallyStateSchema,
   estimate: PlanEstimateSchema.optional(),
 });

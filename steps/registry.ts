@@ -4,6 +4,7 @@ import { createCopyJobs } from "./create-copy-jobs.ts";
 import { enforceDefaultEncryption } from "./enforce-default-encryption.ts";
 import { findInventory } from "./find-inventory.ts";
 import { runnable } from "./invoke.ts";
+import { copyLargeObjectsStep } from "./large-object-copy.ts";
 import { preflight } from "./preflight.ts";
 import { recordFailure } from "./record-failure.ts";
 import type { RunnableStep } from "./step.ts";
@@ -20,6 +21,7 @@ const all: RunnableStep[] = [
   runnable(writeManifests),
   runnable(createCopyJobs),
   runnable(checkCopyJobs),
+  runnable(copyLargeObjectsStep),
   runnable(verifyResults),
   runnable(writeFinalReport),
   runnable(recordFailure),

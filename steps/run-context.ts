@@ -93,5 +93,7 @@ export const planKeys = (prefix: string) => ({
   skipped: `${prefix}skipped.csv`,
   manifest: (storageClass: string) => `${prefix}manifests/copy-${storageClass}.csv`,
   updateManifest: `${prefix}manifests/update-encryption.csv`,
+  /** Unencrypted objects over 5 GiB, one JSON object per line, for the multipart copy step. */
+  largeObjects: `${prefix}large-objects.jsonl`,
   reportsPrefix: `${prefix}batch-reports`,
 });

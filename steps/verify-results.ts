@@ -7,8 +7,10 @@ import { failureReasonsOf } from "./check-copy-jobs.ts";
 import { encodeManifestKey } from "./domain/batch-manifest.ts";
 import type { CopyStorageClass } from "./domain/classify.ts";
 import { parseReportManifest, type ReportRow, reportRows } from "./domain/completion-report.ts";
+import { LargeCopyBatchSchema, type LargeCopyOutcome } from "./domain/large-copy.ts";
 import { RunTally, tallyStateSchema } from "./domain/run-report.ts";
-import { BatchJobFailedError, CompletionReportError } from "./errors.ts";
+import { BatchJobFailedError, CompletionReportError, VerificationFailedError } from "./errors.ts";
+import { readLargeObjectList } from "./large-object-copy.ts";
 import { LineUpload } from "./manifest-upload.ts";
 import { JobsSchema, PlanFileSchema, PlanSchema } from "./plan.ts";
 import { planKeys, type RunContext, RunContextSchema, runKeys } from "./run-context.ts";
@@ -54,8 +56,14 @@ export const VerificationFileSchema = z.object({
  */
 export const verifyResults = defineStep({
   state: StateNames.verifyResults,
-  input: z.object({ run: RunContextSchema, plan: PlanSchema, jobs: JobsSchema.optional() }),
-  async run({ run, plan, jobs }, deps): Promise<Verification> {
+  input: z.object({
+    run: RunContextSchema,
+    plan: PlanSchema,
+    jobs: JobsSchema.optional(),
+    /** What "Copy large objects" returned, or the marker that there was nothing to copy part by part. */
+    largeCopy: z.object({ done: z.literal(true), batchKey: z.string().optional() }).optional(),
+  }),
+  async run({ run, plan, jobs, largeCopy }, deps): Promise<Verification> {
     const { clients, log } = deps;
     const keys = runKeys(run);
     const planFile = PlanFileSchema.parse(JSON.parse(await getText(clients.s3, run.workBucket, plan.planKey)));
@@ -96,6 +104,26 @@ export const verifyResults = defineStep({
         }
         tally.markJobReported(job.jobId);
         log.info("completion report read", { bucket: run.bucket, jobId: job.jobId, rows, status: d?.Status });
+      }
+      if (plan.largeObjects) {
+        if (!largeCopy?.batchKey) {
+          throw new VerificationFailedError(
+            `The plan lists ${plan.largeObjects.objects} object(s) over 5 GiB but no result of "${StateNames.copyLargeObjects}" reached verification.`,
+            { fix: "Start a new run for the same inventory: it reuses the plan and continues the multipart copies." },
+          );
+        }
+        const batch = LargeCopyBatchSchema.parse(
+          JSON.parse(await getText(clients.s3, run.workBucket, largeCopy.batchKey)),
+        );
+        tally.recordLargeCopies(batch.counts);
+        const problems = new Map(batch.problems.map((p) => [p.key, p]));
+        for (const p of batch.problems) {
+          await failedList.write(largeCopyFailedLine(run.bucket, p));
+        }
+        for (const object of await readLargeObjectList(clients.s3, run.workBucket, plan.largeObjects.key)) {
+          if (!problems.has(object.key)) sample.offer({ key: object.key, storageClass: object.storageClass });
+        }
+        log.info("large-object results read", { bucket: run.bucket, batchKey: largeCopy.batchKey, ...batch.counts });
       }
       await failedList.finish();
     } catch (err) {
@@ -177,6 +205,11 @@ async function spotCheck(
     ),
   );
   return results.filter((r): r is SpotCheckMismatch => r !== undefined);
+}
+
+function largeCopyFailedLine(bucket: string, p: LargeCopyOutcome): string {
+  const message = (p.reason ?? "").replace(/"/g, '""');
+  return `${bucket},${encodeManifestKey(p.key)},multipart-copy-${p.outcome},,,"${message}"\n`;
 }
 
 function failedLine(row: ReportRow, category: string): string {

@@ -16,8 +16,9 @@ import type { VersioningStatus } from "./domain/preflight.ts";
 import { RunTally } from "./domain/run-report.ts";
 import { InventoryFormatError } from "./errors.ts";
 import { FoundInventorySchema } from "./find-inventory.ts";
+import type { LargeObject } from "./large-object-copy.ts";
 import { LineUpload } from "./manifest-upload.ts";
-import { type Plan, type PlanEstimate, PlanFileSchema } from "./plan.ts";
+import { type LargeObjectList, type Plan, type PlanEstimate, PlanFileSchema } from "./plan.ts";
 import { planKeys, planPrefix, type RunContext, RunContextSchema } from "./run-context.ts";
 import { getStreamWithMd5, getText, getTextIfExists, httpStatusOf, putJson } from "./s3-io.ts";
 import { defineStep, type StepDeps } from "./step.ts";
@@ -64,6 +65,7 @@ export const writeManifests = defineStep({
         manifests: stored.manifests,
         planKey: keys.plan,
         planPrefix: plan,
+        ...(stored.largeObjects ? { largeObjects: stored.largeObjects } : {}),
         ...(stored.estimate ? { estimate: stored.estimate } : {}),
       };
     }
@@ -71,6 +73,9 @@ export const writeManifests = defineStep({
     const manifests = new Map<CopyStorageClass, LineUpload>();
     const updates = new LineUpload(clients.s3, run.workBucket, keys.updateManifest, "text/csv", "AES256");
     const skipped = new LineUpload(clients.s3, run.workBucket, keys.skipped, "text/csv");
+    const large = new LineUpload(clients.s3, run.workBucket, keys.largeObjects, "application/x-ndjson", "AES256");
+    const largeByClass: Partial<Record<CopyStorageClass, RouteCount>> = {};
+    let largeObjects: LargeObjectList | undefined;
     const written: Plan["manifests"] = [];
     const updatesFrom = { sseS3: { objects: 0, bytes: 0 }, sseKms: { objects: 0, bytes: 0 } };
     try {
@@ -79,7 +84,10 @@ export const writeManifests = defineStep({
         await streamDataFile(run, manifest, file, deps, async (batch) => {
           const underTarget = await targetKeyChecks(run, batch.filter(needsKeyCheck), deps);
           for (const row of batch) {
-            const result = classifyInventoryRow(row, { sseKmsKeyIsTarget: (r) => underTarget.get(r.key) });
+            const result = classifyInventoryRow(row, {
+              sseKmsKeyIsTarget: (r) => underTarget.get(r.key),
+              now: deps.now(),
+            });
             tally.recordClassification(result, { key: row.key, size: row.size });
             if (result.kind === "update-encryption") {
               const from = row.encryptionStatus?.toUpperCase() === "SSE-S3" ? updatesFrom.sseS3 : updatesFrom.sseKms;
@@ -99,6 +107,18 @@ export const writeManifests = defineStep({
                 manifests.set(result.storageClass, upload);
               }
               await upload.write(manifestLine(run.bucket, row.key));
+            } else if (result.kind === "large-copy") {
+              const slot = largeByClass[result.storageClass] ?? { objects: 0, bytes: 0 };
+              largeByClass[result.storageClass] = slot;
+              slot.objects += 1;
+              slot.bytes += row.size ?? 0;
+              const object: LargeObject = {
+                key: row.key,
+                size: row.size ?? 0,
+                ...(row.eTag === undefined ? {} : { etag: row.eTag }),
+                storageClass: result.storageClass,
+              };
+              await large.write(`${JSON.stringify(object)}\n`);
             } else if (result.kind === "skipped") {
               await skipped.write(
                 skippedLine(row.bucket, row.key, result.reason, row.storageClass, row.encryptionStatus, row.size),
@@ -141,17 +161,26 @@ export const writeManifests = defineStep({
       } else {
         await updates.abort();
       }
+      const largePlanned = tally.snapshot.largeCopyPlanned;
+      if (largePlanned.count > 0) {
+        await large.finish();
+        largeObjects = { key: large.key, objects: largePlanned.count, bytes: largePlanned.bytes };
+        log.info("large-object list written", { bucket: run.bucket, key: large.key, objects: largePlanned.count });
+      } else {
+        await large.abort();
+      }
     } catch (err) {
-      await Promise.all([skipped, updates, ...manifests.values()].map((u) => u.abort()));
+      await Promise.all([skipped, updates, large, ...manifests.values()].map((u) => u.abort()));
       throw err;
     }
     const reconciliation = tally.reconcile();
     if (!reconciliation.ok) throw new Error(`Plan counts do not add up: ${reconciliation.problems.join(" ")}`);
-    const estimate = planEstimate(run, tally, updatesFrom, preflight?.facts);
+    const estimate = planEstimate(run, tally, updatesFrom, largeByClass, preflight?.facts);
     await putJson(clients.s3, run.workBucket, keys.plan, {
       inventoryManifestKey: inventory.manifestKey,
       inventoryCreatedAt: manifest.creationTimestamp.toISOString(),
       manifests: written,
+      ...(largeObjects ? { largeObjects } : {}),
       tally: tally.toJSON(),
       estimate,
     });
@@ -162,6 +191,7 @@ export const writeManifests = defineStep({
       manifests: written,
       planKey: keys.plan,
       planPrefix: plan,
+      ...(largeObjects ? { largeObjects } : {}),
       estimate,
     };
   },
@@ -243,6 +273,7 @@ function planEstimate(
   run: RunContext,
   tally: RunTally,
   updatesFrom: { sseS3: RouteCount; sseKms: RouteCount },
+  multipartCopy: Partial<Record<CopyStorageClass, RouteCount>>,
   facts: { versioning: string; noncurrentExpirationDays?: number | undefined } | undefined,
 ): PlanEstimate {
   const t = tally.snapshot;
@@ -252,13 +283,14 @@ function planEstimate(
   let skipped: RouteCount = { objects: 0, bytes: 0 };
   for (const c of Object.values(t.skipped))
     skipped = { objects: skipped.objects + c.count, bytes: skipped.bytes + c.bytes };
-  const changed = Object.values(t.copyPlanned).reduce((n, c) => n + c.count, 0) + t.updatePlanned.count;
+  const changed =
+    Object.values(t.copyPlanned).reduce((n, c) => n + c.count, 0) + t.updatePlanned.count + t.largeCopyPlanned.count;
   const versioning: VersioningStatus =
     facts?.versioning === "Enabled" || facts?.versioning === "Suspended" ? facts.versioning : "Unversioned";
   const e = estimateRun({
     copy,
     updateEncryption: { fromSseS3: updatesFrom.sseS3, fromSseKms: updatesFrom.sseKms },
-    multipartCopy: {},
+    multipartCopy,
     skipped,
     verifySample: Math.min(run.options.verifySampleSize, changed),
     versioning,

@@ -25,6 +25,10 @@ export const StateNames = {
   areJobsDone: "Are the copy jobs done?",
   waitingForApproval: "Waiting for approval",
   waitForJobs: "Wait for copy jobs",
+  anyLargeObjects: "Any objects over 5 GiB?",
+  noLargeObjects: "No objects over 5 GiB",
+  copyLargeObjects: "Copy large objects",
+  areLargeObjectsDone: "Are the large objects done?",
   verifyResults: "Verify results",
   writeFinalReport: "Write final report",
   didEveryObjectSucceed: "Did every copied object end compliant?",
@@ -43,6 +47,7 @@ export const FunctionPlaceholders = {
   [StateNames.writeManifests]: "WriteManifestsFunctionArn",
   [StateNames.createCopyJobs]: "CreateCopyJobsFunctionArn",
   [StateNames.checkCopyJobs]: "CheckCopyJobsFunctionArn",
+  [StateNames.copyLargeObjects]: "CopyLargeObjectsFunctionArn",
   [StateNames.verifyResults]: "VerifyResultsFunctionArn",
   [StateNames.writeFinalReport]: "WriteFinalReportFunctionArn",
   [StateNames.recordFailure]: "RecordFailureFunctionArn",
@@ -64,6 +69,11 @@ export const TRANSIENT_ERRORS = [
 
 /** A Lambda invocation is capped at 15 minutes; the state waits no longer than that. */
 const TASK_TIMEOUT_SECONDS = 900;
+/**
+ * What one "Copy large objects" invocation may spend: 13 of the 15 minutes, leaving the step's own margin (a part
+ * in flight finishes) and time to save progress. The loop calls it again until the list is done.
+ */
+export const LARGE_COPY_TIME_BUDGET_MS = 13 * 60_000;
 /**
  * A run that has not finished after three weeks has lost its operator. (The local engine arms one Node timer for
  * the whole execution, which caps this below 24.8 days.)
@@ -183,7 +193,7 @@ export function rekeyDefinition(): Record<string, Json> {
         Comment: "Records that no job was created, so verification still runs on the plan's counts.",
         Result: { jobs: [] },
         ResultPath: "$.jobs",
-        Next: S.verifyResults,
+        Next: S.anyLargeObjects,
       },
       [S.createCopyJobs]: task(
         S.createCopyJobs,
@@ -208,7 +218,7 @@ export function rekeyDefinition(): Record<string, Json> {
         Comment:
           "Every job Complete, Failed or Cancelled ends the polling loop; jobs awaiting confirmation wait for the operator.",
         Choices: [
-          { Variable: "$.progress.done", BooleanEquals: true, Next: S.verifyResults },
+          { Variable: "$.progress.done", BooleanEquals: true, Next: S.anyLargeObjects },
           { Variable: "$.progress.awaitingApproval", BooleanEquals: true, Next: S.waitingForApproval },
         ],
         Default: S.waitForJobs,
@@ -227,11 +237,40 @@ export function rekeyDefinition(): Record<string, Json> {
         SecondsPath: "$.progress.waitSeconds",
         Next: S.checkCopyJobs,
       },
+      [S.anyLargeObjects]: {
+        Type: "Choice",
+        Comment:
+          "Unencrypted objects over 5 GiB are beyond CopyObject and so beyond Batch Operations; they are copied part by part after the jobs (and so after approval).",
+        Choices: [{ Variable: "$.plan.largeObjects", IsPresent: true, Next: S.copyLargeObjects }],
+        Default: S.noLargeObjects,
+      },
+      [S.noLargeObjects]: {
+        Type: "Pass",
+        Comment: "Records that there was nothing to copy part by part.",
+        Result: { done: true, total: 0 },
+        ResultPath: "$.largeCopy",
+        Next: S.verifyResults,
+      },
+      [S.copyLargeObjects]: task(
+        S.copyLargeObjects,
+        "Copy each object over 5 GiB onto itself with UploadPartCopy under the target key, keeping metadata, tags and storage class; stops at its time budget and saves progress.",
+        {
+          Parameters: { "run.$": "$.run", "plan.$": "$.plan", timeBudgetMs: LARGE_COPY_TIME_BUDGET_MS },
+          ResultPath: "$.largeCopy",
+          Next: S.areLargeObjectsDone,
+        },
+      ),
+      [S.areLargeObjectsDone]: {
+        Type: "Choice",
+        Comment: "An invocation that reached its time budget saved its uploads; the next one continues them.",
+        Choices: [{ Variable: "$.largeCopy.done", BooleanEquals: true, Next: S.verifyResults }],
+        Default: S.copyLargeObjects,
+      },
       [S.verifyResults]: task(
         S.verifyResults,
-        "Read every completion report, account for every object, and spot-check re-encrypted objects with HeadObject.",
+        "Read every completion report and the large-object results, account for every object, and spot-check re-encrypted objects with HeadObject.",
         {
-          Parameters: { "run.$": "$.run", "plan.$": "$.plan", "jobs.$": "$.jobs" },
+          Parameters: { "run.$": "$.run", "plan.$": "$.plan", "jobs.$": "$.jobs", "largeCopy.$": "$.largeCopy" },
           ResultPath: "$.verification",
           Next: S.writeFinalReport,
         },

@@ -309,8 +309,15 @@ function field(v: ObjectVersion, f: InventoryOptionalField): string {
       return v.storageClass === "INTELLIGENT_TIERING" ? (v.intelligentTieringAccessTier ?? "FREQUENT") : "";
     case "ChecksumAlgorithm":
       return v.checksumAlgorithm ?? "";
+    // Object Lock values as the inventory docs spell them (aws-facts 1.6): Governance/Compliance, On/Off.
+    case "ObjectLockMode":
+      return v.retention ? (v.retention.mode === "COMPLIANCE" ? "Compliance" : "Governance") : "";
+    case "ObjectLockRetainUntilDate":
+      return v.retention ? v.retention.retainUntil.toISOString() : "";
+    case "ObjectLockLegalHoldStatus":
+      return v.legalHold === "ON" ? "On" : v.legalHold === "OFF" ? "Off" : "";
     default:
-      // Replication, Object Lock, ACL, owner and lifecycle are not emulated: their columns are present and empty.
+      // Replication, ACL, owner and lifecycle are not emulated: their columns are present and empty.
       return "";
   }
 }

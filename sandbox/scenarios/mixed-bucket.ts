@@ -8,6 +8,7 @@ import {
 } from "@aws-sdk/client-s3";
 import pLimit from "p-limit";
 import type { AwsClients } from "../../steps/clients.ts";
+import type { SkipReason } from "../../steps/domain/classify.ts";
 import type { SandboxAdmin } from "../admin-client.ts";
 import type { SeedObject } from "../s3/seed.ts";
 
@@ -16,14 +17,19 @@ export type Expectation =
   | "reencrypt"
   | "update-from-sse-s3"
   | "update-from-sse-kms"
+  | "large-copy"
+  | "already-compliant"
   | "skip-archived"
-  | "skip-too-large"
   | "skip-sse-c"
+  | "skip-dsse-kms"
+  | "skip-object-lock"
   | "deleted";
 
 export interface SeededKey {
   key: string;
   expectation: Expectation;
+  /** For skipped keys: the reason code the plan must give. */
+  skipReason?: SkipReason;
   storageClass: string;
   /** Version ids written for this key, oldest first (current last unless deleted). */
   versionIds: string[];
@@ -69,15 +75,25 @@ export function bodyOf(key: string, version: number): string {
 }
 
 /**
- * Creates a versioned bucket holding every case the foundation handles or must report: unencrypted objects in
- * several storage classes (with tags, user metadata and content types), SSE-S3 and SSE-KMS objects under
- * another key, archived and oversized unencrypted objects, an SSE-C object, noncurrent unencrypted versions
- * and deleted keys. Written before default encryption is enforced, as data from before 2023 would be.
+ * Creates a versioned bucket with Object Lock enabled (no default retention) holding every case rekey routes or
+ * must report: unencrypted objects in several storage classes (with tags, user metadata and content types) for
+ * Batch copies; SSE-S3, SSE-KMS under another key and SSE-KMS without Bucket Key for encryption updates;
+ * unencrypted objects over 5 GiB for the multipart copy; an object already compliant; archived (GLACIER,
+ * DEEP_ARCHIVE, Intelligent-Tiering archive tier), SSE-C, DSSE-KMS and Object-Locked objects to skip; noncurrent
+ * unencrypted versions and deleted keys. Written before default encryption is enforced, as data from before 2023
+ * would be.
  */
 export async function seedMixedBucket(
   clients: AwsClients,
   admin: SandboxAdmin,
-  options: { bucket: string; workBucket: string; objects: number; inventoryConfigurationId?: string },
+  options: {
+    bucket: string;
+    workBucket: string;
+    objects: number;
+    inventoryConfigurationId?: string;
+    /** Object Lock on the bucket (default true); without it versioning can be suspended, and no key is locked. */
+    objectLock?: boolean;
+  },
 ): Promise<MixedBucket> {
   const { bucket, workBucket } = options;
   const inventoryConfigurationId = options.inventoryConfigurationId ?? "rekey-all-versions";
@@ -86,7 +102,8 @@ export async function seedMixedBucket(
   const otherKeyArn = (await clients.kms.send(new CreateKeyCommand({ Description: "an older key" }))).KeyMetadata?.Arn;
   if (!targetKeyArn || !otherKeyArn) throw new Error("KMS CreateKey returned no ARN");
 
-  await clients.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  const objectLock = options.objectLock ?? true;
+  await clients.s3.send(new CreateBucketCommand({ Bucket: bucket, ObjectLockEnabledForBucket: objectLock }));
   // The work bucket may already exist: the sandbox's own, or one shared by several seeded buckets.
   const workBucketExists = await clients.s3.send(new HeadBucketCommand({ Bucket: workBucket })).then(
     () => true,
@@ -108,12 +125,29 @@ export async function seedMixedBucket(
           S3BucketDestination: { Bucket: `arn:aws:s3:::${workBucket}`, Format: "CSV", Prefix: "inventory" },
         },
         Schedule: { Frequency: "Daily" },
-        OptionalFields: ["Size", "LastModifiedDate", "StorageClass", "ETag", "EncryptionStatus", "BucketKeyStatus"],
+        OptionalFields: [
+          "Size",
+          "LastModifiedDate",
+          "StorageClass",
+          "ETag",
+          "EncryptionStatus",
+          "BucketKeyStatus",
+          "IntelligentTieringAccessTier",
+          "ObjectLockMode",
+          "ObjectLockRetainUntilDate",
+          "ObjectLockLegalHoldStatus",
+        ],
       },
     }),
   );
 
-  const planned: { seed: SeedObject; expectation: Expectation; oldVersion?: SeedObject; deleteAfter?: boolean }[] = [];
+  const planned: {
+    seed: SeedObject;
+    expectation: Expectation;
+    skipReason?: SkipReason;
+    oldVersion?: SeedObject;
+    deleteAfter?: boolean;
+  }[] = [];
   for (let i = 0; i < options.objects; i++) {
     const key = NAME_STYLES[i % NAME_STYLES.length]?.(i) ?? `k/${i}`;
     const storageClass: SeedStorageClass =
@@ -147,6 +181,7 @@ export async function seedMixedBucket(
         planned.push({
           seed: { ...base, storageClass: i % 40 < 20 ? "GLACIER" : "DEEP_ARCHIVE" },
           expectation: "skip-archived",
+          skipReason: "archived",
         });
         break;
       case 19:
@@ -156,20 +191,99 @@ export async function seedMixedBucket(
         planned.push({ seed: base, expectation: "reencrypt" });
     }
   }
-  planned.push({
-    seed: {
-      key: "large/video-6GiB.mov",
-      size: 6 * 1024 ** 3,
-      storageClass: "STANDARD",
-      contentType: "video/quicktime",
-      encryption: { type: "NOT-SSE" },
+  const GiB = 1024 ** 3;
+  const lockedUntil = new Date(Date.now() + 10 * 365 * 24 * 3600 * 1000).toISOString();
+  planned.push(
+    {
+      seed: {
+        key: "large/video-6GiB.mov",
+        size: 6 * GiB,
+        storageClass: "STANDARD_IA",
+        contentType: "video/quicktime",
+        metadata: { camera: "north-gate", "source-system": "legacy" },
+        tags: { retention: "7y" },
+        encryption: { type: "NOT-SSE" },
+      },
+      expectation: "large-copy",
     },
-    expectation: "skip-too-large",
-  });
-  planned.push({
-    seed: { key: "secret/customer-key.bin", body: "sse-c data", encryption: { type: "SSE-C" } },
-    expectation: "skip-sse-c",
-  });
+    {
+      seed: {
+        key: "large/backup 11GiB,full.tar",
+        size: 11 * GiB,
+        storageClass: "STANDARD",
+        encryption: { type: "NOT-SSE" },
+      },
+      expectation: "large-copy",
+    },
+    {
+      seed: { key: "large/cold-7GiB.tar", size: 7 * GiB, storageClass: "GLACIER", encryption: { type: "NOT-SSE" } },
+      expectation: "skip-archived",
+      skipReason: "archived",
+    },
+    {
+      seed: {
+        key: "tiering/archived-tier.bin",
+        body: "in the archive access tier",
+        storageClass: "INTELLIGENT_TIERING",
+        intelligentTieringAccessTier: "ARCHIVE_ACCESS",
+        encryption: { type: "NOT-SSE" },
+      },
+      expectation: "skip-archived",
+      skipReason: "archived",
+    },
+    {
+      seed: { key: "secret/customer-key.bin", body: "sse-c data", encryption: { type: "SSE-C" } },
+      expectation: "skip-sse-c",
+      skipReason: "sse-c",
+    },
+    {
+      seed: { key: "dsse/dual-layer.bin", body: "dsse data", encryption: { type: "DSSE-KMS", keyArn: otherKeyArn } },
+      expectation: "skip-dsse-kms",
+      skipReason: "dsse-kms",
+    },
+  );
+  if (objectLock) {
+    planned.push(
+      {
+        seed: {
+          key: "locked/compliance-record.pdf",
+          body: "retained by regulation",
+          encryption: { type: "NOT-SSE" },
+          objectLock: { mode: "COMPLIANCE", retainUntil: lockedUntil },
+        },
+        expectation: "skip-object-lock",
+        skipReason: "object-lock-compliance",
+      },
+      {
+        seed: {
+          key: "locked/governance-sse-s3.pdf",
+          body: "under governance retention",
+          encryption: { type: "SSE-S3" },
+          objectLock: { mode: "GOVERNANCE", retainUntil: lockedUntil },
+        },
+        expectation: "skip-object-lock",
+        skipReason: "object-lock-governance",
+      },
+    );
+  }
+  planned.push(
+    {
+      seed: {
+        key: "kms/target-key-without-bucket-key.txt",
+        body: "under the target key, no Bucket Key",
+        encryption: { type: "SSE-KMS", keyArn: targetKeyArn, bucketKeyEnabled: false },
+      },
+      expectation: "update-from-sse-kms",
+    },
+    {
+      seed: {
+        key: "kms/already-compliant.txt",
+        body: "under the target key with Bucket Key",
+        encryption: { type: "SSE-KMS", keyArn: targetKeyArn, bucketKeyEnabled: true },
+      },
+      expectation: "already-compliant",
+    },
+  );
 
   const versionIds = new Map<string, string[]>();
   const record = (result: { versions: { key: string; versionId: string }[] }) => {
@@ -195,6 +309,7 @@ export async function seedMixedBucket(
   const keys = planned.map((p) => ({
     key: p.seed.key,
     expectation: p.expectation,
+    ...(p.skipReason ? { skipReason: p.skipReason } : {}),
     storageClass: p.seed.storageClass ?? "STANDARD",
     versionIds: versionIds.get(p.seed.key) ?? [],
   }));
@@ -202,7 +317,7 @@ export async function seedMixedBucket(
   return { bucket, workBucket, inventoryConfigurationId, targetKeyArn, otherKeyArn, keys, inventoryRows };
 }
 
-/** Keys rekey makes compliant: copied in place, or their encryption updated. */
+/** Keys rekey makes compliant: copied in place (by a Batch job or part by part), or their encryption updated. */
 export const becomesCompliant = (e: Expectation) =>
-  e === "reencrypt" || e === "update-from-sse-s3" || e === "update-from-sse-kms";
+  e === "reencrypt" || e === "large-copy" || e === "update-from-sse-s3" || e === "update-from-sse-kms";
 export const encryptionUpdated = (e: Expectation) => e === "update-from-sse-s3" || e === "update-from-sse-kms";

@@ -34,34 +34,15 @@ const INTELLIGENT_TIERING_ARCHIVE_TIERS: ReadonlySet<string> = new Set([
 ]);
 
 export const SKIP_REASONS = {
-  "sse-s3-needs-update-encryption": {
-    summary: "Encrypted with SSE-S3",
-    whatToDo:
-      "Needs S3UpdateObjectEncryption (changes the key without copying data). This version of rekey does not run it yet: use a Batch Operations S3UpdateObjectEncryption job, or wait for rekey's routing.",
-  },
   "sse-kms-key-unverified": {
     summary: "SSE-KMS with a key the inventory does not name",
     whatToDo:
       "S3 Inventory does not report the KMS key. Check a sample with HeadObject (SSEKMSKeyId) or S3 Metadata tables; objects under another key need S3UpdateObjectEncryption.",
   },
-  "sse-kms-without-bucket-key": {
-    summary: "SSE-KMS without an S3 Bucket Key",
-    whatToDo:
-      "Needs S3UpdateObjectEncryption with BucketKeyEnabled (no data copied). This version of rekey does not run it yet.",
-  },
-  "sse-kms-other-key": {
-    summary: "SSE-KMS under a different KMS key",
-    whatToDo:
-      "Needs S3UpdateObjectEncryption with the target key (no data copied). This version of rekey does not run it yet.",
-  },
   archived: {
     summary: "Archived (GLACIER, DEEP_ARCHIVE or an Intelligent-Tiering archive tier)",
     whatToDo:
       "Restore the objects (RestoreObject or a Batch Operations restore job), then run rekey again while the restored copies are available.",
-  },
-  "too-large-for-copy": {
-    summary: "Larger than 5 GiB, over the single-copy limit",
-    whatToDo: "Needs a multipart copy (UploadPartCopy) that keeps metadata, tags and storage class; not yet automated.",
   },
   "sse-c": {
     summary: "Encrypted with a customer-provided key (SSE-C)",
@@ -89,7 +70,7 @@ export const SKIP_REASONS = {
   "object-lock-compliance": {
     summary: "Under Object Lock in compliance mode",
     whatToDo:
-      "Neither an encryption update nor a copy may change it until its retention ends; run rekey again after the retain-until date.",
+      "Nobody can change or replace the locked version until its retention ends (a copy would only add a version beside it); run rekey again after the retain-until date.",
   },
   "object-lock-governance": {
     summary: "Under Object Lock governance retention or a legal hold",
@@ -135,6 +116,8 @@ export interface ClassifyOptions {
    * Without it, SSE-KMS rows are never called compliant.
    */
   sseKmsKeyIsTarget?: (row: InventoryRow) => boolean | undefined;
+  /** When the plan is made: a retention whose retain-until date has passed no longer protects a version. */
+  now?: Date;
 }
 
 function skipped(reason: SkipReason, detail: string): Classification {
@@ -144,8 +127,8 @@ function skipped(reason: SkipReason, detail: string): Classification {
 const DELETE_MARKER: Classification = Object.freeze({ kind: "not-current", reason: "delete-marker" });
 const NONCURRENT: Classification = Object.freeze({ kind: "not-current", reason: "noncurrent-version" });
 const COMPLIANT: Classification = Object.freeze({ kind: "compliant" });
-const COPY_BY_CLASS = new Map<string, Classification>(
-  COPYABLE_STORAGE_CLASSES.map((c) => [c, Object.freeze({ kind: "copy", storageClass: c })]),
+const COPY_BY_CLASS = new Map<string, Classification & { kind: "copy" }>(
+  COPYABLE_STORAGE_CLASSES.map((c) => [c, Object.freeze({ kind: "copy", storageClass: c } as const)]),
 );
 
 /** Routes one inventory row to exactly one outcome. Pure; the order of checks decides which reason wins. */
@@ -160,7 +143,7 @@ export function classifyInventoryRow(row: InventoryRow, options?: ClassifyOption
     case "NOT-SSE":
       break;
     case "SSE-S3":
-      return updateEncryption(row);
+      return updateEncryption(row, options);
     case "SSE-KMS":
       return classifySseKms(row, options);
     case "SSE-C":
@@ -187,7 +170,12 @@ export function classifyInventoryRow(row: InventoryRow, options?: ClassifyOption
     return skipped("storage-class-not-copyable", why);
   }
   if (row.size === undefined) return skipped("missing-columns", "no Size");
-  if (row.size > MAX_COPY_OBJECT_BYTES) return skipped("too-large-for-copy", `${row.size} bytes`);
+  if (activeRetention(row, options) === "COMPLIANCE") {
+    // A copy would add a version, but the locked unencrypted one stays until its retention ends.
+    return skipped("object-lock-compliance", "ObjectLockMode Compliance");
+  }
+  // Over the single-copy limit, and so over Batch Operations' too; the multipart copy step needs no manifest.
+  if (row.size > MAX_COPY_OBJECT_BYTES) return { kind: "large-copy", storageClass: copy.storageClass };
   if (manifestKeyTooLong(row.key)) return skipped("key-too-long-for-manifest", `${row.key.length} characters`);
   return copy;
 }
@@ -198,14 +186,26 @@ const UPDATE: Classification = Object.freeze({ kind: "update-encryption" });
  * Encrypted objects get S3UpdateObjectEncryption, whatever their storage class (archived ones need no restore),
  * unless Object Lock forbids the change (aws-facts 3.4).
  */
-function updateEncryption(row: InventoryRow): Classification {
-  const mode = row.objectLockMode?.toUpperCase();
+function updateEncryption(row: InventoryRow, options: ClassifyOptions | undefined): Classification {
+  const mode = activeRetention(row, options);
   if (mode === "COMPLIANCE") return skipped("object-lock-compliance", "ObjectLockMode Compliance");
   if (mode === "GOVERNANCE" || row.objectLockLegalHoldStatus?.toUpperCase() === "ON") {
     return skipped("object-lock-governance", mode === "GOVERNANCE" ? "ObjectLockMode Governance" : "legal hold on");
   }
   if (manifestKeyTooLong(row.key)) return skipped("key-too-long-for-manifest", `${row.key.length} characters`);
   return UPDATE;
+}
+
+/**
+ * The Object Lock mode still protecting the version: the inventory lists a retention after its date has passed,
+ * and an expired one protects nothing. Without a date (column not in the inventory) the mode is taken as running.
+ */
+function activeRetention(row: InventoryRow, options: ClassifyOptions | undefined): string | undefined {
+  const mode = row.objectLockMode?.toUpperCase();
+  if (mode === undefined) return undefined;
+  const until = row.objectLockRetainUntilDate === undefined ? Number.NaN : Date.parse(row.objectLockRetainUntilDate);
+  if (options?.now !== undefined && !Number.isNaN(until) && until <= options.now.getTime()) return undefined;
+  return mode;
 }
 
 /** Whether an SSE-KMS row needs its key checked (HeadObject) before it can be classified. */
@@ -220,9 +220,9 @@ export function needsKeyCheck(row: InventoryRow): boolean {
 
 function classifySseKms(row: InventoryRow, options: ClassifyOptions | undefined): Classification {
   // Without a Bucket Key the object needs an update even under the target key.
-  if (row.bucketKeyStatus === "DISABLED") return updateEncryption(row);
+  if (row.bucketKeyStatus === "DISABLED") return updateEncryption(row, options);
   const isTarget = options?.sseKmsKeyIsTarget?.(row);
-  if (isTarget === false) return updateEncryption(row);
+  if (isTarget === false) return updateEncryption(row, options);
   if (isTarget === true && row.bucketKeyStatus === "ENABLED") return COMPLIANT;
   return skipped(
     "sse-kms-key-unverified",

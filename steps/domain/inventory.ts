@@ -84,6 +84,8 @@ export interface InventoryRow {
   bucketKeyStatus?: "ENABLED" | "DISABLED";
   intelligentTieringAccessTier?: string;
   objectLockMode?: string;
+  /** When the retention ends; a date in the past no longer protects the version. */
+  objectLockRetainUntilDate?: string;
   /** `On` / `Off` (aws-facts 1.6). */
   objectLockLegalHoldStatus?: string;
   lastModified?: string;
@@ -245,6 +247,7 @@ interface ColumnIndexes {
   bucketKeyStatus: number;
   intelligentTieringAccessTier: number;
   objectLockMode: number;
+  objectLockRetainUntilDate: number;
   objectLockLegalHoldStatus: number;
   lastModified: number;
   eTag: number;
@@ -265,6 +268,7 @@ function indexColumns(columns: readonly InventoryColumn[]): ColumnIndexes {
     bucketKeyStatus: at("BucketKeyStatus"),
     intelligentTieringAccessTier: at("IntelligentTieringAccessTier"),
     objectLockMode: at("ObjectLockMode"),
+    objectLockRetainUntilDate: at("ObjectLockRetainUntilDate"),
     objectLockLegalHoldStatus: at("ObjectLockLegalHoldStatus"),
     lastModified: at("LastModifiedDate"),
     eTag: at("ETag"),
@@ -465,6 +469,7 @@ export async function* inventoryRowBatches(
       bucketKeyStatus,
       intelligentTieringAccessTier: optional(f, ix.intelligentTieringAccessTier),
       objectLockMode: optional(f, ix.objectLockMode),
+      objectLockRetainUntilDate: optional(f, ix.objectLockRetainUntilDate),
       objectLockLegalHoldStatus: optional(f, ix.objectLockLegalHoldStatus),
       lastModified: optional(f, ix.lastModified),
       eTag: optional(f, ix.eTag),

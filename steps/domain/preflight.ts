@@ -312,7 +312,7 @@ function checkObjectLock(f: PreflightFacts, raise: Raise): void {
     raise(
       "object-lock-enabled",
       `Object Lock is enabled on bucket ${f.bucket} (no default retention): S3UpdateObjectEncryption refuses objects under retention or legal hold, and those tasks will fail.`,
-      "Look for locked objects (S3 Inventory fields ObjectLockMode, ObjectLockLegalHoldStatus) before the run; failures are reported with their keys.",
+      "Include ObjectLockMode, ObjectLockRetainUntilDate and ObjectLockLegalHoldStatus in the inventory's optional fields: rekey then skips locked objects and reports them with their reason. Without those fields their tasks fail and are reported with their keys.",
     );
   }
 }

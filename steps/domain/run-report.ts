@@ -15,6 +15,7 @@ import {
   TASK_FAILURE_CATEGORIES,
   type TaskFailureCategory,
 } from "./completion-report.ts";
+import type { LargeCopyOutcomeKind } from "./large-copy.ts";
 
 const SKIP_REASON_CODES = Object.keys(SKIP_REASONS) as [SkipReason, ...SkipReason[]];
 const NOT_CURRENT_REASON_CODES = Object.keys(NOT_CURRENT_REASONS) as [NotCurrentReason, ...NotCurrentReason[]];
@@ -33,6 +34,7 @@ const failureSampleSchema = z.object({
 export type FailureSample = z.infer<typeof failureSampleSchema>;
 
 const zero = () => ({ count: 0, bytes: 0 });
+const noLargeCopies = () => ({ reencrypted: 0, alreadyCompliant: 0, changed: 0, failed: 0, gone: 0, skipped: 0 });
 
 /** What a Batch Operations job does: copy one storage class in place, or update encryption (any class). */
 export const JOB_OPERATIONS = ["copy", "update-encryption"] as const;
@@ -64,8 +66,15 @@ export const tallyStateSchema = z.object({
   largeCopyPlanned: countAndBytesSchema.default(zero),
   /** Outcomes of the multipart copy step, which has no completion report. */
   largeCopy: z
-    .object({ reencrypted: count, alreadyCompliant: count, changed: count, failed: count })
-    .default(() => ({ reencrypted: 0, alreadyCompliant: 0, changed: 0, failed: 0 })),
+    .object({
+      reencrypted: count,
+      alreadyCompliant: count,
+      changed: count,
+      failed: count,
+      gone: count.default(0),
+      skipped: count.default(0),
+    })
+    .default(() => noLargeCopies()),
   alreadyCompliant: countAndBytesSchema,
   skipped: z.partialRecord(z.enum(SKIP_REASON_CODES), countAndBytesSchema),
   skippedSamples: z.partialRecord(z.enum(SKIP_REASON_CODES), z.array(z.string())),
@@ -74,6 +83,25 @@ export const tallyStateSchema = z.object({
   failureSamples: z.partialRecord(z.enum(FAILURE_CATEGORIES), z.array(failureSampleSchema)),
 });
 export type TallyState = z.infer<typeof tallyStateSchema>;
+
+export const ROUTES = {
+  copy: "Copied in place by Batch Operations (S3PutObjectCopy), unencrypted objects up to 5 GiB",
+  "update-encryption": "Encryption updated by Batch Operations (S3UpdateObjectEncryption), no data copied",
+  "multipart-copy": "Copied in place part by part (UploadPartCopy), unencrypted objects over 5 GiB",
+} as const;
+export type Route = keyof typeof ROUTES;
+
+const routeTotalsSchema = z.object({
+  route: z.enum(Object.keys(ROUTES) as [Route, ...Route[]]),
+  planned: count,
+  bytes: count,
+  reencrypted: count,
+  alreadyCompliant: count,
+  failed: count,
+  gone: count,
+  skipped: count,
+});
+export type RouteTotals = z.infer<typeof routeTotalsSchema>;
 
 export interface Reconciliation {
   ok: boolean;
@@ -91,6 +119,10 @@ export interface OutcomeTotals {
   gone: number;
   notCurrent: number;
   pending: number;
+}
+
+function largeCopiesSettled(l: TallyState["largeCopy"]): number {
+  return l.reencrypted + l.alreadyCompliant + l.changed + l.failed + l.gone + l.skipped;
 }
 
 function add(target: CountAndBytes, sizeBytes: number | undefined): void {
@@ -121,7 +153,7 @@ export class RunTally {
           copyPlanned: {},
           updatePlanned: zero(),
           largeCopyPlanned: zero(),
-          largeCopy: { reencrypted: 0, alreadyCompliant: 0, changed: 0, failed: 0 },
+          largeCopy: noLargeCopies(),
           alreadyCompliant: { count: 0, bytes: 0 },
           skipped: {},
           skippedSamples: {},
@@ -237,13 +269,15 @@ export class RunTally {
     return category;
   }
 
-  /** One object handled by the multipart copy step. */
-  recordLargeCopy(outcome: "reencrypted" | "already-compliant" | "changed" | "failed"): void {
+  /** Outcomes of the multipart copy step (its batch counts), which has no completion report. */
+  recordLargeCopies(counts: Record<LargeCopyOutcomeKind, number>): void {
     const l = this.state.largeCopy;
-    if (outcome === "reencrypted") l.reencrypted += 1;
-    else if (outcome === "already-compliant") l.alreadyCompliant += 1;
-    else if (outcome === "changed") l.changed += 1;
-    else l.failed += 1;
+    l.reencrypted += counts.reencrypted;
+    l.alreadyCompliant += counts["already-compliant"];
+    l.changed += counts["changed-during-copy"];
+    l.failed += counts.failed;
+    l.gone += counts.gone;
+    l.skipped += counts.skipped;
   }
 
   /** Marks a job's report as fully read, also when it had no rows (a job can fail before any task). */
@@ -270,7 +304,7 @@ export class RunTally {
     const manifested = sum(jobs.filter((j) => !j.redrive).map((j) => j.manifestRows));
     const inUnreportedJobs = sum(jobs.filter((j) => !j.reported).map((j) => j.manifestRows));
     const large = s.largeCopy;
-    const largeDone = large.reencrypted + large.alreadyCompliant + large.changed + large.failed;
+    const largeDone = largeCopiesSettled(large);
     // Planned work not yet in any manifest or large-copy outcome is pending; a redrive job's rows were failures.
     const pending =
       Math.max(0, planned - manifested) + inUnreportedJobs + Math.max(0, s.largeCopyPlanned.count - largeDone);
@@ -278,12 +312,53 @@ export class RunTally {
       seen: s.seen.count,
       reencrypted: sum(jobs.map((j) => j.succeeded)) + large.reencrypted,
       alreadyCompliant: s.alreadyCompliant.count + large.alreadyCompliant,
-      skipped: sum(Object.values(s.skipped).map((c) => c.count)),
+      skipped: sum(Object.values(s.skipped).map((c) => c.count)) + large.skipped,
       failed: failedAll - redriven + large.changed + large.failed,
-      gone: sum(jobs.map((j) => j.gone)),
+      gone: sum(jobs.map((j) => j.gone)) + large.gone,
       notCurrent: sum(Object.values(s.notCurrent).map((c) => c.count)),
       pending,
     };
+  }
+
+  /** Planned and settled counts per route: Batch copies, Batch encryption updates, multipart copies. */
+  routes(): RouteTotals[] {
+    const s = this.state;
+    const byOperation = (operation: JobOperation): Omit<RouteTotals, "route" | "planned" | "bytes"> => {
+      const jobs = s.jobs.filter((j) => j.operation === operation && !j.redrive);
+      return {
+        reencrypted: sum(jobs.map((j) => j.succeeded)),
+        alreadyCompliant: 0,
+        failed: sum(jobs.map((j) => sum(Object.values(j.failed)))),
+        gone: sum(jobs.map((j) => j.gone)),
+        skipped: 0,
+      };
+    };
+    const copies = Object.values(s.copyPlanned);
+    const l = s.largeCopy;
+    return [
+      {
+        route: "copy",
+        planned: sum(copies.map((c) => c.count)),
+        bytes: sum(copies.map((c) => c.bytes)),
+        ...byOperation("copy"),
+      },
+      {
+        route: "update-encryption",
+        planned: s.updatePlanned.count,
+        bytes: s.updatePlanned.bytes,
+        ...byOperation("update-encryption"),
+      },
+      {
+        route: "multipart-copy",
+        planned: s.largeCopyPlanned.count,
+        bytes: s.largeCopyPlanned.bytes,
+        reencrypted: l.reencrypted,
+        alreadyCompliant: l.alreadyCompliant,
+        failed: l.changed + l.failed,
+        gone: l.gone,
+        skipped: l.skipped,
+      },
+    ];
   }
 
   /** Failed counts by category after redrives took their transient failures back. */
@@ -313,7 +388,8 @@ export class RunTally {
 
     const planned =
       sum(Object.values(s.copyPlanned).map((c) => c.count)) + s.updatePlanned.count + s.largeCopyPlanned.count;
-    const classified = planned + s.alreadyCompliant.count + totals.skipped + totals.notCurrent;
+    const skippedAtPlanning = sum(Object.values(s.skipped).map((c) => c.count));
+    const classified = planned + s.alreadyCompliant.count + skippedAtPlanning + totals.notCurrent;
     if (classified !== totals.seen) {
       problems.push(`${totals.seen} objects seen but ${classified} classified.`);
     }
@@ -338,8 +414,7 @@ export class RunTally {
     } else if (options.final && s.updatePlanned.count > 0 && updateJobs.length === 0) {
       problems.push(`${s.updatePlanned.count} encryption updates planned but no update job was created.`);
     }
-    const large = s.largeCopy;
-    const largeDone = large.reencrypted + large.alreadyCompliant + large.changed + large.failed;
+    const largeDone = largeCopiesSettled(s.largeCopy);
     if (largeDone > s.largeCopyPlanned.count) {
       problems.push(`${largeDone} large-object outcomes recorded for ${s.largeCopyPlanned.count} planned.`);
     }
@@ -418,6 +493,7 @@ export const runReportSchema = z.object({
     pending: count,
   }),
   copyPlanned: z.array(z.object({ storageClass: z.enum(COPYABLE_STORAGE_CLASSES), count, bytes: count })),
+  routes: z.array(routeTotalsSchema),
   skipped: z.array(
     z.object({
       reason: z.enum(SKIP_REASON_CODES),
@@ -483,6 +559,7 @@ export function buildRunReport(tally: RunTally, meta: RunReportMeta): RunReport 
       const c = s.copyPlanned[storageClass];
       return c ? [{ storageClass, count: c.count, bytes: c.bytes }] : [];
     }),
+    routes: tally.routes(),
     skipped: SKIP_REASON_CODES.flatMap((reason) => {
       const c = s.skipped[reason];
       return c
@@ -558,8 +635,19 @@ export function renderSummary(report: RunReport): string {
     "",
     ...rows.map(([label, v]) => `  ${label.padEnd(width)}  ${n(v).padStart(numWidth)}`),
   ];
+  lines.push("", "By route:");
+  for (const r of report.routes) {
+    const settled = [
+      `${n(r.reencrypted)} re-encrypted`,
+      ...(r.alreadyCompliant > 0 ? [`${n(r.alreadyCompliant)} already compliant`] : []),
+      ...(r.failed > 0 ? [`${n(r.failed)} failed`] : []),
+      ...(r.gone > 0 ? [`${n(r.gone)} gone`] : []),
+      ...(r.skipped > 0 ? [`${n(r.skipped)} skipped`] : []),
+    ];
+    lines.push(`  ${ROUTES[r.route]}: ${n(r.planned)} planned (${formatBytes(r.bytes)}); ${settled.join(", ")}`);
+  }
   if (report.skipped.length > 0) {
-    lines.push("", "Skipped:");
+    lines.push("", "Skipped (not touched):");
     for (const s of report.skipped) {
       lines.push(`  ${n(s.count)} ${s.reason} (${formatBytes(s.bytes)}): ${s.whatToDo}`);
     }

@@ -57,7 +57,19 @@ describe("classifyInventoryRow", () => {
     ],
     ["exactly 5 GiB", { size: MAX_COPY_OBJECT_BYTES }, "copy:STANDARD"],
     ["lower-case values", { storageClass: "standard", encryptionStatus: "not-sse" }, "copy:STANDARD"],
-    ["one byte over 5 GiB", { size: MAX_COPY_OBJECT_BYTES + 1 }, "skipped:too-large-for-copy"],
+    ["one byte over 5 GiB", { size: MAX_COPY_OBJECT_BYTES + 1 }, "large-copy:STANDARD"],
+    [
+      "over 5 GiB in STANDARD_IA, key too long for a manifest",
+      { size: MAX_COPY_OBJECT_BYTES * 2, storageClass: "STANDARD_IA", key: "k".repeat(1100) },
+      "large-copy:STANDARD_IA",
+    ],
+    ["over 5 GiB in GLACIER", { size: MAX_COPY_OBJECT_BYTES * 2, storageClass: "GLACIER" }, "skipped:archived"],
+    ["NOT-SSE under compliance-mode Object Lock", { objectLockMode: "COMPLIANCE" }, "skipped:object-lock-compliance"],
+    [
+      "NOT-SSE under governance-mode Object Lock (a copy adds a version)",
+      { objectLockMode: "GOVERNANCE" },
+      "copy:STANDARD",
+    ],
     ["GLACIER", { storageClass: "GLACIER" }, "skipped:archived"],
     ["DEEP_ARCHIVE", { storageClass: "DEEP_ARCHIVE", size: MAX_COPY_OBJECT_BYTES * 2 }, "skipped:archived"],
     [
@@ -117,6 +129,26 @@ describe("classifyInventoryRow", () => {
     ["a noncurrent SSE-C version", { isLatest: false, encryptionStatus: "SSE-C" }, "not-current:noncurrent-version"],
   ])("routes %s", (_label, overrides, expected) => {
     expect(outcome(classifyInventoryRow(row(overrides)))).toBe(expected);
+  });
+
+  it("ignores an Object Lock retention whose retain-until date has passed at planning time", () => {
+    const now = new Date("2026-11-22T00:00:00Z");
+    const lock = (mode: string, until: string) => ({ objectLockMode: mode, objectLockRetainUntilDate: until });
+    const expired = lock("Compliance", "2026-01-01T00:00:00.000Z");
+    const running = lock("Compliance", "2030-01-01T00:00:00.000Z");
+    expect(outcome(classifyInventoryRow(row(expired), { now }))).toBe("copy:STANDARD");
+    expect(outcome(classifyInventoryRow(row(running), { now }))).toBe("skipped:object-lock-compliance");
+    const sseS3 = { encryptionStatus: "SSE-S3" as const };
+    expect(
+      outcome(classifyInventoryRow(row({ ...sseS3, ...lock("Governance", "2026-01-01T00:00:00Z") }), { now })),
+    ).toBe("update-encryption");
+    expect(
+      outcome(classifyInventoryRow(row({ ...sseS3, ...lock("Governance", "2030-01-01T00:00:00Z") }), { now })),
+    ).toBe("skipped:object-lock-governance");
+    // Without a date column the retention is taken as running.
+    expect(outcome(classifyInventoryRow(row({ objectLockMode: "Compliance" }), { now }))).toBe(
+      "skipped:object-lock-compliance",
+    );
   });
 
   it("keeps 1,024-character keys of unreserved characters on the copy route", () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { classifyInventoryRow } from "../../steps/domain/classify.ts";
 import type { ReportRow } from "../../steps/domain/completion-report.ts";
 import type { InventoryRow } from "../../steps/domain/inventory.ts";
+import { LARGE_COPY_OUTCOMES, type LargeCopyOutcomeKind } from "../../steps/domain/large-copy.ts";
 import { buildRunReport, RunTally, renderSummary, runReportSchema } from "../../steps/domain/run-report.ts";
 import { VerificationFailedError } from "../../steps/errors.ts";
 
@@ -191,6 +192,13 @@ describe("buildRunReport and renderSummary", () => {
   });
 });
 
+function largeCounts(counts: Partial<Record<LargeCopyOutcomeKind, number>>): Record<LargeCopyOutcomeKind, number> {
+  return Object.fromEntries(LARGE_COPY_OUTCOMES.map((o) => [o, counts[o] ?? 0])) as Record<
+    LargeCopyOutcomeKind,
+    number
+  >;
+}
+
 describe("RunTally with every route", () => {
   function routedTally(): RunTally {
     const tally = new RunTally();
@@ -209,8 +217,7 @@ describe("RunTally with every route", () => {
     tally.recordReportRow("copy-1", report("c", "succeeded"));
     tally.recordReportRow("update-1", report("u1", "succeeded"));
     tally.recordReportRow("update-1", report("u2", "failed", 400, "InvalidRequest"));
-    tally.recordLargeCopy("reencrypted");
-    tally.recordLargeCopy("changed");
+    tally.recordLargeCopies(largeCounts({ reencrypted: 1, "changed-during-copy": 1 }));
     const r = tally.assertReconciled();
     expect(r.totals).toMatchObject({ seen: 5, reencrypted: 3, failed: 2, pending: 0 });
     expect(tally.failedByCategory()).toEqual({ other: 1, precondition: 1 });
@@ -222,11 +229,21 @@ describe("RunTally with every route", () => {
     tally.recordReportRow("copy-1", report("c", "succeeded"));
     tally.recordReportRow("update-1", report("u1", "succeeded"));
     tally.markJobReported("update-1");
-    tally.recordLargeCopy("reencrypted");
+    tally.recordLargeCopies(largeCounts({ reencrypted: 1 }));
     const r = tally.reconcile({ final: true });
     expect(r.ok).toBe(false);
     expect(r.totals.pending).toBe(1);
     expect(r.problems.join(" ")).toMatch(/update-1: manifest has 2 rows but the report accounts for 1/);
+  });
+
+  it("counts multipart copies of objects deleted or changed to another encryption since planning as gone and skipped", () => {
+    const tally = routedTally();
+    tally.recordReportRow("copy-1", report("c", "succeeded"));
+    tally.recordReportRow("update-1", report("u1", "succeeded"));
+    tally.recordReportRow("update-1", report("u2", "succeeded"));
+    tally.recordLargeCopies(largeCounts({ gone: 1, skipped: 1 }));
+    const r = tally.assertReconciled();
+    expect(r.totals).toMatchObject({ seen: 5, reencrypted: 3, gone: 1, skipped: 1, failed: 0, pending: 0 });
   });
 
   it("refuses an update job that does not match the plan", () => {

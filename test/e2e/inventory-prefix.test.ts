@@ -39,12 +39,21 @@ describe("inventory destination prefixes", () => {
               },
             },
             Schedule: { Frequency: "Daily" },
-            OptionalFields: ["Size", "StorageClass", "EncryptionStatus", "BucketKeyStatus"],
+            OptionalFields: [
+              "Size",
+              "StorageClass",
+              "EncryptionStatus",
+              "BucketKeyStatus",
+              "IntelligentTieringAccessTier",
+              "ObjectLockMode",
+              "ObjectLockRetainUntilDate",
+              "ObjectLockLegalHoldStatus",
+            ],
           },
         }),
       );
       const result = await runOnScenario({ sandbox, scenario, name: "slash-run" });
-      expect(result.status).toBe("SUCCEEDED");
+      expect(result.status === "FAILED" ? result.cause : result.status).toBe("SUCCEEDED");
     } finally {
       await sandbox.close();
     }

@@ -161,18 +161,59 @@ describe("rekey re-encrypts one bucket end to end in the sandbox", () => {
       if (!updatedInPlace.has(versionId)) expect(now?.encryption).toEqual(was.encryption);
       expect(now?.storageClass).toBe(was.storageClass);
     }
-    // New versions: one copy per re-encrypted object, the delete marker this test wrote, and any the updates made.
+    // New versions: one copy per re-encrypted object (Batch or multipart), the delete marker this test wrote, and
+    // any the updates made.
     const updates = scenario.keys.filter((k) => encryptionUpdated(k.expectation)).length;
     expect(after.size - before.size).toBe(
-      keysWith("reencrypt").length - 1 + 1 + (UPDATE_OBJECT_ENCRYPTION_CREATES_VERSION ? updates : 0),
+      keysWith("reencrypt").length -
+        1 +
+        keysWith("large-copy").length +
+        1 +
+        (UPDATE_OBJECT_ENCRYPTION_CREATES_VERSION ? updates : 0),
     );
   });
 
-  it("does not touch objects it skips", async () => {
+  it("copies objects over 5 GiB part by part under the target key, keeping metadata, content type, tags and class", async () => {
+    const large = keysWith("large-copy");
+    expect(large.length).toBe(2);
+    const current = new Map((await admin.versions(scenario.bucket)).filter((v) => v.isLatest).map((v) => [v.key, v]));
+    for (const k of large) {
+      const was = before.get(k.versionIds.at(-1) ?? "");
+      const now = current.get(k.key);
+      expect(was?.size, k.key).toBeGreaterThan(5 * 1024 ** 3);
+      expect(now?.versionId, `${k.key} got a new version`).not.toBe(was?.versionId);
+      expect(now?.encryption).toEqual({ type: "SSE-KMS", keyArn: scenario.targetKeyArn, bucketKeyEnabled: true });
+      expect(now?.size).toBe(was?.size);
+      expect(now?.storageClass).toBe(was?.storageClass);
+      // An object stored without a Content-Type is served as binary/octet-stream; the copy names that type.
+      expect(now?.contentType ?? "binary/octet-stream").toBe(was?.contentType ?? "binary/octet-stream");
+      expect(now?.metadata).toEqual(was?.metadata);
+      expect(now?.tags).toEqual(was?.tags);
+      // A multipart copy makes a multipart ETag: the object's bytes are the same, its ETag is not.
+      expect(now?.etag).toMatch(/-\d+"?$/);
+    }
+    const video = current.get("large/video-6GiB.mov");
+    expect(video).toMatchObject({
+      storageClass: "STANDARD_IA",
+      contentType: "video/quicktime",
+      tags: { retention: "7y" },
+    });
+  });
+
+  it("does not touch objects it skips, or the object that was already compliant", async () => {
     const after = await admin.versions(scenario.bucket);
     const current = new Map(after.filter((v) => v.isLatest).map((v) => [v.key, v]));
-    for (const e of ["skip-archived", "skip-too-large", "skip-sse-c"]) {
-      for (const k of keysWith(e)) expect(current.get(k.key)?.versionId, `${e} ${k.key}`).toBe(k.versionIds.at(-1));
+    const untouched = scenario.keys.filter(
+      (k) => k.expectation.startsWith("skip-") || k.expectation === "already-compliant",
+    );
+    expect(new Set(untouched.map((k) => k.expectation))).toEqual(
+      new Set(["skip-archived", "skip-sse-c", "skip-dsse-kms", "skip-object-lock", "already-compliant"]),
+    );
+    for (const k of untouched) {
+      const now = current.get(k.key);
+      const was = before.get(k.versionIds.at(-1) ?? "");
+      expect(now?.versionId, `${k.expectation} ${k.key}`).toBe(k.versionIds.at(-1));
+      expect(now?.encryption, `${k.expectation} ${k.key}`).toEqual(was?.encryption);
     }
   });
 
@@ -183,7 +224,7 @@ describe("rekey re-encrypts one bucket end to end in the sandbox", () => {
     expect(t).toEqual({
       seen: scenario.inventoryRows,
       reencrypted: scenario.keys.filter((k) => becomesCompliant(k.expectation)).length - 1,
-      alreadyCompliant: 0,
+      alreadyCompliant: keysWith("already-compliant").length,
       skipped: scenario.keys.filter((k) => k.expectation.startsWith("skip-")).length,
       failed: 0,
       gone: 1,
@@ -201,11 +242,25 @@ describe("rekey re-encrypts one bucket end to end in the sandbox", () => {
       ),
     );
     expect(report.reconciliation).toEqual({ ok: true, problems: [] });
-    expect(Object.fromEntries(report.skipped.map((s) => [s.reason, s.count]))).toEqual({
-      archived: keysWith("skip-archived").length,
-      "too-large-for-copy": 1,
-      "sse-c": 1,
-    });
+    const skipReasons: Record<string, number> = {};
+    for (const k of scenario.keys) if (k.skipReason) skipReasons[k.skipReason] = (skipReasons[k.skipReason] ?? 0) + 1;
+    expect(Object.keys(skipReasons).sort()).toEqual([
+      "archived",
+      "dsse-kms",
+      "object-lock-compliance",
+      "object-lock-governance",
+      "sse-c",
+    ]);
+    expect(Object.fromEntries(report.skipped.map((s) => [s.reason, s.count]))).toEqual(skipReasons);
+    const updates = scenario.keys.filter((k) => encryptionUpdated(k.expectation)).length;
+    expect(report.routes.map((r) => [r.route, r.planned, r.reencrypted, r.failed, r.gone])).toEqual([
+      ["copy", keysWith("reencrypt").length, keysWith("reencrypt").length - 1, 0, 1],
+      ["update-encryption", updates, updates, 0, 0],
+      ["multipart-copy", 2, 2, 0, 0],
+    ]);
+    expect(output().summary).toMatch(
+      /Copied in place part by part \(UploadPartCopy\).*: 2 planned \(17\.0 GiB\); 2 re-encrypted/,
+    );
   });
 
   it("wrote one header-less manifest per storage class, percent-encoded, without version ids", async () => {
@@ -278,7 +333,8 @@ describe("rekey re-encrypts one bucket end to end in the sandbox", () => {
     const totals = third.status === "SUCCEEDED" ? (third.output as FinalReportOutput).totals : undefined;
     expect(totals).toMatchObject({
       reencrypted: 0,
-      alreadyCompliant: scenario.keys.filter((k) => becomesCompliant(k.expectation)).length - 1,
+      alreadyCompliant:
+        scenario.keys.filter((k) => becomesCompliant(k.expectation)).length - 1 + keysWith("already-compliant").length,
       failed: 0,
       pending: 0,
     });

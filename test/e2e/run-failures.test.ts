@@ -30,6 +30,7 @@ describe("a run that cannot proceed", () => {
       bucket: "fail-data",
       workBucket: "fail-work",
       objects: 40,
+      objectLock: false,
     });
   });
   afterEach(async () => {

@@ -25,6 +25,7 @@ describe("rekey configuration", () => {
     ).toEqual({
       buckets: ["example-data-bucket", "data-prod-*", "a.b.c"],
       kmsKeyArns: [SAMPLE_KEY_ARN],
+      sourceKmsKeyArns: [],
       logRetentionDays: 90,
       runArtifactExpirationDays: 90,
       inventoryExpirationDays: 30,

@@ -1,7 +1,12 @@
 import { Match, type Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { StepSpecs } from "../../infra/rekey-stack.ts";
-import { FunctionPlaceholders, StateNames, type TaskStateName } from "../../workflow/definition.ts";
+import {
+  FunctionPlaceholders,
+  LARGE_COPY_TIME_BUDGET_MS,
+  StateNames,
+  type TaskStateName,
+} from "../../workflow/definition.ts";
 import {
   buildStack,
   logicalIdOf,
@@ -75,12 +80,28 @@ describe("the Batch Operations role", () => {
     expect(grants(roleStatements(template, batchRoleId))).toEqual(
       [
         ...each(["s3:GetObject", "s3:GetObjectTagging", "s3:PutObject", "s3:PutObjectTagging"], TARGET_OBJECTS),
+        ...each(["s3:UpdateObjectEncryption"], TARGET_OBJECTS),
         ...each(["s3:ListBucket"], TARGET_BUCKETS),
         ...each(["s3:GetObject", "s3:GetObjectVersion"], [`${w}/plans/*/manifests/*`]),
         `s3:PutObject ${w}/plans/*/batch-reports/*`,
-        ...each(["kms:GenerateDataKey", "kms:Decrypt"], TARGET_KEYS),
+        ...each(
+          ["kms:GenerateDataKey", "kms:Decrypt", "kms:Encrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo"],
+          TARGET_KEYS,
+        ),
       ].sort(),
     );
+  });
+});
+
+describe("the Batch Operations role with source keys configured", () => {
+  it("may re-encrypt from exactly the named source keys, and no more", () => {
+    const source = "arn:aws:kms:us-east-1:123456789012:key/0b1c2d3e-0000-4000-8000-00000000abcd";
+    const t = buildStack({ context: { "rekey:sourceKmsKeyArns": [source] } }).synth();
+    const roleId = logicalIdOf(t, "AWS::IAM::Role", (p) =>
+      JSON.stringify(p.AssumeRolePolicyDocument).includes("batchoperations.s3.amazonaws.com"),
+    );
+    const onSource = grants(roleStatements(t, roleId)).filter((g) => g.endsWith(source));
+    expect(onSource).toEqual([`kms:Decrypt ${source}`, `kms:ReEncryptFrom ${source}`]);
   });
 });
 
@@ -146,6 +167,32 @@ describe("each step's role allows exactly the calls its step makes", () => {
       () => ["s3:CreateJob *", "s3:ListJobs *", "iam:PassRole <BATCH_ROLE.Arn> (conditional)"],
     ],
     [StateNames.checkCopyJobs, () => [`s3:DescribeJob ${JOBS}`]],
+    [
+      StateNames.copyLargeObjects,
+      () => [
+        ...each(
+          [
+            "s3:GetObject",
+            "s3:GetObjectVersion",
+            "s3:GetObjectTagging",
+            "s3:GetObjectVersionTagging",
+            "s3:PutObject",
+            "s3:PutObjectTagging",
+            "s3:PutObjectVersionTagging",
+            "s3:PutObjectRetention",
+            "s3:PutObjectLegalHold",
+            "s3:AbortMultipartUpload",
+            "s3:ListMultipartUploadParts",
+          ],
+          TARGET_OBJECTS,
+        ),
+        ...each(["s3:ListBucket", "s3:ListBucketVersions"], TARGET_BUCKETS),
+        ...each(["kms:GenerateDataKey", "kms:Decrypt"], TARGET_KEYS),
+        `s3:GetObject ${w()}/plans/*`,
+        `s3:PutObject ${w()}/plans/*`,
+        `s3:ListBucket ${w()}`,
+      ],
+    ],
     [
       StateNames.verifyResults,
       () => [
@@ -285,12 +332,19 @@ describe("the step functions", () => {
     }
   });
 
-  it("gives the manifest writer 15 minutes and every other step less", () => {
+  it("gives the manifest writer and the large-object copier 15 minutes and every other step less", () => {
+    const longest = ["index.writeManifestsHandler", "index.copyLargeObjectsHandler"];
     for (const f of Object.values(template.findResources("AWS::Lambda::Function"))) {
       const timeout = f.Properties.Timeout as number;
-      if (f.Properties.Handler === "index.writeManifestsHandler") expect(timeout).toBe(900);
+      if (longest.includes(f.Properties.Handler)) expect(timeout).toBe(900);
       else expect(timeout).toBeLessThan(900);
     }
+  });
+
+  it("lets a large-object copy invocation return well before its function times out", () => {
+    const timeoutMs = StepSpecs[StateNames.copyLargeObjects].timeout.toMilliseconds();
+    // The step stops starting parts a minute before its budget (deadlineMarginMs); a minute more saves and returns.
+    expect(LARGE_COPY_TIME_BUDGET_MS + 60_000).toBeLessThan(timeoutMs);
   });
 
   it("each export named as a handler exists in steps/lambda-handlers.ts", async () => {
@@ -428,13 +482,18 @@ describe("the AWS calls the steps make", () => {
     GetBucketInventoryConfigurationCommand: "s3:GetInventoryConfiguration",
     GetCallerIdentityCommand: "(no permission needed)",
     GetObjectCommand: "s3:GetObject",
+    GetObjectTaggingCommand: "s3:GetObjectTagging (s3:GetObjectVersionTagging with a VersionId)",
     HeadBucketCommand: "s3:ListBucket",
     HeadObjectCommand: "s3:GetObject",
     ListJobsCommand: "s3:ListJobs",
     ListObjectsV2Command: "s3:ListBucket",
+    ListObjectVersionsCommand: "s3:ListBucketVersions",
+    ListPartsCommand: "s3:ListMultipartUploadParts",
     PutBucketEncryptionCommand: "s3:PutEncryptionConfiguration",
     PutObjectCommand: "s3:PutObject",
+    PutObjectTaggingCommand: "s3:PutObjectTagging (s3:PutObjectVersionTagging with a VersionId)",
     UploadPartCommand: "s3:PutObject",
+    UploadPartCopyCommand: "s3:PutObject, and s3:GetObject(Version) on the source",
   };
 
   it("are all known to the stack's policies", async () => {

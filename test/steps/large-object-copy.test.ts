@@ -90,7 +90,7 @@ const runFor = (bucket: string, runId: string): LargeCopyTarget => ({
   bucket,
   kmsKeyArn,
   workBucket: WORK,
-  runPrefix: `runs/${bucket}/${runId}/`,
+  progressPrefix: `runs/${bucket}/${runId}/`,
 });
 
 async function seedOne(bucket: string, object: Parameters<SandboxAdmin["seed"]>[1][number]) {
@@ -101,7 +101,9 @@ async function seedOne(bucket: string, object: Parameters<SandboxAdmin["seed"]>[
 }
 
 async function progressOf(run: LargeCopyTarget, key: string) {
-  return LargeCopyProgressSchema.parse(JSON.parse(await getText(clients.s3, WORK, progressKey(run.runPrefix, key))));
+  return LargeCopyProgressSchema.parse(
+    JSON.parse(await getText(clients.s3, WORK, progressKey(run.progressPrefix, key))),
+  );
 }
 
 async function tagsOf(bucket: string, key: string, versionId?: string) {
@@ -147,7 +149,7 @@ describe("copyLargeObjects", () => {
       const { s3, calls } = recordingS3();
 
       const result = await copyLargeObjects(
-        { run, objects: [{ key, size: 6 * GiB, etag: seeded.etag, storageClass: "STANDARD_IA" }] },
+        { target: run, objects: [{ key, size: 6 * GiB, etag: seeded.etag, storageClass: "STANDARD_IA" }] },
         depsWith(s3),
       );
 
@@ -206,7 +208,7 @@ describe("copyLargeObjects", () => {
 
     it("is left alone by a re-run, in the same run or a new one", async () => {
       const seeded = await seedOne(bucket, { key, size: 6 * GiB, metadata, tags, encryption: { type: "NOT-SSE" } });
-      const input: LargeObjectCopyInput = { run, objects: [{ key, size: 6 * GiB, etag: seeded.etag }] };
+      const input: LargeObjectCopyInput = { target: run, objects: [{ key, size: 6 * GiB, etag: seeded.etag }] };
       await copyLargeObjects(input, depsWith(clients.s3));
       const versions = (await admin.versions(bucket, key)).length;
 
@@ -216,7 +218,7 @@ describe("copyLargeObjects", () => {
       expect(again.calls.filter((c) => c.input.Bucket === bucket)).toEqual([]);
 
       const next = recordingS3();
-      const newRun = await copyLargeObjects({ ...input, run: runFor(bucket, "run-2") }, depsWith(next.s3));
+      const newRun = await copyLargeObjects({ ...input, target: runFor(bucket, "run-2") }, depsWith(next.s3));
       expect(newRun).toMatchObject({ done: true, counts: { reencrypted: 0, "already-compliant": 1 } });
       expect(commands(next.calls, "CreateMultipartUploadCommand")).toEqual([]);
       expect(partCopies(next.calls)).toEqual([]);
@@ -226,7 +228,7 @@ describe("copyLargeObjects", () => {
     it("stops at the deadline and resumes the same upload without copying a part twice", async () => {
       const seeded = await seedOne(bucket, { key, size: 6 * GiB, tags, encryption: { type: "NOT-SSE" } });
       const input: LargeObjectCopyInput = {
-        run,
+        target: run,
         objects: [{ key, size: 6 * GiB, etag: seeded.etag }],
         deadlineMs: Date.parse("2030-01-01T00:10:00Z"),
         options: { partConcurrency: 1 },
@@ -292,7 +294,10 @@ describe("copyLargeObjects", () => {
       });
       const { s3, calls } = recordingS3();
 
-      const result = await copyLargeObjects({ run, objects: [{ key, size: body.length }], options }, depsWith(s3));
+      const result = await copyLargeObjects(
+        { target: run, objects: [{ key, size: body.length }], options },
+        depsWith(s3),
+      );
 
       expect(result.counts.reencrypted).toBe(1);
       expect(partCopies(calls).map((c) => c.input.CopySourceRange)).toEqual([
@@ -318,7 +323,10 @@ describe("copyLargeObjects", () => {
         }
       });
 
-      const result = await copyLargeObjects({ run, objects: [{ key, size: body.length }], options }, depsWith(s3));
+      const result = await copyLargeObjects(
+        { target: run, objects: [{ key, size: body.length }], options },
+        depsWith(s3),
+      );
 
       expect(result.counts).toMatchObject({ "changed-during-copy": 1, reencrypted: 0, failed: 0 });
       expect(result.problems).toEqual([
@@ -372,7 +380,7 @@ describe("copyLargeObjects", () => {
           });
         }
       });
-      const input: LargeObjectCopyInput = { run, objects: [{ key, size: body.length }], options };
+      const input: LargeObjectCopyInput = { target: run, objects: [{ key, size: body.length }], options };
 
       await expect(copyLargeObjects(input, depsWith(flaky.s3))).rejects.toMatchObject({ name: "SlowDown" });
       const saved = await progressOf(run, key);
@@ -382,7 +390,7 @@ describe("copyLargeObjects", () => {
       await clients.s3.send(
         new PutObjectCommand({
           Bucket: WORK,
-          Key: progressKey(run.runPrefix, key),
+          Key: progressKey(run.progressPrefix, key),
           Body: JSON.stringify({ ...saved, parts: [] }),
         }),
       );
@@ -412,7 +420,10 @@ describe("copyLargeObjects", () => {
         }
       });
 
-      const result = await copyLargeObjects({ run, objects: [{ key, size: body.length }], options }, depsWith(s3));
+      const result = await copyLargeObjects(
+        { target: run, objects: [{ key, size: body.length }], options },
+        depsWith(s3),
+      );
 
       expect(result.counts["changed-during-copy"]).toBe(1);
       expect(result.problems[0]?.reason).toContain(`version ${newer?.versionId}`);
@@ -435,7 +446,7 @@ describe("copyLargeObjects", () => {
     });
 
     const result = await copyLargeObjects(
-      { run: runFor(plain, "run-1"), objects: [{ key: "k", size: body.length }], options: { partBytes: 5 * MiB } },
+      { target: runFor(plain, "run-1"), objects: [{ key: "k", size: body.length }], options: { partBytes: 5 * MiB } },
       depsWith(clients.s3),
     );
 
@@ -465,7 +476,7 @@ describe("copyLargeObjects", () => {
     const lines = ["ok", "cold", "deleted", "sse-s3", "ok"].map((key) => JSON.stringify({ key, size: 6 * GiB }));
     await clients.s3.send(new PutObjectCommand({ Bucket: WORK, Key: listKey, Body: `${lines.join("\n")}\n` }));
 
-    const result = await copyLargeObjects({ run, objects: { listKey } }, depsWith(clients.s3));
+    const result = await copyLargeObjects({ target: run, objects: { listKey } }, depsWith(clients.s3));
 
     expect(result).toMatchObject({
       done: true,
