@@ -13,11 +13,13 @@ import { sandboxCommand, sandboxDeliverInventory, sandboxSeed } from "./sandbox-
 export const HELP = `rekey: re-encrypt every current object of an S3 bucket to SSE-KMS with S3 Bucket Keys.
 
 Operating runs (AWS, or the sandbox with --endpoint / AWS_ENDPOINT_URL):
-  rekey start --bucket B --kms-key ARN --inventory-config ID [--work-bucket W] [--change-id C]
-              [--inventory-wait-hours N] [--inventory-poll-seconds N] [--job-poll-min-seconds N]
+  rekey start --bucket B --kms-key ARN [--inventory-config ID | --source generate] [--work-bucket W]
+              [--change-id C] [--inventory-wait-hours N] [--inventory-poll-seconds N] [--job-poll-min-seconds N]
               [--job-poll-max-seconds N] [--job-priority N] [--verify-sample-size N] [--require-approval] [--json]
                         Validate, then start one execution named <bucket>-<yyyymmdd>[-<change id>]
-                        (--require-approval: the copy jobs wait for rekey approve before copying anything)
+                        (--inventory-config: plan from an S3 Inventory delivered after default encryption, up to
+                        48 h away; without it, Batch Operations' manifest generator lists the bucket now;
+                        --require-approval: the copy jobs wait for rekey approve before copying anything)
   rekey status (--bucket B | --execution ARN) [--watch] [--interval S] [--json]
                         Where a run is, job progress and time left, the final report when done
   rekey approve --execution ARN [--json]
@@ -102,6 +104,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
           bucket: { type: "string" },
           "kms-key": { type: "string" },
           "inventory-config": { type: "string" },
+          source: { type: "string" },
           "work-bucket": { type: "string" },
           "change-id": { type: "string" },
           "require-approval": { type: "boolean" },
@@ -122,6 +125,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
           bucket: v.bucket as string | undefined,
           kmsKey: v["kms-key"] as string | undefined,
           inventoryConfig: v["inventory-config"] as string | undefined,
+          source: v.source as string | undefined,
           workBucket: v["work-bucket"] as string | undefined,
           changeId: v["change-id"] as string | undefined,
           runOptions,

@@ -33,6 +33,8 @@ export const WorkBucketPrefixes = {
   manifests: "plans/*/manifests/*",
   /** Batch Operations writes completion reports under planKeys().reportsPrefix. */
   reports: "plans/*/batch-reports/*",
+  /** The manifest generator writes candidate lists under candidatePrefix() (source: generate). */
+  candidates: "runs/*/candidates/*",
 } as const;
 
 interface StepSpec {
@@ -234,6 +236,13 @@ export class RekeyStack extends Stack {
     );
     this.batchRole.addToPrincipalPolicy(
       new PolicyStatement({
+        sid: "WriteCandidateLists",
+        actions: ["s3:PutObject"],
+        resources: [workObjects(WorkBucketPrefixes.candidates)],
+      }),
+    );
+    this.batchRole.addToPrincipalPolicy(
+      new PolicyStatement({
         sid: "WriteCompletionReports",
         actions: ["s3:PutObject"],
         resources: [workObjects(WorkBucketPrefixes.reports)],
@@ -329,12 +338,19 @@ export class RekeyStack extends Stack {
     allow(S.enforceDefaultEncryption, "ListWorkBucket", ["s3:ListBucket"], [this.workBucket.bucketArn]);
 
     allow(S.findInventory, "ReadInventoryConfiguration", ["s3:GetInventoryConfiguration"], targetBuckets);
+    // source: generate: one manifest-generator job per candidate list (CreateJob has no resource type, see
+    // Create copy jobs), read until listed, then cancelled.
+    allow(S.findInventory, "CreateCandidateListJobs", ["s3:CreateJob"], ["*"]);
+    allow(S.findInventory, "ReadAndCancelCandidateListJobs", ["s3:DescribeJob", "s3:UpdateJobStatus"], [copyJobs]);
+    allow(S.findInventory, "PassBatchOperationsRole", ["iam:PassRole"], [this.batchRole.roleArn], {
+      StringEquals: { "iam:PassedToService": "batchoperations.s3.amazonaws.com" },
+    });
     allow(S.findInventory, "ListWorkBucket", ["s3:ListBucket"], [this.workBucket.bucketArn]);
     allow(S.findInventory, "ReadInventoryManifests", ["s3:GetObject"], [inventoryObjects]);
 
     // Manifests and skipped.csv are written with multipart uploads (steps/manifest-upload.ts): Create/UploadPart/
     // Complete are authorized by s3:PutObject, the abort on failure by s3:AbortMultipartUpload.
-    allow(S.writeManifests, "ReadInventory", ["s3:GetObject"], [inventoryObjects]);
+    allow(S.writeManifests, "ReadInventory", ["s3:GetObject"], [inventoryObjects, workObjects(WorkBucketPrefixes.candidates)]);
     allow(S.writeManifests, "WritePlan", ["s3:PutObject", "s3:AbortMultipartUpload"], [runObjects, planObjects]);
     // A plan already written for the same inventory is reused as it is (plans/<bucket>/<delivery>/plan.json); a 404
     // for a plan not yet written needs ListBucket.
@@ -537,15 +553,23 @@ export class RekeyStack extends Stack {
       },
       {
         id: iam5(`arn:${partition}:s3:${this.region}:${this.account}:job/*`),
-        scopes: [S.checkCopyJobs, S.verifyResults].map(step),
+        scopes: [S.findInventory, S.checkCopyJobs, S.verifyResults].map(step),
         reason:
-          "Batch Operations job ids exist only once a run creates its jobs; DescribeJob is read-only and limited to " +
-          "this account's jobs in this region.",
+          "Batch Operations job ids exist only once a run creates its jobs; DescribeJob is read-only, and " +
+          "UpdateJobStatus (Find inventory cancels its own unrun candidate-list jobs) can only stop a job; both are " +
+          "limited to this account's jobs in this region.",
       },
       {
         id: iam5(`${workBucketArn}/${WorkBucketPrefixes.manifests}`),
         scopes: [this.batchRole],
         reason: "Batch Operations reads the copy manifests a run writes under plans/<bucket>/<delivery>/manifests/.",
+      },
+      {
+        id: iam5(`${workBucketArn}/${WorkBucketPrefixes.candidates}`),
+        scopes: [this.batchRole, step(S.writeManifests)],
+        reason:
+          "With source: generate, the manifest generator writes each run's candidate lists under " +
+          "runs/<bucket>/<execution>/candidates/, named by job id; the plan step reads them.",
       },
       {
         id: iam5(`${workBucketArn}/${WorkBucketPrefixes.reports}`),

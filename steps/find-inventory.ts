@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { GetBucketInventoryConfigurationCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
 import { StateNames } from "../workflow/definition.ts";
+import { type CandidatesNotReady, type FoundCandidates, findCandidateLists } from "./candidate-lists.ts";
 import { parseInventoryManifest } from "./domain/inventory.ts";
 import { InventoryConfigurationError, InventoryFormatError, InventoryNotReadyError } from "./errors.ts";
 import { nextInventoryPollSeconds } from "./polling.ts";
@@ -18,6 +19,8 @@ export const FoundInventorySchema = z.object({
 
 export type FindInventoryResult =
   | z.infer<typeof FoundInventorySchema>
+  | FoundCandidates
+  | CandidatesNotReady
   | { found: false; waitSeconds: number; checkedAt: string; deadline: string; latestSeen: string | null };
 
 /** Delivery folders are named for the scan's start, `YYYY-MM-DDTHH-MMZ` (aws-facts 1.3). */
@@ -38,17 +41,21 @@ export function inventoryBases(prefix: string | undefined, bucket: string, confi
 export const findInventory = defineStep({
   state: StateNames.findInventory,
   input: z.object({ run: RunContextSchema, defaultEncryption: z.object({ enforcedAt: z.string() }) }),
-  async run({ run, defaultEncryption }, { clients, now, log }): Promise<FindInventoryResult> {
+  async run({ run, defaultEncryption }, deps): Promise<FindInventoryResult> {
+    // Without an inventory, Batch Operations' manifest generator lists the candidates (steps/domain/candidates.ts).
+    if (run.source === "generate" || run.inventoryConfigurationId === undefined) return findCandidateLists(run, deps);
+    const { clients, now, log } = deps;
+    const inventoryConfigurationId = run.inventoryConfigurationId;
     const config = (
       await clients.s3.send(
-        new GetBucketInventoryConfigurationCommand({ Bucket: run.bucket, Id: run.inventoryConfigurationId }),
+        new GetBucketInventoryConfigurationCommand({ Bucket: run.bucket, Id: inventoryConfigurationId }),
       )
     ).InventoryConfiguration;
     const destinationArn = config?.Destination?.S3BucketDestination?.Bucket ?? "";
     const destination = /^arn:[^:]+:s3:::([^/]+)$/.exec(destinationArn)?.[1];
     if (!destination) {
       throw new InventoryConfigurationError(
-        `Inventory configuration "${run.inventoryConfigurationId}" has destination "${destinationArn}", not a bucket ARN.`,
+        `Inventory configuration "${inventoryConfigurationId}" has destination "${destinationArn}", not a bucket ARN.`,
         {
           fix: "Set the destination to arn:aws:s3:::<bucket>.",
         },
@@ -57,7 +64,7 @@ export const findInventory = defineStep({
     const bases = inventoryBases(
       config?.Destination?.S3BucketDestination?.Prefix,
       run.bucket,
-      run.inventoryConfigurationId,
+      inventoryConfigurationId,
     );
     const enforcedAt = Date.parse(defaultEncryption.enforcedAt);
     const folders = newestFirst(
@@ -93,7 +100,7 @@ export const findInventory = defineStep({
         `No inventory of ${run.bucket} delivered after ${defaultEncryption.enforcedAt} arrived within ${run.options.inventoryWaitSeconds / 3600} hours (latest seen: ${latestSeen ?? "none"}).`,
         {
           deliveredAfter: new Date(enforcedAt),
-          fix: `Check that configuration "${run.inventoryConfigurationId}" is enabled and that the destination bucket policy lets s3.amazonaws.com write to s3://${destination}/${bases[0]}; then start a new run.`,
+          fix: `Check that configuration "${inventoryConfigurationId}" is enabled and that the destination bucket policy lets s3.amazonaws.com write to s3://${destination}/${bases[0]}; then start a new run.`,
         },
       );
     }

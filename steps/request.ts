@@ -63,12 +63,19 @@ export const RunRequestSchema = z
       const problem = kmsKeyArnProblem(value);
       if (problem) ctx.addIssue({ code: "custom", message: `kmsKeyArn: ${problem}` });
     }),
+    /**
+     * Where the candidate objects come from: "inventory" (an S3 Inventory delivered after default encryption, up to
+     * 48 hours away; needs inventoryConfigurationId) or "generate" (Batch Operations' manifest generator, now).
+     * Defaults to "inventory" when inventoryConfigurationId is given, "generate" otherwise.
+     */
+    source: z.enum(["inventory", "generate"]).optional(),
     inventoryConfigurationId: z
       .string()
       .regex(
         /^[A-Za-z0-9._-]{1,64}$/,
         "inventoryConfigurationId must be 1 to 64 letters, digits, dots, hyphens or underscores",
-      ),
+      )
+      .optional(),
     /** Where manifests, reports and summaries go; the deployment's work bucket when omitted. */
     workBucket: bucketName("workBucket").optional(),
     region: z
@@ -79,6 +86,20 @@ export const RunRequestSchema = z
   })
   .strict()
   .superRefine((r, ctx) => {
+    if (r.source === "inventory" && r.inventoryConfigurationId === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        message:
+          'source "inventory" needs inventoryConfigurationId (the id of the bucket\'s S3 Inventory configuration); or use source "generate", which needs none.',
+      });
+    }
+    if (r.source === "generate" && r.inventoryConfigurationId !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        message:
+          'source "generate" does not read an inventory: drop inventoryConfigurationId, or use source "inventory".',
+      });
+    }
     if (r.workBucket === r.bucket) {
       ctx.addIssue({
         code: "custom",
@@ -95,6 +116,11 @@ export const RunRequestSchema = z
     }
   });
 export type RunRequest = z.infer<typeof RunRequestSchema>;
+
+/** The source a request asks for, with the default applied. */
+export function sourceOf(request: Pick<RunRequest, "source" | "inventoryConfigurationId">): "inventory" | "generate" {
+  return request.source ?? (request.inventoryConfigurationId === undefined ? "generate" : "inventory");
+}
 
 /** Turns zod issues into one message an operator can act on, one line per problem. */
 export function describeIssues(error: z.ZodError): string {

@@ -54,7 +54,9 @@ export const RunContextSchema = z.object({
   region: z.string().min(1),
   accountId: z.string().regex(/^\d{12}$/),
   workBucket: z.string().min(3),
-  inventoryConfigurationId: z.string().min(1),
+  /** Where the plan's candidates come from (steps/request.ts); "inventory" names its configuration. */
+  source: z.enum(["inventory", "generate"]).default("inventory"),
+  inventoryConfigurationId: z.string().min(1).optional(),
   /** Where this run's manifests, reports and summaries live in the work bucket (ends with "/"). */
   runPrefix: z.string().endsWith("/"),
   startedAt: z.string(),
@@ -79,7 +81,9 @@ export const bucketArn = (bucket: string) => `arn:aws:s3:::${bucket}`;
  * the plan and finds the same jobs instead of copying every object again.
  */
 export function planPrefix(bucket: string, inventoryManifestKey: string, kmsKeyArn: string): string {
-  const delivery = /(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}Z)\/manifest\.json$/.exec(inventoryManifestKey)?.[1] ?? "inventory";
+  const delivery =
+    /(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}Z)\/manifest\.json$/.exec(inventoryManifestKey)?.[1] ??
+    (inventoryManifestKey.startsWith("runs/") ? "generated" : "inventory");
   const digest = createHash("sha256")
     .update(`${bucket}\n${inventoryManifestKey}\n${kmsKeyArn}`)
     .digest("hex")

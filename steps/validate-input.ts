@@ -10,7 +10,7 @@ import { z } from "zod";
 import { StateNames } from "../workflow/definition.ts";
 import { REQUIRED_INVENTORY_FIELDS } from "./domain/inventory.ts";
 import { InvalidInputError, InventoryConfigurationError } from "./errors.ts";
-import { describeIssues, parseKmsKeyArn, RunRequestSchema } from "./request.ts";
+import { describeIssues, parseKmsKeyArn, RunRequestSchema, sourceOf } from "./request.ts";
 import { type RunContext, RunOptionsSchema } from "./run-context.ts";
 import { httpStatusOf } from "./s3-io.ts";
 import { defineStep } from "./step.ts";
@@ -69,7 +69,10 @@ export const validateInput = defineStep({
       );
     }
     await checkKey(clients.kms, req.kmsKeyArn);
-    await checkInventoryConfiguration(clients.s3, req.bucket, req.inventoryConfigurationId);
+    const source = sourceOf(req);
+    if (req.inventoryConfigurationId !== undefined) {
+      await checkInventoryConfiguration(clients.s3, req.bucket, req.inventoryConfigurationId);
+    }
 
     return {
       runId: execution.name,
@@ -79,7 +82,8 @@ export const validateInput = defineStep({
       region,
       accountId,
       workBucket,
-      inventoryConfigurationId: req.inventoryConfigurationId,
+      source,
+      ...(req.inventoryConfigurationId === undefined ? {} : { inventoryConfigurationId: req.inventoryConfigurationId }),
       runPrefix: `runs/${req.bucket}/${execution.name}/`,
       startedAt: execution.startTime || now().toISOString(),
       options: RunOptionsSchema.parse(req.options ?? {}),

@@ -3,9 +3,11 @@ import pLimit from "p-limit";
 import { z } from "zod";
 import { StateNames } from "../workflow/definition.ts";
 import { encodeManifestKey, manifestLine } from "./domain/batch-manifest.ts";
-import { type CopyStorageClass, classifyInventoryRow, needsKeyCheck } from "./domain/classify.ts";
+import { type CandidateRoute, candidateList, classifyCandidate, needsHead } from "./domain/candidates.ts";
+import { type Classification, type CopyStorageClass, classifyInventoryRow, needsKeyCheck } from "./domain/classify.ts";
 import { estimateRun, type RouteCount, renderEstimate } from "./domain/estimate.ts";
 import {
+  type EncryptionStatus,
   type InventoryManifest,
   type InventoryRow,
   inventoryRowBatches,
@@ -15,10 +17,11 @@ import {
 import type { VersioningStatus } from "./domain/preflight.ts";
 import { RunTally } from "./domain/run-report.ts";
 import { InventoryFormatError } from "./errors.ts";
+import { type FoundCandidates, FoundCandidatesSchema } from "./candidate-lists.ts";
 import { FoundInventorySchema } from "./find-inventory.ts";
 import type { LargeObject } from "./large-object-copy.ts";
 import { LineUpload } from "./manifest-upload.ts";
-import { type LargeObjectList, type Plan, type PlanEstimate, PlanFileSchema } from "./plan.ts";
+import { type LargeObjectList, type Plan, type PlanEstimate, PlanFileSchema, type WorkManifest } from "./plan.ts";
 import { planKeys, planPrefix, type RunContext, RunContextSchema } from "./run-context.ts";
 import { getStreamWithMd5, getText, getTextIfExists, httpStatusOf, putJson } from "./s3-io.ts";
 import { defineStep, type StepDeps } from "./step.ts";
@@ -26,32 +29,48 @@ import { defineStep, type StepDeps } from "./step.ts";
 const SKIPPED_HEADER = "bucket,key,reason,storage_class,encryption_status,size\n";
 
 /**
- * Streams every data file of the inventory once: each row is classified, planned copies go into one manifest per
- * storage class, skipped objects into skipped.csv with their reason. Memory holds one line of each file, the
- * upload buffers and the counts, whatever the inventory's size.
+ * Plans the run from its candidates: an S3 Inventory (every row classified by classifyInventoryRow) or the manifest
+ * generator's lists (each list's filter decides its route, steps/domain/candidates.ts). Either way the data files
+ * are streamed once; planned copies go into one manifest per storage class, encryption updates into one manifest,
+ * objects over 5 GiB into a list for the multipart copy, skipped objects into skipped.csv with their reason. Memory
+ * holds one line of each file, the upload buffers and the counts, whatever the bucket's size.
  */
 export const writeManifests = defineStep({
   state: StateNames.writeManifests,
   input: z.object({
     run: RunContextSchema,
-    inventory: FoundInventorySchema,
+    inventory: z.union([FoundInventorySchema, FoundCandidatesSchema]),
     preflight: z
       .object({ facts: z.object({ versioning: z.string(), noncurrentExpirationDays: z.number().optional() }) })
       .optional(),
   }),
   async run({ run, inventory, preflight }, deps): Promise<Plan> {
     const { clients, log } = deps;
-    const manifestText = await getText(clients.s3, inventory.bucket, inventory.manifestKey);
-    const manifest = parseInventoryManifest(manifestText, inventory.manifestKey);
-    if (manifest.sourceBucket !== run.bucket) {
-      throw new InventoryFormatError(`the inventory is of bucket ${manifest.sourceBucket}, not ${run.bucket}.`, {
-        file: inventory.manifestKey,
-        fix: "Pass the inventory configuration id of the bucket being re-encrypted.",
-      });
+    let source: { key: string; createdAt: Date; read: (writer: PlanWriter) => Promise<void> };
+    if ("lists" in inventory) {
+      source = {
+        key: `${run.runPrefix}candidates/`,
+        createdAt: deps.now(),
+        read: (writer) => readCandidateLists(run, inventory, deps, writer),
+      };
+    } else {
+      const manifestText = await getText(clients.s3, inventory.bucket, inventory.manifestKey);
+      const manifest = parseInventoryManifest(manifestText, inventory.manifestKey);
+      if (manifest.sourceBucket !== run.bucket) {
+        throw new InventoryFormatError(`the inventory is of bucket ${manifest.sourceBucket}, not ${run.bucket}.`, {
+          file: inventory.manifestKey,
+          fix: "Pass the inventory configuration id of the bucket being re-encrypted.",
+        });
+      }
+      // A delivery without these columns would classify every row as missing-columns and copy nothing.
+      requireColumns(manifest.columns);
+      source = {
+        key: inventory.manifestKey,
+        createdAt: manifest.creationTimestamp,
+        read: (writer) => readInventory(run, manifest, deps, writer),
+      };
     }
-    // A delivery without these columns would classify every row as missing-columns and copy nothing.
-    requireColumns(manifest.columns);
-    const plan = planPrefix(run.bucket, inventory.manifestKey, run.kmsKeyArn);
+    const plan = planPrefix(run.bucket, source.key, run.kmsKeyArn);
     const keys = planKeys(plan);
     const earlier = await getTextIfExists(clients.s3, run.workBucket, keys.plan);
     if (earlier !== undefined) {
@@ -69,133 +88,277 @@ export const writeManifests = defineStep({
         ...(stored.estimate ? { estimate: stored.estimate } : {}),
       };
     }
-    const tally = new RunTally();
-    const manifests = new Map<CopyStorageClass, LineUpload>();
-    const updates = new LineUpload(clients.s3, run.workBucket, keys.updateManifest, "text/csv", "AES256");
-    const skipped = new LineUpload(clients.s3, run.workBucket, keys.skipped, "text/csv");
-    const large = new LineUpload(clients.s3, run.workBucket, keys.largeObjects, "application/x-ndjson", "AES256");
-    const largeByClass: Partial<Record<CopyStorageClass, RouteCount>> = {};
-    let largeObjects: LargeObjectList | undefined;
-    const written: Plan["manifests"] = [];
-    const updatesFrom = { sseS3: { objects: 0, bytes: 0 }, sseKms: { objects: 0, bytes: 0 } };
+    const writer = new PlanWriter(run, keys, deps);
+    let written: Awaited<ReturnType<PlanWriter["finish"]>>;
     try {
-      await skipped.write(SKIPPED_HEADER);
-      for (const file of manifest.files) {
-        await streamDataFile(run, manifest, file, deps, async (batch) => {
-          const underTarget = await targetKeyChecks(run, batch.filter(needsKeyCheck), deps);
-          for (const row of batch) {
-            const result = classifyInventoryRow(row, {
-              sseKmsKeyIsTarget: (r) => underTarget.get(r.key),
-              now: deps.now(),
-            });
-            tally.recordClassification(result, { key: row.key, size: row.size });
-            if (result.kind === "update-encryption") {
-              const from = row.encryptionStatus?.toUpperCase() === "SSE-S3" ? updatesFrom.sseS3 : updatesFrom.sseKms;
-              from.objects += 1;
-              from.bytes += row.size ?? 0;
-              await updates.write(manifestLine(run.bucket, row.key));
-            } else if (result.kind === "copy") {
-              let upload = manifests.get(result.storageClass);
-              if (!upload) {
-                upload = new LineUpload(
-                  clients.s3,
-                  run.workBucket,
-                  keys.manifest(result.storageClass),
-                  "text/csv",
-                  "AES256",
-                );
-                manifests.set(result.storageClass, upload);
-              }
-              await upload.write(manifestLine(run.bucket, row.key));
-            } else if (result.kind === "large-copy") {
-              const slot = largeByClass[result.storageClass] ?? { objects: 0, bytes: 0 };
-              largeByClass[result.storageClass] = slot;
-              slot.objects += 1;
-              slot.bytes += row.size ?? 0;
-              const object: LargeObject = {
-                key: row.key,
-                size: row.size ?? 0,
-                ...(row.eTag === undefined ? {} : { etag: row.eTag }),
-                storageClass: result.storageClass,
-              };
-              await large.write(`${JSON.stringify(object)}\n`);
-            } else if (result.kind === "skipped") {
-              await skipped.write(
-                skippedLine(row.bucket, row.key, result.reason, row.storageClass, row.encryptionStatus, row.size),
-              );
-            }
-          }
-        });
-        log.info("inventory file read", { bucket: run.bucket, file: file.key, seen: tally.snapshot.seen.count });
-      }
-      await skipped.finish();
-      for (const [storageClass, upload] of manifests) {
-        const etag = await upload.finish();
-        const planned = tally.snapshot.copyPlanned[storageClass] ?? { count: 0, bytes: 0 };
-        written.push({
-          operation: "copy",
-          storageClass,
-          key: upload.key,
-          etag,
-          objects: planned.count,
-          bytes: planned.bytes,
-        });
-        log.info("manifest written", { bucket: run.bucket, storageClass, key: upload.key, objects: planned.count });
-      }
-      const updatePlanned = tally.snapshot.updatePlanned;
-      if (updatePlanned.count > 0) {
-        const etag = await updates.finish();
-        written.push({
-          operation: "update-encryption",
-          key: updates.key,
-          etag,
-          objects: updatePlanned.count,
-          bytes: updatePlanned.bytes,
-        });
-        log.info("manifest written", {
-          bucket: run.bucket,
-          operation: "update-encryption",
-          key: updates.key,
-          objects: updatePlanned.count,
-        });
-      } else {
-        await updates.abort();
-      }
-      const largePlanned = tally.snapshot.largeCopyPlanned;
-      if (largePlanned.count > 0) {
-        await large.finish();
-        largeObjects = { key: large.key, objects: largePlanned.count, bytes: largePlanned.bytes };
-        log.info("large-object list written", { bucket: run.bucket, key: large.key, objects: largePlanned.count });
-      } else {
-        await large.abort();
-      }
+      await writer.start();
+      await source.read(writer);
+      written = await writer.finish();
     } catch (err) {
-      await Promise.all([skipped, updates, large, ...manifests.values()].map((u) => u.abort()));
+      await writer.abort();
       throw err;
     }
+    const { tally } = writer;
     const reconciliation = tally.reconcile();
     if (!reconciliation.ok) throw new Error(`Plan counts do not add up: ${reconciliation.problems.join(" ")}`);
-    const estimate = planEstimate(run, tally, updatesFrom, largeByClass, preflight?.facts);
+    const estimate = planEstimate(run, tally, writer.updatesFrom, writer.largeByClass, preflight?.facts, {
+      listJobs: "lists" in inventory ? inventory.lists.length : 0,
+      sizesKnown: !("lists" in inventory),
+    });
     await putJson(clients.s3, run.workBucket, keys.plan, {
-      inventoryManifestKey: inventory.manifestKey,
-      inventoryCreatedAt: manifest.creationTimestamp.toISOString(),
-      manifests: written,
-      ...(largeObjects ? { largeObjects } : {}),
+      inventoryManifestKey: source.key,
+      inventoryCreatedAt: source.createdAt.toISOString(),
+      manifests: written.manifests,
+      ...(written.largeObjects ? { largeObjects: written.largeObjects } : {}),
       tally: tally.toJSON(),
       estimate,
     });
     log.info("plan written", { bucket: run.bucket, plan: keys.plan, oneTimeUsd: estimate.oneTimeUsd });
     return {
-      inventoryManifestKey: inventory.manifestKey,
-      inventoryCreatedAt: manifest.creationTimestamp.toISOString(),
-      manifests: written,
+      inventoryManifestKey: source.key,
+      inventoryCreatedAt: source.createdAt.toISOString(),
+      manifests: written.manifests,
       planKey: keys.plan,
       planPrefix: plan,
-      ...(largeObjects ? { largeObjects } : {}),
+      ...(written.largeObjects ? { largeObjects: written.largeObjects } : {}),
       estimate,
     };
   },
 });
+
+/** What the plan records of one object: the inventory row, or what a candidate list and HeadObject tell. */
+type PlannedObject = Pick<InventoryRow, "bucket" | "key" | "size" | "storageClass" | "encryptionStatus" | "eTag">;
+
+/** The files a plan writes, fed one classified object at a time; one route per object. */
+class PlanWriter {
+  readonly tally = new RunTally();
+  readonly updatesFrom = { sseS3: { objects: 0, bytes: 0 }, sseKms: { objects: 0, bytes: 0 } };
+  readonly largeByClass: Partial<Record<CopyStorageClass, RouteCount>> = {};
+  private readonly copies = new Map<CopyStorageClass, LineUpload>();
+  private readonly updates: LineUpload;
+  private readonly skipped: LineUpload;
+  private readonly large: LineUpload;
+
+  constructor(
+    private readonly run: RunContext,
+    private readonly keys: ReturnType<typeof planKeys>,
+    private readonly deps: StepDeps,
+  ) {
+    const { s3 } = deps.clients;
+    this.updates = new LineUpload(s3, run.workBucket, keys.updateManifest, "text/csv", "AES256");
+    this.skipped = new LineUpload(s3, run.workBucket, keys.skipped, "text/csv");
+    this.large = new LineUpload(s3, run.workBucket, keys.largeObjects, "application/x-ndjson", "AES256");
+  }
+
+  start(): Promise<void> {
+    return this.skipped.write(SKIPPED_HEADER);
+  }
+
+  async add(object: PlannedObject, result: Classification): Promise<void> {
+    this.tally.recordClassification(result, { key: object.key, size: object.size });
+    if (result.kind === "update-encryption") {
+      const from = object.encryptionStatus?.toUpperCase() === "SSE-S3" ? this.updatesFrom.sseS3 : this.updatesFrom.sseKms;
+      from.objects += 1;
+      from.bytes += object.size ?? 0;
+      await this.updates.write(manifestLine(this.run.bucket, object.key));
+    } else if (result.kind === "copy") {
+      let upload = this.copies.get(result.storageClass);
+      if (!upload) {
+        upload = new LineUpload(
+          this.deps.clients.s3,
+          this.run.workBucket,
+          this.keys.manifest(result.storageClass),
+          "text/csv",
+          "AES256",
+        );
+        this.copies.set(result.storageClass, upload);
+      }
+      await upload.write(manifestLine(this.run.bucket, object.key));
+    } else if (result.kind === "large-copy") {
+      const slot = this.largeByClass[result.storageClass] ?? { objects: 0, bytes: 0 };
+      this.largeByClass[result.storageClass] = slot;
+      slot.objects += 1;
+      slot.bytes += object.size ?? 0;
+      const line: LargeObject = {
+        key: object.key,
+        size: object.size ?? 0,
+        ...(object.eTag === undefined ? {} : { etag: object.eTag }),
+        storageClass: result.storageClass,
+      };
+      await this.large.write(`${JSON.stringify(line)}\n`);
+    } else if (result.kind === "skipped") {
+      await this.skipped.write(
+        skippedLine(object.bucket, object.key, result.reason, object.storageClass, object.encryptionStatus, object.size),
+      );
+    }
+  }
+
+  /** Completes every file with content (and drops the empty ones); returns what the plan hands on. */
+  async finish(): Promise<{ manifests: WorkManifest[]; largeObjects?: LargeObjectList }> {
+    const { log } = this.deps;
+    const bucket = this.run.bucket;
+    const manifests: WorkManifest[] = [];
+    await this.skipped.finish();
+    for (const [storageClass, upload] of this.copies) {
+      const etag = await upload.finish();
+      const planned = this.tally.snapshot.copyPlanned[storageClass] ?? { count: 0, bytes: 0 };
+      manifests.push({
+        operation: "copy",
+        storageClass,
+        key: upload.key,
+        etag,
+        objects: planned.count,
+        bytes: planned.bytes,
+      });
+      log.info("manifest written", { bucket, storageClass, key: upload.key, objects: planned.count });
+    }
+    const updatePlanned = this.tally.snapshot.updatePlanned;
+    if (updatePlanned.count > 0) {
+      const etag = await this.updates.finish();
+      manifests.push({
+        operation: "update-encryption",
+        key: this.updates.key,
+        etag,
+        objects: updatePlanned.count,
+        bytes: updatePlanned.bytes,
+      });
+      log.info("manifest written", { bucket, operation: "update-encryption", key: this.updates.key });
+    } else {
+      await this.updates.abort();
+    }
+    const largePlanned = this.tally.snapshot.largeCopyPlanned;
+    if (largePlanned.count === 0) {
+      await this.large.abort();
+      return { manifests };
+    }
+    await this.large.finish();
+    log.info("large-object list written", { bucket, key: this.large.key, objects: largePlanned.count });
+    return { manifests, largeObjects: { key: this.large.key, objects: largePlanned.count, bytes: largePlanned.bytes } };
+  }
+
+  async abort(): Promise<void> {
+    await Promise.all([this.skipped, this.updates, this.large, ...this.copies.values()].map((u) => u.abort()));
+  }
+}
+
+/** Every row of the inventory, classified; SSE-KMS rows with a Bucket Key have their key checked first. */
+async function readInventory(
+  run: RunContext,
+  manifest: InventoryManifest,
+  deps: StepDeps,
+  writer: PlanWriter,
+): Promise<void> {
+  for (const file of manifest.files) {
+    await streamDataFile(run, manifest, file, deps, async (batch) => {
+      const underTarget = await targetKeyChecks(run, batch.filter(needsKeyCheck), deps);
+      for (const row of batch) {
+        const result = classifyInventoryRow(row, { sseKmsKeyIsTarget: (r) => underTarget.get(r.key), now: deps.now() });
+        await writer.add(row, result);
+      }
+    });
+    deps.log.info("inventory file read", {
+      bucket: run.bucket,
+      file: file.key,
+      seen: writer.tally.snapshot.seen.count,
+    });
+  }
+}
+
+/** Every generated list: each object routed by its list, with HeadObject where the list cannot tell enough. */
+async function readCandidateLists(
+  run: RunContext,
+  found: FoundCandidates,
+  deps: StepDeps,
+  writer: PlanWriter,
+): Promise<void> {
+  for (const listed of found.lists) {
+    const list = candidateList(listed.name);
+    const text = await getText(deps.clients.s3, listed.bucket, listed.manifestKey);
+    const manifest = parseInventoryManifest(text, listed.manifestKey);
+    if (manifest.sourceBucket.replace(/^arn:[^:]+:s3:::/, "") !== run.bucket) {
+      throw new InventoryFormatError(`the generated list is of bucket ${manifest.sourceBucket}, not ${run.bucket}.`, {
+        file: listed.manifestKey,
+        fix: "This is a bug in how rekey names its candidate lists; start a new run and report it.",
+      });
+    }
+    const route = list.route;
+    for (const file of manifest.files) {
+      await streamDataFile(run, manifest, file, deps, async (batch) => {
+        const underTarget = route.kind === "check-key" ? await targetKeyChecks(run, batch, deps) : undefined;
+        const heads = needsHead(route) ? await headObjects(run, batch, deps) : undefined;
+        for (const row of batch) {
+          const head = heads?.get(row.key);
+          const storageClass = route.kind === "copy" ? route.storageClass : head?.storageClass;
+          const result = classifyCandidate(route, row.key, {
+            keyIsTarget: underTarget?.get(row.key),
+            largeStorageClass: storageClass as CopyStorageClass | undefined,
+            archiveStatus: head?.archiveStatus,
+          });
+          await writer.add(
+            {
+              bucket: row.bucket,
+              key: row.key,
+              ...(head ? { size: head.size, eTag: head.etag } : {}),
+              ...(storageClass ? { storageClass } : {}),
+              encryptionStatus: encryptionOfList(route),
+            },
+            result,
+          );
+        }
+      });
+    }
+    deps.log.info("candidate list read", { bucket: run.bucket, list: list.name, seen: writer.tally.snapshot.seen.count });
+  }
+}
+
+function encryptionOfList(route: CandidateRoute): EncryptionStatus {
+  switch (route.kind) {
+    case "copy":
+    case "large-copy":
+      return "NOT-SSE";
+    case "update-encryption":
+      return route.from;
+    case "check-key":
+      return "SSE-KMS";
+    case "skipped":
+      return route.reason === "sse-c" ? "SSE-C" : route.reason === "dsse-kms" ? "DSSE-KMS" : "NOT-SSE";
+  }
+}
+
+/**
+ * What a generated list does not say of its objects (it names keys only): size, ETag, class and archive status.
+ * Only for the lists that need it (needsHead): objects over 5 GiB, and Intelligent-Tiering objects.
+ */
+async function headObjects(
+  run: RunContext,
+  rows: InventoryRow[],
+  { clients }: StepDeps,
+): Promise<Map<string, { size: number; etag: string; storageClass: string; archiveStatus?: string }>> {
+  const limit = pLimit(KEY_CHECK_CONCURRENCY);
+  const heads = await Promise.all(
+    rows.map((row) =>
+      limit(async () => {
+        try {
+          const head = await clients.s3.send(new HeadObjectCommand({ Bucket: run.bucket, Key: row.key }));
+          return [
+            row.key,
+            {
+              size: head.ContentLength ?? 0,
+              etag: head.ETag ?? "",
+              storageClass: head.StorageClass ?? "STANDARD",
+              ...(head.ArchiveStatus ? { archiveStatus: head.ArchiveStatus } : {}),
+            },
+          ] as const;
+        } catch (err) {
+          // Deleted since listing: the copy step finds it gone and says so.
+          if (httpStatusOf(err) === 404) return undefined;
+          throw err;
+        }
+      }),
+    ),
+  );
+  return new Map(heads.filter((h) => h !== undefined));
+}
 
 /** Reads one gzipped data file, checking its MD5 against the inventory manifest as the bytes go by. */
 async function streamDataFile(
@@ -275,6 +438,7 @@ function planEstimate(
   updatesFrom: { sseS3: RouteCount; sseKms: RouteCount },
   multipartCopy: Partial<Record<CopyStorageClass, RouteCount>>,
   facts: { versioning: string; noncurrentExpirationDays?: number | undefined } | undefined,
+  source: { listJobs: number; sizesKnown: boolean },
 ): PlanEstimate {
   const t = tally.snapshot;
   const copy = Object.fromEntries(
@@ -297,7 +461,9 @@ function planEstimate(
     ...(facts?.noncurrentExpirationDays === undefined
       ? {}
       : { noncurrentExpirationDays: facts.noncurrentExpirationDays }),
-    inventoryObjectsListed: t.seen.count,
+    ...(source.listJobs > 0
+      ? { candidateListJobs: source.listJobs, sizesKnown: source.sizesKnown }
+      : { inventoryObjectsListed: t.seen.count }),
   });
   return {
     oneTimeUsd: e.oneTimeUsd,

@@ -9,6 +9,8 @@ export interface StartOptions extends AwsOptions {
   bucket?: string | undefined;
   kmsKey?: string | undefined;
   inventoryConfig?: string | undefined;
+  /** "inventory" or "generate"; by default, inventory when --inventory-config is given. */
+  source?: string | undefined;
   workBucket?: string | undefined;
   changeId?: string | undefined;
   runOptions: Record<string, number | boolean>;
@@ -19,8 +21,11 @@ export interface StartOptions extends AwsOptions {
 export async function startCommand(options: StartOptions, io: Io): Promise<number> {
   if (!options.bucket) throw new UsageError("--bucket is required.");
   if (!options.kmsKey) throw new UsageError("--kms-key is required (the full ARN of the target customer managed key).");
-  if (!options.inventoryConfig)
-    throw new UsageError("--inventory-config is required (the id of the bucket's S3 Inventory configuration).");
+  if (options.source !== undefined && options.source !== "inventory" && options.source !== "generate") {
+    throw new UsageError(
+      `--source must be "inventory" (with --inventory-config) or "generate" (Batch Operations lists the bucket), not "${options.source}".`,
+    );
+  }
   if (options.changeId !== undefined && !/^[A-Za-z0-9_-]{1,32}$/.test(options.changeId)) {
     throw new UsageError(
       "--change-id must be 1 to 32 letters, digits, hyphens or underscores (it becomes part of the execution name).",
@@ -29,7 +34,8 @@ export async function startCommand(options: StartOptions, io: Io): Promise<numbe
   const request = {
     bucket: options.bucket,
     kmsKeyArn: options.kmsKey,
-    inventoryConfigurationId: options.inventoryConfig,
+    ...(options.source ? { source: options.source } : {}),
+    ...(options.inventoryConfig ? { inventoryConfigurationId: options.inventoryConfig } : {}),
     ...(options.workBucket ? { workBucket: options.workBucket } : {}),
     ...(options.region ? { region: options.region } : {}),
     ...(Object.keys(options.runOptions).length ? { options: options.runOptions } : {}),

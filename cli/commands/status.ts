@@ -127,7 +127,9 @@ function render(r: StatusReport, now: Date): string {
   if (r.status === "RUNNING" && r.currentState) lines.push(`  state:     ${r.currentState}: ${r.meaning ?? ""}`);
   if (r.status === "RUNNING" && r.inventory && !r.inventory.found) {
     lines.push(
-      `  inventory: none newer than default encryption yet (latest seen: ${r.inventory.latestSeen ?? "none"}); giving up at ${r.inventory.deadline}`,
+      "pending" in r.inventory
+        ? `  candidates: Batch Operations is listing the bucket (${r.inventory.pending.join(", ")} still to come)`
+        : `  inventory: none newer than default encryption yet (latest seen: ${r.inventory.latestSeen ?? "none"}); giving up at ${r.inventory.deadline}`,
     );
   }
   if (r.status === "RUNNING" && r.currentState === StateNames.waitingForApproval && r.plan) {
@@ -135,6 +137,10 @@ function render(r: StatusReport, now: Date): string {
     for (const m of r.plan.manifests)
       lines.push(
         `    ${m.operation === "copy" ? "copy" : "update the encryption of"} ${formatCount(m.objects)} ${m.operation === "copy" ? `${m.storageClass} ` : ""}objects (${m.key})`,
+      );
+    if (r.plan.largeObjects)
+      lines.push(
+        `    copy ${formatCount(r.plan.largeObjects.objects)} objects over 5 GiB part by part after approval (${r.plan.largeObjects.key})`,
       );
     if (r.plan.estimate) lines.push(...r.plan.estimate.text.split("\n").map((l) => `    ${l}`));
     lines.push(`  approve:   rekey approve --execution ${r.executionArn}`);

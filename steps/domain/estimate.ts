@@ -61,6 +61,10 @@ export interface EstimateInput {
   noncurrentExpirationDays?: number;
   /** Objects an S3 Inventory report lists for this run, when the run waits for one. */
   inventoryObjectsListed?: number;
+  /** Jobs the manifest generator ran to list candidates (source: generate); cancelled before any task. */
+  candidateListJobs?: number;
+  /** False when object sizes are unknown (generated lists name keys only): bytes count as zero. */
+  sizesKnown?: boolean;
 }
 
 /**
@@ -188,6 +192,11 @@ export function estimateRun(input: EstimateInput): Estimate {
   if (input.inventoryObjectsListed) {
     lines.push(line("S3 Inventory objects listed", input.inventoryObjectsListed, PRICES.inventoryObjectListed));
   }
+  if (input.candidateListJobs) {
+    lines.push(
+      line("Batch Operations jobs listing candidates (cancelled unrun)", input.candidateListJobs, PRICES.batchOperationsJob),
+    );
+  }
 
   const duration = durationOf(copyObjects, copyBytes, updateObjects, multipartBytes);
 
@@ -230,6 +239,14 @@ export function estimateRun(input: EstimateInput): Estimate {
   }
   if (update.fromSseKms.objects) {
     notIncluded.push("fewer Decrypts for SSE-KMS sources that already use a Bucket Key (counted per object)");
+  }
+  if (input.candidateListJobs) {
+    notIncluded.push("any charge of the manifest generator for listing the bucket (price not retrieved)");
+  }
+  if (input.sizesKnown === false) {
+    notIncluded.push(
+      "the size of objects up to 5 GiB (the generated lists name keys only): durations and retrieval count objects, not bytes",
+    );
   }
 
   const assumptions = [

@@ -73,6 +73,9 @@ describe("rekey start, status, runs against the sandbox", () => {
     expect(unknown.code).toBe(2);
     expect(unknown.err).toMatch(/Unknown option '--colour'/);
     expect(unknown.err).not.toMatch(/\n\s+at /);
+    const source = await rekey(sandbox, "start", "--bucket", "b", "--kms-key", scenario.targetKeyArn, "--source", "s3");
+    expect(source.code).toBe(2);
+    expect(source.err).toMatch(/--source must be "inventory" \(with --inventory-config\) or "generate"/);
   });
 
   it("starts a run with a readable name", async () => {
@@ -141,6 +144,39 @@ describe("rekey start, status, runs against the sandbox", () => {
     expect(stop.code).toBe(0);
     expect(stop.out).toMatch(/No copy job had been created/);
   });
+});
+
+describe("rekey start without an inventory configuration", () => {
+  it("lists the bucket with the manifest generator and finishes without waiting for a delivery", async () => {
+    const sandbox = await startSandbox();
+    try {
+      const clients = sandboxClients(sandbox);
+      const scenario = await seedMixedBucket(clients, new SandboxAdmin(sandbox.endpoint), {
+        bucket: "cli-generate",
+        workBucket: sandboxWorkBucket(sandbox.identity),
+        objects: 40,
+        objectLock: false,
+      });
+      const started = await rekey(
+        sandbox,
+        "start",
+        "--bucket",
+        scenario.bucket,
+        "--kms-key",
+        scenario.targetKeyArn,
+        ...FAST,
+      );
+      expect(started.err).toBe("");
+      expect(started.code).toBe(0);
+      const watched = await rekey(sandbox, "status", "--bucket", scenario.bucket, "--watch", "--interval", "1");
+      expect(watched.out).toMatch(/SUCCEEDED/);
+      const expected = scenario.keys.filter((k) => becomesCompliant(k.expectation)).length;
+      expect(watched.out).toMatch(new RegExp(`Re-encrypted\\s+${expected}\\b`));
+      expect(watched.out).toMatch(/Copied in place part by part \(UploadPartCopy\).*: 2 planned/);
+    } finally {
+      await sandbox.close();
+    }
+  }, 120_000);
 });
 
 describe("rekey stop in the middle of a copy job", () => {

@@ -84,6 +84,7 @@ describe("the Batch Operations role", () => {
         ...each(["s3:ListBucket"], TARGET_BUCKETS),
         ...each(["s3:GetObject", "s3:GetObjectVersion"], [`${w}/plans/*/manifests/*`]),
         `s3:PutObject ${w}/plans/*/batch-reports/*`,
+        `s3:PutObject ${w}/runs/*/candidates/*`,
         ...each(
           ["kms:GenerateDataKey", "kms:Decrypt", "kms:Encrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo"],
           TARGET_KEYS,
@@ -149,12 +150,17 @@ describe("each step's role allows exactly the calls its step makes", () => {
         ...each(["s3:GetInventoryConfiguration"], TARGET_BUCKETS),
         `s3:ListBucket ${w()}`,
         `s3:GetObject ${w()}/inventory/*`,
+        "s3:CreateJob *",
+        `s3:DescribeJob ${JOBS}`,
+        `s3:UpdateJobStatus ${JOBS}`,
+        "iam:PassRole <BATCH_ROLE.Arn> (conditional)",
       ],
     ],
     [
       StateNames.writeManifests,
       () => [
         `s3:GetObject ${w()}/inventory/*`,
+        `s3:GetObject ${w()}/runs/*/candidates/*`,
         ...each(["s3:PutObject", "s3:AbortMultipartUpload"], [`${w()}/runs/*`, `${w()}/plans/*`]),
         `s3:GetObject ${w()}/plans/*`,
         `s3:ListBucket ${w()}`,
@@ -212,20 +218,24 @@ describe("each step's role allows exactly the calls its step makes", () => {
     expect(actual).toEqual([...expected(), ...logs(state), ...XRAY].sort());
   });
 
-  it("grants iam:PassRole only to the step that creates jobs, on the Batch Operations role, to Batch Operations", () => {
+  it("grants iam:PassRole only to the steps that create jobs, on the Batch Operations role, to Batch Operations", () => {
     const passRole = Object.entries(template.findResources("AWS::IAM::Policy")).flatMap(([, p]) =>
       (p.Properties.PolicyDocument.Statement as Record<string, unknown>[])
         .map(normalizeStatement)
         .filter((s) => s.Action.some((a) => a.startsWith("iam:")))
         .map((s) => ({ roles: (p.Properties.Roles as unknown[]).map(render), s })),
     );
-    expect(passRole).toHaveLength(1);
-    expect(passRole[0]?.roles).toEqual([`<${stepRoles[StateNames.createCopyJobs]}>`]);
-    expect(passRole[0]?.s).toMatchObject({
-      Action: ["iam:PassRole"],
-      Resource: [`<${batchRoleId}.Arn>`],
-      Condition: { StringEquals: { "iam:PassedToService": "batchoperations.s3.amazonaws.com" } },
-    });
+    // Create copy jobs, and Find inventory for the manifest generator's candidate lists (source: generate).
+    expect(passRole.map((p) => p.roles).sort()).toEqual(
+      [[`<${stepRoles[StateNames.createCopyJobs]}>`], [`<${stepRoles[StateNames.findInventory]}>`]].sort(),
+    );
+    for (const p of passRole) {
+      expect(p.s).toMatchObject({
+        Action: ["iam:PassRole"],
+        Resource: [`<${batchRoleId}.Arn>`],
+        Condition: { StringEquals: { "iam:PassedToService": "batchoperations.s3.amazonaws.com" } },
+      });
+    }
   });
 
   it("uses a wildcard resource only where no name can be known", () => {
@@ -491,6 +501,7 @@ describe("the AWS calls the steps make", () => {
     ListPartsCommand: "s3:ListMultipartUploadParts",
     PutBucketEncryptionCommand: "s3:PutEncryptionConfiguration",
     PutObjectCommand: "s3:PutObject",
+    UpdateJobStatusCommand: "s3:UpdateJobStatus",
     PutObjectTaggingCommand: "s3:PutObjectTagging (s3:PutObjectVersionTagging with a VersionId)",
     UploadPartCommand: "s3:PutObject",
     UploadPartCopyCommand: "s3:PutObject, and s3:GetObject(Version) on the source",

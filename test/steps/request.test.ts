@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { bucketNameProblem, describeIssues, kmsKeyArnProblem, RunRequestSchema } from "../../steps/request.ts";
+import {
+  bucketNameProblem,
+  describeIssues,
+  kmsKeyArnProblem,
+  RunRequestSchema,
+  sourceOf,
+} from "../../steps/request.ts";
 
 const KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 const valid = {
@@ -49,5 +55,23 @@ describe("run request validation", () => {
 
   it("accepts a valid request and fills option defaults later", () => {
     expect(RunRequestSchema.parse(valid)).toEqual(valid);
+  });
+
+  it("reads candidates from the inventory when one is named, and from the manifest generator otherwise", () => {
+    expect(sourceOf(RunRequestSchema.parse(valid))).toBe("inventory");
+    const { inventoryConfigurationId: _, ...withoutInventory } = valid;
+    expect(sourceOf(RunRequestSchema.parse(withoutInventory))).toBe("generate");
+    expect(sourceOf(RunRequestSchema.parse({ ...withoutInventory, source: "generate" }))).toBe("generate");
+  });
+
+  it("refuses a source that contradicts the inventory setting, saying what to change", () => {
+    const { inventoryConfigurationId: _, ...withoutInventory } = valid;
+    const noInventory = RunRequestSchema.safeParse({ ...withoutInventory, source: "inventory" });
+    expect(noInventory.success).toBe(false);
+    if (!noInventory.success) expect(describeIssues(noInventory.error)).toMatch(/needs inventoryConfigurationId/);
+    const both = RunRequestSchema.safeParse({ ...valid, source: "generate" });
+    expect(both.success).toBe(false);
+    if (!both.success) expect(describeIssues(both.error)).toMatch(/drop inventoryConfigurationId/);
+    expect(RunRequestSchema.safeParse({ ...valid, source: "athena" }).success).toBe(false);
   });
 });

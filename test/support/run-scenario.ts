@@ -7,12 +7,14 @@ import type { EventLog, LocalExecutionResult } from "../../workflow/local-runner
 
 /**
  * Runs rekey on a seeded bucket with short waits, delivering the inventory the first time the run waits for
- * one, as S3 would some hours after default encryption was enforced.
+ * one, as S3 would some hours after default encryption was enforced. With `source: "generate"` the request names
+ * no inventory and nothing is delivered: the manifest generator lists the bucket.
  */
 export async function runOnScenario(params: {
   sandbox: Sandbox;
   scenario: MixedBucket;
   name: string;
+  source?: "inventory" | "generate";
   options?: Record<string, unknown>;
   maxRowsPerFile?: number;
   onEvent?: (event: EventLog) => void;
@@ -27,13 +29,17 @@ export async function runOnScenario(params: {
     input: {
       bucket: scenario.bucket,
       kmsKeyArn: scenario.targetKeyArn,
-      inventoryConfigurationId: scenario.inventoryConfigurationId,
+      ...(params.source === "generate" ? {} : { inventoryConfigurationId: scenario.inventoryConfigurationId }),
       workBucket: scenario.workBucket,
       options: { inventoryPollSeconds: 1, jobPollMinSeconds: 1, jobPollMaxSeconds: 1, ...params.options },
     },
     waitTimeOverrides: { [StateNames.waitForInventory]: 100, [StateNames.waitForJobs]: 100 },
     onEvent: (event) => {
-      if (event.type === "StateEntered" && event.state.name === StateNames.waitForInventory) {
+      if (
+        params.source !== "generate" &&
+        event.type === "StateEntered" &&
+        event.state.name === StateNames.waitForInventory
+      ) {
         delivery ??= admin.deliverInventory({
           bucket: scenario.bucket,
           configurationId: scenario.inventoryConfigurationId,
