@@ -30,10 +30,13 @@ export const STATE_MEANINGS: Record<string, string> = {
   [StateNames.validateInput]: "checking the request, the bucket, the key and the inventory configuration",
   [StateNames.preflight]: "reading bucket and key configurations; a blocker stops the run before anything is written",
   [StateNames.enforceDefaultEncryption]: "setting bucket default encryption to the target key with Bucket Key",
-  [StateNames.findInventory]: "looking for an S3 Inventory delivered after default encryption was enforced",
-  [StateNames.isInventoryReady]: "looking for an S3 Inventory delivered after default encryption was enforced",
-  [StateNames.waitForInventory]: "waiting for S3 to deliver an inventory (the first one can take up to 48 hours)",
-  [StateNames.writeManifests]: "reading the inventory and writing one manifest per storage class",
+  [StateNames.findInventory]:
+    "looking for an S3 Inventory delivered after default encryption was enforced (or, without one, for the manifest generator's lists)",
+  [StateNames.isInventoryReady]:
+    "looking for an S3 Inventory delivered after default encryption was enforced (or, without one, for the manifest generator's lists)",
+  [StateNames.waitForInventory]:
+    "waiting for S3 to deliver an inventory (the first one can take up to 48 hours), or for Batch Operations to list the bucket",
+  [StateNames.writeManifests]: "reading the inventory (or the generated lists) and writing the plan and its manifests",
   [StateNames.anythingToCopy]: "planning",
   [StateNames.noCopyJobs]: "nothing to copy",
   [StateNames.createCopyJobs]: "creating the Batch Operations copy jobs",
@@ -42,6 +45,10 @@ export const STATE_MEANINGS: Record<string, string> = {
   [StateNames.waitForJobs]: "Batch Operations is copying objects",
   [StateNames.waitingForApproval]:
     "the copy jobs are ready and copy nothing until you run rekey approve (or rekey stop); the plan is below",
+  [StateNames.anyLargeObjects]: "planning the copies of objects over 5 GiB",
+  [StateNames.noLargeObjects]: "no object over 5 GiB to copy",
+  [StateNames.copyLargeObjects]: "copying objects over 5 GiB part by part (each call runs up to 13 minutes)",
+  [StateNames.areLargeObjectsDone]: "copying objects over 5 GiB part by part",
   [StateNames.verifyResults]: "reading the completion reports and checking objects",
   [StateNames.writeFinalReport]: "writing the final report",
   [StateNames.didEveryObjectSucceed]: "finishing",

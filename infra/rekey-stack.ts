@@ -350,7 +350,12 @@ export class RekeyStack extends Stack {
 
     // Manifests and skipped.csv are written with multipart uploads (steps/manifest-upload.ts): Create/UploadPart/
     // Complete are authorized by s3:PutObject, the abort on failure by s3:AbortMultipartUpload.
-    allow(S.writeManifests, "ReadInventory", ["s3:GetObject"], [inventoryObjects, workObjects(WorkBucketPrefixes.candidates)]);
+    allow(
+      S.writeManifests,
+      "ReadInventory",
+      ["s3:GetObject"],
+      [inventoryObjects, workObjects(WorkBucketPrefixes.candidates)],
+    );
     allow(S.writeManifests, "WritePlan", ["s3:PutObject", "s3:AbortMultipartUpload"], [runObjects, planObjects]);
     // A plan already written for the same inventory is reused as it is (plans/<bucket>/<delivery>/plan.json); a 404
     // for a plan not yet written needs ListBucket.

@@ -17,9 +17,7 @@ import type { StepDeps } from "./step.ts";
 export const FoundCandidatesSchema = z.object({
   found: z.literal(true),
   source: z.literal("generate"),
-  lists: z.array(
-    z.object({ name: z.string(), jobId: z.string(), bucket: z.string(), manifestKey: z.string().min(1) }),
-  ),
+  lists: z.array(z.object({ name: z.string(), jobId: z.string(), bucket: z.string(), manifestKey: z.string().min(1) })),
 });
 export type FoundCandidates = z.infer<typeof FoundCandidatesSchema>;
 
@@ -62,7 +60,9 @@ export async function findCandidateLists(
 
   const failed = jobs.filter(({ job }) => job.Status === "Failed" || job.Status === "Failing");
   if (failed.length > 0) {
-    const reasons = failed.map(({ list, job }) => `${list.name} (job ${job.JobId}): ${failureReasonsOf(job).join("; ")}`);
+    const reasons = failed.map(
+      ({ list, job }) => `${list.name} (job ${job.JobId}): ${failureReasonsOf(job).join("; ")}`,
+    );
     throw new BatchJobFailedError(`The manifest generator could not list the bucket: ${reasons.join(" | ")}`, {
       jobId: failed[0]?.job.JobId ?? "",
       fix: "Check that the Batch Operations role may list the bucket (s3:ListBucket) and write to the work bucket's runs/ prefix, then start a new run; or give an inventory configuration instead (source: inventory).",

@@ -2,6 +2,7 @@ import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import pLimit from "p-limit";
 import { z } from "zod";
 import { StateNames } from "../workflow/definition.ts";
+import { type FoundCandidates, FoundCandidatesSchema } from "./candidate-lists.ts";
 import { encodeManifestKey, manifestLine } from "./domain/batch-manifest.ts";
 import { type CandidateRoute, candidateList, classifyCandidate, needsHead } from "./domain/candidates.ts";
 import { type Classification, type CopyStorageClass, classifyInventoryRow, needsKeyCheck } from "./domain/classify.ts";
@@ -17,7 +18,6 @@ import {
 import type { VersioningStatus } from "./domain/preflight.ts";
 import { RunTally } from "./domain/run-report.ts";
 import { InventoryFormatError } from "./errors.ts";
-import { type FoundCandidates, FoundCandidatesSchema } from "./candidate-lists.ts";
 import { FoundInventorySchema } from "./find-inventory.ts";
 import type { LargeObject } from "./large-object-copy.ts";
 import { LineUpload } from "./manifest-upload.ts";
@@ -157,7 +157,8 @@ class PlanWriter {
   async add(object: PlannedObject, result: Classification): Promise<void> {
     this.tally.recordClassification(result, { key: object.key, size: object.size });
     if (result.kind === "update-encryption") {
-      const from = object.encryptionStatus?.toUpperCase() === "SSE-S3" ? this.updatesFrom.sseS3 : this.updatesFrom.sseKms;
+      const from =
+        object.encryptionStatus?.toUpperCase() === "SSE-S3" ? this.updatesFrom.sseS3 : this.updatesFrom.sseKms;
       from.objects += 1;
       from.bytes += object.size ?? 0;
       await this.updates.write(manifestLine(this.run.bucket, object.key));
@@ -188,7 +189,14 @@ class PlanWriter {
       await this.large.write(`${JSON.stringify(line)}\n`);
     } else if (result.kind === "skipped") {
       await this.skipped.write(
-        skippedLine(object.bucket, object.key, result.reason, object.storageClass, object.encryptionStatus, object.size),
+        skippedLine(
+          object.bucket,
+          object.key,
+          result.reason,
+          object.storageClass,
+          object.encryptionStatus,
+          object.size,
+        ),
       );
     }
   }
@@ -307,7 +315,11 @@ async function readCandidateLists(
         }
       });
     }
-    deps.log.info("candidate list read", { bucket: run.bucket, list: list.name, seen: writer.tally.snapshot.seen.count });
+    deps.log.info("candidate list read", {
+      bucket: run.bucket,
+      list: list.name,
+      seen: writer.tally.snapshot.seen.count,
+    });
   }
 }
 

@@ -194,7 +194,11 @@ export function estimateRun(input: EstimateInput): Estimate {
   }
   if (input.candidateListJobs) {
     lines.push(
-      line("Batch Operations jobs listing candidates (cancelled unrun)", input.candidateListJobs, PRICES.batchOperationsJob),
+      line(
+        "Batch Operations jobs listing candidates (cancelled unrun)",
+        input.candidateListJobs,
+        PRICES.batchOperationsJob,
+      ),
     );
   }
 
