@@ -16,6 +16,7 @@ export const ErrorNames = {
   TransientAws: "TransientAwsError",
   PreflightBlocked: "PreflightBlockedError",
   ObjectChangedDuringCopy: "ObjectChangedDuringCopyError",
+  ApprovalNotPossible: "ApprovalNotPossibleError",
 } as const;
 
 export type RekeyErrorName = (typeof ErrorNames)[keyof typeof ErrorNames];
@@ -125,6 +126,11 @@ export class TransientAwsError extends RekeyError {
  * every blocker with its fix; `blockers` carries them for the CLI and the report. Not retryable: the bucket, the key
  * or the run's acknowledgements must change first.
  */
+/** The run was asked to wait for approval, but none of its work goes through a job the operator could confirm. */
+export class ApprovalNotPossibleError extends RekeyError {
+  override readonly name = ErrorNames.ApprovalNotPossible;
+}
+
 export class PreflightBlockedError extends RekeyError {
   override readonly name = ErrorNames.PreflightBlocked;
   readonly blockers: readonly { code: string; message: string; fix: string }[];

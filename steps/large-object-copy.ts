@@ -40,9 +40,9 @@ import {
   withListedParts,
   withPart,
 } from "./domain/large-copy.ts";
-import { InvalidInputError, ObjectChangedDuringCopyError } from "./errors.ts";
+import { ApprovalNotPossibleError, InvalidInputError, ObjectChangedDuringCopyError } from "./errors.ts";
 import { isTransient } from "./invoke.ts";
-import { PlanSchema } from "./plan.ts";
+import { JobsSchema, PlanSchema } from "./plan.ts";
 import { RunContextSchema } from "./run-context.ts";
 import { getText, getTextIfExists, httpStatusOf, putJson } from "./s3-io.ts";
 import { defineStep, type StepDeps } from "./step.ts";
@@ -177,11 +177,22 @@ export const copyLargeObjectsStep = defineStep({
   input: z.object({
     run: RunContextSchema,
     plan: PlanSchema.required({ largeObjects: true }),
+    jobs: JobsSchema,
     /** Milliseconds this invocation may spend; the Lambda timeout (15 minutes) minus room to save and return. */
     timeBudgetMs: z.number().int().positive(),
   }),
-  run: ({ run, plan, timeBudgetMs }, deps) =>
-    copyLargeObjects(
+  run: ({ run, plan, jobs, timeBudgetMs }, deps) => {
+    // Approval confirms Batch Operations jobs; the copies start after them. With no job there is nothing to confirm,
+    // so the copies must not start on their own.
+    if (run.options.requireApproval && jobs.jobs.length === 0) {
+      throw new ApprovalNotPossibleError(
+        `The run was started with approval required, but its only work is ${plan.largeObjects.objects} object(s) over 5 GiB, copied part by part without a Batch Operations job for rekey approve to confirm. Nothing was written; the plan is s3://${run.workBucket}/${plan.planKey}.`,
+        {
+          fix: `Review the plan (and s3://${run.workBucket}/${plan.largeObjects.key}), then start the run again without --require-approval to copy them.`,
+        },
+      );
+    }
+    return copyLargeObjects(
       {
         target: {
           bucket: run.bucket,
@@ -193,7 +204,8 @@ export const copyLargeObjectsStep = defineStep({
         timeBudgetMs,
       },
       deps,
-    ),
+    );
+  },
 });
 
 /**

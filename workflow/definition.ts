@@ -255,7 +255,12 @@ export function rekeyDefinition(): Record<string, Json> {
         S.copyLargeObjects,
         "Copy each object over 5 GiB onto itself with UploadPartCopy under the target key, keeping metadata, tags and storage class; stops at its time budget and saves progress.",
         {
-          Parameters: { "run.$": "$.run", "plan.$": "$.plan", timeBudgetMs: LARGE_COPY_TIME_BUDGET_MS },
+          Parameters: {
+            "run.$": "$.run",
+            "plan.$": "$.plan",
+            "jobs.$": "$.jobs",
+            timeBudgetMs: LARGE_COPY_TIME_BUDGET_MS,
+          },
           ResultPath: "$.largeCopy",
           Next: S.areLargeObjectsDone,
         },

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import * as errors from "../../steps/errors.ts";
 import {
+  ApprovalNotPossibleError,
   BatchJobFailedError,
   CompletionReportError,
   ErrorNames,
@@ -29,6 +30,7 @@ const instances: RekeyError[] = [
   new VerificationFailedError("bad", { fix }),
   new TransientAwsError("bad", { fix }),
   new ObjectChangedDuringCopyError("bad", { fix, bucket: "b", key: "k" }),
+  new ApprovalNotPossibleError("bad", { fix }),
   new PreflightBlockedError("bad", { fix, blockers: [{ code: "versioning-disabled", message: "m", fix: "f" }] }),
 ];
 
