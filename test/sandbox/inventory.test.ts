@@ -217,6 +217,42 @@ describe("inventory delivery", () => {
     ]);
   });
 
+  it("lists Object Lock retention and legal hold in the documented spellings, empty where none is set", async () => {
+    const id = `${++n}-${Date.now()}`;
+    const src = `inv-lock-${id}`;
+    const dest = `inv-lock-dest-${id}`;
+    await s3.send(new CreateBucketCommand({ Bucket: src, ObjectLockEnabledForBucket: true }));
+    await s3.send(new CreateBucketCommand({ Bucket: dest }));
+    const until = "2036-01-02T03:04:05.000Z";
+    await admin.seed(src, [
+      { key: "c", body: "c", objectLock: { mode: "COMPLIANCE", retainUntil: until } },
+      { key: "g", body: "g", objectLock: { mode: "GOVERNANCE", retainUntil: until, legalHold: true } },
+      { key: "n", body: "n" },
+    ]);
+    await s3.send(
+      new PutBucketInventoryConfigurationCommand({
+        Bucket: src,
+        Id: "lock",
+        InventoryConfiguration: config(dest, {
+          Id: "lock",
+          OptionalFields: ["ObjectLockMode", "ObjectLockRetainUntilDate", "ObjectLockLegalHoldStatus"],
+        }),
+      }),
+    );
+    const result = await admin.deliverInventory({ bucket: src, configurationId: "lock" });
+    const manifest = JSON.parse(await readText(dest, result.manifestKey));
+    expect(manifest.fileSchema).toBe(
+      "Bucket, Key, ObjectLockRetainUntilDate, ObjectLockMode, ObjectLockLegalHoldStatus",
+    );
+    const rows: string[] = [];
+    for (const f of manifest.files) rows.push(...(await readGz(dest, f.key)).split("\n").filter(Boolean));
+    expect(rows).toEqual([
+      `"${src}","c","${until}","Compliance",""`,
+      `"${src}","g","${until}","Governance","On"`,
+      `"${src}","n","","",""`,
+    ]);
+  });
+
   it("refuses ORC and Parquet configurations with a clear admin error", async () => {
     const { src, dest } = await buckets();
     await s3.send(
