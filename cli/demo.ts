@@ -11,6 +11,8 @@ import { CommandFailedError } from "./errors.ts";
 import { bar, formatCount, formatDuration, ProgressPrinter } from "./progress.ts";
 
 export interface DemoOptions {
+  /** "inventory": wait for (the sandbox's immediate) S3 Inventory delivery; "generate": the manifest generator. */
+  source: "inventory" | "generate";
   objects: number;
   /** Batch Operations tasks per second in the sandbox: slow enough to watch, fast enough not to bore. */
   tasksPerSecond: number;
@@ -29,6 +31,8 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
       bucket: "rekey-demo-data",
       workBucket: "rekey-demo-work",
       objects: options.objects,
+      // Generated lists cannot see Object Lock (steps/domain/candidates.ts): the locked cases need an inventory.
+      objectLock: options.source === "inventory",
     });
     await printCensus(out, admin, scenario, "Before");
 
@@ -41,7 +45,7 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
       input: {
         bucket: scenario.bucket,
         kmsKeyArn: scenario.targetKeyArn,
-        inventoryConfigurationId: scenario.inventoryConfigurationId,
+        ...(options.source === "inventory" ? { inventoryConfigurationId: scenario.inventoryConfigurationId } : {}),
         workBucket: scenario.workBucket,
         options: { inventoryPollSeconds: 1, jobPollMinSeconds: 1, jobPollMaxSeconds: 2 },
       },
@@ -52,7 +56,12 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
           if (event.state.name === StateNames.waitForInventory && delivered) return;
           out.line(`${at}  ${event.state.name}`);
         }
-        if (event.type === "StateEntered" && event.state.name === StateNames.waitForInventory && !delivered) {
+        if (
+          options.source === "inventory" &&
+          event.type === "StateEntered" &&
+          event.state.name === StateNames.waitForInventory &&
+          !delivered
+        ) {
           delivered = true;
           out.line("         sandbox: S3 delivers the bucket's inventory now (on AWS it arrives within 48 hours)");
           admin

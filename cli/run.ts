@@ -32,8 +32,9 @@ Operating runs (AWS, or the sandbox with --endpoint / AWS_ENDPOINT_URL):
   (default: REKEY_STATE_MACHINE_ARN, else the account's one state machine named rekey*).
 
 Local sandbox:
-  rekey demo [--objects N] [--tasks-per-second N]
+  rekey demo [--objects N] [--tasks-per-second N] [--source generate]
                                       Re-encrypt a seeded bucket end to end in a fresh sandbox
+                                      (--source generate: plan from the manifest generator, no inventory)
   rekey sandbox [--port P] [--host H] [--verbose]
                                       Serve the local AWS sandbox in the foreground
   rekey sandbox seed --bucket B [--objects N] [--endpoint URL] [--env]
@@ -190,9 +191,13 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
     case "demo": {
       const { values } = parseArgs({
         args: rest,
-        options: { objects: { type: "string" }, "tasks-per-second": { type: "string" } },
+        options: { objects: { type: "string" }, "tasks-per-second": { type: "string" }, source: { type: "string" } },
       });
+      if (values.source !== undefined && values.source !== "inventory" && values.source !== "generate") {
+        throw new UsageError(`--source must be "inventory" or "generate", not "${values.source}".`);
+      }
       await demoCommand({
+        source: values.source ?? "inventory",
         objects: positiveInt(values.objects, "objects") ?? 10_000,
         tasksPerSecond: positiveInt(values["tasks-per-second"], "tasks-per-second") ?? 2_000,
       });

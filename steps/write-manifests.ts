@@ -306,7 +306,8 @@ async function readCandidateLists(
             {
               bucket: row.bucket,
               key: row.key,
-              ...(head ? { size: head.size, eTag: head.etag } : {}),
+              // Sizes only where every object of the route has one: a partial sum would read as the route's bytes.
+              ...(head && route.kind === "large-copy" ? { size: head.size, eTag: head.etag } : {}),
               ...(storageClass ? { storageClass } : {}),
               encryptionStatus: encryptionOfList(route),
             },

@@ -644,12 +644,14 @@ export function renderSummary(report: RunReport): string {
       ...(r.gone > 0 ? [`${n(r.gone)} gone`] : []),
       ...(r.skipped > 0 ? [`${n(r.skipped)} skipped`] : []),
     ];
-    lines.push(`  ${ROUTES[r.route]}: ${n(r.planned)} planned (${formatBytes(r.bytes)}); ${settled.join(", ")}`);
+    // Bytes are unknown for plans from generated lists (they name keys only): no size rather than a wrong one.
+    const size = r.bytes > 0 ? ` (${formatBytes(r.bytes)})` : "";
+    lines.push(`  ${ROUTES[r.route]}: ${n(r.planned)} planned${size}; ${settled.join(", ")}`);
   }
   if (report.skipped.length > 0) {
     lines.push("", "Skipped (not touched):");
     for (const s of report.skipped) {
-      lines.push(`  ${n(s.count)} ${s.reason} (${formatBytes(s.bytes)}): ${s.whatToDo}`);
+      lines.push(`  ${n(s.count)} ${s.reason}${s.bytes > 0 ? ` (${formatBytes(s.bytes)})` : ""}: ${s.whatToDo}`);
     }
   }
   if (report.failed.length > 0) {

@@ -190,6 +190,38 @@ describe("buildRunReport and renderSummary", () => {
     expect(text).toContain("Full report: s3://work-bucket/reports/exec-1/report.json");
     expect(text.split("\n").length).toBeLessThan(30);
   });
+
+  it("gives a line per route with planned and settled counts, and no size where none is known", () => {
+    const r = finishedReport();
+    expect(r.routes).toEqual([
+      { route: "copy", planned: 4, bytes: 350, reencrypted: 3, alreadyCompliant: 0, failed: 1, gone: 0, skipped: 0 },
+      {
+        route: "update-encryption",
+        planned: 0,
+        bytes: 0,
+        reencrypted: 0,
+        alreadyCompliant: 0,
+        failed: 0,
+        gone: 0,
+        skipped: 0,
+      },
+      {
+        route: "multipart-copy",
+        planned: 0,
+        bytes: 0,
+        reencrypted: 0,
+        alreadyCompliant: 0,
+        failed: 0,
+        gone: 0,
+        skipped: 0,
+      },
+    ]);
+    const text = renderSummary(r);
+    expect(text).toMatch(
+      /By route:\n {2}Copied in place by Batch Operations \(S3PutObjectCopy\).*: 4 planned \(350 B\); 3 re-encrypted, 1 failed\n/,
+    );
+    expect(text).toMatch(/Encryption updated by Batch Operations .*: 0 planned; 0 re-encrypted\n/);
+  });
 });
 
 function largeCounts(counts: Partial<Record<LargeCopyOutcomeKind, number>>): Record<LargeCopyOutcomeKind, number> {

@@ -8,10 +8,9 @@ import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
 import type { AwsClients } from "../../steps/clients.ts";
 import { CANDIDATE_LISTS } from "../../steps/domain/candidates.ts";
 import type { Plan } from "../../steps/plan.ts";
-import type { FinalReportOutput } from "../../steps/write-final-report.ts";
 import { StateNames } from "../../workflow/definition.ts";
 import type { LocalExecutionResult } from "../../workflow/local-runner.ts";
-import { runOnScenario } from "../support/run-scenario.ts";
+import { finalReport, runOnScenario } from "../support/run-scenario.ts";
 
 /**
  * `source: generate`: no inventory is configured or delivered; the manifest generator lists each route's objects,
@@ -58,10 +57,7 @@ describe("a run without an inventory lists its candidates with the manifest gene
   });
 
   const keysWith = (e: string) => scenario.keys.filter((k) => k.expectation === e);
-  const output = () => {
-    if (result.status !== "SUCCEEDED") throw new Error(`run ended ${JSON.stringify(result)}`);
-    return result.output as FinalReportOutput;
-  };
+  const output = () => finalReport(result);
 
   it("succeeds without any inventory delivery", async () => {
     expect(result.status === "FAILED" ? result.cause : result.status).toBe("SUCCEEDED");

@@ -21,7 +21,7 @@ import { getText } from "../../steps/s3-io.ts";
 import type { FinalReportOutput } from "../../steps/write-final-report.ts";
 import { StateNames } from "../../workflow/definition.ts";
 import type { LocalExecutionResult } from "../../workflow/local-runner.ts";
-import { runOnScenario } from "../support/run-scenario.ts";
+import { finalReport, runOnScenario } from "../support/run-scenario.ts";
 
 /**
  * One bucket holding every case the foundation knows, re-encrypted end to end through the state machine with
@@ -73,10 +73,7 @@ describe("rekey re-encrypts one bucket end to end in the sandbox", () => {
   });
 
   const keysWith = (e: string) => scenario.keys.filter((k) => k.expectation === e);
-  const output = () => {
-    if (result.status !== "SUCCEEDED") throw new Error(`run ended ${JSON.stringify(result)}`);
-    return result.output as FinalReportOutput;
-  };
+  const output = () => finalReport(result);
 
   it("succeeds after waiting for an inventory delivered after default encryption", () => {
     expect(result.status).toBe("SUCCEEDED");

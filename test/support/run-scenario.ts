@@ -2,6 +2,7 @@ import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import { startSandboxExecution } from "../../sandbox/run-workflow.ts";
 import type { MixedBucket } from "../../sandbox/scenarios/mixed-bucket.ts";
 import type { Sandbox } from "../../sandbox/server.ts";
+import type { FinalReportOutput } from "../../steps/write-final-report.ts";
 import { StateNames } from "../../workflow/definition.ts";
 import type { EventLog, LocalExecutionResult } from "../../workflow/local-runner.ts";
 
@@ -52,4 +53,10 @@ export async function runOnScenario(params: {
   }).result;
   await delivery;
   return result;
+}
+
+/** The final report of a run that succeeded; anything else fails the test with the run's error and cause. */
+export function finalReport(result: LocalExecutionResult): FinalReportOutput {
+  if (result.status !== "SUCCEEDED") throw new Error(`run ended ${JSON.stringify(result)}`);
+  return result.output as FinalReportOutput;
 }
