@@ -406,6 +406,8 @@ export class RekeyStack extends Stack {
     allow(S.copyLargeObjects, "ReadPlan", ["s3:GetObject"], [planObjects]);
     allow(S.copyLargeObjects, "WriteProgress", ["s3:PutObject"], [planObjects]);
     allow(S.copyLargeObjects, "ListWorkBucket", ["s3:ListBucket"], [this.workBucket.bucketArn]);
+    // With approval required, the copies start only after the jobs show they were confirmed.
+    allow(S.copyLargeObjects, "DescribeCopyJobs", ["s3:DescribeJob"], [copyJobs]);
 
     // HeadObject needs s3:GetObject (no KMS permission: it returns no data); ListBucket turns a deleted key into 404.
     allow(S.verifyResults, "DescribeCopyJobs", ["s3:DescribeJob"], [copyJobs]);
@@ -558,7 +560,7 @@ export class RekeyStack extends Stack {
       },
       {
         id: iam5(`arn:${partition}:s3:${this.region}:${this.account}:job/*`),
-        scopes: [S.findInventory, S.checkCopyJobs, S.verifyResults].map(step),
+        scopes: [S.findInventory, S.checkCopyJobs, S.copyLargeObjects, S.verifyResults].map(step),
         reason:
           "Batch Operations job ids exist only once a run creates its jobs; DescribeJob is read-only, and " +
           "UpdateJobStatus (Find inventory cancels its own unrun candidate-list jobs) can only stop a job; both are " +

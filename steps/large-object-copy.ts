@@ -12,6 +12,7 @@ import {
   type S3Client,
   UploadPartCopyCommand,
 } from "@aws-sdk/client-s3";
+import { DescribeJobCommand } from "@aws-sdk/client-s3-control";
 import pLimit from "p-limit";
 import { z } from "zod";
 import { StateNames } from "../workflow/definition.ts";
@@ -181,17 +182,8 @@ export const copyLargeObjectsStep = defineStep({
     /** Milliseconds this invocation may spend; the Lambda timeout (15 minutes) minus room to save and return. */
     timeBudgetMs: z.number().int().positive(),
   }),
-  run: ({ run, plan, jobs, timeBudgetMs }, deps) => {
-    // Approval confirms Batch Operations jobs; the copies start after them. With no job there is nothing to confirm,
-    // so the copies must not start on their own.
-    if (run.options.requireApproval && jobs.jobs.length === 0) {
-      throw new ApprovalNotPossibleError(
-        `The run was started with approval required, but its only work is ${plan.largeObjects.objects} object(s) over 5 GiB, copied part by part without a Batch Operations job for rekey approve to confirm. Nothing was written; the plan is s3://${run.workBucket}/${plan.planKey}.`,
-        {
-          fix: `Review the plan (and s3://${run.workBucket}/${plan.largeObjects.key}), then start the run again without --require-approval to copy them.`,
-        },
-      );
-    }
+  async run({ run, plan, jobs, timeBudgetMs }, deps) {
+    if (run.options.requireApproval) await requireApprovedJobs(run, plan, jobs, deps);
     return copyLargeObjects(
       {
         target: {
@@ -207,6 +199,40 @@ export const copyLargeObjectsStep = defineStep({
     );
   },
 });
+
+/**
+ * Approval confirms Batch Operations jobs, and the copies of large objects start after them, so with approval
+ * required they start only when every job shows it was confirmed: it completed, or ran at least one task. A run
+ * without jobs, or whose jobs were cancelled (or failed) before running anything, has no approval to show, and its
+ * large objects are left as they are.
+ */
+async function requireApprovedJobs(
+  run: z.infer<typeof RunContextSchema>,
+  plan: { planKey: string; largeObjects: { objects: number; key: string } },
+  jobs: z.infer<typeof JobsSchema>,
+  { clients }: StepDeps,
+): Promise<void> {
+  const fix = `Review the plan (s3://${run.workBucket}/${plan.planKey} and s3://${run.workBucket}/${plan.largeObjects.key}), then start the run again without --require-approval to copy them.`;
+  if (jobs.jobs.length === 0) {
+    throw new ApprovalNotPossibleError(
+      `The run was started with approval required, but its only work is ${plan.largeObjects.objects} object(s) over 5 GiB, copied part by part without a Batch Operations job for rekey approve to confirm. No object was changed.`,
+      { fix },
+    );
+  }
+  for (const job of jobs.jobs) {
+    const { Job: d } = await clients.s3control.send(
+      new DescribeJobCommand({ AccountId: run.accountId, JobId: job.jobId }),
+    );
+    const p = d?.ProgressSummary;
+    const ran = (p?.NumberOfTasksSucceeded ?? 0) + (p?.NumberOfTasksFailed ?? 0);
+    if (d?.Status !== "Complete" && ran === 0) {
+      throw new ApprovalNotPossibleError(
+        `The run was started with approval required, and job ${job.jobId} ended ${d?.Status ?? "Unknown"} without running a task, so nobody approved this run's work: its ${plan.largeObjects.objects} object(s) over 5 GiB were not copied.`,
+        { fix },
+      );
+    }
+  }
+}
 
 /**
  * The step: re-encrypts each listed object in turn; returns `done: false` when the deadline comes first.

@@ -1,5 +1,6 @@
 import { CreateKeyCommand } from "@aws-sdk/client-kms";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
+import { ListJobsCommand, UpdateJobStatusCommand } from "@aws-sdk/client-s3-control";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import { startSandboxExecution } from "../../sandbox/run-workflow.ts";
@@ -28,8 +29,24 @@ describe("a run that requires approval but has only objects over 5 GiB to copy",
   });
   afterAll(() => sandbox?.close());
 
-  async function run(bucket: string, requireApproval: boolean) {
+  /** What the operator does with jobs awaiting confirmation, as if in the console: confirm or cancel them. */
+  async function answerJobs(status: "Ready" | "Cancelled") {
+    const listed = await clients.s3control.send(new ListJobsCommand({ AccountId: sandbox.identity.accountId }));
+    for (const j of listed.Jobs ?? []) {
+      if (j.Status !== "Suspended" || !j.JobId) continue;
+      await clients.s3control.send(
+        new UpdateJobStatusCommand({
+          AccountId: sandbox.identity.accountId,
+          JobId: j.JobId,
+          RequestedJobStatus: status,
+        }),
+      );
+    }
+  }
+
+  async function run(bucket: string, requireApproval: boolean, answer?: "Ready" | "Cancelled") {
     const states: string[] = [];
+    const answers: Promise<void>[] = [];
     const result = await startSandboxExecution({
       sandbox,
       name: `large-${requireApproval ? "approval" : "direct"}-${bucket}`,
@@ -39,11 +56,19 @@ describe("a run that requires approval but has only objects over 5 GiB to copy",
         workBucket: WORK,
         options: { jobPollMinSeconds: 1, jobPollMaxSeconds: 1, requireApproval },
       },
-      waitTimeOverrides: { [StateNames.waitForInventory]: 50, [StateNames.waitForJobs]: 50 },
+      waitTimeOverrides: {
+        [StateNames.waitForInventory]: 50,
+        [StateNames.waitForJobs]: 50,
+        [StateNames.waitingForApproval]: 300,
+      },
       onEvent: (e) => {
-        if (e.type === "StateEntered") states.push(e.state.name);
+        if (e.type !== "StateEntered") return;
+        states.push(e.state.name);
+        // Each wait: the jobs may still be preparing (not yet Suspended) the first time round.
+        if (answer && e.state.name === StateNames.waitingForApproval) answers.push(answerJobs(answer));
       },
     }).result;
+    await Promise.all(answers);
     return { result, states };
   }
 
@@ -65,6 +90,39 @@ describe("a run that requires approval but has only objects over 5 GiB to copy",
     expect(states).not.toContain(StateNames.createCopyJobs);
     const versions = await admin.versions(bucket);
     expect(versions.map((v) => [v.versionId, v.encryption.type])).toEqual([[versionId, "NOT-SSE"]]);
+  });
+
+  async function bucketWithSmallAndLargeObjects(): Promise<{ bucket: string; versionIds: string[] }> {
+    const bucket = await newTestBucket(clients.s3, "approval-mixed", { versioned: true });
+    const seeded = await admin.seed(bucket, [
+      { key: "big.bin", size: 6 * 1024 ** 3, encryption: { type: "NOT-SSE" } },
+      { key: "small.txt", body: "small", encryption: { type: "NOT-SSE" } },
+    ]);
+    return { bucket, versionIds: seeded.versions.map((v) => v.versionId) };
+  }
+
+  it("leaves objects over 5 GiB alone when the operator cancels the jobs instead of approving them", async () => {
+    const { bucket, versionIds } = await bucketWithSmallAndLargeObjects();
+    const { result, states } = await run(bucket, true, "Cancelled");
+    expect(states).toContain(StateNames.waitingForApproval);
+    expect(result.status).toBe("FAILED");
+    if (result.status !== "FAILED") return;
+    expect(result.error).toBe(ErrorNames.ApprovalNotPossible);
+    expect(result.cause).toMatch(/ended Cancelled without running a task, so nobody approved/);
+    const versions = await admin.versions(bucket);
+    expect(versions.map((v) => v.versionId).sort()).toEqual([...versionIds].sort());
+  });
+
+  it("copies objects over 5 GiB after the jobs were approved and ran", async () => {
+    const { bucket, versionIds } = await bucketWithSmallAndLargeObjects();
+    const { result } = await run(bucket, true, "Ready");
+    expect(result.status === "FAILED" ? result.cause : result.status).toBe("SUCCEEDED");
+    const current = (await admin.versions(bucket)).filter((v) => v.isLatest);
+    expect(current.map((v) => v.encryption)).toEqual([
+      { type: "SSE-KMS", keyArn, bucketKeyEnabled: true },
+      { type: "SSE-KMS", keyArn, bucketKeyEnabled: true },
+    ]);
+    expect(current.every((v) => !versionIds.includes(v.versionId))).toBe(true);
   });
 
   it("copies the object when approval is not required", async () => {

@@ -197,6 +197,7 @@ describe("each step's role allows exactly the calls its step makes", () => {
         `s3:GetObject ${w()}/plans/*`,
         `s3:PutObject ${w()}/plans/*`,
         `s3:ListBucket ${w()}`,
+        `s3:DescribeJob ${JOBS}`,
       ],
     ],
     [
