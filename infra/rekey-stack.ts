@@ -325,6 +325,8 @@ export class RekeyStack extends Stack {
       targetBuckets,
     );
     allow(S.preflight, "ReadTargetKeys", ["kms:DescribeKey", "kms:GetKeyPolicy"], targetKeys);
+    // Whether the inventory's fields show Object Lock (finding object-lock-unseen).
+    allow(S.preflight, "ReadInventoryConfiguration", ["s3:GetInventoryConfiguration"], targetBuckets);
 
     // PutBucketEncryption needs s3:PutEncryptionConfiguration only: S3 does not validate (or use) the key ID then
     // (API reference, PutBucketEncryption), so the caller needs no KMS permission.

@@ -9,8 +9,10 @@ import { z } from "zod";
 import { failureReasonsOf } from "./check-copy-jobs.ts";
 import { copyOperation, updateEncryptionOperation } from "./create-copy-jobs.ts";
 import { CANDIDATE_LISTS, type CandidateList } from "./domain/candidates.ts";
-import { BatchJobFailedError } from "./errors.ts";
+import { BatchJobFailedError, InventoryNotReadyError } from "./errors.ts";
+import { nextInventoryPollSeconds } from "./polling.ts";
 import { bucketArn, type RunContext } from "./run-context.ts";
+import { httpStatusOf } from "./s3-io.ts";
 import type { StepDeps } from "./step.ts";
 
 /** The generated manifests of one run, ready to plan from. */
@@ -33,44 +35,63 @@ export function candidatePrefix(run: Pick<RunContext, "runPrefix">, list: Pick<C
   return `${run.runPrefix}candidates/${list.name}`;
 }
 
-/** Job statuses in which a generated manifest, once written, stays readable and the job runs no task of ours. */
-const LIST_READY = new Set(["Suspended", "Cancelling", "Cancelled"]);
+/** Statuses after which a list job writes nothing more: its list is final, or it has none (no object matched). */
+const LIST_FINAL = new Set(["Suspended", "Complete", "Cancelling", "Cancelled"]);
+/** Statuses in which a list job could still run tasks (someone confirmed it by hand): cancelled once read. */
+const CANCELLABLE = new Set(["Suspended", "Ready", "Active", "Pausing", "Paused"]);
 
 /**
  * Creates (idempotently, by token) one Batch Operations job per candidate list with a manifest generator and
  * ConfirmationRequired, so each lists its objects and then waits for a confirmation that never comes; once every
  * list is written, cancels the jobs. Nothing in the bucket is touched: the jobs are cancelled before any task runs.
  * Each call re-sends the same CreateJob requests (same token, same job) and reads the jobs' states, so the step can
- * be retried and looped on like "Find inventory".
+ * be retried and looped on like "Find inventory", with the same growing wait and deadline.
  */
 export async function findCandidateLists(
   run: RunContext,
-  { clients, config, log }: StepDeps,
+  defaultEncryption: { enforcedAt: string },
+  deps: StepDeps,
 ): Promise<FoundCandidates | CandidatesNotReady> {
-  const jobs: { list: CandidateList; job: JobDescriptor }[] = [];
+  const { clients, config, log, now } = deps;
+  const jobs: { list: CandidateList; jobId: string; job: JobDescriptor | undefined }[] = [];
   for (const list of CANDIDATE_LISTS) {
     const created = await clients.s3control.send(new CreateJobCommand(listJobRequest(run, list, config.batchRoleArn)));
     if (!created.JobId) throw new Error(`CreateJob for candidate list ${list.name} returned no JobId`);
-    const { Job: job } = await clients.s3control.send(
-      new DescribeJobCommand({ AccountId: run.accountId, JobId: created.JobId }),
-    );
-    if (!job) throw new Error(`DescribeJob ${created.JobId} returned no job`);
-    jobs.push({ list, job });
+    jobs.push({ list, jobId: created.JobId, job: await describeIfKnown(run, created.JobId, deps) });
   }
 
-  const failed = jobs.filter(({ job }) => job.Status === "Failed" || job.Status === "Failing");
+  const failed = jobs.filter(({ job }) => job?.Status === "Failed" || job?.Status === "Failing");
   if (failed.length > 0) {
+    // The other lists are useless without this one; none of their jobs may be left for someone to confirm.
+    await cancelAll(run, jobs, deps);
     const reasons = failed.map(
-      ({ list, job }) => `${list.name} (job ${job.JobId}): ${failureReasonsOf(job).join("; ")}`,
+      ({ list, jobId, job }) => `${list.name} (job ${jobId}): ${failureReasonsOf(job).join("; ")}`,
     );
     throw new BatchJobFailedError(`The manifest generator could not list the bucket: ${reasons.join(" | ")}`, {
-      jobId: failed[0]?.job.JobId ?? "",
+      jobId: failed[0]?.jobId ?? "",
       fix: "Check that the Batch Operations role may list the bucket (s3:ListBucket) and write to the work bucket's runs/ prefix, then start a new run; or give an inventory configuration instead (source: inventory).",
     });
   }
-  const pending = jobs.filter(({ job }) => !(LIST_READY.has(job.Status ?? "") && generatedManifestOf(job)));
+  const pending = jobs.filter(({ job }) => !(job && (generatedManifestOf(job) || LIST_FINAL.has(job.Status ?? ""))));
   if (pending.length > 0) {
-    const waitSeconds = run.options.jobPollMinSeconds;
+    const enforcedAt = Date.parse(defaultEncryption.enforcedAt);
+    const deadline = enforcedAt + run.options.inventoryWaitSeconds * 1000;
+    const checkedAt = now().getTime();
+    if (checkedAt >= deadline) {
+      await cancelAll(run, jobs, deps);
+      throw new InventoryNotReadyError(
+        `Batch Operations had not finished listing ${run.bucket} after ${run.options.inventoryWaitSeconds / 3600} hours (still listing: ${pending.map((p) => p.list.name).join(", ")}).`,
+        {
+          deliveredAfter: new Date(enforcedAt),
+          fix: "Check the list jobs in the S3 console (Batch Operations); start a new run, or plan from an S3 Inventory instead (source: inventory).",
+        },
+      );
+    }
+    const waitSeconds = nextInventoryPollSeconds({
+      waitedSeconds: (checkedAt - enforcedAt) / 1000,
+      pollSeconds: run.options.jobPollMinSeconds,
+      secondsToDeadline: (deadline - checkedAt) / 1000,
+    });
     log.info("candidate lists being generated", {
       bucket: run.bucket,
       pending: pending.map((p) => p.list.name),
@@ -79,24 +100,49 @@ export async function findCandidateLists(
     return { found: false, waitSeconds, pending: pending.map((p) => p.list.name) };
   }
 
+  await cancelAll(run, jobs, deps);
   const lists: FoundCandidates["lists"] = [];
-  for (const { list, job } of jobs) {
-    if (job.Status === "Suspended") {
-      await clients.s3control.send(
-        new UpdateJobStatusCommand({
-          AccountId: run.accountId,
-          JobId: job.JobId,
-          RequestedJobStatus: "Cancelled",
-          StatusUpdateReason: "rekey read the generated list; the job itself is not run",
-        }),
-      );
-    }
-    const manifest = generatedManifestOf(job);
-    if (!manifest) throw new Error(`Job ${job.JobId} has no generated manifest`);
-    lists.push({ name: list.name, jobId: job.JobId ?? "", ...manifest });
+  for (const { list, jobId, job } of jobs) {
+    const manifest = job && generatedManifestOf(job);
+    // A job that matched nothing may write no manifest (AWS does not document it): an empty list.
+    if (manifest) lists.push({ name: list.name, jobId, ...manifest });
+    else log.info("candidate list is empty", { bucket: run.bucket, list: list.name, jobId, status: job?.Status });
   }
   log.info("candidate lists generated", { bucket: run.bucket, lists: lists.length });
   return { found: true, source: "generate", lists };
+}
+
+/** DescribeJob, or undefined while S3 does not know a job it has just created (NoSuchJob, aws-facts 2.8). */
+async function describeIfKnown(
+  run: RunContext,
+  jobId: string,
+  { clients }: StepDeps,
+): Promise<JobDescriptor | undefined> {
+  try {
+    return (await clients.s3control.send(new DescribeJobCommand({ AccountId: run.accountId, JobId: jobId }))).Job;
+  } catch (err) {
+    if ((err as Error).name === "NoSuchJobException" || httpStatusOf(err) === 404) return undefined;
+    throw err;
+  }
+}
+
+/** Cancels every list job that could still run a task; idempotent (cancelled jobs are skipped). */
+async function cancelAll(
+  run: RunContext,
+  jobs: { jobId: string; job: JobDescriptor | undefined }[],
+  { clients }: StepDeps,
+): Promise<void> {
+  for (const { jobId, job } of jobs) {
+    if (!job || !CANCELLABLE.has(job.Status ?? "")) continue;
+    await clients.s3control.send(
+      new UpdateJobStatusCommand({
+        AccountId: run.accountId,
+        JobId: jobId,
+        RequestedJobStatus: "Cancelled",
+        StatusUpdateReason: "rekey read the generated list; the job itself is not run",
+      }),
+    );
+  }
 }
 
 function listJobRequest(run: RunContext, list: CandidateList, roleArn: string) {

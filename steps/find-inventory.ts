@@ -43,7 +43,8 @@ export const findInventory = defineStep({
   input: z.object({ run: RunContextSchema, defaultEncryption: z.object({ enforcedAt: z.string() }) }),
   async run({ run, defaultEncryption }, deps): Promise<FindInventoryResult> {
     // Without an inventory, Batch Operations' manifest generator lists the candidates (steps/domain/candidates.ts).
-    if (run.source === "generate" || run.inventoryConfigurationId === undefined) return findCandidateLists(run, deps);
+    if (run.source === "generate" || run.inventoryConfigurationId === undefined)
+      return findCandidateLists(run, defaultEncryption, deps);
     const { clients, now, log } = deps;
     const inventoryConfigurationId = run.inventoryConfigurationId;
     const config = (

@@ -1,6 +1,7 @@
 import { DescribeKeyCommand, GetKeyPolicyCommand } from "@aws-sdk/client-kms";
 import {
   GetBucketEncryptionCommand,
+  GetBucketInventoryConfigurationCommand,
   GetBucketLifecycleConfigurationCommand,
   GetBucketNotificationConfigurationCommand,
   GetBucketOwnershipControlsCommand,
@@ -15,6 +16,7 @@ import { StateNames } from "../workflow/definition.ts";
 import {
   ACKNOWLEDGEABLE_BLOCKERS,
   type AcknowledgeableCode,
+  type CandidateSourceFacts,
   cannotTell,
   type DefaultEncryptionFacts,
   describeBlockers,
@@ -55,7 +57,8 @@ export interface PreflightResult {
   acknowledged: AcknowledgeableCode[];
 }
 
-export type PreflightRun = Pick<RunContext, "bucket" | "kmsKeyArn" | "region" | "accountId">;
+export type PreflightRun = Pick<RunContext, "bucket" | "kmsKeyArn" | "region" | "accountId"> &
+  Partial<Pick<RunContext, "source" | "inventoryConfigurationId">>;
 export type PreflightDeps = Pick<StepDeps, "clients" | "config" | "log">;
 
 /**
@@ -89,6 +92,25 @@ export async function runPreflight(
 /** The step's whole job on parsed input. */
 export function runPreflightStep(input: PreflightInput, deps: PreflightDeps): Promise<PreflightResult> {
   return runPreflight(input.run, deps, { acknowledge: input.acknowledge });
+}
+
+/** Fields an inventory needs for the plan to see Object Lock (steps/domain/classify.ts). */
+const LOCK_FIELDS = ["ObjectLockMode", "ObjectLockLegalHoldStatus"] as const;
+
+/** Where the plan's candidates come from, and whether that source shows Object Lock retention and legal holds. */
+async function candidateFacts(
+  run: PreflightRun,
+  deps: PreflightDeps,
+): Promise<Fact<CandidateSourceFacts> | undefined> {
+  if (run.source === "generate") return { kind: "generate" };
+  if (run.inventoryConfigurationId === undefined) return undefined;
+  const Id = run.inventoryConfigurationId;
+  return read<CandidateSourceFacts>("GetBucketInventoryConfiguration", async () => {
+    const c = (await deps.clients.s3.send(new GetBucketInventoryConfigurationCommand({ Bucket: run.bucket, Id })))
+      .InventoryConfiguration;
+    const fields = new Set<string>(c?.OptionalFields ?? []);
+    return { kind: "inventory", showsObjectLock: LOCK_FIELDS.every((f) => fields.has(f)) };
+  });
 }
 
 /** Error names S3 and KMS answer when the caller may not read a setting. */
@@ -236,6 +258,7 @@ export async function gatherPreflightFacts(run: PreflightRun, deps: PreflightDep
         { NoSuchBucketPolicy: null },
       ),
     ]);
+  const candidates = await candidateFacts(run, deps);
   const [key, keyPolicy] = await Promise.all([
     read<KeyFacts>("KMS DescribeKey", async () => {
       const m = (await kms.send(new DescribeKeyCommand({ KeyId: run.kmsKeyArn }))).KeyMetadata;
@@ -255,6 +278,7 @@ export async function gatherPreflightFacts(run: PreflightRun, deps: PreflightDep
     batchRoleArn: deps.config.batchRoleArn,
     versioning,
     objectLock,
+    ...(candidates === undefined ? {} : { candidates }),
     replication,
     notifications,
     lifecycle,

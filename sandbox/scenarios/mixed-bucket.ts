@@ -264,6 +264,17 @@ export async function seedMixedBucket(
         expectation: "skip-object-lock",
         skipReason: "object-lock-governance",
       },
+      {
+        // Unencrypted under a legal hold that outlives any retention: a Batch copy would drop the hold.
+        seed: {
+          key: "locked/legal-hold.txt",
+          body: "held for litigation",
+          encryption: { type: "NOT-SSE" },
+          objectLock: { mode: "GOVERNANCE", retainUntil: "2020-01-01T00:00:00Z", legalHold: true },
+        },
+        expectation: "skip-object-lock",
+        skipReason: "object-lock-governance",
+      },
     );
   }
   planned.push(

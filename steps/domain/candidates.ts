@@ -130,6 +130,7 @@ export function classifyCandidate(
       if (manifestKeyTooLong(key)) return skippedBecause("key-too-long-for-manifest", `${key.length} characters`);
       return { kind: "copy", storageClass: route.storageClass };
     case "large-copy":
+      if (facts.archiveStatus) return skippedBecause("archived", `INTELLIGENT_TIERING tier ${facts.archiveStatus}`);
       return { kind: "large-copy", storageClass: facts.largeStorageClass ?? "STANDARD" };
     case "update-encryption":
       if (manifestKeyTooLong(key)) return skippedBecause("key-too-long-for-manifest", `${key.length} characters`);

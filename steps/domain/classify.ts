@@ -75,7 +75,7 @@ export const SKIP_REASONS = {
   "object-lock-governance": {
     summary: "Under Object Lock governance retention or a legal hold",
     whatToDo:
-      "UpdateObjectEncryption refuses locked objects: remove the legal hold or governance retention (with the s3:BypassGovernanceRetention permission), run rekey again, then restore the lock.",
+      "UpdateObjectEncryption refuses locked objects, and a Batch copy would not carry the retention or hold to the new version: remove the legal hold or governance retention (with the s3:BypassGovernanceRetention permission), run rekey again, then restore the lock.",
   },
   "key-too-long-for-manifest": {
     summary: "Key longer than a Batch Operations manifest allows once encoded (1,024 characters)",
@@ -170,9 +170,17 @@ export function classifyInventoryRow(row: InventoryRow, options?: ClassifyOption
     return skipped("storage-class-not-copyable", why);
   }
   if (row.size === undefined) return skipped("missing-columns", "no Size");
-  if (activeRetention(row, options) === "COMPLIANCE") {
+  const retention = activeRetention(row, options);
+  if (retention === "COMPLIANCE") {
     // A copy would add a version, but the locked unencrypted one stays until its retention ends.
     return skipped("object-lock-compliance", "ObjectLockMode Compliance");
+  }
+  if (retention === "GOVERNANCE" || row.objectLockLegalHoldStatus?.toUpperCase() === "ON") {
+    // A Batch copy sets no per-object retention or hold: the new current version would lose the protection.
+    return skipped(
+      "object-lock-governance",
+      retention === "GOVERNANCE" ? "ObjectLockMode Governance" : "legal hold on",
+    );
   }
   // Over the single-copy limit, and so over Batch Operations' too; the multipart copy step needs no manifest.
   if (row.size > MAX_COPY_OBJECT_BYTES) return { kind: "large-copy", storageClass: copy.storageClass };

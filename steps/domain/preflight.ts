@@ -17,6 +17,7 @@
  * | object-lock-compliance-default       | blocker (ack) | Every copy becomes a version nobody can delete until retention ends.          |
  * | object-lock-governance-default       | warning       | New versions get governance retention; UpdateObjectEncryption refuses locked. |
  * | object-lock-enabled                  | warning       | Locked objects / legal holds: UpdateObjectEncryption refuses them.            |
+ * | object-lock-unseen                   | blocker (ack) | Object Lock on, but the candidates do not show it: a copy drops holds.        |
  * | replication-without-sse-kms          | blocker (ack) | SSE-KMS objects stop replicating: the replica silently falls behind.          |
  * | replication-replicates-copies        | warning       | Every copy is a new version that replicates (cost, destination versions).     |
  * | notifications-on-copy                | blocker (ack) | Consumers get an ObjectCreated event per copied object.                       |
@@ -116,6 +117,9 @@ export interface KeyFacts {
   keyManager: string;
 }
 
+/** The manifest generator's lists never show Object Lock; an inventory does when it has the lock fields. */
+export type CandidateSourceFacts = { kind: "generate" } | { kind: "inventory"; showsObjectLock: boolean };
+
 export interface PreflightFacts {
   bucket: string;
   bucketRegion: string;
@@ -126,6 +130,8 @@ export interface PreflightFacts {
   batchRoleArn: string;
   versioning: Fact<VersioningStatus>;
   objectLock: Fact<ObjectLockFacts>;
+  /** Where the plan's candidates come from; absent in callers that do not plan (treated as showing Object Lock). */
+  candidates?: Fact<CandidateSourceFacts>;
   replication: Fact<ReplicationFacts | null>;
   notifications: Fact<NotificationFacts>;
   lifecycle: Fact<readonly LifecycleRuleFacts[]>;
@@ -149,6 +155,7 @@ export const ACKNOWLEDGEABLE_BLOCKERS = [
   "versioning-suspended",
   "versioning-unknown",
   "object-lock-compliance-default",
+  "object-lock-unseen",
   "replication-without-sse-kms",
   "notifications-on-copy",
   "acls-enabled",
@@ -294,6 +301,16 @@ function checkObjectLock(f: PreflightFacts, raise: Raise): void {
     return;
   }
   if (!lock.enabled) return;
+  const source = f.candidates && !isCannotTell(f.candidates) ? f.candidates : undefined;
+  if (source && (source.kind === "generate" || !source.showsObjectLock)) {
+    raise(
+      "object-lock-unseen",
+      source.kind === "generate"
+        ? `Object Lock is enabled on bucket ${f.bucket}, and this run lists its candidates with the manifest generator, which does not show retention or legal holds: unencrypted objects under governance retention or a legal hold would be copied by Batch Operations into new versions that do not carry the protection, and locked encrypted objects would fail to update.`
+        : `Object Lock is enabled on bucket ${f.bucket}, but the inventory configuration does not list ObjectLockMode and ObjectLockLegalHoldStatus: unencrypted objects under governance retention or a legal hold would be copied by Batch Operations into new versions that do not carry the protection, and locked encrypted objects would fail to update.`,
+      "Plan from an S3 Inventory whose optional fields include ObjectLockMode, ObjectLockRetainUntilDate and ObjectLockLegalHoldStatus (rekey then skips locked objects and reports them); or, if no object in the bucket is locked, acknowledge object-lock-unseen.",
+    );
+  }
   const r = lock.defaultRetention;
   const period = r ? (r.years !== undefined ? `${r.years} year(s)` : `${r.days ?? "?"} day(s)`) : "";
   if (r?.mode === "COMPLIANCE") {

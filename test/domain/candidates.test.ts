@@ -99,6 +99,12 @@ describe("classifyCandidate", () => {
       { largeStorageClass: "STANDARD_IA" },
       "large-copy:STANDARD_IA",
     ],
+    [
+      "a large Intelligent-Tiering object in an archive tier",
+      { kind: "large-copy" },
+      { largeStorageClass: "INTELLIGENT_TIERING", archiveStatus: "DEEP_ARCHIVE_ACCESS" },
+      "skipped:archived",
+    ],
     ["an SSE-S3 update", { kind: "update-encryption", from: "SSE-S3" }, {}, "update-encryption"],
     ["SSE-KMS with Bucket Key under the target key", { kind: "check-key" }, { keyIsTarget: true }, "compliant"],
     ["SSE-KMS with Bucket Key under another key", { kind: "check-key" }, { keyIsTarget: false }, "update-encryption"],

@@ -66,10 +66,11 @@ describe("classifyInventoryRow", () => {
     ["over 5 GiB in GLACIER", { size: MAX_COPY_OBJECT_BYTES * 2, storageClass: "GLACIER" }, "skipped:archived"],
     ["NOT-SSE under compliance-mode Object Lock", { objectLockMode: "COMPLIANCE" }, "skipped:object-lock-compliance"],
     [
-      "NOT-SSE under governance-mode Object Lock (a copy adds a version)",
+      "NOT-SSE under governance-mode Object Lock (a Batch copy would not carry it)",
       { objectLockMode: "GOVERNANCE" },
-      "copy:STANDARD",
+      "skipped:object-lock-governance",
     ],
+    ["NOT-SSE under legal hold", { objectLockLegalHoldStatus: "On" }, "skipped:object-lock-governance"],
     ["GLACIER", { storageClass: "GLACIER" }, "skipped:archived"],
     ["DEEP_ARCHIVE", { storageClass: "DEEP_ARCHIVE", size: MAX_COPY_OBJECT_BYTES * 2 }, "skipped:archived"],
     [

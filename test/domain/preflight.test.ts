@@ -122,6 +122,25 @@ describe("evaluatePreflight: a healthy bucket", () => {
 });
 
 describe("evaluatePreflight: blockers", () => {
+  it("object-lock-unseen: Object Lock on, and the candidates cannot show which objects are locked", () => {
+    const generated = judge({ objectLock: { enabled: true }, candidates: { kind: "generate" } });
+    expect(generated.blockers).toEqual(["object-lock-unseen"]);
+    expect(generated.finding("object-lock-unseen")?.message).toMatch(/manifest generator, which does not show/);
+    expect(generated.finding("object-lock-unseen")?.fix).toMatch(/ObjectLockMode, ObjectLockRetainUntilDate and/);
+    const blind = judge({ objectLock: { enabled: true }, candidates: { kind: "inventory", showsObjectLock: false } });
+    expect(blind.blockers).toEqual(["object-lock-unseen"]);
+    expect(blind.finding("object-lock-unseen")?.message).toMatch(/inventory configuration does not list/);
+    const seeing = judge({ objectLock: { enabled: true }, candidates: { kind: "inventory", showsObjectLock: true } });
+    expect(seeing.blockers).toEqual([]);
+    expect(judge({ candidates: { kind: "generate" } }).blockers).toEqual([]);
+    const accepted = judge(
+      { objectLock: { enabled: true }, candidates: { kind: "generate" } },
+      { acknowledge: ["object-lock-unseen"] },
+    );
+    expect(accepted.blockers).toEqual([]);
+    expect(accepted.warnings).toContain("object-lock-unseen");
+  });
+
   it("versioning-disabled: a never-versioned bucket would lose the originals", () => {
     const { blockers, finding } = judge({ versioning: "Unversioned" });
     expect(blockers).toEqual(["versioning-disabled"]);

@@ -142,6 +142,7 @@ describe("each step's role allows exactly the calls its step makes", () => {
           TARGET_BUCKETS,
         ),
         ...each(["kms:DescribeKey", "kms:GetKeyPolicy"], TARGET_KEYS),
+        ...each(["s3:GetInventoryConfiguration"], TARGET_BUCKETS),
       ],
     ],
     [

@@ -4,6 +4,8 @@ import {
   GetBucketPolicyCommand,
   GetBucketReplicationCommand,
   GetBucketVersioningCommand,
+  type InventoryOptionalField,
+  PutBucketInventoryConfigurationCommand,
   PutBucketLifecycleConfigurationCommand,
   PutBucketNotificationConfigurationCommand,
   PutBucketOwnershipControlsCommand,
@@ -60,6 +62,41 @@ describe("runPreflight against the sandbox", () => {
     clients: { ...clients, ...overrides },
     config: { batchRoleArn: `arn:aws:iam::${sandbox.identity.accountId}:role/rekey-batch` },
     log: silentLogger,
+  });
+
+  it("blocks an Object Lock bucket whose candidates cannot show locks: generated lists, or an inventory without the fields", async () => {
+    const Bucket = "locked-candidates";
+    await clients.s3.send(new CreateBucketCommand({ Bucket, ObjectLockEnabledForBucket: true }));
+    const inventory = (id: string, fields: string[]) =>
+      clients.s3.send(
+        new PutBucketInventoryConfigurationCommand({
+          Bucket,
+          Id: id,
+          InventoryConfiguration: {
+            Id: id,
+            IsEnabled: true,
+            IncludedObjectVersions: "All",
+            Destination: { S3BucketDestination: { Bucket: "arn:aws:s3:::healthy", Format: "CSV" } },
+            Schedule: { Frequency: "Daily" },
+            OptionalFields: fields as InventoryOptionalField[],
+          },
+        }),
+      );
+    await inventory("blind", ["Size", "StorageClass", "EncryptionStatus"]);
+    await inventory("seeing", [
+      "Size",
+      "StorageClass",
+      "EncryptionStatus",
+      "ObjectLockMode",
+      "ObjectLockLegalHoldStatus",
+    ]);
+    const codes = async (extra: Partial<PreflightRun>) => {
+      const outcome = await runPreflight({ ...run(Bucket), ...extra }, deps()).catch((e: unknown) => e);
+      return outcome instanceof PreflightBlockedError ? outcome.blockers.map((b) => b.code) : [];
+    };
+    expect(await codes({ source: "generate" })).toEqual(["object-lock-unseen"]);
+    expect(await codes({ source: "inventory", inventoryConfigurationId: "blind" })).toEqual(["object-lock-unseen"]);
+    expect(await codes({ source: "inventory", inventoryConfigurationId: "seeing" })).toEqual([]);
   });
 
   it("blocks an unversioned bucket with a named error that carries the fix", async () => {

@@ -1,0 +1,103 @@
+import { CreateKeyCommand } from "@aws-sdk/client-kms";
+import { CreateBucketCommand } from "@aws-sdk/client-s3";
+import { DescribeJobCommand, ListJobsCommand } from "@aws-sdk/client-s3-control";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SandboxAdmin } from "../../sandbox/admin-client.ts";
+import type { Sandbox } from "../../sandbox/server.ts";
+import { type CandidatesNotReady, type FoundCandidates, findCandidateLists } from "../../steps/candidate-lists.ts";
+import type { AwsClients } from "../../steps/clients.ts";
+import { CANDIDATE_LISTS } from "../../steps/domain/candidates.ts";
+import { BatchJobFailedError } from "../../steps/errors.ts";
+import { silentLogger } from "../../steps/log.ts";
+import { type RunContext, RunOptionsSchema } from "../../steps/run-context.ts";
+import type { StepDeps } from "../../steps/step.ts";
+import { newTestBucket, sandboxWithClients } from "../support/sandbox.ts";
+
+let sandbox: Sandbox;
+let clients: AwsClients;
+let admin: SandboxAdmin;
+let keyArn: string;
+const WORK = "candidates-work";
+
+beforeAll(async () => {
+  ({ sandbox, clients } = await sandboxWithClients());
+  admin = new SandboxAdmin(sandbox.endpoint);
+  await clients.s3.send(new CreateBucketCommand({ Bucket: WORK }));
+  keyArn = (await clients.kms.send(new CreateKeyCommand({}))).KeyMetadata?.Arn ?? "";
+});
+afterAll(() => sandbox?.close());
+
+function runFor(bucket: string, runId: string): RunContext {
+  return {
+    runId,
+    executionId: `arn:aws:states:us-east-1:${sandbox.identity.accountId}:execution:rekey:${runId}`,
+    bucket,
+    kmsKeyArn: keyArn,
+    region: sandbox.identity.region,
+    accountId: sandbox.identity.accountId,
+    workBucket: WORK,
+    source: "generate",
+    runPrefix: `runs/${bucket}/${runId}/`,
+    startedAt: new Date().toISOString(),
+    options: RunOptionsSchema.parse({ jobPollMinSeconds: 1 }),
+  };
+}
+
+const deps = (): StepDeps => ({
+  clients,
+  config: { batchRoleArn: `arn:aws:iam::${sandbox.identity.accountId}:role/rekey-batch` },
+  log: silentLogger,
+  now: () => new Date(),
+});
+
+/** Calls the step as the state machine's loop does, until it has the lists (or throws). */
+async function untilFound(run: RunContext): Promise<{ found: FoundCandidates; polls: CandidatesNotReady[] }> {
+  const enforced = { enforcedAt: new Date(Date.now() - 1000).toISOString() };
+  const polls: CandidatesNotReady[] = [];
+  for (let i = 0; i < 200; i++) {
+    const r = await findCandidateLists(run, enforced, deps());
+    if (r.found) return { found: r, polls };
+    polls.push(r);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error("the lists never became ready");
+}
+
+describe("findCandidateLists", () => {
+  it("creates one list job per route, cancels them unrun, and answers the same on every later call", async () => {
+    const bucket = await newTestBucket(clients.s3, "cand", { versioned: true });
+    await admin.seed(bucket, [
+      { key: "plain.txt", body: "p", encryption: { type: "NOT-SSE" } },
+      { key: "s3.txt", body: "s", encryption: { type: "SSE-S3" } },
+    ]);
+    const run = runFor(bucket, "run-1");
+    const { found, polls } = await untilFound(run);
+    for (const p of polls) expect(p.waitSeconds).toBeGreaterThanOrEqual(1);
+    const byName = new Map(found.lists.map((l) => [l.name, l]));
+    expect([...byName.keys()].every((n) => CANDIDATE_LISTS.some((l) => l.name === n))).toBe(true);
+    expect(byName.get("copy-STANDARD")?.manifestKey).toMatch(
+      new RegExp(`^runs/${bucket}/run-1/candidates/copy-STANDARD/`),
+    );
+    for (const l of found.lists) {
+      const { Job: job } = await clients.s3control.send(
+        new DescribeJobCommand({ AccountId: run.accountId, JobId: l.jobId }),
+      );
+      expect(job?.Status, l.name).toMatch(/^Cancell(ing|ed)$/);
+      expect(job?.ProgressSummary?.NumberOfTasksSucceeded ?? 0).toBe(0);
+    }
+    const again = await findCandidateLists(run, { enforcedAt: new Date(0).toISOString() }, deps());
+    expect(again).toEqual(found);
+    const jobs = (await clients.s3control.send(new ListJobsCommand({ AccountId: run.accountId }))).Jobs ?? [];
+    expect(
+      jobs.filter((j) => j.Description?.includes(`(${run.runId})`) && j.Description.includes(bucket)),
+    ).toHaveLength(CANDIDATE_LISTS.length);
+  });
+
+  it("fails with BatchJobFailedError naming the lists when the generator cannot list the bucket", async () => {
+    const run = runFor("no-such-bucket-for-candidates", "run-missing");
+    const error = await untilFound(run).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BatchJobFailedError);
+    expect((error as Error).message).toMatch(/manifest generator could not list the bucket: copy-STANDARD \(job /);
+    expect((error as Error).message).toMatch(/start a new run; or give an inventory configuration/);
+  });
+});
