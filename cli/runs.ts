@@ -8,6 +8,7 @@ import {
 import type { CopyJobsProgress } from "../steps/check-copy-jobs.ts";
 import type { AwsClients } from "../steps/clients.ts";
 import type { FindInventoryResult } from "../steps/find-inventory.ts";
+import type { LargeObjectCopyResult } from "../steps/large-object-copy.ts";
 import type { Jobs, Plan } from "../steps/plan.ts";
 import { StateNames } from "../workflow/definition.ts";
 
@@ -77,6 +78,9 @@ export interface RunView extends RunSummary {
   plan?: Plan | undefined;
   progress?: CopyJobsProgress | undefined;
   inventory?: FindInventoryResult | undefined;
+  /** The latest result of "Copy large objects", and whether that state was entered at all. */
+  largeCopy?: LargeObjectCopyResult | undefined;
+  largeCopyStarted?: boolean;
 }
 
 function parseJson(text: string | undefined): unknown {
@@ -144,12 +148,16 @@ export async function readRun(clients: AwsClients, executionArn: string): Promis
   for await (const event of historyNewestFirst(clients, executionArn)) {
     const entered = event.stateEnteredEventDetails;
     if (entered?.name && view.currentState === undefined) view.currentState = entered.name;
+    if (entered?.name === StateNames.copyLargeObjects) view.largeCopyStarted = true;
     const exited = event.stateExitedEventDetails;
     if (exited?.name) {
       const state = parseJson(exited.output) as Record<string, unknown> | undefined;
       if (exited.name === StateNames.createCopyJobs) view.jobs ??= state?.jobs as Jobs | undefined;
       if (exited.name === StateNames.writeManifests) view.plan ??= state?.plan as Plan | undefined;
       if (exited.name === StateNames.checkCopyJobs) view.progress ??= state?.progress as CopyJobsProgress | undefined;
+      if (exited.name === StateNames.copyLargeObjects) {
+        view.largeCopy ??= state?.largeCopy as LargeObjectCopyResult | undefined;
+      }
       if (exited.name === StateNames.findInventory)
         view.inventory ??= state?.inventory as FindInventoryResult | undefined;
     }

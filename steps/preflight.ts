@@ -98,10 +98,7 @@ export function runPreflightStep(input: PreflightInput, deps: PreflightDeps): Pr
 const LOCK_FIELDS = ["ObjectLockMode", "ObjectLockLegalHoldStatus"] as const;
 
 /** Where the plan's candidates come from, and whether that source shows Object Lock retention and legal holds. */
-async function candidateFacts(
-  run: PreflightRun,
-  deps: PreflightDeps,
-): Promise<Fact<CandidateSourceFacts> | undefined> {
+async function candidateFacts(run: PreflightRun, deps: PreflightDeps): Promise<Fact<CandidateSourceFacts> | undefined> {
   if (run.source === "generate") return { kind: "generate" };
   if (run.inventoryConfigurationId === undefined) return undefined;
   const Id = run.inventoryConfigurationId;

@@ -117,8 +117,9 @@ export const verifyResults = defineStep({
         );
         tally.recordLargeCopies(batch.counts);
         const problems = new Map(batch.problems.map((p) => [p.key, p]));
+        // Skipped ones are counted as skipped (reason changed-before-copy), not as failures.
         for (const p of batch.problems) {
-          await failedList.write(largeCopyFailedLine(run.bucket, p));
+          if (p.outcome !== "skipped") await failedList.write(largeCopyFailedLine(run.bucket, p));
         }
         for (const object of await readLargeObjectList(clients.s3, run.workBucket, plan.largeObjects.key)) {
           if (!problems.has(object.key)) sample.offer({ key: object.key, storageClass: object.storageClass });

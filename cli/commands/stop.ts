@@ -59,10 +59,23 @@ export async function stopCommand(options: StopOptions, io: Io): Promise<number>
     return 0;
   }
   const lines = [`Stopped ${run.name} (${options.execution}).`];
-  if (results.length === 0) lines.push("No copy job had been created: no object was changed by this run.");
+  if (results.length === 0 && !run.largeCopyStarted) {
+    lines.push("No copy job had been created: no object was changed by this run.");
+  }
   for (const r of results) {
     lines.push(
       `  job ${r.jobId}: ${r.status}; ${formatCount(r.succeeded)} of ${formatCount(r.total)} objects were re-encrypted before the stop, ${formatCount(r.failed)} failed; the others were not touched.`,
+    );
+  }
+  const large = run.plan?.largeObjects;
+  if (large && !run.largeCopyStarted) {
+    lines.push(`  ${formatCount(large.objects)} object(s) over 5 GiB were planned; their copy had not started.`);
+  } else if (large) {
+    const done = run.largeCopy
+      ? `${formatCount(run.largeCopy.processed)} of ${formatCount(large.objects)} settled (${formatCount(run.largeCopy.counts.reencrypted)} re-encrypted) at the last report`
+      : `none settled at the last report`;
+    lines.push(
+      `  objects over 5 GiB: ${done}. The copy under way when the run stopped may still complete (a running Lambda invocation is not interrupted); an unfinished one stays an incomplete multipart upload in the bucket, which a new run from the same inventory continues. List them with: aws s3api list-multipart-uploads --bucket ${run.bucket ?? "<bucket>"}`,
     );
   }
   lines.push("Bucket default encryption stays on the target key. Start a new run (rekey start) to finish the bucket.");

@@ -22,7 +22,9 @@ import {
  *   (x-amz-archive-status), and archived ones are skipped;
  * - storage classes outside the Batch Operations enum (REDUCED_REDUNDANCY, OUTPOSTS…): no filter matches them,
  *   so they are not counted at all;
- * - noncurrent versions and delete markers: the generator lists current objects only.
+ * - noncurrent versions and delete markers: the generator lists current objects only;
+ * - a single moment: the lists are made one after another, so an object whose class or encryption changes between
+ *   two listings can appear in none of them or in two.
  */
 
 /** Filters are strictly-less / strictly-greater (aws-facts 2.4): below 5 GiB + 1 byte is "up to 5 GiB". */

@@ -77,6 +77,11 @@ export const SKIP_REASONS = {
     whatToDo:
       "UpdateObjectEncryption refuses locked objects, and a Batch copy would not carry the retention or hold to the new version: remove the legal hold or governance retention (with the s3:BypassGovernanceRetention permission), run rekey again, then restore the lock.",
   },
+  "changed-before-copy": {
+    summary: "Over 5 GiB and planned for the multipart copy, but no longer copyable when its turn came",
+    whatToDo:
+      "The object was re-written, archived or encrypted otherwise after planning; the large-object results in the work bucket (plans/…/large-objects/batch-….json) give each key and reason. Run rekey again to plan it as it is now.",
+  },
   "key-too-long-for-manifest": {
     summary: "Key longer than a Batch Operations manifest allows once encoded (1,024 characters)",
     whatToDo: "Re-encrypt these objects by hand: CopyObject onto itself with the target key and BucketKeyEnabled.",

@@ -561,7 +561,11 @@ export function buildRunReport(tally: RunTally, meta: RunReportMeta): RunReport 
     }),
     routes: tally.routes(),
     skipped: SKIP_REASON_CODES.flatMap((reason) => {
-      const c = s.skipped[reason];
+      // Skipped by the multipart copy step itself, after planning (its results file lists the keys).
+      const c =
+        reason === "changed-before-copy" && s.largeCopy.skipped > 0
+          ? { count: s.largeCopy.skipped, bytes: 0 }
+          : s.skipped[reason];
       return c
         ? [
             {

@@ -103,6 +103,7 @@ describe("approval before copying", () => {
     const stopped = await rekey(sandbox, "stop", "--execution", executionArn, "--reason", "not approved");
     expect(stopped.code).toBe(0);
     expect(stopped.out).toMatch(/Cancelled; 0 of \d+ objects were re-encrypted before the stop/);
+    expect(stopped.out).toContain("2 object(s) over 5 GiB were planned; their copy had not started.");
     for (const jobId of [...stopped.out.matchAll(/job (\S+): /g)].map((m) => m[1] ?? "")) {
       const { Job } = await clients.s3control.send(
         new DescribeJobCommand({ AccountId: sandbox.identity.accountId, JobId: jobId }),

@@ -276,6 +276,15 @@ describe("RunTally with every route", () => {
     tally.recordLargeCopies(largeCounts({ gone: 1, skipped: 1 }));
     const r = tally.assertReconciled();
     expect(r.totals).toMatchObject({ seen: 5, reencrypted: 3, gone: 1, skipped: 1, failed: 0, pending: 0 });
+    const built = buildRunReport(tally, {
+      bucket: "src",
+      kmsKeyArn: "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+      startedAt: new Date(0),
+      finishedAt: new Date(1),
+    });
+    // Every skipped object has a reason in the report, also those the copy step skipped after planning.
+    expect(built.skipped.map((s) => [s.reason, s.count])).toEqual([["changed-before-copy", 1]]);
+    expect(built.skipped.reduce((n, s) => n + s.count, 0)).toBe(built.totals.skipped);
   });
 
   it("refuses an update job that does not match the plan", () => {
