@@ -175,18 +175,9 @@ export function classifyInventoryRow(row: InventoryRow, options?: ClassifyOption
     return skipped("storage-class-not-copyable", why);
   }
   if (row.size === undefined) return skipped("missing-columns", "no Size");
-  const retention = activeRetention(row, options);
-  if (retention === "COMPLIANCE") {
-    // A copy would add a version, but the locked unencrypted one stays until its retention ends.
-    return skipped("object-lock-compliance", "ObjectLockMode Compliance");
-  }
-  if (retention === "GOVERNANCE" || row.objectLockLegalHoldStatus?.toUpperCase() === "ON") {
-    // A Batch copy sets no per-object retention or hold: the new current version would lose the protection.
-    return skipped(
-      "object-lock-governance",
-      retention === "GOVERNANCE" ? "ObjectLockMode Governance" : "legal hold on",
-    );
-  }
+  // A copy would only add a version beside a locked one, and a Batch copy carries no per-object retention or hold.
+  const locked = objectLockSkip(row, options);
+  if (locked) return locked;
   // Over the single-copy limit, and so over Batch Operations' too; the multipart copy step needs no manifest.
   if (row.size > MAX_COPY_OBJECT_BYTES) return { kind: "large-copy", storageClass: copy.storageClass };
   if (manifestKeyTooLong(row.key)) return skipped("key-too-long-for-manifest", `${row.key.length} characters`);
@@ -200,13 +191,20 @@ const UPDATE: Classification = Object.freeze({ kind: "update-encryption" });
  * unless Object Lock forbids the change (aws-facts 3.4).
  */
 function updateEncryption(row: InventoryRow, options: ClassifyOptions | undefined): Classification {
+  const locked = objectLockSkip(row, options);
+  if (locked) return locked;
+  if (manifestKeyTooLong(row.key)) return skipped("key-too-long-for-manifest", `${row.key.length} characters`);
+  return UPDATE;
+}
+
+/** The skip for a version Object Lock still protects (running retention or legal hold); undefined when none does. */
+function objectLockSkip(row: InventoryRow, options: ClassifyOptions | undefined): Classification | undefined {
   const mode = activeRetention(row, options);
   if (mode === "COMPLIANCE") return skipped("object-lock-compliance", "ObjectLockMode Compliance");
   if (mode === "GOVERNANCE" || row.objectLockLegalHoldStatus?.toUpperCase() === "ON") {
     return skipped("object-lock-governance", mode === "GOVERNANCE" ? "ObjectLockMode Governance" : "legal hold on");
   }
-  if (manifestKeyTooLong(row.key)) return skipped("key-too-long-for-manifest", `${row.key.length} characters`);
-  return UPDATE;
+  return undefined;
 }
 
 /**
