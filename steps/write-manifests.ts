@@ -1,4 +1,4 @@
-import { HeadObjectCommand } from "@aws-sdk/client-s3";
+import { HeadObjectCommand, type HeadObjectCommandOutput } from "@aws-sdk/client-s3";
 import pLimit from "p-limit";
 import { z } from "zod";
 import { StateNames } from "../workflow/definition.ts";
@@ -256,13 +256,12 @@ async function readInventory(
   deps: StepDeps,
   writer: PlanWriter,
 ): Promise<void> {
+  const now = deps.now();
   for (const file of manifest.files) {
     await streamDataFile(run, manifest, file, deps, async (batch) => {
-      const underTarget = await targetKeyChecks(run, batch.filter(needsKeyCheck), deps);
-      for (const row of batch) {
-        const result = classifyInventoryRow(row, { sseKmsKeyIsTarget: (r) => underTarget.get(r.key), now: deps.now() });
-        await writer.add(row, result);
-      }
+      const heads = await headEach(run, batch.filter(needsKeyCheck), deps);
+      const options = { sseKmsKeyIsTarget: (r: InventoryRow) => underTargetKey(run, heads.get(r.key)), now };
+      for (const row of batch) await writer.add(row, classifyInventoryRow(row, options));
     });
     deps.log.info("inventory file read", {
       bucket: run.bucket,
@@ -292,22 +291,22 @@ async function readCandidateLists(
     const route = list.route;
     for (const file of manifest.files) {
       await streamDataFile(run, manifest, file, deps, async (batch) => {
-        const underTarget = route.kind === "check-key" ? await targetKeyChecks(run, batch, deps) : undefined;
-        const heads = needsHead(route) ? await headObjects(run, batch, deps) : undefined;
+        const heads = needsHead(route) ? await headEach(run, batch, deps) : undefined;
         for (const row of batch) {
           const head = heads?.get(row.key);
-          const storageClass = route.kind === "copy" ? route.storageClass : head?.storageClass;
+          const storageClass =
+            route.kind === "copy" ? route.storageClass : head ? (head.StorageClass ?? "STANDARD") : undefined;
           const result = classifyCandidate(route, row.key, {
-            keyIsTarget: underTarget?.get(row.key),
+            keyIsTarget: underTargetKey(run, head),
             largeStorageClass: storageClass as CopyStorageClass | undefined,
-            archiveStatus: head?.archiveStatus,
+            archiveStatus: head?.ArchiveStatus,
           });
           await writer.add(
             {
               bucket: row.bucket,
               key: row.key,
               // Sizes only where every object of the route has one: a partial sum would read as the route's bytes.
-              ...(head && route.kind === "large-copy" ? { size: head.size, eTag: head.etag } : {}),
+              ...(head && route.kind === "large-copy" ? { size: head.ContentLength ?? 0, eTag: head.ETag ?? "" } : {}),
               ...(storageClass ? { storageClass } : {}),
               encryptionStatus: encryptionOfList(route),
             },
@@ -336,41 +335,6 @@ function encryptionOfList(route: CandidateRoute): EncryptionStatus {
     case "skipped":
       return route.reason === "sse-c" ? "SSE-C" : route.reason === "dsse-kms" ? "DSSE-KMS" : "NOT-SSE";
   }
-}
-
-/**
- * What a generated list does not say of its objects (it names keys only): size, ETag, class and archive status.
- * Only for the lists that need it (needsHead): objects over 5 GiB, and Intelligent-Tiering objects.
- */
-async function headObjects(
-  run: RunContext,
-  rows: InventoryRow[],
-  { clients }: StepDeps,
-): Promise<Map<string, { size: number; etag: string; storageClass: string; archiveStatus?: string }>> {
-  const limit = pLimit(KEY_CHECK_CONCURRENCY);
-  const heads = await Promise.all(
-    rows.map((row) =>
-      limit(async () => {
-        try {
-          const head = await clients.s3.send(new HeadObjectCommand({ Bucket: run.bucket, Key: row.key }));
-          return [
-            row.key,
-            {
-              size: head.ContentLength ?? 0,
-              etag: head.ETag ?? "",
-              storageClass: head.StorageClass ?? "STANDARD",
-              ...(head.ArchiveStatus ? { archiveStatus: head.ArchiveStatus } : {}),
-            },
-          ] as const;
-        } catch (err) {
-          // Deleted since listing: the copy step finds it gone and says so.
-          if (httpStatusOf(err) === 404) return undefined;
-          throw err;
-        }
-      }),
-    ),
-  );
-  return new Map(heads.filter((h) => h !== undefined));
 }
 
 /** Reads one gzipped data file, checking its MD5 against the inventory manifest as the bytes go by. */
@@ -414,26 +378,25 @@ function skippedLine(
   return `${bucket},${encodeManifestKey(key)},${reason},${storageClass ?? ""},${encryption ?? ""},${size ?? ""}\n`;
 }
 
-/** HeadObject calls in flight while checking which key SSE-KMS objects are under. */
-const KEY_CHECK_CONCURRENCY = 32;
+/** HeadObject calls in flight while planning. */
+const HEAD_CONCURRENCY = 32;
 
 /**
- * S3 Inventory does not name the KMS key (aws-facts 1.1), so SSE-KMS objects with a Bucket Key are checked one by
- * one: under the target key they are compliant, under another they need an encryption update. An object deleted
- * since the inventory answers 404 and stays unverified.
+ * HeadObject for each row, with bounded concurrency: what neither an inventory nor a generated list says (the KMS key
+ * of SSE-KMS objects, aws-facts 1.1; size, ETag, class and archive status for generated lists). An object deleted
+ * since it was listed answers 404 and maps to undefined.
  */
-async function targetKeyChecks(
+async function headEach(
   run: RunContext,
   rows: InventoryRow[],
   { clients }: StepDeps,
-): Promise<Map<string, boolean | undefined>> {
-  const limit = pLimit(KEY_CHECK_CONCURRENCY);
-  const results = await Promise.all(
+): Promise<Map<string, HeadObjectCommandOutput | undefined>> {
+  const limit = pLimit(HEAD_CONCURRENCY);
+  const heads = await Promise.all(
     rows.map((row) =>
-      limit(async (): Promise<[string, boolean | undefined]> => {
+      limit(async (): Promise<[string, HeadObjectCommandOutput | undefined]> => {
         try {
-          const head = await clients.s3.send(new HeadObjectCommand({ Bucket: run.bucket, Key: row.key }));
-          return [row.key, head.ServerSideEncryption === "aws:kms" ? head.SSEKMSKeyId === run.kmsKeyArn : undefined];
+          return [row.key, await clients.s3.send(new HeadObjectCommand({ Bucket: run.bucket, Key: row.key }))];
         } catch (err) {
           if (httpStatusOf(err) === 404) return [row.key, undefined];
           throw err;
@@ -441,7 +404,12 @@ async function targetKeyChecks(
       }),
     ),
   );
-  return new Map(results);
+  return new Map(heads);
+}
+
+/** Under the target key (compliant once it has a Bucket Key), under another, or unknown (gone, or not SSE-KMS). */
+function underTargetKey(run: RunContext, head: HeadObjectCommandOutput | undefined): boolean | undefined {
+  return head?.ServerSideEncryption === "aws:kms" ? head.SSEKMSKeyId === run.kmsKeyArn : undefined;
 }
 
 /** The cost and duration of what the plan will do, from its counts (steps/domain/estimate.ts). */

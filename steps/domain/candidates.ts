@@ -47,9 +47,16 @@ export interface CandidateList {
 
 const NOT_SSE = [{ NOTSSE: {} }];
 
-/** Lists whose objects are each checked with HeadObject: sizes of large objects, archive tiers of Intelligent-Tiering. */
+/**
+ * Lists whose objects are each checked with HeadObject: the key of SSE-KMS objects with a Bucket Key, sizes of large
+ * objects, archive tiers of Intelligent-Tiering.
+ */
 export function needsHead(route: CandidateRoute): boolean {
-  return route.kind === "large-copy" || (route.kind === "copy" && route.storageClass === "INTELLIGENT_TIERING");
+  return (
+    route.kind === "check-key" ||
+    route.kind === "large-copy" ||
+    (route.kind === "copy" && route.storageClass === "INTELLIGENT_TIERING")
+  );
 }
 
 /** Every list a generated plan reads; together they cover each current object in a Batch Operations class once. */

@@ -132,11 +132,11 @@ describe("classifyCandidate", () => {
     expect(classifyCandidate({ kind: "large-copy" }, long).kind).toBe("large-copy");
   });
 
-  it("checks objects with HeadObject only where the list cannot tell: large objects and Intelligent-Tiering", () => {
+  it("checks objects with HeadObject only where the list cannot tell: SSE-KMS keys, large objects, Intelligent-Tiering", () => {
     expect(
       CANDIDATE_LISTS.filter((l) => needsHead(l.route))
         .map((l) => l.name)
         .sort(),
-    ).toEqual(["copy-INTELLIGENT_TIERING", "large-copy"]);
+    ).toEqual(["copy-INTELLIGENT_TIERING", "large-copy", "sse-kms-with-bucket-key"]);
   });
 });
