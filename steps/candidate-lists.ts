@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import {
   CreateJobCommand,
   DescribeJobCommand,
@@ -7,7 +6,7 @@ import {
 } from "@aws-sdk/client-s3-control";
 import { z } from "zod";
 import { failureReasonsOf } from "./check-copy-jobs.ts";
-import { copyOperation, updateEncryptionOperation } from "./create-copy-jobs.ts";
+import { copyOperation, jobDescription, jobToken, updateEncryptionOperation } from "./create-copy-jobs.ts";
 import { CANDIDATE_LISTS, type CandidateList } from "./domain/candidates.ts";
 import { BatchJobFailedError, InventoryNotReadyError } from "./errors.ts";
 import { nextInventoryPollSeconds } from "./polling.ts";
@@ -155,10 +154,11 @@ function listJobRequest(run: RunContext, list: CandidateList, roleArn: string) {
     Operation:
       list.route.kind === "copy" ? copyOperation(run, list.route.storageClass) : updateEncryptionOperation(run),
     Report: { Enabled: false },
-    ClientRequestToken: createHash("sha256").update(`${run.runPrefix}\ncandidates\n${list.name}`).digest("hex"),
+    // Keyed by run: every execution lists the bucket afresh; a retry gets the same job back.
+    ClientRequestToken: jobToken(run.runPrefix, listUnit(list), 0),
     Priority: run.options.jobPriority,
     RoleArn: roleArn,
-    Description: `rekey ${run.bucket} list ${list.name} ${run.runPrefix} (${run.runId})`.slice(0, 256),
+    Description: jobDescription(run, run.runPrefix, listUnit(list)),
     ManifestGenerator: {
       S3JobManifestGenerator: {
         SourceBucket: bucketArn(run.bucket),
@@ -173,6 +173,11 @@ function listJobRequest(run: RunContext, list: CandidateList, roleArn: string) {
       },
     },
   };
+}
+
+/** How list jobs name their unit of work in tokens and descriptions. */
+function listUnit(list: CandidateList): string {
+  return `list ${list.name}`;
 }
 
 function generatedManifestOf(job: JobDescriptor): { bucket: string; manifestKey: string } | undefined {
