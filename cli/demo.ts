@@ -3,6 +3,7 @@ import { sandboxClients, startSandboxExecution } from "../sandbox/run-workflow.t
 import { type MixedBucket, seedMixedBucket } from "../sandbox/scenarios/mixed-bucket.ts";
 import { startSandbox } from "../sandbox/server.ts";
 import type { CopyJobsProgress } from "../steps/check-copy-jobs.ts";
+import { formatBytes } from "../steps/domain/run-report.ts";
 import type { LargeObjectCopyResult } from "../steps/large-object-copy.ts";
 import type { Plan } from "../steps/plan.ts";
 import type { FinalReportOutput } from "../steps/write-final-report.ts";
@@ -83,7 +84,7 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
             );
           if (plan?.largeObjects)
             out.line(
-              `         list: ${formatCount(plan.largeObjects.objects)} unencrypted objects over 5 GiB (${formatGiB(plan.largeObjects.bytes)}) to copy part by part (UploadPartCopy)`,
+              `         list: ${formatCount(plan.largeObjects.objects)} unencrypted objects over 5 GiB (${formatBytes(plan.largeObjects.bytes)}) to copy part by part (UploadPartCopy)`,
             );
           if (plan?.estimate) for (const line of plan.estimate.text.split("\n")) out.line(`         ${line}`);
         }
@@ -122,10 +123,6 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
   } finally {
     await sandbox.close();
   }
-}
-
-function formatGiB(bytes: number): string {
-  return `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
 }
 
 /** Current objects by encryption, read straight from the sandbox, independent of rekey's own report. */

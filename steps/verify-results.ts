@@ -7,7 +7,7 @@ import { failureReasonsOf } from "./check-copy-jobs.ts";
 import { encodeManifestKey } from "./domain/batch-manifest.ts";
 import type { CopyStorageClass } from "./domain/classify.ts";
 import { parseReportManifest, type ReportRow, reportRows } from "./domain/completion-report.ts";
-import { LargeCopyBatchSchema, type LargeCopyOutcome } from "./domain/large-copy.ts";
+import { LargeCopyBatchSchema } from "./domain/large-copy.ts";
 import { RunTally, tallyStateSchema } from "./domain/run-report.ts";
 import { BatchJobFailedError, CompletionReportError, VerificationFailedError } from "./errors.ts";
 import { readLargeObjectList } from "./large-object-copy.ts";
@@ -90,7 +90,10 @@ export const verifyResults = defineStep({
         const rows = await readCompletionReport(run, plan.planPrefix, job.jobId, deps, (row) => {
           const category = tally.recordReportRow(job.jobId, row);
           if (row.taskStatus === "succeeded") sample.offer({ key: row.key, storageClass: job.storageClass });
-          else if (category !== "gone") return failedList.write(failedLine(row, category ?? "other"));
+          else if (category !== "gone")
+            return failedList.write(
+              failedLine(row.bucket, row.key, category ?? "other", row.resultMessage, row.httpStatus, row.errorCode),
+            );
           return undefined;
         });
         if (rows === undefined) {
@@ -116,10 +119,12 @@ export const verifyResults = defineStep({
           JSON.parse(await getText(clients.s3, run.workBucket, largeCopy.batchKey)),
         );
         tally.recordLargeCopies(batch.counts);
-        const problems = new Map(batch.problems.map((p) => [p.key, p]));
+        const problems = new Set(batch.problems.map((p) => p.key));
         // Skipped ones are counted as skipped (reason changed-before-copy), not as failures.
         for (const p of batch.problems) {
-          if (p.outcome !== "skipped") await failedList.write(largeCopyFailedLine(run.bucket, p));
+          if (p.outcome !== "skipped") {
+            await failedList.write(failedLine(run.bucket, p.key, `multipart-copy-${p.outcome}`, p.reason ?? ""));
+          }
         }
         for (const object of await readLargeObjectList(clients.s3, run.workBucket, plan.largeObjects.key)) {
           if (!problems.has(object.key)) sample.offer({ key: object.key, storageClass: object.storageClass });
@@ -208,14 +213,16 @@ async function spotCheck(
   return results.filter((r): r is SpotCheckMismatch => r !== undefined);
 }
 
-function largeCopyFailedLine(bucket: string, p: LargeCopyOutcome): string {
-  const message = (p.reason ?? "").replace(/"/g, '""');
-  return `${bucket},${encodeManifestKey(p.key)},multipart-copy-${p.outcome},,,"${message}"\n`;
-}
-
-function failedLine(row: ReportRow, category: string): string {
-  const message = row.resultMessage.replace(/"/g, '""');
-  return `${row.bucket},${encodeManifestKey(row.key)},${category},${row.httpStatus ?? ""},${row.errorCode ?? ""},"${message}"\n`;
+/** One failed.csv line (FAILED_HEADER); the key percent-encoded like a manifest key, the message quoted. */
+function failedLine(
+  bucket: string,
+  key: string,
+  category: string,
+  message: string,
+  httpStatus?: number,
+  errorCode?: string,
+): string {
+  return `${bucket},${encodeManifestKey(key)},${category},${httpStatus ?? ""},${errorCode ?? ""},"${message.replace(/"/g, '""')}"\n`;
 }
 
 /** A uniform random sample of at most `size` items from a stream of unknown length (Algorithm R). */

@@ -595,7 +595,8 @@ export function buildRunReport(tally: RunTally, meta: RunReportMeta): RunReport 
   return runReportSchema.parse(report);
 }
 
-function formatBytes(bytes: number): string {
+/** Bytes in binary units with one decimal, as the report prints them ("17.0 GiB"). */
+export function formatBytes(bytes: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
   let value = bytes;
   let unit = 0;
