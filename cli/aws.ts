@@ -1,5 +1,5 @@
 import { ListStateMachinesCommand } from "@aws-sdk/client-sfn";
-import { type AwsClients, createAwsClients } from "../steps/clients.ts";
+import { type AwsClients, createAwsClients } from "../steps/runtime/clients.ts";
 import { UsageError } from "./errors.ts";
 import type { Io } from "./io.ts";
 

@@ -1,13 +1,13 @@
+import type { Plan } from "../contract/plan.ts";
+import { StateNames } from "../contract/states.ts";
+import { sandboxClients, startSandboxExecution } from "../local/run-workflow.ts";
+import { type MixedBucket, seedMixedBucket } from "../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../sandbox/admin-client.ts";
-import { sandboxClients, startSandboxExecution } from "../sandbox/run-workflow.ts";
-import { type MixedBucket, seedMixedBucket } from "../sandbox/scenarios/mixed-bucket.ts";
 import { startSandbox } from "../sandbox/server.ts";
-import type { CopyJobsProgress } from "../steps/check-copy-jobs.ts";
 import { formatBytes } from "../steps/domain/run-report.ts";
-import type { LargeObjectCopyResult } from "../steps/large-object-copy.ts";
-import type { Plan } from "../steps/plan.ts";
-import type { FinalReportOutput } from "../steps/write-final-report.ts";
-import { StateNames } from "../workflow/definition.ts";
+import type { CopyJobsProgress } from "../steps/handlers/check-copy-jobs.ts";
+import type { LargeObjectCopyResult } from "../steps/handlers/copy-large-objects.ts";
+import type { FinalReportOutput } from "../steps/handlers/write-final-report.ts";
 import { CommandFailedError } from "./errors.ts";
 import { bar, formatCount, formatDuration, ProgressPrinter } from "./progress.ts";
 

@@ -5,12 +5,12 @@ import {
   type HistoryEvent,
   ListExecutionsCommand,
 } from "@aws-sdk/client-sfn";
-import type { CopyJobsProgress } from "../steps/check-copy-jobs.ts";
-import type { AwsClients } from "../steps/clients.ts";
-import type { FindInventoryResult } from "../steps/find-inventory.ts";
-import type { LargeObjectCopyResult } from "../steps/large-object-copy.ts";
-import type { Jobs, Plan } from "../steps/plan.ts";
-import { StateNames } from "../workflow/definition.ts";
+import type { Jobs, Plan } from "../contract/plan.ts";
+import { StateNames } from "../contract/states.ts";
+import type { CopyJobsProgress } from "../steps/handlers/check-copy-jobs.ts";
+import type { LargeObjectCopyResult } from "../steps/handlers/copy-large-objects.ts";
+import type { FindInventoryResult } from "../steps/handlers/find-inventory.ts";
+import type { AwsClients } from "../steps/runtime/clients.ts";
 
 /** Execution names allow 1–80 of [A-Za-z0-9_-]; bucket names may also hold dots. */
 const NAME_MAX = 80;

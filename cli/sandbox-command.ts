@@ -1,7 +1,7 @@
+import { sandboxClients } from "../local/run-workflow.ts";
+import { seedMixedBucket } from "../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../sandbox/admin-client.ts";
 import { SANDBOX_CREDENTIALS, type SandboxIdentity } from "../sandbox/config.ts";
-import { sandboxClients } from "../sandbox/run-workflow.ts";
-import { seedMixedBucket } from "../sandbox/scenarios/mixed-bucket.ts";
 import { startSandbox } from "../sandbox/server.ts";
 import { sandboxWorkBucket } from "../sandbox/stepfunctions/service.ts";
 import type { Io } from "./io.ts";

@@ -12,7 +12,8 @@ import { BlockPublicAccess, Bucket, BucketEncryption, type CfnBucket, ObjectOwne
 import { Topic } from "aws-cdk-lib/aws-sns";
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from "aws-cdk-lib/aws-stepfunctions";
 import type { Construct, IConstruct } from "constructs";
-import { FunctionPlaceholders, rekeyDefinitionJson, StateNames, type TaskStateName } from "../workflow/definition.ts";
+import { FunctionPlaceholders, StateNames, type TaskStateName } from "../contract/states.ts";
+import { rekeyDefinitionJson } from "../workflow/definition.ts";
 import type { RekeyConfig } from "./config.ts";
 import { StepFunction } from "./constructs/step-function.ts";
 

@@ -1,4 +1,5 @@
-import { ErrorNames } from "../steps/errors.ts";
+import { ErrorNames } from "../contract/errors.ts";
+import { FunctionPlaceholders, StateNames, type TaskStateName } from "../contract/states.ts";
 
 /**
  * The rekey state machine, one source for AWS (infra/ deploys it with definitionSubstitutions) and for the
@@ -9,51 +10,6 @@ import { ErrorNames } from "../steps/errors.ts";
  * Invoking a Lambda function ARN directly keeps the state's output equal to the function's return value on AWS
  * and locally alike.
  */
-
-export const StateNames = {
-  validateInput: "Validate input",
-  preflight: "Preflight checks",
-  enforceDefaultEncryption: "Enforce default encryption",
-  findInventory: "Find inventory",
-  isInventoryReady: "Is the inventory ready?",
-  waitForInventory: "Wait for inventory",
-  writeManifests: "Filter inventory and write manifests",
-  anythingToCopy: "Anything to copy?",
-  noCopyJobs: "No copy jobs needed",
-  createCopyJobs: "Create copy jobs",
-  checkCopyJobs: "Check copy jobs",
-  areJobsDone: "Are the copy jobs done?",
-  waitingForApproval: "Waiting for approval",
-  waitForJobs: "Wait for copy jobs",
-  anyLargeObjects: "Any objects over 5 GiB?",
-  noLargeObjects: "No objects over 5 GiB",
-  copyLargeObjects: "Copy large objects",
-  areLargeObjectsDone: "Are the large objects done?",
-  verifyResults: "Verify results",
-  writeFinalReport: "Write final report",
-  didEveryObjectSucceed: "Did every copied object end compliant?",
-  reencrypted: "Re-encrypted",
-  finishedWithFailures: "Finished with failed objects",
-  recordFailure: "Record failure",
-  runFailed: "Run failed",
-} as const;
-
-/** The `${Placeholder}` each Task state's Resource carries, per state. */
-export const FunctionPlaceholders = {
-  [StateNames.validateInput]: "ValidateInputFunctionArn",
-  [StateNames.preflight]: "PreflightFunctionArn",
-  [StateNames.enforceDefaultEncryption]: "EnforceDefaultEncryptionFunctionArn",
-  [StateNames.findInventory]: "FindInventoryFunctionArn",
-  [StateNames.writeManifests]: "WriteManifestsFunctionArn",
-  [StateNames.createCopyJobs]: "CreateCopyJobsFunctionArn",
-  [StateNames.checkCopyJobs]: "CheckCopyJobsFunctionArn",
-  [StateNames.copyLargeObjects]: "CopyLargeObjectsFunctionArn",
-  [StateNames.verifyResults]: "VerifyResultsFunctionArn",
-  [StateNames.writeFinalReport]: "WriteFinalReportFunctionArn",
-  [StateNames.recordFailure]: "RecordFailureFunctionArn",
-} as const;
-
-export type TaskStateName = keyof typeof FunctionPlaceholders;
 
 /**
  * Errors worth retrying: Lambda's own transient failures and the steps' TransientAwsError (throttling, 5xx that

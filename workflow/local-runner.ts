@@ -1,7 +1,8 @@
 import "./node20-polyfill.ts";
 import { StateMachine, type StateMachineDefinition } from "aws-local-stepfunctions";
-import type { RunnableStep, StepDeps } from "../steps/step.ts";
-import { FunctionPlaceholders, rekeyDefinitionJson, substitute, type TaskStateName } from "./definition.ts";
+import { FunctionPlaceholders, type TaskStateName } from "../contract/states.ts";
+import type { RunnableStep, StepDeps } from "../steps/runtime/step.ts";
+import { rekeyDefinitionJson, substitute } from "./definition.ts";
 
 /** One entry of the engine's event log (the library does not export the type). */
 export type EventLog = ReturnType<StateMachine["run"]>["eventLogs"] extends AsyncGenerator<infer E> ? E : never;

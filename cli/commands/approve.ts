@@ -1,6 +1,6 @@
 import { DescribeJobCommand, UpdateJobStatusCommand } from "@aws-sdk/client-s3-control";
-import { workLabel } from "../../steps/plan.ts";
-import { StateNames } from "../../workflow/definition.ts";
+import { workLabel } from "../../contract/plan.ts";
+import { StateNames } from "../../contract/states.ts";
 import { type AwsOptions, clientsFor } from "../aws.ts";
 import { CommandFailedError, UsageError } from "../errors.ts";
 import type { Io } from "../io.ts";

@@ -1,4 +1,4 @@
-import type { FinalReportOutput } from "../../steps/write-final-report.ts";
+import type { FinalReportOutput } from "../../steps/handlers/write-final-report.ts";
 import { type AwsOptions, clientsFor, stateMachineArn } from "../aws.ts";
 import type { Io } from "../io.ts";
 import { formatCount, formatDuration } from "../progress.ts";

@@ -1,5 +1,5 @@
 import { ExecutionAlreadyExists, StartExecutionCommand } from "@aws-sdk/client-sfn";
-import { describeIssues, RunRequestSchema } from "../../steps/request.ts";
+import { describeIssues, RunRequestSchema } from "../../contract/run-request.ts";
 import { type AwsOptions, clientsFor, stateMachineArn } from "../aws.ts";
 import { CommandFailedError, UsageError } from "../errors.ts";
 import type { Io } from "../io.ts";

@@ -1,8 +1,8 @@
 import { DescribeJobCommand } from "@aws-sdk/client-s3-control";
-import type { AwsClients } from "../../steps/clients.ts";
-import { workLabel } from "../../steps/plan.ts";
-import type { FinalReportOutput } from "../../steps/write-final-report.ts";
-import { StateNames } from "../../workflow/definition.ts";
+import { workLabel } from "../../contract/plan.ts";
+import { StateNames } from "../../contract/states.ts";
+import type { FinalReportOutput } from "../../steps/handlers/write-final-report.ts";
+import type { AwsClients } from "../../steps/runtime/clients.ts";
 import { type AwsOptions, clientsFor, stateMachineArn } from "../aws.ts";
 import { UsageError } from "../errors.ts";
 import type { Io } from "../io.ts";

@@ -1,7 +1,7 @@
 import { DescribeJobCommand, ListJobsCommand, UpdateJobStatusCommand } from "@aws-sdk/client-s3-control";
 import { StopExecutionCommand } from "@aws-sdk/client-sfn";
-import { TERMINAL_JOB_STATUSES } from "../../steps/check-copy-jobs.ts";
-import type { AwsClients } from "../../steps/clients.ts";
+import { TERMINAL_JOB_STATUSES } from "../../steps/handlers/check-copy-jobs.ts";
+import type { AwsClients } from "../../steps/runtime/clients.ts";
 import { type AwsOptions, clientsFor } from "../aws.ts";
 import { CommandFailedError, UsageError } from "../errors.ts";
 import type { Io } from "../io.ts";

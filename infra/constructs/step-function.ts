@@ -7,7 +7,7 @@ import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
 
 /** The one Lambda entry for every step: it exports one handler per Task state (steps/lambda-handlers.ts). */
-export const STEP_HANDLERS_ENTRY = fileURLToPath(new URL("../../steps/lambda-handlers.ts", import.meta.url));
+export const STEP_HANDLERS_ENTRY = fileURLToPath(new URL("../../steps/runtime/lambda-handlers.ts", import.meta.url));
 /** The lockfile NodejsFunction needs to find the project root; the bundle is built from the locked versions. */
 const LOCKFILE = fileURLToPath(new URL("../../package-lock.json", import.meta.url));
 

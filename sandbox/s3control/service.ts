@@ -1,5 +1,5 @@
 import type { S3Client } from "@aws-sdk/client-s3";
-import { createAwsClients } from "../../steps/clients.ts";
+import { createAwsClients } from "../../steps/runtime/clients.ts";
 import { SANDBOX_CREDENTIALS, type SandboxIdentity } from "../config.ts";
 import { header, type SandboxRequest, type SandboxResponse, ServiceError, type ServiceHandler } from "../http.ts";
 import { parseCreateJob } from "./create-job.ts";

@@ -1,6 +1,6 @@
+import { startSandboxExecution } from "../../local/run-workflow.ts";
 import type { EventLog, LocalExecution } from "../../workflow/local-runner.ts";
 import type { SandboxIdentity } from "../config.ts";
-import { startSandboxExecution } from "../run-workflow.ts";
 import { ExecutionHistory, type TaskInfo, type Terminal } from "./history.ts";
 
 export type ExecutionStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "TIMED_OUT" | "ABORTED";

@@ -1,5 +1,5 @@
+import type { StepInvocation } from "../../local/run-workflow.ts";
 import type { EventLog } from "../../workflow/local-runner.ts";
-import type { StepInvocation } from "../run-workflow.ts";
 
 /** Step Functions' hard limit on one execution's history (service quotas); reaching it fails the execution. */
 export const MAX_HISTORY_EVENTS = 25_000;

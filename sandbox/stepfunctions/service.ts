@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
+import { sandboxStateMachineArn } from "../../local/run-workflow.ts";
 import { rekeyDefinitionJson, substitute } from "../../workflow/definition.ts";
 import { localFunctionArns } from "../../workflow/local-runner.ts";
 import type { SandboxIdentity } from "../config.ts";
 import { header, type SandboxRequest, type SandboxResponse, ServiceError, type ServiceHandler } from "../http.ts";
-import { sandboxStateMachineArn } from "../run-workflow.ts";
 import type { S3Store } from "../s3/store.ts";
 import { type ExecutionStatus, SandboxExecution } from "./executions.ts";
 import { type HistoryEvent, MAX_HISTORY_EVENTS, type TaskInfo } from "./history.ts";

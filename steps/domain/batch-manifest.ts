@@ -1,4 +1,4 @@
-import { InvalidInputError, ManifestWriteError } from "../errors.ts";
+import { InvalidInputError, ManifestWriteError } from "../../contract/errors.ts";
 import { percentDecode } from "./percent-decode.ts";
 
 /** "The maximum number of characters for the key field in the manifest is 1,024" (aws-facts 2.3). */

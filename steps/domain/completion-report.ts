@@ -1,6 +1,6 @@
 import { StringDecoder } from "node:string_decoder";
 import { z } from "zod";
-import { CompletionReportError } from "../errors.ts";
+import { CompletionReportError } from "../../contract/errors.ts";
 import { tryDecodeManifestKey } from "./batch-manifest.ts";
 
 export const COMPLETION_REPORT_FORMAT = "Report_CSV_20180820";

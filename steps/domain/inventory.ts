@@ -1,7 +1,7 @@
 import { pipeline, Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { z } from "zod";
-import { InventoryConfigurationError, InventoryFormatError } from "../errors.ts";
+import { InventoryConfigurationError, InventoryFormatError } from "../../contract/errors.ts";
 import { percentDecode } from "./percent-decode.ts";
 
 /** Column names S3 Inventory writes into `fileSchema` (aws-facts 1.1, 1.4). Newer ones are tolerated and ignored. */

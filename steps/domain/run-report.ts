@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { VerificationFailedError } from "../errors.ts";
+import { VerificationFailedError } from "../../contract/errors.ts";
 import {
   type Classification,
   COPYABLE_STORAGE_CLASSES,

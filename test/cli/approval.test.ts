@@ -1,11 +1,11 @@
 import { DescribeJobCommand } from "@aws-sdk/client-s3-control";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sandboxClients } from "../../local/run-workflow.ts";
+import { becomesCompliant, type MixedBucket, seedMixedBucket } from "../../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
-import { sandboxClients } from "../../sandbox/run-workflow.ts";
-import { becomesCompliant, type MixedBucket, seedMixedBucket } from "../../sandbox/scenarios/mixed-bucket.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
 import { sandboxWorkBucket } from "../../sandbox/stepfunctions/service.ts";
-import type { AwsClients } from "../../steps/clients.ts";
+import type { AwsClients } from "../../steps/runtime/clients.ts";
 import { rekey } from "../support/cli.ts";
 
 const FAST = ["--inventory-poll-seconds", "1", "--job-poll-min-seconds", "1", "--job-poll-max-seconds", "1"];

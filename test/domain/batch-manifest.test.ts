@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { InvalidInputError, ManifestWriteError } from "../../contract/errors.ts";
 import {
   decodeManifestKey,
   encodeManifestKey,
@@ -7,7 +8,6 @@ import {
   manifestLine,
   parseManifestLine,
 } from "../../steps/domain/batch-manifest.ts";
-import { InvalidInputError, ManifestWriteError } from "../../steps/errors.ts";
 
 describe("encodeManifestKey", () => {
   it.each([

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
+import { CompletionReportError } from "../../contract/errors.ts";
 import {
   classifyTaskFailure,
   csvRecords,
@@ -8,7 +9,6 @@ import {
   type ReportRow,
   reportRows,
 } from "../../steps/domain/completion-report.ts";
-import { CompletionReportError } from "../../steps/errors.ts";
 import { chunked, collect } from "./helpers.ts";
 
 const fixture = (name: string): string =>

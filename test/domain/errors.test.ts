@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import * as errors from "../../steps/errors.ts";
+import * as errors from "../../contract/errors.ts";
 import {
   ApprovalNotPossibleError,
   BatchJobFailedError,
@@ -16,7 +16,7 @@ import {
   RekeyError,
   TransientAwsError,
   VerificationFailedError,
-} from "../../steps/errors.ts";
+} from "../../contract/errors.ts";
 
 const fix = "do the thing";
 const instances: RekeyError[] = [

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { Readable } from "node:stream";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
+import { InventoryConfigurationError, InventoryFormatError } from "../../contract/errors.ts";
 import {
   decodeInventoryKey,
   type InventoryColumn,
@@ -12,7 +13,6 @@ import {
   requireColumns,
   splitInventoryLine,
 } from "../../steps/domain/inventory.ts";
-import { InventoryConfigurationError, InventoryFormatError } from "../../steps/errors.ts";
 import { chunked, collect, gzipLines, inventoryLine } from "./helpers.ts";
 
 const AWS_CSV_MANIFEST = readFileSync(

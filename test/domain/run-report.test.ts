@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { VerificationFailedError } from "../../contract/errors.ts";
 import { classifyInventoryRow } from "../../steps/domain/classify.ts";
 import type { ReportRow } from "../../steps/domain/completion-report.ts";
 import type { InventoryRow } from "../../steps/domain/inventory.ts";
 import { LARGE_COPY_OUTCOMES, type LargeCopyOutcomeKind } from "../../steps/domain/large-copy.ts";
 import { buildRunReport, RunTally, renderSummary, runReportSchema } from "../../steps/domain/run-report.ts";
-import { VerificationFailedError } from "../../steps/errors.ts";
 
 function obj(key: string, overrides: Partial<InventoryRow> = {}): InventoryRow {
   return {

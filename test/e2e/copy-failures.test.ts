@@ -1,17 +1,17 @@
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { ListJobsCommand } from "@aws-sdk/client-s3-control";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { StateNames } from "../../contract/states.ts";
+import { sandboxBatchRoleArn, sandboxClients } from "../../local/run-workflow.ts";
+import { type MixedBucket, seedMixedBucket } from "../../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
-import { sandboxBatchRoleArn, sandboxClients } from "../../sandbox/run-workflow.ts";
-import { type MixedBucket, seedMixedBucket } from "../../sandbox/scenarios/mixed-bucket.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
-import type { AwsClients } from "../../steps/clients.ts";
-import { createCopyJobs } from "../../steps/create-copy-jobs.ts";
+import { getText } from "../../steps/aws/s3-io.ts";
 import { decodeManifestKey } from "../../steps/domain/batch-manifest.ts";
-import { invokeStep } from "../../steps/invoke.ts";
-import { silentLogger } from "../../steps/log.ts";
-import { getText } from "../../steps/s3-io.ts";
-import { StateNames } from "../../workflow/definition.ts";
+import { createCopyJobs } from "../../steps/handlers/create-copy-jobs.ts";
+import type { AwsClients } from "../../steps/runtime/clients.ts";
+import { invokeStep } from "../../steps/runtime/invoke.ts";
+import { silentLogger } from "../../steps/runtime/log.ts";
 import type { LocalExecutionResult } from "../../workflow/local-runner.ts";
 import { runOnScenario } from "../support/run-scenario.ts";
 

@@ -1,14 +1,14 @@
 import { ListJobsCommand } from "@aws-sdk/client-s3-control";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Plan } from "../../contract/plan.ts";
+import { StateNames } from "../../contract/states.ts";
+import { sandboxClients } from "../../local/run-workflow.ts";
+import { becomesCompliant, type MixedBucket, seedMixedBucket } from "../../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
-import { sandboxClients } from "../../sandbox/run-workflow.ts";
 import type { AdminObjectVersion } from "../../sandbox/s3/admin.ts";
-import { becomesCompliant, type MixedBucket, seedMixedBucket } from "../../sandbox/scenarios/mixed-bucket.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
-import type { AwsClients } from "../../steps/clients.ts";
 import { CANDIDATE_LISTS } from "../../steps/domain/candidates.ts";
-import type { Plan } from "../../steps/plan.ts";
-import { StateNames } from "../../workflow/definition.ts";
+import type { AwsClients } from "../../steps/runtime/clients.ts";
 import type { LocalExecutionResult } from "../../workflow/local-runner.ts";
 import { finalReport, runOnScenario } from "../support/run-scenario.ts";
 

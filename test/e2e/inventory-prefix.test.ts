@@ -1,10 +1,10 @@
 import { PutBucketInventoryConfigurationCommand } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
+import { sandboxClients } from "../../local/run-workflow.ts";
+import { seedMixedBucket } from "../../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
-import { sandboxClients } from "../../sandbox/run-workflow.ts";
-import { seedMixedBucket } from "../../sandbox/scenarios/mixed-bucket.ts";
 import { startSandbox } from "../../sandbox/server.ts";
-import { inventoryBases } from "../../steps/find-inventory.ts";
+import { inventoryBases } from "../../steps/handlers/find-inventory.ts";
 import { runOnScenario } from "../support/run-scenario.ts";
 
 describe("inventory destination prefixes", () => {

@@ -2,12 +2,12 @@ import { CreateKeyCommand } from "@aws-sdk/client-kms";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import { ListJobsCommand, UpdateJobStatusCommand } from "@aws-sdk/client-s3-control";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ErrorNames } from "../../contract/errors.ts";
+import { StateNames } from "../../contract/states.ts";
+import { startSandboxExecution } from "../../local/run-workflow.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
-import { startSandboxExecution } from "../../sandbox/run-workflow.ts";
 import type { Sandbox } from "../../sandbox/server.ts";
-import type { AwsClients } from "../../steps/clients.ts";
-import { ErrorNames } from "../../steps/errors.ts";
-import { StateNames } from "../../workflow/definition.ts";
+import type { AwsClients } from "../../steps/runtime/clients.ts";
 import { newTestBucket, sandboxWithClients } from "../support/sandbox.ts";
 
 /**

@@ -1,25 +1,25 @@
 import { DeleteObjectCommand, GetObjectCommand, GetObjectTaggingCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
 import { ListJobsCommand } from "@aws-sdk/client-s3-control";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SandboxAdmin } from "../../sandbox/admin-client.ts";
-import { sandboxClients } from "../../sandbox/run-workflow.ts";
-import type { AdminObjectVersion } from "../../sandbox/s3/admin.ts";
-import { UPDATE_OBJECT_ENCRYPTION_CREATES_VERSION } from "../../sandbox/s3/update-encryption.ts";
+import { planKeys } from "../../contract/run-context.ts";
+import { StateNames } from "../../contract/states.ts";
+import { sandboxClients } from "../../local/run-workflow.ts";
 import {
   becomesCompliant,
   bodyOf,
   encryptionUpdated,
   type MixedBucket,
   seedMixedBucket,
-} from "../../sandbox/scenarios/mixed-bucket.ts";
+} from "../../local/scenarios/mixed-bucket.ts";
+import { SandboxAdmin } from "../../sandbox/admin-client.ts";
+import type { AdminObjectVersion } from "../../sandbox/s3/admin.ts";
+import { UPDATE_OBJECT_ENCRYPTION_CREATES_VERSION } from "../../sandbox/s3/update-encryption.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
-import type { AwsClients } from "../../steps/clients.ts";
+import { getText } from "../../steps/aws/s3-io.ts";
 import { decodeManifestKey } from "../../steps/domain/batch-manifest.ts";
 import { runReportSchema } from "../../steps/domain/run-report.ts";
-import { planKeys } from "../../steps/run-context.ts";
-import { getText } from "../../steps/s3-io.ts";
-import type { FinalReportOutput } from "../../steps/write-final-report.ts";
-import { StateNames } from "../../workflow/definition.ts";
+import type { FinalReportOutput } from "../../steps/handlers/write-final-report.ts";
+import type { AwsClients } from "../../steps/runtime/clients.ts";
 import type { LocalExecutionResult } from "../../workflow/local-runner.ts";
 import { finalReport, runOnScenario } from "../support/run-scenario.ts";
 

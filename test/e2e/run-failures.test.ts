@@ -8,13 +8,13 @@ import {
 } from "@aws-sdk/client-s3";
 import { ListJobsCommand } from "@aws-sdk/client-s3-control";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { StateNames } from "../../contract/states.ts";
+import { sandboxClients, startSandboxExecution } from "../../local/run-workflow.ts";
+import { type MixedBucket, seedMixedBucket } from "../../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
-import { sandboxClients, startSandboxExecution } from "../../sandbox/run-workflow.ts";
-import { type MixedBucket, seedMixedBucket } from "../../sandbox/scenarios/mixed-bucket.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
-import type { AwsClients } from "../../steps/clients.ts";
-import { getTextIfExists } from "../../steps/s3-io.ts";
-import { StateNames } from "../../workflow/definition.ts";
+import { getTextIfExists } from "../../steps/aws/s3-io.ts";
+import type { AwsClients } from "../../steps/runtime/clients.ts";
 import { runOnScenario } from "../support/run-scenario.ts";
 
 /** Runs that must stop with a named error, a message that says what to do, and nothing half-written. */

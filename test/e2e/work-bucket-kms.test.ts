@@ -1,11 +1,11 @@
 import { HeadObjectCommand, PutBucketEncryptionCommand } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
+import type { Plan } from "../../contract/plan.ts";
+import { StateNames } from "../../contract/states.ts";
+import { sandboxClients } from "../../local/run-workflow.ts";
+import { seedMixedBucket } from "../../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
-import { sandboxClients } from "../../sandbox/run-workflow.ts";
-import { seedMixedBucket } from "../../sandbox/scenarios/mixed-bucket.ts";
 import { startSandbox } from "../../sandbox/server.ts";
-import type { Plan } from "../../steps/plan.ts";
-import { StateNames } from "../../workflow/definition.ts";
 import { runOnScenario } from "../support/run-scenario.ts";
 
 /** Batch Operations refuses KMS-encrypted CSV manifests; a work bucket that defaults to SSE-KMS must still work. */

@@ -5,13 +5,9 @@
  */
 import type { Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
+import { FunctionPlaceholders, type TaskStateName } from "../../contract/states.ts";
 import { StepSpecs } from "../../infra/rekey-stack.ts";
-import {
-  FunctionPlaceholders,
-  rekeyDefinitionJson,
-  substitute,
-  type TaskStateName,
-} from "../../workflow/definition.ts";
+import { rekeyDefinitionJson, substitute } from "../../workflow/definition.ts";
 import { localFunctionArns } from "../../workflow/local-runner.ts";
 import { buildStack, render } from "./helpers.ts";
 

@@ -1,12 +1,8 @@
 import { Match, type Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
+import { FunctionPlaceholders, StateNames, type TaskStateName } from "../../contract/states.ts";
 import { StepSpecs } from "../../infra/rekey-stack.ts";
-import {
-  FunctionPlaceholders,
-  LARGE_COPY_TIME_BUDGET_MS,
-  StateNames,
-  type TaskStateName,
-} from "../../workflow/definition.ts";
+import { LARGE_COPY_TIME_BUDGET_MS } from "../../workflow/definition.ts";
 import {
   buildStack,
   logicalIdOf,
@@ -360,7 +356,7 @@ describe("the step functions", () => {
   });
 
   it("each export named as a handler exists in steps/lambda-handlers.ts", async () => {
-    const handlers = (await import("../../steps/lambda-handlers.ts")) as Record<string, unknown>;
+    const handlers = (await import("../../steps/runtime/lambda-handlers.ts")) as Record<string, unknown>;
     for (const spec of Object.values(StepSpecs)) expect(typeof handlers[spec.handler], spec.handler).toBe("function");
   });
 });
@@ -513,7 +509,7 @@ describe("the AWS calls the steps make", () => {
     const { readFile } = await import("node:fs/promises");
     // The code the deployed Lambda functions run: steps/lambda-handlers.ts and what it imports, transitively.
     const seen = new Set<string>();
-    const queue = [new URL("../../steps/lambda-handlers.ts", import.meta.url).href];
+    const queue = [new URL("../../steps/runtime/lambda-handlers.ts", import.meta.url).href];
     const used = new Set<string>();
     while (queue.length) {
       const href = queue.pop() as string;

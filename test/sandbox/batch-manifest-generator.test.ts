@@ -23,7 +23,7 @@ import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import { parseCreateJob } from "../../sandbox/s3control/create-job.ts";
 import { matches } from "../../sandbox/s3control/generator.ts";
 import type { Sandbox } from "../../sandbox/server.ts";
-import type { AwsClients } from "../../steps/clients.ts";
+import type { AwsClients } from "../../steps/runtime/clients.ts";
 import { sandboxWithClients } from "../support/sandbox.ts";
 
 const ACCOUNT = "123456789012";

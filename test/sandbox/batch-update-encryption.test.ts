@@ -28,7 +28,7 @@ import {
 } from "../../sandbox/s3control/operations/update-encryption.ts";
 import { createBatchOperations } from "../../sandbox/s3control/service.ts";
 import type { Sandbox } from "../../sandbox/server.ts";
-import type { AwsClients } from "../../steps/clients.ts";
+import type { AwsClients } from "../../steps/runtime/clients.ts";
 import { sandboxWithClients } from "../support/sandbox.ts";
 
 const ACCOUNT = "123456789012";

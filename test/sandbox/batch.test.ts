@@ -21,7 +21,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SANDBOX_CREDENTIALS } from "../../sandbox/config.ts";
 import type { Sandbox } from "../../sandbox/server.ts";
-import type { AwsClients } from "../../steps/clients.ts";
+import type { AwsClients } from "../../steps/runtime/clients.ts";
 import { sandboxWithClients } from "../support/sandbox.ts";
 
 const ACCOUNT = "123456789012";

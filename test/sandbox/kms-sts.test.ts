@@ -11,7 +11,7 @@ import { CreateBucketCommand, HeadObjectCommand, PutObjectCommand } from "@aws-s
 import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Sandbox } from "../../sandbox/server.ts";
-import type { AwsClients } from "../../steps/clients.ts";
+import type { AwsClients } from "../../steps/runtime/clients.ts";
 import { sandboxWithClients } from "../support/sandbox.ts";
 
 describe("sandbox KMS and STS with the real SDK clients", () => {

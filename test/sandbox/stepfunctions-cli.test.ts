@@ -2,9 +2,9 @@ import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { StateNames } from "../../contract/states.ts";
 import { SANDBOX_CREDENTIALS } from "../../sandbox/config.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
-import { StateNames } from "../../workflow/definition.ts";
 
 const run = promisify(execFile);
 

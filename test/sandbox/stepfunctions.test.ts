@@ -12,14 +12,15 @@ import {
   StopExecutionCommand,
 } from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { StateNames } from "../../contract/states.ts";
+import { sandboxStateMachineArn } from "../../local/run-workflow.ts";
+import { type MixedBucket, seedMixedBucket } from "../../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
-import { sandboxStateMachineArn } from "../../sandbox/run-workflow.ts";
-import { type MixedBucket, seedMixedBucket } from "../../sandbox/scenarios/mixed-bucket.ts";
 import type { Sandbox } from "../../sandbox/server.ts";
 import { createStepFunctions, sandboxWorkBucket } from "../../sandbox/stepfunctions/service.ts";
-import type { AwsClients } from "../../steps/clients.ts";
-import type { FinalReportOutput } from "../../steps/write-final-report.ts";
-import { rekeyDefinition, StateNames } from "../../workflow/definition.ts";
+import type { FinalReportOutput } from "../../steps/handlers/write-final-report.ts";
+import type { AwsClients } from "../../steps/runtime/clients.ts";
+import { rekeyDefinition } from "../../workflow/definition.ts";
 import { sandboxWithClients } from "../support/sandbox.ts";
 
 const FAST = { inventoryPollSeconds: 1, jobPollMinSeconds: 1, jobPollMaxSeconds: 1 };

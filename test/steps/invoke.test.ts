@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { InventoryFormatError, TransientAwsError } from "../../steps/errors.ts";
-import { invokeStep, isTransient } from "../../steps/invoke.ts";
-import { silentLogger } from "../../steps/log.ts";
-import { defineStep, type StepDeps } from "../../steps/step.ts";
-import { StateNames } from "../../workflow/definition.ts";
+import { InventoryFormatError, TransientAwsError } from "../../contract/errors.ts";
+import { StateNames } from "../../contract/states.ts";
+import { invokeStep, isTransient } from "../../steps/runtime/invoke.ts";
+import { silentLogger } from "../../steps/runtime/log.ts";
+import { defineStep, type StepDeps } from "../../steps/runtime/step.ts";
 
 const deps = { log: silentLogger, now: () => new Date() } as unknown as StepDeps;
 const sdkError = (name: string, httpStatusCode?: number, extra: Record<string, unknown> = {}) =>

@@ -11,22 +11,22 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { ObjectChangedDuringCopyError } from "../../contract/errors.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import { SANDBOX_CREDENTIALS } from "../../sandbox/config.ts";
 import type { Sandbox } from "../../sandbox/server.ts";
-import { type AwsClients, createAwsClients } from "../../steps/clients.ts";
+import { getText } from "../../steps/aws/s3-io.ts";
 import { LargeCopyProgressSchema, progressKey } from "../../steps/domain/large-copy.ts";
-import { ObjectChangedDuringCopyError } from "../../steps/errors.ts";
 import {
   copyLargeObjects,
   type LargeCopyTarget,
   type LargeObjectCopyInput,
   LargeObjectCopyOptionsSchema,
   reencryptLargeObject,
-} from "../../steps/large-object-copy.ts";
-import { silentLogger } from "../../steps/log.ts";
-import { getText } from "../../steps/s3-io.ts";
-import type { StepDeps } from "../../steps/step.ts";
+} from "../../steps/handlers/copy-large-objects.ts";
+import { type AwsClients, createAwsClients } from "../../steps/runtime/clients.ts";
+import { silentLogger } from "../../steps/runtime/log.ts";
+import type { StepDeps } from "../../steps/runtime/step.ts";
 import { sandboxWithClients } from "../support/sandbox.ts";
 
 const MiB = 1024 * 1024;

@@ -1,8 +1,8 @@
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Sandbox } from "../../sandbox/server.ts";
-import type { AwsClients } from "../../steps/clients.ts";
-import { LineUpload } from "../../steps/manifest-upload.ts";
+import { LineUpload } from "../../steps/aws/manifest-upload.ts";
+import type { AwsClients } from "../../steps/runtime/clients.ts";
 import { sandboxWithClients } from "../support/sandbox.ts";
 
 describe("LineUpload", () => {

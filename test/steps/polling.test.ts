@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { nextInventoryPollSeconds, nextJobPollSeconds } from "../../steps/polling.ts";
+import { nextInventoryPollSeconds, nextJobPollSeconds } from "../../steps/domain/polling.ts";
 
 const EVENTS_PER_POLL = 9; // Task (5) + Choice (2) + Wait (2), aws-facts 8
 const THREE_WEEKS = 21 * 24 * 3600; // the execution's timeout

@@ -16,12 +16,17 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PreflightBlockedError } from "../../contract/errors.ts";
 import type { Sandbox } from "../../sandbox/server.ts";
-import type { AwsClients } from "../../steps/clients.ts";
 import { evaluatePreflight } from "../../steps/domain/preflight.ts";
-import { PreflightBlockedError } from "../../steps/errors.ts";
-import { silentLogger } from "../../steps/log.ts";
-import { gatherPreflightFacts, PreflightInputSchema, type PreflightRun, runPreflight } from "../../steps/preflight.ts";
+import {
+  gatherPreflightFacts,
+  PreflightInputSchema,
+  type PreflightRun,
+  runPreflight,
+} from "../../steps/handlers/preflight-checks.ts";
+import type { AwsClients } from "../../steps/runtime/clients.ts";
+import { silentLogger } from "../../steps/runtime/log.ts";
 import { sandboxWithClients } from "../support/sandbox.ts";
 
 describe("runPreflight against the sandbox", () => {

@@ -1,14 +1,14 @@
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RunOptionsSchema } from "../../contract/run-context.ts";
 import type { Sandbox } from "../../sandbox/server.ts";
-import type { AwsClients } from "../../steps/clients.ts";
-import { invokeStep } from "../../steps/invoke.ts";
-import { silentLogger } from "../../steps/log.ts";
-import { causeMessage, recordFailure } from "../../steps/record-failure.ts";
-import { RunOptionsSchema } from "../../steps/run-context.ts";
-import { getText } from "../../steps/s3-io.ts";
-import { notFoundProblem } from "../../steps/verify-results.ts";
-import { mismatchWarnings } from "../../steps/write-final-report.ts";
+import { getText } from "../../steps/aws/s3-io.ts";
+import { causeMessage, recordFailure } from "../../steps/handlers/record-failure.ts";
+import { notFoundProblem } from "../../steps/handlers/verify-results.ts";
+import { mismatchWarnings } from "../../steps/handlers/write-final-report.ts";
+import type { AwsClients } from "../../steps/runtime/clients.ts";
+import { invokeStep } from "../../steps/runtime/invoke.ts";
+import { silentLogger } from "../../steps/runtime/log.ts";
 import { sandboxWithClients } from "../support/sandbox.ts";
 
 describe("spot-check findings", () => {

@@ -5,7 +5,7 @@ import {
   kmsKeyArnProblem,
   RunRequestSchema,
   sourceOf,
-} from "../../steps/request.ts";
+} from "../../contract/run-request.ts";
 
 const KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 const valid = {

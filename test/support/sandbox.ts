@@ -1,7 +1,7 @@
 import { CreateBucketCommand, PutBucketVersioningCommand, type S3Client } from "@aws-sdk/client-s3";
 import { SANDBOX_CREDENTIALS } from "../../sandbox/config.ts";
 import { type Sandbox, type SandboxOptions, startSandbox } from "../../sandbox/server.ts";
-import { type AwsClients, createAwsClients } from "../../steps/clients.ts";
+import { type AwsClients, createAwsClients } from "../../steps/runtime/clients.ts";
 
 /** Starts a sandbox on a free loopback port and real SDK clients pointed at it. */
 export async function sandboxWithClients(

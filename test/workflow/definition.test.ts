@@ -1,14 +1,8 @@
 import { StateMachine, type StateMachineDefinition } from "aws-local-stepfunctions";
 import { describe, expect, it } from "vitest";
-import { steps } from "../../steps/registry.ts";
-import {
-  FunctionPlaceholders,
-  rekeyDefinition,
-  rekeyDefinitionJson,
-  StateNames,
-  substitute,
-  TRANSIENT_ERRORS,
-} from "../../workflow/definition.ts";
+import { FunctionPlaceholders, StateNames } from "../../contract/states.ts";
+import { steps } from "../../steps/runtime/registry.ts";
+import { rekeyDefinition, rekeyDefinitionJson, substitute, TRANSIENT_ERRORS } from "../../workflow/definition.ts";
 import { localFunctionArns } from "../../workflow/local-runner.ts";
 
 type State = Record<string, unknown> & { Type: string };

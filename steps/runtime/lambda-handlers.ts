@@ -1,19 +1,19 @@
 import { z } from "zod";
-import { checkCopyJobs } from "./check-copy-jobs.ts";
+import { checkCopyJobs } from "../handlers/check-copy-jobs.ts";
+import { copyLargeObjectsStep } from "../handlers/copy-large-objects.ts";
+import { createCopyJobs } from "../handlers/create-copy-jobs.ts";
+import { enforceDefaultEncryption } from "../handlers/enforce-default-encryption.ts";
+import { writeManifests } from "../handlers/filter-inventory-and-write-manifests.ts";
+import { findInventory } from "../handlers/find-inventory.ts";
+import { preflight } from "../handlers/preflight-checks.ts";
+import { recordFailure } from "../handlers/record-failure.ts";
+import { validateInput } from "../handlers/validate-input.ts";
+import { verifyResults } from "../handlers/verify-results.ts";
+import { writeFinalReport } from "../handlers/write-final-report.ts";
 import { createAwsClients } from "./clients.ts";
-import { createCopyJobs } from "./create-copy-jobs.ts";
-import { enforceDefaultEncryption } from "./enforce-default-encryption.ts";
-import { findInventory } from "./find-inventory.ts";
 import { invokeStep } from "./invoke.ts";
-import { copyLargeObjectsStep } from "./large-object-copy.ts";
 import { jsonLogger } from "./log.ts";
-import { preflight } from "./preflight.ts";
-import { recordFailure } from "./record-failure.ts";
 import type { Step, StepDeps } from "./step.ts";
-import { validateInput } from "./validate-input.ts";
-import { verifyResults } from "./verify-results.ts";
-import { writeFinalReport } from "./write-final-report.ts";
-import { writeManifests } from "./write-manifests.ts";
 
 /** The Lambda environment infra/ sets; parsed once per container, never read inside step logic. */
 const EnvironmentSchema = z.object({

@@ -1,17 +1,17 @@
-import { type AwsClients, createAwsClients } from "../steps/clients.ts";
-import type { Logger } from "../steps/log.ts";
-import { silentLogger } from "../steps/log.ts";
-import { steps } from "../steps/registry.ts";
-import type { StepDeps } from "../steps/step.ts";
-import type { TaskStateName } from "../workflow/definition.ts";
+import type { TaskStateName } from "../contract/states.ts";
+import { SANDBOX_CREDENTIALS } from "../sandbox/config.ts";
+import type { Sandbox } from "../sandbox/server.ts";
+import { type AwsClients, createAwsClients } from "../steps/runtime/clients.ts";
+import type { Logger } from "../steps/runtime/log.ts";
+import { silentLogger } from "../steps/runtime/log.ts";
+import { steps } from "../steps/runtime/registry.ts";
+import type { StepDeps } from "../steps/runtime/step.ts";
 import {
   type EventLog,
   type LocalExecution,
   type StepRegistry,
   startLocalExecution,
 } from "../workflow/local-runner.ts";
-import { SANDBOX_CREDENTIALS } from "./config.ts";
-import type { Sandbox } from "./server.ts";
 
 /** The role the sandbox's Batch Operations jobs run as; the sandbox does not evaluate IAM (sandbox/ASSUMPTIONS.md). */
 export const sandboxBatchRoleArn = (accountId: string) => `arn:aws:iam::${accountId}:role/rekey-batch-operations`;

@@ -5,10 +5,10 @@ import {
   type ServerSideEncryptionRule,
 } from "@aws-sdk/client-s3";
 import { z } from "zod";
-import { StateNames } from "../workflow/definition.ts";
-import { RunContextSchema } from "./run-context.ts";
-import { getTextIfExists, httpStatusOf, putJson } from "./s3-io.ts";
-import { defineStep } from "./step.ts";
+import { RunContextSchema } from "../../contract/run-context.ts";
+import { StateNames } from "../../contract/states.ts";
+import { getTextIfExists, httpStatusOf, putJson } from "../aws/s3-io.ts";
+import { defineStep } from "../runtime/step.ts";
 
 const Record = z.object({ kmsKeyArn: z.string(), enforcedAt: z.string(), previous: z.unknown(), runId: z.string() });
 

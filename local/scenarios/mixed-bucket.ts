@@ -7,10 +7,10 @@ import {
   PutBucketVersioningCommand,
 } from "@aws-sdk/client-s3";
 import pLimit from "p-limit";
-import type { AwsClients } from "../../steps/clients.ts";
+import type { SandboxAdmin } from "../../sandbox/admin-client.ts";
+import type { SeedObject } from "../../sandbox/s3/seed.ts";
 import type { SkipReason } from "../../steps/domain/classify.ts";
-import type { SandboxAdmin } from "../admin-client.ts";
-import type { SeedObject } from "../s3/seed.ts";
+import type { AwsClients } from "../../steps/runtime/clients.ts";
 
 /** What the scenario expects rekey to do with one current key; the e2e test and the demo check against it. */
 export type Expectation =

@@ -1,14 +1,14 @@
 import { createHash } from "node:crypto";
 import { GetBucketInventoryConfigurationCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
-import { StateNames } from "../workflow/definition.ts";
-import { type CandidatesNotReady, type FoundCandidates, findCandidateLists } from "./candidate-lists.ts";
-import { parseInventoryManifest } from "./domain/inventory.ts";
-import { InventoryConfigurationError, InventoryFormatError, InventoryNotReadyError } from "./errors.ts";
-import { nextInventoryPollSeconds } from "./polling.ts";
-import { RunContextSchema } from "./run-context.ts";
-import { getText, getTextIfExists } from "./s3-io.ts";
-import { defineStep } from "./step.ts";
+import { InventoryConfigurationError, InventoryFormatError, InventoryNotReadyError } from "../../contract/errors.ts";
+import { RunContextSchema } from "../../contract/run-context.ts";
+import { StateNames } from "../../contract/states.ts";
+import { type CandidatesNotReady, type FoundCandidates, findCandidateLists } from "../aws/candidate-lists.ts";
+import { getText, getTextIfExists } from "../aws/s3-io.ts";
+import { parseInventoryManifest } from "../domain/inventory.ts";
+import { nextInventoryPollSeconds } from "../domain/polling.ts";
+import { defineStep } from "../runtime/step.ts";
 
 export const FoundInventorySchema = z.object({
   found: z.literal(true),

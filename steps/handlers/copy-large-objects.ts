@@ -15,7 +15,11 @@ import {
 import { DescribeJobCommand } from "@aws-sdk/client-s3-control";
 import pLimit from "p-limit";
 import { z } from "zod";
-import { StateNames } from "../workflow/definition.ts";
+import { ApprovalNotPossibleError, InvalidInputError, ObjectChangedDuringCopyError } from "../../contract/errors.ts";
+import { JobsSchema, PlanSchema } from "../../contract/plan.ts";
+import { RunContextSchema } from "../../contract/run-context.ts";
+import { StateNames } from "../../contract/states.ts";
+import { getText, getTextIfExists, httpStatusOf, putJson } from "../aws/s3-io.ts";
 import {
   batchDigest,
   batchKey,
@@ -40,13 +44,9 @@ import {
   summarizeBatch,
   withListedParts,
   withPart,
-} from "./domain/large-copy.ts";
-import { ApprovalNotPossibleError, InvalidInputError, ObjectChangedDuringCopyError } from "./errors.ts";
-import { isTransient } from "./invoke.ts";
-import { JobsSchema, PlanSchema } from "./plan.ts";
-import { RunContextSchema } from "./run-context.ts";
-import { getText, getTextIfExists, httpStatusOf, putJson } from "./s3-io.ts";
-import { defineStep, type StepDeps } from "./step.ts";
+} from "../domain/large-copy.ts";
+import { isTransient } from "../runtime/invoke.ts";
+import { defineStep, type StepDeps } from "../runtime/step.ts";
 
 /**
  * Re-encrypts objects too large for CopyObject (over 5 GiB, so also for Batch Operations) in place with a

@@ -1,12 +1,23 @@
 import { HeadObjectCommand, type HeadObjectCommandOutput } from "@aws-sdk/client-s3";
 import pLimit from "p-limit";
 import { z } from "zod";
-import { StateNames } from "../workflow/definition.ts";
-import { type FoundCandidates, FoundCandidatesSchema } from "./candidate-lists.ts";
-import { encodeManifestKey, manifestLine } from "./domain/batch-manifest.ts";
-import { type CandidateRoute, candidateList, classifyCandidate, needsHead } from "./domain/candidates.ts";
-import { type Classification, type CopyStorageClass, classifyInventoryRow, needsKeyCheck } from "./domain/classify.ts";
-import { estimateRun, type RouteCount, renderEstimate } from "./domain/estimate.ts";
+import { InventoryFormatError } from "../../contract/errors.ts";
+import {
+  type LargeObjectList,
+  type Plan,
+  type PlanEstimate,
+  PlanFileSchema,
+  type WorkManifest,
+} from "../../contract/plan.ts";
+import { planKeys, planPrefix, type RunContext, RunContextSchema } from "../../contract/run-context.ts";
+import { StateNames } from "../../contract/states.ts";
+import { type FoundCandidates, FoundCandidatesSchema } from "../aws/candidate-lists.ts";
+import { LineUpload } from "../aws/manifest-upload.ts";
+import { getStreamWithMd5, getText, getTextIfExists, httpStatusOf, putJson } from "../aws/s3-io.ts";
+import { encodeManifestKey, manifestLine } from "../domain/batch-manifest.ts";
+import { type CandidateRoute, candidateList, classifyCandidate, needsHead } from "../domain/candidates.ts";
+import { type Classification, type CopyStorageClass, classifyInventoryRow, needsKeyCheck } from "../domain/classify.ts";
+import { estimateRun, type RouteCount, renderEstimate } from "../domain/estimate.ts";
 import {
   type EncryptionStatus,
   type InventoryManifest,
@@ -14,17 +25,12 @@ import {
   inventoryRowBatches,
   parseInventoryManifest,
   requireColumns,
-} from "./domain/inventory.ts";
-import type { VersioningStatus } from "./domain/preflight.ts";
-import { RunTally } from "./domain/run-report.ts";
-import { InventoryFormatError } from "./errors.ts";
+} from "../domain/inventory.ts";
+import type { VersioningStatus } from "../domain/preflight.ts";
+import { RunTally } from "../domain/run-report.ts";
+import { defineStep, type StepDeps } from "../runtime/step.ts";
+import type { LargeObject } from "./copy-large-objects.ts";
 import { FoundInventorySchema } from "./find-inventory.ts";
-import type { LargeObject } from "./large-object-copy.ts";
-import { LineUpload } from "./manifest-upload.ts";
-import { type LargeObjectList, type Plan, type PlanEstimate, PlanFileSchema, type WorkManifest } from "./plan.ts";
-import { planKeys, planPrefix, type RunContext, RunContextSchema } from "./run-context.ts";
-import { getStreamWithMd5, getText, getTextIfExists, httpStatusOf, putJson } from "./s3-io.ts";
-import { defineStep, type StepDeps } from "./step.ts";
 
 const SKIPPED_HEADER = "bucket,key,reason,storage_class,encryption_status,size\n";
 

@@ -12,7 +12,10 @@ import {
   type LifecycleRule,
 } from "@aws-sdk/client-s3";
 import { z } from "zod";
-import { StateNames } from "../workflow/definition.ts";
+import { PreflightBlockedError } from "../../contract/errors.ts";
+import { type RunContext, RunContextSchema } from "../../contract/run-context.ts";
+import { StateNames } from "../../contract/states.ts";
+import { httpStatusOf } from "../aws/s3-io.ts";
 import {
   ACKNOWLEDGEABLE_BLOCKERS,
   type AcknowledgeableCode,
@@ -34,11 +37,8 @@ import {
   type ReplicationFacts,
   summarizeFacts,
   type VersioningStatus,
-} from "./domain/preflight.ts";
-import { PreflightBlockedError } from "./errors.ts";
-import { type RunContext, RunContextSchema } from "./run-context.ts";
-import { httpStatusOf } from "./s3-io.ts";
-import { defineStep, type StepDeps } from "./step.ts";
+} from "../domain/preflight.ts";
+import { defineStep, type StepDeps } from "../runtime/step.ts";
 
 /**
  * Input of the preflight state: the validated run and the blockers the operator acknowledged. The workflow wiring

@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import type { TaskStateName } from "../workflow/definition.ts";
+import type { TaskStateName } from "../../contract/states.ts";
 import type { AwsClients } from "./clients.ts";
 import type { Logger } from "./log.ts";
 

@@ -1,9 +1,9 @@
 import { z } from "zod";
-import { StateNames } from "../workflow/definition.ts";
-import { JobsSchema } from "./plan.ts";
-import { RunContextSchema, runKeys } from "./run-context.ts";
-import { putJson } from "./s3-io.ts";
-import { defineStep } from "./step.ts";
+import { JobsSchema } from "../../contract/plan.ts";
+import { RunContextSchema, runKeys } from "../../contract/run-context.ts";
+import { StateNames } from "../../contract/states.ts";
+import { putJson } from "../aws/s3-io.ts";
+import { defineStep } from "../runtime/step.ts";
 
 export interface RecordedFailure {
   error: string;

@@ -1,10 +1,10 @@
 import { DescribeJobCommand, type JobDescriptor, type S3ControlClient } from "@aws-sdk/client-s3-control";
 import { z } from "zod";
-import { StateNames } from "../workflow/definition.ts";
-import { JobsSchema, workLabel } from "./plan.ts";
-import { nextJobPollSeconds } from "./polling.ts";
-import { RunContextSchema } from "./run-context.ts";
-import { defineStep } from "./step.ts";
+import { JobsSchema, workLabel } from "../../contract/plan.ts";
+import { RunContextSchema } from "../../contract/run-context.ts";
+import { StateNames } from "../../contract/states.ts";
+import { nextJobPollSeconds } from "../domain/polling.ts";
+import { defineStep } from "../runtime/step.ts";
 
 export const TERMINAL_JOB_STATUSES = ["Complete", "Failed", "Cancelled"] as const;
 

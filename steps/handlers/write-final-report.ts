@@ -1,10 +1,10 @@
 import { z } from "zod";
-import { StateNames } from "../workflow/definition.ts";
-import { buildRunReport, RunTally, renderSummary } from "./domain/run-report.ts";
-import { PlanSchema } from "./plan.ts";
-import { RunContextSchema, runKeys } from "./run-context.ts";
-import { getText, putJson, putText } from "./s3-io.ts";
-import { defineStep } from "./step.ts";
+import { PlanSchema } from "../../contract/plan.ts";
+import { RunContextSchema, runKeys } from "../../contract/run-context.ts";
+import { StateNames } from "../../contract/states.ts";
+import { getText, putJson, putText } from "../aws/s3-io.ts";
+import { buildRunReport, RunTally, renderSummary } from "../domain/run-report.ts";
+import { defineStep } from "../runtime/step.ts";
 import { NOT_FOUND, notFoundProblem, VerificationFileSchema } from "./verify-results.ts";
 
 export interface FinalReportOutput {

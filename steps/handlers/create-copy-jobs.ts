@@ -9,10 +9,10 @@ import {
   type S3ControlClient,
 } from "@aws-sdk/client-s3-control";
 import { z } from "zod";
-import { StateNames } from "../workflow/definition.ts";
-import { type Jobs, PlanSchema, type WorkManifest } from "./plan.ts";
-import { bucketArn, planKeys, type RunContext, RunContextSchema } from "./run-context.ts";
-import { defineStep } from "./step.ts";
+import { type Jobs, PlanSchema, type WorkManifest } from "../../contract/plan.ts";
+import { bucketArn, planKeys, type RunContext, RunContextSchema } from "../../contract/run-context.ts";
+import { StateNames } from "../../contract/states.ts";
+import { defineStep } from "../runtime/step.ts";
 
 /** The name of one unit of a plan's work in tokens and descriptions: the storage class of a copy, or "update-encryption". */
 export function workUnit(manifest: Pick<WorkManifest, "operation" | "storageClass">): string {

@@ -5,14 +5,14 @@ import {
   UpdateJobStatusCommand,
 } from "@aws-sdk/client-s3-control";
 import { z } from "zod";
-import { failureReasonsOf } from "./check-copy-jobs.ts";
-import { copyOperation, jobDescription, jobToken, updateEncryptionOperation } from "./create-copy-jobs.ts";
-import { CANDIDATE_LISTS, type CandidateList } from "./domain/candidates.ts";
-import { BatchJobFailedError, InventoryNotReadyError } from "./errors.ts";
-import { nextInventoryPollSeconds } from "./polling.ts";
-import { bucketArn, type RunContext } from "./run-context.ts";
+import { BatchJobFailedError, InventoryNotReadyError } from "../../contract/errors.ts";
+import { bucketArn, type RunContext } from "../../contract/run-context.ts";
+import { CANDIDATE_LISTS, type CandidateList } from "../domain/candidates.ts";
+import { nextInventoryPollSeconds } from "../domain/polling.ts";
+import { failureReasonsOf } from "../handlers/check-copy-jobs.ts";
+import { copyOperation, jobDescription, jobToken, updateEncryptionOperation } from "../handlers/create-copy-jobs.ts";
+import type { StepDeps } from "../runtime/step.ts";
 import { httpStatusOf } from "./s3-io.ts";
-import type { StepDeps } from "./step.ts";
 
 /** The generated manifests of one run, ready to plan from. */
 export const FoundCandidatesSchema = z.object({

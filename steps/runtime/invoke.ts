@@ -1,5 +1,5 @@
-import { InvalidInputError, isRekeyError, TransientAwsError } from "./errors.ts";
-import { describeIssues } from "./request.ts";
+import { InvalidInputError, isRekeyError, TransientAwsError } from "../../contract/errors.ts";
+import { describeIssues } from "../../contract/run-request.ts";
 import type { RunnableStep, Step, StepDeps } from "./step.ts";
 
 /** Parses a step's input with its schema and runs it: what a Lambda handler does and what the local runner does. */

@@ -7,13 +7,13 @@ import {
 } from "@aws-sdk/client-s3";
 import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 import { z } from "zod";
-import { StateNames } from "../workflow/definition.ts";
-import { REQUIRED_INVENTORY_FIELDS } from "./domain/inventory.ts";
-import { InvalidInputError, InventoryConfigurationError } from "./errors.ts";
-import { describeIssues, parseKmsKeyArn, RunRequestSchema, sourceOf } from "./request.ts";
-import { type RunContext, RunOptionsSchema } from "./run-context.ts";
-import { httpStatusOf } from "./s3-io.ts";
-import { defineStep } from "./step.ts";
+import { InvalidInputError, InventoryConfigurationError } from "../../contract/errors.ts";
+import { type RunContext, RunOptionsSchema } from "../../contract/run-context.ts";
+import { describeIssues, parseKmsKeyArn, RunRequestSchema, sourceOf } from "../../contract/run-request.ts";
+import { StateNames } from "../../contract/states.ts";
+import { httpStatusOf } from "../aws/s3-io.ts";
+import { REQUIRED_INVENTORY_FIELDS } from "../domain/inventory.ts";
+import { defineStep } from "../runtime/step.ts";
 
 const Input = z.object({
   request: z.unknown(),
