@@ -13,6 +13,7 @@ import { Topic } from "aws-cdk-lib/aws-sns";
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from "aws-cdk-lib/aws-stepfunctions";
 import type { Construct, IConstruct } from "constructs";
 import { FunctionPlaceholders, StateNames, type TaskStateName } from "../contract/states.ts";
+import { STEP_FUNCTIONS, type StepFunctionSpec, stepEnvironment } from "../steps/runtime/functions.ts";
 import { rekeyDefinitionJson } from "../workflow/definition.ts";
 import type { RekeyConfig } from "./config.ts";
 import { StepFunction } from "./constructs/step-function.ts";
@@ -38,87 +39,13 @@ export const WorkBucketPrefixes = {
   candidates: "runs/*/candidates/*",
 } as const;
 
-interface StepSpec {
-  /** The export of steps/lambda-handlers.ts. */
-  handler: string;
-  description: string;
-  timeout: Duration;
-  memorySize: number;
-}
-
-/** One Lambda function per Task state. Typed by state name, so a new Task state without a function does not compile. */
-export const StepSpecs: Record<TaskStateName, StepSpec> = {
-  [StateNames.validateInput]: {
-    handler: "validateInputHandler",
-    description: "rekey: check the run request and read-only facts about bucket, key and inventory configuration",
-    timeout: Duration.minutes(1),
-    memorySize: 256,
-  },
-  [StateNames.preflight]: {
-    handler: "preflightHandler",
-    description: "rekey: read-only preflight of bucket and key configurations; blockers stop the run",
-    timeout: Duration.minutes(1),
-    memorySize: 256,
-  },
-  [StateNames.enforceDefaultEncryption]: {
-    handler: "enforceDefaultEncryptionHandler",
-    description: "rekey: set bucket default encryption to SSE-KMS with Bucket Key and record when",
-    timeout: Duration.minutes(1),
-    memorySize: 256,
-  },
-  [StateNames.findInventory]: {
-    handler: "findInventoryHandler",
-    description: "rekey: look for an S3 Inventory delivered after default encryption was enforced",
-    timeout: Duration.minutes(2),
-    memorySize: 256,
-  },
-  [StateNames.writeManifests]: {
-    handler: "writeManifestsHandler",
-    // Streams the whole inventory (gunzip, parse, classify, multipart upload of the manifests): the longest step.
-    description: "rekey: filter the inventory and write the Batch Operations manifests",
-    timeout: Duration.minutes(15),
-    memorySize: 1024,
-  },
-  [StateNames.createCopyJobs]: {
-    handler: "createCopyJobsHandler",
-    description: "rekey: create one S3PutObjectCopy Batch Operations job per manifest",
-    timeout: Duration.minutes(1),
-    memorySize: 256,
-  },
-  [StateNames.checkCopyJobs]: {
-    handler: "checkCopyJobsHandler",
-    description: "rekey: read the copy jobs' status and choose the next wait",
-    timeout: Duration.minutes(1),
-    memorySize: 256,
-  },
-  [StateNames.copyLargeObjects]: {
-    handler: "copyLargeObjectsHandler",
-    // Each invocation stops starting parts at its time budget (workflow LARGE_COPY_TIME_BUDGET_MS), saves its
-    // progress and returns; the state machine calls it again. The copies are server-side: little memory.
-    description: "rekey: copy unencrypted objects over 5 GiB in place, part by part, under the target key",
-    timeout: Duration.minutes(15),
-    memorySize: 512,
-  },
-  [StateNames.verifyResults]: {
-    handler: "verifyResultsHandler",
-    // Reads every completion report row and HEADs a sample of objects: long for large buckets.
-    description: "rekey: read every completion report and spot-check re-encrypted objects",
-    timeout: Duration.minutes(10),
-    memorySize: 1024,
-  },
-  [StateNames.writeFinalReport]: {
-    handler: "writeFinalReportHandler",
-    description: "rekey: write the run report and summary to the work bucket",
-    timeout: Duration.minutes(1),
-    memorySize: 256,
-  },
-  [StateNames.recordFailure]: {
-    handler: "recordFailureHandler",
-    description: "rekey: record why a run stopped in the work bucket",
-    timeout: Duration.minutes(1),
-    memorySize: 256,
-  },
-};
+/** One Lambda function per Task state, as steps/runtime/functions.ts specifies them. */
+export const StepSpecs = Object.fromEntries(
+  Object.entries(STEP_FUNCTIONS).map(([state, spec]) => [
+    state,
+    { ...spec, timeout: Duration.seconds(spec.timeoutSeconds), memorySize: spec.memoryMiB },
+  ]),
+) as Record<TaskStateName, StepFunctionSpec & { timeout: Duration; memorySize: number }>;
 
 export interface RekeyStackProps extends StackProps {
   config: RekeyConfig;
@@ -279,12 +206,12 @@ export class RekeyStack extends Stack {
     }
 
     // ---- Step functions ---------------------------------------------------------------------------------------
-    const environment = {
-      REKEY_BATCH_ROLE_ARN: this.batchRole.roleArn,
-      REKEY_WORK_BUCKET: this.workBucket.bucketName,
-    };
+    const environment = stepEnvironment({
+      batchRoleArn: this.batchRole.roleArn,
+      workBucket: this.workBucket.bucketName,
+    });
     const steps = {} as Record<TaskStateName, StepFunction>;
-    for (const [state, spec] of Object.entries(StepSpecs) as [TaskStateName, StepSpec][]) {
+    for (const [state, spec] of Object.entries(StepSpecs) as [TaskStateName, (typeof StepSpecs)[TaskStateName]][]) {
       steps[state] = new StepFunction(this, pascal(spec.handler.replace(/Handler$/, "Step")), {
         ...spec,
         environment,

@@ -1,0 +1,89 @@
+import { StateNames, type TaskStateName } from "../../contract/states.ts";
+
+/** One Lambda function per Task state: what infra/ deploys to AWS and local/ deploys into the sandbox. */
+export interface StepFunctionSpec {
+  /** The export of steps/runtime/lambda-handlers.ts this function runs. */
+  handler: string;
+  description: string;
+  timeoutSeconds: number;
+  memoryMiB: number;
+}
+
+/** Typed by state name, so a new Task state without a function does not compile. */
+export const STEP_FUNCTIONS: Record<TaskStateName, StepFunctionSpec> = {
+  [StateNames.validateInput]: {
+    handler: "validateInputHandler",
+    description: "rekey: check the run request and read-only facts about bucket, key and inventory configuration",
+    timeoutSeconds: 60,
+    memoryMiB: 256,
+  },
+  [StateNames.preflight]: {
+    handler: "preflightHandler",
+    description: "rekey: read-only preflight of bucket and key configurations; blockers stop the run",
+    timeoutSeconds: 60,
+    memoryMiB: 256,
+  },
+  [StateNames.enforceDefaultEncryption]: {
+    handler: "enforceDefaultEncryptionHandler",
+    description: "rekey: set bucket default encryption to SSE-KMS with Bucket Key and record when",
+    timeoutSeconds: 60,
+    memoryMiB: 256,
+  },
+  [StateNames.findInventory]: {
+    handler: "findInventoryHandler",
+    description: "rekey: look for an S3 Inventory delivered after default encryption was enforced",
+    timeoutSeconds: 120,
+    memoryMiB: 256,
+  },
+  [StateNames.writeManifests]: {
+    handler: "writeManifestsHandler",
+    // Streams the whole inventory (gunzip, parse, classify, multipart upload of the manifests): the longest step.
+    description: "rekey: filter the inventory and write the Batch Operations manifests",
+    timeoutSeconds: 900,
+    memoryMiB: 1024,
+  },
+  [StateNames.createCopyJobs]: {
+    handler: "createCopyJobsHandler",
+    description: "rekey: create one S3PutObjectCopy Batch Operations job per manifest",
+    timeoutSeconds: 60,
+    memoryMiB: 256,
+  },
+  [StateNames.checkCopyJobs]: {
+    handler: "checkCopyJobsHandler",
+    description: "rekey: read the copy jobs' status and choose the next wait",
+    timeoutSeconds: 60,
+    memoryMiB: 256,
+  },
+  [StateNames.copyLargeObjects]: {
+    handler: "copyLargeObjectsHandler",
+    // Each invocation stops starting parts at its time budget (workflow LARGE_COPY_TIME_BUDGET_MS), saves its
+    // progress and returns; the state machine calls it again. The copies are server-side: little memory.
+    description: "rekey: copy unencrypted objects over 5 GiB in place, part by part, under the target key",
+    timeoutSeconds: 900,
+    memoryMiB: 512,
+  },
+  [StateNames.verifyResults]: {
+    handler: "verifyResultsHandler",
+    // Reads every completion report row and HEADs a sample of objects: long for large buckets.
+    description: "rekey: read every completion report and spot-check re-encrypted objects",
+    timeoutSeconds: 600,
+    memoryMiB: 1024,
+  },
+  [StateNames.writeFinalReport]: {
+    handler: "writeFinalReportHandler",
+    description: "rekey: write the run report and summary to the work bucket",
+    timeoutSeconds: 60,
+    memoryMiB: 256,
+  },
+  [StateNames.recordFailure]: {
+    handler: "recordFailureHandler",
+    description: "rekey: record why a run stopped in the work bucket",
+    timeoutSeconds: 60,
+    memoryMiB: 256,
+  },
+};
+
+/** The environment every step function gets from its deployment; steps/runtime/lambda-handlers.ts parses it. */
+export function stepEnvironment(deployment: { batchRoleArn: string; workBucket: string }): Record<string, string> {
+  return { REKEY_BATCH_ROLE_ARN: deployment.batchRoleArn, REKEY_WORK_BUCKET: deployment.workBucket };
+}
