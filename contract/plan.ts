@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { tallyStateSchema } from "../steps/domain/run-report.ts";
+import { tallyStateSchema } from "./tally.ts";
 
 /** What one Batch Operations job of a plan does. */
 export const WorkOperationSchema = z.enum(["copy", "update-encryption"]);

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { ACKNOWLEDGEABLE_BLOCKERS } from "../steps/domain/preflight.ts";
+import { ACKNOWLEDGEABLE_BLOCKERS } from "./findings.ts";
 
 /** Tunables an operator may set per run; the defaults suit a production bucket. */
 export const RunOptionsSchema = z

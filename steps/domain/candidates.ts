@@ -1,12 +1,12 @@
 import type { JobManifestGeneratorFilter } from "@aws-sdk/client-s3-control";
-import { manifestKeyTooLong } from "./batch-manifest.ts";
+import type { SkipReason } from "../../contract/reasons.ts";
 import {
-  type Classification,
   COPYABLE_STORAGE_CLASSES,
   type CopyStorageClass,
   MAX_COPY_OBJECT_BYTES,
-  type SkipReason,
-} from "./classify.ts";
+} from "../../contract/storage-classes.ts";
+import { manifestKeyTooLong } from "./batch-manifest.ts";
+import type { Classification } from "./classify.ts";
 
 /**
  * `source: generate`: instead of waiting up to 48 hours for S3 Inventory, rekey asks Batch Operations' manifest

@@ -1,21 +1,11 @@
+import type { NotCurrentReason, SkipReason } from "../../contract/reasons.ts";
+import {
+  COPYABLE_STORAGE_CLASSES,
+  type CopyStorageClass,
+  MAX_COPY_OBJECT_BYTES,
+} from "../../contract/storage-classes.ts";
 import { manifestKeyTooLong } from "./batch-manifest.ts";
 import type { InventoryRow } from "./inventory.ts";
-
-/** Largest object a single CopyObject (and so a Batch Operations copy task) handles: 5 GiB (aws-facts 8). */
-export const MAX_COPY_OBJECT_BYTES = 5 * 1024 * 1024 * 1024;
-
-/**
- * Storage classes a copy-in-place keeps by naming them in the job's `StorageClass`: the Batch Operations
- * enum (aws-facts 1.7) minus the archive classes, which need a restore first.
- */
-export const COPYABLE_STORAGE_CLASSES = [
-  "STANDARD",
-  "STANDARD_IA",
-  "ONEZONE_IA",
-  "INTELLIGENT_TIERING",
-  "GLACIER_IR",
-] as const;
-export type CopyStorageClass = (typeof COPYABLE_STORAGE_CLASSES)[number];
 
 const ARCHIVE_STORAGE_CLASSES: ReadonlySet<string> = new Set(["GLACIER", "DEEP_ARCHIVE"]);
 
@@ -32,77 +22,6 @@ const INTELLIGENT_TIERING_ARCHIVE_TIERS: ReadonlySet<string> = new Set([
   "DEEP_ARCHIVE",
   "DEEP_ARCHIVE_ACCESS",
 ]);
-
-export const SKIP_REASONS = {
-  "sse-kms-key-unverified": {
-    summary: "SSE-KMS with a key the inventory does not name",
-    whatToDo:
-      "S3 Inventory does not report the KMS key. Check a sample with HeadObject (SSEKMSKeyId) or S3 Metadata tables; objects under another key need S3UpdateObjectEncryption.",
-  },
-  archived: {
-    summary: "Archived (GLACIER, DEEP_ARCHIVE or an Intelligent-Tiering archive tier)",
-    whatToDo:
-      "Restore the objects (RestoreObject or a Batch Operations restore job), then run rekey again while the restored copies are available.",
-  },
-  "sse-c": {
-    summary: "Encrypted with a customer-provided key (SSE-C)",
-    whatToDo:
-      "rekey cannot read SSE-C objects. The owner of the customer key must re-upload or copy them with SSE-KMS.",
-  },
-  "dsse-kms": {
-    summary: "Encrypted with dual-layer SSE-KMS (DSSE-KMS)",
-    whatToDo: "Left as is: DSSE-KMS is a stronger setting. Decide with the data owner whether to convert it.",
-  },
-  "storage-class-not-copyable": {
-    summary: "Storage class a Batch Operations copy cannot keep",
-    whatToDo:
-      "The copy job's StorageClass cannot name this class (e.g. REDUCED_REDUNDANCY, OUTPOSTS). Transition the objects to a supported class (lifecycle rule), or copy them by hand.",
-  },
-  "missing-columns": {
-    summary: "Inventory row lacks a field rekey needs",
-    whatToDo:
-      "Add Size, StorageClass and EncryptionStatus to the inventory configuration's optional fields and run again after the next delivery.",
-  },
-  "unknown-encryption-status": {
-    summary: "Encryption status rekey does not know",
-    whatToDo: "Check a sample with HeadObject and report the value; rekey leaves these objects alone.",
-  },
-  "object-lock-compliance": {
-    summary: "Under Object Lock in compliance mode",
-    whatToDo:
-      "Nobody can change or replace the locked version until its retention ends (a copy would only add a version beside it); run rekey again after the retain-until date.",
-  },
-  "object-lock-governance": {
-    summary: "Under Object Lock governance retention or a legal hold",
-    whatToDo:
-      "UpdateObjectEncryption refuses locked objects, and a Batch copy would not carry the retention or hold to the new version: remove the legal hold or governance retention (with the s3:BypassGovernanceRetention permission), run rekey again, then restore the lock.",
-  },
-  "changed-before-copy": {
-    summary: "Over 5 GiB and planned for the multipart copy, but no longer copyable when its turn came",
-    whatToDo:
-      "The object was re-written, archived or encrypted otherwise after planning; the large-object results in the work bucket (plans/…/large-objects/batch-….json) give each key and reason. Run rekey again to plan it as it is now.",
-  },
-  "key-too-long-for-manifest": {
-    summary: "Key longer than a Batch Operations manifest allows once encoded (1,024 characters)",
-    whatToDo: "Re-encrypt these objects by hand: CopyObject onto itself with the target key and BucketKeyEnabled.",
-  },
-} as const satisfies Record<string, { summary: string; whatToDo: string }>;
-
-export type SkipReason = keyof typeof SKIP_REASONS;
-
-export const NOT_CURRENT_REASONS = {
-  "noncurrent-version": {
-    summary: "Noncurrent version",
-    whatToDo:
-      "Not touched (rekey never pins versions). Old unencrypted versions stay until a lifecycle rule (NoncurrentVersionExpiration) expires them.",
-  },
-  "delete-marker": {
-    summary: "Delete marker",
-    whatToDo: "Nothing to encrypt.",
-  },
-} as const satisfies Record<string, { summary: string; whatToDo: string }>;
-
-export type NotCurrentReason = keyof typeof NOT_CURRENT_REASONS;
 
 export type Classification =
   | { kind: "copy"; storageClass: CopyStorageClass }

@@ -1,6 +1,7 @@
 import { StringDecoder } from "node:string_decoder";
 import { z } from "zod";
 import { CompletionReportError } from "../../contract/errors.ts";
+import type { TaskFailureCategory } from "../../contract/reasons.ts";
 import { tryDecodeManifestKey } from "./batch-manifest.ts";
 
 export const COMPLETION_REPORT_FORMAT = "Report_CSV_20180820";
@@ -294,44 +295,6 @@ export async function* reportRows(
     yield row;
   }
 }
-
-export const TASK_FAILURE_CATEGORIES = {
-  gone: {
-    summary: "Object deleted since planning",
-    whatToDo: "Nothing: the object no longer exists, so it needs no encryption. Counted apart from failures.",
-    retryable: false,
-  },
-  "throttled-or-transient": {
-    summary: "Throttled or transient S3/KMS error",
-    whatToDo:
-      "Run rekey again to retry them (this version does not redrive failed tasks by itself). If they persist, lower the job priority or raise the KMS request quota.",
-    retryable: true,
-  },
-  "access-or-kms": {
-    summary: "Access denied or KMS key problem",
-    whatToDo:
-      "Stop and fix permissions: the Batch Operations role needs s3:GetObject*/PutObject* on the bucket and kms:Decrypt/GenerateDataKey on the target (and source) key; check the key is enabled and its policy, and any bucket policy or SCP denying the copy.",
-    retryable: false,
-  },
-  "object-state": {
-    summary: "Object not readable in its storage class (archived)",
-    whatToDo: "Restore the object, then run rekey again.",
-    retryable: false,
-  },
-  precondition: {
-    summary: "Precondition failed (object changed during the copy)",
-    whatToDo:
-      "The object changed while the job ran; the final verification re-checks it. Run rekey again if it is still not compliant.",
-    retryable: false,
-  },
-  other: {
-    summary: "Other failure",
-    whatToDo: "Read ResultMessage in the completion report for these tasks; run rekey again once the cause is fixed.",
-    retryable: false,
-  },
-} as const satisfies Record<string, { summary: string; whatToDo: string; retryable: boolean }>;
-
-export type TaskFailureCategory = keyof typeof TASK_FAILURE_CATEGORIES;
 
 const GONE_CODES = /\b(NoSuchKey|NoSuchVersion)\b/;
 const OBJECT_STATE_CODES = /\bInvalidObjectState\b/;

@@ -25,7 +25,7 @@
  *   low = fast rates and short setup, high = slow rates and long setup. AWS publishes no Batch Operations task rate.
  */
 
-import type { CopyStorageClass } from "./classify.ts";
+import type { CopyStorageClass } from "../../contract/storage-classes.ts";
 import { DEFAULT_PART_BYTES } from "./large-copy.ts";
 import type { VersioningStatus } from "./preflight.ts";
 import {

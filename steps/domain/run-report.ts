@@ -1,107 +1,30 @@
-import { z } from "zod";
 import { VerificationFailedError } from "../../contract/errors.ts";
+import { RUN_REPORT_VERSION, type RunReport, runReportSchema } from "../../contract/final-report.ts";
 import {
-  type Classification,
-  COPYABLE_STORAGE_CLASSES,
-  type CopyStorageClass,
   NOT_CURRENT_REASONS,
-  type NotCurrentReason,
   SKIP_REASONS,
-  type SkipReason,
-} from "./classify.ts";
-import {
-  classifyTaskFailure,
-  type ReportRow,
   TASK_FAILURE_CATEGORIES,
   type TaskFailureCategory,
-} from "./completion-report.ts";
+} from "../../contract/reasons.ts";
+import { COPYABLE_STORAGE_CLASSES, type CopyStorageClass } from "../../contract/storage-classes.ts";
+import {
+  type CountAndBytes,
+  FAILURE_CATEGORIES,
+  type FailureSample,
+  type JobOperation,
+  type JobTally,
+  NOT_CURRENT_REASON_CODES,
+  noLargeCopies,
+  ROUTES,
+  type RouteTotals,
+  SKIP_REASON_CODES,
+  type TallyState,
+  tallyStateSchema,
+  zero,
+} from "../../contract/tally.ts";
+import type { Classification } from "./classify.ts";
+import { classifyTaskFailure, type ReportRow } from "./completion-report.ts";
 import type { LargeCopyOutcomeKind } from "./large-copy.ts";
-
-const SKIP_REASON_CODES = Object.keys(SKIP_REASONS) as [SkipReason, ...SkipReason[]];
-const NOT_CURRENT_REASON_CODES = Object.keys(NOT_CURRENT_REASONS) as [NotCurrentReason, ...NotCurrentReason[]];
-const FAILURE_CATEGORIES = Object.keys(TASK_FAILURE_CATEGORIES) as [TaskFailureCategory, ...TaskFailureCategory[]];
-
-const count = z.number().int().nonnegative();
-const countAndBytesSchema = z.object({ count, bytes: count });
-export type CountAndBytes = z.infer<typeof countAndBytesSchema>;
-
-const failureSampleSchema = z.object({
-  key: z.string(),
-  httpStatus: z.number().int().optional(),
-  errorCode: z.string().optional(),
-  message: z.string(),
-});
-export type FailureSample = z.infer<typeof failureSampleSchema>;
-
-const zero = () => ({ count: 0, bytes: 0 });
-const noLargeCopies = () => ({ reencrypted: 0, alreadyCompliant: 0, changed: 0, failed: 0, gone: 0, skipped: 0 });
-
-/** What a Batch Operations job does: copy one storage class in place, or update encryption (any class). */
-export const JOB_OPERATIONS = ["copy", "update-encryption"] as const;
-export type JobOperation = (typeof JOB_OPERATIONS)[number];
-
-const jobTallySchema = z.object({
-  jobId: z.string().min(1),
-  operation: z.enum(JOB_OPERATIONS).default("copy"),
-  /** The storage class a copy job keeps; update-encryption jobs keep each object's own. */
-  storageClass: z.enum(COPYABLE_STORAGE_CLASSES).optional(),
-  /** A redrive job re-runs tasks that failed transiently in earlier jobs; its rows are not new objects. */
-  redrive: z.boolean(),
-  manifestRows: count,
-  reported: z.boolean(),
-  succeeded: count,
-  gone: count,
-  failed: z.partialRecord(z.enum(FAILURE_CATEGORIES), count),
-});
-export type JobTally = z.infer<typeof jobTallySchema>;
-
-/** The tally as plain JSON, so steps can hand it to each other through the workflow or the work bucket. */
-export const tallyStateSchema = z.object({
-  sampleLimit: count,
-  seen: countAndBytesSchema,
-  copyPlanned: z.partialRecord(z.enum(COPYABLE_STORAGE_CLASSES), countAndBytesSchema),
-  /** Encrypted objects planned for S3UpdateObjectEncryption. */
-  updatePlanned: countAndBytesSchema.default(zero),
-  /** Unencrypted objects over 5 GB planned for the multipart copy step. */
-  largeCopyPlanned: countAndBytesSchema.default(zero),
-  /** Outcomes of the multipart copy step, which has no completion report. */
-  largeCopy: z
-    .object({
-      reencrypted: count,
-      alreadyCompliant: count,
-      changed: count,
-      failed: count,
-      gone: count.default(0),
-      skipped: count.default(0),
-    })
-    .default(() => noLargeCopies()),
-  alreadyCompliant: countAndBytesSchema,
-  skipped: z.partialRecord(z.enum(SKIP_REASON_CODES), countAndBytesSchema),
-  skippedSamples: z.partialRecord(z.enum(SKIP_REASON_CODES), z.array(z.string())),
-  notCurrent: z.partialRecord(z.enum(NOT_CURRENT_REASON_CODES), countAndBytesSchema),
-  jobs: z.array(jobTallySchema),
-  failureSamples: z.partialRecord(z.enum(FAILURE_CATEGORIES), z.array(failureSampleSchema)),
-});
-export type TallyState = z.infer<typeof tallyStateSchema>;
-
-export const ROUTES = {
-  copy: "Copied in place by Batch Operations (S3PutObjectCopy), unencrypted objects up to 5 GiB",
-  "update-encryption": "Encryption updated by Batch Operations (S3UpdateObjectEncryption), no data copied",
-  "multipart-copy": "Copied in place part by part (UploadPartCopy), unencrypted objects over 5 GiB",
-} as const;
-export type Route = keyof typeof ROUTES;
-
-const routeTotalsSchema = z.object({
-  route: z.enum(Object.keys(ROUTES) as [Route, ...Route[]]),
-  planned: count,
-  bytes: count,
-  reencrypted: count,
-  alreadyCompliant: count,
-  failed: count,
-  gone: count,
-  skipped: count,
-});
-export type RouteTotals = z.infer<typeof routeTotalsSchema>;
 
 export interface Reconciliation {
   ok: boolean;
@@ -469,58 +392,6 @@ export class RunTally {
     return this.state;
   }
 }
-
-export const RUN_REPORT_VERSION = 1;
-
-export const runReportSchema = z.object({
-  reportVersion: z.literal(RUN_REPORT_VERSION),
-  bucket: z.string().min(1),
-  kmsKeyArn: z.string().min(1),
-  executionArn: z.string().optional(),
-  startedAt: z.iso.datetime(),
-  finishedAt: z.iso.datetime(),
-  /** Where this JSON report is stored, e.g. s3://work-bucket/reports/<execution>/report.json. */
-  reportLocation: z.string().optional(),
-  inventory: z.object({ manifestKey: z.string(), creationTimestamp: z.iso.datetime() }).optional(),
-  totals: z.object({
-    seen: count,
-    reencrypted: count,
-    alreadyCompliant: count,
-    skipped: count,
-    failed: count,
-    gone: count,
-    notCurrent: count,
-    pending: count,
-  }),
-  copyPlanned: z.array(z.object({ storageClass: z.enum(COPYABLE_STORAGE_CLASSES), count, bytes: count })),
-  routes: z.array(routeTotalsSchema),
-  skipped: z.array(
-    z.object({
-      reason: z.enum(SKIP_REASON_CODES),
-      count,
-      bytes: count,
-      summary: z.string(),
-      whatToDo: z.string(),
-      sampleKeys: z.array(z.string()),
-    }),
-  ),
-  failed: z.array(
-    z.object({
-      category: z.enum(FAILURE_CATEGORIES),
-      count,
-      summary: z.string(),
-      whatToDo: z.string(),
-      samples: z.array(failureSampleSchema),
-    }),
-  ),
-  notCurrent: z.array(
-    z.object({ reason: z.enum(NOT_CURRENT_REASON_CODES), count, bytes: count, whatToDo: z.string() }),
-  ),
-  jobs: z.array(jobTallySchema),
-  reconciliation: z.object({ ok: z.boolean(), problems: z.array(z.string()) }),
-  warnings: z.array(z.string()),
-});
-export type RunReport = z.infer<typeof runReportSchema>;
 
 export interface RunReportMeta {
   bucket: string;

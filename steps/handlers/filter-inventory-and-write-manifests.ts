@@ -11,12 +11,13 @@ import {
 } from "../../contract/plan.ts";
 import { planKeys, planPrefix, type RunContext, RunContextSchema } from "../../contract/run-context.ts";
 import { StateNames } from "../../contract/states.ts";
+import type { CopyStorageClass } from "../../contract/storage-classes.ts";
 import { type FoundCandidates, FoundCandidatesSchema } from "../aws/candidate-lists.ts";
 import { LineUpload } from "../aws/manifest-upload.ts";
 import { getStreamWithMd5, getText, getTextIfExists, httpStatusOf, putJson } from "../aws/s3-io.ts";
 import { encodeManifestKey, manifestLine } from "../domain/batch-manifest.ts";
 import { type CandidateRoute, candidateList, classifyCandidate, needsHead } from "../domain/candidates.ts";
-import { type Classification, type CopyStorageClass, classifyInventoryRow, needsKeyCheck } from "../domain/classify.ts";
+import { type Classification, classifyInventoryRow, needsKeyCheck } from "../domain/classify.ts";
 import { estimateRun, type RouteCount, renderEstimate } from "../domain/estimate.ts";
 import {
   type EncryptionStatus,

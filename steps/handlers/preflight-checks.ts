@@ -13,12 +13,11 @@ import {
 } from "@aws-sdk/client-s3";
 import { z } from "zod";
 import { PreflightBlockedError } from "../../contract/errors.ts";
+import { ACKNOWLEDGEABLE_BLOCKERS, type AcknowledgeableCode } from "../../contract/findings.ts";
 import { type RunContext, RunContextSchema } from "../../contract/run-context.ts";
 import { StateNames } from "../../contract/states.ts";
 import { httpStatusOf } from "../aws/s3-io.ts";
 import {
-  ACKNOWLEDGEABLE_BLOCKERS,
-  type AcknowledgeableCode,
   type CandidateSourceFacts,
   cannotTell,
   type DefaultEncryptionFacts,

@@ -6,13 +6,14 @@ import { BatchJobFailedError, CompletionReportError, VerificationFailedError } f
 import { JobsSchema, PlanFileSchema, PlanSchema } from "../../contract/plan.ts";
 import { planKeys, type RunContext, RunContextSchema, runKeys } from "../../contract/run-context.ts";
 import { StateNames } from "../../contract/states.ts";
+import type { CopyStorageClass } from "../../contract/storage-classes.ts";
+import { tallyStateSchema } from "../../contract/tally.ts";
 import { LineUpload } from "../aws/manifest-upload.ts";
 import { getStreamWithMd5, getText, getTextIfExists, httpStatusOf, putJson } from "../aws/s3-io.ts";
 import { encodeManifestKey } from "../domain/batch-manifest.ts";
-import type { CopyStorageClass } from "../domain/classify.ts";
 import { parseReportManifest, type ReportRow, reportRows } from "../domain/completion-report.ts";
 import { LargeCopyBatchSchema } from "../domain/large-copy.ts";
-import { RunTally, tallyStateSchema } from "../domain/run-report.ts";
+import { RunTally } from "../domain/run-report.ts";
 import { defineStep, type StepDeps } from "../runtime/step.ts";
 import { failureReasonsOf } from "./check-copy-jobs.ts";
 import { readLargeObjectList } from "./copy-large-objects.ts";

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { matches, type SourceObjectVersion } from "../../sandbox/s3control/generator.ts";
 import type { EncryptionFilter, GeneratorFilter } from "../../sandbox/s3control/model.ts";
 import { CANDIDATE_LISTS, type CandidateRoute, classifyCandidate, needsHead } from "../../steps/domain/candidates.ts";
-import { COPYABLE_STORAGE_CLASSES, MAX_COPY_OBJECT_BYTES } from "../../steps/domain/classify.ts";
+import { COPYABLE_STORAGE_CLASSES, MAX_COPY_OBJECT_BYTES } from "../../contract/storage-classes.ts";
 
 /** The SDK's filter as the sandbox's generator reads it off the wire (the e2e test sends it for real). */
 function asSandboxFilter(f: JobManifestGeneratorFilter): GeneratorFilter {

@@ -1,18 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  ACKNOWLEDGEABLE_BLOCKERS,
-  cannotTell,
-  describeBlockers,
-  evaluatePreflight,
-  FINAL_BLOCKERS,
-  type FindingCode,
-  noncurrentExpirationDays,
-  type PreflightFacts,
-  type PreflightOptions,
-  parsePolicy,
-  summarizeFacts,
-  WARNINGS,
-} from "../../steps/domain/preflight.ts";
+import { cannotTell, describeBlockers, evaluatePreflight, noncurrentExpirationDays, type PreflightFacts, type PreflightOptions, parsePolicy, summarizeFacts } from "../../steps/domain/preflight.ts";
+import { ACKNOWLEDGEABLE_BLOCKERS, FINAL_BLOCKERS, type FindingCode, WARNINGS } from "../../contract/findings.ts";
 
 const BUCKET = "data-bucket";
 const ACCOUNT = "111122223333";

@@ -17,7 +17,7 @@ import { UPDATE_OBJECT_ENCRYPTION_CREATES_VERSION } from "../../sandbox/s3/updat
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
 import { getText } from "../../steps/aws/s3-io.ts";
 import { decodeManifestKey } from "../../steps/domain/batch-manifest.ts";
-import { runReportSchema } from "../../steps/domain/run-report.ts";
+import { runReportSchema } from "../../contract/final-report.ts";
 import type { FinalReportOutput } from "../../steps/handlers/write-final-report.ts";
 import type { AwsClients } from "../../steps/runtime/clients.ts";
 import type { LocalExecutionResult } from "../../workflow/local-runner.ts";

@@ -1,0 +1,65 @@
+import { z } from "zod";
+import { COPYABLE_STORAGE_CLASSES } from "./storage-classes.ts";
+import {
+  count,
+  FAILURE_CATEGORIES,
+  failureSampleSchema,
+  jobTallySchema,
+  NOT_CURRENT_REASON_CODES,
+  routeTotalsSchema,
+  SKIP_REASON_CODES,
+} from "./tally.ts";
+
+/** The final report of a run (report.json in the work bucket): what the run proves it did, by bucket of outcome. */
+export const RUN_REPORT_VERSION = 1;
+
+export const runReportSchema = z.object({
+  reportVersion: z.literal(RUN_REPORT_VERSION),
+  bucket: z.string().min(1),
+  kmsKeyArn: z.string().min(1),
+  executionArn: z.string().optional(),
+  startedAt: z.iso.datetime(),
+  finishedAt: z.iso.datetime(),
+  /** Where this JSON report is stored, e.g. s3://work-bucket/reports/<execution>/report.json. */
+  reportLocation: z.string().optional(),
+  inventory: z.object({ manifestKey: z.string(), creationTimestamp: z.iso.datetime() }).optional(),
+  totals: z.object({
+    seen: count,
+    reencrypted: count,
+    alreadyCompliant: count,
+    skipped: count,
+    failed: count,
+    gone: count,
+    notCurrent: count,
+    pending: count,
+  }),
+  copyPlanned: z.array(z.object({ storageClass: z.enum(COPYABLE_STORAGE_CLASSES), count, bytes: count })),
+  routes: z.array(routeTotalsSchema),
+  skipped: z.array(
+    z.object({
+      reason: z.enum(SKIP_REASON_CODES),
+      count,
+      bytes: count,
+      summary: z.string(),
+      whatToDo: z.string(),
+      sampleKeys: z.array(z.string()),
+    }),
+  ),
+  failed: z.array(
+    z.object({
+      category: z.enum(FAILURE_CATEGORIES),
+      count,
+      summary: z.string(),
+      whatToDo: z.string(),
+      samples: z.array(failureSampleSchema),
+    }),
+  ),
+  notCurrent: z.array(
+    z.object({ reason: z.enum(NOT_CURRENT_REASON_CODES), count, bytes: count, whatToDo: z.string() }),
+  ),
+  jobs: z.array(jobTallySchema),
+  reconciliation: z.object({ ok: z.boolean(), problems: z.array(z.string()) }),
+  warnings: z.array(z.string()),
+});
+
+export type RunReport = z.infer<typeof runReportSchema>;

@@ -1,0 +1,16 @@
+/** Largest object a single CopyObject (and so a Batch Operations copy task) handles: 5 GiB (aws-facts 8). */
+export const MAX_COPY_OBJECT_BYTES = 5 * 1024 * 1024 * 1024;
+
+/**
+ * Storage classes a copy-in-place keeps by naming them in the job's `StorageClass`: the Batch Operations
+ * enum (aws-facts 1.7) minus the archive classes, which need a restore first.
+ */
+export const COPYABLE_STORAGE_CLASSES = [
+  "STANDARD",
+  "STANDARD_IA",
+  "ONEZONE_IA",
+  "INTELLIGENT_TIERING",
+  "GLACIER_IR",
+] as const;
+
+export type CopyStorageClass = (typeof COPYABLE_STORAGE_CLASSES)[number];
