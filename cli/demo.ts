@@ -1,6 +1,7 @@
 import type { Plan } from "../contract/plan.ts";
 import { StateNames } from "../contract/states.ts";
-import { sandboxClients, startSandboxExecution } from "../local/run-workflow.ts";
+import { sandboxClients } from "../local/sandbox-clients.ts";
+import { rekeyDeployment, startSandboxExecution } from "../local/sandbox-run.ts";
 import { type MixedBucket, seedMixedBucket } from "../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../sandbox/admin-client.ts";
 import { startSandbox } from "../sandbox/server.ts";
@@ -26,7 +27,13 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
   try {
     const clients = sandboxClients(sandbox);
     const admin = new SandboxAdmin(sandbox.endpoint);
-    out.line(`Sandbox running at ${sandbox.endpoint} (S3, S3 Batch Operations, KMS, STS; state in memory).`);
+    out.line(
+      `Sandbox running at ${sandbox.endpoint} (S3, S3 Batch Operations, KMS, STS, Lambda, Step Functions; state in memory).`,
+    );
+    const deployment = await rekeyDeployment(sandbox);
+    out.line(
+      `Deployed rekey into it: ${Object.keys(deployment.functionNames).length} Lambda functions and ${deployment.stateMachineArn}.`,
+    );
     out.line(`Seeding ${formatCount(options.objects)} objects written "before 2023", unencrypted and otherwise...`);
     const scenario = await seedMixedBucket(clients, admin, {
       bucket: "rekey-demo-data",

@@ -1,9 +1,9 @@
-import { sandboxClients } from "../local/run-workflow.ts";
+import { deployToSandbox, sandboxWorkBucket } from "../local/deploy.ts";
+import { sandboxClients } from "../local/sandbox-clients.ts";
 import { seedMixedBucket } from "../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../sandbox/admin-client.ts";
 import { SANDBOX_CREDENTIALS, type SandboxIdentity } from "../sandbox/config.ts";
 import { startSandbox } from "../sandbox/server.ts";
-import { sandboxWorkBucket } from "../sandbox/stepfunctions/service.ts";
 import type { Io } from "./io.ts";
 
 /** What a shell needs to point the aws CLI or an SDK at the sandbox. */
@@ -33,8 +33,11 @@ export async function sandboxCommand(options: { port: number; host: string; verb
   });
   const { region, accountId } = sandbox.identity;
   const port = new URL(sandbox.endpoint).port;
+  // As `cdk deploy` would on AWS (runbooks/deploy.md): the rekey CLI then finds the state machine by its name.
+  const deployment = await deployToSandbox(sandboxClients(sandbox), sandbox.identity);
   const lines = [
     `rekey sandbox listening on ${sandbox.endpoint} (account ${accountId}, region ${region})`,
+    `rekey deployed: ${deployment.stateMachineArn}, work bucket ${deployment.workBucket}`,
     "",
     "Point the aws CLI or an AWS SDK at it:",
     ...sandboxEnvironment(sandbox.endpoint, region).map((l) => `  ${l}`),

@@ -20,6 +20,8 @@ const EnvironmentSchema = z.object({
   AWS_REGION: z.string().min(1),
   REKEY_BATCH_ROLE_ARN: z.string().startsWith("arn:"),
   REKEY_WORK_BUCKET: z.string().min(3),
+  /** Unset on AWS; the sandbox's Lambda service sets it so the functions call the sandbox (sandbox/LAMBDA.md). */
+  AWS_ENDPOINT_URL: z.url().optional(),
 });
 
 let deps: StepDeps | undefined;
@@ -29,7 +31,10 @@ function lambdaDeps(): StepDeps {
     const env = EnvironmentSchema.parse(process.env);
     // Clients live for the container, so warm invocations reuse their connections.
     deps = {
-      clients: createAwsClients({ region: env.AWS_REGION }),
+      clients: createAwsClients({
+        region: env.AWS_REGION,
+        ...(env.AWS_ENDPOINT_URL ? { endpoint: env.AWS_ENDPOINT_URL } : {}),
+      }),
       config: { batchRoleArn: env.REKEY_BATCH_ROLE_ARN, workBucket: env.REKEY_WORK_BUCKET },
       log: jsonLogger(),
       now: () => new Date(),
@@ -38,8 +43,9 @@ function lambdaDeps(): StepDeps {
   return deps;
 }
 
-function lambdaHandler<I, O>(step: Step<I, O>): (event: unknown) => Promise<O> {
-  return (event) => invokeStep(step, event, lambdaDeps());
+/** The handler Lambda calls; it carries the state it serves, so a test can tell each export runs the right step. */
+function lambdaHandler<I, O>(step: Step<I, O>): ((event: unknown) => Promise<O>) & { state: string } {
+  return Object.assign((event: unknown) => invokeStep(step, event, lambdaDeps()), { state: step.state });
 }
 
 export const validateInputHandler = lambdaHandler(validateInput);

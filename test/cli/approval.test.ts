@@ -1,10 +1,10 @@
 import { DescribeJobCommand } from "@aws-sdk/client-s3-control";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sandboxClients } from "../../local/run-workflow.ts";
+import { sandboxWorkBucket } from "../../local/deploy.ts";
+import { sandboxClients } from "../../local/sandbox-clients.ts";
 import { becomesCompliant, type MixedBucket, seedMixedBucket } from "../../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
-import { sandboxWorkBucket } from "../../sandbox/stepfunctions/service.ts";
 import type { AwsClients } from "../../steps/runtime/clients.ts";
 import { rekey } from "../support/cli.ts";
 

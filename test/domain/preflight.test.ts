@@ -1,6 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { cannotTell, describeBlockers, evaluatePreflight, noncurrentExpirationDays, type PreflightFacts, type PreflightOptions, parsePolicy, summarizeFacts } from "../../steps/domain/preflight.ts";
 import { ACKNOWLEDGEABLE_BLOCKERS, FINAL_BLOCKERS, type FindingCode, WARNINGS } from "../../contract/findings.ts";
+import {
+  cannotTell,
+  describeBlockers,
+  evaluatePreflight,
+  noncurrentExpirationDays,
+  type PreflightFacts,
+  type PreflightOptions,
+  parsePolicy,
+  summarizeFacts,
+} from "../../steps/domain/preflight.ts";
 
 const BUCKET = "data-bucket";
 const ACCOUNT = "111122223333";

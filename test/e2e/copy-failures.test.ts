@@ -12,7 +12,7 @@ import { createCopyJobs } from "../../steps/handlers/create-copy-jobs.ts";
 import type { AwsClients } from "../../steps/runtime/clients.ts";
 import { invokeStep } from "../../steps/runtime/invoke.ts";
 import { silentLogger } from "../../steps/runtime/log.ts";
-import type { LocalExecutionResult } from "../../workflow/local-runner.ts";
+import type { ExecutionResult } from "../../workflow/local-runner.ts";
 import { runOnScenario } from "../support/run-scenario.ts";
 
 /** Copy tasks that fail for a reason an operator must fix: the run says so and fails; nothing else changes. */
@@ -21,7 +21,7 @@ describe("a run whose copy tasks are denied", () => {
   let clients: AwsClients;
   let admin: SandboxAdmin;
   let scenario: MixedBucket;
-  let result: LocalExecutionResult;
+  let result: ExecutionResult;
   let denied: string[];
   let createJobsInput: unknown;
   let createdJobIds: string[] = [];

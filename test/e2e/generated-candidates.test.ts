@@ -2,14 +2,14 @@ import { ListJobsCommand } from "@aws-sdk/client-s3-control";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Plan } from "../../contract/plan.ts";
 import { StateNames } from "../../contract/states.ts";
-import { sandboxClients } from "../../local/run-workflow.ts";
+import { sandboxClients } from "../../local/sandbox-clients.ts";
 import { becomesCompliant, type MixedBucket, seedMixedBucket } from "../../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import type { AdminObjectVersion } from "../../sandbox/s3/admin.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
 import { CANDIDATE_LISTS } from "../../steps/domain/candidates.ts";
 import type { AwsClients } from "../../steps/runtime/clients.ts";
-import type { LocalExecutionResult } from "../../workflow/local-runner.ts";
+import type { ExecutionResult } from "../../workflow/local-runner.ts";
 import { finalReport, runOnScenario } from "../support/run-scenario.ts";
 
 /**
@@ -22,7 +22,7 @@ describe("a run without an inventory lists its candidates with the manifest gene
   let admin: SandboxAdmin;
   let scenario: MixedBucket;
   let before: Map<string, AdminObjectVersion>;
-  let result: LocalExecutionResult;
+  let result: ExecutionResult;
   let plan: Plan | undefined;
   const entered: string[] = [];
 

@@ -1,6 +1,6 @@
 import { PutBucketInventoryConfigurationCommand } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
-import { sandboxClients } from "../../local/run-workflow.ts";
+import { sandboxClients } from "../../local/sandbox-clients.ts";
 import { seedMixedBucket } from "../../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import { startSandbox } from "../../sandbox/server.ts";

@@ -4,7 +4,7 @@ import { ListJobsCommand, UpdateJobStatusCommand } from "@aws-sdk/client-s3-cont
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorNames } from "../../contract/errors.ts";
 import { StateNames } from "../../contract/states.ts";
-import { startSandboxExecution } from "../../local/run-workflow.ts";
+import { startSandboxExecution } from "../../local/sandbox-run.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import type { Sandbox } from "../../sandbox/server.ts";
 import type { AwsClients } from "../../steps/runtime/clients.ts";
@@ -55,11 +55,6 @@ describe("a run that requires approval but has only objects over 5 GiB to copy",
         kmsKeyArn: keyArn,
         workBucket: WORK,
         options: { jobPollMinSeconds: 1, jobPollMaxSeconds: 1, requireApproval },
-      },
-      waitTimeOverrides: {
-        [StateNames.waitForInventory]: 50,
-        [StateNames.waitForJobs]: 50,
-        [StateNames.waitingForApproval]: 300,
       },
       onEvent: (e) => {
         if (e.type !== "StateEntered") return;

@@ -9,7 +9,8 @@ import {
 import { ListJobsCommand } from "@aws-sdk/client-s3-control";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { StateNames } from "../../contract/states.ts";
-import { sandboxClients, startSandboxExecution } from "../../local/run-workflow.ts";
+import { sandboxClients } from "../../local/sandbox-clients.ts";
+import { startSandboxExecution } from "../../local/sandbox-run.ts";
 import { type MixedBucket, seedMixedBucket } from "../../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
@@ -118,7 +119,6 @@ describe("a run that cannot proceed", () => {
         onEvent: (e) => {
           if (e.type === "StateEntered" && e.state.name === StateNames.waitForInventory) offsetMs += 600_000;
         },
-        waitTimeOverrides: { [StateNames.waitForInventory]: 0 },
       },
     );
     expect(result).toMatchObject({ status: "FAILED", error: "InventoryNotReadyError" });

@@ -2,7 +2,7 @@ import { HeadObjectCommand, PutBucketEncryptionCommand } from "@aws-sdk/client-s
 import { describe, expect, it } from "vitest";
 import type { Plan } from "../../contract/plan.ts";
 import { StateNames } from "../../contract/states.ts";
-import { sandboxClients } from "../../local/run-workflow.ts";
+import { sandboxClients } from "../../local/sandbox-clients.ts";
 import { seedMixedBucket } from "../../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import { startSandbox } from "../../sandbox/server.ts";

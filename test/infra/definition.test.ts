@@ -1,14 +1,14 @@
 /**
  * The deployed state machine runs workflow/'s definition, unchanged: the template carries rekeyDefinitionJson()
  * character for character, and the substitutions name exactly the function that runs each Task state's step. With
- * the same function ARNs, what AWS runs and what the sandbox runs (workflow/local-runner.ts) are the same string.
+ * the same function ARNs, what AWS runs and what the sandbox runs (local/deploy.ts) are the same string.
  */
 import type { Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { FunctionPlaceholders, type TaskStateName } from "../../contract/states.ts";
 import { StepSpecs } from "../../infra/rekey-stack.ts";
 import { rekeyDefinitionJson, substitute } from "../../workflow/definition.ts";
-import { localFunctionArns } from "../../workflow/local-runner.ts";
+import { sandboxFunctionArns } from "../../local/deploy.ts";
 import { buildStack, render } from "./helpers.ts";
 
 let template: Template;
@@ -54,7 +54,7 @@ describe("the deployed state machine definition", () => {
   });
 
   it("is, once substituted, exactly what the sandbox runs (given the same function ARNs)", () => {
-    const sandboxArns = localFunctionArns("us-east-1", "123456789012");
+    const sandboxArns = sandboxFunctionArns({ region: "us-east-1", accountId: "123456789012" });
     // Map each deployed function to the ARN the sandbox gives the same placeholder.
     const arnOfDeployedFunction = Object.fromEntries(
       Object.entries(substitutions).map(([placeholder, fn]) => [fn, sandboxArns[placeholder] as string]),

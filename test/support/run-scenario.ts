@@ -1,10 +1,10 @@
 import { StateNames } from "../../contract/states.ts";
-import { startSandboxExecution } from "../../local/run-workflow.ts";
+import type { ExecutionResult, StateEvent } from "../../local/executions.ts";
+import { startSandboxExecution } from "../../local/sandbox-run.ts";
 import type { MixedBucket } from "../../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import type { Sandbox } from "../../sandbox/server.ts";
 import type { FinalReportOutput } from "../../steps/handlers/write-final-report.ts";
-import type { EventLog, LocalExecutionResult } from "../../workflow/local-runner.ts";
 
 /**
  * Runs rekey on a seeded bucket with short waits, delivering the inventory the first time the run waits for
@@ -18,9 +18,9 @@ export async function runOnScenario(params: {
   source?: "inventory" | "generate";
   options?: Record<string, unknown>;
   maxRowsPerFile?: number;
-  onEvent?: (event: EventLog) => void;
+  onEvent?: (event: StateEvent) => void;
   beforeStep?: Parameters<typeof startSandboxExecution>[0]["beforeStep"];
-}): Promise<LocalExecutionResult> {
+}): Promise<ExecutionResult> {
   const { sandbox, scenario } = params;
   const admin = new SandboxAdmin(sandbox.endpoint);
   let delivery: Promise<unknown> | undefined;
@@ -34,7 +34,6 @@ export async function runOnScenario(params: {
       workBucket: scenario.workBucket,
       options: { inventoryPollSeconds: 1, jobPollMinSeconds: 1, jobPollMaxSeconds: 1, ...params.options },
     },
-    waitTimeOverrides: { [StateNames.waitForInventory]: 100, [StateNames.waitForJobs]: 100 },
     onEvent: (event) => {
       if (
         params.source !== "generate" &&
@@ -56,7 +55,7 @@ export async function runOnScenario(params: {
 }
 
 /** The final report of a run that succeeded; anything else fails the test with the run's error and cause. */
-export function finalReport(result: LocalExecutionResult): FinalReportOutput {
+export function finalReport(result: ExecutionResult): FinalReportOutput {
   if (result.status !== "SUCCEEDED") throw new Error(`run ended ${JSON.stringify(result)}`);
   return result.output as FinalReportOutput;
 }

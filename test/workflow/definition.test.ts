@@ -1,9 +1,10 @@
 import { StateMachine, type StateMachineDefinition } from "aws-local-stepfunctions";
 import { describe, expect, it } from "vitest";
 import { FunctionPlaceholders, StateNames } from "../../contract/states.ts";
-import { steps } from "../../steps/runtime/registry.ts";
+import * as handlers from "../../steps/runtime/lambda-handlers.ts";
+import { STEP_FUNCTIONS } from "../../steps/runtime/functions.ts";
 import { rekeyDefinition, rekeyDefinitionJson, substitute, TRANSIENT_ERRORS } from "../../workflow/definition.ts";
-import { localFunctionArns } from "../../workflow/local-runner.ts";
+import { sandboxFunctionArns } from "../../local/deploy.ts";
 
 type State = Record<string, unknown> & { Type: string };
 const states = rekeyDefinition().States as unknown as Record<string, State>;
@@ -11,7 +12,7 @@ const tasks = Object.entries(states).filter(([, s]) => s.Type === "Task");
 
 describe("the rekey state machine definition", () => {
   it("is a valid ASL definition once its placeholders are substituted", () => {
-    const json = substitute(rekeyDefinitionJson(), localFunctionArns("us-east-1", "123456789012"));
+    const json = substitute(rekeyDefinitionJson(), sandboxFunctionArns({ region: "us-east-1", accountId: "123456789012" }));
     expect(
       () =>
         new StateMachine(JSON.parse(json) as StateMachineDefinition, {
@@ -76,8 +77,11 @@ describe("the rekey state machine definition", () => {
   });
 
   it("has a step for every Task state, and nothing else", () => {
-    expect(Object.keys(steps).sort()).toEqual(tasks.map(([name]) => name).sort());
-    for (const [name, step] of Object.entries(steps)) expect(step.state).toBe(name);
+    expect(Object.keys(STEP_FUNCTIONS).sort()).toEqual(tasks.map(([name]) => name).sort());
+    for (const [name, spec] of Object.entries(STEP_FUNCTIONS)) {
+      const handler = (handlers as Record<string, unknown>)[spec.handler] as { state?: string } | undefined;
+      expect(handler?.state, spec.handler).toBe(name);
+    }
   });
 
   it("refuses to substitute a placeholder it has no value for", () => {
