@@ -21,9 +21,10 @@ export class BatchOperationsRole extends Role {
     });
     const { targets, workBucket } = props;
     // Copy in place (S3PutObjectCopy, MetadataDirective COPY, tags kept): read the object and its tags, write it
-    // back. No *Version actions on the data: manifests never carry a VersionId (DESIGN safety rule), and
-    // version-specific actions are only needed when one is given (aws-facts 2.9). No ACL actions: the jobs set no
-    // ACL. ListBucket makes a key deleted since planning fail with 404 (reported "gone") instead of 403
+    // back. No *Version actions on the data: manifests never carry a VersionId (steps/domain/batch-manifest.ts),
+    // and version-specific permissions are only needed when one is given
+    // (https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-iam-role-policies.html). No ACL actions: the
+    // jobs set no ACL. ListBucket makes a key deleted since planning fail with 404 (reported "gone") instead of 403
     // (which verification must treat as an access problem).
     this.addToPrincipalPolicy(
       new PolicyStatement({
@@ -56,8 +57,10 @@ export class BatchOperationsRole extends Role {
         resources: [workBucket.arnForObjects(WorkBucketPrefixes.reports)],
       }),
     );
-    // S3UpdateObjectEncryption (aws-facts 3.5): s3:UpdateObjectEncryption on the objects, and on the keys
-    // kms:Encrypt, kms:Decrypt, kms:GenerateDataKey and kms:ReEncrypt* (ReEncryptFrom/ReEncryptTo spelled out).
+    // S3UpdateObjectEncryption
+    // (https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-update-encryption.html):
+    // s3:UpdateObjectEncryption on the objects, and on the keys kms:Encrypt, kms:Decrypt, kms:GenerateDataKey and
+    // kms:ReEncrypt* (ReEncryptFrom/ReEncryptTo spelled out).
     this.addToPrincipalPolicy(
       new PolicyStatement({
         sid: "UpdateEncryptionInPlace",

@@ -8,7 +8,7 @@ import { Construct } from "constructs";
 import type { TaskStateName } from "../../contract/states.ts";
 import { STEP_FUNCTIONS, type StepFunctionSpec } from "../../steps/runtime/functions.ts";
 
-/** The one Lambda entry for every step: it exports one handler per Task state (steps/lambda-handlers.ts). */
+/** The one Lambda entry for every step: it exports one handler per Task state (steps/runtime/lambda-handlers.ts). */
 export const STEP_HANDLERS_ENTRY = fileURLToPath(new URL("../../steps/runtime/lambda-handlers.ts", import.meta.url));
 /** The lockfile NodejsFunction needs to find the project root; the bundle is built from the locked versions. */
 const LOCKFILE = fileURLToPath(new URL("../../package-lock.json", import.meta.url));
@@ -29,7 +29,7 @@ export const StepSpecs = Object.fromEntries(
 ) as Record<TaskStateName, StepFunctionSpec & { timeout: Duration; memorySize: number }>;
 
 export interface StepFunctionProps {
-  /** The export of steps/lambda-handlers.ts this function runs, e.g. `validateInputHandler`. */
+  /** The export of steps/runtime/lambda-handlers.ts this function runs, e.g. `validateInputHandler`. */
   handler: string;
   /** What the step does, for the console. */
   description: string;

@@ -57,7 +57,8 @@ export function grantStepPermissions(steps: Record<TaskStateName, StepFunction>,
   allow(S.preflight, "ReadInventoryConfiguration", ["s3:GetInventoryConfiguration"], targets.buckets);
 
   // PutBucketEncryption needs s3:PutEncryptionConfiguration only: S3 does not validate (or use) the key ID then
-  // (API reference, PutBucketEncryption), so the caller needs no KMS permission.
+  // (https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketEncryption.html), so the caller needs no KMS
+  // permission.
   allow(
     S.enforceDefaultEncryption,
     "SetDefaultEncryption",
@@ -78,7 +79,7 @@ export function grantStepPermissions(steps: Record<TaskStateName, StepFunction>,
   allow(S.findInventory, "ListWorkBucket", ["s3:ListBucket"], [workBucket.bucketArn]);
   allow(S.findInventory, "ReadInventoryManifests", ["s3:GetObject"], [workBucket.inventoryObjects]);
 
-  // Manifests and skipped.csv are written with multipart uploads (steps/manifest-upload.ts): Create/UploadPart/
+  // Manifests and skipped.csv are written with multipart uploads (steps/aws/manifest-upload.ts): Create/UploadPart/
   // Complete are authorized by s3:PutObject, the abort on failure by s3:AbortMultipartUpload.
   allow(
     S.writeManifests,
@@ -101,9 +102,10 @@ export function grantStepPermissions(steps: Record<TaskStateName, StepFunction>,
   allow(S.writeManifests, "ListTargetBuckets", ["s3:ListBucket"], targets.buckets);
 
   // CreateJob and ListJobs (finding an earlier execution's job for the same plan) have no resource type
-  // (Service Authorization Reference), so "*". Tags given in CreateJob are authorized by CreateJob itself
-  // (aws:RequestTag), not s3:PutJobTagging. What a job can do is bounded by the one role it may pass:
-  // iam:PassRole on the Batch Operations role only, and only to Batch Operations.
+  // (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html), so "*". Tags given in
+  // CreateJob are authorized by CreateJob itself (aws:RequestTag), not s3:PutJobTagging. What a job can do is
+  // bounded by the one role it may pass: iam:PassRole on the Batch Operations role only, and only to Batch
+  // Operations.
   allow(S.createCopyJobs, "CreateCopyJobs", ["s3:CreateJob", "s3:ListJobs"], ["*"]);
   allow(S.createCopyJobs, "PassBatchOperationsRole", ["iam:PassRole"], [batchRole.roleArn], {
     StringEquals: { "iam:PassedToService": "batchoperations.s3.amazonaws.com" },
@@ -111,13 +113,14 @@ export function grantStepPermissions(steps: Record<TaskStateName, StepFunction>,
 
   allow(S.checkCopyJobs, "DescribeCopyJobs", ["s3:DescribeJob"], [targets.jobs]);
 
-  // The multipart copy in place (steps/large-object-copy.ts). HeadObject/UploadPartCopy's source read need
-  // s3:GetObject, and s3:GetObjectVersion when they name the version read at the start; tags are read from and
-  // written to a named version; Create/UploadPartCopy/Complete need s3:PutObject, plus s3:PutObjectRetention and
-  // s3:PutObjectLegalHold when they carry the source's Object Lock settings; ListParts resumes an upload;
-  // ListObjectVersions checks that nothing landed between source and copy. Writing SSE-KMS parts needs
-  // GenerateDataKey and Decrypt on the target key (UG, "multipart upload with SSE-KMS"). Progress lives under
-  // the plan's prefix.
+  // The multipart copy in place (steps/handlers/copy-large-objects.ts, steps/domain/large-copy.ts).
+  // HeadObject/UploadPartCopy's source read need s3:GetObject, and s3:GetObjectVersion when they name the version
+  // read at the start; tags are read from and written to a named version; Create/UploadPartCopy/Complete need
+  // s3:PutObject, plus s3:PutObjectRetention and s3:PutObjectLegalHold when they carry the source's Object Lock
+  // settings; ListParts resumes an upload; ListObjectVersions checks that nothing landed between source and copy.
+  // Writing SSE-KMS parts needs GenerateDataKey and Decrypt on the target key
+  // (https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html#mpuAndPermissions). Progress lives
+  // under the plan's prefix.
   allow(
     S.copyLargeObjects,
     "CopyLargeObjectsInPlace",

@@ -4,8 +4,8 @@ import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from "aw
 import type { Construct } from "constructs";
 
 /**
- * Where things live in the work bucket (mirrors steps/run-context.ts; test/infra checks the keys the steps build
- * against these grants):
+ * Where things live in the work bucket (mirrors contract/run-context.ts and steps/aws/candidate-lists.ts;
+ * test/infra/work-bucket-layout.test.ts checks the keys the steps build against these grants):
  * - `runs/<bucket>/<execution>/…`: one execution's plan, skipped list, verification, report, summary, failure;
  *   `runs/<bucket>/default-encryption.json` records when default encryption was enforced;
  * - `plans/<bucket>/<delivery>-<digest>/…`: the copy manifests planned from one inventory delivery and the completion
@@ -86,9 +86,9 @@ export class WorkBucket extends Bucket {
     this.planObjects = this.arnForObjects(`${WorkBucketPrefixes.plans}*`);
     this.inventoryObjects = this.arnForObjects(`${WorkBucketPrefixes.inventory}*`);
 
-    // S3 Inventory delivers with the service principal; AWS's example policy for an inventory destination
-    // (UG "Grant permissions for S3 Inventory and S3 analytics"), narrowed to the inventory/ prefix and to the
-    // buckets rekey may touch in this account.
+    // S3 Inventory delivers with the service principal; AWS's example destination bucket policy
+    // (https://docs.aws.amazon.com/AmazonS3/latest/userguide/configure-inventory.html#configure-inventory-destination-bucket-policy),
+    // narrowed to the inventory/ prefix and to the buckets rekey may touch in this account.
     this.addToResourcePolicy(
       new PolicyStatement({
         sid: "AllowS3InventoryDelivery",

@@ -1,6 +1,6 @@
 /**
  * The grants on the work bucket are prefix patterns (infra/constructs/work-bucket.ts WorkBucketPrefixes); the keys are built by
- * the steps (steps/run-context.ts and friends). This checks the keys the steps actually build against the grants, so
+ * the steps (contract/run-context.ts and friends). This checks the keys the steps actually build against the grants, so
  * a change of layout in steps/ that the policies do not follow fails here, not in an AWS account.
  */
 import type { Template } from "aws-cdk-lib/assertions";
