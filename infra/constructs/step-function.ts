@@ -1,12 +1,14 @@
 import { fileURLToPath } from "node:url";
-import { type Duration, RemovalPolicy } from "aws-cdk-lib";
+import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import { type IRole, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { Architecture, LoggingFormat, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
+import type { TaskStateName } from "../../contract/states.ts";
+import { STEP_FUNCTIONS, type StepFunctionSpec } from "../../steps/runtime/functions.ts";
 
-/** The one Lambda entry for every step: it exports one handler per Task state (steps/lambda-handlers.ts). */
+/** The one Lambda entry for every step: it exports one handler per Task state (steps/runtime/lambda-handlers.ts). */
 export const STEP_HANDLERS_ENTRY = fileURLToPath(new URL("../../steps/runtime/lambda-handlers.ts", import.meta.url));
 /** The lockfile NodejsFunction needs to find the project root; the bundle is built from the locked versions. */
 const LOCKFILE = fileURLToPath(new URL("../../package-lock.json", import.meta.url));
@@ -18,8 +20,16 @@ const LOCKFILE = fileURLToPath(new URL("../../package-lock.json", import.meta.ur
 const ESM_REQUIRE_BANNER =
   "import { createRequire as __rekeyCreateRequire } from 'node:module'; const require = __rekeyCreateRequire(import.meta.url);";
 
+/** One Lambda function per Task state, as steps/runtime/functions.ts specifies them, in the units CDK takes. */
+export const StepSpecs = Object.fromEntries(
+  Object.entries(STEP_FUNCTIONS).map(([state, spec]) => [
+    state,
+    { ...spec, timeout: Duration.seconds(spec.timeoutSeconds), memorySize: spec.memoryMiB },
+  ]),
+) as Record<TaskStateName, StepFunctionSpec & { timeout: Duration; memorySize: number }>;
+
 export interface StepFunctionProps {
-  /** The export of steps/lambda-handlers.ts this function runs, e.g. `validateInputHandler`. */
+  /** The export of steps/runtime/lambda-handlers.ts this function runs, e.g. `validateInputHandler`. */
   handler: string;
   /** What the step does, for the console. */
   description: string;
@@ -32,7 +42,7 @@ export interface StepFunctionProps {
 /**
  * One step of the workflow as a Lambda function: pinned runtime, architecture, bundling and logging, its own log
  * group, and its own role that starts with nothing but permission to write its logs. The stack then grants each
- * step exactly the AWS calls that step makes (`grant`).
+ * step exactly the AWS calls that step makes (infra/constructs/step-permissions.ts).
  */
 export class StepFunction extends Construct {
   readonly function: NodejsFunction;
@@ -91,4 +101,28 @@ export class StepFunction extends Construct {
       // Every step is bundled from the same entry with the same options, so the stack has one code asset.
     });
   }
+}
+
+/**
+ * One StepFunction per Task state, all with the same environment. Each is named for its handler
+ * (`validateInputHandler` → `ValidateInputStep`): the logical IDs of the functions, roles and retained log groups
+ * follow from these names, so renaming one replaces that step's resources on the next deployment.
+ */
+export function createStepFunctions(
+  scope: Construct,
+  props: { environment: Record<string, string>; logRetention: RetentionDays },
+): Record<TaskStateName, StepFunction> {
+  const steps = {} as Record<TaskStateName, StepFunction>;
+  for (const [state, spec] of Object.entries(StepSpecs) as [TaskStateName, (typeof StepSpecs)[TaskStateName]][]) {
+    steps[state] = new StepFunction(scope, pascal(spec.handler.replace(/Handler$/, "Step")), {
+      ...spec,
+      environment: props.environment,
+      logRetention: props.logRetention,
+    });
+  }
+  return steps;
+}
+
+function pascal(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
 }

@@ -1,7 +1,7 @@
 import { Match, type Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { FunctionPlaceholders, StateNames, type TaskStateName } from "../../contract/states.ts";
-import { StepSpecs } from "../../infra/rekey-stack.ts";
+import { StepSpecs } from "../../infra/constructs/step-function.ts";
 import { LARGE_COPY_TIME_BUDGET_MS } from "../../workflow/definition.ts";
 import {
   buildStack,
@@ -469,7 +469,7 @@ describe("alarms and outputs", () => {
 describe("the AWS calls the steps make", () => {
   /**
    * Every SDK command the deployed step code uses, with the IAM action(s) the stack grants for it. A step that
-   * starts using a new command fails here until its permission is added to infra/rekey-stack.ts (and to this table).
+   * starts using a new command fails here until its permission is added to infra/constructs/step-permissions.ts (and to this table).
    */
   const KNOWN_COMMANDS: Record<string, string> = {
     AbortMultipartUploadCommand: "s3:AbortMultipartUpload",

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { StepSpecs } from "../../infra/rekey-stack.ts";
+import { StepSpecs } from "../../infra/constructs/step-function.ts";
 import { rekeyDefinitionJson } from "../../workflow/definition.ts";
 
 const run = promisify(execFile);

@@ -1,13 +1,13 @@
 /**
- * The grants on the work bucket are prefix patterns (infra/rekey-stack.ts WorkBucketPrefixes); the keys are built by
- * the steps (steps/run-context.ts and friends). This checks the keys the steps actually build against the grants, so
+ * The grants on the work bucket are prefix patterns (infra/constructs/work-bucket.ts WorkBucketPrefixes); the keys are built by
+ * the steps (contract/run-context.ts and friends). This checks the keys the steps actually build against the grants, so
  * a change of layout in steps/ that the policies do not follow fails here, not in an AWS account.
  */
 import type { Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { planKeys, planPrefix, runKeys } from "../../contract/run-context.ts";
 import { StateNames, type TaskStateName } from "../../contract/states.ts";
-import { StepSpecs } from "../../infra/rekey-stack.ts";
+import { StepSpecs } from "../../infra/constructs/step-function.ts";
 import { defaultEncryptionRecordKey } from "../../steps/handlers/enforce-default-encryption.ts";
 import { inventoryBases } from "../../steps/handlers/find-inventory.ts";
 import { allows, buildStack, iamMatch, logicalIdOf, normalizeStatement, render, roleStatements } from "./helpers.ts";

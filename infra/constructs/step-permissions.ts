@@ -1,0 +1,162 @@
+import { PolicyStatement } from "aws-cdk-lib/aws-iam";
+import { StateNames, type TaskStateName } from "../../contract/states.ts";
+import type { RekeyTargets } from "../targets.ts";
+import type { BatchOperationsRole } from "./batch-operations-role.ts";
+import type { StepFunction } from "./step-function.ts";
+import { type WorkBucket, WorkBucketPrefixes } from "./work-bucket.ts";
+
+export interface StepPermissionsProps {
+  targets: RekeyTargets;
+  workBucket: WorkBucket;
+  batchRole: BatchOperationsRole;
+}
+
+/**
+ * The least-privilege policy of every step function, in one place: each step's role starts with its log group only
+ * (infra/constructs/step-function.ts) and gets here exactly the AWS calls that step makes, on the buckets, keys and
+ * jobs the configuration names. test/infra/rekey-stack.test.ts checks the calls against these grants. The statements
+ * go to each role's default policy, so adding them creates no construct of its own.
+ */
+export function grantStepPermissions(steps: Record<TaskStateName, StepFunction>, props: StepPermissionsProps): void {
+  const { targets, workBucket, batchRole } = props;
+  const allow = (state: TaskStateName, sid: string, actions: string[], resources: string[], conditions?: object) =>
+    steps[state].role.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid,
+        actions,
+        resources,
+        ...(conditions ? { conditions: conditions as Record<string, Record<string, unknown>> } : {}),
+      }),
+    );
+  const S = StateNames;
+  // HeadBucket is authorized by s3:ListBucket. A GetObject of a missing key answers 404 (what "…IfExists" reads
+  // rely on) only to a caller with s3:ListBucket on the bucket; otherwise 403.
+  // sts:GetCallerIdentity needs no permission.
+  allow(S.validateInput, "HeadBuckets", ["s3:ListBucket"], [...targets.buckets, workBucket.bucketArn]);
+  allow(S.validateInput, "DescribeTargetKeys", ["kms:DescribeKey"], targets.keys);
+  allow(S.validateInput, "ReadInventoryConfiguration", ["s3:GetInventoryConfiguration"], targets.buckets);
+
+  // Preflight only reads configurations; each SDK call maps to one bucket-level Get permission.
+  allow(
+    S.preflight,
+    "ReadBucketConfigurations",
+    [
+      "s3:GetBucketVersioning",
+      "s3:GetBucketObjectLockConfiguration",
+      "s3:GetReplicationConfiguration",
+      "s3:GetBucketNotification",
+      "s3:GetLifecycleConfiguration",
+      "s3:GetBucketOwnershipControls",
+      "s3:GetBucketPolicy",
+      "s3:GetEncryptionConfiguration",
+    ],
+    targets.buckets,
+  );
+  allow(S.preflight, "ReadTargetKeys", ["kms:DescribeKey", "kms:GetKeyPolicy"], targets.keys);
+  // Whether the inventory's fields show Object Lock (finding object-lock-unseen).
+  allow(S.preflight, "ReadInventoryConfiguration", ["s3:GetInventoryConfiguration"], targets.buckets);
+
+  // PutBucketEncryption needs s3:PutEncryptionConfiguration only: S3 does not validate (or use) the key ID then
+  // (https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketEncryption.html), so the caller needs no KMS
+  // permission.
+  allow(
+    S.enforceDefaultEncryption,
+    "SetDefaultEncryption",
+    ["s3:GetEncryptionConfiguration", "s3:PutEncryptionConfiguration"],
+    targets.buckets,
+  );
+  allow(S.enforceDefaultEncryption, "RecordEnforcement", ["s3:GetObject", "s3:PutObject"], [workBucket.runObjects]);
+  allow(S.enforceDefaultEncryption, "ListWorkBucket", ["s3:ListBucket"], [workBucket.bucketArn]);
+
+  allow(S.findInventory, "ReadInventoryConfiguration", ["s3:GetInventoryConfiguration"], targets.buckets);
+  // source: generate: one manifest-generator job per candidate list (CreateJob has no resource type, see
+  // Create copy jobs), read until listed, then cancelled.
+  allow(S.findInventory, "CreateCandidateListJobs", ["s3:CreateJob"], ["*"]);
+  allow(S.findInventory, "ReadAndCancelCandidateListJobs", ["s3:DescribeJob", "s3:UpdateJobStatus"], [targets.jobs]);
+  allow(S.findInventory, "PassBatchOperationsRole", ["iam:PassRole"], [batchRole.roleArn], {
+    StringEquals: { "iam:PassedToService": "batchoperations.s3.amazonaws.com" },
+  });
+  allow(S.findInventory, "ListWorkBucket", ["s3:ListBucket"], [workBucket.bucketArn]);
+  allow(S.findInventory, "ReadInventoryManifests", ["s3:GetObject"], [workBucket.inventoryObjects]);
+
+  // Manifests and skipped.csv are written with multipart uploads (steps/aws/manifest-upload.ts): Create/UploadPart/
+  // Complete are authorized by s3:PutObject, the abort on failure by s3:AbortMultipartUpload.
+  allow(
+    S.writeManifests,
+    "ReadInventory",
+    ["s3:GetObject"],
+    [workBucket.inventoryObjects, workBucket.arnForObjects(WorkBucketPrefixes.candidates)],
+  );
+  allow(
+    S.writeManifests,
+    "WritePlan",
+    ["s3:PutObject", "s3:AbortMultipartUpload"],
+    [workBucket.runObjects, workBucket.planObjects],
+  );
+  // A plan already written for the same inventory is reused as it is (plans/<bucket>/<delivery>/plan.json); a 404
+  // for a plan not yet written needs ListBucket.
+  allow(S.writeManifests, "ReadPlan", ["s3:GetObject"], [workBucket.planObjects]);
+  allow(S.writeManifests, "ListWorkBucket", ["s3:ListBucket"], [workBucket.bucketArn]);
+  // HeadObject tells which key an SSE-KMS object is under (the inventory does not say); no KMS permission needed.
+  allow(S.writeManifests, "HeadTargetObjects", ["s3:GetObject"], targets.objects);
+  allow(S.writeManifests, "ListTargetBuckets", ["s3:ListBucket"], targets.buckets);
+
+  // CreateJob and ListJobs (finding an earlier execution's job for the same plan) have no resource type
+  // (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html), so "*". Tags given in
+  // CreateJob are authorized by CreateJob itself (aws:RequestTag), not s3:PutJobTagging. What a job can do is
+  // bounded by the one role it may pass: iam:PassRole on the Batch Operations role only, and only to Batch
+  // Operations.
+  allow(S.createCopyJobs, "CreateCopyJobs", ["s3:CreateJob", "s3:ListJobs"], ["*"]);
+  allow(S.createCopyJobs, "PassBatchOperationsRole", ["iam:PassRole"], [batchRole.roleArn], {
+    StringEquals: { "iam:PassedToService": "batchoperations.s3.amazonaws.com" },
+  });
+
+  allow(S.checkCopyJobs, "DescribeCopyJobs", ["s3:DescribeJob"], [targets.jobs]);
+
+  // The multipart copy in place (steps/handlers/copy-large-objects.ts, steps/domain/large-copy.ts).
+  // HeadObject/UploadPartCopy's source read need s3:GetObject, and s3:GetObjectVersion when they name the version
+  // read at the start; tags are read from and written to a named version; Create/UploadPartCopy/Complete need
+  // s3:PutObject, plus s3:PutObjectRetention and s3:PutObjectLegalHold when they carry the source's Object Lock
+  // settings; ListParts resumes an upload; ListObjectVersions checks that nothing landed between source and copy.
+  // Writing SSE-KMS parts needs GenerateDataKey and Decrypt on the target key
+  // (https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html#mpuAndPermissions). Progress lives
+  // under the plan's prefix.
+  allow(
+    S.copyLargeObjects,
+    "CopyLargeObjectsInPlace",
+    [
+      "s3:GetObject",
+      "s3:GetObjectVersion",
+      "s3:GetObjectTagging",
+      "s3:GetObjectVersionTagging",
+      "s3:PutObject",
+      "s3:PutObjectTagging",
+      "s3:PutObjectVersionTagging",
+      "s3:PutObjectRetention",
+      "s3:PutObjectLegalHold",
+      "s3:AbortMultipartUpload",
+      "s3:ListMultipartUploadParts",
+    ],
+    targets.objects,
+  );
+  allow(S.copyLargeObjects, "ListTargetBuckets", ["s3:ListBucket", "s3:ListBucketVersions"], targets.buckets);
+  allow(S.copyLargeObjects, "EncryptUnderTargetKeys", ["kms:GenerateDataKey", "kms:Decrypt"], targets.keys);
+  allow(S.copyLargeObjects, "ReadPlan", ["s3:GetObject"], [workBucket.planObjects]);
+  allow(S.copyLargeObjects, "WriteProgress", ["s3:PutObject"], [workBucket.planObjects]);
+  allow(S.copyLargeObjects, "ListWorkBucket", ["s3:ListBucket"], [workBucket.bucketArn]);
+  // With approval required, the copies start only after the jobs show they were confirmed.
+  allow(S.copyLargeObjects, "DescribeCopyJobs", ["s3:DescribeJob"], [targets.jobs]);
+
+  // HeadObject needs s3:GetObject (no KMS permission: it returns no data); ListBucket turns a deleted key into 404.
+  allow(S.verifyResults, "DescribeCopyJobs", ["s3:DescribeJob"], [targets.jobs]);
+  allow(S.verifyResults, "ReadPlanAndReports", ["s3:GetObject"], [workBucket.runObjects, workBucket.planObjects]);
+  allow(S.verifyResults, "WriteVerification", ["s3:PutObject", "s3:AbortMultipartUpload"], [workBucket.runObjects]);
+  allow(S.verifyResults, "ListWorkBucket", ["s3:ListBucket"], [workBucket.bucketArn]);
+  allow(S.verifyResults, "HeadTargetObjects", ["s3:GetObject"], targets.objects);
+  allow(S.verifyResults, "ListTargetBuckets", ["s3:ListBucket"], targets.buckets);
+
+  allow(S.writeFinalReport, "ReadVerification", ["s3:GetObject"], [workBucket.runObjects]);
+  allow(S.writeFinalReport, "WriteReport", ["s3:PutObject"], [workBucket.runObjects]);
+
+  allow(S.recordFailure, "WriteFailure", ["s3:PutObject"], [workBucket.runObjects]);
+}

@@ -1,0 +1,149 @@
+/**
+ * cdk-nag (AwsSolutions) runs at synth (infra/rekey-app.ts). Each finding it reports on the stack is acknowledged
+ * here, with its exact id, on the constructs it concerns, and why it is acceptable; any other finding fails the synth.
+ * test/infra/nag.test.ts proves each one is needed.
+ */
+import { Stack, Validations } from "aws-cdk-lib";
+import type { CfnBucket } from "aws-cdk-lib/aws-s3";
+import type { StateMachine } from "aws-cdk-lib/aws-stepfunctions";
+import type { IConstruct } from "constructs";
+import { StateNames, type TaskStateName } from "../contract/states.ts";
+import type { BatchOperationsRole } from "./constructs/batch-operations-role.ts";
+import type { StepFunction } from "./constructs/step-function.ts";
+import { type WorkBucket, WorkBucketPrefixes } from "./constructs/work-bucket.ts";
+
+/** One acknowledged cdk-nag finding: its exact id, where it applies, and why it is acceptable. */
+export interface NagAcknowledgement {
+  id: string;
+  scopes: IConstruct[];
+  reason: string;
+}
+
+export interface NagAcknowledgementScopes {
+  workBucket: WorkBucket;
+  batchRole: BatchOperationsRole;
+  steps: Record<TaskStateName, StepFunction>;
+  stateMachine: StateMachine;
+  /** The configured bucket names and patterns (RekeyConfig.buckets): each gets its own object-wildcard finding. */
+  buckets: string[];
+}
+
+/** The acknowledgements the stack's resources need; the resource ids in the finding ids are as cdk-nag prints them. */
+export function planNagAcknowledgements(scopes: NagAcknowledgementScopes): NagAcknowledgement[] {
+  const { workBucket, batchRole, steps, stateMachine, buckets } = scopes;
+  const stack = Stack.of(workBucket);
+  const partition = "<AWS::Partition>";
+  const workBucketArn = `<${stack.getLogicalId(workBucket.node.defaultChild as CfnBucket)}.Arn>`;
+  const iam5 = (resource: string) => `AwsSolutions-IAM5[Resource::${resource}]`;
+  const step = (state: TaskStateName) => steps[state];
+  const S = StateNames;
+  const acks: NagAcknowledgement[] = [
+    {
+      id: "AwsSolutions-S1",
+      scopes: [workBucket],
+      reason:
+        "The work bucket holds manifests and reports written by rekey's own roles and by S3; who did what is in " +
+        "CloudTrail. A server access log bucket would itself need this exemption.",
+    },
+    {
+      id: "AwsSolutions-L1",
+      scopes: Object.values(steps),
+      reason:
+        "Node.js 22 is pinned on purpose: the steps are bundled for node22 and tested on it; a newer runtime is a " +
+        "deliberate, tested change, not something a synth should pick.",
+    },
+    {
+      id: iam5("*"),
+      scopes: [...Object.values(steps), stateMachine],
+      reason:
+        "Actions without resource-level permissions (Service Authorization Reference): xray:PutTraceSegments and " +
+        "xray:PutTelemetryRecords (active tracing); the logs:*LogDelivery/Describe* actions Step Functions logging " +
+        "needs; s3:CreateJob and s3:ListJobs, whose jobs are bounded by iam:PassRole on the Batch Operations role only.",
+    },
+    {
+      id: iam5(`${workBucketArn}/${WorkBucketPrefixes.runs}*`),
+      scopes: [S.enforceDefaultEncryption, S.writeManifests, S.verifyResults, S.writeFinalReport, S.recordFailure].map(
+        step,
+      ),
+      reason:
+        "Run artifacts are keyed by bucket and execution name (runs/<bucket>/<execution>/…), known only at run " +
+        "time; the grant is limited to the runs/ prefix of the stack's own work bucket.",
+    },
+    {
+      id: iam5(`${workBucketArn}/${WorkBucketPrefixes.plans}*`),
+      scopes: [S.writeManifests, S.copyLargeObjects, S.verifyResults].map(step),
+      reason:
+        "Manifests, completion reports and multipart-copy progress are keyed by bucket and inventory delivery " +
+        "(plans/<bucket>/<delivery>/…), known only at run time; the grant is limited to the plans/ prefix of the " +
+        "stack's own work bucket.",
+    },
+    {
+      id: iam5(`${workBucketArn}/${WorkBucketPrefixes.inventory}*`),
+      scopes: [S.findInventory, S.writeManifests].map(step),
+      reason:
+        "S3 Inventory names its deliveries by date and configuration (inventory/<bucket>/<config>/<date>/…); the " +
+        "grant is read-only and limited to the inventory/ prefix of the stack's own work bucket.",
+    },
+    {
+      id: iam5(`arn:${partition}:s3:${stack.region}:${stack.account}:job/*`),
+      scopes: [S.findInventory, S.checkCopyJobs, S.copyLargeObjects, S.verifyResults].map(step),
+      reason:
+        "Batch Operations job ids exist only once a run creates its jobs; DescribeJob is read-only, and " +
+        "UpdateJobStatus (Find inventory cancels its own unrun candidate-list jobs) can only stop a job; both are " +
+        "limited to this account's jobs in this region.",
+    },
+    {
+      id: iam5(`${workBucketArn}/${WorkBucketPrefixes.manifests}`),
+      scopes: [batchRole],
+      reason: "Batch Operations reads the copy manifests a run writes under plans/<bucket>/<delivery>/manifests/.",
+    },
+    {
+      id: iam5(`${workBucketArn}/${WorkBucketPrefixes.candidates}`),
+      scopes: [batchRole, step(S.writeManifests)],
+      reason:
+        "With source: generate, the manifest generator writes each run's candidate lists under " +
+        "runs/<bucket>/<execution>/candidates/, named by job id; the plan step reads them.",
+    },
+    {
+      id: iam5(`${workBucketArn}/${WorkBucketPrefixes.reports}`),
+      scopes: [batchRole],
+      reason:
+        "Batch Operations writes completion reports under plans/<bucket>/<delivery>/batch-reports/, named by job id.",
+    },
+  ];
+  for (const bucket of buckets) {
+    acks.push({
+      id: iam5(`arn:${partition}:s3:::${bucket}/*`),
+      scopes: [batchRole, step(S.writeManifests), step(S.copyLargeObjects), step(S.verifyResults)],
+      reason:
+        `rekey re-encrypts every current object of ${bucket}, whose keys are known only from its inventory: the ` +
+        "Batch Operations role copies them in place or updates their encryption, planning HEADs SSE-KMS objects for " +
+        "their key, Copy large objects copies objects over 5 GiB part by part, Verify results HEADs a sample.",
+    });
+    if (bucket.endsWith("*")) {
+      acks.push({
+        id: iam5(`arn:${partition}:s3:::${bucket}`),
+        scopes: [
+          batchRole,
+          step(S.validateInput),
+          step(S.preflight),
+          step(S.enforceDefaultEncryption),
+          step(S.findInventory),
+          step(S.writeManifests),
+          step(S.copyLargeObjects),
+          step(S.verifyResults),
+        ],
+        reason: `The configuration allows every bucket whose name starts with "${bucket.slice(0, -1)}" (rekey:buckets).`,
+      });
+    }
+  }
+  return acks;
+}
+
+/** Records each acknowledgement on its constructs, except those `omit` names (tests proving each is needed). */
+export function applyNagAcknowledgements(acks: NagAcknowledgement[], omit: string[] = []): void {
+  for (const ack of acks) {
+    if (omit.includes(ack.id)) continue;
+    for (const scope of ack.scopes) Validations.of(scope).acknowledge({ id: ack.id, reason: ack.reason });
+  }
+}
