@@ -105,11 +105,11 @@ export async function deployToSandbox(
       : (await clients.lambda.send(new CreateFunctionCommand({ ...configuration, Code: { ZipFile: code } })))
           .FunctionArn;
     functionNames[state] = name;
-    arns[FunctionPlaceholders[state]] =
-      arn ?? `arn:aws:lambda:${identity.region}:${identity.accountId}:function:${name}`;
+    const expected = sandboxFunctionArns(identity)[FunctionPlaceholders[state]];
+    if (arn !== expected) throw new Error(`The sandbox gave function ${name} the ARN ${arn}, not ${expected}`);
   }
 
-  const definition = substitute(rekeyDefinitionJson(), arns);
+  const definition = substitute(rekeyDefinitionJson(), sandboxFunctionArns(identity));
   const roleArn = stateMachineRoleArn(identity);
   const found = await findStateMachine(clients.sfn, STATE_MACHINE_NAME);
   const stateMachineArn = found

@@ -4,6 +4,7 @@ import { DescribeExecutionCommand } from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sandboxWorkBucket } from "../../local/deploy.ts";
 import { sandboxClients } from "../../local/sandbox-clients.ts";
+import { rekeyDeployment } from "../../local/sandbox-run.ts";
 import { becomesCompliant, type MixedBucket, seedMixedBucket } from "../../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
@@ -29,6 +30,7 @@ describe("rekey start, status, runs against the sandbox", () => {
 
   beforeAll(async () => {
     sandbox = await startSandbox();
+    await rekeyDeployment(sandbox);
     clients = sandboxClients(sandbox);
     scenario = await seedMixedBucket(clients, new SandboxAdmin(sandbox.endpoint), {
       bucket: "cli-data",
@@ -149,6 +151,7 @@ describe("rekey start, status, runs against the sandbox", () => {
 describe("rekey start without an inventory configuration", () => {
   it("lists the bucket with the manifest generator and finishes without waiting for a delivery", async () => {
     const sandbox = await startSandbox();
+    await rekeyDeployment(sandbox);
     try {
       const clients = sandboxClients(sandbox);
       const scenario = await seedMixedBucket(clients, new SandboxAdmin(sandbox.endpoint), {

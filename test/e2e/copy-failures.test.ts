@@ -2,7 +2,9 @@ import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { ListJobsCommand } from "@aws-sdk/client-s3-control";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StateNames } from "../../contract/states.ts";
-import { sandboxBatchRoleArn, sandboxClients } from "../../local/run-workflow.ts";
+import { sandboxBatchRoleArn } from "../../local/deploy.ts";
+import type { ExecutionResult } from "../../local/executions.ts";
+import { sandboxClients } from "../../local/sandbox-clients.ts";
 import { type MixedBucket, seedMixedBucket } from "../../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
@@ -12,7 +14,6 @@ import { createCopyJobs } from "../../steps/handlers/create-copy-jobs.ts";
 import type { AwsClients } from "../../steps/runtime/clients.ts";
 import { invokeStep } from "../../steps/runtime/invoke.ts";
 import { silentLogger } from "../../steps/runtime/log.ts";
-import type { ExecutionResult } from "../../workflow/local-runner.ts";
 import { runOnScenario } from "../support/run-scenario.ts";
 
 /** Copy tasks that fail for a reason an operator must fix: the run says so and fails; nothing else changes. */
@@ -86,7 +87,7 @@ describe("a run whose copy tasks are denied", () => {
     expect(createdJobIds.length).toBeGreaterThan(0);
     const deps = {
       clients,
-      config: { batchRoleArn: sandboxBatchRoleArn(sandbox.identity.accountId) },
+      config: { batchRoleArn: sandboxBatchRoleArn(sandbox.identity) },
       log: silentLogger,
       now: () => new Date(),
     };

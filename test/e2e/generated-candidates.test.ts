@@ -2,6 +2,7 @@ import { ListJobsCommand } from "@aws-sdk/client-s3-control";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Plan } from "../../contract/plan.ts";
 import { StateNames } from "../../contract/states.ts";
+import type { ExecutionResult } from "../../local/executions.ts";
 import { sandboxClients } from "../../local/sandbox-clients.ts";
 import { becomesCompliant, type MixedBucket, seedMixedBucket } from "../../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
@@ -9,7 +10,6 @@ import type { AdminObjectVersion } from "../../sandbox/s3/admin.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
 import { CANDIDATE_LISTS } from "../../steps/domain/candidates.ts";
 import type { AwsClients } from "../../steps/runtime/clients.ts";
-import type { ExecutionResult } from "../../workflow/local-runner.ts";
 import { finalReport, runOnScenario } from "../support/run-scenario.ts";
 
 /**

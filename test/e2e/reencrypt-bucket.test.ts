@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runReportSchema } from "../../contract/final-report.ts";
 import { planKeys } from "../../contract/run-context.ts";
 import { StateNames } from "../../contract/states.ts";
+import type { ExecutionResult } from "../../local/executions.ts";
 import { sandboxClients } from "../../local/sandbox-clients.ts";
 import {
   becomesCompliant,
@@ -20,7 +21,6 @@ import { getText } from "../../steps/aws/s3-io.ts";
 import { decodeManifestKey } from "../../steps/domain/batch-manifest.ts";
 import type { FinalReportOutput } from "../../steps/handlers/write-final-report.ts";
 import type { AwsClients } from "../../steps/runtime/clients.ts";
-import type { ExecutionResult } from "../../workflow/local-runner.ts";
 import { finalReport, runOnScenario } from "../support/run-scenario.ts";
 
 /**

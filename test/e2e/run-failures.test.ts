@@ -2,6 +2,7 @@ import { DisableKeyCommand } from "@aws-sdk/client-kms";
 import {
   GetBucketEncryptionCommand,
   ListObjectsV2Command,
+  PutBucketEncryptionCommand,
   PutBucketInventoryConfigurationCommand,
   PutBucketVersioningCommand,
   PutObjectCommand,
@@ -14,7 +15,7 @@ import { startSandboxExecution } from "../../local/sandbox-run.ts";
 import { type MixedBucket, seedMixedBucket } from "../../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
-import { getTextIfExists } from "../../steps/aws/s3-io.ts";
+import { getTextIfExists, putJson } from "../../steps/aws/s3-io.ts";
 import type { AwsClients } from "../../steps/runtime/clients.ts";
 import { runOnScenario } from "../support/run-scenario.ts";
 
@@ -110,17 +111,28 @@ describe("a run that cannot proceed", () => {
   });
 
   it("gives up waiting for an inventory after the deadline, records why, and creates no job", async () => {
-    let offsetMs = 0;
-    const result = await run(
-      { options: { inventoryWaitSeconds: 3600, inventoryPollSeconds: 600 } },
-      {
-        now: () => new Date(Date.now() + offsetMs),
-        // Time passes only while the run waits: each wait jumps the clock by ten minutes.
-        onEvent: (e) => {
-          if (e.type === "StateEntered" && e.state.name === StateNames.waitForInventory) offsetMs += 600_000;
+    // An earlier run enforced default encryption two hours ago and recorded when; this run reuses that moment, so
+    // with a one-hour wait the deadline has already passed and no inventory delivered since exists.
+    await clients.s3.send(
+      new PutBucketEncryptionCommand({
+        Bucket: scenario.bucket,
+        ServerSideEncryptionConfiguration: {
+          Rules: [
+            {
+              ApplyServerSideEncryptionByDefault: { SSEAlgorithm: "aws:kms", KMSMasterKeyID: scenario.targetKeyArn },
+              BucketKeyEnabled: true,
+            },
+          ],
         },
-      },
+      }),
     );
+    await putJson(clients.s3, scenario.workBucket, `runs/${scenario.bucket}/default-encryption.json`, {
+      kmsKeyArn: scenario.targetKeyArn,
+      enforcedAt: new Date(Date.now() - 2 * 3600_000).toISOString(),
+      previous: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: "AES256" }, BucketKeyEnabled: false }],
+      runId: "an-earlier-run",
+    });
+    const result = await run({ options: { inventoryWaitSeconds: 3600, inventoryPollSeconds: 600 } });
     expect(result).toMatchObject({ status: "FAILED", error: "InventoryNotReadyError" });
     expect(result.status === "FAILED" && result.cause).toMatch(
       /No inventory of fail-data delivered after .* arrived within 1 hours.*Fix:/s,

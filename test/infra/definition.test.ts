@@ -7,8 +7,8 @@ import type { Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { FunctionPlaceholders, type TaskStateName } from "../../contract/states.ts";
 import { StepSpecs } from "../../infra/constructs/step-function.ts";
-import { rekeyDefinitionJson, substitute } from "../../workflow/definition.ts";
 import { sandboxFunctionArns } from "../../local/deploy.ts";
+import { rekeyDefinitionJson, substitute } from "../../workflow/definition.ts";
 import { buildStack, render } from "./helpers.ts";
 
 let template: Template;

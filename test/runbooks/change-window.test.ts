@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rekeyDeployment } from "../../local/sandbox-run.ts";
 import { SANDBOX_CREDENTIALS } from "../../sandbox/config.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
 
@@ -29,6 +30,7 @@ describe.runIf(has("aws") && has("jq"))("runbooks/change-window.md, pasted into 
   let sandbox: Sandbox;
   beforeAll(async () => {
     sandbox = await startSandbox();
+    await rekeyDeployment(sandbox);
   });
   afterAll(async () => {
     await sandbox?.close();

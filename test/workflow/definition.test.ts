@@ -1,10 +1,10 @@
 import { StateMachine, type StateMachineDefinition } from "aws-local-stepfunctions";
 import { describe, expect, it } from "vitest";
 import { FunctionPlaceholders, StateNames } from "../../contract/states.ts";
-import * as handlers from "../../steps/runtime/lambda-handlers.ts";
-import { STEP_FUNCTIONS } from "../../steps/runtime/functions.ts";
-import { rekeyDefinition, rekeyDefinitionJson, substitute, TRANSIENT_ERRORS } from "../../workflow/definition.ts";
 import { sandboxFunctionArns } from "../../local/deploy.ts";
+import { STEP_FUNCTIONS } from "../../steps/runtime/functions.ts";
+import * as handlers from "../../steps/runtime/lambda-handlers.ts";
+import { rekeyDefinition, rekeyDefinitionJson, substitute, TRANSIENT_ERRORS } from "../../workflow/definition.ts";
 
 type State = Record<string, unknown> & { Type: string };
 const states = rekeyDefinition().States as unknown as Record<string, State>;
@@ -12,7 +12,10 @@ const tasks = Object.entries(states).filter(([, s]) => s.Type === "Task");
 
 describe("the rekey state machine definition", () => {
   it("is a valid ASL definition once its placeholders are substituted", () => {
-    const json = substitute(rekeyDefinitionJson(), sandboxFunctionArns({ region: "us-east-1", accountId: "123456789012" }));
+    const json = substitute(
+      rekeyDefinitionJson(),
+      sandboxFunctionArns({ region: "us-east-1", accountId: "123456789012" }),
+    );
     expect(
       () =>
         new StateMachine(JSON.parse(json) as StateMachineDefinition, {
