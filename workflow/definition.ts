@@ -3,8 +3,8 @@ import { FunctionPlaceholders, StateNames, type TaskStateName } from "../contrac
 
 /**
  * The rekey state machine, one source for AWS (infra/ deploys it with definitionSubstitutions) and for the
- * local sandbox (workflow/local-runner.ts runs it with aws-local-stepfunctions). JSONPath only, no variables:
- * the local engine ignores JSONata and Assign.
+ * sandbox (local/deploy.ts creates it there with CreateStateMachine). JSONPath only, no variables: the sandbox's
+ * engine (aws-local-stepfunctions) ignores JSONata and Assign.
  *
  * Task states name a Lambda function by a `${Placeholder}` that the deployment substitutes with the function ARN.
  * Invoking a Lambda function ARN directly keeps the state's output equal to the function's return value on AWS
@@ -31,7 +31,7 @@ const TASK_TIMEOUT_SECONDS = 900;
  */
 export const LARGE_COPY_TIME_BUDGET_MS = 13 * 60_000;
 /**
- * A run that has not finished after three weeks has lost its operator. (The local engine arms one Node timer for
+ * A run that has not finished after three weeks has lost its operator. (The sandbox's engine arms one Node timer for
  * the whole execution, which caps this below 24.8 days.)
  */
 const EXECUTION_TIMEOUT_SECONDS = 21 * 24 * 3600;
