@@ -323,10 +323,7 @@ describe("Lambda in the sandbox", () => {
     expect(tail).toMatch(/\tERROR\tcomplained bonjour\n/);
     expect(tail).toContain("raw bonjour\n");
     expect(tail).toMatch(/REPORT RequestId: \S+\tDuration: /);
-    const { log } = await new SandboxAdmin(sandbox.endpoint).request<{ log: string }>(
-      "GET",
-      "/_sandbox/lambda/logs?function=chatty-fn",
-    );
+    const log = await new SandboxAdmin(sandbox.endpoint).lambdaLogs("chatty-fn");
     expect(log).toContain("said bonjour");
     expect(sandbox.lambda.logs("chatty-fn")).toBe(log);
     expect(sandbox.lambda.logs("echo-fn")).not.toContain("bonjour");
