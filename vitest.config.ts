@@ -9,7 +9,7 @@ export default defineConfig({
       "cli/**/*.test.ts",
       "workflow/**/*.test.ts",
     ],
-    setupFiles: ["./workflow/node20-polyfill.ts"],
+    setupFiles: ["./sandbox/stepfunctions/node20-polyfill.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",

@@ -40,6 +40,12 @@ export class SandboxAdmin {
     return (await this.request<{ versions: AdminObjectVersion[] }>("GET", `/_sandbox/s3/versions?${q}`)).versions;
   }
 
+  /** Everything a sandbox Lambda function's containers wrote (its log, as CloudWatch Logs would hold it). */
+  async lambdaLogs(functionName: string): Promise<string> {
+    const q = new URLSearchParams({ function: functionName });
+    return (await this.request<{ log: string }>("GET", `/_sandbox/lambda/logs?${q}`)).log;
+  }
+
   /** Any admin call, for services whose admin routes have no typed method here. */
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const res = await fetch(new URL(path, this.endpoint), {

@@ -13,6 +13,7 @@ import {
 } from "./http.ts";
 import { KeyRegistry } from "./kms/keys.ts";
 import { kmsService } from "./kms/service.ts";
+import { createLambda, type LambdaSandbox } from "./lambda/service.ts";
 import { createS3, type S3Sandbox } from "./s3/service.ts";
 import { type BatchOperationsSandbox, createBatchOperations } from "./s3control/service.ts";
 import { createStepFunctions, type StepFunctionsSandbox } from "./stepfunctions/service.ts";
@@ -37,6 +38,7 @@ export interface Sandbox {
   s3: S3Sandbox;
   batch: BatchOperationsSandbox;
   stepFunctions: StepFunctionsSandbox;
+  lambda: LambdaSandbox;
   close(): Promise<void>;
 }
 
@@ -51,12 +53,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     endpoint: () => endpoint,
     tasksPerSecond: options.batchTasksPerSecond,
   });
-  const stepFunctions = createStepFunctions({ identity, s3: s3.store, endpoint: () => endpoint });
+  const lambda = createLambda({ identity, endpoint: () => endpoint });
+  const stepFunctions = createStepFunctions({ identity, lambda });
   const byService: Record<string, ServiceHandler> = {
     s3: (req) => (req.rawPath.startsWith("/v20180820/") ? batch.handler(req) : s3.handler(req)),
     kms: kmsService(kms),
     sts: stsService(identity),
     states: stepFunctions.handler,
+    lambda: lambda.handler,
   };
   const admin: ServiceHandler = async (req) => {
     if (req.rawPath === "/_sandbox/health") {
@@ -69,6 +73,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     if (req.rawPath.startsWith("/_sandbox/s3/")) return s3.admin(req);
     if (req.rawPath.startsWith("/_sandbox/batch/")) return batch.admin(req);
     if (req.rawPath.startsWith("/_sandbox/stepfunctions/")) return stepFunctions.admin(req);
+    if (req.rawPath.startsWith("/_sandbox/lambda/")) return lambda.admin(req);
     return undefined;
   };
 
@@ -134,9 +139,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     s3,
     batch,
     stepFunctions,
+    lambda,
     async close() {
       stepFunctions.close();
       batch.close();
+      await lambda.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

@@ -1,14 +1,30 @@
-import { startSandboxExecution } from "../../local/run-workflow.ts";
-import type { EventLog, LocalExecution } from "../../workflow/local-runner.ts";
 import type { SandboxIdentity } from "../config.ts";
-import { ExecutionHistory, type TaskInfo, type Terminal } from "./history.ts";
+import type { LambdaSandbox } from "../lambda/service.ts";
+import { type EngineRun, type EventLog, type StateMachineDefinition, startEngine } from "./engine.ts";
+import { ExecutionHistory, type TaskKind, type Terminal } from "./history.ts";
+import { inputTooLarge, MAX_PAYLOAD_BYTES, outputTooLarge, payloadBytes, runTask, stateError } from "./tasks.ts";
 
 export type ExecutionStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "TIMED_OUT" | "ABORTED";
 
 /** How long StopExecution waits for the engine to report the abort before closing the history itself. */
 const ABORT_GRACE_MS = 2_000;
 
-/** One execution of the sandbox's state machine: what DescribeExecution, ListExecutions and the history show. */
+/** Lets every event the engine has dispatched so far reach the history (the engine's log is a microtask queue). */
+const drained = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** What an execution runs: the definition of its state machine when it started, and where its tasks go. */
+export interface ExecutionRun {
+  definition: StateMachineDefinition;
+  stateMachineName: string;
+  roleArn: string;
+  parsedInput: unknown;
+  identity: SandboxIdentity;
+  lambda: LambdaSandbox;
+  /** True once DeleteStateMachine was called: the execution fails at its next state transition. */
+  machineDeleted: () => boolean;
+}
+
+/** One execution of a state machine: what DescribeExecution, ListExecutions and the history show. */
 export class SandboxExecution {
   status: ExecutionStatus = "RUNNING";
   stopDate: number | undefined;
@@ -16,8 +32,11 @@ export class SandboxExecution {
   error: string | undefined;
   cause: string | undefined;
   readonly history: ExecutionHistory;
-  private local: LocalExecution | undefined;
+  private engine: EngineRun | undefined;
   private stopRequest: { error?: string; cause?: string; at: number } | undefined;
+  /** Task attempts still waiting for their function, by state name, so a state timeout can be recorded. */
+  private readonly attempts = new Map<string, { task: TaskKind; abandoned: boolean }>();
+  private readonly closeListeners: Array<() => void> = [];
 
   constructor(
     readonly executionArn: string,
@@ -28,35 +47,50 @@ export class SandboxExecution {
     readonly startDate: number,
     /** Creation order, to order executions that started in the same millisecond. */
     readonly sequence: number,
-    options: { taskInfo: (state: string) => TaskInfo | undefined; maxHistoryEvents: number },
+    options: { maxHistoryEvents: number },
   ) {
     this.history = new ExecutionHistory({
-      taskInfo: options.taskInfo,
       maxEvents: options.maxHistoryEvents,
       onClose: (terminal, reason) => {
         this.settle(terminal);
-        if (reason !== "engine") this.local?.abort();
+        if (reason !== "engine") this.engine?.abort();
+        for (const listener of this.closeListeners) listener();
       },
     });
   }
 
-  /** Runs the definition in the background with the real step code against the sandbox. */
-  run(params: {
-    sandbox: { endpoint: string; identity: SandboxIdentity };
-    roleArn: string;
-    workBucket: string;
-    parsedInput: unknown;
-  }): void {
+  /** Runs the definition in the background; Task states invoke the sandbox's Lambda functions. */
+  run(params: ExecutionRun): void {
     this.history.started(this.input, params.roleArn, this.startDate);
-    this.local = startSandboxExecution({
-      sandbox: params.sandbox,
+    this.engine = startEngine({
+      definition: params.definition,
       input: params.parsedInput,
-      name: this.name,
-      workBucket: params.workBucket,
-      onEvent: (event) => this.history.engineEvent(event, this.stopRequest),
-      onStepEnd: (invocation) => this.history.stepEnded(invocation),
+      context: {
+        Execution: {
+          Id: this.executionArn,
+          Name: this.name,
+          StartTime: new Date(this.startDate).toISOString(),
+          Input: params.parsedInput,
+          RoleArn: params.roleArn,
+        },
+        StateMachine: { Id: this.stateMachineArn, Name: params.stateMachineName },
+      },
+      runTask: async (stateName, state, input) => {
+        await drained();
+        if (this.history.isClosed) throw stateError("States.Runtime", "The execution has closed.", true);
+        return runTask({
+          stateName,
+          state,
+          input,
+          lambda: params.lambda,
+          identity: params.identity,
+          history: this.history,
+          track: (name, task) => this.track(name, task),
+        });
+      },
+      onEvent: (event) => this.onEngineEvent(event, params),
     });
-    void this.local.result.then((result) => {
+    void this.engine.result.then((result) => {
       // The engine's closing event normally settled the execution already; this covers an engine that ended without one.
       if (this.history.isClosed) return;
       if (result.status === "SUCCEEDED") {
@@ -80,7 +114,7 @@ export class SandboxExecution {
       return;
     }
     this.stopRequest = { ...request, at: Date.now() };
-    this.local?.abort();
+    this.engine?.abort();
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, ABORT_GRACE_MS);
@@ -94,13 +128,63 @@ export class SandboxExecution {
   shutdown(): void {
     if (this.status !== "RUNNING") return;
     this.stopRequest ??= { error: "SandboxClosed", cause: "The sandbox was closed.", at: Date.now() };
-    this.local?.abort();
+    this.engine?.abort();
     this.history.aborted(this.stopRequest);
+  }
+
+  /** Called once the execution has closed (at once if it already has). */
+  onClosed(listener: () => void): void {
+    if (this.history.isClosed) listener();
+    else this.closeListeners.push(listener);
   }
 
   /** Where the execution is now: the last state it entered. */
   get currentState(): string | undefined {
     return this.history.currentState;
+  }
+
+  private track(stateName: string, task: TaskKind) {
+    const attempt = { task, abandoned: false };
+    this.attempts.set(stateName, attempt);
+    return {
+      abandoned: () => attempt.abandoned,
+      done: () => {
+        if (this.attempts.get(stateName) === attempt) this.attempts.delete(stateName);
+      },
+    };
+  }
+
+  /**
+   * The checks Step Functions makes at each transition, then the history: payload quota on every state's input and
+   * output (States.DataLimitExceeded, which no Catch handles), a deleted state machine, a state timeout.
+   */
+  private onEngineEvent(event: EventLog, params: ExecutionRun): void {
+    if (this.history.isClosed) return;
+    const nested = "index" in event && event.index !== undefined;
+    if (!nested && event.type === "StateEntered") {
+      if (params.machineDeleted()) {
+        this.history.failed("States.Runtime", `State machine ${params.stateMachineName} has been deleted.`, Date.now());
+        return;
+      }
+      if (payloadBytes(JSON.stringify(event.state.input ?? null)) > MAX_PAYLOAD_BYTES) {
+        this.history.failed("States.DataLimitExceeded", inputTooLarge(event.state.name), Date.now());
+        return;
+      }
+    }
+    if (!nested && event.type === "StateExited") {
+      if (payloadBytes(JSON.stringify(event.state.output ?? null)) > MAX_PAYLOAD_BYTES) {
+        this.history.failed("States.DataLimitExceeded", outputTooLarge(event.state.name), Date.now());
+        return;
+      }
+    }
+    if (event.type === "StateFailed" && event.Error === "States.Timeout") {
+      const attempt = this.attempts.get(event.state.name);
+      if (attempt && !attempt.abandoned) {
+        attempt.abandoned = true;
+        this.history.taskTimedOut(attempt.task, "States.Timeout");
+      }
+    }
+    this.history.engineEvent(event, this.stopRequest);
   }
 
   private settle(terminal: Terminal): void {

@@ -1,5 +1,4 @@
-import type { StepInvocation } from "../../local/run-workflow.ts";
-import type { EventLog } from "../../workflow/local-runner.ts";
+import type { EventLog } from "./engine.ts";
 
 /** Step Functions' hard limit on one execution's history (service quotas); reaching it fails the execution. */
 export const MAX_HISTORY_EVENTS = 25_000;
@@ -25,11 +24,11 @@ export interface Terminal {
   cause?: string;
 }
 
-/** The Lambda function a Task state invokes, and its TimeoutSeconds, as the deployed definition says. */
-export interface TaskInfo {
-  resource: string;
-  timeoutInSeconds?: number;
-}
+/**
+ * How a Task state's work shows in the history: a Lambda function ARN as `LambdaFunction*` events, a service
+ * integration (`arn:aws:states:::lambda:invoke`) as `Task*` events with its resource type and name.
+ */
+export type TaskKind = { kind: "function" } | { kind: "integration"; resourceType: string; resource: string };
 
 /** The history event types each engine state type enters and exits with. */
 const STATE_EVENT_PREFIX: Record<string, string> = {
@@ -49,18 +48,13 @@ const notTruncated = { truncated: false };
 const text = (v: unknown) => (typeof v === "string" ? v : v === undefined ? undefined : JSON.stringify(v));
 
 /**
- * Builds an execution's AWS-shaped history from aws-local-stepfunctions' event log and the step invocations
- * (for the LambdaFunction* events of Task states, which invoke Lambda function ARNs directly).
- *
- * The engine's event log is an async generator that lags behind the engine, so a step invocation is usually
- * reported before the StateExited/StateFailed event it belongs to. Invocations therefore wait in a queue per
- * state and are written out, in order, when their state's exit or failure arrives.
+ * Builds an execution's AWS-shaped history from aws-local-stepfunctions' event log, plus the task events the
+ * service writes itself while it invokes a Task state's resource (sandbox/stepfunctions/tasks.ts).
  */
 export class ExecutionHistory {
   readonly events: HistoryEvent[] = [];
   /** The latest `*StateEntered` state name: where the execution is now. */
   currentState: string | undefined;
-  private readonly invocations = new Map<string, StepInvocation[]>();
   private terminal: Terminal | undefined;
   private resolveClosed: (t: Terminal) => void = () => undefined;
   /** Resolves once the closing event (ExecutionSucceeded/Failed/Aborted/TimedOut) is written. */
@@ -68,7 +62,6 @@ export class ExecutionHistory {
 
   constructor(
     private readonly options: {
-      taskInfo: (state: string) => TaskInfo | undefined;
       maxEvents: number;
       /** Called once, with the closing event's data, when the history closes. */
       onClose: (terminal: Terminal, reason: "engine" | "limit" | "forced") => void;
@@ -91,11 +84,71 @@ export class ExecutionHistory {
     });
   }
 
-  stepEnded(invocation: StepInvocation): void {
-    if (this.isClosed) return;
-    const queue = this.invocations.get(invocation.state) ?? [];
-    queue.push(invocation);
-    this.invocations.set(invocation.state, queue);
+  /** `LambdaFunctionScheduled` / `TaskScheduled`: the effective input (after Parameters) goes to the resource. */
+  taskScheduled(
+    task: TaskKind,
+    details: { resource: string; input: string; region: string; timeoutInSeconds?: number },
+  ) {
+    if (task.kind === "function") {
+      this.append(
+        "LambdaFunctionScheduled",
+        Date.now(),
+        "lambdaFunctionScheduledEventDetails",
+        definedOnly({
+          resource: details.resource,
+          input: details.input,
+          inputDetails: notTruncated,
+          timeoutInSeconds: details.timeoutInSeconds,
+        }),
+      );
+    } else {
+      this.append(
+        "TaskScheduled",
+        Date.now(),
+        "taskScheduledEventDetails",
+        definedOnly({
+          resourceType: task.resourceType,
+          resource: task.resource,
+          region: details.region,
+          parameters: details.input,
+          timeoutInSeconds: details.timeoutInSeconds,
+        }),
+      );
+    }
+  }
+
+  taskStarted(task: TaskKind): void {
+    if (task.kind === "function") this.append("LambdaFunctionStarted", Date.now());
+    else this.append("TaskStarted", Date.now(), "taskStartedEventDetails", integrationOf(task));
+  }
+
+  /** The resource's result, before ResultSelector/ResultPath; `output` undefined when it is too large to record. */
+  taskSucceeded(task: TaskKind, output: string | undefined): void {
+    const value =
+      output === undefined ? { outputDetails: { truncated: true } } : { output, outputDetails: notTruncated };
+    if (task.kind === "function") {
+      this.append("LambdaFunctionSucceeded", Date.now(), "lambdaFunctionSucceededEventDetails", value);
+    } else {
+      this.append("TaskSucceeded", Date.now(), "taskSucceededEventDetails", { ...integrationOf(task), ...value });
+    }
+  }
+
+  taskFailed(task: TaskKind, error: string, cause: string): void {
+    if (task.kind === "function") {
+      this.append("LambdaFunctionFailed", Date.now(), "lambdaFunctionFailedEventDetails", { error, cause });
+    } else {
+      this.append("TaskFailed", Date.now(), "taskFailedEventDetails", { ...integrationOf(task), error, cause });
+    }
+  }
+
+  /** The state's TimeoutSeconds ran out while the resource was still working. */
+  taskTimedOut(task: TaskKind, error: string, cause?: string): void {
+    const value = definedOnly({ error, cause });
+    if (task.kind === "function") {
+      this.append("LambdaFunctionTimedOut", Date.now(), "lambdaFunctionTimedOutEventDetails", value);
+    } else {
+      this.append("TaskTimedOut", Date.now(), "taskTimedOutEventDetails", { ...integrationOf(task), ...value });
+    }
   }
 
   /** Converts one engine event. `abort` gives the error and cause StopExecution was called with. */
@@ -118,7 +171,6 @@ export class ExecutionHistory {
       case "StateExited": {
         const prefix = STATE_EVENT_PREFIX[event.state.type];
         if (!prefix) return;
-        if (event.state.type === "Task") this.flushInvocation(event.state.name, "succeeded");
         this.append(`${prefix}Exited`, event.timestamp, "stateExitedEventDetails", {
           name: event.state.name,
           output: payload(event.state.output),
@@ -126,11 +178,6 @@ export class ExecutionHistory {
         });
         return;
       }
-      case "StateFailed":
-        if (event.state.type === "Task") {
-          this.flushInvocation(event.state.name, "failed", { error: event.Error, cause: text(event.Cause) });
-        }
-        return;
       case "ExecutionSucceeded": {
         const output = payload(event.output);
         this.close(
@@ -169,7 +216,7 @@ export class ExecutionHistory {
         return;
       }
       default:
-        // ExecutionStarted is written by started(); StateRetried and StateCaught have no history event of their own.
+        // ExecutionStarted is written by started(); StateFailed, StateRetried and StateCaught have no event of their own.
         return;
     }
   }
@@ -197,40 +244,6 @@ export class ExecutionHistory {
       { status: "FAILED", error, cause },
       "forced",
     );
-  }
-
-  private flushInvocation(state: string, outcome: "succeeded" | "failed", failure?: { error: string; cause?: string }) {
-    const queue = this.invocations.get(state) ?? [];
-    const index = queue.findIndex((i) => "error" in i.outcome === (outcome === "failed"));
-    if (index < 0) return;
-    const [invocation] = queue.splice(index, 1);
-    if (!invocation) return;
-    const info = this.options.taskInfo(state);
-    this.append(
-      "LambdaFunctionScheduled",
-      invocation.startedAt,
-      "lambdaFunctionScheduledEventDetails",
-      definedOnly({
-        resource: info?.resource ?? state,
-        input: payload(invocation.input),
-        inputDetails: notTruncated,
-        timeoutInSeconds: info?.timeoutInSeconds,
-      }),
-    );
-    this.append("LambdaFunctionStarted", invocation.startedAt);
-    if ("output" in invocation.outcome) {
-      this.append("LambdaFunctionSucceeded", invocation.endedAt, "lambdaFunctionSucceededEventDetails", {
-        output: payload(invocation.outcome.output),
-        outputDetails: notTruncated,
-      });
-    } else {
-      this.append(
-        "LambdaFunctionFailed",
-        invocation.endedAt,
-        "lambdaFunctionFailedEventDetails",
-        definedOnly({ error: failure?.error, cause: failure?.cause }),
-      );
-    }
   }
 
   private append(type: string, at: number, member?: string, value?: Record<string, unknown>): void {
@@ -273,10 +286,13 @@ export class ExecutionHistory {
     this.push(type, at, details);
     const closedAt = this.events.at(-1)?.timestamp ?? at;
     this.terminal = { ...terminal, at: closedAt };
-    this.invocations.clear();
     this.options.onClose(this.terminal, reason);
     this.resolveClosed(this.terminal);
   }
+}
+
+function integrationOf(task: TaskKind): { resourceType?: string; resource?: string } {
+  return task.kind === "integration" ? { resourceType: task.resourceType, resource: task.resource } : {};
 }
 
 function definedOnly<T extends Record<string, unknown>>(o: T): T {

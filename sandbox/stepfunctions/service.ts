@@ -1,81 +1,155 @@
 import { randomUUID } from "node:crypto";
-import { sandboxStateMachineArn } from "../../local/run-workflow.ts";
-import { rekeyDefinitionJson, substitute } from "../../workflow/definition.ts";
-import { localFunctionArns } from "../../workflow/local-runner.ts";
 import type { SandboxIdentity } from "../config.ts";
 import { header, type SandboxRequest, type SandboxResponse, ServiceError, type ServiceHandler } from "../http.ts";
-import type { S3Store } from "../s3/store.ts";
+import type { LambdaSandbox } from "../lambda/service.ts";
+import { type StateMachineDefinition, validateDefinition } from "./engine.ts";
 import { type ExecutionStatus, SandboxExecution } from "./executions.ts";
-import { type HistoryEvent, MAX_HISTORY_EVENTS, type TaskInfo } from "./history.ts";
+import { type HistoryEvent, MAX_HISTORY_EVENTS } from "./history.ts";
 import { checkExecutionName, isHere, parseExecutionArn, parseStateMachineArn, sfnError } from "./names.ts";
-
-/** The work bucket the sandbox "deployment" creates, as the CDK stack creates one per account and region. */
-export const sandboxWorkBucket = (identity: SandboxIdentity) => `rekey-work-${identity.accountId}-${identity.region}`;
-/** The state machine's execution role; the sandbox does not evaluate IAM (sandbox/ASSUMPTIONS.md). */
-export const sandboxStateMachineRoleArn = (accountId: string) => `arn:aws:iam::${accountId}:role/rekey-state-machine`;
+import { MAX_PAYLOAD_BYTES } from "./tasks.ts";
 
 const TARGET_PREFIX = "AWSStepFunctions.";
-const MAX_INPUT_BYTES = 262_144;
+const MAX_DEFINITION_LENGTH = 1_048_576;
 const DEFAULT_PAGE = 100;
 const MAX_PAGE = 1000;
 const STATUSES = ["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"] as const;
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/;
 
 export interface StepFunctionsSandbox {
   handler: ServiceHandler;
   /** `/_sandbox/stepfunctions/...`: what the API does not show (the state each execution is in). */
   admin: ServiceHandler;
-  stateMachineArn: string;
-  workBucket: string;
+  /** Every execution of every state machine, in start order. */
   executions(): readonly SandboxExecution[];
   /** Aborts every running execution; the sandbox is closing. */
   close(): void;
 }
 
+/** A state machine as CreateStateMachine made it and UpdateStateMachine changed it. */
+interface StateMachineRecord {
+  arn: string;
+  name: string;
+  definition: string;
+  parsed: StateMachineDefinition;
+  roleArn: string;
+  creationDate: number;
+  revisionId?: string;
+  /** DELETING from DeleteStateMachine until its last running execution has closed; then it is gone. */
+  status: "ACTIVE" | "DELETING";
+  sequence: number;
+}
+
 /**
- * Step Functions over its JSON 1.0 protocol (`x-amz-target: AWSStepFunctions.<Operation>`), with rekey's state
- * machine deployed when the sandbox starts. Behaviour: sandbox/STEP-FUNCTIONS.md.
+ * Step Functions over its JSON 1.0 protocol (`x-amz-target: AWSStepFunctions.<Operation>`): STANDARD state
+ * machines of any definition, run by aws-local-stepfunctions, whose Task states invoke the sandbox's Lambda
+ * functions. No state machine exists at start. Behaviour: sandbox/STEP-FUNCTIONS.md.
  */
 export function createStepFunctions(deps: {
   identity: SandboxIdentity;
-  s3: S3Store;
-  /** The sandbox's own endpoint, known once it listens; executions' step code calls AWS APIs through it. */
-  endpoint: () => string;
+  lambda: LambdaSandbox;
   maxHistoryEvents?: number;
 }): StepFunctionsSandbox {
   const { identity } = deps;
-  const machine = {
-    arn: sandboxStateMachineArn(identity.region, identity.accountId),
-    name: "rekey",
-    definition: substitute(rekeyDefinitionJson(), localFunctionArns(identity.region, identity.accountId)),
-    roleArn: sandboxStateMachineRoleArn(identity.accountId),
-    creationDate: Date.now(),
-  };
-  const tasks = taskInfoOf(machine.definition);
-  const workBucket = sandboxWorkBucket(identity);
-  deps.s3.createBucket(workBucket);
-
-  const byName = new Map<string, SandboxExecution>();
+  const machines = new Map<string, StateMachineRecord>();
+  const byArn = new Map<string, SandboxExecution>();
   let sequence = 0;
 
+  const machineArn = (name: string) => `arn:aws:states:${identity.region}:${identity.accountId}:stateMachine:${name}`;
   const findMachine = (arn: string) => {
     const parts = parseStateMachineArn(arn);
-    if (parts.qualifier !== undefined || !isHere(parts, identity) || parts.name !== machine.name) {
-      throw sfnError("StateMachineDoesNotExist", `State Machine Does Not Exist: '${arn}'`);
-    }
+    const machine = parts.qualifier === undefined && isHere(parts, identity) ? machines.get(parts.name) : undefined;
+    if (!machine) throw sfnError("StateMachineDoesNotExist", `State Machine Does Not Exist: '${arn}'`);
     return machine;
   };
   const findExecution = (arn: string) => {
-    const parts = parseExecutionArn(arn);
-    const execution = isHere(parts, identity) && parts.stateMachineName === machine.name && byName.get(parts.name);
+    parseExecutionArn(arn);
+    const execution = byArn.get(arn);
     if (!execution) throw sfnError("ExecutionDoesNotExist", `Execution Does Not Exist: '${arn}'`);
     return execution;
   };
+  const running = (m: StateMachineRecord) =>
+    [...byArn.values()].filter((e) => e.stateMachineArn === m.arn && e.status === "RUNNING");
+  /** A deleting state machine goes once nothing of it runs any more. */
+  const removeIfDone = (m: StateMachineRecord) => {
+    if (m.status === "DELETING" && running(m).length === 0 && machines.get(m.name) === m) machines.delete(m.name);
+  };
 
   const operations: Record<string, (input: Record<string, unknown>) => unknown> = {
+    CreateStateMachine(input) {
+      const name = required(input, "name");
+      checkName(name);
+      const definition = required(input, "definition");
+      const parsed = parseDefinition(definition);
+      const roleArn = checkRoleArn(required(input, "roleArn"));
+      checkType(optionalString(input, "type"));
+      if (input.publish === true) throw validation("The sandbox does not publish state machine versions");
+      const existing = machines.get(name);
+      if (existing) {
+        if (existing.status === "DELETING") {
+          throw sfnError("StateMachineDeleting", `State machine is being deleted: '${existing.arn}'`);
+        }
+        // Idempotent on name, definition and type; a different roleArn is ignored, not updated (API reference).
+        if (existing.definition === definition) {
+          return { stateMachineArn: existing.arn, creationDate: seconds(existing.creationDate) };
+        }
+        throw sfnError("StateMachineAlreadyExists", `State Machine Already Exists: '${existing.arn}'`);
+      }
+      const machine: StateMachineRecord = {
+        arn: machineArn(name),
+        name,
+        definition,
+        parsed,
+        roleArn,
+        creationDate: Date.now(),
+        status: "ACTIVE",
+        sequence: sequence++,
+      };
+      machines.set(name, machine);
+      return { stateMachineArn: machine.arn, creationDate: seconds(machine.creationDate) };
+    },
+    UpdateStateMachine(input) {
+      const m = findMachine(required(input, "stateMachineArn"));
+      const definition = optionalString(input, "definition");
+      const roleArn = optionalString(input, "roleArn");
+      if (
+        definition === undefined &&
+        roleArn === undefined &&
+        !input.loggingConfiguration &&
+        !input.tracingConfiguration
+      ) {
+        throw sfnError(
+          "MissingRequiredParameter",
+          "Either the definition, the role ARN, the LoggingConfiguration, or the TracingConfiguration must be specified",
+        );
+      }
+      if (input.publish === true) throw validation("The sandbox does not publish state machine versions");
+      if (m.status === "DELETING") throw sfnError("StateMachineDeleting", `State machine is being deleted: '${m.arn}'`);
+      // Running executions keep the definition they started with.
+      if (definition !== undefined) {
+        m.parsed = parseDefinition(definition);
+        m.definition = definition;
+      }
+      if (roleArn !== undefined) m.roleArn = checkRoleArn(roleArn);
+      m.revisionId = randomUUID();
+      return { updateDate: seconds(Date.now()), revisionId: m.revisionId };
+    },
+    DeleteStateMachine(input) {
+      const arn = required(input, "stateMachineArn");
+      const parts = parseStateMachineArn(arn);
+      if (parts.qualifier !== undefined) throw validation("The sandbox has no state machine versions or aliases");
+      const m = isHere(parts, identity) ? machines.get(parts.name) : undefined;
+      // Deleting a state machine that does not exist succeeds: the API reference lists no error for it.
+      if (m) {
+        m.status = "DELETING";
+        removeIfDone(m);
+      }
+      return {};
+    },
     ListStateMachines(input) {
-      const items = [
-        { stateMachineArn: machine.arn, name: machine.name, type: "STANDARD", creationDate: machine.creationDate },
-      ];
+      const items = [...machines.values()]
+        .filter((m) => m.status === "ACTIVE")
+        .sort((a, b) => a.sequence - b.sequence)
+        .map((m) => ({ stateMachineArn: m.arn, name: m.name, type: "STANDARD", creationDate: m.creationDate }));
       const page = paginate(items, input, "ListStateMachines");
       return {
         stateMachines: page.items.map((m) => ({ ...m, creationDate: seconds(m.creationDate) })),
@@ -84,26 +158,28 @@ export function createStepFunctions(deps: {
     },
     DescribeStateMachine(input) {
       const m = findMachine(required(input, "stateMachineArn"));
-      return {
+      return definedOnly({
         stateMachineArn: m.arn,
         name: m.name,
-        status: "ACTIVE",
+        status: m.status,
         definition: m.definition,
         roleArn: m.roleArn,
         type: "STANDARD",
         creationDate: seconds(m.creationDate),
         loggingConfiguration: { level: "OFF", includeExecutionData: false },
         tracingConfiguration: { enabled: false },
-      };
+        revisionId: m.revisionId,
+      });
     },
     StartExecution(input) {
       const m = findMachine(required(input, "stateMachineArn"));
+      if (m.status === "DELETING") throw sfnError("StateMachineDeleting", `State machine is being deleted: '${m.arn}'`);
       const name = optionalString(input, "name") ?? randomUUID();
       checkExecutionName(name);
       const raw = optionalString(input, "input") ?? "{}";
-      if (Buffer.byteLength(raw, "utf8") > MAX_INPUT_BYTES) {
+      if (Buffer.byteLength(raw, "utf8") > MAX_PAYLOAD_BYTES) {
         throw validation(
-          `Value at 'input' failed to satisfy constraint: Member must have length less than or equal to ${MAX_INPUT_BYTES}`,
+          `Value at 'input' failed to satisfy constraint: Member must have length less than or equal to ${MAX_PAYLOAD_BYTES}`,
         );
       }
       let parsedInput: unknown;
@@ -112,7 +188,8 @@ export function createStepFunctions(deps: {
       } catch (err) {
         throw sfnError("InvalidExecutionInput", `Invalid State Machine Execution Input: '${(err as Error).message}'`);
       }
-      const existing = byName.get(name);
+      const executionArn = `${m.arn.replace(":stateMachine:", ":execution:")}:${name}`;
+      const existing = byArn.get(executionArn);
       if (existing) {
         // Idempotent for STANDARD workflows: same name and input as a running execution returns it.
         if (existing.status === "RUNNING" && existing.input === raw) {
@@ -120,18 +197,20 @@ export function createStepFunctions(deps: {
         }
         throw sfnError("ExecutionAlreadyExists", `Execution Already Exists: '${existing.executionArn}'`);
       }
-      const executionArn = `${m.arn.replace(":stateMachine:", ":execution:")}:${name}`;
       const execution = new SandboxExecution(executionArn, m.arn, name, raw, Date.now(), sequence++, {
-        taskInfo: (state) => tasks.get(state),
         maxHistoryEvents: deps.maxHistoryEvents ?? MAX_HISTORY_EVENTS,
       });
-      byName.set(name, execution);
+      byArn.set(executionArn, execution);
       execution.run({
-        sandbox: { endpoint: deps.endpoint(), identity },
+        definition: m.parsed,
+        stateMachineName: m.name,
         roleArn: m.roleArn,
-        workBucket,
         parsedInput,
+        identity,
+        lambda: deps.lambda,
+        machineDeleted: () => m.status === "DELETING",
       });
+      execution.onClosed(() => removeIfDone(m));
       return { executionArn, startDate: seconds(execution.startDate) };
     },
     DescribeExecution(input) {
@@ -174,7 +253,7 @@ export function createStepFunctions(deps: {
       }
       // Most recent first: running executions by startDate, closed ones by stopDate. Nothing is ever redriven here.
       const sortKey = (e: SandboxExecution) => (e.status === "RUNNING" ? e.startDate : (e.stopDate ?? e.startDate));
-      const matching = [...byName.values()]
+      const matching = [...byArn.values()]
         .filter((e) => e.stateMachineArn === m.arn)
         .filter((e) => statusFilter === undefined || e.status === (statusFilter as ExecutionStatus))
         .filter(() => redriveFilter !== "REDRIVEN")
@@ -266,11 +345,10 @@ export function createStepFunctions(deps: {
   const admin: ServiceHandler = async (req) => {
     if (req.method === "GET" && req.rawPath === "/_sandbox/stepfunctions/executions") {
       return json(200, {
-        stateMachineArn: machine.arn,
-        workBucket,
-        executions: [...byName.values()].map((e) =>
+        executions: [...byArn.values()].map((e) =>
           definedOnly({
             executionArn: e.executionArn,
+            stateMachineArn: e.stateMachineArn,
             name: e.name,
             status: e.status,
             currentState: e.currentState,
@@ -285,27 +363,61 @@ export function createStepFunctions(deps: {
   return {
     handler,
     admin,
-    stateMachineArn: machine.arn,
-    workBucket,
-    executions: () => [...byName.values()],
+    executions: () => [...byArn.values()],
     close() {
-      for (const e of byName.values()) e.shutdown();
+      for (const e of byArn.values()) e.shutdown();
     },
   };
 }
 
-/** The Lambda function ARN and TimeoutSeconds of every Task state, for LambdaFunctionScheduled events. */
-function taskInfoOf(definitionJson: string): Map<string, TaskInfo> {
-  const definition = JSON.parse(definitionJson) as { States: Record<string, Record<string, unknown>> };
-  const tasks = new Map<string, TaskInfo>();
-  for (const [name, state] of Object.entries(definition.States)) {
-    if (state.Type !== "Task" || typeof state.Resource !== "string") continue;
-    tasks.set(name, {
-      resource: state.Resource,
-      ...(typeof state.TimeoutSeconds === "number" ? { timeoutInSeconds: state.TimeoutSeconds } : {}),
-    });
+/** A definition CreateStateMachine and UpdateStateMachine accept: JSON that is valid ASL. */
+function parseDefinition(definition: string): StateMachineDefinition {
+  if (definition.length > MAX_DEFINITION_LENGTH) {
+    throw validation(
+      `Value at 'definition' failed to satisfy constraint: Member must have length less than or equal to ${MAX_DEFINITION_LENGTH}`,
+    );
   }
-  return tasks;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(definition);
+  } catch (err) {
+    throw invalidDefinition(`INVALID_JSON_DESCRIPTION: ${(err as Error).message}`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw invalidDefinition("SCHEMA_VALIDATION_FAILED: The definition must be a JSON object");
+  }
+  try {
+    validateDefinition(parsed);
+  } catch (err) {
+    const detail = String((err as Error).message)
+      .replace(/^State machine definition is invalid, see error\(s\) below:\s*/, "")
+      .trim();
+    throw invalidDefinition(`SCHEMA_VALIDATION_FAILED: ${detail}`);
+  }
+  return parsed as StateMachineDefinition;
+}
+
+const invalidDefinition = (detail: string) =>
+  sfnError("InvalidDefinition", `Invalid State Machine Definition: '${detail}'`);
+
+/** State machine names follow the execution name rules (1–80 characters, no forbidden characters). */
+function checkName(name: string): void {
+  try {
+    checkExecutionName(name);
+  } catch {
+    throw sfnError("InvalidName", `Invalid Name: '${name}'`);
+  }
+}
+
+function checkRoleArn(roleArn: string): string {
+  if (!ROLE_ARN.test(roleArn)) throw sfnError("InvalidArn", `Invalid Arn: '${roleArn}'`);
+  return roleArn;
+}
+
+function checkType(type: string | undefined): void {
+  if (type === undefined || type === "STANDARD") return;
+  if (type === "EXPRESS") throw validation("The sandbox runs only STANDARD state machines");
+  throw enumError("type", type, ["STANDARD", "EXPRESS"]);
 }
 
 function wireEvent(event: HistoryEvent, includeData: boolean): Record<string, unknown> {

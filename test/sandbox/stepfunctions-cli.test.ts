@@ -1,10 +1,12 @@
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { promisify } from "node:util";
+import { CreateFunctionCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import { CreateStateMachineCommand, SFNClient } from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { StateNames } from "../../contract/states.ts";
 import { SANDBOX_CREDENTIALS } from "../../sandbox/config.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
+import { shimZip } from "./fixtures/lambda-code.ts";
 
 const run = promisify(execFile);
 
@@ -32,7 +34,33 @@ describe.runIf(onPath)("aws stepfunctions against the sandbox (skipped: `aws` is
 
   beforeAll(async () => {
     sandbox = await startSandbox({ port: 0 });
-    stateMachineArn = sandbox.stepFunctions.stateMachineArn;
+    // A function that throws the error its input names, and a state machine with one Task state invoking it.
+    const config = { region: sandbox.identity.region, endpoint: sandbox.endpoint, credentials: SANDBOX_CREDENTIALS };
+    const lambda = new LambdaClient(config);
+    const sfn = new SFNClient(config);
+    const role = `arn:aws:iam::${sandbox.identity.accountId}:role/cli-test`;
+    const fn = await lambda.send(
+      new CreateFunctionCommand({
+        FunctionName: "cli-fail",
+        Runtime: "nodejs22.x",
+        Role: role,
+        Handler: "index.fail",
+        Code: { ZipFile: shimZip() },
+      }),
+    );
+    const created = await sfn.send(
+      new CreateStateMachineCommand({
+        name: "cli-machine",
+        roleArn: role,
+        definition: JSON.stringify({
+          StartAt: "Validate input",
+          States: { "Validate input": { Type: "Task", Resource: fn.FunctionArn, End: true } },
+        }),
+      }),
+    );
+    stateMachineArn = created.stateMachineArn ?? "";
+    lambda.destroy();
+    sfn.destroy();
   });
   afterAll(() => sandbox.close());
 
@@ -57,10 +85,10 @@ describe.runIf(onPath)("aws stepfunctions against the sandbox (skipped: `aws` is
   it("list-state-machines, start-execution, describe-execution, list-executions, get-execution-history", async () => {
     const machines = await aws("aws", "list-state-machines");
     expect(machines.stateMachines).toEqual([
-      expect.objectContaining({ stateMachineArn, name: "rekey", type: "STANDARD" }),
+      expect.objectContaining({ stateMachineArn, name: "cli-machine", type: "STANDARD" }),
     ]);
 
-    // An input the run rejects: it fails within a second, through the real step code.
+    // An input the function rejects: it fails within seconds, with the error the function threw.
     const started = await aws(
       "aws",
       "start-execution",
@@ -69,7 +97,7 @@ describe.runIf(onPath)("aws stepfunctions against the sandbox (skipped: `aws` is
       "--name",
       "cli-run",
       "--input",
-      JSON.stringify({ bucket: "x" }),
+      JSON.stringify({ name: "InvalidInputError", message: "no bucket" }),
     );
     executionArn = String(started.executionArn);
     expect(executionArn).toBe(`${stateMachineArn.replace(":stateMachine:", ":execution:")}:cli-run`);
@@ -112,7 +140,7 @@ describe.runIf(onPath)("aws stepfunctions against the sandbox (skipped: `aws` is
     expect(events).toContainEqual(
       expect.objectContaining({
         type: "TaskStateEntered",
-        stateEnteredEventDetails: expect.objectContaining({ name: StateNames.validateInput }),
+        stateEnteredEventDetails: expect.objectContaining({ name: "Validate input" }),
       }),
     );
   });

@@ -1,0 +1,128 @@
+import "./node20-polyfill.ts";
+import { StateMachine, type StateMachineDefinition } from "aws-local-stepfunctions";
+
+/** One entry of the engine's event log (the library does not export the type). */
+export type EventLog = ReturnType<StateMachine["run"]>["eventLogs"] extends AsyncGenerator<infer E> ? E : never;
+
+export type { StateMachineDefinition };
+
+/** A Task state as the engine sees it, with the members the service reads. */
+export interface TaskStateDefinition {
+  Type: "Task";
+  Resource: string;
+  Parameters?: unknown;
+  TimeoutSeconds?: number;
+  TimeoutSecondsPath?: string;
+}
+
+type AnyState = Record<string, unknown> & { Type?: string };
+type Machine = { States?: Record<string, AnyState> };
+
+/**
+ * The longest timer Node can set (2^31 - 1 ms, in whole seconds). The engine gives a Task state without
+ * TimeoutSeconds 60 seconds, where Step Functions gives it 99999999; the sandbox uses this value instead, since a
+ * longer timer would fire at once.
+ */
+const NO_TASK_TIMEOUT_SECONDS = 2_147_483;
+
+/** Checks a definition as CreateStateMachine does; throws the validator's message when it is not valid ASL. */
+export function validateDefinition(definition: unknown): void {
+  new StateMachine(definition as StateMachineDefinition, { validationOptions: { checkPaths: true, checkArn: true } });
+}
+
+/** Every Task state, Map iterators and Parallel branches included (ASL: state names are unique machine-wide). */
+export function taskStates(definition: Machine): Map<string, TaskStateDefinition> {
+  const tasks = new Map<string, TaskStateDefinition>();
+  forEachState(definition, (name, state) => {
+    if (state.Type === "Task" && typeof state.Resource === "string") {
+      tasks.set(name, state as unknown as TaskStateDefinition);
+    }
+  });
+  return tasks;
+}
+
+function forEachState(machine: Machine, visit: (name: string, state: AnyState) => void): void {
+  for (const [name, state] of Object.entries(machine.States ?? {})) {
+    visit(name, state);
+    for (const nested of [state.Iterator, state.ItemProcessor]) {
+      if (nested && typeof nested === "object") forEachState(nested as Machine, visit);
+    }
+    if (Array.isArray(state.Branches)) for (const branch of state.Branches) forEachState(branch as Machine, visit);
+  }
+}
+
+/** A copy of the definition for the engine, with Step Functions' Task timeout default instead of the engine's. */
+function forEngine(definition: StateMachineDefinition): StateMachineDefinition {
+  const copy = structuredClone(definition) as unknown as Machine;
+  forEachState(copy, (_, state) => {
+    if (state.Type === "Task" && state.TimeoutSeconds === undefined && state.TimeoutSecondsPath === undefined) {
+      state.TimeoutSeconds = NO_TASK_TIMEOUT_SECONDS;
+    }
+  });
+  return copy as unknown as StateMachineDefinition;
+}
+
+export interface EngineRun {
+  /** Resolves when the engine stops; never rejects. */
+  result: Promise<
+    | { status: "SUCCEEDED"; output: unknown }
+    | { status: "FAILED"; error: string; cause: string }
+    | { status: "ABORTED" }
+  >;
+  abort(): void;
+}
+
+/**
+ * Runs a definition with aws-local-stepfunctions. Every Task state is handled by `runTask` (the engine never calls
+ * AWS itself); every engine event goes to `onEvent`, in order.
+ */
+export function startEngine(params: {
+  definition: StateMachineDefinition;
+  input: unknown;
+  context: Record<string, unknown>;
+  runTask: (stateName: string, task: TaskStateDefinition, input: unknown) => Promise<unknown>;
+  onEvent: (event: EventLog) => void;
+}): EngineRun {
+  const machine = new StateMachine(forEngine(params.definition), {
+    validationOptions: { checkPaths: true, checkArn: true },
+  });
+  const handlers = Object.fromEntries(
+    [...taskStates(params.definition as unknown as Machine)].map(([name, task]) => [
+      name,
+      (input: unknown) => params.runTask(name, task, input) as never,
+    ]),
+  );
+  const execution = machine.run(params.input as never, {
+    overrides: { taskResourceLocalHandlers: handlers },
+    context: params.context as never,
+    noThrowOnAbort: true,
+  });
+  let aborted = false;
+  const events = (async () => {
+    for await (const event of execution.eventLogs) params.onEvent(event);
+  })();
+  const result = (async (): Promise<Awaited<EngineRun["result"]>> => {
+    let outcome: Awaited<EngineRun["result"]>;
+    try {
+      const output = await execution.result;
+      outcome = output === null && aborted ? { status: "ABORTED" } : { status: "SUCCEEDED", output };
+    } catch (err) {
+      // The engine reports a failed execution as an ExecutionError whose cause is the failing error.
+      const e = err as { message?: string; cause?: { name?: string; message?: string } };
+      outcome = {
+        status: "FAILED",
+        error: e.cause?.name ?? "States.Runtime",
+        cause: e.cause?.message ?? e.message ?? String(err),
+      };
+    }
+    await events.catch(() => undefined);
+    return outcome;
+  })();
+  return {
+    result,
+    abort() {
+      aborted = true;
+      execution.abort();
+    },
+  };
+}
