@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { ServiceError } from "../http.ts";
+import { parseBoolean } from "../wire-values.ts";
 import type { EncryptionResolver } from "./encryption.ts";
 import { etagFor, md5Hex } from "./encryption.ts";
 import { S3Error, s3Errors } from "./errors.ts";
@@ -86,7 +87,7 @@ export function parseInventoryConfiguration(doc: Record<string, unknown>, queryI
   );
   return {
     id,
-    isEnabled: parseBool(required(text(root, "IsEnabled"))),
+    isEnabled: parseBoolean(required(text(root, "IsEnabled")), malformedXml),
     destination: {
       ...(accountId !== undefined ? { accountId } : {}),
       bucketArn,
@@ -144,12 +145,6 @@ function oneOf<T extends string>(v: string | undefined, allowed: readonly T[]): 
   const found = allowed.find((a) => a === v);
   if (found === undefined) throw malformedXml();
   return found;
-}
-
-function parseBool(v: string): boolean {
-  if (v === "true") return true;
-  if (v === "false") return false;
-  throw malformedXml();
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 import type { SandboxRequest, SandboxResponse } from "../http.ts";
+import { parseBoolean } from "../wire-values.ts";
 import { emptyResponse, type S3Context, type S3Target } from "./context.ts";
-import { parseBoolean } from "./encryption.ts";
 import { s3Errors } from "./errors.ts";
 import { isLocked } from "./lock.ts";
 import { readableVersion } from "./objects.ts";
@@ -52,15 +52,8 @@ function parseTarget(body: Buffer): { keyArn: string; bucketKeyEnabled: boolean 
   const keyArn = text(sseKms, "KMSKeyArn");
   if (keyArn === undefined || keyArn === "") throw s3Errors.invalidRequest(MESSAGES.keyMissing);
   if (!KEY_ARN.test(keyArn)) throw s3Errors.invalidRequest(MESSAGES.keyInvalid);
-  let bucketKeyEnabled = false;
   const rawBucketKey = isRecord(sseKms) ? text(sseKms, "BucketKeyEnabled") : undefined;
-  if (rawBucketKey !== undefined) {
-    try {
-      bucketKeyEnabled = parseBoolean(rawBucketKey) ?? false;
-    } catch {
-      throw s3Errors.invalidRequest(MESSAGES.bucketKey);
-    }
-  }
+  const bucketKeyEnabled = parseBoolean(rawBucketKey, () => s3Errors.invalidRequest(MESSAGES.bucketKey)) ?? false;
   return { keyArn, bucketKeyEnabled };
 }
 
