@@ -149,7 +149,10 @@ export class EncryptionResolver {
   }
 }
 
-/** With SSE-KMS asked for but no Bucket Key header, the bucket's Bucket Key setting applies (bucket-key.md). */
+/**
+ * With SSE-KMS asked for but no Bucket Key header, the bucket's Bucket Key setting applies
+ * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-key.html).
+ */
 function inheritedBucketKey(bucketDefault: DefaultEncryption): boolean {
   return bucketDefault.sseAlgorithm === "aws:kms" && bucketDefault.bucketKeyEnabled;
 }

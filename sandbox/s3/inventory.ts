@@ -9,7 +9,8 @@ import type { ObjectEncryption, ObjectVersion, S3Bucket, S3Store } from "./store
 import { child, list, malformedXml, text, type XmlNode } from "./xml.ts";
 
 /**
- * Optional fields in the order AWS writes them into fileSchema (storage-inventory-location.md CSV example), then the
+ * Optional fields in the order AWS writes them into fileSchema (the CSV example of
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/storage-inventory-location.html), then the
  * rest. Deliberately not shared with steps/domain/inventory.ts: the sandbox and rekey each read AWS's documentation
  * on their own, so a misreading on one side shows up as a failing test instead of agreeing with itself.
  */
@@ -172,7 +173,8 @@ export class InventoryDeliveryError extends ServiceError {
 
 /**
  * Writes one S3 Inventory report for `sourceBucket` per its configuration into the destination bucket, in the
- * layout of storage-inventory-location.md: data files, manifest.json, manifest.checksum and the Hive symlink.txt.
+ * layout of https://docs.aws.amazon.com/AmazonS3/latest/userguide/storage-inventory-location.html: data files, manifest.json, manifest.checksum and
+ * the Hive symlink.txt.
  */
 export function deliverInventory(
   store: S3Store,
@@ -304,7 +306,7 @@ function field(v: ObjectVersion, f: InventoryOptionalField): string {
       return v.storageClass === "INTELLIGENT_TIERING" ? (v.intelligentTieringAccessTier ?? "FREQUENT") : "";
     case "ChecksumAlgorithm":
       return v.checksumAlgorithm ?? "";
-    // Object Lock values as the inventory docs spell them (aws-facts 1.6): Governance/Compliance, On/Off.
+    // Object Lock values as https://docs.aws.amazon.com/AmazonS3/latest/userguide/storage-inventory.html spells them: Governance/Compliance, On/Off.
     case "ObjectLockMode":
       return v.retention ? (v.retention.mode === "COMPLIANCE" ? "Compliance" : "Governance") : "";
     case "ObjectLockRetainUntilDate":

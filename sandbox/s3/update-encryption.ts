@@ -8,8 +8,10 @@ import type { ObjectEncryption } from "./store.ts";
 import { child, isRecord, parseXmlBody, text } from "./xml.ts";
 
 /**
- * Whether UpdateObjectEncryption writes a new version. AWS does not document it (aws-facts 3.4 [UNVERIFIED]); the
- * sandbox's choice is recorded in sandbox/ASSUMPTIONS.md ("UpdateObjectEncryption and versions"). false: the
+ * Whether UpdateObjectEncryption writes a new version. AWS does not document it
+ * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/update-sse-encryption.html says only that object metadata
+ * is preserved); the sandbox's choice is recorded in sandbox/ASSUMPTIONS.md ("UpdateObjectEncryption and
+ * versions"). false: the
  * addressed version's encryption changes in place and keeps its version id. true: in a versioned bucket the
  * current version is superseded by a new version (same data, attributes and LastModified, new encryption).
  */

@@ -31,7 +31,7 @@ const ACCOUNT = "123456789012";
 const ROLE = `arn:aws:iam::${ACCOUNT}:role/rekey-batch`;
 const KEY_A = `arn:aws:kms:us-east-1:${ACCOUNT}:key/11111111-1111-1111-1111-111111111111`;
 
-/** The XML the JS SDK sends for `S3UpdateObjectEncryption` (toolchain.md §4: the member is `<SSE-KMS>`). */
+/** The XML the JS SDK sends for `S3UpdateObjectEncryption` (the member is `<SSE-KMS>`: sandbox/BATCH-OPERATIONS.md, "Wire names"). */
 const SDK_OPERATION_XML = `<S3UpdateObjectEncryption><ObjectEncryption><SSE-KMS><KMSKeyArn>${KEY_A}</KMSKeyArn><BucketKeyEnabled>true</BucketKeyEnabled></SSE-KMS></ObjectEncryption></S3UpdateObjectEncryption>`;
 
 function createJobXml(operation: string): string {
