@@ -11,7 +11,7 @@ import type {
   ManifestTask,
   ReplicationStatus,
 } from "./model.ts";
-import { REPLICATION_STATUSES } from "./model.ts";
+import { REPLICATION_STATUSES, S3_STORAGE_CLASSES } from "./model.ts";
 import { bucketFromArn } from "./operations/types.ts";
 import { reportBase } from "./report.ts";
 import { child, has, isTree, members, text, type XmlTree, type XmlValue } from "./xml.ts";
@@ -22,17 +22,6 @@ import { child, has, isTree, members, text, type XmlTree, type XmlValue } from "
  */
 
 export const GENERATED_MANIFEST_FORMAT = "S3InventoryReport_CSV_20211130";
-
-/** The Batch Operations `S3StorageClass` enum, the only values `MatchAnyStorageClass` takes. */
-const S3_STORAGE_CLASSES = [
-  "STANDARD",
-  "STANDARD_IA",
-  "ONEZONE_IA",
-  "GLACIER",
-  "INTELLIGENT_TIERING",
-  "DEEP_ARCHIVE",
-  "GLACIER_IR",
-] as const;
 
 /** `ObjectEncryptionFilter` union members by wire name (XML names are hyphenated: `<SSE-KMS>`, `<NOT-SSE/>`). */
 const ENCRYPTION_FILTER_NAMES = ["SSE-S3", "SSE-KMS", "DSSE-KMS", "SSE-C", "NOT-SSE"] as const;

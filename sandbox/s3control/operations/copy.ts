@@ -5,24 +5,13 @@ import {
   type ObjectCannedACL,
   type ObjectLockLegalHoldStatus,
   type ObjectLockMode,
-  type S3Client,
-  type StorageClass,
 } from "@aws-sdk/client-s3";
 import { badRequest } from "../errors.ts";
 import { booleanField, oneOf, timestampField } from "../fields.ts";
-import type { ManifestTask, TaskOutcome } from "../model.ts";
+import { type ManifestTask, S3_STORAGE_CLASSES } from "../model.ts";
 import { child, entries, has, isTree, members, text, type XmlTree } from "../xml.ts";
-import { type BatchOperation, bucketFromArn, outcomeFromSdkError } from "./types.ts";
+import { type BatchOperation, bucketFromArn, taskOutcome } from "./types.ts";
 
-const STORAGE_CLASSES: readonly StorageClass[] = [
-  "STANDARD",
-  "STANDARD_IA",
-  "ONEZONE_IA",
-  "GLACIER",
-  "INTELLIGENT_TIERING",
-  "DEEP_ARCHIVE",
-  "GLACIER_IR",
-];
 const CANNED_ACLS: readonly ObjectCannedACL[] = [
   "private",
   "public-read",
@@ -64,23 +53,10 @@ export const s3PutObjectCopy: BatchOperation = {
     copyObjectInput(spec, { bucket: "validation", rawKey: "k", key: "k" });
   },
   async run(spec, task, s3) {
-    return runCopy(s3, copyObjectInput(spec, task));
+    const input = copyObjectInput(spec, task);
+    return taskOutcome(() => s3.send(new CopyObjectCommand(input)));
   },
 };
-
-async function runCopy(s3: S3Client, input: CopyObjectCommandInput): Promise<TaskOutcome> {
-  try {
-    const out = await s3.send(new CopyObjectCommand(input));
-    return {
-      status: "succeeded",
-      httpStatus: out.$metadata.httpStatusCode ?? 200,
-      errorCode: "",
-      message: "Successful",
-    };
-  } catch (err) {
-    return outcomeFromSdkError(err);
-  }
-}
 
 /**
  * Translates the job's S3PutObjectCopy settings and one manifest row into the CopyObject request S3 makes.
@@ -102,7 +78,7 @@ export function copyObjectInput(spec: XmlTree, task: ManifestTask): CopyObjectCo
   Object.assign(input, taggingFields(spec));
   Object.assign(input, grantFields(spec));
   const storageClass = text(spec, "StorageClass");
-  if (storageClass !== undefined) input.StorageClass = oneOf(storageClass, STORAGE_CLASSES, "StorageClass");
+  if (storageClass !== undefined) input.StorageClass = oneOf(storageClass, S3_STORAGE_CLASSES, "StorageClass");
   const acl = text(spec, "CannedAccessControlList");
   if (acl !== undefined) input.ACL = oneOf(acl, CANNED_ACLS, "CannedAccessControlList");
   const kmsKey = text(spec, "SSEAwsKmsKeyId");

@@ -7,7 +7,7 @@ import { badRequest } from "../errors.ts";
 import { booleanField } from "../fields.ts";
 import type { ManifestTask } from "../model.ts";
 import { child, text, type XmlTree } from "../xml.ts";
-import { type BatchOperation, outcomeFromSdkError } from "./types.ts";
+import { type BatchOperation, taskOutcome } from "./types.ts";
 
 /**
  * `S3UpdateObjectEncryption`: each task is one S3 `UpdateObjectEncryption` call on the manifest object, so every
@@ -22,17 +22,7 @@ export const s3UpdateObjectEncryption: BatchOperation = {
     updateObjectEncryptionInput(spec, { bucket: "validation", rawKey: "k", key: "k" });
   },
   async run(spec, task, s3: S3Client) {
-    try {
-      const out = await s3.send(new UpdateObjectEncryptionCommand(updateObjectEncryptionInput(spec, task)));
-      return {
-        status: "succeeded",
-        httpStatus: out.$metadata.httpStatusCode ?? 200,
-        errorCode: "",
-        message: "Successful",
-      };
-    } catch (err) {
-      return outcomeFromSdkError(err);
-    }
+    return taskOutcome(() => s3.send(new UpdateObjectEncryptionCommand(updateObjectEncryptionInput(spec, task))));
   },
 };
 
