@@ -111,46 +111,20 @@ describe("server-side encryption on writes", () => {
 
   it("fails SSE-KMS writes with unknown, foreign-region and disabled keys as S3 does", async () => {
     const bucket = await newBucket();
-    const unknown = await s3Error(
-      env.s3.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: "k",
-          Body: "x",
-          ServerSideEncryption: "aws:kms",
-          SSEKMSKeyId: "11111111-2222-3333-4444-555555555555",
-        }),
-      ),
-    );
+    const putKms = (Bucket: string, SSEKMSKeyId: string) =>
+      env.s3.send(new PutObjectCommand({ Bucket, Key: "k", Body: "x", ServerSideEncryption: "aws:kms", SSEKMSKeyId }));
+    const unknown = await s3Error(putKms(bucket, "11111111-2222-3333-4444-555555555555"));
     expect([unknown.name, unknown.$metadata.httpStatusCode]).toEqual(["KMS.NotFoundException", 400]);
     expect(unknown.message).toBe(
       "Key 'arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555' does not exist",
     );
     const region = await s3Error(
-      env.s3.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: "k",
-          Body: "x",
-          ServerSideEncryption: "aws:kms",
-          SSEKMSKeyId: "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555",
-        }),
-      ),
+      putKms(bucket, "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"),
     );
     expect(region.name).toBe("KMS.NotFoundException");
     const arn = await newKey();
     await env.kms.send(new DisableKeyCommand({ KeyId: arn }));
-    const disabled = await s3Error(
-      env.s3.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: "k",
-          Body: "x",
-          ServerSideEncryption: "aws:kms",
-          SSEKMSKeyId: arn,
-        }),
-      ),
-    );
+    const disabled = await s3Error(putKms(bucket, arn));
     expect([disabled.name, disabled.$metadata.httpStatusCode]).toEqual(["KMS.DisabledException", 400]);
     const noAlg = await s3Error(
       env.s3.send(new PutObjectCommand({ Bucket: bucket, Key: "k", Body: "x", SSEKMSKeyId: arn })),
