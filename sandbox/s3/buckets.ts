@@ -1,4 +1,5 @@
 import { header, type SandboxRequest, type SandboxResponse } from "../http.ts";
+import { isTrue, parseBoolean } from "../wire-values.ts";
 import { checkOwnershipAllowsBucketAcl, parseObjectOwnership } from "./bucket-config.ts";
 import { emptyResponse, type S3Context, xmlResponse } from "./context.ts";
 import { S3Error, s3Errors } from "./errors.ts";
@@ -43,7 +44,7 @@ export function createBucket(ctx: S3Context, req: SandboxRequest, name: string):
   const bucket = ctx.store.bucket(name);
   bucket.ownership = ownership;
   bucket.acl = acl;
-  if (lockHeader?.toLowerCase() === "true") {
+  if (isTrue(lockHeader)) {
     bucket.objectLock = {};
     bucket.versioning = "Enabled";
   }
@@ -161,11 +162,10 @@ export function putBucketEncryption(ctx: S3Context, req: SandboxRequest, name: s
     );
   }
   const bucketKey = text(rule, "BucketKeyEnabled");
-  if (bucketKey !== undefined && bucketKey !== "true" && bucketKey !== "false") throw malformedXml();
   const config: DefaultEncryption = {
     sseAlgorithm: algorithm,
     ...(keyId !== undefined && keyId !== "" ? { kmsMasterKeyId: keyId } : {}),
-    bucketKeyEnabled: bucketKey === "true",
+    bucketKeyEnabled: parseBoolean(bucketKey, malformedXml) ?? false,
   };
   bucket.defaultEncryption = config;
   return emptyResponse(200);

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type { SandboxIdentity } from "../config.ts";
 import { header, type SandboxRequest } from "../http.ts";
 import type { KeyRegistry } from "../kms/keys.ts";
+import { parseBoolean } from "../wire-values.ts";
 import { S3Error, s3Errors } from "./errors.ts";
 import type { DefaultEncryption, ObjectEncryption, ObjectVersion } from "./store.ts";
 
@@ -11,15 +12,6 @@ const SSE_BUCKET_KEY = "x-amz-server-side-encryption-bucket-key-enabled";
 const SSEC_ALGORITHM = "x-amz-server-side-encryption-customer-algorithm";
 const SSEC_KEY = "x-amz-server-side-encryption-customer-key";
 const SSEC_KEY_MD5 = "x-amz-server-side-encryption-customer-key-md5";
-
-/** The Debian aws CLI sends "True"; S3 accepts booleans in any case. */
-export function parseBoolean(v: string | undefined): boolean | undefined {
-  if (v === undefined) return undefined;
-  const lower = v.trim().toLowerCase();
-  if (lower === "true") return true;
-  if (lower === "false") return false;
-  throw s3Errors.invalidArgument(`Invalid boolean value: ${v}`, SSE_BUCKET_KEY, v);
-}
 
 export interface CustomerKey {
   keyMd5: string;
@@ -82,7 +74,9 @@ export class EncryptionResolver {
   forWrite(req: SandboxRequest, bucketDefault: DefaultEncryption): ObjectEncryption {
     const algorithm = header(req, SSE);
     const keyRef = header(req, SSE_KMS_KEY);
-    const bucketKey = parseBoolean(header(req, SSE_BUCKET_KEY));
+    const bucketKey = parseBoolean(header(req, SSE_BUCKET_KEY), (v) =>
+      s3Errors.invalidArgument(`Invalid boolean value: ${v}`, SSE_BUCKET_KEY, v),
+    );
     const ssec = customerKey(req);
     if (ssec) {
       if (algorithm !== undefined) {
@@ -155,7 +149,10 @@ export class EncryptionResolver {
   }
 }
 
-/** With SSE-KMS asked for but no Bucket Key header, the bucket's Bucket Key setting applies (bucket-key.md). */
+/**
+ * With SSE-KMS asked for but no Bucket Key header, the bucket's Bucket Key setting applies
+ * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-key.html).
+ */
 function inheritedBucketKey(bucketDefault: DefaultEncryption): boolean {
   return bucketDefault.sseAlgorithm === "aws:kms" && bucketDefault.bucketKeyEnabled;
 }

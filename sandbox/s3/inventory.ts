@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { ServiceError } from "../http.ts";
+import { parseBoolean } from "../wire-values.ts";
 import type { EncryptionResolver } from "./encryption.ts";
 import { etagFor, md5Hex } from "./encryption.ts";
 import { S3Error, s3Errors } from "./errors.ts";
@@ -8,7 +9,8 @@ import type { ObjectEncryption, ObjectVersion, S3Bucket, S3Store } from "./store
 import { child, list, malformedXml, text, type XmlNode } from "./xml.ts";
 
 /**
- * Optional fields in the order AWS writes them into fileSchema (storage-inventory-location.md CSV example), then the
+ * Optional fields in the order AWS writes them into fileSchema (the CSV example of
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/storage-inventory-location.html), then the
  * rest. Deliberately not shared with steps/domain/inventory.ts: the sandbox and rekey each read AWS's documentation
  * on their own, so a misreading on one side shows up as a failing test instead of agreeing with itself.
  */
@@ -86,7 +88,7 @@ export function parseInventoryConfiguration(doc: Record<string, unknown>, queryI
   );
   return {
     id,
-    isEnabled: parseBool(required(text(root, "IsEnabled"))),
+    isEnabled: parseBoolean(required(text(root, "IsEnabled")), malformedXml),
     destination: {
       ...(accountId !== undefined ? { accountId } : {}),
       bucketArn,
@@ -146,12 +148,6 @@ function oneOf<T extends string>(v: string | undefined, allowed: readonly T[]): 
   return found;
 }
 
-function parseBool(v: string): boolean {
-  if (v === "true") return true;
-  if (v === "false") return false;
-  throw malformedXml();
-}
-
 // ---------------------------------------------------------------------------------------------------------
 // Delivery
 
@@ -177,7 +173,8 @@ export class InventoryDeliveryError extends ServiceError {
 
 /**
  * Writes one S3 Inventory report for `sourceBucket` per its configuration into the destination bucket, in the
- * layout of storage-inventory-location.md: data files, manifest.json, manifest.checksum and the Hive symlink.txt.
+ * layout of https://docs.aws.amazon.com/AmazonS3/latest/userguide/storage-inventory-location.html: data files, manifest.json, manifest.checksum and
+ * the Hive symlink.txt.
  */
 export function deliverInventory(
   store: S3Store,
@@ -309,7 +306,7 @@ function field(v: ObjectVersion, f: InventoryOptionalField): string {
       return v.storageClass === "INTELLIGENT_TIERING" ? (v.intelligentTieringAccessTier ?? "FREQUENT") : "";
     case "ChecksumAlgorithm":
       return v.checksumAlgorithm ?? "";
-    // Object Lock values as the inventory docs spell them (aws-facts 1.6): Governance/Compliance, On/Off.
+    // Object Lock values as https://docs.aws.amazon.com/AmazonS3/latest/userguide/storage-inventory.html spells them: Governance/Compliance, On/Off.
     case "ObjectLockMode":
       return v.retention ? (v.retention.mode === "COMPLIANCE" ? "Compliance" : "Governance") : "";
     case "ObjectLockRetainUntilDate":

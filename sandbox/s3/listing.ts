@@ -1,4 +1,5 @@
 import type { SandboxRequest, SandboxResponse } from "../http.ts";
+import { isTrue } from "../wire-values.ts";
 import { type S3Context, xmlResponse } from "./context.ts";
 import { s3Errors } from "./errors.ts";
 import { endOfPrefix, lowerBound } from "./sorted-keys.ts";
@@ -120,7 +121,7 @@ export function listObjectsV2(ctx: S3Context, req: SandboxRequest, bucketName: s
   const p = listParams(req);
   const token = req.query.get("continuation-token") ?? undefined;
   const startAfter = req.query.get("start-after") ?? undefined;
-  const owner = req.query.get("fetch-owner") === "true" ? { ID: ctx.store.ownerId } : undefined;
+  const owner = isTrue(req.query.get("fetch-owner")) ? { ID: ctx.store.ownerId } : undefined;
   const keys = bucket.sortedKeys();
   let start = 0;
   if (token !== undefined) start = startAfterEntry(bucket, decodeToken(token));

@@ -1,4 +1,5 @@
 import { header, type SandboxRequest } from "../http.ts";
+import { parseTimestamp } from "../wire-values.ts";
 import { s3Errors } from "./errors.ts";
 import {
   activeRetention,
@@ -47,10 +48,11 @@ export function parseLegalHold(v: string | undefined): "ON" | "OFF" {
 
 /** A retain-until date must parse and lie in the future. */
 export function parseRetainUntil(v: string | undefined): Date {
-  const t = v === undefined ? Number.NaN : Date.parse(v);
-  if (Number.isNaN(t)) throw s3Errors.invalidArgument("The retain until date is not valid", "RetainUntilDate", v ?? "");
-  if (t <= Date.now()) throw s3Errors.invalidArgument("The retain until date must be in the future!");
-  return new Date(t);
+  const invalid = (value: string) =>
+    s3Errors.invalidArgument("The retain until date is not valid", "RetainUntilDate", value);
+  const until = parseTimestamp(v ?? "", invalid);
+  if (until.getTime() <= Date.now()) throw s3Errors.invalidArgument("The retain until date must be in the future!");
+  return until;
 }
 
 /** Object Lock headers of GET/HEAD: mode and date while a retention is set, legal hold once one was set. */

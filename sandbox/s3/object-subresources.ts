@@ -3,7 +3,7 @@ import { aclFromRequest, aclResponse, aclsEnabled, cannedGrants, parseGrants } f
 import { emptyResponse, type S3Context, type S3Target, xmlResponse } from "./context.ts";
 import { s3Errors } from "./errors.ts";
 import { parseLegalHold, parseMode, parseRetainUntil } from "./lock.ts";
-import { readableVersion, versionHeader } from "./objects.ts";
+import { bypassGovernance, readableVersion, versionHeader } from "./objects.ts";
 import { activeRetention, type BucketObjectLock, type ObjectRetention, type S3Bucket } from "./store.ts";
 import { child, list, malformedXml, parseXmlBody, text } from "./xml.ts";
 
@@ -87,8 +87,7 @@ export function putObjectRetention(ctx: S3Context, req: SandboxRequest, t: S3Tar
   if (current) {
     const weakens =
       next === undefined || next.mode !== current.mode || next.retainUntil.getTime() < current.retainUntil.getTime();
-    const bypass = header(req, "x-amz-bypass-governance-retention")?.toLowerCase() === "true";
-    if (weakens && (current.mode === "COMPLIANCE" || !bypass)) throw s3Errors.objectLocked();
+    if (weakens && (current.mode === "COMPLIANCE" || !bypassGovernance(req))) throw s3Errors.objectLocked();
   }
   if (next) version.retention = next;
   else delete version.retention;

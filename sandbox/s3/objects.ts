@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { crc32 } from "node:zlib";
 import { header, type SandboxRequest, type SandboxResponse } from "../http.ts";
+import { isTrue, parseTimestamp } from "../wire-values.ts";
 import { aclFromRequest } from "./acl.ts";
 import { emptyResponse, httpDate, type S3Context, type S3Target, xmlResponse } from "./context.ts";
 import { checkReadKey, encryptionHeaders, etagFor } from "./encryption.ts";
@@ -291,9 +292,8 @@ export function etagMatches(condition: string, etag: string): boolean {
 
 /** True when the version changed after the given HTTP date (an unparseable date is ignored, as HTTP says). */
 export function modifiedAfter(v: ObjectVersion, httpDateValue: string): boolean {
-  const t = Date.parse(httpDateValue);
-  if (Number.isNaN(t)) return false;
-  return v.lastModified.getTime() > t;
+  const t = parseTimestamp(httpDateValue, () => undefined);
+  return t !== undefined && v.lastModified.getTime() > t.getTime();
 }
 
 export function deleteObject(ctx: S3Context, req: SandboxRequest, t: S3Target): SandboxResponse {
@@ -312,7 +312,7 @@ export function deleteObjects(ctx: S3Context, req: SandboxRequest, bucketName: s
   const bucket = ctx.store.bucket(bucketName);
   const doc = child(parseXmlBody(req.body), "Delete");
   if (!doc) throw malformedXml();
-  const quiet = text(doc, "Quiet") === "true";
+  const quiet = isTrue(text(doc, "Quiet"));
   const objects = list(doc, "Object");
   if (objects.length > 1000) throw malformedXml();
   const deleted: Record<string, string | undefined>[] = [];
@@ -342,8 +342,8 @@ export function deleteObjects(ctx: S3Context, req: SandboxRequest, bucketName: s
 }
 
 /** `x-amz-bypass-governance-retention: true` (the caller's s3:BypassGovernanceRetention permission is not checked). */
-function bypassGovernance(req: SandboxRequest): boolean {
-  return header(req, "x-amz-bypass-governance-retention")?.toLowerCase() === "true";
+export function bypassGovernance(req: SandboxRequest): boolean {
+  return isTrue(header(req, "x-amz-bypass-governance-retention"));
 }
 
 // Tagging ----------------------------------------------------------------------------------------------

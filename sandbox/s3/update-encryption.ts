@@ -1,6 +1,6 @@
 import type { SandboxRequest, SandboxResponse } from "../http.ts";
+import { parseBoolean } from "../wire-values.ts";
 import { emptyResponse, type S3Context, type S3Target } from "./context.ts";
-import { parseBoolean } from "./encryption.ts";
 import { s3Errors } from "./errors.ts";
 import { isLocked } from "./lock.ts";
 import { readableVersion } from "./objects.ts";
@@ -8,8 +8,10 @@ import type { ObjectEncryption } from "./store.ts";
 import { child, isRecord, parseXmlBody, text } from "./xml.ts";
 
 /**
- * Whether UpdateObjectEncryption writes a new version. AWS does not document it (aws-facts 3.4 [UNVERIFIED]); the
- * sandbox's choice is recorded in sandbox/ASSUMPTIONS.md ("UpdateObjectEncryption and versions"). false: the
+ * Whether UpdateObjectEncryption writes a new version. AWS does not document it
+ * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/update-sse-encryption.html says only that object metadata
+ * is preserved); the sandbox's choice is recorded in sandbox/ASSUMPTIONS.md ("UpdateObjectEncryption and
+ * versions"). false: the
  * addressed version's encryption changes in place and keeps its version id. true: in a versioned bucket the
  * current version is superseded by a new version (same data, attributes and LastModified, new encryption).
  */
@@ -52,15 +54,8 @@ function parseTarget(body: Buffer): { keyArn: string; bucketKeyEnabled: boolean 
   const keyArn = text(sseKms, "KMSKeyArn");
   if (keyArn === undefined || keyArn === "") throw s3Errors.invalidRequest(MESSAGES.keyMissing);
   if (!KEY_ARN.test(keyArn)) throw s3Errors.invalidRequest(MESSAGES.keyInvalid);
-  let bucketKeyEnabled = false;
   const rawBucketKey = isRecord(sseKms) ? text(sseKms, "BucketKeyEnabled") : undefined;
-  if (rawBucketKey !== undefined) {
-    try {
-      bucketKeyEnabled = parseBoolean(rawBucketKey) ?? false;
-    } catch {
-      throw s3Errors.invalidRequest(MESSAGES.bucketKey);
-    }
-  }
+  const bucketKeyEnabled = parseBoolean(rawBucketKey, () => s3Errors.invalidRequest(MESSAGES.bucketKey)) ?? false;
   return { keyArn, bucketKeyEnabled };
 }
 

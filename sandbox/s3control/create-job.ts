@@ -1,4 +1,5 @@
 import { badRequest } from "./errors.ts";
+import { booleanField } from "./fields.ts";
 import { parseManifestGenerator } from "./generator.ts";
 import type { JobRequest, ManifestField, ManifestFormat, ManifestSpec, ReportSpec } from "./model.ts";
 import { findOperation, supportedOperations } from "./operations/index.ts";
@@ -43,7 +44,7 @@ export function parseCreateJob(body: string): JobRequest {
     report: parseReport(reportXml),
     priority: parsePriority(text(root, "Priority")),
     roleArn: parseRoleArn(text(root, "RoleArn")),
-    confirmationRequired: parseOptionalBoolean(text(root, "ConfirmationRequired"), "ConfirmationRequired") ?? false,
+    confirmationRequired: booleanField(text(root, "ConfirmationRequired"), "ConfirmationRequired") ?? false,
     ...(description !== undefined ? { description } : {}),
     clientRequestToken: token,
     tags: parseTags(root),
@@ -123,7 +124,7 @@ function parseFields(raw: unknown[], format: ManifestFormat): ManifestField[] {
 }
 
 function parseReport(r: XmlTree): ReportSpec {
-  const enabled = parseOptionalBoolean(text(r, "Enabled"), "Report Enabled");
+  const enabled = booleanField(text(r, "Enabled"), "Report Enabled");
   if (enabled === undefined) throw badRequest("Report requires Enabled.");
   if (!enabled) return { enabled, scope: "AllTasks" };
   const bucketArn = text(r, "Bucket");
@@ -157,12 +158,4 @@ function parseTags(root: XmlTree): { key: string; value: string }[] {
   return members(root, "Tags").flatMap((m) =>
     isTree(m) ? [{ key: text(m, "Key") ?? "", value: text(m, "Value") ?? "" }] : [],
   );
-}
-
-export function parseOptionalBoolean(value: string | undefined, field: string): boolean | undefined {
-  if (value === undefined) return undefined;
-  const v = value.trim().toLowerCase();
-  if (v === "true") return true;
-  if (v === "false") return false;
-  throw badRequest(`Invalid boolean for ${field}: "${value}".`);
 }

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { badRequest } from "./errors.ts";
+import { booleanField, oneOf, timestampField } from "./fields.ts";
 import type {
   EncryptionFilter,
   GeneratedManifestEncryption,
@@ -10,7 +11,7 @@ import type {
   ManifestTask,
   ReplicationStatus,
 } from "./model.ts";
-import { REPLICATION_STATUSES } from "./model.ts";
+import { REPLICATION_STATUSES, S3_STORAGE_CLASSES } from "./model.ts";
 import { bucketFromArn } from "./operations/types.ts";
 import { reportBase } from "./report.ts";
 import { child, has, isTree, members, text, type XmlTree, type XmlValue } from "./xml.ts";
@@ -21,17 +22,6 @@ import { child, has, isTree, members, text, type XmlTree, type XmlValue } from "
  */
 
 export const GENERATED_MANIFEST_FORMAT = "S3InventoryReport_CSV_20211130";
-
-/** The Batch Operations `S3StorageClass` enum, the only values `MatchAnyStorageClass` takes. */
-const S3_STORAGE_CLASSES = [
-  "STANDARD",
-  "STANDARD_IA",
-  "ONEZONE_IA",
-  "GLACIER",
-  "INTELLIGENT_TIERING",
-  "DEEP_ARCHIVE",
-  "GLACIER_IR",
-] as const;
 
 /** `ObjectEncryptionFilter` union members by wire name (XML names are hyphenated: `<SSE-KMS>`, `<NOT-SSE/>`). */
 const ENCRYPTION_FILTER_NAMES = ["SSE-S3", "SSE-KMS", "DSSE-KMS", "SSE-C", "NOT-SSE"] as const;
@@ -62,7 +52,7 @@ export function parseManifestGenerator(xml: XmlTree): ManifestGeneratorSpec {
   }
   const source = text(g, "SourceBucket");
   if (!source) throw badRequest("S3JobManifestGenerator requires SourceBucket (a bucket ARN).");
-  const enable = parseBool(text(g, "EnableManifestOutput"), "EnableManifestOutput");
+  const enable = booleanField(text(g, "EnableManifestOutput"), "EnableManifestOutput");
   if (enable === undefined) throw badRequest("S3JobManifestGenerator requires EnableManifestOutput.");
   const outputXml = child(g, "ManifestOutputLocation");
   if (enable && !outputXml) {
@@ -117,12 +107,12 @@ function parseManifestEncryption(e: XmlTree | undefined): GeneratedManifestEncry
 function parseFilter(f: XmlTree | undefined): GeneratorFilter {
   if (!f) return {};
   const out: GeneratorFilter = {};
-  const eligible = parseBool(text(f, "EligibleForReplication"), "EligibleForReplication");
+  const eligible = booleanField(text(f, "EligibleForReplication"), "EligibleForReplication");
   if (eligible !== undefined) out.eligibleForReplication = eligible;
   const after = text(f, "CreatedAfter");
-  if (after !== undefined) out.createdAfter = parseTimestamp(after, "CreatedAfter");
+  if (after !== undefined) out.createdAfter = timestampField(after, "CreatedAfter");
   const before = text(f, "CreatedBefore");
-  if (before !== undefined) out.createdBefore = parseTimestamp(before, "CreatedBefore");
+  if (before !== undefined) out.createdBefore = timestampField(before, "CreatedBefore");
   if (has(f, "ObjectReplicationStatuses")) {
     out.replicationStatuses = strings(members(f, "ObjectReplicationStatuses"), "ObjectReplicationStatuses").map((s) =>
       oneOf(s, REPLICATION_STATUSES, "ObjectReplicationStatuses"),
@@ -194,7 +184,7 @@ function parseEncryptionFilter(item: XmlValue): EncryptionFilter {
   switch (known) {
     case "SSE-KMS": {
       const arn = text(body, "KmsKeyArn");
-      const bucketKey = parseBool(text(body, "BucketKeyEnabled"), "SSE-KMS BucketKeyEnabled");
+      const bucketKey = booleanField(text(body, "BucketKeyEnabled"), "SSE-KMS BucketKeyEnabled");
       return {
         type: "SSE-KMS",
         ...(arn !== undefined ? { kmsKeyArn: arn } : {}),
@@ -330,26 +320,6 @@ function strings(items: XmlValue[], field: string): string[] {
     if (typeof i !== "string") throw badRequest(`${field} members must be strings.`);
     return i;
   });
-}
-
-function oneOf<T extends string>(value: string, allowed: readonly T[], field: string): T {
-  const found = allowed.find((a) => a === value);
-  if (found === undefined) throw badRequest(`Invalid ${field} "${value}"; expected one of ${allowed.join(", ")}.`);
-  return found;
-}
-
-function parseBool(value: string | undefined, field: string): boolean | undefined {
-  if (value === undefined) return undefined;
-  const v = value.trim().toLowerCase();
-  if (v === "true") return true;
-  if (v === "false") return false;
-  throw badRequest(`Invalid boolean for ${field}: "${value}".`);
-}
-
-function parseTimestamp(value: string, field: string): Date {
-  const d = new Date(value);
-  if (Number.isNaN(d.getTime())) throw badRequest(`Invalid timestamp for ${field}: "${value}".`);
-  return d;
 }
 
 function parseLong(value: string, field: string): number {

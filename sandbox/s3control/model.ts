@@ -72,6 +72,20 @@ export type EncryptionFilter =
   | { type: "SSE-C" }
   | { type: "NOT-SSE" };
 
+/**
+ * The S3 Control `S3StorageClass` enum: what `S3PutObjectCopy` StorageClass and the ManifestGenerator's
+ * `MatchAnyStorageClass` accept.
+ */
+export const S3_STORAGE_CLASSES = [
+  "STANDARD",
+  "STANDARD_IA",
+  "ONEZONE_IA",
+  "GLACIER",
+  "INTELLIGENT_TIERING",
+  "DEEP_ARCHIVE",
+  "GLACIER_IR",
+] as const;
+
 export const REPLICATION_STATUSES = ["COMPLETED", "FAILED", "REPLICA", "NONE"] as const;
 export type ReplicationStatus = (typeof REPLICATION_STATUSES)[number];
 

@@ -56,7 +56,10 @@ export function s3Backend(client: () => S3Client, endpoint?: () => string): Batc
     },
     async runTask(operationName, spec, task) {
       const operation = findOperation(operationName);
-      if (!operation) throw new Error(`Operation ${operationName} is not registered.`);
+      // CreateJob accepts only registered operations, so a job naming another one is a sandbox bug.
+      if (!operation) {
+        throw new Error(`Job operation ${operationName} passed CreateJob but is not in s3control/operations/index.ts.`);
+      }
       return operation.run(spec, task, client());
     },
   };

@@ -1,7 +1,7 @@
 import type { S3Client } from "@aws-sdk/client-s3";
-import { createAwsClients } from "../../steps/runtime/clients.ts";
-import { SANDBOX_CREDENTIALS, type SandboxIdentity } from "../config.ts";
+import type { SandboxIdentity } from "../config.ts";
 import { header, type SandboxRequest, type SandboxResponse, ServiceError, type ServiceHandler } from "../http.ts";
+import { sandboxS3Client } from "../sdk-clients.ts";
 import { parseCreateJob } from "./create-job.ts";
 import { type BatchBackend, BatchEngine, type InjectedFault, type Job } from "./engine.ts";
 import { accessDenied, badRequest, invalidNextToken, invalidRequest } from "./errors.ts";
@@ -35,12 +35,7 @@ export interface BatchOperationsContext {
 export function createBatchOperations(ctx: BatchOperationsContext): BatchOperationsSandbox {
   let s3: S3Client | undefined;
   const client = () => {
-    s3 ??= createAwsClients({
-      region: ctx.identity.region,
-      endpoint: ctx.endpoint(),
-      credentials: SANDBOX_CREDENTIALS,
-      maxAttempts: 1,
-    }).s3;
+    s3 ??= sandboxS3Client({ endpoint: ctx.endpoint(), region: ctx.identity.region });
     return s3;
   };
   const engine = new BatchEngine({

@@ -7,7 +7,6 @@ import {
   HeadObjectCommand,
   ListObjectsV2Command,
   PutBucketVersioningCommand,
-  type S3Client,
 } from "@aws-sdk/client-s3";
 import {
   CreateJobCommand,
@@ -15,16 +14,12 @@ import {
   DescribeJobCommand,
   type JobDescriptor,
   type JobManifestGeneratorFilter,
-  type S3ControlClient,
   UpdateJobStatusCommand,
 } from "@aws-sdk/client-s3-control";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SandboxAdmin } from "../../sandbox/admin-client.ts";
+import { beforeAll, describe, expect, it } from "vitest";
 import { parseCreateJob } from "../../sandbox/s3control/create-job.ts";
 import { matches } from "../../sandbox/s3control/generator.ts";
-import type { Sandbox } from "../../sandbox/server.ts";
-import type { AwsClients } from "../../steps/runtime/clients.ts";
-import { sandboxWithClients } from "../support/sandbox.ts";
+import { useSandbox } from "../support/sandbox.ts";
 
 const ACCOUNT = "123456789012";
 const ROLE = `arn:aws:iam::${ACCOUNT}:role/rekey-batch`;
@@ -32,11 +27,7 @@ const SRC = "gen-src";
 const WORK = "gen-work";
 const COPY_SRC = "gen-copy";
 
-let sandbox: Sandbox;
-let clients: AwsClients;
-let s3: S3Client;
-let control: S3ControlClient;
-let admin: SandboxAdmin;
+const env = useSandbox();
 let key1: string;
 let key2: string;
 let counter = 0;
@@ -59,15 +50,11 @@ const ALL_CURRENT = [
 ];
 
 beforeAll(async () => {
-  ({ sandbox, clients } = await sandboxWithClients());
-  s3 = clients.s3;
-  control = clients.s3control;
-  admin = new SandboxAdmin(sandbox.endpoint);
-  key1 = sandbox.kms.create("generator key 1").arn;
-  key2 = sandbox.kms.create("generator key 2").arn;
-  for (const Bucket of [SRC, WORK, COPY_SRC]) await s3.send(new CreateBucketCommand({ Bucket }));
-  await s3.send(new PutBucketVersioningCommand({ Bucket: SRC, VersioningConfiguration: { Status: "Enabled" } }));
-  await admin.seed(SRC, [
+  key1 = env.sandbox.kms.create("generator key 1").arn;
+  key2 = env.sandbox.kms.create("generator key 2").arn;
+  for (const Bucket of [SRC, WORK, COPY_SRC]) await env.s3.send(new CreateBucketCommand({ Bucket }));
+  await env.s3.send(new PutBucketVersioningCommand({ Bucket: SRC, VersioningConfiguration: { Status: "Enabled" } }));
+  await env.admin.seed(SRC, [
     { key: "a/plain.txt", body: "plain", encryption: { type: "NOT-SSE" } },
     { key: "a/s3.txt", body: "s3", encryption: { type: "SSE-S3" } },
     { key: "a/kms-target-bk.txt", body: "k1bk", encryption: { type: "SSE-KMS", keyArn: key1, bucketKeyEnabled: true } },
@@ -90,11 +77,7 @@ beforeAll(async () => {
     // Current version is a delete marker: not an object any more.
     { key: "gone.txt", body: "gone", encryption: { type: "NOT-SSE" } },
   ]);
-  await s3.send(new DeleteObjectCommand({ Bucket: SRC, Key: "gone.txt" }));
-});
-
-afterAll(async () => {
-  await sandbox?.close();
+  await env.s3.send(new DeleteObjectCommand({ Bucket: SRC, Key: "gone.txt" }));
 });
 
 function generatorJob(
@@ -133,7 +116,7 @@ function generatorJob(
 }
 
 async function createJob(input: CreateJobCommandInput): Promise<string> {
-  const out = await control.send(new CreateJobCommand(input));
+  const out = await env.s3control.send(new CreateJobCommand(input));
   if (!out.JobId) throw new Error("no JobId");
   return out.JobId;
 }
@@ -141,7 +124,7 @@ async function createJob(input: CreateJobCommandInput): Promise<string> {
 async function waitFor(jobId: string, statuses: string[]): Promise<JobDescriptor> {
   const start = Date.now();
   for (;;) {
-    const job = (await control.send(new DescribeJobCommand({ AccountId: ACCOUNT, JobId: jobId }))).Job;
+    const job = (await env.s3control.send(new DescribeJobCommand({ AccountId: ACCOUNT, JobId: jobId }))).Job;
     if (job && statuses.includes(job.Status ?? "")) return job;
     if (Date.now() - start > 30_000) throw new Error(`job ${jobId} is ${job?.Status}, wanted ${statuses.join("|")}`);
     await new Promise((r) => setTimeout(r, 20));
@@ -149,7 +132,7 @@ async function waitFor(jobId: string, statuses: string[]): Promise<JobDescriptor
 }
 
 async function bytes(bucket: string, key: string): Promise<Buffer> {
-  const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  const out = await env.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   return Buffer.from((await out.Body?.transformToByteArray()) ?? []);
 }
 
@@ -171,7 +154,7 @@ async function readGenerated(job: JobDescriptor) {
   const m = /^arn:aws:s3:::([^/]+)\/(.+)$/.exec(arn);
   if (!m?.[1] || !m[2]) throw new Error(`bad ObjectArn ${arn}`);
   const [bucket, key] = [m[1], m[2]];
-  const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+  const head = await env.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
   expect(descriptor?.Location?.ETag).toBe((head.ETag ?? "").replace(/"/g, ""));
   const manifest = JSON.parse((await bytes(bucket, key)).toString("utf8")) as GeneratedManifestJson;
   const rows: string[] = [];
@@ -201,7 +184,9 @@ async function selectedKeys(filter: JobManifestGeneratorFilter | undefined): Pro
   expect(job.Status).toBe("Suspended");
   const { keys } = await readGenerated(job);
   expect(job.ProgressSummary?.TotalNumberOfTasks).toBe(keys.length);
-  await control.send(new UpdateJobStatusCommand({ AccountId: ACCOUNT, JobId: jobId, RequestedJobStatus: "Cancelled" }));
+  await env.s3control.send(
+    new UpdateJobStatusCommand({ AccountId: ACCOUNT, JobId: jobId, RequestedJobStatus: "Cancelled" }),
+  );
   return keys;
 }
 
@@ -358,7 +343,7 @@ describe("the generated manifest and the job", () => {
     expect(job.Manifest).toBeUndefined();
     expect(job.Operation).toEqual(input.Operation);
     expect(job.ManifestGenerator).toEqual(input.ManifestGenerator);
-    expect(sandbox.batch.engine.getJob(jobId).request.generator?.filter.encryptions).toEqual([
+    expect(env.sandbox.batch.engine.getJob(jobId).request.generator?.filter.encryptions).toEqual([
       { type: "SSE-S3" },
       { type: "SSE-KMS", kmsKeyArn: key1, bucketKeyEnabled: false },
       { type: "DSSE-KMS", kmsKeyArn: key1 },
@@ -366,7 +351,7 @@ describe("the generated manifest and the job", () => {
       { type: "NOT-SSE" },
     ]);
     expect((await readGenerated(job)).keys).toEqual(["a/kms-target-nobk.txt"]);
-    await control.send(
+    await env.s3control.send(
       new UpdateJobStatusCommand({ AccountId: ACCOUNT, JobId: jobId, RequestedJobStatus: "Cancelled" }),
     );
   });
@@ -405,10 +390,10 @@ describe("the generated manifest and the job", () => {
         `"${SRC}","sp%20ace%2Bplus.txt"`,
       ].sort(),
     );
-    const head = await s3.send(new HeadObjectCommand({ Bucket: WORK, Key: generated.key }));
+    const head = await env.s3.send(new HeadObjectCommand({ Bucket: WORK, Key: generated.key }));
     expect([head.ServerSideEncryption, head.SSEKMSKeyId]).toEqual(["aws:kms", key2]);
     expect(job.ProgressSummary?.TotalNumberOfTasks).toBe(4);
-    await control.send(
+    await env.s3control.send(
       new UpdateJobStatusCommand({ AccountId: ACCOUNT, JobId: jobId, RequestedJobStatus: "Cancelled" }),
     );
   });
@@ -424,13 +409,13 @@ describe("the generated manifest and the job", () => {
     const job = await waitFor(jobId, ["Suspended"]);
     expect(job.GeneratedManifestDescriptor).toBeUndefined();
     expect(job.ProgressSummary?.TotalNumberOfTasks).toBe(1);
-    await control.send(
+    await env.s3control.send(
       new UpdateJobStatusCommand({ AccountId: ACCOUNT, JobId: jobId, RequestedJobStatus: "Cancelled" }),
     );
   });
 
   it("runs an S3PutObjectCopy job over the generated list to Complete, reporting the generated keys", async () => {
-    await admin.seed(COPY_SRC, [
+    await env.admin.seed(COPY_SRC, [
       { key: "x/one.txt", body: "1", encryption: { type: "NOT-SSE" } },
       { key: "x/t w+o.txt", body: "2", encryption: { type: "NOT-SSE" } },
       { key: "x/done.txt", body: "3", encryption: { type: "SSE-KMS", keyArn: key1, bucketKeyEnabled: true } },
@@ -477,7 +462,7 @@ describe("the generated manifest and the job", () => {
     expect(job.GeneratedManifestDescriptor?.Location?.ObjectArn).toBe(
       `arn:aws:s3:::${WORK}/copy-gen/job-${jobId}/manifest.json`,
     );
-    const enc = Object.fromEntries((await admin.versions(COPY_SRC)).map((v) => [v.key, v.encryption.type]));
+    const enc = Object.fromEntries((await env.admin.versions(COPY_SRC)).map((v) => [v.key, v.encryption.type]));
     expect(enc).toEqual({
       "x/done.txt": "SSE-KMS",
       "x/one.txt": "SSE-KMS",
@@ -521,7 +506,7 @@ describe("the generated manifest and the job", () => {
       { FailureCode: "ManifestGenerationFailure", FailureReason: expect.stringContaining("NoSuchBucket") },
     ]);
     expect(job.GeneratedManifestDescriptor).toBeUndefined();
-    const listed = await s3.send(new ListObjectsV2Command({ Bucket: WORK, Prefix: "missing/" }));
+    const listed = await env.s3.send(new ListObjectsV2Command({ Bucket: WORK, Prefix: "missing/" }));
     expect(listed.KeyCount ?? 0).toBe(0);
   });
 
@@ -539,15 +524,15 @@ describe("CreateJob validation for ManifestGenerator", () => {
   };
 
   it("refuses Manifest and ManifestGenerator together, and neither", async () => {
-    await expect(control.send(new CreateJobCommand({ ...generatorJob({}), Manifest: manifest }))).rejects.toMatchObject(
-      {
-        name: "BadRequestException",
-        message: "Jobs must be created with either a manifest file or a ManifestGenerator, but not both.",
-        $metadata: { httpStatusCode: 400 },
-      },
-    );
     await expect(
-      control.send(new CreateJobCommand({ ...generatorJob({}), ManifestGenerator: undefined })),
+      env.s3control.send(new CreateJobCommand({ ...generatorJob({}), Manifest: manifest })),
+    ).rejects.toMatchObject({
+      name: "BadRequestException",
+      message: "Jobs must be created with either a manifest file or a ManifestGenerator, but not both.",
+      $metadata: { httpStatusCode: 400 },
+    });
+    await expect(
+      env.s3control.send(new CreateJobCommand({ ...generatorJob({}), ManifestGenerator: undefined })),
     ).rejects.toMatchObject({
       name: "BadRequestException",
       message: expect.stringContaining("either Manifest or ManifestGenerator"),
@@ -585,7 +570,7 @@ describe("CreateJob validation for ManifestGenerator", () => {
       ],
     ],
   )("refuses %s", async (_name, generator, message) => {
-    await expect(control.send(new CreateJobCommand(generatorJob(generator)))).rejects.toMatchObject({
+    await expect(env.s3control.send(new CreateJobCommand(generatorJob(generator)))).rejects.toMatchObject({
       name: "BadRequestException",
       message: expect.stringMatching(message),
     });

@@ -12,11 +12,9 @@ import {
   type CreateJobCommandInput,
   DescribeJobCommand,
   type JobDescriptor,
-  type S3ControlClient,
   UpdateJobStatusCommand,
 } from "@aws-sdk/client-s3-control";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SandboxAdmin } from "../../sandbox/admin-client.ts";
+import { beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_IDENTITY } from "../../sandbox/config.ts";
 import { parseCreateJob } from "../../sandbox/s3control/create-job.ts";
 import type { BatchBackend } from "../../sandbox/s3control/engine.ts";
@@ -27,15 +25,13 @@ import {
   updateObjectEncryptionInput,
 } from "../../sandbox/s3control/operations/update-encryption.ts";
 import { createBatchOperations } from "../../sandbox/s3control/service.ts";
-import type { Sandbox } from "../../sandbox/server.ts";
-import type { AwsClients } from "../../steps/runtime/clients.ts";
-import { sandboxWithClients } from "../support/sandbox.ts";
+import { useSandbox } from "../support/sandbox.ts";
 
 const ACCOUNT = "123456789012";
 const ROLE = `arn:aws:iam::${ACCOUNT}:role/rekey-batch`;
 const KEY_A = `arn:aws:kms:us-east-1:${ACCOUNT}:key/11111111-1111-1111-1111-111111111111`;
 
-/** The XML the JS SDK sends for `S3UpdateObjectEncryption` (toolchain.md §4: the member is `<SSE-KMS>`). */
+/** The XML the JS SDK sends for `S3UpdateObjectEncryption` (the member is `<SSE-KMS>`: sandbox/BATCH-OPERATIONS.md, "Wire names"). */
 const SDK_OPERATION_XML = `<S3UpdateObjectEncryption><ObjectEncryption><SSE-KMS><KMSKeyArn>${KEY_A}</KMSKeyArn><BucketKeyEnabled>true</BucketKeyEnabled></SSE-KMS></ObjectEncryption></S3UpdateObjectEncryption>`;
 
 function createJobXml(operation: string): string {
@@ -187,62 +183,19 @@ describe("S3UpdateObjectEncryption: CreateJob and the UpdateObjectEncryption cal
   });
 });
 
-/**
- * Whether the S3 emulation serves UpdateObjectEncryption yet (another part of the sandbox adds it): a probe
- * object must come back SSE-KMS under the key with its data intact. Until then the tests below are not run.
- */
-async function s3ServesUpdateObjectEncryption(): Promise<boolean> {
-  const { sandbox, clients } = await sandboxWithClients();
-  try {
-    const key = sandbox.kms.create("probe").arn;
-    await clients.s3.send(new CreateBucketCommand({ Bucket: "probe" }));
-    await clients.s3.send(
-      new PutObjectCommand({ Bucket: "probe", Key: "p", Body: "probe", ServerSideEncryption: "AES256" }),
-    );
-    await clients.s3.send(
-      new UpdateObjectEncryptionCommand({
-        Bucket: "probe",
-        Key: "p",
-        ObjectEncryption: { SSEKMS: { KMSKeyArn: key, BucketKeyEnabled: true } },
-      }),
-    );
-    const out = await clients.s3.send(new GetObjectCommand({ Bucket: "probe", Key: "p" }));
-    const body = await out.Body?.transformToString();
-    return out.ServerSideEncryption === "aws:kms" && out.SSEKMSKeyId === key && body === "probe";
-  } catch {
-    return false;
-  } finally {
-    await sandbox.close();
-  }
-}
-
-const S3_READY = await s3ServesUpdateObjectEncryption();
-
-describe.runIf(S3_READY)("S3UpdateObjectEncryption against the sandbox's S3 UpdateObjectEncryption", () => {
+describe("S3UpdateObjectEncryption against the sandbox's S3 UpdateObjectEncryption", () => {
   const SRC = "uoe-src";
   const WORK = "uoe-work";
-  let sandbox: Sandbox;
-  let clients: AwsClients;
-  let s3: S3Client;
-  let control: S3ControlClient;
-  let admin: SandboxAdmin;
+  const env = useSandbox();
   let target: string;
   let other: string;
   let counter = 0;
 
   beforeAll(async () => {
-    ({ sandbox, clients } = await sandboxWithClients());
-    s3 = clients.s3;
-    control = clients.s3control;
-    admin = new SandboxAdmin(sandbox.endpoint);
-    target = sandbox.kms.create("target").arn;
-    other = sandbox.kms.create("other").arn;
-    await s3.send(new CreateBucketCommand({ Bucket: SRC }));
-    await s3.send(new CreateBucketCommand({ Bucket: WORK }));
-  });
-
-  afterAll(async () => {
-    await sandbox?.close();
+    target = env.sandbox.kms.create("target").arn;
+    other = env.sandbox.kms.create("other").arn;
+    await env.s3.send(new CreateBucketCommand({ Bucket: SRC }));
+    await env.s3.send(new CreateBucketCommand({ Bucket: WORK }));
   });
 
   const operation = (bucketKey: boolean): CreateJobCommandInput["Operation"] => ({
@@ -262,7 +215,7 @@ describe.runIf(S3_READY)("S3UpdateObjectEncryption against the sandbox's S3 Upda
   async function waitFor(jobId: string, statuses: string[]): Promise<JobDescriptor> {
     const start = Date.now();
     for (;;) {
-      const job = (await control.send(new DescribeJobCommand({ AccountId: ACCOUNT, JobId: jobId }))).Job;
+      const job = (await env.s3control.send(new DescribeJobCommand({ AccountId: ACCOUNT, JobId: jobId }))).Job;
       if (job && statuses.includes(job.Status ?? "")) return job;
       if (Date.now() - start > 30_000) throw new Error(`job ${jobId} is ${job?.Status}`);
       await new Promise((r) => setTimeout(r, 20));
@@ -270,7 +223,7 @@ describe.runIf(S3_READY)("S3UpdateObjectEncryption against the sandbox's S3 Upda
   }
 
   async function text(bucket: string, key: string): Promise<string> {
-    const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const out = await env.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     return (await out.Body?.transformToString()) ?? "";
   }
 
@@ -289,7 +242,7 @@ describe.runIf(S3_READY)("S3UpdateObjectEncryption against the sandbox's S3 Upda
   }
 
   it("changes the encryption of SSE-S3 and SSE-KMS objects in place and fails the ones S3 refuses", async () => {
-    await admin.seed(SRC, [
+    await env.admin.seed(SRC, [
       { key: "m/sse-s3.txt", body: "s3 data", encryption: { type: "SSE-S3" } },
       {
         key: "m/kms other.txt",
@@ -301,11 +254,11 @@ describe.runIf(S3_READY)("S3UpdateObjectEncryption against the sandbox's S3 Upda
       { key: "m/ssec.bin", body: "c", encryption: { type: "SSE-C" } },
       { key: "m/dsse.bin", body: "d", encryption: { type: "DSSE-KMS", keyArn: other } },
     ]);
-    const before = new Map((await admin.versions(SRC, "m/")).map((v) => [v.key, v]));
+    const before = new Map((await env.admin.versions(SRC, "m/")).map((v) => [v.key, v]));
     // What S3 itself answers for the refused sources, to compare the report rows with.
     const direct = async (Key: string) => {
       try {
-        await s3.send(
+        await env.s3.send(
           new UpdateObjectEncryptionCommand({
             Bucket: SRC,
             Key,
@@ -333,7 +286,7 @@ describe.runIf(S3_READY)("S3UpdateObjectEncryption against the sandbox's S3 Upda
       "m/gone",
     ];
     const manifestBody = keys.map((k) => `${SRC},${encodeURIComponent(k).replace(/%2F/g, "/")}`).join("\n");
-    const put = await s3.send(new PutObjectCommand({ Bucket: WORK, Key: "m.csv", Body: manifestBody }));
+    const put = await env.s3.send(new PutObjectCommand({ Bucket: WORK, Key: "m.csv", Body: manifestBody }));
     const input: CreateJobCommandInput = {
       AccountId: ACCOUNT,
       ClientRequestToken: `uoe-${++counter}`,
@@ -347,7 +300,7 @@ describe.runIf(S3_READY)("S3UpdateObjectEncryption against the sandbox's S3 Upda
       },
       Report: report("uoe"),
     };
-    const { JobId } = await control.send(new CreateJobCommand(input));
+    const { JobId } = await env.s3control.send(new CreateJobCommand(input));
     const jobId = JobId ?? "";
     const job = await waitFor(jobId, ["Complete", "Failed"]);
     expect(job.Status).toBe("Complete");
@@ -358,7 +311,7 @@ describe.runIf(S3_READY)("S3UpdateObjectEncryption against the sandbox's S3 Upda
       NumberOfTasksFailed: 4,
     });
 
-    const after = new Map((await admin.versions(SRC, "m/")).map((v) => [v.key, v]));
+    const after = new Map((await env.admin.versions(SRC, "m/")).map((v) => [v.key, v]));
     for (const key of ["m/sse-s3.txt", "m/kms other.txt", "m/archived.bin"]) {
       const b = before.get(key);
       const a = after.get(key);
@@ -374,7 +327,7 @@ describe.runIf(S3_READY)("S3UpdateObjectEncryption against the sandbox's S3 Upda
     expect(await text(SRC, "m/kms other.txt")).toBe("kms data");
     expect(after.get("m/plain.txt")?.encryption).toEqual({ type: "NOT-SSE" });
     expect(after.get("m/dsse.bin")?.encryption).toEqual({ type: "DSSE-KMS", keyArn: other });
-    const head = await s3.send(new HeadObjectCommand({ Bucket: SRC, Key: "m/sse-s3.txt" }));
+    const head = await env.s3.send(new HeadObjectCommand({ Bucket: SRC, Key: "m/sse-s3.txt" }));
     expect([head.ServerSideEncryption, head.SSEKMSKeyId, head.BucketKeyEnabled]).toEqual(["aws:kms", target, true]);
 
     const csv = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
@@ -396,13 +349,13 @@ describe.runIf(S3_READY)("S3UpdateObjectEncryption against the sandbox's S3 Upda
   });
 
   it("with a ManifestGenerator, updates exactly the objects the encryption filter selects", async () => {
-    await admin.seed(SRC, [
+    await env.admin.seed(SRC, [
       { key: "g/sse-s3.txt", body: "1", encryption: { type: "SSE-S3" } },
       { key: "g/kms-no-bk.txt", body: "2", encryption: { type: "SSE-KMS", keyArn: other, bucketKeyEnabled: false } },
       { key: "g/kms-bk.txt", body: "3", encryption: { type: "SSE-KMS", keyArn: other, bucketKeyEnabled: true } },
       { key: "g/plain.txt", body: "4", encryption: { type: "NOT-SSE" } },
     ]);
-    const { JobId } = await control.send(
+    const { JobId } = await env.s3control.send(
       new CreateJobCommand({
         AccountId: ACCOUNT,
         ClientRequestToken: `uoe-${++counter}`,
@@ -431,7 +384,7 @@ describe.runIf(S3_READY)("S3UpdateObjectEncryption against the sandbox's S3 Upda
       NumberOfTasksFailed: 0,
     });
     expect(job.GeneratedManifestDescriptor).toBeUndefined();
-    const enc = new Map((await admin.versions(SRC, "g/")).map((v) => [v.key, v.encryption]));
+    const enc = new Map((await env.admin.versions(SRC, "g/")).map((v) => [v.key, v.encryption]));
     expect(Object.fromEntries(enc)).toEqual({
       "g/sse-s3.txt": { type: "SSE-KMS", keyArn: target, bucketKeyEnabled: false },
       "g/kms-no-bk.txt": { type: "SSE-KMS", keyArn: target, bucketKeyEnabled: false },
@@ -445,8 +398,8 @@ describe.runIf(S3_READY)("S3UpdateObjectEncryption against the sandbox's S3 Upda
   });
 
   it("cancels cleanly while Suspended (no task runs, objects untouched)", async () => {
-    await admin.seed(SRC, [{ key: "c/sse-s3.txt", body: "1", encryption: { type: "SSE-S3" } }]);
-    const { JobId } = await control.send(
+    await env.admin.seed(SRC, [{ key: "c/sse-s3.txt", body: "1", encryption: { type: "SSE-S3" } }]);
+    const { JobId } = await env.s3control.send(
       new CreateJobCommand({
         AccountId: ACCOUNT,
         ClientRequestToken: `uoe-${++counter}`,
@@ -466,10 +419,10 @@ describe.runIf(S3_READY)("S3UpdateObjectEncryption against the sandbox's S3 Upda
     );
     const jobId = JobId ?? "";
     expect((await waitFor(jobId, ["Suspended"])).ProgressSummary?.TotalNumberOfTasks).toBe(1);
-    await control.send(
+    await env.s3control.send(
       new UpdateJobStatusCommand({ AccountId: ACCOUNT, JobId: jobId, RequestedJobStatus: "Cancelled" }),
     );
     await waitFor(jobId, ["Cancelled"]);
-    expect((await admin.versions(SRC, "c/"))[0]?.encryption).toEqual({ type: "SSE-S3" });
+    expect((await env.admin.versions(SRC, "c/"))[0]?.encryption).toEqual({ type: "SSE-S3" });
   });
 });

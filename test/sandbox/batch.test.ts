@@ -7,7 +7,6 @@ import {
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
-  type S3Client,
 } from "@aws-sdk/client-s3";
 import {
   CreateJobCommand,
@@ -15,14 +14,10 @@ import {
   DescribeJobCommand,
   type JobDescriptor,
   ListJobsCommand,
-  type S3ControlClient,
   UpdateJobStatusCommand,
 } from "@aws-sdk/client-s3-control";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SANDBOX_CREDENTIALS } from "../../sandbox/config.ts";
-import type { Sandbox } from "../../sandbox/server.ts";
-import type { AwsClients } from "../../steps/runtime/clients.ts";
-import { sandboxWithClients } from "../support/sandbox.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { awsCliEnv, useSandbox } from "../support/sandbox.ts";
 
 const ACCOUNT = "123456789012";
 const ROLE = `arn:aws:iam::${ACCOUNT}:role/rekey-batch`;
@@ -41,34 +36,26 @@ const hasAwsCli = (() => {
 /** Keys as rekey writes them into manifests: every reserved character percent-encoded, slashes kept. */
 const encodeKey = (key: string) => encodeURIComponent(key).replace(/%2F/g, "/");
 
-let sandbox: Sandbox;
-let clients: AwsClients;
-let s3: S3Client;
-let control: S3ControlClient;
+const env = useSandbox();
 let kmsKeyArn: string;
 let counter = 0;
 
 beforeAll(async () => {
-  ({ sandbox, clients } = await sandboxWithClients());
-  s3 = clients.s3;
-  control = clients.s3control;
-  kmsKeyArn = sandbox.kms.create("batch tests").arn;
-  await s3.send(new CreateBucketCommand({ Bucket: SRC }));
-  await s3.send(new CreateBucketCommand({ Bucket: WORK }));
-});
-
-afterAll(async () => {
-  await sandbox?.close();
+  kmsKeyArn = env.sandbox.kms.create("batch tests").arn;
+  await env.s3.send(new CreateBucketCommand({ Bucket: SRC }));
+  await env.s3.send(new CreateBucketCommand({ Bucket: WORK }));
 });
 
 async function putObjects(keys: string[], bucket = SRC): Promise<void> {
-  await Promise.all(keys.map((Key) => s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: `body of ${Key}` }))));
+  await Promise.all(
+    keys.map((Key) => env.s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: `body of ${Key}` }))),
+  );
 }
 
 /** Uploads a header-less CSV manifest and returns its location with the ETag (quotes stripped, as AWS examples do). */
 async function putManifest(rows: string[]): Promise<{ ObjectArn: string; ETag: string }> {
   const key = `manifests/m-${++counter}.csv`;
-  const out = await s3.send(new PutObjectCommand({ Bucket: WORK, Key: key, Body: `${rows.join("\n")}\n` }));
+  const out = await env.s3.send(new PutObjectCommand({ Bucket: WORK, Key: key, Body: `${rows.join("\n")}\n` }));
   return { ObjectArn: `arn:aws:s3:::${WORK}/${key}`, ETag: (out.ETag ?? "").replace(/"/g, "") };
 }
 
@@ -104,18 +91,18 @@ function jobInput(location: { ObjectArn: string; ETag: string }, extra: Partial<
 const prefixOf = (input: CreateJobCommandInput) => input.Report?.Prefix ?? "";
 
 async function createJob(input: CreateJobCommandInput): Promise<string> {
-  const out = await control.send(new CreateJobCommand(input));
+  const out = await env.s3control.send(new CreateJobCommand(input));
   if (!out.JobId) throw new Error("CreateJob returned no JobId");
   return out.JobId;
 }
 
-async function describe_(jobId: string, client = control): Promise<JobDescriptor> {
+async function describe_(jobId: string, client = env.s3control): Promise<JobDescriptor> {
   const out = await client.send(new DescribeJobCommand({ AccountId: ACCOUNT, JobId: jobId }));
   if (!out.Job) throw new Error("DescribeJob returned no Job");
   return out.Job;
 }
 
-async function waitForStatus(jobId: string, statuses: string[], client = control, timeoutMs = 30_000) {
+async function waitForStatus(jobId: string, statuses: string[], client = env.s3control, timeoutMs = 30_000) {
   const start = Date.now();
   for (;;) {
     const job = await describe_(jobId, client);
@@ -125,7 +112,7 @@ async function waitForStatus(jobId: string, statuses: string[], client = control
   }
 }
 
-async function getText(bucket: string, key: string, client = s3): Promise<string> {
+async function getText(bucket: string, key: string, client = env.s3): Promise<string> {
   const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   return (await out.Body?.transformToString("utf8")) ?? "";
 }
@@ -138,7 +125,7 @@ interface ReportManifest {
 }
 
 /** Reads the completion report, checking each results file against its MD5; rows per status, sorted. */
-async function readReport(prefix: string, jobId: string, client = s3) {
+async function readReport(prefix: string, jobId: string, client = env.s3) {
   const manifest = JSON.parse(await getText(WORK, `${prefix}/job-${jobId}/manifest.json`, client)) as ReportManifest;
   const rows: Record<string, string[]> = {};
   for (const r of manifest.Results) {
@@ -184,7 +171,7 @@ describe("S3 Batch Operations S3PutObjectCopy against the sandbox's S3", () => {
     expect(job.TerminationDate).toBeInstanceOf(Date);
     expect(job.ProgressSummary?.Timers?.ElapsedTimeInActiveSeconds).toBeGreaterThanOrEqual(0);
 
-    const head = await s3.send(new HeadObjectCommand({ Bucket: SRC, Key: "life/b c.txt" }));
+    const head = await env.s3.send(new HeadObjectCommand({ Bucket: SRC, Key: "life/b c.txt" }));
     expect([head.ServerSideEncryption, head.SSEKMSKeyId, head.BucketKeyEnabled]).toEqual(["aws:kms", kmsKeyArn, true]);
 
     const { manifest, rows } = await readReport(prefixOf(input), jobId);
@@ -203,9 +190,9 @@ describe("S3 Batch Operations S3PutObjectCopy against the sandbox's S3", () => {
     const first = await createJob(input);
     const second = await createJob(input);
     expect(second).toBe(first);
-    const all = await control.send(new ListJobsCommand({ AccountId: ACCOUNT }));
+    const all = await env.s3control.send(new ListJobsCommand({ AccountId: ACCOUNT }));
     expect(all.Jobs?.filter((j) => j.JobId === first)).toHaveLength(1);
-    await expect(control.send(new CreateJobCommand({ ...input, Priority: 11 }))).rejects.toMatchObject({
+    await expect(env.s3control.send(new CreateJobCommand({ ...input, Priority: 11 }))).rejects.toMatchObject({
       name: "IdempotencyException",
     });
   });
@@ -224,7 +211,7 @@ describe("S3 Batch Operations S3PutObjectCopy against the sandbox's S3", () => {
       },
     ]);
     expect(job.TerminationDate).toBeInstanceOf(Date);
-    const listed = await s3.send(new ListObjectsV2Command({ Bucket: WORK, Prefix: `${prefixOf(input)}/` }));
+    const listed = await env.s3.send(new ListObjectsV2Command({ Bucket: WORK, Prefix: `${prefixOf(input)}/` }));
     expect(listed.KeyCount ?? 0).toBe(0);
   });
 
@@ -238,7 +225,7 @@ describe("S3 Batch Operations S3PutObjectCopy against the sandbox's S3", () => {
     const job = await waitForStatus(jobId, ["Complete", "Failed"]);
     expect(job.ProgressSummary).toMatchObject({ NumberOfTasksSucceeded: 5, NumberOfTasksFailed: 0 });
     for (const k of keys) expect(await getText(SRC, `copied/${k}`)).toBe(`body of ${k}`);
-    await expect(s3.send(new HeadObjectCommand({ Bucket: SRC, Key: "copied/enc/c d.txt" }))).rejects.toMatchObject({
+    await expect(env.s3.send(new HeadObjectCommand({ Bucket: SRC, Key: "copied/enc/c d.txt" }))).rejects.toMatchObject({
       name: "NotFound",
     });
     const { rows } = await readReport(prefixOf(input), jobId);
@@ -253,7 +240,7 @@ describe("S3 Batch Operations S3PutObjectCopy against the sandbox's S3", () => {
     expect(suspended.ProgressSummary).toMatchObject({ TotalNumberOfTasks: 1, NumberOfTasksSucceeded: 0 });
     await new Promise((r) => setTimeout(r, 100));
     expect((await describe_(jobId)).Status).toBe("Suspended");
-    const updated = await control.send(
+    const updated = await env.s3control.send(
       new UpdateJobStatusCommand({
         AccountId: ACCOUNT,
         JobId: jobId,
@@ -265,7 +252,9 @@ describe("S3 Batch Operations S3PutObjectCopy against the sandbox's S3", () => {
     const done = await waitForStatus(jobId, ["Complete"]);
     expect(done.ProgressSummary?.NumberOfTasksSucceeded).toBe(1);
     await expect(
-      control.send(new UpdateJobStatusCommand({ AccountId: ACCOUNT, JobId: jobId, RequestedJobStatus: "Cancelled" })),
+      env.s3control.send(
+        new UpdateJobStatusCommand({ AccountId: ACCOUNT, JobId: jobId, RequestedJobStatus: "Cancelled" }),
+      ),
     ).rejects.toMatchObject({ name: "JobStatusException" });
   });
 
@@ -281,7 +270,7 @@ describe("S3 Batch Operations S3PutObjectCopy against the sandbox's S3", () => {
       },
     });
     const jobId = await createJob(input);
-    const job = await waitForStatus(jobId, ["Failed", "Complete"], control, 60_000);
+    const job = await waitForStatus(jobId, ["Failed", "Complete"], env.s3control, 60_000);
     expect(job.Status).toBe("Failed");
     expect(job.FailureReasons?.map((f) => f.FailureCode)).toEqual(["TaskFailureThresholdExceeded"]);
     const ran = (job.ProgressSummary?.NumberOfTasksFailed ?? 0) + (job.ProgressSummary?.NumberOfTasksSucceeded ?? 0);
@@ -295,7 +284,7 @@ describe("S3 Batch Operations S3PutObjectCopy against the sandbox's S3", () => {
   it("lists jobs filtered by status, page by page", async () => {
     const failed = await createJob(jobInput({ ...(await putManifest([`${SRC},x`])), ETag: "nope" }));
     await waitForStatus(failed, ["Failed"]);
-    const onlyFailed = await control.send(new ListJobsCommand({ AccountId: ACCOUNT, JobStatuses: ["Failed"] }));
+    const onlyFailed = await env.s3control.send(new ListJobsCommand({ AccountId: ACCOUNT, JobStatuses: ["Failed"] }));
     expect(onlyFailed.Jobs?.map((j) => j.JobId)).toContain(failed);
     expect(new Set(onlyFailed.Jobs?.map((j) => j.Status))).toEqual(new Set(["Failed"]));
     expect(onlyFailed.Jobs?.find((j) => j.JobId === failed)).toMatchObject({
@@ -306,12 +295,12 @@ describe("S3 Batch Operations S3PutObjectCopy against the sandbox's S3", () => {
     const seen: string[] = [];
     let NextToken: string | undefined;
     do {
-      const page = await control.send(new ListJobsCommand({ AccountId: ACCOUNT, MaxResults: 2, NextToken }));
+      const page = await env.s3control.send(new ListJobsCommand({ AccountId: ACCOUNT, MaxResults: 2, NextToken }));
       expect(page.Jobs?.length ?? 0).toBeLessThanOrEqual(2);
       seen.push(...(page.Jobs ?? []).map((j) => j.JobId ?? ""));
       NextToken = page.NextToken;
     } while (NextToken);
-    expect(seen.length).toBe(sandbox.batch.engine.jobs.size);
+    expect(seen.length).toBe(env.sandbox.batch.engine.jobs.size);
     expect(new Set(seen).size).toBe(seen.length);
   });
 
@@ -320,7 +309,7 @@ describe("S3 Batch Operations S3PutObjectCopy against the sandbox's S3", () => {
       name: "NotFoundException",
     });
     await expect(
-      control.send(
+      env.s3control.send(
         new DescribeJobCommand({ AccountId: "210987654321", JobId: "00000000-0000-0000-0000-000000000000" }),
       ),
     ).rejects.toMatchObject({ name: "AccessDenied", $metadata: { httpStatusCode: 403 } });
@@ -340,21 +329,15 @@ describe("S3 Batch Operations S3PutObjectCopy against the sandbox's S3", () => {
         "--job-id",
         jobId,
         "--endpoint-url",
-        `http://sandbox.invalid:${sandbox.port}`,
+        `http://sandbox.invalid:${env.sandbox.port}`,
       ],
       {
-        env: {
-          ...process.env,
-          HTTP_PROXY: `http://127.0.0.1:${sandbox.port}`,
-          http_proxy: `http://127.0.0.1:${sandbox.port}`,
+        env: awsCliEnv(env.sandbox, {
+          HTTP_PROXY: `http://127.0.0.1:${env.sandbox.port}`,
+          http_proxy: `http://127.0.0.1:${env.sandbox.port}`,
           NO_PROXY: "",
           no_proxy: "",
-          AWS_ACCESS_KEY_ID: SANDBOX_CREDENTIALS.accessKeyId,
-          AWS_SECRET_ACCESS_KEY: SANDBOX_CREDENTIALS.secretAccessKey,
-          AWS_DEFAULT_REGION: "us-east-1",
-          AWS_EC2_METADATA_DISABLED: "true",
-          AWS_PAGER: "",
-        },
+        }),
       },
     );
     const out = JSON.parse(stdout) as { Job: { JobId: string; Status: string; Description: string } };
@@ -363,16 +346,11 @@ describe("S3 Batch Operations S3PutObjectCopy against the sandbox's S3", () => {
 });
 
 describe("cancelling a running job", () => {
-  let slow: { sandbox: Sandbox; clients: AwsClients };
+  const slow = useSandbox({ batchTasksPerSecond: 25 });
 
   beforeAll(async () => {
-    slow = await sandboxWithClients({ batchTasksPerSecond: 25 });
     await slow.clients.s3.send(new CreateBucketCommand({ Bucket: SRC }));
     await slow.clients.s3.send(new CreateBucketCommand({ Bucket: WORK }));
-  });
-
-  afterAll(async () => {
-    await slow?.sandbox.close();
   });
 
   it("stops starting tasks, moves Cancelling → Cancelled and reports the tasks that ran", async () => {

@@ -30,38 +30,17 @@ import {
   PutObjectLegalHoldCommand,
   PutObjectLockConfigurationCommand,
   PutObjectRetentionCommand,
-  type S3Client,
-  S3ServiceException,
+  type S3ServiceException,
 } from "@aws-sdk/client-s3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SandboxAdmin, SandboxAdminError } from "../../sandbox/admin-client.ts";
-import type { Sandbox } from "../../sandbox/server.ts";
-import { newTestBucket, sandboxWithClients } from "../support/sandbox.ts";
+import { describe, expect, it } from "vitest";
+import { SandboxAdminError } from "../../sandbox/admin-client.ts";
+import { newTestBucket, s3Error, useSandbox } from "../support/sandbox.ts";
 
-let sandbox: Sandbox;
-let s3: S3Client;
-let admin: SandboxAdmin;
 let n = 0;
 
-beforeAll(async () => {
-  const started = await sandboxWithClients();
-  sandbox = started.sandbox;
-  s3 = started.clients.s3;
-  admin = new SandboxAdmin(sandbox.endpoint);
-});
-afterAll(() => sandbox.close());
+const env = useSandbox();
 
-const newBucket = (opts: { versioned?: boolean; objectLock?: boolean } = {}) => newTestBucket(s3, "cfg", opts);
-
-async function s3Error(p: Promise<unknown>): Promise<S3ServiceException> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof S3ServiceException) return e;
-    throw e;
-  }
-  throw new Error("expected the S3 call to fail");
-}
+const newBucket = (opts: { versioned?: boolean; objectLock?: boolean } = {}) => newTestBucket(env.s3, "cfg", opts);
 
 async function expectError(p: Promise<unknown>, code: string, status: number): Promise<S3ServiceException> {
   const e = await s3Error(p);
@@ -74,11 +53,11 @@ const inDays = (d: number) => new Date(Date.now() + d * 86_400_000);
 describe("Object Lock configuration", () => {
   it("CreateBucket with Object Lock enables versioning and answers the configuration; others have none", async () => {
     const locked = await newBucket({ objectLock: true });
-    expect((await s3.send(new GetBucketVersioningCommand({ Bucket: locked }))).Status).toBe("Enabled");
-    const config = await s3.send(new GetObjectLockConfigurationCommand({ Bucket: locked }));
+    expect((await env.s3.send(new GetBucketVersioningCommand({ Bucket: locked }))).Status).toBe("Enabled");
+    const config = await env.s3.send(new GetObjectLockConfigurationCommand({ Bucket: locked }));
     expect(config.ObjectLockConfiguration).toEqual({ ObjectLockEnabled: "Enabled" });
 
-    await s3.send(
+    await env.s3.send(
       new PutObjectLockConfigurationCommand({
         Bucket: locked,
         ObjectLockConfiguration: {
@@ -87,40 +66,46 @@ describe("Object Lock configuration", () => {
         },
       }),
     );
-    expect((await s3.send(new GetObjectLockConfigurationCommand({ Bucket: locked }))).ObjectLockConfiguration).toEqual({
+    expect(
+      (await env.s3.send(new GetObjectLockConfigurationCommand({ Bucket: locked }))).ObjectLockConfiguration,
+    ).toEqual({
       ObjectLockEnabled: "Enabled",
       Rule: { DefaultRetention: { Mode: "GOVERNANCE", Days: 3 } },
     });
     await expectError(
-      s3.send(new PutBucketVersioningCommand({ Bucket: locked, VersioningConfiguration: { Status: "Suspended" } })),
+      env.s3.send(new PutBucketVersioningCommand({ Bucket: locked, VersioningConfiguration: { Status: "Suspended" } })),
       "InvalidBucketState",
       409,
     );
 
     const plain = await newBucket();
     await expectError(
-      s3.send(new GetObjectLockConfigurationCommand({ Bucket: plain })),
+      env.s3.send(new GetObjectLockConfigurationCommand({ Bucket: plain })),
       "ObjectLockConfigurationNotFoundError",
       404,
     );
     const enable = () =>
-      s3.send(
+      env.s3.send(
         new PutObjectLockConfigurationCommand({
           Bucket: plain,
           ObjectLockConfiguration: { ObjectLockEnabled: "Enabled" },
         }),
       );
     await expectError(enable(), "InvalidBucketState", 409);
-    await s3.send(new PutBucketVersioningCommand({ Bucket: plain, VersioningConfiguration: { Status: "Enabled" } }));
+    await env.s3.send(
+      new PutBucketVersioningCommand({ Bucket: plain, VersioningConfiguration: { Status: "Enabled" } }),
+    );
     await enable();
-    expect((await s3.send(new GetObjectLockConfigurationCommand({ Bucket: plain }))).ObjectLockConfiguration).toEqual({
+    expect(
+      (await env.s3.send(new GetObjectLockConfigurationCommand({ Bucket: plain }))).ObjectLockConfiguration,
+    ).toEqual({
       ObjectLockEnabled: "Enabled",
     });
   });
 
   it("gives new versions (PutObject and CopyObject onto a key) the bucket's default retention", async () => {
     const bucket = await newBucket({ objectLock: true });
-    await s3.send(
+    await env.s3.send(
       new PutObjectLockConfigurationCommand({
         Bucket: bucket,
         ObjectLockConfiguration: {
@@ -129,20 +114,20 @@ describe("Object Lock configuration", () => {
         },
       }),
     );
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: "a", Body: "x" }));
-    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "a" }));
+    await env.s3.send(new PutObjectCommand({ Bucket: bucket, Key: "a", Body: "x" }));
+    const head = await env.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "a" }));
     expect(head.ObjectLockMode).toBe("COMPLIANCE");
     expect(Math.abs((head.ObjectLockRetainUntilDate?.getTime() ?? 0) - inDays(2).getTime())).toBeLessThan(60_000);
 
     const other = await newBucket();
-    await s3.send(new PutObjectCommand({ Bucket: other, Key: "src", Body: "y" }));
-    const copy = await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: "b", CopySource: `${other}/src` }));
-    const retention = await s3.send(
+    await env.s3.send(new PutObjectCommand({ Bucket: other, Key: "src", Body: "y" }));
+    const copy = await env.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: "b", CopySource: `${other}/src` }));
+    const retention = await env.s3.send(
       new GetObjectRetentionCommand({ Bucket: bucket, Key: "b", VersionId: copy.VersionId }),
     );
     expect(retention.Retention?.Mode).toBe("COMPLIANCE");
     await expectError(
-      s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: "b", VersionId: copy.VersionId })),
+      env.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: "b", VersionId: copy.VersionId })),
       "AccessDenied",
       403,
     );
@@ -152,20 +137,20 @@ describe("Object Lock configuration", () => {
 describe("object retention and legal hold", () => {
   it("round-trips retention and legal hold; absent ones are NoSuchObjectLockConfiguration; HEAD reports them", async () => {
     const bucket = await newBucket({ objectLock: true });
-    const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: "k", Body: "x" }));
+    const put = await env.s3.send(new PutObjectCommand({ Bucket: bucket, Key: "k", Body: "x" }));
     await expectError(
-      s3.send(new GetObjectRetentionCommand({ Bucket: bucket, Key: "k" })),
+      env.s3.send(new GetObjectRetentionCommand({ Bucket: bucket, Key: "k" })),
       "NoSuchObjectLockConfiguration",
       404,
     );
     await expectError(
-      s3.send(new GetObjectLegalHoldCommand({ Bucket: bucket, Key: "k" })),
+      env.s3.send(new GetObjectLegalHoldCommand({ Bucket: bucket, Key: "k" })),
       "NoSuchObjectLockConfiguration",
       404,
     );
 
     const until = new Date(Math.floor(inDays(5).getTime() / 1000) * 1000);
-    await s3.send(
+    await env.s3.send(
       new PutObjectRetentionCommand({
         Bucket: bucket,
         Key: "k",
@@ -173,15 +158,15 @@ describe("object retention and legal hold", () => {
         Retention: { Mode: "GOVERNANCE", RetainUntilDate: until },
       }),
     );
-    await s3.send(new PutObjectLegalHoldCommand({ Bucket: bucket, Key: "k", LegalHold: { Status: "ON" } }));
-    expect((await s3.send(new GetObjectRetentionCommand({ Bucket: bucket, Key: "k" }))).Retention).toEqual({
+    await env.s3.send(new PutObjectLegalHoldCommand({ Bucket: bucket, Key: "k", LegalHold: { Status: "ON" } }));
+    expect((await env.s3.send(new GetObjectRetentionCommand({ Bucket: bucket, Key: "k" }))).Retention).toEqual({
       Mode: "GOVERNANCE",
       RetainUntilDate: until,
     });
-    expect((await s3.send(new GetObjectLegalHoldCommand({ Bucket: bucket, Key: "k" }))).LegalHold).toEqual({
+    expect((await env.s3.send(new GetObjectLegalHoldCommand({ Bucket: bucket, Key: "k" }))).LegalHold).toEqual({
       Status: "ON",
     });
-    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "k" }));
+    const head = await env.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "k" }));
     expect([head.ObjectLockMode, head.ObjectLockRetainUntilDate, head.ObjectLockLegalHoldStatus]).toEqual([
       "GOVERNANCE",
       until,
@@ -189,10 +174,10 @@ describe("object retention and legal hold", () => {
     ]);
 
     const plain = await newBucket();
-    await s3.send(new PutObjectCommand({ Bucket: plain, Key: "k", Body: "x" }));
-    await expectError(s3.send(new GetObjectRetentionCommand({ Bucket: plain, Key: "k" })), "InvalidRequest", 400);
+    await env.s3.send(new PutObjectCommand({ Bucket: plain, Key: "k", Body: "x" }));
+    await expectError(env.s3.send(new GetObjectRetentionCommand({ Bucket: plain, Key: "k" })), "InvalidRequest", 400);
     await expectError(
-      s3.send(new PutObjectLegalHoldCommand({ Bucket: plain, Key: "k", LegalHold: { Status: "ON" } })),
+      env.s3.send(new PutObjectLegalHoldCommand({ Bucket: plain, Key: "k", LegalHold: { Status: "ON" } })),
       "InvalidRequest",
       400,
     );
@@ -200,21 +185,21 @@ describe("object retention and legal hold", () => {
 
   it("blocks version deletes: compliance always, governance unless bypassed, legal hold until OFF", async () => {
     const bucket = await newBucket({ objectLock: true });
-    const seeded = await admin.seed(bucket, [
+    const seeded = await env.admin.seed(bucket, [
       { key: "c", body: "1", objectLock: { mode: "COMPLIANCE", retainUntil: inDays(1).toISOString() } },
       { key: "g", body: "2", objectLock: { mode: "GOVERNANCE", retainUntil: inDays(1).toISOString() } },
       { key: "h", body: "3", objectLock: { mode: "GOVERNANCE", retainUntil: "2020-01-01T00:00:00Z", legalHold: true } },
     ]);
     const [c, g, h] = seeded.versions.map((v) => v.versionId);
     const del = (key: string, versionId: string | undefined, bypass = false) =>
-      s3.send(
+      env.s3.send(
         new DeleteObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId, BypassGovernanceRetention: bypass }),
       );
 
     await expectError(del("c", c), "AccessDenied", 403);
     await expectError(del("c", c, true), "AccessDenied", 403);
     await expectError(
-      s3.send(
+      env.s3.send(
         new PutObjectRetentionCommand({
           Bucket: bucket,
           Key: "c",
@@ -229,16 +214,16 @@ describe("object retention and legal hold", () => {
     expect((await del("c", undefined)).DeleteMarker).toBe(true);
 
     await expectError(del("g", g), "AccessDenied", 403);
-    const multi = await s3.send(
+    const multi = await env.s3.send(
       new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: "g", VersionId: g }] } }),
     );
     expect(multi.Errors?.map((e) => [e.Key, e.Code])).toEqual([["g", "AccessDenied"]]);
     await del("g", g, true);
 
     await expectError(del("h", h, true), "AccessDenied", 403);
-    await s3.send(new PutObjectLegalHoldCommand({ Bucket: bucket, Key: "h", LegalHold: { Status: "OFF" } }));
+    await env.s3.send(new PutObjectLegalHoldCommand({ Bucket: bucket, Key: "h", LegalHold: { Status: "OFF" } }));
     await del("h", h);
-    expect((await admin.versions(bucket)).map((v) => [v.key, v.isDeleteMarker])).toEqual([
+    expect((await env.admin.versions(bucket)).map((v) => [v.key, v.isDeleteMarker])).toEqual([
       ["c", true],
       ["c", false],
     ]);
@@ -246,7 +231,7 @@ describe("object retention and legal hold", () => {
 
   it("seeding objectLock needs an Object Lock bucket", async () => {
     const bucket = await newBucket({ versioned: true });
-    const err = await admin
+    const err = await env.admin
       .seed(bucket, [{ key: "k", body: "x", objectLock: { mode: "GOVERNANCE", retainUntil: inDays(1).toISOString() } }])
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SandboxAdminError);
@@ -257,7 +242,7 @@ describe("object retention and legal hold", () => {
 describe("replication, notification and lifecycle configurations", () => {
   it("replication: not found until put, needs versioning, round-trips, deletes", async () => {
     const bucket = await newBucket();
-    const get = () => s3.send(new GetBucketReplicationCommand({ Bucket: bucket }));
+    const get = () => env.s3.send(new GetBucketReplicationCommand({ Bucket: bucket }));
     await expectError(get(), "ReplicationConfigurationNotFoundError", 404);
     const config = {
       Role: "arn:aws:iam::123456789012:role/replication",
@@ -273,19 +258,22 @@ describe("replication, notification and lifecycle configurations", () => {
         },
       ],
     };
-    const put = () => s3.send(new PutBucketReplicationCommand({ Bucket: bucket, ReplicationConfiguration: config }));
+    const put = () =>
+      env.s3.send(new PutBucketReplicationCommand({ Bucket: bucket, ReplicationConfiguration: config }));
     await expectError(put(), "InvalidRequest", 400);
-    await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: "Enabled" } }));
+    await env.s3.send(
+      new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: "Enabled" } }),
+    );
     await put();
     expect((await get()).ReplicationConfiguration).toEqual(config);
-    await s3.send(new DeleteBucketReplicationCommand({ Bucket: bucket }));
+    await env.s3.send(new DeleteBucketReplicationCommand({ Bucket: bucket }));
     await expectError(get(), "ReplicationConfigurationNotFoundError", 404);
   });
 
   it("notification: empty until put, round-trips, an empty configuration removes it", async () => {
     const bucket = await newBucket();
     const get = async () => {
-      const { $metadata: _, ...rest } = await s3.send(
+      const { $metadata: _, ...rest } = await env.s3.send(
         new GetBucketNotificationConfigurationCommand({ Bucket: bucket }),
       );
       return rest;
@@ -302,15 +290,17 @@ describe("replication, notification and lifecycle configurations", () => {
       ],
       EventBridgeConfiguration: {},
     };
-    await s3.send(new PutBucketNotificationConfigurationCommand({ Bucket: bucket, NotificationConfiguration: config }));
+    await env.s3.send(
+      new PutBucketNotificationConfigurationCommand({ Bucket: bucket, NotificationConfiguration: config }),
+    );
     expect(await get()).toEqual(config);
-    await s3.send(new PutBucketNotificationConfigurationCommand({ Bucket: bucket, NotificationConfiguration: {} }));
+    await env.s3.send(new PutBucketNotificationConfigurationCommand({ Bucket: bucket, NotificationConfiguration: {} }));
     expect(await get()).toEqual({});
   });
 
   it("lifecycle: NoSuchLifecycleConfiguration until put, round-trips with the minimum-size default, deletes", async () => {
     const bucket = await newBucket();
-    const get = () => s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: bucket }));
+    const get = () => env.s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: bucket }));
     await expectError(get(), "NoSuchLifecycleConfiguration", 404);
     const rules = [
       {
@@ -322,14 +312,14 @@ describe("replication, notification and lifecycle configurations", () => {
         NoncurrentVersionExpiration: { NoncurrentDays: 7 },
       },
     ];
-    const put = await s3.send(
+    const put = await env.s3.send(
       new PutBucketLifecycleConfigurationCommand({ Bucket: bucket, LifecycleConfiguration: { Rules: rules } }),
     );
     expect(put.TransitionDefaultMinimumObjectSize).toBe("all_storage_classes_128K");
     const got = await get();
     expect(got.Rules).toEqual(rules);
     expect(got.TransitionDefaultMinimumObjectSize).toBe("all_storage_classes_128K");
-    await s3.send(new DeleteBucketLifecycleCommand({ Bucket: bucket }));
+    await env.s3.send(new DeleteBucketLifecycleCommand({ Bucket: bucket }));
     await expectError(get(), "NoSuchLifecycleConfiguration", 404);
   });
 });
@@ -337,24 +327,24 @@ describe("replication, notification and lifecycle configurations", () => {
 describe("ownership controls, ACLs and bucket policy", () => {
   it("new buckets enforce bucket-owner ownership: ACL writes refused, ACL reads show the owner only", async () => {
     const bucket = await newBucket();
-    const ownership = await s3.send(new GetBucketOwnershipControlsCommand({ Bucket: bucket }));
+    const ownership = await env.s3.send(new GetBucketOwnershipControlsCommand({ Bucket: bucket }));
     expect(ownership.OwnershipControls?.Rules).toEqual([{ ObjectOwnership: "BucketOwnerEnforced" }]);
     await expectError(
-      s3.send(new PutObjectCommand({ Bucket: bucket, Key: "k", Body: "x", ACL: "public-read" })),
+      env.s3.send(new PutObjectCommand({ Bucket: bucket, Key: "k", Body: "x", ACL: "public-read" })),
       "AccessControlListNotSupported",
       400,
     );
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: "k", Body: "x", ACL: "bucket-owner-full-control" }));
+    await env.s3.send(new PutObjectCommand({ Bucket: bucket, Key: "k", Body: "x", ACL: "bucket-owner-full-control" }));
     await expectError(
-      s3.send(new PutObjectAclCommand({ Bucket: bucket, Key: "k", ACL: "public-read" })),
+      env.s3.send(new PutObjectAclCommand({ Bucket: bucket, Key: "k", ACL: "public-read" })),
       "AccessControlListNotSupported",
       400,
     );
-    const acl = await s3.send(new GetBucketAclCommand({ Bucket: bucket }));
+    const acl = await env.s3.send(new GetBucketAclCommand({ Bucket: bucket }));
     expect(acl.Grants).toEqual([{ Grantee: { Type: "CanonicalUser", ID: acl.Owner?.ID }, Permission: "FULL_CONTROL" }]);
-    expect((await s3.send(new GetObjectAclCommand({ Bucket: bucket, Key: "k" }))).Grants).toHaveLength(1);
+    expect((await env.s3.send(new GetObjectAclCommand({ Bucket: bucket, Key: "k" }))).Grants).toHaveLength(1);
     await expectError(
-      s3.send(new CreateBucketCommand({ Bucket: `cfg-acl-${++n}-${Date.now()}`, ACL: "public-read" })),
+      env.s3.send(new CreateBucketCommand({ Bucket: `cfg-acl-${++n}-${Date.now()}`, ACL: "public-read" })),
       "InvalidBucketAclWithObjectOwnership",
       400,
     );
@@ -362,45 +352,45 @@ describe("ownership controls, ACLs and bucket policy", () => {
 
   it("ownership controls round-trip; with ACLs enabled object ACLs are honoured; deleted controls are not found", async () => {
     const bucket = await newBucket();
-    await s3.send(
+    await env.s3.send(
       new PutBucketOwnershipControlsCommand({
         Bucket: bucket,
         OwnershipControls: { Rules: [{ ObjectOwnership: "BucketOwnerPreferred" }] },
       }),
     );
-    expect((await s3.send(new GetBucketOwnershipControlsCommand({ Bucket: bucket }))).OwnershipControls?.Rules).toEqual(
-      [{ ObjectOwnership: "BucketOwnerPreferred" }],
-    );
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: "k", Body: "x", ACL: "public-read" }));
+    expect(
+      (await env.s3.send(new GetBucketOwnershipControlsCommand({ Bucket: bucket }))).OwnershipControls?.Rules,
+    ).toEqual([{ ObjectOwnership: "BucketOwnerPreferred" }]);
+    await env.s3.send(new PutObjectCommand({ Bucket: bucket, Key: "k", Body: "x", ACL: "public-read" }));
     const allUsers = "http://acs.amazonaws.com/groups/global/AllUsers";
-    const grants = async () => (await s3.send(new GetObjectAclCommand({ Bucket: bucket, Key: "k" }))).Grants ?? [];
+    const grants = async () => (await env.s3.send(new GetObjectAclCommand({ Bucket: bucket, Key: "k" }))).Grants ?? [];
     expect((await grants()).map((g) => [g.Grantee?.Type, g.Grantee?.URI ?? "owner", g.Permission])).toEqual([
       ["CanonicalUser", "owner", "FULL_CONTROL"],
       ["Group", allUsers, "READ"],
     ]);
-    await s3.send(new PutObjectAclCommand({ Bucket: bucket, Key: "k", ACL: "private" }));
+    await env.s3.send(new PutObjectAclCommand({ Bucket: bucket, Key: "k", ACL: "private" }));
     expect(await grants()).toHaveLength(1);
     // A copy does not keep the source's ACL.
-    await s3.send(new PutObjectAclCommand({ Bucket: bucket, Key: "k", ACL: "authenticated-read" }));
-    await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: "copy", CopySource: `${bucket}/k` }));
-    expect((await s3.send(new GetObjectAclCommand({ Bucket: bucket, Key: "copy" }))).Grants).toHaveLength(1);
+    await env.s3.send(new PutObjectAclCommand({ Bucket: bucket, Key: "k", ACL: "authenticated-read" }));
+    await env.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: "copy", CopySource: `${bucket}/k` }));
+    expect((await env.s3.send(new GetObjectAclCommand({ Bucket: bucket, Key: "copy" }))).Grants).toHaveLength(1);
 
-    await s3.send(new DeleteBucketOwnershipControlsCommand({ Bucket: bucket }));
+    await env.s3.send(new DeleteBucketOwnershipControlsCommand({ Bucket: bucket }));
     await expectError(
-      s3.send(new GetBucketOwnershipControlsCommand({ Bucket: bucket })),
+      env.s3.send(new GetBucketOwnershipControlsCommand({ Bucket: bucket })),
       "OwnershipControlsNotFoundError",
       404,
     );
 
     const writer = `cfg-ow-${++n}-${Date.now()}`;
-    await s3.send(new CreateBucketCommand({ Bucket: writer, ObjectOwnership: "ObjectWriter", ACL: "public-read" }));
-    const bucketAcl = await s3.send(new GetBucketAclCommand({ Bucket: writer }));
+    await env.s3.send(new CreateBucketCommand({ Bucket: writer, ObjectOwnership: "ObjectWriter", ACL: "public-read" }));
+    const bucketAcl = await env.s3.send(new GetBucketAclCommand({ Bucket: writer }));
     expect(bucketAcl.Grants?.map((g) => g.Grantee?.URI ?? g.Permission)).toEqual(["FULL_CONTROL", allUsers]);
   });
 
   it("bucket policy: NoSuchBucketPolicy until put, the JSON text round-trips, invalid JSON is MalformedPolicy", async () => {
     const bucket = await newBucket();
-    const get = () => s3.send(new GetBucketPolicyCommand({ Bucket: bucket }));
+    const get = () => env.s3.send(new GetBucketPolicyCommand({ Bucket: bucket }));
     await expectError(get(), "NoSuchBucketPolicy", 404);
     const policy = JSON.stringify({
       Version: "2012-10-17",
@@ -415,14 +405,14 @@ describe("ownership controls, ACLs and bucket policy", () => {
         },
       ],
     });
-    await s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: policy }));
+    await env.s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: policy }));
     expect((await get()).Policy).toBe(policy);
     await expectError(
-      s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: "not json" })),
+      env.s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: "not json" })),
       "MalformedPolicy",
       400,
     );
-    await s3.send(new DeleteBucketPolicyCommand({ Bucket: bucket }));
+    await env.s3.send(new DeleteBucketPolicyCommand({ Bucket: bucket }));
     await expectError(get(), "NoSuchBucketPolicy", 404);
   });
 });

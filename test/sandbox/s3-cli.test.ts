@@ -3,9 +3,8 @@ import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SANDBOX_CREDENTIALS } from "../../sandbox/config.ts";
-import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
+import { describe, expect, it } from "vitest";
+import { awsCliEnv, useSandbox } from "../support/sandbox.ts";
 
 const run = promisify(execFile);
 
@@ -21,28 +20,17 @@ async function cliAvailable(): Promise<boolean> {
 const hasCli = await cliAvailable();
 
 describe.runIf(hasCli)("aws CLI against the sandbox (skipped: `aws` is not on PATH)", () => {
-  let sandbox: Sandbox;
-  beforeAll(async () => {
-    sandbox = await startSandbox({ port: 0 });
-  });
-  afterAll(() => sandbox.close());
+  const env = useSandbox();
 
   async function aws(...args: string[]): Promise<Record<string, unknown>> {
-    const { stdout } = await run("aws", ["--endpoint-url", sandbox.endpoint, "--output", "json", ...args], {
-      env: {
-        ...process.env,
-        AWS_ACCESS_KEY_ID: SANDBOX_CREDENTIALS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: SANDBOX_CREDENTIALS.secretAccessKey,
-        AWS_DEFAULT_REGION: "us-east-1",
-        AWS_EC2_METADATA_DISABLED: "true",
-        AWS_PAGER: "",
-      },
+    const { stdout } = await run("aws", ["--endpoint-url", env.sandbox.endpoint, "--output", "json", ...args], {
+      env: awsCliEnv(env.sandbox),
     });
     return stdout.trim() ? (JSON.parse(stdout) as Record<string, unknown>) : {};
   }
 
   it("create-bucket, put-object with SSE-KMS + Bucket Key, head-object, list-objects-v2", async () => {
-    const key = sandbox.kms.create("cli").arn;
+    const key = env.sandbox.kms.create("cli").arn;
     const file = join(tmpdir(), `rekey-cli-${Date.now()}.txt`);
     writeFileSync(file, "hello from the cli\n");
     await aws("s3api", "create-bucket", "--bucket", "cli-bucket");

@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import type { KMSClient } from "@aws-sdk/client-kms";
 import { CreateKeyCommand, DisableKeyCommand } from "@aws-sdk/client-kms";
 import {
   CopyObjectCommand,
@@ -10,44 +9,18 @@ import {
   HeadObjectCommand,
   PutBucketEncryptionCommand,
   PutObjectCommand,
-  type S3Client,
-  S3ServiceException,
 } from "@aws-sdk/client-s3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SandboxAdmin } from "../../sandbox/admin-client.ts";
+import { describe, expect, it } from "vitest";
 import { SANDBOX_SSE_C_KEY } from "../../sandbox/s3/seed.ts";
-import type { Sandbox } from "../../sandbox/server.ts";
-import { newTestBucket, sandboxWithClients } from "../support/sandbox.ts";
+import { newTestBucket, s3Error, useSandbox } from "../support/sandbox.ts";
 
-let sandbox: Sandbox;
-let s3: S3Client;
-let kms: KMSClient;
-let admin: SandboxAdmin;
+const env = useSandbox();
 
-beforeAll(async () => {
-  const started = await sandboxWithClients();
-  sandbox = started.sandbox;
-  s3 = started.clients.s3;
-  kms = started.clients.kms;
-  admin = new SandboxAdmin(sandbox.endpoint);
-});
-afterAll(() => sandbox.close());
-
-const newBucket = (versioned = false) => newTestBucket(s3, "enc", { versioned });
+const newBucket = (versioned = false) => newTestBucket(env.s3, "enc", { versioned });
 
 async function newKey(): Promise<string> {
-  const out = await kms.send(new CreateKeyCommand({ Description: "test" }));
+  const out = await env.kms.send(new CreateKeyCommand({ Description: "test" }));
   return out.KeyMetadata?.Arn ?? "";
-}
-
-async function s3Error(p: Promise<unknown>): Promise<S3ServiceException> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof S3ServiceException) return e;
-    throw e;
-  }
-  throw new Error("expected the S3 call to fail");
 }
 
 function copySource(bucket: string, key: string, versionId?: string): string {
@@ -58,11 +31,11 @@ function copySource(bucket: string, key: string, versionId?: string): string {
 describe("server-side encryption on writes", () => {
   it("applies SSE-S3 to writes without SSE headers (the 2023 baseline) and reports it on HEAD", async () => {
     const bucket = await newBucket();
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: "k", Body: "x" }));
-    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "k" }));
+    await env.s3.send(new PutObjectCommand({ Bucket: bucket, Key: "k", Body: "x" }));
+    const head = await env.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "k" }));
     expect(head.ServerSideEncryption).toBe("AES256");
     expect(head.SSEKMSKeyId).toBeUndefined();
-    const enc = await s3.send(new GetBucketEncryptionCommand({ Bucket: bucket }));
+    const enc = await env.s3.send(new GetBucketEncryptionCommand({ Bucket: bucket }));
     expect(enc.ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault?.SSEAlgorithm).toBe(
       "AES256",
     );
@@ -72,7 +45,7 @@ describe("server-side encryption on writes", () => {
     const bucket = await newBucket();
     const arn = await newKey();
     const keyId = arn.split("/")[1];
-    const put = await s3.send(
+    const put = await env.s3.send(
       new PutObjectCommand({
         Bucket: bucket,
         Key: "k",
@@ -84,22 +57,22 @@ describe("server-side encryption on writes", () => {
     );
     expect(put.SSEKMSKeyId).toBe(arn);
     expect(put.ETag).not.toBe(`"${createHash("md5").update("x").digest("hex")}"`);
-    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "k" }));
+    const head = await env.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "k" }));
     expect([head.ServerSideEncryption, head.SSEKMSKeyId, head.BucketKeyEnabled]).toEqual(["aws:kms", arn, true]);
   });
 
   it("SSE-KMS without a key uses the AWS managed aws/s3 key and no Bucket Key", async () => {
     const bucket = await newBucket();
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: "k", Body: "x", ServerSideEncryption: "aws:kms" }));
-    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "k" }));
-    expect(head.SSEKMSKeyId).toBe(sandbox.kms.awsManagedS3Key().arn);
+    await env.s3.send(new PutObjectCommand({ Bucket: bucket, Key: "k", Body: "x", ServerSideEncryption: "aws:kms" }));
+    const head = await env.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "k" }));
+    expect(head.SSEKMSKeyId).toBe(env.sandbox.kms.awsManagedS3Key().arn);
     expect(head.BucketKeyEnabled).toBeUndefined();
   });
 
   it("bucket default SSE-KMS with Bucket Key applies to new writes and to aws:kms requests without a key", async () => {
     const bucket = await newBucket();
     const arn = await newKey();
-    await s3.send(
+    await env.s3.send(
       new PutBucketEncryptionCommand({
         Bucket: bucket,
         ServerSideEncryptionConfiguration: {
@@ -112,71 +85,49 @@ describe("server-side encryption on writes", () => {
         },
       }),
     );
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: "plain", Body: "x" }));
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: "asked", Body: "x", ServerSideEncryption: "aws:kms" }));
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: "s3", Body: "x", ServerSideEncryption: "AES256" }));
+    await env.s3.send(new PutObjectCommand({ Bucket: bucket, Key: "plain", Body: "x" }));
+    await env.s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: "asked", Body: "x", ServerSideEncryption: "aws:kms" }),
+    );
+    await env.s3.send(new PutObjectCommand({ Bucket: bucket, Key: "s3", Body: "x", ServerSideEncryption: "AES256" }));
     for (const key of ["plain", "asked"]) {
-      const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      const head = await env.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
       expect([head.ServerSideEncryption, head.SSEKMSKeyId, head.BucketKeyEnabled], key).toEqual(["aws:kms", arn, true]);
     }
-    expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "s3" }))).ServerSideEncryption).toBe("AES256");
-    const got = await s3.send(new GetBucketEncryptionCommand({ Bucket: bucket }));
+    expect((await env.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "s3" }))).ServerSideEncryption).toBe(
+      "AES256",
+    );
+    const got = await env.s3.send(new GetBucketEncryptionCommand({ Bucket: bucket }));
     expect(got.ServerSideEncryptionConfiguration?.Rules?.[0]).toEqual({
       ApplyServerSideEncryptionByDefault: { SSEAlgorithm: "aws:kms", KMSMasterKeyID: arn },
       BucketKeyEnabled: true,
     });
-    await s3.send(new DeleteBucketEncryptionCommand({ Bucket: bucket }));
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: "after", Body: "x" }));
-    expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "after" }))).ServerSideEncryption).toBe(
+    await env.s3.send(new DeleteBucketEncryptionCommand({ Bucket: bucket }));
+    await env.s3.send(new PutObjectCommand({ Bucket: bucket, Key: "after", Body: "x" }));
+    expect((await env.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "after" }))).ServerSideEncryption).toBe(
       "AES256",
     );
   });
 
   it("fails SSE-KMS writes with unknown, foreign-region and disabled keys as S3 does", async () => {
     const bucket = await newBucket();
-    const unknown = await s3Error(
-      s3.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: "k",
-          Body: "x",
-          ServerSideEncryption: "aws:kms",
-          SSEKMSKeyId: "11111111-2222-3333-4444-555555555555",
-        }),
-      ),
-    );
+    const putKms = (Bucket: string, SSEKMSKeyId: string) =>
+      env.s3.send(new PutObjectCommand({ Bucket, Key: "k", Body: "x", ServerSideEncryption: "aws:kms", SSEKMSKeyId }));
+    const unknown = await s3Error(putKms(bucket, "11111111-2222-3333-4444-555555555555"));
     expect([unknown.name, unknown.$metadata.httpStatusCode]).toEqual(["KMS.NotFoundException", 400]);
     expect(unknown.message).toBe(
       "Key 'arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555' does not exist",
     );
     const region = await s3Error(
-      s3.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: "k",
-          Body: "x",
-          ServerSideEncryption: "aws:kms",
-          SSEKMSKeyId: "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555",
-        }),
-      ),
+      putKms(bucket, "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"),
     );
     expect(region.name).toBe("KMS.NotFoundException");
     const arn = await newKey();
-    await kms.send(new DisableKeyCommand({ KeyId: arn }));
-    const disabled = await s3Error(
-      s3.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: "k",
-          Body: "x",
-          ServerSideEncryption: "aws:kms",
-          SSEKMSKeyId: arn,
-        }),
-      ),
-    );
+    await env.kms.send(new DisableKeyCommand({ KeyId: arn }));
+    const disabled = await s3Error(putKms(bucket, arn));
     expect([disabled.name, disabled.$metadata.httpStatusCode]).toEqual(["KMS.DisabledException", 400]);
     const noAlg = await s3Error(
-      s3.send(new PutObjectCommand({ Bucket: bucket, Key: "k", Body: "x", SSEKMSKeyId: arn })),
+      env.s3.send(new PutObjectCommand({ Bucket: bucket, Key: "k", Body: "x", SSEKMSKeyId: arn })),
     );
     expect(noAlg.name).toBe("InvalidArgument");
   });
@@ -184,17 +135,17 @@ describe("server-side encryption on writes", () => {
   it("SSE-C: GET/HEAD need the key; DSSE-KMS is stored and reported", async () => {
     const bucket = await newBucket();
     const ssec = { SSECustomerAlgorithm: "AES256", SSECustomerKey: SANDBOX_SSE_C_KEY.toString("base64") };
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: "c", Body: "secret", ...ssec }));
-    const noKey = await s3Error(s3.send(new GetObjectCommand({ Bucket: bucket, Key: "c" })));
+    await env.s3.send(new PutObjectCommand({ Bucket: bucket, Key: "c", Body: "secret", ...ssec }));
+    const noKey = await s3Error(env.s3.send(new GetObjectCommand({ Bucket: bucket, Key: "c" })));
     expect([noKey.name, noKey.$metadata.httpStatusCode]).toEqual(["InvalidRequest", 400]);
-    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "c", ...ssec }));
+    const head = await env.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "c", ...ssec }));
     expect(head.SSECustomerAlgorithm).toBe("AES256");
     expect(head.SSECustomerKeyMD5).toBe(createHash("md5").update(SANDBOX_SSE_C_KEY).digest("base64"));
-    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: "c", ...ssec }));
+    const got = await env.s3.send(new GetObjectCommand({ Bucket: bucket, Key: "c", ...ssec }));
     expect(await got.Body?.transformToString()).toBe("secret");
 
     const arn = await newKey();
-    await s3.send(
+    await env.s3.send(
       new PutObjectCommand({
         Bucket: bucket,
         Key: "d",
@@ -203,16 +154,16 @@ describe("server-side encryption on writes", () => {
         SSEKMSKeyId: arn,
       }),
     );
-    const dsse = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "d" }));
+    const dsse = await env.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "d" }));
     expect([dsse.ServerSideEncryption, dsse.SSEKMSKeyId]).toEqual(["aws:kms:dsse", arn]);
   });
 
   it("seeded NOT-SSE objects have no encryption headers", async () => {
     const bucket = await newBucket();
-    await admin.seed(bucket, [
+    await env.admin.seed(bucket, [
       { key: "old", body: "x", encryption: { type: "NOT-SSE" }, lastModified: "2019-05-01T10:00:00Z" },
     ]);
-    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "old" }));
+    const head = await env.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "old" }));
     expect(head.ServerSideEncryption).toBeUndefined();
     expect(head.LastModified?.toISOString()).toBe("2019-05-01T10:00:00.000Z");
   });
@@ -223,7 +174,7 @@ describe("CopyObject", () => {
     const bucket = await newBucket(true);
     const arn = await newKey();
     const [seeded] = (
-      await admin.seed(bucket, [
+      await env.admin.seed(bucket, [
         {
           key: "dir/a b+c ✓.txt",
           body: "data",
@@ -235,7 +186,7 @@ describe("CopyObject", () => {
         },
       ])
     ).versions;
-    const out = await s3.send(
+    const out = await env.s3.send(
       new CopyObjectCommand({
         Bucket: bucket,
         Key: "dir/a b+c ✓.txt",
@@ -250,13 +201,13 @@ describe("CopyObject", () => {
     expect(out.CopyObjectResult?.ETag).toMatch(/^"[0-9a-f]{32}"$/);
     expect(out.CopyObjectResult?.LastModified).toBeInstanceOf(Date);
     expect([out.ServerSideEncryption, out.SSEKMSKeyId, out.BucketKeyEnabled]).toEqual(["aws:kms", arn, true]);
-    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "dir/a b+c ✓.txt" }));
+    const head = await env.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "dir/a b+c ✓.txt" }));
     expect(head.StorageClass).toBeUndefined();
     expect(head.ContentType).toBe("text/plain");
     expect(head.Metadata).toEqual({ team: "x" });
-    const tags = await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: "dir/a b+c ✓.txt" }));
+    const tags = await env.s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: "dir/a b+c ✓.txt" }));
     expect(tags.TagSet).toEqual([{ Key: "env", Value: "prod" }]);
-    const versions = await admin.versions(bucket);
+    const versions = await env.admin.versions(bucket);
     expect(versions.map((v) => [v.isLatest, v.encryption.type, v.storageClass, v.acl])).toEqual([
       [true, "SSE-KMS", "STANDARD", "private"],
       [false, "NOT-SSE", "STANDARD_IA", "private"],
@@ -265,10 +216,10 @@ describe("CopyObject", () => {
 
   it("keeps the storage class only when asked, and honours REPLACE directives", async () => {
     const bucket = await newBucket();
-    await admin.seed(bucket, [
+    await env.admin.seed(bucket, [
       { key: "s", body: "x", storageClass: "ONEZONE_IA", metadata: { a: "1" }, tags: { t: "1" } },
     ]);
-    await s3.send(
+    await env.s3.send(
       new CopyObjectCommand({
         Bucket: bucket,
         Key: "d",
@@ -281,28 +232,28 @@ describe("CopyObject", () => {
         Tagging: "new=yes",
       }),
     );
-    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "d" }));
+    const head = await env.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "d" }));
     expect([head.StorageClass, head.Metadata, head.ContentType]).toEqual([
       "ONEZONE_IA",
       { b: "2" },
       "application/json",
     ]);
-    expect((await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: "d" }))).TagSet).toEqual([
+    expect((await env.s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: "d" }))).TagSet).toEqual([
       { Key: "new", Value: "yes" },
     ]);
   });
 
   it("refuses an unchanged copy onto itself with S3's exact message", async () => {
     const bucket = await newBucket();
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: "k", Body: "x" }));
+    await env.s3.send(new PutObjectCommand({ Bucket: bucket, Key: "k", Body: "x" }));
     const e = await s3Error(
-      s3.send(new CopyObjectCommand({ Bucket: bucket, Key: "k", CopySource: copySource(bucket, "k") })),
+      env.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: "k", CopySource: copySource(bucket, "k") })),
     );
     expect(e.name).toBe("InvalidRequest");
     expect(e.message).toBe(
       "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
     );
-    await s3.send(
+    await env.s3.send(
       new CopyObjectCommand({
         Bucket: bucket,
         Key: "k",
@@ -314,7 +265,7 @@ describe("CopyObject", () => {
 
   it("refuses sources over 5 GB, archived sources, and SSE-C sources without the copy-source key", async () => {
     const bucket = await newBucket();
-    await admin.seed(bucket, [
+    await env.admin.seed(bucket, [
       { key: "huge", size: 5 * 1024 ** 3 + 1, encryption: { type: "NOT-SSE" } },
       { key: "exact", size: 5 * 1024 ** 3, encryption: { type: "NOT-SSE" } },
       { key: "glacier", body: "x", storageClass: "GLACIER" },
@@ -329,26 +280,32 @@ describe("CopyObject", () => {
       { key: "ssec", body: "x", encryption: { type: "SSE-C" } },
     ]);
     const huge = await s3Error(
-      s3.send(new CopyObjectCommand({ Bucket: bucket, Key: "h2", CopySource: copySource(bucket, "huge") })),
+      env.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: "h2", CopySource: copySource(bucket, "huge") })),
     );
     expect([huge.name, huge.message]).toEqual([
       "InvalidRequest",
       "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120",
     ]);
-    await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: "exact2", CopySource: copySource(bucket, "exact") }));
-    expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "exact2" }))).ContentLength).toBe(5 * 1024 ** 3);
+    await env.s3.send(
+      new CopyObjectCommand({ Bucket: bucket, Key: "exact2", CopySource: copySource(bucket, "exact") }),
+    );
+    expect((await env.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "exact2" }))).ContentLength).toBe(
+      5 * 1024 ** 3,
+    );
     for (const key of ["glacier", "deep", "it-archive"]) {
       const e = await s3Error(
-        s3.send(new CopyObjectCommand({ Bucket: bucket, Key: `${key}2`, CopySource: copySource(bucket, key) })),
+        env.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: `${key}2`, CopySource: copySource(bucket, key) })),
       );
       expect([e.name, e.$metadata.httpStatusCode], key).toEqual(["InvalidObjectState", 403]);
     }
-    await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: "it2", CopySource: copySource(bucket, "it-frequent") }));
+    await env.s3.send(
+      new CopyObjectCommand({ Bucket: bucket, Key: "it2", CopySource: copySource(bucket, "it-frequent") }),
+    );
     const ssec = await s3Error(
-      s3.send(new CopyObjectCommand({ Bucket: bucket, Key: "c2", CopySource: copySource(bucket, "ssec") })),
+      env.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: "c2", CopySource: copySource(bucket, "ssec") })),
     );
     expect(ssec.name).toBe("InvalidRequest");
-    await s3.send(
+    await env.s3.send(
       new CopyObjectCommand({
         Bucket: bucket,
         Key: "c2",
@@ -357,12 +314,14 @@ describe("CopyObject", () => {
         CopySourceSSECustomerKey: SANDBOX_SSE_C_KEY.toString("base64"),
       }),
     );
-    expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "c2" }))).ServerSideEncryption).toBe("AES256");
+    expect((await env.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "c2" }))).ServerSideEncryption).toBe(
+      "AES256",
+    );
   });
 
   it("evaluates copy-source preconditions with 412 PreconditionFailed", async () => {
     const bucket = await newBucket();
-    const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: "s", Body: "x" }));
+    const put = await env.s3.send(new PutObjectCommand({ Bucket: bucket, Key: "s", Body: "x" }));
     const src = copySource(bucket, "s");
     const past = new Date(Date.now() - 3_600_000);
     const future = new Date(Date.now() + 3_600_000);
@@ -373,10 +332,12 @@ describe("CopyObject", () => {
       { CopySourceIfUnmodifiedSince: past },
     ];
     for (const cond of failing) {
-      const e = await s3Error(s3.send(new CopyObjectCommand({ Bucket: bucket, Key: "d", CopySource: src, ...cond })));
+      const e = await s3Error(
+        env.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: "d", CopySource: src, ...cond })),
+      );
       expect([e.name, e.$metadata.httpStatusCode], JSON.stringify(cond)).toEqual(["PreconditionFailed", 412]);
     }
-    await s3.send(
+    await env.s3.send(
       new CopyObjectCommand({
         Bucket: bucket,
         Key: "d",
@@ -389,14 +350,14 @@ describe("CopyObject", () => {
 
   it("copies a named old version and refuses a delete-marker source", async () => {
     const bucket = await newBucket(true);
-    const v1 = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: "k", Body: "one" }));
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: "k", Body: "two" }));
-    const out = await s3.send(
+    const v1 = await env.s3.send(new PutObjectCommand({ Bucket: bucket, Key: "k", Body: "one" }));
+    await env.s3.send(new PutObjectCommand({ Bucket: bucket, Key: "k", Body: "two" }));
+    const out = await env.s3.send(
       new CopyObjectCommand({ Bucket: bucket, Key: "k", CopySource: copySource(bucket, "k", v1.VersionId) }),
     );
     expect(out.CopySourceVersionId).toBe(v1.VersionId);
-    expect(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: "k" }))).Body?.transformToString()).toBe(
-      "one",
-    );
+    expect(
+      await (await env.s3.send(new GetObjectCommand({ Bucket: bucket, Key: "k" }))).Body?.transformToString(),
+    ).toBe("one");
   });
 });

@@ -1,4 +1,3 @@
-import type { KMSClient } from "@aws-sdk/client-kms";
 import { CreateKeyCommand, DisableKeyCommand } from "@aws-sdk/client-kms";
 import {
   DeleteObjectCommand,
@@ -8,53 +7,27 @@ import {
   PutObjectCommand,
   PutObjectLegalHoldCommand,
   PutObjectRetentionCommand,
-  type S3Client,
-  S3ServiceException,
   UpdateObjectEncryptionCommand,
 } from "@aws-sdk/client-s3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SandboxAdmin } from "../../sandbox/admin-client.ts";
+import { describe, expect, it } from "vitest";
 import type { AdminObjectVersion } from "../../sandbox/s3/admin.ts";
 import type { SeedObject } from "../../sandbox/s3/seed.ts";
 import { UPDATE_OBJECT_ENCRYPTION_CREATES_VERSION } from "../../sandbox/s3/update-encryption.ts";
-import type { Sandbox } from "../../sandbox/server.ts";
-import { newTestBucket, sandboxWithClients } from "../support/sandbox.ts";
+import { newTestBucket, s3Error, useSandbox } from "../support/sandbox.ts";
 
-let sandbox: Sandbox;
-let s3: S3Client;
-let kms: KMSClient;
-let admin: SandboxAdmin;
+const env = useSandbox();
 
-beforeAll(async () => {
-  const started = await sandboxWithClients();
-  sandbox = started.sandbox;
-  s3 = started.clients.s3;
-  kms = started.clients.kms;
-  admin = new SandboxAdmin(sandbox.endpoint);
-});
-afterAll(() => sandbox.close());
-
-const newBucket = (opts: { versioned?: boolean; objectLock?: boolean } = {}) => newTestBucket(s3, "uoe", opts);
+const newBucket = (opts: { versioned?: boolean; objectLock?: boolean } = {}) => newTestBucket(env.s3, "uoe", opts);
 
 async function newKey(): Promise<string> {
-  const out = await kms.send(new CreateKeyCommand({ Description: "uoe" }));
+  const out = await env.kms.send(new CreateKeyCommand({ Description: "uoe" }));
   const arn = out.KeyMetadata?.Arn;
   if (!arn) throw new Error("no key ARN");
   return arn;
 }
 
-async function s3Error(p: Promise<unknown>): Promise<S3ServiceException> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof S3ServiceException) return e;
-    throw e;
-  }
-  throw new Error("expected the S3 call to fail");
-}
-
 function update(bucket: string, key: string, keyArn: string, bucketKey?: boolean, versionId?: string) {
-  return s3.send(
+  return env.s3.send(
     new UpdateObjectEncryptionCommand({
       Bucket: bucket,
       Key: key,
@@ -67,14 +40,14 @@ function update(bucket: string, key: string, keyArn: string, bucketKey?: boolean
 }
 
 async function seedOne(bucket: string, o: SeedObject): Promise<string> {
-  const out = await admin.seed(bucket, [o]);
+  const out = await env.admin.seed(bucket, [o]);
   return out.versions[0]?.versionId ?? "";
 }
 
 /** Everything UpdateObjectEncryption must keep, as the SDK and the admin API see it. */
 async function attributes(bucket: string, key: string, versionId?: string) {
-  const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
-  const tags = await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
+  const head = await env.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
+  const tags = await env.s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
   return {
     storageClass: head.StorageClass ?? "STANDARD",
     lastModified: head.LastModified?.toISOString(),
@@ -111,7 +84,7 @@ describe("UpdateObjectEncryption: supported changes keep data and attributes", (
   it("SSE-S3 → SSE-KMS with Bucket Key: 200, no data or attribute change, the chosen version behaviour", async () => {
     const bucket = await newBucket({ versioned: true });
     const keyArn = await newKey();
-    const put = await s3.send(
+    const put = await env.s3.send(
       new PutObjectCommand({
         Bucket: bucket,
         Key: "docs/a.txt",
@@ -125,22 +98,22 @@ describe("UpdateObjectEncryption: supported changes keep data and attributes", (
     );
     const versionId = put.VersionId ?? "";
     const before = await attributes(bucket, "docs/a.txt");
-    const versionsBefore = await admin.versions(bucket, "docs/");
+    const versionsBefore = await env.admin.versions(bucket, "docs/");
     await new Promise((r) => setTimeout(r, 1100)); // a rewrite would now get a later LastModified
 
     const out = await update(bucket, "docs/a.txt", keyArn, true);
     expect(out.$metadata.httpStatusCode).toBe(200);
     expect(out.RequestCharged).toBeUndefined();
 
-    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "docs/a.txt" }));
+    const head = await env.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "docs/a.txt" }));
     expect(head.ServerSideEncryption).toBe("aws:kms");
     expect(head.SSEKMSKeyId).toBe(keyArn);
     expect(head.BucketKeyEnabled).toBe(true);
     expect(await attributes(bucket, "docs/a.txt")).toEqual(before);
     expect(before.storageClass).toBe("STANDARD_IA");
-    const body = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: "docs/a.txt" }));
+    const body = await env.s3.send(new GetObjectCommand({ Bucket: bucket, Key: "docs/a.txt" }));
     expect(await body.Body?.transformToString()).toBe("hello update");
-    expectVersionBehaviour(versionsBefore, await admin.versions(bucket, "docs/"), versionId, true);
+    expectVersionBehaviour(versionsBefore, await env.admin.versions(bucket, "docs/"), versionId, true);
   });
 
   it("SSE-KMS under another key → the target key, for a GLACIER object, without a restore", async () => {
@@ -157,16 +130,16 @@ describe("UpdateObjectEncryption: supported changes keep data and attributes", (
       encryption: { type: "SSE-KMS", keyArn: oldKey, bucketKeyEnabled: false },
     });
     const before = await attributes(bucket, "cold/x.bin");
-    const versionsBefore = await admin.versions(bucket, "cold/");
+    const versionsBefore = await env.admin.versions(bucket, "cold/");
 
     await update(bucket, "cold/x.bin", newKeyArn, true);
 
-    const after = await admin.versions(bucket, "cold/");
+    const after = await env.admin.versions(bucket, "cold/");
     expect(after[0]?.encryption).toEqual({ type: "SSE-KMS", keyArn: newKeyArn, bucketKeyEnabled: true });
     expect(await attributes(bucket, "cold/x.bin")).toEqual(before);
     expect(before).toMatchObject({ storageClass: "GLACIER", lastModified: "2021-03-04T05:06:07.000Z" });
     // Still archived: no restore happened.
-    expect((await s3Error(s3.send(new GetObjectCommand({ Bucket: bucket, Key: "cold/x.bin" })))).name).toBe(
+    expect((await s3Error(env.s3.send(new GetObjectCommand({ Bucket: bucket, Key: "cold/x.bin" })))).name).toBe(
       "InvalidObjectState",
     );
     expectVersionBehaviour(versionsBefore, after, versionsBefore[0]?.versionId ?? "", false);
@@ -181,15 +154,15 @@ describe("UpdateObjectEncryption: supported changes keep data and attributes", (
       encryption: { type: "SSE-KMS", keyArn, bucketKeyEnabled: false },
     });
     const before = await attributes(bucket, "k");
-    const versionsBefore = await admin.versions(bucket, "k");
+    const versionsBefore = await env.admin.versions(bucket, "k");
     await update(bucket, "k", keyArn, true);
-    expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "k" }))).BucketKeyEnabled).toBe(true);
+    expect((await env.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "k" }))).BucketKeyEnabled).toBe(true);
     expect(await attributes(bucket, "k")).toEqual(before);
-    expectVersionBehaviour(versionsBefore, await admin.versions(bucket, "k"), versionId, true);
+    expectVersionBehaviour(versionsBefore, await env.admin.versions(bucket, "k"), versionId, true);
 
     const other = await newKey();
     await update(bucket, "k", other);
-    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "k" }));
+    const head = await env.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "k" }));
     expect([head.SSEKMSKeyId, head.BucketKeyEnabled]).toEqual([other, undefined]);
   });
 
@@ -199,7 +172,7 @@ describe("UpdateObjectEncryption: supported changes keep data and attributes", (
     const old = await seedOne(bucket, { key: "v", body: "1", encryption: { type: "SSE-S3" } });
     const current = await seedOne(bucket, { key: "v", body: "2", encryption: { type: "SSE-S3" } });
     await update(bucket, "v", keyArn, true, old);
-    const versions = await admin.versions(bucket, "v");
+    const versions = await env.admin.versions(bucket, "v");
     expect(versions.find((v) => v.versionId === old)?.encryption.type).toBe("SSE-KMS");
     expect(versions.find((v) => v.versionId === current)?.encryption.type).toBe("SSE-S3");
   });
@@ -209,7 +182,7 @@ describe("UpdateObjectEncryption: refusals", () => {
   it("refuses NOT-SSE, DSSE-KMS and SSE-C sources with InvalidRequest (400)", async () => {
     const bucket = await newBucket();
     const keyArn = await newKey();
-    await admin.seed(bucket, [
+    await env.admin.seed(bucket, [
       { key: "plain", body: "p", encryption: { type: "NOT-SSE" } },
       { key: "dsse", body: "d", encryption: { type: "DSSE-KMS", keyArn } },
       { key: "ssec", body: "c", encryption: { type: "SSE-C" } },
@@ -222,7 +195,7 @@ describe("UpdateObjectEncryption: refusals", () => {
       expect([e.name, e.$metadata.httpStatusCode]).toEqual(["InvalidRequest", 400]);
       expect(e.message).toMatch(/DSSE-KMS or SSE-C/);
     }
-    expect((await admin.versions(bucket)).map((v) => v.encryption.type)).toEqual(["DSSE-KMS", "NOT-SSE", "SSE-C"]);
+    expect((await env.admin.versions(bucket)).map((v) => v.encryption.type)).toEqual(["DSSE-KMS", "NOT-SSE", "SSE-C"]);
   });
 
   it("needs a full key ARN: key ids and alias ARNs are InvalidRequest (400)", async () => {
@@ -258,7 +231,7 @@ describe("UpdateObjectEncryption: refusals", () => {
       },
       { step: "finalizeRequest", priority: "high" },
     );
-    const e = await s3Error(s3.send(command));
+    const e = await s3Error(env.s3.send(command));
     expect([e.name, e.$metadata.httpStatusCode]).toEqual(["InvalidRequest", 400]);
     expect(e.message).toMatch(/valid new encryption type/);
   });
@@ -270,15 +243,15 @@ describe("UpdateObjectEncryption: refusals", () => {
     const unknown = keyArn.replace(/key\/.*$/, "key/11111111-2222-3333-4444-555555555555");
     const e1 = await s3Error(update(bucket, "k", unknown));
     expect([e1.name, e1.$metadata.httpStatusCode]).toEqual(["KMS.NotFoundException", 400]);
-    const e2 = await s3Error(update(bucket, "k", keyArn.replace(sandbox.identity.region, "eu-west-3")));
+    const e2 = await s3Error(update(bucket, "k", keyArn.replace(env.sandbox.identity.region, "eu-west-3")));
     expect([e2.name, e2.message]).toEqual(["KMS.NotFoundException", "Invalid arn eu-west-3"]);
-    const e3 = await s3Error(update(bucket, "k", keyArn.replace(sandbox.identity.accountId, "999999999999")));
+    const e3 = await s3Error(update(bucket, "k", keyArn.replace(env.sandbox.identity.accountId, "999999999999")));
     expect([e3.name, e3.$metadata.httpStatusCode]).toEqual(["AccessDenied", 403]);
     const disabled = await newKey();
-    await kms.send(new DisableKeyCommand({ KeyId: disabled }));
+    await env.kms.send(new DisableKeyCommand({ KeyId: disabled }));
     const e4 = await s3Error(update(bucket, "k", disabled));
     expect([e4.name, e4.$metadata.httpStatusCode]).toEqual(["KMS.DisabledException", 400]);
-    expect((await admin.versions(bucket, "k"))[0]?.encryption).toEqual({ type: "SSE-S3" });
+    expect((await env.admin.versions(bucket, "k"))[0]?.encryption).toEqual({ type: "SSE-S3" });
   });
 
   it("answers NoSuchKey (404) for missing keys and keys whose latest version is a delete marker", async () => {
@@ -287,7 +260,7 @@ describe("UpdateObjectEncryption: refusals", () => {
     const e1 = await s3Error(update(bucket, "missing", keyArn));
     expect([e1.name, e1.$metadata.httpStatusCode]).toEqual(["NoSuchKey", 404]);
     await seedOne(bucket, { key: "gone", body: "x", encryption: { type: "SSE-S3" } });
-    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: "gone" }));
+    await env.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: "gone" }));
     const e2 = await s3Error(update(bucket, "gone", keyArn));
     expect([e2.name, e2.$metadata.httpStatusCode]).toEqual(["NoSuchKey", 404]);
   });
@@ -308,7 +281,7 @@ describe("UpdateObjectEncryption and Object Lock", () => {
     const e = await s3Error(update(bucket, "c", keyArn, true));
     expect([e.name, e.$metadata.httpStatusCode]).toEqual(["AccessDenied", 403]);
     expect(e.message).toMatch(/protected by S3 Object Lock/);
-    expect((await admin.versions(bucket, "c"))[0]?.encryption).toEqual({ type: "SSE-S3" });
+    expect((await env.admin.versions(bucket, "c"))[0]?.encryption).toEqual({ type: "SSE-S3" });
   });
 
   it("refuses governance retention until it is removed, and a legal hold until it is OFF", async () => {
@@ -321,7 +294,7 @@ describe("UpdateObjectEncryption and Object Lock", () => {
       objectLock: { mode: "GOVERNANCE", retainUntil: future() },
     });
     expect((await s3Error(update(bucket, "g", keyArn))).name).toBe("AccessDenied");
-    await s3.send(
+    await env.s3.send(
       new PutObjectRetentionCommand({
         Bucket: bucket,
         Key: "g",
@@ -331,7 +304,7 @@ describe("UpdateObjectEncryption and Object Lock", () => {
       }),
     );
     await update(bucket, "g", keyArn);
-    expect((await admin.versions(bucket, "g"))[0]?.encryption.type).toBe("SSE-KMS");
+    expect((await env.admin.versions(bucket, "g"))[0]?.encryption.type).toBe("SSE-KMS");
 
     await seedOne(bucket, {
       key: "h",
@@ -340,8 +313,8 @@ describe("UpdateObjectEncryption and Object Lock", () => {
       objectLock: { mode: "GOVERNANCE", retainUntil: "2020-01-01T00:00:00Z", legalHold: true },
     });
     expect((await s3Error(update(bucket, "h", keyArn))).name).toBe("AccessDenied");
-    await s3.send(new PutObjectLegalHoldCommand({ Bucket: bucket, Key: "h", LegalHold: { Status: "OFF" } }));
+    await env.s3.send(new PutObjectLegalHoldCommand({ Bucket: bucket, Key: "h", LegalHold: { Status: "OFF" } }));
     await update(bucket, "h", keyArn); // expired retention no longer protects
-    expect((await admin.versions(bucket, "h"))[0]?.encryption.type).toBe("SSE-KMS");
+    expect((await env.admin.versions(bucket, "h"))[0]?.encryption.type).toBe("SSE-KMS");
   });
 });

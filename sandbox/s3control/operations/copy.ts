@@ -5,23 +5,13 @@ import {
   type ObjectCannedACL,
   type ObjectLockLegalHoldStatus,
   type ObjectLockMode,
-  type S3Client,
-  type StorageClass,
 } from "@aws-sdk/client-s3";
 import { badRequest } from "../errors.ts";
-import type { ManifestTask, TaskOutcome } from "../model.ts";
+import { booleanField, oneOf, timestampField } from "../fields.ts";
+import { type ManifestTask, S3_STORAGE_CLASSES } from "../model.ts";
 import { child, entries, has, isTree, members, text, type XmlTree } from "../xml.ts";
-import { type BatchOperation, bucketFromArn, outcomeFromSdkError } from "./types.ts";
+import { type BatchOperation, bucketFromArn, taskOutcome } from "./types.ts";
 
-const STORAGE_CLASSES: readonly StorageClass[] = [
-  "STANDARD",
-  "STANDARD_IA",
-  "ONEZONE_IA",
-  "GLACIER",
-  "INTELLIGENT_TIERING",
-  "DEEP_ARCHIVE",
-  "GLACIER_IR",
-];
 const CANNED_ACLS: readonly ObjectCannedACL[] = [
   "private",
   "public-read",
@@ -63,23 +53,10 @@ export const s3PutObjectCopy: BatchOperation = {
     copyObjectInput(spec, { bucket: "validation", rawKey: "k", key: "k" });
   },
   async run(spec, task, s3) {
-    return runCopy(s3, copyObjectInput(spec, task));
+    const input = copyObjectInput(spec, task);
+    return taskOutcome(() => s3.send(new CopyObjectCommand(input)));
   },
 };
-
-async function runCopy(s3: S3Client, input: CopyObjectCommandInput): Promise<TaskOutcome> {
-  try {
-    const out = await s3.send(new CopyObjectCommand(input));
-    return {
-      status: "succeeded",
-      httpStatus: out.$metadata.httpStatusCode ?? 200,
-      errorCode: "",
-      message: "Successful",
-    };
-  } catch (err) {
-    return outcomeFromSdkError(err);
-  }
-}
 
 /**
  * Translates the job's S3PutObjectCopy settings and one manifest row into the CopyObject request S3 makes.
@@ -101,23 +78,23 @@ export function copyObjectInput(spec: XmlTree, task: ManifestTask): CopyObjectCo
   Object.assign(input, taggingFields(spec));
   Object.assign(input, grantFields(spec));
   const storageClass = text(spec, "StorageClass");
-  if (storageClass !== undefined) input.StorageClass = oneOf(storageClass, STORAGE_CLASSES, "StorageClass");
+  if (storageClass !== undefined) input.StorageClass = oneOf(storageClass, S3_STORAGE_CLASSES, "StorageClass");
   const acl = text(spec, "CannedAccessControlList");
   if (acl !== undefined) input.ACL = oneOf(acl, CANNED_ACLS, "CannedAccessControlList");
   const kmsKey = text(spec, "SSEAwsKmsKeyId");
   if (kmsKey !== undefined) input.SSEKMSKeyId = kmsKey;
   const bucketKey = text(spec, "BucketKeyEnabled");
-  if (bucketKey !== undefined) input.BucketKeyEnabled = parseBoolean(bucketKey, "BucketKeyEnabled");
+  if (bucketKey !== undefined) input.BucketKeyEnabled = booleanField(bucketKey, "BucketKeyEnabled");
   const modifiedSince = text(spec, "ModifiedSinceConstraint");
   if (modifiedSince !== undefined)
-    input.CopySourceIfModifiedSince = parseDate(modifiedSince, "ModifiedSinceConstraint");
+    input.CopySourceIfModifiedSince = timestampField(modifiedSince, "ModifiedSinceConstraint");
   const unmodifiedSince = text(spec, "UnModifiedSinceConstraint");
   if (unmodifiedSince !== undefined) {
-    input.CopySourceIfUnmodifiedSince = parseDate(unmodifiedSince, "UnModifiedSinceConstraint");
+    input.CopySourceIfUnmodifiedSince = timestampField(unmodifiedSince, "UnModifiedSinceConstraint");
   }
   const redirect = text(spec, "RedirectLocation");
   if (redirect !== undefined) input.WebsiteRedirectLocation = redirect;
-  if (text(spec, "RequesterPays") !== undefined && parseBoolean(text(spec, "RequesterPays") ?? "", "RequesterPays")) {
+  if (booleanField(text(spec, "RequesterPays"), "RequesterPays")) {
     input.RequestPayer = "requester";
   }
   const checksum = text(spec, "ChecksumAlgorithm");
@@ -125,7 +102,8 @@ export function copyObjectInput(spec: XmlTree, task: ManifestTask): CopyObjectCo
   const lockMode = text(spec, "ObjectLockMode");
   if (lockMode !== undefined) input.ObjectLockMode = oneOf(lockMode, LOCK_MODES, "ObjectLockMode");
   const retainUntil = text(spec, "ObjectLockRetainUntilDate");
-  if (retainUntil !== undefined) input.ObjectLockRetainUntilDate = parseDate(retainUntil, "ObjectLockRetainUntilDate");
+  if (retainUntil !== undefined)
+    input.ObjectLockRetainUntilDate = timestampField(retainUntil, "ObjectLockRetainUntilDate");
   const legalHold = text(spec, "ObjectLockLegalHoldStatus");
   if (legalHold !== undefined) {
     input.ObjectLockLegalHoldStatus = oneOf(legalHold, LEGAL_HOLDS, "ObjectLockLegalHoldStatus");
@@ -164,7 +142,7 @@ function metadataFields(meta: XmlTree | undefined): Partial<CopyObjectCommandInp
     if (v !== undefined) out[to] = v;
   }
   const expires = text(meta, "HttpExpiresDate");
-  if (expires !== undefined) out.Expires = parseDate(expires, "HttpExpiresDate");
+  if (expires !== undefined) out.Expires = timestampField(expires, "HttpExpiresDate");
   if (has(meta, "UserMetadata")) out.Metadata = entries(meta, "UserMetadata");
   const sse = text(meta, "SSEAlgorithm");
   if (sse !== undefined)
@@ -197,23 +175,4 @@ function grantFields(spec: XmlTree): Partial<CopyObjectCommandInput> {
   const out: Partial<CopyObjectCommandInput> = {};
   for (const [field, grantees] of byField) out[field] = grantees.join(", ");
   return out;
-}
-
-function oneOf<T extends string>(value: string, allowed: readonly T[], field: string): T {
-  const found = allowed.find((a) => a === value);
-  if (found === undefined) throw badRequest(`Invalid ${field} "${value}"; expected one of ${allowed.join(", ")}.`);
-  return found;
-}
-
-function parseBoolean(value: string, field: string): boolean {
-  const v = value.trim().toLowerCase();
-  if (v === "true") return true;
-  if (v === "false") return false;
-  throw badRequest(`Invalid boolean for ${field}: "${value}".`);
-}
-
-function parseDate(value: string, field: string): Date {
-  const d = new Date(value);
-  if (Number.isNaN(d.getTime())) throw badRequest(`Invalid timestamp for ${field}: "${value}".`);
-  return d;
 }

@@ -22,6 +22,26 @@ export function bucketFromArn(arn: string, field: string): string {
   return m[1];
 }
 
+/**
+ * A task's outcome from its one S3 call: succeeded with S3's HTTP status and the message `Successful` (as AWS's
+ * completion reports show), or failed as `outcomeFromSdkError` says.
+ */
+export async function taskOutcome(
+  call: () => Promise<{ $metadata: { httpStatusCode?: number } }>,
+): Promise<TaskOutcome> {
+  try {
+    const out = await call();
+    return {
+      status: "succeeded",
+      httpStatus: out.$metadata.httpStatusCode ?? 200,
+      errorCode: "",
+      message: "Successful",
+    };
+  } catch (err) {
+    return outcomeFromSdkError(err);
+  }
+}
+
 interface SdkErrorShape {
   name?: unknown;
   message?: unknown;

@@ -4,9 +4,10 @@ import {
   type UpdateObjectEncryptionCommandInput,
 } from "@aws-sdk/client-s3";
 import { badRequest } from "../errors.ts";
+import { booleanField } from "../fields.ts";
 import type { ManifestTask } from "../model.ts";
 import { child, text, type XmlTree } from "../xml.ts";
-import { type BatchOperation, outcomeFromSdkError } from "./types.ts";
+import { type BatchOperation, taskOutcome } from "./types.ts";
 
 /**
  * `S3UpdateObjectEncryption`: each task is one S3 `UpdateObjectEncryption` call on the manifest object, so every
@@ -21,17 +22,7 @@ export const s3UpdateObjectEncryption: BatchOperation = {
     updateObjectEncryptionInput(spec, { bucket: "validation", rawKey: "k", key: "k" });
   },
   async run(spec, task, s3: S3Client) {
-    try {
-      const out = await s3.send(new UpdateObjectEncryptionCommand(updateObjectEncryptionInput(spec, task)));
-      return {
-        status: "succeeded",
-        httpStatus: out.$metadata.httpStatusCode ?? 200,
-        errorCode: "",
-        message: "Successful",
-      };
-    } catch (err) {
-      return outcomeFromSdkError(err);
-    }
+    return taskOutcome(() => s3.send(new UpdateObjectEncryptionCommand(updateObjectEncryptionInput(spec, task))));
   },
 };
 
@@ -53,7 +44,7 @@ export function updateObjectEncryptionInput(spec: XmlTree, task: ManifestTask): 
   if (!kms) throw badRequest("S3UpdateObjectEncryption ObjectEncryption requires SSE-KMS.");
   const keyArn = text(kms, "KMSKeyArn");
   if (!keyArn) throw badRequest("S3UpdateObjectEncryption SSE-KMS requires KMSKeyArn.");
-  const bucketKey = parseBoolean(text(kms, "BucketKeyEnabled"));
+  const bucketKey = booleanField(text(kms, "BucketKeyEnabled"), "SSE-KMS BucketKeyEnabled");
   return {
     Bucket: task.bucket,
     Key: task.key,
@@ -62,12 +53,4 @@ export function updateObjectEncryptionInput(spec: XmlTree, task: ManifestTask): 
       SSEKMS: { KMSKeyArn: keyArn, ...(bucketKey !== undefined ? { BucketKeyEnabled: bucketKey } : {}) },
     },
   };
-}
-
-function parseBoolean(value: string | undefined): boolean | undefined {
-  if (value === undefined) return undefined;
-  const v = value.trim().toLowerCase();
-  if (v === "true") return true;
-  if (v === "false") return false;
-  throw badRequest(`Invalid boolean for SSE-KMS BucketKeyEnabled: "${value}".`);
 }

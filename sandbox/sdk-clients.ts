@@ -1,0 +1,46 @@
+import { KMSClient } from "@aws-sdk/client-kms";
+import { S3Client } from "@aws-sdk/client-s3";
+import { S3ControlClient } from "@aws-sdk/client-s3-control";
+import { SFNClient } from "@aws-sdk/client-sfn";
+import { STSClient } from "@aws-sdk/client-sts";
+import { SANDBOX_CREDENTIALS } from "./config.ts";
+
+/** Real AWS SDK v3 clients for every service the sandbox speaks. */
+export interface SandboxClients {
+  s3: S3Client;
+  s3control: S3ControlClient;
+  kms: KMSClient;
+  sts: STSClient;
+  sfn: SFNClient;
+}
+
+/** Where the clients go: the sandbox's `http://127.0.0.1:<port>` endpoint and its region. */
+export interface SandboxEndpoint {
+  endpoint: string;
+  region: string;
+}
+
+/** The settings every client shares: the sandbox's static credentials and a single attempt (no retries). */
+function common(region: string) {
+  return { region, credentials: SANDBOX_CREDENTIALS, maxAttempts: 1 };
+}
+
+/** An S3 client for the sandbox: path-style, since a loopback endpoint cannot take `{bucket}.` host names. */
+export function sandboxS3Client({ endpoint, region }: SandboxEndpoint): S3Client {
+  return new S3Client({ ...common(region), endpoint, forcePathStyle: true });
+}
+
+/**
+ * Clients for every sandbox service. S3 Control skips the `{AccountId}.` host prefix its endpoint rules add
+ * (a loopback endpoint cannot take it); the account still travels in `x-amz-account-id`.
+ */
+export function sandboxClients(at: SandboxEndpoint): SandboxClients {
+  const base = at.endpoint.endsWith("/") ? at.endpoint : `${at.endpoint}/`;
+  return {
+    s3: sandboxS3Client(at),
+    s3control: new S3ControlClient({ ...common(at.region), endpointProvider: () => ({ url: new URL(base) }) }),
+    kms: new KMSClient({ ...common(at.region), endpoint: at.endpoint }),
+    sts: new STSClient({ ...common(at.region), endpoint: at.endpoint }),
+    sfn: new SFNClient({ ...common(at.region), endpoint: at.endpoint }),
+  };
+}
