@@ -14,3 +14,12 @@ export const COPYABLE_STORAGE_CLASSES = [
 ] as const;
 
 export type CopyStorageClass = (typeof COPYABLE_STORAGE_CLASSES)[number];
+
+/** Archive storage classes: an object in them must be restored before it can be read or copied. */
+export const ARCHIVE_STORAGE_CLASSES = ["GLACIER", "DEEP_ARCHIVE"] as const;
+
+const ARCHIVED: ReadonlySet<string> = new Set(ARCHIVE_STORAGE_CLASSES);
+
+export function isArchiveStorageClass(storageClass: string): boolean {
+  return ARCHIVED.has(storageClass);
+}

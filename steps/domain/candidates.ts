@@ -1,6 +1,7 @@
 import type { JobManifestGeneratorFilter } from "@aws-sdk/client-s3-control";
 import type { SkipReason } from "../../contract/reasons.ts";
 import {
+  ARCHIVE_STORAGE_CLASSES,
   COPYABLE_STORAGE_CLASSES,
   type CopyStorageClass,
   MAX_COPY_OBJECT_BYTES,
@@ -98,7 +99,7 @@ export const CANDIDATE_LISTS: readonly CandidateList[] = [
   },
   {
     name: "archived",
-    filter: { MatchAnyObjectEncryption: NOT_SSE, MatchAnyStorageClass: ["GLACIER", "DEEP_ARCHIVE"] },
+    filter: { MatchAnyObjectEncryption: NOT_SSE, MatchAnyStorageClass: [...ARCHIVE_STORAGE_CLASSES] },
     route: { kind: "skipped", reason: "archived" },
   },
   {

@@ -2,12 +2,11 @@ import type { NotCurrentReason, SkipReason } from "../../contract/reasons.ts";
 import {
   COPYABLE_STORAGE_CLASSES,
   type CopyStorageClass,
+  isArchiveStorageClass,
   MAX_COPY_OBJECT_BYTES,
 } from "../../contract/storage-classes.ts";
 import { manifestKeyTooLong } from "./batch-manifest.ts";
 import type { InventoryRow } from "./inventory.ts";
-
-const ARCHIVE_STORAGE_CLASSES: ReadonlySet<string> = new Set(["GLACIER", "DEEP_ARCHIVE"]);
 
 /**
  * Intelligent-Tiering access tiers whose objects must be restored before a copy. The inventory's values for
@@ -80,7 +79,7 @@ export function classifyInventoryRow(row: InventoryRow, options?: ClassifyOption
 
   const storageClass = row.storageClass?.toUpperCase();
   if (storageClass === undefined) return skipped("missing-columns", "no StorageClass");
-  if (ARCHIVE_STORAGE_CLASSES.has(storageClass)) return skipped("archived", `StorageClass ${storageClass}`);
+  if (isArchiveStorageClass(storageClass)) return skipped("archived", `StorageClass ${storageClass}`);
   const tier = row.intelligentTieringAccessTier?.toUpperCase();
   if (storageClass === "INTELLIGENT_TIERING" && tier !== undefined && INTELLIGENT_TIERING_ARCHIVE_TIERS.has(tier)) {
     return skipped("archived", `INTELLIGENT_TIERING tier ${tier}`);

@@ -1,9 +1,9 @@
 import type { JobManifestGeneratorFilter } from "@aws-sdk/client-s3-control";
 import { describe, expect, it } from "vitest";
+import { COPYABLE_STORAGE_CLASSES, MAX_COPY_OBJECT_BYTES } from "../../contract/storage-classes.ts";
 import { matches, type SourceObjectVersion } from "../../sandbox/s3control/generator.ts";
 import type { EncryptionFilter, GeneratorFilter } from "../../sandbox/s3control/model.ts";
 import { CANDIDATE_LISTS, type CandidateRoute, classifyCandidate, needsHead } from "../../steps/domain/candidates.ts";
-import { COPYABLE_STORAGE_CLASSES, MAX_COPY_OBJECT_BYTES } from "../../contract/storage-classes.ts";
 
 /** The SDK's filter as the sandbox's generator reads it off the wire (the e2e test sends it for real). */
 function asSandboxFilter(f: JobManifestGeneratorFilter): GeneratorFilter {

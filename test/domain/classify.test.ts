@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { type Classification, classifyInventoryRow } from "../../steps/domain/classify.ts";
 import { NOT_CURRENT_REASONS, SKIP_REASONS } from "../../contract/reasons.ts";
 import { MAX_COPY_OBJECT_BYTES } from "../../contract/storage-classes.ts";
+import { type Classification, classifyInventoryRow } from "../../steps/domain/classify.ts";
 import type { InventoryRow } from "../../steps/domain/inventory.ts";
 
 function row(overrides: Partial<InventoryRow> = {}): InventoryRow {

@@ -12,13 +12,13 @@ import {
   StopExecutionCommand,
 } from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { FinalReportOutput } from "../../contract/final-report.ts";
 import { StateNames } from "../../contract/states.ts";
 import { sandboxStateMachineArn } from "../../local/run-workflow.ts";
 import { type MixedBucket, seedMixedBucket } from "../../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import type { Sandbox } from "../../sandbox/server.ts";
 import { createStepFunctions, sandboxWorkBucket } from "../../sandbox/stepfunctions/service.ts";
-import type { FinalReportOutput } from "../../steps/handlers/write-final-report.ts";
 import type { AwsClients } from "../../steps/runtime/clients.ts";
 import { rekeyDefinition } from "../../workflow/definition.ts";
 import { sandboxWithClients } from "../support/sandbox.ts";

@@ -1,9 +1,9 @@
+import type { FinalReportOutput } from "../../contract/final-report.ts";
 import { StateNames } from "../../contract/states.ts";
 import { startSandboxExecution } from "../../local/run-workflow.ts";
 import type { MixedBucket } from "../../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import type { Sandbox } from "../../sandbox/server.ts";
-import type { FinalReportOutput } from "../../steps/handlers/write-final-report.ts";
 import type { EventLog, LocalExecutionResult } from "../../workflow/local-runner.ts";
 
 /**
