@@ -51,7 +51,8 @@ import { getTextIfExists, httpStatusOf, putJson } from "./s3-io.ts";
  *   start, so a write that lands during the copy makes the next part fail (412) instead of the copy mixing
  *   versions. Each part's `x-amz-copy-source-version-id` must be the version read at the start.
  * - Before completing, the current version is read again; CompleteMultipartUpload carries `If-Match` with the
- *   source ETag, so S3 refuses to complete over a newer write (AWS conditional writes; the sandbox does not
+ *   source ETag, so S3 refuses to complete over a newer write (conditional writes,
+ *   https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html; the sandbox does not
  *   evaluate it, so the re-read is what the tests exercise).
  * - After completing, in versioned buckets, the version directly below the new one must be the source version;
  *   otherwise a write landed between the last check and the completion and the result says so.
