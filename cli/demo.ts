@@ -1,3 +1,6 @@
+import type { CopyJobsProgress } from "../contract/copy-jobs.ts";
+import type { FinalReportOutput } from "../contract/final-report.ts";
+import type { LargeObjectCopyResult } from "../contract/large-objects.ts";
 import type { Plan } from "../contract/plan.ts";
 import { StateNames } from "../contract/states.ts";
 import { sandboxClients } from "../local/sandbox-clients.ts";
@@ -5,12 +8,9 @@ import { rekeyDeployment, startSandboxExecution } from "../local/sandbox-run.ts"
 import { type MixedBucket, seedMixedBucket } from "../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../sandbox/admin-client.ts";
 import { startSandbox } from "../sandbox/server.ts";
-import { formatBytes } from "../steps/domain/run-report.ts";
-import type { CopyJobsProgress } from "../steps/handlers/check-copy-jobs.ts";
-import type { LargeObjectCopyResult } from "../steps/handlers/copy-large-objects.ts";
-import type { FinalReportOutput } from "../steps/handlers/write-final-report.ts";
+import { formatBytes, formatCount } from "../steps/domain/format.ts";
 import { CommandFailedError } from "./errors.ts";
-import { bar, formatCount, formatDuration, ProgressPrinter } from "./progress.ts";
+import { bar, formatDuration, ProgressPrinter } from "./progress.ts";
 
 export interface DemoOptions {
   /** "inventory": wait for (the sandbox's immediate) S3 Inventory delivery; "generate": the manifest generator. */

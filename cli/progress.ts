@@ -32,10 +32,6 @@ export function bar(done: number, total: number, width = 30): string {
   return `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${(ratio * 100).toFixed(0).padStart(3)}%`;
 }
 
-export function formatCount(n: number): string {
-  return n.toLocaleString("en-US");
-}
-
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return "unknown";
   if (seconds < 90) return `${Math.max(0, Math.round(seconds))}s`;

@@ -5,11 +5,11 @@ import {
   type HistoryEvent,
   ListExecutionsCommand,
 } from "@aws-sdk/client-sfn";
+import type { FindInventoryResult } from "../contract/candidates.ts";
+import type { CopyJobsProgress } from "../contract/copy-jobs.ts";
+import type { LargeObjectCopyResult } from "../contract/large-objects.ts";
 import type { Jobs, Plan } from "../contract/plan.ts";
 import { StateNames } from "../contract/states.ts";
-import type { CopyJobsProgress } from "../steps/handlers/check-copy-jobs.ts";
-import type { LargeObjectCopyResult } from "../steps/handlers/copy-large-objects.ts";
-import type { FindInventoryResult } from "../steps/handlers/find-inventory.ts";
 import type { AwsClients } from "../steps/runtime/clients.ts";
 
 /** Execution names allow 1–80 of [A-Za-z0-9_-]; bucket names may also hold dots. */

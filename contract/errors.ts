@@ -17,6 +17,8 @@ export const ErrorNames = {
   PreflightBlocked: "PreflightBlockedError",
   ObjectChangedDuringCopy: "ObjectChangedDuringCopyError",
   ApprovalNotPossible: "ApprovalNotPossibleError",
+  UnexpectedResponse: "UnexpectedResponseError",
+  InvariantViolated: "InvariantViolatedError",
 } as const;
 
 export type RekeyErrorName = (typeof ErrorNames)[keyof typeof ErrorNames];
@@ -121,16 +123,16 @@ export class TransientAwsError extends RekeyError {
   override readonly name = ErrorNames.TransientAws;
 }
 
-/**
- * Preflight found conditions under which rekey refuses to write (see steps/domain/preflight.ts). The message lists
- * every blocker with its fix; `blockers` carries them for the CLI and the report. Not retryable: the bucket, the key
- * or the run's acknowledgements must change first.
- */
 /** The run was asked to wait for approval, but none of its work goes through a job the operator could confirm. */
 export class ApprovalNotPossibleError extends RekeyError {
   override readonly name = ErrorNames.ApprovalNotPossible;
 }
 
+/**
+ * Preflight found conditions under which rekey refuses to write (see steps/domain/preflight.ts). The message lists
+ * every blocker with its fix; `blockers` carries them for the CLI and the report. Not retryable: the bucket, the key
+ * or the run's acknowledgements must change first.
+ */
 export class PreflightBlockedError extends RekeyError {
   override readonly name = ErrorNames.PreflightBlocked;
   readonly blockers: readonly { code: string; message: string; fix: string }[];
@@ -159,4 +161,17 @@ export class ObjectChangedDuringCopyError extends RekeyError {
     this.bucket = options.bucket;
     this.key = options.key;
   }
+}
+
+/**
+ * An AWS call succeeded but its answer lacks what the API always returns (a job id, an upload id, an ETag, a body).
+ * Not retried by the workflow: the run stops and says which call it was.
+ */
+export class UnexpectedResponseError extends RekeyError {
+  override readonly name = ErrorNames.UnexpectedResponse;
+}
+
+/** rekey's own code reached a state it rules out (a bug): for example a list or an upload used after it was closed. */
+export class InvariantViolatedError extends RekeyError {
+  override readonly name = ErrorNames.InvariantViolated;
 }

@@ -63,3 +63,14 @@ export const runReportSchema = z.object({
 });
 
 export type RunReport = z.infer<typeof runReportSchema>;
+
+/** What "Write final report" returns: the run's outcome, where the report is, and the summary text. */
+export interface FinalReportOutput {
+  /** "succeeded" only when counts reconcile, no copy failed and the spot check found every sampled object compliant. */
+  outcome: "succeeded" | "failed";
+  bucket: string;
+  reportLocation: string;
+  summaryLocation: string;
+  summary: string;
+  totals: RunReport["totals"];
+}

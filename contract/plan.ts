@@ -21,9 +21,17 @@ export const WorkManifestSchema = z.object({
 });
 export type WorkManifest = z.infer<typeof WorkManifestSchema>;
 
-/** How operators and logs name a unit of work: its storage class for copies. */
-export function workLabel(unit: { operation: WorkOperation; storageClass?: string | undefined }): string {
-  return unit.operation === "copy" ? (unit.storageClass ?? "?") : "encryption update";
+/**
+ * How a unit of a plan's work is named: for operators and logs (`"operator"`, the default: its storage class for
+ * copies, "encryption update" otherwise), or in Batch Operations job tokens and descriptions (`"job"`: the storage
+ * class, or "update-encryption"; later runs find their jobs by it, so it never changes).
+ */
+export function workLabel(
+  unit: { operation: WorkOperation; storageClass?: string | undefined },
+  use: "operator" | "job" = "operator",
+): string {
+  if (unit.operation === "copy") return unit.storageClass ?? (use === "job" ? "STANDARD" : "?");
+  return use === "job" ? "update-encryption" : "encryption update";
 }
 
 /** The plan's estimate, small enough for the state; the text is what operators read before approving. */

@@ -54,7 +54,7 @@ export const RunContextSchema = z.object({
   region: z.string().min(1),
   accountId: z.string().regex(/^\d{12}$/),
   workBucket: z.string().min(3),
-  /** Where the plan's candidates come from (steps/request.ts); "inventory" names its configuration. */
+  /** Where the plan's candidates come from (contract/run-request.ts sourceOf); "inventory" names its configuration. */
   source: z.enum(["inventory", "generate"]).default("inventory"),
   inventoryConfigurationId: z.string().min(1).optional(),
   /** Where this run's manifests, reports and summaries live in the work bucket (ends with "/"). */
@@ -72,6 +72,12 @@ export const runKeys = (run: Pick<RunContext, "runPrefix">) => ({
   summary: `${run.runPrefix}summary.txt`,
   failure: `${run.runPrefix}failure.json`,
 });
+
+/**
+ * Where "Enforce default encryption" records, per bucket, when it enforced the target key, so a re-run reuses that
+ * moment instead of waiting for a newer inventory.
+ */
+export const defaultEncryptionRecordKey = (bucket: string) => `runs/${bucket}/default-encryption.json`;
 
 export const bucketArn = (bucket: string) => `arn:aws:s3:::${bucket}`;
 

@@ -1,10 +1,11 @@
-import { DescribeJobCommand, UpdateJobStatusCommand } from "@aws-sdk/client-s3-control";
+import { UpdateJobStatusCommand } from "@aws-sdk/client-s3-control";
 import { workLabel } from "../../contract/plan.ts";
 import { StateNames } from "../../contract/states.ts";
+import { describeJob } from "../../steps/aws/batch-jobs.ts";
+import { formatCount } from "../../steps/domain/format.ts";
 import { type AwsOptions, clientsFor } from "../aws.ts";
 import { CommandFailedError, UsageError } from "../errors.ts";
 import type { Io } from "../io.ts";
-import { formatCount } from "../progress.ts";
 import { readRun } from "../runs.ts";
 
 export interface ApproveOptions extends AwsOptions {
@@ -25,8 +26,7 @@ export async function approveCommand(options: ApproveOptions, io: Io): Promise<n
   const accountId = options.execution.split(":")[4] ?? "";
   const approved: { jobId: string; storageClass: string; objects: number }[] = [];
   for (const job of run.jobs?.jobs ?? []) {
-    const status = (await clients.s3control.send(new DescribeJobCommand({ AccountId: accountId, JobId: job.jobId })))
-      .Job?.Status;
+    const status = (await describeJob(clients.s3control, accountId, job.jobId))?.Status;
     if (status === "Suspended") {
       await clients.s3control.send(
         new UpdateJobStatusCommand({

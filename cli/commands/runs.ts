@@ -1,7 +1,8 @@
-import type { FinalReportOutput } from "../../steps/handlers/write-final-report.ts";
+import type { FinalReportOutput } from "../../contract/final-report.ts";
+import { formatCount } from "../../steps/domain/format.ts";
 import { type AwsOptions, clientsFor, stateMachineArn } from "../aws.ts";
 import type { Io } from "../io.ts";
-import { formatCount, formatDuration } from "../progress.ts";
+import { formatDuration } from "../progress.ts";
 import { listRuns, readRun } from "../runs.ts";
 
 export interface RunsOptions extends AwsOptions {

@@ -1,4 +1,5 @@
 import { ExecutionAlreadyExists, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import { UnexpectedResponseError } from "../../contract/errors.ts";
 import { describeIssues, RunRequestSchema } from "../../contract/run-request.ts";
 import { type AwsOptions, clientsFor, stateMachineArn } from "../aws.ts";
 import { CommandFailedError, UsageError } from "../errors.ts";
@@ -68,7 +69,11 @@ export async function startCommand(options: StartOptions, io: Io): Promise<numbe
     }
     throw err;
   }
-  if (!executionArn) throw new Error("StartExecution returned no executionArn");
+  if (!executionArn) {
+    throw new UnexpectedResponseError(`StartExecution of ${name} returned no executionArn.`, {
+      fix: `Look for the execution with rekey status --bucket ${options.bucket}; start it again if it is not there.`,
+    });
+  }
   if (options.json) {
     io.out.write(`${JSON.stringify({ executionArn, name, bucket: options.bucket })}\n`);
   } else {

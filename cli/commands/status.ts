@@ -1,12 +1,13 @@
-import { DescribeJobCommand } from "@aws-sdk/client-s3-control";
+import type { FinalReportOutput } from "../../contract/final-report.ts";
 import { workLabel } from "../../contract/plan.ts";
 import { StateNames } from "../../contract/states.ts";
-import type { FinalReportOutput } from "../../steps/handlers/write-final-report.ts";
+import { describeJob, jobProgressOf } from "../../steps/aws/batch-jobs.ts";
+import { formatCount } from "../../steps/domain/format.ts";
 import type { AwsClients } from "../../steps/runtime/clients.ts";
 import { type AwsOptions, clientsFor, stateMachineArn } from "../aws.ts";
 import { UsageError } from "../errors.ts";
 import type { Io } from "../io.ts";
-import { bar, formatCount, formatDuration } from "../progress.ts";
+import { bar, formatDuration } from "../progress.ts";
 import { listRuns, type RunView, readRun, STATE_MEANINGS } from "../runs.ts";
 
 export interface StatusOptions extends AwsOptions {
@@ -77,16 +78,18 @@ export async function statusReport(clients: AwsClients, executionArn: string): P
   const jobs: LiveJob[] = [];
   const accountId = (run.executionArn.split(":")[4] ?? "").trim();
   for (const job of run.jobs?.jobs ?? []) {
-    const { Job: d } = await clients.s3control.send(new DescribeJobCommand({ AccountId: accountId, JobId: job.jobId }));
-    const p = d?.ProgressSummary;
+    const { status, total, succeeded, failed, elapsedActiveSeconds } = jobProgressOf(
+      await describeJob(clients.s3control, accountId, job.jobId),
+      job.objects,
+    );
     jobs.push({
       jobId: job.jobId,
       storageClass: workLabel(job),
-      status: d?.Status ?? "Unknown",
-      total: p?.TotalNumberOfTasks ?? job.objects,
-      succeeded: p?.NumberOfTasksSucceeded ?? 0,
-      failed: p?.NumberOfTasksFailed ?? 0,
-      elapsedActiveSeconds: p?.Timers?.ElapsedTimeInActiveSeconds ?? 0,
+      status,
+      total,
+      succeeded,
+      failed,
+      elapsedActiveSeconds,
     });
   }
   const total = jobs.reduce((n, j) => n + j.total, 0);

@@ -1,11 +1,11 @@
-import { DescribeJobCommand, ListJobsCommand, UpdateJobStatusCommand } from "@aws-sdk/client-s3-control";
+import { UpdateJobStatusCommand } from "@aws-sdk/client-s3-control";
 import { StopExecutionCommand } from "@aws-sdk/client-sfn";
-import { TERMINAL_JOB_STATUSES } from "../../steps/handlers/check-copy-jobs.ts";
+import { describeJob, isTerminalJobStatus, jobProgressOf, liveJobsOfRun } from "../../steps/aws/batch-jobs.ts";
+import { formatCount } from "../../steps/domain/format.ts";
 import type { AwsClients } from "../../steps/runtime/clients.ts";
 import { type AwsOptions, clientsFor } from "../aws.ts";
 import { CommandFailedError, UsageError } from "../errors.ts";
 import type { Io } from "../io.ts";
-import { formatCount } from "../progress.ts";
 import { readRun } from "../runs.ts";
 
 export interface StopOptions extends AwsOptions {
@@ -36,12 +36,13 @@ export async function stopCommand(options: StopOptions, io: Io): Promise<number>
   const run = await readRun(clients, options.execution);
   const accountId = options.execution.split(":")[4] ?? "";
   const jobIds = new Set((run.jobs?.jobs ?? []).map((j) => j.jobId));
-  for (const id of await jobsNamingRun(clients, accountId, run.name)) jobIds.add(id);
+  // Jobs rekey created for this run, found by the run id in their description, in case the history lags.
+  for (const id of await liveJobsOfRun(clients.s3control, accountId, run.name)) jobIds.add(id);
 
   const results: { jobId: string; status: string; succeeded: number; failed: number; total: number }[] = [];
   for (const jobId of jobIds) {
     const status = await jobStatus(clients, accountId, jobId);
-    if (!(TERMINAL_JOB_STATUSES as readonly string[]).includes(status)) {
+    if (!isTerminalJobStatus(status)) {
       await clients.s3control.send(
         new UpdateJobStatusCommand({
           AccountId: accountId,
@@ -83,45 +84,14 @@ export async function stopCommand(options: StopOptions, io: Io): Promise<number>
   return 0;
 }
 
-/** Jobs rekey created for this run, found by the run id in their description, in case the history lags. */
-async function jobsNamingRun(clients: AwsClients, accountId: string, runId: string): Promise<string[]> {
-  const ids: string[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await clients.s3control.send(
-      new ListJobsCommand({
-        AccountId: accountId,
-        JobStatuses: ["New", "Preparing", "Suspended", "Ready", "Active", "Pausing", "Paused"],
-        NextToken: nextToken,
-      }),
-    );
-    for (const j of page.Jobs ?? []) if (j.JobId && j.Description?.endsWith(`(${runId})`)) ids.push(j.JobId);
-    nextToken = page.NextToken;
-  } while (nextToken);
-  return ids;
-}
-
 async function jobStatus(clients: AwsClients, accountId: string, jobId: string): Promise<string> {
-  return (
-    (await clients.s3control.send(new DescribeJobCommand({ AccountId: accountId, JobId: jobId }))).Job?.Status ??
-    "Unknown"
-  );
+  return (await describeJob(clients.s3control, accountId, jobId))?.Status ?? "Unknown";
 }
 
 async function settled(clients: AwsClients, accountId: string, jobId: string, io: Io) {
   for (let waited = 0; ; waited += 1) {
-    const { Job: d } = await clients.s3control.send(new DescribeJobCommand({ AccountId: accountId, JobId: jobId }));
-    const status = d?.Status ?? "Unknown";
-    if ((TERMINAL_JOB_STATUSES as readonly string[]).includes(status) || waited >= SETTLE_SECONDS) {
-      const p = d?.ProgressSummary;
-      return {
-        jobId,
-        status,
-        succeeded: p?.NumberOfTasksSucceeded ?? 0,
-        failed: p?.NumberOfTasksFailed ?? 0,
-        total: p?.TotalNumberOfTasks ?? 0,
-      };
-    }
+    const { status, succeeded, failed, total } = jobProgressOf(await describeJob(clients.s3control, accountId, jobId));
+    if (isTerminalJobStatus(status) || waited >= SETTLE_SECONDS) return { jobId, status, succeeded, failed, total };
     await io.sleep(1000);
   }
 }

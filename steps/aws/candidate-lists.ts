@@ -1,43 +1,26 @@
-import {
-  CreateJobCommand,
-  DescribeJobCommand,
-  type JobDescriptor,
-  UpdateJobStatusCommand,
-} from "@aws-sdk/client-s3-control";
-import { z } from "zod";
-import { BatchJobFailedError, InventoryNotReadyError } from "../../contract/errors.ts";
+import { CreateJobCommand, type JobDescriptor, UpdateJobStatusCommand } from "@aws-sdk/client-s3-control";
+import type { CandidatesNotReady, FoundCandidates } from "../../contract/candidates.ts";
+import { BatchJobFailedError, InventoryNotReadyError, UnexpectedResponseError } from "../../contract/errors.ts";
 import { bucketArn, type RunContext } from "../../contract/run-context.ts";
 import { CANDIDATE_LISTS, type CandidateList } from "../domain/candidates.ts";
 import { nextInventoryPollSeconds } from "../domain/polling.ts";
-import { failureReasonsOf } from "../handlers/check-copy-jobs.ts";
-import { copyOperation, jobDescription, jobToken, updateEncryptionOperation } from "../handlers/create-copy-jobs.ts";
 import type { StepDeps } from "../runtime/step.ts";
+import { copyOperation, updateEncryptionOperation } from "./batch-job-requests.ts";
+import {
+  CANCELLABLE_STATUSES,
+  describeJob,
+  FAILED_JOB_STATUSES,
+  failureReasonsOf,
+  jobDescription,
+  jobToken,
+  LIST_FINAL_STATUSES,
+} from "./batch-jobs.ts";
 import { httpStatusOf } from "./s3-io.ts";
-
-/** The generated manifests of one run, ready to plan from. */
-export const FoundCandidatesSchema = z.object({
-  found: z.literal(true),
-  source: z.literal("generate"),
-  lists: z.array(z.object({ name: z.string(), jobId: z.string(), bucket: z.string(), manifestKey: z.string().min(1) })),
-});
-export type FoundCandidates = z.infer<typeof FoundCandidatesSchema>;
-
-export interface CandidatesNotReady {
-  found: false;
-  waitSeconds: number;
-  /** Lists still being generated, by name. */
-  pending: string[];
-}
 
 /** Where the generator writes a list: under the run prefix, one folder per list. */
 export function candidatePrefix(run: Pick<RunContext, "runPrefix">, list: Pick<CandidateList, "name">): string {
   return `${run.runPrefix}candidates/${list.name}`;
 }
-
-/** Statuses after which a list job writes nothing more: its list is final, or it has none (no object matched). */
-const LIST_FINAL = new Set(["Suspended", "Complete", "Cancelling", "Cancelled"]);
-/** Statuses in which a list job could still run tasks (someone confirmed it by hand): cancelled once read. */
-const CANCELLABLE = new Set(["Suspended", "Ready", "Active", "Pausing", "Paused"]);
 
 /**
  * Creates (idempotently, by token) one Batch Operations job per candidate list with a manifest generator and
@@ -55,11 +38,15 @@ export async function findCandidateLists(
   const jobs: { list: CandidateList; jobId: string; job: JobDescriptor | undefined }[] = [];
   for (const list of CANDIDATE_LISTS) {
     const created = await clients.s3control.send(new CreateJobCommand(listJobRequest(run, list, config.batchRoleArn)));
-    if (!created.JobId) throw new Error(`CreateJob for candidate list ${list.name} returned no JobId`);
+    if (!created.JobId) {
+      throw new UnexpectedResponseError(`CreateJob for candidate list ${list.name} returned no JobId.`, {
+        fix: "Start the run again: CreateJob is idempotent by its request token, so no second list job is made.",
+      });
+    }
     jobs.push({ list, jobId: created.JobId, job: await describeIfKnown(run, created.JobId, deps) });
   }
 
-  const failed = jobs.filter(({ job }) => job?.Status === "Failed" || job?.Status === "Failing");
+  const failed = jobs.filter(({ job }) => FAILED_JOB_STATUSES.has(job?.Status ?? ""));
   if (failed.length > 0) {
     // The other lists are useless without this one; none of their jobs may be left for someone to confirm.
     await cancelAll(run, jobs, deps);
@@ -71,7 +58,9 @@ export async function findCandidateLists(
       fix: "Check that the Batch Operations role may list the bucket (s3:ListBucket) and write to the work bucket's runs/ prefix, then start a new run; or give an inventory configuration instead (source: inventory).",
     });
   }
-  const pending = jobs.filter(({ job }) => !(job && (generatedManifestOf(job) || LIST_FINAL.has(job.Status ?? ""))));
+  const pending = jobs.filter(
+    ({ job }) => !(job && (generatedManifestOf(job) || LIST_FINAL_STATUSES.has(job.Status ?? ""))),
+  );
   if (pending.length > 0) {
     const enforcedAt = Date.parse(defaultEncryption.enforcedAt);
     const deadline = enforcedAt + run.options.inventoryWaitSeconds * 1000;
@@ -111,14 +100,17 @@ export async function findCandidateLists(
   return { found: true, source: "generate", lists };
 }
 
-/** DescribeJob, or undefined while S3 does not know a job it has just created (NoSuchJob, aws-facts 2.8). */
+/**
+ * DescribeJob, or undefined while S3 does not know a job it has just created (AWS documents no such delay; rekey
+ * allows for it, as "Check copy jobs" does).
+ */
 async function describeIfKnown(
   run: RunContext,
   jobId: string,
   { clients }: StepDeps,
 ): Promise<JobDescriptor | undefined> {
   try {
-    return (await clients.s3control.send(new DescribeJobCommand({ AccountId: run.accountId, JobId: jobId }))).Job;
+    return await describeJob(clients.s3control, run.accountId, jobId);
   } catch (err) {
     if ((err as Error).name === "NoSuchJobException" || httpStatusOf(err) === 404) return undefined;
     throw err;
@@ -132,7 +124,7 @@ async function cancelAll(
   { clients }: StepDeps,
 ): Promise<void> {
   for (const { jobId, job } of jobs) {
-    if (!job || !CANCELLABLE.has(job.Status ?? "")) continue;
+    if (!job || !CANCELLABLE_STATUSES.has(job.Status ?? "")) continue;
     await clients.s3control.send(
       new UpdateJobStatusCommand({
         AccountId: run.accountId,

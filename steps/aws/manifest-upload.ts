@@ -7,6 +7,9 @@ import {
   type S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
+import { InvariantViolatedError, UnexpectedResponseError } from "../../contract/errors.ts";
+
+const RETRY_FIX = "Start the step again (a new run of the same inventory reuses everything already written).";
 
 /** S3's part sizes are 5 MiB to 5 GiB; 8 MiB parts reach 80 GB objects within the 10,000-part limit. */
 const PART_BYTES = 8 * 1024 * 1024;
@@ -31,12 +34,15 @@ export class LineUpload {
     readonly bucket: string,
     readonly key: string,
     private readonly contentType: string,
-    /** "AES256" for Batch Operations manifests: a KMS-encrypted CSV manifest fails the job (aws-facts 2.3). */
+    /**
+     * "AES256" for Batch Operations manifests: rekey writes them with SSE-S3, as a CSV manifest encrypted with a KMS
+     * key fails its job (see https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-create-job.html).
+     */
     private readonly serverSideEncryption?: "AES256",
   ) {}
 
   async write(line: string): Promise<void> {
-    if (this.state !== "open") throw new Error(`s3://${this.bucket}/${this.key} is ${this.state}`);
+    this.requireOpen();
     const bytes = Buffer.from(line, "utf8");
     this.chunks.push(bytes);
     this.bufferedBytes += bytes.length;
@@ -46,7 +52,7 @@ export class LineUpload {
 
   /** Ends the object and returns its ETag (with quotes, as S3 returns it). */
   async finish(): Promise<string> {
-    if (this.state !== "open") throw new Error(`s3://${this.bucket}/${this.key} is ${this.state}`);
+    this.requireOpen();
     this.state = "finished";
     if (this.uploadId === undefined) {
       const out = await this.s3.send(
@@ -95,8 +101,12 @@ export class LineUpload {
           ...this.encryption(),
         }),
       );
-      if (!created.UploadId)
-        throw new Error(`CreateMultipartUpload for s3://${this.bucket}/${this.key} returned no UploadId`);
+      if (!created.UploadId) {
+        throw new UnexpectedResponseError(
+          `CreateMultipartUpload for s3://${this.bucket}/${this.key} returned no UploadId.`,
+          { fix: RETRY_FIX },
+        );
+      }
       this.uploadId = created.UploadId;
     }
     const partNumber = this.parts.length + 1;
@@ -112,6 +122,17 @@ export class LineUpload {
     this.parts.push({ PartNumber: partNumber, ETag: requireEtag(out.ETag, this.bucket, this.key) });
   }
 
+  private requireOpen(): void {
+    if (this.state !== "open") {
+      throw new InvariantViolatedError(
+        `s3://${this.bucket}/${this.key} is ${this.state}; no more lines can be written.`,
+        {
+          fix: "This is a bug in rekey; report it with the execution's history.",
+        },
+      );
+    }
+  }
+
   private encryption() {
     return this.serverSideEncryption ? { ServerSideEncryption: this.serverSideEncryption } : {};
   }
@@ -125,6 +146,6 @@ export class LineUpload {
 }
 
 function requireEtag(etag: string | undefined, bucket: string, key: string): string {
-  if (!etag) throw new Error(`S3 returned no ETag for s3://${bucket}/${key}`);
+  if (!etag) throw new UnexpectedResponseError(`S3 returned no ETag for s3://${bucket}/${key}.`, { fix: RETRY_FIX });
   return etag;
 }

@@ -1,6 +1,13 @@
 import { createHash } from "node:crypto";
 import { type Readable, Transform } from "node:stream";
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { UnexpectedResponseError } from "../../contract/errors.ts";
+
+function noBody(bucket: string, key: string): UnexpectedResponseError {
+  return new UnexpectedResponseError(`GetObject of s3://${bucket}/${key} returned no body.`, {
+    fix: "Start the step again; if it recurs, check the object in the S3 console.",
+  });
+}
 
 /** HTTP status of an SDK error, if the service answered. */
 export function httpStatusOf(err: unknown): number | undefined {
@@ -9,7 +16,7 @@ export function httpStatusOf(err: unknown): number | undefined {
 
 export async function getText(s3: S3Client, bucket: string, key: string): Promise<string> {
   const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  if (!out.Body) throw new Error(`s3://${bucket}/${key} has no body`);
+  if (!out.Body) throw noBody(bucket, key);
   return out.Body.transformToString("utf8");
 }
 
@@ -25,7 +32,7 @@ export async function getTextIfExists(s3: S3Client, bucket: string, key: string)
 
 export async function getStream(s3: S3Client, bucket: string, key: string): Promise<Readable> {
   const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  if (!out.Body) throw new Error(`s3://${bucket}/${key} has no body`);
+  if (!out.Body) throw noBody(bucket, key);
   return out.Body as Readable;
 }
 

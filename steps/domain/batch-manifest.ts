@@ -1,7 +1,10 @@
 import { InvalidInputError, ManifestWriteError } from "../../contract/errors.ts";
 import { percentDecode } from "./percent-decode.ts";
 
-/** "The maximum number of characters for the key field in the manifest is 1,024" (aws-facts 2.3). */
+/**
+ * "The maximum number of characters for the key field in the manifest is 1,024"
+ * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-create-job.html).
+ */
 export const MANIFEST_KEY_MAX_CHARS = 1024;
 
 const UNRESERVED_ONLY = /^[A-Za-z0-9\-_.~/]*$/;
@@ -11,7 +14,7 @@ const SUB_DELIMS_LEFT_BY_ENCODE_URI_COMPONENT = /[!'()*]/g;
 
 /**
  * Percent-encodes every character of an object key except `A-Za-z0-9-_.~` and `/`, as UTF-8 bytes.
- * Batch Operations does not document whether it decodes `+` as a space (aws-facts 2.3); with `+` written as
+ * Batch Operations does not document whether it decodes `+` as a space (batch-ops-create-job.html, as above); with `+` written as
  * `%2B` and space as `%20`, percent-decoding and form-decoding give the same key, so either reading is right.
  */
 export function encodeManifestKey(key: string): string {

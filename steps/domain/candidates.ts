@@ -1,6 +1,8 @@
 import type { JobManifestGeneratorFilter } from "@aws-sdk/client-s3-control";
+import { InvariantViolatedError } from "../../contract/errors.ts";
 import type { SkipReason } from "../../contract/reasons.ts";
 import {
+  ARCHIVE_STORAGE_CLASSES,
   COPYABLE_STORAGE_CLASSES,
   type CopyStorageClass,
   MAX_COPY_OBJECT_BYTES,
@@ -10,7 +12,8 @@ import type { Classification } from "./classify.ts";
 
 /**
  * `source: generate`: instead of waiting up to 48 hours for S3 Inventory, rekey asks Batch Operations' manifest
- * generator for the current objects of each route, one filtered list per route (aws-facts 2.4). A generated list
+ * generator for the current objects of each route, one filtered list per route
+ * (https://docs.aws.amazon.com/AmazonS3/latest/API/API_control_JobManifestGeneratorFilter.html). A generated list
  * names bucket and key only, so each list's filter is what rekey knows about its objects: the list decides the
  * route, and the plan that follows has the same shape as one made from an inventory.
  *
@@ -27,7 +30,7 @@ import type { Classification } from "./classify.ts";
  *   two listings can appear in none of them or in two.
  */
 
-/** Filters are strictly-less / strictly-greater (aws-facts 2.4): below 5 GiB + 1 byte is "up to 5 GiB". */
+/** Size filters are strictly-less / strictly-greater (JobManifestGeneratorFilter, as above): below 5 GiB + 1 byte is "up to 5 GiB". */
 const UP_TO_5_GIB = MAX_COPY_OBJECT_BYTES + 1;
 
 export type CandidateRoute =
@@ -98,7 +101,7 @@ export const CANDIDATE_LISTS: readonly CandidateList[] = [
   },
   {
     name: "archived",
-    filter: { MatchAnyObjectEncryption: NOT_SSE, MatchAnyStorageClass: ["GLACIER", "DEEP_ARCHIVE"] },
+    filter: { MatchAnyObjectEncryption: NOT_SSE, MatchAnyStorageClass: [...ARCHIVE_STORAGE_CLASSES] },
     route: { kind: "skipped", reason: "archived" },
   },
   {
@@ -115,7 +118,11 @@ export const CANDIDATE_LISTS: readonly CandidateList[] = [
 
 export function candidateList(name: string): CandidateList {
   const list = CANDIDATE_LISTS.find((l) => l.name === name);
-  if (!list) throw new Error(`No candidate list named ${name}.`);
+  if (!list) {
+    throw new InvariantViolatedError(`No candidate list named ${name}.`, {
+      fix: "The generated lists and this version of rekey disagree; start a new run with the version that listed them.",
+    });
+  }
   return list;
 }
 

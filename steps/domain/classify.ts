@@ -2,16 +2,15 @@ import type { NotCurrentReason, SkipReason } from "../../contract/reasons.ts";
 import {
   COPYABLE_STORAGE_CLASSES,
   type CopyStorageClass,
+  isArchiveStorageClass,
   MAX_COPY_OBJECT_BYTES,
 } from "../../contract/storage-classes.ts";
 import { manifestKeyTooLong } from "./batch-manifest.ts";
 import type { InventoryRow } from "./inventory.ts";
 
-const ARCHIVE_STORAGE_CLASSES: ReadonlySet<string> = new Set(["GLACIER", "DEEP_ARCHIVE"]);
-
 /**
  * Intelligent-Tiering access tiers whose objects must be restored before a copy. The inventory's values for
- * this field are not listed in the AWS pages we have (aws-facts 1.6, [UNVERIFIED]); both the short names and
+ * this field are not listed in https://docs.aws.amazon.com/AmazonS3/latest/userguide/storage-inventory.html; both the short names and
  * the SDK's `*_ACCESS` spellings are listed. Any other tier (frequent, infrequent, archive instant) is read
  * as copyable: if a tier is in fact archived the copy task fails with InvalidObjectState, which the
  * completion report classifies, and nothing is changed.
@@ -35,7 +34,7 @@ export type Classification =
 
 export interface ClassifyOptions {
   /**
-   * The inventory cannot tell which KMS key encrypted an object (aws-facts 1.1). A caller that knows (from
+   * The inventory cannot tell which KMS key encrypted an object (storage-inventory.html lists no key field). A caller that knows (from
    * HeadObject or S3 Metadata tables) answers whether the row's key is the target key; undefined = unknown.
    * Without it, SSE-KMS rows are never called compliant.
    */
@@ -80,7 +79,7 @@ export function classifyInventoryRow(row: InventoryRow, options?: ClassifyOption
 
   const storageClass = row.storageClass?.toUpperCase();
   if (storageClass === undefined) return skipped("missing-columns", "no StorageClass");
-  if (ARCHIVE_STORAGE_CLASSES.has(storageClass)) return skipped("archived", `StorageClass ${storageClass}`);
+  if (isArchiveStorageClass(storageClass)) return skipped("archived", `StorageClass ${storageClass}`);
   const tier = row.intelligentTieringAccessTier?.toUpperCase();
   if (storageClass === "INTELLIGENT_TIERING" && tier !== undefined && INTELLIGENT_TIERING_ARCHIVE_TIERS.has(tier)) {
     return skipped("archived", `INTELLIGENT_TIERING tier ${tier}`);
@@ -107,7 +106,7 @@ const UPDATE: Classification = Object.freeze({ kind: "update-encryption" });
 
 /**
  * Encrypted objects get S3UpdateObjectEncryption, whatever their storage class (archived ones need no restore),
- * unless Object Lock forbids the change (aws-facts 3.4).
+ * unless Object Lock forbids the change (https://docs.aws.amazon.com/AmazonS3/latest/userguide/update-sse-encryption.html).
  */
 function updateEncryption(row: InventoryRow, options: ClassifyOptions | undefined): Classification {
   const locked = objectLockSkip(row, options);

@@ -37,7 +37,10 @@ export interface ReportManifest {
   reportSchema: string[];
 }
 
-/** Reads a Batch Operations completion report's top-level `manifest.json` (aws-facts 2.5). */
+/**
+ * Reads a Batch Operations completion report's top-level `manifest.json`
+ * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-examples-reports.html).
+ */
 export function parseReportManifest(jsonText: string, source = "manifest.json"): ReportManifest {
   const fix =
     "Point rekey at <report-prefix>/job-<job-id>/manifest.json of a finished job; if the job failed before running any task, it has no report.";
@@ -245,7 +248,8 @@ function badRow(problem: string, file: string, line: number): CompletionReportEr
 /**
  * Rows of one completion report results CSV. Columns 5 and 6 are read by content, not position: the
  * ReportSchema says `ErrorCode, HTTPStatusCode` but every AWS sample and real report has the HTTP status in
- * column 5 and the error code in column 6 (aws-facts 2.5 [CONFLICT]); the numeric one is the status.
+ * column 5 and the error code in column 6 (the examples in batch-ops-examples-reports.html disagree with its
+ * ReportSchema); the numeric one is the status.
  * Whether result keys are URL-encoded is not documented; they are decoded like the manifest we wrote, and the
  * text as written is kept in `rawKey`.
  */

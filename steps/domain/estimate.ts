@@ -6,7 +6,7 @@
  * Model:
  * - Batch Operations: per job and per object operation. Jobs: one S3PutObjectCopy job per storage class with
  *   objects, plus one S3UpdateObjectEncryption job. Multipart copies are made by rekey's own step
- *   (steps/large-object-copy.ts), not a Batch Operations job: no Batch fee.
+ *   (steps/aws/multipart-copy.ts), not a Batch Operations job: no Batch fee.
  * - Requests: one COPY per copied object at the destination class's PUT/COPY price (S3 Standard's where no other is
  *   known); one UpdateObjectEncryption request per updated object (price assumed); per multipart copy a HeadObject
  *   and a GetObjectTagging (GET tier) to carry metadata and tags, CreateMultipartUpload, one UploadPartCopy per part
@@ -20,14 +20,15 @@
  *   capped at the per-object figure. SSE-KMS sources are decrypted per object either way.
  * - Old versions: in a versioned bucket every copy leaves the previous version, in its storage class, until a
  *   NoncurrentVersionExpiration rule deletes it; S3UpdateObjectEncryption is assumed not to leave one (not
- *   documented, aws-facts 3.4). A month is 30 days.
+ *   documented in https://docs.aws.amazon.com/AmazonS3/latest/userguide/update-sse-encryption.html). A month is 30 days.
  * - Duration: setup time plus per-object and per-byte terms at assumed rates, all work sharing one throughput;
  *   low = fast rates and short setup, high = slow rates and long setup. AWS publishes no Batch Operations task rate.
  */
 
+import { DEFAULT_PART_BYTES } from "../../contract/large-objects.ts";
 import type { CopyStorageClass } from "../../contract/storage-classes.ts";
-import { DEFAULT_PART_BYTES } from "./large-copy.ts";
-import type { VersioningStatus } from "./preflight.ts";
+import { formatBytes, formatCount, formatUsd } from "./format.ts";
+import type { VersioningStatus } from "./preflight-facts.ts";
 import {
   BYTES_PER_GB,
   costOf,
@@ -232,7 +233,7 @@ export function estimateRun(input: EstimateInput): Estimate {
   );
   if (retrieval.length) {
     notIncluded.push(
-      `data-retrieval charges for reading ${retrieval.map(([cls, c]) => `${formatBytes(c.bytes)} of ${cls}`).join(", ")} (price not retrieved)`,
+      `data-retrieval charges for reading ${retrieval.map(([cls, c]) => `${bytesOf(c.bytes)} of ${cls}`).join(", ")} (price not retrieved)`,
     );
     if (input.versioning === "Unversioned") {
       notIncluded.push("early-deletion charges for overwriting IA / Glacier IR objects before their minimum duration");
@@ -256,9 +257,9 @@ export function estimateRun(input: EstimateInput): Estimate {
   const assumptions = [
     `COPY and UploadPartCopy requests of non-Standard classes are priced at S3 Standard's PUT price (others not found); UpdateObjectEncryption at the PUT price (no official price found)`,
     `with Bucket Keys, one KMS request per bucket-level key, assumed to live ${BUCKET_KEY_ASSUMED_LIFETIME_SECONDS / 60} min with up to ${BUCKET_KEY_ASSUMED_CONCURRENT} at once (AWS publishes neither)`,
-    `multipart copies: rekey's own calls, parts of ${formatBytes(MULTIPART_ASSUMED_PART_BYTES)} where the plan gives no count (an upper bound); one KMS Decrypt per part without Bucket Key`,
+    `multipart copies: rekey's own calls, parts of ${bytesOf(MULTIPART_ASSUMED_PART_BYTES)} where the plan gives no count (an upper bound); one KMS Decrypt per part without Bucket Key`,
     "S3UpdateObjectEncryption leaves no old version behind (not documented)",
-    `duration: setup ${ASSUMED_RATES.setupSeconds.fast / 60}–${ASSUMED_RATES.setupSeconds.slow / 60} min; copies ${ASSUMED_RATES.copyObjectsPerSecond.slow}–${ASSUMED_RATES.copyObjectsPerSecond.fast} objects/s plus ${formatBytes(ASSUMED_RATES.copyBytesPerSecond.slow)}–${formatBytes(ASSUMED_RATES.copyBytesPerSecond.fast)}/s; updates ${ASSUMED_RATES.updateObjectsPerSecond.slow}–${ASSUMED_RATES.updateObjectsPerSecond.fast} objects/s; multipart ${formatBytes(ASSUMED_RATES.multipartBytesPerSecond.slow)}–${formatBytes(ASSUMED_RATES.multipartBytesPerSecond.fast)}/s (no published rates)`,
+    `duration: setup ${ASSUMED_RATES.setupSeconds.fast / 60}–${ASSUMED_RATES.setupSeconds.slow / 60} min; copies ${ASSUMED_RATES.copyObjectsPerSecond.slow}–${ASSUMED_RATES.copyObjectsPerSecond.fast} objects/s plus ${bytesOf(ASSUMED_RATES.copyBytesPerSecond.slow)}–${bytesOf(ASSUMED_RATES.copyBytesPerSecond.fast)}/s; updates ${ASSUMED_RATES.updateObjectsPerSecond.slow}–${ASSUMED_RATES.updateObjectsPerSecond.fast} objects/s; multipart ${bytesOf(ASSUMED_RATES.multipartBytesPerSecond.slow)}–${bytesOf(ASSUMED_RATES.multipartBytesPerSecond.fast)}/s (no published rates)`,
     `a month is ${DAYS_PER_MONTH} days; a GB is 2^30 bytes`,
   ];
 
@@ -322,22 +323,6 @@ function oldVersionsOf(
 // ---------------------------------------------------------------------------------------------------------------------
 // Rendering
 
-export function formatUsd(usd: number): string {
-  if (usd > 0 && usd < 0.005) return "<$0.01";
-  return `$${usd.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-  let v = bytes;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${Number.isInteger(v) ? v : v.toFixed(1)} ${units[i]}`;
-}
-
 export function formatDuration(seconds: number): string {
   const m = Math.round(seconds / 60);
   if (m < 60) return `${m} min`;
@@ -346,7 +331,9 @@ export function formatDuration(seconds: number): string {
   return `${(h / 24).toFixed(1)} days`;
 }
 
-const count = (n: number) => n.toLocaleString("en-US");
+const count = formatCount;
+/** Sizes as the estimate writes them: no decimal for whole numbers ("17 GiB"). */
+const bytesOf = (bytes: number) => formatBytes(bytes, "trimmed");
 
 /** A short text for the approval gate and the report. */
 /** Per-request prices read best per 1,000 (as AWS lists them); per-job prices as they are. */
@@ -372,8 +359,8 @@ export function renderEstimate(e: Estimate): string {
   if (ov.bytes > 0) {
     out.push(
       ov.totalUsd === undefined || ov.months === undefined
-        ? `Old versions kept: ${formatBytes(ov.bytes)}, ${formatUsd(ov.perMonthUsd)} per month until deleted (no lifecycle rule expires them).`
-        : `Old versions kept: ${formatBytes(ov.bytes)}, ${formatUsd(ov.perMonthUsd)} per month for ${ov.months.toFixed(1)} month(s) until lifecycle expires them = ${formatUsd(ov.totalUsd)}.`,
+        ? `Old versions kept: ${bytesOf(ov.bytes)}, ${formatUsd(ov.perMonthUsd)} per month until deleted (no lifecycle rule expires them).`
+        : `Old versions kept: ${bytesOf(ov.bytes)}, ${formatUsd(ov.perMonthUsd)} per month for ${ov.months.toFixed(1)} month(s) until lifecycle expires them = ${formatUsd(ov.totalUsd)}.`,
     );
   }
   out.push(

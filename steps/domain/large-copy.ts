@@ -1,27 +1,29 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import {
+  DEFAULT_PART_BYTES,
+  LARGE_COPY_OUTCOMES,
+  type LargeCopyBatch,
+  type LargeCopyBatchSummary,
+  type LargeCopyCounts,
+  type LargeCopyOutcome,
+  type LargeCopyOutcomeKind,
+  LargeCopyOutcomeSchema,
+  MAX_PART_BYTES,
+  MAX_PARTS,
+  MIN_PART_BYTES,
+} from "../../contract/large-objects.ts";
 
 /**
  * Planning for the multipart copy in place (UploadPartCopy) that re-encrypts objects too large for CopyObject,
- * and the progress model that lets one copy span several Lambda invocations. Pure: no AWS calls.
- *
- * Limits (aws-facts 8, DOC qfacts.html): part numbers 1–10,000; every part 5 MiB–5 GiB except the last,
- * which has no minimum; objects up to 48.8 TiB (= 10,000 parts of 5 GiB).
+ * and the progress model that lets one copy span several Lambda invocations. Pure: no AWS calls. The part limits
+ * are in contract/large-objects.ts (https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html).
  */
 
 const MiB = 1024 * 1024;
-const GiB = 1024 * MiB;
 
-export const MIN_PART_BYTES = 5 * MiB;
-export const MAX_PART_BYTES = 5 * GiB;
-export const MAX_PARTS = 10_000;
 /** 10,000 parts of 5 GiB: 53,687,091,200,000 bytes, the 48.8 TiB AWS gives as the largest object. */
 export const MAX_OBJECT_BYTES = MAX_PARTS * MAX_PART_BYTES;
-/**
- * Part size when the object allows it: 512 MiB makes 12 parts of a 6 GiB object and 200 of a 100 GiB one, each
- * a server-side copy of a few seconds, so a Lambda invocation stops between parts well before its timeout.
- */
-export const DEFAULT_PART_BYTES = 512 * MiB;
 
 /** One part of the copy: bytes `start`..`end` (inclusive, zero-based) of the source. */
 export interface PartRange {
@@ -89,28 +91,6 @@ export const partBytesOf = (part: PartRange) => part.end - part.start + 1;
 
 // ---------------------------------------------------------------------------------------------------------
 // Outcomes
-
-export const LARGE_COPY_OUTCOMES = [
-  "reencrypted",
-  "already-compliant",
-  "changed-during-copy",
-  "gone",
-  "skipped",
-  "failed",
-] as const;
-export type LargeCopyOutcomeKind = (typeof LARGE_COPY_OUTCOMES)[number];
-
-/** Where one object ended. `reason` says why for everything but a plain success. */
-export const LargeCopyOutcomeSchema = z.object({
-  key: z.string(),
-  outcome: z.enum(LARGE_COPY_OUTCOMES),
-  reason: z.string().optional(),
-  /** The version the copy wrote (versioned buckets). */
-  versionId: z.string().optional(),
-  /** The version that was copied, now noncurrent and untouched (versioned buckets). */
-  sourceVersionId: z.string().optional(),
-});
-export type LargeCopyOutcome = z.infer<typeof LargeCopyOutcomeSchema>;
 
 /** Outcomes that need an operator's attention and are listed by key. */
 export function isProblem(outcome: LargeCopyOutcomeKind): boolean {
@@ -223,24 +203,6 @@ export function progressKey(runPrefix: string, key: string): string {
 // ---------------------------------------------------------------------------------------------------------
 // Batch state: a cursor over the input list and the counts so far, so every invocation returns the whole picture.
 
-const count = z.number().int().nonnegative();
-const countsSchema = z.object(
-  Object.fromEntries(LARGE_COPY_OUTCOMES.map((o) => [o, count])) as Record<LargeCopyOutcomeKind, typeof count>,
-);
-export type LargeCopyCounts = z.infer<typeof countsSchema>;
-
-export const LargeCopyBatchSchema = z.object({
-  version: z.literal(1),
-  inputDigest: z.string(),
-  total: count,
-  /** Objects before this index are settled and counted. */
-  nextIndex: count,
-  counts: countsSchema,
-  /** Every object that needs attention, with the reason. */
-  problems: z.array(LargeCopyOutcomeSchema),
-});
-export type LargeCopyBatch = z.infer<typeof LargeCopyBatchSchema>;
-
 export function newBatch(inputDigest: string, total: number): LargeCopyBatch {
   const counts = Object.fromEntries(LARGE_COPY_OUTCOMES.map((o) => [o, 0])) as LargeCopyCounts;
   return { version: 1, inputDigest, total, nextIndex: 0, counts, problems: [] };
@@ -271,7 +233,7 @@ export function batchKey(runPrefix: string, inputDigest: string): string {
 const REASON_CHARS = 300;
 
 /** The batch as a Step Functions result: counts and the first `cap` problems (keys and short reasons). */
-export function summarizeBatch(batch: LargeCopyBatch, cap: number) {
+export function summarizeBatch(batch: LargeCopyBatch, cap: number): LargeCopyBatchSummary {
   return {
     total: batch.total,
     processed: batch.nextIndex,

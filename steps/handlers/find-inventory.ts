@@ -1,35 +1,26 @@
 import { createHash } from "node:crypto";
 import { GetBucketInventoryConfigurationCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
+import type { FindInventoryResult } from "../../contract/candidates.ts";
 import { InventoryConfigurationError, InventoryFormatError, InventoryNotReadyError } from "../../contract/errors.ts";
 import { RunContextSchema } from "../../contract/run-context.ts";
 import { StateNames } from "../../contract/states.ts";
-import { type CandidatesNotReady, type FoundCandidates, findCandidateLists } from "../aws/candidate-lists.ts";
+import { findCandidateLists } from "../aws/candidate-lists.ts";
 import { getText, getTextIfExists } from "../aws/s3-io.ts";
-import { parseInventoryManifest } from "../domain/inventory.ts";
+import { parseInventoryManifest } from "../domain/inventory-manifest.ts";
 import { nextInventoryPollSeconds } from "../domain/polling.ts";
 import { defineStep } from "../runtime/step.ts";
 
-export const FoundInventorySchema = z.object({
-  found: z.literal(true),
-  bucket: z.string(),
-  manifestKey: z.string(),
-  creationTimestamp: z.string(),
-});
-
-export type FindInventoryResult =
-  | z.infer<typeof FoundInventorySchema>
-  | FoundCandidates
-  | CandidatesNotReady
-  | { found: false; waitSeconds: number; checkedAt: string; deadline: string; latestSeen: string | null };
-
-/** Delivery folders are named for the scan's start, `YYYY-MM-DDTHH-MMZ` (aws-facts 1.3). */
+/**
+ * Delivery folders are named for the scan's start, `YYYY-MM-DDTHH-MMZ`
+ * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/storage-inventory-location.html).
+ */
 const DELIVERY_FOLDER = /\/(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}Z)\/$/;
 
 /**
- * Where deliveries of one configuration land: `destination-prefix/source-bucket/config-ID/`. For a prefix ending in
- * "/" it is not documented whether S3 writes one slash or two (aws-facts 1.3 cites a report of `//`), so both
- * places are searched.
+ * Where deliveries of one configuration land: `destination-prefix/source-bucket/config-ID/`
+ * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/storage-inventory-location.html). For a prefix ending in
+ * "/" that page does not say whether S3 writes one slash or two, so both places are searched.
  */
 export function inventoryBases(prefix: string | undefined, bucket: string, configurationId: string): string[] {
   const tail = `${bucket}/${configurationId}/`;
@@ -42,7 +33,7 @@ export const findInventory = defineStep({
   state: StateNames.findInventory,
   input: z.object({ run: RunContextSchema, defaultEncryption: z.object({ enforcedAt: z.string() }) }),
   async run({ run, defaultEncryption }, deps): Promise<FindInventoryResult> {
-    // Without an inventory, Batch Operations' manifest generator lists the candidates (steps/domain/candidates.ts).
+    // Without an inventory, Batch Operations' manifest generator lists the candidates (steps/aws/candidate-lists.ts).
     if (run.source === "generate" || run.inventoryConfigurationId === undefined)
       return findCandidateLists(run, defaultEncryption, deps);
     const { clients, now, log } = deps;
@@ -140,7 +131,10 @@ function newestFirst(folders: string[]): string[] {
   return [...folders].sort((a, b) => stamp(b).localeCompare(stamp(a)));
 }
 
-/** manifest.checksum holds the MD5 of manifest.json (aws-facts 1.3); a mismatch means a damaged or partial delivery. */
+/**
+ * manifest.checksum holds the MD5 of manifest.json (storage-inventory-location.html, as above); a mismatch means a
+ * damaged or partial delivery.
+ */
 async function checkManifestChecksum(
   s3: S3Client,
   bucket: string,

@@ -11,50 +11,29 @@ import {
   GetObjectLockConfigurationCommand,
   type LifecycleRule,
 } from "@aws-sdk/client-s3";
-import { z } from "zod";
 import { PreflightBlockedError } from "../../contract/errors.ts";
-import { ACKNOWLEDGEABLE_BLOCKERS, type AcknowledgeableCode } from "../../contract/findings.ts";
-import { type RunContext, RunContextSchema } from "../../contract/run-context.ts";
+import type { AcknowledgeableCode } from "../../contract/findings.ts";
+import { type PreflightInput, PreflightInputSchema, type PreflightResult } from "../../contract/preflight.ts";
+import type { RunContext } from "../../contract/run-context.ts";
 import { StateNames } from "../../contract/states.ts";
 import { httpStatusOf } from "../aws/s3-io.ts";
+import { describeBlockers, evaluatePreflight, type PreflightOptions } from "../domain/preflight.ts";
 import {
   type CandidateSourceFacts,
   cannotTell,
   type DefaultEncryptionFacts,
-  describeBlockers,
-  evaluatePreflight,
   type Fact,
-  type Finding,
   type KeyFacts,
   type LifecycleRuleFacts,
   type NotificationFacts,
   type ObjectLockFacts,
   type ObjectOwnership,
   type PreflightFacts,
-  type PreflightFactsSummary,
-  type PreflightOptions,
   type ReplicationFacts,
   summarizeFacts,
   type VersioningStatus,
-} from "../domain/preflight.ts";
+} from "../domain/preflight-facts.ts";
 import { defineStep, type StepDeps } from "../runtime/step.ts";
-
-/**
- * Input of the preflight state: the validated run and the blockers the operator acknowledged. The workflow wiring
- * (workflow/definition.ts, steps/registry.ts) is the lead's; this module exports the schema and the function.
- */
-export const PreflightInputSchema = z.object({
-  run: RunContextSchema,
-  acknowledge: z.array(z.enum(ACKNOWLEDGEABLE_BLOCKERS)).default([]),
-});
-export type PreflightInput = z.infer<typeof PreflightInputSchema>;
-
-/** What preflight hands on when nothing blocks: the warnings for the report and a compact summary of the facts. */
-export interface PreflightResult {
-  warnings: Finding[];
-  facts: PreflightFactsSummary;
-  acknowledged: AcknowledgeableCode[];
-}
 
 export type PreflightRun = Pick<RunContext, "bucket" | "kmsKeyArn" | "region" | "accountId"> &
   Partial<Pick<RunContext, "source" | "inventoryConfigurationId">>;

@@ -1,15 +1,10 @@
 import { z } from "zod";
 import { JobsSchema } from "../../contract/plan.ts";
+import type { RecordedFailure } from "../../contract/recorded-failure.ts";
 import { RunContextSchema, runKeys } from "../../contract/run-context.ts";
 import { StateNames } from "../../contract/states.ts";
 import { putJson } from "../aws/s3-io.ts";
 import { defineStep } from "../runtime/step.ts";
-
-export interface RecordedFailure {
-  error: string;
-  cause: string;
-  failureLocation?: string;
-}
 
 /**
  * On AWS a failed Lambda's Cause is the JSON `{"errorType","errorMessage","trace"}`; locally it is the message.

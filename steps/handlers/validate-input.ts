@@ -12,7 +12,7 @@ import { type RunContext, RunOptionsSchema } from "../../contract/run-context.ts
 import { describeIssues, parseKmsKeyArn, RunRequestSchema, sourceOf } from "../../contract/run-request.ts";
 import { StateNames } from "../../contract/states.ts";
 import { httpStatusOf } from "../aws/s3-io.ts";
-import { REQUIRED_INVENTORY_FIELDS } from "../domain/inventory.ts";
+import { REQUIRED_INVENTORY_FIELDS } from "../domain/inventory-manifest.ts";
 import { defineStep } from "../runtime/step.ts";
 
 const Input = z.object({

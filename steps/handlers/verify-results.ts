@@ -1,54 +1,31 @@
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
-import { DescribeJobCommand } from "@aws-sdk/client-s3-control";
 import pLimit from "p-limit";
 import { z } from "zod";
 import { BatchJobFailedError, CompletionReportError, VerificationFailedError } from "../../contract/errors.ts";
+import { LargeCopyBatchSchema } from "../../contract/large-objects.ts";
 import { JobsSchema, PlanFileSchema, PlanSchema } from "../../contract/plan.ts";
 import { planKeys, type RunContext, RunContextSchema, runKeys } from "../../contract/run-context.ts";
 import { StateNames } from "../../contract/states.ts";
 import type { CopyStorageClass } from "../../contract/storage-classes.ts";
-import { tallyStateSchema } from "../../contract/tally.ts";
+import { NOT_FOUND, type Verification, type VerificationFileSchema } from "../../contract/verification.ts";
+import { describeJob, jobProgressOf } from "../aws/batch-jobs.ts";
+import { readLargeObjectList } from "../aws/large-object-list.ts";
 import { LineUpload } from "../aws/manifest-upload.ts";
 import { getStreamWithMd5, getText, getTextIfExists, httpStatusOf, putJson } from "../aws/s3-io.ts";
 import { encodeManifestKey } from "../domain/batch-manifest.ts";
 import { parseReportManifest, type ReportRow, reportRows } from "../domain/completion-report.ts";
-import { LargeCopyBatchSchema } from "../domain/large-copy.ts";
-import { RunTally } from "../domain/run-report.ts";
+import { Reservoir } from "../domain/spot-check.ts";
+import { RunTally } from "../domain/tally.ts";
 import { defineStep, type StepDeps } from "../runtime/step.ts";
-import { failureReasonsOf } from "./check-copy-jobs.ts";
-import { readLargeObjectList } from "./copy-large-objects.ts";
 
 const FAILED_HEADER = "bucket,key,category,http_status,error_code,message\n";
 /** HeadObject calls in flight during the spot check. */
 const HEAD_CONCURRENCY = 16;
 
-/** How the spot check records a sampled object that no longer exists. */
-export const NOT_FOUND = "not found (404)";
-
-/**
- * A few sampled objects deleted since their copy are normal; many mean rekey is HEADing keys that do not exist
- * (for example a completion report whose key encoding it misread), and then the check proves nothing.
- */
-export function notFoundProblem(checked: number, notFound: number): boolean {
-  return notFound > 5 && notFound > checked / 10;
-}
-
 export interface SpotCheckMismatch {
   key: string;
   found: string;
 }
-
-export interface Verification {
-  verificationKey: string;
-  spotChecked: number;
-  mismatches: number;
-}
-
-export const VerificationFileSchema = z.object({
-  tally: tallyStateSchema,
-  spotCheck: z.object({ checked: z.number(), mismatches: z.array(z.object({ key: z.string(), found: z.string() })) }),
-  jobs: z.array(z.object({ jobId: z.string(), status: z.string(), failureReasons: z.array(z.string()) })),
-});
 
 /**
  * Accounts for every object: each copy job's completion report is read in full, every row lands in the tally
@@ -77,11 +54,10 @@ export const verifyResults = defineStep({
 
     try {
       for (const job of jobs?.jobs ?? []) {
-        const { Job: d } = await clients.s3control.send(
-          new DescribeJobCommand({ AccountId: run.accountId, JobId: job.jobId }),
+        const { status, failureReasons } = jobProgressOf(
+          await describeJob(clients.s3control, run.accountId, job.jobId),
         );
-        const failureReasons = failureReasonsOf(d);
-        jobStates.push({ jobId: job.jobId, status: d?.Status ?? "Unknown", failureReasons });
+        jobStates.push({ jobId: job.jobId, status, failureReasons });
         tally.recordJob({
           operation: job.operation,
           jobId: job.jobId,
@@ -99,7 +75,7 @@ export const verifyResults = defineStep({
         });
         if (rows === undefined) {
           throw new BatchJobFailedError(
-            `Copy job ${job.jobId} ended ${d?.Status ?? "Unknown"} without a completion report: ${failureReasons.join("; ") || "no reason given"}.`,
+            `Copy job ${job.jobId} ended ${status} without a completion report: ${failureReasons.join("; ") || "no reason given"}.`,
             {
               jobId: job.jobId,
               fix: "Read the job's failure reasons (aws s3control describe-job); fix the manifest or the Batch Operations role, then start a new run. No object of that job was changed.",
@@ -107,7 +83,7 @@ export const verifyResults = defineStep({
           );
         }
         tally.markJobReported(job.jobId);
-        log.info("completion report read", { bucket: run.bucket, jobId: job.jobId, rows, status: d?.Status });
+        log.info("completion report read", { bucket: run.bucket, jobId: job.jobId, rows, status });
       }
       if (plan.largeObjects) {
         if (!largeCopy?.batchKey) {
@@ -204,7 +180,7 @@ async function spotCheck(
                 found: `${head.ServerSideEncryption ?? "none"} key=${head.SSEKMSKeyId ?? "-"} bucketKey=${head.BucketKeyEnabled ?? false} class=${storageClass}`,
               };
         } catch (err) {
-          // Deleted after its copy (nothing left to encrypt), or a key rekey misread: counted apart, see notFoundProblem.
+          // Deleted after its copy (nothing left to encrypt), or a key rekey misread: counted apart (domain/spot-check.ts).
           if (httpStatusOf(err) === 404) return { key: item.key, found: NOT_FOUND };
           throw err;
         }
@@ -224,19 +200,4 @@ function failedLine(
   errorCode?: string,
 ): string {
   return `${bucket},${encodeManifestKey(key)},${category},${httpStatus ?? ""},${errorCode ?? ""},"${message.replace(/"/g, '""')}"\n`;
-}
-
-/** A uniform random sample of at most `size` items from a stream of unknown length (Algorithm R). */
-export class Reservoir<T> {
-  readonly items: T[] = [];
-  private seen = 0;
-  constructor(private readonly size: number) {}
-  offer(item: T): void {
-    this.seen += 1;
-    if (this.items.length < this.size) this.items.push(item);
-    else {
-      const j = Math.floor(Math.random() * this.seen);
-      if (j < this.size) this.items[j] = item;
-    }
-  }
 }

@@ -1,21 +1,14 @@
 import { z } from "zod";
+import type { FinalReportOutput } from "../../contract/final-report.ts";
 import { PlanSchema } from "../../contract/plan.ts";
 import { RunContextSchema, runKeys } from "../../contract/run-context.ts";
 import { StateNames } from "../../contract/states.ts";
+import { NOT_FOUND, VerificationFileSchema } from "../../contract/verification.ts";
 import { getText, putJson, putText } from "../aws/s3-io.ts";
-import { buildRunReport, RunTally, renderSummary } from "../domain/run-report.ts";
+import { buildRunReport, renderSummary } from "../domain/run-report.ts";
+import { notFoundProblem } from "../domain/spot-check.ts";
+import { RunTally } from "../domain/tally.ts";
 import { defineStep } from "../runtime/step.ts";
-import { NOT_FOUND, notFoundProblem, VerificationFileSchema } from "./verify-results.ts";
-
-export interface FinalReportOutput {
-  /** "succeeded" only when counts reconcile, no copy failed and the spot check found every sampled object compliant. */
-  outcome: "succeeded" | "failed";
-  bucket: string;
-  reportLocation: string;
-  summaryLocation: string;
-  summary: string;
-  totals: ReturnType<RunTally["totals"]>;
-}
 
 export const writeFinalReport = defineStep({
   state: StateNames.writeFinalReport,

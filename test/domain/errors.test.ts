@@ -6,6 +6,7 @@ import {
   CompletionReportError,
   ErrorNames,
   InvalidInputError,
+  InvariantViolatedError,
   InventoryConfigurationError,
   InventoryFormatError,
   InventoryNotReadyError,
@@ -15,6 +16,7 @@ import {
   PreflightBlockedError,
   RekeyError,
   TransientAwsError,
+  UnexpectedResponseError,
   VerificationFailedError,
 } from "../../contract/errors.ts";
 
@@ -31,6 +33,8 @@ const instances: RekeyError[] = [
   new TransientAwsError("bad", { fix }),
   new ObjectChangedDuringCopyError("bad", { fix, bucket: "b", key: "k" }),
   new ApprovalNotPossibleError("bad", { fix }),
+  new UnexpectedResponseError("bad", { fix }),
+  new InvariantViolatedError("bad", { fix }),
   new PreflightBlockedError("bad", { fix, blockers: [{ code: "versioning-disabled", message: "m", fix: "f" }] }),
 ];
 

@@ -8,11 +8,9 @@ import {
   type InventoryColumn,
   inventoryRowBatches,
   inventoryRows,
-  missingColumns,
-  parseInventoryManifest,
-  requireColumns,
   splitInventoryLine,
 } from "../../steps/domain/inventory.ts";
+import { missingColumns, parseInventoryManifest, requireColumns } from "../../steps/domain/inventory-manifest.ts";
 import { chunked, collect, gzipLines, inventoryLine } from "./helpers.ts";
 
 const AWS_CSV_MANIFEST = readFileSync(

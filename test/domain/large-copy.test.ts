@@ -1,15 +1,12 @@
 import { describe, expect, it } from "vitest";
+import { DEFAULT_PART_BYTES, MAX_PART_BYTES, MAX_PARTS, MIN_PART_BYTES } from "../../contract/large-objects.ts";
 import {
   batchDigest,
   batchKey,
   choosePartSize,
   copySourceRange,
-  DEFAULT_PART_BYTES,
   type LargeCopyProgress,
   MAX_OBJECT_BYTES,
-  MAX_PART_BYTES,
-  MAX_PARTS,
-  MIN_PART_BYTES,
   newBatch,
   newProgress,
   partBytesOf,

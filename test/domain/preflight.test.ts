@@ -1,15 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { ACKNOWLEDGEABLE_BLOCKERS, FINAL_BLOCKERS, type FindingCode, WARNINGS } from "../../contract/findings.ts";
+import { parsePolicy } from "../../steps/domain/iam-policy.ts";
+import { describeBlockers, evaluatePreflight, type PreflightOptions } from "../../steps/domain/preflight.ts";
 import {
   cannotTell,
-  describeBlockers,
-  evaluatePreflight,
   noncurrentExpirationDays,
   type PreflightFacts,
-  type PreflightOptions,
-  parsePolicy,
   summarizeFacts,
-} from "../../steps/domain/preflight.ts";
+} from "../../steps/domain/preflight-facts.ts";
 
 const BUCKET = "data-bucket";
 const ACCOUNT = "111122223333";

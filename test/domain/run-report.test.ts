@@ -1,11 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { VerificationFailedError } from "../../contract/errors.ts";
 import { runReportSchema } from "../../contract/final-report.ts";
+import { LARGE_COPY_OUTCOMES, type LargeCopyOutcomeKind } from "../../contract/large-objects.ts";
 import { classifyInventoryRow } from "../../steps/domain/classify.ts";
 import type { ReportRow } from "../../steps/domain/completion-report.ts";
 import type { InventoryRow } from "../../steps/domain/inventory.ts";
-import { LARGE_COPY_OUTCOMES, type LargeCopyOutcomeKind } from "../../steps/domain/large-copy.ts";
-import { buildRunReport, RunTally, renderSummary } from "../../steps/domain/run-report.ts";
+import { buildRunReport, renderSummary } from "../../steps/domain/run-report.ts";
+import { RunTally } from "../../steps/domain/tally.ts";
 
 function obj(key: string, overrides: Partial<InventoryRow> = {}): InventoryRow {
   return {

@@ -1,6 +1,7 @@
 import { DeleteObjectCommand, GetObjectCommand, GetObjectTaggingCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
 import { ListJobsCommand } from "@aws-sdk/client-s3-control";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { FinalReportOutput } from "../../contract/final-report.ts";
 import { runReportSchema } from "../../contract/final-report.ts";
 import { planKeys } from "../../contract/run-context.ts";
 import { StateNames } from "../../contract/states.ts";
@@ -19,7 +20,6 @@ import { UPDATE_OBJECT_ENCRYPTION_CREATES_VERSION } from "../../sandbox/s3/updat
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
 import { getText } from "../../steps/aws/s3-io.ts";
 import { decodeManifestKey } from "../../steps/domain/batch-manifest.ts";
-import type { FinalReportOutput } from "../../steps/handlers/write-final-report.ts";
 import type { AwsClients } from "../../steps/runtime/clients.ts";
 import { finalReport, runOnScenario } from "../support/run-scenario.ts";
 

@@ -5,10 +5,9 @@
  */
 import type { Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
-import { planKeys, planPrefix, runKeys } from "../../contract/run-context.ts";
+import { defaultEncryptionRecordKey, planKeys, planPrefix, runKeys } from "../../contract/run-context.ts";
 import { StateNames, type TaskStateName } from "../../contract/states.ts";
 import { StepSpecs } from "../../infra/constructs/step-function.ts";
-import { defaultEncryptionRecordKey } from "../../steps/handlers/enforce-default-encryption.ts";
 import { inventoryBases } from "../../steps/handlers/find-inventory.ts";
 import { allows, buildStack, iamMatch, logicalIdOf, normalizeStatement, render, roleStatements } from "./helpers.ts";
 

@@ -12,18 +12,18 @@ import {
 } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ObjectChangedDuringCopyError } from "../../contract/errors.ts";
-import { SandboxAdmin } from "../../sandbox/admin-client.ts";
-import { SANDBOX_CREDENTIALS } from "../../sandbox/config.ts";
-import type { Sandbox } from "../../sandbox/server.ts";
-import { getText } from "../../steps/aws/s3-io.ts";
-import { LargeCopyProgressSchema, progressKey } from "../../steps/domain/large-copy.ts";
 import {
-  copyLargeObjects,
   type LargeCopyTarget,
   type LargeObjectCopyInput,
   LargeObjectCopyOptionsSchema,
-  reencryptLargeObject,
-} from "../../steps/handlers/copy-large-objects.ts";
+} from "../../contract/large-objects.ts";
+import { SandboxAdmin } from "../../sandbox/admin-client.ts";
+import { SANDBOX_CREDENTIALS } from "../../sandbox/config.ts";
+import type { Sandbox } from "../../sandbox/server.ts";
+import { reencryptLargeObject } from "../../steps/aws/multipart-copy.ts";
+import { getText } from "../../steps/aws/s3-io.ts";
+import { LargeCopyProgressSchema, progressKey } from "../../steps/domain/large-copy.ts";
+import { copyLargeObjects } from "../../steps/handlers/copy-large-objects.ts";
 import { type AwsClients, createAwsClients } from "../../steps/runtime/clients.ts";
 import { silentLogger } from "../../steps/runtime/log.ts";
 import type { StepDeps } from "../../steps/runtime/step.ts";

@@ -17,14 +17,10 @@ import {
 } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PreflightBlockedError } from "../../contract/errors.ts";
+import { PreflightInputSchema } from "../../contract/preflight.ts";
 import type { Sandbox } from "../../sandbox/server.ts";
 import { evaluatePreflight } from "../../steps/domain/preflight.ts";
-import {
-  gatherPreflightFacts,
-  PreflightInputSchema,
-  type PreflightRun,
-  runPreflight,
-} from "../../steps/handlers/preflight-checks.ts";
+import { gatherPreflightFacts, type PreflightRun, runPreflight } from "../../steps/handlers/preflight-checks.ts";
 import type { AwsClients } from "../../steps/runtime/clients.ts";
 import { silentLogger } from "../../steps/runtime/log.ts";
 import { sandboxWithClients } from "../support/sandbox.ts";

@@ -1,10 +1,10 @@
+import type { FinalReportOutput } from "../../contract/final-report.ts";
 import { StateNames } from "../../contract/states.ts";
 import type { ExecutionResult, StateEvent } from "../../local/executions.ts";
 import { startSandboxExecution } from "../../local/sandbox-run.ts";
 import type { MixedBucket } from "../../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import type { Sandbox } from "../../sandbox/server.ts";
-import type { FinalReportOutput } from "../../steps/handlers/write-final-report.ts";
 
 /**
  * Runs rekey on a seeded bucket with short waits, delivering the inventory the first time the run waits for

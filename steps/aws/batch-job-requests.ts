@@ -1,0 +1,54 @@
+import type { JobManifest, JobOperation, JobReport } from "@aws-sdk/client-s3-control";
+import type { WorkManifest } from "../../contract/plan.ts";
+import { bucketArn, planKeys, type RunContext } from "../../contract/run-context.ts";
+
+/**
+ * The parts of a CreateJob request that say what rekey's Batch Operations jobs do: the operation (a copy in place or
+ * an encryption update), the manifest they read and the completion report they write
+ * (https://docs.aws.amazon.com/AmazonS3/latest/API/API_control_CreateJob.html).
+ */
+
+/** S3PutObjectCopy in place: same bucket and key, target key with Bucket Key, the manifest's own storage class. */
+export function copyOperation(run: RunContext, storageClass: string): JobOperation {
+  return {
+    S3PutObjectCopy: {
+      TargetResource: bucketArn(run.bucket),
+      // COPY keeps user metadata, content type and the other system metadata; unset NewObjectTagging keeps tags.
+      MetadataDirective: "COPY",
+      NewObjectMetadata: { SSEAlgorithm: "KMS" },
+      SSEAwsKmsKeyId: run.kmsKeyArn,
+      BucketKeyEnabled: true,
+      // Unset, S3 would move every object to STANDARD.
+      StorageClass: storageClass as NonNullable<JobOperation["S3PutObjectCopy"]>["StorageClass"],
+    },
+  };
+}
+
+/**
+ * S3UpdateObjectEncryption: the key changes, the data is not copied; class, dates and ETag stay
+ * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-update-encryption.html).
+ */
+export function updateEncryptionOperation(run: RunContext): JobOperation {
+  return {
+    S3UpdateObjectEncryption: { ObjectEncryption: { SSEKMS: { KMSKeyArn: run.kmsKeyArn, BucketKeyEnabled: true } } },
+  };
+}
+
+/** Every task's result, as CSV, under the plan's reports prefix in the work bucket. */
+export function jobReport(run: RunContext, planPrefix: string): JobReport {
+  return {
+    Enabled: true,
+    Bucket: bucketArn(run.workBucket),
+    Format: "Report_CSV_20180820",
+    Prefix: planKeys(planPrefix).reportsPrefix,
+    ReportScope: "AllTasks",
+  };
+}
+
+/** A CSV manifest of bucket and key per line, pinned to the ETag it was written with. */
+export function jobManifest(run: RunContext, manifest: WorkManifest): JobManifest {
+  return {
+    Spec: { Format: "S3BatchOperations_CSV_20180820", Fields: ["Bucket", "Key"] },
+    Location: { ObjectArn: `${bucketArn(run.workBucket)}/${manifest.key}`, ETag: manifest.etag.replaceAll('"', "") },
+  };
+}

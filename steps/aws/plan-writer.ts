@@ -1,0 +1,157 @@
+import type { LargeObject } from "../../contract/large-objects.ts";
+import type { LargeObjectList, WorkManifest } from "../../contract/plan.ts";
+import type { planKeys, RunContext } from "../../contract/run-context.ts";
+import type { CopyStorageClass } from "../../contract/storage-classes.ts";
+import { encodeManifestKey, manifestLine } from "../domain/batch-manifest.ts";
+import type { Classification } from "../domain/classify.ts";
+import type { RouteCount } from "../domain/estimate.ts";
+import type { InventoryRow } from "../domain/inventory.ts";
+import { RunTally } from "../domain/tally.ts";
+import type { StepDeps } from "../runtime/step.ts";
+import { LineUpload } from "./manifest-upload.ts";
+
+/**
+ * The files of a plan in the work bucket (contract/run-context.ts planKeys), written as "Filter inventory and write
+ * manifests" classifies each object: one Batch Operations manifest per copied storage class, one for encryption
+ * updates, the list of objects over 5 GiB, and skipped.csv with each skipped object's reason.
+ */
+
+const SKIPPED_HEADER = "bucket,key,reason,storage_class,encryption_status,size\n";
+
+/** What the plan records of one object: the inventory row, or what a candidate list and HeadObject tell. */
+export type PlannedObject = Pick<
+  InventoryRow,
+  "bucket" | "key" | "size" | "storageClass" | "encryptionStatus" | "eTag"
+>;
+
+/** The files a plan writes, fed one classified object at a time; one route per object. */
+export class PlanWriter {
+  readonly tally = new RunTally();
+  readonly updatesFrom = { sseS3: { objects: 0, bytes: 0 }, sseKms: { objects: 0, bytes: 0 } };
+  readonly largeByClass: Partial<Record<CopyStorageClass, RouteCount>> = {};
+  private readonly copies = new Map<CopyStorageClass, LineUpload>();
+  private readonly updates: LineUpload;
+  private readonly skipped: LineUpload;
+  private readonly large: LineUpload;
+
+  constructor(
+    private readonly run: RunContext,
+    private readonly keys: ReturnType<typeof planKeys>,
+    private readonly deps: StepDeps,
+  ) {
+    const { s3 } = deps.clients;
+    this.updates = new LineUpload(s3, run.workBucket, keys.updateManifest, "text/csv", "AES256");
+    this.skipped = new LineUpload(s3, run.workBucket, keys.skipped, "text/csv");
+    this.large = new LineUpload(s3, run.workBucket, keys.largeObjects, "application/x-ndjson", "AES256");
+  }
+
+  start(): Promise<void> {
+    return this.skipped.write(SKIPPED_HEADER);
+  }
+
+  async add(object: PlannedObject, result: Classification): Promise<void> {
+    this.tally.recordClassification(result, { key: object.key, size: object.size });
+    if (result.kind === "update-encryption") {
+      const from =
+        object.encryptionStatus?.toUpperCase() === "SSE-S3" ? this.updatesFrom.sseS3 : this.updatesFrom.sseKms;
+      from.objects += 1;
+      from.bytes += object.size ?? 0;
+      await this.updates.write(manifestLine(this.run.bucket, object.key));
+    } else if (result.kind === "copy") {
+      let upload = this.copies.get(result.storageClass);
+      if (!upload) {
+        upload = new LineUpload(
+          this.deps.clients.s3,
+          this.run.workBucket,
+          this.keys.manifest(result.storageClass),
+          "text/csv",
+          "AES256",
+        );
+        this.copies.set(result.storageClass, upload);
+      }
+      await upload.write(manifestLine(this.run.bucket, object.key));
+    } else if (result.kind === "large-copy") {
+      const slot = this.largeByClass[result.storageClass] ?? { objects: 0, bytes: 0 };
+      this.largeByClass[result.storageClass] = slot;
+      slot.objects += 1;
+      slot.bytes += object.size ?? 0;
+      const line: LargeObject = {
+        key: object.key,
+        size: object.size ?? 0,
+        ...(object.eTag === undefined ? {} : { etag: object.eTag }),
+        storageClass: result.storageClass,
+      };
+      await this.large.write(`${JSON.stringify(line)}\n`);
+    } else if (result.kind === "skipped") {
+      await this.skipped.write(
+        skippedLine(
+          object.bucket,
+          object.key,
+          result.reason,
+          object.storageClass,
+          object.encryptionStatus,
+          object.size,
+        ),
+      );
+    }
+  }
+
+  /** Completes every file with content (and drops the empty ones); returns what the plan hands on. */
+  async finish(): Promise<{ manifests: WorkManifest[]; largeObjects?: LargeObjectList }> {
+    const { log } = this.deps;
+    const bucket = this.run.bucket;
+    const manifests: WorkManifest[] = [];
+    await this.skipped.finish();
+    for (const [storageClass, upload] of this.copies) {
+      const etag = await upload.finish();
+      const planned = this.tally.snapshot.copyPlanned[storageClass] ?? { count: 0, bytes: 0 };
+      manifests.push({
+        operation: "copy",
+        storageClass,
+        key: upload.key,
+        etag,
+        objects: planned.count,
+        bytes: planned.bytes,
+      });
+      log.info("manifest written", { bucket, storageClass, key: upload.key, objects: planned.count });
+    }
+    const updatePlanned = this.tally.snapshot.updatePlanned;
+    if (updatePlanned.count > 0) {
+      const etag = await this.updates.finish();
+      manifests.push({
+        operation: "update-encryption",
+        key: this.updates.key,
+        etag,
+        objects: updatePlanned.count,
+        bytes: updatePlanned.bytes,
+      });
+      log.info("manifest written", { bucket, operation: "update-encryption", key: this.updates.key });
+    } else {
+      await this.updates.abort();
+    }
+    const largePlanned = this.tally.snapshot.largeCopyPlanned;
+    if (largePlanned.count === 0) {
+      await this.large.abort();
+      return { manifests };
+    }
+    await this.large.finish();
+    log.info("large-object list written", { bucket, key: this.large.key, objects: largePlanned.count });
+    return { manifests, largeObjects: { key: this.large.key, objects: largePlanned.count, bytes: largePlanned.bytes } };
+  }
+
+  async abort(): Promise<void> {
+    await Promise.all([this.skipped, this.updates, this.large, ...this.copies.values()].map((u) => u.abort()));
+  }
+}
+
+function skippedLine(
+  bucket: string,
+  key: string,
+  reason: string,
+  storageClass: string | undefined,
+  encryption: string | undefined,
+  size: number | undefined,
+): string {
+  // The key is percent-encoded like a manifest key, so commas, quotes and newlines in keys cannot break the CSV.
+  return `${bucket},${encodeManifestKey(key)},${reason},${storageClass ?? ""},${encryption ?? ""},${size ?? ""}\n`;
+}
