@@ -5,6 +5,7 @@ import {
   type LambdaClient,
   UpdateFunctionCodeCommand,
   UpdateFunctionConfigurationCommand,
+  type UpdateFunctionConfigurationCommandInput,
 } from "@aws-sdk/client-lambda";
 import { CreateBucketCommand, HeadBucketCommand, type S3Client } from "@aws-sdk/client-s3";
 import {
@@ -14,6 +15,7 @@ import {
   UpdateStateMachineCommand,
 } from "@aws-sdk/client-sfn";
 import { strToU8, zipSync } from "fflate";
+import { UnexpectedResponseError } from "../contract/errors.ts";
 import { FunctionPlaceholders, type TaskStateName } from "../contract/states.ts";
 import type { SandboxIdentity } from "../sandbox/config.ts";
 import { httpStatusOf } from "../steps/aws/s3-io.ts";
@@ -93,34 +95,61 @@ export async function deployToSandbox(
       Description: spec.description,
       Environment: { Variables: environment },
     };
-    const existing = await clients.lambda
-      .send(new GetFunctionConfigurationCommand({ FunctionName: name }))
-      .catch((err: unknown) => {
-        if ((err as { name?: string }).name === "ResourceNotFoundException") return undefined;
-        throw err;
-      });
-    const arn = existing
-      ? (await clients.lambda.send(new UpdateFunctionCodeCommand({ FunctionName: name, ZipFile: code })),
-        (await clients.lambda.send(new UpdateFunctionConfigurationCommand(configuration))).FunctionArn)
-      : (await clients.lambda.send(new CreateFunctionCommand({ ...configuration, Code: { ZipFile: code } })))
-          .FunctionArn;
+    const arn = await putFunction(clients.lambda, configuration, code);
     functionNames[state] = name;
     const expected = sandboxFunctionArns(identity)[FunctionPlaceholders[state]];
-    if (arn !== expected) throw new Error(`The sandbox gave function ${name} the ARN ${arn}, not ${expected}`);
+    if (arn !== expected) {
+      throw new UnexpectedResponseError(`The sandbox gave function ${name} the ARN ${arn}, not ${expected}.`, {
+        fix: "The sandbox's Lambda service names functions arn:aws:lambda:<region>:<account>:function:<name>; fix it there.",
+      });
+    }
   }
 
   const definition = substitute(rekeyDefinitionJson(), sandboxFunctionArns(identity));
   const roleArn = stateMachineRoleArn(identity);
-  const found = await findStateMachine(clients.sfn, STATE_MACHINE_NAME);
-  const stateMachineArn = found
-    ? (await clients.sfn.send(new UpdateStateMachineCommand({ stateMachineArn: found, definition, roleArn })), found)
-    : (
-        await clients.sfn.send(
-          new CreateStateMachineCommand({ name: STATE_MACHINE_NAME, definition, roleArn, type: "STANDARD" }),
-        )
-      ).stateMachineArn;
-  if (!stateMachineArn) throw new Error("CreateStateMachine answered without a stateMachineArn");
+  const stateMachineArn = await putStateMachine(clients.sfn, { name: STATE_MACHINE_NAME, definition, roleArn });
   return { stateMachineArn, workBucket, batchRoleArn, functionNames };
+}
+
+/** Creates the function, or brings an existing one up to this code and configuration; answers its ARN. */
+async function putFunction(
+  lambda: LambdaClient,
+  configuration: UpdateFunctionConfigurationCommandInput & { FunctionName: string; Role: string },
+  code: Uint8Array,
+): Promise<string | undefined> {
+  try {
+    await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: configuration.FunctionName }));
+  } catch (err) {
+    if ((err as { name?: string }).name !== "ResourceNotFoundException") throw err;
+    return (await lambda.send(new CreateFunctionCommand({ ...configuration, Code: { ZipFile: code } }))).FunctionArn;
+  }
+  await lambda.send(new UpdateFunctionCodeCommand({ FunctionName: configuration.FunctionName, ZipFile: code }));
+  return (await lambda.send(new UpdateFunctionConfigurationCommand(configuration))).FunctionArn;
+}
+
+/** Creates the state machine, or updates the one of that name; answers its ARN. */
+async function putStateMachine(
+  sfn: SFNClient,
+  machine: { name: string; definition: string; roleArn: string },
+): Promise<string> {
+  const found = await findStateMachine(sfn, machine.name);
+  if (found) {
+    await sfn.send(
+      new UpdateStateMachineCommand({
+        stateMachineArn: found,
+        definition: machine.definition,
+        roleArn: machine.roleArn,
+      }),
+    );
+    return found;
+  }
+  const created = await sfn.send(new CreateStateMachineCommand({ ...machine, type: "STANDARD" }));
+  if (!created.stateMachineArn) {
+    throw new UnexpectedResponseError(`CreateStateMachine answered without a stateMachineArn for ${machine.name}.`, {
+      fix: "Check the Step Functions endpoint: a CreateStateMachine answer always carries the ARN.",
+    });
+  }
+  return created.stateMachineArn;
 }
 
 async function ensureBucket(s3: S3Client, bucket: string): Promise<void> {

@@ -5,53 +5,13 @@ import { parseBoolean } from "../wire-values.ts";
 import type { EncryptionResolver } from "./encryption.ts";
 import { etagFor, md5Hex } from "./encryption.ts";
 import { S3Error, s3Errors } from "./errors.ts";
+import {
+  type InventoryConfiguration,
+  type InventoryOptionalField,
+  OPTIONAL_FIELDS,
+} from "./inventory-configuration.ts";
 import type { ObjectEncryption, ObjectVersion, S3Bucket, S3Store } from "./store.ts";
 import { child, list, malformedXml, text, type XmlNode } from "./xml.ts";
-
-/**
- * Optional fields in the order AWS writes them into fileSchema (the CSV example of
- * https://docs.aws.amazon.com/AmazonS3/latest/userguide/storage-inventory-location.html), then the
- * rest. Deliberately not shared with steps/domain/inventory.ts: the sandbox and rekey each read AWS's documentation
- * on their own, so a misreading on one side shows up as a failing test instead of agreeing with itself.
- */
-export const OPTIONAL_FIELDS = [
-  "Size",
-  "LastModifiedDate",
-  "ETag",
-  "StorageClass",
-  "IsMultipartUploaded",
-  "ReplicationStatus",
-  "EncryptionStatus",
-  "ObjectLockRetainUntilDate",
-  "ObjectLockMode",
-  "ObjectLockLegalHoldStatus",
-  "IntelligentTieringAccessTier",
-  "BucketKeyStatus",
-  "ChecksumAlgorithm",
-  "ObjectAccessControlList",
-  "ObjectOwner",
-  "LifecycleExpirationDate",
-  "IntelligentTieringReferenceDate",
-  "ObjectLockEventHoldDuration",
-  "ObjectLockEventHoldStatus",
-] as const;
-export type InventoryOptionalField = (typeof OPTIONAL_FIELDS)[number];
-
-export interface InventoryConfiguration {
-  id: string;
-  isEnabled: boolean;
-  destination: {
-    accountId?: string;
-    bucketArn: string;
-    format: "CSV" | "ORC" | "Parquet";
-    prefix?: string;
-    encryption?: { type: "SSE-S3" } | { type: "SSE-KMS"; keyId: string };
-  };
-  filterPrefix?: string;
-  includedObjectVersions: "All" | "Current";
-  optionalFields: InventoryOptionalField[];
-  frequency: "Daily" | "Weekly";
-}
 
 const MAX_CONFIGURATIONS = 1000;
 

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { SandboxIdentity } from "../config.ts";
 import { s3Errors } from "./errors.ts";
-import type { InventoryConfiguration } from "./inventory.ts";
+import type { InventoryConfiguration } from "./inventory-configuration.ts";
 import { SortedKeyIndex } from "./sorted-keys.ts";
 
 export const STORAGE_CLASSES = [
