@@ -177,11 +177,7 @@ export function createStepFunctions(deps: {
       const name = optionalString(input, "name") ?? randomUUID();
       checkExecutionName(name);
       const raw = optionalString(input, "input") ?? "{}";
-      if (Buffer.byteLength(raw, "utf8") > MAX_PAYLOAD_BYTES) {
-        throw validation(
-          `Value at 'input' failed to satisfy constraint: Member must have length less than or equal to ${MAX_PAYLOAD_BYTES}`,
-        );
-      }
+      checkLength("input", Buffer.byteLength(raw, "utf8"), MAX_PAYLOAD_BYTES);
       let parsedInput: unknown;
       try {
         parsedInput = JSON.parse(raw);
@@ -301,16 +297,8 @@ export function createStepFunctions(deps: {
       const e = findExecution(required(input, "executionArn"));
       const error = optionalString(input, "error");
       const cause = optionalString(input, "cause");
-      if (error !== undefined && error.length > 256) {
-        throw validation(
-          "Value at 'error' failed to satisfy constraint: Member must have length less than or equal to 256",
-        );
-      }
-      if (cause !== undefined && cause.length > 32_768) {
-        throw validation(
-          "Value at 'cause' failed to satisfy constraint: Member must have length less than or equal to 32768",
-        );
-      }
+      checkLength("error", error?.length ?? 0, 256);
+      checkLength("cause", cause?.length ?? 0, 32_768);
       // A closed execution stays as it closed; the call answers with its stopDate (sandbox/ASSUMPTIONS.md).
       if (e.status === "RUNNING") await e.stop(definedOnly({ error, cause }));
       return { stopDate: seconds(e.stopDate ?? Date.now()) };
@@ -372,11 +360,7 @@ export function createStepFunctions(deps: {
 
 /** A definition CreateStateMachine and UpdateStateMachine accept: JSON that is valid ASL. */
 function parseDefinition(definition: string): StateMachineDefinition {
-  if (definition.length > MAX_DEFINITION_LENGTH) {
-    throw validation(
-      `Value at 'definition' failed to satisfy constraint: Member must have length less than or equal to ${MAX_DEFINITION_LENGTH}`,
-    );
-  }
+  checkLength("definition", definition.length, MAX_DEFINITION_LENGTH);
   let parsed: unknown;
   try {
     parsed = JSON.parse(definition);
@@ -445,6 +429,15 @@ const seconds = (ms: number) => ms / 1000;
 
 function json(status: number, body: unknown): SandboxResponse {
   return { status, headers: { "content-type": "application/x-amz-json-1.0" }, body: JSON.stringify(body) };
+}
+
+/** A member longer than its model allows: the ValidationException AWS's JSON protocol answers. */
+function checkLength(member: string, length: number, max: number): void {
+  if (length > max) {
+    throw validation(
+      `Value at '${member}' failed to satisfy constraint: Member must have length less than or equal to ${max}`,
+    );
+  }
 }
 
 function validation(detail: string): ServiceError {

@@ -186,6 +186,7 @@ describe("rekey stop in the middle of a copy job", () => {
   it("stops the execution, cancels its jobs and says what was done; no object is half-written", async () => {
     const sandbox = await startSandbox({ batchTasksPerSecond: 5 });
     try {
+      await rekeyDeployment(sandbox);
       const clients = sandboxClients(sandbox);
       const scenario = await seedMixedBucket(clients, new SandboxAdmin(sandbox.endpoint), {
         bucket: "stop-data",
