@@ -3,7 +3,7 @@ import type { FinalReportOutput } from "../contract/final-report.ts";
 import type { LargeObjectCopyResult } from "../contract/large-objects.ts";
 import type { Plan } from "../contract/plan.ts";
 import { StateNames } from "../contract/states.ts";
-import { sandboxClients } from "../local/sandbox-clients.ts";
+import { rekeyClients } from "../local/sandbox-clients.ts";
 import { rekeyDeployment, startSandboxExecution } from "../local/sandbox-run.ts";
 import { type MixedBucket, seedMixedBucket } from "../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../sandbox/admin-client.ts";
@@ -25,7 +25,7 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
   const out = new ProgressPrinter();
   const sandbox = await startSandbox({ batchTasksPerSecond: options.tasksPerSecond });
   try {
-    const clients = sandboxClients(sandbox);
+    const clients = rekeyClients(sandbox);
     const admin = new SandboxAdmin(sandbox.endpoint);
     out.line(
       `Sandbox running at ${sandbox.endpoint} (S3, S3 Batch Operations, KMS, STS, Lambda, Step Functions; state in memory).`,

@@ -1,5 +1,5 @@
 import { deployToSandbox, sandboxWorkBucket } from "../local/deploy.ts";
-import { sandboxClients } from "../local/sandbox-clients.ts";
+import { rekeyClients } from "../local/sandbox-clients.ts";
 import { seedMixedBucket } from "../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../sandbox/admin-client.ts";
 import { SANDBOX_CREDENTIALS, type SandboxIdentity } from "../sandbox/config.ts";
@@ -34,7 +34,7 @@ export async function sandboxCommand(options: { port: number; host: string; verb
   const { region, accountId } = sandbox.identity;
   const port = new URL(sandbox.endpoint).port;
   // As `cdk deploy` would on AWS (runbooks/deploy.md): the rekey CLI then finds the state machine by its name.
-  const deployment = await deployToSandbox(sandboxClients(sandbox), sandbox.identity);
+  const deployment = await deployToSandbox(rekeyClients(sandbox), sandbox.identity);
   const lines = [
     `rekey sandbox listening on ${sandbox.endpoint} (account ${accountId}, region ${region})`,
     `rekey deployed: ${deployment.stateMachineArn}, work bucket ${deployment.workBucket}`,
@@ -66,7 +66,7 @@ export async function sandboxSeed(
   const admin = new SandboxAdmin(options.endpoint);
   const health = await admin.request<{ identity: SandboxIdentity }>("GET", "/_sandbox/health");
   const { region } = health.identity;
-  const clients = sandboxClients({ endpoint: options.endpoint, identity: health.identity });
+  const clients = rekeyClients({ endpoint: options.endpoint, identity: health.identity });
   const workBucket = sandboxWorkBucket(health.identity);
   const scenario = await seedMixedBucket(clients, admin, {
     bucket: options.bucket,

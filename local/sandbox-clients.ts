@@ -2,12 +2,12 @@ import { LambdaClient } from "@aws-sdk/client-lambda";
 import { SANDBOX_CREDENTIALS, type SandboxIdentity } from "../sandbox/config.ts";
 import { type AwsClients, createAwsClients } from "../steps/runtime/clients.ts";
 
-/** SDK clients for a running sandbox, configured as rekey's Lambda functions configure theirs, plus Lambda to deploy. */
-export interface SandboxClients extends AwsClients {
+/** rekey's own SDK clients (steps/runtime/clients.ts) pointed at a running sandbox, plus Lambda to deploy into it. */
+export interface RekeyClients extends AwsClients {
   lambda: LambdaClient;
 }
 
-export function sandboxClients(sandbox: { endpoint: string; identity: SandboxIdentity }): SandboxClients {
+export function rekeyClients(sandbox: { endpoint: string; identity: SandboxIdentity }): RekeyClients {
   const settings = {
     region: sandbox.identity.region,
     endpoint: sandbox.endpoint,

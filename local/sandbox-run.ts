@@ -2,7 +2,7 @@ import type { TaskStateName } from "../contract/states.ts";
 import type { Sandbox } from "../sandbox/server.ts";
 import { deployToSandbox, type SandboxDeployment } from "./deploy.ts";
 import { type FollowedExecution, type StateEvent, startFollowedExecution } from "./executions.ts";
-import { sandboxClients } from "./sandbox-clients.ts";
+import { rekeyClients } from "./sandbox-clients.ts";
 
 const deployments = new WeakMap<Sandbox, Promise<SandboxDeployment>>();
 
@@ -10,7 +10,7 @@ const deployments = new WeakMap<Sandbox, Promise<SandboxDeployment>>();
 export function rekeyDeployment(sandbox: Sandbox): Promise<SandboxDeployment> {
   let deployment = deployments.get(sandbox);
   if (!deployment) {
-    deployment = deployToSandbox(sandboxClients(sandbox), sandbox.identity);
+    deployment = deployToSandbox(rekeyClients(sandbox), sandbox.identity);
     deployments.set(sandbox, deployment);
   }
   return deployment;
@@ -34,7 +34,7 @@ export function startSandboxExecution(params: {
       sandbox.lambda.beforeInvoke(deployment.functionNames[state as TaskStateName], async () => hook?.()),
     );
     const execution = startFollowedExecution({
-      sfn: sandboxClients(sandbox).sfn,
+      sfn: rekeyClients(sandbox).sfn,
       stateMachineArn: deployment.stateMachineArn,
       name: params.name,
       input: params.input,

@@ -1,7 +1,7 @@
 import { DescribeJobCommand } from "@aws-sdk/client-s3-control";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sandboxWorkBucket } from "../../local/deploy.ts";
-import { sandboxClients } from "../../local/sandbox-clients.ts";
+import { rekeyClients } from "../../local/sandbox-clients.ts";
 import { rekeyDeployment } from "../../local/sandbox-run.ts";
 import { becomesCompliant, type MixedBucket, seedMixedBucket } from "../../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
@@ -28,7 +28,7 @@ describe("approval before copying", () => {
   beforeAll(async () => {
     sandbox = await startSandbox();
     await rekeyDeployment(sandbox);
-    clients = sandboxClients(sandbox);
+    clients = rekeyClients(sandbox);
     admin = new SandboxAdmin(sandbox.endpoint);
   });
   afterAll(async () => {

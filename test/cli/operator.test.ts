@@ -3,7 +3,7 @@ import { DescribeJobCommand } from "@aws-sdk/client-s3-control";
 import { DescribeExecutionCommand } from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sandboxWorkBucket } from "../../local/deploy.ts";
-import { sandboxClients } from "../../local/sandbox-clients.ts";
+import { rekeyClients } from "../../local/sandbox-clients.ts";
 import { rekeyDeployment } from "../../local/sandbox-run.ts";
 import { becomesCompliant, type MixedBucket, seedMixedBucket } from "../../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
@@ -31,7 +31,7 @@ describe("rekey start, status, runs against the sandbox", () => {
   beforeAll(async () => {
     sandbox = await startSandbox();
     await rekeyDeployment(sandbox);
-    clients = sandboxClients(sandbox);
+    clients = rekeyClients(sandbox);
     scenario = await seedMixedBucket(clients, new SandboxAdmin(sandbox.endpoint), {
       bucket: "cli-data",
       workBucket: sandboxWorkBucket(sandbox.identity),
@@ -153,7 +153,7 @@ describe("rekey start without an inventory configuration", () => {
     const sandbox = await startSandbox();
     await rekeyDeployment(sandbox);
     try {
-      const clients = sandboxClients(sandbox);
+      const clients = rekeyClients(sandbox);
       const scenario = await seedMixedBucket(clients, new SandboxAdmin(sandbox.endpoint), {
         bucket: "cli-generate",
         workBucket: sandboxWorkBucket(sandbox.identity),
@@ -187,7 +187,7 @@ describe("rekey stop in the middle of a copy job", () => {
     const sandbox = await startSandbox({ batchTasksPerSecond: 5 });
     try {
       await rekeyDeployment(sandbox);
-      const clients = sandboxClients(sandbox);
+      const clients = rekeyClients(sandbox);
       const scenario = await seedMixedBucket(clients, new SandboxAdmin(sandbox.endpoint), {
         bucket: "stop-data",
         workBucket: sandboxWorkBucket(sandbox.identity),

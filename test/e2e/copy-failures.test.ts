@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StateNames } from "../../contract/states.ts";
 import { sandboxBatchRoleArn } from "../../local/deploy.ts";
 import type { ExecutionResult } from "../../local/executions.ts";
-import { sandboxClients } from "../../local/sandbox-clients.ts";
+import { rekeyClients } from "../../local/sandbox-clients.ts";
 import { type MixedBucket, seedMixedBucket } from "../../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
@@ -29,7 +29,7 @@ describe("a run whose copy tasks are denied", () => {
 
   beforeAll(async () => {
     sandbox = await startSandbox();
-    clients = sandboxClients(sandbox);
+    clients = rekeyClients(sandbox);
     admin = new SandboxAdmin(sandbox.endpoint);
     scenario = await seedMixedBucket(clients, admin, { bucket: "denied-data", workBucket: "denied-work", objects: 60 });
     denied = scenario.keys
@@ -103,7 +103,7 @@ describe("a run where an object is overwritten with SSE-S3 after its copy", () =
   it("fails with ObjectsNotReencrypted and names the object", async () => {
     const sandbox = await startSandbox();
     try {
-      const clients = sandboxClients(sandbox);
+      const clients = rekeyClients(sandbox);
       const admin = new SandboxAdmin(sandbox.endpoint);
       const scenario = await seedMixedBucket(clients, admin, {
         bucket: "overwrite-data",

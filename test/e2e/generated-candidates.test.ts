@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Plan } from "../../contract/plan.ts";
 import { StateNames } from "../../contract/states.ts";
 import type { ExecutionResult } from "../../local/executions.ts";
-import { sandboxClients } from "../../local/sandbox-clients.ts";
+import { rekeyClients } from "../../local/sandbox-clients.ts";
 import { becomesCompliant, type MixedBucket, seedMixedBucket } from "../../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import type { AdminObjectVersion } from "../../sandbox/s3/admin.ts";
@@ -28,7 +28,7 @@ describe("a run without an inventory lists its candidates with the manifest gene
 
   beforeAll(async () => {
     sandbox = await startSandbox();
-    clients = sandboxClients(sandbox);
+    clients = rekeyClients(sandbox);
     admin = new SandboxAdmin(sandbox.endpoint);
     // Object Lock off: locked objects are the one case a generated list cannot tell (steps/domain/candidates.ts).
     scenario = await seedMixedBucket(clients, admin, {

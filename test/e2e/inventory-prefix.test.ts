@@ -1,6 +1,6 @@
 import { PutBucketInventoryConfigurationCommand } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
-import { sandboxClients } from "../../local/sandbox-clients.ts";
+import { rekeyClients } from "../../local/sandbox-clients.ts";
 import { seedMixedBucket } from "../../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import { startSandbox } from "../../sandbox/server.ts";
@@ -17,7 +17,7 @@ describe("inventory destination prefixes", () => {
   it("a run finds an inventory delivered under a prefix that ends in a slash", async () => {
     const sandbox = await startSandbox();
     try {
-      const clients = sandboxClients(sandbox);
+      const clients = rekeyClients(sandbox);
       const scenario = await seedMixedBucket(clients, new SandboxAdmin(sandbox.endpoint), {
         bucket: "slash-data",
         workBucket: "slash-work",

@@ -6,7 +6,7 @@ import { runReportSchema } from "../../contract/final-report.ts";
 import { planKeys } from "../../contract/run-context.ts";
 import { StateNames } from "../../contract/states.ts";
 import type { ExecutionResult } from "../../local/executions.ts";
-import { sandboxClients } from "../../local/sandbox-clients.ts";
+import { rekeyClients } from "../../local/sandbox-clients.ts";
 import {
   becomesCompliant,
   bodyOf,
@@ -41,7 +41,7 @@ describe("rekey re-encrypts one bucket end to end in the sandbox", () => {
 
   beforeAll(async () => {
     sandbox = await startSandbox();
-    clients = sandboxClients(sandbox);
+    clients = rekeyClients(sandbox);
     admin = new SandboxAdmin(sandbox.endpoint);
     scenario = await seedMixedBucket(clients, admin, { bucket: "e2e-data", workBucket: "e2e-work", objects: 400 });
     before = new Map((await admin.versions(scenario.bucket)).map((v) => [v.versionId, v]));

@@ -10,7 +10,7 @@ import {
 import { ListJobsCommand } from "@aws-sdk/client-s3-control";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { StateNames } from "../../contract/states.ts";
-import { sandboxClients } from "../../local/sandbox-clients.ts";
+import { rekeyClients } from "../../local/sandbox-clients.ts";
 import { startSandboxExecution } from "../../local/sandbox-run.ts";
 import { type MixedBucket, seedMixedBucket } from "../../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
@@ -27,7 +27,7 @@ describe("a run that cannot proceed", () => {
 
   beforeEach(async () => {
     sandbox = await startSandbox();
-    clients = sandboxClients(sandbox);
+    clients = rekeyClients(sandbox);
     scenario = await seedMixedBucket(clients, new SandboxAdmin(sandbox.endpoint), {
       bucket: "fail-data",
       workBucket: "fail-work",

@@ -2,7 +2,7 @@ import { HeadObjectCommand, PutBucketEncryptionCommand } from "@aws-sdk/client-s
 import { describe, expect, it } from "vitest";
 import type { Plan } from "../../contract/plan.ts";
 import { StateNames } from "../../contract/states.ts";
-import { sandboxClients } from "../../local/sandbox-clients.ts";
+import { rekeyClients } from "../../local/sandbox-clients.ts";
 import { seedMixedBucket } from "../../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import { startSandbox } from "../../sandbox/server.ts";
@@ -13,7 +13,7 @@ describe("a work bucket whose default encryption is SSE-KMS", () => {
   it("gets SSE-S3 manifests, and the run succeeds", async () => {
     const sandbox = await startSandbox();
     try {
-      const clients = sandboxClients(sandbox);
+      const clients = rekeyClients(sandbox);
       const scenario = await seedMixedBucket(clients, new SandboxAdmin(sandbox.endpoint), {
         bucket: "kmswork-data",
         workBucket: "kmswork-work",
