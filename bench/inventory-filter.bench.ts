@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createGunzip, createGzip } from "node:zlib";
+import { InvalidInputError, InvariantViolatedError } from "../contract/errors.ts";
 import { classifyInventoryRow } from "../steps/domain/classify.ts";
 import {
   type InventoryColumn,
@@ -181,7 +182,11 @@ export default async function inventoryFilterBench(): Promise<BenchResult> {
     const results: PhaseResult[] = [];
     for (const phase of PHASES) results.push(await runPhaseInChild(phase, file));
     const [baseline] = results;
-    if (!baseline) throw new Error("no baseline measured");
+    if (!baseline) {
+      throw new InvariantViolatedError("The bench measured no baseline before the phases it compares with it.", {
+        fix: "Keep the gunzip baseline first in the phase list.",
+      });
+    }
 
     const measurements: Measurement[] = results.map((r) => ({
       name: r.phase === "gunzip-only" ? "gunzip only (baseline)" : r.phase,
@@ -217,7 +222,11 @@ const childPhase = process.env.REKEY_BENCH_PHASE;
 const childFile = process.env.REKEY_BENCH_FILE;
 if (childPhase !== undefined && childFile !== undefined && process.send) {
   const phase = PHASES.find((p) => p === childPhase);
-  if (!phase) throw new Error(`unknown bench phase ${childPhase}`);
+  if (!phase) {
+    throw new InvalidInputError(`Unknown bench phase ${childPhase}.`, {
+      fix: "Run the benchmarks with npm run bench; it names the phases itself.",
+    });
+  }
   const result = await runPhase(phase, childFile);
   process.send(result, undefined, {}, () => process.exit(0));
 }

@@ -6,6 +6,7 @@ import {
   StartExecutionCommand,
   StopExecutionCommand,
 } from "@aws-sdk/client-sfn";
+import { UnexpectedResponseError } from "../contract/errors.ts";
 
 /** A state entered or exited, read from the execution's history: what the demo and tests follow a run by. */
 export interface StateEvent {
@@ -130,6 +131,9 @@ async function outcome(sfn: SFNClient, executionArn: string): Promise<ExecutionR
     case "TIMED_OUT":
       return { status: e.status, error: e.error ?? "", cause: e.cause ?? "" };
     default:
-      throw new Error(`Execution ${executionArn} closed its history but DescribeExecution says ${e.status}`);
+      throw new UnexpectedResponseError(
+        `Execution ${executionArn} closed its history but DescribeExecution says ${e.status}.`,
+        { fix: "Step Functions answered inconsistently; read the execution again, or look at it in the console." },
+      );
   }
 }

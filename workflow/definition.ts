@@ -1,4 +1,4 @@
-import { ErrorNames } from "../contract/errors.ts";
+import { ErrorNames, InvariantViolatedError } from "../contract/errors.ts";
 import { FunctionPlaceholders, StateNames, type TaskStateName } from "../contract/states.ts";
 
 /**
@@ -294,7 +294,11 @@ export function rekeyDefinitionJson(): string {
 export function substitute(definitionJson: string, values: Record<string, string>): string {
   return definitionJson.replace(/\$\{([A-Za-z0-9_]+)\}/g, (_, name: string) => {
     const v = values[name];
-    if (v === undefined) throw new Error(`No substitution for \${${name}} in the state machine definition`);
+    if (v === undefined) {
+      throw new InvariantViolatedError(`No substitution for \${${name}} in the state machine definition.`, {
+        fix: "Give the deployment a value for every placeholder in contract/states.ts FunctionPlaceholders.",
+      });
+    }
     return v;
   });
 }

@@ -7,6 +7,7 @@ import {
   PutBucketVersioningCommand,
 } from "@aws-sdk/client-s3";
 import pLimit from "p-limit";
+import { UnexpectedResponseError } from "../../contract/errors.ts";
 import type { SkipReason } from "../../contract/reasons.ts";
 import type { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import type { SeedObject } from "../../sandbox/s3/seed.ts";
@@ -100,7 +101,11 @@ export async function seedMixedBucket(
   const targetKeyArn = (await clients.kms.send(new CreateKeyCommand({ Description: "rekey target key" }))).KeyMetadata
     ?.Arn;
   const otherKeyArn = (await clients.kms.send(new CreateKeyCommand({ Description: "an older key" }))).KeyMetadata?.Arn;
-  if (!targetKeyArn || !otherKeyArn) throw new Error("KMS CreateKey returned no ARN");
+  if (!targetKeyArn || !otherKeyArn) {
+    throw new UnexpectedResponseError("KMS CreateKey returned no key ARN.", {
+      fix: "Check the KMS endpoint the clients point at: CreateKey always answers KeyMetadata.Arn.",
+    });
+  }
 
   const objectLock = options.objectLock ?? true;
   await clients.s3.send(new CreateBucketCommand({ Bucket: bucket, ObjectLockEnabledForBucket: objectLock }));

@@ -125,7 +125,8 @@ describe("requireColumns", () => {
   });
 });
 
-// Columns of the 3P fixture row in aws-facts 1.5 (a Current-versions report with optional fields).
+// Columns of a third-party fixture row (a Current-versions report with optional fields), in the order of
+// https://docs.aws.amazon.com/AmazonS3/latest/userguide/storage-inventory-location.html
 const FIXTURE_COLUMNS: InventoryColumn[] = [
   "Bucket",
   "Key",

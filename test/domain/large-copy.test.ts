@@ -44,7 +44,7 @@ function expectValidPlan(size: number, partBytes: number) {
 }
 
 describe("limits", () => {
-  it("match S3's multipart limits (aws-facts 8)", () => {
+  it("match S3's multipart limits (https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html)", () => {
     expect(MIN_PART_BYTES).toBe(5 * MiB);
     expect(MAX_PART_BYTES).toBe(5 * GiB);
     expect(MAX_PARTS).toBe(10_000);

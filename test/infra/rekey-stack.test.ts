@@ -355,7 +355,7 @@ describe("the step functions", () => {
     expect(LARGE_COPY_TIME_BUDGET_MS + 60_000).toBeLessThan(timeoutMs);
   });
 
-  it("each export named as a handler exists in steps/lambda-handlers.ts", async () => {
+  it("each export named as a handler exists in steps/runtime/lambda-handlers.ts", async () => {
     const handlers = (await import("../../steps/runtime/lambda-handlers.ts")) as Record<string, unknown>;
     for (const spec of Object.values(StepSpecs)) expect(typeof handlers[spec.handler], spec.handler).toBe("function");
   });
@@ -507,7 +507,7 @@ describe("the AWS calls the steps make", () => {
 
   it("are all known to the stack's policies", async () => {
     const { readFile } = await import("node:fs/promises");
-    // The code the deployed Lambda functions run: steps/lambda-handlers.ts and what it imports, transitively.
+    // The code the deployed Lambda functions run: steps/runtime/lambda-handlers.ts and what it imports, transitively.
     const seen = new Set<string>();
     const queue = [new URL("../../steps/runtime/lambda-handlers.ts", import.meta.url).href];
     const used = new Set<string>();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { nextInventoryPollSeconds, nextJobPollSeconds } from "../../steps/domain/polling.ts";
 
-const EVENTS_PER_POLL = 9; // Task (5) + Choice (2) + Wait (2), aws-facts 8
+const EVENTS_PER_POLL = 9; // Task (5) + Choice (2) + Wait (2) history events; the 25,000-event limit: https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html
 const THREE_WEEKS = 21 * 24 * 3600; // the execution's timeout
 
 describe("nextJobPollSeconds", () => {
