@@ -78,6 +78,13 @@ export function grantStepPermissions(steps: Record<TaskStateName, StepFunction>,
   });
   allow(S.findInventory, "ListWorkBucket", ["s3:ListBucket"], [workBucket.bucketArn]);
   allow(S.findInventory, "ReadInventoryManifests", ["s3:GetObject"], [workBucket.inventoryObjects]);
+  // The list jobs' ids, recorded once so later polls describe them (steps/aws/candidate-lists.ts candidateJobsKey).
+  allow(
+    S.findInventory,
+    "RecordCandidateListJobs",
+    ["s3:GetObject", "s3:PutObject"],
+    [workBucket.arnForObjects(`${WorkBucketPrefixes.candidates.replace(/\*$/, "")}jobs.json`)],
+  );
 
   // Manifests and skipped.csv are written with multipart uploads (steps/aws/manifest-upload.ts): Create/UploadPart/
   // Complete are authorized by s3:PutObject, the abort on failure by s3:AbortMultipartUpload.

@@ -1,4 +1,5 @@
 import { CreateJobCommand, type JobDescriptor, UpdateJobStatusCommand } from "@aws-sdk/client-s3-control";
+import { z } from "zod";
 import type { CandidatesNotReady, FoundCandidates } from "../../contract/candidates.ts";
 import { BatchJobFailedError, InventoryNotReadyError, UnexpectedResponseError } from "../../contract/errors.ts";
 import { bucketArn, type RunContext } from "../../contract/run-context.ts";
@@ -15,35 +16,40 @@ import {
   jobToken,
   LIST_FINAL_STATUSES,
 } from "./batch-jobs.ts";
-import { httpStatusOf } from "./s3-io.ts";
+import { getTextIfExists, httpStatusOf, putJson } from "./s3-io.ts";
 
 /** Where the generator writes a list: under the run prefix, one folder per list. */
 export function candidatePrefix(run: Pick<RunContext, "runPrefix">, list: Pick<CandidateList, "name">): string {
   return `${run.runPrefix}candidates/${list.name}`;
 }
 
+/** Where the run records its list jobs once they are created, so later polls describe them instead. */
+export function candidateJobsKey(run: Pick<RunContext, "runPrefix">): string {
+  return `${run.runPrefix}candidates/jobs.json`;
+}
+
+const CandidateJobsSchema = z.object({ jobs: z.array(z.object({ list: z.string(), jobId: z.string().min(1) })) });
+
 /**
- * Creates (idempotently, by token) one Batch Operations job per candidate list with a manifest generator and
- * ConfirmationRequired, so each lists its objects and then waits for a confirmation that never comes; once every
- * list is written, cancels the jobs. Nothing in the bucket is touched: the jobs are cancelled before any task runs.
- * Each call re-sends the same CreateJob requests (same token, same job) and reads the jobs' states, so the step can
- * be retried and looped on like "Find inventory", with the same growing wait and deadline.
+ * Creates one Batch Operations job per candidate list with a manifest generator and ConfirmationRequired, so each
+ * lists its objects and then waits for a confirmation that never comes; once every list is written, cancels the
+ * jobs. Nothing in the bucket is touched: the jobs are cancelled before any task runs. The jobs are created once
+ * per run (by request token, so a retry after a crash gets the same jobs back) and their ids recorded in the work
+ * bucket; every later poll only describes them, because how long AWS honours a ClientRequestToken is not
+ * documented and the polls go on for up to inventoryWaitSeconds. The step loops like "Find inventory", with the
+ * same growing wait and deadline.
  */
 export async function findCandidateLists(
   run: RunContext,
   defaultEncryption: { enforcedAt: string },
   deps: StepDeps,
 ): Promise<FoundCandidates | CandidatesNotReady> {
-  const { clients, config, log, now } = deps;
+  const { log, now } = deps;
   const jobs: { list: CandidateList; jobId: string; job: JobDescriptor | undefined }[] = [];
+  const ids = await listJobIds(run, deps);
   for (const list of CANDIDATE_LISTS) {
-    const created = await clients.s3control.send(new CreateJobCommand(listJobRequest(run, list, config.batchRoleArn)));
-    if (!created.JobId) {
-      throw new UnexpectedResponseError(`CreateJob for candidate list ${list.name} returned no JobId.`, {
-        fix: "Start the run again: CreateJob is idempotent by its request token, so no second list job is made.",
-      });
-    }
-    jobs.push({ list, jobId: created.JobId, job: await describeIfKnown(run, created.JobId, deps) });
+    const jobId = ids.get(list.name) ?? "";
+    jobs.push({ list, jobId, job: await describeIfKnown(run, jobId, deps) });
   }
 
   const failed = jobs.filter(({ job }) => FAILED_JOB_STATUSES.has(job?.Status ?? ""));
@@ -98,6 +104,31 @@ export async function findCandidateLists(
   }
   log.info("candidate lists generated", { bucket: run.bucket, lists: lists.length });
   return { found: true, source: "generate", lists };
+}
+
+/** The run's list jobs by list name: as recorded, or created now (once per run) and recorded. */
+async function listJobIds(run: RunContext, deps: StepDeps): Promise<Map<string, string>> {
+  const { clients, config } = deps;
+  const recorded = await getTextIfExists(clients.s3, run.workBucket, candidateJobsKey(run));
+  if (recorded !== undefined) {
+    const parsed = CandidateJobsSchema.safeParse(JSON.parse(recorded));
+    const ids = new Map(parsed.data?.jobs.map((j) => [j.list, j.jobId]));
+    if (CANDIDATE_LISTS.every((list) => ids.has(list.name))) return ids;
+  }
+  const ids = new Map<string, string>();
+  for (const list of CANDIDATE_LISTS) {
+    const created = await clients.s3control.send(new CreateJobCommand(listJobRequest(run, list, config.batchRoleArn)));
+    if (!created.JobId) {
+      throw new UnexpectedResponseError(`CreateJob for candidate list ${list.name} returned no JobId.`, {
+        fix: "Start the run again: CreateJob is idempotent by its request token, so no second list job is made.",
+      });
+    }
+    ids.set(list.name, created.JobId);
+  }
+  await putJson(clients.s3, run.workBucket, candidateJobsKey(run), {
+    jobs: [...ids].map(([list, jobId]) => ({ list, jobId })),
+  });
+  return ids;
 }
 
 /**

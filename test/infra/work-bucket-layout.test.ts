@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { defaultEncryptionRecordKey, planKeys, planPrefix, runKeys } from "../../contract/run-context.ts";
 import { StateNames, type TaskStateName } from "../../contract/states.ts";
 import { StepSpecs } from "../../infra/constructs/step-function.ts";
+import { candidateJobsKey } from "../../steps/aws/candidate-lists.ts";
 import { inventoryBases } from "../../steps/handlers/find-inventory.ts";
 import { allows, buildStack, iamMatch, logicalIdOf, normalizeStatement, render, roleStatements } from "./helpers.ts";
 
@@ -43,6 +44,8 @@ const cases: [TaskStateName, string, () => string][] = [
   [S.enforceDefaultEncryption, "s3:PutObject", () => defaultEncryptionRecordKey(bucket)],
   [S.findInventory, "s3:GetObject", () => inventoryManifest],
   [S.findInventory, "s3:GetObject", () => `${inventoryFolder}manifest.checksum`],
+  [S.findInventory, "s3:GetObject", () => candidateJobsKey(run)],
+  [S.findInventory, "s3:PutObject", () => candidateJobsKey(run)],
   [S.writeManifests, "s3:GetObject", () => `${inventoryBases("inventory", bucket, "rekey")[0]}data/a.csv.gz`],
   [S.writeManifests, "s3:PutObject", () => manifest],
   [S.writeManifests, "s3:AbortMultipartUpload", () => manifest],

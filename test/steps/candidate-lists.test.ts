@@ -6,6 +6,7 @@ import type { CandidatesNotReady, FoundCandidates } from "../../contract/candida
 import { BatchJobFailedError } from "../../contract/errors.ts";
 import { type RunContext, RunOptionsSchema } from "../../contract/run-context.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
+import { sandboxClients } from "../../sandbox/sdk-clients.ts";
 import type { Sandbox } from "../../sandbox/server.ts";
 import { findCandidateLists } from "../../steps/aws/candidate-lists.ts";
 import { CANDIDATE_LISTS } from "../../steps/domain/candidates.ts";
@@ -92,6 +93,36 @@ describe("findCandidateLists", () => {
     expect(
       jobs.filter((j) => j.Description?.includes(`(${run.runId})`) && j.Description.includes(bucket)),
     ).toHaveLength(CANDIDATE_LISTS.length);
+  });
+
+  it("creates the list jobs once per run and only describes them on later polls", async () => {
+    const bucket = await newTestBucket(clients.s3, "cand-once", { versioned: true });
+    await admin.seed(bucket, [{ key: "plain.txt", body: "p", encryption: { type: "NOT-SSE" } }]);
+    const run = runFor(bucket, "run-once");
+    const sent: string[] = [];
+    const counting: AwsClients = {
+      ...clients,
+      s3control: sandboxClients({ endpoint: sandbox.endpoint, region: sandbox.identity.region }).s3control,
+    };
+    counting.s3control.middlewareStack.add(
+      (next, context) => async (args) => {
+        sent.push(context.commandName ?? "");
+        return next(args);
+      },
+      { step: "initialize" },
+    );
+    const enforced = { enforcedAt: new Date(Date.now() - 1000).toISOString() };
+    const countingDeps = { ...deps(), clients: counting };
+    let result = await findCandidateLists(run, enforced, countingDeps);
+    for (let i = 0; !result.found && i < 200; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      result = await findCandidateLists(run, enforced, countingDeps);
+    }
+    expect(result.found).toBe(true);
+    // The loop may call again after the lists are found (a retried step): still nothing created.
+    for (let i = 0; i < 2; i++) expect(await findCandidateLists(run, enforced, countingDeps)).toEqual(result);
+    expect(sent.filter((c) => c === "CreateJobCommand")).toHaveLength(CANDIDATE_LISTS.length);
+    expect(sent.filter((c) => c === "DescribeJobCommand").length).toBeGreaterThanOrEqual(CANDIDATE_LISTS.length);
   });
 
   it("fails with BatchJobFailedError naming the lists when the generator cannot list the bucket", async () => {
