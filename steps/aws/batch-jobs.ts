@@ -9,6 +9,7 @@ import {
 } from "@aws-sdk/client-s3-control";
 import type { JobStatusCounts } from "../../contract/copy-jobs.ts";
 import type { RunContext } from "../../contract/run-context.ts";
+import { httpStatusOf } from "./s3-io.ts";
 
 /**
  * rekey's Batch Operations jobs as S3 Control knows them: how a job names its run, plan and unit of work (its
@@ -116,6 +117,16 @@ export async function describeJob(
   jobId: string,
 ): Promise<JobDescriptor | undefined> {
   return (await s3control.send(new DescribeJobCommand({ AccountId: accountId, JobId: jobId }))).Job;
+}
+
+/**
+ * S3 Control does not know the job (yet): DescribeJob documents NotFoundException; NoSuchJobException has been
+ * reported right after CreateJob; either may arrive as a bare 404. rekey treats them alike wherever a job it has
+ * just created may not be visible yet (https://docs.aws.amazon.com/AmazonS3/latest/API/API_control_DescribeJob.html).
+ */
+export function isUnknownJob(err: unknown): boolean {
+  const name = (err as { name?: string } | null)?.name;
+  return name === "NotFoundException" || name === "NoSuchJobException" || httpStatusOf(err) === 404;
 }
 
 /** Every job ListJobs returns (it keeps jobs for 90 days) that `matches`, optionally only in some statuses. */

@@ -12,11 +12,12 @@ import {
   describeJob,
   FAILED_JOB_STATUSES,
   failureReasonsOf,
+  isUnknownJob,
   jobDescription,
   jobToken,
   LIST_FINAL_STATUSES,
 } from "./batch-jobs.ts";
-import { getTextIfExists, httpStatusOf, putJson } from "./s3-io.ts";
+import { getTextIfExists, putJson } from "./s3-io.ts";
 
 /** Where the generator writes a list: under the run prefix, one folder per list. */
 export function candidatePrefix(run: Pick<RunContext, "runPrefix">, list: Pick<CandidateList, "name">): string {
@@ -143,7 +144,7 @@ async function describeIfKnown(
   try {
     return await describeJob(clients.s3control, run.accountId, jobId);
   } catch (err) {
-    if ((err as Error).name === "NoSuchJobException" || httpStatusOf(err) === 404) return undefined;
+    if (isUnknownJob(err)) return undefined;
     throw err;
   }
 }

@@ -4,7 +4,13 @@ import type { CopyJobsProgress, JobProgress } from "../../contract/copy-jobs.ts"
 import { JobsSchema, workLabel } from "../../contract/plan.ts";
 import { RunContextSchema } from "../../contract/run-context.ts";
 import { StateNames } from "../../contract/states.ts";
-import { AWAITING_CONFIRMATION_STATUSES, describeJob, isTerminalJobStatus, jobProgressOf } from "../aws/batch-jobs.ts";
+import {
+  AWAITING_CONFIRMATION_STATUSES,
+  describeJob,
+  isTerminalJobStatus,
+  isUnknownJob,
+  jobProgressOf,
+} from "../aws/batch-jobs.ts";
 import { nextJobPollSeconds } from "../domain/polling.ts";
 import { defineStep } from "../runtime/step.ts";
 
@@ -68,7 +74,7 @@ async function describeNewJob(
     return await describeJob(s3control, accountId, jobId);
   } catch (err) {
     const justCreated = createdAt !== undefined && now.getTime() - Date.parse(createdAt) < REGISTRATION_GRACE_MS;
-    if (justCreated && (err as Error).name === "NotFoundException") return { Status: "New" } as JobDescriptor;
+    if (justCreated && isUnknownJob(err)) return { Status: "New" } as JobDescriptor;
     throw err;
   }
 }
