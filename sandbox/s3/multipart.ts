@@ -4,8 +4,9 @@ import { emptyResponse, type S3Context, type S3Target, xmlResponse } from "./con
 import { checkCopyConditions, MAX_COPY_SOURCE_SIZE, resolveCopySource, sourceDataMd5 } from "./copy.ts";
 import { encryptionHeaders, md5Hex } from "./encryption.ts";
 import { s3Errors } from "./errors.ts";
+import { encodeListValue } from "./listing.ts";
 import { attributesFromRequest, verifyChecksums, verifyContentMd5, versionHeader } from "./objects.ts";
-import { newVersionId, type PartData, type S3Bucket, secondPrecision } from "./store.ts";
+import { type MultipartUpload, newVersionId, type PartData, type S3Bucket, secondPrecision } from "./store.ts";
 import { child, list, malformedXml, parseXmlBody, text } from "./xml.ts";
 
 const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -166,5 +167,90 @@ export function listParts(ctx: S3Context, req: SandboxRequest, t: S3Target): San
     MaxParts: 1000,
     IsTruncated: false,
     Part: parts.map((p) => ({ PartNumber: p.partNumber, LastModified: p.lastModified, ETag: p.etag, Size: p.size })),
+  });
+}
+
+/**
+ * ListMultipartUploads (`GET /bucket?uploads`): uploads in progress, by key and then by initiation, after
+ * `key-marker` (and, for that key, after `upload-id-marker`), with `prefix`, `delimiter` (common prefixes) and
+ * `max-uploads` (at most 1,000), as https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListMultipartUploads.html
+ * describes. This is how operators find what an interrupted multipart copy left behind.
+ */
+export function listMultipartUploads(ctx: S3Context, req: SandboxRequest, bucketName: string): SandboxResponse {
+  const bucket = ctx.store.bucket(bucketName);
+  const q = req.query;
+  const encodingType = q.get("encoding-type") ?? undefined;
+  if (encodingType !== undefined && encodingType !== "url") {
+    throw s3Errors.invalidArgument("Invalid Encoding Method specified in Request", "encoding-type", encodingType);
+  }
+  const encode = encodingType === "url" ? encodeListValue : (s: string) => s;
+  const rawMax = q.get("max-uploads");
+  const maxUploads = rawMax === null ? 1000 : Number(rawMax);
+  if (!Number.isInteger(maxUploads) || maxUploads < 0) {
+    throw s3Errors.invalidArgument(
+      "Argument max-uploads must be an integer between 0 and 2147483647",
+      "max-uploads",
+      rawMax ?? "",
+    );
+  }
+  const max = Math.min(maxUploads, 1000);
+  const prefix = q.get("prefix") ?? "";
+  const delimiter = q.get("delimiter") ?? "";
+  const keyMarker = q.get("key-marker") ?? "";
+  // Without a key marker the upload-id marker is ignored, as S3 does.
+  const uploadIdMarker = keyMarker ? (q.get("upload-id-marker") ?? "") : "";
+
+  const ordered = [...bucket.uploads.values()]
+    .filter((u) => u.key.startsWith(prefix))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.initiated.getTime() - b.initiated.getTime()));
+  const markerIndex = uploadIdMarker
+    ? ordered.findIndex((u) => u.key === keyMarker && u.uploadId === uploadIdMarker)
+    : -1;
+  const after = ordered.filter(
+    (u, i) =>
+      u.key > keyMarker || (uploadIdMarker !== "" && u.key === keyMarker && markerIndex >= 0 && i > markerIndex),
+  );
+
+  const uploads: MultipartUpload[] = [];
+  const prefixes: string[] = [];
+  let last: { key: string; uploadId?: string } | undefined;
+  let truncated = false;
+  for (const u of after) {
+    const d = delimiter ? u.key.indexOf(delimiter, prefix.length) : -1;
+    const common = d >= 0 ? u.key.slice(0, d + delimiter.length) : undefined;
+    if (common !== undefined && prefixes.at(-1) === common) continue;
+    if (uploads.length + prefixes.length >= max) {
+      truncated = true;
+      break;
+    }
+    if (common !== undefined) {
+      prefixes.push(common);
+      last = { key: common };
+    } else {
+      uploads.push(u);
+      last = { key: u.key, uploadId: u.uploadId };
+    }
+  }
+  const owner = { ID: ctx.store.ownerId };
+  return xmlResponse("ListMultipartUploadsResult", {
+    Bucket: bucket.name,
+    KeyMarker: encode(keyMarker),
+    UploadIdMarker: uploadIdMarker,
+    NextKeyMarker: truncated && last ? encode(last.key) : undefined,
+    NextUploadIdMarker: truncated && last?.uploadId ? last.uploadId : undefined,
+    Prefix: prefix ? encode(prefix) : undefined,
+    Delimiter: delimiter ? encode(delimiter) : undefined,
+    MaxUploads: max,
+    EncodingType: encodingType,
+    IsTruncated: truncated,
+    Upload: uploads.map((u) => ({
+      Key: encode(u.key),
+      UploadId: u.uploadId,
+      Initiator: owner,
+      Owner: owner,
+      StorageClass: u.template.storageClass,
+      Initiated: u.initiated,
+    })),
+    CommonPrefixes: prefixes.map((p) => ({ Prefix: encode(p) })),
   });
 }

@@ -98,6 +98,7 @@ function bucketRoute(ctx: S3Context, req: SandboxRequest, bucket: string): Sandb
       if (q.has("policy")) return config.getBucketPolicy(ctx, bucket);
       if (q.has("acl")) return subresources.getBucketAcl(ctx, bucket);
       if (q.has("versions")) return listObjectVersions(ctx, req, bucket);
+      if (q.has("uploads")) return multipart.listMultipartUploads(ctx, req, bucket);
       if (q.get("list-type") === "2") return listObjectsV2(ctx, req, bucket);
       if (q.has("tagging")) {
         const b = ctx.store.bucket(bucket);
