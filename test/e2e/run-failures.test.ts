@@ -64,6 +64,17 @@ describe("a run that cannot proceed", () => {
     expect(await defaultAlgorithm()).toBe("AES256");
   });
 
+  it("rejects a misspelt option before writing anything, and names the option it resembles", async () => {
+    const result = await run({ options: { inventoryWaitSecond: 3600 } });
+    expect(result).toMatchObject({ status: "FAILED", error: "InvalidInputError" });
+    expect(result.status === "FAILED" && result.cause).toMatch(
+      /options: unknown key "inventoryWaitSecond" \(did you mean inventoryWaitSeconds\?\); known keys: inventoryWaitSeconds, /,
+    );
+    expect(await defaultAlgorithm()).toBe("AES256");
+    const written = await clients.s3.send(new ListObjectsV2Command({ Bucket: scenario.workBucket, Prefix: "runs/" }));
+    expect(written.Contents ?? []).toEqual([]);
+  });
+
   it("rejects a malformed bucket name with the rule it breaks", async () => {
     const result = await run({ bucket: "Fail_Data" });
     expect(result).toMatchObject({ status: "FAILED", error: "InvalidInputError" });
