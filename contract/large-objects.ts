@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { strictObject } from "./strict-object.ts";
 
 /**
  * The "Copy large objects" step: what it reads (the plan's list of unencrypted objects over 5 GiB), its input and
@@ -31,7 +32,8 @@ export const LargeObjectSchema = z.object({
 });
 export type LargeObject = z.infer<typeof LargeObjectSchema>;
 
-export const LargeObjectCopyOptionsSchema = z.object({
+/** Strict (strict-object.ts): callers set these in code, and a misspelt tunable would silently run on its default. */
+export const LargeObjectCopyOptionsSchema = strictObject({
   /** Preferred part size; raised for objects that would need more than 10,000 parts. */
   partBytes: z.number().int().min(MIN_PART_BYTES).max(MAX_PART_BYTES).default(DEFAULT_PART_BYTES),
   /** UploadPartCopy requests in flight per object. */

@@ -1,48 +1,50 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { ACKNOWLEDGEABLE_BLOCKERS } from "./findings.ts";
+import { strictObject } from "./strict-object.ts";
 
-/** Tunables an operator may set per run; the defaults suit a production bucket. */
-export const RunOptionsSchema = z
-  .object({
-    /** How long to wait for S3 to deliver an inventory after default encryption was enforced (AWS: up to 48 h). */
-    inventoryWaitSeconds: z
-      .number()
-      .int()
-      .min(60)
-      .max(7 * 24 * 3600)
-      .default(72 * 3600),
-    /** How often to look for the inventory while waiting. */
-    inventoryPollSeconds: z
-      .number()
-      .int()
-      .min(1)
-      .max(24 * 3600)
-      .default(1800),
-    /** Bounds for the adaptive wait between job status checks. */
-    jobPollMinSeconds: z.number().int().min(1).max(3600).default(30),
-    jobPollMaxSeconds: z
-      .number()
-      .int()
-      .min(1)
-      .max(24 * 3600)
-      .default(1800),
-    /** Batch Operations job priority (higher runs first among this account's jobs). */
-    jobPriority: z.number().int().min(0).max(2147483647).default(10),
-    /** How many re-encrypted objects Verify results checks independently with HeadObject. */
-    verifySampleSize: z.number().int().min(0).max(100_000).default(1000),
-    /**
-     * Create the jobs with ConfirmationRequired: the run then waits in "Waiting for approval", with its plan in
-     * the state output, until the operator runs `rekey approve` (or `rekey stop`). Batch Operations fails a job
-     * left unconfirmed for 30 days.
-     */
-    requireApproval: z.boolean().default(false),
-    /** Preflight blockers the operator accepts (each then becomes a warning in the report), e.g. "acls-enabled". */
-    acknowledge: z.array(z.enum(ACKNOWLEDGEABLE_BLOCKERS)).default([]),
-  })
-  .refine((o) => o.jobPollMinSeconds <= o.jobPollMaxSeconds, {
-    message: "jobPollMinSeconds must not exceed jobPollMaxSeconds",
-  });
+/**
+ * Tunables an operator may set per run; the defaults suit a production bucket. Unknown keys are refused (see
+ * strict-object.ts): a misspelt option would otherwise run on its default.
+ */
+export const RunOptionsSchema = strictObject({
+  /** How long to wait for S3 to deliver an inventory after default encryption was enforced (AWS: up to 48 h). */
+  inventoryWaitSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(7 * 24 * 3600)
+    .default(72 * 3600),
+  /** How often to look for the inventory while waiting. */
+  inventoryPollSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 3600)
+    .default(1800),
+  /** Bounds for the adaptive wait between job status checks. */
+  jobPollMinSeconds: z.number().int().min(1).max(3600).default(30),
+  jobPollMaxSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 3600)
+    .default(1800),
+  /** Batch Operations job priority (higher runs first among this account's jobs). */
+  jobPriority: z.number().int().min(0).max(2147483647).default(10),
+  /** How many re-encrypted objects Verify results checks independently with HeadObject. */
+  verifySampleSize: z.number().int().min(0).max(100_000).default(1000),
+  /**
+   * Create the jobs with ConfirmationRequired: the run then waits in "Waiting for approval", with its plan in
+   * the state output, until the operator runs `rekey approve` (or `rekey stop`). Batch Operations fails a job
+   * left unconfirmed for 30 days.
+   */
+  requireApproval: z.boolean().default(false),
+  /** Preflight blockers the operator accepts (each then becomes a warning in the report), e.g. "acls-enabled". */
+  acknowledge: z.array(z.enum(ACKNOWLEDGEABLE_BLOCKERS)).default([]),
+}).refine((o) => o.jobPollMinSeconds <= o.jobPollMaxSeconds, {
+  message: "jobPollMinSeconds must not exceed jobPollMaxSeconds",
+});
 export type RunOptions = z.infer<typeof RunOptionsSchema>;
 
 /** What every step after validation receives as `run`: the validated request plus facts learned once. */

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { RunOptionsSchema } from "./run-context.ts";
+import { strictObject } from "./strict-object.ts";
 
 /**
  * S3 general purpose bucket naming rules. Each rule has its own message so the operator learns which one the
@@ -56,65 +57,62 @@ export function kmsKeyArnProblem(value: string): string | undefined {
 }
 
 /** What an operator (or `rekey start`) passes to one execution. */
-export const RunRequestSchema = z
-  .object({
-    bucket: bucketName("bucket"),
-    kmsKeyArn: z.string().superRefine((value, ctx) => {
-      const problem = kmsKeyArnProblem(value);
-      if (problem) ctx.addIssue({ code: "custom", message: `kmsKeyArn: ${problem}` });
-    }),
-    /**
-     * Where the candidate objects come from: "inventory" (an S3 Inventory delivered after default encryption, up to
-     * 48 hours away; needs inventoryConfigurationId) or "generate" (Batch Operations' manifest generator, now).
-     * Defaults to "inventory" when inventoryConfigurationId is given, "generate" otherwise.
-     */
-    source: z.enum(["inventory", "generate"]).optional(),
-    inventoryConfigurationId: z
-      .string()
-      .regex(
-        /^[A-Za-z0-9._-]{1,64}$/,
-        "inventoryConfigurationId must be 1 to 64 letters, digits, dots, hyphens or underscores",
-      )
-      .optional(),
-    /** Where manifests, reports and summaries go; the deployment's work bucket when omitted. */
-    workBucket: bucketName("workBucket").optional(),
-    region: z
-      .string()
-      .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "region must look like us-east-1")
-      .optional(),
-    options: RunOptionsSchema.optional(),
-  })
-  .strict()
-  .superRefine((r, ctx) => {
-    if (r.source === "inventory" && r.inventoryConfigurationId === undefined) {
-      ctx.addIssue({
-        code: "custom",
-        message:
-          'source "inventory" needs inventoryConfigurationId (the id of the bucket\'s S3 Inventory configuration); or use source "generate", which needs none.',
-      });
-    }
-    if (r.source === "generate" && r.inventoryConfigurationId !== undefined) {
-      ctx.addIssue({
-        code: "custom",
-        message:
-          'source "generate" does not read an inventory: drop inventoryConfigurationId, or use source "inventory".',
-      });
-    }
-    if (r.workBucket === r.bucket) {
-      ctx.addIssue({
-        code: "custom",
-        message:
-          "workBucket must differ from bucket: manifests and reports written into the bucket being re-encrypted would become part of the run.",
-      });
-    }
-    const key = parseKmsKeyArn(r.kmsKeyArn);
-    if (key && r.region && key.region !== r.region) {
-      ctx.addIssue({
-        code: "custom",
-        message: `kmsKeyArn is in ${key.region} but region is ${r.region}: S3 can only use a KMS key in the bucket's own region. Use a key in ${r.region} (or a multi-Region replica there).`,
-      });
-    }
-  });
+export const RunRequestSchema = strictObject({
+  bucket: bucketName("bucket"),
+  kmsKeyArn: z.string().superRefine((value, ctx) => {
+    const problem = kmsKeyArnProblem(value);
+    if (problem) ctx.addIssue({ code: "custom", message: `kmsKeyArn: ${problem}` });
+  }),
+  /**
+   * Where the candidate objects come from: "inventory" (an S3 Inventory delivered after default encryption, up to
+   * 48 hours away; needs inventoryConfigurationId) or "generate" (Batch Operations' manifest generator, now).
+   * Defaults to "inventory" when inventoryConfigurationId is given, "generate" otherwise.
+   */
+  source: z.enum(["inventory", "generate"]).optional(),
+  inventoryConfigurationId: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9._-]{1,64}$/,
+      "inventoryConfigurationId must be 1 to 64 letters, digits, dots, hyphens or underscores",
+    )
+    .optional(),
+  /** Where manifests, reports and summaries go; the deployment's work bucket when omitted. */
+  workBucket: bucketName("workBucket").optional(),
+  region: z
+    .string()
+    .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "region must look like us-east-1")
+    .optional(),
+  options: RunOptionsSchema.optional(),
+}).superRefine((r, ctx) => {
+  if (r.source === "inventory" && r.inventoryConfigurationId === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      message:
+        'source "inventory" needs inventoryConfigurationId (the id of the bucket\'s S3 Inventory configuration); or use source "generate", which needs none.',
+    });
+  }
+  if (r.source === "generate" && r.inventoryConfigurationId !== undefined) {
+    ctx.addIssue({
+      code: "custom",
+      message:
+        'source "generate" does not read an inventory: drop inventoryConfigurationId, or use source "inventory".',
+    });
+  }
+  if (r.workBucket === r.bucket) {
+    ctx.addIssue({
+      code: "custom",
+      message:
+        "workBucket must differ from bucket: manifests and reports written into the bucket being re-encrypted would become part of the run.",
+    });
+  }
+  const key = parseKmsKeyArn(r.kmsKeyArn);
+  if (key && r.region && key.region !== r.region) {
+    ctx.addIssue({
+      code: "custom",
+      message: `kmsKeyArn is in ${key.region} but region is ${r.region}: S3 can only use a KMS key in the bucket's own region. Use a key in ${r.region} (or a multi-Region replica there).`,
+    });
+  }
+});
 export type RunRequest = z.infer<typeof RunRequestSchema>;
 
 /** The source a request asks for, with the default applied. */

@@ -1,6 +1,8 @@
+import { gunzipSync, gzipSync } from "node:zlib";
 import { DisableKeyCommand } from "@aws-sdk/client-kms";
 import {
   GetBucketEncryptionCommand,
+  GetObjectCommand,
   ListObjectsV2Command,
   PutBucketEncryptionCommand,
   PutBucketInventoryConfigurationCommand,
@@ -15,7 +17,7 @@ import { startSandboxExecution } from "../../local/sandbox-run.ts";
 import { type MixedBucket, seedMixedBucket } from "../../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
-import { getTextIfExists, putJson } from "../../steps/aws/s3-io.ts";
+import { getText, getTextIfExists, putJson, putText } from "../../steps/aws/s3-io.ts";
 import type { AwsClients } from "../../steps/runtime/clients.ts";
 import { runOnScenario } from "../support/run-scenario.ts";
 
@@ -53,6 +55,11 @@ describe("a run that cannot proceed", () => {
       ...extra,
     }).result;
 
+  const bytesOf = async (key: string) => {
+    const out = await clients.s3.send(new GetObjectCommand({ Bucket: scenario.workBucket, Key: key }));
+    return Buffer.from((await out.Body?.transformToByteArray()) ?? []);
+  };
+
   const defaultAlgorithm = async () =>
     (await clients.s3.send(new GetBucketEncryptionCommand({ Bucket: scenario.bucket })))
       .ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault?.SSEAlgorithm;
@@ -62,6 +69,17 @@ describe("a run that cannot proceed", () => {
     expect(result).toMatchObject({ status: "FAILED", error: "InvalidInputError" });
     expect(result.status === "FAILED" && result.cause).toMatch(/alias.*aws kms describe-key/s);
     expect(await defaultAlgorithm()).toBe("AES256");
+  });
+
+  it("rejects a misspelt option before writing anything, and names the option it resembles", async () => {
+    const result = await run({ options: { inventoryWaitSecond: 3600 } });
+    expect(result).toMatchObject({ status: "FAILED", error: "InvalidInputError" });
+    expect(result.status === "FAILED" && result.cause).toMatch(
+      /options: unknown key "inventoryWaitSecond" \(did you mean inventoryWaitSeconds\?\); known keys: inventoryWaitSeconds, /,
+    );
+    expect(await defaultAlgorithm()).toBe("AES256");
+    const written = await clients.s3.send(new ListObjectsV2Command({ Bucket: scenario.workBucket, Prefix: "runs/" }));
+    expect(written.Contents ?? []).toEqual([]);
   });
 
   it("rejects a malformed bucket name with the rule it breaks", async () => {
@@ -174,6 +192,74 @@ describe("a run that cannot proceed", () => {
       new ListObjectsV2Command({ Bucket: scenario.workBucket, Prefix: "runs/fail-data/failing-run/" }),
     );
     expect((left.Contents ?? []).map((o) => o.Key)).toEqual(["runs/fail-data/failing-run/failure.json"]);
+  });
+
+  it("stops on an inventory data file whose bytes differ from the MD5 in manifest.json, though it reads as CSV", async () => {
+    const replaced: string[] = [];
+    const result = await runOnScenario({
+      sandbox,
+      scenario,
+      name: "failing-run",
+      maxRowsPerFile: 20,
+      beforeStep: {
+        [StateNames.writeManifests]: async () => {
+          if (replaced.length) return;
+          const listed = await clients.s3.send(
+            new ListObjectsV2Command({
+              Bucket: scenario.workBucket,
+              Prefix: `inventory/${scenario.bucket}/${scenario.inventoryConfigurationId}/data/`,
+            }),
+          );
+          const victim = (listed.Contents ?? []).map((o) => o.Key ?? "").sort()[0] ?? "";
+          // A well-formed file that lost its last row: only the MD5 tells it from the delivered one.
+          const rows = gunzipSync(await bytesOf(victim))
+            .toString("utf8")
+            .trimEnd()
+            .split("\n");
+          const shorter = gzipSync(`${rows.slice(0, -1).join("\n")}\n`);
+          await clients.s3.send(new PutObjectCommand({ Bucket: scenario.workBucket, Key: victim, Body: shorter }));
+          replaced.push(victim);
+        },
+      },
+    });
+    expect(result).toMatchObject({ status: "FAILED", error: "InventoryFormatError" });
+    expect(result.status === "FAILED" && result.cause).toMatch(
+      /the file's MD5 is [0-9a-f]{32}, but manifest.json says/,
+    );
+    expect(result.status === "FAILED" && result.cause).toContain(replaced[0]);
+  });
+
+  it("stops on an inventory manifest.json that does not match its manifest.checksum", async () => {
+    let rewritten: string | undefined;
+    const result = await runOnScenario({
+      sandbox,
+      scenario,
+      name: "failing-run",
+      beforeStep: {
+        [StateNames.findInventory]: async () => {
+          if (rewritten) return;
+          const listed = await clients.s3.send(
+            new ListObjectsV2Command({
+              Bucket: scenario.workBucket,
+              Prefix: `inventory/${scenario.bucket}/${scenario.inventoryConfigurationId}/`,
+            }),
+          );
+          const manifest = (listed.Contents ?? []).map((o) => o.Key ?? "").find((k) => k.endsWith("/manifest.json"));
+          if (!manifest) return; // not delivered yet: the run waits and looks again
+          // Same JSON, other bytes: the files it lists still exist, only the checksum tells.
+          const text = await getText(clients.s3, scenario.workBucket, manifest);
+          await putText(clients.s3, scenario.workBucket, manifest, JSON.stringify(JSON.parse(text), null, 4));
+          rewritten = manifest;
+        },
+      },
+    });
+    expect(rewritten).toBeDefined();
+    expect(result).toMatchObject({ status: "FAILED", error: "InventoryFormatError" });
+    expect(result.status === "FAILED" && result.cause).toMatch(
+      /manifest.checksum says [0-9a-f]{32} but manifest.json hashes to/,
+    );
+    const jobs = await clients.s3control.send(new ListJobsCommand({ AccountId: sandbox.identity.accountId }));
+    expect(jobs.Jobs ?? []).toEqual([]);
   });
 
   it("stops at preflight, before anything is written, when versioning is suspended; acknowledging lets it through", async () => {

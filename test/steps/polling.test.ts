@@ -1,5 +1,13 @@
-import { describe, expect, it } from "vitest";
+import { CreateKeyCommand } from "@aws-sdk/client-kms";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { CreateJobCommand } from "@aws-sdk/client-s3-control";
+import { beforeAll, describe, expect, it } from "vitest";
+import { type RunContext, RunOptionsSchema } from "../../contract/run-context.ts";
 import { nextInventoryPollSeconds, nextJobPollSeconds } from "../../steps/domain/polling.ts";
+import { checkCopyJobs } from "../../steps/handlers/check-copy-jobs.ts";
+import { invokeStep } from "../../steps/runtime/invoke.ts";
+import { silentLogger } from "../../steps/runtime/log.ts";
+import { newTestBucket, useSandbox } from "../support/sandbox.ts";
 
 const EVENTS_PER_POLL = 9; // Task (5) + Choice (2) + Wait (2) history events; the 25,000-event limit: https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html
 const THREE_WEEKS = 21 * 24 * 3600; // the execution's timeout
@@ -70,5 +78,75 @@ describe("nextInventoryPollSeconds", () => {
       polls += 1;
     }
     expect(polls * EVENTS_PER_POLL).toBeLessThan(25_000 / 3);
+  });
+});
+
+/** The floor is only a safeguard if "Check copy jobs" applies it: its waitSeconds for a job that has run for days. */
+describe('"Check copy jobs" waits', () => {
+  const sb = useSandbox();
+  let run: RunContext;
+  let jobId: string;
+  beforeAll(async () => {
+    const { accountId, region } = sb.sandbox.identity;
+    const bucket = await newTestBucket(sb.s3, "poll-data");
+    const workBucket = await newTestBucket(sb.s3, "poll-work");
+    await sb.s3.send(new PutObjectCommand({ Bucket: bucket, Key: "a.txt", Body: "a" }));
+    const keyArn = (await sb.kms.send(new CreateKeyCommand({}))).KeyMetadata?.Arn ?? "";
+    // A job awaiting confirmation runs no task: its remaining time is unknown, and only the floor lengthens the wait.
+    const created = await sb.s3control.send(
+      new CreateJobCommand({
+        AccountId: accountId,
+        ClientRequestToken: "long-running",
+        Priority: 10,
+        RoleArn: `arn:aws:iam::${accountId}:role/rekey-batch`,
+        ConfirmationRequired: true,
+        Operation: {
+          S3PutObjectCopy: {
+            TargetResource: `arn:aws:s3:::${bucket}`,
+            NewObjectMetadata: { SSEAlgorithm: "KMS" },
+            SSEAwsKmsKeyId: keyArn,
+            BucketKeyEnabled: true,
+          },
+        },
+        ManifestGenerator: {
+          S3JobManifestGenerator: { SourceBucket: `arn:aws:s3:::${bucket}`, EnableManifestOutput: false },
+        },
+        Report: { Enabled: false },
+      }),
+    );
+    jobId = created.JobId ?? "";
+    run = {
+      runId: "r1",
+      executionId: `arn:aws:states:${region}:${accountId}:execution:rekey:r1`,
+      bucket,
+      kmsKeyArn: keyArn,
+      region,
+      accountId,
+      workBucket,
+      source: "generate",
+      runPrefix: `runs/${bucket}/r1/`,
+      startedAt: new Date().toISOString(),
+      options: RunOptionsSchema.parse({ jobPollMinSeconds: 30, jobPollMaxSeconds: 1800 }),
+    };
+  });
+
+  it("at least 1/50 of the time since the jobs were created, above the operator's upper bound", async () => {
+    const now = new Date();
+    const tenDaysAgo = new Date(now.getTime() - 10 * 24 * 3600_000).toISOString();
+    const progress = await invokeStep(
+      checkCopyJobs,
+      {
+        run,
+        jobs: { createdAt: tenDaysAgo, jobs: [{ jobId, storageClass: "STANDARD", manifestKey: "m", objects: 1 }] },
+      },
+      {
+        clients: sb.clients,
+        config: { batchRoleArn: run.executionId },
+        log: silentLogger,
+        now: () => now,
+      },
+    );
+    expect(progress).toMatchObject({ done: false, jobs: [{ jobId, elapsedActiveSeconds: 0 }] });
+    expect(progress.waitSeconds).toBe((10 * 24 * 3600) / 50);
   });
 });

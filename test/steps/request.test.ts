@@ -6,6 +6,7 @@ import {
   RunRequestSchema,
   sourceOf,
 } from "../../contract/run-request.ts";
+import { closestKey } from "../../contract/strict-object.ts";
 
 const KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 const valid = {
@@ -73,5 +74,29 @@ describe("run request validation", () => {
     expect(both.success).toBe(false);
     if (!both.success) expect(describeIssues(both.error)).toMatch(/drop inventoryConfigurationId/);
     expect(RunRequestSchema.safeParse({ ...valid, source: "athena" }).success).toBe(false);
+  });
+
+  it("refuses an unknown option, naming it, the option it resembles and every known option", () => {
+    const r = RunRequestSchema.safeParse({ ...valid, options: { inventoryWaitSecond: 3600 } });
+    expect(r.success).toBe(false);
+    if (!r.success) {
+      expect(describeIssues(r.error)).toBe(
+        'options: unknown key "inventoryWaitSecond" (did you mean inventoryWaitSeconds?); known keys: ' +
+          "inventoryWaitSeconds, inventoryPollSeconds, jobPollMinSeconds, jobPollMaxSeconds, jobPriority, " +
+          "verifySampleSize, requireApproval, acknowledge.",
+      );
+    }
+  });
+
+  it("refuses unknown top-level keys the same way, suggesting only keys that are close", () => {
+    const r = RunRequestSchema.safeParse({ ...valid, kmsKeyID: KEY, colour: "blue" });
+    expect(r.success).toBe(false);
+    if (!r.success) {
+      expect(describeIssues(r.error)).toMatch(
+        /^unknown keys "kmsKeyID" \(did you mean kmsKeyArn\?\), "colour"; known keys: bucket, kmsKeyArn, source, /,
+      );
+    }
+    expect(closestKey("RequireApproval", ["requireApproval", "acknowledge"])).toBe("requireApproval");
+    expect(closestKey("colour", ["bucket", "source", "region"])).toBeUndefined();
   });
 });
