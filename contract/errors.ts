@@ -19,6 +19,7 @@ export const ErrorNames = {
   ApprovalNotPossible: "ApprovalNotPossibleError",
   UnexpectedResponse: "UnexpectedResponseError",
   InvariantViolated: "InvariantViolatedError",
+  BucketBusy: "BucketBusyError",
 } as const;
 
 export type RekeyErrorName = (typeof ErrorNames)[keyof typeof ErrorNames];
@@ -174,4 +175,18 @@ export class UnexpectedResponseError extends RekeyError {
 /** rekey's own code reached a state it rules out (a bug): for example a list or an upload used after it was closed. */
 export class InvariantViolatedError extends RekeyError {
   override readonly name = ErrorNames.InvariantViolated;
+}
+
+/**
+ * Another execution is running on the same bucket: it holds the bucket's lock in the work bucket
+ * (contract/run-context.ts bucketLockKey). Not retried: the other run must end first. `holder` is its execution ARN.
+ */
+export class BucketBusyError extends RekeyError {
+  override readonly name = ErrorNames.BucketBusy;
+  readonly holder: string;
+
+  constructor(problem: string, options: RekeyErrorOptions & { holder: string }) {
+    super(problem, options);
+    this.holder = options.holder;
+  }
 }

@@ -109,3 +109,19 @@ export const planKeys = (prefix: string) => ({
   largeObjects: `${prefix}large-objects.jsonl`,
   reportsPrefix: `${prefix}batch-reports`,
 });
+
+/**
+ * One run per bucket, whoever starts it: "Validate input" takes this lock in the work bucket with a conditional
+ * write before anything is written to the bucket, and the run's end states release it (steps/aws/bucket-lock.ts).
+ * Next to runKeys, outside any run's prefix, because every run of the bucket must find the same key.
+ */
+export const bucketLockKey = (bucket: string) => `runs/${bucket}/lock.json`;
+
+/** What the lock holds: whose it is. */
+export const BucketLockSchema = z.object({
+  /** The holder's execution ARN (RunContext.executionId). */
+  executionArn: z.string().min(1),
+  runId: z.string().min(1),
+  startedAt: z.string(),
+});
+export type BucketLock = z.infer<typeof BucketLockSchema>;

@@ -5,7 +5,7 @@
  */
 import { Stack, Validations } from "aws-cdk-lib";
 import type { CfnBucket } from "aws-cdk-lib/aws-s3";
-import type { StateMachine } from "aws-cdk-lib/aws-stepfunctions";
+import type { CfnStateMachine, StateMachine } from "aws-cdk-lib/aws-stepfunctions";
 import type { IConstruct } from "constructs";
 import { StateNames, type TaskStateName } from "../contract/states.ts";
 import type { BatchOperationsRole } from "./constructs/batch-operations-role.ts";
@@ -91,6 +91,22 @@ export function planNagAcknowledgements(scopes: NagAcknowledgementScopes): NagAc
         "Batch Operations job ids exist only once a run creates its jobs; DescribeJob is read-only, and " +
         "UpdateJobStatus (Find inventory cancels its own unrun candidate-list jobs) can only stop a job; both are " +
         "limited to this account's jobs in this region.",
+    },
+    {
+      id: iam5(`${workBucketArn}/${WorkBucketPrefixes.locks}`),
+      scopes: [S.validateInput, S.writeFinalReport, S.recordFailure].map(step),
+      reason:
+        "Each bucket's one-run lock is runs/<bucket>/lock.json, the bucket known only from the run request; the " +
+        "grant names that one file per bucket in the stack's own work bucket.",
+    },
+    {
+      id: iam5(
+        `arn:${partition}:states:${stack.region}:${stack.account}:execution:<${stack.getLogicalId(stateMachine.node.defaultChild as CfnStateMachine)}.Name>:*`,
+      ),
+      scopes: [step(S.validateInput)],
+      reason:
+        "Validate input asks whether the execution holding a bucket's lock still runs; execution names are chosen " +
+        "at start. DescribeExecution is read-only and limited to this state machine's executions.",
     },
     {
       id: iam5(`${workBucketArn}/${WorkBucketPrefixes.manifests}`),

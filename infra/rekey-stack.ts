@@ -16,7 +16,7 @@ import type { RekeyConfig } from "./config.ts";
 import { BatchOperationsRole } from "./constructs/batch-operations-role.ts";
 import { addExecutionAlarms } from "./constructs/execution-alarms.ts";
 import { createStepFunctions, type StepFunction } from "./constructs/step-function.ts";
-import { grantStepPermissions } from "./constructs/step-permissions.ts";
+import { grantLockHolderChecks, grantStepPermissions } from "./constructs/step-permissions.ts";
 import { WorkBucket } from "./constructs/work-bucket.ts";
 import { applyNagAcknowledgements, type NagAcknowledgement, planNagAcknowledgements } from "./nag-acknowledgements.ts";
 import { rekeyTargets } from "./targets.ts";
@@ -61,6 +61,7 @@ export class RekeyStack extends Stack {
     });
     grantStepPermissions(this.steps, { targets, workBucket: this.workBucket, batchRole: this.batchRole });
     this.stateMachine = this.createStateMachine(logRetention);
+    grantLockHolderChecks(this.steps, this.stateMachine);
     const alarms = addExecutionAlarms(this, this.stateMachine, config.alarmTopicArn);
     this.failedAlarm = alarms.failed;
     this.timedOutAlarm = alarms.timedOut;

@@ -1,4 +1,6 @@
-import { PolicyStatement } from "aws-cdk-lib/aws-iam";
+import { Arn, ArnFormat } from "aws-cdk-lib";
+import { Policy, PolicyStatement } from "aws-cdk-lib/aws-iam";
+import type { StateMachine } from "aws-cdk-lib/aws-stepfunctions";
 import { StateNames, type TaskStateName } from "../../contract/states.ts";
 import type { RekeyTargets } from "../targets.ts";
 import type { BatchOperationsRole } from "./batch-operations-role.ts";
@@ -166,4 +168,49 @@ export function grantStepPermissions(steps: Record<TaskStateName, StepFunction>,
   allow(S.writeFinalReport, "WriteReport", ["s3:PutObject"], [workBucket.runObjects]);
 
   allow(S.recordFailure, "WriteFailure", ["s3:PutObject"], [workBucket.runObjects]);
+
+  // One run per bucket (steps/aws/bucket-lock.ts): Validate input reads and conditionally writes the bucket's lock;
+  // the end states read it and delete it with If-Match. A write with If-Match needs s3:GetObject besides
+  // s3:PutObject (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html), a delete with
+  // If-Match s3:GetObject besides s3:DeleteObject
+  // (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-deletes.html); a lock already gone answers 404
+  // only with s3:ListBucket on the work bucket.
+  const lockObjects = workBucket.arnForObjects(WorkBucketPrefixes.locks);
+  allow(S.validateInput, "TakeBucketLock", ["s3:GetObject", "s3:PutObject"], [lockObjects]);
+  for (const state of [S.writeFinalReport, S.recordFailure]) {
+    allow(state, "ReleaseBucketLock", ["s3:GetObject", "s3:DeleteObject"], [lockObjects]);
+    allow(state, "ListWorkBucket", ["s3:ListBucket"], [workBucket.bucketArn]);
+  }
+}
+
+/**
+ * Validate input asks Step Functions whether the execution holding a bucket's lock still runs: DescribeExecution on
+ * this state machine's executions only. A Policy of its own (not the role's default policy): it names the state
+ * machine, which names the functions, which depend on their roles' default policies; here it closes no cycle.
+ */
+export function grantLockHolderChecks(steps: Record<TaskStateName, StepFunction>, stateMachine: StateMachine): void {
+  const step = steps[StateNames.validateInput];
+  const policy = new Policy(step, "DescribeLockHolder", {
+    statements: [
+      new PolicyStatement({
+        sid: "DescribeLockHolder",
+        actions: ["states:DescribeExecution"],
+        resources: [executionsOf(stateMachine)],
+      }),
+    ],
+  });
+  step.role.attachInlinePolicy(policy);
+}
+
+/** Every execution of the state machine: `arn:…:states:<region>:<account>:execution:<name>:*`. */
+export function executionsOf(stateMachine: StateMachine): string {
+  return Arn.format(
+    {
+      service: "states",
+      resource: "execution",
+      resourceName: `${stateMachine.stateMachineName}:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    },
+    stateMachine.stack,
+  );
 }

@@ -7,7 +7,8 @@ import type { Construct } from "constructs";
  * Where things live in the work bucket (mirrors contract/run-context.ts and steps/aws/candidate-lists.ts;
  * test/infra/work-bucket-layout.test.ts checks the keys the steps build against these grants):
  * - `runs/<bucket>/<execution>/…`: one execution's plan, skipped list, verification, report, summary, failure;
- *   `runs/<bucket>/default-encryption.json` records when default encryption was enforced;
+ *   `runs/<bucket>/default-encryption.json` records when default encryption was enforced, and
+ *   `runs/<bucket>/lock.json` names the execution running on the bucket;
  * - `plans/<bucket>/<delivery>-<digest>/…`: the copy manifests planned from one inventory delivery and the completion
  *   reports of their jobs, shared by every execution planning from that delivery;
  * - `inventory/…`: the destination prefix the operator gives S3 Inventory.
@@ -22,6 +23,8 @@ export const WorkBucketPrefixes = {
   reports: "plans/*/batch-reports/*",
   /** The manifest generator writes candidate lists under candidatePrefix() (source: generate). */
   candidates: "runs/*/candidates/*",
+  /** Each bucket's one-run lock (contract/run-context.ts bucketLockKey). */
+  locks: "runs/*/lock.json",
 } as const;
 
 export interface WorkBucketProps {

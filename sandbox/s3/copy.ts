@@ -99,6 +99,11 @@ function directive(req: SandboxRequest, name: string, what: string): "COPY" | "R
 
 export function copyObject(ctx: S3Context, req: SandboxRequest, t: S3Target): SandboxResponse {
   const dest = ctx.store.bucket(t.bucket);
+  if (header(req, "if-match") !== undefined || header(req, "if-none-match") !== undefined) {
+    throw s3Errors.notImplemented(
+      "The sandbox does not serve conditional writes (If-Match, If-None-Match) on CopyObject.",
+    );
+  }
   const source = resolveCopySource(ctx, req);
   const src = source.version;
   checkCopyConditions(req, src);

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { header, type SandboxRequest, type SandboxResponse } from "../http.ts";
+import { checkWriteConditions, conditionalRequestConflict, writeConditionsOf } from "./conditional-writes.ts";
 import { emptyResponse, type S3Context, type S3Target, xmlResponse } from "./context.ts";
 import { checkCopyConditions, MAX_COPY_SOURCE_SIZE, resolveCopySource, sourceDataMd5 } from "./copy.ts";
 import { encryptionHeaders, md5Hex } from "./encryption.ts";
@@ -127,6 +128,14 @@ export function completeMultipartUpload(ctx: S3Context, req: SandboxRequest, t: 
   }
   for (const part of parts.slice(0, -1)) {
     if (part.size < MIN_PART_SIZE) throw s3Errors.entityTooSmall(part.size, part.partNumber, part.etag);
+  }
+  const conditions = writeConditionsOf(req);
+  checkWriteConditions(bucket, t.key, conditions);
+  // A condition that holds now but whose key was written or deleted since CreateMultipartUpload: AWS answers 409
+  // ConditionalRequestConflict and the upload must start again (sandbox/ASSUMPTIONS.md, "S3 conditional writes").
+  if (conditions && mpu.keyChanged) {
+    bucket.uploads.delete(mpu.uploadId);
+    throw conditionalRequestConflict();
   }
   const md5s = Buffer.concat(parts.map((p) => Buffer.from(p.etag.replace(/"/g, ""), "hex")));
   const etag = `"${createHash("md5").update(md5s).digest("hex")}-${parts.length}"`;

@@ -3,6 +3,7 @@ import { crc32 } from "node:zlib";
 import { header, type SandboxRequest, type SandboxResponse } from "../http.ts";
 import { isTrue, parseTimestamp } from "../wire-values.ts";
 import { aclFromRequest } from "./acl.ts";
+import { checkDeleteCondition, checkWriteConditions, writeConditionsOf } from "./conditional-writes.ts";
 import { emptyResponse, httpDate, type S3Context, type S3Target, xmlResponse } from "./context.ts";
 import { checkReadKey, encryptionHeaders, etagFor } from "./encryption.ts";
 import { S3Error, s3Errors } from "./errors.ts";
@@ -109,6 +110,8 @@ export function putObject(ctx: S3Context, req: SandboxRequest, t: S3Target): San
   const dataMd5 = verifyContentMd5(req, body);
   const checksum = verifyChecksums(req, body);
   const attributes = attributesFromRequest(ctx, req, bucket);
+  // Checked and written in one turn of the event loop: no other request can land in between.
+  checkWriteConditions(bucket, t.key, writeConditionsOf(req));
   const version = ctx.store.writeObject(bucket.name, {
     ...attributes,
     key: t.key,
@@ -299,6 +302,7 @@ export function modifiedAfter(v: ObjectVersion, httpDateValue: string): boolean 
 export function deleteObject(ctx: S3Context, req: SandboxRequest, t: S3Target): SandboxResponse {
   const bucket = ctx.store.bucket(t.bucket);
   const versionId = req.query.get("versionId") ?? undefined;
+  checkDeleteCondition(bucket, t.key, header(req, "if-match"));
   const outcome = ctx.store.deleteObject(t.bucket, t.key, versionId, bypassGovernance(req));
   const headers: Record<string, string> = {};
   if (outcome.deleteMarker) headers["x-amz-delete-marker"] = "true";
@@ -323,9 +327,10 @@ export function deleteObjects(ctx: S3Context, req: SandboxRequest, bucketName: s
     const versionId = text(o, "VersionId");
     let outcome: ReturnType<typeof ctx.store.deleteObject>;
     try {
+      checkDeleteCondition(bucket, key, text(o, "ETag"));
       outcome = ctx.store.deleteObject(bucket.name, key, versionId, bypassGovernance(req));
     } catch (err) {
-      // Per-key failures (Object Lock) are reported in the result, also in quiet mode.
+      // Per-key failures (Object Lock, a condition) are reported in the result, also in quiet mode.
       if (!(err instanceof S3Error)) throw err;
       errors.push({ Key: key, VersionId: versionId, Code: err.code, Message: err.message });
       continue;

@@ -128,6 +128,8 @@ export interface MultipartUpload {
   /** Everything the finished object gets except its data. */
   template: Omit<ObjectDraft, "key" | "body" | "size" | "etag" | "partsCount">;
   parts: Map<number, PartData>;
+  /** The key was written or deleted since CreateMultipartUpload: a conditional complete then conflicts. */
+  keyChanged?: boolean;
 }
 
 /** Since January 2023 every bucket has SSE-S3 as its default encryption, and deleting the configuration restores it. */
@@ -186,6 +188,7 @@ export class S3Bucket {
 
   /** Adds a version as the newest one, honouring the versioning state: overwrite, append, or replace the null version. */
   addVersion(version: ObjectVersion): void {
+    this.keyChanged(version.key);
     const existing = this.objects.get(version.key);
     if (!existing) {
       this.objects.set(version.key, [version]);
@@ -199,11 +202,17 @@ export class S3Bucket {
     existing.unshift(version);
   }
 
+  /** Marks the uploads open on the key (few at a time), for conditional CompleteMultipartUpload. */
+  private keyChanged(key: string): void {
+    for (const upload of this.uploads.values()) if (upload.key === key) upload.keyChanged = true;
+  }
+
   /** Permanently removes one version; returns it, or undefined when no such version exists. */
   removeVersion(key: string, versionId: string): ObjectVersion | undefined {
     const versions = this.objects.get(key);
     const i = versions?.findIndex((v) => v.versionId === versionId) ?? -1;
     if (!versions || i < 0) return undefined;
+    this.keyChanged(key);
     const [removed] = versions.splice(i, 1);
     if (versions.length === 0) {
       this.objects.delete(key);

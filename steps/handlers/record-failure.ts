@@ -1,8 +1,9 @@
 import { z } from "zod";
 import { JobsSchema } from "../../contract/plan.ts";
 import type { RecordedFailure } from "../../contract/recorded-failure.ts";
-import { RunContextSchema, runKeys } from "../../contract/run-context.ts";
+import { bucketLockKey, RunContextSchema, runKeys } from "../../contract/run-context.ts";
 import { StateNames } from "../../contract/states.ts";
+import { releaseBucketLock } from "../aws/bucket-lock.ts";
 import { putJson } from "../aws/s3-io.ts";
 import { defineStep } from "../runtime/step.ts";
 
@@ -40,8 +41,12 @@ export const recordFailure = defineStep({
       (jobIds.length ? `\nCopy jobs this run created or reused, which may still be running: ${jobIds.join(", ")}` : "");
     const run = state.run;
     log.error("run failed", { bucket: run?.bucket, error, cause });
+    // No run context: "Validate input" failed, before or while taking the bucket's lock (BucketBusyError), so there
+    // is no lock of this execution to release.
     if (!run) return { error, cause };
     const key = runKeys(run).failure;
+    const notes: string[] = [];
+    let written = false;
     try {
       await putJson(clients.s3, run.workBucket, key, {
         error,
@@ -50,13 +55,23 @@ export const recordFailure = defineStep({
         failedAt: now().toISOString(),
         runId: run.runId,
       });
+      written = true;
     } catch (err) {
       // The failure itself matters more than its record; say so in the cause instead of failing this state too.
-      return {
-        error,
-        cause: `${cause}\n(rekey could not write s3://${run.workBucket}/${key}: ${(err as Error).message})`,
-      };
+      notes.push(`(rekey could not write s3://${run.workBucket}/${key}: ${(err as Error).message})`);
     }
-    return { error, cause, failureLocation: `s3://${run.workBucket}/${key}` };
+    try {
+      // Only a lock naming this execution is deleted (steps/aws/bucket-lock.ts).
+      await releaseBucketLock(clients.s3, run.workBucket, run.bucket, run.executionId);
+    } catch (err) {
+      // Left behind, the lock names an ended execution, and the next run takes it over.
+      notes.push(
+        `(rekey could not release s3://${run.workBucket}/${bucketLockKey(run.bucket)}: ${(err as Error).message})`,
+      );
+    }
+    const fullCause = [cause, ...notes].join("\n");
+    return written
+      ? { error, cause: fullCause, failureLocation: `s3://${run.workBucket}/${key}` }
+      : { error, cause: fullCause };
   },
 });

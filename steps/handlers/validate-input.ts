@@ -11,6 +11,7 @@ import { InvalidInputError, InventoryConfigurationError } from "../../contract/e
 import { type RunContext, RunOptionsSchema } from "../../contract/run-context.ts";
 import { describeIssues, parseKmsKeyArn, RunRequestSchema, sourceOf } from "../../contract/run-request.ts";
 import { StateNames } from "../../contract/states.ts";
+import { takeBucketLock } from "../aws/bucket-lock.ts";
 import { httpStatusOf } from "../aws/s3-io.ts";
 import { REQUIRED_INVENTORY_FIELDS } from "../domain/inventory-manifest.ts";
 import { defineStep } from "../runtime/step.ts";
@@ -74,7 +75,7 @@ export const validateInput = defineStep({
       await checkInventoryConfiguration(clients.s3, req.bucket, req.inventoryConfigurationId);
     }
 
-    return {
+    const run: RunContext = {
       runId: execution.name,
       executionId: execution.id,
       bucket: req.bucket,
@@ -88,6 +89,14 @@ export const validateInput = defineStep({
       startedAt: execution.startTime || now().toISOString(),
       options: RunOptionsSchema.parse(req.options ?? {}),
     };
+    // Last, once the request is known to be valid, and before any state writes to the bucket: one run per bucket
+    // (steps/aws/bucket-lock.ts). The end states release it.
+    await takeBucketLock(clients, workBucket, run.bucket, {
+      executionArn: run.executionId,
+      runId: run.runId,
+      startedAt: run.startedAt,
+    });
+    return run;
   },
 });
 

@@ -4,6 +4,7 @@ import { PlanSchema } from "../../contract/plan.ts";
 import { RunContextSchema, runKeys } from "../../contract/run-context.ts";
 import { StateNames } from "../../contract/states.ts";
 import { NOT_FOUND, VerificationFileSchema } from "../../contract/verification.ts";
+import { releaseBucketLock } from "../aws/bucket-lock.ts";
 import { getText, putJson, putText } from "../aws/s3-io.ts";
 import { buildRunReport, renderSummary } from "../domain/run-report.ts";
 import { notFoundProblem } from "../domain/spot-check.ts";
@@ -58,6 +59,8 @@ export const writeFinalReport = defineStep({
     const summary = renderSummary(report);
     await putJson(clients.s3, run.workBucket, keys.report, { ...report, spotCheck: file.spotCheck });
     await putText(clients.s3, run.workBucket, keys.summary, summary);
+    // The run's work is done and reported: the next run on this bucket may start (steps/aws/bucket-lock.ts).
+    await releaseBucketLock(clients.s3, run.workBucket, run.bucket, run.executionId);
     const outcome =
       report.reconciliation.ok && report.totals.failed === 0 && wrong.length === 0 && !notFoundIsAProblem
         ? "succeeded"

@@ -12,7 +12,7 @@ export interface StepConfig {
 }
 
 export interface StepDeps {
-  clients: Pick<AwsClients, "s3" | "s3control" | "sts" | "kms">;
+  clients: Pick<AwsClients, "s3" | "s3control" | "sts" | "kms" | "sfn">;
   config: StepConfig;
   log: Logger;
   now: () => Date;

@@ -3,6 +3,7 @@ import * as errors from "../../contract/errors.ts";
 import {
   ApprovalNotPossibleError,
   BatchJobFailedError,
+  BucketBusyError,
   CompletionReportError,
   ErrorNames,
   InvalidInputError,
@@ -35,6 +36,7 @@ const instances: RekeyError[] = [
   new ApprovalNotPossibleError("bad", { fix }),
   new UnexpectedResponseError("bad", { fix }),
   new InvariantViolatedError("bad", { fix }),
+  new BucketBusyError("bad", { fix, holder: "arn:aws:states:us-east-1:123456789012:execution:rekey:other" }),
   new PreflightBlockedError("bad", { fix, blockers: [{ code: "versioning-disabled", message: "m", fix: "f" }] }),
 ];
 

@@ -17,6 +17,7 @@ import {
 let template: Template;
 let workBucketArn: string;
 let batchRoleId: string;
+let stateMachineId: string;
 /** The role logical id of each step's function, by state name. */
 const stepRoles = {} as Record<TaskStateName, string>;
 const stepStatements = (state: TaskStateName) => roleStatements(template, stepRoles[state]);
@@ -24,6 +25,7 @@ const stepStatements = (state: TaskStateName) => roleStatements(template, stepRo
 beforeAll(() => {
   template = buildStack().synth();
   workBucketArn = `<${logicalIdOf(template, "AWS::S3::Bucket", () => true)}.Arn>`;
+  stateMachineId = logicalIdOf(template, "AWS::StepFunctions::StateMachine", () => true);
   batchRoleId = logicalIdOf(template, "AWS::IAM::Role", (p) =>
     JSON.stringify(p.AssumeRolePolicyDocument).includes("batchoperations.s3.amazonaws.com"),
   );
@@ -111,6 +113,8 @@ describe("each step's role allows exactly the calls its step makes", () => {
         ...each(["s3:ListBucket"], [...TARGET_BUCKETS, w()]),
         ...each(["kms:DescribeKey"], TARGET_KEYS),
         ...each(["s3:GetInventoryConfiguration"], TARGET_BUCKETS),
+        ...each(["s3:GetObject", "s3:PutObject"], [`${w()}/runs/*/lock.json`]),
+        `states:DescribeExecution arn:aws:states:us-east-1:123456789012:execution:<${stateMachineId}.Name>:*`,
       ],
     ],
     [
@@ -208,8 +212,23 @@ describe("each step's role allows exactly the calls its step makes", () => {
         ...each(["s3:ListBucket"], TARGET_BUCKETS),
       ],
     ],
-    [StateNames.writeFinalReport, () => [`s3:GetObject ${w()}/runs/*`, `s3:PutObject ${w()}/runs/*`]],
-    [StateNames.recordFailure, () => [`s3:PutObject ${w()}/runs/*`]],
+    [
+      StateNames.writeFinalReport,
+      () => [
+        `s3:GetObject ${w()}/runs/*`,
+        `s3:PutObject ${w()}/runs/*`,
+        ...each(["s3:GetObject", "s3:DeleteObject"], [`${w()}/runs/*/lock.json`]),
+        `s3:ListBucket ${w()}`,
+      ],
+    ],
+    [
+      StateNames.recordFailure,
+      () => [
+        `s3:PutObject ${w()}/runs/*`,
+        ...each(["s3:GetObject", "s3:DeleteObject"], [`${w()}/runs/*/lock.json`]),
+        `s3:ListBucket ${w()}`,
+      ],
+    ],
   ];
   it.each(cases)("%s", (state, expected) => {
     const actual = grants(stepStatements(state)).map((g) => g.replace(`<${batchRoleId}.Arn>`, "<BATCH_ROLE.Arn>"));
@@ -261,12 +280,14 @@ describe("each step's role allows exactly the calls its step makes", () => {
         "logs:UpdateLogDelivery",
       ].sort(),
     );
-    // Every other resource names the work bucket, a configured bucket or key, this account's jobs, or a log group.
+    // Every other resource names the work bucket, a configured bucket or key, this account's jobs, this state
+    // machine's executions, or a log group.
     const allowed = [
       new RegExp(`^${workBucketArn.replace(/[.<>]/g, "\\$&")}(/(runs|plans|inventory)/.*)?$`),
       /^arn:aws:s3:::(example-data-bucket|data-prod-\*)(\/\*)?$/,
       new RegExp(`^(${TARGET_KEYS.join("|")})$`),
       /^arn:aws:s3:us-east-1:123456789012:job\/\*$/,
+      new RegExp(`^arn:aws:states:us-east-1:123456789012:execution:<${stateMachineId}\\.Name>:\\*$`),
       /^<\w+Logs\w+\.Arn>$/,
       /^<\w+StepFunction\w+\.Arn>$/,
       new RegExp(`^<${batchRoleId}\\.Arn>$`),
@@ -476,6 +497,8 @@ describe("the AWS calls the steps make", () => {
     CompleteMultipartUploadCommand: "s3:PutObject",
     CreateJobCommand: "s3:CreateJob (+ iam:PassRole)",
     CreateMultipartUploadCommand: "s3:PutObject",
+    DeleteObjectCommand: "s3:DeleteObject (with If-Match: and s3:GetObject)",
+    DescribeExecutionCommand: "states:DescribeExecution",
     DescribeJobCommand: "s3:DescribeJob",
     DescribeKeyCommand: "kms:DescribeKey",
     GetKeyPolicyCommand: "kms:GetKeyPolicy",
