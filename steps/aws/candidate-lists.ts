@@ -37,7 +37,9 @@ export async function findCandidateLists(
   const { clients, config, log, now } = deps;
   const jobs: { list: CandidateList; jobId: string; job: JobDescriptor | undefined }[] = [];
   for (const list of CANDIDATE_LISTS) {
-    const created = await clients.s3control.send(new CreateJobCommand(listJobRequest(run, list, config.batchRoleArn)));
+    const created = await clients.s3control.send(
+      new CreateJobCommand(listJobRequest(run, list, config.batchRoleArn, defaultEncryption.enforcedAt)),
+    );
     if (!created.JobId) {
       throw new UnexpectedResponseError(`CreateJob for candidate list ${list.name} returned no JobId.`, {
         fix: "Start the run again: CreateJob is idempotent by its request token, so no second list job is made.",
@@ -136,7 +138,7 @@ async function cancelAll(
   }
 }
 
-function listJobRequest(run: RunContext, list: CandidateList, roleArn: string) {
+function listJobRequest(run: RunContext, list: CandidateList, roleArn: string, enforcedAt: string) {
   return {
     AccountId: run.accountId,
     ConfirmationRequired: true,
@@ -144,7 +146,9 @@ function listJobRequest(run: RunContext, list: CandidateList, roleArn: string) {
     // would do to those objects (or fails harmlessly: S3 refuses encryption updates of unencrypted, SSE-C and
     // DSSE-KMS objects).
     Operation:
-      list.route.kind === "copy" ? copyOperation(run, list.route.storageClass) : updateEncryptionOperation(run),
+      list.route.kind === "copy"
+        ? copyOperation(run, list.route.storageClass, enforcedAt)
+        : updateEncryptionOperation(run),
     Report: { Enabled: false },
     // Keyed by run: every execution lists the bucket afresh; a retry gets the same job back.
     ClientRequestToken: jobToken(run.runPrefix, listUnit(list), 0),
