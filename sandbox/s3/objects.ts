@@ -290,14 +290,10 @@ export function etagMatches(condition: string, etag: string): boolean {
   });
 }
 
-/**
- * True when the version changed after the given HTTP date (an unparseable date is ignored, as HTTP says). Compared
- * in whole seconds: an HTTP date has no finer resolution, and Last-Modified, what the condition is evaluated against,
- * is one too; a version written earlier in the same second as the date has not been modified since it.
- */
+/** True when the version changed after the given HTTP date (an unparseable date is ignored, as HTTP says). */
 export function modifiedAfter(v: ObjectVersion, httpDateValue: string): boolean {
   const t = parseTimestamp(httpDateValue, () => undefined);
-  return t !== undefined && Math.floor(v.lastModified.getTime() / 1000) > Math.floor(t.getTime() / 1000);
+  return t !== undefined && v.lastModified.getTime() > t.getTime();
 }
 
 export function deleteObject(ctx: S3Context, req: SandboxRequest, t: S3Target): SandboxResponse {
