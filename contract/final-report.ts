@@ -32,6 +32,8 @@ export const runReportSchema = z.object({
     gone: count,
     notCurrent: count,
     pending: count,
+    /** Written again since planning and compliant through the bucket default encryption: not copied over. */
+    changed: count.default(0),
   }),
   copyPlanned: z.array(z.object({ storageClass: z.enum(COPYABLE_STORAGE_CLASSES), count, bytes: count })),
   routes: z.array(routeTotalsSchema),

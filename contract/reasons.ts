@@ -103,6 +103,18 @@ export const TASK_FAILURE_CATEGORIES = {
     whatToDo: "Read ResultMessage in the completion report for these tasks; run rekey again once the cause is fixed.",
     retryable: false,
   },
+  "changed-not-compliant": {
+    summary: "Written again since planning, with an encryption other than the bucket default",
+    whatToDo:
+      "rekey did not copy over the newer write (each copy is conditional on the object being unmodified since default encryption was enforced), but its writer asked for another encryption (SSE-S3, another KMS key or no Bucket Key). Find that writer and make it use the bucket default, then run rekey again to plan the object as it is now.",
+    retryable: false,
+  },
+  "missing-but-present": {
+    summary: "Reported missing (404) by the copy, but the object exists",
+    whatToDo:
+      "Batch Operations looked for another key than the object's: the manifest key did not decode to the object's key, most likely a key encoding problem (for example a raw + in a hand-made inventory, which decodes to a space). Check that the inventory's keys are URL-encoded as S3 Inventory writes them, then run rekey again; these objects were not changed.",
+    retryable: false,
+  },
 } as const satisfies Record<string, { summary: string; whatToDo: string; retryable: boolean }>;
 
 export type TaskFailureCategory = keyof typeof TASK_FAILURE_CATEGORIES;

@@ -65,6 +65,8 @@ export const jobTallySchema = z.object({
   succeeded: count,
   gone: count,
   failed: z.partialRecord(z.enum(FAILURE_CATEGORIES), count),
+  /** Copies refused because the object was written after default encryption was enforced, and now compliant. */
+  changed: count.default(0),
 });
 
 export type JobTally = z.infer<typeof jobTallySchema>;
@@ -116,6 +118,8 @@ export const routeTotalsSchema = z.object({
   failed: count,
   gone: count,
   skipped: count,
+  /** Written again since planning and compliant through the bucket default encryption; not copied. */
+  changed: count.default(0),
 });
 
 export type RouteTotals = z.infer<typeof routeTotalsSchema>;

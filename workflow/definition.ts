@@ -153,9 +153,9 @@ export function rekeyDefinition(): Record<string, Json> {
       },
       [S.createCopyJobs]: task(
         S.createCopyJobs,
-        "Create one S3PutObjectCopy job per manifest; the request token makes a retry return the same job.",
+        "Create one S3PutObjectCopy job per manifest, each copy conditional on the object being unmodified since default encryption was enforced; the request token makes a retry return the same job.",
         {
-          Parameters: { "run.$": "$.run", "plan.$": "$.plan" },
+          Parameters: { "run.$": "$.run", "plan.$": "$.plan", "defaultEncryption.$": "$.defaultEncryption" },
           ResultPath: "$.jobs",
           Next: S.checkCopyJobs,
         },

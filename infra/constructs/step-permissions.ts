@@ -161,8 +161,9 @@ export function grantStepPermissions(steps: Record<TaskStateName, StepFunction>,
   allow(S.verifyResults, "ReadPlanAndReports", ["s3:GetObject"], [workBucket.runObjects, workBucket.planObjects]);
   allow(S.verifyResults, "WriteVerification", ["s3:PutObject", "s3:AbortMultipartUpload"], [workBucket.runObjects]);
   allow(S.verifyResults, "ListWorkBucket", ["s3:ListBucket"], [workBucket.bucketArn]);
-  allow(S.verifyResults, "HeadTargetObjects", ["s3:GetObject"], targets.objects);
-  allow(S.verifyResults, "ListTargetBuckets", ["s3:ListBucket"], targets.buckets);
+  // Versions: the spot check compares a copy with the version it was copied from (steps/handlers/verify-results.ts).
+  allow(S.verifyResults, "HeadTargetObjects", ["s3:GetObject", "s3:GetObjectVersion"], targets.objects);
+  allow(S.verifyResults, "ListTargetBuckets", ["s3:ListBucket", "s3:ListBucketVersions"], targets.buckets);
 
   allow(S.writeFinalReport, "ReadVerification", ["s3:GetObject"], [workBucket.runObjects]);
   allow(S.writeFinalReport, "WriteReport", ["s3:PutObject"], [workBucket.runObjects]);

@@ -8,8 +8,16 @@ import { bucketArn, planKeys, type RunContext } from "../../contract/run-context
  * (https://docs.aws.amazon.com/AmazonS3/latest/API/API_control_CreateJob.html).
  */
 
-/** S3PutObjectCopy in place: same bucket and key, target key with Bucket Key, the manifest's own storage class. */
-export function copyOperation(run: RunContext, storageClass: string): JobOperation {
+/**
+ * S3PutObjectCopy in place: same bucket and key, target key with Bucket Key, the manifest's own storage class, and
+ * only if the object has not been modified since `enforcedAt`, when default encryption was enforced. The plan was
+ * made from what the bucket held before that moment; anything written since is already compliant through the bucket
+ * default encryption (unless its writer asked for another encryption), and copying it would replace its storage
+ * class with the planned one. S3 answers such a task 412 PreconditionFailed
+ * (x-amz-copy-source-if-unmodified-since, https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html);
+ * "Verify results" then checks the object as it is now.
+ */
+export function copyOperation(run: RunContext, storageClass: string, enforcedAt: string): JobOperation {
   return {
     S3PutObjectCopy: {
       TargetResource: bucketArn(run.bucket),
@@ -20,6 +28,7 @@ export function copyOperation(run: RunContext, storageClass: string): JobOperati
       BucketKeyEnabled: true,
       // Unset, S3 would move every object to STANDARD.
       StorageClass: storageClass as NonNullable<JobOperation["S3PutObjectCopy"]>["StorageClass"],
+      UnModifiedSinceConstraint: new Date(enforcedAt),
     },
   };
 }

@@ -47,7 +47,7 @@ export async function findCandidateLists(
 ): Promise<FoundCandidates | CandidatesNotReady> {
   const { log, now } = deps;
   const jobs: { list: CandidateList; jobId: string; job: JobDescriptor | undefined }[] = [];
-  const ids = await listJobIds(run, deps);
+  const ids = await listJobIds(run, defaultEncryption.enforcedAt, deps);
   for (const list of CANDIDATE_LISTS) {
     const jobId = ids.get(list.name) ?? "";
     jobs.push({ list, jobId, job: await describeIfKnown(run, jobId, deps) });
@@ -108,7 +108,7 @@ export async function findCandidateLists(
 }
 
 /** The run's list jobs by list name: as recorded, or created now (once per run) and recorded. */
-async function listJobIds(run: RunContext, deps: StepDeps): Promise<Map<string, string>> {
+async function listJobIds(run: RunContext, enforcedAt: string, deps: StepDeps): Promise<Map<string, string>> {
   const { clients, config } = deps;
   const recorded = await getTextIfExists(clients.s3, run.workBucket, candidateJobsKey(run));
   if (recorded !== undefined) {
@@ -118,7 +118,9 @@ async function listJobIds(run: RunContext, deps: StepDeps): Promise<Map<string, 
   }
   const ids = new Map<string, string>();
   for (const list of CANDIDATE_LISTS) {
-    const created = await clients.s3control.send(new CreateJobCommand(listJobRequest(run, list, config.batchRoleArn)));
+    const created = await clients.s3control.send(
+      new CreateJobCommand(listJobRequest(run, list, config.batchRoleArn, enforcedAt)),
+    );
     if (!created.JobId) {
       throw new UnexpectedResponseError(`CreateJob for candidate list ${list.name} returned no JobId.`, {
         fix: "Start the run again: CreateJob is idempotent by its request token, so no second list job is made.",
@@ -168,7 +170,7 @@ async function cancelAll(
   }
 }
 
-function listJobRequest(run: RunContext, list: CandidateList, roleArn: string) {
+function listJobRequest(run: RunContext, list: CandidateList, roleArn: string, enforcedAt: string) {
   return {
     AccountId: run.accountId,
     ConfirmationRequired: true,
@@ -176,7 +178,9 @@ function listJobRequest(run: RunContext, list: CandidateList, roleArn: string) {
     // would do to those objects (or fails harmlessly: S3 refuses encryption updates of unencrypted, SSE-C and
     // DSSE-KMS objects).
     Operation:
-      list.route.kind === "copy" ? copyOperation(run, list.route.storageClass) : updateEncryptionOperation(run),
+      list.route.kind === "copy"
+        ? copyOperation(run, list.route.storageClass, enforcedAt)
+        : updateEncryptionOperation(run),
     Report: { Enabled: false },
     // Keyed by run: every execution lists the bucket afresh; a retry gets the same job back.
     ClientRequestToken: jobToken(run.runPrefix, listUnit(list), 0),

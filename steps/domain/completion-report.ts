@@ -327,3 +327,29 @@ export function classifyTaskFailure(
   if (status === 404 && !/\bNoSuchBucket\b/.test(text)) return "gone";
   return "other";
 }
+
+/**
+ * What HeadObject found, after the job, at the key of a task whose report row alone cannot be trusted: nothing
+ * (404), or the object with whether it is compliant (SSE-KMS under the target key with Bucket Key) and what it is.
+ */
+export type ObjectNow = { exists: false } | { exists: true; compliant: boolean; found: string };
+
+/**
+ * Which failed rows verification must look at in the bucket before counting them:
+ * - `confirm-gone`: a 404 (NoSuchKey, NotFound) counts as deleted since planning only once HeadObject of the key,
+ *   decoded as the manifest encoded it, answers 404 too; an object that is there means Batch Operations looked
+ *   for another key (the manifest key did not decode to the object's key).
+ * - `changed-since-planning`: a copy refused with 412 was modified after default encryption was enforced (its
+ *   UnModifiedSinceConstraint, steps/aws/batch-job-requests.ts), so it was not copied; whether it is compliant
+ *   depends on what its writer asked for.
+ */
+export type RowCheck = "confirm-gone" | "changed-since-planning";
+
+export function rowCheck(operation: "copy" | "update-encryption", row: ReportRow): RowCheck | undefined {
+  if (row.taskStatus !== "failed") return undefined;
+  const category = classifyTaskFailure(row);
+  if (category === "gone") return "confirm-gone";
+  // rekey's copies carry no other condition, so a 412 of a copy is the unmodified-since guard.
+  if (category === "precondition" && operation === "copy") return "changed-since-planning";
+  return undefined;
+}

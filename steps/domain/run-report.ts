@@ -100,6 +100,7 @@ export function renderSummary(report: RunReport): string {
     ["Skipped", t.skipped],
     ["Failed", t.failed],
     ["Gone since planning", t.gone],
+    ["Changed since planning, compliant through default encryption", t.changed],
     ["Not current (versions, delete markers)", t.notCurrent],
   ];
   if (t.pending > 0) rows.push(["Still pending", t.pending]);
@@ -118,6 +119,7 @@ export function renderSummary(report: RunReport): string {
       ...(r.alreadyCompliant > 0 ? [`${n(r.alreadyCompliant)} already compliant`] : []),
       ...(r.failed > 0 ? [`${n(r.failed)} failed`] : []),
       ...(r.gone > 0 ? [`${n(r.gone)} gone`] : []),
+      ...(r.changed > 0 ? [`${n(r.changed)} changed since planning (compliant, not copied)`] : []),
       ...(r.skipped > 0 ? [`${n(r.skipped)} skipped`] : []),
     ];
     // Bytes are unknown for plans from generated lists (they name keys only): no size rather than a wrong one.

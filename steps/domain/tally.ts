@@ -14,7 +14,7 @@ import {
   zero,
 } from "../../contract/tally.ts";
 import type { Classification } from "./classify.ts";
-import { classifyTaskFailure, type ReportRow } from "./completion-report.ts";
+import { classifyTaskFailure, type ObjectNow, type ReportRow, rowCheck } from "./completion-report.ts";
 
 /**
  * The run tally: every object counted once at classification, then moved by job reports and large-object outcomes
@@ -38,7 +38,14 @@ export interface OutcomeTotals {
   gone: number;
   notCurrent: number;
   pending: number;
+  /** Written again since planning, compliant through the bucket default encryption, and so not copied. */
+  changed: number;
 }
+
+/** Where one completion report row ended; a failure with its category and the message to list it with. */
+export type RowOutcome =
+  | { outcome: "succeeded" | "gone" | "changed" }
+  | { outcome: "failed"; category: TaskFailureCategory; message: string };
 
 function largeCopiesSettled(l: TallyState["largeCopy"]): number {
   return l.reencrypted + l.alreadyCompliant + l.changed + l.failed + l.gone + l.skipped;
@@ -57,7 +64,7 @@ function sum(values: Iterable<number | undefined>): number {
 
 /**
  * Counts per outcome for one run. Every object is recorded once at classification; copy jobs and their
- * completion report rows then move planned copies into re-encrypted, gone or failed. `reconcile()` proves
+ * completion report rows then move planned copies into re-encrypted, gone, changed since planning or failed. `reconcile()` proves
  * that nothing was lost between inventory, manifests and reports.
  */
 export class RunTally {
@@ -160,32 +167,73 @@ export class RunTally {
       succeeded: 0,
       gone: 0,
       failed: {},
+      changed: 0,
     });
   }
 
-  /** Adds one completion report row of `jobId`. Returns the failure category for failed rows. */
-  recordReportRow(jobId: string, row: ReportRow): TaskFailureCategory | undefined {
+  /**
+   * Adds one completion report row of `jobId`. A row rowCheck() names is counted by what HeadObject found at its
+   * key after the job (`now`): a 404 is gone only when the object is absent, a refused copy is changed since
+   * planning when the object is compliant now; otherwise both are failures in their own category.
+   */
+  recordReportRow(jobId: string, row: ReportRow, now?: ObjectNow): RowOutcome {
     const job = this.job(jobId);
     job.reported = true;
     if (row.taskStatus === "succeeded") {
       job.succeeded += 1;
-      return undefined;
+      return { outcome: "succeeded" };
+    }
+    const check = rowCheck(job.operation, row);
+    if (check !== undefined && now === undefined) {
+      throw new VerificationFailedError(
+        `The ${row.httpStatus ?? ""} ${row.errorCode ?? ""} row of ${JSON.stringify(row.key)} in job ${jobId} was counted without looking at the object.`,
+        { fix: "This is a bug in the step that verifies results; report it with the execution's history." },
+      );
+    }
+    if (check === "confirm-gone" && now?.exists === true) {
+      return this.recordFailure(
+        job,
+        row,
+        "missing-but-present",
+        `${row.resultMessage} (HeadObject of the decoded key finds the object: ${now.found})`,
+      );
+    }
+    if (check !== undefined && now?.exists === false) {
+      job.gone += 1;
+      return { outcome: "gone" };
+    }
+    if (check === "changed-since-planning" && now?.exists === true) {
+      if (now.compliant) {
+        job.changed += 1;
+        return { outcome: "changed" };
+      }
+      return this.recordFailure(
+        job,
+        row,
+        "changed-not-compliant",
+        `Written after default encryption was enforced, so not copied; it is now ${now.found}`,
+      );
     }
     const category = classifyTaskFailure(row);
     if (category === "gone") {
+      // Only an update-encryption row reaches here without a check: rowCheck confirms every 404.
       job.gone += 1;
-      return category;
+      return { outcome: "gone" };
     }
+    return this.recordFailure(job, row, category, row.resultMessage);
+  }
+
+  private recordFailure(job: JobTally, row: ReportRow, category: TaskFailureCategory, message: string): RowOutcome {
     job.failed[category] = (job.failed[category] ?? 0) + 1;
     const samples = this.state.failureSamples[category] ?? [];
     this.state.failureSamples[category] = samples;
     if (samples.length < this.state.sampleLimit) {
-      const sample: FailureSample = { key: row.key, message: row.resultMessage };
+      const sample: FailureSample = { key: row.key, message };
       if (row.httpStatus !== undefined) sample.httpStatus = row.httpStatus;
       if (row.errorCode !== undefined) sample.errorCode = row.errorCode;
       samples.push(sample);
     }
-    return category;
+    return { outcome: "failed", category, message };
   }
 
   /** Outcomes of the multipart copy step (its batch counts), which has no completion report. */
@@ -236,6 +284,7 @@ export class RunTally {
       gone: sum(jobs.map((j) => j.gone)) + large.gone,
       notCurrent: sum(Object.values(s.notCurrent).map((c) => c.count)),
       pending,
+      changed: sum(jobs.map((j) => j.changed)),
     };
   }
 
@@ -250,6 +299,7 @@ export class RunTally {
         failed: sum(jobs.map((j) => sum(Object.values(j.failed)))),
         gone: sum(jobs.map((j) => j.gone)),
         skipped: 0,
+        changed: sum(jobs.map((j) => j.changed)),
       };
     };
     const copies = Object.values(s.copyPlanned);
@@ -276,6 +326,8 @@ export class RunTally {
         failed: l.changed + l.failed,
         gone: l.gone,
         skipped: l.skipped,
+        // The multipart copy's "changed during copy" is a failure (its copy was abandoned), counted above.
+        changed: 0,
       },
     ];
   }
@@ -343,11 +395,11 @@ export class RunTally {
         continue;
       }
       const failed = sum(Object.values(job.failed));
-      const accounted = job.succeeded + failed + job.gone;
+      const accounted = job.succeeded + failed + job.gone + job.changed;
       if (accounted !== job.manifestRows) {
         const diff = job.manifestRows - accounted;
         problems.push(
-          `Job ${job.jobId}: manifest has ${job.manifestRows} rows but the report accounts for ${accounted} (${job.succeeded} succeeded, ${failed} failed, ${job.gone} gone); ${diff > 0 ? `${diff} missing` : `${-diff} extra`}.`,
+          `Job ${job.jobId}: manifest has ${job.manifestRows} rows but the report accounts for ${accounted} (${job.succeeded} succeeded, ${failed} failed, ${job.gone} gone, ${job.changed} changed since planning); ${diff > 0 ? `${diff} missing` : `${-diff} extra`}.`,
         );
       }
     }
@@ -362,6 +414,7 @@ export class RunTally {
       totals.skipped +
       totals.failed +
       totals.gone +
+      totals.changed +
       totals.notCurrent +
       totals.pending;
     if (problems.length === 0 && outcomes !== totals.seen) {

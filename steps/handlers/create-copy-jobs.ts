@@ -10,8 +10,13 @@ import { defineStep } from "../runtime/step.ts";
 
 export const createCopyJobs = defineStep({
   state: StateNames.createCopyJobs,
-  input: z.object({ run: RunContextSchema, plan: PlanSchema }),
-  async run({ run, plan }, { clients, config, now, log }): Promise<Jobs> {
+  input: z.object({
+    run: RunContextSchema,
+    plan: PlanSchema,
+    /** What "Enforce default encryption" returned: copies are guarded by its moment (batch-job-requests.ts). */
+    defaultEncryption: z.object({ enforcedAt: z.iso.datetime() }),
+  }),
+  async run({ run, plan, defaultEncryption }, { clients, config, now, log }): Promise<Jobs> {
     const jobs: Jobs["jobs"] = [];
     const earlier = await jobsOfPlan(clients.s3control, run.accountId, run.bucket, plan.planPrefix);
     for (const manifest of plan.manifests) {
@@ -33,7 +38,10 @@ export const createCopyJobs = defineStep({
         new CreateJobCommand({
           AccountId: run.accountId,
           ConfirmationRequired: run.options.requireApproval,
-          Operation: manifest.operation === "copy" ? copyOperation(run, unit) : updateEncryptionOperation(run),
+          Operation:
+            manifest.operation === "copy"
+              ? copyOperation(run, unit, defaultEncryption.enforcedAt)
+              : updateEncryptionOperation(run),
           Report: jobReport(run, plan.planPrefix),
           // Every earlier job of this unit ended without finishing (a live one was reused above).
           ClientRequestToken: jobToken(plan.planPrefix, unit, mine.length),

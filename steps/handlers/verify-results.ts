@@ -1,4 +1,4 @@
-import { HeadObjectCommand } from "@aws-sdk/client-s3";
+import { HeadObjectCommand, type HeadObjectCommandOutput, ListObjectVersionsCommand } from "@aws-sdk/client-s3";
 import pLimit from "p-limit";
 import { z } from "zod";
 import { BatchJobFailedError, CompletionReportError, VerificationFailedError } from "../../contract/errors.ts";
@@ -13,14 +13,22 @@ import { readLargeObjectList } from "../aws/large-object-list.ts";
 import { LineUpload } from "../aws/manifest-upload.ts";
 import { getStreamWithMd5, getText, getTextIfExists, httpStatusOf, putJson } from "../aws/s3-io.ts";
 import { encodeManifestKey } from "../domain/batch-manifest.ts";
-import { parseReportManifest, type ReportRow, reportRows } from "../domain/completion-report.ts";
+import {
+  type ObjectNow,
+  parseReportManifest,
+  type ReportRow,
+  reportRows,
+  rowCheck,
+} from "../domain/completion-report.ts";
 import { Reservoir } from "../domain/spot-check.ts";
-import { RunTally } from "../domain/tally.ts";
+import { type RowOutcome, RunTally } from "../domain/tally.ts";
 import { defineStep, type StepDeps } from "../runtime/step.ts";
 
 const FAILED_HEADER = "bucket,key,category,http_status,error_code,message\n";
-/** HeadObject calls in flight during the spot check. */
+/** HeadObject calls in flight during the spot check and the checks of report rows. */
 const HEAD_CONCURRENCY = 16;
+/** Report rows held for HeadObject at a time, so memory stays bounded whatever the number of such rows. */
+const CHECK_BATCH = 1_000;
 
 export interface SpotCheckMismatch {
   key: string;
@@ -28,9 +36,11 @@ export interface SpotCheckMismatch {
 }
 
 /**
- * Accounts for every object: each copy job's completion report is read in full, every row lands in the tally
- * (a deleted object counts as gone, not failed), failed rows are listed in failed.csv, and a sample of
- * re-encrypted objects is checked independently with HeadObject.
+ * Accounts for every object: each copy job's completion report is read in full, every row lands in the tally,
+ * failed rows are listed in failed.csv, and a sample of re-encrypted objects is checked independently with
+ * HeadObject. Rows that say the object is missing (404) or was modified since default encryption was enforced
+ * (412) are counted by what HeadObject finds at the key now (domain/completion-report.ts, rowCheck): gone only
+ * when the object is absent; changed since planning only when it is compliant; otherwise a failure.
  */
 export const verifyResults = defineStep({
   state: StateNames.verifyResults,
@@ -64,15 +74,30 @@ export const verifyResults = defineStep({
           storageClass: job.storageClass as CopyStorageClass | undefined,
           manifestRows: job.objects,
         });
+        const onOutcome = (row: ReportRow, settled: RowOutcome): Promise<void> | undefined => {
+          if (settled.outcome === "succeeded") sample.offer({ key: row.key, storageClass: job.storageClass });
+          if (settled.outcome !== "failed") return undefined;
+          return failedList.write(
+            failedLine(row.bucket, row.key, settled.category, settled.message, row.httpStatus, row.errorCode),
+          );
+        };
+        const toCheck: ReportRow[] = [];
+        const settleChecked = async (): Promise<void> => {
+          const rows = toCheck.splice(0);
+          const limit = pLimit(HEAD_CONCURRENCY);
+          const found = await Promise.all(rows.map((row) => limit(() => objectNow(run, row.key, deps))));
+          for (const [i, row] of rows.entries()) {
+            await onOutcome(row, tally.recordReportRow(job.jobId, row, found[i]));
+          }
+        };
         const rows = await readCompletionReport(run, plan.planPrefix, job.jobId, deps, (row) => {
-          const category = tally.recordReportRow(job.jobId, row);
-          if (row.taskStatus === "succeeded") sample.offer({ key: row.key, storageClass: job.storageClass });
-          else if (category !== "gone")
-            return failedList.write(
-              failedLine(row.bucket, row.key, category ?? "other", row.resultMessage, row.httpStatus, row.errorCode),
-            );
-          return undefined;
+          if (rowCheck(job.operation, row) !== undefined) {
+            toCheck.push(row);
+            return toCheck.length >= CHECK_BATCH ? settleChecked() : undefined;
+          }
+          return onOutcome(row, tally.recordReportRow(job.jobId, row));
         });
+        await settleChecked();
         if (rows === undefined) {
           throw new BatchJobFailedError(
             `Copy job ${job.jobId} ended ${status} without a completion report: ${failureReasons.join("; ") || "no reason given"}.`,
@@ -155,30 +180,86 @@ async function readCompletionReport(
   return rows;
 }
 
-/** HEADs each sampled object: it must be SSE-KMS under the target key with Bucket Key, in its planned class. */
+/** SSE-KMS under the target key with Bucket Key: what every object must be when the run ends. */
+function isCompliant(run: RunContext, head: HeadObjectCommandOutput): boolean {
+  return (
+    head.ServerSideEncryption === "aws:kms" && head.SSEKMSKeyId === run.kmsKeyArn && head.BucketKeyEnabled === true
+  );
+}
+
+function describeObject(head: HeadObjectCommandOutput): string {
+  return `${head.ServerSideEncryption ?? "none"} key=${head.SSEKMSKeyId ?? "-"} bucketKey=${head.BucketKeyEnabled ?? false} class=${head.StorageClass ?? "STANDARD"}`;
+}
+
+/** The object at `key` now (HeadObject with the real key, not the report's text), or that there is none. */
+async function objectNow(run: RunContext, key: string, { clients }: StepDeps): Promise<ObjectNow> {
+  try {
+    const head = await clients.s3.send(new HeadObjectCommand({ Bucket: run.bucket, Key: key }));
+    return { exists: true, compliant: isCompliant(run, head), found: describeObject(head) };
+  } catch (err) {
+    if (httpStatusOf(err) === 404) return { exists: false };
+    throw err;
+  }
+}
+
+/**
+ * In a versioned bucket, the version a copy in place read: the one right below the current version (a copy needs
+ * its source current, so no delete marker lies between). Undefined in an unversioned bucket, or when the listing
+ * does not show that order (the current version is not the first, or a delete marker came between).
+ */
+async function copiedVersion(
+  run: RunContext,
+  key: string,
+  current: HeadObjectCommandOutput,
+  { clients }: StepDeps,
+): Promise<HeadObjectCommandOutput | undefined> {
+  if (current.VersionId === undefined || current.VersionId === "null") return undefined;
+  const listed = await clients.s3.send(new ListObjectVersionsCommand({ Bucket: run.bucket, Prefix: key, MaxKeys: 2 }));
+  if ((listed.DeleteMarkers ?? []).some((m) => m.Key === key)) return undefined;
+  const versions = (listed.Versions ?? []).filter((v) => v.Key === key);
+  const below = versions[1]?.VersionId;
+  if (versions[0]?.VersionId !== current.VersionId || below === undefined) return undefined;
+  return clients.s3.send(new HeadObjectCommand({ Bucket: run.bucket, Key: key, VersionId: below }));
+}
+
+function sameMetadata(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
+  const sorted = (m: Record<string, string> | undefined) => JSON.stringify(Object.entries(m ?? {}).sort());
+  return sorted(a) === sorted(b);
+}
+
+/**
+ * HEADs each sampled object: it must be SSE-KMS under the target key with Bucket Key. A copied one (a sample with
+ * a storage class) must also keep the storage class, content type and user metadata of the version it was copied
+ * from, read from the bucket where versioning keeps it: the plan's class is what the inventory saw, and a lifecycle
+ * transition since then changes the class without changing Last-Modified. Without versioning the plan is all
+ * there is to compare the class with.
+ */
 async function spotCheck(
   run: RunContext,
   sample: { key: string; storageClass: string | undefined }[],
-  { clients }: StepDeps,
+  deps: StepDeps,
 ): Promise<SpotCheckMismatch[]> {
   const limit = pLimit(HEAD_CONCURRENCY);
   const results = await Promise.all(
     sample.map((item) =>
       limit(async () => {
         try {
-          const head = await clients.s3.send(new HeadObjectCommand({ Bucket: run.bucket, Key: item.key }));
+          const head = await deps.clients.s3.send(new HeadObjectCommand({ Bucket: run.bucket, Key: item.key }));
           const storageClass = head.StorageClass ?? "STANDARD";
-          const ok =
-            head.ServerSideEncryption === "aws:kms" &&
-            head.SSEKMSKeyId === run.kmsKeyArn &&
-            head.BucketKeyEnabled === true &&
-            (item.storageClass === undefined || storageClass === item.storageClass);
-          return ok
-            ? undefined
-            : {
-                key: item.key,
-                found: `${head.ServerSideEncryption ?? "none"} key=${head.SSEKMSKeyId ?? "-"} bucketKey=${head.BucketKeyEnabled ?? false} class=${storageClass}`,
-              };
+          let ok = isCompliant(run, head);
+          let found = describeObject(head);
+          if (item.storageClass !== undefined) {
+            const source = await copiedVersion(run, item.key, head, deps);
+            const expectedClass = source ? (source.StorageClass ?? "STANDARD") : item.storageClass;
+            ok &&= storageClass === expectedClass;
+            if (source && (head.ContentType !== source.ContentType || !sameMetadata(head.Metadata, source.Metadata))) {
+              ok = false;
+              found += ` (content type or user metadata differ from version ${source.VersionId ?? "?"} it was copied from)`;
+            } else if (storageClass !== expectedClass) {
+              found += ` (expected class ${expectedClass}${source ? ` of version ${source.VersionId ?? "?"} it was copied from` : " as planned"})`;
+            }
+          }
+          return ok ? undefined : { key: item.key, found };
         } catch (err) {
           // Deleted after its copy (nothing left to encrypt), or a key rekey misread: counted apart (domain/spot-check.ts).
           if (httpStatusOf(err) === 404) return { key: item.key, found: NOT_FOUND };

@@ -56,7 +56,7 @@ describe("RunTally", () => {
     const tally = plannedTally();
     tally.recordReportRow("job-std", report("a", "succeeded"));
     tally.recordReportRow("job-std", report("b", "succeeded"));
-    tally.recordReportRow("job-std", report("c", "failed", 404, "NoSuchKey"));
+    tally.recordReportRow("job-std", report("c", "failed", 404, "NoSuchKey"), { exists: false });
     tally.recordReportRow("job-ia", report("ia", "failed", 403, "AccessDenied"));
 
     const result = tally.assertReconciled();
@@ -70,7 +70,99 @@ describe("RunTally", () => {
       gone: 1,
       notCurrent: 1,
       pending: 0,
+      changed: 0,
     });
+  });
+
+  it("counts a 404 as gone only when the object is absent, and names the likely key encoding problem otherwise", () => {
+    const tally = plannedTally();
+    expect(() => tally.recordReportRow("job-std", report("a", "failed", 404, "NoSuchKey"))).toThrow(
+      VerificationFailedError,
+    );
+    const present = { exists: true, compliant: false, found: "none key=- bucketKey=false class=STANDARD" } as const;
+    expect(tally.recordReportRow("job-std", report("a", "failed", 404, "NoSuchKey"), present)).toMatchObject({
+      outcome: "failed",
+      category: "missing-but-present",
+    });
+    expect(tally.recordReportRow("job-std", report("b", "failed", 404, "NotFound"), { exists: false })).toEqual({
+      outcome: "gone",
+    });
+    tally.recordReportRow("job-std", report("c", "succeeded"));
+    tally.recordReportRow("job-ia", report("ia", "succeeded"));
+
+    const result = tally.assertReconciled();
+    expect(result.totals).toMatchObject({ reencrypted: 2, gone: 1, failed: 1, changed: 0 });
+    const built = buildRunReport(tally, {
+      bucket: "src",
+      kmsKeyArn: "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+      startedAt: new Date("2026-01-01T00:00:00Z"),
+      finishedAt: new Date("2026-01-01T01:00:00Z"),
+    });
+    expect(built.failed).toMatchObject([{ category: "missing-but-present", count: 1, samples: [{ key: "a" }] }]);
+    expect(renderSummary(built)).toMatch(/1 missing-but-present: .*key encoding/);
+  });
+
+  it("counts a copy refused as modified since planning as changed when compliant now, as a failure otherwise", () => {
+    const tally = plannedTally();
+    const refused = (key: string) => report(key, "failed", 412, "PreconditionFailed");
+    expect(() => tally.recordReportRow("job-std", refused("a"))).toThrow(VerificationFailedError);
+    const compliant = {
+      exists: true,
+      compliant: true,
+      found: "aws:kms key=k bucketKey=true class=STANDARD_IA",
+    } as const;
+    expect(tally.recordReportRow("job-std", refused("a"), compliant)).toEqual({ outcome: "changed" });
+    const sseS3 = { exists: true, compliant: false, found: "AES256 key=- bucketKey=false class=STANDARD" } as const;
+    expect(tally.recordReportRow("job-std", refused("b"), sseS3)).toMatchObject({
+      outcome: "failed",
+      category: "changed-not-compliant",
+    });
+    expect(tally.recordReportRow("job-std", refused("c"), { exists: false })).toEqual({ outcome: "gone" });
+    tally.recordReportRow("job-ia", report("ia", "succeeded"));
+
+    const result = tally.assertReconciled();
+    expect(result.totals).toEqual({
+      seen: 7,
+      reencrypted: 1,
+      alreadyCompliant: 0,
+      skipped: 2,
+      failed: 1,
+      gone: 1,
+      notCurrent: 1,
+      pending: 0,
+      changed: 1,
+    });
+    const built = buildRunReport(tally, {
+      bucket: "src",
+      kmsKeyArn: "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+      startedAt: new Date("2026-01-01T00:00:00Z"),
+      finishedAt: new Date("2026-01-01T01:00:00Z"),
+    });
+    expect(built.failed).toMatchObject([
+      {
+        category: "changed-not-compliant",
+        count: 1,
+        samples: [{ key: "b", message: expect.stringContaining("AES256") }],
+      },
+    ]);
+    expect(built.routes[0]).toMatchObject({ route: "copy", changed: 1, failed: 1, gone: 1, reencrypted: 1 });
+    const text = renderSummary(built);
+    expect(text).toMatch(/Changed since planning, compliant through default encryption\s+1/);
+    expect(text).toContain("finished with problems");
+  });
+
+  it("does not reconcile when a changed object is counted twice", () => {
+    const tally = plannedTally();
+    const refused = report("a", "failed", 412, "PreconditionFailed");
+    const compliant = { exists: true, compliant: true, found: "aws:kms" } as const;
+    tally.recordReportRow("job-std", refused, compliant);
+    tally.recordReportRow("job-std", refused, compliant);
+    tally.recordReportRow("job-std", report("b", "succeeded"));
+    tally.recordReportRow("job-std", report("c", "succeeded"));
+    tally.recordReportRow("job-ia", report("ia", "succeeded"));
+    expect(tally.reconcile({ final: true }).problems.join(" ")).toContain(
+      "report accounts for 4 (2 succeeded, 0 failed, 0 gone, 2 changed since planning); 1 extra",
+    );
   });
 
   it("catches an object missing from a completion report", () => {
@@ -196,7 +288,17 @@ describe("buildRunReport and renderSummary", () => {
   it("gives a line per route with planned and settled counts, and no size where none is known", () => {
     const r = finishedReport();
     expect(r.routes).toEqual([
-      { route: "copy", planned: 4, bytes: 350, reencrypted: 3, alreadyCompliant: 0, failed: 1, gone: 0, skipped: 0 },
+      {
+        route: "copy",
+        planned: 4,
+        bytes: 350,
+        reencrypted: 3,
+        alreadyCompliant: 0,
+        failed: 1,
+        gone: 0,
+        skipped: 0,
+        changed: 0,
+      },
       {
         route: "update-encryption",
         planned: 0,
@@ -206,6 +308,7 @@ describe("buildRunReport and renderSummary", () => {
         failed: 0,
         gone: 0,
         skipped: 0,
+        changed: 0,
       },
       {
         route: "multipart-copy",
@@ -216,6 +319,7 @@ describe("buildRunReport and renderSummary", () => {
         failed: 0,
         gone: 0,
         skipped: 0,
+        changed: 0,
       },
     ]);
     const text = renderSummary(r);

@@ -45,8 +45,8 @@ describe("a run whose copy tasks are denied", () => {
       name: "denied-run",
       onEvent: (e) => {
         if (e.type === "StateEntered" && e.state.name === StateNames.createCopyJobs) {
-          const state = e.state.input as { run: unknown; plan: unknown };
-          createJobsInput = { run: state.run, plan: state.plan };
+          const state = e.state.input as { run: unknown; plan: unknown; defaultEncryption: unknown };
+          createJobsInput = { run: state.run, plan: state.plan, defaultEncryption: state.defaultEncryption };
         }
         if (e.type === "StateExited" && e.state.name === StateNames.createCopyJobs) {
           createdJobIds = ((e.state.output as { jobs: { jobs: { jobId: string }[] } }).jobs.jobs ?? []).map(

@@ -228,6 +228,7 @@ describe("rekey re-encrypts one bucket end to end in the sandbox", () => {
       // Deleted keys: their last version became noncurrent, plus one delete marker each.
       notCurrent: noncurrentVersions + deleted.length * 2,
       pending: 0,
+      changed: 0,
     });
     const report = runReportSchema.parse(
       JSON.parse(

@@ -208,8 +208,9 @@ describe("each step's role allows exactly the calls its step makes", () => {
         ...each(["s3:GetObject"], [`${w()}/runs/*`, `${w()}/plans/*`]),
         ...each(["s3:PutObject", "s3:AbortMultipartUpload"], [`${w()}/runs/*`]),
         `s3:ListBucket ${w()}`,
-        ...each(["s3:GetObject"], TARGET_OBJECTS),
-        ...each(["s3:ListBucket"], TARGET_BUCKETS),
+        // The spot check reads the version a copy was copied from (ListObjectVersions, HeadObject with VersionId).
+        ...each(["s3:GetObject", "s3:GetObjectVersion"], TARGET_OBJECTS),
+        ...each(["s3:ListBucket", "s3:ListBucketVersions"], TARGET_BUCKETS),
       ],
     ],
     [

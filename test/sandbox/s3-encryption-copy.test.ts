@@ -348,6 +348,25 @@ describe("CopyObject", () => {
     );
   });
 
+  it("compares copy-source dates in whole seconds, as Last-Modified and HTTP dates have no finer resolution", async () => {
+    const bucket = await newBucket();
+    await env.s3.send(new PutObjectCommand({ Bucket: bucket, Key: "s", Body: "x" }));
+    const lastModified = (await env.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "s" }))).LastModified;
+    if (!lastModified) throw new Error("HeadObject gave no LastModified");
+    const src = copySource(bucket, "s");
+    // Written in the second the date names, so not modified since it: the copy goes ahead.
+    await env.s3.send(
+      new CopyObjectCommand({ Bucket: bucket, Key: "d", CopySource: src, CopySourceIfUnmodifiedSince: lastModified }),
+    );
+    const secondBefore = new Date(lastModified.getTime() - 1000);
+    const e = await s3Error(
+      env.s3.send(
+        new CopyObjectCommand({ Bucket: bucket, Key: "d", CopySource: src, CopySourceIfUnmodifiedSince: secondBefore }),
+      ),
+    );
+    expect([e.name, e.$metadata.httpStatusCode]).toEqual(["PreconditionFailed", 412]);
+  });
+
   it("copies a named old version and refuses a delete-marker source", async () => {
     const bucket = await newBucket(true);
     const v1 = await env.s3.send(new PutObjectCommand({ Bucket: bucket, Key: "k", Body: "one" }));

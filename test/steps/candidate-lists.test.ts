@@ -52,9 +52,20 @@ const deps = (): StepDeps => ({
   now: () => new Date(),
 });
 
+/**
+ * One moment per run, as "Enforce default encryption" gives every call of the run: the list jobs' copy operation
+ * carries it, so another moment with the same request token is another request.
+ */
+const enforcedAt = new Map<string, { enforcedAt: string }>();
+function enforcedFor(run: RunContext): { enforcedAt: string } {
+  const known = enforcedAt.get(run.runId) ?? { enforcedAt: new Date(Date.now() - 1000).toISOString() };
+  enforcedAt.set(run.runId, known);
+  return known;
+}
+
 /** Calls the step as the state machine's loop does, until it has the lists (or throws). */
 async function untilFound(run: RunContext): Promise<{ found: FoundCandidates; polls: CandidatesNotReady[] }> {
-  const enforced = { enforcedAt: new Date(Date.now() - 1000).toISOString() };
+  const enforced = enforcedFor(run);
   const polls: CandidatesNotReady[] = [];
   for (let i = 0; i < 200; i++) {
     const r = await findCandidateLists(run, enforced, deps());
@@ -87,7 +98,7 @@ describe("findCandidateLists", () => {
       expect(job?.Status, l.name).toMatch(/^Cancell(ing|ed)$/);
       expect(job?.ProgressSummary?.NumberOfTasksSucceeded ?? 0).toBe(0);
     }
-    const again = await findCandidateLists(run, { enforcedAt: new Date(0).toISOString() }, deps());
+    const again = await findCandidateLists(run, enforcedFor(run), deps());
     expect(again).toEqual(found);
     const jobs = (await clients.s3control.send(new ListJobsCommand({ AccountId: run.accountId }))).Jobs ?? [];
     expect(
