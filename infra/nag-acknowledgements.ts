@@ -100,6 +100,13 @@ export function planNagAcknowledgements(scopes: NagAcknowledgementScopes): NagAc
         "grant names that one file per bucket in the stack's own work bucket.",
     },
     {
+      id: iam5(`${workBucketArn}/${WorkBucketPrefixes.candidateJobs}`),
+      scopes: [step(S.findInventory)],
+      reason:
+        "A run records the candidate-list jobs it created in runs/<bucket>/<execution>/candidates/jobs.json, known " +
+        "only at run time; the grant names that one file per run in the stack's own work bucket.",
+    },
+    {
       id: iam5(
         `arn:${partition}:states:${stack.region}:${stack.account}:execution:<${stack.getLogicalId(stateMachine.node.defaultChild as CfnStateMachine)}.Name>:*`,
       ),

@@ -20,14 +20,23 @@ export interface SandboxEndpoint {
   region: string;
 }
 
-/** The settings every client shares: the sandbox's static credentials and a single attempt (no retries). */
-function common(region: string) {
-  return { region, credentials: SANDBOX_CREDENTIALS, maxAttempts: 1 };
+/**
+ * The settings every client shares: the sandbox's static credentials and, unless told otherwise, a single attempt
+ * (no retries), so a test sees every error the sandbox answers.
+ */
+function common(region: string, maxAttempts = 1) {
+  return { region, credentials: SANDBOX_CREDENTIALS, maxAttempts };
 }
 
-/** An S3 client for the sandbox: path-style, since a loopback endpoint cannot take `{bucket}.` host names. */
-export function sandboxS3Client({ endpoint, region }: SandboxEndpoint): S3Client {
-  return new S3Client({ ...common(region), endpoint, forcePathStyle: true });
+/**
+ * An S3 client for the sandbox: path-style, since a loopback endpoint cannot take `{bucket}.` host names.
+ * `maxAttempts` above 1 lets the SDK retry what it deems transient (a kept-alive connection the server closed).
+ */
+export function sandboxS3Client(
+  { endpoint, region }: SandboxEndpoint,
+  options: { maxAttempts?: number } = {},
+): S3Client {
+  return new S3Client({ ...common(region, options.maxAttempts), endpoint, forcePathStyle: true });
 }
 
 /**

@@ -85,7 +85,7 @@ export function grantStepPermissions(steps: Record<TaskStateName, StepFunction>,
     S.findInventory,
     "RecordCandidateListJobs",
     ["s3:GetObject", "s3:PutObject"],
-    [workBucket.arnForObjects(`${WorkBucketPrefixes.candidates.replace(/\*$/, "")}jobs.json`)],
+    [workBucket.arnForObjects(WorkBucketPrefixes.candidateJobs)],
   );
 
   // Manifests and skipped.csv are written with multipart uploads (steps/aws/manifest-upload.ts): Create/UploadPart/

@@ -25,6 +25,8 @@ export const WorkBucketPrefixes = {
   candidates: "runs/*/candidates/*",
   /** Each bucket's one-run lock (contract/run-context.ts bucketLockKey). */
   locks: "runs/*/lock.json",
+  /** The candidate-list jobs a run created (steps/aws/candidate-lists.ts candidateJobsKey). */
+  candidateJobs: "runs/*/candidates/jobs.json",
 } as const;
 
 export interface WorkBucketProps {

@@ -35,7 +35,9 @@ export interface BatchOperationsContext {
 export function createBatchOperations(ctx: BatchOperationsContext): BatchOperationsSandbox {
   let s3: S3Client | undefined;
   const client = () => {
-    s3 ??= sandboxS3Client({ endpoint: ctx.endpoint(), region: ctx.identity.region });
+    // Batch Operations' own S3 calls: with the SDK's default retries, as before, so a kept-alive loopback connection
+    // the server closed mid-reuse (ECONNRESET) is retried instead of becoming a failed task in the report.
+    s3 ??= sandboxS3Client({ endpoint: ctx.endpoint(), region: ctx.identity.region }, { maxAttempts: 3 });
     return s3;
   };
   const engine = new BatchEngine({

@@ -110,6 +110,7 @@ describe("a run without an inventory lists its candidates with the manifest gene
       skipped: scenario.keys.filter((k) => k.expectation.startsWith("skip-")).length,
       failed: 0,
       gone: 0,
+      changed: 0,
       notCurrent: 0,
       pending: 0,
     });

@@ -151,6 +151,8 @@ describe("each step's role allows exactly the calls its step makes", () => {
         ...each(["s3:GetInventoryConfiguration"], TARGET_BUCKETS),
         `s3:ListBucket ${w()}`,
         `s3:GetObject ${w()}/inventory/*`,
+        `s3:GetObject ${w()}/runs/*/candidates/jobs.json`,
+        `s3:PutObject ${w()}/runs/*/candidates/jobs.json`,
         "s3:CreateJob *",
         `s3:DescribeJob ${JOBS}`,
         `s3:UpdateJobStatus ${JOBS}`,
