@@ -217,12 +217,7 @@ export function createStepFunctions(deps: {
       }
       const data = includedData === "ALL_DATA";
       return definedOnly({
-        executionArn: e.executionArn,
-        stateMachineArn: e.stateMachineArn,
-        name: e.name,
-        status: e.status,
-        startDate: seconds(e.startDate),
-        stopDate: e.stopDate !== undefined ? seconds(e.stopDate) : undefined,
+        ...executionListItem(e),
         input: data ? e.input : undefined,
         inputDetails: data ? { included: true } : undefined,
         output: data ? e.output : undefined,
@@ -256,16 +251,7 @@ export function createStepFunctions(deps: {
         .sort((a, b) => sortKey(b) - sortKey(a) || b.sequence - a.sequence);
       const page = paginate(matching, input, `ListExecutions:${m.arn}:${statusFilter ?? ""}:${redriveFilter ?? ""}`);
       return {
-        executions: page.items.map((e) =>
-          definedOnly({
-            executionArn: e.executionArn,
-            stateMachineArn: e.stateMachineArn,
-            name: e.name,
-            status: e.status,
-            startDate: seconds(e.startDate),
-            stopDate: e.stopDate !== undefined ? seconds(e.stopDate) : undefined,
-          }),
-        ),
+        executions: page.items.map((e) => definedOnly(executionListItem(e))),
         ...page.next,
       };
     },
@@ -422,6 +408,18 @@ function wireEvent(event: HistoryEvent, includeData: boolean): Record<string, un
     wire[event.details.member] = value;
   }
   return wire;
+}
+
+/** What ListExecutions gives of an execution, and DescribeExecution begins with. */
+function executionListItem(e: SandboxExecution): Record<string, unknown> {
+  return {
+    executionArn: e.executionArn,
+    stateMachineArn: e.stateMachineArn,
+    name: e.name,
+    status: e.status,
+    startDate: seconds(e.startDate),
+    stopDate: e.stopDate !== undefined ? seconds(e.stopDate) : undefined,
+  };
 }
 
 /** JSON 1.0 timestamps are epoch seconds, with milliseconds as the fraction. */
