@@ -2,14 +2,12 @@ import { ListObjectVersionsCommand, type ListObjectVersionsCommandOutput } from 
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { StateNames } from "../../contract/states.ts";
 import type { ExecutionResult } from "../../local/executions.ts";
-import { rekeyClients } from "../../local/sandbox-clients.ts";
 import { startSandboxExecution } from "../../local/sandbox-run.ts";
-import { type MixedBucket, seedMixedBucket } from "../../local/scenarios/mixed-bucket.ts";
-import { SandboxAdmin } from "../../sandbox/admin-client.ts";
-import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
+import type { MixedBucket } from "../../local/scenarios/mixed-bucket.ts";
+import type { Sandbox } from "../../sandbox/server.ts";
 import { currentBucketLock } from "../../steps/aws/bucket-lock.ts";
 import type { AwsClients } from "../../steps/runtime/clients.ts";
-import { runOnScenario } from "../support/run-scenario.ts";
+import { runOnScenario, sandboxWithScenario } from "../support/run-scenario.ts";
 
 /**
  * One run per bucket, whoever starts it: executions started straight through the Step Functions API (no CLI
@@ -21,14 +19,12 @@ describe("one run per bucket", () => {
   let scenario: MixedBucket;
 
   beforeEach(async () => {
-    sandbox = await startSandbox();
-    clients = rekeyClients(sandbox);
-    scenario = await seedMixedBucket(clients, new SandboxAdmin(sandbox.endpoint), {
+    ({ sandbox, clients, scenario } = await sandboxWithScenario({
       bucket: "locked-data",
       workBucket: "locked-work",
       objects: 30,
       objectLock: false,
-    });
+    }));
   });
   afterEach(async () => {
     await sandbox.close();

@@ -5,17 +5,16 @@ import { StateNames } from "../../contract/states.ts";
 import { VerificationFileSchema } from "../../contract/verification.ts";
 import { sandboxBatchRoleArn } from "../../local/deploy.ts";
 import type { ExecutionResult } from "../../local/executions.ts";
-import { rekeyClients } from "../../local/sandbox-clients.ts";
-import { type MixedBucket, seedMixedBucket } from "../../local/scenarios/mixed-bucket.ts";
-import { SandboxAdmin } from "../../sandbox/admin-client.ts";
-import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
+import type { MixedBucket } from "../../local/scenarios/mixed-bucket.ts";
+import type { SandboxAdmin } from "../../sandbox/admin-client.ts";
+import type { Sandbox } from "../../sandbox/server.ts";
 import { getText } from "../../steps/aws/s3-io.ts";
 import { RunTally } from "../../steps/domain/tally.ts";
 import { verifyResults } from "../../steps/handlers/verify-results.ts";
 import type { AwsClients } from "../../steps/runtime/clients.ts";
 import { invokeStep } from "../../steps/runtime/invoke.ts";
 import { silentLogger } from "../../steps/runtime/log.ts";
-import { runOnScenario } from "../support/run-scenario.ts";
+import { runOnScenario, sandboxWithScenario } from "../support/run-scenario.ts";
 
 /**
  * A copy task that answers 404 counts as "gone since planning" only once HeadObject of its key, decoded as the
@@ -33,10 +32,11 @@ describe("404s in a completion report", () => {
   let verifyInput: unknown;
 
   beforeAll(async () => {
-    sandbox = await startSandbox();
-    clients = rekeyClients(sandbox);
-    admin = new SandboxAdmin(sandbox.endpoint);
-    scenario = await seedMixedBucket(clients, admin, { bucket: "gone-data", workBucket: "gone-work", objects: 40 });
+    ({ sandbox, clients, admin, scenario } = await sandboxWithScenario({
+      bucket: "gone-data",
+      workBucket: "gone-work",
+      objects: 40,
+    }));
     const candidates = scenario.keys.filter((k) => k.expectation === "reencrypt").map((k) => k.key);
     [present = "", deleted = ""] = candidates;
     await admin.request("POST", "/_sandbox/batch/faults", {

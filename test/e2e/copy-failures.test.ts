@@ -14,7 +14,7 @@ import { createCopyJobs } from "../../steps/handlers/create-copy-jobs.ts";
 import type { AwsClients } from "../../steps/runtime/clients.ts";
 import { invokeStep } from "../../steps/runtime/invoke.ts";
 import { silentLogger } from "../../steps/runtime/log.ts";
-import { runOnScenario } from "../support/run-scenario.ts";
+import { runOnScenario, sandboxWithScenario } from "../support/run-scenario.ts";
 
 /** Copy tasks that fail for a reason an operator must fix: the run says so and fails; nothing else changes. */
 describe("a run whose copy tasks are denied", () => {
@@ -28,10 +28,11 @@ describe("a run whose copy tasks are denied", () => {
   let createdJobIds: string[] = [];
 
   beforeAll(async () => {
-    sandbox = await startSandbox();
-    clients = rekeyClients(sandbox);
-    admin = new SandboxAdmin(sandbox.endpoint);
-    scenario = await seedMixedBucket(clients, admin, { bucket: "denied-data", workBucket: "denied-work", objects: 60 });
+    ({ sandbox, clients, admin, scenario } = await sandboxWithScenario({
+      bucket: "denied-data",
+      workBucket: "denied-work",
+      objects: 60,
+    }));
     denied = scenario.keys
       .filter((k) => k.expectation === "reencrypt")
       .slice(0, 2)

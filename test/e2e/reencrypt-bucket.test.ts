@@ -6,22 +6,15 @@ import { runReportSchema } from "../../contract/final-report.ts";
 import { planKeys } from "../../contract/run-context.ts";
 import { StateNames } from "../../contract/states.ts";
 import type { ExecutionResult } from "../../local/executions.ts";
-import { rekeyClients } from "../../local/sandbox-clients.ts";
-import {
-  becomesCompliant,
-  bodyOf,
-  encryptionUpdated,
-  type MixedBucket,
-  seedMixedBucket,
-} from "../../local/scenarios/mixed-bucket.ts";
-import { SandboxAdmin } from "../../sandbox/admin-client.ts";
+import { becomesCompliant, bodyOf, encryptionUpdated, type MixedBucket } from "../../local/scenarios/mixed-bucket.ts";
+import type { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import type { AdminObjectVersion } from "../../sandbox/s3/admin.ts";
 import { UPDATE_OBJECT_ENCRYPTION_CREATES_VERSION } from "../../sandbox/s3/update-encryption.ts";
-import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
+import type { Sandbox } from "../../sandbox/server.ts";
 import { getText } from "../../steps/aws/s3-io.ts";
 import { decodeManifestKey } from "../../steps/domain/batch-manifest.ts";
 import type { AwsClients } from "../../steps/runtime/clients.ts";
-import { finalReport, runOnScenario } from "../support/run-scenario.ts";
+import { finalReport, runOnScenario, sandboxWithScenario } from "../support/run-scenario.ts";
 
 /**
  * One bucket holding every case the foundation knows, re-encrypted end to end through the state machine with
@@ -40,10 +33,11 @@ describe("rekey re-encrypts one bucket end to end in the sandbox", () => {
   let plan: unknown;
 
   beforeAll(async () => {
-    sandbox = await startSandbox();
-    clients = rekeyClients(sandbox);
-    admin = new SandboxAdmin(sandbox.endpoint);
-    scenario = await seedMixedBucket(clients, admin, { bucket: "e2e-data", workBucket: "e2e-work", objects: 400 });
+    ({ sandbox, clients, admin, scenario } = await sandboxWithScenario({
+      bucket: "e2e-data",
+      workBucket: "e2e-work",
+      objects: 400,
+    }));
     before = new Map((await admin.versions(scenario.bucket)).map((v) => [v.versionId, v]));
     const candidates = scenario.keys.filter((k) => k.expectation === "reencrypt");
     deletedDuringRun = candidates[7]?.key ?? "";

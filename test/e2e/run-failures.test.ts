@@ -12,14 +12,12 @@ import {
 import { ListJobsCommand } from "@aws-sdk/client-s3-control";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { StateNames } from "../../contract/states.ts";
-import { rekeyClients } from "../../local/sandbox-clients.ts";
 import { startSandboxExecution } from "../../local/sandbox-run.ts";
-import { type MixedBucket, seedMixedBucket } from "../../local/scenarios/mixed-bucket.ts";
-import { SandboxAdmin } from "../../sandbox/admin-client.ts";
-import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
+import type { MixedBucket } from "../../local/scenarios/mixed-bucket.ts";
+import type { Sandbox } from "../../sandbox/server.ts";
 import { getText, getTextIfExists, putJson, putText } from "../../steps/aws/s3-io.ts";
 import type { AwsClients } from "../../steps/runtime/clients.ts";
-import { runOnScenario } from "../support/run-scenario.ts";
+import { runOnScenario, sandboxWithScenario } from "../support/run-scenario.ts";
 
 /** Runs that must stop with a named error, a message that says what to do, and nothing half-written. */
 describe("a run that cannot proceed", () => {
@@ -28,18 +26,27 @@ describe("a run that cannot proceed", () => {
   let scenario: MixedBucket;
 
   beforeEach(async () => {
-    sandbox = await startSandbox();
-    clients = rekeyClients(sandbox);
-    scenario = await seedMixedBucket(clients, new SandboxAdmin(sandbox.endpoint), {
+    ({ sandbox, clients, scenario } = await sandboxWithScenario({
       bucket: "fail-data",
       workBucket: "fail-work",
       objects: 40,
       objectLock: false,
-    });
+    }));
   });
   afterEach(async () => {
     await sandbox.close();
   });
+
+  /** The data files of the delivered inventory, in key order. */
+  const inventoryDataKeys = async () => {
+    const listed = await clients.s3.send(
+      new ListObjectsV2Command({
+        Bucket: scenario.workBucket,
+        Prefix: `inventory/${scenario.bucket}/${scenario.inventoryConfigurationId}/data/`,
+      }),
+    );
+    return (listed.Contents ?? []).map((o) => o.Key ?? "").sort();
+  };
 
   const run = (input: Record<string, unknown>, extra: Partial<Parameters<typeof startSandboxExecution>[0]> = {}) =>
     startSandboxExecution({
@@ -170,13 +177,7 @@ describe("a run that cannot proceed", () => {
       maxRowsPerFile: 20,
       beforeStep: {
         [StateNames.writeManifests]: async () => {
-          const listed = await clients.s3.send(
-            new ListObjectsV2Command({
-              Bucket: scenario.workBucket,
-              Prefix: `inventory/${scenario.bucket}/${scenario.inventoryConfigurationId}/data/`,
-            }),
-          );
-          const keys = (listed.Contents ?? []).map((o) => o.Key ?? "").sort();
+          const keys = await inventoryDataKeys();
           expect(keys.length).toBeGreaterThan(2);
           const victim = keys[1] ?? "";
           damaged.push(victim);
@@ -204,13 +205,7 @@ describe("a run that cannot proceed", () => {
       beforeStep: {
         [StateNames.writeManifests]: async () => {
           if (replaced.length) return;
-          const listed = await clients.s3.send(
-            new ListObjectsV2Command({
-              Bucket: scenario.workBucket,
-              Prefix: `inventory/${scenario.bucket}/${scenario.inventoryConfigurationId}/data/`,
-            }),
-          );
-          const victim = (listed.Contents ?? []).map((o) => o.Key ?? "").sort()[0] ?? "";
+          const victim = (await inventoryDataKeys())[0] ?? "";
           // A well-formed file that lost its last row: only the MD5 tells it from the delivered one.
           const rows = gunzipSync(await bytesOf(victim))
             .toString("utf8")

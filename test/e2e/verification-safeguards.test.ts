@@ -1,13 +1,11 @@
 import { CopyObjectCommand, DeleteObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { StateNames } from "../../contract/states.ts";
-import { rekeyClients } from "../../local/sandbox-clients.ts";
-import { type MixedBucket, seedMixedBucket } from "../../local/scenarios/mixed-bucket.ts";
-import { SandboxAdmin } from "../../sandbox/admin-client.ts";
-import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
+import type { MixedBucket } from "../../local/scenarios/mixed-bucket.ts";
+import type { Sandbox } from "../../sandbox/server.ts";
 import { getText, putText } from "../../steps/aws/s3-io.ts";
 import type { AwsClients } from "../../steps/runtime/clients.ts";
-import { runOnScenario } from "../support/run-scenario.ts";
+import { runOnScenario, sandboxWithScenario } from "../support/run-scenario.ts";
 
 /**
  * "Verify results" is the run's own evidence (README "How a run works"): it must refuse a completion report whose
@@ -21,14 +19,12 @@ describe("Verify results", () => {
   let scenario: MixedBucket;
 
   beforeEach(async () => {
-    sandbox = await startSandbox();
-    clients = rekeyClients(sandbox);
-    scenario = await seedMixedBucket(clients, new SandboxAdmin(sandbox.endpoint), {
+    ({ sandbox, clients, scenario } = await sandboxWithScenario({
       bucket: "verify-data",
       workBucket: "verify-work",
       objects: 40,
       objectLock: false,
-    });
+    }));
   });
   afterEach(async () => {
     await sandbox.close();

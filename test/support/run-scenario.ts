@@ -1,10 +1,21 @@
 import type { FinalReportOutput } from "../../contract/final-report.ts";
 import { StateNames } from "../../contract/states.ts";
 import type { ExecutionResult, StateEvent } from "../../local/executions.ts";
+import { type RekeyClients, rekeyClients } from "../../local/sandbox-clients.ts";
 import { startSandboxExecution } from "../../local/sandbox-run.ts";
-import type { MixedBucket } from "../../local/scenarios/mixed-bucket.ts";
+import { type MixedBucket, seedMixedBucket } from "../../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
-import type { Sandbox } from "../../sandbox/server.ts";
+import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
+
+/** What an end-to-end test starts from: a sandbox, rekey's clients for it, its admin API and the seeded mixed bucket. */
+export async function sandboxWithScenario(
+  seed: Parameters<typeof seedMixedBucket>[2],
+): Promise<{ sandbox: Sandbox; clients: RekeyClients; admin: SandboxAdmin; scenario: MixedBucket }> {
+  const sandbox = await startSandbox();
+  const clients = rekeyClients(sandbox);
+  const admin = new SandboxAdmin(sandbox.endpoint);
+  return { sandbox, clients, admin, scenario: await seedMixedBucket(clients, admin, seed) };
+}
 
 /**
  * Runs rekey on a seeded bucket with short waits, delivering the inventory the first time the run waits for
