@@ -47,7 +47,7 @@ export function startFollowedExecution(params: {
   pollMs?: number;
 }): FollowedExecution {
   const { sfn } = params;
-  const executionArn = `${params.stateMachineArn.replace(":stateMachine:", ":execution:")}:${params.name}`;
+  const executionArn = executionArnOf(params.stateMachineArn, params.name);
   const started = sfn.send(
     new StartExecutionCommand({
       stateMachineArn: params.stateMachineArn,
@@ -78,6 +78,11 @@ export function startFollowedExecution(params: {
       await sfn.send(new StopExecutionCommand({ executionArn: arn }));
     },
   };
+}
+
+/** The ARN Step Functions gives an execution of a state machine by its name. */
+export function executionArnOf(stateMachineArn: string, name: string): string {
+  return `${stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`;
 }
 
 /** History events with an id above `lastId`, oldest first: read newest first until the known ones. */

@@ -1,7 +1,7 @@
 import type { TaskStateName } from "../contract/states.ts";
 import type { Sandbox } from "../sandbox/server.ts";
-import { deployToSandbox, type SandboxDeployment } from "./deploy.ts";
-import { type FollowedExecution, type StateEvent, startFollowedExecution } from "./executions.ts";
+import { deployToSandbox, type SandboxDeployment, STATE_MACHINE_NAME } from "./deploy.ts";
+import { executionArnOf, type FollowedExecution, type StateEvent, startFollowedExecution } from "./executions.ts";
 import { rekeyClients } from "./sandbox-clients.ts";
 
 const deployments = new WeakMap<Sandbox, Promise<SandboxDeployment>>();
@@ -45,9 +45,10 @@ export function startSandboxExecution(params: {
     });
     return execution;
   });
-  const executionArn = `arn:aws:states:${sandbox.identity.region}:${sandbox.identity.accountId}:execution:rekey:${params.name}`;
+  const { region, accountId } = sandbox.identity;
+  const stateMachineArn = `arn:aws:states:${region}:${accountId}:stateMachine:${STATE_MACHINE_NAME}`;
   return {
-    executionArn,
+    executionArn: executionArnOf(stateMachineArn, params.name),
     name: params.name,
     result: ready.then((e) => e.result),
     abort: () => ready.then((e) => e.abort()),
