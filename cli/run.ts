@@ -36,7 +36,7 @@ Local sandbox:
                                       Re-encrypt a seeded bucket end to end in a fresh sandbox
                                       (--source generate: plan from the manifest generator, no inventory)
   rekey sandbox [--port P] [--host H] [--verbose]
-                                      Serve the local AWS sandbox in the foreground
+                                      Serve the local AWS sandbox in the foreground, with rekey deployed into it
   rekey sandbox seed --bucket B [--objects N] [--endpoint URL] [--env]
                                       Fill a bucket of a running sandbox with the demo's mix of objects
                                       (--env: print BUCKET, KMS_KEY_ARN, INVENTORY_ID as shell exports)

@@ -17,7 +17,7 @@ export function sandboxEnvironment(endpoint: string, region: string): string[] {
   ];
 }
 
-/** `rekey sandbox`: serves the emulated AWS APIs in the foreground until interrupted. */
+/** `rekey sandbox`: serves the emulated AWS APIs, with rekey deployed into them, in the foreground until interrupted. */
 export async function sandboxCommand(options: { port: number; host: string; verbose: boolean }): Promise<void> {
   const sandbox = await startSandbox({
     port: options.port,
