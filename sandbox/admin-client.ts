@@ -1,3 +1,4 @@
+import type { FaultRuleInput, FaultRuleState } from "./faults/rules.ts";
 import type { AdminObjectVersion } from "./s3/admin.ts";
 import type { DeliveryResult } from "./s3/inventory.ts";
 import type { SeedObject, SeedResult } from "./s3/seed.ts";
@@ -44,6 +45,24 @@ export class SandboxAdmin {
   async lambdaLogs(functionName: string): Promise<string> {
     const q = new URLSearchParams({ function: functionName });
     return (await this.request<{ log: string }>("GET", `/_sandbox/lambda/logs?${q}`)).log;
+  }
+
+  /**
+   * Adds API-call fault rules (sandbox/FAULTS.md): matching calls answer the rule's AWS error in the service's wire
+   * format, on a `share` of calls or the next `count`. Returns the added rules with their ids.
+   */
+  async addFaults(...rules: FaultRuleInput[]): Promise<FaultRuleState[]> {
+    return (await this.request<{ rules: FaultRuleState[] }>("POST", "/_sandbox/faults", { rules })).rules;
+  }
+
+  /** Every fault rule, with how many calls each matched and failed (and, for `count` rules, how many remain). */
+  async faults(): Promise<FaultRuleState[]> {
+    return (await this.request<{ rules: FaultRuleState[] }>("GET", "/_sandbox/faults")).rules;
+  }
+
+  /** Removes one fault rule, or all of them. */
+  async clearFaults(id?: string): Promise<void> {
+    await this.request("DELETE", id === undefined ? "/_sandbox/faults" : `/_sandbox/faults/${encodeURIComponent(id)}`);
   }
 
   /** Any admin call, for services whose admin routes have no typed method here. */

@@ -14,6 +14,12 @@ export interface SandboxClients {
   sfn: SFNClient;
 }
 
+/**
+ * What the sandbox's own Batch Operations engine appends to its S3 client's user agent, so fault rules can tell its
+ * calls (tasks, manifests, reports) from a client's, as AWS tells a service's calls from a caller's.
+ */
+export const BATCH_OPERATIONS_USER_AGENT = "sandbox-batch-operations";
+
 /** Where the clients go: the sandbox's `http://127.0.0.1:<port>` endpoint and its region. */
 export interface SandboxEndpoint {
   endpoint: string;
@@ -34,9 +40,14 @@ function common(region: string, maxAttempts = 1) {
  */
 export function sandboxS3Client(
   { endpoint, region }: SandboxEndpoint,
-  options: { maxAttempts?: number } = {},
+  options: { maxAttempts?: number; customUserAgent?: string } = {},
 ): S3Client {
-  return new S3Client({ ...common(region, options.maxAttempts), endpoint, forcePathStyle: true });
+  return new S3Client({
+    ...common(region, options.maxAttempts),
+    endpoint,
+    forcePathStyle: true,
+    ...(options.customUserAgent !== undefined ? { customUserAgent: options.customUserAgent } : {}),
+  });
 }
 
 /**

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { DEFAULT_IDENTITY, type SandboxIdentity } from "./config.ts";
+import { FaultInjector } from "./faults/injector.ts";
 import {
   decodeAwsChunked,
   isAwsChunked,
@@ -39,6 +40,8 @@ export interface Sandbox {
   batch: BatchOperationsSandbox;
   stepFunctions: StepFunctionsSandbox;
   lambda: LambdaSandbox;
+  /** API-call faults (sandbox/FAULTS.md), also under `/_sandbox/faults`. */
+  faults: FaultInjector;
   close(): Promise<void>;
 }
 
@@ -55,6 +58,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   });
   const lambda = createLambda({ identity, endpoint: () => endpoint });
   const stepFunctions = createStepFunctions({ identity, lambda });
+  const faults = new FaultInjector();
   const byService: Record<string, ServiceHandler> = {
     s3: (req) => (req.rawPath.startsWith("/v20180820/") ? batch.handler(req) : s3.handler(req)),
     kms: kmsService(kms),
@@ -74,6 +78,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     if (req.rawPath.startsWith("/_sandbox/batch/")) return batch.admin(req);
     if (req.rawPath.startsWith("/_sandbox/stepfunctions/")) return stepFunctions.admin(req);
     if (req.rawPath.startsWith("/_sandbox/lambda/")) return lambda.admin(req);
+    if (req.rawPath.startsWith("/_sandbox/faults")) return faults.admin(req);
     return undefined;
   };
 
@@ -107,8 +112,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         body: chunked ? chunked.payload : raw,
         requestId,
       };
-      const handler = rawPath.startsWith("/_sandbox/") ? admin : byService[signingService(req) ?? "s3"];
-      const res = (handler && (await handler(req))) ?? notImplemented(req);
+      const signing = signingService(req) ?? "s3";
+      const isAdmin = rawPath.startsWith("/_sandbox/");
+      const handler = isAdmin ? admin : byService[signing];
+      const injected = isAdmin ? undefined : faults.intercept(signing, req);
+      const res = injected ?? (handler && (await handler(req))) ?? notImplemented(req);
       options.onRequest?.(req, res);
       return res;
     } catch (err) {
@@ -140,6 +148,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     batch,
     stepFunctions,
     lambda,
+    faults,
     async close() {
       stepFunctions.close();
       batch.close();

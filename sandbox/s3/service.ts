@@ -43,7 +43,7 @@ export function createS3(deps: { identity: SandboxIdentity; kms: KeyRegistry }):
 }
 
 /** Splits a path-style target: `/bucket/key...` with the key percent-decoded (no "+" → space in paths). */
-function target(rawPath: string): S3Target {
+export function target(rawPath: string): S3Target {
   const path = rawPath.startsWith("/") ? rawPath.slice(1) : rawPath;
   const slash = path.indexOf("/");
   const decode = (s: string) => {

@@ -1,7 +1,7 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { SandboxIdentity } from "../config.ts";
 import { header, type SandboxRequest, type SandboxResponse, ServiceError, type ServiceHandler } from "../http.ts";
-import { sandboxS3Client } from "../sdk-clients.ts";
+import { BATCH_OPERATIONS_USER_AGENT, sandboxS3Client } from "../sdk-clients.ts";
 import { parseCreateJob } from "./create-job.ts";
 import { type BatchBackend, BatchEngine, type InjectedFault, type Job } from "./engine.ts";
 import { accessDenied, badRequest, invalidNextToken, invalidRequest } from "./errors.ts";
@@ -37,7 +37,10 @@ export function createBatchOperations(ctx: BatchOperationsContext): BatchOperati
   const client = () => {
     // Batch Operations' own S3 calls: with the SDK's default retries, as before, so a kept-alive loopback connection
     // the server closed mid-reuse (ECONNRESET) is retried instead of becoming a failed task in the report.
-    s3 ??= sandboxS3Client({ endpoint: ctx.endpoint(), region: ctx.identity.region }, { maxAttempts: 3 });
+    s3 ??= sandboxS3Client(
+      { endpoint: ctx.endpoint(), region: ctx.identity.region },
+      { maxAttempts: 3, customUserAgent: BATCH_OPERATIONS_USER_AGENT },
+    );
     return s3;
   };
   const engine = new BatchEngine({
@@ -81,6 +84,11 @@ async function handleControl(
     case "UpdateJobPriority":
       return updateJobPriority(engine, route.jobId, req);
   }
+}
+
+/** The S3 Control operation of a Batch Operations request (`CreateJob`, `DescribeJob`, ...), as routed here. */
+export function batchOperationName(req: SandboxRequest): string {
+  return matchRoute(req)?.name ?? "Unknown";
 }
 
 type Route =
