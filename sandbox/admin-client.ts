@@ -1,7 +1,12 @@
+import type { z } from "zod";
 import type { FaultRuleInput, FaultRuleState } from "./faults/rules.ts";
 import type { AdminObjectVersion } from "./s3/admin.ts";
 import type { DeliveryResult } from "./s3/inventory.ts";
 import type { SeedObject, SeedResult } from "./s3/seed.ts";
+import type { TaskFault, taskFaultSchema } from "./s3control/task-faults.ts";
+
+/** A Batch Operations task fault as `setBatchTaskFaults` takes it (defaults: 503 SlowDown, seed 1). */
+export type BatchTaskFaultInput = z.input<typeof taskFaultSchema>;
 
 /** An error the sandbox admin API answered with (`{ error, message }` and a non-2xx status). */
 export class SandboxAdminError extends Error {
@@ -63,6 +68,23 @@ export class SandboxAdmin {
   /** Removes one fault rule, or all of them. */
   async clearFaults(id?: string): Promise<void> {
     await this.request("DELETE", id === undefined ? "/_sandbox/faults" : `/_sandbox/faults/${encodeURIComponent(id)}`);
+  }
+
+  /**
+   * Replaces the Batch Operations task faults: matching tasks fail with the fault's S3 error (default 503 SlowDown)
+   * in the completion report, on every task of a key, its first `attempts` tasks, or a seeded `share` of tasks.
+   */
+  async setBatchTaskFaults(faults: BatchTaskFaultInput[]): Promise<TaskFault[]> {
+    return (await this.request<{ failKeys: TaskFault[] }>("POST", "/_sandbox/batch/faults", { failKeys: faults }))
+      .failKeys;
+  }
+
+  async batchTaskFaults(): Promise<TaskFault[]> {
+    return (await this.request<{ failKeys: TaskFault[] }>("GET", "/_sandbox/batch/faults")).failKeys;
+  }
+
+  async clearBatchTaskFaults(): Promise<void> {
+    await this.request("DELETE", "/_sandbox/batch/faults");
   }
 
   /** Any admin call, for services whose admin routes have no typed method here. */

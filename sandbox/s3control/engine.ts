@@ -24,6 +24,7 @@ import type {
 } from "./model.ts";
 import { TERMINAL_STATUSES } from "./model.ts";
 import { buildReport } from "./report.ts";
+import { TaskFaults } from "./task-faults.ts";
 import type { XmlTree } from "./xml.ts";
 
 /** What the engine needs from S3. The sandbox implements it with a real S3Client; unit tests with a fake. */
@@ -50,16 +51,6 @@ export interface BatchBackend {
     contentType: string,
     encryption: GeneratedManifestEncryption | undefined,
   ): Promise<{ etag: string }>;
-}
-
-/** A task outcome forced by the fault-injection admin endpoint instead of calling S3. */
-export interface InjectedFault {
-  bucket?: string;
-  /** The decoded object key. */
-  key: string;
-  httpStatus: number;
-  errorCode: string;
-  message: string;
 }
 
 export interface EngineOptions {
@@ -107,7 +98,8 @@ export class BatchEngine {
   private readonly tokens = new Map<string, string>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private closed = false;
-  faults: InjectedFault[] = [];
+  /** Task outcomes forced by `/_sandbox/batch/faults` instead of calling S3. */
+  readonly taskFaults = new TaskFaults();
   tasksPerSecond: number | undefined;
 
   constructor(private readonly options: EngineOptions) {
@@ -375,10 +367,8 @@ export class BatchEngine {
   }
 
   private async runTask(job: Job, task: ManifestTask): Promise<TaskOutcome> {
-    const fault = this.faults.find((f) => f.key === task.key && (f.bucket === undefined || f.bucket === task.bucket));
-    if (fault) {
-      return { status: "failed", httpStatus: fault.httpStatus, errorCode: fault.errorCode, message: fault.message };
-    }
+    const forced = this.taskFaults.outcomeFor(task);
+    if (forced) return forced;
     try {
       return await this.options.backend.runTask(job.request.operationName, job.request.operation, task);
     } catch (err) {

@@ -3,7 +3,7 @@ import type { SandboxIdentity } from "../config.ts";
 import { header, type SandboxRequest, type SandboxResponse, ServiceError, type ServiceHandler } from "../http.ts";
 import { BATCH_OPERATIONS_USER_AGENT, sandboxS3Client } from "../sdk-clients.ts";
 import { parseCreateJob } from "./create-job.ts";
-import { type BatchBackend, BatchEngine, type InjectedFault, type Job } from "./engine.ts";
+import { type BatchBackend, BatchEngine, type Job } from "./engine.ts";
 import { accessDenied, badRequest, invalidNextToken, invalidRequest } from "./errors.ts";
 import { JOB_STATUSES, type JobStatus } from "./model.ts";
 import { jobDescriptor, jobInternals, jobListItem, xmlResponse } from "./responses.ts";
@@ -210,28 +210,16 @@ async function handleAdmin(engine: BatchEngine, req: SandboxRequest): Promise<Sa
 }
 
 function faults(engine: BatchEngine, req: SandboxRequest): SandboxResponse | undefined {
-  if (req.method === "GET") return json(200, { failKeys: engine.faults });
-  if (req.method === "DELETE") {
-    engine.faults = [];
-    return json(200, { failKeys: [] });
-  }
+  if (req.method === "GET") return json(200, { failKeys: engine.taskFaults.list() });
+  if (req.method === "DELETE") return json(200, { failKeys: engine.taskFaults.replace([]) });
   if (req.method !== "POST") return undefined;
   const body = readJson(req);
-  const list = Array.isArray(body.failKeys) ? body.failKeys : [];
-  engine.faults = list.map(parseFault);
-  return json(200, { failKeys: engine.faults });
-}
-
-function parseFault(raw: unknown): InjectedFault {
-  const f = typeof raw === "object" && raw !== null ? (raw as Record<string, unknown>) : {};
-  if (typeof f.key !== "string") throw new ServiceError("InvalidRequest", 400, "Every fault needs a key.");
-  return {
-    key: f.key,
-    ...(typeof f.bucket === "string" ? { bucket: f.bucket } : {}),
-    httpStatus: typeof f.httpStatus === "number" ? f.httpStatus : 503,
-    errorCode: typeof f.errorCode === "string" ? f.errorCode : "SlowDown",
-    message: typeof f.message === "string" ? f.message : "Please reduce your request rate.",
-  };
+  try {
+    return json(200, { failKeys: engine.taskFaults.replace(Array.isArray(body.failKeys) ? body.failKeys : []) });
+  } catch (err) {
+    if (err instanceof ServiceError) return json(err.status, { error: err.code, message: err.message });
+    throw err;
+  }
 }
 
 function readJson(req: SandboxRequest): Record<string, unknown> {
