@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import type { FaultRuleInput, FaultRuleState } from "./faults/rules.ts";
+import type { CrashFault, CrashPoint } from "./lambda/crash-faults.ts";
 import type { AdminObjectVersion } from "./s3/admin.ts";
 import type { DeliveryResult } from "./s3/inventory.ts";
 import type { SeedObject, SeedResult } from "./s3/seed.ts";
@@ -85,6 +86,24 @@ export class SandboxAdmin {
 
   async clearBatchTaskFaults(): Promise<void> {
     await this.request("DELETE", "/_sandbox/batch/faults");
+  }
+
+  /**
+   * Crashes a Lambda function's next `count` invocations: `before` its handler runs, or `after` (its side effects
+   * done, its result lost); the invocation fails with `Runtime.ExitError` and the container is gone.
+   */
+  async crashLambda(functionName: string, when: CrashPoint, count = 1): Promise<CrashFault[]> {
+    const body = { functionName, when, count };
+    return (await this.request<{ crashes: CrashFault[] }>("POST", "/_sandbox/lambda/faults", body)).crashes;
+  }
+
+  async lambdaCrashes(): Promise<CrashFault[]> {
+    return (await this.request<{ crashes: CrashFault[] }>("GET", "/_sandbox/lambda/faults")).crashes;
+  }
+
+  async clearLambdaCrashes(functionName?: string): Promise<void> {
+    const q = functionName === undefined ? "" : `?${new URLSearchParams({ function: functionName })}`;
+    await this.request("DELETE", `/_sandbox/lambda/faults${q}`);
   }
 
   /** Any admin call, for services whose admin routes have no typed method here. */

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { Worker } from "node:worker_threads";
 import { SANDBOX_CREDENTIALS, type SandboxIdentity } from "../config.ts";
+import type { CrashPoint } from "./crash-faults.ts";
 import { LATEST, type LambdaFunction } from "./functions.ts";
 
 /** The JSON error document Lambda's runtime answers a failed invocation with. */
@@ -82,6 +83,7 @@ export class Container {
   private settle: ((outcome: ContainerOutcome) => void) | undefined;
   private invocationLog: string[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private requestId: string | undefined;
 
   constructor(
     private readonly fn: LambdaFunction,
@@ -121,19 +123,28 @@ export class Container {
     });
     this.worker.on("exit", (code) => {
       this.dead = true;
-      const error = { errorType: "Runtime.ExitError", errorMessage: `Runtime exited with error: exit status ${code}` };
+      // As Lambda reports a runtime process that exited: the request id, then the exit status.
+      const prefix = this.requestId ? `RequestId: ${this.requestId} Error: ` : "";
+      const errorMessage = `${prefix}Runtime exited with error: exit status ${code}`;
+      if (this.settle) this.write(`${errorMessage}\nRuntime.ExitError\n`);
+      const error = { errorType: "Runtime.ExitError", errorMessage };
       resolveInit(error);
       this.finish({ error });
     });
   }
 
-  /** Runs one invocation; resolves with the serialized result or the error document, never rejects. */
+  /**
+   * Runs one invocation; resolves with the serialized result or the error document, never rejects. `crash` makes the
+   * runtime process exit (status 1) before the handler runs or after it returned, an injected fault.
+   */
   async invoke(
     event: string,
     requestId: string,
     invokedFunctionArn: string,
+    crash?: CrashPoint,
   ): Promise<{ outcome: ContainerOutcome; log: string }> {
     this.busy = true;
+    this.requestId = requestId;
     this.invocationLog = [];
     const started = Date.now();
     const timeoutMs = this.fn.timeout * 1000;
@@ -162,9 +173,14 @@ export class Container {
           this.finish({ error: initError });
           return;
         }
+        if (crash === "before") {
+          this.worker.postMessage({ type: "exit", code: 1 });
+          return;
+        }
         this.worker.postMessage({
           type: "invoke",
           id: requestId,
+          exitAfter: crash === "after",
           event,
           context: {
             awsRequestId: requestId,
@@ -186,6 +202,7 @@ export class Container {
     const log = this.invocationLog.join("");
     this.invocationLog = [];
     this.busy = false;
+    this.requestId = undefined;
     return { outcome, log };
   }
 

@@ -113,6 +113,8 @@ try {
 }
 
 port.on("message", async (message) => {
+  // An injected crash (sandbox/FAULTS.md): the runtime process dies, here before the handler runs.
+  if (message.type === "exit") process.exit(message.code);
   if (message.type !== "invoke" || !handlerFn) return;
   requestId = message.context.awsRequestId;
   const deadline = message.context.deadlineMs;
@@ -130,8 +132,10 @@ port.on("message", async (message) => {
     } catch {
       throw runtimeError("Runtime.JSONStringifyError", "Unable to stringify response body");
     }
+    if (message.exitAfter) process.exit(1);
     port.postMessage({ type: "result", id: message.id, payload });
   } catch (error) {
+    if (message.exitAfter) process.exit(1);
     port.postMessage({ type: "error", id: message.id, error: toErrorPayload(error) });
   }
 });

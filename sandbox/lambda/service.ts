@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { SandboxIdentity } from "../config.ts";
 import { header, type SandboxRequest, type SandboxResponse, ServiceError, type ServiceHandler } from "../http.ts";
 import { Container, type ErrorPayload } from "./containers.ts";
+import { type CrashFault, type CrashFaultInput, CrashFaults } from "./crash-faults.ts";
 import {
   type ConfigurationInput,
   checkConfiguration,
@@ -56,6 +57,11 @@ export interface LambdaSandbox {
   invoke(request: InvokeRequest): Promise<InvokeResult>;
   /** Runs `hook` before each invocation of the function; a throwing hook fails the invocation. Returns the unregister. */
   beforeInvoke(functionName: string, hook: BeforeInvokeHook): () => void;
+  /** Crashes the function's next `count` (1) invocations `before` or `after` the handler runs (sandbox/FAULTS.md). */
+  crash(input: CrashFaultInput): CrashFault;
+  /** Pending crashes; `clearCrashes` removes those of one function, or all. */
+  crashes(): CrashFault[];
+  clearCrashes(functionName?: string): void;
   /** Everything the function's containers wrote, oldest first (bounded; sandbox/LAMBDA.md). */
   logs(functionName: string): string;
   functionNames(): string[];
@@ -69,6 +75,8 @@ export function createLambda(deps: { identity: SandboxIdentity; endpoint: () => 
   const functions = new Map<string, LambdaFunction>();
   const containers = new Map<string, Container[]>();
   const hooks = new Map<string, Set<BeforeInvokeHook>>();
+  const crashes = new CrashFaults();
+  const nameOf = (functionName: string) => parseFunctionName(functionName, identity).name;
   const logs = new FunctionLogs();
   /** Code directories of replaced or deleted versions, removed once no container runs them any more. */
   const retiredCode = new Set<string>();
@@ -152,7 +160,7 @@ export function createLambda(deps: { identity: SandboxIdentity; endpoint: () => 
     const container = acquire(fn);
     let result: Awaited<ReturnType<Container["invoke"]>>;
     try {
-      result = await container.invoke(text, requestId, fn.arn);
+      result = await container.invoke(text, requestId, fn.arn, crashes.take(fn.name));
     } finally {
       sweep(fn.name);
     }
@@ -328,6 +336,8 @@ export function createLambda(deps: { identity: SandboxIdentity; endpoint: () => 
   };
 
   const admin: ServiceHandler = async (req) => {
+    const crashAdmin = crashes.admin(req, nameOf);
+    if (crashAdmin) return crashAdmin;
     const name = req.query.get("function") ?? "";
     if (req.method === "GET" && req.rawPath === "/_sandbox/lambda/logs") {
       return json(200, { functionName: name, log: logs.text(name) });
@@ -355,7 +365,10 @@ export function createLambda(deps: { identity: SandboxIdentity; endpoint: () => 
         set.delete(entry);
       };
     },
-    logs: (functionName) => logs.text(parseFunctionName(functionName, identity).name),
+    crash: (input) => crashes.add({ ...input, functionName: nameOf(input.functionName) }),
+    crashes: () => crashes.list(),
+    clearCrashes: (functionName) => crashes.clear(functionName === undefined ? undefined : nameOf(functionName)),
+    logs: (functionName) => logs.text(nameOf(functionName)),
     functionNames: () => [...functions.keys()].sort(),
     async close() {
       const all = [...containers.values()].flat();
