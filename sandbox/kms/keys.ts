@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { SandboxIdentity } from "../config.ts";
 import { ServiceError } from "../http.ts";
+import { type KeyKind, SYMMETRIC } from "./key-specs.ts";
 
 export type KeyState = "Enabled" | "Disabled" | "PendingDeletion";
 
@@ -13,6 +14,10 @@ export interface KmsKey {
   creationDate: Date;
   /** The key policy document (JSON text). */
   policy: string;
+  /** KeySpec and KeyUsage: SYMMETRIC_DEFAULT / ENCRYPT_DECRYPT unless CreateKey asked for another kind. */
+  kind: KeyKind;
+  /** When a key pending deletion is deleted (ScheduleKeyDeletion); the sandbox never deletes it. */
+  deletionDate?: Date;
 }
 
 /** The default key policy KMS gives a key created without one: the account root may do everything, so IAM decides. */
@@ -39,7 +44,7 @@ export class KeyRegistry {
 
   constructor(private readonly identity: SandboxIdentity) {}
 
-  create(description = "", keyManager: KmsKey["keyManager"] = "CUSTOMER"): KmsKey {
+  create(description = "", keyManager: KmsKey["keyManager"] = "CUSTOMER", kind: KeyKind = SYMMETRIC): KmsKey {
     const keyId = randomUUID();
     const key: KmsKey = {
       keyId,
@@ -49,6 +54,7 @@ export class KeyRegistry {
       keyManager,
       creationDate: new Date(),
       policy: defaultKeyPolicy(this.identity.accountId),
+      kind,
     };
     this.keys.set(keyId, key);
     return key;
@@ -80,10 +86,37 @@ export class KeyRegistry {
     return this.keys.get(ref);
   }
 
-  setState(ref: string, state: KeyState): KmsKey {
+  /** EnableKey / DisableKey: refused for a key pending deletion, as KMS refuses it (KMSInvalidStateException). */
+  setState(ref: string, state: "Enabled" | "Disabled"): KmsKey {
+    const key = this.mustFind(ref);
+    if (key.state === "PendingDeletion") throw pendingDeletion(key);
+    key.state = state;
+    return key;
+  }
+
+  /** ScheduleKeyDeletion: PendingDeletion until `days` (7 to 30) from now. */
+  scheduleDeletion(ref: string, days: number): KmsKey {
+    const key = this.mustFind(ref);
+    if (key.state === "PendingDeletion") throw pendingDeletion(key);
+    key.state = "PendingDeletion";
+    key.deletionDate = new Date(Date.now() + days * 86_400_000);
+    return key;
+  }
+
+  /** CancelKeyDeletion: the key comes back Disabled (https://docs.aws.amazon.com/kms/latest/developerguide/deleting-keys-scheduling-key-deletion.html). */
+  cancelDeletion(ref: string): KmsKey {
+    const key = this.mustFind(ref);
+    if (key.state !== "PendingDeletion") {
+      throw new ServiceError("KMSInvalidStateException", 400, `${key.arn} is not pending deletion.`);
+    }
+    key.state = "Disabled";
+    key.deletionDate = undefined;
+    return key;
+  }
+
+  private mustFind(ref: string): KmsKey {
     const key = this.find(ref);
     if (!key) throw notFound(ref);
-    key.state = state;
     return key;
   }
 
@@ -107,6 +140,10 @@ export class KeyRegistry {
     if (!key) throw notFound(id);
     return key;
   }
+}
+
+function pendingDeletion(key: KmsKey): ServiceError {
+  return new ServiceError("KMSInvalidStateException", 400, `${key.arn} is pending deletion.`);
 }
 
 function notFound(ref: string): ServiceError {

@@ -1,4 +1,5 @@
 import { header, type SandboxRequest, ServiceError, type ServiceHandler } from "../http.ts";
+import { algorithmsOf, keyKindOf } from "./key-specs.ts";
 import type { KeyRegistry, KmsKey } from "./keys.ts";
 
 /** KMS over its JSON 1.1 protocol (`x-amz-target: TrentService.<Operation>`): the subset rekey and the sandbox need. */
@@ -26,8 +27,10 @@ function dispatch(keys: KeyRegistry, operation: string, input: Record<string, un
     return v;
   };
   switch (operation) {
-    case "CreateKey":
-      return { KeyMetadata: metadata(keys.create(typeof input.Description === "string" ? input.Description : "")) };
+    case "CreateKey": {
+      const description = typeof input.Description === "string" ? input.Description : "";
+      return { KeyMetadata: metadata(keys.create(description, "CUSTOMER", keyKindOf(input))) };
+    }
     case "DescribeKey": {
       const key = keys.find(keyId());
       if (!key) throw new ServiceError("NotFoundException", 400, `Key '${String(input.KeyId)}' does not exist`);
@@ -39,6 +42,25 @@ function dispatch(keys: KeyRegistry, operation: string, input: Record<string, un
     case "EnableKey":
       keys.setState(keyId(), "Enabled");
       return {};
+    case "ScheduleKeyDeletion": {
+      const days = input.PendingWindowInDays ?? 30;
+      if (typeof days !== "number" || !Number.isInteger(days) || days < 7 || days > 30) {
+        throw new ServiceError(
+          "ValidationException",
+          400,
+          `1 validation error detected: Value '${String(days)}' at 'pendingWindowInDays' failed to satisfy constraint: Member must have value between 7 and 30`,
+        );
+      }
+      const key = keys.scheduleDeletion(keyId(), days);
+      return {
+        KeyId: key.arn,
+        DeletionDate: (key.deletionDate?.getTime() ?? 0) / 1000,
+        KeyState: key.state,
+        PendingWindowInDays: days,
+      };
+    }
+    case "CancelKeyDeletion":
+      return { KeyId: keys.cancelDeletion(keyId()).arn };
     case "GetKeyPolicy": {
       const key = keys.find(keyId());
       if (!key) throw new ServiceError("NotFoundException", 400, `Key '${String(input.KeyId)}' does not exist`);
@@ -76,13 +98,14 @@ function metadata(key: KmsKey) {
     CreationDate: key.creationDate.getTime() / 1000,
     Enabled: key.state === "Enabled",
     Description: key.description,
-    KeyUsage: "ENCRYPT_DECRYPT",
+    KeyUsage: key.kind.keyUsage,
     KeyState: key.state,
+    ...(key.deletionDate ? { DeletionDate: key.deletionDate.getTime() / 1000 } : {}),
     Origin: "AWS_KMS",
     KeyManager: key.keyManager,
-    CustomerMasterKeySpec: "SYMMETRIC_DEFAULT",
-    KeySpec: "SYMMETRIC_DEFAULT",
-    EncryptionAlgorithms: ["SYMMETRIC_DEFAULT"],
+    CustomerMasterKeySpec: key.kind.keySpec,
+    KeySpec: key.kind.keySpec,
+    ...algorithmsOf(key.kind),
     MultiRegion: false,
   };
 }

@@ -140,6 +140,22 @@ export class EncryptionResolver {
     if (key.state === "PendingDeletion") {
       throw new S3Error("KMS.KMSInvalidStateException", 400, `${key.arn} is pending deletion.`);
     }
+    // S3 encrypts only under symmetric encryption keys; KMS refuses it GenerateDataKey under any other kind, and S3
+    // passes the KMS error on (sandbox/ASSUMPTIONS.md, "KMS errors").
+    if (key.kind.keyUsage !== "ENCRYPT_DECRYPT") {
+      throw new S3Error(
+        "KMS.InvalidKeyUsageException",
+        400,
+        `${key.arn} key usage is ${key.kind.keyUsage} which is not valid for GenerateDataKey.`,
+      );
+    }
+    if (key.kind.keySpec !== "SYMMETRIC_DEFAULT") {
+      throw new S3Error(
+        "KMS.InvalidKeyUsageException",
+        400,
+        `Algorithm SYMMETRIC_DEFAULT is incompatible with key spec ${key.kind.keySpec}.`,
+      );
+    }
     return key.arn;
   }
 
