@@ -1,9 +1,14 @@
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { z } from "zod";
 import type { EncryptionResolver } from "./encryption.ts";
 import { etagFor, md5Hex } from "./encryption.ts";
 import { s3Errors } from "./errors.ts";
 import { isStorageClass, type ObjectEncryption, type S3Store, type StorageClass } from "./store.ts";
+
+/** Single PUTs stop at 5 GB, so larger declared objects are modelled as multipart uploads of 8 MiB parts (the CLI default). */
+const DECLARED_PART_SIZE = 8 * 1024 * 1024;
+const MAX_SINGLE_PUT = 5 * 1024 ** 3;
+const MAX_PART_SIZE = 5 * 1024 ** 3;
 
 /** The SSE-C key seeded SSE-C objects use unless `keyMd5` names another: 32 bytes of 0x07. */
 export const SANDBOX_SSE_C_KEY = Buffer.alloc(32, 7);
@@ -24,6 +29,14 @@ export const seedObjectSchema = z
     bodyBase64: z.string().optional(),
     /** Declared size without data; GET answers 501 for such objects. */
     size: z.number().int().nonnegative().optional(),
+    /**
+     * With `size`: the declared object's content identity, which its ETag (and so every read of it, copies and
+     * UploadPartCopy parts) derives from. Equal seeds and sizes give equal ETags; without one each write is new
+     * content, as an overwrite on AWS would be.
+     */
+    contentSeed: z.string().min(1).optional(),
+    /** With `size`: the number of parts it was uploaded in, for its multipart ETag `"<md5>-<parts>"`. */
+    parts: z.number().int().min(1).max(10_000).optional(),
     contentType: z.string().optional(),
     metadata: z.record(z.string(), z.string()).optional(),
     tags: z.record(z.string(), z.string()).optional(),
@@ -44,6 +57,12 @@ export const seedObjectSchema = z
   })
   .refine((o) => [o.body, o.bodyBase64, o.size].filter((v) => v !== undefined).length <= 1, {
     message: "give at most one of body, bodyBase64 and size",
+  })
+  .refine((o) => o.size !== undefined || (o.contentSeed === undefined && o.parts === undefined), {
+    message: "contentSeed and parts describe declared-size objects: give them with size",
+  })
+  .refine((o) => o.parts === undefined || o.size === undefined || o.parts >= Math.ceil(o.size / MAX_PART_SIZE), {
+    message: "parts: a part holds at most 5 GiB",
   });
 
 export const seedRequestSchema = z.object({ bucket: z.string(), objects: z.array(seedObjectSchema) });
@@ -53,10 +72,6 @@ export type SeedRequest = z.infer<typeof seedRequestSchema>;
 export interface SeedResult {
   versions: { key: string; versionId: string; etag: string }[];
 }
-
-/** Single PUTs stop at 5 GB, so larger declared objects are modelled as multipart uploads of 8 MiB parts (the CLI default). */
-const DECLARED_PART_SIZE = 8 * 1024 * 1024;
-const MAX_SINGLE_PUT = 5 * 1024 ** 3;
 
 /**
  * Writes each entry as a new version, as PutObject would (versioning respected), but with the encryption
@@ -77,8 +92,10 @@ export function seedObjects(store: S3Store, resolver: EncryptionResolver, reques
           ? Buffer.from(o.body ?? "", "utf8")
           : undefined;
     const size = body ? body.length : (o.size ?? 0);
-    const parts = !body && size > MAX_SINGLE_PUT ? Math.ceil(size / DECLARED_PART_SIZE) : undefined;
-    const dataMd5 = body ? md5Hex(body) : md5Hex(`sandbox-declared-size:${size}`);
+    const parts = body
+      ? undefined
+      : (o.parts ?? (size > MAX_SINGLE_PUT ? Math.ceil(size / DECLARED_PART_SIZE) : undefined));
+    const dataMd5 = body ? md5Hex(body) : md5Hex(`sandbox-declared:${size}:${o.contentSeed ?? randomUUID()}`);
     const etag = parts ? `"${dataMd5}-${parts}"` : etagFor(dataMd5, encryption);
     const v = store.writeObject(bucket.name, {
       key: o.key,
