@@ -1,5 +1,11 @@
 import { CreateFunctionCommand, InvokeCommand, type InvokeCommandOutput, LambdaClient } from "@aws-sdk/client-lambda";
 import { CreateBucketCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
+import {
+  CreateStateMachineCommand,
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  StartExecutionCommand,
+} from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SANDBOX_CREDENTIALS } from "../../sandbox/config.ts";
 import { useSandbox } from "../support/sandbox.ts";
@@ -92,5 +98,41 @@ describe("Lambda crash faults: the container dies before or after the handler", 
     env.sandbox.lambda.clearCrashes();
     expect(await env.admin.lambdaCrashes()).toEqual([]);
     expect((await invoke("counter")).FunctionError).toBeUndefined();
+  });
+
+  it("a Step Functions Task sees the crash as the state error Runtime.ExitError, which a Retry can match", async () => {
+    const role = `arn:aws:iam::${env.sandbox.identity.accountId}:role/crash`;
+    const fn = `arn:aws:lambda:${env.sandbox.identity.region}:${env.sandbox.identity.accountId}:function:marker`;
+    const definition = {
+      StartAt: "Mark",
+      States: {
+        Mark: {
+          Type: "Task",
+          Resource: fn,
+          Retry: [{ ErrorEquals: ["Runtime.ExitError"], MaxAttempts: 1, IntervalSeconds: 1 }],
+          End: true,
+        },
+      },
+    };
+    const { stateMachineArn } = await env.sfn.send(
+      new CreateStateMachineCommand({ name: "crash-retry", definition: JSON.stringify(definition), roleArn: role }),
+    );
+    env.sandbox.lambda.crash({ functionName: "marker", when: "after" });
+    const { executionArn } = await env.sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn,
+        input: JSON.stringify({ bucket: BUCKET, key: "sfn", body: "x" }),
+      }),
+    );
+    let status = "RUNNING";
+    for (let i = 0; status === "RUNNING"; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 50));
+      status = (await env.sfn.send(new DescribeExecutionCommand({ executionArn }))).status ?? "";
+    }
+    expect(status).toBe("SUCCEEDED");
+    const events = (await env.sfn.send(new GetExecutionHistoryCommand({ executionArn }))).events ?? [];
+    const failed = events.filter((e) => e.type === "LambdaFunctionFailed");
+    expect(failed.map((e) => e.lambdaFunctionFailedEventDetails?.error)).toEqual(["Runtime.ExitError"]);
+    expect(await marked("sfn")).toBe(true);
   });
 });
