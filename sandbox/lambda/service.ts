@@ -15,6 +15,7 @@ import {
   notFound,
   parseFunctionName,
   removeCode,
+  type SavedFunction,
   unpackCode,
   validation,
 } from "./functions.ts";
@@ -61,6 +62,10 @@ export interface LambdaSandbox {
   functionNames(): string[];
   /** Terminates every container and removes every unpacked code directory. */
   close(): Promise<void>;
+  /** Every function with its code zip, for the data directory (sandbox/persistence/). */
+  savedFunctions(): SavedFunction[];
+  /** Puts back functions a data directory saved, unpacking their code again. */
+  restoreFunctions(saved: SavedFunction[]): void;
 }
 
 /** Lambda over its REST-JSON protocol (`/2015-03-31/functions...`). Behaviour: sandbox/LAMBDA.md. */
@@ -357,6 +362,10 @@ export function createLambda(deps: { identity: SandboxIdentity; endpoint: () => 
     },
     logs: (functionName) => logs.text(parseFunctionName(functionName, identity).name),
     functionNames: () => [...functions.keys()].sort(),
+    savedFunctions: () => [...functions.values()].map(({ code, ...fn }) => ({ ...fn, zip: code.zip })),
+    restoreFunctions(saved) {
+      for (const { zip, ...fn } of saved) functions.set(fn.name, { ...fn, code: unpackCode(zip) });
+    },
     async close() {
       const all = [...containers.values()].flat();
       containers.clear();
