@@ -50,6 +50,9 @@ export class DataDirectory {
   /** Opens (or creates) the directory and restores what it holds into services that are still empty. */
   static open(path: string, services: PersistedServices): DataDirectory {
     mkdirSync(path, { recursive: true });
+    // No fsync per commit (MDB_NOSYNC, http://www.lmdb.tech/doc/group__mdb__env.html): a committed write is in the
+    // kernel's page cache, which outlives a killed process; only a crash of the machine can lose it. A sync per
+    // request would make every write of a run wait for the disk.
     const root = open({ path, maxDbs: 16, noSync: true });
     const format = root.get("format");
     if (format === undefined) root.putSync("format", FORMAT);
