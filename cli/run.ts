@@ -6,7 +6,7 @@ import { startCommand } from "./commands/start.ts";
 import { statusCommand } from "./commands/status.ts";
 import { stopCommand } from "./commands/stop.ts";
 import { demoCommand } from "./demo.ts";
-import { CommandFailedError, ExitCodes, UsageError } from "./errors.ts";
+import { CommandFailedError, ExitCodes, UsageError, unreachableEndpoint } from "./errors.ts";
 import type { Io } from "./io.ts";
 import { sandboxCommand, sandboxDeliverInventory, sandboxSeed } from "./sandbox-command.ts";
 
@@ -35,8 +35,9 @@ Local sandbox:
   rekey demo [--objects N] [--tasks-per-second N] [--source generate]
                                       Re-encrypt a seeded bucket end to end in a fresh sandbox
                                       (--source generate: plan from the manifest generator, no inventory)
-  rekey sandbox [--port P] [--host H] [--verbose]
+  rekey sandbox [--port P] [--host H] [--data-dir DIR] [--verbose]
                                       Serve the local AWS sandbox in the foreground, with rekey deployed into it
+                                      (--data-dir or REKEY_SANDBOX_DATA_DIR: keep its state there across restarts)
   rekey sandbox seed --bucket B [--objects N] [--endpoint URL] [--env]
                                       Fill a bucket of a running sandbox with the demo's mix of objects
                                       (--env: print BUCKET, KMS_KEY_ARN, INVENTORY_ID as shell exports)
@@ -75,6 +76,11 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     }
     if (err instanceof CommandFailedError) {
       io.err.write(`rekey: ${err.message}\n`);
+      return ExitCodes.failed;
+    }
+    const unreachable = unreachableEndpoint(err);
+    if (unreachable) {
+      io.err.write(`rekey: ${unreachable}\n`);
       return ExitCodes.failed;
     }
     const e = err as { name?: string; message?: string; $metadata?: unknown; stack?: string };
@@ -251,12 +257,22 @@ async function sandboxDispatch(args: string[], io: Io): Promise<number> {
   }
   const { values } = parseArgs({
     args,
-    options: { port: { type: "string" }, host: { type: "string" }, verbose: { type: "boolean", short: "v" } },
+    options: {
+      port: { type: "string" },
+      host: { type: "string" },
+      "data-dir": { type: "string" },
+      verbose: { type: "boolean", short: "v" },
+    },
   });
   const port = values.port === undefined ? 4599 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new UsageError(`--port must be 0 to 65535, not "${values.port}".`);
-  await sandboxCommand({ port, host: values.host ?? "127.0.0.1", verbose: values.verbose ?? false });
+  await sandboxCommand({
+    port,
+    host: values.host ?? "127.0.0.1",
+    verbose: values.verbose ?? false,
+    dataDir: values["data-dir"] ?? (io.env.REKEY_SANDBOX_DATA_DIR || undefined),
+  });
   return ExitCodes.ok;
 }
 

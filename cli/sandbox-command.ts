@@ -18,10 +18,16 @@ export function sandboxEnvironment(endpoint: string, region: string): string[] {
 }
 
 /** `rekey sandbox`: serves the emulated AWS APIs, with rekey deployed into them, in the foreground until interrupted. */
-export async function sandboxCommand(options: { port: number; host: string; verbose: boolean }): Promise<void> {
+export async function sandboxCommand(options: {
+  port: number;
+  host: string;
+  verbose: boolean;
+  dataDir?: string | undefined;
+}): Promise<void> {
   const sandbox = await startSandbox({
     port: options.port,
     host: options.host,
+    ...(options.dataDir ? { dataDir: options.dataDir } : {}),
     ...(options.verbose
       ? {
           onRequest: (req, res) =>
@@ -47,7 +53,9 @@ export async function sandboxCommand(options: { port: number; host: string; verb
     "aws s3control adds the account id to the host; send it through the sandbox as a proxy:",
     `  HTTP_PROXY=${sandbox.endpoint} NO_PROXY= aws s3control list-jobs --account-id ${accountId} --endpoint-url http://sandbox.invalid:${port}`,
     "",
-    "State is in memory and ends with this process. Ctrl-C stops it.",
+    options.dataDir
+      ? `State is kept in ${options.dataDir}; starting again with the same --data-dir restores it. Ctrl-C stops it.`
+      : "State is in memory and ends with this process (--data-dir DIR keeps it). Ctrl-C stops it.",
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
   await new Promise<void>((resolve) => {

@@ -15,6 +15,7 @@ import {
 import { KeyRegistry } from "./kms/keys.ts";
 import { kmsService } from "./kms/service.ts";
 import { createLambda, type LambdaSandbox } from "./lambda/service.ts";
+import { DataDirectory } from "./persistence/data-directory.ts";
 import { createS3, type S3Sandbox } from "./s3/service.ts";
 import { type BatchOperationsSandbox, createBatchOperations } from "./s3control/service.ts";
 import { createStepFunctions, type StepFunctionsSandbox } from "./stepfunctions/service.ts";
@@ -27,6 +28,8 @@ export interface SandboxOptions {
   identity?: SandboxIdentity;
   /** Batch Operations tasks each job runs per second; the demo slows jobs down so progress can be watched. */
   batchTasksPerSecond?: number;
+  /** Keep state in this directory (created if missing) and restore it at start; without it state is in memory only. */
+  dataDir?: string;
   /** Called once per request, for `rekey sandbox --verbose`. */
   onRequest?: (req: SandboxRequest, res: SandboxResponse) => void;
 }
@@ -59,6 +62,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const lambda = createLambda({ identity, endpoint: () => endpoint });
   const stepFunctions = createStepFunctions({ identity, lambda });
   const faults = new FaultInjector();
+  const data = options.dataDir
+    ? DataDirectory.open(options.dataDir, { kms, s3, batch, stepFunctions, lambda })
+    : undefined;
   const byService: Record<string, ServiceHandler> = {
     s3: (req) => (req.rawPath.startsWith("/v20180820/") ? batch.handler(req) : s3.handler(req)),
     kms: kmsService(kms),
@@ -117,6 +123,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       const handler = isAdmin ? admin : byService[signing];
       const injected = isAdmin ? undefined : faults.intercept(signing, req);
       const res = injected ?? (handler && (await handler(req))) ?? notImplemented(req);
+      data?.flush();
       options.onRequest?.(req, res);
       return res;
     } catch (err) {
@@ -135,9 +142,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());
+  }).catch(async (err) => {
+    await data?.close();
+    throw err;
   });
   const { port, address } = server.address() as AddressInfo;
   endpoint = `http://${address}:${port}`;
+  data?.resumeJobs();
 
   return {
     endpoint,
@@ -150,6 +161,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     lambda,
     faults,
     async close() {
+      await data?.close();
       stepFunctions.close();
       batch.close();
       await lambda.close();

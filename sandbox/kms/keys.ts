@@ -20,6 +20,11 @@ export interface KmsKey {
   deletionDate?: Date;
 }
 
+export interface KmsSnapshot {
+  keys: KmsKey[];
+  aliases: [alias: string, keyId: string][];
+}
+
 /** The default key policy KMS gives a key created without one: the account root may do everything, so IAM decides. */
 export function defaultKeyPolicy(accountId: string): string {
   return JSON.stringify({
@@ -133,6 +138,17 @@ export class KeyRegistry {
     if (this.aliases.has(alias))
       throw new ServiceError("AlreadyExistsException", 400, `An alias with the name ${alias} already exists`);
     this.aliases.set(alias, key.keyId);
+  }
+
+  /** Every key and alias, for the data directory (sandbox/persistence/). */
+  snapshot(): KmsSnapshot {
+    return { keys: [...this.keys.values()].map((k) => ({ ...k })), aliases: [...this.aliases] };
+  }
+
+  /** Puts back keys and aliases a data directory saved. */
+  restore(saved: KmsSnapshot): void {
+    for (const key of saved.keys) this.keys.set(key.keyId, { ...key });
+    for (const [alias, keyId] of saved.aliases) this.aliases.set(alias, keyId);
   }
 
   private mustGet(id: string): KmsKey {

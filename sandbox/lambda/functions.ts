@@ -61,6 +61,9 @@ export interface LambdaFunction {
   generation: number;
 }
 
+/** A function as a data directory keeps it: its configuration and the zip it was given. */
+export type SavedFunction = Omit<LambdaFunction, "code"> & { zip: Buffer };
+
 /** Lambda's REST-JSON errors: the code travels in `x-amzn-errortype` (and the body), with the HTTP status AWS uses. */
 export function lambdaError(code: string, status: number, message: string): ServiceError {
   return new ServiceError(code, status, message);

@@ -16,6 +16,7 @@ import {
   notFound,
   parseFunctionName,
   removeCode,
+  type SavedFunction,
   unpackCode,
   validation,
 } from "./functions.ts";
@@ -67,6 +68,10 @@ export interface LambdaSandbox {
   functionNames(): string[];
   /** Terminates every container and removes every unpacked code directory. */
   close(): Promise<void>;
+  /** Every function with its code zip, for the data directory (sandbox/persistence/). */
+  savedFunctions(): SavedFunction[];
+  /** Puts back functions a data directory saved, unpacking their code again. */
+  restoreFunctions(saved: SavedFunction[]): void;
 }
 
 /** Lambda over its REST-JSON protocol (`/2015-03-31/functions...`). Behaviour: sandbox/LAMBDA.md. */
@@ -370,6 +375,10 @@ export function createLambda(deps: { identity: SandboxIdentity; endpoint: () => 
     clearCrashes: (functionName) => crashes.clear(functionName === undefined ? undefined : nameOf(functionName)),
     logs: (functionName) => logs.text(nameOf(functionName)),
     functionNames: () => [...functions.keys()].sort(),
+    savedFunctions: () => [...functions.values()].map(({ code, ...fn }) => ({ ...fn, zip: code.zip })),
+    restoreFunctions(saved) {
+      for (const { zip, ...fn } of saved) functions.set(fn.name, { ...fn, code: unpackCode(zip) });
+    },
     async close() {
       const all = [...containers.values()].flat();
       containers.clear();

@@ -37,9 +37,25 @@ export function createS3(deps: { identity: SandboxIdentity; kms: KeyRegistry }):
     } catch (err) {
       if (err instanceof ServiceError) return errorResponse(err, req);
       throw err;
+    } finally {
+      noteChange(store, req);
     }
   };
   return { handler, admin: s3Admin(ctx), store, encryption: ctx.encryption };
+}
+
+/**
+ * Tells the store's observer which bucket and key a writing request addressed: tags, ACLs, Object Lock, encryption
+ * and bucket configuration change in place, without a new version.
+ */
+function noteChange(store: S3Store, req: SandboxRequest): void {
+  if (!store.observer || req.method === "GET" || req.method === "HEAD") return;
+  try {
+    const t = target(req.rawPath);
+    if (t.bucket !== "") store.observer(t.bucket, t.key === "" ? undefined : t.key);
+  } catch {
+    // A path that does not decode addressed nothing.
+  }
 }
 
 /** Splits a path-style target: `/bucket/key...` with the key percent-decoded (no "+" → space in paths). */

@@ -136,7 +136,6 @@ export interface MultipartUpload {
 export const BASELINE_ENCRYPTION: DefaultEncryption = { sseAlgorithm: "AES256", bucketKeyEnabled: false };
 
 export class S3Bucket {
-  readonly creationDate = secondPrecision(new Date());
   versioning: VersioningStatus = "Unversioned";
   defaultEncryption: DefaultEncryption = BASELINE_ENCRYPTION;
   readonly inventory = new Map<string, InventoryConfiguration>();
@@ -160,6 +159,7 @@ export class S3Bucket {
   constructor(
     readonly name: string,
     readonly region: string,
+    readonly creationDate = secondPrecision(new Date()),
   ) {}
 
   get arn(): string {
@@ -234,15 +234,18 @@ export class S3Store {
   readonly ownerId: string;
   /** Milliseconds of the latest write; inventory delivery stamps its reports strictly after it. */
   lastWriteAt = 0;
+  /** Told of every bucket (key undefined) or key whose state may have changed; the data directory writes it through. */
+  observer: ((bucket: string, key?: string) => void) | undefined;
 
   constructor(readonly identity: SandboxIdentity) {
     this.ownerId = createHash("sha256").update(`sandbox-canonical-user:${identity.accountId}`).digest("hex");
   }
 
   /** Returns false when the bucket already existed (which the caller turns into the region's answer). */
-  createBucket(name: string): boolean {
+  createBucket(name: string, creationDate?: Date): boolean {
     if (this.buckets.has(name)) return false;
-    this.buckets.set(name, new S3Bucket(name, this.identity.region));
+    this.buckets.set(name, new S3Bucket(name, this.identity.region, creationDate));
+    this.observer?.(name);
     return true;
   }
 
@@ -250,6 +253,7 @@ export class S3Store {
     const bucket = this.bucket(name);
     if (!bucket.isEmpty()) throw s3Errors.bucketNotEmpty(name);
     this.buckets.delete(name);
+    this.observer?.(name);
   }
 
   findBucket(name: string): S3Bucket | undefined {
@@ -282,7 +286,7 @@ export class S3Store {
       lastModified: secondPrecision(draft.lastModified ?? now),
     };
     bucket.addVersion(version);
-    this.touch();
+    this.touch(bucketName, draft.key);
     return version;
   }
 
@@ -312,7 +316,7 @@ export class S3Store {
       const target = bucket.versionsOf(key).find((v) => v.versionId === versionId);
       if (target) checkNotLocked(target, bypassGovernance);
     }
-    this.touch();
+    this.touch(bucketName, key);
     if (versionId !== undefined) {
       const removed = bucket.removeVersion(key, versionId);
       return { versionId, deleteMarker: removed?.isDeleteMarker ?? false };
@@ -339,8 +343,9 @@ export class S3Store {
     return { versionId: marker.versionId, deleteMarker: true };
   }
 
-  private touch(): void {
+  private touch(bucket: string, key: string): void {
     this.lastWriteAt = Date.now();
+    this.observer?.(bucket, key);
   }
 }
 

@@ -90,6 +90,8 @@ export interface Job {
   cancelRequested: boolean;
   /** Set when the failure-rate rule trips; no task starts afterwards. */
   failing: boolean;
+  /** The manifest's tasks from Preparing until the job ends, so a data directory can resume the job. */
+  tasks?: ManifestTask[];
   confirm?: () => void;
 }
 
@@ -193,13 +195,22 @@ export class BatchEngine {
     const tasks = await this.prepare(job);
     if (tasks === undefined || this.stopped(job)) return;
     job.totalTasks = tasks.length;
+    job.tasks = tasks;
     if (job.request.confirmationRequired) {
       await this.awaitConfirmation(job);
       if (this.stopped(job)) return;
     }
+    await this.runReady(job, tasks);
+  }
+
+  private async runReady(job: Job, tasks: ManifestTask[]): Promise<void> {
     job.status = "Ready";
     await this.sleep(this.stepDelay());
     if (this.stopped(job)) return;
+    await this.runActive(job, tasks);
+  }
+
+  private async runActive(job: Job, tasks: ManifestTask[]): Promise<void> {
     job.status = "Active";
     job.activeSince = Date.now();
     await this.runTasks(job, shuffled(tasks));
@@ -207,6 +218,38 @@ export class BatchEngine {
     job.activeMs += Date.now() - (job.activeSince ?? Date.now());
     job.activeSince = undefined;
     await this.finish(job);
+  }
+
+  /**
+   * Takes back a job a data directory saved and carries it on from the status it was saved in: AWS jobs do not
+   * stop because a client restarts (sandbox/ASSUMPTIONS.md, "Data directory"). Tasks with a result do not run again.
+   */
+  resume(job: Job): void {
+    this.jobs.set(job.id, job);
+    this.tokens.set(job.request.clientRequestToken, job.id);
+    if (TERMINAL_STATUSES.has(job.status)) return;
+    const tasks = job.tasks;
+    if (tasks === undefined) {
+      job.status = "New";
+      void this.run(job);
+      return;
+    }
+    switch (job.status) {
+      case "Suspended":
+        void this.awaitConfirmation(job).then(() => (this.stopped(job) ? undefined : this.runReady(job, tasks)));
+        return;
+      case "Ready":
+        void this.runReady(job, tasks);
+        return;
+      case "Active":
+      case "Pausing":
+      case "Paused":
+        void this.runActive(job, notYetRun(tasks, job.results));
+        return;
+      default:
+        // Completing, Failing, Cancelling: every task that will run has run; the report and the end are left.
+        void this.finish(job);
+    }
   }
 
   /** Reads and validates the manifest; a bad manifest fails the job before any task runs. */
@@ -330,7 +373,7 @@ export class BatchEngine {
 
   private awaitConfirmation(job: Job): Promise<void> {
     job.status = "Suspended";
-    job.suspendedDate = new Date();
+    job.suspendedDate ??= new Date();
     job.suspendedCause = "AwaitingConfirmation";
     return new Promise<void>((resolve) => {
       job.confirm = () => {
@@ -424,6 +467,7 @@ export class BatchEngine {
 
   private terminate(job: Job, status: "Complete" | "Cancelled" | "Failed"): void {
     job.status = status;
+    job.tasks = undefined;
     job.terminationDate = new Date();
     if (job.activeSince !== undefined) {
       job.activeMs += Date.now() - job.activeSince;
@@ -456,6 +500,18 @@ function errorText(err: unknown): string {
 
 function stripQuotes(etag: string): string {
   return etag.trim().replace(/^"|"$/g, "");
+}
+
+/** The tasks without a result yet; a manifest may name the same object twice, so results are counted, not matched. */
+function notYetRun(tasks: readonly ManifestTask[], results: readonly TaskResult[]): ManifestTask[] {
+  const id = (t: ManifestTask) => `${t.bucket}\n${t.rawKey}\n${t.versionId ?? ""}`;
+  const done = new Map<string, number>();
+  for (const r of results) done.set(id(r.task), (done.get(id(r.task)) ?? 0) + 1);
+  return tasks.filter((t) => {
+    const left = done.get(id(t)) ?? 0;
+    if (left > 0) done.set(id(t), left - 1);
+    return left === 0;
+  });
 }
 
 /** Fisher–Yates: AWS runs tasks asynchronously and not in manifest order. */

@@ -1,7 +1,7 @@
 import type { SandboxIdentity } from "../config.ts";
 import type { LambdaSandbox } from "../lambda/service.ts";
 import { type EngineRun, type EventLog, type StateMachineDefinition, startEngine } from "./engine.ts";
-import { ExecutionHistory, type TaskKind, type Terminal } from "./history.ts";
+import { definedOnly, ExecutionHistory, type HistoryEvent, type TaskKind, type Terminal } from "./history.ts";
 import { inputTooLarge, MAX_PAYLOAD_BYTES, outputTooLarge, payloadBytes, runTask, stateError } from "./tasks.ts";
 
 export type ExecutionStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "TIMED_OUT" | "ABORTED";
@@ -23,6 +23,30 @@ export interface ExecutionRun {
   /** True once DeleteStateMachine was called: the execution fails at its next state transition. */
   machineDeleted: () => boolean;
 }
+
+/** What a data directory keeps of an execution (sandbox/persistence/); the events are saved apart, as they grow. */
+export interface SavedExecution {
+  executionArn: string;
+  stateMachineArn: string;
+  name: string;
+  input: string;
+  startDate: number;
+  sequence: number;
+  status: ExecutionStatus;
+  stopDate?: number;
+  output?: string;
+  error?: string;
+  cause?: string;
+  currentState?: string;
+}
+
+/**
+ * The error and cause of an execution that was running when the sandbox stopped: nothing ran it on, so it ends
+ * failed when the sandbox starts again (sandbox/ASSUMPTIONS.md, "Data directory").
+ */
+export const RESTART_ERROR = "States.Runtime";
+export const RESTART_CAUSE =
+  "The sandbox stopped while this execution was running; it was not resumed when the sandbox started again from its data directory.";
 
 /** One execution of a state machine: what DescribeExecution, ListExecutions and the history show. */
 export class SandboxExecution {
@@ -56,6 +80,50 @@ export class SandboxExecution {
         if (reason !== "engine") this.engine?.abort();
         for (const listener of this.closeListeners) listener();
       },
+    });
+  }
+
+  /** An execution a data directory saved, closed as it closed, or failed with RESTART_CAUSE if it was running. */
+  static restore(saved: SavedExecution, events: readonly HistoryEvent[], maxHistoryEvents: number): SandboxExecution {
+    const e = new SandboxExecution(
+      saved.executionArn,
+      saved.stateMachineArn,
+      saved.name,
+      saved.input,
+      saved.startDate,
+      saved.sequence,
+      { maxHistoryEvents },
+    );
+    const terminal =
+      saved.status === "RUNNING"
+        ? undefined
+        : definedOnly({
+            status: saved.status,
+            at: saved.stopDate ?? saved.startDate,
+            output: saved.output,
+            error: saved.error,
+            cause: saved.cause,
+          });
+    e.history.restore(events, saved.currentState, terminal);
+    if (!terminal) e.history.failed(RESTART_ERROR, RESTART_CAUSE, Date.now());
+    return e;
+  }
+
+  /** What a data directory keeps of this execution, besides its history events. */
+  saved(): SavedExecution {
+    return definedOnly({
+      executionArn: this.executionArn,
+      stateMachineArn: this.stateMachineArn,
+      name: this.name,
+      input: this.input,
+      startDate: this.startDate,
+      sequence: this.sequence,
+      status: this.status,
+      stopDate: this.stopDate,
+      output: this.output,
+      error: this.error,
+      cause: this.cause,
+      currentState: this.currentState,
     });
   }
 

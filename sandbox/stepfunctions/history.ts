@@ -246,6 +246,19 @@ export class ExecutionHistory {
     );
   }
 
+  /**
+   * Puts back the events a data directory saved. A closed history closes again as it was; an open one stays open
+   * for the caller to close (no engine runs it any more).
+   */
+  restore(events: readonly HistoryEvent[], currentState: string | undefined, terminal: Terminal | undefined): void {
+    this.events.push(...events);
+    this.currentState = currentState;
+    if (!terminal) return;
+    this.terminal = terminal;
+    this.options.onClose(terminal, "forced");
+    this.resolveClosed(terminal);
+  }
+
   private append(type: string, at: number, member?: string, value?: Record<string, unknown>): void {
     if (this.isClosed) return;
     // One event short of the limit, the execution fails with its closing event as the last one.
@@ -295,6 +308,6 @@ function integrationOf(task: TaskKind): { resourceType?: string; resource?: stri
   return task.kind === "integration" ? { resourceType: task.resourceType, resource: task.resource } : {};
 }
 
-function definedOnly<T extends Record<string, unknown>>(o: T): T {
+export function definedOnly<T extends Record<string, unknown>>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }

@@ -3,7 +3,7 @@ import type { SandboxIdentity } from "../config.ts";
 import { header, type SandboxRequest, type SandboxResponse, ServiceError, type ServiceHandler } from "../http.ts";
 import type { LambdaSandbox } from "../lambda/service.ts";
 import { type StateMachineDefinition, validateDefinition } from "./engine.ts";
-import { type ExecutionStatus, SandboxExecution } from "./executions.ts";
+import { type ExecutionStatus, SandboxExecution, type SavedExecution } from "./executions.ts";
 import { type HistoryEvent, MAX_HISTORY_EVENTS } from "./history.ts";
 import { checkExecutionName, isHere, parseExecutionArn, parseStateMachineArn, sfnError } from "./names.ts";
 import { MAX_PAYLOAD_BYTES } from "./tasks.ts";
@@ -23,7 +23,16 @@ export interface StepFunctionsSandbox {
   executions(): readonly SandboxExecution[];
   /** Aborts every running execution; the sandbox is closing. */
   close(): void;
+  /** The state machines as a data directory keeps them (sandbox/persistence/). */
+  savedStateMachines(): SavedStateMachine[];
+  /** Puts back what a data directory saved; executions that were running end failed (SandboxExecution.restore). */
+  restore(saved: {
+    machines: SavedStateMachine[];
+    executions: { execution: SavedExecution; events: HistoryEvent[] }[];
+  }): void;
 }
+
+export type SavedStateMachine = Omit<StateMachineRecord, "parsed">;
 
 /** A state machine as CreateStateMachine made it and UpdateStateMachine changed it. */
 interface StateMachineRecord {
@@ -340,6 +349,17 @@ export function createStepFunctions(deps: {
     executions: () => [...byArn.values()],
     close() {
       for (const e of byArn.values()) e.shutdown();
+    },
+    savedStateMachines: () => [...machines.values()].map(({ parsed: _parsed, ...m }) => m),
+    restore(saved) {
+      for (const m of saved.machines) machines.set(m.name, { ...m, parsed: parseDefinition(m.definition) });
+      for (const { execution, events } of saved.executions) {
+        const e = SandboxExecution.restore(execution, events, deps.maxHistoryEvents ?? MAX_HISTORY_EVENTS);
+        byArn.set(e.executionArn, e);
+      }
+      const sequences = [...saved.machines, ...saved.executions.map((e) => e.execution)].map((x) => x.sequence);
+      sequence = Math.max(sequence, ...sequences.map((n) => n + 1));
+      for (const m of [...machines.values()]) removeIfDone(m);
     },
   };
 }
