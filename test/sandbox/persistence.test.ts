@@ -6,7 +6,8 @@ import { CreateBucketCommand, ListBucketsCommand, PutObjectCommand } from "@aws-
 import { CreateJobCommand, DescribeJobCommand } from "@aws-sdk/client-s3-control";
 import { afterEach, describe, expect, it } from "vitest";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
-import { clientsAt, createState, expectState, until } from "./fixtures/persisted-state.ts";
+import { until } from "../support/until.ts";
+import { clientsAt, createState, expectState } from "./fixtures/persisted-state.ts";
 
 const ACCOUNT = "123456789012";
 const dirs: string[] = [];

@@ -19,6 +19,7 @@ import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import { SANDBOX_CREDENTIALS } from "../../sandbox/config.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
 import { createStepFunctions } from "../../sandbox/stepfunctions/service.ts";
+import { until } from "../support/until.ts";
 import { shimZip } from "./fixtures/lambda-code.ts";
 
 const ROLE = "arn:aws:iam::123456789012:role/sandbox-state-machine";
@@ -35,16 +36,6 @@ async function history(sfn: SFNClient, executionArn: string, reverseOrder = fals
     nextToken = page.nextToken;
   } while (nextToken);
   return events;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 async function closed(sfn: SFNClient, executionArn: string): Promise<DescribeExecutionCommandOutput> {

@@ -10,15 +10,20 @@ export interface CliResult {
 }
 
 /** Runs the rekey CLI in-process against a sandbox, as an operator's shell with the sandbox's variables would. */
-export async function rekey(sandbox: Sandbox, ...argv: string[]): Promise<CliResult> {
+export function rekey(sandbox: Sandbox, ...argv: string[]): Promise<CliResult> {
+  return rekeyAt({ endpoint: sandbox.endpoint, region: sandbox.identity.region }, ...argv);
+}
+
+/** The same, against any endpoint (one where nothing listens, say). */
+export async function rekeyAt(target: { endpoint: string; region: string }, ...argv: string[]): Promise<CliResult> {
   let out = "";
   let err = "";
   const io: Io = {
     out: { write: (t: string) => (out += t) },
     err: { write: (t: string) => (err += t) },
     env: {
-      AWS_ENDPOINT_URL: sandbox.endpoint,
-      AWS_REGION: sandbox.identity.region,
+      AWS_ENDPOINT_URL: target.endpoint,
+      AWS_REGION: target.region,
       AWS_ACCESS_KEY_ID: SANDBOX_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: SANDBOX_CREDENTIALS.secretAccessKey,
     },
