@@ -1,8 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { gunzipSync } from "node:zlib";
+import { type Behaviours, DEFAULT_BEHAVIOURS } from "../behaviours.ts";
 import type { SandboxIdentity } from "../config.ts";
 import { idempotencyConflict, jobStatusConflict, noSuchJob } from "./errors.ts";
 import {
+  emptyGeneratorEnding,
   GENERATED_MANIFEST_FORMAT,
   generatedManifestFiles,
   generatedTasks,
@@ -35,7 +37,7 @@ export interface BatchBackend {
     versionId?: string,
   ): Promise<{ body: Buffer; etag: string; serverSideEncryption?: string }>;
   putObject(bucket: string, key: string, body: string, contentType: string): Promise<void>;
-  runTask(operationName: string, spec: XmlTree, task: ManifestTask): Promise<TaskOutcome>;
+  runTask(operationName: string, spec: XmlTree, task: ManifestTask, behaviours: Behaviours): Promise<TaskOutcome>;
   /**
    * Every version of a bucket with size, storage class and encryption: AWS's internal listing for
    * ManifestGenerator, served by the S3 admin endpoint. Throws (error `name` = code) when the bucket is missing.
@@ -71,6 +73,8 @@ export interface EngineOptions {
   concurrency?: number;
   /** Pause between automatic status changes, so New/Preparing/Ready can be observed. */
   stepDelayMs?: number;
+  /** The switches for undocumented behaviour (sandbox/behaviours.ts), shared with the rest of the sandbox. */
+  behaviours?: Behaviours;
 }
 
 /** The failure-rate rule: after at least this many tasks ran, more than half failing fails the job. */
@@ -104,7 +108,9 @@ export interface Job {
 
 export class BatchEngine {
   readonly jobs = new Map<string, Job>();
-  private readonly tokens = new Map<string, string>();
+  /** ClientRequestToken → the job it created and when (a token may expire: sandbox/behaviours.ts). */
+  private readonly tokens = new Map<string, { jobId: string; at: number }>();
+  readonly behaviours: Behaviours;
   private readonly timers = new Set<NodeJS.Timeout>();
   private closed = false;
   faults: InjectedFault[] = [];
@@ -112,12 +118,15 @@ export class BatchEngine {
 
   constructor(private readonly options: EngineOptions) {
     this.tasksPerSecond = options.tasksPerSecond;
+    this.behaviours = options.behaviours ?? { ...DEFAULT_BEHAVIOURS };
   }
 
   /** Creates a job, or returns the existing one for a repeated ClientRequestToken with identical parameters. */
   createJob(request: JobRequest): Job {
-    const existingId = this.tokens.get(request.clientRequestToken);
-    const existing = existingId === undefined ? undefined : this.jobs.get(existingId);
+    const token = this.tokens.get(request.clientRequestToken);
+    const lifetime = this.behaviours.clientRequestTokenLifetimeSeconds;
+    const honoured = token !== undefined && (lifetime === null || Date.now() - token.at < lifetime * 1000);
+    const existing = honoured ? this.jobs.get(token.jobId) : undefined;
     if (existing) {
       if (existing.request.fingerprint !== request.fingerprint) {
         throw idempotencyConflict(
@@ -141,15 +150,22 @@ export class BatchEngine {
       failing: false,
     };
     this.jobs.set(job.id, job);
-    this.tokens.set(request.clientRequestToken, job.id);
+    this.tokens.set(request.clientRequestToken, { jobId: job.id, at: Date.now() });
     void this.run(job);
     return job;
   }
 
+  /** A job as the S3 Control API sees it: unknown until registered (sandbox/behaviours.ts), then as it is. */
   getJob(id: string): Job {
     const job = this.jobs.get(id);
     if (!job) throw noSuchJob(id);
+    if (!this.isRegistered(job)) throw noSuchJob(id, this.behaviours.jobRegistrationError);
     return job;
+  }
+
+  /** Whether the S3 Control API shows the job yet: the registration lag after CreateJob has passed. */
+  isRegistered(job: Job): boolean {
+    return Date.now() - job.creationTime.getTime() >= this.behaviours.jobRegistrationLagMs;
   }
 
   /** UpdateJobStatus: `Ready` confirms a Suspended job; `Cancelled` stops a job that has not ended. */
@@ -201,6 +217,12 @@ export class BatchEngine {
     const tasks = await this.prepare(job);
     if (tasks === undefined || this.stopped(job)) return;
     job.totalTasks = tasks.length;
+    const ending = job.request.generator && tasks.length === 0 ? emptyGeneratorEnding(this.behaviours) : undefined;
+    if (ending) {
+      if (ending.failure) job.failureReasons.push(ending.failure);
+      this.terminate(job, ending.status);
+      return;
+    }
     if (job.request.confirmationRequired) {
       await this.awaitConfirmation(job);
       if (this.stopped(job)) return;
@@ -267,8 +289,11 @@ export class BatchEngine {
         `Listing the source bucket ${g.sourceBucket} failed: ${errorText(err)}`,
       );
     }
-    const tasks = generatedTasks(g.sourceBucket, selectObjects(versions, g.filter));
-    if (g.enableManifestOutput && g.output) {
+    const keys = this.behaviours.generatedManifestKeys;
+    const tasks = generatedTasks(g.sourceBucket, selectObjects(versions, g.filter), keys);
+    // Only the "EmptyList" reading writes a list of nothing (emptyGeneratorEnding).
+    const writesList = tasks.length > 0 || this.behaviours.emptyGeneratorJob === "EmptyList";
+    if (g.enableManifestOutput && g.output && writesList) {
       const output = g.output;
       if (!backend.writeObject) {
         throw new ManifestError("ManifestGenerationFailure", "This sandbox backend cannot write objects.");
@@ -380,7 +405,12 @@ export class BatchEngine {
       return { status: "failed", httpStatus: fault.httpStatus, errorCode: fault.errorCode, message: fault.message };
     }
     try {
-      return await this.options.backend.runTask(job.request.operationName, job.request.operation, task);
+      return await this.options.backend.runTask(
+        job.request.operationName,
+        job.request.operation,
+        task,
+        this.behaviours,
+      );
     } catch (err) {
       return { status: "failed", httpStatus: 500, errorCode: "InternalError", message: String(err) };
     }
