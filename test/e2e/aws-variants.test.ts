@@ -1,0 +1,168 @@
+import { DeleteObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { ListJobsCommand } from "@aws-sdk/client-s3-control";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { StateNames } from "../../contract/states.ts";
+import { rekeyClients } from "../../local/sandbox-clients.ts";
+import {
+  becomesCompliant,
+  type Expectation,
+  type MixedBucket,
+  seedMixedBucket,
+} from "../../local/scenarios/mixed-bucket.ts";
+import { SandboxAdmin } from "../../sandbox/admin-client.ts";
+import { type Behaviours, DEFAULT_BEHAVIOURS } from "../../sandbox/behaviours.ts";
+import type { AdminObjectVersion } from "../../sandbox/s3/admin.ts";
+import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
+import { CANDIDATE_LISTS } from "../../steps/domain/candidates.ts";
+import type { AwsClients } from "../../steps/runtime/clients.ts";
+import { finalReport, runOnScenario } from "../support/run-scenario.ts";
+
+/**
+ * Either AWS behaviour, same result: for each value of each switch of sandbox/behaviours.ts that is not the
+ * default (the other e2e tests run the defaults), one rekey run on a small seeded bucket, `source: generate` (the
+ * path every switch touches: list jobs, copy jobs, encryption updates, generated lists), checked object by object
+ * against what the bucket held before. One sandbox serves every run; each run has its own buckets.
+ */
+
+interface Variant {
+  name: string;
+  behaviours: Partial<Behaviours>;
+  /** Called before every "Find inventory" invocation: what the variant needs the world to do mid-run. */
+  beforeFindInventory?: (ctx: { clients: AwsClients; scenario: MixedBucket }) => Promise<void>;
+}
+
+/** Forgets the run's record of its list jobs, as a crash between CreateJob and the record would. */
+async function forgetListJobRecord({ clients, scenario }: { clients: AwsClients; scenario: MixedBucket }) {
+  const listed = await clients.s3.send(new ListObjectsV2Command({ Bucket: scenario.workBucket, Prefix: "runs/" }));
+  for (const o of listed.Contents ?? []) {
+    if (o.Key?.endsWith("candidates/jobs.json")) {
+      await clients.s3.send(new DeleteObjectCommand({ Bucket: scenario.workBucket, Key: o.Key }));
+    }
+  }
+}
+
+const VARIANTS: Variant[] = [
+  { name: "an empty list job fails", behaviours: { emptyGeneratorJob: "Failed" } },
+  {
+    name: "an empty list job completes without a manifest",
+    behaviours: { emptyGeneratorJob: "CompleteWithoutManifest" },
+  },
+  {
+    name: "new jobs answer NotFoundException for a while",
+    behaviours: { jobRegistrationLagMs: 1500, jobRegistrationError: "NotFoundException" },
+  },
+  {
+    name: "new jobs answer NoSuchJobException for a while",
+    behaviours: { jobRegistrationLagMs: 1500, jobRegistrationError: "NoSuchJobException" },
+  },
+  {
+    // Tokens expire at once, and the record of the list jobs is lost before every poll: only finding the jobs
+    // (ListJobs) keeps a second job from being made.
+    name: "request tokens expire at once",
+    behaviours: { clientRequestTokenLifetimeSeconds: 0 },
+    beforeFindInventory: forgetListJobRecord,
+  },
+  { name: "NewObjectMetadata replaces the metadata", behaviours: { newObjectMetadata: "Replaces" } },
+  { name: "generated lists hold keys unencoded", behaviours: { generatedManifestKeys: "Raw" } },
+  { name: "UpdateObjectEncryption writes a new version", behaviours: { updateObjectEncryptionCreatesVersion: true } },
+];
+
+let sandbox: Sandbox;
+let clients: AwsClients;
+let admin: SandboxAdmin;
+
+beforeAll(async () => {
+  sandbox = await startSandbox();
+  clients = rekeyClients(sandbox);
+  admin = new SandboxAdmin(sandbox.endpoint);
+});
+
+afterAll(async () => {
+  await sandbox?.close();
+});
+
+/** The attributes a run must keep, by key, of the current versions. */
+function attributes(versions: AdminObjectVersion[]) {
+  return new Map(
+    versions
+      .filter((v) => v.isLatest && !v.isDeleteMarker)
+      .map((v) => [
+        v.key,
+        { etag: v.etag, size: v.size, class: v.storageClass, meta: v.metadata, tags: v.tags, type: v.contentType },
+      ]),
+  );
+}
+
+describe.each(VARIANTS)("rekey under the variant: $name", (variant) => {
+  let scenario: MixedBucket;
+  let before: Map<string, ReturnType<typeof attributes> extends Map<string, infer A> ? A : never>;
+  let result: Awaited<ReturnType<typeof runOnScenario>>;
+
+  beforeAll(async () => {
+    sandbox.setBehaviours({ ...DEFAULT_BEHAVIOURS, ...variant.behaviours });
+    const n = VARIANTS.indexOf(variant);
+    // 16 objects give every route but one copy class (an empty list) and every awkward name style.
+    scenario = await seedMixedBucket(clients, admin, {
+      bucket: `variant-data-${n}`,
+      workBucket: `variant-work-${n}`,
+      objects: 16,
+      objectLock: false,
+    });
+    before = attributes(await admin.versions(scenario.bucket));
+    const hook = variant.beforeFindInventory;
+    result = await runOnScenario({
+      sandbox,
+      scenario,
+      name: `variant-${n}`,
+      source: "generate",
+      ...(hook ? { beforeStep: { [StateNames.findInventory]: () => hook({ clients, scenario }) } } : {}),
+    });
+  }, 180_000);
+
+  afterAll(() => {
+    sandbox.setBehaviours({ ...DEFAULT_BEHAVIOURS });
+  });
+
+  it("succeeds with the same counts", () => {
+    expect(result.status === "FAILED" ? result.cause : result.status).toBe("SUCCEEDED");
+    const keysWith = (p: (e: Expectation) => boolean) => scenario.keys.filter((k) => p(k.expectation)).length;
+    expect(finalReport(result).totals).toEqual({
+      seen: keysWith((e) => e !== "deleted"),
+      reencrypted: keysWith(becomesCompliant),
+      alreadyCompliant: keysWith((e) => e === "already-compliant"),
+      skipped: keysWith((e) => e.startsWith("skip-")),
+      failed: 0,
+      gone: 0,
+      changed: 0,
+      notCurrent: 0,
+      pending: 0,
+    });
+  });
+
+  it("leaves every object compliant or skipped, with bytes, metadata, content type, tags and class unchanged", async () => {
+    const versions = await admin.versions(scenario.bucket);
+    const now = attributes(versions);
+    const current = new Map(versions.filter((v) => v.isLatest).map((v) => [v.key, v]));
+    for (const k of scenario.keys) {
+      if (k.expectation === "deleted") continue;
+      const [was, is] = [before.get(k.key), now.get(k.key)];
+      // A multipart copy (over 5 GiB) has an ETag of its parts; every other route keeps the ETag of the bytes.
+      if (k.expectation === "large-copy") expect({ ...is, etag: "" }, k.key).toEqual({ ...was, etag: "" });
+      else expect(is, k.key).toEqual(was);
+      const encryption = current.get(k.key)?.encryption;
+      if (becomesCompliant(k.expectation) || k.expectation === "already-compliant") {
+        expect(encryption, k.key).toEqual({ type: "SSE-KMS", keyArn: scenario.targetKeyArn, bucketKeyEnabled: true });
+      } else {
+        expect(current.get(k.key)?.versionId, k.key).toBe(k.versionIds.at(-1));
+      }
+    }
+  });
+
+  it("made one list job per list and one job per unit of work", async () => {
+    const jobs = (await clients.s3control.send(new ListJobsCommand({ AccountId: sandbox.identity.accountId }))).Jobs;
+    const mine = (jobs ?? []).filter((j) => j.Description?.startsWith(`rekey ${scenario.bucket} `));
+    const units = mine.map((j) => j.Description?.split(" (")[0]);
+    expect(new Set(units).size).toBe(units.length);
+    expect(mine.filter((j) => j.Description?.includes(" list "))).toHaveLength(CANDIDATE_LISTS.length);
+  });
+});
