@@ -1,4 +1,4 @@
-import { DeleteObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { ListJobsCommand } from "@aws-sdk/client-s3-control";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StateNames } from "../../contract/states.ts";
@@ -81,21 +81,45 @@ afterAll(async () => {
   await sandbox?.close();
 });
 
-/** The attributes a run must keep, by key, of the current versions. */
+/** What S3 answers for an object written without a content type (the admin seed leaves it unset). */
+const S3_DEFAULT_CONTENT_TYPE = "binary/octet-stream";
+
+/**
+ * The attributes a run must keep, by key, of the current versions. Not the ETag: an SSE-KMS object's is not the
+ * MD5 of its bytes, so a copy changes it; the bytes themselves are compared where they can be read (bodiesOf).
+ */
 function attributes(versions: AdminObjectVersion[]) {
   return new Map(
     versions
       .filter((v) => v.isLatest && !v.isDeleteMarker)
       .map((v) => [
         v.key,
-        { etag: v.etag, size: v.size, class: v.storageClass, meta: v.metadata, tags: v.tags, type: v.contentType },
+        {
+          size: v.size,
+          class: v.storageClass,
+          meta: v.metadata,
+          tags: v.tags,
+          type: v.contentType ?? S3_DEFAULT_CONTENT_TYPE,
+        },
       ]),
   );
 }
 
+/** The current bytes of the keys a run re-encrypts (objects with data; the large ones are declared sizes only). */
+async function bodiesOf(scenario: MixedBucket): Promise<Map<string, string>> {
+  const bodies = new Map<string, string>();
+  for (const k of scenario.keys) {
+    if (!becomesCompliant(k.expectation) || k.expectation === "large-copy") continue;
+    const out = await clients.s3.send(new GetObjectCommand({ Bucket: scenario.bucket, Key: k.key }));
+    bodies.set(k.key, (await out.Body?.transformToString()) ?? "");
+  }
+  return bodies;
+}
+
 describe.each(VARIANTS)("rekey under the variant: $name", (variant) => {
   let scenario: MixedBucket;
-  let before: Map<string, ReturnType<typeof attributes> extends Map<string, infer A> ? A : never>;
+  let before: ReturnType<typeof attributes>;
+  let bodiesBefore: Map<string, string>;
   let result: Awaited<ReturnType<typeof runOnScenario>>;
 
   beforeAll(async () => {
@@ -109,6 +133,7 @@ describe.each(VARIANTS)("rekey under the variant: $name", (variant) => {
       objectLock: false,
     });
     before = attributes(await admin.versions(scenario.bucket));
+    bodiesBefore = await bodiesOf(scenario);
     const hook = variant.beforeFindInventory;
     result = await runOnScenario({
       sandbox,
@@ -145,10 +170,7 @@ describe.each(VARIANTS)("rekey under the variant: $name", (variant) => {
     const current = new Map(versions.filter((v) => v.isLatest).map((v) => [v.key, v]));
     for (const k of scenario.keys) {
       if (k.expectation === "deleted") continue;
-      const [was, is] = [before.get(k.key), now.get(k.key)];
-      // A multipart copy (over 5 GiB) has an ETag of its parts; every other route keeps the ETag of the bytes.
-      if (k.expectation === "large-copy") expect({ ...is, etag: "" }, k.key).toEqual({ ...was, etag: "" });
-      else expect(is, k.key).toEqual(was);
+      expect(now.get(k.key), k.key).toEqual(before.get(k.key));
       const encryption = current.get(k.key)?.encryption;
       if (becomesCompliant(k.expectation) || k.expectation === "already-compliant") {
         expect(encryption, k.key).toEqual({ type: "SSE-KMS", keyArn: scenario.targetKeyArn, bucketKeyEnabled: true });
@@ -156,6 +178,7 @@ describe.each(VARIANTS)("rekey under the variant: $name", (variant) => {
         expect(current.get(k.key)?.versionId, k.key).toBe(k.versionIds.at(-1));
       }
     }
+    expect(await bodiesOf(scenario)).toEqual(bodiesBefore);
   });
 
   it("made one list job per list and one job per unit of work", async () => {
