@@ -29,10 +29,16 @@ interface Variant {
   behaviours: Partial<Behaviours>;
   /** Called before every "Find inventory" invocation: what the variant needs the world to do mid-run. */
   beforeFindInventory?: (ctx: { clients: AwsClients; scenario: MixedBucket }) => Promise<void>;
+  /** Fails when the run did not go where the variant needs it to (so that a pass means something). */
+  exercised?: () => void;
 }
+
+/** How often "Find inventory" ran with its record forgotten (forgetListJobRecord). */
+let forgotten = 0;
 
 /** Forgets the run's record of its list jobs, as a crash between CreateJob and the record would. */
 async function forgetListJobRecord({ clients, scenario }: { clients: AwsClients; scenario: MixedBucket }) {
+  forgotten += 1;
   const listed = await clients.s3.send(new ListObjectsV2Command({ Bucket: scenario.workBucket, Prefix: "runs/" }));
   for (const o of listed.Contents ?? []) {
     if (o.Key?.endsWith("candidates/jobs.json")) {
@@ -57,10 +63,12 @@ const VARIANTS: Variant[] = [
   },
   {
     // Tokens expire at once, and the record of the list jobs is lost before every poll: only finding the jobs
-    // (ListJobs) keeps a second job from being made.
+    // (ListJobs) keeps a second job from being made. A registration lag shorter than a poll makes sure the first
+    // poll finds the lists not ready, so there is a second one.
     name: "request tokens expire at once",
-    behaviours: { clientRequestTokenLifetimeSeconds: 0 },
+    behaviours: { clientRequestTokenLifetimeSeconds: 0, jobRegistrationLagMs: 800 },
     beforeFindInventory: forgetListJobRecord,
+    exercised: () => expect(forgotten, "Find inventory polled again after losing its record").toBeGreaterThan(1),
   },
   { name: "NewObjectMetadata replaces the metadata", behaviours: { newObjectMetadata: "Replaces" } },
   { name: "generated lists hold keys unencoded", behaviours: { generatedManifestKeys: "Raw" } },
@@ -179,6 +187,10 @@ describe.each(VARIANTS)("rekey under the variant: $name", (variant) => {
       }
     }
     expect(await bodiesOf(scenario)).toEqual(bodiesBefore);
+  });
+
+  it("went where the variant matters", () => {
+    variant.exercised?.();
   });
 
   it("made one list job per list and one job per unit of work", async () => {
