@@ -106,7 +106,15 @@ export function initialBehaviours(
   given: Partial<Behaviours> | undefined,
   env: NodeJS.ProcessEnv = process.env,
 ): Behaviours {
-  const fromEnv = env[BEHAVIOURS_ENV] ? parseBehaviours(JSON.parse(env[BEHAVIOURS_ENV])) : {};
+  const text = env[BEHAVIOURS_ENV];
+  let fromEnv: Partial<Behaviours> = {};
+  if (text) {
+    try {
+      fromEnv = parseBehaviours(JSON.parse(text));
+    } catch (err) {
+      throw new BehavioursError(`${BEHAVIOURS_ENV}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
   return { ...DEFAULT_BEHAVIOURS, ...fromEnv, ...parseBehaviours(given ?? {}) };
 }
 

@@ -122,6 +122,13 @@ describe("the switch set", () => {
     });
   });
 
+  it("names the environment variable when its switches are wrong", () => {
+    expect(() => initialBehaviours(undefined, { [BEHAVIOURS_ENV]: "{not json" })).toThrow(/^SANDBOX_BEHAVIOURS: /);
+    expect(() => initialBehaviours(undefined, { [BEHAVIOURS_ENV]: '{"newObjectMetadata":"x"}' })).toThrow(
+      /SANDBOX_BEHAVIOURS: newObjectMetadata must be one of/,
+    );
+  });
+
   it("refuses unknown switches and values", () => {
     expect(() => parseBehaviours({ tokenLife: 1 })).toThrow(BehavioursError);
     expect(() => parseBehaviours({ emptyGeneratorJob: "Suspended" })).toThrow(/EmptyList, Failed/);
