@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { type Behaviours, BehavioursError, initialBehaviours, parseBehaviours } from "./behaviours.ts";
 import { DEFAULT_IDENTITY, type SandboxIdentity } from "./config.ts";
 import { FaultInjector } from "./faults/injector.ts";
 import {
@@ -30,6 +31,11 @@ export interface SandboxOptions {
   batchTasksPerSecond?: number;
   /** Keep state in this directory (created if missing) and restore it at start; without it state is in memory only. */
   dataDir?: string;
+  /**
+   * Switches for AWS behaviour AWS does not document (sandbox/behaviours.ts); unset ones keep their defaults, or
+   * what SANDBOX_BEHAVIOURS says.
+   */
+  behaviours?: Partial<Behaviours>;
   /** Called once per request, for `rekey sandbox --verbose`. */
   onRequest?: (req: SandboxRequest, res: SandboxResponse) => void;
 }
@@ -38,6 +44,9 @@ export interface Sandbox {
   endpoint: string;
   port: number;
   identity: SandboxIdentity;
+  /** The switches in force; change them with `setBehaviours` (or POST /_sandbox/behaviours). */
+  behaviours: Readonly<Behaviours>;
+  setBehaviours(changes: Partial<Behaviours>): Readonly<Behaviours>;
   kms: KeyRegistry;
   s3: S3Sandbox;
   batch: BatchOperationsSandbox;
@@ -51,13 +60,17 @@ export interface Sandbox {
 /** Starts every emulated service behind one loopback HTTP server. */
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const identity = options.identity ?? DEFAULT_IDENTITY;
+  // One object, shared by every service, changed in place, so a switch applies to whatever happens after it.
+  const behaviours = initialBehaviours(options.behaviours);
+  const setBehaviours = (changes: Partial<Behaviours>) => Object.assign(behaviours, parseBehaviours(changes));
   const kms = new KeyRegistry(identity);
-  const s3 = createS3({ identity, kms });
+  const s3 = createS3({ identity, kms, behaviours });
   let endpoint = "";
   const batch = createBatchOperations({
     identity,
     endpoint: () => endpoint,
     tasksPerSecond: options.batchTasksPerSecond,
+    behaviours,
   });
   const lambda = createLambda({ identity, endpoint: () => endpoint });
   const stepFunctions = createStepFunctions({ identity, lambda });
@@ -80,6 +93,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         body: JSON.stringify({ ok: true, identity }),
       };
     }
+    if (req.rawPath === "/_sandbox/behaviours") return behavioursAdmin(req, behaviours, setBehaviours);
     if (req.rawPath.startsWith("/_sandbox/s3/")) return s3.admin(req);
     if (req.rawPath.startsWith("/_sandbox/batch/")) return batch.admin(req);
     if (req.rawPath.startsWith("/_sandbox/stepfunctions/")) return stepFunctions.admin(req);
@@ -154,6 +168,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     endpoint,
     port,
     identity,
+    behaviours,
+    setBehaviours,
     kms,
     s3,
     batch,
@@ -169,6 +185,28 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** GET answers the switches in force; POST changes the ones its JSON body names and answers them all. */
+function behavioursAdmin(
+  req: SandboxRequest,
+  current: Behaviours,
+  set: (changes: Partial<Behaviours>) => Behaviours,
+): SandboxResponse | undefined {
+  if (req.method !== "GET" && req.method !== "POST") return undefined;
+  if (req.method === "POST") {
+    try {
+      set(JSON.parse(req.body.toString("utf8") || "{}"));
+    } catch (err) {
+      const message = err instanceof BehavioursError || err instanceof SyntaxError ? err.message : String(err);
+      return {
+        status: 400,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ error: "InvalidBehaviours", message }),
+      };
+    }
+  }
+  return { status: 200, headers: { "content-type": "application/json" }, body: JSON.stringify(current) };
 }
 
 /** The service a request was signed for (SigV4 credential scope), which is how the sandbox tells S3 from STS or KMS. */

@@ -73,7 +73,8 @@ export function grantStepPermissions(steps: Record<TaskStateName, StepFunction>,
   allow(S.findInventory, "ReadInventoryConfiguration", ["s3:GetInventoryConfiguration"], targets.buckets);
   // source: generate: one manifest-generator job per candidate list (CreateJob has no resource type, see
   // Create copy jobs), read until listed, then cancelled.
-  allow(S.findInventory, "CreateCandidateListJobs", ["s3:CreateJob"], ["*"]);
+  // ListJobs finds a list job already created before CreateJob is sent again (steps/aws/candidate-lists.ts).
+  allow(S.findInventory, "CreateCandidateListJobs", ["s3:CreateJob", "s3:ListJobs"], ["*"]);
   allow(S.findInventory, "ReadAndCancelCandidateListJobs", ["s3:DescribeJob", "s3:UpdateJobStatus"], [targets.jobs]);
   allow(S.findInventory, "PassBatchOperationsRole", ["iam:PassRole"], [batchRole.roleArn], {
     StringEquals: { "iam:PassedToService": "batchoperations.s3.amazonaws.com" },
@@ -162,7 +163,13 @@ export function grantStepPermissions(steps: Record<TaskStateName, StepFunction>,
   allow(S.verifyResults, "WriteVerification", ["s3:PutObject", "s3:AbortMultipartUpload"], [workBucket.runObjects]);
   allow(S.verifyResults, "ListWorkBucket", ["s3:ListBucket"], [workBucket.bucketArn]);
   // Versions: the spot check compares a copy with the version it was copied from (steps/handlers/verify-results.ts).
-  allow(S.verifyResults, "HeadTargetObjects", ["s3:GetObject", "s3:GetObjectVersion"], targets.objects);
+  // The spot check compares a copy's tags with those of the version it was copied from.
+  allow(
+    S.verifyResults,
+    "HeadTargetObjects",
+    ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectVersionTagging"],
+    targets.objects,
+  );
   allow(S.verifyResults, "ListTargetBuckets", ["s3:ListBucket", "s3:ListBucketVersions"], targets.buckets);
 
   allow(S.writeFinalReport, "ReadVerification", ["s3:GetObject"], [workBucket.runObjects]);

@@ -1,3 +1,4 @@
+import type { Behaviours } from "../behaviours.ts";
 import type { SandboxIdentity } from "../config.ts";
 import type { SandboxResponse } from "../http.ts";
 import type { EncryptionResolver } from "./encryption.ts";
@@ -9,6 +10,8 @@ export interface S3Context {
   store: S3Store;
   encryption: EncryptionResolver;
   identity: SandboxIdentity;
+  /** The switches for undocumented AWS behaviour (sandbox/behaviours.ts), read when a request is served. */
+  behaviours: Behaviours;
 }
 
 /** An S3 request with the path-style bucket and key already decoded. */

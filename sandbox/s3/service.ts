@@ -1,3 +1,4 @@
+import type { Behaviours } from "../behaviours.ts";
 import type { SandboxIdentity } from "../config.ts";
 import { header, type SandboxRequest, type SandboxResponse, ServiceError, type ServiceHandler } from "../http.ts";
 import type { KeyRegistry } from "../kms/keys.ts";
@@ -24,12 +25,13 @@ export interface S3Sandbox {
 }
 
 /** S3 over REST-XML, path style, state in memory. The behaviour is specified in sandbox/S3.md. */
-export function createS3(deps: { identity: SandboxIdentity; kms: KeyRegistry }): S3Sandbox {
+export function createS3(deps: { identity: SandboxIdentity; kms: KeyRegistry; behaviours: Behaviours }): S3Sandbox {
   const store = new S3Store(deps.identity);
   const ctx: S3Context = {
     store,
     encryption: new EncryptionResolver(deps.identity, deps.kms),
     identity: deps.identity,
+    behaviours: deps.behaviours,
   };
   const handler: ServiceHandler = async (req) => {
     try {

@@ -7,16 +7,6 @@ import { readableVersion } from "./objects.ts";
 import type { ObjectEncryption } from "./store.ts";
 import { child, isRecord, parseXmlBody, text } from "./xml.ts";
 
-/**
- * Whether UpdateObjectEncryption writes a new version. AWS does not document it
- * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/update-sse-encryption.html says only that object metadata
- * is preserved); the sandbox's choice is recorded in sandbox/ASSUMPTIONS.md ("UpdateObjectEncryption and
- * versions"). false: the
- * addressed version's encryption changes in place and keeps its version id. true: in a versioned bucket the
- * current version is superseded by a new version (same data, attributes and LastModified, new encryption).
- */
-export const UPDATE_OBJECT_ENCRYPTION_CREATES_VERSION = false;
-
 /** KMSKeyArn pattern of the S3 model (key ARNs only: no key ids, aliases or alias ARNs). */
 const KEY_ARN = /^arn:aws[-a-z0-9]*:kms:([-a-z0-9]*):([0-9]{12}):key\/.+$/;
 
@@ -81,7 +71,8 @@ export function updateObjectEncryption(ctx: S3Context, req: SandboxRequest, t: S
     bucketKeyEnabled: target.bucketKeyEnabled,
   };
   const isCurrent = bucket.latest(t.key) === version;
-  if (UPDATE_OBJECT_ENCRYPTION_CREATES_VERSION && bucket.versioning === "Enabled" && isCurrent) {
+  // Whether a new version is written is not documented: the switch in sandbox/behaviours.ts decides.
+  if (ctx.behaviours.updateObjectEncryptionCreatesVersion && bucket.versioning === "Enabled" && isCurrent) {
     const { versionId: _old, isDeleteMarker: _marker, ...draft } = version;
     ctx.store.writeObject(bucket.name, { ...draft, encryption });
   } else {

@@ -1,8 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { gunzipSync } from "node:zlib";
+import { type Behaviours, DEFAULT_BEHAVIOURS } from "../behaviours.ts";
 import type { SandboxIdentity } from "../config.ts";
 import { idempotencyConflict, jobStatusConflict, noSuchJob } from "./errors.ts";
 import {
+  emptyGeneratorEnding,
   GENERATED_MANIFEST_FORMAT,
   generatedManifestFiles,
   generatedTasks,
@@ -36,7 +38,7 @@ export interface BatchBackend {
     versionId?: string,
   ): Promise<{ body: Buffer; etag: string; serverSideEncryption?: string }>;
   putObject(bucket: string, key: string, body: string, contentType: string): Promise<void>;
-  runTask(operationName: string, spec: XmlTree, task: ManifestTask): Promise<TaskOutcome>;
+  runTask(operationName: string, spec: XmlTree, task: ManifestTask, behaviours: Behaviours): Promise<TaskOutcome>;
   /**
    * Every version of a bucket with size, storage class and encryption: AWS's internal listing for
    * ManifestGenerator, served by the S3 admin endpoint. Throws (error `name` = code) when the bucket is missing.
@@ -62,6 +64,8 @@ export interface EngineOptions {
   concurrency?: number;
   /** Pause between automatic status changes, so New/Preparing/Ready can be observed. */
   stepDelayMs?: number;
+  /** The switches for undocumented behaviour (sandbox/behaviours.ts), shared with the rest of the sandbox. */
+  behaviours?: Behaviours;
 }
 
 /** The failure-rate rule: after at least this many tasks ran, more than half failing fails the job. */
@@ -97,7 +101,9 @@ export interface Job {
 
 export class BatchEngine {
   readonly jobs = new Map<string, Job>();
-  private readonly tokens = new Map<string, string>();
+  /** ClientRequestToken → the job it created and when (a token may expire: sandbox/behaviours.ts). */
+  private readonly tokens = new Map<string, { jobId: string; at: number }>();
+  readonly behaviours: Behaviours;
   private readonly timers = new Set<NodeJS.Timeout>();
   private closed = false;
   /** Task outcomes forced by `/_sandbox/batch/faults` instead of calling S3. */
@@ -106,12 +112,15 @@ export class BatchEngine {
 
   constructor(private readonly options: EngineOptions) {
     this.tasksPerSecond = options.tasksPerSecond;
+    this.behaviours = options.behaviours ?? { ...DEFAULT_BEHAVIOURS };
   }
 
   /** Creates a job, or returns the existing one for a repeated ClientRequestToken with identical parameters. */
   createJob(request: JobRequest): Job {
-    const existingId = this.tokens.get(request.clientRequestToken);
-    const existing = existingId === undefined ? undefined : this.jobs.get(existingId);
+    const token = this.tokens.get(request.clientRequestToken);
+    const lifetime = this.behaviours.clientRequestTokenLifetimeSeconds;
+    const honoured = token !== undefined && (lifetime === null || Date.now() - token.at < lifetime * 1000);
+    const existing = honoured ? this.jobs.get(token.jobId) : undefined;
     if (existing) {
       if (existing.request.fingerprint !== request.fingerprint) {
         throw idempotencyConflict(
@@ -135,15 +144,22 @@ export class BatchEngine {
       failing: false,
     };
     this.jobs.set(job.id, job);
-    this.tokens.set(request.clientRequestToken, job.id);
+    this.tokens.set(request.clientRequestToken, { jobId: job.id, at: Date.now() });
     void this.run(job);
     return job;
   }
 
+  /** A job as the S3 Control API sees it: unknown until registered (sandbox/behaviours.ts), then as it is. */
   getJob(id: string): Job {
     const job = this.jobs.get(id);
     if (!job) throw noSuchJob(id);
+    if (!this.isRegistered(job)) throw noSuchJob(id, this.behaviours.jobRegistrationError);
     return job;
+  }
+
+  /** Whether the S3 Control API shows the job yet: the registration lag after CreateJob has passed. */
+  isRegistered(job: Job): boolean {
+    return Date.now() - job.creationTime.getTime() >= this.behaviours.jobRegistrationLagMs;
   }
 
   /** UpdateJobStatus: `Ready` confirms a Suspended job; `Cancelled` stops a job that has not ended. */
@@ -196,6 +212,12 @@ export class BatchEngine {
     if (tasks === undefined || this.stopped(job)) return;
     job.totalTasks = tasks.length;
     job.tasks = tasks;
+    const ending = job.request.generator && tasks.length === 0 ? emptyGeneratorEnding(this.behaviours) : undefined;
+    if (ending) {
+      if (ending.failure) job.failureReasons.push(ending.failure);
+      this.terminate(job, ending.status);
+      return;
+    }
     if (job.request.confirmationRequired) {
       await this.awaitConfirmation(job);
       if (this.stopped(job)) return;
@@ -226,7 +248,7 @@ export class BatchEngine {
    */
   resume(job: Job): void {
     this.jobs.set(job.id, job);
-    this.tokens.set(job.request.clientRequestToken, job.id);
+    this.tokens.set(job.request.clientRequestToken, { jobId: job.id, at: job.creationTime.getTime() });
     if (TERMINAL_STATUSES.has(job.status)) return;
     const tasks = job.tasks;
     if (tasks === undefined) {
@@ -302,8 +324,11 @@ export class BatchEngine {
         `Listing the source bucket ${g.sourceBucket} failed: ${errorText(err)}`,
       );
     }
-    const tasks = generatedTasks(g.sourceBucket, selectObjects(versions, g.filter));
-    if (g.enableManifestOutput && g.output) {
+    const keys = this.behaviours.generatedManifestKeys;
+    const tasks = generatedTasks(g.sourceBucket, selectObjects(versions, g.filter), keys);
+    // Only the "EmptyList" reading writes a list of nothing (emptyGeneratorEnding).
+    const writesList = tasks.length > 0 || this.behaviours.emptyGeneratorJob === "EmptyList";
+    if (g.enableManifestOutput && g.output && writesList) {
       const output = g.output;
       if (!backend.writeObject) {
         throw new ManifestError("ManifestGenerationFailure", "This sandbox backend cannot write objects.");
@@ -413,7 +438,12 @@ export class BatchEngine {
     const forced = this.taskFaults.outcomeFor(task);
     if (forced) return forced;
     try {
-      return await this.options.backend.runTask(job.request.operationName, job.request.operation, task);
+      return await this.options.backend.runTask(
+        job.request.operationName,
+        job.request.operation,
+        task,
+        this.behaviours,
+      );
     } catch (err) {
       return { status: "failed", httpStatus: 500, errorCode: "InternalError", message: String(err) };
     }

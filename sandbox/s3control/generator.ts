@@ -1,11 +1,13 @@
 import { createHash, randomUUID } from "node:crypto";
 import { gzipSync } from "node:zlib";
+import type { Behaviours } from "../behaviours.ts";
 import { badRequest } from "./errors.ts";
 import { booleanField, oneOf, timestampField } from "./fields.ts";
 import type {
   EncryptionFilter,
   GeneratedManifestEncryption,
   GeneratorFilter,
+  JobFailure,
   ManifestGeneratorSpec,
   ManifestOutputLocation,
   ManifestTask,
@@ -247,15 +249,43 @@ export function encryptionMatches(enc: SourceObjectVersion["encryption"], f: Enc
 
 /**
  * Tasks for the selected objects: no VersionId, so each task acts on the key's latest version when it runs, as
- * for a manifest without a VersionId column. `rawKey` is the key as the generated manifest writes it.
+ * for a manifest without a VersionId column. `rawKey` is the key as the generated manifest (and so the completion
+ * report) writes it: percent-encoded by default, or as it is (sandbox/behaviours.ts, `generatedManifestKeys`).
  */
-export function generatedTasks(bucket: string, selected: readonly SourceObjectVersion[]): ManifestTask[] {
-  return selected.map((v) => ({ bucket, rawKey: encodeGeneratedKey(v.key), key: v.key }));
+export function generatedTasks(
+  bucket: string,
+  selected: readonly SourceObjectVersion[],
+  keys: Behaviours["generatedManifestKeys"] = "UrlEncoded",
+): ManifestTask[] {
+  return selected.map((v) => ({ bucket, rawKey: keys === "Raw" ? v.key : encodeGeneratedKey(v.key), key: v.key }));
 }
 
 /**
- * Keys in the generated manifest (and so in the completion report) are percent-encoded with `/` kept: space is
- * `%20` and `+` is `%2B`, so form decoding and plain percent-decoding read the same key (ASSUMPTIONS.md).
+ * How a generator job whose filter matched nothing ends, as the switch says (sandbox/behaviours.ts); undefined
+ * with "EmptyList": the job writes its empty list and carries on like any other.
+ */
+export function emptyGeneratorEnding(
+  behaviours: Pick<Behaviours, "emptyGeneratorJob">,
+): { status: "Failed" | "Complete"; failure?: JobFailure } | undefined {
+  switch (behaviours.emptyGeneratorJob) {
+    case "EmptyList":
+      return undefined;
+    case "Failed":
+      return {
+        status: "Failed",
+        failure: {
+          code: "ManifestGenerationFailure",
+          reason: "The manifest generator found no objects matching the filter: there are no tasks to process.",
+        },
+      };
+    case "CompleteWithoutManifest":
+      return { status: "Complete" };
+  }
+}
+
+/**
+ * Percent-encoding with `/` kept: space is `%20` and `+` is `%2B`, so form decoding and plain percent-decoding
+ * read the same key (ASSUMPTIONS.md).
  */
 export function encodeGeneratedKey(key: string): string {
   return encodeURIComponent(key).replace(/%2F/g, "/");

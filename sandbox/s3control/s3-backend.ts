@@ -54,13 +54,13 @@ export function s3Backend(client: () => S3Client, endpoint?: () => string): Batc
       );
       return { etag: out.ETag ?? "" };
     },
-    async runTask(operationName, spec, task) {
+    async runTask(operationName, spec, task, behaviours) {
       const operation = findOperation(operationName);
       // CreateJob accepts only registered operations, so a job naming another one is a sandbox bug.
       if (!operation) {
         throw new Error(`Job operation ${operationName} passed CreateJob but is not in s3control/operations/index.ts.`);
       }
-      return operation.run(spec, task, client());
+      return operation.run(spec, task, client(), behaviours);
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { S3Client } from "@aws-sdk/client-s3";
+import type { Behaviours } from "../behaviours.ts";
 import type { SandboxIdentity } from "../config.ts";
 import { header, type SandboxRequest, type SandboxResponse, ServiceError, type ServiceHandler } from "../http.ts";
 import { BATCH_OPERATIONS_USER_AGENT, sandboxS3Client } from "../sdk-clients.ts";
@@ -30,6 +31,8 @@ export interface BatchOperationsContext {
   backend?: BatchBackend;
   /** Tasks in flight per job when no rate is set. */
   concurrency?: number;
+  /** The sandbox's switches for undocumented behaviour (sandbox/behaviours.ts); defaults when unset. */
+  behaviours?: Behaviours;
 }
 
 export function createBatchOperations(ctx: BatchOperationsContext): BatchOperationsSandbox {
@@ -48,6 +51,7 @@ export function createBatchOperations(ctx: BatchOperationsContext): BatchOperati
     backend: ctx.backend ?? s3Backend(client, ctx.endpoint),
     ...(ctx.tasksPerSecond !== undefined ? { tasksPerSecond: ctx.tasksPerSecond } : {}),
     ...(ctx.concurrency !== undefined ? { concurrency: ctx.concurrency } : {}),
+    ...(ctx.behaviours ? { behaviours: ctx.behaviours } : {}),
   });
   return {
     handler: (req) => handleControl(engine, ctx.identity, req),
@@ -134,7 +138,8 @@ function listJobs(engine: BatchEngine, req: SandboxRequest): SandboxResponse {
   const maxResults = parseMaxResults(req.query.get("maxResults"));
   const start = parseNextToken(req.query.get("nextToken"));
   const matching = [...engine.jobs.values()]
-    .filter((j) => statuses.length === 0 || statuses.includes(j.status))
+    // A job still in its registration lag (sandbox/behaviours.ts) is not listed either.
+    .filter((j) => engine.isRegistered(j) && (statuses.length === 0 || statuses.includes(j.status)))
     .sort(newestFirst);
   const page = matching.slice(start, start + maxResults);
   const end = start + page.length;

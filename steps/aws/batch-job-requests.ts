@@ -9,13 +9,21 @@ import { bucketArn, planKeys, type RunContext } from "../../contract/run-context
  */
 
 /**
- * S3PutObjectCopy in place: same bucket and key, target key with Bucket Key, the manifest's own storage class, and
- * only if the object has not been modified since `enforcedAt`, when default encryption was enforced. The plan was
- * made from what the bucket held before that moment; anything written since is already compliant through the bucket
- * default encryption (unless its writer asked for another encryption), and copying it would replace its storage
- * class with the planned one. S3 answers such a task 412 PreconditionFailed
- * (x-amz-copy-source-if-unmodified-since, https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html);
- * "Verify results" then checks the object as it is now.
+ * S3PutObjectCopy in place: same bucket and key, the manifest's own storage class, and only if the object has not
+ * been modified since `enforcedAt`, when default encryption was enforced. The plan was made from what the bucket
+ * held before that moment; anything written since is already compliant through the bucket default encryption
+ * (unless its writer asked for another encryption), and copying it would replace its storage class with the planned
+ * one. S3 answers such a task 412 PreconditionFailed (x-amz-copy-source-if-unmodified-since,
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html); "Verify results" then checks the object as
+ * it is now.
+ *
+ * The copy names no encryption and sends no NewObjectMetadata. Its SSEAlgorithm is the only place the operation
+ * could name SSE-KMS, and AWS does not say whether a NewObjectMetadata without MetadataDirective REPLACE leaves the
+ * metadata alone or replaces it (then user metadata and content type would be lost); without it, "Amazon S3 copies
+ * all the metadata from the original objects" (S3CopyObjectOperation in the API reference). A copy that names no
+ * encryption gets the bucket's default encryption, the target key with Bucket Key that "Enforce default encryption"
+ * set before any job exists (CopyObject, above; https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-copy-example-bucket-key.html).
+ * Should someone change the default mid-run, "Verify results" finds the copies non-compliant.
  */
 export function copyOperation(run: RunContext, storageClass: string, enforcedAt: string): JobOperation {
   return {
@@ -23,9 +31,6 @@ export function copyOperation(run: RunContext, storageClass: string, enforcedAt:
       TargetResource: bucketArn(run.bucket),
       // COPY keeps user metadata, content type and the other system metadata; unset NewObjectTagging keeps tags.
       MetadataDirective: "COPY",
-      NewObjectMetadata: { SSEAlgorithm: "KMS" },
-      SSEAwsKmsKeyId: run.kmsKeyArn,
-      BucketKeyEnabled: true,
       // Unset, S3 would move every object to STANDARD.
       StorageClass: storageClass as NonNullable<JobOperation["S3PutObjectCopy"]>["StorageClass"],
       UnModifiedSinceConstraint: new Date(enforcedAt),

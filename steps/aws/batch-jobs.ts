@@ -8,6 +8,7 @@ import {
   type S3ControlClient,
 } from "@aws-sdk/client-s3-control";
 import type { JobStatusCounts } from "../../contract/copy-jobs.ts";
+import { BatchJobFailedError } from "../../contract/errors.ts";
 import type { RunContext } from "../../contract/run-context.ts";
 import { httpStatusOf } from "./s3-io.ts";
 
@@ -127,6 +128,43 @@ export async function describeJob(
 export function isUnknownJob(err: unknown): boolean {
   const name = (err as { name?: string } | null)?.name;
   return name === "NotFoundException" || name === "NoSuchJobException" || httpStatusOf(err) === 404;
+}
+
+/**
+ * How long after CreateJob rekey lets S3 Control not know a job: the troubleshooting guide names "checking job
+ * status immediately after creation before the job is fully registered" as a cause of NoSuchJobException
+ * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/troubleshooting-batch-operations.html) without saying for
+ * how long.
+ */
+export const JOB_REGISTRATION_GRACE_MS = 5 * 60 * 1000;
+
+/**
+ * DescribeJob of a job rekey created at `createdAt`: undefined while S3 Control does not know it yet, within
+ * JOB_REGISTRATION_GRACE_MS; a job still unknown after that (or with no creation time to go by) fails the run,
+ * since polling it longer cannot help.
+ */
+export async function describeCreatedJob(
+  s3control: S3ControlClient,
+  accountId: string,
+  jobId: string,
+  createdAt: string | undefined,
+  now: Date,
+): Promise<JobDescriptor | undefined> {
+  try {
+    return await describeJob(s3control, accountId, jobId);
+  } catch (err) {
+    if (!isUnknownJob(err)) throw err;
+    const waited = createdAt === undefined ? Number.POSITIVE_INFINITY : now.getTime() - Date.parse(createdAt);
+    if (waited < JOB_REGISTRATION_GRACE_MS) return undefined;
+    throw new BatchJobFailedError(
+      `S3 Control still does not know job ${jobId} (${(err as Error).name}), created ${createdAt ?? "at an unrecorded time"}.`,
+      {
+        jobId,
+        cause: err,
+        fix: "Check the job in the S3 console (Batch Operations) and that the run uses the account and region it was created in; then start a new run.",
+      },
+    );
+  }
 }
 
 /** Every job ListJobs returns (it keeps jobs for 90 days) that `matches`, optionally only in some statuses. */

@@ -1,3 +1,4 @@
+import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { CreateJobCommand, type JobDescriptor, UpdateJobStatusCommand } from "@aws-sdk/client-s3-control";
 import { z } from "zod";
 import type { CandidatesNotReady, FoundCandidates } from "../../contract/candidates.ts";
@@ -9,15 +10,16 @@ import type { StepDeps } from "../runtime/step.ts";
 import { copyOperation, updateEncryptionOperation } from "./batch-job-requests.ts";
 import {
   CANCELLABLE_STATUSES,
-  describeJob,
+  describeCreatedJob,
+  describesUnitJob,
   FAILED_JOB_STATUSES,
   failureReasonsOf,
-  isUnknownJob,
   jobDescription,
+  jobsOfPlan,
   jobToken,
   LIST_FINAL_STATUSES,
 } from "./batch-jobs.ts";
-import { getTextIfExists, putJson } from "./s3-io.ts";
+import { getTextIfExists, httpStatusOf, putJson } from "./s3-io.ts";
 
 /** Where the generator writes a list: under the run prefix, one folder per list. */
 export function candidatePrefix(run: Pick<RunContext, "runPrefix">, list: Pick<CandidateList, "name">): string {
@@ -29,7 +31,11 @@ export function candidateJobsKey(run: Pick<RunContext, "runPrefix">): string {
   return `${run.runPrefix}candidates/jobs.json`;
 }
 
-const CandidateJobsSchema = z.object({ jobs: z.array(z.object({ list: z.string(), jobId: z.string().min(1) })) });
+const CandidateJobsSchema = z.object({
+  /** When the jobs were created (recorded since the registration grace needs it; older records have none). */
+  createdAt: z.string().optional(),
+  jobs: z.array(z.object({ list: z.string(), jobId: z.string().min(1) })),
+});
 
 /**
  * Creates one Batch Operations job per candidate list with a manifest generator and ConfirmationRequired, so each
@@ -47,13 +53,14 @@ export async function findCandidateLists(
 ): Promise<FoundCandidates | CandidatesNotReady> {
   const { log, now } = deps;
   const jobs: { list: CandidateList; jobId: string; job: JobDescriptor | undefined }[] = [];
-  const ids = await listJobIds(run, defaultEncryption.enforcedAt, deps);
+  const { ids, createdAt } = await listJobIds(run, defaultEncryption.enforcedAt, deps);
   for (const list of CANDIDATE_LISTS) {
     const jobId = ids.get(list.name) ?? "";
-    jobs.push({ list, jobId, job: await describeIfKnown(run, jobId, deps) });
+    const job = await describeCreatedJob(deps.clients.s3control, run.accountId, jobId, createdAt, now());
+    jobs.push({ list, jobId, job });
   }
 
-  const failed = jobs.filter(({ job }) => FAILED_JOB_STATUSES.has(job?.Status ?? ""));
+  const failed = jobs.filter(({ job }) => FAILED_JOB_STATUSES.has(job?.Status ?? "") && !listedNothing(job));
   if (failed.length > 0) {
     // The other lists are useless without this one; none of their jobs may be left for someone to confirm.
     await cancelAll(run, jobs, deps);
@@ -66,7 +73,8 @@ export async function findCandidateLists(
     });
   }
   const pending = jobs.filter(
-    ({ job }) => !(job && (generatedManifestOf(job) || LIST_FINAL_STATUSES.has(job.Status ?? ""))),
+    ({ job }) =>
+      !(job && (generatedManifestOf(job) || LIST_FINAL_STATUSES.has(job.Status ?? "") || listedNothing(job))),
   );
   if (pending.length > 0) {
     const enforcedAt = Date.parse(defaultEncryption.enforcedAt);
@@ -99,7 +107,8 @@ export async function findCandidateLists(
   const lists: FoundCandidates["lists"] = [];
   for (const { list, jobId, job } of jobs) {
     const manifest = job && generatedManifestOf(job);
-    // A job that matched nothing may write no manifest (AWS does not document it): an empty list.
+    // A job that matched nothing may write an empty list, write none and complete, or fail saying there is nothing
+    // to process (AWS does not document which; listedNothing): an empty list each time.
     if (manifest) lists.push({ name: list.name, jobId, ...manifest });
     else log.info("candidate list is empty", { bucket: run.bucket, list: list.name, jobId, status: job?.Status });
   }
@@ -107,17 +116,33 @@ export async function findCandidateLists(
   return { found: true, source: "generate", lists };
 }
 
-/** The run's list jobs by list name: as recorded, or created now (once per run) and recorded. */
-async function listJobIds(run: RunContext, enforcedAt: string, deps: StepDeps): Promise<Map<string, string>> {
-  const { clients, config } = deps;
+/**
+ * The run's list jobs by list name and when they were created: as recorded, or found by their description
+ * (ListJobs) or created now and recorded. A job is looked for before CreateJob is sent, because how long AWS honours
+ * a ClientRequestToken is not documented: an expired token would make a second job for the same list.
+ */
+async function listJobIds(
+  run: RunContext,
+  enforcedAt: string,
+  deps: StepDeps,
+): Promise<{ ids: Map<string, string>; createdAt: string | undefined }> {
+  const { clients, config, now, log } = deps;
   const recorded = await getTextIfExists(clients.s3, run.workBucket, candidateJobsKey(run));
   if (recorded !== undefined) {
     const parsed = CandidateJobsSchema.safeParse(JSON.parse(recorded));
     const ids = new Map(parsed.data?.jobs.map((j) => [j.list, j.jobId]));
-    if (CANDIDATE_LISTS.every((list) => ids.has(list.name))) return ids;
+    if (CANDIDATE_LISTS.every((list) => ids.has(list.name))) return { ids, createdAt: parsed.data?.createdAt };
   }
+  const createdAt = now().toISOString();
+  const earlier = await jobsOfPlan(clients.s3control, run.accountId, run.bucket, run.runPrefix);
   const ids = new Map<string, string>();
   for (const list of CANDIDATE_LISTS) {
+    const found = earlier.find((j) => describesUnitJob(j.Description, run.bucket, run.runPrefix, listUnit(list)));
+    if (found?.JobId) {
+      log.info("list job found", { bucket: run.bucket, list: list.name, jobId: found.JobId, status: found.Status });
+      ids.set(list.name, found.JobId);
+      continue;
+    }
     const created = await clients.s3control.send(
       new CreateJobCommand(listJobRequest(run, list, config.batchRoleArn, enforcedAt)),
     );
@@ -129,27 +154,32 @@ async function listJobIds(run: RunContext, enforcedAt: string, deps: StepDeps): 
     ids.set(list.name, created.JobId);
   }
   await putJson(clients.s3, run.workBucket, candidateJobsKey(run), {
+    createdAt,
     jobs: [...ids].map(([list, jobId]) => ({ list, jobId })),
   });
-  return ids;
+  return { ids, createdAt };
 }
 
 /**
- * DescribeJob, or undefined while S3 does not know a job it has just created (AWS documents no such delay; rekey
- * allows for it, as "Check copy jobs" does).
+ * A list job that failed because its filter matched nothing, which AWS may report as a failure (a public report,
+ * https://github.com/aws/aws-cli/issues/7830, shows such a job Failed at 0 tasks; AWS documents neither that nor
+ * the wording). Only a failure that ran no task and whose every reason says there was nothing to list or process
+ * counts; any other failure (access, a missing bucket) fails the run.
  */
-async function describeIfKnown(
-  run: RunContext,
-  jobId: string,
-  { clients }: StepDeps,
-): Promise<JobDescriptor | undefined> {
-  try {
-    return await describeJob(clients.s3control, run.accountId, jobId);
-  } catch (err) {
-    if (isUnknownJob(err)) return undefined;
-    throw err;
-  }
+export function listedNothing(job: JobDescriptor | undefined): boolean {
+  if (!job || !FAILED_JOB_STATUSES.has(job.Status ?? "")) return false;
+  const p = job.ProgressSummary;
+  if ((p?.NumberOfTasksSucceeded ?? 0) + (p?.NumberOfTasksFailed ?? 0) > 0) return false;
+  const reasons = job.FailureReasons ?? [];
+  return (
+    reasons.length > 0 &&
+    reasons.every((r) => NOTHING_TO_PROCESS.test(`${r.FailureCode ?? ""} ${r.FailureReason ?? ""}`))
+  );
 }
+
+/** Phrasings of "the list is empty" in a failure reason. */
+const NOTHING_TO_PROCESS =
+  /\b(no|zero|0) (matching )?(objects|tasks|keys)\b|nothing to (process|list)|(manifest|list) (is|was) empty|empty (manifest|list)|did not match any|matched no\b/i;
 
 /** Cancels every list job that could still run a task; idempotent (cancelled jobs are skipped). */
 async function cancelAll(
@@ -212,4 +242,51 @@ function generatedManifestOf(job: JobDescriptor): { bucket: string; manifestKey:
   const arn = job.GeneratedManifestDescriptor?.Location?.ObjectArn;
   const m = arn ? /^arn:[^:]+:s3:::([^/]+)\/(.+)$/.exec(arn) : null;
   return m?.[1] && m[2] ? { bucket: m[1], manifestKey: m[2] } : undefined;
+}
+
+/**
+ * The keys of one generated list. AWS does not say whether the manifest generator's CSV percent-encodes keys, as S3
+ * Inventory does, or writes them as they are. A key that reads the same either way needs nothing; one that does
+ * not decode was written as it is; for the others (`keyAsWritten` set: `%` or `+` in the text) the bucket decides:
+ * the first such key that exists under one reading only settles the list's reading, and until then each is looked
+ * up (the decoded key when both or neither exist: a key gone since listing is gone under either reading).
+ */
+export class GeneratedListKeys {
+  private reading: "encoded" | "as-written" | undefined;
+
+  constructor(
+    private readonly run: Pick<RunContext, "bucket">,
+    private readonly deps: Pick<StepDeps, "clients" | "log">,
+  ) {}
+
+  /** Each row's real key, in order. */
+  async keysOf(rows: readonly { key: string; keyAsWritten?: string | undefined }[]): Promise<string[]> {
+    const keys: string[] = [];
+    for (const row of rows) {
+      if (row.keyAsWritten === undefined) keys.push(row.key);
+      else keys.push(await this.resolve(row.key, row.keyAsWritten));
+    }
+    return keys;
+  }
+
+  private async resolve(decoded: string, asWritten: string): Promise<string> {
+    if (this.reading === "encoded") return decoded;
+    if (this.reading === "as-written") return asWritten;
+    const [decodedExists, writtenExists] = await Promise.all([this.exists(decoded), this.exists(asWritten)]);
+    if (decodedExists !== writtenExists) {
+      this.reading = decodedExists ? "encoded" : "as-written";
+      this.deps.log.info("generated list key encoding", { bucket: this.run.bucket, reading: this.reading });
+    }
+    return writtenExists && !decodedExists ? asWritten : decoded;
+  }
+
+  private async exists(key: string): Promise<boolean> {
+    try {
+      await this.deps.clients.s3.send(new HeadObjectCommand({ Bucket: this.run.bucket, Key: key }));
+      return true;
+    } catch (err) {
+      if (httpStatusOf(err) === 404) return false;
+      throw err;
+    }
+  }
 }

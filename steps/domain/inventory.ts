@@ -51,6 +51,11 @@ export interface InventoryRow {
   bucket: string;
   /** Decoded object key, exactly as S3 stores it. */
   key: string;
+  /**
+   * Read with `keys: "either"` only, when the key as written is not the same text once decoded: the key as
+   * written, which may be the real key if the file holds keys unencoded.
+   */
+  keyAsWritten?: string;
   /** Absent when the report lists current versions only, and for null versions (written as an empty string). */
   versionId?: string;
   /** True when the report has no IsLatest column (current versions only). */
@@ -219,6 +224,12 @@ export async function* inventoryRowBatches(
   gzipped: Readable | AsyncIterable<Buffer>,
   columns: readonly InventoryColumn[],
   source: string,
+  /**
+   * "encoded": keys are URL-encoded, as S3 Inventory writes them. "either": they may also be written as they are
+   * (a generated manifest: AWS does not say); a key that does not decode is taken as written, and one that
+   * decodes to other text carries `keyAsWritten` for the caller to decide.
+   */
+  keys: "encoded" | "either" = "encoded",
 ): AsyncGenerator<InventoryRow[], void, undefined> {
   const ix = indexColumns(columns);
   if (ix.bucket < 0 || ix.key < 0) {
@@ -261,7 +272,9 @@ export async function* inventoryRowBatches(
       );
     }
     const rawKey = f[ix.key] ?? "";
-    const key = decodeInventoryKey(rawKey);
+    const decoded = decodeInventoryKey(rawKey);
+    const key = decoded === undefined && keys === "either" ? rawKey : decoded;
+    const keyAsWritten = keys === "either" && decoded !== undefined && decoded !== rawKey ? rawKey : undefined;
     if (key === undefined) {
       throw fail(
         `the key "${rawKey}" has an invalid percent-encoding.`,
@@ -304,6 +317,7 @@ export async function* inventoryRowBatches(
     return {
       bucket: f[ix.bucket] ?? "",
       key,
+      keyAsWritten,
       versionId: optional(f, ix.versionId),
       isLatest,
       isDeleteMarker,

@@ -1,4 +1,3 @@
-import type { JobDescriptor, S3ControlClient } from "@aws-sdk/client-s3-control";
 import { z } from "zod";
 import type { CopyJobsProgress, JobProgress } from "../../contract/copy-jobs.ts";
 import { JobsSchema, workLabel } from "../../contract/plan.ts";
@@ -6,9 +5,8 @@ import { RunContextSchema } from "../../contract/run-context.ts";
 import { StateNames } from "../../contract/states.ts";
 import {
   AWAITING_CONFIRMATION_STATUSES,
-  describeJob,
+  describeCreatedJob,
   isTerminalJobStatus,
-  isUnknownJob,
   jobProgressOf,
 } from "../aws/batch-jobs.ts";
 import { nextJobPollSeconds } from "../domain/polling.ts";
@@ -20,7 +18,10 @@ export const checkCopyJobs = defineStep({
   async run({ run, jobs }, { clients, now, log }): Promise<CopyJobsProgress> {
     const progress: JobProgress[] = [];
     for (const job of jobs.jobs) {
-      const d = await describeNewJob(clients.s3control, run.accountId, job.jobId, jobs.createdAt, now());
+      // Not yet known to S3 Control (just created): New, until the grace runs out (batch-jobs.ts).
+      const d =
+        (await describeCreatedJob(clients.s3control, run.accountId, job.jobId, jobs.createdAt, now())) ??
+        ({ Status: "New" } as const);
       progress.push({ jobId: job.jobId, storageClass: workLabel(job), ...jobProgressOf(d, job.objects) });
     }
     const total = sum(progress, (j) => j.total);
@@ -55,26 +56,4 @@ export const checkCopyJobs = defineStep({
 
 function sum<T>(items: T[], f: (t: T) => number): number {
   return items.reduce((acc, t) => acc + f(t), 0);
-}
-
-/**
- * A job just created may not be visible to DescribeJob yet. AWS documents no such delay, so rekey only allows for it:
- * within this grace after CreateJob a NotFound answer counts as New.
- */
-const REGISTRATION_GRACE_MS = 5 * 60 * 1000;
-
-async function describeNewJob(
-  s3control: S3ControlClient,
-  accountId: string,
-  jobId: string,
-  createdAt: string | undefined,
-  now: Date,
-) {
-  try {
-    return await describeJob(s3control, accountId, jobId);
-  } catch (err) {
-    const justCreated = createdAt !== undefined && now.getTime() - Date.parse(createdAt) < REGISTRATION_GRACE_MS;
-    if (justCreated && isUnknownJob(err)) return { Status: "New" } as JobDescriptor;
-    throw err;
-  }
 }

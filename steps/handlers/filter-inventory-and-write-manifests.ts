@@ -7,6 +7,7 @@ import { type Plan, PlanFileSchema } from "../../contract/plan.ts";
 import { planKeys, planPrefix, type RunContext, RunContextSchema } from "../../contract/run-context.ts";
 import { StateNames } from "../../contract/states.ts";
 import type { CopyStorageClass } from "../../contract/storage-classes.ts";
+import { GeneratedListKeys } from "../aws/candidate-lists.ts";
 import { PlanWriter } from "../aws/plan-writer.ts";
 import { getStreamWithMd5, getText, getTextIfExists, httpStatusOf, putJson } from "../aws/s3-io.ts";
 import { type CandidateRoute, candidateList, classifyCandidate, needsHead } from "../domain/candidates.ts";
@@ -158,31 +159,44 @@ async function readCandidateLists(
       });
     }
     const route = list.route;
+    const listKeys = new GeneratedListKeys(run, deps);
     for (const file of manifest.files) {
-      await streamDataFile(run, manifest, file, deps, async (batch) => {
-        const heads = needsHead(route) ? await headEach(run, batch, deps) : undefined;
-        for (const row of batch) {
-          const head = heads?.get(row.key);
-          const storageClass =
-            route.kind === "copy" ? route.storageClass : head ? (head.StorageClass ?? "STANDARD") : undefined;
-          const result = classifyCandidate(route, row.key, {
-            keyIsTarget: underTargetKey(run, head),
-            largeStorageClass: storageClass as CopyStorageClass | undefined,
-            archiveStatus: head?.ArchiveStatus,
-          });
-          await writer.add(
-            {
-              bucket: row.bucket,
-              key: row.key,
-              // Sizes only where every object of the route has one: a partial sum would read as the route's bytes.
-              ...(head && route.kind === "large-copy" ? { size: head.ContentLength ?? 0, eTag: head.ETag ?? "" } : {}),
-              ...(storageClass ? { storageClass } : {}),
-              encryptionStatus: encryptionOfList(route),
-            },
-            result,
-          );
-        }
-      });
+      await streamDataFile(
+        run,
+        manifest,
+        file,
+        deps,
+        async (rows) => {
+          // How the generator writes keys is not documented (steps/aws/candidate-lists.ts).
+          const keys = await listKeys.keysOf(rows);
+          const batch = rows.map((row, i) => ({ ...row, key: keys[i] ?? row.key }));
+          const heads = needsHead(route) ? await headEach(run, batch, deps) : undefined;
+          for (const row of batch) {
+            const head = heads?.get(row.key);
+            const storageClass =
+              route.kind === "copy" ? route.storageClass : head ? (head.StorageClass ?? "STANDARD") : undefined;
+            const result = classifyCandidate(route, row.key, {
+              keyIsTarget: underTargetKey(run, head),
+              largeStorageClass: storageClass as CopyStorageClass | undefined,
+              archiveStatus: head?.ArchiveStatus,
+            });
+            await writer.add(
+              {
+                bucket: row.bucket,
+                key: row.key,
+                // Sizes only where every object of the route has one: a partial sum would read as the route's bytes.
+                ...(head && route.kind === "large-copy"
+                  ? { size: head.ContentLength ?? 0, eTag: head.ETag ?? "" }
+                  : {}),
+                ...(storageClass ? { storageClass } : {}),
+                encryptionStatus: encryptionOfList(route),
+              },
+              result,
+            );
+          }
+        },
+        "either",
+      );
     }
     deps.log.info("candidate list read", {
       bucket: run.bucket,
@@ -213,9 +227,10 @@ async function streamDataFile(
   file: InventoryManifest["files"][number],
   { clients }: StepDeps,
   onBatch: (rows: InventoryRow[]) => Promise<void>,
+  keys: "encoded" | "either" = "encoded",
 ): Promise<void> {
   const { body, md5 } = await getStreamWithMd5(clients.s3, manifest.destinationBucket, file.key);
-  for await (const batch of inventoryRowBatches(body, manifest.columns, file.key)) {
+  for await (const batch of inventoryRowBatches(body, manifest.columns, file.key, keys)) {
     for (const row of batch) {
       if (row.bucket !== run.bucket) {
         throw new InventoryFormatError(`a row names bucket ${row.bucket}, not ${run.bucket}.`, {

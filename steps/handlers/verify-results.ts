@@ -1,4 +1,9 @@
-import { HeadObjectCommand, type HeadObjectCommandOutput, ListObjectVersionsCommand } from "@aws-sdk/client-s3";
+import {
+  GetObjectTaggingCommand,
+  HeadObjectCommand,
+  type HeadObjectCommandOutput,
+  ListObjectVersionsCommand,
+} from "@aws-sdk/client-s3";
 import pLimit from "p-limit";
 import { z } from "zod";
 import { BatchJobFailedError, CompletionReportError, VerificationFailedError } from "../../contract/errors.ts";
@@ -227,9 +232,37 @@ function sameMetadata(a: Record<string, string> | undefined, b: Record<string, s
   return sorted(a) === sorted(b);
 }
 
+/** A version's tags as a sorted `key=value` list, to compare a copy with the version it was copied from. */
+async function tagsOf(run: RunContext, key: string, versionId: string | undefined, { clients }: StepDeps) {
+  const out = await clients.s3.send(
+    new GetObjectTaggingCommand({ Bucket: run.bucket, Key: key, VersionId: versionId }),
+  );
+  return (out.TagSet ?? []).map((t) => `${t.Key ?? ""}=${t.Value ?? ""}`).sort();
+}
+
+/**
+ * Whether the copy kept the content type, user metadata and tags of the version it was copied from: how a copy
+ * job's form loses them differs between readings of S3PutObjectCopy (batch-job-requests.ts), so the result is
+ * checked, not assumed.
+ */
+async function keptAttributes(
+  run: RunContext,
+  key: string,
+  head: HeadObjectCommandOutput,
+  source: HeadObjectCommandOutput,
+  deps: StepDeps,
+): Promise<boolean> {
+  if (head.ContentType !== source.ContentType || !sameMetadata(head.Metadata, source.Metadata)) return false;
+  const [now, was] = await Promise.all([
+    tagsOf(run, key, head.VersionId, deps),
+    tagsOf(run, key, source.VersionId, deps),
+  ]);
+  return JSON.stringify(now) === JSON.stringify(was);
+}
+
 /**
  * HEADs each sampled object: it must be SSE-KMS under the target key with Bucket Key. A copied one (a sample with
- * a storage class) must also keep the storage class, content type and user metadata of the version it was copied
+ * a storage class) must also keep the storage class, content type, user metadata and tags of the version it was copied
  * from, read from the bucket where versioning keeps it: the plan's class is what the inventory saw, and a lifecycle
  * transition since then changes the class without changing Last-Modified. Without versioning the plan is all
  * there is to compare the class with.
@@ -252,9 +285,9 @@ async function spotCheck(
             const source = await copiedVersion(run, item.key, head, deps);
             const expectedClass = source ? (source.StorageClass ?? "STANDARD") : item.storageClass;
             ok &&= storageClass === expectedClass;
-            if (source && (head.ContentType !== source.ContentType || !sameMetadata(head.Metadata, source.Metadata))) {
+            if (source && !(await keptAttributes(run, item.key, head, source, deps))) {
               ok = false;
-              found += ` (content type or user metadata differ from version ${source.VersionId ?? "?"} it was copied from)`;
+              found += ` (content type, user metadata or tags differ from version ${source.VersionId ?? "?"} it was copied from)`;
             } else if (storageClass !== expectedClass) {
               found += ` (expected class ${expectedClass}${source ? ` of version ${source.VersionId ?? "?"} it was copied from` : " as planned"})`;
             }

@@ -9,7 +9,6 @@ import type { ExecutionResult } from "../../local/executions.ts";
 import { becomesCompliant, bodyOf, encryptionUpdated, type MixedBucket } from "../../local/scenarios/mixed-bucket.ts";
 import type { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import type { AdminObjectVersion } from "../../sandbox/s3/admin.ts";
-import { UPDATE_OBJECT_ENCRYPTION_CREATES_VERSION } from "../../sandbox/s3/update-encryption.ts";
 import type { Sandbox } from "../../sandbox/server.ts";
 import { getText } from "../../steps/aws/s3-io.ts";
 import { decodeManifestKey } from "../../steps/domain/batch-manifest.ts";
@@ -133,7 +132,7 @@ describe("rekey re-encrypts one bucket end to end in the sandbox", () => {
       expect(now?.metadata).toEqual(was?.metadata);
       expect(now?.tags).toEqual(was?.tags);
       // Whether AWS makes a new version is not documented: the sandbox's choice decides, in one place.
-      if (UPDATE_OBJECT_ENCRYPTION_CREATES_VERSION) expect(now?.versionId).not.toBe(was?.versionId);
+      if (sandbox.behaviours.updateObjectEncryptionCreatesVersion) expect(now?.versionId).not.toBe(was?.versionId);
       else expect(now?.versionId).toBe(was?.versionId);
     }
   });
@@ -141,7 +140,7 @@ describe("rekey re-encrypts one bucket end to end in the sandbox", () => {
   it("deletes nothing and leaves every earlier version as it was", async () => {
     const after = new Map((await admin.versions(scenario.bucket)).map((v) => [v.versionId, v]));
     const updatedInPlace = new Set(
-      UPDATE_OBJECT_ENCRYPTION_CREATES_VERSION
+      sandbox.behaviours.updateObjectEncryptionCreatesVersion
         ? []
         : scenario.keys.filter((k) => encryptionUpdated(k.expectation)).map((k) => k.versionIds.at(-1)),
     );
@@ -160,7 +159,7 @@ describe("rekey re-encrypts one bucket end to end in the sandbox", () => {
         1 +
         keysWith("large-copy").length +
         1 +
-        (UPDATE_OBJECT_ENCRYPTION_CREATES_VERSION ? updates : 0),
+        (sandbox.behaviours.updateObjectEncryptionCreatesVersion ? updates : 0),
     );
   });
 

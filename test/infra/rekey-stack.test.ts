@@ -154,6 +154,8 @@ describe("each step's role allows exactly the calls its step makes", () => {
         `s3:GetObject ${w()}/runs/*/candidates/jobs.json`,
         `s3:PutObject ${w()}/runs/*/candidates/jobs.json`,
         "s3:CreateJob *",
+        // A list job already created is found by its description before CreateJob is sent again.
+        "s3:ListJobs *",
         `s3:DescribeJob ${JOBS}`,
         `s3:UpdateJobStatus ${JOBS}`,
         "iam:PassRole <BATCH_ROLE.Arn> (conditional)",
@@ -210,8 +212,12 @@ describe("each step's role allows exactly the calls its step makes", () => {
         ...each(["s3:GetObject"], [`${w()}/runs/*`, `${w()}/plans/*`]),
         ...each(["s3:PutObject", "s3:AbortMultipartUpload"], [`${w()}/runs/*`]),
         `s3:ListBucket ${w()}`,
-        // The spot check reads the version a copy was copied from (ListObjectVersions, HeadObject with VersionId).
-        ...each(["s3:GetObject", "s3:GetObjectVersion"], TARGET_OBJECTS),
+        // The spot check reads the version a copy was copied from (ListObjectVersions, HeadObject with VersionId)
+        // and compares the tags of both.
+        ...each(
+          ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectVersionTagging"],
+          TARGET_OBJECTS,
+        ),
         ...each(["s3:ListBucket", "s3:ListBucketVersions"], TARGET_BUCKETS),
       ],
     ],

@@ -12,7 +12,6 @@ import {
 import { describe, expect, it } from "vitest";
 import type { AdminObjectVersion } from "../../sandbox/s3/admin.ts";
 import type { SeedObject } from "../../sandbox/s3/seed.ts";
-import { UPDATE_OBJECT_ENCRYPTION_CREATES_VERSION } from "../../sandbox/s3/update-encryption.ts";
 import { newTestBucket, s3Error, useSandbox } from "../support/sandbox.ts";
 
 const env = useSandbox();
@@ -61,7 +60,7 @@ async function attributes(bucket: string, key: string, versionId?: string) {
 
 /**
  * THE version assumption (sandbox/ASSUMPTIONS.md, "UpdateObjectEncryption and versions"), asserted in one place:
- * in place (same version ids, same count), or, when the switch says so and the bucket is versioned, one new
+ * in place (same version ids, same count), or, when the switch (sandbox/behaviours.ts) says so and the bucket is versioned, one new
  * current version on top of the unchanged ones.
  */
 function expectVersionBehaviour(
@@ -70,7 +69,7 @@ function expectVersionBehaviour(
   updatedVersionId: string,
   versioned: boolean,
 ) {
-  if (UPDATE_OBJECT_ENCRYPTION_CREATES_VERSION && versioned) {
+  if (env.sandbox.behaviours.updateObjectEncryptionCreatesVersion && versioned) {
     expect(after.length).toBe(before.length + 1);
     expect(after[0]?.versionId).not.toBe(updatedVersionId);
     expect(after.slice(1).map((v) => v.versionId)).toEqual(before.map((v) => v.versionId));

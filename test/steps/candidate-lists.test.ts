@@ -145,4 +145,38 @@ describe("findCandidateLists", () => {
     expect(CANDIDATE_LISTS.map((l) => l.name)).toContain(named?.[1]);
     expect((error as Error).message).toMatch(/start a new run; or give an inventory configuration/);
   });
+
+  it.each(["EmptyList", "Failed", "CompleteWithoutManifest"] as const)(
+    "takes a list job that matched nothing as an empty list when the generator answers %s",
+    async (emptyGeneratorJob) => {
+      sandbox.setBehaviours({ emptyGeneratorJob });
+      try {
+        const bucket = await newTestBucket(clients.s3, "cand-empty", { versioned: true });
+        await admin.seed(bucket, [{ key: "plain.txt", body: "p", encryption: { type: "NOT-SSE" } }]);
+        const { found } = await untilFound(runFor(bucket, `run-empty-${emptyGeneratorJob}`));
+        // One object: every list but the STANDARD copies matched nothing; each reading ends with the same lists.
+        const named = found.lists.map((l) => l.name);
+        expect(named).toContain("copy-STANDARD");
+        if (emptyGeneratorJob !== "EmptyList") expect(named).toEqual(["copy-STANDARD"]);
+      } finally {
+        sandbox.setBehaviours({ emptyGeneratorJob: "EmptyList" });
+      }
+    },
+  );
+
+  it("waits for a list job S3 Control does not know yet, then fails the run once the grace is over", async () => {
+    sandbox.setBehaviours({ jobRegistrationLagMs: 3_600_000, jobRegistrationError: "NoSuchJobException" });
+    try {
+      const bucket = await newTestBucket(clients.s3, "cand-lag", { versioned: true });
+      const run = runFor(bucket, "run-lag");
+      const first = await findCandidateLists(run, enforcedFor(run), deps());
+      expect(first.found).toBe(false);
+      const later = { ...deps(), now: () => new Date(Date.now() + 6 * 60 * 1000) };
+      const error = await findCandidateLists(run, enforcedFor(run), later).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(BatchJobFailedError);
+      expect((error as Error).message).toMatch(/still does not know job .* \(NoSuchJobException\)/);
+    } finally {
+      sandbox.setBehaviours({ jobRegistrationLagMs: 0 });
+    }
+  });
 });

@@ -6,6 +6,7 @@ import {
   type ObjectLockLegalHoldStatus,
   type ObjectLockMode,
 } from "@aws-sdk/client-s3";
+import { type Behaviours, DEFAULT_BEHAVIOURS } from "../../behaviours.ts";
 import { badRequest } from "../errors.ts";
 import { booleanField, oneOf, timestampField } from "../fields.ts";
 import { type ManifestTask, S3_STORAGE_CLASSES } from "../model.ts";
@@ -52,8 +53,8 @@ export const s3PutObjectCopy: BatchOperation = {
   validate(spec) {
     copyObjectInput(spec, { bucket: "validation", rawKey: "k", key: "k" });
   },
-  async run(spec, task, s3) {
-    const input = copyObjectInput(spec, task);
+  async run(spec, task, s3, behaviours) {
+    const input = copyObjectInput(spec, task, behaviours?.newObjectMetadata);
     return taskOutcome(() => s3.send(new CopyObjectCommand(input)));
   },
 };
@@ -62,7 +63,11 @@ export const s3PutObjectCopy: BatchOperation = {
  * Translates the job's S3PutObjectCopy settings and one manifest row into the CopyObject request S3 makes.
  * Throws BadRequestException for settings CreateJob must reject.
  */
-export function copyObjectInput(spec: XmlTree, task: ManifestTask): CopyObjectCommandInput {
+export function copyObjectInput(
+  spec: XmlTree,
+  task: ManifestTask,
+  newObjectMetadata: Behaviours["newObjectMetadata"] = DEFAULT_BEHAVIOURS.newObjectMetadata,
+): CopyObjectCommandInput {
   const target = text(spec, "TargetResource");
   if (!target) throw badRequest("S3PutObjectCopy requires TargetResource (the destination bucket ARN).");
   const bucket = bucketFromArn(target, "TargetResource");
@@ -75,6 +80,8 @@ export function copyObjectInput(spec: XmlTree, task: ManifestTask): CopyObjectCo
   if (directive !== undefined)
     input.MetadataDirective = oneOf(directive, ["COPY", "REPLACE"] as const, "MetadataDirective");
   Object.assign(input, metadataFields(child(spec, "NewObjectMetadata")));
+  // AWS does not say whether NewObjectMetadata replaces the metadata without a directive (sandbox/behaviours.ts).
+  if (newObjectMetadata === "Replaces" && has(spec, "NewObjectMetadata")) input.MetadataDirective = "REPLACE";
   Object.assign(input, taggingFields(spec));
   Object.assign(input, grantFields(spec));
   const storageClass = text(spec, "StorageClass");

@@ -1,4 +1,5 @@
 import type { S3Client } from "@aws-sdk/client-s3";
+import type { Behaviours } from "../../behaviours.ts";
 import { badRequest } from "../errors.ts";
 import type { ManifestTask, TaskOutcome } from "../model.ts";
 import type { XmlTree } from "../xml.ts";
@@ -12,7 +13,7 @@ export interface BatchOperation {
   /** Rejects settings CreateJob must refuse, by throwing a ServiceError. */
   validate(spec: XmlTree): void;
   /** Performs one task against the sandbox's own S3 API, as AWS does through the S3 API. */
-  run(spec: XmlTree, task: ManifestTask, s3: S3Client): Promise<TaskOutcome>;
+  run(spec: XmlTree, task: ManifestTask, s3: S3Client, behaviours?: Behaviours): Promise<TaskOutcome>;
 }
 
 /** `arn:aws:s3:::bucket` → `bucket`. */
