@@ -177,7 +177,7 @@ export function rekeyDefinition(): Record<string, Json> {
       [S.areJobsDone]: {
         Type: "Choice",
         Comment:
-          "Every job Complete, Failed or Cancelled ends the polling loop; jobs awaiting confirmation wait for the operator.",
+          "Every job Complete, Failed or Cancelled, with no redrive job just created or due, ends the polling loop; jobs awaiting confirmation wait for the operator.",
         Choices: [
           { Variable: "$.progress.redriven", IsPresent: true, Next: S.keepRedriveJobs },
           { Variable: "$.progress.done", BooleanEquals: true, Next: S.anyLargeObjects },
