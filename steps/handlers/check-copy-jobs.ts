@@ -52,7 +52,12 @@ export const checkCopyJobs = defineStep({
       const summary = await summarizeFailedRows(run, plan.planPrefix, job.jobId, deps);
       if (summary === undefined) continue;
       if (counts.status !== "Complete") {
-        failIfStoppedEarly(job, d, summary.systemicCauses(), summary.transient);
+        const stop = stoppedEarlyError(job, d, summary.systemicCauses(), summary.transient);
+        if (stop) {
+          // The cause (a permission, the key) is the same for the run's other jobs: they stop too.
+          await cancelOthers(run, jobs.jobs, job.jobId, deps);
+          throw stop;
+        }
         continue;
       }
       const decision = decideRedrive({
@@ -148,29 +153,48 @@ function summarize(
 /**
  * A job that ended before running all its tasks (Cancelled or Failed) is not redriven. When its report shows tasks
  * that failed for a reason no retry fixes, the run stops here and says what is missing; when rekey cancelled it
- * early for failures that were not systemic, the run stops too, as the job left tasks unrun.
+ * early for failures that were not systemic, the run stops too, as the job left tasks unrun. The error to stop with.
  */
-function failIfStoppedEarly(
+function stoppedEarlyError(
   job: WorkJob,
   d: JobDescriptor | undefined,
   causes: readonly SystemicCause[],
   transient: number,
-): void {
+): Error | undefined {
   const status = d?.Status ?? "Unknown";
   if (causes.length > 0) {
-    throw new SystemicTaskFailureError(`Copy job ${job.jobId} ended ${status}: ${describeSystemicCauses(causes)}.`, {
+    return new SystemicTaskFailureError(`Copy job ${job.jobId} ended ${status}: ${describeSystemicCauses(causes)}.`, {
       jobId: job.jobId,
       fix: "Grant what is missing (or enable the key, or cancel its deletion), then start a new run: it makes a new job for this work, and the objects this job already copied are not copied again (each copy is conditional on the object being unmodified since default encryption was enforced).",
     });
   }
   if (d?.StatusUpdateReason?.startsWith(EARLY_CANCEL_REASON)) {
-    throw new BatchJobFailedError(
+    return new BatchJobFailedError(
       `rekey cancelled copy job ${job.jobId} early (${d.StatusUpdateReason.slice(EARLY_CANCEL_REASON.length).trim()}), but its report shows no access or key failure: ${transient} task(s) failed transiently.`,
       {
         jobId: job.jobId,
         fix: "Raise cancelAfterFailedTasks, lower jobPriority or raise the KMS request quota, then start a new run: it makes a new job for this work, and the objects this job already copied are not copied again.",
       },
     );
+  }
+  return undefined;
+}
+
+/** Cancels the run's other jobs that may still run tasks; one that has already ended answers JobStatusException. */
+async function cancelOthers(run: RunContext, jobs: readonly WorkJob[], stoppedJobId: string, deps: StepDeps) {
+  for (const other of jobs) {
+    if (other.jobId === stoppedJobId) continue;
+    try {
+      await cancelJob(
+        deps.clients.s3control,
+        run.accountId,
+        other.jobId,
+        `${EARLY_CANCEL_REASON} job ${stoppedJobId} failed for access or key reasons`,
+      );
+      deps.log.warn("job cancelled with the run", { bucket: run.bucket, jobId: other.jobId, cause: stoppedJobId });
+    } catch (err) {
+      if ((err as { name?: string } | null)?.name !== "JobStatusException") throw err;
+    }
   }
 }
 

@@ -215,6 +215,12 @@ describe("a run whose every copy task is denied", () => {
     }
   });
 
+  it("left no job of the run running", async () => {
+    const jobs = await batchJobs(admin);
+    expect(jobs.length).toBeGreaterThan(1);
+    for (const j of jobs) expect(["Cancelling", "Cancelled", "Complete", "Failed"], j.jobId).toContain(j.status);
+  });
+
   it("changed no object", async () => {
     const current = (await admin.versions(scenario.bucket)).filter((v) => v.isLatest);
     for (const k of scenario.keys.filter((k) => k.expectation === "reencrypt")) {
