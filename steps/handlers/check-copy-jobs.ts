@@ -165,7 +165,7 @@ function stoppedEarlyError(
   if (causes.length > 0) {
     return new SystemicTaskFailureError(`Copy job ${job.jobId} ended ${status}: ${describeSystemicCauses(causes)}.`, {
       jobId: job.jobId,
-      fix: "Grant what is missing (or enable the key, or cancel its deletion), then start a new run: it makes a new job for this work, and the objects this job already copied are not copied again (each copy is conditional on the object being unmodified since default encryption was enforced).",
+      fix: "Grant what is missing (or enable the key, or cancel its deletion), then start a new run: it makes a new job for this work; objects this job already copied are not copied again (each copy is conditional on the object being unmodified since default encryption was enforced), and repeating an encryption update changes nothing.",
     });
   }
   if (d?.StatusUpdateReason?.startsWith(EARLY_CANCEL_REASON)) {
