@@ -28,6 +28,8 @@ describe("failureKind", () => {
     [400, "RequestTimeout"],
     [400, "KMS.ThrottlingException"],
     [500, "KMS.KMSInternalException"],
+    [500, "KMS.KeyUnavailableException"],
+    [500, "KMS.DependencyTimeoutException"],
     [429, undefined],
     [502, undefined],
   ])("%s %s is transient", (status, code) => {
