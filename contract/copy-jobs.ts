@@ -1,3 +1,5 @@
+import type { Jobs } from "./plan.ts";
+
 /** What "Check copy jobs" hands on, and what `rekey status` shows of each Batch Operations job. */
 
 /** One job's state as DescribeJob reports it. */
@@ -15,6 +17,8 @@ export interface JobProgress extends JobStatusCounts {
   jobId: string;
   /** How operators name the job's work (workLabel): its storage class, or "encryption update". */
   storageClass: string;
+  /** Which attempt at its objects the job is (2 and up: a redrive of transiently failed tasks). */
+  attempt: number;
 }
 
 export interface CopyJobsProgress {
@@ -27,4 +31,9 @@ export interface CopyJobsProgress {
   succeeded: number;
   failed: number;
   jobs: JobProgress[];
+  /**
+   * Present when this check created redrive jobs: every job of the run, the new ones included. The workflow puts
+   * it in place of $.jobs ("Keep redrive jobs"), so later checks and "Verify results" see the redrive jobs.
+   */
+  redriven?: Jobs;
 }

@@ -11,6 +11,7 @@ export const ErrorNames = {
   InventoryConfiguration: "InventoryConfigurationError",
   ManifestWrite: "ManifestWriteError",
   BatchJobFailed: "BatchJobFailedError",
+  SystemicTaskFailure: "SystemicTaskFailureError",
   CompletionReport: "CompletionReportError",
   VerificationFailed: "VerificationFailedError",
   TransientAws: "TransientAwsError",
@@ -98,6 +99,20 @@ export class ManifestWriteError extends RekeyError {
 /** A Batch Operations job ended Failed or Cancelled, or failed more tasks than the run tolerates. */
 export class BatchJobFailedError extends RekeyError {
   override readonly name = ErrorNames.BatchJobFailed;
+  readonly jobId: string;
+
+  constructor(problem: string, options: RekeyErrorOptions & { jobId: string }) {
+    super(problem, options);
+    this.jobId = options.jobId;
+  }
+}
+
+/**
+ * Copy tasks failed for a reason no retry fixes (access denied, the KMS key disabled, missing or in the wrong
+ * state), so rekey cancelled their job early; the message says which permission or key state is missing.
+ */
+export class SystemicTaskFailureError extends RekeyError {
+  override readonly name = ErrorNames.SystemicTaskFailure;
   readonly jobId: string;
 
   constructor(problem: string, options: RekeyErrorOptions & { jobId: string }) {

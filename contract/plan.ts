@@ -75,6 +75,14 @@ export const WorkJobSchema = z.object({
   objects: z.number().int().nonnegative(),
   /** True when an earlier execution had already created this job for the same plan. */
   reused: z.boolean().optional(),
+  /** For a reused job made by another execution: that run's id. */
+  createdBy: z.string().optional(),
+  /** When the job was created, where the run knows it (reused jobs, redrive jobs): S3 Control may lag behind. */
+  createdAt: z.string().optional(),
+  /** A redrive job: the job whose transiently failed tasks it runs again ("Check copy jobs" creates it). */
+  redriveOf: z.string().optional(),
+  /** Which attempt at its objects the job is: 1 (absent) for a unit's own job, 2 for its first redrive, ... */
+  attempt: z.number().int().min(1).optional(),
 });
 export type WorkJob = z.infer<typeof WorkJobSchema>;
 

@@ -78,7 +78,7 @@ export const TASK_FAILURE_CATEGORIES = {
   "throttled-or-transient": {
     summary: "Throttled or transient S3/KMS error",
     whatToDo:
-      "Run rekey again to retry them (this version does not redrive failed tasks by itself). If they persist, lower the job priority or raise the KMS request quota.",
+      "rekey already ran these tasks again in redrive jobs, up to taskAttempts attempts (the report lists each attempt), and they failed every time. Starting rekey again from the same inventory reuses its plan and jobs and does not retry them; a run from the next inventory delivery plans these objects again. Before that, lower jobPriority or raise the S3 or KMS request quota.",
     retryable: true,
   },
   "access-or-kms": {

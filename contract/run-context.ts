@@ -40,6 +40,18 @@ export const RunOptionsSchema = strictObject({
    * left unconfirmed for 30 days.
    */
   requireApproval: z.boolean().default(false),
+  /**
+   * How many times a copy task that failed transiently (throttling, 5xx, timeouts, KMS throttling) is tried, the
+   * first job included: each further attempt is a redrive job of just those objects. 1 turns redrive off.
+   */
+  taskAttempts: z.number().int().min(1).max(10).default(3),
+  /** The wait before the first redrive job; it doubles for each later attempt. */
+  redriveBackoffSeconds: z.number().int().min(1).max(3600).default(60),
+  /**
+   * A running job in which at least this many tasks failed, at least half of those that ran, is cancelled early
+   * (Batch Operations' own rule waits for 1,000 tasks); its report then says whether access or the key is at fault.
+   */
+  cancelAfterFailedTasks: z.number().int().min(1).max(1000).default(100),
   /** Preflight blockers the operator accepts (each then becomes a warning in the report), e.g. "acls-enabled". */
   acknowledge: z.array(z.enum(ACKNOWLEDGEABLE_BLOCKERS)).default([]),
 }).refine((o) => o.jobPollMinSeconds <= o.jobPollMaxSeconds, {
@@ -105,6 +117,8 @@ export const planKeys = (prefix: string) => ({
   skipped: `${prefix}skipped.csv`,
   manifest: (storageClass: string) => `${prefix}manifests/copy-${storageClass}.csv`,
   updateManifest: `${prefix}manifests/update-encryption.csv`,
+  /** The objects whose tasks failed transiently in `jobId`, for its redrive job (attempt `attempt`). */
+  redriveManifest: (jobId: string, attempt: number) => `${prefix}manifests/redrive-${attempt}-of-${jobId}.csv`,
   /** Unencrypted objects over 5 GiB, one JSON object per line, for the multipart copy step. */
   largeObjects: `${prefix}large-objects.jsonl`,
   reportsPrefix: `${prefix}batch-reports`,

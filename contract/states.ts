@@ -16,6 +16,7 @@ export const StateNames = {
   createCopyJobs: "Create copy jobs",
   checkCopyJobs: "Check copy jobs",
   areJobsDone: "Are the copy jobs done?",
+  keepRedriveJobs: "Keep redrive jobs",
   waitingForApproval: "Waiting for approval",
   waitForJobs: "Wait for copy jobs",
   anyLargeObjects: "Any objects over 5 GiB?",

@@ -60,6 +60,10 @@ export const jobTallySchema = z.object({
   storageClass: z.enum(COPYABLE_STORAGE_CLASSES).optional(),
   /** A redrive job re-runs tasks that failed transiently in earlier jobs; its rows are not new objects. */
   redrive: z.boolean(),
+  /** Which attempt at its objects the job is: 1 for a unit's own job, 2 for its first redrive, and so on. */
+  attempt: z.number().int().min(1).default(1),
+  /** The job whose transiently failed tasks this redrive job runs again. */
+  redriveOf: z.string().optional(),
   manifestRows: count,
   reported: z.boolean(),
   succeeded: count,

@@ -71,7 +71,7 @@ export function planNagAcknowledgements(scopes: NagAcknowledgementScopes): NagAc
     },
     {
       id: iam5(`${workBucketArn}/${WorkBucketPrefixes.plans}*`),
-      scopes: [S.writeManifests, S.copyLargeObjects, S.verifyResults].map(step),
+      scopes: [S.writeManifests, S.checkCopyJobs, S.copyLargeObjects, S.verifyResults].map(step),
       reason:
         "Manifests, completion reports and multipart-copy progress are keyed by bucket and inventory delivery " +
         "(plans/<bucket>/<delivery>/…), known only at run time; the grant is limited to the plans/ prefix of the " +
@@ -89,7 +89,8 @@ export function planNagAcknowledgements(scopes: NagAcknowledgementScopes): NagAc
       scopes: [S.findInventory, S.checkCopyJobs, S.copyLargeObjects, S.verifyResults].map(step),
       reason:
         "Batch Operations job ids exist only once a run creates its jobs; DescribeJob is read-only, and " +
-        "UpdateJobStatus (Find inventory cancels its own unrun candidate-list jobs) can only stop a job; both are " +
+        "UpdateJobStatus (Find inventory cancels its own unrun candidate-list jobs, Check copy jobs a copy job whose " +
+        "tasks fail for access or key reasons) can only stop a job; both are " +
         "limited to this account's jobs in this region.",
     },
     {

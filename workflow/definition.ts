@@ -162,9 +162,14 @@ export function rekeyDefinition(): Record<string, Json> {
       ),
       [S.checkCopyJobs]: task(
         S.checkCopyJobs,
-        "Read every job's status and progress, and choose how long to wait before looking again.",
+        "Read every job's status and progress, and choose how long to wait before looking again; cancel a job whose tasks fail for access or key reasons, and redrive tasks that failed transiently in a new job, with a growing wait, up to taskAttempts.",
         {
-          Parameters: { "run.$": "$.run", "jobs.$": "$.jobs" },
+          Parameters: {
+            "run.$": "$.run",
+            "jobs.$": "$.jobs",
+            "plan.$": "$.plan",
+            "defaultEncryption.$": "$.defaultEncryption",
+          },
           ResultPath: "$.progress",
           Next: S.areJobsDone,
         },
@@ -172,12 +177,21 @@ export function rekeyDefinition(): Record<string, Json> {
       [S.areJobsDone]: {
         Type: "Choice",
         Comment:
-          "Every job Complete, Failed or Cancelled ends the polling loop; jobs awaiting confirmation wait for the operator.",
+          "Every job Complete, Failed or Cancelled, with no redrive job just created or due, ends the polling loop; jobs awaiting confirmation wait for the operator.",
         Choices: [
+          { Variable: "$.progress.redriven", IsPresent: true, Next: S.keepRedriveJobs },
           { Variable: "$.progress.done", BooleanEquals: true, Next: S.anyLargeObjects },
           { Variable: "$.progress.awaitingApproval", BooleanEquals: true, Next: S.waitingForApproval },
         ],
         Default: S.waitForJobs,
+      },
+      [S.keepRedriveJobs]: {
+        Type: "Pass",
+        Comment:
+          "Check copy jobs created redrive jobs: the run's job list with them replaces $.jobs, so later checks and Verify results read them too.",
+        InputPath: "$.progress.redriven",
+        ResultPath: "$.jobs",
+        Next: S.waitForJobs,
       },
       [S.waitingForApproval]: {
         Type: "Wait",

@@ -122,6 +122,23 @@ export function grantStepPermissions(steps: Record<TaskStateName, StepFunction>,
   });
 
   allow(S.checkCopyJobs, "DescribeCopyJobs", ["s3:DescribeJob"], [targets.jobs]);
+  // Early cancellation of a job whose tasks fail for access or key reasons, and redrive jobs of the tasks that
+  // failed transiently (steps/handlers/check-copy-jobs.ts): their completion reports are read, a manifest of just
+  // those objects written under the plan prefix, and a job created (or found again by ListJobs) as Create copy
+  // jobs does.
+  allow(S.checkCopyJobs, "CancelCopyJobs", ["s3:UpdateJobStatus"], [targets.jobs]);
+  allow(S.checkCopyJobs, "CreateRedriveJobs", ["s3:CreateJob", "s3:ListJobs"], ["*"]);
+  allow(S.checkCopyJobs, "PassBatchOperationsRole", ["iam:PassRole"], [batchRole.roleArn], {
+    StringEquals: { "iam:PassedToService": "batchoperations.s3.amazonaws.com" },
+  });
+  allow(S.checkCopyJobs, "ReadReports", ["s3:GetObject"], [workBucket.planObjects]);
+  allow(
+    S.checkCopyJobs,
+    "WriteRedriveManifests",
+    ["s3:PutObject", "s3:AbortMultipartUpload"],
+    [workBucket.planObjects],
+  );
+  allow(S.checkCopyJobs, "ListWorkBucket", ["s3:ListBucket"], [workBucket.bucketArn]);
 
   // The multipart copy in place (steps/handlers/copy-large-objects.ts, steps/domain/large-copy.ts).
   // HeadObject/UploadPartCopy's source read need s3:GetObject, and s3:GetObjectVersion when they name the version

@@ -1,4 +1,4 @@
-import type { JobManifest, JobOperation, JobReport } from "@aws-sdk/client-s3-control";
+import type { CreateJobCommandInput, JobManifest, JobOperation, JobReport } from "@aws-sdk/client-s3-control";
 import type { WorkManifest } from "../../contract/plan.ts";
 import { bucketArn, planKeys, type RunContext } from "../../contract/run-context.ts";
 
@@ -64,5 +64,38 @@ export function jobManifest(run: RunContext, manifest: WorkManifest): JobManifes
   return {
     Spec: { Format: "S3BatchOperations_CSV_20180820", Fields: ["Bucket", "Key"] },
     Location: { ObjectArn: `${bucketArn(run.workBucket)}/${manifest.key}`, ETag: manifest.etag.replaceAll('"', "") },
+  };
+}
+
+/**
+ * The whole CreateJob request of a redrive job: the operation of the job it redrives (same storage class, same
+ * unmodified-since guard), a manifest of just the objects to try again, the same report prefix, never waiting for
+ * confirmation (the operator confirmed the work when approving its first job).
+ */
+export function redriveJobRequest(
+  run: RunContext,
+  params: {
+    planPrefix: string;
+    operation: JobOperation;
+    manifest: WorkManifest;
+    token: string;
+    description: string;
+    roleArn: string;
+  },
+): CreateJobCommandInput {
+  return {
+    AccountId: run.accountId,
+    ConfirmationRequired: false,
+    Operation: params.operation,
+    Report: jobReport(run, params.planPrefix),
+    ClientRequestToken: params.token,
+    Manifest: jobManifest(run, params.manifest),
+    Description: params.description,
+    Priority: run.options.jobPriority,
+    RoleArn: params.roleArn,
+    Tags: [
+      { Key: "rekey:bucket", Value: run.bucket },
+      { Key: "rekey:run", Value: run.runId.slice(0, 256) },
+    ],
   };
 }

@@ -6,6 +6,7 @@ import {
   type JobStatus,
   ListJobsCommand,
   type S3ControlClient,
+  UpdateJobStatusCommand,
 } from "@aws-sdk/client-s3-control";
 import type { JobStatusCounts } from "../../contract/copy-jobs.ts";
 import { BatchJobFailedError } from "../../contract/errors.ts";
@@ -70,6 +71,23 @@ export function jobDescription(run: Pick<RunContext, "bucket" | "runId">, planPr
   return `${descriptionHead(run.bucket, unit, planPrefix)}${run.runId})`.slice(0, 256);
 }
 
+/**
+ * A redrive job's unit: the attempt and the job whose transiently failed tasks it runs again. It stands where a
+ * unit's storage class stands in the description, so describesPlanJob and describesRunJob find redrive jobs too,
+ * and no unit's own jobs (describesUnitJob) are mistaken for one.
+ */
+export function redriveUnit(previousJobId: string, attempt: number): string {
+  return `redrive-${attempt}-of-${previousJobId}`;
+}
+
+/**
+ * The CreateJob token of a redrive job: the plan, the job it redrives and the attempt. A retried "Check copy jobs",
+ * or a later execution that reuses the same jobs, sends the same token and gets the same job back.
+ */
+export function redriveToken(planPrefix: string, previousJobId: string, attempt: number): string {
+  return jobToken(planPrefix, redriveUnit(previousJobId, attempt), 0);
+}
+
 /** Whether a description marks a job as work of the plan (any unit). */
 export function describesPlanJob(description: string | undefined, bucket: string, planPrefix: string): boolean {
   return description?.startsWith(`rekey ${bucket} `) === true && description.includes(` ${planPrefix} (`);
@@ -109,6 +127,21 @@ export function jobProgressOf(job: JobDescriptor | undefined, plannedTasks = 0):
     elapsedActiveSeconds: p?.Timers?.ElapsedTimeInActiveSeconds ?? 0,
     failureReasons: failureReasonsOf(job),
   };
+}
+
+/**
+ * UpdateJobStatus Cancelled: running tasks finish, no new one starts, and the job writes its completion report
+ * for the tasks that ran (https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-job-status.html).
+ */
+export async function cancelJob(s3control: S3ControlClient, accountId: string, jobId: string, reason: string) {
+  await s3control.send(
+    new UpdateJobStatusCommand({
+      AccountId: accountId,
+      JobId: jobId,
+      RequestedJobStatus: "Cancelled",
+      StatusUpdateReason: reason.slice(0, 256),
+    }),
+  );
 }
 
 /** DescribeJob. */

@@ -303,8 +303,10 @@ export async function* reportRows(
 const GONE_CODES = /\b(NoSuchKey|NoSuchVersion)\b/;
 const OBJECT_STATE_CODES = /\bInvalidObjectState\b/;
 const PRECONDITION_CODES = /\bPreconditionFailed\b/;
+// KMS marks DependencyTimeout, KMSInternal and KeyUnavailable as retryable
+// (https://docs.aws.amazon.com/kms/latest/APIReference/API_GenerateDataKey.html#API_GenerateDataKey_Errors).
 const TRANSIENT_CODES =
-  /\b(SlowDown|ServiceUnavailable|InternalError|RequestTimeout|TooManyRequests(?:Exception)?|Throttling(?:Exception)?|RequestLimitExceeded|KMS\.(?:ThrottlingException|KMSInternalException|DependencyTimeoutException))\b/;
+  /\b(SlowDown|ServiceUnavailable|InternalError|RequestTimeout|TooManyRequests(?:Exception)?|Throttling(?:Exception)?|RequestLimitExceeded|KMS\.(?:ThrottlingException|KMSInternalException|DependencyTimeoutException|KeyUnavailableException))\b/;
 const ACCESS_CODES = /\b(AccessDenied|AllAccessDisabled|InvalidAccessKeyId|KMS\.[A-Za-z]+)\b/;
 
 /**

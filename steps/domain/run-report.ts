@@ -89,6 +89,24 @@ function headline(report: RunReport): string {
   return `rekey finished: s3://${report.bucket}; every current object it saw is re-encrypted or was already compliant`;
 }
 
+/**
+ * One line per Batch Operations job, by attempt: the objects it was given and how their tasks ended, failures split
+ * into transient (redriven while attempts remained), systemic (access or key) and the rest.
+ */
+function attemptLines(report: RunReport): string[] {
+  const n = formatCount;
+  return [...report.jobs]
+    .sort((a, b) => a.attempt - b.attempt)
+    .map((j) => {
+      const failed = Object.values(j.failed).reduce((acc, v) => acc + (v ?? 0), 0);
+      const transient = j.failed["throttled-or-transient"] ?? 0;
+      const systemic = j.failed["access-or-kms"] ?? 0;
+      const unit = j.operation === "copy" ? (j.storageClass ?? "STANDARD") : "encryption update";
+      const of = j.redriveOf ? `, redrive of ${j.redriveOf}` : "";
+      return `  attempt ${j.attempt}: job ${j.jobId} (${unit}${of}): ${n(j.manifestRows)} object(s), ${n(j.succeeded)} succeeded, ${n(failed)} failed (${n(transient)} transient, ${n(systemic)} systemic)`;
+    });
+}
+
 /** A short plain-text summary for the CLI, the console output and notifications. */
 export function renderSummary(report: RunReport): string {
   const t = report.totals;
@@ -126,6 +144,8 @@ export function renderSummary(report: RunReport): string {
     const size = r.bytes > 0 ? ` (${formatBytes(r.bytes)})` : "";
     lines.push(`  ${ROUTES[r.route]}: ${n(r.planned)} planned${size}; ${settled.join(", ")}`);
   }
+  if (report.jobs.some((j) => j.redrive))
+    lines.push("", "Attempts (tasks that failed transiently ran again):", ...attemptLines(report));
   if (report.skipped.length > 0) {
     lines.push("", "Skipped (not touched):");
     for (const s of report.skipped) {

@@ -142,6 +142,9 @@ export class RunTally {
     storageClass?: CopyStorageClass | undefined;
     manifestRows: number;
     redrive?: boolean;
+    /** For a redrive job: the job whose transient failures it runs again, and its attempt number (2, 3, ...). */
+    redriveOf?: string | undefined;
+    attempt?: number | undefined;
   }): void {
     const existing = this.state.jobs.find((j) => j.jobId === job.jobId);
     if (existing) {
@@ -161,7 +164,9 @@ export class RunTally {
       jobId: job.jobId,
       operation: job.operation,
       ...(job.storageClass ? { storageClass: job.storageClass } : {}),
-      redrive: job.redrive ?? false,
+      redrive: job.redrive ?? job.redriveOf !== undefined,
+      attempt: job.attempt ?? (job.redriveOf === undefined ? 1 : 2),
+      ...(job.redriveOf === undefined ? {} : { redriveOf: job.redriveOf }),
       manifestRows: job.manifestRows,
       reported: false,
       succeeded: 0,
@@ -292,11 +297,13 @@ export class RunTally {
   routes(): RouteTotals[] {
     const s = this.state;
     const byOperation = (operation: JobOperation): Omit<RouteTotals, "route" | "planned" | "bytes"> => {
-      const jobs = s.jobs.filter((j) => j.operation === operation && !j.redrive);
+      // A redrive job's rows were transient failures of the route's earlier jobs: they move, they are not added.
+      const jobs = s.jobs.filter((j) => j.operation === operation);
+      const redriven = sum(jobs.filter((j) => j.redrive).map((j) => j.manifestRows));
       return {
         reencrypted: sum(jobs.map((j) => j.succeeded)),
         alreadyCompliant: 0,
-        failed: sum(jobs.map((j) => sum(Object.values(j.failed)))),
+        failed: sum(jobs.map((j) => sum(Object.values(j.failed)))) - redriven,
         gone: sum(jobs.map((j) => j.gone)),
         skipped: 0,
         changed: sum(jobs.map((j) => j.changed)),

@@ -6,25 +6,20 @@ import {
 } from "@aws-sdk/client-s3";
 import pLimit from "p-limit";
 import { z } from "zod";
-import { BatchJobFailedError, CompletionReportError, VerificationFailedError } from "../../contract/errors.ts";
+import { BatchJobFailedError, VerificationFailedError } from "../../contract/errors.ts";
 import { LargeCopyBatchSchema } from "../../contract/large-objects.ts";
 import { JobsSchema, PlanFileSchema, PlanSchema } from "../../contract/plan.ts";
-import { planKeys, type RunContext, RunContextSchema, runKeys } from "../../contract/run-context.ts";
+import { type RunContext, RunContextSchema, runKeys } from "../../contract/run-context.ts";
 import { StateNames } from "../../contract/states.ts";
 import type { CopyStorageClass } from "../../contract/storage-classes.ts";
 import { NOT_FOUND, type Verification, type VerificationFileSchema } from "../../contract/verification.ts";
 import { describeJob, jobProgressOf } from "../aws/batch-jobs.ts";
+import { readCompletionReport } from "../aws/completion-reports.ts";
 import { readLargeObjectList } from "../aws/large-object-list.ts";
 import { LineUpload } from "../aws/manifest-upload.ts";
-import { getStreamWithMd5, getText, getTextIfExists, httpStatusOf, putJson } from "../aws/s3-io.ts";
+import { getText, httpStatusOf, putJson } from "../aws/s3-io.ts";
 import { encodeManifestKey } from "../domain/batch-manifest.ts";
-import {
-  type ObjectNow,
-  parseReportManifest,
-  type ReportRow,
-  reportRows,
-  rowCheck,
-} from "../domain/completion-report.ts";
+import { type ObjectNow, type ReportRow, rowCheck } from "../domain/completion-report.ts";
 import { Reservoir } from "../domain/spot-check.ts";
 import { type RowOutcome, RunTally } from "../domain/tally.ts";
 import { defineStep, type StepDeps } from "../runtime/step.ts";
@@ -67,6 +62,8 @@ export const verifyResults = defineStep({
     const sample = new Reservoir<{ key: string; storageClass: string | undefined }>(run.options.verifySampleSize);
     const jobStates: z.infer<typeof VerificationFileSchema>["jobs"] = [];
 
+    // Jobs whose transient failures a redrive job ran again: those rows are listed by the redrive's report.
+    const redriven = new Set((jobs?.jobs ?? []).flatMap((j) => (j.redriveOf ? [j.redriveOf] : [])));
     try {
       for (const job of jobs?.jobs ?? []) {
         const { status, failureReasons } = jobProgressOf(
@@ -78,10 +75,12 @@ export const verifyResults = defineStep({
           jobId: job.jobId,
           storageClass: job.storageClass as CopyStorageClass | undefined,
           manifestRows: job.objects,
+          ...(job.redriveOf ? { redriveOf: job.redriveOf, attempt: job.attempt ?? 2 } : {}),
         });
         const onOutcome = (row: ReportRow, settled: RowOutcome): Promise<void> | undefined => {
           if (settled.outcome === "succeeded") sample.offer({ key: row.key, storageClass: job.storageClass });
           if (settled.outcome !== "failed") return undefined;
+          if (settled.category === "throttled-or-transient" && redriven.has(job.jobId)) return undefined;
           return failedList.write(
             failedLine(row.bucket, row.key, settled.category, settled.message, row.httpStatus, row.errorCode),
           );
@@ -95,7 +94,7 @@ export const verifyResults = defineStep({
             await onOutcome(row, tally.recordReportRow(job.jobId, row, found[i]));
           }
         };
-        const rows = await readCompletionReport(run, plan.planPrefix, job.jobId, deps, (row) => {
+        const rows = await readCompletionReport(clients.s3, run.workBucket, plan.planPrefix, job.jobId, (row) => {
           if (rowCheck(job.operation, row) !== undefined) {
             toCheck.push(row);
             return toCheck.length >= CHECK_BATCH ? settleChecked() : undefined;
@@ -154,36 +153,6 @@ export const verifyResults = defineStep({
     return { verificationKey, spotChecked: sample.items.length, mismatches: mismatches.length };
   },
 });
-
-/** Reads one job's report; returns the number of rows, or undefined when the job wrote no report. */
-async function readCompletionReport(
-  run: RunContext,
-  planPrefix: string,
-  jobId: string,
-  { clients }: StepDeps,
-  onRow: (row: ReportRow) => Promise<void> | undefined,
-): Promise<number | undefined> {
-  const manifestKey = `${planKeys(planPrefix).reportsPrefix}/job-${jobId}/manifest.json`;
-  const text = await getTextIfExists(clients.s3, run.workBucket, manifestKey);
-  if (text === undefined) return undefined;
-  const report = parseReportManifest(text, manifestKey);
-  let rows = 0;
-  for (const file of report.results) {
-    const { body, md5 } = await getStreamWithMd5(clients.s3, file.bucket, file.key);
-    for await (const row of reportRows(body, file.key)) {
-      rows += 1;
-      await onRow(row);
-    }
-    const digest = md5();
-    if (digest !== file.md5.toLowerCase()) {
-      throw new CompletionReportError(`the file's MD5 is ${digest}, but the report manifest says ${file.md5}.`, {
-        file: file.key,
-        fix: "The report file is damaged or was replaced; do not trust this run's counts. Start a new run.",
-      });
-    }
-  }
-  return rows;
-}
 
 /** SSE-KMS under the target key with Bucket Key: what every object must be when the run ends. */
 function isCompliant(run: RunContext, head: HeadObjectCommandOutput): boolean {

@@ -50,9 +50,10 @@ export const STEP_FUNCTIONS: Record<TaskStateName, StepFunctionSpec> = {
   },
   [StateNames.checkCopyJobs]: {
     handler: "checkCopyJobsHandler",
-    description: "rekey: read the copy jobs' status and choose the next wait",
-    timeoutSeconds: 60,
-    memoryMiB: 256,
+    // Reads the failed rows of ended jobs' completion reports and writes redrive manifests (streamed, bounded memory).
+    description: "rekey: read the copy jobs' status, redrive transient failures, and choose the next wait",
+    timeoutSeconds: 300,
+    memoryMiB: 512,
   },
   [StateNames.copyLargeObjects]: {
     handler: "copyLargeObjectsHandler",

@@ -16,6 +16,7 @@ import {
   ObjectChangedDuringCopyError,
   PreflightBlockedError,
   RekeyError,
+  SystemicTaskFailureError,
   TransientAwsError,
   UnexpectedResponseError,
   VerificationFailedError,
@@ -37,6 +38,7 @@ const instances: RekeyError[] = [
   new UnexpectedResponseError("bad", { fix }),
   new InvariantViolatedError("bad", { fix }),
   new BucketBusyError("bad", { fix, holder: "arn:aws:states:us-east-1:123456789012:execution:rekey:other" }),
+  new SystemicTaskFailureError("bad", { fix, jobId: "job-1" }),
   new PreflightBlockedError("bad", { fix, blockers: [{ code: "versioning-disabled", message: "m", fix: "f" }] }),
 ];
 

@@ -177,7 +177,20 @@ describe("each step's role allows exactly the calls its step makes", () => {
       StateNames.createCopyJobs,
       () => ["s3:CreateJob *", "s3:ListJobs *", "iam:PassRole <BATCH_ROLE.Arn> (conditional)"],
     ],
-    [StateNames.checkCopyJobs, () => [`s3:DescribeJob ${JOBS}`]],
+    [
+      StateNames.checkCopyJobs,
+      () => [
+        `s3:DescribeJob ${JOBS}`,
+        // Early cancellation, and redrive jobs: their failed rows read, a manifest written, the job created.
+        `s3:UpdateJobStatus ${JOBS}`,
+        "s3:CreateJob *",
+        "s3:ListJobs *",
+        "iam:PassRole <BATCH_ROLE.Arn> (conditional)",
+        `s3:GetObject ${w()}/plans/*`,
+        ...each(["s3:PutObject", "s3:AbortMultipartUpload"], [`${w()}/plans/*`]),
+        `s3:ListBucket ${w()}`,
+      ],
+    ],
     [
       StateNames.copyLargeObjects,
       () => [
@@ -251,9 +264,14 @@ describe("each step's role allows exactly the calls its step makes", () => {
         .filter((s) => s.Action.some((a) => a.startsWith("iam:")))
         .map((s) => ({ roles: (p.Properties.Roles as unknown[]).map(render), s })),
     );
-    // Create copy jobs, and Find inventory for the manifest generator's candidate lists (source: generate).
+    // Create copy jobs, Check copy jobs for redrive jobs, and Find inventory for the manifest generator's candidate
+    // lists (source: generate).
     expect(passRole.map((p) => p.roles).sort()).toEqual(
-      [[`<${stepRoles[StateNames.createCopyJobs]}>`], [`<${stepRoles[StateNames.findInventory]}>`]].sort(),
+      [
+        [`<${stepRoles[StateNames.createCopyJobs]}>`],
+        [`<${stepRoles[StateNames.checkCopyJobs]}>`],
+        [`<${stepRoles[StateNames.findInventory]}>`],
+      ].sort(),
     );
     for (const p of passRole) {
       expect(p.s).toMatchObject({

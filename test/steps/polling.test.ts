@@ -138,6 +138,14 @@ describe('"Check copy jobs" waits', () => {
       {
         run,
         jobs: { createdAt: tenDaysAgo, jobs: [{ jobId, storageClass: "STANDARD", manifestKey: "m", objects: 1 }] },
+        plan: {
+          inventoryManifestKey: "generated",
+          inventoryCreatedAt: tenDaysAgo,
+          manifests: [],
+          planKey: `plans/${run.bucket}/p/plan.json`,
+          planPrefix: `plans/${run.bucket}/p/`,
+        },
+        defaultEncryption: { enforcedAt: tenDaysAgo },
       },
       {
         clients: sb.clients,
