@@ -38,8 +38,13 @@ export const checkCopyJobs = defineStep({
     for (const job of jobs.jobs) {
       // Not yet known to S3 Control (just created): New, until the grace runs out (batch-jobs.ts).
       const d =
-        (await describeCreatedJob(clients.s3control, run.accountId, job.jobId, job.createdAt ?? jobs.createdAt, now())) ??
-        ({ Status: "New" } as JobDescriptor);
+        (await describeCreatedJob(
+          clients.s3control,
+          run.accountId,
+          job.jobId,
+          job.createdAt ?? jobs.createdAt,
+          now(),
+        )) ?? ({ Status: "New" } as JobDescriptor);
       const counts = jobProgressOf(d, job.objects);
       if (counts.status === "Active" && shouldCancelEarly(counts, run.options.cancelAfterFailedTasks)) {
         const reason = `${EARLY_CANCEL_REASON} ${counts.failed} of ${counts.succeeded + counts.failed} tasks failed`;

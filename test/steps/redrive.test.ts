@@ -1,5 +1,5 @@
 import { CreateKeyCommand } from "@aws-sdk/client-kms";
-import { HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { HeadObjectCommand, PutBucketEncryptionCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { CreateJobCommand, DescribeJobCommand, ListJobsCommand } from "@aws-sdk/client-s3-control";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Jobs, Plan, WorkJob } from "../../contract/plan.ts";
@@ -62,6 +62,20 @@ describe('"Check copy jobs" redrives transient failures', () => {
     for (const key of KEYS) await sb.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: key }));
     enforcedAt = new Date(Date.now() + 1000).toISOString();
     const keyArn = (await sb.kms.send(new CreateKeyCommand({}))).KeyMetadata?.Arn ?? "";
+    // What "Enforce default encryption" leaves in place before any copy job: copies take the bucket default.
+    await sb.s3.send(
+      new PutBucketEncryptionCommand({
+        Bucket: bucket,
+        ServerSideEncryptionConfiguration: {
+          Rules: [
+            {
+              ApplyServerSideEncryptionByDefault: { SSEAlgorithm: "aws:kms", KMSMasterKeyID: keyArn },
+              BucketKeyEnabled: true,
+            },
+          ],
+        },
+      }),
+    );
     run = {
       runId: "r1",
       executionId: `arn:aws:states:${region}:${accountId}:execution:rekey:r1`,
@@ -161,9 +175,10 @@ describe('"Check copy jobs" redrives transient failures', () => {
     expect(described?.Operation?.S3PutObjectCopy).toMatchObject({
       StorageClass: "STANDARD",
       UnModifiedSinceConstraint: new Date(enforcedAt),
-      SSEAwsKmsKeyId: run.kmsKeyArn,
-      BucketKeyEnabled: true,
     });
+    // Like the plan's copy jobs: the enforced bucket default encrypts, so the copy carries no encryption of its own.
+    expect(described?.Operation?.S3PutObjectCopy?.SSEAwsKmsKeyId).toBeUndefined();
+    expect(described?.Operation?.S3PutObjectCopy?.NewObjectMetadata).toBeUndefined();
     expect(described?.Description).toContain(`redrive-2-of-${job.jobId}`);
     expect(described?.Description).toMatch(/\(r1\)$/);
 
