@@ -75,6 +75,9 @@ export const WorkJobSchema = z.object({
   objects: z.number().int().nonnegative(),
   /** True when an earlier execution had already created this job for the same plan. */
   reused: z.boolean().optional(),
+  /** For a reused job made by another execution: that run's id, and when the job was created. */
+  createdBy: z.string().optional(),
+  createdAt: z.string().optional(),
 });
 export type WorkJob = z.infer<typeof WorkJobSchema>;
 
@@ -90,3 +93,4 @@ export const PlanFileSchema = z.object({
   tally: tallyStateSchema,
   estimate: PlanEstimateSchema.optional(),
 });
+export type PlanFile = z.infer<typeof PlanFileSchema>;
