@@ -1,25 +1,20 @@
 import { HeadObjectCommand, type HeadObjectCommandOutput, ListObjectVersionsCommand } from "@aws-sdk/client-s3";
 import pLimit from "p-limit";
 import { z } from "zod";
-import { BatchJobFailedError, CompletionReportError, VerificationFailedError } from "../../contract/errors.ts";
+import { VerificationFailedError } from "../../contract/errors.ts";
 import { LargeCopyBatchSchema } from "../../contract/large-objects.ts";
 import { JobsSchema, PlanFileSchema, PlanSchema } from "../../contract/plan.ts";
-import { planKeys, type RunContext, RunContextSchema, runKeys } from "../../contract/run-context.ts";
+import { type RunContext, RunContextSchema, runKeys } from "../../contract/run-context.ts";
 import { StateNames } from "../../contract/states.ts";
 import type { CopyStorageClass } from "../../contract/storage-classes.ts";
 import { NOT_FOUND, type Verification, type VerificationFileSchema } from "../../contract/verification.ts";
 import { describeJob, jobProgressOf } from "../aws/batch-jobs.ts";
+import { planReportManifestKey, readCompletionReport } from "../aws/completion-reports.ts";
 import { readLargeObjectList } from "../aws/large-object-list.ts";
 import { LineUpload } from "../aws/manifest-upload.ts";
-import { getStreamWithMd5, getText, getTextIfExists, httpStatusOf, putJson } from "../aws/s3-io.ts";
+import { getText, httpStatusOf, putJson } from "../aws/s3-io.ts";
 import { encodeManifestKey } from "../domain/batch-manifest.ts";
-import {
-  type ObjectNow,
-  parseReportManifest,
-  type ReportRow,
-  reportRows,
-  rowCheck,
-} from "../domain/completion-report.ts";
+import { type ObjectNow, type ReportRow, rowCheck } from "../domain/completion-report.ts";
 import { Reservoir } from "../domain/spot-check.ts";
 import { type RowOutcome, RunTally } from "../domain/tally.ts";
 import { defineStep, type StepDeps } from "../runtime/step.ts";
@@ -73,6 +68,8 @@ export const verifyResults = defineStep({
           jobId: job.jobId,
           storageClass: job.storageClass as CopyStorageClass | undefined,
           manifestRows: job.objects,
+          createdBy: job.createdBy,
+          createdAt: job.createdAt,
         });
         const onOutcome = (row: ReportRow, settled: RowOutcome): Promise<void> | undefined => {
           if (settled.outcome === "succeeded") sample.offer({ key: row.key, storageClass: job.storageClass });
@@ -90,7 +87,8 @@ export const verifyResults = defineStep({
             await onOutcome(row, tally.recordReportRow(job.jobId, row, found[i]));
           }
         };
-        const rows = await readCompletionReport(run, plan.planPrefix, job.jobId, deps, (row) => {
+        const reportKey = planReportManifestKey(plan.planPrefix, job.jobId);
+        const rows = await readCompletionReport(run.workBucket, reportKey, deps, (row) => {
           if (rowCheck(job.operation, row) !== undefined) {
             toCheck.push(row);
             return toCheck.length >= CHECK_BATCH ? settleChecked() : undefined;
@@ -99,13 +97,11 @@ export const verifyResults = defineStep({
         });
         await settleChecked();
         if (rows === undefined) {
-          throw new BatchJobFailedError(
-            `Copy job ${job.jobId} ended ${status} without a completion report: ${failureReasons.join("; ") || "no reason given"}.`,
-            {
-              jobId: job.jobId,
-              fix: "Read the job's failure reasons (aws s3control describe-job); fix the manifest or the Batch Operations role, then start a new run. No object of that job was changed.",
-            },
-          );
+          // A job that failed before running a task (a manifest it could not read, say) writes no report. The other
+          // jobs' reports are still read and the run's report written: this job's objects stay pending there, the
+          // job's failure reasons are its warning, and the next run plans them again (steps/aws/earlier-work.ts).
+          log.warn("copy job without completion report", { bucket: run.bucket, jobId: job.jobId, status });
+          continue;
         }
         tally.markJobReported(job.jobId);
         log.info("completion report read", { bucket: run.bucket, jobId: job.jobId, rows, status });
@@ -149,36 +145,6 @@ export const verifyResults = defineStep({
     return { verificationKey, spotChecked: sample.items.length, mismatches: mismatches.length };
   },
 });
-
-/** Reads one job's report; returns the number of rows, or undefined when the job wrote no report. */
-async function readCompletionReport(
-  run: RunContext,
-  planPrefix: string,
-  jobId: string,
-  { clients }: StepDeps,
-  onRow: (row: ReportRow) => Promise<void> | undefined,
-): Promise<number | undefined> {
-  const manifestKey = `${planKeys(planPrefix).reportsPrefix}/job-${jobId}/manifest.json`;
-  const text = await getTextIfExists(clients.s3, run.workBucket, manifestKey);
-  if (text === undefined) return undefined;
-  const report = parseReportManifest(text, manifestKey);
-  let rows = 0;
-  for (const file of report.results) {
-    const { body, md5 } = await getStreamWithMd5(clients.s3, file.bucket, file.key);
-    for await (const row of reportRows(body, file.key)) {
-      rows += 1;
-      await onRow(row);
-    }
-    const digest = md5();
-    if (digest !== file.md5.toLowerCase()) {
-      throw new CompletionReportError(`the file's MD5 is ${digest}, but the report manifest says ${file.md5}.`, {
-        file: file.key,
-        fix: "The report file is damaged or was replaced; do not trust this run's counts. Start a new run.",
-      });
-    }
-  }
-  return rows;
-}
 
 /** SSE-KMS under the target key with Bucket Key: what every object must be when the run ends. */
 function isCompliant(run: RunContext, head: HeadObjectCommandOutput): boolean {
