@@ -78,6 +78,8 @@ export const WorkJobSchema = z.object({
   /** For a reused job made by another execution: that run's id, and when the job was created. */
   createdBy: z.string().optional(),
   createdAt: z.string().optional(),
+  /** A reused job's status when this run found it: awaiting confirmation, this run's approval confirms it. */
+  reusedStatus: z.string().optional(),
 });
 export type WorkJob = z.infer<typeof WorkJobSchema>;
 

@@ -2,7 +2,7 @@ import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { VerificationFailedError } from "../../contract/errors.ts";
 import type { LargeObject } from "../../contract/large-objects.ts";
 import { type LargeObjectList, type PlanFile, PlanFileSchema, type WorkManifest } from "../../contract/plan.ts";
-import { planKeys, type RunContext } from "../../contract/run-context.ts";
+import { planGenerationPrefix, planKeys, type RunContext } from "../../contract/run-context.ts";
 import type { CopyStorageClass } from "../../contract/storage-classes.ts";
 import { encodeManifestKey, manifestLine } from "../domain/batch-manifest.ts";
 import type { Classification } from "../domain/classify.ts";
@@ -168,15 +168,6 @@ function skippedLine(
 
 /** Plans of one inventory made again after a stop or a failure before rekey stops trying (each one is a new run). */
 const MAX_PLAN_GENERATIONS = 100;
-
-/**
- * Where generation `generation` of the plan under `base` (contract/run-context.ts planPrefix) lives. A plan is made
- * again, in the next generation, when its manifests changed since it was written (a job would fail on the ETag
- * every time) or one of its jobs was cancelled or failed (its manifest holds objects the job already did).
- */
-export function planGenerationPrefix(base: string, generation: number): string {
-  return generation === 0 ? base : `${base}resume-${generation}/`;
-}
 
 /**
  * The newest generation of the plan: a complete one still usable (`stored`), or the first free prefix to plan in.

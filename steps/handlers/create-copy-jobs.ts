@@ -41,7 +41,11 @@ export const createCopyJobs = defineStep({
         const createdBy = runIdOfDescription(live.Description);
         const other =
           createdBy !== undefined && createdBy !== run.runId
-            ? { createdBy, ...(live.CreationTime ? { createdAt: live.CreationTime.toISOString() } : {}) }
+            ? {
+                createdBy,
+                ...(live.CreationTime ? { createdAt: live.CreationTime.toISOString() } : {}),
+                ...(live.Status ? { reusedStatus: live.Status } : {}),
+              }
             : {};
         log.info("job reused", { bucket: run.bucket, jobId: live.JobId, unit, status: live.Status, ...other });
         jobs.push({ jobId: live.JobId, ...work, reused: true, ...other });
