@@ -6,14 +6,14 @@ import { describeJob, jobsOfBucket, runIdOfDescription } from "./batch-jobs.ts";
 import { readCompletionReport, reportManifestKey } from "./completion-reports.ts";
 
 /**
- * What earlier runs' jobs on the bucket did under the target key, read from their completion reports (succeeded
- * rows only). The jobs are found by description through ListJobs, which keeps jobs for 90 days
- * (https://docs.aws.amazon.com/AmazonS3/latest/API/API_control_ListJobs.html): work older than that is not known
- * here, and is planned again only to be refused by the copy guard. A job that ran tasks but left no report (or a
- * job still running, started by an execution stopped without `rekey stop`) makes the plan check its objects with
- * HeadObject instead.
+ * What earlier runs' jobs on the bucket did under the target key, from their completion reports (succeeded rows).
+ * Only jobs that had not ended when the inventory or list being planned was made (`listedAt`) count: an older job's
+ * work is in that listing already, as compliant objects. Jobs are found by description through ListJobs, which
+ * keeps them for 90 days (https://docs.aws.amazon.com/AmazonS3/latest/API/API_control_ListJobs.html). A job that
+ * ran tasks but left no report, or one still running (its execution stopped without `rekey stop`), makes the plan
+ * check the objects it would copy or update with HeadObject instead.
  */
-export async function readEarlierWork(run: RunContext, deps: StepDeps): Promise<EarlierWork> {
+export async function readEarlierWork(run: RunContext, listedAt: Date, deps: StepDeps): Promise<EarlierWork> {
   const { clients, log } = deps;
   const work = new EarlierWork();
   for (const listed of await jobsOfBucket(clients.s3control, run.accountId, run.bucket)) {
@@ -22,6 +22,8 @@ export async function readEarlierWork(run: RunContext, deps: StepDeps): Promise<
     const job = await describeJob(clients.s3control, run.accountId, listed.JobId);
     const succeeded = job?.ProgressSummary?.NumberOfTasksSucceeded ?? 0;
     if (!job || succeeded === 0 || !underTargetKey(job, run.kmsKeyArn)) continue;
+    // A job that ended before the inventory (or list) was made is in it already: its objects are listed compliant.
+    if (job.TerminationDate !== undefined && job.TerminationDate.getTime() < listedAt.getTime()) continue;
     const by = { runId, jobId: listed.JobId };
     const createdAt = job.CreationTime ?? listed.CreationTime ?? new Date(0);
     const report = job.Report;

@@ -79,7 +79,7 @@ export const writeManifests = defineStep({
       };
     }
     // What earlier runs' jobs already did is left out, whatever inventory or list they planned from.
-    const earlier = await readEarlierWork(run, deps);
+    const earlier = await readEarlierWork(run, source.createdAt, deps);
     const writer = new PlanWriter(run, keys, deps);
     let written: Awaited<ReturnType<PlanWriter["finish"]>>;
     try {
