@@ -108,11 +108,6 @@ export function planGenerationPrefix(base: string, generation: number): string {
   return generation === 0 ? base : `${base}resume-${generation}/`;
 }
 
-/** The first generation's prefix of any generation's: what every generation of one inventory's plan shares. */
-export function planBasePrefix(prefix: string): string {
-  return prefix.replace(/resume-\d+\/$/, "");
-}
-
 export const planKeys = (prefix: string) => ({
   /** Written last: its presence means the plan is complete and later executions reuse it as it is. */
   plan: `${prefix}plan.json`,

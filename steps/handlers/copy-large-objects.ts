@@ -11,7 +11,7 @@ import {
   type LargeObjectCopyResult,
 } from "../../contract/large-objects.ts";
 import { JobsSchema, PlanSchema } from "../../contract/plan.ts";
-import { planBasePrefix, RunContextSchema } from "../../contract/run-context.ts";
+import { RunContextSchema } from "../../contract/run-context.ts";
 import { StateNames } from "../../contract/states.ts";
 import { AWAITING_CONFIRMATION_STATUSES, describeJob, jobProgressOf } from "../aws/batch-jobs.ts";
 import { readLargeObjectList } from "../aws/large-object-list.ts";
@@ -44,8 +44,7 @@ export const copyLargeObjectsStep = defineStep({
           bucket: run.bucket,
           kmsKeyArn: run.kmsKeyArn,
           workBucket: run.workBucket,
-          // Shared by every generation of the plan, so a later run continues an upload a stopped one began.
-          progressPrefix: planBasePrefix(plan.planPrefix),
+          progressPrefix: plan.planPrefix,
         },
         objects: { listKey: plan.largeObjects.key },
         timeBudgetMs,
