@@ -34,7 +34,19 @@ export const runReportSchema = z.object({
     pending: count,
     /** Written again since planning and compliant through the bucket default encryption: not copied over. */
     changed: count.default(0),
+    /** Made compliant by earlier runs' jobs (left out of this plan, or jobs reused from another execution). */
+    doneEarlier: count.default(0),
   }),
+  /** Who did the work counted in totals.doneEarlier: per earlier run, its objects and the jobs this run reused. */
+  earlierRuns: z
+    .array(
+      z.object({
+        runId: z.string(),
+        objects: count,
+        reusedJobs: z.array(z.object({ jobId: z.string(), createdAt: z.string().optional() })),
+      }),
+    )
+    .default([]),
   copyPlanned: z.array(z.object({ storageClass: z.enum(COPYABLE_STORAGE_CLASSES), count, bytes: count })),
   routes: z.array(routeTotalsSchema),
   skipped: z.array(

@@ -83,6 +83,8 @@ export const WorkJobSchema = z.object({
   redriveOf: z.string().optional(),
   /** Which attempt at its objects the job is: 1 (absent) for a unit's own job, 2 for its first redrive, ... */
   attempt: z.number().int().min(1).optional(),
+  /** A reused job's status when this run found it: awaiting confirmation, this run's approval confirms it. */
+  reusedStatus: z.string().optional(),
 });
 export type WorkJob = z.infer<typeof WorkJobSchema>;
 
@@ -98,3 +100,4 @@ export const PlanFileSchema = z.object({
   tally: tallyStateSchema,
   estimate: PlanEstimateSchema.optional(),
 });
+export type PlanFile = z.infer<typeof PlanFileSchema>;

@@ -111,6 +111,15 @@ export function planPrefix(bucket: string, inventoryManifestKey: string, kmsKeyA
   return `plans/${bucket}/${delivery}-${digest}/`;
 }
 
+/**
+ * Where generation `generation` of the plan under `base` (planPrefix) lives. A plan is made again, in the next
+ * generation, when its manifests changed since it was written (a job would fail on the ETag every time) or one of
+ * its jobs was cancelled or failed (its manifest holds objects the job already did): steps/aws/plan-writer.ts.
+ */
+export function planGenerationPrefix(base: string, generation: number): string {
+  return generation === 0 ? base : `${base}resume-${generation}/`;
+}
+
 export const planKeys = (prefix: string) => ({
   /** Written last: its presence means the plan is complete and later executions reuse it as it is. */
   plan: `${prefix}plan.json`,

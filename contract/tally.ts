@@ -71,6 +71,9 @@ export const jobTallySchema = z.object({
   failed: z.partialRecord(z.enum(FAILURE_CATEGORIES), count),
   /** Copies refused because the object was written after default encryption was enforced, and now compliant. */
   changed: count.default(0),
+  /** Set when the job was created by another execution (its run id) and reused: its work is that run's, not this one's. */
+  createdBy: z.string().optional(),
+  createdAt: z.string().optional(),
 });
 
 export type JobTally = z.infer<typeof jobTallySchema>;
@@ -100,6 +103,8 @@ export const tallyStateSchema = z.object({
   skippedSamples: z.partialRecord(z.enum(SKIP_REASON_CODES), z.array(z.string())),
   notCurrent: z.partialRecord(z.enum(NOT_CURRENT_REASON_CODES), countAndBytesSchema),
   jobs: z.array(jobTallySchema),
+  /** Current objects left out of the plan because an earlier run's job already made them compliant, by run id. */
+  doneEarlier: z.record(z.string(), countAndBytesSchema).default({}),
   failureSamples: z.partialRecord(z.enum(FAILURE_CATEGORIES), z.array(failureSampleSchema)),
 });
 
@@ -124,6 +129,8 @@ export const routeTotalsSchema = z.object({
   skipped: count,
   /** Written again since planning and compliant through the bucket default encryption; not copied. */
   changed: count.default(0),
+  /** Re-encrypted by jobs another execution created and this run reused: that run's work, not this one's. */
+  doneEarlier: count.default(0),
 });
 
 export type RouteTotals = z.infer<typeof routeTotalsSchema>;

@@ -86,11 +86,11 @@ export function planNagAcknowledgements(scopes: NagAcknowledgementScopes): NagAc
     },
     {
       id: iam5(`arn:${partition}:s3:${stack.region}:${stack.account}:job/*`),
-      scopes: [S.findInventory, S.checkCopyJobs, S.copyLargeObjects, S.verifyResults].map(step),
+      scopes: [S.findInventory, S.writeManifests, S.checkCopyJobs, S.copyLargeObjects, S.verifyResults].map(step),
       reason:
-        "Batch Operations job ids exist only once a run creates its jobs; DescribeJob is read-only, and " +
-        "UpdateJobStatus (Find inventory cancels its own unrun candidate-list jobs, Check copy jobs a copy job whose " +
-        "tasks fail for access or key reasons) can only stop a job; both are " +
+        "Batch Operations job ids exist only once a run creates its jobs (planning reads earlier runs' jobs); " +
+        "DescribeJob is read-only, and UpdateJobStatus (Find inventory cancels its own unrun candidate-list jobs, " +
+        "Check copy jobs a copy job whose tasks fail for access or key reasons) can only stop a job; both are " +
         "limited to this account's jobs in this region.",
     },
     {

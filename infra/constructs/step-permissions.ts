@@ -110,6 +110,10 @@ export function grantStepPermissions(steps: Record<TaskStateName, StepFunction>,
   // HeadObject tells which key an SSE-KMS object is under (the inventory does not say); no KMS permission needed.
   allow(S.writeManifests, "HeadTargetObjects", ["s3:GetObject"], targets.objects);
   allow(S.writeManifests, "ListTargetBuckets", ["s3:ListBucket"], targets.buckets);
+  // What earlier runs' jobs on the bucket already did (steps/aws/earlier-work.ts): ListJobs (no resource type) finds
+  // them, DescribeJob tells their key and report, whose files are read under plans/ (ReadPlan above).
+  allow(S.writeManifests, "FindEarlierJobs", ["s3:ListJobs"], ["*"]);
+  allow(S.writeManifests, "DescribeEarlierJobs", ["s3:DescribeJob"], [targets.jobs]);
 
   // CreateJob and ListJobs (finding an earlier execution's job for the same plan) have no resource type
   // (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html), so "*". Tags given in

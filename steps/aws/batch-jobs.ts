@@ -108,6 +108,11 @@ export function describesRunJob(description: string | undefined, runId: string):
   return description?.endsWith(`(${runId})`) === true;
 }
 
+/** The run id a description ends with (jobDescription), or undefined for a description rekey did not write. */
+export function runIdOfDescription(description: string | undefined): string | undefined {
+  return /\(([^()]+)\)$/.exec(description ?? "")?.[1];
+}
+
 /** A job's failure reasons as "Code: reason" lines, for logs, reports and the operator. */
 export function failureReasonsOf(job: Pick<JobDescriptor, "FailureReasons"> | undefined): string[] {
   return (job?.FailureReasons ?? []).map((f) => `${f.FailureCode ?? ""}: ${f.FailureReason ?? ""}`);
@@ -233,6 +238,20 @@ export function jobsOfPlan(
 ): Promise<JobListDescriptor[]> {
   return listMatchingJobs(s3control, accountId, { maxResults: 1000 }, (j) =>
     describesPlanJob(j.Description, bucket, planPrefix),
+  );
+}
+
+/** Jobs whose description marks them as rekey's work on the bucket, of any plan or run, in any status. */
+export function jobsOfBucket(
+  s3control: S3ControlClient,
+  accountId: string,
+  bucket: string,
+): Promise<JobListDescriptor[]> {
+  return listMatchingJobs(
+    s3control,
+    accountId,
+    { maxResults: 1000 },
+    (j) => j.Description?.startsWith(`rekey ${bucket} `) === true,
   );
 }
 

@@ -1,14 +1,19 @@
+import { HeadObjectCommand } from "@aws-sdk/client-s3";
+import { VerificationFailedError } from "../../contract/errors.ts";
 import type { LargeObject } from "../../contract/large-objects.ts";
-import type { LargeObjectList, WorkManifest } from "../../contract/plan.ts";
-import type { planKeys, RunContext } from "../../contract/run-context.ts";
+import { type LargeObjectList, type PlanFile, PlanFileSchema, type WorkManifest } from "../../contract/plan.ts";
+import { planGenerationPrefix, planKeys, type RunContext } from "../../contract/run-context.ts";
 import type { CopyStorageClass } from "../../contract/storage-classes.ts";
 import { encodeManifestKey, manifestLine } from "../domain/batch-manifest.ts";
 import type { Classification } from "../domain/classify.ts";
+import type { EarlierDoer } from "../domain/earlier-work.ts";
 import type { RouteCount } from "../domain/estimate.ts";
 import type { InventoryRow } from "../domain/inventory.ts";
 import { RunTally } from "../domain/tally.ts";
 import type { StepDeps } from "../runtime/step.ts";
+import { ENDED_WITHOUT_FINISHING, jobsOfPlan } from "./batch-jobs.ts";
 import { LineUpload } from "./manifest-upload.ts";
+import { getTextIfExists, httpStatusOf } from "./s3-io.ts";
 
 /**
  * The files of a plan in the work bucket (contract/run-context.ts planKeys), written as "Filter inventory and write
@@ -21,7 +26,7 @@ const SKIPPED_HEADER = "bucket,key,reason,storage_class,encryption_status,size\n
 /** What the plan records of one object: the inventory row, or what a candidate list and HeadObject tell. */
 export type PlannedObject = Pick<
   InventoryRow,
-  "bucket" | "key" | "size" | "storageClass" | "encryptionStatus" | "eTag"
+  "bucket" | "key" | "size" | "storageClass" | "encryptionStatus" | "eTag" | "lastModified"
 >;
 
 /** The files a plan writes, fed one classified object at a time; one route per object. */
@@ -47,6 +52,11 @@ export class PlanWriter {
 
   start(): Promise<void> {
     return this.skipped.write(SKIPPED_HEADER);
+  }
+
+  /** An object an earlier run's job already made compliant: counted as that run's work, not planned. */
+  addDoneEarlier(object: PlannedObject, by: EarlierDoer): void {
+    this.tally.recordDoneEarlier(by.runId, { size: object.size });
   }
 
   async add(object: PlannedObject, result: Classification): Promise<void> {
@@ -154,4 +164,54 @@ function skippedLine(
 ): string {
   // The key is percent-encoded like a manifest key, so commas, quotes and newlines in keys cannot break the CSV.
   return `${bucket},${encodeManifestKey(key)},${reason},${storageClass ?? ""},${encryption ?? ""},${size ?? ""}\n`;
+}
+
+/** Plans of one inventory made again after a stop or a failure before rekey stops trying (each one is a new run). */
+const MAX_PLAN_GENERATIONS = 100;
+
+/**
+ * The newest generation of the plan: a complete one still usable (`stored`), or the first free prefix to plan in.
+ * `stale` lists why each earlier generation was not reused, for the log.
+ */
+export async function currentPlanGeneration(
+  run: RunContext,
+  base: string,
+  deps: StepDeps,
+): Promise<{ prefix: string; stored?: PlanFile; stale: string[] }> {
+  const stale: string[] = [];
+  for (let generation = 0; generation < MAX_PLAN_GENERATIONS; generation++) {
+    const prefix = planGenerationPrefix(base, generation);
+    const text = await getTextIfExists(deps.clients.s3, run.workBucket, planKeys(prefix).plan);
+    if (text === undefined) return { prefix, stale };
+    const stored = PlanFileSchema.parse(JSON.parse(text));
+    const why = await whyNotReusable(run, prefix, stored, deps);
+    if (why === undefined) return { prefix, stored, stale };
+    stale.push(`${prefix}: ${why}`);
+  }
+  throw new VerificationFailedError(`${MAX_PLAN_GENERATIONS} plans of ${base} were stopped or failed.`, {
+    fix: `Read why in the plans' jobs (aws s3control list-jobs) and fix that first; ${stale.at(-1) ?? ""}`,
+  });
+}
+
+async function whyNotReusable(
+  run: RunContext,
+  prefix: string,
+  stored: PlanFile,
+  { clients }: StepDeps,
+): Promise<string | undefined> {
+  for (const m of stored.manifests) {
+    let etag: string | undefined;
+    try {
+      etag = (await clients.s3.send(new HeadObjectCommand({ Bucket: run.workBucket, Key: m.key }))).ETag;
+    } catch (err) {
+      if (httpStatusOf(err) !== 404) throw err;
+    }
+    const unquoted = (e: string | undefined) => e?.replaceAll('"', "");
+    if (unquoted(etag) !== unquoted(m.etag)) {
+      return `manifest ${m.key} ${etag === undefined ? "is gone" : `has ETag ${etag}, not ${m.etag}`}`;
+    }
+  }
+  const jobs = await jobsOfPlan(clients.s3control, run.accountId, run.bucket, prefix);
+  const ended = jobs.find((j) => ENDED_WITHOUT_FINISHING.has(j.Status ?? ""));
+  return ended ? `job ${ended.JobId ?? "?"} ended ${ended.Status ?? "?"}` : undefined;
 }

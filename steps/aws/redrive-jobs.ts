@@ -7,7 +7,7 @@ import { FailedRowSummary } from "../domain/redrive.ts";
 import type { StepDeps } from "../runtime/step.ts";
 import { redriveJobRequest } from "./batch-job-requests.ts";
 import { describesUnitJob, jobDescription, jobsOfPlan, redriveToken, redriveUnit } from "./batch-jobs.ts";
-import { readCompletionReport } from "./completion-reports.ts";
+import { planReportManifestKey, readCompletionReport } from "./completion-reports.ts";
 import { LineUpload } from "./manifest-upload.ts";
 
 /**
@@ -24,15 +24,14 @@ export async function summarizeFailedRows(
 ): Promise<FailedRowSummary | undefined> {
   const summary = new FailedRowSummary();
   const rows = await readCompletionReport(
-    clients.s3,
     run.workBucket,
-    planPrefix,
-    jobId,
+    planReportManifestKey(planPrefix, jobId),
+    { clients },
     (row) => {
       summary.add(row);
       return undefined;
     },
-    { failedOnly: true },
+    "failed",
   );
   return rows === undefined ? undefined : summary;
 }
@@ -78,12 +77,11 @@ export async function redriveJob(
   try {
     const summary = new FailedRowSummary();
     await readCompletionReport(
-      clients.s3,
       run.workBucket,
-      planPrefix,
-      previous.jobId,
+      planReportManifestKey(planPrefix, previous.jobId),
+      { clients },
       (row) => (summary.add(row) === "transient" ? upload.write(manifestLine(run.bucket, row.key)) : undefined),
-      { failedOnly: true },
+      "failed",
     );
     if (upload.lines === 0) {
       await upload.abort();

@@ -72,10 +72,33 @@ export function buildRunReport(tally: RunTally, meta: RunReportMeta): RunReport 
       return c ? [{ reason, count: c.count, bytes: c.bytes, whatToDo: NOT_CURRENT_REASONS[reason].whatToDo }] : [];
     }),
     jobs: structuredClone(s.jobs),
+    earlierRuns: earlierRuns(tally),
     reconciliation: { ok: reconciliation.ok, problems: reconciliation.problems },
     warnings: [...(meta.warnings ?? [])],
   };
   return runReportSchema.parse(report);
+}
+
+/** Per earlier run: the objects its jobs made compliant that this run counts (and did not do), and its reused jobs. */
+function earlierRuns(tally: RunTally): RunReport["earlierRuns"] {
+  const s = tally.snapshot;
+  const runs = new Map<string, RunReport["earlierRuns"][number]>();
+  const of = (runId: string) => {
+    let r = runs.get(runId);
+    if (!r) {
+      r = { runId, objects: 0, reusedJobs: [] };
+      runs.set(runId, r);
+    }
+    return r;
+  };
+  for (const [runId, c] of Object.entries(s.doneEarlier)) of(runId).objects += c.count;
+  for (const job of s.jobs) {
+    if (job.createdBy === undefined) continue;
+    const r = of(job.createdBy);
+    r.objects += job.succeeded;
+    r.reusedJobs.push({ jobId: job.jobId, ...(job.createdAt === undefined ? {} : { createdAt: job.createdAt }) });
+  }
+  return [...runs.values()];
 }
 
 /** The first line says whether the bucket is done, so nobody reads a run that skipped objects as complete. */
@@ -119,6 +142,7 @@ export function renderSummary(report: RunReport): string {
     ["Failed", t.failed],
     ["Gone since planning", t.gone],
     ["Changed since planning, compliant through default encryption", t.changed],
+    ["Done by earlier runs (not by this one)", t.doneEarlier],
     ["Not current (versions, delete markers)", t.notCurrent],
   ];
   if (t.pending > 0) rows.push(["Still pending", t.pending]);
@@ -143,6 +167,15 @@ export function renderSummary(report: RunReport): string {
     // Bytes are unknown for plans from generated lists (they name keys only): no size rather than a wrong one.
     const size = r.bytes > 0 ? ` (${formatBytes(r.bytes)})` : "";
     lines.push(`  ${ROUTES[r.route]}: ${n(r.planned)} planned${size}; ${settled.join(", ")}`);
+  }
+  if (report.earlierRuns.length > 0) {
+    lines.push("", "Done by earlier runs (counted apart from this run's own work):");
+    for (const r of report.earlierRuns) {
+      const reused = r.reusedJobs.map((j) => `job ${j.jobId}${j.createdAt ? ` created ${j.createdAt}` : ""}`);
+      lines.push(
+        `  earlier run ${r.runId}: ${n(r.objects)} object(s) made compliant${reused.length > 0 ? `; this run reused its ${reused.join(", ")}` : ""}`,
+      );
+    }
   }
   if (report.jobs.some((j) => j.redrive))
     lines.push("", "Attempts (tasks that failed transiently ran again):", ...attemptLines(report));

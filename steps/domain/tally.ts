@@ -40,6 +40,8 @@ export interface OutcomeTotals {
   pending: number;
   /** Written again since planning, compliant through the bucket default encryption, and so not copied. */
   changed: number;
+  /** Made compliant by earlier runs: left out of the plan, or re-encrypted by a job reused from another execution. */
+  doneEarlier: number;
 }
 
 /** Where one completion report row ended; a failure with its category and the message to list it with. */
@@ -54,6 +56,10 @@ function largeCopiesSettled(l: TallyState["largeCopy"]): number {
 function add(target: CountAndBytes, sizeBytes: number | undefined): void {
   target.count += 1;
   if (sizeBytes !== undefined) target.bytes += sizeBytes;
+}
+
+function sumDoneEarlier(s: TallyState): number {
+  return sum(Object.values(s.doneEarlier).map((c) => c.count));
 }
 
 function sum(values: Iterable<number | undefined>): number {
@@ -85,6 +91,7 @@ export class RunTally {
           skippedSamples: {},
           notCurrent: {},
           jobs: [],
+          doneEarlier: {},
           failureSamples: {},
         };
   }
@@ -135,7 +142,19 @@ export class RunTally {
     }
   }
 
-  /** A job was created with `manifestRows` lines. Idempotent per job id, as steps may be re-run. */
+  /** A current object the plan leaves out: `runId`'s job already made it compliant (steps/domain/earlier-work.ts). */
+  recordDoneEarlier(runId: string, object: { size?: number | undefined }): void {
+    const s = this.state;
+    add(s.seen, object.size);
+    const slot = s.doneEarlier[runId] ?? { count: 0, bytes: 0 };
+    s.doneEarlier[runId] = slot;
+    add(slot, object.size);
+  }
+
+  /**
+   * A job was created with `manifestRows` lines (by another execution, `createdBy`, when this run reused it).
+   * Idempotent per job id, as steps may be re-run.
+   */
   recordJob(job: {
     jobId: string;
     operation: JobOperation;
@@ -145,6 +164,8 @@ export class RunTally {
     /** For a redrive job: the job whose transient failures it runs again, and its attempt number (2, 3, ...). */
     redriveOf?: string | undefined;
     attempt?: number | undefined;
+    createdBy?: string | undefined;
+    createdAt?: string | undefined;
   }): void {
     const existing = this.state.jobs.find((j) => j.jobId === job.jobId);
     if (existing) {
@@ -173,6 +194,8 @@ export class RunTally {
       gone: 0,
       failed: {},
       changed: 0,
+      ...(job.createdBy === undefined ? {} : { createdBy: job.createdBy }),
+      ...(job.createdAt === undefined ? {} : { createdAt: job.createdAt }),
     });
   }
 
@@ -280,9 +303,10 @@ export class RunTally {
     // Planned work not yet in any manifest or large-copy outcome is pending; a redrive job's rows were failures.
     const pending =
       Math.max(0, planned - manifested) + inUnreportedJobs + Math.max(0, s.largeCopyPlanned.count - largeDone);
+    const reusedSucceeded = sum(jobs.filter((j) => j.createdBy !== undefined).map((j) => j.succeeded));
     return {
       seen: s.seen.count,
-      reencrypted: sum(jobs.map((j) => j.succeeded)) + large.reencrypted,
+      reencrypted: sum(jobs.map((j) => j.succeeded)) - reusedSucceeded + large.reencrypted,
       alreadyCompliant: s.alreadyCompliant.count + large.alreadyCompliant,
       skipped: sum(Object.values(s.skipped).map((c) => c.count)) + large.skipped,
       failed: failedAll - redriven + large.changed + large.failed,
@@ -290,6 +314,7 @@ export class RunTally {
       notCurrent: sum(Object.values(s.notCurrent).map((c) => c.count)),
       pending,
       changed: sum(jobs.map((j) => j.changed)),
+      doneEarlier: sumDoneEarlier(s) + reusedSucceeded,
     };
   }
 
@@ -300,8 +325,10 @@ export class RunTally {
       // A redrive job's rows were transient failures of the route's earlier jobs: they move, they are not added.
       const jobs = s.jobs.filter((j) => j.operation === operation);
       const redriven = sum(jobs.filter((j) => j.redrive).map((j) => j.manifestRows));
+      const reused = jobs.filter((j) => j.createdBy !== undefined);
       return {
-        reencrypted: sum(jobs.map((j) => j.succeeded)),
+        reencrypted: sum(jobs.map((j) => j.succeeded)) - sum(reused.map((j) => j.succeeded)),
+        doneEarlier: sum(reused.map((j) => j.succeeded)),
         alreadyCompliant: 0,
         failed: sum(jobs.map((j) => sum(Object.values(j.failed)))) - redriven,
         gone: sum(jobs.map((j) => j.gone)),
@@ -335,6 +362,7 @@ export class RunTally {
         skipped: l.skipped,
         // The multipart copy's "changed during copy" is a failure (its copy was abandoned), counted above.
         changed: 0,
+        doneEarlier: 0,
       },
     ];
   }
@@ -367,7 +395,7 @@ export class RunTally {
     const planned =
       sum(Object.values(s.copyPlanned).map((c) => c.count)) + s.updatePlanned.count + s.largeCopyPlanned.count;
     const skippedAtPlanning = sum(Object.values(s.skipped).map((c) => c.count));
-    const classified = planned + s.alreadyCompliant.count + skippedAtPlanning + totals.notCurrent;
+    const classified = planned + s.alreadyCompliant.count + skippedAtPlanning + totals.notCurrent + sumDoneEarlier(s);
     if (classified !== totals.seen) {
       problems.push(`${totals.seen} objects seen but ${classified} classified.`);
     }
@@ -422,6 +450,7 @@ export class RunTally {
       totals.failed +
       totals.gone +
       totals.changed +
+      totals.doneEarlier +
       totals.notCurrent +
       totals.pending;
     if (problems.length === 0 && outcomes !== totals.seen) {

@@ -13,7 +13,7 @@ import {
 import { JobsSchema, PlanSchema } from "../../contract/plan.ts";
 import { RunContextSchema } from "../../contract/run-context.ts";
 import { StateNames } from "../../contract/states.ts";
-import { describeJob, jobProgressOf } from "../aws/batch-jobs.ts";
+import { AWAITING_CONFIRMATION_STATUSES, describeJob, jobProgressOf } from "../aws/batch-jobs.ts";
 import { readLargeObjectList } from "../aws/large-object-list.ts";
 import { describeError, reencryptLargeObject } from "../aws/multipart-copy.ts";
 import { type LargeObjectCopyContext, nearDeadline } from "../aws/multipart-upload.ts";
@@ -57,8 +57,8 @@ export const copyLargeObjectsStep = defineStep({
 /**
  * Approval confirms Batch Operations jobs, and the copies of large objects start after them, so with approval
  * required they start only when every job shows it was confirmed: it completed, or ran at least one task. A run
- * without jobs, or whose jobs were cancelled (or failed) before running anything, has no approval to show, and its
- * large objects are left as they are.
+ * without jobs, or whose jobs were cancelled (or failed) before running anything, or whose only jobs were reused
+ * from another execution already confirmed, has no approval to show, and its large objects are left as they are.
  */
 async function requireApprovedJobs(
   run: z.infer<typeof RunContextSchema>,
@@ -73,7 +73,18 @@ async function requireApprovedJobs(
       { fix },
     );
   }
-  for (const job of jobs.jobs) {
+  // A job another execution created and someone confirmed before this run began carries no approval of this run.
+  const approvable = jobs.jobs.filter(
+    (j) => j.createdBy === undefined || AWAITING_CONFIRMATION_STATUSES.includes(j.reusedStatus ?? ""),
+  );
+  if (approvable.length === 0) {
+    const by = [...new Set(jobs.jobs.map((j) => j.createdBy))].join(", ");
+    throw new ApprovalNotPossibleError(
+      `The run was started with approval required, but its jobs were created and confirmed by earlier run(s) ${by} before it began; nothing of this run's own waited for approval, so its ${plan.largeObjects.objects} object(s) over 5 GiB were not copied.`,
+      { fix },
+    );
+  }
+  for (const job of approvable) {
     const progress = jobProgressOf(await describeJob(clients.s3control, run.accountId, job.jobId));
     if (progress.status !== "Complete" && progress.succeeded + progress.failed === 0) {
       throw new ApprovalNotPossibleError(

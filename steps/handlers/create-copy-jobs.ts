@@ -5,7 +5,14 @@ import { type Jobs, PlanSchema, workLabel } from "../../contract/plan.ts";
 import { RunContextSchema } from "../../contract/run-context.ts";
 import { StateNames } from "../../contract/states.ts";
 import { copyOperation, jobManifest, jobReport, updateEncryptionOperation } from "../aws/batch-job-requests.ts";
-import { describesUnitJob, ENDED_WITHOUT_FINISHING, jobDescription, jobsOfPlan, jobToken } from "../aws/batch-jobs.ts";
+import {
+  describesUnitJob,
+  ENDED_WITHOUT_FINISHING,
+  jobDescription,
+  jobsOfPlan,
+  jobToken,
+  runIdOfDescription,
+} from "../aws/batch-jobs.ts";
 import { defineStep } from "../runtime/step.ts";
 
 export const createCopyJobs = defineStep({
@@ -30,8 +37,18 @@ export const createCopyJobs = defineStep({
       const mine = earlier.filter((j) => describesUnitJob(j.Description, run.bucket, plan.planPrefix, unit));
       const live = mine.find((j) => !ENDED_WITHOUT_FINISHING.has(j.Status ?? ""));
       if (live?.JobId) {
-        log.info("job reused", { bucket: run.bucket, jobId: live.JobId, unit, status: live.Status });
-        jobs.push({ jobId: live.JobId, ...work, reused: true });
+        // Another execution's job: its work is counted as that run's (and said to be), not as this run's own.
+        const createdBy = runIdOfDescription(live.Description);
+        const other =
+          createdBy !== undefined && createdBy !== run.runId
+            ? {
+                createdBy,
+                ...(live.CreationTime ? { createdAt: live.CreationTime.toISOString() } : {}),
+                ...(live.Status ? { reusedStatus: live.Status } : {}),
+              }
+            : {};
+        log.info("job reused", { bucket: run.bucket, jobId: live.JobId, unit, status: live.Status, ...other });
+        jobs.push({ jobId: live.JobId, ...work, reused: true, ...other });
         continue;
       }
       const out = await clients.s3control.send(

@@ -3,15 +3,17 @@ import pLimit from "p-limit";
 import { z } from "zod";
 import { type FoundCandidates, FoundCandidatesSchema, FoundInventorySchema } from "../../contract/candidates.ts";
 import { InventoryFormatError, VerificationFailedError } from "../../contract/errors.ts";
-import { type Plan, PlanFileSchema } from "../../contract/plan.ts";
+import type { Plan } from "../../contract/plan.ts";
 import { planKeys, planPrefix, type RunContext, RunContextSchema } from "../../contract/run-context.ts";
 import { StateNames } from "../../contract/states.ts";
 import type { CopyStorageClass } from "../../contract/storage-classes.ts";
 import { GeneratedListKeys } from "../aws/candidate-lists.ts";
-import { PlanWriter } from "../aws/plan-writer.ts";
-import { getStreamWithMd5, getText, getTextIfExists, httpStatusOf, putJson } from "../aws/s3-io.ts";
+import { readEarlierWork } from "../aws/earlier-work.ts";
+import { currentPlanGeneration, type PlannedObject, PlanWriter } from "../aws/plan-writer.ts";
+import { getStreamWithMd5, getText, httpStatusOf, putJson } from "../aws/s3-io.ts";
 import { type CandidateRoute, candidateList, classifyCandidate, needsHead } from "../domain/candidates.ts";
-import { classifyInventoryRow, needsKeyCheck } from "../domain/classify.ts";
+import { type Classification, classifyInventoryRow, needsKeyCheck } from "../domain/classify.ts";
+import type { EarlierVerdict, EarlierWork } from "../domain/earlier-work.ts";
 import { type EncryptionStatus, type InventoryRow, inventoryRowBatches } from "../domain/inventory.ts";
 import { type InventoryManifest, parseInventoryManifest, requireColumns } from "../domain/inventory-manifest.ts";
 import { planEstimate } from "../domain/plan-estimate.ts";
@@ -35,7 +37,7 @@ export const writeManifests = defineStep({
   }),
   async run({ run, inventory, preflight }, deps): Promise<Plan> {
     const { clients, log } = deps;
-    let source: { key: string; createdAt: Date; read: (writer: PlanWriter) => Promise<void> };
+    let source: { key: string; createdAt: Date; read: (writer: ResumingWriter) => Promise<void> };
     if ("lists" in inventory) {
       source = {
         key: `${run.runPrefix}candidates/`,
@@ -59,13 +61,13 @@ export const writeManifests = defineStep({
         read: (writer) => readInventory(run, manifest, deps, writer),
       };
     }
-    const plan = planPrefix(run.bucket, source.key, run.kmsKeyArn);
+    const base = planPrefix(run.bucket, source.key, run.kmsKeyArn);
+    const { prefix: plan, stored, stale } = await currentPlanGeneration(run, base, deps);
     const keys = planKeys(plan);
-    const earlier = await getTextIfExists(clients.s3, run.workBucket, keys.plan);
-    if (earlier !== undefined) {
+    if (stale.length > 0) log.info("plan made again", { bucket: run.bucket, plan, stale });
+    if (stored !== undefined) {
       // Planning again could differ (objects re-encrypted since answer key checks differently) and would no longer
       // match the jobs an earlier execution created from this plan.
-      const stored = PlanFileSchema.parse(JSON.parse(earlier));
       log.info("plan reused", { bucket: run.bucket, plan: keys.plan });
       return {
         inventoryManifestKey: stored.inventoryManifestKey,
@@ -77,11 +79,13 @@ export const writeManifests = defineStep({
         ...(stored.estimate ? { estimate: stored.estimate } : {}),
       };
     }
+    // What earlier runs' jobs already did is left out, whatever inventory or list they planned from.
+    const earlier = await readEarlierWork(run, source.createdAt, deps);
     const writer = new PlanWriter(run, keys, deps);
     let written: Awaited<ReturnType<PlanWriter["finish"]>>;
     try {
       await writer.start();
-      await source.read(writer);
+      await source.read(new ResumingWriter(run, writer, earlier, deps));
       written = await writer.finish();
     } catch (err) {
       await writer.abort();
@@ -124,14 +128,14 @@ async function readInventory(
   run: RunContext,
   manifest: InventoryManifest,
   deps: StepDeps,
-  writer: PlanWriter,
+  writer: ResumingWriter,
 ): Promise<void> {
   const now = deps.now();
   for (const file of manifest.files) {
     await streamDataFile(run, manifest, file, deps, async (batch) => {
       const heads = await headEach(run, batch.filter(needsKeyCheck), deps);
       const options = { sseKmsKeyIsTarget: (r: InventoryRow) => underTargetKey(run, heads.get(r.key)), now };
-      for (const row of batch) await writer.add(row, classifyInventoryRow(row, options));
+      await writer.addBatch(batch.map((row) => ({ object: row, result: classifyInventoryRow(row, options) })));
     });
     deps.log.info("inventory file read", {
       bucket: run.bucket,
@@ -146,7 +150,7 @@ async function readCandidateLists(
   run: RunContext,
   found: FoundCandidates,
   deps: StepDeps,
-  writer: PlanWriter,
+  writer: ResumingWriter,
 ): Promise<void> {
   for (const listed of found.lists) {
     const list = candidateList(listed.name);
@@ -171,6 +175,7 @@ async function readCandidateLists(
           const keys = await listKeys.keysOf(rows);
           const batch = rows.map((row, i) => ({ ...row, key: keys[i] ?? row.key }));
           const heads = needsHead(route) ? await headEach(run, batch, deps) : undefined;
+          const planned: Parameters<ResumingWriter["addBatch"]>[0] = [];
           for (const row of batch) {
             const head = heads?.get(row.key);
             const storageClass =
@@ -180,8 +185,8 @@ async function readCandidateLists(
               largeStorageClass: storageClass as CopyStorageClass | undefined,
               archiveStatus: head?.ArchiveStatus,
             });
-            await writer.add(
-              {
+            planned.push({
+              object: {
                 bucket: row.bucket,
                 key: row.key,
                 // Sizes only where every object of the route has one: a partial sum would read as the route's bytes.
@@ -192,8 +197,9 @@ async function readCandidateLists(
                 encryptionStatus: encryptionOfList(route),
               },
               result,
-            );
+            });
           }
+          await writer.addBatch(planned);
         },
         "either",
       );
@@ -204,6 +210,52 @@ async function readCandidateLists(
       seen: writer.tally.snapshot.seen.count,
     });
   }
+}
+
+/**
+ * The plan writer, with what earlier runs did taken out: an object the plan would copy or update that an earlier
+ * job already made compliant (steps/domain/earlier-work.ts) is counted as that run's work; where the reports cannot
+ * say, HeadObject decides. An object found compliant that an earlier job reports doing is that run's work too.
+ */
+class ResumingWriter {
+  constructor(
+    private readonly run: RunContext,
+    readonly writer: PlanWriter,
+    private readonly earlier: EarlierWork,
+    private readonly deps: StepDeps,
+  ) {}
+
+  get tally() {
+    return this.writer.tally;
+  }
+
+  async addBatch(batch: { object: PlannedObject; result: Classification }[]): Promise<void> {
+    const verdicts = batch.map(({ object, result }): EarlierVerdict => {
+      if (result.kind === "copy" || result.kind === "update-encryption") {
+        return this.earlier.verdict(object.key, object.lastModified);
+      }
+      // Compliant now (a key check found the target key) because an earlier job updated it: that run's work.
+      const verdict = result.kind === "compliant" ? this.earlier.verdict(object.key, object.lastModified) : undefined;
+      return verdict?.kind === "done" ? verdict : { kind: "plan" };
+    });
+    const toCheck = batch.filter((_, i) => verdicts[i]?.kind === "check").map((b) => b.object);
+    const heads = toCheck.length > 0 ? await headEach(this.run, toCheck, this.deps) : new Map();
+    for (const [i, { object, result }] of batch.entries()) {
+      const verdict = verdicts[i];
+      const by =
+        verdict?.kind === "done"
+          ? verdict.by
+          : verdict?.kind === "check" && isCompliant(this.run, heads.get(object.key))
+            ? (verdict.by ?? { runId: "an earlier run (checked with HeadObject)", jobId: "" })
+            : undefined;
+      if (by) this.writer.addDoneEarlier(object, by);
+      else await this.writer.add(object, result);
+    }
+  }
+}
+
+function isCompliant(run: RunContext, head: HeadObjectCommandOutput | undefined): boolean {
+  return underTargetKey(run, head) === true && head?.BucketKeyEnabled === true;
 }
 
 function encryptionOfList(route: CandidateRoute): EncryptionStatus {
@@ -260,7 +312,7 @@ const HEAD_CONCURRENCY = 32;
  */
 async function headEach(
   run: RunContext,
-  rows: InventoryRow[],
+  rows: Pick<InventoryRow, "key">[],
   { clients }: StepDeps,
 ): Promise<Map<string, HeadObjectCommandOutput | undefined>> {
   const limit = pLimit(HEAD_CONCURRENCY);

@@ -6,7 +6,7 @@ import {
 } from "@aws-sdk/client-s3";
 import pLimit from "p-limit";
 import { z } from "zod";
-import { BatchJobFailedError, VerificationFailedError } from "../../contract/errors.ts";
+import { VerificationFailedError } from "../../contract/errors.ts";
 import { LargeCopyBatchSchema } from "../../contract/large-objects.ts";
 import { JobsSchema, PlanFileSchema, PlanSchema } from "../../contract/plan.ts";
 import { type RunContext, RunContextSchema, runKeys } from "../../contract/run-context.ts";
@@ -14,7 +14,7 @@ import { StateNames } from "../../contract/states.ts";
 import type { CopyStorageClass } from "../../contract/storage-classes.ts";
 import { NOT_FOUND, type Verification, type VerificationFileSchema } from "../../contract/verification.ts";
 import { describeJob, jobProgressOf } from "../aws/batch-jobs.ts";
-import { readCompletionReport } from "../aws/completion-reports.ts";
+import { planReportManifestKey, readCompletionReport } from "../aws/completion-reports.ts";
 import { readLargeObjectList } from "../aws/large-object-list.ts";
 import { LineUpload } from "../aws/manifest-upload.ts";
 import { getText, httpStatusOf, putJson } from "../aws/s3-io.ts";
@@ -76,6 +76,8 @@ export const verifyResults = defineStep({
           storageClass: job.storageClass as CopyStorageClass | undefined,
           manifestRows: job.objects,
           ...(job.redriveOf ? { redriveOf: job.redriveOf, attempt: job.attempt ?? 2 } : {}),
+          createdBy: job.createdBy,
+          createdAt: job.createdAt,
         });
         const onOutcome = (row: ReportRow, settled: RowOutcome): Promise<void> | undefined => {
           if (settled.outcome === "succeeded") sample.offer({ key: row.key, storageClass: job.storageClass });
@@ -94,7 +96,8 @@ export const verifyResults = defineStep({
             await onOutcome(row, tally.recordReportRow(job.jobId, row, found[i]));
           }
         };
-        const rows = await readCompletionReport(clients.s3, run.workBucket, plan.planPrefix, job.jobId, (row) => {
+        const reportKey = planReportManifestKey(plan.planPrefix, job.jobId);
+        const rows = await readCompletionReport(run.workBucket, reportKey, deps, (row) => {
           if (rowCheck(job.operation, row) !== undefined) {
             toCheck.push(row);
             return toCheck.length >= CHECK_BATCH ? settleChecked() : undefined;
@@ -103,13 +106,11 @@ export const verifyResults = defineStep({
         });
         await settleChecked();
         if (rows === undefined) {
-          throw new BatchJobFailedError(
-            `Copy job ${job.jobId} ended ${status} without a completion report: ${failureReasons.join("; ") || "no reason given"}.`,
-            {
-              jobId: job.jobId,
-              fix: "Read the job's failure reasons (aws s3control describe-job); fix the manifest or the Batch Operations role, then start a new run. No object of that job was changed.",
-            },
-          );
+          // A job that failed before running a task (a manifest it could not read, say) writes no report. The other
+          // jobs' reports are still read and the run's report written: this job's objects stay pending there, the
+          // job's failure reasons are its warning, and the next run plans them again (steps/aws/earlier-work.ts).
+          log.warn("copy job without completion report", { bucket: run.bucket, jobId: job.jobId, status });
+          continue;
         }
         tally.markJobReported(job.jobId);
         log.info("completion report read", { bucket: run.bucket, jobId: job.jobId, rows, status });

@@ -71,6 +71,7 @@ describe("RunTally", () => {
       notCurrent: 1,
       pending: 0,
       changed: 0,
+      doneEarlier: 0,
     });
   });
 
@@ -131,6 +132,7 @@ describe("RunTally", () => {
       notCurrent: 1,
       pending: 0,
       changed: 1,
+      doneEarlier: 0,
     });
     const built = buildRunReport(tally, {
       bucket: "src",
@@ -298,6 +300,7 @@ describe("buildRunReport and renderSummary", () => {
         gone: 0,
         skipped: 0,
         changed: 0,
+        doneEarlier: 0,
       },
       {
         route: "update-encryption",
@@ -309,6 +312,7 @@ describe("buildRunReport and renderSummary", () => {
         gone: 0,
         skipped: 0,
         changed: 0,
+        doneEarlier: 0,
       },
       {
         route: "multipart-copy",
@@ -320,6 +324,7 @@ describe("buildRunReport and renderSummary", () => {
         gone: 0,
         skipped: 0,
         changed: 0,
+        doneEarlier: 0,
       },
     ]);
     const text = renderSummary(r);

@@ -113,6 +113,7 @@ describe("a run without an inventory lists its candidates with the manifest gene
       changed: 0,
       notCurrent: 0,
       pending: 0,
+      doneEarlier: 0,
     });
     const current = new Map((await admin.versions(scenario.bucket)).filter((v) => v.isLatest).map((v) => [v.key, v]));
     for (const k of scenario.keys) {

@@ -222,6 +222,7 @@ describe("rekey re-encrypts one bucket end to end in the sandbox", () => {
       notCurrent: noncurrentVersions + deleted.length * 2,
       pending: 0,
       changed: 0,
+      doneEarlier: 0,
     });
     const report = runReportSchema.parse(
       JSON.parse(
@@ -310,7 +311,15 @@ describe("rekey re-encrypts one bucket end to end in the sandbox", () => {
       (await clients.s3control.send(new ListJobsCommand({ AccountId: sandbox.identity.accountId }))).Jobs ?? [];
     expect(jobsAfter.map((j) => j.JobId).sort()).toEqual(jobsBefore.map((j) => j.JobId).sort());
     expect((await admin.versions(scenario.bucket)).length).toBe(versionsBefore);
-    expect(second.status === "SUCCEEDED" && (second.output as FinalReportOutput).totals).toEqual(output().totals);
+    // The jobs' work is the first execution's, counted apart from the second's own (here only the large objects'
+    // results, which the multipart copy step keeps per plan).
+    const first = output().totals;
+    const large = keysWith("large-copy").length;
+    expect(second.status === "SUCCEEDED" && (second.output as FinalReportOutput).totals).toEqual({
+      ...first,
+      reencrypted: large,
+      doneEarlier: first.reencrypted - large,
+    });
   });
 
   it("a run from a newer inventory finds everything compliant and creates no job", async () => {

@@ -171,6 +171,8 @@ describe("each step's role allows exactly the calls its step makes", () => {
         `s3:ListBucket ${w()}`,
         ...each(["s3:GetObject"], TARGET_OBJECTS),
         ...each(["s3:ListBucket"], TARGET_BUCKETS),
+        "s3:ListJobs *",
+        `s3:DescribeJob ${JOBS}`,
       ],
     ],
     [

@@ -1,0 +1,58 @@
+import type { JobDescriptor } from "@aws-sdk/client-s3-control";
+import type { RunContext } from "../../contract/run-context.ts";
+import { EarlierWork } from "../domain/earlier-work.ts";
+import type { StepDeps } from "../runtime/step.ts";
+import { describeJob, jobsOfBucket, runIdOfDescription } from "./batch-jobs.ts";
+import { readCompletionReport, reportManifestKey } from "./completion-reports.ts";
+
+/**
+ * What earlier runs' jobs on the bucket did under the target key, from their completion reports (succeeded rows).
+ * Only jobs that had not ended when the inventory or list being planned was made (`listedAt`) count: an older job's
+ * work is in that listing already, as compliant objects. Jobs are found by description through ListJobs, which
+ * keeps them for 90 days (https://docs.aws.amazon.com/AmazonS3/latest/API/API_control_ListJobs.html). A job that
+ * ran tasks but left no report, or one still running (its execution stopped without `rekey stop`), makes the plan
+ * check the objects it would copy or update with HeadObject instead.
+ */
+export async function readEarlierWork(run: RunContext, listedAt: Date, deps: StepDeps): Promise<EarlierWork> {
+  const { clients, log } = deps;
+  const work = new EarlierWork();
+  for (const listed of await jobsOfBucket(clients.s3control, run.accountId, run.bucket)) {
+    const runId = runIdOfDescription(listed.Description);
+    if (!listed.JobId || runId === undefined || runId === run.runId) continue;
+    const job = await describeJob(clients.s3control, run.accountId, listed.JobId);
+    const succeeded = job?.ProgressSummary?.NumberOfTasksSucceeded ?? 0;
+    if (!job || succeeded === 0 || !underTargetKey(job, run.kmsKeyArn)) continue;
+    // A job that ended before the inventory (or list) was made is in it already: its objects are listed compliant.
+    if (job.TerminationDate !== undefined && job.TerminationDate.getTime() < listedAt.getTime()) continue;
+    const by = { runId, jobId: listed.JobId };
+    const createdAt = job.CreationTime ?? listed.CreationTime ?? new Date(0);
+    const report = job.Report;
+    const reportBucket = report?.Bucket?.replace(/^arn:[^:]+:s3:::/, "");
+    const rows =
+      report?.Enabled && reportBucket && report.Prefix
+        ? await readCompletionReport(
+            reportBucket,
+            reportManifestKey(report.Prefix, listed.JobId),
+            deps,
+            (row) => {
+              if (row.taskStatus === "succeeded") work.addSucceeded(row.key, by, createdAt);
+              return undefined;
+            },
+            "succeeded",
+          )
+        : undefined;
+    if (rows === undefined) work.addUnreported(by);
+    log.info("earlier job read", { bucket: run.bucket, jobId: listed.JobId, runId, status: job.Status, rows });
+  }
+  log.info("earlier work known", { bucket: run.bucket, ...work.size });
+  return work;
+}
+
+/** The job's operation makes objects SSE-KMS under `kmsKeyArn` (a copy in place, or an encryption update). */
+function underTargetKey(job: JobDescriptor, kmsKeyArn: string): boolean {
+  const op = job.Operation;
+  return (
+    op?.S3PutObjectCopy?.SSEAwsKmsKeyId === kmsKeyArn ||
+    op?.S3UpdateObjectEncryption?.ObjectEncryption?.SSEKMS?.KMSKeyArn === kmsKeyArn
+  );
+}
