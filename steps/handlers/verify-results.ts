@@ -1,4 +1,4 @@
-import { HeadObjectCommand, type HeadObjectCommandOutput, ListObjectVersionsCommand } from "@aws-sdk/client-s3";
+import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import pLimit from "p-limit";
 import { z } from "zod";
 import { BatchJobFailedError, CompletionReportError, VerificationFailedError } from "../../contract/errors.ts";
@@ -7,11 +7,12 @@ import { JobsSchema, PlanFileSchema, PlanSchema } from "../../contract/plan.ts";
 import { planKeys, type RunContext, RunContextSchema, runKeys } from "../../contract/run-context.ts";
 import { StateNames } from "../../contract/states.ts";
 import type { CopyStorageClass } from "../../contract/storage-classes.ts";
-import { NOT_FOUND, type Verification, type VerificationFileSchema } from "../../contract/verification.ts";
+import type { Verification, VerificationFileSchema } from "../../contract/verification.ts";
 import { describeJob, jobProgressOf } from "../aws/batch-jobs.ts";
 import { readLargeObjectList } from "../aws/large-object-list.ts";
 import { LineUpload } from "../aws/manifest-upload.ts";
 import { getStreamWithMd5, getText, getTextIfExists, httpStatusOf, putJson } from "../aws/s3-io.ts";
+import { describeObject, type SpotCheckItem, spotCheck } from "../aws/spot-check.ts";
 import { encodeManifestKey } from "../domain/batch-manifest.ts";
 import {
   type ObjectNow,
@@ -20,20 +21,15 @@ import {
   reportRows,
   rowCheck,
 } from "../domain/completion-report.ts";
-import { Reservoir } from "../domain/spot-check.ts";
+import { isCompliant, Reservoir } from "../domain/spot-check.ts";
 import { type RowOutcome, RunTally } from "../domain/tally.ts";
 import { defineStep, type StepDeps } from "../runtime/step.ts";
 
 const FAILED_HEADER = "bucket,key,category,http_status,error_code,message\n";
-/** HeadObject calls in flight during the spot check and the checks of report rows. */
+/** HeadObject calls in flight during the checks of report rows. */
 const HEAD_CONCURRENCY = 16;
 /** Report rows held for HeadObject at a time, so memory stays bounded whatever the number of such rows. */
 const CHECK_BATCH = 1_000;
-
-export interface SpotCheckMismatch {
-  key: string;
-  found: string;
-}
 
 /**
  * Accounts for every object: each copy job's completion report is read in full, every row lands in the tally,
@@ -59,7 +55,7 @@ export const verifyResults = defineStep({
     const failedList = new LineUpload(clients.s3, run.workBucket, keys.failed, "text/csv");
     await failedList.write(FAILED_HEADER);
     // An encryption update keeps each object's class, so only copies have a class to check.
-    const sample = new Reservoir<{ key: string; storageClass: string | undefined }>(run.options.verifySampleSize);
+    const sample = new Reservoir<SpotCheckItem>(run.options.verifySampleSize);
     const jobStates: z.infer<typeof VerificationFileSchema>["jobs"] = [];
 
     try {
@@ -75,7 +71,9 @@ export const verifyResults = defineStep({
           manifestRows: job.objects,
         });
         const onOutcome = (row: ReportRow, settled: RowOutcome): Promise<void> | undefined => {
-          if (settled.outcome === "succeeded") sample.offer({ key: row.key, storageClass: job.storageClass });
+          if (settled.outcome === "succeeded") {
+            sample.offer({ key: row.key, copied: job.operation === "copy", storageClass: job.storageClass });
+          }
           if (settled.outcome !== "failed") return undefined;
           return failedList.write(
             failedLine(row.bucket, row.key, settled.category, settled.message, row.httpStatus, row.errorCode),
@@ -129,7 +127,9 @@ export const verifyResults = defineStep({
           }
         }
         for (const object of await readLargeObjectList(clients.s3, run.workBucket, plan.largeObjects.key)) {
-          if (!problems.has(object.key)) sample.offer({ key: object.key, storageClass: object.storageClass });
+          if (!problems.has(object.key)) {
+            sample.offer({ key: object.key, copied: true, storageClass: object.storageClass });
+          }
         }
         log.info("large-object results read", { bucket: run.bucket, batchKey: largeCopy.batchKey, ...batch.counts });
       }
@@ -180,95 +180,15 @@ async function readCompletionReport(
   return rows;
 }
 
-/** SSE-KMS under the target key with Bucket Key: what every object must be when the run ends. */
-function isCompliant(run: RunContext, head: HeadObjectCommandOutput): boolean {
-  return (
-    head.ServerSideEncryption === "aws:kms" && head.SSEKMSKeyId === run.kmsKeyArn && head.BucketKeyEnabled === true
-  );
-}
-
-function describeObject(head: HeadObjectCommandOutput): string {
-  return `${head.ServerSideEncryption ?? "none"} key=${head.SSEKMSKeyId ?? "-"} bucketKey=${head.BucketKeyEnabled ?? false} class=${head.StorageClass ?? "STANDARD"}`;
-}
-
 /** The object at `key` now (HeadObject with the real key, not the report's text), or that there is none. */
 async function objectNow(run: RunContext, key: string, { clients }: StepDeps): Promise<ObjectNow> {
   try {
     const head = await clients.s3.send(new HeadObjectCommand({ Bucket: run.bucket, Key: key }));
-    return { exists: true, compliant: isCompliant(run, head), found: describeObject(head) };
+    return { exists: true, compliant: isCompliant(run.kmsKeyArn, head), found: describeObject(head) };
   } catch (err) {
     if (httpStatusOf(err) === 404) return { exists: false };
     throw err;
   }
-}
-
-/**
- * In a versioned bucket, the version a copy in place read: the one right below the current version (a copy needs
- * its source current, so no delete marker lies between). Undefined in an unversioned bucket, or when the listing
- * does not show that order (the current version is not the first, or a delete marker came between).
- */
-async function copiedVersion(
-  run: RunContext,
-  key: string,
-  current: HeadObjectCommandOutput,
-  { clients }: StepDeps,
-): Promise<HeadObjectCommandOutput | undefined> {
-  if (current.VersionId === undefined || current.VersionId === "null") return undefined;
-  const listed = await clients.s3.send(new ListObjectVersionsCommand({ Bucket: run.bucket, Prefix: key, MaxKeys: 2 }));
-  if ((listed.DeleteMarkers ?? []).some((m) => m.Key === key)) return undefined;
-  const versions = (listed.Versions ?? []).filter((v) => v.Key === key);
-  const below = versions[1]?.VersionId;
-  if (versions[0]?.VersionId !== current.VersionId || below === undefined) return undefined;
-  return clients.s3.send(new HeadObjectCommand({ Bucket: run.bucket, Key: key, VersionId: below }));
-}
-
-function sameMetadata(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
-  const sorted = (m: Record<string, string> | undefined) => JSON.stringify(Object.entries(m ?? {}).sort());
-  return sorted(a) === sorted(b);
-}
-
-/**
- * HEADs each sampled object: it must be SSE-KMS under the target key with Bucket Key. A copied one (a sample with
- * a storage class) must also keep the storage class, content type and user metadata of the version it was copied
- * from, read from the bucket where versioning keeps it: the plan's class is what the inventory saw, and a lifecycle
- * transition since then changes the class without changing Last-Modified. Without versioning the plan is all
- * there is to compare the class with.
- */
-async function spotCheck(
-  run: RunContext,
-  sample: { key: string; storageClass: string | undefined }[],
-  deps: StepDeps,
-): Promise<SpotCheckMismatch[]> {
-  const limit = pLimit(HEAD_CONCURRENCY);
-  const results = await Promise.all(
-    sample.map((item) =>
-      limit(async () => {
-        try {
-          const head = await deps.clients.s3.send(new HeadObjectCommand({ Bucket: run.bucket, Key: item.key }));
-          const storageClass = head.StorageClass ?? "STANDARD";
-          let ok = isCompliant(run, head);
-          let found = describeObject(head);
-          if (item.storageClass !== undefined) {
-            const source = await copiedVersion(run, item.key, head, deps);
-            const expectedClass = source ? (source.StorageClass ?? "STANDARD") : item.storageClass;
-            ok &&= storageClass === expectedClass;
-            if (source && (head.ContentType !== source.ContentType || !sameMetadata(head.Metadata, source.Metadata))) {
-              ok = false;
-              found += ` (content type or user metadata differ from version ${source.VersionId ?? "?"} it was copied from)`;
-            } else if (storageClass !== expectedClass) {
-              found += ` (expected class ${expectedClass}${source ? ` of version ${source.VersionId ?? "?"} it was copied from` : " as planned"})`;
-            }
-          }
-          return ok ? undefined : { key: item.key, found };
-        } catch (err) {
-          // Deleted after its copy (nothing left to encrypt), or a key rekey misread: counted apart (domain/spot-check.ts).
-          if (httpStatusOf(err) === 404) return { key: item.key, found: NOT_FOUND };
-          throw err;
-        }
-      }),
-    ),
-  );
-  return results.filter((r): r is SpotCheckMismatch => r !== undefined);
 }
 
 /** One failed.csv line (FAILED_HEADER); the key percent-encoded like a manifest key, the message quoted. */
