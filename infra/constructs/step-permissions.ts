@@ -162,8 +162,31 @@ export function grantStepPermissions(steps: Record<TaskStateName, StepFunction>,
   allow(S.verifyResults, "WriteVerification", ["s3:PutObject", "s3:AbortMultipartUpload"], [workBucket.runObjects]);
   allow(S.verifyResults, "ListWorkBucket", ["s3:ListBucket"], [workBucket.bucketArn]);
   // Versions: the spot check compares a copy with the version it was copied from (steps/handlers/verify-results.ts).
-  allow(S.verifyResults, "HeadTargetObjects", ["s3:GetObject", "s3:GetObjectVersion"], targets.objects);
+  allow(
+    S.verifyResults,
+    "HeadTargetObjects",
+    ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectVersionTagging"],
+    targets.objects,
+  );
   allow(S.verifyResults, "ListTargetBuckets", ["s3:ListBucket", "s3:ListBucketVersions"], targets.buckets);
+
+  // The independent check (steps/handlers/look-for-non-compliant-objects.ts): HeadObject of planned keys, or
+  // manifest-generator list jobs like Find inventory's, whose lists and job ids live under the run prefix.
+  allow(S.lookForNonCompliantObjects, "HeadTargetObjects", ["s3:GetObject"], targets.objects);
+  allow(S.lookForNonCompliantObjects, "ListTargetBuckets", ["s3:ListBucket"], targets.buckets);
+  allow(S.lookForNonCompliantObjects, "ReadPlan", ["s3:GetObject"], [workBucket.planObjects]);
+  allow(S.lookForNonCompliantObjects, "ReadAndWriteCheck", ["s3:GetObject", "s3:PutObject"], [workBucket.runObjects]);
+  allow(S.lookForNonCompliantObjects, "ListWorkBucket", ["s3:ListBucket"], [workBucket.bucketArn]);
+  allow(S.lookForNonCompliantObjects, "CreateListJobs", ["s3:CreateJob"], ["*"]);
+  allow(
+    S.lookForNonCompliantObjects,
+    "ReadAndCancelListJobs",
+    ["s3:DescribeJob", "s3:UpdateJobStatus"],
+    [targets.jobs],
+  );
+  allow(S.lookForNonCompliantObjects, "PassBatchOperationsRole", ["iam:PassRole"], [batchRole.roleArn], {
+    StringEquals: { "iam:PassedToService": "batchoperations.s3.amazonaws.com" },
+  });
 
   allow(S.writeFinalReport, "ReadVerification", ["s3:GetObject"], [workBucket.runObjects]);
   allow(S.writeFinalReport, "WriteReport", ["s3:PutObject"], [workBucket.runObjects]);

@@ -45,10 +45,43 @@ export async function findCandidateLists(
   defaultEncryption: { enforcedAt: string },
   deps: StepDeps,
 ): Promise<FoundCandidates | CandidatesNotReady> {
+  const found = await generateLists(
+    run,
+    {
+      lists: CANDIDATE_LISTS,
+      jobsKey: candidateJobsKey(run),
+      startedAt: defaultEncryption.enforcedAt,
+      enforcedAt: defaultEncryption.enforcedAt,
+    },
+    deps,
+  );
+  return found.found ? { found: true, source: "generate", lists: found.lists } : found;
+}
+
+/** A set of lists one step has the manifest generator write, and when the step began waiting for them. */
+export interface ListSet {
+  lists: readonly CandidateList[];
+  /** Where the set's job ids are recorded once created. */
+  jobsKey: string;
+  /** The wait for the lists ends inventoryWaitSeconds after this. */
+  startedAt: string;
+  /** When default encryption was enforced (the copy operation's unmodified-since guard of a copy list). */
+  enforcedAt: string;
+}
+
+/**
+ * The generated lists of a set (findCandidateLists, or the bucket check after the jobs,
+ * steps/aws/bucket-check.ts): each job created once, polled until its list is written, then cancelled.
+ */
+export async function generateLists(
+  run: RunContext,
+  set: ListSet,
+  deps: StepDeps,
+): Promise<{ found: true; lists: FoundCandidates["lists"] } | CandidatesNotReady> {
   const { log, now } = deps;
   const jobs: { list: CandidateList; jobId: string; job: JobDescriptor | undefined }[] = [];
-  const ids = await listJobIds(run, defaultEncryption.enforcedAt, deps);
-  for (const list of CANDIDATE_LISTS) {
+  const ids = await listJobIds(run, set, deps);
+  for (const list of set.lists) {
     const jobId = ids.get(list.name) ?? "";
     jobs.push({ list, jobId, job: await describeIfKnown(run, jobId, deps) });
   }
@@ -69,7 +102,7 @@ export async function findCandidateLists(
     ({ job }) => !(job && (generatedManifestOf(job) || LIST_FINAL_STATUSES.has(job.Status ?? ""))),
   );
   if (pending.length > 0) {
-    const enforcedAt = Date.parse(defaultEncryption.enforcedAt);
+    const enforcedAt = Date.parse(set.startedAt);
     const deadline = enforcedAt + run.options.inventoryWaitSeconds * 1000;
     const checkedAt = now().getTime();
     if (checkedAt >= deadline) {
@@ -104,22 +137,22 @@ export async function findCandidateLists(
     else log.info("candidate list is empty", { bucket: run.bucket, list: list.name, jobId, status: job?.Status });
   }
   log.info("candidate lists generated", { bucket: run.bucket, lists: lists.length });
-  return { found: true, source: "generate", lists };
+  return { found: true, lists };
 }
 
 /** The run's list jobs by list name: as recorded, or created now (once per run) and recorded. */
-async function listJobIds(run: RunContext, enforcedAt: string, deps: StepDeps): Promise<Map<string, string>> {
+async function listJobIds(run: RunContext, set: ListSet, deps: StepDeps): Promise<Map<string, string>> {
   const { clients, config } = deps;
-  const recorded = await getTextIfExists(clients.s3, run.workBucket, candidateJobsKey(run));
+  const recorded = await getTextIfExists(clients.s3, run.workBucket, set.jobsKey);
   if (recorded !== undefined) {
     const parsed = CandidateJobsSchema.safeParse(JSON.parse(recorded));
     const ids = new Map(parsed.data?.jobs.map((j) => [j.list, j.jobId]));
-    if (CANDIDATE_LISTS.every((list) => ids.has(list.name))) return ids;
+    if (set.lists.every((list) => ids.has(list.name))) return ids;
   }
   const ids = new Map<string, string>();
-  for (const list of CANDIDATE_LISTS) {
+  for (const list of set.lists) {
     const created = await clients.s3control.send(
-      new CreateJobCommand(listJobRequest(run, list, config.batchRoleArn, enforcedAt)),
+      new CreateJobCommand(listJobRequest(run, list, config.batchRoleArn, set.enforcedAt)),
     );
     if (!created.JobId) {
       throw new UnexpectedResponseError(`CreateJob for candidate list ${list.name} returned no JobId.`, {
@@ -128,7 +161,7 @@ async function listJobIds(run: RunContext, enforcedAt: string, deps: StepDeps): 
     }
     ids.set(list.name, created.JobId);
   }
-  await putJson(clients.s3, run.workBucket, candidateJobsKey(run), {
+  await putJson(clients.s3, run.workBucket, set.jobsKey, {
     jobs: [...ids].map(([list, jobId]) => ({ list, jobId })),
   });
   return ids;

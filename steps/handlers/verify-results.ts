@@ -57,6 +57,7 @@ export const verifyResults = defineStep({
     // An encryption update keeps each object's class, so only copies have a class to check.
     const sample = new Reservoir<SpotCheckItem>(run.options.verifySampleSize);
     const jobStates: z.infer<typeof VerificationFileSchema>["jobs"] = [];
+    let directCopies: z.infer<typeof VerificationFileSchema>["directCopies"];
 
     try {
       for (const job of jobs?.jobs ?? []) {
@@ -119,6 +120,7 @@ export const verifyResults = defineStep({
           JSON.parse(await getText(clients.s3, run.workBucket, largeCopy.batchKey)),
         );
         tally.recordLargeCopies(batch.counts);
+        directCopies = { reencryptedBy: batch.reencryptedBy, copiedWithCopyObject: batch.copiedWithCopyObject };
         const problems = new Set(batch.problems.map((p) => p.key));
         // Skipped ones are counted as skipped (reason changed-before-copy), not as failures.
         for (const p of batch.problems) {
@@ -145,6 +147,7 @@ export const verifyResults = defineStep({
       tally: tally.toJSON(),
       spotCheck: { checked: sample.items.length, mismatches },
       jobs: jobStates,
+      ...(directCopies ? { directCopies } : {}),
     });
     return { verificationKey, spotChecked: sample.items.length, mismatches: mismatches.length };
   },

@@ -83,7 +83,7 @@ describe("run request validation", () => {
       expect(describeIssues(r.error)).toBe(
         'options: unknown key "inventoryWaitSecond" (did you mean inventoryWaitSeconds?); known keys: ' +
           "inventoryWaitSeconds, inventoryPollSeconds, jobPollMinSeconds, jobPollMaxSeconds, jobPriority, " +
-          "verifySampleSize, requireApproval, acknowledge.",
+          "verifySampleSize, headCheckMaxObjects, requireApproval, acknowledge.",
       );
     }
   });
