@@ -210,9 +210,27 @@ describe("each step's role allows exactly the calls its step makes", () => {
         ...each(["s3:GetObject"], [`${w()}/runs/*`, `${w()}/plans/*`]),
         ...each(["s3:PutObject", "s3:AbortMultipartUpload"], [`${w()}/runs/*`]),
         `s3:ListBucket ${w()}`,
-        // The spot check reads the version a copy was copied from (ListObjectVersions, HeadObject with VersionId).
-        ...each(["s3:GetObject", "s3:GetObjectVersion"], TARGET_OBJECTS),
+        // The spot check reads the version a copy was copied from (ListObjectVersions, HeadObject with VersionId),
+        // and the tags of both.
+        ...each(
+          ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectVersionTagging"],
+          TARGET_OBJECTS,
+        ),
         ...each(["s3:ListBucket", "s3:ListBucketVersions"], TARGET_BUCKETS),
+      ],
+    ],
+    [
+      StateNames.lookForNonCompliantObjects,
+      () => [
+        ...each(["s3:GetObject"], TARGET_OBJECTS),
+        ...each(["s3:ListBucket"], TARGET_BUCKETS),
+        `s3:GetObject ${w()}/plans/*`,
+        ...each(["s3:GetObject", "s3:PutObject"], [`${w()}/runs/*`]),
+        `s3:ListBucket ${w()}`,
+        "s3:CreateJob *",
+        `s3:DescribeJob ${JOBS}`,
+        `s3:UpdateJobStatus ${JOBS}`,
+        "iam:PassRole <BATCH_ROLE.Arn> (conditional)",
       ],
     ],
     [
@@ -245,9 +263,14 @@ describe("each step's role allows exactly the calls its step makes", () => {
         .filter((s) => s.Action.some((a) => a.startsWith("iam:")))
         .map((s) => ({ roles: (p.Properties.Roles as unknown[]).map(render), s })),
     );
-    // Create copy jobs, and Find inventory for the manifest generator's candidate lists (source: generate).
+    // Create copy jobs, and for the manifest generator's lists Find inventory (source: generate) and the check after
+    // the jobs.
     expect(passRole.map((p) => p.roles).sort()).toEqual(
-      [[`<${stepRoles[StateNames.createCopyJobs]}>`], [`<${stepRoles[StateNames.findInventory]}>`]].sort(),
+      [
+        [`<${stepRoles[StateNames.createCopyJobs]}>`],
+        [`<${stepRoles[StateNames.findInventory]}>`],
+        [`<${stepRoles[StateNames.lookForNonCompliantObjects]}>`],
+      ].sort(),
     );
     for (const p of passRole) {
       expect(p.s).toMatchObject({
@@ -364,8 +387,12 @@ describe("the step functions", () => {
     }
   });
 
-  it("gives the manifest writer and the large-object copier 15 minutes and every other step less", () => {
-    const longest = ["index.writeManifestsHandler", "index.copyLargeObjectsHandler"];
+  it("gives the manifest writer, the direct copier and the bucket check 15 minutes and every other step less", () => {
+    const longest = [
+      "index.writeManifestsHandler",
+      "index.copyLargeObjectsHandler",
+      "index.lookForNonCompliantObjectsHandler",
+    ];
     for (const f of Object.values(template.findResources("AWS::Lambda::Function"))) {
       const timeout = f.Properties.Timeout as number;
       if (longest.includes(f.Properties.Handler)) expect(timeout).toBe(900);
@@ -498,6 +525,7 @@ describe("the AWS calls the steps make", () => {
   const KNOWN_COMMANDS: Record<string, string> = {
     AbortMultipartUploadCommand: "s3:AbortMultipartUpload",
     CompleteMultipartUploadCommand: "s3:PutObject",
+    CopyObjectCommand: "s3:PutObject(Tagging) on the target, s3:GetObject(Version)(Tagging) on the source",
     CreateJobCommand: "s3:CreateJob (+ iam:PassRole)",
     CreateMultipartUploadCommand: "s3:PutObject",
     DeleteObjectCommand: "s3:DeleteObject (with If-Match: and s3:GetObject)",
