@@ -150,6 +150,10 @@ export function grantStepPermissions(steps: Record<TaskStateName, StepFunction>,
   );
   allow(S.copyLargeObjects, "ListTargetBuckets", ["s3:ListBucket", "s3:ListBucketVersions"], targets.buckets);
   allow(S.copyLargeObjects, "EncryptUnderTargetKeys", ["kms:GenerateDataKey", "kms:Decrypt"], targets.keys);
+  // A key too long for a manifest may be SSE-KMS under another key today: its CopyObject reads it with that key.
+  if (targets.sourceKeys.length > 0) {
+    allow(S.copyLargeObjects, "DecryptSourceKeys", ["kms:Decrypt"], targets.sourceKeys);
+  }
   allow(S.copyLargeObjects, "ReadPlan", ["s3:GetObject"], [workBucket.planObjects]);
   allow(S.copyLargeObjects, "WriteProgress", ["s3:PutObject"], [workBucket.planObjects]);
   allow(S.copyLargeObjects, "ListWorkBucket", ["s3:ListBucket"], [workBucket.bucketArn]);

@@ -102,6 +102,20 @@ describe("the Batch Operations role with source keys configured", () => {
     const onSource = grants(roleStatements(t, roleId)).filter((g) => g.endsWith(source));
     expect(onSource).toEqual([`kms:Decrypt ${source}`, `kms:ReEncryptFrom ${source}`]);
   });
+
+  it("lets the direct copier read a long key that is SSE-KMS under a source key, and nothing more", () => {
+    const source = "arn:aws:kms:us-east-1:123456789012:key/0b1c2d3e-0000-4000-8000-00000000abcd";
+    const t = buildStack({ context: { "rekey:sourceKmsKeyArns": [source] } }).synth();
+    const onSource = Object.values(t.findResources("AWS::IAM::Policy")).flatMap((p) =>
+      (p.Properties.PolicyDocument.Statement as Record<string, unknown>[])
+        .map(normalizeStatement)
+        .filter((st) => st.Resource.includes(source))
+        .map((st) => `${(st as { Sid?: string }).Sid ?? ""} ${st.Action.join(",")}`),
+    );
+    expect(onSource.sort()).toEqual(
+      ["DecryptSourceKeys kms:Decrypt", "ReEncryptFromSourceKeys kms:Decrypt,kms:ReEncryptFrom"].sort(),
+    );
+  });
 });
 
 describe("each step's role allows exactly the calls its step makes", () => {
