@@ -26,7 +26,7 @@ export const TRANSIENT_ERRORS = [
 /** A Lambda invocation is capped at 15 minutes; the state waits no longer than that. */
 const TASK_TIMEOUT_SECONDS = 900;
 /**
- * What one "Copy large objects" invocation may spend: 13 of the 15 minutes, leaving the step's own margin (a part
+ * What one "Copy objects directly" invocation may spend: 13 of the 15 minutes, leaving the step's own margin (a part
  * in flight finishes) and time to save progress. The loop calls it again until the list is done.
  */
 export const LARGE_COPY_TIME_BUDGET_MS = 13 * 60_000;

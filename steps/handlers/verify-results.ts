@@ -44,7 +44,7 @@ export const verifyResults = defineStep({
     run: RunContextSchema,
     plan: PlanSchema,
     jobs: JobsSchema.optional(),
-    /** What "Copy large objects" returned, or the marker that there was nothing to copy part by part. */
+    /** What "Copy objects directly" returned, or the marker that there was nothing to copy directly. */
     largeCopy: z.object({ done: z.literal(true), batchKey: z.string().optional() }).optional(),
   }),
   async run({ run, plan, jobs, largeCopy }, deps): Promise<Verification> {
@@ -112,7 +112,7 @@ export const verifyResults = defineStep({
       if (plan.largeObjects) {
         if (!largeCopy?.batchKey) {
           throw new VerificationFailedError(
-            `The plan lists ${plan.largeObjects.objects} object(s) over 5 GiB but no result of "${StateNames.copyLargeObjects}" reached verification.`,
+            `The plan lists ${plan.largeObjects.objects} object(s) for rekey to copy itself but no result of "${StateNames.copyLargeObjects}" reached verification.`,
             { fix: "Start a new run for the same inventory: it reuses the plan and continues the multipart copies." },
           );
         }
