@@ -39,8 +39,9 @@ export const BUCKET_CHECK_METHODS = {
 export type BucketCheckMethod = keyof typeof BUCKET_CHECK_METHODS;
 
 /**
- * What a non-compliant current object means: `left-non-compliant` rekey could have fixed (it predates the plan);
- * `written-after-planning` was written after the plan's listing by a writer that asked for another encryption;
+ * What a non-compliant current object means: `left-non-compliant` rekey could have fixed (it predates default
+ * encryption, and so the plan); `written-after-planning` was written since by a writer that asked for another
+ * encryption (the bucket default would have made it compliant);
  * `not-fixable` rekey cannot change (SSE-C, DSSE-KMS, archived, Object Lock) and reports as skipped.
  */
 export const FINDING_VERDICTS = ["left-non-compliant", "written-after-planning", "not-fixable"] as const;

@@ -240,7 +240,7 @@ export function rekeyDefinition(): Record<string, Json> {
         S.lookForNonCompliantObjects,
         "Prove from a source other than the plan that no non-compliant current object remains: HeadObject of every planned object for small plans, a fresh manifest-generator listing otherwise.",
         {
-          Parameters: { "run.$": "$.run", "plan.$": "$.plan" },
+          Parameters: { "run.$": "$.run", "plan.$": "$.plan", "defaultEncryption.$": "$.defaultEncryption" },
           ResultPath: "$.bucketCheck",
           Next: S.isBucketCheckDone,
         },

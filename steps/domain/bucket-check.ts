@@ -57,8 +57,11 @@ export type ObjectFacts =
 
 export interface JudgeContext {
   kmsKeyArn: string;
-  /** When the plan's candidates were listed (the inventory's scan, or the generated lists). */
-  plannedAt: Date;
+  /**
+   * When default encryption was enforced: a non-compliant object written since was given another encryption by its
+   * writer (the bucket default would have made it compliant), so rekey's plan, made after, is not what left it.
+   */
+  enforcedAt: Date;
   now: Date;
 }
 
@@ -93,17 +96,17 @@ export function judgeObject(key: string, facts: ObjectFacts, ctx: JudgeContext):
   if (retained || facts.ObjectLockLegalHoldStatus === "ON") {
     return finding("not-fixable", found, "Under Object Lock retention or legal hold (skipped).");
   }
-  if (facts.LastModified !== undefined && facts.LastModified.getTime() > ctx.plannedAt.getTime()) {
+  if (facts.LastModified !== undefined && facts.LastModified.getTime() > ctx.enforcedAt.getTime()) {
     return finding(
       "written-after-planning",
       found,
-      `Written at ${facts.LastModified.toISOString()}, after the plan listed the bucket (${ctx.plannedAt.toISOString()}), by a writer that asked for ${encryptionOf(facts)} instead of the bucket default. Find that writer and make it use the default, then run rekey again.`,
+      `Written at ${facts.LastModified.toISOString()}, after default encryption was enforced (${ctx.enforcedAt.toISOString()}), by a writer that asked for ${encryptionOf(facts)} instead of the bucket default. Find that writer and make it use the default, then run rekey again.`,
     );
   }
   return finding(
     "left-non-compliant",
     found,
-    `Current since before the plan listed the bucket (${ctx.plannedAt.toISOString()}) and still ${encryptionOf(facts)}: rekey could have re-encrypted it and did not (see failed.csv and the report's failures). Run rekey again.`,
+    `Current since before default encryption was enforced (${ctx.enforcedAt.toISOString()}) and still ${encryptionOf(facts)}: rekey could have re-encrypted it and did not (see failed.csv and the report's failures). Run rekey again.`,
   );
 }
 

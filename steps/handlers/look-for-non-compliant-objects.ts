@@ -25,8 +25,12 @@ export const LISTED_HEAD_LIMIT = 100_000;
  */
 export const lookForNonCompliantObjects = defineStep({
   state: StateNames.lookForNonCompliantObjects,
-  input: z.object({ run: RunContextSchema, plan: PlanSchema }),
-  async run({ run, plan }, deps): Promise<BucketCheckResult> {
+  input: z.object({
+    run: RunContextSchema,
+    plan: PlanSchema,
+    defaultEncryption: z.object({ enforcedAt: z.string() }),
+  }),
+  async run({ run, plan, defaultEncryption }, deps): Promise<BucketCheckResult> {
     const { clients, log, now } = deps;
     const keys = runKeys(run);
     if ((await getTextIfExists(clients.s3, run.workBucket, keys.bucketCheck)) !== undefined) {
@@ -34,7 +38,7 @@ export const lookForNonCompliantObjects = defineStep({
     }
     const planned = plan.manifests.reduce((n, m) => n + m.objects, 0) + (plan.largeObjects?.objects ?? 0);
     const method = bucketCheckMethod(planned, run.options.headCheckMaxObjects);
-    const ctx = { kmsKeyArn: run.kmsKeyArn, plannedAt: new Date(plan.inventoryCreatedAt), now: now() };
+    const ctx = { kmsKeyArn: run.kmsKeyArn, enforcedAt: new Date(defaultEncryption.enforcedAt), now: now() };
     const tally = new FindingTally();
     let unexamined = 0;
     let startedAt = now().toISOString();

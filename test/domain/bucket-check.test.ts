@@ -11,8 +11,8 @@ import { copiedAttributeProblems } from "../../steps/domain/spot-check.ts";
 
 const TARGET = "arn:aws:kms:eu-west-1:111122223333:key/target";
 const OTHER = "arn:aws:kms:eu-west-1:111122223333:key/other";
-const plannedAt = new Date("2026-12-01T00:00:00Z");
-const ctx = { kmsKeyArn: TARGET, plannedAt, now: new Date("2026-12-02T00:00:00Z") };
+const enforcedAt = new Date("2026-12-01T00:00:00Z");
+const ctx = { kmsKeyArn: TARGET, enforcedAt, now: new Date("2026-12-02T00:00:00Z") };
 const before = new Date("2026-11-01T00:00:00Z");
 const after = new Date("2026-12-01T12:00:00Z");
 
@@ -83,7 +83,7 @@ describe("judgeObject: what a current object found after the jobs means", () => 
       key: "a/b",
       verdict: "written-after-planning",
       found: "SSE-S3 class=STANDARD lastModified=2026-12-01T12:00:00.000Z",
-      reason: expect.stringContaining("after the plan listed the bucket (2026-12-01T00:00:00.000Z)"),
+      reason: expect.stringContaining("after default encryption was enforced (2026-12-01T00:00:00.000Z)"),
     });
   });
 });

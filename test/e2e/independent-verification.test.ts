@@ -76,7 +76,7 @@ describe("the independent check after the jobs", () => {
         key: victim,
         verdict: "written-after-planning",
         found: expect.stringMatching(/^SSE-S3 class=STANDARD/),
-        reason: expect.stringMatching(/after the plan listed the bucket .* asked for SSE-S3/),
+        reason: expect.stringMatching(/after default encryption was enforced .* asked for SSE-S3/),
       },
     ]);
     expect(result.status === "FAILED" && result.cause).toMatch(/Independent check \(head-planned-objects/);
