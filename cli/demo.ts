@@ -91,7 +91,7 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
             );
           if (plan?.largeObjects)
             out.line(
-              `         list: ${formatCount(plan.largeObjects.objects)} unencrypted objects over 5 GiB (${formatBytes(plan.largeObjects.bytes)}) to copy part by part (UploadPartCopy)`,
+              `         list: ${formatCount(plan.largeObjects.objects)} objects for rekey to copy itself (${formatBytes(plan.largeObjects.bytes)}): over 5 GiB part by part, keys too long for a manifest with CopyObject`,
             );
           if (plan?.estimate) for (const line of plan.estimate.text.split("\n")) out.line(`         ${line}`);
         }
@@ -99,7 +99,7 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
           const l = (event.state.output as { largeCopy?: LargeObjectCopyResult }).largeCopy;
           if (l)
             out.line(
-              `         ${bar(l.processed, l.total)} ${formatCount(l.processed)}/${formatCount(l.total)} large objects: ${formatCount(l.counts.reencrypted)} re-encrypted, ${formatCount(l.counts.failed + l.counts["changed-during-copy"])} failed${l.done ? "" : ", continuing"}`,
+              `         ${bar(l.processed, l.total)} ${formatCount(l.processed)}/${formatCount(l.total)} copied directly: ${formatCount(l.counts.reencrypted)} re-encrypted, ${formatCount(l.counts.failed + l.counts["changed-during-copy"])} failed${l.done ? "" : ", continuing"}`,
             );
         }
         if (event.type === "StateExited" && event.state.name === StateNames.checkCopyJobs) {

@@ -46,11 +46,17 @@ export const STATE_MEANINGS: Record<string, string> = {
   [StateNames.waitForJobs]: "Batch Operations is copying objects",
   [StateNames.waitingForApproval]:
     "the copy jobs are ready and copy nothing until you run rekey approve (or rekey stop); the plan is below",
-  [StateNames.anyLargeObjects]: "planning the copies of objects over 5 GiB",
-  [StateNames.noLargeObjects]: "no object over 5 GiB to copy",
-  [StateNames.copyLargeObjects]: "copying objects over 5 GiB part by part (each call runs up to 13 minutes)",
-  [StateNames.areLargeObjectsDone]: "copying objects over 5 GiB part by part",
+  [StateNames.anyLargeObjects]:
+    "planning the copies rekey makes itself (objects over 5 GiB, keys too long for a manifest)",
+  [StateNames.noLargeObjects]: "nothing for rekey to copy itself",
+  [StateNames.copyLargeObjects]:
+    "copying what Batch Operations cannot take: objects over 5 GiB part by part, long keys with CopyObject (each call runs up to 13 minutes)",
+  [StateNames.areLargeObjectsDone]: "copying what Batch Operations cannot take",
   [StateNames.verifyResults]: "reading the completion reports and checking objects",
+  [StateNames.lookForNonCompliantObjects]:
+    "checking the bucket, not the plan, for objects still not under the target key",
+  [StateNames.isBucketCheckDone]: "checking the bucket, not the plan, for objects still not under the target key",
+  [StateNames.waitForBucketCheck]: "waiting for Batch Operations to list the bucket's non-compliant objects",
   [StateNames.writeFinalReport]: "writing the final report",
   [StateNames.didEveryObjectSucceed]: "finishing",
   [StateNames.reencrypted]: "done",
@@ -78,7 +84,7 @@ export interface RunView extends RunSummary {
   plan?: Plan | undefined;
   progress?: CopyJobsProgress | undefined;
   inventory?: FindInventoryResult | undefined;
-  /** The latest result of "Copy large objects", and whether that state was entered at all. */
+  /** The latest result of "Copy objects directly", and whether that state was entered at all. */
   largeCopy?: LargeObjectCopyResult | undefined;
   largeCopyStarted?: boolean;
 }

@@ -9,6 +9,15 @@ import {
   routeTotalsSchema,
   SKIP_REASON_CODES,
 } from "./tally.ts";
+import { BucketCheckFileSchema, BucketCheckFindingSchema } from "./verification.ts";
+
+export const IndependentCheckSchema = BucketCheckFileSchema.omit({ findings: true }).extend({
+  description: z.string(),
+  /** Non-compliant objects rekey could have fixed, or could not examine: any keeps the run from succeeding. */
+  failing: count,
+  findings: z.array(BucketCheckFindingSchema),
+  findingsOmitted: count,
+});
 
 /** The final report of a run (report.json in the work bucket): what the run proves it did, by bucket of outcome. */
 export const RUN_REPORT_VERSION = 1;
@@ -74,13 +83,20 @@ export const runReportSchema = z.object({
   jobs: z.array(jobTallySchema),
   reconciliation: z.object({ ok: z.boolean(), problems: z.array(z.string()) }),
   warnings: z.array(z.string()),
+  /** The independent check after the jobs: which method, when, and every non-compliant object it found. */
+  independentCheck: IndependentCheckSchema.optional(),
+  /** What rekey copied itself, by method, with the first keys copied with one CopyObject. */
+  copiedDirectly: z.object({ copyObject: count, multipart: count, copyObjectKeys: z.array(z.string()) }).optional(),
 });
 
 export type RunReport = z.infer<typeof runReportSchema>;
 
 /** What "Write final report" returns: the run's outcome, where the report is, and the summary text. */
 export interface FinalReportOutput {
-  /** "succeeded" only when counts reconcile, no copy failed and the spot check found every sampled object compliant. */
+  /**
+   * "succeeded" only when counts reconcile, no copy failed, the spot check found every sampled object compliant and
+   * the independent check found no non-compliant object rekey could have fixed.
+   */
   outcome: "succeeded" | "failed";
   bucket: string;
   reportLocation: string;

@@ -1,9 +1,12 @@
 import { z } from "zod";
+import { MAX_COPY_OBJECT_BYTES } from "./storage-classes.ts";
 import { strictObject } from "./strict-object.ts";
 
 /**
- * The "Copy large objects" step: what it reads (the plan's list of unencrypted objects over 5 GiB), its input and
- * options, the outcome of each object and the batch file verification reads, and what it returns to the workflow.
+ * The step that copies objects itself ("Copy objects directly", StateNames.copyLargeObjects): what it reads (the
+ * plan's list of objects Batch Operations cannot take: unencrypted objects over 5 GiB, and keys a manifest cannot
+ * carry), its input and options, the outcome of each object and the batch file verification reads, and what it
+ * returns to the workflow. Objects up to 5 GiB are copied with one CopyObject, larger ones part by part.
  *
  * Multipart limits (https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html): part numbers 1–10,000;
  * every part 5 MiB–5 GiB except the last, which has no minimum; objects up to 48.8 TiB (= 10,000 parts of 5 GiB).
@@ -29,8 +32,14 @@ export const LargeObjectSchema = z.object({
   /** ETag as planned; informational, the copy is guarded by the ETag HeadObject reports. */
   etag: z.string().optional(),
   storageClass: z.string().optional(),
+  /** Why Batch Operations cannot take it; absent means over 5 GiB (lists written before keys were routed here). */
+  why: z.enum(["over-5-gib", "key-too-long-for-manifest"]).optional(),
 });
 export type LargeObject = z.infer<typeof LargeObjectSchema>;
+
+/** How the step copied an object: one CopyObject (up to 5 GiB) or a multipart copy. */
+export const DIRECT_COPY_METHODS = ["copy-object", "multipart"] as const;
+export type DirectCopyMethod = (typeof DIRECT_COPY_METHODS)[number];
 
 /** Strict (strict-object.ts): callers set these in code, and a misspelt tunable would silently run on its default. */
 export const LargeObjectCopyOptionsSchema = strictObject({
@@ -47,6 +56,11 @@ export const LargeObjectCopyOptionsSchema = strictObject({
     .default(60_000),
   /** Progress is saved after this many copied parts (and always when an invocation stops). */
   saveEveryParts: z.number().int().min(1).max(10_000).default(10),
+  /**
+   * Objects up to this size are copied with one CopyObject (its limit is 5 GiB), larger ones part by part; tests set
+   * it lower to exercise the multipart copy on small objects.
+   */
+  singleCopyMaxBytes: z.number().int().min(0).max(MAX_COPY_OBJECT_BYTES).default(MAX_COPY_OBJECT_BYTES),
   /** Problems listed by key in the result (the batch file in the work bucket has all of them). */
   problemsInResult: z.number().int().min(0).max(100).default(20),
 });
@@ -92,6 +106,8 @@ export const LargeCopyOutcomeSchema = z.object({
   versionId: z.string().optional(),
   /** The version that was copied, now noncurrent and untouched (versioned buckets). */
   sourceVersionId: z.string().optional(),
+  /** How it was copied, when a copy was made. */
+  method: z.enum(DIRECT_COPY_METHODS).optional(),
 });
 export type LargeCopyOutcome = z.infer<typeof LargeCopyOutcomeSchema>;
 
@@ -114,6 +130,10 @@ export const LargeCopyBatchSchema = z.object({
   counts: countsSchema,
   /** Every object that needs attention, with the reason. */
   problems: z.array(LargeCopyOutcomeSchema),
+  /** Re-encrypted objects by how they were copied. */
+  reencryptedBy: z.object({ "copy-object": count, multipart: count }).default({ "copy-object": 0, multipart: 0 }),
+  /** The first re-encrypted keys copied with one CopyObject (keys a manifest cannot carry), for the report. */
+  copiedWithCopyObject: z.array(z.string()).default([]),
 });
 export type LargeCopyBatch = z.infer<typeof LargeCopyBatchSchema>;
 
@@ -124,9 +144,10 @@ export interface LargeCopyBatchSummary {
   counts: LargeCopyCounts;
   problems: { key: string; outcome: LargeCopyOutcomeKind; reason: string | undefined }[];
   problemsOmitted: number;
+  reencryptedBy: Record<DirectCopyMethod, number>;
 }
 
-/** What "Copy large objects" returns; the workflow calls it again while `done` is false. */
+/** What "Copy objects directly" returns; the workflow calls it again while `done` is false. */
 export interface LargeObjectCopyResult extends LargeCopyBatchSummary {
   /** False when the call stopped at its deadline; call again with the same input to continue. */
   done: boolean;

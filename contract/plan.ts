@@ -44,8 +44,9 @@ export const PlanEstimateSchema = z.object({
 export type PlanEstimate = z.infer<typeof PlanEstimateSchema>;
 
 /**
- * Unencrypted objects over 5 GiB: a JSON Lines file in the work bucket (one LargeObject per line), copied by the
- * "Copy large objects" step rather than a Batch Operations job.
+ * Objects Batch Operations cannot take (unencrypted objects over 5 GiB, keys a manifest cannot carry): a JSON Lines
+ * file in the work bucket (one LargeObject per line), copied by rekey itself ("Copy objects directly") rather than
+ * by a Batch Operations job.
  */
 export const LargeObjectListSchema = z.object({
   key: z.string(),

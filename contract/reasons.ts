@@ -48,8 +48,10 @@ export const SKIP_REASONS = {
       "The object was re-written, archived or encrypted otherwise after planning; the large-object results in the work bucket (plans/…/large-objects/batch-….json) give each key and reason. Run rekey again to plan it as it is now.",
   },
   "key-too-long-for-manifest": {
-    summary: "Key longer than a Batch Operations manifest allows once encoded (1,024 characters)",
-    whatToDo: "Re-encrypt these objects by hand: CopyObject onto itself with the target key and BucketKeyEnabled.",
+    summary:
+      "Key longer than a Batch Operations manifest allows once encoded (1,024 characters), in a class a copy cannot read",
+    whatToDo:
+      "rekey copies such keys itself (CopyObject), but these are archived (GLACIER, DEEP_ARCHIVE) and encrypted: call UpdateObjectEncryption on each (aws s3api update-object-encryption) with the target key and BucketKeyEnabled, or restore them and run rekey again.",
   },
 } as const satisfies Record<string, { summary: string; whatToDo: string }>;
 

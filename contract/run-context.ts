@@ -35,6 +35,11 @@ export const RunOptionsSchema = strictObject({
   /** How many re-encrypted objects Verify results checks independently with HeadObject. */
   verifySampleSize: z.number().int().min(0).max(100_000).default(1000),
   /**
+   * The independent check after the jobs HEADs every planned object when the plan routes at most this many to work;
+   * above it, the manifest generator lists the bucket's non-compliant objects afresh (steps/domain/bucket-check.ts).
+   */
+  headCheckMaxObjects: z.number().int().min(0).max(10_000_000).default(10_000),
+  /**
    * Create the jobs with ConfirmationRequired: the run then waits in "Waiting for approval", with its plan in
    * the state output, until the operator runs `rekey approve` (or `rekey stop`). Batch Operations fails a job
    * left unconfirmed for 30 days.
@@ -82,6 +87,11 @@ export type RunContext = z.infer<typeof RunContextSchema>;
 export const runKeys = (run: Pick<RunContext, "runPrefix">) => ({
   failed: `${run.runPrefix}failed.csv`,
   verification: `${run.runPrefix}verification.json`,
+  /** The independent check after the jobs (contract/verification.ts BucketCheckFileSchema). */
+  bucketCheck: `${run.runPrefix}bucket-check.json`,
+  bucketCheckStarted: `${run.runPrefix}bucket-check-started.json`,
+  /** The check's list jobs, under candidates/ where the Batch Operations role may write generated lists. */
+  bucketCheckJobs: `${run.runPrefix}candidates/after-run-jobs.json`,
   report: `${run.runPrefix}report.json`,
   summary: `${run.runPrefix}summary.txt`,
   failure: `${run.runPrefix}failure.json`,

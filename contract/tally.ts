@@ -113,7 +113,8 @@ export type TallyState = z.infer<typeof tallyStateSchema>;
 export const ROUTES = {
   copy: "Copied in place by Batch Operations (S3PutObjectCopy), unencrypted objects up to 5 GiB",
   "update-encryption": "Encryption updated by Batch Operations (S3UpdateObjectEncryption), no data copied",
-  "multipart-copy": "Copied in place part by part (UploadPartCopy), unencrypted objects over 5 GiB",
+  "multipart-copy":
+    "Copied in place part by part (UploadPartCopy), unencrypted objects over 5 GiB, or directly with one CopyObject, keys a Batch manifest cannot carry",
 } as const;
 
 export type Route = keyof typeof ROUTES;

@@ -62,16 +62,27 @@ export function planNagAcknowledgements(scopes: NagAcknowledgementScopes): NagAc
     },
     {
       id: iam5(`${workBucketArn}/${WorkBucketPrefixes.runs}*`),
-      scopes: [S.enforceDefaultEncryption, S.writeManifests, S.verifyResults, S.writeFinalReport, S.recordFailure].map(
-        step,
-      ),
+      scopes: [
+        S.enforceDefaultEncryption,
+        S.writeManifests,
+        S.verifyResults,
+        S.lookForNonCompliantObjects,
+        S.writeFinalReport,
+        S.recordFailure,
+      ].map(step),
       reason:
         "Run artifacts are keyed by bucket and execution name (runs/<bucket>/<execution>/…), known only at run " +
         "time; the grant is limited to the runs/ prefix of the stack's own work bucket.",
     },
     {
       id: iam5(`${workBucketArn}/${WorkBucketPrefixes.plans}*`),
-      scopes: [S.writeManifests, S.checkCopyJobs, S.copyLargeObjects, S.verifyResults].map(step),
+      scopes: [
+        S.writeManifests,
+        S.checkCopyJobs,
+        S.copyLargeObjects,
+        S.verifyResults,
+        S.lookForNonCompliantObjects,
+      ].map(step),
       reason:
         "Manifests, completion reports and multipart-copy progress are keyed by bucket and inventory delivery " +
         "(plans/<bucket>/<delivery>/…), known only at run time; the grant is limited to the plans/ prefix of the " +
@@ -86,11 +97,18 @@ export function planNagAcknowledgements(scopes: NagAcknowledgementScopes): NagAc
     },
     {
       id: iam5(`arn:${partition}:s3:${stack.region}:${stack.account}:job/*`),
-      scopes: [S.findInventory, S.writeManifests, S.checkCopyJobs, S.copyLargeObjects, S.verifyResults].map(step),
+      scopes: [
+        S.findInventory,
+        S.writeManifests,
+        S.checkCopyJobs,
+        S.copyLargeObjects,
+        S.verifyResults,
+        S.lookForNonCompliantObjects,
+      ].map(step),
       reason:
         "Batch Operations job ids exist only once a run creates its jobs (planning reads earlier runs' jobs); " +
-        "DescribeJob is read-only, and UpdateJobStatus (Find inventory cancels its own unrun candidate-list jobs, " +
-        "Check copy jobs a copy job whose tasks fail for access or key reasons) can only stop a job; both are " +
+        "DescribeJob is read-only, and UpdateJobStatus (Find inventory and the bucket check cancel their own unrun " +
+        "list jobs, Check copy jobs a copy job whose tasks fail for access or key reasons) can only stop a job; both are " +
         "limited to this account's jobs in this region.",
     },
     {
@@ -138,11 +156,18 @@ export function planNagAcknowledgements(scopes: NagAcknowledgementScopes): NagAc
   for (const bucket of buckets) {
     acks.push({
       id: iam5(`arn:${partition}:s3:::${bucket}/*`),
-      scopes: [batchRole, step(S.writeManifests), step(S.copyLargeObjects), step(S.verifyResults)],
+      scopes: [
+        batchRole,
+        step(S.writeManifests),
+        step(S.copyLargeObjects),
+        step(S.verifyResults),
+        step(S.lookForNonCompliantObjects),
+      ],
       reason:
         `rekey re-encrypts every current object of ${bucket}, whose keys are known only from its inventory: the ` +
         "Batch Operations role copies them in place or updates their encryption, planning HEADs SSE-KMS objects for " +
-        "their key, Copy large objects copies objects over 5 GiB part by part, Verify results HEADs a sample.",
+        "their key, Copy objects directly copies what Batch Operations cannot take, Verify results HEADs a sample, " +
+        "Look for non-compliant objects HEADs planned or listed ones.",
     });
     if (bucket.endsWith("*")) {
       acks.push({
@@ -156,6 +181,7 @@ export function planNagAcknowledgements(scopes: NagAcknowledgementScopes): NagAc
           step(S.writeManifests),
           step(S.copyLargeObjects),
           step(S.verifyResults),
+          step(S.lookForNonCompliantObjects),
         ],
         reason: `The configuration allows every bucket whose name starts with "${bucket.slice(0, -1)}" (rekey:buckets).`,
       });

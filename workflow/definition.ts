@@ -26,7 +26,7 @@ export const TRANSIENT_ERRORS = [
 /** A Lambda invocation is capped at 15 minutes; the state waits no longer than that. */
 const TASK_TIMEOUT_SECONDS = 900;
 /**
- * What one "Copy large objects" invocation may spend: 13 of the 15 minutes, leaving the step's own margin (a part
+ * What one "Copy objects directly" invocation may spend: 13 of the 15 minutes, leaving the step's own margin (a part
  * in flight finishes) and time to save progress. The loop calls it again until the list is done.
  */
 export const LARGE_COPY_TIME_BUDGET_MS = 13 * 60_000;
@@ -210,20 +210,20 @@ export function rekeyDefinition(): Record<string, Json> {
       [S.anyLargeObjects]: {
         Type: "Choice",
         Comment:
-          "Unencrypted objects over 5 GiB are beyond CopyObject and so beyond Batch Operations; they are copied part by part after the jobs (and so after approval).",
+          "What Batch Operations cannot take (unencrypted objects over 5 GiB, keys a manifest cannot carry) rekey copies itself, after the jobs (and so after approval).",
         Choices: [{ Variable: "$.plan.largeObjects", IsPresent: true, Next: S.copyLargeObjects }],
         Default: S.noLargeObjects,
       },
       [S.noLargeObjects]: {
         Type: "Pass",
-        Comment: "Records that there was nothing to copy part by part.",
+        Comment: "Records that there was nothing to copy directly.",
         Result: { done: true, total: 0 },
         ResultPath: "$.largeCopy",
         Next: S.verifyResults,
       },
       [S.copyLargeObjects]: task(
         S.copyLargeObjects,
-        "Copy each object over 5 GiB onto itself with UploadPartCopy under the target key, keeping metadata, tags and storage class; stops at its time budget and saves progress.",
+        "Copy each listed object onto itself under the target key, guarded by its ETag and keeping metadata, tags and storage class: CopyObject up to 5 GiB, UploadPartCopy above; stops at its time budget and saves progress.",
         {
           Parameters: {
             "run.$": "$.run",
@@ -247,9 +247,30 @@ export function rekeyDefinition(): Record<string, Json> {
         {
           Parameters: { "run.$": "$.run", "plan.$": "$.plan", "jobs.$": "$.jobs", "largeCopy.$": "$.largeCopy" },
           ResultPath: "$.verification",
-          Next: S.writeFinalReport,
+          Next: S.lookForNonCompliantObjects,
         },
       ),
+      [S.lookForNonCompliantObjects]: task(
+        S.lookForNonCompliantObjects,
+        "Prove from a source other than the plan that no non-compliant current object remains: HeadObject of every planned object for small plans, a fresh manifest-generator listing otherwise.",
+        {
+          Parameters: { "run.$": "$.run", "plan.$": "$.plan", "defaultEncryption.$": "$.defaultEncryption" },
+          ResultPath: "$.bucketCheck",
+          Next: S.isBucketCheckDone,
+        },
+      ),
+      [S.isBucketCheckDone]: {
+        Type: "Choice",
+        Comment: "The manifest generator's listing takes a while; the check is called again after a wait.",
+        Choices: [{ Variable: "$.bucketCheck.done", BooleanEquals: true, Next: S.writeFinalReport }],
+        Default: S.waitForBucketCheck,
+      },
+      [S.waitForBucketCheck]: {
+        Type: "Wait",
+        Comment: "Waits the interval the check chose; it fails the run once the listing outlives inventoryWaitSeconds.",
+        SecondsPath: "$.bucketCheck.waitSeconds",
+        Next: S.lookForNonCompliantObjects,
+      },
       [S.writeFinalReport]: task(
         S.writeFinalReport,
         "Write the JSON report and a short summary to the work bucket, and return the summary.",
@@ -258,6 +279,7 @@ export function rekeyDefinition(): Record<string, Json> {
             "run.$": "$.run",
             "plan.$": "$.plan",
             "verification.$": "$.verification",
+            "bucketCheck.$": "$.bucketCheck",
             "preflight.$": "$.preflight",
           },
           ResultPath: "$.report",
@@ -267,7 +289,8 @@ export function rekeyDefinition(): Record<string, Json> {
       ),
       [S.didEveryObjectSucceed]: {
         Type: "Choice",
-        Comment: "Objects that failed to re-encrypt fail the run, so alarms and change-window scripts see it.",
+        Comment:
+          "Objects that failed to re-encrypt, or non-compliant objects rekey could have fixed, fail the run, so alarms and change-window scripts see it.",
         Choices: [{ Variable: "$.outcome", StringEquals: "succeeded", Next: S.reencrypted }],
         Default: S.finishedWithFailures,
       },

@@ -172,6 +172,10 @@ export function grantStepPermissions(steps: Record<TaskStateName, StepFunction>,
   );
   allow(S.copyLargeObjects, "ListTargetBuckets", ["s3:ListBucket", "s3:ListBucketVersions"], targets.buckets);
   allow(S.copyLargeObjects, "EncryptUnderTargetKeys", ["kms:GenerateDataKey", "kms:Decrypt"], targets.keys);
+  // A key too long for a manifest may be SSE-KMS under another key today: its CopyObject reads it with that key.
+  if (targets.sourceKeys.length > 0) {
+    allow(S.copyLargeObjects, "DecryptSourceKeys", ["kms:Decrypt"], targets.sourceKeys);
+  }
   allow(S.copyLargeObjects, "ReadPlan", ["s3:GetObject"], [workBucket.planObjects]);
   allow(S.copyLargeObjects, "WriteProgress", ["s3:PutObject"], [workBucket.planObjects]);
   allow(S.copyLargeObjects, "ListWorkBucket", ["s3:ListBucket"], [workBucket.bucketArn]);
@@ -184,7 +188,6 @@ export function grantStepPermissions(steps: Record<TaskStateName, StepFunction>,
   allow(S.verifyResults, "WriteVerification", ["s3:PutObject", "s3:AbortMultipartUpload"], [workBucket.runObjects]);
   allow(S.verifyResults, "ListWorkBucket", ["s3:ListBucket"], [workBucket.bucketArn]);
   // Versions: the spot check compares a copy with the version it was copied from (steps/handlers/verify-results.ts).
-  // The spot check compares a copy's tags with those of the version it was copied from.
   allow(
     S.verifyResults,
     "HeadTargetObjects",
@@ -192,6 +195,24 @@ export function grantStepPermissions(steps: Record<TaskStateName, StepFunction>,
     targets.objects,
   );
   allow(S.verifyResults, "ListTargetBuckets", ["s3:ListBucket", "s3:ListBucketVersions"], targets.buckets);
+
+  // The independent check (steps/handlers/look-for-non-compliant-objects.ts): HeadObject of planned keys, or
+  // manifest-generator list jobs like Find inventory's, whose lists and job ids live under the run prefix.
+  allow(S.lookForNonCompliantObjects, "HeadTargetObjects", ["s3:GetObject"], targets.objects);
+  allow(S.lookForNonCompliantObjects, "ListTargetBuckets", ["s3:ListBucket"], targets.buckets);
+  allow(S.lookForNonCompliantObjects, "ReadPlan", ["s3:GetObject"], [workBucket.planObjects]);
+  allow(S.lookForNonCompliantObjects, "ReadAndWriteCheck", ["s3:GetObject", "s3:PutObject"], [workBucket.runObjects]);
+  allow(S.lookForNonCompliantObjects, "ListWorkBucket", ["s3:ListBucket"], [workBucket.bucketArn]);
+  allow(S.lookForNonCompliantObjects, "CreateListJobs", ["s3:CreateJob"], ["*"]);
+  allow(
+    S.lookForNonCompliantObjects,
+    "ReadAndCancelListJobs",
+    ["s3:DescribeJob", "s3:UpdateJobStatus"],
+    [targets.jobs],
+  );
+  allow(S.lookForNonCompliantObjects, "PassBatchOperationsRole", ["iam:PassRole"], [batchRole.roleArn], {
+    StringEquals: { "iam:PassedToService": "batchoperations.s3.amazonaws.com" },
+  });
 
   allow(S.writeFinalReport, "ReadVerification", ["s3:GetObject"], [workBucket.runObjects]);
   allow(S.writeFinalReport, "WriteReport", ["s3:PutObject"], [workBucket.runObjects]);

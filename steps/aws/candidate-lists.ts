@@ -51,10 +51,43 @@ export async function findCandidateLists(
   defaultEncryption: { enforcedAt: string },
   deps: StepDeps,
 ): Promise<FoundCandidates | CandidatesNotReady> {
+  const found = await generateLists(
+    run,
+    {
+      lists: CANDIDATE_LISTS,
+      jobsKey: candidateJobsKey(run),
+      startedAt: defaultEncryption.enforcedAt,
+      enforcedAt: defaultEncryption.enforcedAt,
+    },
+    deps,
+  );
+  return found.found ? { found: true, source: "generate", lists: found.lists } : found;
+}
+
+/** A set of lists one step has the manifest generator write, and when the step began waiting for them. */
+export interface ListSet {
+  lists: readonly CandidateList[];
+  /** Where the set's job ids are recorded once created. */
+  jobsKey: string;
+  /** The wait for the lists ends inventoryWaitSeconds after this. */
+  startedAt: string;
+  /** When default encryption was enforced (the copy operation's unmodified-since guard of a copy list). */
+  enforcedAt: string;
+}
+
+/**
+ * The generated lists of a set (findCandidateLists, or the bucket check after the jobs,
+ * steps/aws/bucket-check.ts): each job created once, polled until its list is written, then cancelled.
+ */
+export async function generateLists(
+  run: RunContext,
+  set: ListSet,
+  deps: StepDeps,
+): Promise<{ found: true; lists: FoundCandidates["lists"] } | CandidatesNotReady> {
   const { log, now } = deps;
   const jobs: { list: CandidateList; jobId: string; job: JobDescriptor | undefined }[] = [];
-  const { ids, createdAt } = await listJobIds(run, defaultEncryption.enforcedAt, deps);
-  for (const list of CANDIDATE_LISTS) {
+  const { ids, createdAt } = await listJobIds(run, set, deps);
+  for (const list of set.lists) {
     const jobId = ids.get(list.name) ?? "";
     const job = await describeCreatedJob(deps.clients.s3control, run.accountId, jobId, createdAt, now());
     jobs.push({ list, jobId, job });
@@ -77,7 +110,7 @@ export async function findCandidateLists(
       !(job && (generatedManifestOf(job) || LIST_FINAL_STATUSES.has(job.Status ?? "") || listedNothing(job))),
   );
   if (pending.length > 0) {
-    const enforcedAt = Date.parse(defaultEncryption.enforcedAt);
+    const enforcedAt = Date.parse(set.startedAt);
     const deadline = enforcedAt + run.options.inventoryWaitSeconds * 1000;
     const checkedAt = now().getTime();
     if (checkedAt >= deadline) {
@@ -113,30 +146,30 @@ export async function findCandidateLists(
     else log.info("candidate list is empty", { bucket: run.bucket, list: list.name, jobId, status: job?.Status });
   }
   log.info("candidate lists generated", { bucket: run.bucket, lists: lists.length });
-  return { found: true, source: "generate", lists };
+  return { found: true, lists };
 }
 
 /**
- * The run's list jobs by list name and when they were created: as recorded, or found by their description
+ * A set's list jobs by list name and when they were created: as recorded, or found by their description
  * (ListJobs) or created now and recorded. A job is looked for before CreateJob is sent, because how long AWS honours
  * a ClientRequestToken is not documented: an expired token would make a second job for the same list.
  */
 async function listJobIds(
   run: RunContext,
-  enforcedAt: string,
+  set: ListSet,
   deps: StepDeps,
 ): Promise<{ ids: Map<string, string>; createdAt: string | undefined }> {
   const { clients, config, now, log } = deps;
-  const recorded = await getTextIfExists(clients.s3, run.workBucket, candidateJobsKey(run));
+  const recorded = await getTextIfExists(clients.s3, run.workBucket, set.jobsKey);
   if (recorded !== undefined) {
     const parsed = CandidateJobsSchema.safeParse(JSON.parse(recorded));
     const ids = new Map(parsed.data?.jobs.map((j) => [j.list, j.jobId]));
-    if (CANDIDATE_LISTS.every((list) => ids.has(list.name))) return { ids, createdAt: parsed.data?.createdAt };
+    if (set.lists.every((list) => ids.has(list.name))) return { ids, createdAt: parsed.data?.createdAt };
   }
   const createdAt = now().toISOString();
   const earlier = await jobsOfPlan(clients.s3control, run.accountId, run.bucket, run.runPrefix);
   const ids = new Map<string, string>();
-  for (const list of CANDIDATE_LISTS) {
+  for (const list of set.lists) {
     const found = earlier.find((j) => describesUnitJob(j.Description, run.bucket, run.runPrefix, listUnit(list)));
     if (found?.JobId) {
       log.info("list job found", { bucket: run.bucket, list: list.name, jobId: found.JobId, status: found.Status });
@@ -144,7 +177,7 @@ async function listJobIds(
       continue;
     }
     const created = await clients.s3control.send(
-      new CreateJobCommand(listJobRequest(run, list, config.batchRoleArn, enforcedAt)),
+      new CreateJobCommand(listJobRequest(run, list, config.batchRoleArn, set.enforcedAt)),
     );
     if (!created.JobId) {
       throw new UnexpectedResponseError(`CreateJob for candidate list ${list.name} returned no JobId.`, {
@@ -153,7 +186,7 @@ async function listJobIds(
     }
     ids.set(list.name, created.JobId);
   }
-  await putJson(clients.s3, run.workBucket, candidateJobsKey(run), {
+  await putJson(clients.s3, run.workBucket, set.jobsKey, {
     createdAt,
     jobs: [...ids].map(([list, jobId]) => ({ list, jobId })),
   });

@@ -39,10 +39,11 @@ import {
   readTags,
 } from "./multipart-upload.ts";
 import { getTextIfExists, httpStatusOf, putJson } from "./s3-io.ts";
+import { copyObjectInPlace } from "./single-copy.ts";
 
 /**
- * The resumable multipart copy in place that re-encrypts one object too large for CopyObject (over 5 GiB, so also for Batch Operations) in place with a
- * multipart copy: CreateMultipartUpload with SSE-KMS under the run's key and Bucket Key on, carrying every
+ * Re-encrypts one object Batch Operations cannot take: up to 5 GiB with one guarded CopyObject (steps/aws/single-copy.ts),
+ * above that with the resumable multipart copy in place: CreateMultipartUpload with SSE-KMS under the run's key and Bucket Key on, carrying every
  * attribute a multipart copy does not carry by itself (metadata, content headers, tags, storage class, website
  * redirect, Object Lock settings); UploadPartCopy in parallel; CompleteMultipartUpload; then checks.
  *
@@ -145,6 +146,10 @@ export async function reencryptLargeObject(
       if (isCompliant(head, kmsKeyArn)) return await settle(undefined, { key, outcome: "already-compliant" });
       const skip = skipReason(head);
       if (skip) return await settle(undefined, { key, outcome: "skipped", reason: skip });
+      // Small enough for one CopyObject (a key a manifest cannot carry): the same guards, one request.
+      if ((head.ContentLength ?? 0) <= ctx.options.singleCopyMaxBytes) {
+        return await settle(undefined, await copyObjectInPlace(key, head, ctx, deps));
+      }
       if (object.etag !== undefined && stripQuotes(object.etag) !== stripQuotes(head.ETag ?? "")) {
         log.info("object changed since planning; copying its current version", { plannedEtag: object.etag });
       }

@@ -198,7 +198,7 @@ export async function checkCompleted(
   s3: S3Client,
   target: LargeCopyTarget,
   key: string,
-  progress: LargeCopyProgress,
+  progress: Pick<LargeCopyProgress, "source" | "tags">,
   newVersionId: string | undefined,
   expected: HeadObjectCommandOutput | undefined,
 ): Promise<LargeCopyOutcome> {

@@ -81,15 +81,18 @@ export class PlanWriter {
       }
       await upload.write(manifestLine(this.run.bucket, object.key));
     } else if (result.kind === "large-copy") {
-      const slot = this.largeByClass[result.storageClass] ?? { objects: 0, bytes: 0 };
-      this.largeByClass[result.storageClass] = slot;
+      // The estimate prices an unknown class (an encrypted object of a generated list) as STANDARD.
+      const priced = result.storageClass ?? "STANDARD";
+      const slot = this.largeByClass[priced] ?? { objects: 0, bytes: 0 };
+      this.largeByClass[priced] = slot;
       slot.objects += 1;
       slot.bytes += object.size ?? 0;
       const line: LargeObject = {
         key: object.key,
         size: object.size ?? 0,
         ...(object.eTag === undefined ? {} : { etag: object.eTag }),
-        storageClass: result.storageClass,
+        ...(result.storageClass === undefined ? {} : { storageClass: result.storageClass }),
+        ...(result.why === undefined ? {} : { why: result.why }),
       };
       await this.large.write(`${JSON.stringify(line)}\n`);
     } else if (result.kind === "skipped") {

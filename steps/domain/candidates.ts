@@ -8,7 +8,7 @@ import {
   MAX_COPY_OBJECT_BYTES,
 } from "../../contract/storage-classes.ts";
 import { manifestKeyTooLong } from "./batch-manifest.ts";
-import type { Classification } from "./classify.ts";
+import { type Classification, copyDirectly } from "./classify.ts";
 
 /**
  * `source: generate`: instead of waiting up to 48 hours for S3 Inventory, rekey asks Batch Operations' manifest
@@ -143,13 +143,14 @@ export function classifyCandidate(
   switch (route.kind) {
     case "copy":
       if (facts.archiveStatus) return skippedBecause("archived", `INTELLIGENT_TIERING tier ${facts.archiveStatus}`);
-      if (manifestKeyTooLong(key)) return skippedBecause("key-too-long-for-manifest", `${key.length} characters`);
+      if (manifestKeyTooLong(key)) return copyDirectly(route.storageClass);
       return { kind: "copy", storageClass: route.storageClass };
     case "large-copy":
       if (facts.archiveStatus) return skippedBecause("archived", `INTELLIGENT_TIERING tier ${facts.archiveStatus}`);
       return { kind: "large-copy", storageClass: facts.largeStorageClass ?? "STANDARD" };
     case "update-encryption":
-      if (manifestKeyTooLong(key)) return skippedBecause("key-too-long-for-manifest", `${key.length} characters`);
+      // The list does not say the class; the copy reads it (HeadObject) and keeps it.
+      if (manifestKeyTooLong(key)) return copyDirectly(undefined);
       return { kind: "update-encryption" };
     case "check-key":
       if (facts.keyIsTarget === true) return { kind: "compliant" };

@@ -26,8 +26,12 @@ export type Classification =
   | { kind: "copy"; storageClass: CopyStorageClass }
   /** Encrypted, but not as the target wants: S3UpdateObjectEncryption changes the key without copying data. */
   | { kind: "update-encryption" }
-  /** Unencrypted and over 5 GB: the multipart copy step, which keeps metadata, tags and storage class. */
-  | { kind: "large-copy"; storageClass: CopyStorageClass }
+  /**
+   * What Batch Operations cannot take, copied by rekey itself ("Copy objects directly", which keeps metadata, tags
+   * and storage class): unencrypted objects over 5 GB, and keys a manifest cannot carry (`why`). The class is
+   * undefined when the source does not tell it (a generated list of encrypted objects).
+   */
+  | { kind: "large-copy"; storageClass: CopyStorageClass | undefined; why?: "key-too-long-for-manifest" }
   | { kind: "compliant" }
   | { kind: "skipped"; reason: SkipReason; detail: string }
   | { kind: "not-current"; reason: NotCurrentReason };
@@ -98,8 +102,13 @@ export function classifyInventoryRow(row: InventoryRow, options?: ClassifyOption
   if (locked) return locked;
   // Over the single-copy limit, and so over Batch Operations' too; the multipart copy step needs no manifest.
   if (row.size > MAX_COPY_OBJECT_BYTES) return { kind: "large-copy", storageClass: copy.storageClass };
-  if (manifestKeyTooLong(row.key)) return skipped("key-too-long-for-manifest", `${row.key.length} characters`);
+  if (manifestKeyTooLong(row.key)) return copyDirectly(copy.storageClass);
   return copy;
+}
+
+/** A key no manifest line can carry: rekey copies the object itself (CopyObject guarded by its ETag). */
+export function copyDirectly(storageClass: CopyStorageClass | undefined): Classification {
+  return { kind: "large-copy", storageClass, why: "key-too-long-for-manifest" };
 }
 
 const UPDATE: Classification = Object.freeze({ kind: "update-encryption" });
@@ -111,7 +120,14 @@ const UPDATE: Classification = Object.freeze({ kind: "update-encryption" });
 function updateEncryption(row: InventoryRow, options: ClassifyOptions | undefined): Classification {
   const locked = objectLockSkip(row, options);
   if (locked) return locked;
-  if (manifestKeyTooLong(row.key)) return skipped("key-too-long-for-manifest", `${row.key.length} characters`);
+  if (manifestKeyTooLong(row.key)) {
+    // A copy reads the object, so only a class CopyObject can read and write; an archived one stays skipped.
+    const copy = COPY_BY_CLASS.get(row.storageClass?.toUpperCase() ?? "STANDARD");
+    if (copy?.kind !== "copy" || isArchiveStorageClass(copy.storageClass)) {
+      return skipped("key-too-long-for-manifest", `${row.key.length} characters, StorageClass ${row.storageClass}`);
+    }
+    return copyDirectly(copy.storageClass);
+  }
   return UPDATE;
 }
 

@@ -29,8 +29,6 @@ export function skipReason(head: HeadObjectCommandOutput): string | undefined {
   if (head.Expires === undefined && head.ExpiresString !== undefined) {
     return `Its Expires header (${head.ExpiresString}) is not a date; a copy could not keep it as it is.`;
   }
-  if ((head.ContentLength ?? 0) === 0)
-    return "Empty: a multipart copy needs at least one byte (CopyObject handles it).";
   return undefined;
 }
 

@@ -205,18 +205,36 @@ export function progressKey(runPrefix: string, key: string): string {
 
 export function newBatch(inputDigest: string, total: number): LargeCopyBatch {
   const counts = Object.fromEntries(LARGE_COPY_OUTCOMES.map((o) => [o, 0])) as LargeCopyCounts;
-  return { version: 1, inputDigest, total, nextIndex: 0, counts, problems: [] };
+  return {
+    version: 1,
+    inputDigest,
+    total,
+    nextIndex: 0,
+    counts,
+    problems: [],
+    reencryptedBy: { "copy-object": 0, multipart: 0 },
+    copiedWithCopyObject: [],
+  };
 }
 
 /** The batch after the object at `nextIndex` settled with `outcome`. */
 export function settleNext(batch: LargeCopyBatch, outcome: LargeCopyOutcome): LargeCopyBatch {
+  const copied = outcome.outcome === "reencrypted" ? (outcome.method ?? "multipart") : undefined;
   return {
     ...batch,
     nextIndex: batch.nextIndex + 1,
     counts: { ...batch.counts, [outcome.outcome]: batch.counts[outcome.outcome] + 1 },
     problems: isProblem(outcome.outcome) ? [...batch.problems, outcome] : batch.problems,
+    reencryptedBy: copied ? { ...batch.reencryptedBy, [copied]: batch.reencryptedBy[copied] + 1 } : batch.reencryptedBy,
+    copiedWithCopyObject:
+      copied === "copy-object" && batch.copiedWithCopyObject.length < COPY_OBJECT_SAMPLES
+        ? [...batch.copiedWithCopyObject, outcome.key]
+        : batch.copiedWithCopyObject,
   };
 }
+
+/** Keys copied with one CopyObject that the batch file names (the report shows them as copied directly). */
+export const COPY_OBJECT_SAMPLES = 20;
 
 /** Digest of what a batch copies, so a saved cursor is only reused for the same list and key. */
 export function batchDigest(kmsKeyArn: string, keys: Iterable<string>): string {
@@ -244,5 +262,6 @@ export function summarizeBatch(batch: LargeCopyBatch, cap: number): LargeCopyBat
       reason: p.reason && p.reason.length > REASON_CHARS ? `${p.reason.slice(0, REASON_CHARS - 1)}…` : p.reason,
     })),
     problemsOmitted: Math.max(0, batch.problems.length - cap),
+    reencryptedBy: batch.reencryptedBy,
   };
 }

@@ -4,6 +4,7 @@ import { COPYABLE_STORAGE_CLASSES } from "../../contract/storage-classes.ts";
 import { FAILURE_CATEGORIES, NOT_CURRENT_REASON_CODES, ROUTES, SKIP_REASON_CODES } from "../../contract/tally.ts";
 import { formatBytes, formatCount } from "./format.ts";
 import type { RunTally } from "./tally.ts";
+import { renderVerification } from "./verification-report.ts";
 
 export interface RunReportMeta {
   bucket: string;
@@ -14,6 +15,9 @@ export interface RunReportMeta {
   reportLocation?: string;
   inventory?: { manifestKey: string; creationTimestamp: Date };
   warnings?: string[];
+  /** The verification sections (steps/domain/verification-report.ts). */
+  independentCheck?: RunReport["independentCheck"];
+  copiedDirectly?: RunReport["copiedDirectly"];
 }
 
 /** The final JSON report, built from a tally; validated against runReportSchema. */
@@ -75,6 +79,8 @@ export function buildRunReport(tally: RunTally, meta: RunReportMeta): RunReport 
     earlierRuns: earlierRuns(tally),
     reconciliation: { ok: reconciliation.ok, problems: reconciliation.problems },
     warnings: [...(meta.warnings ?? [])],
+    ...(meta.independentCheck ? { independentCheck: meta.independentCheck } : {}),
+    ...(meta.copiedDirectly ? { copiedDirectly: meta.copiedDirectly } : {}),
   };
   return runReportSchema.parse(report);
 }
@@ -104,7 +110,7 @@ function earlierRuns(tally: RunTally): RunReport["earlierRuns"] {
 /** The first line says whether the bucket is done, so nobody reads a run that skipped objects as complete. */
 function headline(report: RunReport): string {
   const t = report.totals;
-  if (!report.reconciliation.ok || t.failed > 0 || t.pending > 0)
+  if (!report.reconciliation.ok || t.failed > 0 || t.pending > 0 || (report.independentCheck?.failing ?? 0) > 0)
     return `rekey finished with problems: s3://${report.bucket}`;
   if (t.skipped > 0) {
     return `rekey finished: s3://${report.bucket}; ${formatCount(t.skipped)} current object(s) skipped still need attention (see Skipped)`;
@@ -193,6 +199,7 @@ export function renderSummary(report: RunReport): string {
     lines.push("", "Counts do not reconcile:");
     for (const p of report.reconciliation.problems) lines.push(`  ${p}`);
   }
+  lines.push(...renderVerification(report));
   if (report.warnings.length > 0) {
     lines.push("", "Warnings:");
     for (const w of report.warnings) lines.push(`  ${w}`);

@@ -1,4 +1,4 @@
-/** The independent check of "Verify results": a random sample of re-encrypted objects, HEADed one by one. */
+/** The spot check of "Verify results": a random sample of re-encrypted objects, HEADed one by one. */
 
 /**
  * A few sampled objects deleted since their copy are normal; many mean rekey is HEADing keys that do not exist
@@ -21,4 +21,48 @@ export class Reservoir<T> {
       if (j < this.size) this.items[j] = item;
     }
   }
+}
+
+/** What the spot check compares of an object (HeadObject's answer, plus its tags when read). */
+export interface ObjectAttributes {
+  ServerSideEncryption?: string | undefined;
+  SSEKMSKeyId?: string | undefined;
+  BucketKeyEnabled?: boolean | undefined;
+  StorageClass?: string | undefined;
+  ContentType?: string | undefined;
+  Metadata?: Record<string, string> | undefined;
+  tags?: Record<string, string> | undefined;
+}
+
+/** SSE-KMS under the target key with Bucket Key: what every object must be when the run ends. */
+export function isCompliant(kmsKeyArn: string, head: ObjectAttributes): boolean {
+  return head.ServerSideEncryption === "aws:kms" && head.SSEKMSKeyId === kmsKeyArn && head.BucketKeyEnabled === true;
+}
+
+function sameRecord(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
+  const sorted = (m: Record<string, string> | undefined) => JSON.stringify(Object.entries(m ?? {}).sort());
+  return sorted(a) === sorted(b);
+}
+
+/**
+ * How a copied object differs from the version it was copied from: storage class, content type, user metadata and
+ * tags. `classOnly` when only the class is known (no copied-from version to read); an unknown class is not compared.
+ */
+export function copiedAttributeProblems(
+  source: ObjectAttributes,
+  copy: ObjectAttributes,
+  options: { classOnly?: boolean } = {},
+): string[] {
+  const problems: string[] = [];
+  const expectedClass = source.StorageClass ?? (options.classOnly ? undefined : "STANDARD");
+  if (expectedClass !== undefined && (copy.StorageClass ?? "STANDARD") !== expectedClass) {
+    problems.push(`expected class ${expectedClass}`);
+  }
+  if (options.classOnly) return problems;
+  if (copy.ContentType !== source.ContentType) {
+    problems.push(`content type ${copy.ContentType ?? "unset"}, expected ${source.ContentType ?? "unset"}`);
+  }
+  if (!sameRecord(copy.Metadata, source.Metadata)) problems.push("user metadata differs");
+  if (!sameRecord(copy.tags, source.tags)) problems.push("tags differ");
+  return problems;
 }

@@ -23,8 +23,9 @@ import { isTransient } from "../runtime/invoke.ts";
 import { defineStep, type StepDeps } from "../runtime/step.ts";
 
 /**
- * "Copy large objects": the plan's list of unencrypted objects over 5 GiB, copied within one invocation's time
- * budget; the state machine calls it again while `done` is false. Progress lives under the plan's prefix, so an
+ * "Copy objects directly": the plan's list of what Batch Operations cannot take (unencrypted objects over 5 GiB, keys
+ * a manifest cannot carry), copied within one invocation's time budget; the state machine calls it again while
+ * `done` is false. Progress lives under the plan's prefix, so an
  * execution started again for the same plan continues the uploads instead of starting them over.
  */
 export const copyLargeObjectsStep = defineStep({
@@ -55,7 +56,7 @@ export const copyLargeObjectsStep = defineStep({
 });
 
 /**
- * Approval confirms Batch Operations jobs, and the copies of large objects start after them, so with approval
+ * Approval confirms Batch Operations jobs, and the direct copies start after them, so with approval
  * required they start only when every job shows it was confirmed: it completed, or ran at least one task. A run
  * without jobs, or whose jobs were cancelled (or failed) before running anything, or whose only jobs were reused
  * from another execution already confirmed, has no approval to show, and its large objects are left as they are.
@@ -69,7 +70,7 @@ async function requireApprovedJobs(
   const fix = `Review the plan (s3://${run.workBucket}/${plan.planKey} and s3://${run.workBucket}/${plan.largeObjects.key}), then start the run again without --require-approval to copy them.`;
   if (jobs.jobs.length === 0) {
     throw new ApprovalNotPossibleError(
-      `The run was started with approval required, but its only work is ${plan.largeObjects.objects} object(s) over 5 GiB, copied part by part without a Batch Operations job for rekey approve to confirm. No object was changed.`,
+      `The run was started with approval required, but its only work is ${plan.largeObjects.objects} object(s) over 5 GiB or with keys too long for a manifest, which rekey copies itself without a Batch Operations job for rekey approve to confirm. No object was changed.`,
       { fix },
     );
   }
@@ -88,7 +89,7 @@ async function requireApprovedJobs(
     const progress = jobProgressOf(await describeJob(clients.s3control, run.accountId, job.jobId));
     if (progress.status !== "Complete" && progress.succeeded + progress.failed === 0) {
       throw new ApprovalNotPossibleError(
-        `The run was started with approval required, and job ${job.jobId} ended ${progress.status} without running a task, so nobody approved this run's work: its ${plan.largeObjects.objects} object(s) over 5 GiB were not copied.`,
+        `The run was started with approval required, and job ${job.jobId} ended ${progress.status} without running a task, so nobody approved this run's work: its ${plan.largeObjects.objects} object(s) over 5 GiB or with keys too long for a manifest were not copied.`,
         { fix },
       );
     }

@@ -3,12 +3,13 @@ import type { FinalReportOutput } from "../../contract/final-report.ts";
 import { PlanSchema } from "../../contract/plan.ts";
 import { RunContextSchema, runKeys } from "../../contract/run-context.ts";
 import { StateNames } from "../../contract/states.ts";
-import { NOT_FOUND, VerificationFileSchema } from "../../contract/verification.ts";
+import { BucketCheckFileSchema, NOT_FOUND, VerificationFileSchema } from "../../contract/verification.ts";
 import { releaseBucketLock } from "../aws/bucket-lock.ts";
 import { getText, putJson, putText } from "../aws/s3-io.ts";
 import { buildRunReport, renderSummary } from "../domain/run-report.ts";
 import { notFoundProblem } from "../domain/spot-check.ts";
 import { RunTally } from "../domain/tally.ts";
+import { copiedDirectlySection, independentCheckSection } from "../domain/verification-report.ts";
 import { defineStep } from "../runtime/step.ts";
 
 export const writeFinalReport = defineStep({
@@ -17,11 +18,13 @@ export const writeFinalReport = defineStep({
     run: RunContextSchema,
     plan: PlanSchema,
     verification: z.object({ verificationKey: z.string() }),
+    /** The independent check after the jobs; absent in executions started before it existed. */
+    bucketCheck: z.object({ checkKey: z.string() }).optional(),
     preflight: z
       .object({ warnings: z.array(z.object({ code: z.string(), message: z.string(), fix: z.string() })) })
       .optional(),
   }),
-  async run({ run, plan, verification, preflight }, { clients, now, log }): Promise<FinalReportOutput> {
+  async run({ run, plan, verification, bucketCheck, preflight }, { clients, now, log }): Promise<FinalReportOutput> {
     const keys = runKeys(run);
     const file = VerificationFileSchema.parse(
       JSON.parse(await getText(clients.s3, run.workBucket, verification.verificationKey)),
@@ -45,6 +48,12 @@ export const writeFinalReport = defineStep({
           `Copy job ${job.jobId} ended ${job.status}: ${job.failureReasons.join("; ") || "no reason given"}`,
         );
     }
+    const independentCheck = bucketCheck
+      ? independentCheckSection(
+          BucketCheckFileSchema.parse(JSON.parse(await getText(clients.s3, run.workBucket, bucketCheck.checkKey))),
+        )
+      : undefined;
+    const copiedDirectly = copiedDirectlySection(file.directCopies);
     const reportLocation = `s3://${run.workBucket}/${keys.report}`;
     const report = buildRunReport(tally, {
       bucket: run.bucket,
@@ -55,6 +64,8 @@ export const writeFinalReport = defineStep({
       reportLocation,
       inventory: { manifestKey: plan.inventoryManifestKey, creationTimestamp: new Date(plan.inventoryCreatedAt) },
       warnings,
+      ...(independentCheck ? { independentCheck } : {}),
+      ...(copiedDirectly ? { copiedDirectly } : {}),
     });
     const summary = renderSummary(report);
     await putJson(clients.s3, run.workBucket, keys.report, { ...report, spotCheck: file.spotCheck });
@@ -62,7 +73,11 @@ export const writeFinalReport = defineStep({
     // The run's work is done and reported: the next run on this bucket may start (steps/aws/bucket-lock.ts).
     await releaseBucketLock(clients.s3, run.workBucket, run.bucket, run.executionId);
     const outcome =
-      report.reconciliation.ok && report.totals.failed === 0 && wrong.length === 0 && !notFoundIsAProblem
+      report.reconciliation.ok &&
+      report.totals.failed === 0 &&
+      wrong.length === 0 &&
+      !notFoundIsAProblem &&
+      (independentCheck?.failing ?? 0) === 0
         ? "succeeded"
         : "failed";
     log.info("final report written", { bucket: run.bucket, outcome, reportLocation, ...report.totals });

@@ -59,7 +59,8 @@ export const STEP_FUNCTIONS: Record<TaskStateName, StepFunctionSpec> = {
     handler: "copyLargeObjectsHandler",
     // Each invocation stops starting parts at its time budget (workflow LARGE_COPY_TIME_BUDGET_MS), saves its
     // progress and returns; the state machine calls it again. The copies are server-side: little memory.
-    description: "rekey: copy unencrypted objects over 5 GiB in place, part by part, under the target key",
+    description:
+      "rekey: copy in place under the target key what Batch Operations cannot take (over 5 GiB part by part, long keys with CopyObject)",
     timeoutSeconds: 900,
     memoryMiB: 512,
   },
@@ -69,6 +70,13 @@ export const STEP_FUNCTIONS: Record<TaskStateName, StepFunctionSpec> = {
     description: "rekey: read every completion report and spot-check re-encrypted objects",
     timeoutSeconds: 600,
     memoryMiB: 1024,
+  },
+  [StateNames.lookForNonCompliantObjects]: {
+    handler: "lookForNonCompliantObjectsHandler",
+    // HEADs every planned object of a small plan, or up to LISTED_HEAD_LIMIT listed ones: long for large buckets.
+    description: "rekey: look for non-compliant current objects from a source other than the plan",
+    timeoutSeconds: 900,
+    memoryMiB: 512,
   },
   [StateNames.writeFinalReport]: {
     handler: "writeFinalReportHandler",

@@ -121,13 +121,18 @@ describe("classifyCandidate", () => {
     expect(got).toBe(expected);
   });
 
-  it("skips keys too long for a CSV manifest on the Batch routes, not on the multipart route", () => {
+  it("routes keys too long for a CSV manifest from the Batch routes to the direct copy", () => {
     const long = "k".repeat(1100);
-    expect(classifyCandidate({ kind: "copy", storageClass: "STANDARD" }, long)).toMatchObject({
-      reason: "key-too-long-for-manifest",
+    expect(classifyCandidate({ kind: "copy", storageClass: "STANDARD" }, long)).toEqual({
+      kind: "large-copy",
+      storageClass: "STANDARD",
+      why: "key-too-long-for-manifest",
     });
-    expect(classifyCandidate({ kind: "update-encryption", from: "SSE-S3" }, long)).toMatchObject({
-      reason: "key-too-long-for-manifest",
+    // A generated list of encrypted objects does not name the class; the copy reads and keeps it.
+    expect(classifyCandidate({ kind: "update-encryption", from: "SSE-S3" }, long)).toEqual({
+      kind: "large-copy",
+      storageClass: undefined,
+      why: "key-too-long-for-manifest",
     });
     expect(classifyCandidate({ kind: "large-copy" }, long).kind).toBe("large-copy");
   });

@@ -26,7 +26,7 @@ function outcome(c: Classification): string {
     case "update-encryption":
       return "update-encryption";
     case "large-copy":
-      return `large-copy:${c.storageClass}`;
+      return `large-copy:${c.storageClass}${c.why ? `:${c.why}` : ""}`;
     case "skipped":
       return `skipped:${c.reason}`;
     case "not-current":
@@ -115,7 +115,22 @@ describe("classifyInventoryRow", () => {
     ["no EncryptionStatus", { encryptionStatus: undefined }, "skipped:missing-columns"],
     ["no StorageClass", { storageClass: undefined }, "skipped:missing-columns"],
     ["no Size", { size: undefined }, "skipped:missing-columns"],
-    ["a key too long once encoded", { key: "ü".repeat(200) }, "skipped:key-too-long-for-manifest"],
+    ["a key too long once encoded", { key: "ü".repeat(200) }, "large-copy:STANDARD:key-too-long-for-manifest"],
+    [
+      "an SSE-S3 key too long once encoded",
+      { key: "ü".repeat(200), encryptionStatus: "SSE-S3", storageClass: "ONEZONE_IA" },
+      "large-copy:ONEZONE_IA:key-too-long-for-manifest",
+    ],
+    [
+      "an archived SSE-S3 key too long once encoded (a copy cannot read it)",
+      { key: "ü".repeat(200), encryptionStatus: "SSE-S3", storageClass: "GLACIER" },
+      "skipped:key-too-long-for-manifest",
+    ],
+    [
+      "a locked SSE-S3 key too long once encoded",
+      { key: "ü".repeat(200), encryptionStatus: "SSE-S3", objectLockLegalHoldStatus: "On" },
+      "skipped:object-lock-governance",
+    ],
     ["a noncurrent version", { isLatest: false }, "not-current:noncurrent-version"],
     [
       "a delete marker",
@@ -148,10 +163,14 @@ describe("classifyInventoryRow", () => {
     );
   });
 
-  it("keeps 1,024-character keys of unreserved characters on the copy route", () => {
+  it("keeps 1,024-character keys of unreserved characters on the copy route, and copies longer ones directly", () => {
     expect(outcome(classifyInventoryRow(row({ key: "a".repeat(1024) })))).toBe("copy:STANDARD");
     expect(outcome(classifyInventoryRow(row({ key: `${"a".repeat(1022)} ` })))).toBe(
-      "skipped:key-too-long-for-manifest",
+      "large-copy:STANDARD:key-too-long-for-manifest",
+    );
+    // 1,024 bytes of UTF-8 (the longest key S3 takes), 3,072 characters once encoded.
+    expect(outcome(classifyInventoryRow(row({ key: "é".repeat(512), storageClass: "GLACIER_IR" })))).toBe(
+      "large-copy:GLACIER_IR:key-too-long-for-manifest",
     );
   });
 

@@ -102,6 +102,20 @@ describe("the Batch Operations role with source keys configured", () => {
     const onSource = grants(roleStatements(t, roleId)).filter((g) => g.endsWith(source));
     expect(onSource).toEqual([`kms:Decrypt ${source}`, `kms:ReEncryptFrom ${source}`]);
   });
+
+  it("lets the direct copier read a long key that is SSE-KMS under a source key, and nothing more", () => {
+    const source = "arn:aws:kms:us-east-1:123456789012:key/0b1c2d3e-0000-4000-8000-00000000abcd";
+    const t = buildStack({ context: { "rekey:sourceKmsKeyArns": [source] } }).synth();
+    const onSource = Object.values(t.findResources("AWS::IAM::Policy")).flatMap((p) =>
+      (p.Properties.PolicyDocument.Statement as Record<string, unknown>[])
+        .map(normalizeStatement)
+        .filter((st) => st.Resource.includes(source))
+        .map((st) => `${(st as { Sid?: string }).Sid ?? ""} ${st.Action.join(",")}`),
+    );
+    expect(onSource.sort()).toEqual(
+      ["DecryptSourceKeys kms:Decrypt", "ReEncryptFromSourceKeys kms:Decrypt,kms:ReEncryptFrom"].sort(),
+    );
+  });
 });
 
 describe("each step's role allows exactly the calls its step makes", () => {
@@ -227,13 +241,27 @@ describe("each step's role allows exactly the calls its step makes", () => {
         ...each(["s3:GetObject"], [`${w()}/runs/*`, `${w()}/plans/*`]),
         ...each(["s3:PutObject", "s3:AbortMultipartUpload"], [`${w()}/runs/*`]),
         `s3:ListBucket ${w()}`,
-        // The spot check reads the version a copy was copied from (ListObjectVersions, HeadObject with VersionId)
-        // and compares the tags of both.
+        // The spot check reads the version a copy was copied from (ListObjectVersions, HeadObject with VersionId),
+        // and the tags of both.
         ...each(
           ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectVersionTagging"],
           TARGET_OBJECTS,
         ),
         ...each(["s3:ListBucket", "s3:ListBucketVersions"], TARGET_BUCKETS),
+      ],
+    ],
+    [
+      StateNames.lookForNonCompliantObjects,
+      () => [
+        ...each(["s3:GetObject"], TARGET_OBJECTS),
+        ...each(["s3:ListBucket"], TARGET_BUCKETS),
+        `s3:GetObject ${w()}/plans/*`,
+        ...each(["s3:GetObject", "s3:PutObject"], [`${w()}/runs/*`]),
+        `s3:ListBucket ${w()}`,
+        "s3:CreateJob *",
+        `s3:DescribeJob ${JOBS}`,
+        `s3:UpdateJobStatus ${JOBS}`,
+        "iam:PassRole <BATCH_ROLE.Arn> (conditional)",
       ],
     ],
     [
@@ -266,13 +294,14 @@ describe("each step's role allows exactly the calls its step makes", () => {
         .filter((s) => s.Action.some((a) => a.startsWith("iam:")))
         .map((s) => ({ roles: (p.Properties.Roles as unknown[]).map(render), s })),
     );
-    // Create copy jobs, Check copy jobs for redrive jobs, and Find inventory for the manifest generator's candidate
-    // lists (source: generate).
+    // Create copy jobs, Check copy jobs for redrive jobs, and for the manifest generator's lists Find inventory
+    // (source: generate) and the check after the jobs.
     expect(passRole.map((p) => p.roles).sort()).toEqual(
       [
         [`<${stepRoles[StateNames.createCopyJobs]}>`],
         [`<${stepRoles[StateNames.checkCopyJobs]}>`],
         [`<${stepRoles[StateNames.findInventory]}>`],
+        [`<${stepRoles[StateNames.lookForNonCompliantObjects]}>`],
       ].sort(),
     );
     for (const p of passRole) {
@@ -390,8 +419,12 @@ describe("the step functions", () => {
     }
   });
 
-  it("gives the manifest writer and the large-object copier 15 minutes and every other step less", () => {
-    const longest = ["index.writeManifestsHandler", "index.copyLargeObjectsHandler"];
+  it("gives the manifest writer, the direct copier and the bucket check 15 minutes and every other step less", () => {
+    const longest = [
+      "index.writeManifestsHandler",
+      "index.copyLargeObjectsHandler",
+      "index.lookForNonCompliantObjectsHandler",
+    ];
     for (const f of Object.values(template.findResources("AWS::Lambda::Function"))) {
       const timeout = f.Properties.Timeout as number;
       if (longest.includes(f.Properties.Handler)) expect(timeout).toBe(900);
@@ -524,6 +557,7 @@ describe("the AWS calls the steps make", () => {
   const KNOWN_COMMANDS: Record<string, string> = {
     AbortMultipartUploadCommand: "s3:AbortMultipartUpload",
     CompleteMultipartUploadCommand: "s3:PutObject",
+    CopyObjectCommand: "s3:PutObject(Tagging) on the target, s3:GetObject(Version)(Tagging) on the source",
     CreateJobCommand: "s3:CreateJob (+ iam:PassRole)",
     CreateMultipartUploadCommand: "s3:PutObject",
     DeleteObjectCommand: "s3:DeleteObject (with If-Match: and s3:GetObject)",

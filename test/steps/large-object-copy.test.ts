@@ -282,7 +282,7 @@ describe("copyLargeObjects", () => {
   describe("a 12 MiB object with real bytes in 5 MiB parts", () => {
     const key = "data/real.bin";
     const body = randomBytes(12 * MiB);
-    const options = { partBytes: 5 * MiB, partConcurrency: 1 };
+    const options = { partBytes: 5 * MiB, partConcurrency: 1, singleCopyMaxBytes: 0 };
 
     it("keeps its exact bytes", async () => {
       const seeded = await seedOne(bucket, {
@@ -448,7 +448,11 @@ describe("copyLargeObjects", () => {
     });
 
     const result = await copyLargeObjects(
-      { target: runFor(plain, "run-1"), objects: [{ key: "k", size: body.length }], options: { partBytes: 5 * MiB } },
+      {
+        target: runFor(plain, "run-1"),
+        objects: [{ key: "k", size: body.length }],
+        options: { partBytes: 5 * MiB, singleCopyMaxBytes: 0 },
+      },
       depsWith(clients.s3),
     );
 

@@ -83,7 +83,8 @@ describe("run request validation", () => {
       expect(describeIssues(r.error)).toBe(
         'options: unknown key "inventoryWaitSecond" (did you mean inventoryWaitSeconds?); known keys: ' +
           "inventoryWaitSeconds, inventoryPollSeconds, jobPollMinSeconds, jobPollMaxSeconds, jobPriority, " +
-          "verifySampleSize, requireApproval, taskAttempts, redriveBackoffSeconds, cancelAfterFailedTasks, acknowledge.",
+          "verifySampleSize, headCheckMaxObjects, requireApproval, taskAttempts, redriveBackoffSeconds, " +
+          "cancelAfterFailedTasks, acknowledge.",
       );
     }
   });
