@@ -44,6 +44,7 @@ export const STATE_MEANINGS: Record<string, string> = {
   [StateNames.checkCopyJobs]: "Batch Operations is copying objects",
   [StateNames.areJobsDone]: "Batch Operations is copying objects",
   [StateNames.waitForJobs]: "Batch Operations is copying objects",
+  [StateNames.keepRedriveJobs]: "Batch Operations is copying again the objects whose tasks failed transiently",
   [StateNames.waitingForApproval]:
     "the copy jobs are ready and copy nothing until you run rekey approve (or rekey stop); the plan is below",
   [StateNames.anyLargeObjects]:
