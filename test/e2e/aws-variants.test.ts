@@ -168,6 +168,7 @@ describe.each(VARIANTS)("rekey under the variant: $name", (variant) => {
       gone: 0,
       changed: 0,
       notCurrent: 0,
+      doneEarlier: 0,
       pending: 0,
     });
   });
