@@ -1,9 +1,11 @@
 import type { JobDescriptor } from "@aws-sdk/client-s3-control";
-import type { RunContext } from "../../contract/run-context.ts";
+import { PlanFileSchema } from "../../contract/plan.ts";
+import { planKeys, planPrefix, type RunContext } from "../../contract/run-context.ts";
 import { EarlierWork } from "../domain/earlier-work.ts";
 import type { StepDeps } from "../runtime/step.ts";
 import { describeJob, jobsOfBucket, runIdOfDescription } from "./batch-jobs.ts";
 import { readCompletionReport, reportManifestKey } from "./completion-reports.ts";
+import { getTextIfExists } from "./s3-io.ts";
 
 /**
  * What earlier runs' jobs on the bucket did under the target key, from their completion reports (succeeded rows).
@@ -16,12 +18,13 @@ import { readCompletionReport, reportManifestKey } from "./completion-reports.ts
 export async function readEarlierWork(run: RunContext, listedAt: Date, deps: StepDeps): Promise<EarlierWork> {
   const { clients, log } = deps;
   const work = new EarlierWork();
+  const plansForKey = new Map<string, Promise<boolean>>();
   for (const listed of await jobsOfBucket(clients.s3control, run.accountId, run.bucket)) {
     const runId = runIdOfDescription(listed.Description);
     if (!listed.JobId || runId === undefined || runId === run.runId) continue;
     const job = await describeJob(clients.s3control, run.accountId, listed.JobId);
     const succeeded = job?.ProgressSummary?.NumberOfTasksSucceeded ?? 0;
-    if (!job || succeeded === 0 || !underTargetKey(job, run.kmsKeyArn)) continue;
+    if (!job || succeeded === 0 || !(await underTargetKey(job, run, plansForKey, deps))) continue;
     // A job that ended before the inventory (or list) was made is in it already: its objects are listed compliant.
     if (job.TerminationDate !== undefined && job.TerminationDate.getTime() < listedAt.getTime()) continue;
     const by = { runId, jobId: listed.JobId };
@@ -48,11 +51,34 @@ export async function readEarlierWork(run: RunContext, listedAt: Date, deps: Ste
   return work;
 }
 
-/** The job's operation makes objects SSE-KMS under `kmsKeyArn` (a copy in place, or an encryption update). */
-function underTargetKey(job: JobDescriptor, kmsKeyArn: string): boolean {
+/**
+ * The job's operation makes objects SSE-KMS under the run's key: an encryption update names its key. A copy job names
+ * one only if an older rekey made it; now it takes the bucket default its run had enforced (batch-job-requests.ts),
+ * which is the key that run's plan was made for: the plan's prefix digests bucket, inventory and key (planPrefix),
+ * so the plan's own record says whether that key is this run's.
+ */
+async function underTargetKey(
+  job: JobDescriptor,
+  run: RunContext,
+  plansForKey: Map<string, Promise<boolean>>,
+  deps: StepDeps,
+): Promise<boolean> {
   const op = job.Operation;
-  return (
-    op?.S3PutObjectCopy?.SSEAwsKmsKeyId === kmsKeyArn ||
-    op?.S3UpdateObjectEncryption?.ObjectEncryption?.SSEKMS?.KMSKeyArn === kmsKeyArn
-  );
+  if (op?.S3UpdateObjectEncryption)
+    return op.S3UpdateObjectEncryption.ObjectEncryption?.SSEKMS?.KMSKeyArn === run.kmsKeyArn;
+  const copy = op?.S3PutObjectCopy;
+  if (!copy) return false;
+  if (copy.SSEAwsKmsKeyId !== undefined) return copy.SSEAwsKmsKeyId === run.kmsKeyArn;
+  const manifest = /^arn:[^:]+:s3:::([^/]+)\/(plans\/[^/]+\/[^/]+\/)/.exec(job.Manifest?.Location?.ObjectArn ?? "");
+  if (!manifest) return false;
+  const [, workBucket = "", base = ""] = manifest;
+  const cached = plansForKey.get(`${workBucket}/${base}`);
+  if (cached) return cached;
+  const check = (async () => {
+    const text = await getTextIfExists(deps.clients.s3, workBucket, planKeys(base).plan);
+    const plan = text === undefined ? undefined : PlanFileSchema.safeParse(JSON.parse(text)).data;
+    return plan !== undefined && planPrefix(run.bucket, plan.inventoryManifestKey, run.kmsKeyArn) === base;
+  })();
+  plansForKey.set(`${workBucket}/${base}`, check);
+  return check;
 }
