@@ -174,7 +174,8 @@ describe("the fault matrix", () => {
     const partly = (key: string, was: ObjectState): Expected => {
       const now = between.get(key);
       if (!now || now.versionId === was.versionId) {
-        return now?.encryption === "aws:kms" && now.kmsKeyId === scenario.targetKeyArn ? "updated" : "untouched";
+        const compliant = now?.encryption === "aws:kms" && now.kmsKeyId === scenario.targetKeyArn && now.bucketKey;
+        return compliant && !(was.kmsKeyId === scenario.targetKeyArn && was.bucketKey) ? "updated" : "untouched";
       }
       return "copied";
     };
