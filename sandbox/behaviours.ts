@@ -11,6 +11,7 @@ export const EMPTY_GENERATOR_JOB = ["EmptyList", "Failed", "CompleteWithoutManif
 export const UNKNOWN_JOB_ERRORS = ["NotFoundException", "NoSuchJobException"] as const;
 export const NEW_OBJECT_METADATA = ["IgnoredWithoutDirective", "Replaces"] as const;
 export const GENERATED_MANIFEST_KEYS = ["UrlEncoded", "Raw"] as const;
+export const RUNTIME_FAILURE_ERRORS = ["Lambda.Unknown", "ErrorType"] as const;
 
 export interface Behaviours {
   /**
@@ -39,6 +40,13 @@ export interface Behaviours {
    * and LastModified).
    */
   updateObjectEncryptionCreatesVersion: boolean;
+  /**
+   * The Error a Step Functions Task state gets when the function's runtime failed (its process exited, or the
+   * invocation timed out) rather than its handler throwing: `Lambda.Unknown`, as the Step Functions guide names
+   * out-of-memory errors and function timeouts; or the error document's errorType (`Runtime.ExitError`,
+   * `Sandbox.Timedout`). A handler's error keeps its errorType either way.
+   */
+  runtimeFailureError: (typeof RUNTIME_FAILURE_ERRORS)[number];
 }
 
 export const DEFAULT_BEHAVIOURS: Readonly<Behaviours> = Object.freeze({
@@ -49,6 +57,7 @@ export const DEFAULT_BEHAVIOURS: Readonly<Behaviours> = Object.freeze({
   newObjectMetadata: "IgnoredWithoutDirective",
   generatedManifestKeys: "UrlEncoded",
   updateObjectEncryptionCreatesVersion: false,
+  runtimeFailureError: "Lambda.Unknown",
 });
 
 /** The environment variable `rekey sandbox` (and anything starting a sandbox from the environment) reads. */
@@ -91,6 +100,9 @@ export function parseBehaviours(raw: unknown): Partial<Behaviours> {
       case "updateObjectEncryptionCreatesVersion":
         if (typeof value !== "boolean") throw new BehavioursError(`${name} must be true or false.`);
         out.updateObjectEncryptionCreatesVersion = value;
+        break;
+      case "runtimeFailureError":
+        out.runtimeFailureError = oneOf(name, value, RUNTIME_FAILURE_ERRORS);
         break;
       default:
         throw new BehavioursError(

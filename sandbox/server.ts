@@ -73,7 +73,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     behaviours,
   });
   const lambda = createLambda({ identity, endpoint: () => endpoint });
-  const stepFunctions = createStepFunctions({ identity, lambda });
+  const stepFunctions = createStepFunctions({ identity, lambda, behaviours });
   const faults = new FaultInjector();
   const data = options.dataDir
     ? DataDirectory.open(options.dataDir, { kms, s3, batch, stepFunctions, lambda })

@@ -1,3 +1,4 @@
+import type { Behaviours } from "../behaviours.ts";
 import type { SandboxIdentity } from "../config.ts";
 import type { LambdaSandbox } from "../lambda/service.ts";
 import { type EngineRun, type EventLog, type StateMachineDefinition, startEngine } from "./engine.ts";
@@ -20,6 +21,8 @@ export interface ExecutionRun {
   parsedInput: unknown;
   identity: SandboxIdentity;
   lambda: LambdaSandbox;
+  /** The sandbox's switches (sandbox/behaviours.ts), shared and read when a task fails. */
+  behaviours: Readonly<Behaviours>;
   /** True once DeleteStateMachine was called: the execution fails at its next state transition. */
   machineDeleted: () => boolean;
 }
@@ -152,6 +155,7 @@ export class SandboxExecution {
           input,
           lambda: params.lambda,
           identity: params.identity,
+          behaviours: params.behaviours,
           history: this.history,
           track: (name, task) => this.track(name, task),
         });

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { type Behaviours, DEFAULT_BEHAVIOURS } from "../behaviours.ts";
 import type { SandboxIdentity } from "../config.ts";
 import { header, type SandboxRequest, type SandboxResponse, ServiceError, type ServiceHandler } from "../http.ts";
 import type { LambdaSandbox } from "../lambda/service.ts";
@@ -56,9 +57,12 @@ interface StateMachineRecord {
 export function createStepFunctions(deps: {
   identity: SandboxIdentity;
   lambda: LambdaSandbox;
+  /** The sandbox's shared switches (read when a task fails); the defaults when not given. */
+  behaviours?: Readonly<Behaviours>;
   maxHistoryEvents?: number;
 }): StepFunctionsSandbox {
   const { identity } = deps;
+  const behaviours = deps.behaviours ?? DEFAULT_BEHAVIOURS;
   const machines = new Map<string, StateMachineRecord>();
   const byArn = new Map<string, SandboxExecution>();
   let sequence = 0;
@@ -213,6 +217,7 @@ export function createStepFunctions(deps: {
         parsedInput,
         identity,
         lambda: deps.lambda,
+        behaviours,
         machineDeleted: () => m.status === "DELETING",
       });
       execution.onClosed(() => removeIfDone(m));

@@ -1,3 +1,4 @@
+import type { Behaviours } from "../behaviours.ts";
 import type { SandboxIdentity } from "../config.ts";
 import { ServiceError } from "../http.ts";
 import type { LambdaSandbox } from "../lambda/service.ts";
@@ -72,6 +73,8 @@ export async function runTask(params: {
   lambda: LambdaSandbox;
   identity: SandboxIdentity;
   history: ExecutionHistory;
+  /** The sandbox's switches, read when the attempt fails: `runtimeFailureError` names a runtime failure. */
+  behaviours: Readonly<Pick<Behaviours, "runtimeFailureError">>;
   /** Registers the attempt, so that a TimeoutSeconds expiry can be recorded; returns whether it was abandoned. */
   track: (stateName: string, task: TaskKind) => { abandoned: () => boolean; done: () => void };
 }): Promise<unknown> {
@@ -106,8 +109,8 @@ export async function runTask(params: {
     }
     if (attempt.abandoned()) return null;
     if (result.functionError) {
-      // The function's error document: its errorType is the state's Error, the whole document its Cause.
-      const error = errorTypeOf(result.payload);
+      // The function's error document is the Cause; its errorType is the state's Error, unless the runtime failed.
+      const error = stateErrorOf(result.payload, params.behaviours);
       history.taskFailed(target.task, error, result.payload);
       throw stateError(error, result.payload);
     }
@@ -135,6 +138,26 @@ export async function runTask(params: {
   } finally {
     attempt.done();
   }
+}
+
+/**
+ * The errorTypes the sandbox's Lambda answers when the function's runtime failed rather than its handler: the
+ * runtime process exited (a crash, `process.exit`, out of memory on AWS) or the invocation timed out and the
+ * environment was destroyed (sandbox/lambda/containers.ts; LAMBDA.md, "Invocation"). They are Lambda's own names:
+ * a handler's error carrying one of them is taken for a runtime failure too.
+ */
+export const RUNTIME_FAILURE_ERROR_TYPES: readonly string[] = ["Runtime.ExitError", "Sandbox.Timedout"];
+
+/**
+ * A function error's state Error: the error document's errorType (`Lambda.Unknown` when it has none), except for a
+ * runtime failure, which the `runtimeFailureError` switch names (sandbox/ASSUMPTIONS.md, "Switchable behaviours").
+ */
+export function stateErrorOf(payload: string, behaviours: Readonly<Pick<Behaviours, "runtimeFailureError">>): string {
+  const errorType = errorTypeOf(payload);
+  if (RUNTIME_FAILURE_ERROR_TYPES.includes(errorType) && behaviours.runtimeFailureError === "Lambda.Unknown") {
+    return "Lambda.Unknown";
+  }
+  return errorType;
 }
 
 function errorTypeOf(payload: string): string {

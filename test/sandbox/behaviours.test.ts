@@ -1,4 +1,5 @@
 import { gunzipSync } from "node:zlib";
+import { CreateFunctionCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import {
   CopyObjectCommand,
   CreateBucketCommand,
@@ -15,7 +16,8 @@ import {
   type JobDescriptor,
   ListJobsCommand,
 } from "@aws-sdk/client-s3-control";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { CreateStateMachineCommand, DescribeExecutionCommand, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { SandboxAdminError } from "../../sandbox/admin-client.ts";
 import {
   BEHAVIOURS_ENV,
@@ -24,7 +26,9 @@ import {
   initialBehaviours,
   parseBehaviours,
 } from "../../sandbox/behaviours.ts";
+import { SANDBOX_CREDENTIALS } from "../../sandbox/config.ts";
 import { useSandbox } from "../support/sandbox.ts";
+import { shimZip } from "./fixtures/lambda-code.ts";
 
 /** The switches of sandbox/behaviours.ts, each observed through the AWS APIs with the real SDK. */
 
@@ -111,6 +115,7 @@ describe("the switch set", () => {
       newObjectMetadata: "IgnoredWithoutDirective",
       generatedManifestKeys: "UrlEncoded",
       updateObjectEncryptionCreatesVersion: false,
+      runtimeFailureError: "Lambda.Unknown",
     });
   });
 
@@ -133,6 +138,7 @@ describe("the switch set", () => {
     expect(() => parseBehaviours({ tokenLife: 1 })).toThrow(BehavioursError);
     expect(() => parseBehaviours({ emptyGeneratorJob: "Suspended" })).toThrow(/EmptyList, Failed/);
     expect(() => parseBehaviours({ jobRegistrationLagMs: -1 })).toThrow(BehavioursError);
+    expect(() => parseBehaviours({ runtimeFailureError: "Runtime.ExitError" })).toThrow(/Lambda.Unknown, ErrorType/);
   });
 
   it("is read and switched through /_sandbox/behaviours", async () => {
@@ -316,5 +322,57 @@ describe("UpdateObjectEncryption and versions", () => {
     const { before, after } = await versionsAfterUpdate("uoe/new-version.txt");
     expect(after.length).toBe(before.length + 1);
     expect(after.slice(1)).toEqual(before);
+  });
+});
+
+describe("the state error of a crashed function", () => {
+  const role = `arn:aws:iam::${ACCOUNT}:role/beh-crash`;
+  let lambda: LambdaClient;
+  let stateMachineArn: string;
+
+  beforeAll(async () => {
+    lambda = new LambdaClient({
+      region: env.sandbox.identity.region,
+      endpoint: env.sandbox.endpoint,
+      credentials: SANDBOX_CREDENTIALS,
+    });
+    await lambda.send(
+      new CreateFunctionCommand({
+        FunctionName: "beh-echo",
+        Runtime: "nodejs22.x",
+        Role: role,
+        Handler: "index.echo",
+        Code: { ZipFile: shimZip() },
+      }),
+    );
+    const fn = `arn:aws:lambda:${env.sandbox.identity.region}:${ACCOUNT}:function:beh-echo`;
+    ({ stateMachineArn = "" } = await env.sfn.send(
+      new CreateStateMachineCommand({
+        name: "beh-crash",
+        roleArn: role,
+        definition: JSON.stringify({ StartAt: "Echo", States: { Echo: { Type: "Task", Resource: fn, End: true } } }),
+      }),
+    ));
+  });
+  afterAll(() => lambda?.destroy());
+
+  async function crashedRunError(): Promise<string | undefined> {
+    env.sandbox.lambda.crash({ functionName: "beh-echo", when: "before" });
+    const { executionArn } = await env.sfn.send(new StartExecutionCommand({ stateMachineArn, input: "{}" }));
+    let out = await env.sfn.send(new DescribeExecutionCommand({ executionArn }));
+    while (out.status === "RUNNING") {
+      await new Promise((r) => setTimeout(r, 50));
+      out = await env.sfn.send(new DescribeExecutionCommand({ executionArn }));
+    }
+    return out.error;
+  }
+
+  it("Lambda.Unknown: the Task fails with Lambda.Unknown", async () => {
+    expect(await crashedRunError()).toBe("Lambda.Unknown");
+  });
+
+  it("ErrorType, switched on a running sandbox: the Task fails with the payload's Runtime.ExitError", async () => {
+    await env.admin.request("POST", "/_sandbox/behaviours", { runtimeFailureError: "ErrorType" });
+    expect(await crashedRunError()).toBe("Runtime.ExitError");
   });
 });

@@ -100,39 +100,95 @@ describe("Lambda crash faults: the container dies before or after the handler", 
     expect((await invoke("counter")).FunctionError).toBeUndefined();
   });
 
-  it("a Step Functions Task sees the crash as the state error Runtime.ExitError, which a Retry can match", async () => {
-    const role = `arn:aws:iam::${env.sandbox.identity.accountId}:role/crash`;
-    const fn = `arn:aws:lambda:${env.sandbox.identity.region}:${env.sandbox.identity.accountId}:function:marker`;
-    const definition = {
-      StartAt: "Mark",
-      States: {
-        Mark: {
-          Type: "Task",
-          Resource: fn,
-          Retry: [{ ErrorEquals: ["Runtime.ExitError"], MaxAttempts: 1, IntervalSeconds: 1 }],
-          End: true,
+  describe.each([
+    ["Lambda.Unknown", "Lambda.Unknown", "Lambda.Unknown"],
+    ["ErrorType", "Runtime.ExitError", "Sandbox.Timedout"],
+  ] as const)("Step Functions under runtimeFailureError %s", (runtimeFailureError, crashError, timeoutError) => {
+    const role = () => `arn:aws:iam::${env.sandbox.identity.accountId}:role/crash`;
+    const arnOf = (name: string) =>
+      `arn:aws:lambda:${env.sandbox.identity.region}:${env.sandbox.identity.accountId}:function:${name}`;
+    let machines = 0;
+
+    beforeAll(async () => {
+      env.sandbox.setBehaviours({ runtimeFailureError });
+      // A function whose invocations outlive its Timeout (1 s): Lambda destroys the environment, a runtime failure.
+      await lambda.send(
+        new CreateFunctionCommand({
+          FunctionName: `sleepy-${runtimeFailureError.replace(".", "-")}`,
+          Runtime: "nodejs22.x",
+          Role: role(),
+          Handler: "index.slow",
+          Timeout: 1,
+          Code: { ZipFile: shimZip() },
+        }),
+      );
+      await lambda.send(
+        new CreateFunctionCommand({
+          FunctionName: `thrower-${runtimeFailureError.replace(".", "-")}`,
+          Runtime: "nodejs22.x",
+          Role: role(),
+          Handler: "index.fail",
+          Timeout: 30,
+          Code: { ZipFile: shimZip() },
+        }),
+      );
+    });
+    afterAll(() => env.sandbox.setBehaviours({ runtimeFailureError: "Lambda.Unknown" }));
+
+    /** Runs a one-Task machine to its end: its status, its error, and the Error of every failed attempt. */
+    async function runTask(resource: string, input: unknown, retryOn?: string) {
+      const definition = {
+        StartAt: "Run",
+        States: {
+          Run: {
+            Type: "Task",
+            Resource: resource,
+            ...(retryOn ? { Retry: [{ ErrorEquals: [retryOn], MaxAttempts: 1, IntervalSeconds: 1 }] } : {}),
+            End: true,
+          },
         },
-      },
-    };
-    const { stateMachineArn } = await env.sfn.send(
-      new CreateStateMachineCommand({ name: "crash-retry", definition: JSON.stringify(definition), roleArn: role }),
-    );
-    env.sandbox.lambda.crash({ functionName: "marker", when: "after" });
-    const { executionArn } = await env.sfn.send(
-      new StartExecutionCommand({
-        stateMachineArn,
-        input: JSON.stringify({ bucket: BUCKET, key: "sfn", body: "x" }),
-      }),
-    );
-    let status = "RUNNING";
-    for (let i = 0; status === "RUNNING"; i++) {
-      if (i > 0) await new Promise((r) => setTimeout(r, 50));
-      status = (await env.sfn.send(new DescribeExecutionCommand({ executionArn }))).status ?? "";
+      };
+      const { stateMachineArn } = await env.sfn.send(
+        new CreateStateMachineCommand({
+          name: `crash-${runtimeFailureError.replace(".", "-")}-${++machines}`,
+          definition: JSON.stringify(definition),
+          roleArn: role(),
+        }),
+      );
+      const { executionArn } = await env.sfn.send(
+        new StartExecutionCommand({ stateMachineArn, input: JSON.stringify(input) }),
+      );
+      let described = await env.sfn.send(new DescribeExecutionCommand({ executionArn }));
+      while (described.status === "RUNNING") {
+        await new Promise((r) => setTimeout(r, 50));
+        described = await env.sfn.send(new DescribeExecutionCommand({ executionArn }));
+      }
+      const events = (await env.sfn.send(new GetExecutionHistoryCommand({ executionArn }))).events ?? [];
+      const failed = events
+        .filter((e) => e.type === "LambdaFunctionFailed")
+        .map((e) => e.lambdaFunctionFailedEventDetails?.error);
+      return { status: described.status, error: described.error, failed };
     }
-    expect(status).toBe("SUCCEEDED");
-    const events = (await env.sfn.send(new GetExecutionHistoryCommand({ executionArn }))).events ?? [];
-    const failed = events.filter((e) => e.type === "LambdaFunctionFailed");
-    expect(failed.map((e) => e.lambdaFunctionFailedEventDetails?.error)).toEqual(["Runtime.ExitError"]);
-    expect(await marked("sfn")).toBe(true);
+
+    it(`a crash is the state error ${crashError}, which a Retry on that name matches`, async () => {
+      env.sandbox.lambda.crash({ functionName: "marker", when: "after" });
+      const key = `sfn-${runtimeFailureError}`;
+      const run = await runTask(arnOf("marker"), { bucket: BUCKET, key, body: "x" }, crashError);
+      expect(run).toEqual({ status: "SUCCEEDED", error: undefined, failed: [crashError] });
+      expect(await marked(key)).toBe(true);
+    });
+
+    it(`a function timeout is the state error ${timeoutError}`, async () => {
+      const run = await runTask(arnOf(`sleepy-${runtimeFailureError.replace(".", "-")}`), { ms: 3_000 });
+      expect(run).toEqual({ status: "FAILED", error: timeoutError, failed: [timeoutError] });
+    });
+
+    it("a handler's error keeps its errorType", async () => {
+      const run = await runTask(arnOf(`thrower-${runtimeFailureError.replace(".", "-")}`), {
+        name: "TransientAwsError",
+        message: "throttled",
+      });
+      expect(run).toEqual({ status: "FAILED", error: "TransientAwsError", failed: ["TransientAwsError"] });
+    });
   });
 });

@@ -4,7 +4,13 @@ import { FunctionPlaceholders, StateNames } from "../../contract/states.ts";
 import { sandboxFunctionArns } from "../../local/deploy.ts";
 import { STEP_FUNCTIONS } from "../../steps/runtime/functions.ts";
 import * as handlers from "../../steps/runtime/lambda-handlers.ts";
-import { rekeyDefinition, rekeyDefinitionJson, substitute, TRANSIENT_ERRORS } from "../../workflow/definition.ts";
+import {
+  RUNTIME_FAILURE_ERRORS,
+  rekeyDefinition,
+  rekeyDefinitionJson,
+  substitute,
+  TRANSIENT_ERRORS,
+} from "../../workflow/definition.ts";
 
 type State = Record<string, unknown> & { Type: string };
 const states = rekeyDefinition().States as unknown as Record<string, State>;
@@ -29,16 +35,18 @@ describe("the rekey state machine definition", () => {
     expect(json).not.toMatch(/"QueryLanguage"|"Assign"|"Arguments"|\{%/);
   });
 
-  it("gives every Task state a function placeholder, a timeout, named transient retries and a catch into Record failure", () => {
+  it("gives every Task state a function placeholder, a timeout, named transient and runtime-failure retries and a catch into Record failure", () => {
     expect(tasks.map(([name]) => name).sort()).toEqual(Object.keys(FunctionPlaceholders).sort());
     for (const [name, state] of tasks) {
       expect(state.Resource, name).toBe(`\${${FunctionPlaceholders[name as keyof typeof FunctionPlaceholders]}}`);
       expect(state.TimeoutSeconds, name).toBeGreaterThan(0);
-      const retry = state.Retry as { ErrorEquals: string[] }[];
+      const retry = state.Retry as { ErrorEquals: string[]; MaxAttempts: number }[];
       expect(
-        retry.flatMap((r) => r.ErrorEquals),
+        retry.map((r) => r.ErrorEquals),
         name,
-      ).toEqual([...TRANSIENT_ERRORS]);
+      ).toEqual([[...TRANSIENT_ERRORS], [...RUNTIME_FAILURE_ERRORS]]);
+      // A crashed step is run again, but only a few times: one that crashes every time still ends the run.
+      expect(retry[1]?.MaxAttempts, name).toBe(2);
       if (name === StateNames.recordFailure) expect(state.Catch, name).toBeUndefined();
       else
         expect(state.Catch, name).toEqual([
