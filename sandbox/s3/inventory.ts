@@ -141,7 +141,7 @@ export function deliverInventory(
   encryption: EncryptionResolver,
   sourceBucketName: string,
   configurationId: string,
-  creation: Date,
+  requested: Date,
   maxRowsPerFile = DEFAULT_MAX_ROWS_PER_FILE,
 ): DeliveryResult {
   const source = store.bucket(sourceBucketName);
@@ -166,6 +166,7 @@ export function deliverInventory(
   }
   const base = `${config.destination.prefix !== undefined ? `${config.destination.prefix}/` : ""}${source.name}/${config.id}`;
   const fileEncryption = reportEncryption(config, dest, encryption);
+  const creation = nextFreeMinute(dest, base, requested);
 
   const schema = fileSchema(config);
   const chunks = chunkRows(inventoryRows(source, config), maxRowsPerFile);
@@ -341,6 +342,18 @@ function writeReportObject(
     encryption,
     acl: "private",
   });
+}
+
+/**
+ * S3 delivers a configuration's report at most daily, each in a folder named by its minute; a delivery asked for in
+ * a minute that already has one is dated the next free minute (sandbox/ASSUMPTIONS.md), not written over it.
+ */
+function nextFreeMinute(dest: S3Bucket, base: string, requested: Date): Date {
+  let at = requested;
+  while (dest.versionsOf(`${base}/${folderTimestamp(at)}/manifest.json`).length > 0) {
+    at = new Date(at.getTime() + 60_000);
+  }
+  return at;
 }
 
 /** `YYYY-MM-DDTHH-MMZ`, the folder of manifest.json. */

@@ -10,12 +10,7 @@ import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
 import { getText } from "../../steps/aws/s3-io.ts";
 import type { AwsClients } from "../../steps/runtime/clients.ts";
-import {
-  differences,
-  type Expected,
-  type ObjectState,
-  snapshotBucket,
-} from "../support/bucket-snapshot.ts";
+import { differences, type Expected, type ObjectState, snapshotBucket } from "../support/bucket-snapshot.ts";
 import { finalReport, runOnScenario } from "../support/run-scenario.ts";
 
 /**
@@ -73,11 +68,11 @@ describe("the fault matrix", () => {
   it("throttled step calls (S3, KMS, S3 Control): the run succeeds and every object ends as planned, once", async () => {
     const scenario = await seed("throttled");
     const before = await snapshotBucket(clients.s3, scenario.bucket);
-    // A seeded 25% of every call the steps make, failed with each service's throttling error.
+    // A seeded 10% of every call the steps make, failed with each service's throttling error.
     const rules = await admin.addFaults(
-      { service: "s3", share: 0.25, seed: 3 },
-      { service: "kms", share: 0.25, seed: 4 },
-      { service: "s3control", share: 0.25, seed: 5 },
+      { service: "s3", share: 0.1, seed: 3 },
+      { service: "kms", share: 0.1, seed: 4 },
+      { service: "s3control", share: 0.1, seed: 5 },
     );
     let result: Awaited<ReturnType<typeof runOnScenario>>;
     try {

@@ -207,6 +207,29 @@ describe("inventory delivery", () => {
     ]);
   });
 
+  it("dates a second delivery asked for within the same minute in the next free minute, keeping the first", async () => {
+    const { src, dest } = await buckets();
+    await env.s3.send(new PutObjectCommand({ Bucket: src, Key: "k", Body: "1" }));
+    await env.s3.send(
+      new PutBucketInventoryConfigurationCommand({
+        Bucket: src,
+        Id: "twice",
+        InventoryConfiguration: config(dest, { Id: "twice" }),
+      }),
+    );
+    const first = await env.admin.deliverInventory({ bucket: src, configurationId: "twice" });
+    const second = await env.admin.deliverInventory({ bucket: src, configurationId: "twice" });
+    expect(second.manifestKey).not.toBe(first.manifestKey);
+    expect(Number(second.creationTimestamp) - Number(first.creationTimestamp)).toBeGreaterThanOrEqual(60_000);
+    // Both manifests are still there, each naming its own data files.
+    const [a, b] = [
+      JSON.parse(await readText(dest, first.manifestKey)),
+      JSON.parse(await readText(dest, second.manifestKey)),
+    ];
+    expect(a.files[0].key).toBe(first.dataFiles[0]?.key);
+    expect(b.files[0].key).toBe(second.dataFiles[0]?.key);
+  });
+
   it("lists Object Lock retention and legal hold in the documented spellings, empty where none is set", async () => {
     const id = `${++n}-${Date.now()}`;
     const src = `inv-lock-${id}`;
