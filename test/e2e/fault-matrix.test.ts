@@ -1,10 +1,15 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { DisableKeyCommand, EnableKeyCommand } from "@aws-sdk/client-kms";
 import { DeleteObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { DescribeJobCommand, ListJobsCommand } from "@aws-sdk/client-s3-control";
+import { DescribeExecutionCommand } from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunReport } from "../../contract/final-report.ts";
 import { StateNames } from "../../contract/states.ts";
 import { rekeyClients } from "../../local/sandbox-clients.ts";
-import { rekeyDeployment } from "../../local/sandbox-run.ts";
+import { rekeyDeployment, startSandboxExecution } from "../../local/sandbox-run.ts";
 import { type Expectation, type MixedBucket, seedMixedBucket } from "../../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
@@ -12,6 +17,7 @@ import { getText } from "../../steps/aws/s3-io.ts";
 import type { AwsClients } from "../../steps/runtime/clients.ts";
 import { differences, type Expected, type ObjectState, snapshotBucket } from "../support/bucket-snapshot.ts";
 import { finalReport, runOnScenario } from "../support/run-scenario.ts";
+import { until } from "../support/until.ts";
 
 /**
  * The fault matrix: each fault injected into a real run in the sandbox, and the bucket then compared object by
@@ -68,10 +74,10 @@ describe("the fault matrix", () => {
   it("throttled step calls (S3, KMS, S3 Control): the run succeeds and every object ends as planned, once", async () => {
     const scenario = await seed("throttled");
     const before = await snapshotBucket(clients.s3, scenario.bucket);
-    // A seeded 10% of every call the steps make, failed with each service's throttling error.
+    // A seeded share of every call the steps make (half of the few KMS calls), failed with each service's throttling error.
     const rules = await admin.addFaults(
       { service: "s3", share: 0.1, seed: 3 },
-      { service: "kms", share: 0.1, seed: 4 },
+      { service: "kms", share: 0.5, seed: 4 },
       { service: "s3control", share: 0.1, seed: 5 },
     );
     let result: Awaited<ReturnType<typeof runOnScenario>>;
@@ -186,5 +192,74 @@ describe("the fault matrix", () => {
     expect(differences(before, after, scenario.targetKeyArn, planned(scenario))).toEqual([]);
     const report = await reportOf(clients, scenario, second.reportLocation);
     expect(report.reconciliation).toEqual({ ok: true, problems: [] });
+  }, 300_000);
+});
+
+describe("the sandbox restarted mid-run (its data directory kept)", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "fault-matrix-"));
+  const open: Sandbox[] = [];
+  afterAll(async () => {
+    for (const sandbox of open) await sandbox.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("the running execution ends FAILED saying why; a new run finishes the bucket without a second copy", async () => {
+    // Slow tasks, so the restart lands while the copy jobs are part-way through.
+    const first = await startSandbox({ dataDir: dir, batchTasksPerSecond: 3 });
+    await rekeyDeployment(first);
+    const clients = rekeyClients(first);
+    const admin = new SandboxAdmin(first.endpoint);
+    const scenario = await seedMixedBucket(clients, admin, {
+      bucket: "fm-restart",
+      workBucket: "fm-restart-work",
+      objects: 16,
+    });
+    const before = await snapshotBucket(clients.s3, scenario.bucket);
+    const accountId = first.identity.accountId;
+    const running = startSandboxExecution({
+      sandbox: first,
+      name: "before-restart",
+      input: {
+        bucket: scenario.bucket,
+        kmsKeyArn: scenario.targetKeyArn,
+        inventoryConfigurationId: scenario.inventoryConfigurationId,
+        workBucket: scenario.workBucket,
+        options: { inventoryPollSeconds: 1, jobPollMinSeconds: 1, jobPollMaxSeconds: 1 },
+      },
+      onEvent: (event) => {
+        if (event.type === "StateEntered" && event.state.name === StateNames.waitForInventory) {
+          void admin.deliverInventory({ bucket: scenario.bucket, configurationId: scenario.inventoryConfigurationId });
+        }
+      },
+    });
+    const succeededTasks = async () => {
+      let n = 0;
+      for (const j of (await clients.s3control.send(new ListJobsCommand({ AccountId: accountId }))).Jobs ?? []) {
+        const d = await clients.s3control.send(new DescribeJobCommand({ AccountId: accountId, JobId: j.JobId }));
+        n += d.Job?.ProgressSummary?.NumberOfTasksSucceeded ?? 0;
+      }
+      return n;
+    };
+    await until(
+      "the copy jobs to start copying",
+      async () => ((await succeededTasks()) >= 2 ? true : undefined),
+      60_000,
+    );
+    await first.close();
+    // Following the execution fails once the sandbox is gone; the execution itself is what matters.
+    await running.result.catch(() => undefined);
+
+    const second = await startSandbox({ dataDir: dir });
+    open.push(second);
+    await rekeyDeployment(second);
+    const after = rekeyClients(second);
+    const described = await after.sfn.send(new DescribeExecutionCommand({ executionArn: running.executionArn }));
+    expect(described.status).toBe("FAILED");
+    expect(described.cause ?? "").toMatch(/sandbox stopped while this execution was running/);
+
+    const resumed = finalReport(await runOnScenario({ sandbox: second, scenario, name: "after-restart" }));
+    expect(resumed.outcome).toBe("succeeded");
+    const end = await snapshotBucket(after.s3, scenario.bucket);
+    expect(differences(before, end, scenario.targetKeyArn, planned(scenario))).toEqual([]);
   }, 300_000);
 });
