@@ -3,9 +3,9 @@ import {
   GetObjectCommand,
   GetObjectTaggingCommand,
   HeadObjectCommand,
+  type HeadObjectCommandOutput,
   ListObjectVersionsCommand,
   type ListObjectVersionsCommandOutput,
-  type HeadObjectCommandOutput,
   type S3Client,
 } from "@aws-sdk/client-s3";
 
