@@ -1,7 +1,8 @@
 import { CopyObjectCommand, CreateBucketCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
-import { CreateJobCommand, DescribeJobCommand, type JobDescriptor } from "@aws-sdk/client-s3-control";
+import { CreateJobCommand, type JobDescriptor } from "@aws-sdk/client-s3-control";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { SandboxAdminError } from "../../sandbox/admin-client.ts";
+import { jobInStatus } from "../support/batch-jobs.ts";
 import { useSandbox } from "../support/sandbox.ts";
 
 const SRC = "task-faults-src";
@@ -58,12 +59,7 @@ async function runCopyJob(keys: string[]): Promise<{ job: JobDescriptor; rows: M
       },
     }),
   );
-  let job: JobDescriptor | undefined;
-  for (;;) {
-    job = (await env.s3control.send(new DescribeJobCommand({ AccountId, JobId }))).Job;
-    if (job?.Status === "Complete" || job?.Status === "Failed") break;
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  const job = await jobInStatus(env.s3control, AccountId, JobId ?? "", ["Complete", "Failed"]);
   const rows = new Map<string, string>();
   const report = JSON.parse(await text(WORK, `r/${n}/job-${JobId}/manifest.json`)) as { Results: { Key: string }[] };
   for (const r of report.Results) {

@@ -11,7 +11,6 @@ import {
 import {
   CreateJobCommand,
   type CreateJobCommandInput,
-  DescribeJobCommand,
   type JobDescriptor,
   type JobManifestGeneratorFilter,
   UpdateJobStatusCommand,
@@ -19,6 +18,7 @@ import {
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseCreateJob } from "../../sandbox/s3control/create-job.ts";
 import { matches } from "../../sandbox/s3control/generator.ts";
+import { jobInStatus } from "../support/batch-jobs.ts";
 import { useSandbox } from "../support/sandbox.ts";
 
 const ACCOUNT = "123456789012";
@@ -121,14 +121,8 @@ async function createJob(input: CreateJobCommandInput): Promise<string> {
   return out.JobId;
 }
 
-async function waitFor(jobId: string, statuses: string[]): Promise<JobDescriptor> {
-  const start = Date.now();
-  for (;;) {
-    const job = (await env.s3control.send(new DescribeJobCommand({ AccountId: ACCOUNT, JobId: jobId }))).Job;
-    if (job && statuses.includes(job.Status ?? "")) return job;
-    if (Date.now() - start > 30_000) throw new Error(`job ${jobId} is ${job?.Status}, wanted ${statuses.join("|")}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+function waitFor(jobId: string, statuses: string[]): Promise<JobDescriptor> {
+  return jobInStatus(env.s3control, ACCOUNT, jobId, statuses);
 }
 
 async function bytes(bucket: string, key: string): Promise<Buffer> {

@@ -10,7 +10,6 @@ import {
 import {
   CreateJobCommand,
   type CreateJobCommandInput,
-  DescribeJobCommand,
   type JobDescriptor,
   UpdateJobStatusCommand,
 } from "@aws-sdk/client-s3-control";
@@ -25,6 +24,7 @@ import {
   updateObjectEncryptionInput,
 } from "../../sandbox/s3control/operations/update-encryption.ts";
 import { createBatchOperations } from "../../sandbox/s3control/service.ts";
+import { jobInStatus } from "../support/batch-jobs.ts";
 import { useSandbox } from "../support/sandbox.ts";
 
 const ACCOUNT = "123456789012";
@@ -212,14 +212,8 @@ describe("S3UpdateObjectEncryption against the sandbox's S3 UpdateObjectEncrypti
     };
   }
 
-  async function waitFor(jobId: string, statuses: string[]): Promise<JobDescriptor> {
-    const start = Date.now();
-    for (;;) {
-      const job = (await env.s3control.send(new DescribeJobCommand({ AccountId: ACCOUNT, JobId: jobId }))).Job;
-      if (job && statuses.includes(job.Status ?? "")) return job;
-      if (Date.now() - start > 30_000) throw new Error(`job ${jobId} is ${job?.Status}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+  function waitFor(jobId: string, statuses: string[]): Promise<JobDescriptor> {
+    return jobInStatus(env.s3control, ACCOUNT, jobId, statuses);
   }
 
   async function text(bucket: string, key: string): Promise<string> {

@@ -17,6 +17,7 @@ import {
   UpdateJobStatusCommand,
 } from "@aws-sdk/client-s3-control";
 import { beforeAll, describe, expect, it } from "vitest";
+import { jobInStatus } from "../support/batch-jobs.ts";
 import { awsCliEnv, useSandbox } from "../support/sandbox.ts";
 
 const ACCOUNT = "123456789012";
@@ -102,14 +103,8 @@ async function describe_(jobId: string, client = env.s3control): Promise<JobDesc
   return out.Job;
 }
 
-async function waitForStatus(jobId: string, statuses: string[], client = env.s3control, timeoutMs = 30_000) {
-  const start = Date.now();
-  for (;;) {
-    const job = await describe_(jobId, client);
-    if (statuses.includes(job.Status ?? "")) return job;
-    if (Date.now() - start > timeoutMs) throw new Error(`job ${jobId} is ${job.Status}, wanted ${statuses.join("|")}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+function waitForStatus(jobId: string, statuses: string[], client = env.s3control, timeoutMs = 30_000) {
+  return jobInStatus(client, ACCOUNT, jobId, statuses, timeoutMs);
 }
 
 async function getText(bucket: string, key: string, client = env.s3): Promise<string> {
