@@ -1,25 +1,16 @@
 import { randomUUID } from "node:crypto";
-import { gunzipSync } from "node:zlib";
 import { type Behaviours, DEFAULT_BEHAVIOURS } from "../behaviours.ts";
 import type { SandboxIdentity } from "../config.ts";
+import type { BatchBackend } from "./backend.ts";
 import { idempotencyConflict, jobStatusConflict, noSuchJob } from "./errors.ts";
-import {
-  emptyGeneratorEnding,
-  GENERATED_MANIFEST_FORMAT,
-  generatedManifestFiles,
-  generatedTasks,
-  type SourceObjectVersion,
-  selectObjects,
-} from "./generator.ts";
-import { ManifestError, parseCsvManifest, parseInventoryCsv, parseInventoryManifest } from "./manifest.ts";
+import { emptyGeneratorEnding } from "./generator.ts";
+import { generateManifest, readManifest } from "./job-manifests.ts";
+import { ManifestError } from "./manifest.ts";
 import type {
   GeneratedManifest,
-  GeneratedManifestEncryption,
   JobFailure,
   JobRequest,
   JobStatus,
-  ManifestGeneratorSpec,
-  ManifestSpec,
   ManifestTask,
   TaskOutcome,
   TaskResult,
@@ -27,33 +18,6 @@ import type {
 import { TERMINAL_STATUSES } from "./model.ts";
 import { buildReport } from "./report.ts";
 import { TaskFaults } from "./task-faults.ts";
-import type { XmlTree } from "./xml.ts";
-
-/** What the engine needs from S3. The sandbox implements it with a real S3Client; unit tests with a fake. */
-export interface BatchBackend {
-  /** Throws an error carrying the S3 error code (`name`) and message when the object can't be read. */
-  getObject(
-    bucket: string,
-    key: string,
-    versionId?: string,
-  ): Promise<{ body: Buffer; etag: string; serverSideEncryption?: string }>;
-  putObject(bucket: string, key: string, body: string, contentType: string): Promise<void>;
-  runTask(operationName: string, spec: XmlTree, task: ManifestTask, behaviours: Behaviours): Promise<TaskOutcome>;
-  /**
-   * Every version of a bucket with size, storage class and encryption: AWS's internal listing for
-   * ManifestGenerator, served by the S3 admin endpoint. Throws (error `name` = code) when the bucket is missing.
-   * Without it, jobs with a ManifestGenerator fail in Preparing.
-   */
-  listVersions?(bucket: string): Promise<SourceObjectVersion[]>;
-  /** Writes one generated-manifest object with the given encryption (none: the bucket default); returns its ETag. */
-  writeObject?(
-    bucket: string,
-    key: string,
-    body: Buffer,
-    contentType: string,
-    encryption: GeneratedManifestEncryption | undefined,
-  ): Promise<{ etag: string }>;
-}
 
 export interface EngineOptions {
   identity: SandboxIdentity;
@@ -278,9 +242,16 @@ export class BatchEngine {
   private async prepare(job: Job): Promise<ManifestTask[] | undefined> {
     try {
       const { manifest, generator } = job.request;
-      if (generator) return await this.generateManifest(job, generator);
+      if (generator) {
+        const { backend, identity } = this.options;
+        return await generateManifest(
+          { backend, accountId: identity.accountId, behaviours: this.behaviours },
+          job,
+          generator,
+        );
+      }
       if (!manifest) throw new ManifestError("InvalidManifestContent", "The job has neither manifest nor generator.");
-      return await this.readManifest(manifest);
+      return await readManifest(this.options.backend, manifest);
     } catch (err) {
       if (this.closed || job.cancelRequested) return undefined;
       const failure =
@@ -290,109 +261,6 @@ export class BatchEngine {
       job.failureReasons.push(failure);
       this.terminate(job, "Failed");
       return undefined;
-    }
-  }
-
-  /**
-   * ManifestGenerator: lists the source bucket's current versions (through the S3 admin listing, standing in for
-   * AWS's internal one), applies the filter, and, with EnableManifestOutput, writes the generated manifest before
-   * any task runs. Failures fail the job with `ManifestGenerationFailure` (ASSUMPTIONS.md).
-   */
-  private async generateManifest(job: Job, g: ManifestGeneratorSpec): Promise<ManifestTask[]> {
-    const account = this.options.identity.accountId;
-    for (const [field, owner] of [
-      ["ExpectedBucketOwner", g.expectedBucketOwner],
-      ["ExpectedManifestBucketOwner", g.output?.expectedBucketOwner],
-    ] as const) {
-      if (owner !== undefined && owner !== account) {
-        throw new ManifestError(
-          "ManifestGenerationFailure",
-          `${field} is ${owner}, but the bucket is owned by ${account}.`,
-        );
-      }
-    }
-    const backend = this.options.backend;
-    if (!backend.listVersions) {
-      throw new ManifestError("ManifestGenerationFailure", "This sandbox backend cannot list buckets.");
-    }
-    let versions: SourceObjectVersion[];
-    try {
-      versions = await backend.listVersions(g.sourceBucket);
-    } catch (err) {
-      throw new ManifestError(
-        "ManifestGenerationFailure",
-        `Listing the source bucket ${g.sourceBucket} failed: ${errorText(err)}`,
-      );
-    }
-    const keys = this.behaviours.generatedManifestKeys;
-    const tasks = generatedTasks(g.sourceBucket, selectObjects(versions, g.filter), keys);
-    // Only the "EmptyList" reading writes a list of nothing (emptyGeneratorEnding).
-    const writesList = tasks.length > 0 || this.behaviours.emptyGeneratorJob === "EmptyList";
-    if (g.enableManifestOutput && g.output && writesList) {
-      const output = g.output;
-      if (!backend.writeObject) {
-        throw new ManifestError("ManifestGenerationFailure", "This sandbox backend cannot write objects.");
-      }
-      const files = generatedManifestFiles(job.id, g.sourceBucket, output, tasks, new Date());
-      let etag = "";
-      for (const f of files) {
-        try {
-          ({ etag } = await backend.writeObject(output.bucket, f.key, f.body, f.contentType, output.encryption));
-        } catch (err) {
-          throw new ManifestError(
-            "ManifestGenerationFailure",
-            `Writing the generated manifest s3://${output.bucket}/${f.key} failed: ${errorText(err)}`,
-          );
-        }
-      }
-      const manifestFile = files[files.length - 1];
-      if (manifestFile) {
-        job.generatedManifest = {
-          format: GENERATED_MANIFEST_FORMAT,
-          bucket: output.bucket,
-          key: manifestFile.key,
-          etag: stripQuotes(etag),
-          dataKeys: files.slice(0, -1).map((f) => f.key),
-        };
-      }
-    }
-    return tasks;
-  }
-
-  private async readManifest(m: ManifestSpec): Promise<ManifestTask[]> {
-    const manifestObject = await this.readManifestObject(m.bucket, m.key, m.versionId);
-    if (stripQuotes(manifestObject.etag) !== stripQuotes(m.etag)) {
-      throw new ManifestError(
-        "ManifestETagMismatch",
-        `The ETag of manifest s3://${m.bucket}/${m.key} is ${stripQuotes(manifestObject.etag)}, not the ${stripQuotes(m.etag)} given in the job.`,
-      );
-    }
-    const text = manifestObject.body.toString("utf8");
-    if (m.format === "S3BatchOperations_CSV_20180820" && manifestObject.serverSideEncryption?.startsWith("aws:kms")) {
-      // "S3 Batch Operations does not support CSV manifest files that are AWS KMS-encrypted." (see ASSUMPTIONS.md)
-      throw new ManifestError(
-        "ManifestReadFailure",
-        `The CSV manifest s3://${m.bucket}/${m.key} is encrypted with ${manifestObject.serverSideEncryption}; Batch Operations reads CSV manifests encrypted with SSE-S3 only.`,
-      );
-    }
-    if (m.format === "S3BatchOperations_CSV_20180820") return parseCsvManifest(text, m.fields);
-    const inventory = parseInventoryManifest(text);
-    const tasks: ManifestTask[] = [];
-    for (const file of inventory.files) {
-      const data = await this.readManifestObject(inventory.bucket, file);
-      const body = file.endsWith(".gz") ? gunzipSync(data.body) : data.body;
-      tasks.push(...parseInventoryCsv(body.toString("utf8"), inventory.columns));
-    }
-    return tasks;
-  }
-
-  private async readManifestObject(bucket: string, key: string, versionId?: string) {
-    try {
-      return await this.options.backend.getObject(bucket, key, versionId);
-    } catch (err) {
-      const code = err instanceof Error ? err.name : "InternalError";
-      const message = err instanceof Error ? err.message : String(err);
-      throw new ManifestError("ManifestReadFailure", `Reading s3://${bucket}/${key} failed: ${code}: ${message}`);
     }
   }
 
@@ -522,14 +390,6 @@ export class BatchEngine {
       this.timers.add(t);
     });
   }
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-}
-
-function stripQuotes(etag: string): string {
-  return etag.trim().replace(/^"|"$/g, "");
 }
 
 /** The tasks without a result yet; a manifest may name the same object twice, so results are counted, not matched. */

@@ -1,6 +1,6 @@
 import { GetObjectCommand, PutObjectCommand, type PutObjectCommandInput, type S3Client } from "@aws-sdk/client-s3";
 import { SandboxAdmin } from "../admin-client.ts";
-import type { BatchBackend } from "./engine.ts";
+import type { BatchBackend } from "./backend.ts";
 import { findOperation } from "./operations/index.ts";
 
 /**

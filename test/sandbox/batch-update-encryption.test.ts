@@ -15,8 +15,8 @@ import {
 } from "@aws-sdk/client-s3-control";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_IDENTITY } from "../../sandbox/config.ts";
+import type { BatchBackend } from "../../sandbox/s3control/backend.ts";
 import { parseCreateJob } from "../../sandbox/s3control/create-job.ts";
-import type { BatchBackend } from "../../sandbox/s3control/engine.ts";
 import type { ManifestTask } from "../../sandbox/s3control/model.ts";
 import { findOperation } from "../../sandbox/s3control/operations/index.ts";
 import {
