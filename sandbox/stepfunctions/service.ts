@@ -7,12 +7,22 @@ import { type StateMachineDefinition, validateDefinition } from "./engine.ts";
 import { type ExecutionStatus, SandboxExecution, type SavedExecution } from "./executions.ts";
 import { type HistoryEvent, MAX_HISTORY_EVENTS } from "./history.ts";
 import { checkExecutionName, isHere, parseExecutionArn, parseStateMachineArn, sfnError } from "./names.ts";
+import {
+  checkLength,
+  decodeToken,
+  encodeToken,
+  enumError,
+  optionalBoolean,
+  optionalString,
+  pageSize,
+  paginate,
+  required,
+  validation,
+} from "./params.ts";
 import { MAX_PAYLOAD_BYTES } from "./tasks.ts";
 
 const TARGET_PREFIX = "AWSStepFunctions.";
 const MAX_DEFINITION_LENGTH = 1_048_576;
-const DEFAULT_PAGE = 100;
-const MAX_PAGE = 1000;
 const STATUSES = ["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"] as const;
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/;
 
@@ -452,92 +462,6 @@ const seconds = (ms: number) => ms / 1000;
 
 function json(status: number, body: unknown): SandboxResponse {
   return { status, headers: { "content-type": "application/x-amz-json-1.0" }, body: JSON.stringify(body) };
-}
-
-/** A member longer than its model allows: the ValidationException AWS's JSON protocol answers. */
-function checkLength(member: string, length: number, max: number): void {
-  if (length > max) {
-    throw validation(
-      `Value at '${member}' failed to satisfy constraint: Member must have length less than or equal to ${max}`,
-    );
-  }
-}
-
-function validation(detail: string): ServiceError {
-  return sfnError("ValidationException", `1 validation error detected: ${detail}`);
-}
-
-function enumError(member: string, value: string, allowed: readonly string[]): ServiceError {
-  return validation(
-    `Value '${value}' at '${member}' failed to satisfy constraint: Member must satisfy enum value set: [${allowed.join(", ")}]`,
-  );
-}
-
-function required(input: Record<string, unknown>, member: string): string {
-  const v = optionalString(input, member);
-  if (v === undefined)
-    throw validation(`Value null at '${member}' failed to satisfy constraint: Member must not be null`);
-  return v;
-}
-
-function optionalString(input: Record<string, unknown>, member: string): string | undefined {
-  const v = input[member];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== "string") throw sfnError("SerializationException", `'${member}' must be a string`);
-  return v;
-}
-
-function optionalBoolean(input: Record<string, unknown>, member: string): boolean | undefined {
-  const v = input[member];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== "boolean") throw sfnError("SerializationException", `'${member}' must be a boolean`);
-  return v;
-}
-
-/** maxResults: 0–1000; 0 (or none) means the default page of 100. */
-function pageSize(input: Record<string, unknown>): number {
-  const v = input.maxResults;
-  if (v === undefined || v === null) return DEFAULT_PAGE;
-  if (typeof v !== "number" || !Number.isInteger(v)) {
-    throw sfnError("SerializationException", "'maxResults' must be an integer");
-  }
-  if (v < 0)
-    throw validation(
-      `Value '${v}' at 'maxResults' failed to satisfy constraint: Member must have value greater than or equal to 0`,
-    );
-  if (v > MAX_PAGE) {
-    throw validation(
-      `Value '${v}' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to ${MAX_PAGE}`,
-    );
-  }
-  return v === 0 ? DEFAULT_PAGE : v;
-}
-
-/** Offset pagination for list operations; the token is bound to the operation and its filters. */
-function paginate<T>(
-  items: T[],
-  input: Record<string, unknown>,
-  scope: string,
-): { items: T[]; next: { nextToken?: string } } {
-  const limit = pageSize(input);
-  const token = optionalString(input, "nextToken");
-  const offset = token !== undefined ? decodeToken(token, scope) : 0;
-  const end = offset + limit;
-  return { items: items.slice(offset, end), next: end < items.length ? { nextToken: encodeToken(scope, end) } : {} };
-}
-
-function encodeToken(scope: string, position: number): string {
-  return Buffer.from(JSON.stringify({ s: scope, p: position }), "utf8").toString("base64url");
-}
-
-function decodeToken(token: string, scope: string): number {
-  try {
-    const t = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as { s?: unknown; p?: unknown };
-    if (t.s === scope && typeof t.p === "number" && Number.isInteger(t.p) && t.p >= 0) return t.p;
-  } catch {
-    // falls through to InvalidToken
-  }
-  throw sfnError("InvalidToken", `Invalid Token: '${token}'`);
 }
 
 function definedOnly<T extends Record<string, unknown>>(o: T): Partial<T> {
