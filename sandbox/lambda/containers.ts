@@ -21,6 +21,8 @@ export interface ContainerDeps {
   log: (functionName: string, text: string) => void;
 }
 
+/** Lambda's limit on the Init phase of an on-demand function (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html). */
+const INIT_LIMIT_MS = 10_000;
 const BOOTSTRAP = new URL("./runtime-bootstrap.mjs", import.meta.url);
 
 /**
@@ -83,6 +85,7 @@ export class Container {
   private settle: ((outcome: ContainerOutcome) => void) | undefined;
   private invocationLog: string[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private readonly createdAt = Date.now();
   private requestId: string | undefined;
 
   constructor(
@@ -151,20 +154,29 @@ export class Container {
     this.write(`START RequestId: ${requestId} Version: ${LATEST}\n`);
     const outcome = await new Promise<ContainerOutcome>((resolve) => {
       this.settle = resolve;
-      // The function's Timeout covers its cold start too; on expiry the environment is destroyed.
-      this.timer = setTimeout(() => {
-        const seconds = this.fn.timeout.toFixed(2);
-        this.write(`${new Date().toISOString()} ${requestId} Task timed out after ${seconds} seconds\n`);
-        this.dead = true;
-        void this.worker.terminate();
-        this.finish({
-          error: {
-            errorType: "Sandbox.Timedout",
-            errorMessage: `RequestId: ${requestId} Error: Task timed out after ${seconds} seconds`,
-          },
-        });
-      }, timeoutMs);
+      // The Timeout covers the Invoke phase. Init has its own 10 s; an Init still running then goes on under the
+      // function's Timeout, as Lambda retries a slow Init within the first invocation (LAMBDA.md, "Timeout").
+      let deadlineMs: number | undefined;
+      const startTimeout = () => {
+        if (deadlineMs !== undefined || this.settle !== resolve) return deadlineMs;
+        deadlineMs = Date.now() + timeoutMs;
+        this.timer = setTimeout(() => {
+          const seconds = this.fn.timeout.toFixed(2);
+          this.write(`${new Date().toISOString()} ${requestId} Task timed out after ${seconds} seconds\n`);
+          this.dead = true;
+          void this.worker.terminate();
+          this.finish({
+            error: {
+              errorType: "Sandbox.Timedout",
+              errorMessage: `RequestId: ${requestId} Error: Task timed out after ${seconds} seconds`,
+            },
+          });
+        }, timeoutMs);
+        return deadlineMs;
+      };
+      const initLimit = setTimeout(startTimeout, Math.max(0, this.createdAt + INIT_LIMIT_MS - Date.now()));
       void this.initialized.then((initError) => {
+        clearTimeout(initLimit);
         if (this.settle !== resolve) return;
         if (initError) {
           // A failed init leaves no usable environment; the next invocation starts a new one.
@@ -173,6 +185,7 @@ export class Container {
           this.finish({ error: initError });
           return;
         }
+        const deadline = startTimeout() ?? Date.now() + timeoutMs;
         if (crash === "before") {
           this.worker.postMessage({ type: "exit", code: 1 });
           return;
@@ -189,7 +202,7 @@ export class Container {
             invokedFunctionArn,
             memoryLimitInMB: String(this.fn.memorySize),
             logGroupName: `/aws/lambda/${this.fn.name}`,
-            deadlineMs: started + timeoutMs,
+            deadlineMs: deadline,
           },
         });
       });
