@@ -1,4 +1,3 @@
-import { fileURLToPath, pathToFileURL } from "node:url";
 import {
   CreateFunctionCommand,
   GetFunctionConfigurationCommand,
@@ -14,16 +13,13 @@ import {
   type SFNClient,
   UpdateStateMachineCommand,
 } from "@aws-sdk/client-sfn";
-import { strToU8, zipSync } from "fflate";
 import { UnexpectedResponseError } from "../contract/errors.ts";
 import { FunctionPlaceholders, type TaskStateName } from "../contract/states.ts";
 import type { SandboxIdentity } from "../sandbox/config.ts";
 import { httpStatusOf } from "../steps/aws/s3-io.ts";
 import { STEP_FUNCTIONS, stepEnvironment } from "../steps/runtime/functions.ts";
 import { rekeyDefinitionJson, substitute } from "../workflow/definition.ts";
-
-/** The entry every step function runs, as infra/ bundles it for AWS. */
-const LAMBDA_HANDLERS = fileURLToPath(new URL("../steps/runtime/lambda-handlers.ts", import.meta.url));
+import { stepBundle } from "./step-bundle.ts";
 
 export const STATE_MACHINE_NAME = "rekey";
 /** The work bucket the deployment creates, as the CDK stack creates one per account and region. */
@@ -62,8 +58,8 @@ export function functionNameOf(handler: string): string {
 
 /**
  * Deploys rekey into a running sandbox through its AWS APIs, as CDK deploys it to AWS (infra/): the work bucket,
- * one Lambda function per Task state with the handler and environment infra/ gives it, and the state machine from
- * workflow/ with the functions' ARNs substituted. Idempotent: a second call updates what the first created.
+ * one Lambda function per Task state with the handler, environment and bundled step code infra/ gives it, and the
+ * state machine from workflow/ with the functions' ARNs substituted. Idempotent: a second call updates what the first created.
  */
 export async function deployToSandbox(
   clients: { s3: S3Client; lambda: LambdaClient; sfn: SFNClient },
@@ -73,11 +69,10 @@ export async function deployToSandbox(
   const batchRoleArn = sandboxBatchRoleArn(identity);
   await ensureBucket(clients.s3, workBucket);
 
-  // Lambda's Node.js runtime imports `index.mjs` and calls the export the Handler names; the module re-exports the
-  // same entry infra/ bundles, so the sandbox runs the step code from this working tree.
-  const code = zipSync({
-    "index.mjs": strToU8(`export * from ${JSON.stringify(pathToFileURL(LAMBDA_HANDLERS).href)};\n`),
-  });
+  // Lambda's Node.js runtime imports `index.mjs` and calls the export the Handler names. The package is the step
+  // code of this working tree bundled as infra/ bundles it for AWS (local/step-bundle.ts), so a cold start loads one
+  // file, not the steps and the SDK module by module.
+  const { zip: code } = await stepBundle();
   const environment = stepEnvironment({ batchRoleArn, workBucket });
   const functionNames = {} as Record<TaskStateName, string>;
   for (const [state, spec] of Object.entries(STEP_FUNCTIONS) as [

@@ -1,4 +1,3 @@
-import { fileURLToPath } from "node:url";
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import { type IRole, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { Architecture, LoggingFormat, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
@@ -7,18 +6,7 @@ import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
 import type { TaskStateName } from "../../contract/states.ts";
 import { STEP_FUNCTIONS, type StepFunctionSpec } from "../../steps/runtime/functions.ts";
-
-/** The one Lambda entry for every step: it exports one handler per Task state (steps/runtime/lambda-handlers.ts). */
-export const STEP_HANDLERS_ENTRY = fileURLToPath(new URL("../../steps/runtime/lambda-handlers.ts", import.meta.url));
-/** The lockfile NodejsFunction needs to find the project root; the bundle is built from the locked versions. */
-const LOCKFILE = fileURLToPath(new URL("../../package-lock.json", import.meta.url));
-
-/**
- * Bundled as ESM, which the steps are written as. Some bundled dependencies are CommonJS and `require()` Node
- * built-ins, which an ESM bundle cannot do without a `require` in scope: the banner provides one.
- */
-const ESM_REQUIRE_BANNER =
-  "import { createRequire as __rekeyCreateRequire } from 'node:module'; const require = __rekeyCreateRequire(import.meta.url);";
+import { LOCKFILE, STEP_HANDLERS_ENTRY, StepBundling } from "../step-bundling.ts";
 
 /** One Lambda function per Task state, as steps/runtime/functions.ts specifies them, in the units CDK takes. */
 export const StepSpecs = Object.fromEntries(
@@ -83,18 +71,16 @@ export class StepFunction extends Construct {
         ...props.environment,
         NODE_OPTIONS: "--enable-source-maps",
       },
+      // The options local/ builds the sandbox's bundle with too (infra/step-bundling.ts), in CDK's terms.
       bundling: {
-        format: OutputFormat.ESM,
-        target: "node22",
-        mainFields: ["module", "main"],
-        banner: ESM_REQUIRE_BANNER,
-        minify: true,
-        sourceMap: true,
-        // The source map is for stack traces; the sources themselves are in the repository.
-        sourcesContent: false,
-        // Bundle everything, the AWS SDK included: the deployed steps run the SDK versions package-lock.json pins
-        // and the tests ran, not whichever SDK the Lambda runtime ships this month.
-        externalModules: [],
+        format: StepBundling.format === "esm" ? OutputFormat.ESM : OutputFormat.CJS,
+        target: StepBundling.aws.target,
+        mainFields: [...StepBundling.mainFields],
+        banner: StepBundling.banner,
+        minify: StepBundling.aws.minify,
+        sourceMap: StepBundling.sourceMap,
+        sourcesContent: StepBundling.sourcesContent,
+        externalModules: [...StepBundling.externalModules],
         // Never Docker: the local esbuild (a pinned devDependency) builds the bundle.
         forceDockerBundling: false,
       },

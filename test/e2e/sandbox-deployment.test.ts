@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { GetFunctionConfigurationCommand, ListFunctionsCommand } from "@aws-sdk/client-lambda";
 import { HeadBucketCommand } from "@aws-sdk/client-s3";
 import {
@@ -13,6 +14,7 @@ import { deployToSandbox, type SandboxDeployment, sandboxFunctionArns, sandboxWo
 import { type RekeyClients, rekeyClients } from "../../local/sandbox-clients.ts";
 import { startSandboxExecution } from "../../local/sandbox-run.ts";
 import { seedMixedBucket } from "../../local/scenarios/mixed-bucket.ts";
+import { stepBundle } from "../../local/step-bundle.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
 import { STEP_FUNCTIONS, stepEnvironment } from "../../steps/runtime/functions.ts";
@@ -48,7 +50,10 @@ describe("rekey deployed into the sandbox", () => {
     );
   });
 
-  it("creates one function per Task state with the handler, limits and environment infra/ gives it", async () => {
+  it("creates one function per Task state with the handler, limits, environment and bundled code infra/ gives it", async () => {
+    // The package is the step code of this working tree bundled as for AWS (test/e2e/step-bundle.test.ts).
+    const { zip } = await stepBundle();
+    const codeSha256 = createHash("sha256").update(zip).digest("base64");
     const environment = stepEnvironment({ batchRoleArn: deployment.batchRoleArn, workBucket: deployment.workBucket });
     for (const [state, spec] of Object.entries(STEP_FUNCTIONS)) {
       const name = deployment.functionNames[state as keyof typeof STEP_FUNCTIONS];
@@ -58,6 +63,8 @@ describe("rekey deployed into the sandbox", () => {
         Timeout: spec.timeoutSeconds,
         MemorySize: spec.memoryMiB,
         Environment: { Variables: environment },
+        CodeSha256: codeSha256,
+        CodeSize: zip.length,
       });
     }
     expect(deployment.workBucket).toBe(sandboxWorkBucket(sandbox.identity));
