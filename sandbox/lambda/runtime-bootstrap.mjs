@@ -1,7 +1,7 @@
 // The runtime inside one sandbox Lambda container (a worker thread): loads the handler as Lambda's Node.js runtime
 // does, then runs one invocation at a time for sandbox/lambda/containers.ts. Plain JavaScript, because it must load
 // before the TypeScript loader it registers. Protocol: sandbox/LAMBDA.md, "Containers".
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { format } from "node:util";
@@ -68,6 +68,13 @@ async function loadHandler() {
   if (!file) {
     throw runtimeError("Runtime.ImportModuleError", `Error: Cannot find module '${moduleName}'`);
   }
+  // TypeScript handlers (a .ts file, or a small .mjs shim that re-exports one): ES modules, and CommonJS ones (a .ts
+  // file outside any `"type": "module"` package). Registered only for them: the loader rewrites every module it
+  // loads and turns source maps on, which costs a bundled JavaScript handler seconds per cold start.
+  if (file.endsWith(".ts") || /\.ts["']/.test(readFileSync(file, "utf8").slice(0, 4096))) {
+    register();
+    registerCommonJs();
+  }
   let loaded;
   try {
     loaded = await import(pathToFileURL(file).href);
@@ -101,9 +108,6 @@ function call(fn, event, context) {
   });
 }
 
-// TypeScript handlers: ES modules, and CommonJS ones (a .ts file outside any `"type": "module"` package).
-register();
-registerCommonJs();
 let handlerFn;
 try {
   handlerFn = await loadHandler();
