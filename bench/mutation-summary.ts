@@ -7,7 +7,7 @@
  *
  * Usage: tsx bench/mutation-summary.ts [report.json ...]   (default: bench/results/mutation.json)
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 
 type Status = "Killed" | "Survived" | "NoCoverage" | "Timeout" | "CompileError" | "RuntimeError" | "Ignored";
 interface Mutant {
@@ -68,8 +68,9 @@ for (const [file, mutants] of [...files].sort(([a], [b]) => a.localeCompare(b)))
     if (m.status === "Killed" || m.status === "Timeout") c.detected++;
     else if (m.status === "Survived" || m.status === "NoCoverage") c.undetected++;
     const e = explained.find((x) => matches(x, file, m));
-    if (e?.test !== undefined && m.status === "Killed") {
-      const by = (m.killedBy ?? []).map((id) => testNames.get(id) ?? id).join("; ");
+    const by = (m.killedBy ?? []).map((id) => testNames.get(id) ?? id).join("; ");
+    // Listed only when the named test is among the killers: the entry may match an older test's mutant too.
+    if (e?.test !== undefined && m.status === "Killed" && by.includes(e.test)) {
       killedByNewTests.push(
         `| ${where(file, m)} | ${m.mutatorName} | \`${cell(m.replacement ?? "")}\` | ${cell(by)} |`,
       );
@@ -84,6 +85,11 @@ for (const [file, mutants] of [...files].sort(([a], [b]) => a.localeCompare(b)))
   perFile.push(`| ${file} | ${score(c)} | ${c.detected} | ${c.undetected} |`);
 }
 
+const DOMAIN = "steps/domain";
+const unmeasured = readdirSync(DOMAIN)
+  .filter((f) => f.endsWith(".ts") && !files.has(`${DOMAIN}/${f}`))
+  .map((f) => `${DOMAIN}/${f}`);
+
 const md = [
   "# Mutation testing: results",
   "",
@@ -95,6 +101,8 @@ const md = [
   "| File | Score | Detected | Undetected |",
   "|---|---|---|---|",
   ...perFile,
+  "",
+  `Not in the reports, so not measured: ${unmeasured.length === 0 ? "none" : unmeasured.map((f) => `\`${f}\``).join(", ")}.`,
   "",
   "## Surviving mutants",
   "",

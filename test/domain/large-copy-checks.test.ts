@@ -58,12 +58,13 @@ describe("sameTags", () => {
     expect(sameTags({ a: "1" }, { a: "1", b: "2" })).toBe(false);
     expect(sameTags({ a: "1", b: "2" }, { a: "1" })).toBe(false);
     expect(sameTags({}, {})).toBe(true);
+    expect(sameTags({ b: "2", a: "1" }, { a: "1", b: "2" })).toBe(true);
   });
 });
 
 describe("carriedAttributes", () => {
   it("asks only for the target encryption when the source has nothing to carry", () => {
-    expect(carriedAttributes(head({}), {}, KEY, NOW)).toEqual({
+    expect(carriedAttributes(head({}), {}, KEY, NOW)).toStrictEqual({
       Metadata: {},
       StorageClass: "STANDARD",
       ServerSideEncryption: "aws:kms",
