@@ -26,8 +26,10 @@ describe("Reservoir", () => {
     expect(r.items).toHaveLength(3);
     expect(new Set(r.items).size).toBe(3);
     for (const i of r.items) expect(i >= 1 && i <= 10_000).toBe(true);
-    // Replacing slot 0 every time would leave exactly this; a uniform sample does with probability about 1e-11.
+    // Replacing slot 0 every time would leave exactly this; a uniform sample gives it with probability ~1e-11.
     expect(r.items).not.toEqual([10_000, 2, 3]);
+    // Never replacing anything would leave the first three; a uniform sample keeps all three with probability ~1e-11.
+    expect(r.items).not.toEqual([1, 2, 3]);
   });
 });
 

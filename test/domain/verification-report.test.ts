@@ -142,11 +142,25 @@ describe("renderVerification", () => {
     const lines = renderVerification(reportWith(check(counts, findings), none));
     expect(lines[0]).toBe("");
     expect(lines[1]).toMatch(/^Independent check/);
-    expect(lines[2]).not.toContain("listed but not examined");
+    expect(lines[2]).toBe(
+      "  3 examined; non-compliant: 1 rekey could have fixed, 0 written after planning by another writer, 6 rekey cannot fix (skipped)",
+    );
     expect(
       renderVerification(reportWith(undefined, { ...none, reencryptedBy: { "copy-object": 0, multipart: 1 } }))[1],
     ).toBe(
       "Copied directly by rekey: 0 with one CopyObject (keys a Batch manifest cannot carry), 1 part by part (over 5 GiB)",
     );
+  });
+
+  it("lists at most five findings", () => {
+    const fixable = Array.from({ length: 7 }, (_, i) => ({
+      key: `f${i}`,
+      verdict: "left-non-compliant" as const,
+      found: "SSE-S3",
+      reason: "r",
+    }));
+    const none = { reencryptedBy: { "copy-object": 0, multipart: 0 }, copiedWithCopyObject: [] };
+    const lines = renderVerification(reportWith(check({ ...counts, "left-non-compliant": 7 }, fixable), none));
+    expect(lines.filter((l) => l.includes("left-non-compliant: SSE-S3"))).toHaveLength(5);
   });
 });
