@@ -18,6 +18,7 @@ interface Mutant {
   killedBy?: string[];
 }
 interface Report {
+  config?: { mutate?: string[] };
   files: Record<string, { mutants: Mutant[] }>;
   testFiles?: Record<string, { tests: { id: string; name: string }[] }>;
 }
@@ -34,6 +35,7 @@ const RESULTS = "bench/results";
 const reports = (process.argv.length > 2 ? process.argv.slice(2) : [`${RESULTS}/mutation.json`]).map(
   (p) => JSON.parse(readFileSync(p, "utf8")) as Report,
 );
+const commands = reports.map((r) => `\`npx stryker run --mutate '${(r.config?.mutate ?? []).join(",")}'\``);
 const explained = JSON.parse(readFileSync(`${RESULTS}/mutation-explained.json`, "utf8")) as Explanation[];
 
 const files = new Map<string, Mutant[]>();
@@ -95,6 +97,8 @@ const md = [
   "",
   `Written by \`bench/mutation-summary.ts\` on ${new Date().toISOString().slice(0, 10)} from Stryker's JSON report`,
   "(`npm run mutation`; see README.md). Score = (killed + timed out) / (killed + timed out + survived + no coverage).",
+  "",
+  `Stryker runs merged here: ${commands.join("; ")}; then \`npx tsx bench/mutation-summary.ts\` with their reports.`,
   "",
   `Overall: **${score(total)}** (${total.detected} detected, ${total.undetected} undetected, ${unaccounted} unaccounted).`,
   "",
