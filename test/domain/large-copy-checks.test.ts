@@ -193,5 +193,8 @@ describe("encryptionProblems and attributeProblems", () => {
     expect(
       attributeProblems(head({}), head({ ...compliant, StorageClass: "ONEZONE_IA", Metadata: { b: "2" } }), KEY),
     ).toEqual(["storage class is ONEZONE_IA, the source has STANDARD", 'metadata is {"b":"2"}, the source has {}']);
+    expect(attributeProblems(head({ StorageClass: "GLACIER_IR" }), head({ ...compliant }), KEY)).toEqual([
+      "storage class is STANDARD, the source has GLACIER_IR",
+    ]);
   });
 });
