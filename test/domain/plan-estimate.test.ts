@@ -31,7 +31,10 @@ const row = (key: string, o: Partial<InventoryRow> = {}): InventoryRow => ({
   ...o,
 });
 
-/** Three STANDARD copies (300 B), one STANDARD_IA copy (50 B), an SSE-S3 update, two skips (SSE-C 7 B, GLACIER 9 B). */
+/**
+ * Three STANDARD copies (300 B), one STANDARD_IA copy (50 B), an SSE-S3 update, a large copy, two skips (SSE-C 7 B,
+ * GLACIER 9 B).
+ */
 function tally(): RunTally {
   const t = new RunTally();
   const rows = [
@@ -42,6 +45,7 @@ function tally(): RunTally {
     row("s3", { encryptionStatus: "SSE-S3" }),
     row("c-key", { encryptionStatus: "SSE-C", size: 7 }),
     row("cold", { storageClass: "GLACIER", size: 9 }),
+    row("big", { size: 6 * 1024 ** 3 }),
   ];
   for (const r of rows) t.recordClassification(classifyInventoryRow(r), r);
   return t;
@@ -54,6 +58,7 @@ describe("planEstimate", () => {
   it("prices the plan's counts: copies by class, skips summed, the sample capped by what changes", () => {
     const t = tally();
     expect(t.snapshot.updatePlanned.count).toBe(1);
+    expect(t.snapshot.largeCopyPlanned.count).toBe(1);
     const got = planEstimate(
       run(100),
       t,
@@ -70,10 +75,10 @@ describe("planEstimate", () => {
       updateEncryption: { fromSseS3: updatesFrom.sseS3, fromSseKms: updatesFrom.sseKms },
       multipartCopy: multipart,
       skipped: { objects: 2, bytes: 16 },
-      verifySample: 5, // 4 copies + 1 update change; the large copy is not planned in this tally
+      verifySample: 6, // 4 copies, 1 update and 1 large copy change
       versioning: "Enabled",
       noncurrentExpirationDays: 30,
-      inventoryObjectsListed: 7,
+      inventoryObjectsListed: 8,
     });
     expect(got).toEqual({
       oneTimeUsd: e.oneTimeUsd,
