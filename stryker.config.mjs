@@ -1,5 +1,5 @@
 // Mutation testing (`npm run mutation`, not part of CI): would the tests notice a bug in the domain code?
-// Only test/domain runs (vitest.mutation.config.ts): the domain is pure, so its own tests are the ones that should
+// Only test/domain runs (vitest.mutation.config.ts): the domain code makes no AWS calls, so its own tests should
 // catch a change in it, and they run in seconds. The step handlers' tests (test/steps) start a sandbox per file, which
 // under Stryker costs seconds per mutant; end-to-end tests run step code inside the sandbox's Lambda workers, where
 // Stryker cannot switch mutants at all. Results: bench/results/ (see bench/mutation-summary.ts).
@@ -16,6 +16,7 @@ export default {
   timeoutMS: 5_000,
   reporters: ["clear-text", "progress", "json"],
   jsonReporter: { fileName: "bench/results/mutation.json" },
+  // No incremental mode: tried here, it kept a file's survivors after a new test file covering them was added.
   tempDirName: ".stryker-tmp",
   cleanTempDir: "always",
 };
