@@ -84,6 +84,7 @@ describe("judgeObject: the exact finding", () => {
     expect(
       judgeObject("k", found({ StorageClass: "INTELLIGENT_TIERING", ArchiveStatus: "ARCHIVE_ACCESS" }), ctx)?.reason,
     ).toBe(archived);
+    expect(judgeObject("k", found({ StorageClass: "STANDARD" }), ctx)?.verdict).toBe("left-non-compliant");
     expect(judgeObject("k", found({ ServerSideEncryption: "AES256", StorageClass: "GLACIER" }), ctx)?.verdict).toBe(
       "left-non-compliant",
     );
