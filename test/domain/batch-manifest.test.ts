@@ -7,6 +7,7 @@ import {
   manifestKeyTooLong,
   manifestLine,
   parseManifestLine,
+  tryDecodeManifestKey,
 } from "../../steps/domain/batch-manifest.ts";
 
 describe("encodeManifestKey", () => {
@@ -94,5 +95,73 @@ describe("manifestLine", () => {
   it("refuses a bucket name that would break the CSV", () => {
     expect(() => manifestLine("a,b", "k")).toThrow(ManifestWriteError);
     expect(() => manifestLine("", "k")).toThrow(ManifestWriteError);
+  });
+});
+
+/** The error `fn` throws, for its name, message and fix. */
+function thrown(fn: () => unknown): { name: string; message: string; fix?: string } {
+  try {
+    fn();
+  } catch (error) {
+    return error as { name: string; message: string; fix?: string };
+  }
+  throw new Error("expected a throw");
+}
+
+describe("manifest errors say what is wrong and how to fix it", () => {
+  it("a key that is not valid Unicode", () => {
+    const e = thrown(() => encodeManifestKey("a\ud800"));
+    expect(e).toBeInstanceOf(ManifestWriteError);
+    expect(e.message).toMatch(/^The key "a\\ud800" is not valid Unicode/);
+    expect(e.fix).toMatch(/bug/);
+  });
+
+  it("a malformed percent sequence", () => {
+    const e = thrown(() => decodeManifestKey("a%2"));
+    expect(e.message).toMatch(/^The manifest key "a%2" has an invalid percent-encoding/);
+    expect(e.fix).toMatch(/%XX/);
+  });
+
+  it("a bucket name that would break the CSV, and an empty key", () => {
+    const bucket = thrown(() => manifestLine("a,b", "k"));
+    expect(bucket.message).toMatch(/^"a,b" is not a bucket name/);
+    expect(bucket.fix).toMatch(/bug/);
+    const key = thrown(() => manifestLine("b", ""));
+    expect(key).toBeInstanceOf(ManifestWriteError);
+    expect(key.message).toMatch(/^An empty key cannot go into a manifest for bucket b/);
+    expect(key.fix).toMatch(/bug/);
+  });
+
+  it("a key too long once encoded: shown whole up to 200 characters, then cut", () => {
+    // "€" is 9 characters encoded, so 200 of them (1,800) are too long.
+    const at200 = thrown(() => manifestLine("b", "€".repeat(200)));
+    expect(at200.message).toMatch(/^The key "€{200}" is 1800 characters once encoded; .* allows 1024\./);
+    expect(at200.fix).toMatch(/key-too-long-for-manifest/);
+    const at201 = thrown(() => manifestLine("b", "€".repeat(201)));
+    expect(at201.message).toMatch(/^The key "€{200}"… \(201 characters\) is 1809 characters once encoded/);
+  });
+
+  it("a line that is not bucket,key[,versionId]", () => {
+    for (const line of ["b", "b,k,v,x", ",k", "b,", ""]) {
+      const e = thrown(() => parseManifestLine(line));
+      expect([line, e]).toEqual([line, expect.any(InvalidInputError)]);
+      expect(e.message).toContain(`The manifest line ${JSON.stringify(line)} is not bucket,key[,versionId].`);
+      expect(e.fix).toMatch(/two or three/);
+    }
+  });
+});
+
+describe("parseManifestLine and tryDecodeManifestKey", () => {
+  it("drops a CRLF or LF line end, and an empty version", () => {
+    expect(parseManifestLine("b,k\r\n")).toStrictEqual({ bucket: "b", key: "k" });
+    expect(parseManifestLine("b,k\n")).toStrictEqual({ bucket: "b", key: "k" });
+    expect(parseManifestLine("b,k,")).toStrictEqual({ bucket: "b", key: "k" });
+    expect(parseManifestLine("b,k")).toStrictEqual({ bucket: "b", key: "k" });
+    expect(parseManifestLine("b,k,v1")).toStrictEqual({ bucket: "b", key: "k", versionId: "v1" });
+  });
+
+  it("keeps + as +", () => {
+    expect(tryDecodeManifestKey("a+b%20c")).toBe("a+b c");
+    expect(tryDecodeManifestKey("a%2")).toBeUndefined();
   });
 });
