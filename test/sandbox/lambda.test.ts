@@ -259,6 +259,17 @@ describe("Lambda in the sandbox", () => {
     expect(sandbox.lambda.logs("slow-fn")).toMatch(/Task timed out after 1\.00 seconds/);
   });
 
+  it("gives a cold start's Init its own time: a module that loads longer than the Timeout still answers", async () => {
+    // Init is limited to 10 s apart from the function's Timeout (lambda-runtime-environment.html); a plain .mjs
+    // handler that spends 1.5 s loading, with a 1 s Timeout, must not time out.
+    const code = zipOf({
+      "index.mjs":
+        "await new Promise((r) => setTimeout(r, 1500));\nexport const handler = async () => ({ loaded: true });\n",
+    });
+    await create("slow-init-fn", "index.handler", { Timeout: 1, Code: { ZipFile: code } });
+    expect(payloadOf(await invoke("slow-init-fn"))).toEqual({ loaded: true });
+  });
+
   it("gives each function only its own environment, Lambda's variables and the sandbox endpoint", async () => {
     process.env.SANDBOX_TEST_SECRET = "host-only";
     try {
