@@ -10,7 +10,18 @@ import {
   type SelectObjectContentCommandInput,
   type StatsEvent,
 } from "@aws-sdk/client-s3";
+import { EventStreamCodec } from "@smithy/core/event-streams";
+import { fromUtf8, toUtf8 } from "@smithy/core/serde";
 import { beforeAll, describe, expect, it } from "vitest";
+import {
+  contEvent,
+  decodeMessages,
+  encodeMessage,
+  endEvent,
+  errorMessage,
+  recordsEvent,
+  statsEvent,
+} from "../../sandbox/s3/select/event-stream.ts";
 import { awsCliEnv, newTestBucket, s3Error, useSandbox } from "../support/sandbox.ts";
 
 const run = promisify(execFile);
@@ -161,6 +172,38 @@ describe("S3 SelectObjectContent", () => {
     expect(result.records).toBe("3581291,2\n");
   });
 
+  it("evaluates the string functions as the SQL reference's examples do", async () => {
+    await put("strings.csv", "123456789,1112211foobar22211122,AbCdEfG!@#$,       foobar         \n");
+    const result = await select("strings.csv", {
+      Expression:
+        "SELECT SUBSTRING(s._1, 0), SUBSTRING(s._1, 2), SUBSTRING(s._1, -4), SUBSTRING(s._1, 0, 999), " +
+        "SUBSTRING(s._1 FROM 1 FOR 5), TRIM(BOTH '12' FROM s._2), LOWER(s._3), UPPER(s._3), " +
+        "TRIM(LEADING FROM s._4), TRIM(s._4), CHAR_LENGTH(s._1), CHARACTER_LENGTH('') FROM S3Object s",
+      InputSerialization: { CSV: {}, CompressionType: "NONE" },
+    });
+    expect(result.records).toBe(
+      "123456789,23456789,123456789,123456789,12345,foobar,abcdefg!@#$,ABCDEFG!@#$,foobar         ,foobar,9,0\n",
+    );
+  });
+
+  it("scans only the records that start in a ScanRange, as the user guide's example", async () => {
+    await put("range.csv", "A,B\nC,D\nD,E\nE,F\nG,H\nI,J\n");
+    await put("range.csv.gz", gzipSync("A,B\nC,D\n"));
+    const range = (Start: number | undefined, End: number | undefined) =>
+      select("range.csv", {
+        Expression: "SELECT * FROM S3Object",
+        InputSerialization: { CSV: {}, CompressionType: "NONE" },
+        ScanRange: { Start, End },
+      });
+    expect((await range(1, 4)).records).toBe("C,D\n");
+    expect((await range(0, 0)).records).toBe("A,B\n");
+    expect((await range(undefined, 4)).records).toBe("I,J\n");
+    const gzipped = await s3Error(
+      select("range.csv.gz", { Expression: "SELECT * FROM S3Object", ScanRange: { Start: 0, End: 10 } }),
+    );
+    expect(gzipped.name).toBe("UnsupportedScanRangeInput");
+  });
+
   it("refuses SQL it cannot parse with the documented parse error, before any stream", async () => {
     await put("small.csv", "a,b\n");
     const base = { InputSerialization: { CSV: {}, CompressionType: "NONE" as const } };
@@ -298,5 +341,54 @@ describe.runIf(hasCli)("aws s3api select-object-content against the sandbox (ski
       .map((r) => `${r.bucket},${r.key}\n`)
       .join("");
     expect(readFileSync(outfile, "utf8")).toBe(expected);
+  });
+});
+
+describe("S3 Select event-stream encoder", () => {
+  const codec = new EventStreamCodec(toUtf8, fromUtf8);
+
+  it("writes the bytes the SDK's own event-stream codec writes for the same message", () => {
+    const payload = Buffer.from("src-bucket,a+b%2Bc.txt\n");
+    const ours = recordsEvent(payload);
+    const theirs = codec.encode({
+      headers: {
+        ":event-type": { type: "string", value: "Records" },
+        ":content-type": { type: "string", value: "application/octet-stream" },
+        ":message-type": { type: "string", value: "event" },
+      },
+      body: payload,
+    });
+    expect(Buffer.from(theirs).equals(ours)).toBe(true);
+  });
+
+  it("frames every event so that the SDK codec decodes it (CRCs checked) and a flipped byte is refused", () => {
+    const stats = { bytesScanned: 100, bytesProcessed: 250, bytesReturned: 40 };
+    for (const message of [
+      recordsEvent(Buffer.from("a,b\n")),
+      statsEvent(stats),
+      contEvent(),
+      endEvent(),
+      errorMessage("CastFailed", "bad"),
+    ]) {
+      const decoded = codec.decode(message);
+      const ours = decodeMessages(message)[0];
+      expect(Object.fromEntries(Object.entries(decoded.headers).map(([k, v]) => [k, v.value]))).toEqual(ours?.headers);
+      expect(Buffer.from(decoded.body).equals(ours?.payload ?? Buffer.alloc(0))).toBe(true);
+      const damaged = Buffer.from(message);
+      damaged[damaged.length - 5] = (damaged[damaged.length - 5] ?? 0) ^ 0xff;
+      expect(() => codec.decode(damaged)).toThrow(/checksum/i);
+      expect(() => decodeMessages(damaged)).toThrow(/CRC/);
+    }
+  });
+
+  it("matches a hand-computed frame: an End event is 16 bytes of framing plus its headers", () => {
+    const end = endEvent();
+    // :event-type (1+11+1+2+3) + :message-type (1+13+1+2+5) = 18 + 22 = 40 header bytes, no payload.
+    expect(end.readUInt32BE(0)).toBe(56);
+    expect(end.readUInt32BE(4)).toBe(40);
+    expect(end.subarray(12, 52).toString("latin1")).toBe(
+      "\u000b:event-type\u0007\u0000\u0003End\u000d:message-type\u0007\u0000\u0005event",
+    );
+    expect(decodeMessages(Buffer.concat([end, encodeMessage([["x", "y"]], Buffer.from("z"))])).length).toBe(2);
   });
 });
