@@ -142,6 +142,31 @@ describe("S3 SelectObjectContent", () => {
     expect(result.records).toBe(`,"has ""quotes"", commas"\nv4,"has ""quotes"", commas"\n,\n`);
   });
 
+  it("reads and writes the delimiters, quotes and record delimiters the request gives", async () => {
+    await put("pipes.txt", "# a comment line\n'a|b'|'it''s'\nc|d\n");
+    const result = await select("pipes.txt", {
+      Expression: "SELECT s._2, s._1 FROM S3Object s",
+      InputSerialization: {
+        CSV: {
+          FieldDelimiter: "|",
+          QuoteCharacter: "'",
+          QuoteEscapeCharacter: "'",
+          Comments: "#",
+          RecordDelimiter: "\n",
+        },
+        CompressionType: "NONE",
+      },
+      OutputSerialization: { CSV: { FieldDelimiter: "\t", RecordDelimiter: "\r\n", QuoteFields: "ALWAYS" } },
+    });
+    expect(result.records).toBe(`"it's"\t"a|b"\r\n"d"\t"c"\r\n`);
+    const json = await select("pipes.txt", {
+      Expression: "SELECT COUNT(*) AS n, MAX(s._1) FROM S3Object s",
+      InputSerialization: { CSV: { FieldDelimiter: "|", QuoteCharacter: "'", Comments: "#" } },
+      OutputSerialization: { JSON: { RecordDelimiter: "," } },
+    });
+    expect(json.records).toBe(`{"n":2,"_2":"c"},`);
+  });
+
   it("names columns by the header row with FileHeaderInfo USE, case-insensitively unless quoted, and writes JSON", async () => {
     await put("people.csv", "Name,Team,Size\nAda,eng,12\nBob,ops,7\nCyd,eng,30\n");
     const result = await select("people.csv", {
@@ -215,6 +240,8 @@ describe("S3 SelectObjectContent", () => {
       ["SELECT nope(s._1) FROM S3Object s", "UnsupportedFunction"],
       ["SELECT s._0 FROM S3Object s", "InvalidColumnIndex"],
       ["SELECT s._1, COUNT(*) FROM S3Object s", "UnsupportedSqlStructure"],
+      ["SELECT s._1 FROM S3Object s WHERE s._2 > 5", "IncorrectSqlFunctionArgumentType"],
+      ["SELECT s._1 FROM S3Object t", "InvalidTableAlias"],
     ];
     for (const [expression, code] of cases) {
       const err = await s3Error(select("small.csv", { ...base, Expression: expression }));

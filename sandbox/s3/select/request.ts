@@ -48,12 +48,14 @@ export interface SelectRequest {
 /** 256 KB, "The maximum length of a SQL expression" (selecting-content-from-objects). */
 export const MAX_EXPRESSION_BYTES = 256 * 1024;
 
-// Delimiters are single characters such as "\n" or " ": whitespace must survive parsing.
+// Delimiters are single characters such as "\n" or " ": whitespace must survive parsing, and the SDK writes line
+// ends as character references (`&#x0A;`), which only htmlEntities decodes.
 const parser = new XMLParser({
   ignoreAttributes: true,
   parseTagValue: false,
   trimValues: false,
   removeNSPrefix: true,
+  htmlEntities: true,
 });
 
 export function parseSelectRequest(body: Buffer): SelectRequest {
