@@ -1,3 +1,4 @@
+import type { S3Error } from "../errors.ts";
 import { selectErrors } from "./errors.ts";
 
 /** Tokens of the S3 Select SQL subset (https://docs.aws.amazon.com/AmazonS3/latest/userguide/s3-select-sql-reference.html). */
@@ -94,5 +95,69 @@ function quotedRun(sql: string, start: number, quote: string): { text: string; n
     }
     text += ch;
     i += 1;
+  }
+}
+
+/** Reading position over the tokens, with the checks that raise S3's parse errors. */
+export class TokenCursor {
+  protected i = 0;
+
+  constructor(protected readonly tokens: Token[]) {}
+
+  peek(): Token {
+    return this.tokens[this.i] ?? (this.tokens[this.tokens.length - 1] as Token);
+  }
+  next(): Token {
+    const t = this.peek();
+    if (t.kind !== "end") this.i += 1;
+    return t;
+  }
+  upper(): string {
+    const t = this.peek();
+    return t.kind === "word" ? t.upper : "";
+  }
+  isWord(w: string): boolean {
+    return this.upper() === w;
+  }
+  isOp(o: string): boolean {
+    const t = this.peek();
+    return t.kind === "op" && t.text === o;
+  }
+  acceptWord(w: string): boolean {
+    if (!this.isWord(w)) return false;
+    this.i += 1;
+    return true;
+  }
+  acceptOp(o: string): boolean {
+    if (!this.isOp(o)) return false;
+    this.i += 1;
+    return true;
+  }
+  keyword(w: string): void {
+    if (!this.acceptWord(w)) {
+      throw selectErrors.parse(
+        "ParseExpectedKeyword",
+        "Did not find the expected keyword in the SQL expression.",
+        this.at(),
+      );
+    }
+  }
+  op(o: string): void {
+    if (!this.acceptOp(o)) {
+      throw selectErrors.parse(
+        "ParseExpectedTokenType",
+        "Did not find the expected token in the SQL expression.",
+        this.at(),
+      );
+    }
+  }
+  at(t: Token = this.peek()): { token: string; position: number } {
+    return { token: t.kind === "end" ? "<EOF>" : t.text, position: t.position };
+  }
+  unexpected(t: Token = this.peek()): S3Error {
+    return selectErrors.parse("ParseUnexpectedToken", "The SQL expression contains an unexpected token.", this.at(t));
+  }
+  unsupported(t: Token = this.peek()): S3Error {
+    return selectErrors.parse("ParseUnsupportedSyntax", "The SQL expression contains unsupported syntax.", this.at(t));
   }
 }

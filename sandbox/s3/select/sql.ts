@@ -1,7 +1,6 @@
-import type { S3Error } from "../errors.ts";
 import { selectErrors } from "./errors.ts";
 import { bin, combine, type Expr, type ExprParser, parseCall, parseCase, parseCast } from "./functions.ts";
-import { type Token, tokenize } from "./lexer.ts";
+import { type Token, TokenCursor, tokenize } from "./lexer.ts";
 
 /**
  * Translates the S3 Select SQL subset (SELECT list, FROM S3Object [alias], WHERE, LIMIT; the operators, CAST, CASE,
@@ -49,16 +48,17 @@ export function quoteLiteral(s: string): string {
   return `'${s.replace(/'/g, "''")}'`;
 }
 
-class Parser implements ExprParser {
-  private i = 0;
+class Parser extends TokenCursor implements ExprParser {
   private alias: string | undefined;
   private maxColumn = 0;
   private deferred: (() => void)[] = [];
 
   constructor(
-    private readonly tokens: Token[],
+    tokens: Token[],
     private readonly schema: Schema,
-  ) {}
+  ) {
+    super(tokens);
+  }
 
   query(): Translation {
     this.keyword("SELECT");
@@ -297,62 +297,5 @@ class Parser implements ExprParser {
       "Did not find the expected identifier for the alias in the SQL expression.",
       this.at(t),
     );
-  }
-
-  peek(): Token {
-    return this.tokens[this.i] ?? (this.tokens[this.tokens.length - 1] as Token);
-  }
-  next(): Token {
-    const t = this.peek();
-    if (t.kind !== "end") this.i += 1;
-    return t;
-  }
-  upper(): string {
-    const t = this.peek();
-    return t.kind === "word" ? t.upper : "";
-  }
-  isWord(w: string): boolean {
-    return this.upper() === w;
-  }
-  isOp(o: string): boolean {
-    const t = this.peek();
-    return t.kind === "op" && t.text === o;
-  }
-  acceptWord(w: string): boolean {
-    if (!this.isWord(w)) return false;
-    this.i += 1;
-    return true;
-  }
-  acceptOp(o: string): boolean {
-    if (!this.isOp(o)) return false;
-    this.i += 1;
-    return true;
-  }
-  keyword(w: string): void {
-    if (!this.acceptWord(w)) {
-      throw selectErrors.parse(
-        "ParseExpectedKeyword",
-        "Did not find the expected keyword in the SQL expression.",
-        this.at(),
-      );
-    }
-  }
-  op(o: string): void {
-    if (!this.acceptOp(o)) {
-      throw selectErrors.parse(
-        "ParseExpectedTokenType",
-        "Did not find the expected token in the SQL expression.",
-        this.at(),
-      );
-    }
-  }
-  at(t: Token = this.peek()): { token: string; position: number } {
-    return { token: t.kind === "end" ? "<EOF>" : t.text, position: t.position };
-  }
-  unexpected(t: Token = this.peek()): S3Error {
-    return selectErrors.parse("ParseUnexpectedToken", "The SQL expression contains an unexpected token.", this.at(t));
-  }
-  unsupported(t: Token = this.peek()): S3Error {
-    return selectErrors.parse("ParseUnsupportedSyntax", "The SQL expression contains unsupported syntax.", this.at(t));
   }
 }
