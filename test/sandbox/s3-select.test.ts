@@ -175,6 +175,11 @@ describe("S3 SelectObjectContent", () => {
       OutputSerialization: { JSON: {} },
     });
     expect(result.records).toBe(`{"Name":"Ada","sz":"12"}\n{"Name":"Cyd","sz":"30"}\n`);
+    const ignored = await select("people.csv", {
+      Expression: "SELECT s._1 FROM S3Object s WHERE s._2 = 'eng'",
+      InputSerialization: { CSV: { FileHeaderInfo: "IGNORE" }, CompressionType: "NONE" },
+    });
+    expect(ignored.records).toBe("Ada\nCyd\n");
     const missing = await s3Error(
       select("people.csv", {
         Expression: `SELECT s."name" FROM S3Object s`,
