@@ -12,6 +12,7 @@ export const UNKNOWN_JOB_ERRORS = ["NotFoundException", "NoSuchJobException"] as
 export const NEW_OBJECT_METADATA = ["IgnoredWithoutDirective", "Replaces"] as const;
 export const GENERATED_MANIFEST_KEYS = ["UrlEncoded", "Raw"] as const;
 export const RUNTIME_FAILURE_ERRORS = ["Lambda.Unknown", "ErrorType"] as const;
+export const S3_SELECT = ["Available", "NotAvailable"] as const;
 
 export interface Behaviours {
   /**
@@ -47,6 +48,11 @@ export interface Behaviours {
    * `Sandbox.Timedout`). A handler's error keeps its errorType either way.
    */
   runtimeFailureError: (typeof RUNTIME_FAILURE_ERRORS)[number];
+  /**
+   * Whether the account may use S3 Select: closed to new customers since 2024-07-25, so an account that never used
+   * it is refused (NotAvailable: SelectObjectContent answers 405 MethodNotAllowed, sandbox/ASSUMPTIONS.md).
+   */
+  s3Select: (typeof S3_SELECT)[number];
 }
 
 export const DEFAULT_BEHAVIOURS: Readonly<Behaviours> = Object.freeze({
@@ -58,6 +64,7 @@ export const DEFAULT_BEHAVIOURS: Readonly<Behaviours> = Object.freeze({
   generatedManifestKeys: "UrlEncoded",
   updateObjectEncryptionCreatesVersion: false,
   runtimeFailureError: "Lambda.Unknown",
+  s3Select: "Available",
 });
 
 /** The environment variable `rekey sandbox` (and anything starting a sandbox from the environment) reads. */
@@ -103,6 +110,9 @@ export function parseBehaviours(raw: unknown): Partial<Behaviours> {
         break;
       case "runtimeFailureError":
         out.runtimeFailureError = oneOf(name, value, RUNTIME_FAILURE_ERRORS);
+        break;
+      case "s3Select":
+        out.s3Select = oneOf(name, value, S3_SELECT);
         break;
       default:
         throw new BehavioursError(

@@ -13,6 +13,7 @@ import { listObjectsV2, listObjectVersions } from "./listing.ts";
 import * as multipart from "./multipart.ts";
 import * as subresources from "./object-subresources.ts";
 import * as objects from "./objects.ts";
+import { selectObjectContent } from "./select/engine.ts";
 import { S3Store } from "./store.ts";
 import { updateObjectEncryption } from "./update-encryption.ts";
 import { escapeXml } from "./xml.ts";
@@ -35,7 +36,7 @@ export function createS3(deps: { identity: SandboxIdentity; kms: KeyRegistry; be
   };
   const handler: ServiceHandler = async (req) => {
     try {
-      return route(ctx, req);
+      return await route(ctx, req);
     } catch (err) {
       if (err instanceof ServiceError) return errorResponse(err, req);
       throw err;
@@ -51,7 +52,7 @@ export function createS3(deps: { identity: SandboxIdentity; kms: KeyRegistry; be
  * and bucket configuration change in place, without a new version.
  */
 function noteChange(store: S3Store, req: SandboxRequest): void {
-  if (!store.observer || req.method === "GET" || req.method === "HEAD") return;
+  if (!store.observer || req.method === "GET" || req.method === "HEAD" || req.query.has("select")) return;
   try {
     const t = target(req.rawPath);
     if (t.bucket !== "") store.observer(t.bucket, t.key === "" ? undefined : t.key);
@@ -75,7 +76,7 @@ export function target(rawPath: string): S3Target {
   return { bucket: decode(path.slice(0, slash)), key: decode(path.slice(slash + 1)) };
 }
 
-function route(ctx: S3Context, req: SandboxRequest): SandboxResponse {
+function route(ctx: S3Context, req: SandboxRequest): SandboxResponse | Promise<SandboxResponse> {
   const t = target(req.rawPath);
   if (t.bucket === "") {
     if (req.method === "GET") return buckets.listBuckets(ctx);
@@ -141,7 +142,7 @@ function bucketRoute(ctx: S3Context, req: SandboxRequest, bucket: string): Sandb
   throw notImplemented(req);
 }
 
-function objectRoute(ctx: S3Context, req: SandboxRequest, t: S3Target): SandboxResponse {
+function objectRoute(ctx: S3Context, req: SandboxRequest, t: S3Target): SandboxResponse | Promise<SandboxResponse> {
   const q = req.query;
   switch (req.method) {
     case "PUT":
@@ -175,6 +176,7 @@ function objectRoute(ctx: S3Context, req: SandboxRequest, t: S3Target): SandboxR
     case "POST":
       if (q.has("uploads")) return multipart.createMultipartUpload(ctx, req, t);
       if (q.has("uploadId")) return multipart.completeMultipartUpload(ctx, req, t);
+      if (q.has("select") && q.get("select-type") === "2") return selectObjectContent(ctx, req, t);
       break;
   }
   throw notImplemented(req);

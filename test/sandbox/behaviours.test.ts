@@ -116,6 +116,7 @@ describe("the switch set", () => {
       generatedManifestKeys: "UrlEncoded",
       updateObjectEncryptionCreatesVersion: false,
       runtimeFailureError: "Lambda.Unknown",
+      s3Select: "Available",
     });
   });
 
