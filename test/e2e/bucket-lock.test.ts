@@ -1,4 +1,3 @@
-import { ListObjectVersionsCommand, type ListObjectVersionsCommandOutput } from "@aws-sdk/client-s3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { StateNames } from "../../contract/states.ts";
 import type { ExecutionResult } from "../../local/executions.ts";
@@ -7,6 +6,7 @@ import type { MixedBucket } from "../../local/scenarios/mixed-bucket.ts";
 import type { Sandbox } from "../../sandbox/server.ts";
 import { currentBucketLock } from "../../steps/aws/bucket-lock.ts";
 import type { AwsClients } from "../../steps/runtime/clients.ts";
+import { versionPages } from "../support/bucket-snapshot.ts";
 import { runOnScenario, sandboxWithScenario } from "../support/run-scenario.ts";
 
 /**
@@ -37,19 +37,11 @@ describe("one run per bucket", () => {
   /** Versions (and delete markers) per key of the data bucket, read with the real SDK. */
   async function versionsPerKey(): Promise<Map<string, number>> {
     const counts = new Map<string, number>();
-    let page: ListObjectVersionsCommandOutput | undefined;
-    do {
-      page = await clients.s3.send(
-        new ListObjectVersionsCommand({
-          Bucket: scenario.bucket,
-          ...(page?.NextKeyMarker ? { KeyMarker: page.NextKeyMarker } : {}),
-          ...(page?.NextVersionIdMarker ? { VersionIdMarker: page.NextVersionIdMarker } : {}),
-        }),
-      );
+    for await (const page of versionPages(clients.s3, scenario.bucket)) {
       for (const v of [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])]) {
         counts.set(v.Key ?? "", (counts.get(v.Key ?? "") ?? 0) + 1);
       }
-    } while (page.IsTruncated);
+    }
     return counts;
   }
 

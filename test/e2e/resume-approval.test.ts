@@ -1,4 +1,3 @@
-import { ListObjectVersionsCommand, type ListObjectVersionsCommandOutput } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunReport } from "../../contract/final-report.ts";
 import { StateNames } from "../../contract/states.ts";
@@ -9,6 +8,7 @@ import type { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import type { Sandbox } from "../../sandbox/server.ts";
 import { getText } from "../../steps/aws/s3-io.ts";
 import type { AwsClients } from "../../steps/runtime/clients.ts";
+import { versionsPerKey as countVersions } from "../support/bucket-snapshot.ts";
 import { rekey } from "../support/cli.ts";
 import { finalReport, sandboxWithScenario } from "../support/run-scenario.ts";
 
@@ -34,21 +34,7 @@ describe("a re-run that reuses another execution's jobs", () => {
     await sandbox?.close();
   });
 
-  async function versionsPerKey(): Promise<Map<string, number>> {
-    const counts = new Map<string, number>();
-    let page: ListObjectVersionsCommandOutput | undefined;
-    do {
-      page = await clients.s3.send(
-        new ListObjectVersionsCommand({
-          Bucket: scenario.bucket,
-          ...(page?.NextKeyMarker ? { KeyMarker: page.NextKeyMarker } : {}),
-          ...(page?.NextVersionIdMarker ? { VersionIdMarker: page.NextVersionIdMarker } : {}),
-        }),
-      );
-      for (const v of page.Versions ?? []) counts.set(v.Key ?? "", (counts.get(v.Key ?? "") ?? 0) + 1);
-    } while (page.IsTruncated);
-    return counts;
-  }
+  const versionsPerKey = () => countVersions(clients.s3, scenario.bucket);
 
   /** Starts a run with approval required; resolves once it waits for approval, with its final result to come. */
   function startWaiting(name: string): {

@@ -3,8 +3,6 @@ import {
   CreateMultipartUploadCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
-  ListObjectVersionsCommand,
-  type ListObjectVersionsCommandOutput,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,6 +12,7 @@ import type { MixedBucket } from "../../local/scenarios/mixed-bucket.ts";
 import type { Sandbox } from "../../sandbox/server.ts";
 import { getText, getTextIfExists } from "../../steps/aws/s3-io.ts";
 import type { AwsClients } from "../../steps/runtime/clients.ts";
+import { versionsPerKey as countVersions } from "../support/bucket-snapshot.ts";
 import { finalReport, runOnScenario, sandboxWithScenario } from "../support/run-scenario.ts";
 
 /**
@@ -36,21 +35,7 @@ describe("after a manifest ETag mismatch", () => {
     await sandbox?.close();
   });
 
-  async function versionsPerKey(): Promise<Map<string, number>> {
-    const counts = new Map<string, number>();
-    let page: ListObjectVersionsCommandOutput | undefined;
-    do {
-      page = await clients.s3.send(
-        new ListObjectVersionsCommand({
-          Bucket: scenario.bucket,
-          ...(page?.NextKeyMarker ? { KeyMarker: page.NextKeyMarker } : {}),
-          ...(page?.NextVersionIdMarker ? { VersionIdMarker: page.NextVersionIdMarker } : {}),
-        }),
-      );
-      for (const v of page.Versions ?? []) counts.set(v.Key ?? "", (counts.get(v.Key ?? "") ?? 0) + 1);
-    } while (page.IsTruncated);
-    return counts;
-  }
+  const versionsPerKey = () => countVersions(clients.s3, scenario.bucket);
 
   /** Uploads the STANDARD copy manifest again, same bytes, as a one-part multipart upload: a different ETag. */
   async function replaceStandardManifest(): Promise<string> {

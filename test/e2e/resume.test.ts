@@ -1,4 +1,3 @@
-import { ListObjectVersionsCommand, type ListObjectVersionsCommandOutput } from "@aws-sdk/client-s3";
 import { DescribeJobCommand, ListJobsCommand } from "@aws-sdk/client-s3-control";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunReport } from "../../contract/final-report.ts";
@@ -10,6 +9,7 @@ import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
 import { getText } from "../../steps/aws/s3-io.ts";
 import type { AwsClients } from "../../steps/runtime/clients.ts";
+import { versionsPerKey as countVersions } from "../support/bucket-snapshot.ts";
 import { rekey } from "../support/cli.ts";
 import { finalReport, runOnScenario } from "../support/run-scenario.ts";
 
@@ -37,21 +37,7 @@ describe("a run after rekey stop resumes without repeating", () => {
     await sandbox?.close();
   });
 
-  async function versionsPerKey(): Promise<Map<string, number>> {
-    const counts = new Map<string, number>();
-    let page: ListObjectVersionsCommandOutput | undefined;
-    do {
-      page = await clients.s3.send(
-        new ListObjectVersionsCommand({
-          Bucket: scenario.bucket,
-          ...(page?.NextKeyMarker ? { KeyMarker: page.NextKeyMarker } : {}),
-          ...(page?.NextVersionIdMarker ? { VersionIdMarker: page.NextVersionIdMarker } : {}),
-        }),
-      );
-      for (const v of page.Versions ?? []) counts.set(v.Key ?? "", (counts.get(v.Key ?? "") ?? 0) + 1);
-    } while (page.IsTruncated);
-    return counts;
-  }
+  const versionsPerKey = () => countVersions(clients.s3, scenario.bucket);
 
   /** Tasks succeeded so far over every job in the account. */
   async function succeededTasks(): Promise<number> {

@@ -35,9 +35,8 @@ export type BucketSnapshot = Map<string, ObjectState>;
 /** Bodies read and hashed only up to this size: larger seeded objects are declared sizes with no bytes to read. */
 const MAX_HASHED_BYTES = 64 * 1024 * 1024;
 
-export async function snapshotBucket(s3: S3Client, bucket: string): Promise<BucketSnapshot> {
-  const versions = new Map<string, number>();
-  const current = new Map<string, string | undefined>();
+/** Every page of a bucket's ListObjectVersions, read with the SDK. */
+export async function* versionPages(s3: S3Client, bucket: string): AsyncGenerator<ListObjectVersionsCommandOutput> {
   let page: ListObjectVersionsCommandOutput | undefined;
   do {
     page = await s3.send(
@@ -47,6 +46,23 @@ export async function snapshotBucket(s3: S3Client, bucket: string): Promise<Buck
         ...(page?.NextVersionIdMarker ? { VersionIdMarker: page.NextVersionIdMarker } : {}),
       }),
     );
+    yield page;
+  } while (page.IsTruncated);
+}
+
+/** How many object versions (delete markers not counted) each key of a bucket has. */
+export async function versionsPerKey(s3: S3Client, bucket: string): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  for await (const page of versionPages(s3, bucket)) {
+    for (const v of page.Versions ?? []) counts.set(v.Key ?? "", (counts.get(v.Key ?? "") ?? 0) + 1);
+  }
+  return counts;
+}
+
+export async function snapshotBucket(s3: S3Client, bucket: string): Promise<BucketSnapshot> {
+  const versions = new Map<string, number>();
+  const current = new Map<string, string | undefined>();
+  for await (const page of versionPages(s3, bucket)) {
     for (const v of page.Versions ?? []) {
       const key = v.Key ?? "";
       versions.set(key, (versions.get(key) ?? 0) + 1);
@@ -54,7 +70,7 @@ export async function snapshotBucket(s3: S3Client, bucket: string): Promise<Buck
     }
     // A key whose latest version is a delete marker has no current object.
     for (const m of page.DeleteMarkers ?? []) if (m.IsLatest) current.delete(m.Key ?? "");
-  } while (page.IsTruncated);
+  }
 
   const snapshot: BucketSnapshot = new Map();
   for (const [key, versionId] of current) {
