@@ -3,7 +3,6 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { DisableKeyCommand, EnableKeyCommand } from "@aws-sdk/client-kms";
 import { DeleteObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
-import { DescribeJobCommand, ListJobsCommand } from "@aws-sdk/client-s3-control";
 import { DescribeExecutionCommand } from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunReport } from "../../contract/final-report.ts";
@@ -15,6 +14,7 @@ import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
 import { getText } from "../../steps/aws/s3-io.ts";
 import type { AwsClients } from "../../steps/runtime/clients.ts";
+import { succeededTasks } from "../support/batch-jobs.ts";
 import { differences, type Expected, type ObjectState, snapshotBucket } from "../support/bucket-snapshot.ts";
 import { finalReport, runOnScenario } from "../support/run-scenario.ts";
 import { until } from "../support/until.ts";
@@ -232,17 +232,9 @@ describe("the sandbox restarted mid-run (its data directory kept)", () => {
         }
       },
     });
-    const succeededTasks = async () => {
-      let n = 0;
-      for (const j of (await clients.s3control.send(new ListJobsCommand({ AccountId: accountId }))).Jobs ?? []) {
-        const d = await clients.s3control.send(new DescribeJobCommand({ AccountId: accountId, JobId: j.JobId }));
-        n += d.Job?.ProgressSummary?.NumberOfTasksSucceeded ?? 0;
-      }
-      return n;
-    };
     await until(
       "the copy jobs to start copying",
-      async () => ((await succeededTasks()) >= 2 ? true : undefined),
+      async () => ((await succeededTasks(clients.s3control, accountId)) >= 2 ? true : undefined),
       60_000,
     );
     await first.close();

@@ -1,4 +1,3 @@
-import { DescribeJobCommand, ListJobsCommand } from "@aws-sdk/client-s3-control";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunReport } from "../../contract/final-report.ts";
 import { StateNames } from "../../contract/states.ts";
@@ -9,6 +8,7 @@ import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
 import { getText } from "../../steps/aws/s3-io.ts";
 import type { AwsClients } from "../../steps/runtime/clients.ts";
+import { succeededTasks } from "../support/batch-jobs.ts";
 import { versionsPerKey as countVersions } from "../support/bucket-snapshot.ts";
 import { rekey } from "../support/cli.ts";
 import { finalReport, runOnScenario } from "../support/run-scenario.ts";
@@ -39,19 +39,6 @@ describe("a run after rekey stop resumes without repeating", () => {
 
   const versionsPerKey = () => countVersions(clients.s3, scenario.bucket);
 
-  /** Tasks succeeded so far over every job in the account. */
-  async function succeededTasks(): Promise<number> {
-    const { Jobs } = await clients.s3control.send(new ListJobsCommand({ AccountId: sandbox.identity.accountId }));
-    let n = 0;
-    for (const j of Jobs ?? []) {
-      const { Job } = await clients.s3control.send(
-        new DescribeJobCommand({ AccountId: sandbox.identity.accountId, JobId: j.JobId }),
-      );
-      n += Job?.ProgressSummary?.NumberOfTasksSucceeded ?? 0;
-    }
-    return n;
-  }
-
   it("start, stop part-way, start again: no object gets a second new version; every object compliant; the report names the earlier run", async () => {
     const before = await versionsPerKey();
     const admin = new SandboxAdmin(sandbox.endpoint);
@@ -71,7 +58,7 @@ describe("a run after rekey stop resumes without repeating", () => {
         }
       },
     });
-    for (let i = 0; (await succeededTasks()) < 3; i++) {
+    for (let i = 0; (await succeededTasks(clients.s3control, sandbox.identity.accountId)) < 3; i++) {
       if (i > 600) throw new Error("the first run's jobs never started copying");
       await new Promise((r) => setTimeout(r, 100));
     }

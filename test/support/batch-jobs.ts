@@ -1,4 +1,9 @@
-import { DescribeJobCommand, type JobDescriptor, type S3ControlClient } from "@aws-sdk/client-s3-control";
+import {
+  DescribeJobCommand,
+  type JobDescriptor,
+  ListJobsCommand,
+  type S3ControlClient,
+} from "@aws-sdk/client-s3-control";
 import { until } from "./until.ts";
 
 /** DescribeJob until the job reaches one of `statuses`; fails naming the job, the status it stayed in and the wanted ones. */
@@ -21,4 +26,14 @@ export async function jobInStatus(
   ).catch((err: Error) => {
     throw new Error(`${err.message} (last seen ${last ?? "unknown"})`);
   });
+}
+
+/** Tasks succeeded so far over every job in the account (ListJobs, then DescribeJob of each). */
+export async function succeededTasks(s3control: S3ControlClient, accountId: string): Promise<number> {
+  let n = 0;
+  for (const j of (await s3control.send(new ListJobsCommand({ AccountId: accountId }))).Jobs ?? []) {
+    const { Job } = await s3control.send(new DescribeJobCommand({ AccountId: accountId, JobId: j.JobId }));
+    n += Job?.ProgressSummary?.NumberOfTasksSucceeded ?? 0;
+  }
+  return n;
 }
