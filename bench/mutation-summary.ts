@@ -1,7 +1,8 @@
 /**
  * Writes bench/results/mutation-summary.md from Stryker's JSON reports (`npm run mutation` runs it after Stryker).
- * Several reports may be given (one per `--mutate` slice); a file in a later report replaces the same file in an
- * earlier one. Each surviving mutant is matched against bench/results/mutation-explained.json: either a reason it
+ * Several reports may be given (one per `--mutate` slice). A file in a later report replaces the same file in an
+ * earlier one; a later run over line ranges of a file (`--mutate 'file.ts:10-20'`, to check new tests against the
+ * survivors) replaces only the mutants it ran, matched by place, mutator and replacement. Each surviving mutant is matched against bench/results/mutation-explained.json: either a reason it
  * is not worth a test, or the test written for it, which the report must then show as killing it. A survivor with
  * neither is listed as unaccounted and the script exits non-zero, so the summary cannot quietly go stale.
  *
@@ -11,6 +12,7 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 
 type Status = "Killed" | "Survived" | "NoCoverage" | "Timeout" | "CompileError" | "RuntimeError" | "Ignored";
 interface Mutant {
+  id: string;
   mutatorName: string;
   replacement?: string;
   location: { start: { line: number; column: number } };
@@ -38,14 +40,35 @@ const reports = (process.argv.length > 2 ? process.argv.slice(2) : [`${RESULTS}/
 const commands = reports.map((r) => `\`npx stryker run --mutate '${(r.config?.mutate ?? []).join(",")}'\``);
 const explained = JSON.parse(readFileSync(`${RESULTS}/mutation-explained.json`, "utf8")) as Explanation[];
 
-const files = new Map<string, Mutant[]>();
-const testNames = new Map<string, string>();
+/** A mutant with the names of the tests that killed it (test ids are only unique within one report). */
+type Measured = Mutant & { killers: string };
+const where = (file: string, m: Mutant) => `${file}:${m.location.start.line}:${m.location.start.column}`;
+const identity = (file: string, m: Mutant) => `${where(file, m)} ${m.mutatorName} ${m.replacement ?? ""}`;
+
+const files = new Map<string, Measured[]>();
 for (const r of reports) {
-  for (const [file, f] of Object.entries(r.files)) files.set(file, f.mutants);
-  for (const t of Object.values(r.testFiles ?? {}).flatMap((f) => f.tests)) testNames.set(t.id, t.name);
+  const testNames = new Map(Object.values(r.testFiles ?? {}).flatMap((f) => f.tests.map((t) => [t.id, t.name])));
+  const ranged = new Set(
+    (r.config?.mutate ?? []).filter((m) => /:\d+(?::\d+)?-\d+/.test(m)).map((m) => m.replace(/:[\d:-]+$/, "")),
+  );
+  for (const [file, f] of Object.entries(r.files)) {
+    const measured = f.mutants.map((m) => ({
+      ...m,
+      killers: (m.killedBy ?? []).map((id) => testNames.get(id) ?? id).join("; "),
+    }));
+    const earlier = files.get(file);
+    if (!ranged.has(file) || earlier === undefined) {
+      files.set(file, measured);
+      continue;
+    }
+    const rerun = new Map(measured.map((m) => [identity(file, m), m]));
+    files.set(
+      file,
+      earlier.map((m) => rerun.get(identity(file, m)) ?? m),
+    );
+  }
 }
 
-const where = (file: string, m: Mutant) => `${file}:${m.location.start.line}:${m.location.start.column}`;
 const matches = (e: Explanation, file: string, m: Mutant) =>
   (where(file, m) === e.where || `${file}:${m.location.start.line}` === e.where) &&
   e.mutator === m.mutatorName &&
@@ -70,7 +93,7 @@ for (const [file, mutants] of [...files].sort(([a], [b]) => a.localeCompare(b)))
     if (m.status === "Killed" || m.status === "Timeout") c.detected++;
     else if (m.status === "Survived" || m.status === "NoCoverage") c.undetected++;
     const e = explained.find((x) => matches(x, file, m));
-    const by = (m.killedBy ?? []).map((id) => testNames.get(id) ?? id).join("; ");
+    const by = m.killers;
     // Listed only when the named test is among the killers: the entry may match an older test's mutant too.
     if (e?.test !== undefined && m.status === "Killed" && by.includes(e.test)) {
       killedByNewTests.push(
@@ -98,7 +121,7 @@ const md = [
   `Written by \`bench/mutation-summary.ts\` on ${new Date().toISOString().slice(0, 10)} from Stryker's JSON report`,
   "(`npm run mutation`; see README.md). Score = (killed + timed out) / (killed + timed out + survived + no coverage).",
   "",
-  `Stryker runs merged here, a file in a later run replacing it from an earlier one: ${commands.join("; ")}; then \`npx tsx bench/mutation-summary.ts\` with their reports.`,
+  `Stryker runs merged here, a file in a later run replacing it from an earlier one (a run over line ranges replacing only its mutants): ${commands.join("; ")}; then \`npx tsx bench/mutation-summary.ts\` with their reports.`,
   "",
   `Over the files measured: **${score(total)}** (${total.detected} detected, ${total.undetected} undetected, ${unaccounted} unaccounted).`,
   "",

@@ -1,9 +1,16 @@
 import type { JobManifestGeneratorFilter } from "@aws-sdk/client-s3-control";
 import { describe, expect, it } from "vitest";
+import { InvariantViolatedError } from "../../contract/errors.ts";
 import { COPYABLE_STORAGE_CLASSES, MAX_COPY_OBJECT_BYTES } from "../../contract/storage-classes.ts";
 import { matches, type SourceObjectVersion } from "../../sandbox/s3control/generator.ts";
 import type { EncryptionFilter, GeneratorFilter } from "../../sandbox/s3control/model.ts";
-import { CANDIDATE_LISTS, type CandidateRoute, classifyCandidate, needsHead } from "../../steps/domain/candidates.ts";
+import {
+  CANDIDATE_LISTS,
+  type CandidateRoute,
+  candidateList,
+  classifyCandidate,
+  needsHead,
+} from "../../steps/domain/candidates.ts";
 
 /** The SDK's filter as the sandbox's generator reads it off the wire (the e2e test sends it for real). */
 function asSandboxFilter(f: JobManifestGeneratorFilter): GeneratorFilter {
@@ -143,5 +150,75 @@ describe("classifyCandidate", () => {
         .map((l) => l.name)
         .sort(),
     ).toEqual(["copy-INTELLIGENT_TIERING", "large-copy", "sse-kms-with-bucket-key"]);
+  });
+});
+
+describe("each candidate list's route", () => {
+  it("is what the list's filter selects, and is found by the list's name", () => {
+    const routes = Object.fromEntries(CANDIDATE_LISTS.map((l) => [l.name, candidateList(l.name).route]));
+    expect(routes).toMatchObject({
+      "copy-STANDARD": { kind: "copy", storageClass: "STANDARD" },
+      "large-copy": { kind: "large-copy" },
+      "update-sse-s3": { kind: "update-encryption", from: "SSE-S3" },
+      "update-sse-kms-without-bucket-key": { kind: "update-encryption", from: "SSE-KMS" },
+      "sse-kms-with-bucket-key": { kind: "check-key" },
+      archived: { kind: "skipped", reason: "archived" },
+      "sse-c": { kind: "skipped", reason: "sse-c" },
+      "dsse-kms": { kind: "skipped", reason: "dsse-kms" },
+    });
+    for (const l of CANDIDATE_LISTS) expect(candidateList(l.name)).toBe(l);
+  });
+
+  it("refuses a list name this version does not know, saying what to do", () => {
+    const refused = (() => {
+      try {
+        candidateList("copy-OUTPOSTS");
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(refused).toBeInstanceOf(InvariantViolatedError);
+    expect(refused).toMatchObject({
+      problem: "No candidate list named copy-OUTPOSTS.",
+      fix: "The generated lists and this version of rekey disagree; start a new run with the version that listed them.",
+    });
+  });
+
+  it("asks HeadObject of no copy list but Intelligent-Tiering's", () => {
+    expect(needsHead({ kind: "copy", storageClass: "STANDARD" })).toBe(false);
+    expect(needsHead({ kind: "copy", storageClass: "INTELLIGENT_TIERING" })).toBe(true);
+    expect(needsHead({ kind: "update-encryption", from: "SSE-S3" })).toBe(false);
+  });
+
+  it("says why a listed object is skipped, and takes an unnamed large object's class as STANDARD", () => {
+    const detail = (route: CandidateRoute, facts: Parameters<typeof classifyCandidate>[2] = {}) =>
+      classifyCandidate(route, "k", facts);
+    expect(detail({ kind: "copy", storageClass: "INTELLIGENT_TIERING" }, { archiveStatus: "ARCHIVE_ACCESS" })).toEqual({
+      kind: "skipped",
+      reason: "archived",
+      detail: "INTELLIGENT_TIERING tier ARCHIVE_ACCESS",
+    });
+    expect(detail({ kind: "large-copy" }, { archiveStatus: "DEEP_ARCHIVE_ACCESS" })).toEqual({
+      kind: "skipped",
+      reason: "archived",
+      detail: "INTELLIGENT_TIERING tier DEEP_ARCHIVE_ACCESS",
+    });
+    expect(detail({ kind: "large-copy" })).toEqual({ kind: "large-copy", storageClass: "STANDARD" });
+    expect(detail({ kind: "check-key" })).toEqual({
+      kind: "skipped",
+      reason: "sse-kms-key-unverified",
+      detail: "SSE-KMS with Bucket Key; HeadObject did not name the key",
+    });
+    expect(detail({ kind: "skipped", reason: "dsse-kms" })).toEqual({
+      kind: "skipped",
+      reason: "dsse-kms",
+      detail: "listed by the manifest generator as dsse-kms",
+    });
+    // Under another key, a key too long for a manifest is copied directly, as any update would be.
+    expect(classifyCandidate({ kind: "check-key" }, "ü".repeat(200), { keyIsTarget: false })).toEqual({
+      kind: "large-copy",
+      storageClass: undefined,
+      why: "key-too-long-for-manifest",
+    });
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { NOT_CURRENT_REASONS, SKIP_REASONS } from "../../contract/reasons.ts";
 import { MAX_COPY_OBJECT_BYTES } from "../../contract/storage-classes.ts";
-import { type Classification, classifyInventoryRow } from "../../steps/domain/classify.ts";
+import { type Classification, classifyInventoryRow, needsKeyCheck } from "../../steps/domain/classify.ts";
 import type { InventoryRow } from "../../steps/domain/inventory.ts";
 
 function row(overrides: Partial<InventoryRow> = {}): InventoryRow {
@@ -174,10 +174,75 @@ describe("classifyInventoryRow", () => {
     );
   });
 
-  it("says why a skipped row was skipped", () => {
-    const c = classifyInventoryRow(row({ storageClass: "REDUCED_REDUNDANCY" }));
+  it.each<[Partial<InventoryRow>, string]>([
+    [{ encryptionStatus: undefined }, "no EncryptionStatus"],
+    [{ encryptionStatus: "sse-c" }, "EncryptionStatus SSE-C"],
+    [{ encryptionStatus: "DSSE-KMS" }, "EncryptionStatus DSSE-KMS"],
+    [{ encryptionStatus: "SSE-Quantum" }, "EncryptionStatus SSE-Quantum"],
+    [{ storageClass: undefined }, "no StorageClass"],
+    [{ storageClass: "glacier" }, "StorageClass GLACIER"],
+    [
+      { storageClass: "INTELLIGENT_TIERING", intelligentTieringAccessTier: "archive" },
+      "INTELLIGENT_TIERING tier ARCHIVE",
+    ],
+    [
+      { storageClass: "INTELLIGENT_TIERING", intelligentTieringAccessTier: "DEEP_ARCHIVE_ACCESS" },
+      "INTELLIGENT_TIERING tier DEEP_ARCHIVE_ACCESS",
+    ],
+    [
+      { storageClass: "REDUCED_REDUNDANCY" },
+      "REDUCED_REDUNDANCY is not in the Batch Operations copy StorageClass enum",
+    ],
+    [{ storageClass: "OUTPOSTS" }, "StorageClass OUTPOSTS is not in the Batch Operations copy StorageClass enum"],
+    [{ size: undefined }, "no Size"],
+    [{ objectLockMode: "COMPLIANCE" }, "ObjectLockMode Compliance"],
+    [{ objectLockMode: "governance" }, "ObjectLockMode Governance"],
+    [{ objectLockLegalHoldStatus: "ON" }, "legal hold on"],
+    [{ objectLockMode: "COMPLIANCE", objectLockLegalHoldStatus: "ON" }, "ObjectLockMode Compliance"],
+    [{ objectLockMode: "GOVERNANCE", objectLockLegalHoldStatus: "ON" }, "ObjectLockMode Governance"],
+    [
+      { encryptionStatus: "SSE-S3", storageClass: "GLACIER", key: "ü".repeat(200) },
+      "200 characters, StorageClass GLACIER",
+    ],
+    [{ encryptionStatus: "SSE-KMS" }, "SSE-KMS, key and Bucket Key status unknown"],
+    [{ encryptionStatus: "SSE-KMS", bucketKeyStatus: "ENABLED" }, "SSE-KMS with Bucket Key, key unknown"],
+  ])("says why a skipped row was skipped: %o", (overrides, detail) => {
+    expect(classifyInventoryRow(row(overrides))).toMatchObject({ kind: "skipped", detail });
+  });
 
-    expect(c).toMatchObject({ kind: "skipped", detail: expect.stringContaining("REDUCED_REDUNDANCY") });
+  it("copies Intelligent-Tiering objects in tiers that need no restore", () => {
+    for (const tier of ["FREQUENT", "INFREQUENT", "ARCHIVE_INSTANT_ACCESS", "ARCHIVE_INSTANT"]) {
+      const r = row({ storageClass: "INTELLIGENT_TIERING", intelligentTieringAccessTier: tier });
+      expect(outcome(classifyInventoryRow(r))).toBe("copy:INTELLIGENT_TIERING");
+    }
+    // The tier of another class means nothing: only Intelligent-Tiering has archive tiers.
+    const standard = row({ storageClass: "STANDARD", intelligentTieringAccessTier: "ARCHIVE_ACCESS" });
+    expect(outcome(classifyInventoryRow(standard))).toBe("copy:STANDARD");
+  });
+
+  it("copies an SSE-S3 key too long for a manifest in the class it is in, STANDARD when the list does not say", () => {
+    const long = { key: "ü".repeat(200), encryptionStatus: "SSE-S3" as const };
+    expect(outcome(classifyInventoryRow(row({ ...long, storageClass: undefined })))).toBe(
+      "large-copy:STANDARD:key-too-long-for-manifest",
+    );
+    expect(outcome(classifyInventoryRow(row({ ...long, storageClass: "standard_ia" })))).toBe(
+      "large-copy:STANDARD_IA:key-too-long-for-manifest",
+    );
+    expect(outcome(classifyInventoryRow(row({ ...long, storageClass: "REDUCED_REDUNDANCY" })))).toBe(
+      "skipped:key-too-long-for-manifest",
+    );
+  });
+
+  it("takes a retention as running until the moment its date passes, and without a planning time", () => {
+    const until = "2026-11-22T00:00:00.000Z";
+    const locked = row({ objectLockMode: "COMPLIANCE", objectLockRetainUntilDate: until });
+    const at = (iso: string) => outcome(classifyInventoryRow(locked, { now: new Date(iso) }));
+    expect(at("2026-11-21T23:59:59.999Z")).toBe("skipped:object-lock-compliance");
+    expect(at(until)).toBe("copy:STANDARD");
+    expect(outcome(classifyInventoryRow(locked))).toBe("skipped:object-lock-compliance");
+    expect(outcome(classifyInventoryRow(locked, {}))).toBe("skipped:object-lock-compliance");
+    const unreadable = row({ objectLockMode: "COMPLIANCE", objectLockRetainUntilDate: "soon" });
+    expect(outcome(classifyInventoryRow(unreadable, { now: new Date(until) }))).toBe("skipped:object-lock-compliance");
   });
 
   describe("the SSE-KMS key hook", () => {
@@ -200,6 +265,10 @@ describe("classifyInventoryRow", () => {
       );
     });
 
+    it("leaves the key unverified when options come without the hook", () => {
+      expect(outcome(classifyInventoryRow(kms, { now: new Date() }))).toBe("skipped:sse-kms-key-unverified");
+    });
+
     it("is not asked about rows that are not SSE-KMS", () => {
       const asked: string[] = [];
       classifyInventoryRow(row(), {
@@ -218,5 +287,19 @@ describe("classifyInventoryRow", () => {
       expect(text.summary.length).toBeGreaterThan(5);
       expect(text.whatToDo.length).toBeGreaterThan(5);
     }
+  });
+
+  describe("needsKeyCheck", () => {
+    it("asks for a key check only for the current SSE-KMS version whose Bucket Key is not known to be off", () => {
+      const kms = { encryptionStatus: "SSE-KMS" };
+      expect(needsKeyCheck(row({ ...kms, bucketKeyStatus: "ENABLED" }))).toBe(true);
+      expect(needsKeyCheck(row({ encryptionStatus: "sse-kms" }))).toBe(true);
+      expect(needsKeyCheck(row({ ...kms, bucketKeyStatus: "DISABLED" }))).toBe(false);
+      expect(needsKeyCheck(row({ ...kms, isLatest: false }))).toBe(false);
+      expect(needsKeyCheck(row({ ...kms, isDeleteMarker: true }))).toBe(false);
+      expect(needsKeyCheck(row({ encryptionStatus: "SSE-S3" }))).toBe(false);
+      expect(needsKeyCheck(row({ encryptionStatus: undefined }))).toBe(false);
+      expect(needsKeyCheck(row())).toBe(false);
+    });
   });
 });

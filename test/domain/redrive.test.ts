@@ -70,6 +70,15 @@ describe("missingFor", () => {
     expect(missingFor(failed(403, "KMS.AccessDeniedException"))).toMatch(/kms:GenerateDataKey and kms:Decrypt/);
     expect(missingFor(failed(403, "AccessDenied"))).toMatch(/s3:GetObject.*s3:PutObject/);
     expect(missingFor(failed(403, undefined))).toMatch(/s3:GetObject.*s3:PutObject/);
+    expect(missingFor(failed(400, "KMS.InvalidKeyUsageException"))).toMatch(/^a symmetric encryption key/);
+    expect(missingFor(failed(403, "AllAccessDisabled"))).toMatch(/^access to the bucket: .*contact AWS Support/);
+  });
+
+  it("reads any other KMS code as an unusable key, not as an S3 permission", () => {
+    expect(missingFor(failed(400, "KMS.KeyUnavailableException"))).toMatch(/^a usable KMS key/);
+    expect(missingFor(failed(400, "PermanentFailure", "KMS.KeyUnavailableException: try later"))).toMatch(
+      /^a usable KMS key/,
+    );
   });
 });
 
@@ -96,6 +105,24 @@ describe("FailedRowSummary", () => {
     ]);
     expect(describeSystemicCauses(causes)).toMatch(
       /^2 task\(s\) failed with AccessDenied \(e\.g\. "k-403-AccessDenied"\): missing s3:GetObject/,
+    );
+  });
+
+  it("puts the largest group first whatever order the rows came in, and names a codeless row by its HTTP status", () => {
+    const s = new FailedRowSummary();
+    s.add({ ...failed(400, "KMS.DisabledException"), key: "first" });
+    s.add({ ...failed(403, undefined), key: "a" });
+    s.add({ ...failed(403, undefined), key: "b" });
+    s.add({ ...failed(undefined, undefined, "KMS.NotFoundException: no such key"), key: "c" });
+    const causes = s.systemicCauses();
+    expect(causes.map((c) => [c.errorCode, c.count, c.sampleKey])).toEqual([
+      ["HTTP 403", 2, "a"],
+      ["KMS.DisabledException", 1, "first"],
+      ["HTTP ?", 1, "c"],
+    ]);
+    expect(describeSystemicCauses(causes.slice(0, 2))).toBe(
+      `2 task(s) failed with HTTP 403 (e.g. "a"): missing ${missingFor(failed(403, undefined))}; ` +
+        `1 task(s) failed with KMS.DisabledException (e.g. "first"): missing ${missingFor(failed(400, "KMS.DisabledException"))}`,
     );
   });
 });
