@@ -176,6 +176,7 @@ describe("each candidate list's route", () => {
       } catch (e) {
         return e;
       }
+      return undefined;
     })();
     expect(refused).toBeInstanceOf(InvariantViolatedError);
     expect(refused).toMatchObject({
