@@ -1,0 +1,283 @@
+import { describe, expect, it } from "vitest";
+import { runReportSchema } from "../../contract/final-report.ts";
+import { NOT_CURRENT_REASONS, SKIP_REASONS, TASK_FAILURE_CATEGORIES } from "../../contract/reasons.ts";
+import { ROUTES } from "../../contract/tally.ts";
+import { classifyInventoryRow } from "../../steps/domain/classify.ts";
+import type { ReportRow } from "../../steps/domain/completion-report.ts";
+import type { InventoryRow } from "../../steps/domain/inventory.ts";
+import { buildRunReport, type RunReportMeta, renderSummary } from "../../steps/domain/run-report.ts";
+import { RunTally } from "../../steps/domain/tally.ts";
+import { independentCheckSection } from "../../steps/domain/verification-report.ts";
+
+// The summary is what an operator reads at the end of a change window (CLI, console, notifications): these tests
+// pin its exact words and numbers, section by section.
+
+const obj = (key: string, overrides: Partial<InventoryRow> = {}): InventoryRow => ({
+  bucket: "src",
+  key,
+  isLatest: true,
+  isDeleteMarker: false,
+  size: 100,
+  storageClass: "STANDARD",
+  encryptionStatus: "NOT-SSE",
+  ...overrides,
+});
+
+const row = (key: string, taskStatus: "succeeded" | "failed", httpStatus = 200, errorCode?: string): ReportRow => ({
+  bucket: "src",
+  key,
+  rawKey: key,
+  taskStatus,
+  httpStatus,
+  resultMessage: "",
+  ...(errorCode ? { errorCode } : {}),
+});
+
+const META: RunReportMeta = {
+  bucket: "src",
+  kmsKeyArn: "arn:aws:kms:us-east-1:111122223333:key/k",
+  startedAt: new Date("2026-01-01T00:00:00Z"),
+  finishedAt: new Date("2026-01-01T01:00:00Z"),
+};
+
+function classifyAll(tally: RunTally, objects: InventoryRow[]): void {
+  for (const o of objects) tally.recordClassification(classifyInventoryRow(o), o);
+}
+
+/**
+ * Four copies (one failing transiently twice, then for good on redrive), an archived and an SSE-C object, a
+ * noncurrent version, and an object an earlier run made compliant; the redrive job recorded before its parent.
+ */
+function redrivenRun(): RunTally {
+  const t = new RunTally();
+  classifyAll(t, [
+    obj("a"),
+    obj("b"),
+    obj("c"),
+    obj("d"),
+    obj("cold", { storageClass: "GLACIER", size: 2048 }),
+    obj("c-key", { encryptionStatus: "SSE-C", size: 0 }),
+    obj("old", { isLatest: false }),
+  ]);
+  t.recordDoneEarlier("run-early", { size: 100 });
+  t.recordJob({
+    operation: "copy",
+    jobId: "job-b",
+    storageClass: "STANDARD",
+    manifestRows: 2,
+    redriveOf: "job-a",
+    attempt: 2,
+  });
+  t.recordJob({ operation: "copy", jobId: "job-a", storageClass: "STANDARD", manifestRows: 4 });
+  t.recordReportRow("job-a", row("a", "succeeded"));
+  t.recordReportRow("job-a", row("b", "succeeded"));
+  t.recordReportRow("job-a", row("c", "failed", 503, "SlowDown"));
+  t.recordReportRow("job-a", row("d", "failed", 503, "SlowDown"));
+  t.recordReportRow("job-b", row("c", "succeeded"));
+  t.recordReportRow("job-b", row("d", "failed", 403, "AccessDenied"));
+  return t;
+}
+
+describe("renderSummary", () => {
+  it("gives every section of a run with a redrive, skips, a failure, earlier work and warnings, in order", () => {
+    const report = buildRunReport(redrivenRun(), { ...META, warnings: ["The inventory is 3 days old."] });
+    const access = TASK_FAILURE_CATEGORIES["access-or-kms"].whatToDo;
+    expect(renderSummary(report)).toBe(
+      [
+        "rekey finished with problems: s3://src",
+        "Target key: arn:aws:kms:us-east-1:111122223333:key/k",
+        "",
+        "  Objects seen                                                  8",
+        "  Re-encrypted                                                  3",
+        "  Already compliant                                             0",
+        "  Skipped                                                       2",
+        "  Failed                                                        1",
+        "  Gone since planning                                           0",
+        "  Changed since planning, compliant through default encryption  0",
+        "  Done by earlier runs (not by this one)                        1",
+        "  Not current (versions, delete markers)                        1",
+        "",
+        "By route:",
+        `  ${ROUTES.copy}: 4 planned (400 B); 3 re-encrypted, 1 failed`,
+        `  ${ROUTES["update-encryption"]}: 0 planned; 0 re-encrypted`,
+        `  ${ROUTES["multipart-copy"]}: 0 planned; 0 re-encrypted`,
+        "",
+        "Done by earlier runs (counted apart from this run's own work):",
+        "  earlier run run-early: 1 object(s) made compliant",
+        "",
+        "Attempts (tasks that failed transiently ran again):",
+        "  attempt 1: job job-a (STANDARD): 4 object(s), 2 succeeded, 2 failed (2 transient, 0 systemic)",
+        "  attempt 2: job job-b (STANDARD, redrive of job-a): 2 object(s), 1 succeeded, 1 failed (0 transient, 1 systemic)",
+        "",
+        "Skipped (not touched):",
+        `  1 archived (2.0 KiB): ${SKIP_REASONS.archived.whatToDo}`,
+        `  1 sse-c: ${SKIP_REASONS["sse-c"].whatToDo}`,
+        "",
+        "Failed:",
+        `  1 access-or-kms: ${access}`,
+        "",
+        "Warnings:",
+        "  The inventory is 3 days old.",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  it("says a bucket with skipped objects still needs attention, and a clean one is done", () => {
+    const skipped = new RunTally();
+    classifyAll(skipped, [obj("cold", { storageClass: "GLACIER" }), obj("ssec", { encryptionStatus: "SSE-C" })]);
+    expect(renderSummary(buildRunReport(skipped, META)).split("\n")[0]).toBe(
+      "rekey finished: s3://src; 2 current object(s) skipped still need attention (see Skipped)",
+    );
+    const clean = new RunTally();
+    classifyAll(clean, [obj("a")]);
+    clean.recordJob({ operation: "copy", jobId: "j", storageClass: "STANDARD", manifestRows: 1 });
+    clean.recordReportRow("j", row("a", "succeeded"));
+    const text = renderSummary(buildRunReport(clean, { ...META, reportLocation: "s3://work/reports/r.json" }));
+    expect(text.split("\n")[0]).toBe(
+      "rekey finished: s3://src; every current object it saw is re-encrypted or was already compliant",
+    );
+    expect(text).not.toContain("Attempts");
+    expect(text).not.toContain("Skipped (not touched)");
+    expect(text).not.toContain("Warnings");
+    expect(text.endsWith("\n\nFull report: s3://work/reports/r.json\n")).toBe(true);
+  });
+
+  it("calls a run with problems when a copy is still pending or the independent check found an object", () => {
+    const pending = new RunTally();
+    classifyAll(pending, [obj("a")]);
+    pending.recordJob({ operation: "copy", jobId: "j", storageClass: "STANDARD", manifestRows: 1 });
+    const text = renderSummary(buildRunReport(pending, META));
+    expect(text.split("\n")[0]).toBe("rekey finished with problems: s3://src");
+    expect(text).toMatch(/\n {2}Still pending {3,}1\n/);
+    expect(text).toContain("\nCounts do not reconcile:\n  Job j: no completion report was read.\n");
+
+    const clean = new RunTally();
+    classifyAll(clean, [obj("a")]);
+    clean.recordJob({ operation: "copy", jobId: "j", storageClass: "STANDARD", manifestRows: 1 });
+    clean.recordReportRow("j", row("a", "succeeded"));
+    const checked = (failing: number) =>
+      buildRunReport(clean, {
+        ...META,
+        independentCheck: independentCheckSection({
+          method: "head-planned-objects",
+          startedAt: "2026-01-01T00:50:00.000Z",
+          finishedAt: "2026-01-01T00:51:00.000Z",
+          examined: 1,
+          unexamined: 0,
+          counts: { "left-non-compliant": failing, "written-after-planning": 0, "not-fixable": 0 },
+          findings:
+            failing > 0
+              ? [{ key: "a", verdict: "left-non-compliant", found: "NOT-SSE class=STANDARD", reason: "r" }]
+              : [],
+          listJobs: [],
+        }),
+      });
+    expect(checked(1).independentCheck?.failing).toBe(1);
+    expect(renderSummary(checked(1)).split("\n")[0]).toBe("rekey finished with problems: s3://src");
+    expect(renderSummary(checked(0)).split("\n")[0]).toMatch(/^rekey finished: s3:\/\/src; every current object/);
+  });
+
+  it("names the jobs this run reused from an earlier run, with their creation time where known", () => {
+    const t = new RunTally();
+    classifyAll(t, [obj("a"), obj("b")]);
+    t.recordDoneEarlier("run-old", { size: 1 });
+    t.recordJob({
+      operation: "copy",
+      jobId: "job-1",
+      storageClass: "STANDARD",
+      manifestRows: 1,
+      createdBy: "run-old",
+      createdAt: "2026-01-01T00:00:00.000Z",
+    });
+    t.recordJob({ operation: "copy", jobId: "job-2", storageClass: "STANDARD", manifestRows: 1, createdBy: "run-old" });
+    t.recordReportRow("job-1", row("a", "succeeded"));
+    t.recordReportRow("job-2", row("b", "succeeded"));
+    const report = buildRunReport(t, META);
+    expect(report.earlierRuns).toEqual([
+      {
+        runId: "run-old",
+        objects: 3,
+        reusedJobs: [{ jobId: "job-1", createdAt: "2026-01-01T00:00:00.000Z" }, { jobId: "job-2" }],
+      },
+    ]);
+    expect(renderSummary(report)).toContain(
+      "\n  earlier run run-old: 3 object(s) made compliant; this run reused its job job-1 created 2026-01-01T00:00:00.000Z, job job-2\n",
+    );
+  });
+});
+
+describe("buildRunReport", () => {
+  it("carries the execution, the inventory and the warnings, and leaves out what it was not given", () => {
+    const full = buildRunReport(redrivenRun(), {
+      ...META,
+      executionArn: "arn:aws:states:us-east-1:111122223333:execution:rekey:run-1",
+      reportLocation: "s3://work/reports/run-1/report.json",
+      inventory: { manifestKey: "inv/src/cfg/2025-12-31T00-00Z/manifest.json", creationTimestamp: new Date(0) },
+      warnings: ["w"],
+    });
+    expect(full).toMatchObject({
+      executionArn: "arn:aws:states:us-east-1:111122223333:execution:rekey:run-1",
+      reportLocation: "s3://work/reports/run-1/report.json",
+      inventory: {
+        manifestKey: "inv/src/cfg/2025-12-31T00-00Z/manifest.json",
+        creationTimestamp: "1970-01-01T00:00:00.000Z",
+      },
+      warnings: ["w"],
+      startedAt: "2026-01-01T00:00:00.000Z",
+      finishedAt: "2026-01-01T01:00:00.000Z",
+    });
+    expect(full.notCurrent).toEqual([
+      {
+        reason: "noncurrent-version",
+        count: 1,
+        bytes: 100,
+        whatToDo: NOT_CURRENT_REASONS["noncurrent-version"].whatToDo,
+      },
+    ]);
+    expect(full.failed).toEqual([
+      {
+        category: "access-or-kms",
+        count: 1,
+        summary: TASK_FAILURE_CATEGORIES["access-or-kms"].summary,
+        whatToDo: TASK_FAILURE_CATEGORIES["access-or-kms"].whatToDo,
+        samples: [expect.objectContaining({ key: "d", httpStatus: 403, errorCode: "AccessDenied" })],
+      },
+    ]);
+    const bare = buildRunReport(redrivenRun(), META);
+    for (const field of ["executionArn", "reportLocation", "inventory", "independentCheck", "copiedDirectly"]) {
+      expect(field in bare, field).toBe(false);
+    }
+    expect(bare.warnings).toEqual([]);
+    expect(runReportSchema.parse(bare)).toEqual(bare);
+  });
+
+  it("gives a reason with no sample keys for objects the multipart copy skipped after planning", () => {
+    const t = new RunTally();
+    t.recordClassification({ kind: "large-copy", storageClass: "STANDARD" }, { key: "big", size: 6e9 });
+    t.recordLargeCopies({
+      reencrypted: 0,
+      "already-compliant": 0,
+      "changed-during-copy": 0,
+      failed: 0,
+      gone: 0,
+      skipped: 1,
+    });
+    const report = buildRunReport(t, META);
+    expect(report.skipped).toEqual([
+      { reason: "changed-before-copy", count: 1, bytes: 0, ...SKIP_REASONS["changed-before-copy"], sampleKeys: [] },
+    ]);
+  });
+
+  it("judges the counts as final: a job whose report was never read is a problem, not a pass", () => {
+    const t = new RunTally();
+    classifyAll(t, [obj("a")]);
+    t.recordJob({ operation: "copy", jobId: "j", storageClass: "STANDARD", manifestRows: 1 });
+    expect(t.reconcile().ok).toBe(true);
+    const report = buildRunReport(t, META);
+    expect(report.reconciliation).toEqual({
+      ok: false,
+      problems: ["Job j: no completion report was read.", "1 planned copies have no outcome yet."],
+    });
+  });
+});
