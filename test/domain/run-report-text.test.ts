@@ -140,6 +140,9 @@ describe("renderSummary", () => {
     expect(text).not.toContain("Attempts");
     expect(text).not.toContain("Skipped (not touched)");
     expect(text).not.toContain("Warnings");
+    expect(text).not.toContain("Done by earlier runs (counted");
+    expect(text).not.toContain("Failed:");
+    expect(text).not.toContain("Counts do not reconcile");
     expect(text.endsWith("\n\nFull report: s3://work/reports/r.json\n")).toBe(true);
   });
 
@@ -150,7 +153,8 @@ describe("renderSummary", () => {
     const text = renderSummary(buildRunReport(pending, META));
     expect(text.split("\n")[0]).toBe("rekey finished with problems: s3://src");
     expect(text).toMatch(/\n {2}Still pending {3,}1\n/);
-    expect(text).toContain("\nCounts do not reconcile:\n  Job j: no completion report was read.\n");
+    expect(text).toContain("1\n\nBy route:");
+    expect(text).toContain(" re-encrypted\n\nCounts do not reconcile:\n  Job j: no completion report was read.\n");
 
     const clean = new RunTally();
     classifyAll(clean, [obj("a")]);
@@ -194,7 +198,7 @@ describe("renderSummary", () => {
     t.recordReportRow("job-1", row("a", "succeeded"));
     t.recordReportRow("job-2", row("b", "succeeded"));
     const report = buildRunReport(t, META);
-    expect(report.earlierRuns).toEqual([
+    expect(report.earlierRuns).toStrictEqual([
       {
         runId: "run-old",
         objects: 3,
@@ -203,6 +207,75 @@ describe("renderSummary", () => {
     ]);
     expect(renderSummary(report)).toContain(
       "\n  earlier run run-old: 3 object(s) made compliant; this run reused its job job-1 created 2026-01-01T00:00:00.000Z, job job-2\n",
+    );
+  });
+  it("aligns the counts on the widest number and lists every settled outcome of a route", () => {
+    const t = new RunTally();
+    classifyAll(
+      t,
+      Array.from({ length: 1200 }, (_, i) => obj(`v${i}`, { isLatest: false })),
+    );
+    for (const key of ["big1", "big2", "big3", "big4", "big5", "big6"]) {
+      t.recordClassification({ kind: "large-copy", storageClass: "STANDARD" }, { key, size: 6e9 });
+    }
+    t.recordLargeCopies({
+      reencrypted: 1,
+      "already-compliant": 1,
+      "changed-during-copy": 1,
+      gone: 1,
+      skipped: 1,
+      failed: 1,
+    });
+    const report = buildRunReport(t, META);
+    const text = renderSummary(report);
+    expect(text).toContain("\n  Objects seen                                                  1,206\n");
+    expect(text).toContain("\n  Re-encrypted                                                      1\n");
+    expect(text).toContain(
+      `\n  ${ROUTES["multipart-copy"]}: 6 planned (33.5 GiB); 1 re-encrypted, 1 already compliant, 2 failed, 1 gone, 1 skipped\n`,
+    );
+    // The multipart copy step reports no per-object failure samples: the categories still appear, with none.
+    expect(report.failed).toStrictEqual([
+      {
+        category: "precondition",
+        count: 1,
+        summary: TASK_FAILURE_CATEGORIES.precondition.summary,
+        whatToDo: TASK_FAILURE_CATEGORIES.precondition.whatToDo,
+        samples: [],
+      },
+      {
+        category: "other",
+        count: 1,
+        summary: TASK_FAILURE_CATEGORIES.other.summary,
+        whatToDo: TASK_FAILURE_CATEGORIES.other.whatToDo,
+        samples: [],
+      },
+    ]);
+  });
+
+  it("says which copies were refused as changed since planning, on their route", () => {
+    const t = new RunTally();
+    classifyAll(t, [obj("a"), obj("b")]);
+    t.recordJob({ operation: "copy", jobId: "j", storageClass: "STANDARD", manifestRows: 2 });
+    t.recordReportRow("j", row("a", "succeeded"));
+    t.recordReportRow("j", row("b", "failed", 412, "PreconditionFailed"), {
+      exists: true,
+      compliant: true,
+      found: "SSE-KMS key=k bucketKey=true",
+    });
+    expect(renderSummary(buildRunReport(t, META))).toMatch(
+      /: 2 planned \(200 B\); 1 re-encrypted, 1 changed since planning \(compliant, not copied\)\n/,
+    );
+  });
+
+  it("names an encryption update job's attempts by operation", () => {
+    const t = new RunTally();
+    classifyAll(t, [obj("s3", { encryptionStatus: "SSE-S3" })]);
+    t.recordJob({ operation: "update-encryption", jobId: "u1", manifestRows: 1 });
+    t.recordReportRow("u1", row("s3", "failed", 503, "SlowDown"));
+    t.recordJob({ operation: "update-encryption", jobId: "u2", manifestRows: 1, redriveOf: "u1" });
+    t.recordReportRow("u2", row("s3", "succeeded"));
+    expect(renderSummary(buildRunReport(t, META))).toContain(
+      "\n  attempt 1: job u1 (encryption update): 1 object(s), 0 succeeded, 1 failed (1 transient, 0 systemic)\n  attempt 2: job u2 (encryption update, redrive of u1): 1 object(s), 1 succeeded, 0 failed (0 transient, 0 systemic)\n",
     );
   });
 });
