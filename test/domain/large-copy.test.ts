@@ -1,11 +1,20 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_PART_BYTES, MAX_PART_BYTES, MAX_PARTS, MIN_PART_BYTES } from "../../contract/large-objects.ts";
+import {
+  DEFAULT_PART_BYTES,
+  LARGE_COPY_OUTCOMES,
+  MAX_PART_BYTES,
+  MAX_PARTS,
+  MIN_PART_BYTES,
+} from "../../contract/large-objects.ts";
 import {
   batchDigest,
   batchKey,
+  COPY_OBJECT_SAMPLES,
   choosePartSize,
   copySourceRange,
+  isProblem,
   type LargeCopyProgress,
+  LargeCopyProgressSchema,
   MAX_OBJECT_BYTES,
   newBatch,
   newProgress,
@@ -198,5 +207,114 @@ describe("batch", () => {
   it("digests the key list and the target key", () => {
     expect(batchDigest("k", ["a", "b"])).not.toBe(batchDigest("k", ["ab"]));
     expect(batchDigest("k", ["a"])).not.toBe(batchDigest("k2", ["a"]));
+  });
+});
+
+describe("what a batch records of each copy", () => {
+  it("counts re-encrypted objects by method, multipart when none is named, and names the keys of single copies", () => {
+    let batch = newBatch("d", 4);
+    batch = settleNext(batch, { key: "m", outcome: "reencrypted" });
+    batch = settleNext(batch, { key: "c1", outcome: "reencrypted", method: "copy-object" });
+    batch = settleNext(batch, { key: "gone", outcome: "gone" });
+    batch = settleNext(batch, { key: "skip", outcome: "skipped", reason: "locked" });
+    expect(batch.reencryptedBy).toStrictEqual({ "copy-object": 1, multipart: 1 });
+    expect(batch.copiedWithCopyObject).toStrictEqual(["c1"]);
+    expect(batch.problems.map((p) => p.key)).toStrictEqual(["skip"]);
+    expect(summarizeBatch(batch, 5)).toStrictEqual({
+      total: 4,
+      processed: 4,
+      counts: { reencrypted: 2, "already-compliant": 0, "changed-during-copy": 0, gone: 1, skipped: 1, failed: 0 },
+      problems: [{ key: "skip", outcome: "skipped", reason: "locked" }],
+      problemsOmitted: 0,
+      reencryptedBy: { "copy-object": 1, multipart: 1 },
+    });
+    expect(newBatch("d", 0)).toMatchObject({
+      reencryptedBy: { "copy-object": 0, multipart: 0 },
+      copiedWithCopyObject: [],
+    });
+  });
+
+  it("names at most COPY_OBJECT_SAMPLES keys copied with one CopyObject, and no multipart ones", () => {
+    let batch = newBatch("d", 30);
+    for (let i = 0; i < 25; i++)
+      batch = settleNext(batch, { key: `k${i}`, outcome: "reencrypted", method: "copy-object" });
+    batch = settleNext(batch, { key: "big", outcome: "reencrypted", method: "multipart" });
+    expect(batch.copiedWithCopyObject).toStrictEqual(Array.from({ length: COPY_OBJECT_SAMPLES }, (_, i) => `k${i}`));
+    expect(COPY_OBJECT_SAMPLES).toBe(20);
+    expect(batch.reencryptedBy).toStrictEqual({ "copy-object": 25, multipart: 1 });
+  });
+
+  it("lists changed, skipped and failed objects as problems, and keeps reasons up to 300 characters whole", () => {
+    expect(LARGE_COPY_OUTCOMES.filter(isProblem)).toStrictEqual(["changed-during-copy", "skipped", "failed"]);
+    let batch = newBatch("d", 3);
+    batch = settleNext(batch, { key: "a", outcome: "failed", reason: "r".repeat(300) });
+    batch = settleNext(batch, { key: "b", outcome: "failed", reason: "s".repeat(301) });
+    batch = settleNext(batch, { key: "c", outcome: "failed" });
+    const [a, b, c] = summarizeBatch(batch, 3).problems;
+    expect(a?.reason).toBe("r".repeat(300));
+    expect(b?.reason).toBe(`${"s".repeat(299)}…`);
+    expect(c?.reason).toBeUndefined();
+  });
+
+  it("digests the key list into a hex string", () => {
+    expect(batchDigest("k", ["a"])).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe("the saved progress of one object", () => {
+  const progress = (): LargeCopyProgress =>
+    newProgress({
+      bucket: "b",
+      key: "k",
+      kmsKeyArn: "arn:k",
+      source: { etag: '"e-2"', size: 10 * MiB },
+      partBytes: 5 * MiB,
+      uploadId: "u",
+      tags: {},
+      now: new Date(0),
+    });
+
+  it("starts copying, and reads back through its schema; what is out of range is refused", () => {
+    const p = progress();
+    expect(p.state).toBe("copying");
+    expect(LargeCopyProgressSchema.parse(p)).toStrictEqual(p);
+    for (const state of ["copying", "completing", "settled"] as const) {
+      expect(LargeCopyProgressSchema.parse({ ...p, state }).state).toBe(state);
+    }
+    const refused = (change: Record<string, unknown>) => LargeCopyProgressSchema.safeParse({ ...p, ...change }).success;
+    expect(refused({ state: "done" })).toBe(false);
+    expect(refused({ uploadId: "" })).toBe(false);
+    expect(refused({ partBytes: MIN_PART_BYTES - 1 })).toBe(false);
+    expect(refused({ partBytes: MAX_PART_BYTES + 1 })).toBe(false);
+    expect(refused({ partBytes: MAX_PART_BYTES })).toBe(true);
+    expect(refused({ invocations: 0 })).toBe(false);
+    expect(refused({ invocations: 2 })).toBe(true);
+    expect(refused({ parts: [{ partNumber: 0, etag: '"a"' }] })).toBe(false);
+    expect(refused({ parts: [{ partNumber: MAX_PARTS + 1, etag: '"a"' }] })).toBe(false);
+    expect(refused({ parts: [{ partNumber: MAX_PARTS, etag: '"a"' }] })).toBe(true);
+    expect(refused({ parts: [{ partNumber: 2, etag: "" }] })).toBe(false);
+    expect(refused({ parts: [{ partNumber: 2 }] })).toBe(false);
+    expect(refused({ source: { etag: "", size: 1 } })).toBe(false);
+    expect(refused({ source: { etag: '"e"', size: 1 } })).toBe(true);
+    expect(refused({ source: { size: 1 } })).toBe(false);
+  });
+
+  it("adopts a listed part whose ETag differs from the saved one, and leaves an identical one as it is", () => {
+    const plan = planParts(10 * MiB, 5 * MiB);
+    const saved = withPart(progress(), { partNumber: 1, etag: '"old"' });
+    const adopted = withListedParts(
+      saved,
+      [
+        { partNumber: 1, etag: '"new"', size: 5 * MiB },
+        { partNumber: 2, etag: '"two"', size: 5 * MiB },
+      ],
+      plan,
+    );
+    expect(adopted.parts).toStrictEqual([
+      { partNumber: 1, etag: '"new"' },
+      { partNumber: 2, etag: '"two"' },
+    ]);
+    const same = withListedParts(adopted, [{ partNumber: 2, etag: '"two"', size: 5 * MiB }], plan);
+    expect(same).toBe(adopted);
   });
 });
