@@ -123,6 +123,14 @@ describe("renderSummary", () => {
     );
   });
 
+  it("names a copy job's class STANDARD when the job does not record one (jobs from before classes were recorded)", () => {
+    const report = buildRunReport(redrivenRun(), META);
+    const jobs = report.jobs.map(({ storageClass: _, ...job }) => job);
+    expect(renderSummary({ ...report, jobs })).toContain("\n  attempt 1: job job-a (STANDARD): 4 object(s)");
+    const ia = report.jobs.map((job) => ({ ...job, storageClass: "STANDARD_IA" as const }));
+    expect(renderSummary({ ...report, jobs: ia })).toContain("\n  attempt 1: job job-a (STANDARD_IA): 4 object(s)");
+  });
+
   it("says a bucket with skipped objects still needs attention, and a clean one is done", () => {
     const skipped = new RunTally();
     classifyAll(skipped, [obj("cold", { storageClass: "GLACIER" }), obj("ssec", { encryptionStatus: "SSE-C" })]);
