@@ -136,6 +136,21 @@ describe("planParts", () => {
     expect(() => planParts(GiB, MiB)).toThrow(RangeError);
     expect(() => planParts(0, 5 * MiB)).toThrow(RangeError);
   });
+
+  it("says what is wrong with a size it refuses", () => {
+    expect(() => planParts(0, 5 * MiB)).toThrow(
+      new RangeError("A multipart copy needs a whole number of bytes of at least 1, not 0."),
+    );
+    expect(() => planParts(MAX_OBJECT_BYTES + 1, MAX_PART_BYTES)).toThrow(
+      new RangeError("53687091200001 bytes is larger than S3's largest object (53687091200000 bytes)."),
+    );
+    expect(() => planParts(6 * GiB, MAX_PART_BYTES + 1)).toThrow(
+      new RangeError("A part must be 5 MiB to 5 GiB, not 5368709121 bytes."),
+    );
+    expect(() => planParts(6 * GiB, 5 * MiB - 1)).toThrow(
+      new RangeError("A part must be 5 MiB to 5 GiB, not 5242879 bytes."),
+    );
+  });
 });
 
 describe("progress", () => {
