@@ -64,7 +64,7 @@ export class HeadObjects {
  * files written are the same, line for line, as if each batch had waited for its own HEADs.
  */
 export class OrderedBatches<T> {
-  private readonly pending: { rows: number; ready: Promise<T> }[] = [];
+  private readonly pending: { rows: number; ready: Promise<T>; settled: boolean }[] = [];
   private pendingRows = 0;
 
   constructor(
@@ -72,13 +72,24 @@ export class OrderedBatches<T> {
     private readonly maxPendingRows = ROWS_PENDING,
   ) {}
 
-  /** Queues a batch of `rows` rows being prepared; writes the oldest while more than the bound wait. */
+  /**
+   * Queues a batch of `rows` rows being prepared. Writes the oldest batches already prepared (rows kept no longer
+   * than their HEADs take), then waits for the oldest while more than the bound wait.
+   */
   async push(rows: number, ready: Promise<T>): Promise<void> {
+    const entry = { rows, ready, settled: false };
     // A failed batch fails the step when its turn to be written comes; until then it must not count as unhandled.
-    ready.catch(() => undefined);
-    this.pending.push({ rows, ready });
+    ready.then(
+      () => {
+        entry.settled = true;
+      },
+      () => {
+        entry.settled = true;
+      },
+    );
+    this.pending.push(entry);
     this.pendingRows += rows;
-    while (this.pendingRows > this.maxPendingRows) await this.writeOldest();
+    while (this.pending[0]?.settled || this.pendingRows > this.maxPendingRows) await this.writeOldest();
   }
 
   /** Writes every batch still queued. */

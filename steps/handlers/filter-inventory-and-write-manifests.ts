@@ -239,7 +239,11 @@ class ResumingWriter {
     private readonly earlier: EarlierWork,
     /** Every HeadObject of the plan goes through this one bound. */
     readonly heads: HeadObjects,
-  ) {}
+  ) {
+    this.nothingEarlier = earlier.size.keys === 0 && earlier.size.unreportedJobs === 0;
+  }
+
+  private readonly nothingEarlier: boolean;
 
   get tally() {
     return this.writer.tally;
@@ -252,6 +256,8 @@ class ResumingWriter {
 
   /** What to write for each object of a batch: planned, or done by an earlier run. Reads EarlierWork only. */
   async prepare(batch: { object: PlannedObject; result: Classification }[]): Promise<Prepared[]> {
+    // Most plans have no earlier work: every verdict would be "plan".
+    if (this.nothingEarlier) return batch;
     const verdicts = batch.map(({ object, result }): EarlierVerdict => {
       if (result.kind === "copy" || result.kind === "update-encryption") {
         return this.earlier.verdict(object.key, object.lastModified);
