@@ -1,158 +1,184 @@
 /**
- * The in-Lambda inventory filter (inventoryRows + classifyInventoryRow) against the floor of any such filter:
- * gunzip alone, discarding the output, over the same file in the same run. Each phase runs in a fresh child
- * process so its peak RSS is its own. Rows: BENCH_ROWS (default 1,000,000).
+ * The real "Filter inventory and write manifests" step (handler, domain and adapter code; S3 stubbed in-process by
+ * bench/stub-s3.ts, HeadObject answering after BENCH_HEAD_MS, default 10) against two baselines on the same file in
+ * the same run: gunzip alone (the floor of any filter), and DuckDB with one thread reading the gzipped CSV with a
+ * WHERE equivalent to the filter's and writing the result to a file. The parser alone (parse + classify, no S3)
+ * shows where the step's time goes. Each phase runs in its own child process, so its peak RSS is its own.
+ * Rows: BENCH_ROWS, a comma-separated list (default 500000,5000000); the files compress like real inventories
+ * (bench/inventory-file.ts).
  */
 import { fork } from "node:child_process";
-import { once } from "node:events";
-import { createReadStream, createWriteStream } from "node:fs";
-import { mkdtemp, rm, stat } from "node:fs/promises";
+import { createReadStream } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createGunzip, createGzip } from "node:zlib";
+import { createGunzip } from "node:zlib";
 import { InvalidInputError, InvariantViolatedError } from "../contract/errors.ts";
+import { RunOptionsSchema } from "../contract/run-context.ts";
 import { classifyInventoryRow } from "../steps/domain/classify.ts";
-import {
-  type InventoryColumn,
-  type InventoryRow,
-  inventoryRowBatches,
-  inventoryRows,
-} from "../steps/domain/inventory.ts";
+import { inventoryRowBatches } from "../steps/domain/inventory.ts";
+import { writeManifests } from "../steps/handlers/filter-inventory-and-write-manifests.ts";
+import { silentLogger } from "../steps/runtime/log.ts";
+import { BENCH_BUCKET, COLUMNS, generateInventory } from "./inventory-file.ts";
 import type { BenchResult, Measurement } from "./run.ts";
+import { stubClients } from "./stub-s3.ts";
 
-const COLUMNS: InventoryColumn[] = [
-  "Bucket",
-  "Key",
-  "VersionId",
-  "IsLatest",
-  "IsDeleteMarker",
-  "Size",
-  "StorageClass",
-  "EncryptionStatus",
-  "BucketKeyStatus",
-];
-
-const PHASES = ["gunzip-only", "inventoryRows", "inventoryRows+classify", "inventoryRowBatches+classify"] as const;
+const PHASES = ["gunzip", "parse+classify", "step", "step-capped", "duckdb"] as const;
 type Phase = (typeof PHASES)[number];
+
+interface PhaseInput {
+  phase: Phase;
+  file: string;
+  bytes: number;
+  md5: string;
+  headMs: number;
+}
 
 interface PhaseResult {
   phase: Phase;
-  rows: number;
   seconds: number;
-  peakRssDeltaBytes: number;
-  peakHeapDeltaBytes: number;
-  kinds: Record<string, number>;
+  /** The child's peak resident set, the whole process (Node, the code loaded, DuckDB's native memory). */
+  peakRssBytes: number;
+  /** Its resident set before the phase began: what loading the code cost. */
+  startRssBytes: number;
+  detail: string;
 }
 
-const SAMPLE_EVERY = 16_384;
+const REGION = "us-east-1";
+const TARGET_KEY = "arn:aws:kms:us-east-1:111122223333:key/00000000-0000-0000-0000-00000000beef";
+const OTHER_KEY = "arn:aws:kms:us-east-1:111122223333:key/00000000-0000-0000-0000-0000000000ff";
 
-/** Deterministic row mix resembling a mixed bucket; the same seed gives the same file. */
-async function generateInventory(file: string, rows: number): Promise<void> {
-  const gzip = createGzip();
-  const out = createWriteStream(file);
-  gzip.pipe(out);
-  let seed = 42;
-  const next = (): number => {
-    seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0;
-    return seed / 0x1_0000_0000;
-  };
-  const encryption = [
-    "NOT-SSE",
-    "NOT-SSE",
-    "NOT-SSE",
-    "SSE-S3",
-    "SSE-S3",
-    "SSE-KMS",
-    "SSE-KMS",
-    "SSE-C",
-    "NOT-SSE",
-    "SSE-S3",
-  ];
-  const classes = ["STANDARD", "STANDARD", "STANDARD", "STANDARD_IA", "GLACIER", "INTELLIGENT_TIERING", "GLACIER_IR"];
-  for (let start = 0; start < rows; start += 1000) {
-    let chunk = "";
-    for (let i = start; i < Math.min(rows, start + 1000); i++) {
-      const r = next();
-      const enc = encryption[Math.floor(r * encryption.length)] ?? "NOT-SSE";
-      const cls = classes[Math.floor(next() * classes.length)] ?? "STANDARD";
-      const latest = next() < 0.8;
-      const marker = next() < 0.03;
-      const size = next() < 0.01 ? 6_000_000_000 : Math.floor(next() * 50_000_000);
-      const bucketKey = enc === "SSE-KMS" ? (next() < 0.5 ? "ENABLED" : "DISABLED") : "";
-      chunk += `"src-bucket","data%2F2020%2F${i % 12}%2Fpart+${i}+%E2%9C%93+file%2B${Math.floor(r * 1e6)}.parquet","v${i.toString(36)}x","${latest}","${marker}","${marker ? "" : size}","${cls}","${enc}","${bucketKey}"\n`;
-    }
-    if (!gzip.write(chunk)) await once(gzip, "drain");
-  }
-  gzip.end();
-  await once(out, "finish");
-}
-
-function gcIfExposed(): void {
-  (globalThis as { gc?: () => void }).gc?.();
-}
-
-async function runPhase(phase: Phase, file: string): Promise<PhaseResult> {
-  gcIfExposed();
-  const rssBefore = process.memoryUsage.rss();
-  const heapBefore = process.memoryUsage().heapUsed;
-  let peakHeap = heapBefore;
-  let peakRss = rssBefore;
-  const sample = (): void => {
-    const m = process.memoryUsage();
-    if (m.heapUsed > peakHeap) peakHeap = m.heapUsed;
-    if (m.rss > peakRss) peakRss = m.rss;
-  };
-  const kinds: Record<string, number> = {};
-  const tally = (row: InventoryRow): void => {
-    const c = classifyInventoryRow(row);
-    const name = c.kind === "skipped" || c.kind === "not-current" ? `${c.kind}:${c.reason}` : c.kind;
-    kinds[name] = (kinds[name] ?? 0) + 1;
-  };
+async function gunzipOnly(file: string): Promise<string> {
   let rows = 0;
-  const started = performance.now();
-  if (phase === "gunzip-only") {
-    for await (const chunk of createReadStream(file).pipe(createGunzip()) as AsyncIterable<Buffer>) {
-      // Count lines so the baseline's rows/s compares like with like; memchr-speed, negligible next to inflate.
-      let at = chunk.indexOf(10);
-      while (at >= 0) {
-        rows += 1;
-        at = chunk.indexOf(10, at + 1);
-      }
-      sample();
-    }
-  } else if (phase === "inventoryRowBatches+classify") {
-    for await (const batch of inventoryRowBatches(createReadStream(file), COLUMNS, file)) {
-      for (const row of batch) tally(row);
-      rows += batch.length;
-      if (rows % SAMPLE_EVERY < batch.length) sample();
-    }
-  } else {
-    const classify = phase === "inventoryRows+classify";
-    for await (const row of inventoryRows(createReadStream(file), COLUMNS, file)) {
+  for await (const chunk of createReadStream(file).pipe(createGunzip()) as AsyncIterable<Buffer>) {
+    // Lines are counted so the baseline's rows/s compares like with like; memchr-speed, negligible next to inflate.
+    let at = chunk.indexOf(10);
+    while (at >= 0) {
       rows += 1;
-      if (classify) tally(row);
-      if (rows % SAMPLE_EVERY === 0) sample();
+      at = chunk.indexOf(10, at + 1);
     }
   }
+  return `${rows.toLocaleString("en-US")} lines`;
+}
+
+async function parseAndClassify(file: string): Promise<string> {
+  let rows = 0;
+  let current = 0;
+  for await (const batch of inventoryRowBatches(createReadStream(file), COLUMNS, file)) {
+    for (const row of batch) if (classifyInventoryRow(row).kind !== "not-current") current += 1;
+    rows += batch.length;
+  }
+  return `${rows.toLocaleString("en-US")} rows, ${current.toLocaleString("en-US")} current`;
+}
+
+async function realStep(input: PhaseInput): Promise<string> {
+  const manifestKey = `inventory/${BENCH_BUCKET}/bench/2026-01-01T00-00Z/manifest.json`;
+  const dataKey = `inventory/${BENCH_BUCKET}/bench/data/0.csv.gz`;
+  const manifest = {
+    sourceBucket: BENCH_BUCKET,
+    destinationBucket: "arn:aws:s3:::inventory-destination",
+    version: "2016-11-30",
+    creationTimestamp: "1767225600000",
+    fileFormat: "CSV",
+    fileSchema: COLUMNS.join(", "),
+    files: [{ key: dataKey, size: input.bytes, MD5checksum: input.md5 }],
+  };
+  const { s3, s3control, stats } = stubClients({
+    region: REGION,
+    texts: new Map([[manifestKey, JSON.stringify(manifest)]]),
+    files: new Map([[dataKey, input.file]]),
+    headLatencyMs: input.headMs,
+    // Half the objects HeadObject is asked about are under the target key (compliant), half under another key.
+    keyOf: (key) => (key.charCodeAt(key.length - 9) % 2 === 0 ? TARGET_KEY : OTHER_KEY),
+  });
+  const unused = new Proxy({}, { get: () => () => Promise.reject(new Error("not used by the filter step")) });
+  const plan = await writeManifests.run(
+    {
+      run: {
+        runId: "bench",
+        executionId: `arn:aws:states:${REGION}:111122223333:execution:rekey:bench`,
+        bucket: BENCH_BUCKET,
+        kmsKeyArn: TARGET_KEY,
+        region: REGION,
+        accountId: "111122223333",
+        workBucket: "work-bucket",
+        source: "inventory",
+        runPrefix: `runs/${BENCH_BUCKET}/bench/`,
+        startedAt: new Date().toISOString(),
+        options: RunOptionsSchema.parse({}),
+      },
+      inventory: { found: true, bucket: "inventory-destination", manifestKey, creationTimestamp: "1767225600000" },
+    },
+    {
+      clients: { s3, s3control, sts: unused as never, kms: unused as never, sfn: unused as never },
+      config: { batchRoleArn: "arn:aws:iam::111122223333:role/rekey-batch" },
+      log: silentLogger,
+      now: () => new Date(),
+    },
+  );
+  const planned = plan.manifests.reduce((n, m) => n + m.objects, 0);
+  const detail = [
+    `${planned.toLocaleString("en-US")} in manifests`,
+    `${stats.heads.toLocaleString("en-US")} HEADs, at most ${stats.maxHeadsInFlight} in flight`,
+    `${(stats.uploadedBytes / MB).toFixed(0)} MB uploaded`,
+  ].join("; ");
+  return detail;
+}
+
+async function duckdb(file: string, dir: string): Promise<string> {
+  const { DuckDBInstance } = await import("@duckdb/node-api");
+  // One thread, as the step's one JavaScript thread (zlib's inflate runs on the libuv pool in both cases).
+  const instance = await DuckDBInstance.create(":memory:", { threads: "1" });
+  const db = await instance.connect();
+  const columns = `{${COLUMNS.map((c) => `'${c}': 'VARCHAR'`).join(", ")}}`;
+  const out = join(dir, "duckdb-out.csv");
+  // The rows a plan routes somewhere other than "compliant" or "not current": what the step's manifests hold.
+  const result = await db.run(
+    `COPY (SELECT "Bucket", "Key", "StorageClass", "EncryptionStatus" FROM read_csv('${file}', header = false, ` +
+      `delim = ',', quote = '"', escape = '"', compression = 'gzip', columns = ${columns}) ` +
+      `WHERE "IsLatest" = 'true' AND "IsDeleteMarker" = 'false' AND ("EncryptionStatus" <> 'SSE-KMS' ` +
+      `OR "BucketKeyStatus" <> 'ENABLED')) TO '${out}' (HEADER false)`,
+  );
+  const written = result.rowsChanged;
+  db.closeSync();
+  instance.closeSync();
+  return `${written.toLocaleString("en-US")} rows written`;
+}
+
+async function runPhase(input: PhaseInput, dir: string): Promise<PhaseResult> {
+  (globalThis as { gc?: () => void }).gc?.();
+  const startRssBytes = process.memoryUsage.rss();
+  const started = performance.now();
+  const run =
+    input.phase === "gunzip"
+      ? gunzipOnly(input.file)
+      : input.phase === "parse+classify"
+        ? parseAndClassify(input.file)
+        : input.phase === "step" || input.phase === "step-capped"
+          ? realStep(input)
+          : duckdb(input.file, dir);
+  const detail = await run;
   const seconds = (performance.now() - started) / 1000;
-  sample();
-  const maxRss = process.resourceUsage().maxRSS * 1024;
   return {
-    phase,
-    rows,
+    phase: input.phase,
     seconds,
-    peakRssDeltaBytes: Math.max(peakRss, maxRss) - rssBefore,
-    peakHeapDeltaBytes: peakHeap - heapBefore,
-    kinds,
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    startRssBytes,
+    detail,
   };
 }
 
-function runPhaseInChild(phase: Phase, file: string): Promise<PhaseResult> {
+function runPhaseInChild(input: PhaseInput): Promise<PhaseResult> {
   return new Promise((resolve, reject) => {
     const child = fork(fileURLToPath(import.meta.url), [], {
-      execArgv: ["--import", "tsx", "--expose-gc"],
-      env: { ...process.env, REKEY_BENCH_PHASE: phase, REKEY_BENCH_FILE: file },
+      execArgv: [
+        "--import",
+        "tsx",
+        "--expose-gc",
+        ...(input.phase === "step-capped" ? [`--max-old-space-size=${CAPPED_OLD_SPACE_MB}`] : []),
+      ],
+      env: { ...process.env, REKEY_BENCH_PHASE: JSON.stringify(input) },
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
     let result: PhaseResult | undefined;
@@ -162,71 +188,103 @@ function runPhaseInChild(phase: Phase, file: string): Promise<PhaseResult> {
     child.on("error", reject);
     child.on("exit", (code) => {
       if (result && code === 0) resolve(result);
-      else reject(new Error(`bench phase ${phase} exited with code ${code}`));
+      else reject(new Error(`bench phase ${input.phase} exited with code ${code}`));
     });
   });
 }
 
 const MB = 1024 * 1024;
 
-export default async function inventoryFilterBench(): Promise<BenchResult> {
-  const rows = Number(process.env.BENCH_ROWS ?? 1_000_000);
-  const dir = await mkdtemp(join(tmpdir(), "rekey-bench-"));
-  const file = join(dir, "inventory.csv.gz");
-  try {
-    const genStarted = performance.now();
-    await generateInventory(file, rows);
-    const genSeconds = (performance.now() - genStarted) / 1000;
-    const { size } = await stat(file);
+/**
+ * The step again with V8's old space capped: V8 grows its heap when it may, so peak RSS alone does not say whether
+ * live memory grows with rows; the step finishing at this cap, at any row count, says it does not.
+ */
+const CAPPED_OLD_SPACE_MB = 64;
 
-    const results: PhaseResult[] = [];
-    for (const phase of PHASES) results.push(await runPhaseInChild(phase, file));
-    const [baseline] = results;
-    if (!baseline) {
-      throw new InvariantViolatedError("The bench measured no baseline before the phases it compares with it.", {
-        fix: "Keep the gunzip baseline first in the phase list.",
-      });
-    }
-
-    const measurements: Measurement[] = results.map((r) => ({
-      name: r.phase === "gunzip-only" ? "gunzip only (baseline)" : r.phase,
-      values: {
-        rows: r.rows,
-        seconds: r.seconds,
-        "rows/s": Math.round(r.rows / r.seconds),
-        "time x baseline": r.seconds / baseline.seconds,
-        "peak RSS delta MB": r.peakRssDeltaBytes / MB,
-        "RSS x baseline": r.peakRssDeltaBytes / Math.max(baseline.peakRssDeltaBytes, 1),
-        "peak heap delta MB": r.peakHeapDeltaBytes / MB,
-      },
-    }));
-    const filtered = results.find((r) => r.phase === "inventoryRows+classify");
-    const kinds = Object.entries(filtered?.kinds ?? {})
-      .sort(([a], [b]) => a.localeCompare(b))
-      .map(([k, n]) => `${k}=${n}`)
-      .join(", ");
-    return {
-      title: `Inventory filter: ${rows.toLocaleString("en-US")} rows, ${(size / MB).toFixed(1)} MB gzip (generated in ${genSeconds.toFixed(1)} s)`,
-      measurements,
-      notes: [
-        `outcomes: ${kinds}`,
-        "Each phase runs in its own process; 'x baseline' ratios compare with gunzip alone over the same file.",
-      ],
-    };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
+function phaseName(phase: Phase, headMs: number): string {
+  switch (phase) {
+    case "step":
+      return `step, HEAD ${headMs} ms`;
+    case "step-capped":
+      return `step, HEAD ${headMs} ms, old space ${CAPPED_OLD_SPACE_MB} MB`;
+    case "duckdb":
+      return "duckdb, 1 thread";
+    default:
+      return phase;
   }
 }
 
-const childPhase = process.env.REKEY_BENCH_PHASE;
-const childFile = process.env.REKEY_BENCH_FILE;
-if (childPhase !== undefined && childFile !== undefined && process.send) {
-  const phase = PHASES.find((p) => p === childPhase);
-  if (!phase) {
-    throw new InvalidInputError(`Unknown bench phase ${childPhase}.`, {
+function rowCounts(): number[] {
+  const counts = (process.env.BENCH_ROWS ?? "500000,5000000").split(",").map((s) => Number(s.trim()));
+  if (counts.some((n) => !Number.isSafeInteger(n) || n <= 0)) {
+    throw new InvalidInputError(
+      `BENCH_ROWS is "${process.env.BENCH_ROWS}"; expected row counts such as 500000,5000000.`,
+      {
+        fix: "Set BENCH_ROWS to one or more positive integers separated by commas.",
+      },
+    );
+  }
+  return counts;
+}
+
+export default async function inventoryFilterBench(): Promise<BenchResult> {
+  const headMs = Number(process.env.BENCH_HEAD_MS ?? 10);
+  const dir = await mkdtemp(join(tmpdir(), "rekey-bench-"));
+  const measurements: Measurement[] = [];
+  const notes: string[] = [];
+  try {
+    for (const rows of rowCounts()) {
+      const file = join(dir, `inventory-${rows}.csv.gz`);
+      const { bytes, md5 } = await generateInventory(file, rows);
+      const results: PhaseResult[] = [];
+      for (const phase of PHASES) results.push(await runPhaseInChild({ phase, file, bytes, md5, headMs }));
+      await rm(file, { force: true });
+      const gunzip = results.find((r) => r.phase === "gunzip");
+      const duck = results.find((r) => r.phase === "duckdb");
+      if (!gunzip || !duck) {
+        throw new InvariantViolatedError("The bench lost a baseline it measured.", {
+          fix: "Keep gunzip and duckdb in the phase list.",
+        });
+      }
+      const label = `${rows.toLocaleString("en-US")} rows (${(bytes / rows).toFixed(0)} gz B/row)`;
+      for (const r of results) {
+        measurements.push({
+          name: `${label}: ${phaseName(r.phase, headMs)}`,
+          values: {
+            seconds: r.seconds,
+            "rows/s": Math.round(rows / r.seconds),
+            "x gunzip speed": gunzip.seconds / r.seconds,
+            "x duckdb speed": duck.seconds / r.seconds,
+            "peak RSS MB": Math.round(r.peakRssBytes / MB),
+            "start RSS MB": Math.round(r.startRssBytes / MB),
+          },
+        });
+        if (r.detail) notes.push(`${label}, ${r.phase}: ${r.detail}`);
+      }
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  return {
+    title: "Inventory filter: the real step (S3 stubbed) against gunzip alone and DuckDB on the same files",
+    measurements,
+    notes: [
+      ...notes,
+      "'x gunzip speed' and 'x duckdb speed' are rows/s over the baseline's rows/s on the same file (1.0 = as fast).",
+      "Each phase runs in its own process; peak RSS is that whole process (start RSS: Node and the code loaded).",
+    ],
+  };
+}
+
+const childInput = process.env.REKEY_BENCH_PHASE;
+if (childInput !== undefined && process.send) {
+  const input = JSON.parse(childInput) as PhaseInput;
+  if (!PHASES.includes(input.phase)) {
+    throw new InvalidInputError(`Unknown bench phase ${input.phase}.`, {
       fix: "Run the benchmarks with npm run bench; it names the phases itself.",
     });
   }
-  const result = await runPhase(phase, childFile);
+  const dir = await mkdtemp(join(tmpdir(), "rekey-bench-phase-"));
+  const result = await runPhase(input, dir).finally(() => rm(dir, { recursive: true, force: true }));
   process.send(result, undefined, {}, () => process.exit(0));
 }

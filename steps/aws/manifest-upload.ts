@@ -12,17 +12,27 @@ import { InvariantViolatedError, UnexpectedResponseError } from "../../contract/
 const RETRY_FIX = "Start the step again (a new run of the same inventory reuses everything already written).";
 
 /** S3's part sizes are 5 MiB to 5 GiB; 8 MiB parts reach 80 GB objects within the 10,000-part limit. */
-const PART_BYTES = 8 * 1024 * 1024;
+export const PART_BYTES = 8 * 1024 * 1024;
+
+/** The first buffer of an upload; it doubles as lines come, up to one part. */
+const FIRST_BUFFER_BYTES = 64 * 1024;
 
 /**
  * Writes lines into one S3 object holding at most one part in memory: a single PutObject for small objects, a
  * multipart upload once the object outgrows a part. A failed step calls abort(), which removes the uploaded
  * parts, so no partial object is ever left behind; re-running a step rewrites the same key.
  *
- * (lib-storage's Upload was not used: its abort() returns before the multipart upload is aborted.)
+ * Lines are encoded straight into one buffer of the upload's own (allocated outside Node's shared 8 KiB pool, and
+ * reused for every part), never into a Buffer per line: small Buffers are slices of pool slabs shared by every
+ * upload, so an upload that never reached a part kept alive the slabs, and with them the lines of every other
+ * upload already sent, and a plan's memory grew with its manifests. A part is exactly PART_BYTES (a line may span
+ * two parts; S3 joins parts byte for byte), the last one what remains.
+ *
+ * Writes must be awaited one at a time. (lib-storage's Upload was not used: its abort() returns before the
+ * multipart upload is aborted.)
  */
 export class LineUpload {
-  private chunks: Buffer[] = [];
+  private buffer: Buffer = EMPTY;
   private bufferedBytes = 0;
   private uploadId: string | undefined;
   private readonly parts: CompletedPart[] = [];
@@ -43,39 +53,68 @@ export class LineUpload {
 
   async write(line: string): Promise<void> {
     this.requireOpen();
-    const bytes = Buffer.from(line, "utf8");
-    this.chunks.push(bytes);
-    this.bufferedBytes += bytes.length;
     this.lines += 1;
-    if (this.bufferedBytes >= PART_BYTES) await this.uploadPart();
+    // A UTF-16 code unit is at most 3 UTF-8 bytes, so this bound saves measuring most lines.
+    const room = this.buffer.length - this.bufferedBytes;
+    if (line.length * 3 <= room) {
+      this.bufferedBytes += this.buffer.write(line, this.bufferedBytes, "utf8");
+      if (this.bufferedBytes === PART_BYTES) await this.uploadPart();
+      return;
+    }
+    const bytes = Buffer.byteLength(line, "utf8");
+    if (this.bufferedBytes + bytes <= PART_BYTES) {
+      this.reserve(this.bufferedBytes + bytes);
+      this.bufferedBytes += this.buffer.write(line, this.bufferedBytes, "utf8");
+      if (this.bufferedBytes === PART_BYTES) await this.uploadPart();
+      return;
+    }
+    // The line crosses a part boundary: its bytes go in pieces. A temporary Buffer, dropped on return.
+    const encoded = Buffer.from(line, "utf8");
+    let at = 0;
+    while (at < encoded.length) {
+      this.reserve(PART_BYTES);
+      const n = encoded.copy(
+        this.buffer,
+        this.bufferedBytes,
+        at,
+        Math.min(encoded.length, at + PART_BYTES - this.bufferedBytes),
+      );
+      this.bufferedBytes += n;
+      at += n;
+      if (this.bufferedBytes === PART_BYTES) await this.uploadPart();
+    }
   }
 
   /** Ends the object and returns its ETag (with quotes, as S3 returns it). */
   async finish(): Promise<string> {
     this.requireOpen();
     this.state = "finished";
-    if (this.uploadId === undefined) {
+    try {
+      if (this.uploadId === undefined) {
+        const out = await this.s3.send(
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key: this.key,
+            Body: this.buffered(),
+            ContentType: this.contentType,
+            ...this.encryption(),
+          }),
+        );
+        return requireEtag(out.ETag, this.bucket, this.key);
+      }
+      if (this.bufferedBytes > 0) await this.uploadPart();
       const out = await this.s3.send(
-        new PutObjectCommand({
+        new CompleteMultipartUploadCommand({
           Bucket: this.bucket,
           Key: this.key,
-          Body: this.take(),
-          ContentType: this.contentType,
-          ...this.encryption(),
+          UploadId: this.uploadId,
+          MultipartUpload: { Parts: this.parts },
         }),
       );
       return requireEtag(out.ETag, this.bucket, this.key);
+    } finally {
+      this.release();
     }
-    if (this.bufferedBytes > 0) await this.uploadPart();
-    const out = await this.s3.send(
-      new CompleteMultipartUploadCommand({
-        Bucket: this.bucket,
-        Key: this.key,
-        UploadId: this.uploadId,
-        MultipartUpload: { Parts: this.parts },
-      }),
-    );
-    return requireEtag(out.ETag, this.bucket, this.key);
   }
 
   /** Abandons the object: parts already uploaded are deleted; nothing becomes visible. Safe to call twice. */
@@ -83,7 +122,7 @@ export class LineUpload {
     if (this.state === "aborted") return;
     const wasFinished = this.state === "finished";
     this.state = "aborted";
-    this.chunks = [];
+    this.release();
     if (this.uploadId !== undefined && !wasFinished) {
       await this.s3.send(
         new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.key, UploadId: this.uploadId }),
@@ -116,10 +155,12 @@ export class LineUpload {
         Key: this.key,
         UploadId: this.uploadId,
         PartNumber: partNumber,
-        Body: this.take(),
+        Body: this.buffered(),
       }),
     );
     this.parts.push({ PartNumber: partNumber, ETag: requireEtag(out.ETag, this.bucket, this.key) });
+    // The part has been sent: its buffer takes the next part's bytes.
+    this.bufferedBytes = 0;
   }
 
   private requireOpen(): void {
@@ -137,13 +178,28 @@ export class LineUpload {
     return this.serverSideEncryption ? { ServerSideEncryption: this.serverSideEncryption } : {};
   }
 
-  private take(): Buffer {
-    const body = Buffer.concat(this.chunks);
-    this.chunks = [];
+  /** Grows the buffer (doubling, at most to a part) so it holds `bytes`; an upload's memory follows its size. */
+  private reserve(bytes: number): void {
+    if (bytes <= this.buffer.length) return;
+    let size = Math.max(this.buffer.length, FIRST_BUFFER_BYTES);
+    while (size < bytes) size *= 2;
+    const grown = Buffer.allocUnsafeSlow(Math.min(size, PART_BYTES));
+    this.buffer.copy(grown, 0, 0, this.bufferedBytes);
+    this.buffer = grown;
+  }
+
+  /** The bytes not yet sent; a view of the buffer, valid until the next write. */
+  private buffered(): Buffer {
+    return this.buffer.subarray(0, this.bufferedBytes);
+  }
+
+  private release(): void {
+    this.buffer = EMPTY;
     this.bufferedBytes = 0;
-    return body;
   }
 }
+
+const EMPTY = Buffer.alloc(0);
 
 function requireEtag(etag: string | undefined, bucket: string, key: string): string {
   if (!etag) throw new UnexpectedResponseError(`S3 returned no ETag for s3://${bucket}/${key}.`, { fix: RETRY_FIX });

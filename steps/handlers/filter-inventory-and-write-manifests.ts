@@ -1,5 +1,4 @@
-import { HeadObjectCommand, type HeadObjectCommandOutput } from "@aws-sdk/client-s3";
-import pLimit from "p-limit";
+import type { HeadObjectCommandOutput } from "@aws-sdk/client-s3";
 import { z } from "zod";
 import { type FoundCandidates, FoundCandidatesSchema, FoundInventorySchema } from "../../contract/candidates.ts";
 import { InventoryFormatError, VerificationFailedError } from "../../contract/errors.ts";
@@ -9,11 +8,12 @@ import { StateNames } from "../../contract/states.ts";
 import type { CopyStorageClass } from "../../contract/storage-classes.ts";
 import { GeneratedListKeys } from "../aws/candidate-lists.ts";
 import { readEarlierWork } from "../aws/earlier-work.ts";
+import { HeadObjects, OrderedBatches } from "../aws/head-pipeline.ts";
 import { currentPlanGeneration, type PlannedObject, PlanWriter } from "../aws/plan-writer.ts";
-import { getStreamWithMd5, getText, httpStatusOf, putJson } from "../aws/s3-io.ts";
+import { getStreamWithMd5, getText, putJson } from "../aws/s3-io.ts";
 import { type CandidateRoute, candidateList, classifyCandidate, needsHead } from "../domain/candidates.ts";
 import { type Classification, classifyInventoryRow, needsKeyCheck } from "../domain/classify.ts";
-import type { EarlierVerdict, EarlierWork } from "../domain/earlier-work.ts";
+import type { EarlierDoer, EarlierVerdict, EarlierWork } from "../domain/earlier-work.ts";
 import { type EncryptionStatus, type InventoryRow, inventoryRowBatches } from "../domain/inventory.ts";
 import { type InventoryManifest, parseInventoryManifest, requireColumns } from "../domain/inventory-manifest.ts";
 import { planEstimate } from "../domain/plan-estimate.ts";
@@ -24,7 +24,8 @@ import { defineStep, type StepDeps } from "../runtime/step.ts";
  * generator's lists (each list's filter decides its route, steps/domain/candidates.ts). Either way the data files
  * are streamed once; planned copies go into one manifest per storage class, encryption updates into one manifest,
  * objects over 5 GiB into a list for the multipart copy, skipped objects into skipped.csv with their reason. Memory
- * holds one line of each file, the upload buffers and the counts, whatever the bucket's size.
+ * holds the rows waiting for their HeadObject answers (at most ROWS_PENDING, steps/aws/head-pipeline.ts), one part
+ * per file being written and the counts, whatever the bucket's size.
  */
 export const writeManifests = defineStep({
   state: StateNames.writeManifests,
@@ -85,7 +86,7 @@ export const writeManifests = defineStep({
     let written: Awaited<ReturnType<PlanWriter["finish"]>>;
     try {
       await writer.start();
-      await source.read(new ResumingWriter(run, writer, earlier, deps));
+      await source.read(new ResumingWriter(run, writer, earlier, new HeadObjects(clients.s3, run.bucket)));
       written = await writer.finish();
     } catch (err) {
       await writer.abort();
@@ -131,18 +132,22 @@ async function readInventory(
   writer: ResumingWriter,
 ): Promise<void> {
   const now = deps.now();
+  const batches = writer.batches();
+  const prepare = async (batch: InventoryRow[]) => {
+    const heads = await writer.heads.each(batch.filter(needsKeyCheck));
+    const options = { sseKmsKeyIsTarget: (r: InventoryRow) => underTargetKey(run, heads.get(r.key)), now };
+    return writer.prepare(batch.map((row) => ({ object: row, result: classifyInventoryRow(row, options) })));
+  };
   for (const file of manifest.files) {
-    await streamDataFile(run, manifest, file, deps, async (batch) => {
-      const heads = await headEach(run, batch.filter(needsKeyCheck), deps);
-      const options = { sseKmsKeyIsTarget: (r: InventoryRow) => underTargetKey(run, heads.get(r.key)), now };
-      await writer.addBatch(batch.map((row) => ({ object: row, result: classifyInventoryRow(row, options) })));
-    });
+    await streamDataFile(run, manifest, file, deps, (batch) => batches.push(batch.length, prepare(batch)));
     deps.log.info("inventory file read", {
       bucket: run.bucket,
       file: file.key,
+      // Rows written so far: those of the last batches may still wait for their HeadObject answers.
       seen: writer.tally.snapshot.seen.count,
     });
   }
+  await batches.drain();
 }
 
 /** Every generated list: each object routed by its list, with HeadObject where the list cannot tell enough. */
@@ -152,6 +157,7 @@ async function readCandidateLists(
   deps: StepDeps,
   writer: ResumingWriter,
 ): Promise<void> {
+  const batches = writer.batches();
   for (const listed of found.lists) {
     const list = candidateList(listed.name);
     const text = await getText(deps.clients.s3, listed.bucket, listed.manifestKey);
@@ -171,35 +177,10 @@ async function readCandidateLists(
         file,
         deps,
         async (rows) => {
-          // How the generator writes keys is not documented (steps/aws/candidate-lists.ts).
+          // How the generator writes keys is not documented (steps/aws/candidate-lists.ts); it is learnt in order.
           const keys = await listKeys.keysOf(rows);
           const batch = rows.map((row, i) => ({ ...row, key: keys[i] ?? row.key }));
-          const heads = needsHead(route) ? await headEach(run, batch, deps) : undefined;
-          const planned: Parameters<ResumingWriter["addBatch"]>[0] = [];
-          for (const row of batch) {
-            const head = heads?.get(row.key);
-            const storageClass =
-              route.kind === "copy" ? route.storageClass : head ? (head.StorageClass ?? "STANDARD") : undefined;
-            const result = classifyCandidate(route, row.key, {
-              keyIsTarget: underTargetKey(run, head),
-              largeStorageClass: storageClass as CopyStorageClass | undefined,
-              archiveStatus: head?.ArchiveStatus,
-            });
-            planned.push({
-              object: {
-                bucket: row.bucket,
-                key: row.key,
-                // Sizes only where every object of the route has one: a partial sum would read as the route's bytes.
-                ...(head && route.kind === "large-copy"
-                  ? { size: head.ContentLength ?? 0, eTag: head.ETag ?? "" }
-                  : {}),
-                ...(storageClass ? { storageClass } : {}),
-                encryptionStatus: encryptionOfList(route),
-              },
-              result,
-            });
-          }
-          await writer.addBatch(planned);
+          await batches.push(batch.length, prepareListed(run, route, batch, writer));
         },
         "either",
       );
@@ -210,6 +191,40 @@ async function readCandidateLists(
       seen: writer.tally.snapshot.seen.count,
     });
   }
+  await batches.drain();
+}
+
+/** One batch of a generated list, routed by its list, with HeadObject where the list cannot tell enough. */
+async function prepareListed(
+  run: RunContext,
+  route: CandidateRoute,
+  batch: InventoryRow[],
+  writer: ResumingWriter,
+): Promise<Prepared[]> {
+  const heads = needsHead(route) ? await writer.heads.each(batch) : undefined;
+  const planned: Parameters<ResumingWriter["prepare"]>[0] = [];
+  for (const row of batch) {
+    const head = heads?.get(row.key);
+    const storageClass =
+      route.kind === "copy" ? route.storageClass : head ? (head.StorageClass ?? "STANDARD") : undefined;
+    const result = classifyCandidate(route, row.key, {
+      keyIsTarget: underTargetKey(run, head),
+      largeStorageClass: storageClass as CopyStorageClass | undefined,
+      archiveStatus: head?.ArchiveStatus,
+    });
+    planned.push({
+      object: {
+        bucket: row.bucket,
+        key: row.key,
+        // Sizes only where every object of the route has one: a partial sum would read as the route's bytes.
+        ...(head && route.kind === "large-copy" ? { size: head.ContentLength ?? 0, eTag: head.ETag ?? "" } : {}),
+        ...(storageClass ? { storageClass } : {}),
+        encryptionStatus: encryptionOfList(route),
+      },
+      result,
+    });
+  }
+  return writer.prepare(planned);
 }
 
 /**
@@ -222,14 +237,27 @@ class ResumingWriter {
     private readonly run: RunContext,
     readonly writer: PlanWriter,
     private readonly earlier: EarlierWork,
-    private readonly deps: StepDeps,
-  ) {}
+    /** Every HeadObject of the plan goes through this one bound. */
+    readonly heads: HeadObjects,
+  ) {
+    this.nothingEarlier = earlier.size.keys === 0 && earlier.size.unreportedJobs === 0;
+  }
+
+  private readonly nothingEarlier: boolean;
 
   get tally() {
     return this.writer.tally;
   }
 
-  async addBatch(batch: { object: PlannedObject; result: Classification }[]): Promise<void> {
+  /** A queue of batches being prepared, written in the order they are pushed. */
+  batches(): OrderedBatches<Prepared[]> {
+    return new OrderedBatches((prepared) => this.write(prepared));
+  }
+
+  /** What to write for each object of a batch: planned, or done by an earlier run. Reads EarlierWork only. */
+  async prepare(batch: { object: PlannedObject; result: Classification }[]): Promise<Prepared[]> {
+    // Most plans have no earlier work: every verdict would be "plan".
+    if (this.nothingEarlier) return batch;
     const verdicts = batch.map(({ object, result }): EarlierVerdict => {
       if (result.kind === "copy" || result.kind === "update-encryption") {
         return this.earlier.verdict(object.key, object.lastModified);
@@ -239,8 +267,8 @@ class ResumingWriter {
       return verdict?.kind === "done" ? verdict : { kind: "plan" };
     });
     const toCheck = batch.filter((_, i) => verdicts[i]?.kind === "check").map((b) => b.object);
-    const heads = toCheck.length > 0 ? await headEach(this.run, toCheck, this.deps) : new Map();
-    for (const [i, { object, result }] of batch.entries()) {
+    const heads = await this.heads.each(toCheck);
+    return batch.map(({ object, result }, i): Prepared => {
       const verdict = verdicts[i];
       const by =
         verdict?.kind === "done"
@@ -248,10 +276,24 @@ class ResumingWriter {
           : verdict?.kind === "check" && isCompliant(this.run, heads.get(object.key))
             ? (verdict.by ?? { runId: "an earlier run (checked with HeadObject)", jobId: "" })
             : undefined;
+      return by ? { object, result, by } : { object, result };
+    });
+  }
+
+  /** Writes a prepared batch; batches are written one at a time, in order. */
+  async write(prepared: Prepared[]): Promise<void> {
+    for (const { object, result, by } of prepared) {
       if (by) this.writer.addDoneEarlier(object, by);
       else await this.writer.add(object, result);
     }
   }
+}
+
+/** One object of a batch once its HeadObject answers are in: its route, or the earlier run that made it compliant. */
+interface Prepared {
+  object: PlannedObject;
+  result: Classification;
+  by?: EarlierDoer;
 }
 
 function isCompliant(run: RunContext, head: HeadObjectCommandOutput | undefined): boolean {
@@ -300,35 +342,6 @@ async function streamDataFile(
       fix: "The file is damaged or was replaced. Wait for the next inventory delivery and start a new run.",
     });
   }
-}
-
-/** HeadObject calls in flight while planning. */
-const HEAD_CONCURRENCY = 32;
-
-/**
- * HeadObject for each row, with bounded concurrency: what neither an inventory nor a generated list says (the KMS key
- * of SSE-KMS objects, which S3 Inventory does not list; size, ETag, class and archive status for generated lists). An object deleted
- * since it was listed answers 404 and maps to undefined.
- */
-async function headEach(
-  run: RunContext,
-  rows: Pick<InventoryRow, "key">[],
-  { clients }: StepDeps,
-): Promise<Map<string, HeadObjectCommandOutput | undefined>> {
-  const limit = pLimit(HEAD_CONCURRENCY);
-  const heads = await Promise.all(
-    rows.map((row) =>
-      limit(async (): Promise<[string, HeadObjectCommandOutput | undefined]> => {
-        try {
-          return [row.key, await clients.s3.send(new HeadObjectCommand({ Bucket: run.bucket, Key: row.key }))];
-        } catch (err) {
-          if (httpStatusOf(err) === 404) return [row.key, undefined];
-          throw err;
-        }
-      }),
-    ),
-  );
-  return new Map(heads);
 }
 
 /** Under the target key (compliant once it has a Bucket Key), under another, or unknown (gone, or not SSE-KMS). */
