@@ -30,6 +30,7 @@ export function parseS3Uri(uri: string): S3Location | undefined {
 export interface S3ObjectSummary {
   key: string;
   size: number;
+  storageClass: string;
 }
 
 /** Every object under a prefix, in key order. */
@@ -40,7 +41,8 @@ export async function listObjects(s3: S3Client, at: S3Location): Promise<S3Objec
     const page = await call(at, () =>
       s3.send(new ListObjectsV2Command({ Bucket: at.bucket, Prefix: at.prefix, ContinuationToken: token })),
     );
-    for (const o of page.Contents ?? []) out.push({ key: o.Key ?? "", size: o.Size ?? 0 });
+    for (const o of page.Contents ?? [])
+      out.push({ key: o.Key ?? "", size: o.Size ?? 0, storageClass: o.StorageClass ?? "STANDARD" });
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
   return out;

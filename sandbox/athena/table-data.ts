@@ -5,7 +5,7 @@ import { quoteIdentifier, quoteLiteral } from "../duckdb.ts";
 import type { CatalogColumn, CatalogTable } from "./catalog.ts";
 import { ErrorTypes, QueryFailure } from "./errors.ts";
 import { type Partition, type PartitionFilter, tablePartitions } from "./partitions.ts";
-import { getObject, listObjects, objectSize, parseS3Uri, type S3Location } from "./s3-io.ts";
+import { getObject, listObjects, objectSize, parseS3Uri, type S3Location, type S3ObjectSummary } from "./s3-io.ts";
 
 /**
  * What a query reads of a table: its partitions' data files (through the symlink lists of a
@@ -32,10 +32,20 @@ export async function planTable(s3: S3Client, table: CatalogTable, filter: Parti
   return { table, partitions, bytes: partitions.reduce((n, p) => n + p.files.reduce((m, f) => m + f.size, 0), 0) };
 }
 
-/** Hive skips objects whose name starts with `_` or `.`, and folder markers. */
-function isDataObject(key: string): boolean {
-  const name = key.slice(key.lastIndexOf("/") + 1);
-  return name !== "" && !name.startsWith("_") && !name.startsWith(".");
+/**
+ * Objects a table reads: not folder markers, not names starting with `_` or `.` (Hadoop's hidden files), and not in
+ * S3 Glacier Flexible Retrieval or Deep Archive, which Athena ignores
+ * (https://docs.aws.amazon.com/athena/latest/ug/creating-tables.html).
+ */
+function isDataObject(o: S3ObjectSummary): boolean {
+  const name = o.key.slice(o.key.lastIndexOf("/") + 1);
+  return (
+    name !== "" &&
+    !name.startsWith("_") &&
+    !name.startsWith(".") &&
+    o.storageClass !== "GLACIER" &&
+    o.storageClass !== "DEEP_ARCHIVE"
+  );
 }
 
 async function dataFiles(
@@ -45,7 +55,7 @@ async function dataFiles(
 ): Promise<(S3Location & { size: number })[]> {
   const at = parseS3Uri(location);
   if (!at) throw new QueryFailure(`Invalid table location '${location}'`, ErrorTypes.invalidArgument);
-  const objects = (await listObjects(s3, at)).filter((o) => isDataObject(o.key));
+  const objects = (await listObjects(s3, at)).filter(isDataObject);
   if (!table.symlink) return objects.map((o) => ({ bucket: at.bucket, prefix: o.key, size: o.size }));
   const files: (S3Location & { size: number })[] = [];
   for (const list of objects) {

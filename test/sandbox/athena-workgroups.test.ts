@@ -166,3 +166,22 @@ describe("DROP TABLE", () => {
     expect((await query("DROP TABLE IF EXISTS doomed")).Status?.State).toBe("SUCCEEDED");
   });
 });
+
+describe("faults", () => {
+  it("throttles Athena calls as Athena does, and fails a query whose data S3 refuses", async () => {
+    await env.admin.addFaults({ service: "athena", operation: "StartQueryExecution", count: 1 });
+    const throttled = await athenaError(query("SELECT 1"));
+    expect(throttled.name).toBe("ThrottlingException");
+    await env.admin.addFaults({ service: "s3", operation: "GetObject", bucket: data, count: 1, error: "accessDenied" });
+    try {
+      const denied = await query("SELECT letter FROM small");
+      expect(denied.Status?.State).toBe("FAILED");
+      expect(denied.Status?.StateChangeReason).toMatch(
+        /^Permission denied on S3 path: s3:\/\/ath-data-.*\/small\/part-1\.csv/,
+      );
+      expect(denied.Status?.AthenaError?.ErrorType).toBe(1501);
+    } finally {
+      await env.admin.clearFaults();
+    }
+  });
+});
