@@ -20,7 +20,7 @@ export function statementKind(sql: string): StatementKind {
     return "select";
   if (tokensOf(sql)[0]?.text === "(") return "select";
   if (a === "UNLOAD") return "unload";
-  if (a === "CREATE" && b === "TABLE" && words.includes("AS")) return "ctas";
+  if (a === "CREATE" && b === "TABLE" && isCtas(tokensOf(sql))) return "ctas";
   if (a === "CREATE" && (b === "DATABASE" || b === "SCHEMA" || b === "EXTERNAL" || b === "TABLE")) return "ddl";
   if (a === "DROP" && (b === "TABLE" || b === "DATABASE" || b === "SCHEMA")) return "ddl";
   if (a === "MSCK" && b === "REPAIR" && c === "TABLE") return "ddl";
@@ -30,6 +30,18 @@ export function statementKind(sql: string): StatementKind {
     `line 1:1: mismatched input '${a ?? "<EOF>"}'. Expecting: 'ALTER', 'ANALYZE', 'CALL', 'CREATE', 'DEALLOCATE', 'DELETE', 'DESC', 'DESCRIBE', 'DROP', 'EXECUTE', 'EXPLAIN', 'GRANT', 'INSERT', 'MSCK', 'PREPARE', 'RESET', 'REVOKE', 'SET', 'SHOW', 'START', 'UNLOAD', 'UPDATE', 'USE', <query>`,
     "MALFORMED_QUERY",
   );
+}
+
+/** `CREATE TABLE ... AS SELECT|WITH|VALUES|(`: an AS that starts a query (not `STORED AS PARQUET`). */
+function isCtas(tokens: SqlToken[]): boolean {
+  return tokens.some((t, i) => {
+    const next = tokens[i + 1];
+    return (
+      t.kind === "word" &&
+      t.upper === "AS" &&
+      ((next?.kind === "word" && ["SELECT", "WITH", "VALUES"].includes(next.upper)) || next?.text === "(")
+    );
+  });
 }
 
 function tokensOf(sql: string): SqlToken[] {

@@ -226,13 +226,15 @@ export function createAthena(deps: { identity: SandboxIdentity; endpoint: () => 
 async function checkSyntax(sql: string, kind: StatementKind): Promise<void> {
   if (kind !== "select") return;
   const connection = await (await sharedDuckDb()).connect();
+  let count = 0;
   try {
-    await connection.extractStatements(translateSelect(sql, "default").sql);
+    count = (await connection.extractStatements(translateSelect(sql, "default").sql)).count;
   } catch (err) {
     syntaxError(sql, err);
   } finally {
     connection.closeSync();
   }
+  if (count > 1) throw invalidRequest(`Only one sql statement is allowed. Got: ${sql}`);
 }
 
 function statementType(sql: string, kind: StatementKind): "DDL" | "DML" | "UTILITY" {

@@ -155,6 +155,35 @@ describe("UNLOAD and CREATE TABLE AS", () => {
   });
 });
 
+describe("Hive partitions without projection", () => {
+  it("reads none until MSCK REPAIR TABLE registers them, then prunes by the partition key", async () => {
+    const day1 = '"x"\n"y"\n';
+    const day2 = '"z"\n';
+    await env.s3.send(new PutObjectCommand({ Bucket: data, Key: "parts/dt=2024-01-01/a.csv", Body: day1 }));
+    await env.s3.send(new PutObjectCommand({ Bucket: data, Key: "parts/dt=2024-01-02/b.csv", Body: day2 }));
+    await env.s3.send(new PutObjectCommand({ Bucket: data, Key: "parts/dt=2024-01-02/_SUCCESS", Body: "ignored" }));
+    const ddl = await query(
+      `CREATE EXTERNAL TABLE parts (letter string) PARTITIONED BY (dt string)
+       ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.OpenCSVSerde' LOCATION 's3://${data}/parts/'`,
+    );
+    expect(ddl.Status?.State).toBe("SUCCEEDED");
+    const before = await query("SELECT count(*) AS n FROM parts");
+    expect(values(await allRows(env.clients.athena, before.QueryExecutionId))).toEqual([["n"], ["0"]]);
+    expect((await query("MSCK REPAIR TABLE parts")).Status?.State).toBe("SUCCEEDED");
+    const all = await query("SELECT dt, letter FROM parts ORDER BY letter");
+    expect(values(await allRows(env.clients.athena, all.QueryExecutionId))).toEqual([
+      ["dt", "letter"],
+      ["2024-01-01", "x"],
+      ["2024-01-01", "y"],
+      ["2024-01-02", "z"],
+    ]);
+    expect(all.Statistics?.DataScannedInBytes).toBe(day1.length + day2.length);
+    const one = await query("SELECT letter FROM parts WHERE dt = '2024-01-02'");
+    expect(one.Statistics?.DataScannedInBytes).toBe(day2.length);
+    expect(values(await allRows(env.clients.athena, one.QueryExecutionId))).toEqual([["letter"], ["z"]]);
+  });
+});
+
 describe("DROP TABLE", () => {
   it("removes the table from the catalog", async () => {
     expect((await query(`CREATE EXTERNAL TABLE doomed (a string) LOCATION 's3://${data}/small/'`)).Status?.State).toBe(

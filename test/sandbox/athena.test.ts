@@ -197,6 +197,23 @@ describe("query failures", () => {
     expect(results_.name).toBe("InvalidRequestException");
   });
 
+  it("refuses more than one statement, and tells a table's STORED AS from CREATE TABLE AS", async () => {
+    const two = await athenaError(
+      env.clients.athena.send(
+        new StartQueryExecutionCommand({
+          QueryString: "SELECT 1; SELECT 2",
+          ResultConfiguration: { OutputLocation: `s3://${results}/` },
+        }),
+      ),
+    );
+    expect(two.message).toBe("Only one sql statement is allowed. Got: SELECT 1; SELECT 2");
+    const ddl = await query(
+      `CREATE EXTERNAL TABLE stored_as (a string) STORED AS PARQUET LOCATION 's3://${dest}/none/'`,
+    );
+    expect(ddl.StatementType).toBe("DDL");
+    expect(ddl.Status?.State).toBe("SUCCEEDED");
+  });
+
   it("needs an output location, from the query or its workgroup", async () => {
     const e = await athenaError(env.clients.athena.send(new StartQueryExecutionCommand({ QueryString: "SELECT 1" })));
     expect(e.message).toBe(
