@@ -114,8 +114,7 @@ function reader(table: CatalogTable, paths: string[]): string {
 /** The table's columns in DDL order, typed, then its partition keys as the partition's values. */
 function projection(table: CatalogTable, partition: Partition): string {
   const data = table.columns.map((c, i) => {
-    if (table.format === "parquet")
-      return `CAST(${quoteIdentifier(c.name)} AS ${duckType(c)}) AS ${quoteIdentifier(c.name)}`;
+    if (table.format === "parquet") return `${parquetValue(c)} AS ${quoteIdentifier(c.name)}`;
     const raw = quoteIdentifier(`c${i}`);
     const value = duckType(c) === "VARCHAR" ? raw : `TRY_CAST(NULLIF(${raw}, '') AS ${duckType(c)})`;
     return `${value} AS ${quoteIdentifier(c.name)}`;
@@ -124,6 +123,19 @@ function projection(table: CatalogTable, partition: Partition): string {
     (k) => `CAST(${quoteLiteral(partition.values[k.name] ?? "")} AS ${duckType(k)}) AS ${quoteIdentifier(k.name)}`,
   );
   return [...data, ...keys].join(", ");
+}
+
+/**
+ * A Parquet column as its declared type. A `bigint` over a timestamp column (AWS's Parquet inventory DDL declares
+ * `object_lock_retain_until_date bigint` while the files hold TIMESTAMP_MILLIS) reads the epoch milliseconds the
+ * column stores; a value that does not convert is NULL.
+ */
+function parquetValue(c: CatalogColumn): string {
+  const name = quoteIdentifier(c.name);
+  const type = duckType(c);
+  if (type === "VARCHAR") return `CAST(${name} AS VARCHAR)`;
+  if (type === "BIGINT") return `COALESCE(TRY_CAST(${name} AS BIGINT), epoch_ms(TRY_CAST(${name} AS TIMESTAMP)))`;
+  return `TRY_CAST(${name} AS ${type})`;
 }
 
 function emptySelect(table: CatalogTable): string {

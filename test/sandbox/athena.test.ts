@@ -19,6 +19,7 @@ import {
   allRows,
   csvInventoryTableDdl,
   INVENTORY_TABLE_FIELDS,
+  parquetInventoryTableDdl,
   runQuery,
   values,
   waitForQuery,
@@ -162,6 +163,55 @@ describe("Athena over an S3 Inventory (CSV, hive symlinks, dt projection)", () =
     expect(paged.filter((r) => r[0] === "key")).toHaveLength(1);
     // Bucket "versions": 7 + 1 + 2 + 2 (a version and its delete marker) rows, and the header.
     expect(all).toHaveLength(13);
+  });
+});
+
+describe("Athena over a Parquet S3 Inventory", () => {
+  it("reads it through AWS's Parquet DDL: raw keys, typed size and timestamps", async () => {
+    await env.s3.send(
+      new PutBucketInventoryConfigurationCommand({
+        Bucket: src,
+        Id: "parquet",
+        InventoryConfiguration: {
+          Id: "parquet",
+          IsEnabled: true,
+          Destination: { S3BucketDestination: { Bucket: `arn:aws:s3:::${dest}`, Format: "Parquet", Prefix: "inv" } },
+          IncludedObjectVersions: "All",
+          OptionalFields: [...INVENTORY_TABLE_FIELDS],
+          Schedule: { Frequency: "Daily" },
+        },
+      }),
+    );
+    const report = await env.admin.deliverInventory({ bucket: src, configurationId: "parquet", maxRowsPerFile: 5 });
+    const day = /dt=([^/]+)\//.exec(report.symlinkKey)?.[1] ?? "";
+    const ddl = await query(parquetInventoryTableDdl("inventory_parquet", `s3://${dest}/inv/${src}/parquet/hive/`));
+    expect(ddl.Status?.State).toBe("SUCCEEDED");
+    const done = await query(
+      `SELECT key, size, last_modified_date FROM inventory_parquet
+       WHERE dt = '${day}' AND encryption_status = 'NOT-SSE' AND is_latest = true AND is_delete_marker = false
+       ORDER BY key`,
+    );
+    expect(done.Status?.StateChangeReason).toBeUndefined();
+    const rows = await allRows(env.clients.athena, done.QueryExecutionId);
+    expect(
+      values(rows)
+        .slice(1)
+        .map((r) => r[0]),
+    ).toEqual([...UNENCRYPTED].sort());
+    expect(values(rows)[1]?.[1]).toBe(String("body of 100%.csv".length));
+    expect(values(rows)[1]?.[2]).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}$/);
+    const page = await env.clients.athena.send(new GetQueryResultsCommand({ QueryExecutionId: done.QueryExecutionId }));
+    expect(page.ResultSet?.ResultSetMetadata?.ColumnInfo?.map((c) => c.Type)).toEqual([
+      "varchar",
+      "bigint",
+      "timestamp",
+    ]);
+    expect(done.Statistics?.DataScannedInBytes).toBe(report.dataFiles.reduce((n, f) => n + f.size, 0));
+    // `object_lock_retain_until_date bigint` over the files' TIMESTAMP_MILLIS column reads without failing.
+    const lock = await query(
+      `SELECT max(object_lock_retain_until_date) AS m FROM inventory_parquet WHERE dt = '${day}'`,
+    );
+    expect(lock.Status?.StateChangeReason).toBeUndefined();
   });
 });
 

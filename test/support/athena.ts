@@ -87,6 +87,22 @@ ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.OpenCSVSerde'
   );`;
 }
 
+/**
+ * AWS's DDL for a Parquet inventory, from the same page: `size bigint`, `last_modified_date timestamp`,
+ * `object_lock_retain_until_date bigint`, ParquetHiveSerDe, hourly projection interval.
+ */
+export function parquetInventoryTableDdl(table: string, location: string): string {
+  return csvInventoryTableDdl(table, location)
+    .replace("size string", "size bigint")
+    .replace("last_modified_date string", "last_modified_date timestamp")
+    .replace("object_lock_retain_until_date string", "object_lock_retain_until_date bigint")
+    .replace(
+      "org.apache.hadoop.hive.serde2.OpenCSVSerde",
+      "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+    )
+    .replace('"projection.dt.interval.unit" = "DAYS"', '"projection.dt.interval.unit" = "HOURS"');
+}
+
 /** The optional fields of that table, in fileSchema order. */
 export const INVENTORY_TABLE_FIELDS = [
   "Size",
