@@ -178,14 +178,17 @@ function applyEdits(sql: string, edits: { start: number; end: number; text: stri
 
 /**
  * The values of partition keys the WHERE clause pins with `key = 'v'` or `key IN ('v', ...)`, for a statement that
- * reads one table and has no OR or NOT (where pinning could not be read off the text). Pruning only chooses which
- * partitions are read (and counted as scanned); DuckDB still evaluates the whole WHERE clause.
+ * reads one table and has no OR, nor NOT other than IS NOT (where pinning could not be read off the text). Pruning
+ * only chooses which partitions are read (and counted as scanned); DuckDB still evaluates the whole WHERE clause.
  */
 export function partitionFilter(sql: string, keys: string[], tableCount: number): PartitionFilter {
   const filter: PartitionFilter = new Map();
   const tokens = tokensOf(sql);
-  if (tableCount !== 1 || tokens.some((t) => t.kind === "word" && (t.upper === "OR" || t.upper === "NOT")))
-    return filter;
+  // `IS NOT NULL` negates nothing a partition value could be pinned by; any other NOT, and any OR, stop pruning.
+  const widens = (t: SqlToken, i: number) =>
+    t.kind === "word" &&
+    (t.upper === "OR" || (t.upper === "NOT" && (tokens[i - 1] as { upper?: string })?.upper !== "IS"));
+  if (tableCount !== 1 || tokens.some(widens)) return filter;
   const where = tokens.findIndex((t) => t.kind === "word" && t.upper === "WHERE");
   if (where < 0) return filter;
   for (let i = where; i < tokens.length; i++) {
