@@ -80,7 +80,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const athena = createAthena({ identity, endpoint: () => endpoint });
   const faults = new FaultInjector();
   const data = options.dataDir
-    ? DataDirectory.open(options.dataDir, { kms, s3, batch, stepFunctions, lambda })
+    ? DataDirectory.open(options.dataDir, { kms, s3, batch, stepFunctions, lambda, athena })
     : undefined;
   const byService: Record<string, ServiceHandler> = {
     s3: (req) => (req.rawPath.startsWith("/v20180820/") ? batch.handler(req) : s3.handler(req)),

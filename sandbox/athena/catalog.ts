@@ -37,6 +37,15 @@ export interface CatalogDatabase {
   tables: Map<string, CatalogTable>;
 }
 
+/** The catalog as a data directory keeps it (sandbox/persistence/). */
+export interface CatalogSnapshot {
+  databases: {
+    name: string;
+    location: string | undefined;
+    tables: (Omit<CatalogTable, "createdAt"> & { createdAt: string })[];
+  }[];
+}
+
 export class GlueCatalog {
   private readonly databases = new Map<string, CatalogDatabase>();
 
@@ -65,5 +74,23 @@ export class GlueCatalog {
 
   databaseNames(): string[] {
     return [...this.databases.keys()].sort();
+  }
+
+  snapshot(): CatalogSnapshot {
+    return {
+      databases: [...this.databases.values()].map((db) => ({
+        name: db.name,
+        location: db.location,
+        tables: [...db.tables.values()].map((t) => ({ ...t, createdAt: t.createdAt.toISOString() })),
+      })),
+    };
+  }
+
+  restore(snapshot: CatalogSnapshot): void {
+    this.databases.clear();
+    for (const db of snapshot.databases) {
+      const tables = new Map(db.tables.map((t) => [t.name, { ...t, createdAt: new Date(t.createdAt) }]));
+      this.databases.set(db.name, { name: db.name, location: db.location, tables });
+    }
   }
 }

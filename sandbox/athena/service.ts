@@ -3,7 +3,7 @@ import type { SandboxIdentity } from "../config.ts";
 import { sharedDuckDb } from "../duckdb.ts";
 import { header, type SandboxRequest, type SandboxResponse, ServiceError, type ServiceHandler } from "../http.ts";
 import { sandboxS3Client } from "../sdk-clients.ts";
-import { GlueCatalog } from "./catalog.ts";
+import { type CatalogSnapshot, GlueCatalog } from "./catalog.ts";
 import { type StatementKind, statementKind, syntaxError, translateSelect } from "./dialect.ts";
 import { invalidRequest } from "./errors.ts";
 import { type QueryExecutionRecord, QueryExecutions } from "./executions.ts";
@@ -30,6 +30,14 @@ export interface AthenaSandbox {
   catalog: GlueCatalog;
   executions: QueryExecutions;
   workGroups: WorkGroups;
+  /** The Glue catalog and the workgroups, as a data directory keeps them; query executions are not kept. */
+  snapshot(): AthenaSnapshot;
+  restore(snapshot: AthenaSnapshot): void;
+}
+
+export interface AthenaSnapshot {
+  catalog: CatalogSnapshot;
+  workGroups: ReturnType<WorkGroups["snapshot"]>;
 }
 
 /**
@@ -219,7 +227,18 @@ export function createAthena(deps: { identity: SandboxIdentity; endpoint: () => 
     };
   };
 
-  return { handler, admin, catalog, executions, workGroups };
+  return {
+    handler,
+    admin,
+    catalog,
+    executions,
+    workGroups,
+    snapshot: () => ({ catalog: catalog.snapshot(), workGroups: workGroups.snapshot() }),
+    restore(snapshot) {
+      catalog.restore(snapshot.catalog);
+      workGroups.restore(snapshot.workGroups);
+    },
+  };
 }
 
 /** A SELECT (or the SELECT an UNLOAD or CTAS holds) that DuckDB cannot parse is refused when it is started. */

@@ -103,6 +103,16 @@ export class WorkGroups {
   list(): WorkGroupRecord[] {
     return [...this.groups.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
+
+  /** The workgroups as a data directory keeps them (sandbox/persistence/). */
+  snapshot(): (Omit<WorkGroupRecord, "creationTime"> & { creationTime: string })[] {
+    return this.list().map((g) => ({ ...g, creationTime: g.creationTime.toISOString() }));
+  }
+
+  restore(saved: ReturnType<WorkGroups["snapshot"]>): void {
+    this.groups.clear();
+    for (const g of saved) this.groups.set(g.name, { ...g, creationTime: new Date(g.creationTime) });
+  }
 }
 
 function checkName(name: unknown): string {
