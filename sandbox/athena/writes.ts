@@ -26,7 +26,21 @@ interface WriteSpec {
 
 export async function runUnloadOrCtas(deps: RunnerDeps, exec: QueryExecutionRecord, c: DuckDBConnection, dir: string) {
   const spec = exec.kind === "unload" ? parseUnload(exec.query) : parseCtas(exec.query, exec.database);
-  const format = (spec.props.format ?? (exec.kind === "unload" ? "TEXTFILE" : "PARQUET")).toUpperCase();
+  if (exec.kind === "unload" && spec.props.format === undefined) {
+    throw new QueryFailure(
+      "UNLOAD needs WITH (format = '...'): the format property is required",
+      ErrorTypes.invalidArgument,
+    );
+  }
+  if (spec.props.partitioned_by || spec.props.bucketed_by) {
+    throw new QueryFailure(
+      "NOT_SUPPORTED: the sandbox writes unpartitioned, unbucketed output",
+      ErrorTypes.notSupported,
+    );
+  }
+  const format = (spec.props.format ?? "PARQUET").toUpperCase();
+  // Parquet: gzip unless `compression` says snappy; TEXTFILE is always gzip.
+  const codec = (spec.props.compression ?? "gzip").toUpperCase() === "SNAPPY" ? "SNAPPY" : "GZIP";
   if (format !== "TEXTFILE" && format !== "PARQUET") {
     throw new QueryFailure(
       `NOT_SUPPORTED: the sandbox writes TEXTFILE and PARQUET, not ${format}`,
@@ -55,7 +69,7 @@ export async function runUnloadOrCtas(deps: RunnerDeps, exec: QueryExecutionReco
     result = await readResult(await c.stream(sql), () => exec.state === "CANCELLED");
     if (format === "PARQUET") {
       const path = join(dir, "unload.parquet");
-      await c.run(`COPY (${sql}) TO ${quoteLiteral(path)} (FORMAT PARQUET, COMPRESSION GZIP)`);
+      await c.run(`COPY (${sql}) TO ${quoteLiteral(path)} (FORMAT PARQUET, COMPRESSION ${codec})`);
       const file = { bucket: target.bucket, prefix: `${target.prefix}${exec.id}_00000.parquet` };
       await putObject(deps.s3(), file, await readFile(path), "application/octet-stream", exec.encryption);
       written.push(file);
@@ -153,8 +167,6 @@ function parseCtas(sql: string, database: string): WriteSpec {
   const select = sql.slice(as.end).replace(/\s+WITH\s+(NO\s+)?DATA\s*;?\s*$/i, "");
   if (/\bWITH\s+NO\s+DATA\s*;?\s*$/i.test(sql))
     throw new QueryFailure("NOT_SUPPORTED: CREATE TABLE AS ... WITH NO DATA", ErrorTypes.notSupported);
-  if (props.partitioned_by || props.bucketed_by)
-    throw new QueryFailure("NOT_SUPPORTED: the sandbox's CTAS writes unpartitioned tables", ErrorTypes.notSupported);
   return { select, location: props.external_location, props, table };
 }
 

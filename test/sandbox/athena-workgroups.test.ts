@@ -137,8 +137,10 @@ describe("UNLOAD and CREATE TABLE AS", () => {
       new GetQueryResultsCommand({ QueryExecutionId: done.QueryExecutionId, QueryResultType: "DATA_MANIFEST" }),
     );
     expect(values(manifest.ResultSet?.Rows ?? [])).toEqual([[`s3://${results}/${key}`]]);
-    const again = await query(`UNLOAD (SELECT 1) TO 's3://${results}/unloaded/'`);
+    const again = await query(`UNLOAD (SELECT 1) TO 's3://${results}/unloaded/' WITH (format = 'PARQUET')`);
     expect(again.Status?.StateChangeReason).toMatch(/^HIVE_PATH_ALREADY_EXISTS/);
+    const formatless = await query(`UNLOAD (SELECT 1) TO 's3://${results}/elsewhere/'`);
+    expect(formatless.Status?.StateChangeReason).toMatch(/format property is required/);
   });
 
   it("creates a Parquet table from a SELECT, and the table reads back", async () => {
