@@ -9,7 +9,8 @@ import type { EncryptionConfiguration, ResultConfiguration } from "./workgroups.
 
 /**
  * Query executions and their states: QUEUED when started, RUNNING once the sandbox's queue takes them (at once,
- * unless the queue is paused: `/_sandbox/athena/queue`), then SUCCEEDED, FAILED or CANCELLED.
+ * unless the queue is paused: `/_sandbox/athena/queue`), then SUCCEEDED, FAILED or CANCELLED. With `holdRunning`
+ * a query stays RUNNING, before it reads anything, until the hold is lifted (or it is stopped).
  */
 /** What running a query needs: Athena's S3 client and the Glue catalog. */
 export interface RunnerDeps {
@@ -55,6 +56,7 @@ export class QueryExecutions {
   private readonly byId = new Map<string, QueryExecutionRecord>();
   private readonly byToken = new Map<string, string>();
   private paused = false;
+  private holding: { release: Promise<void>; lift: () => void } | undefined;
   private readonly waiting: QueryExecutionRecord[] = [];
 
   constructor(
@@ -122,13 +124,27 @@ export class QueryExecutions {
     return [...this.byId.values()];
   }
 
-  setPaused(paused: boolean): void {
-    this.paused = paused;
-    if (!paused) setImmediate(() => this.drain());
+  /** What the admin API sets: queued queries wait (`paused`); started ones wait in RUNNING (`holdRunning`). */
+  setQueue(settings: { paused?: boolean; holdRunning?: boolean }): void {
+    if (settings.paused !== undefined) {
+      this.paused = settings.paused;
+      if (!settings.paused) setImmediate(() => this.drain());
+    }
+    if (settings.holdRunning === true && !this.holding) {
+      let lift = () => {};
+      const release = new Promise<void>((resolve) => {
+        lift = resolve;
+      });
+      this.holding = { release, lift };
+    }
+    if (settings.holdRunning === false && this.holding) {
+      this.holding.lift();
+      this.holding = undefined;
+    }
   }
 
-  isPaused(): boolean {
-    return this.paused;
+  queue(): { paused: boolean; holdRunning: boolean } {
+    return { paused: this.paused, holdRunning: this.holding !== undefined };
   }
 
   private drain(): void {
@@ -137,20 +153,23 @@ export class QueryExecutions {
       if (exec.state !== "QUEUED") continue;
       exec.state = "RUNNING";
       exec.started = new Date();
-      void this.run(exec).then(
-        () => this.end(exec, "SUCCEEDED"),
-        (err: unknown) => {
-          if (err instanceof QueryFailure) exec.failure = err;
-          else if (exec.state !== "CANCELLED") {
-            exec.failure = new QueryFailure(
-              `GENERIC_INTERNAL_ERROR: ${err instanceof Error ? err.message : String(err)}`,
-              200,
-              1,
-            );
-          }
-          this.end(exec, "FAILED");
-        },
-      );
+      const hold = this.holding?.release ?? Promise.resolve();
+      void hold
+        .then(() => this.run(exec))
+        .then(
+          () => this.end(exec, "SUCCEEDED"),
+          (err: unknown) => {
+            if (err instanceof QueryFailure) exec.failure = err;
+            else if (exec.state !== "CANCELLED") {
+              exec.failure = new QueryFailure(
+                `GENERIC_INTERNAL_ERROR: ${err instanceof Error ? err.message : String(err)}`,
+                200,
+                1,
+              );
+            }
+            this.end(exec, "FAILED");
+          },
+        );
     }
   }
 

@@ -23,6 +23,7 @@ import { runUnloadOrCtas } from "./writes.ts";
 export class Cancelled extends Error {}
 
 export async function runExecution(deps: RunnerDeps, exec: QueryExecutionRecord): Promise<void> {
+  checkCancelled(exec);
   if (exec.kind === "unsupported") {
     throw new QueryFailure(
       `NOT_SUPPORTED: the sandbox does not run this statement: ${exec.query.slice(0, 60)}`,

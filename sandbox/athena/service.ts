@@ -25,7 +25,10 @@ const MAX_QUERY_BYTES = 262_144;
 
 export interface AthenaSandbox {
   handler: ServiceHandler;
-  /** `/_sandbox/athena/queue`: GET shows, POST `{ "paused": true|false }` sets whether queued queries wait. */
+  /**
+   * `/_sandbox/athena/queue`: GET shows, POST `{ "paused"?, "holdRunning"? }` sets whether queued queries wait in
+   * QUEUED and started ones in RUNNING.
+   */
   admin: ServiceHandler;
   catalog: GlueCatalog;
   executions: QueryExecutions;
@@ -214,17 +217,17 @@ export function createAthena(deps: { identity: SandboxIdentity; endpoint: () => 
   const admin: ServiceHandler = async (req) => {
     if (req.rawPath !== "/_sandbox/athena/queue") return undefined;
     if (req.method === "POST") {
-      const body = JSON.parse(req.body.toString("utf8") || "{}") as { paused?: unknown };
-      if (typeof body.paused !== "boolean") {
-        return json(400, { error: "InvalidAdminRequest", message: 'Body must be { "paused": true|false }' });
+      const body = JSON.parse(req.body.toString("utf8") || "{}") as { paused?: unknown; holdRunning?: unknown };
+      const flag = (v: unknown) => v === undefined || typeof v === "boolean";
+      if (!flag(body.paused) || !flag(body.holdRunning)) {
+        return json(400, {
+          error: "InvalidAdminRequest",
+          message: 'Body must be { "paused"?: true|false, "holdRunning"?: true|false }',
+        });
       }
-      executions.setPaused(body.paused);
+      executions.setQueue(body as { paused?: boolean; holdRunning?: boolean });
     } else if (req.method !== "GET") return undefined;
-    return {
-      status: 200,
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ paused: executions.isPaused() }),
-    };
+    return { status: 200, headers: { "content-type": "application/json" }, body: JSON.stringify(executions.queue()) };
   };
 
   return {

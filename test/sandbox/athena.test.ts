@@ -11,6 +11,7 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   PutBucketInventoryConfigurationCommand,
 } from "@aws-sdk/client-s3";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -294,6 +295,31 @@ describe("query lifecycle", () => {
       expect(ended.Status?.CompletionDateTime).toBeInstanceOf(Date);
     } finally {
       await env.admin.request("POST", "/_sandbox/athena/queue", { paused: false });
+    }
+  });
+
+  it("cancels a RUNNING query, which stays CANCELLED and writes no result", async () => {
+    await env.admin.request("POST", "/_sandbox/athena/queue", { holdRunning: true });
+    try {
+      const { QueryExecutionId } = await env.clients.athena.send(
+        new StartQueryExecutionCommand({
+          QueryString: `SELECT key FROM ${db}.inventory`,
+          ResultConfiguration: { OutputLocation: `s3://${results}/running/` },
+        }),
+      );
+      const id = QueryExecutionId ?? "";
+      let state: string | undefined;
+      while (state !== "RUNNING") {
+        state = (await env.clients.athena.send(new GetQueryExecutionCommand({ QueryExecutionId: id }))).QueryExecution
+          ?.Status?.State;
+      }
+      await env.clients.athena.send(new StopQueryExecutionCommand({ QueryExecutionId: id }));
+      await env.admin.request("POST", "/_sandbox/athena/queue", { holdRunning: false });
+      expect((await waitForQuery(env.clients.athena, id)).Status?.State).toBe("CANCELLED");
+      const written = await env.s3.send(new ListObjectsV2Command({ Bucket: results, Prefix: "running/" }));
+      expect(written.KeyCount).toBe(0);
+    } finally {
+      await env.admin.request("POST", "/_sandbox/athena/queue", { holdRunning: false });
     }
   });
 
