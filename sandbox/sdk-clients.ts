@@ -1,3 +1,4 @@
+import { AthenaClient } from "@aws-sdk/client-athena";
 import { KMSClient } from "@aws-sdk/client-kms";
 import { S3Client } from "@aws-sdk/client-s3";
 import { S3ControlClient } from "@aws-sdk/client-s3-control";
@@ -12,6 +13,7 @@ export interface SandboxClients {
   kms: KMSClient;
   sts: STSClient;
   sfn: SFNClient;
+  athena: AthenaClient;
 }
 
 /**
@@ -62,5 +64,6 @@ export function sandboxClients(at: SandboxEndpoint): SandboxClients {
     kms: new KMSClient({ ...common(at.region), endpoint: at.endpoint }),
     sts: new STSClient({ ...common(at.region), endpoint: at.endpoint }),
     sfn: new SFNClient({ ...common(at.region), endpoint: at.endpoint }),
+    athena: new AthenaClient({ ...common(at.region), endpoint: at.endpoint }),
   };
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { type AthenaSandbox, createAthena } from "./athena/service.ts";
 import { type Behaviours, BehavioursError, initialBehaviours, parseBehaviours } from "./behaviours.ts";
 import { DEFAULT_IDENTITY, type SandboxIdentity } from "./config.ts";
 import { FaultInjector } from "./faults/injector.ts";
@@ -52,6 +53,8 @@ export interface Sandbox {
   batch: BatchOperationsSandbox;
   stepFunctions: StepFunctionsSandbox;
   lambda: LambdaSandbox;
+  /** Athena: its Glue catalog, workgroups and query executions (sandbox/ATHENA.md). */
+  athena: AthenaSandbox;
   /** API-call faults (sandbox/FAULTS.md), also under `/_sandbox/faults`. */
   faults: FaultInjector;
   close(): Promise<void>;
@@ -74,9 +77,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   });
   const lambda = createLambda({ identity, endpoint: () => endpoint });
   const stepFunctions = createStepFunctions({ identity, lambda, behaviours });
+  const athena = createAthena({ identity, endpoint: () => endpoint });
   const faults = new FaultInjector();
   const data = options.dataDir
-    ? DataDirectory.open(options.dataDir, { kms, s3, batch, stepFunctions, lambda })
+    ? DataDirectory.open(options.dataDir, { kms, s3, batch, stepFunctions, lambda, athena })
     : undefined;
   const byService: Record<string, ServiceHandler> = {
     s3: (req) => (req.rawPath.startsWith("/v20180820/") ? batch.handler(req) : s3.handler(req)),
@@ -84,6 +88,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     sts: stsService(identity),
     states: stepFunctions.handler,
     lambda: lambda.handler,
+    athena: athena.handler,
   };
   const admin: ServiceHandler = async (req) => {
     if (req.rawPath === "/_sandbox/health") {
@@ -99,6 +104,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     if (req.rawPath.startsWith("/_sandbox/stepfunctions/")) return stepFunctions.admin(req);
     if (req.rawPath.startsWith("/_sandbox/lambda/")) return lambda.admin(req);
     if (req.rawPath.startsWith("/_sandbox/faults")) return faults.admin(req);
+    if (req.rawPath.startsWith("/_sandbox/athena/")) return athena.admin(req);
     return undefined;
   };
 
@@ -175,6 +181,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     batch,
     stepFunctions,
     lambda,
+    athena,
     faults,
     async close() {
       await data?.close();
@@ -216,6 +223,7 @@ function signingService(req: SandboxRequest): string | undefined {
   if (scope?.[1]) return scope[1];
   const target = String(req.headers["x-amz-target"] ?? "");
   if (target.startsWith("TrentService.")) return "kms";
+  if (target.startsWith("AmazonAthena.")) return "athena";
   return undefined;
 }
 

@@ -148,6 +148,7 @@ export function describeCall(service: FaultService, req: SandboxRequest): FaultC
       return { service, operation: batchOperationName(req), fromBatch };
     case "kms":
     case "states":
+    case "athena":
       return { service, operation: (header(req, "x-amz-target") ?? "").replace(/^[^.]*\./, ""), fromBatch };
     case "sts": {
       const form = new URLSearchParams(req.body.toString("utf8"));
@@ -161,7 +162,7 @@ export function describeCall(service: FaultService, req: SandboxRequest): FaultC
 /** The fault service of a request signed for `signing` (S3 Control requests are signed for s3). */
 export function faultServiceOf(signing: string, req: SandboxRequest): FaultService | undefined {
   if (signing === "s3") return req.rawPath.startsWith("/v20180820/") ? "s3control" : "s3";
-  return (["kms", "sts", "lambda", "states"] as const).find((s) => s === signing);
+  return (["kms", "sts", "lambda", "states", "athena"] as const).find((s) => s === signing);
 }
 
 function json(status: number, value: unknown): SandboxResponse {

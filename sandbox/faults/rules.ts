@@ -1,7 +1,7 @@
 import { z } from "zod";
 
 /** The services a fault rule can target, by the names `/_sandbox/faults` takes (S3 Control apart from S3). */
-export const FAULT_SERVICES = ["s3", "s3control", "kms", "sts", "lambda", "states"] as const;
+export const FAULT_SERVICES = ["s3", "s3control", "kms", "sts", "lambda", "states", "athena"] as const;
 export type FaultService = (typeof FAULT_SERVICES)[number];
 
 /** An AWS error as a service answers it: code, HTTP status, message. */
@@ -16,6 +16,7 @@ export interface AwsErrorSpec {
  * ThrottlingException with the text of https://docs.aws.amazon.com/kms/latest/developerguide/throttling.html.
  * S3 Control: its job operations model TooManyRequestsException without a status; 429 is the sandbox's choice
  * (sandbox/ASSUMPTIONS.md, "Fault injection"). STS, Lambda, Step Functions: their modelled throttling errors.
+ * Athena: the API rate quotas' ThrottlingException.
  */
 export const THROTTLING: Record<FaultService, AwsErrorSpec> = {
   s3: { code: "SlowDown", status: 503, message: "Please reduce your request rate." },
@@ -28,6 +29,8 @@ export const THROTTLING: Record<FaultService, AwsErrorSpec> = {
   sts: { code: "Throttling", status: 400, message: "Rate exceeded" },
   lambda: { code: "TooManyRequestsException", status: 429, message: "Rate Exceeded." },
   states: { code: "ThrottlingException", status: 400, message: "Rate exceeded" },
+  // Athena's API rate quotas: "ThrottlingException: Rate exceeded" (https://docs.aws.amazon.com/athena/latest/ug/service-limits.html).
+  athena: { code: "ThrottlingException", status: 400, message: "Rate exceeded" },
 };
 
 /** Access denied as each service names it: `AccessDenied` (REST-XML and query services) or `AccessDeniedException`. */
@@ -38,6 +41,7 @@ export const ACCESS_DENIED: Record<FaultService, AwsErrorSpec> = {
   sts: { code: "AccessDenied", status: 403, message: "Access Denied" },
   lambda: { code: "AccessDeniedException", status: 403, message: "Access Denied" },
   states: { code: "AccessDeniedException", status: 400, message: "Access Denied" },
+  athena: { code: "AccessDeniedException", status: 400, message: "Access Denied" },
 };
 
 /** Who made the call: a client of the sandbox, the sandbox's own Batch Operations engine, or either. */

@@ -3,8 +3,8 @@ import type { AwsErrorSpec, FaultService } from "./rules.ts";
 
 /**
  * An injected error in the wire format of the service it stands for, so the real SDK parses it into its modelled
- * exception (and its retry strategy sees a throttling code): S3 and S3 Control REST-XML `<Error>`, KMS JSON 1.1 and
- * Step Functions JSON 1.0 `__type`, STS query `<ErrorResponse>`, Lambda REST-JSON `x-amzn-errortype`.
+ * exception (and its retry strategy sees a throttling code): S3 and S3 Control REST-XML `<Error>`, KMS and Athena JSON
+ * 1.1 and Step Functions JSON 1.0 `__type`, STS query `<ErrorResponse>`, Lambda REST-JSON `x-amzn-errortype`.
  */
 export function faultResponse(service: FaultService, e: AwsErrorSpec, req: SandboxRequest): SandboxResponse {
   switch (service) {
@@ -20,9 +20,10 @@ export function faultResponse(service: FaultService, e: AwsErrorSpec, req: Sandb
       };
     case "kms":
     case "states":
+    case "athena":
       return {
         status: e.status,
-        headers: { "content-type": `application/x-amz-json-${service === "kms" ? "1.1" : "1.0"}` },
+        headers: { "content-type": `application/x-amz-json-${service === "states" ? "1.0" : "1.1"}` },
         body: JSON.stringify({ __type: e.code, message: e.message }),
       };
     case "sts":

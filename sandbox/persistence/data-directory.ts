@@ -1,5 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { open, type RootDatabase } from "lmdb";
+import type { AthenaSandbox } from "../athena/service.ts";
 import type { KeyRegistry } from "../kms/keys.ts";
 import type { LambdaSandbox } from "../lambda/service.ts";
 import type { S3Sandbox } from "../s3/service.ts";
@@ -20,12 +21,13 @@ export interface PersistedServices {
   batch: BatchOperationsSandbox;
   stepFunctions: StepFunctionsSandbox;
   lambda: LambdaSandbox;
+  athena: AthenaSandbox;
 }
 
 /**
  * The sandbox's state in a directory, kept in LMDB (an embedded, transactional key-value store): buckets, object
  * versions with their data, multipart uploads, KMS keys, Lambda functions with their code, state machines,
- * executions with their histories, Batch Operations jobs with their results. `flush` writes every change in one
+ * executions with their histories, Batch Operations jobs with their results, Athena's catalog and workgroups. `flush` writes every change in one
  * synchronous transaction; the server calls it before it answers each request, so an answered write survives a
  * kill. Behaviour after a restart: sandbox/ASSUMPTIONS.md, "Data directory".
  */
@@ -72,6 +74,7 @@ export class DataDirectory {
         lambda: services.lambda,
         stepFunctions: services.stepFunctions,
         engine: services.batch.engine,
+        athena: services.athena,
       },
       {
         meta: root.openDB({ name: "meta" }),

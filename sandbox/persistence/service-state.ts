@@ -1,4 +1,5 @@
 import type { Database } from "lmdb";
+import type { AthenaSandbox, AthenaSnapshot } from "../athena/service.ts";
 import type { KeyRegistry, KmsSnapshot } from "../kms/keys.ts";
 import type { SavedFunction } from "../lambda/functions.ts";
 import type { LambdaSandbox } from "../lambda/service.ts";
@@ -9,7 +10,7 @@ import type { HistoryEvent } from "../stepfunctions/history.ts";
 import type { SavedStateMachine, StepFunctionsSandbox } from "../stepfunctions/service.ts";
 
 export interface ServiceDatabases {
-  /** "kms" → KmsSnapshot, "stateMachines" → SavedStateMachine[] */
+  /** "kms" → KmsSnapshot, "stateMachines" → SavedStateMachine[], "athena" → AthenaSnapshot */
   meta: Database;
   /** name → SavedFunction */
   functions: Database;
@@ -29,12 +30,13 @@ export interface ServiceDatabases {
 type SavedJob = Omit<Job, "results" | "tasks" | "confirm" | "activeSince">;
 
 /**
- * KMS, Lambda, Step Functions and Batch Operations state in the data directory. These services have few records
+ * KMS, Lambda, Step Functions, Batch Operations and Athena (catalog, workgroups) state in the data directory. These services have few records
  * and change them from timers as well as requests, so each flush compares every record with what it last wrote.
  */
 export class ServiceState {
   private kms = "";
   private machines = "";
+  private athena = "";
   private readonly functions = new Map<string, string>();
   private readonly jobs = new Map<string, { fingerprint: string; results: number; tasks: boolean }>();
   private readonly executions = new Map<string, { fingerprint: string; events: number }>();
@@ -45,6 +47,7 @@ export class ServiceState {
       lambda: LambdaSandbox;
       stepFunctions: StepFunctionsSandbox;
       engine: BatchEngine;
+      athena: AthenaSandbox;
     },
     private readonly db: ServiceDatabases,
   ) {}
@@ -54,6 +57,9 @@ export class ServiceState {
     const kms = this.db.meta.get("kms") as KmsSnapshot | undefined;
     if (kms) this.services.kms.restore(kms);
     this.kms = JSON.stringify(kms ?? this.services.kms.snapshot());
+    const athena = this.db.meta.get("athena") as AthenaSnapshot | undefined;
+    if (athena) this.services.athena.restore(athena);
+    this.athena = JSON.stringify(this.services.athena.snapshot());
     const functions = [...this.db.functions.getRange()].map(({ value }) => value as SavedFunction);
     this.services.lambda.restoreFunctions(functions.map((f) => ({ ...f, zip: Buffer.from(f.zip) })));
     for (const f of functions) this.functions.set(f.name, f.revisionId);
@@ -92,6 +98,12 @@ export class ServiceState {
     if (machinesText !== this.machines) {
       this.db.meta.putSync("stateMachines", machines);
       this.machines = machinesText;
+    }
+    const athena = this.services.athena.snapshot();
+    const athenaText = JSON.stringify(athena);
+    if (athenaText !== this.athena) {
+      this.db.meta.putSync("athena", athena);
+      this.athena = athenaText;
     }
     this.saveFunctions();
     this.saveExecutions();

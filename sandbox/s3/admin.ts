@@ -56,7 +56,14 @@ async function route(ctx: S3Context, req: SandboxRequest): Promise<SandboxRespon
     const creation = await strictlyAfter(Math.max(Date.now(), ctx.store.lastWriteAt));
     return json(
       200,
-      deliverInventory(ctx.store, ctx.encryption, input.bucket, input.configurationId, creation, input.maxRowsPerFile),
+      await deliverInventory(
+        ctx.store,
+        ctx.encryption,
+        input.bucket,
+        input.configurationId,
+        creation,
+        input.maxRowsPerFile,
+      ),
     );
   }
   if (req.method === "GET" && path === "/versions") {

@@ -266,7 +266,7 @@ describe("inventory delivery", () => {
     ]);
   });
 
-  it("refuses ORC and Parquet configurations with a clear admin error", async () => {
+  it("refuses ORC configurations with a clear admin error", async () => {
     const { src, dest } = await buckets();
     await env.s3.send(
       new PutBucketInventoryConfigurationCommand({

@@ -2,10 +2,13 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { CreateWorkGroupCommand, GetWorkGroupCommand } from "@aws-sdk/client-athena";
 import { CreateBucketCommand, ListBucketsCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { CreateJobCommand, DescribeJobCommand } from "@aws-sdk/client-s3-control";
 import { afterEach, describe, expect, it } from "vitest";
+import { sandboxClients } from "../../sandbox/sdk-clients.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
+import { allRows, runQuery, values } from "../support/athena.ts";
 import { until } from "../support/until.ts";
 import { clientsAt, createState, expectState } from "./fixtures/persisted-state.ts";
 
@@ -77,6 +80,39 @@ describe("a sandbox with a data directory", () => {
     await expectState(after, created);
     const buckets = await after.s3.send(new ListBucketsCommand({}));
     expect(buckets.Buckets?.map((b) => b.Name)).toContain("written-last");
+  });
+
+  it("keeps Athena's Glue catalog and workgroups, and the tables read again", async () => {
+    const dir = dataDir();
+    const first = await started(dir);
+    const before = sandboxClients({ endpoint: first.endpoint, region: first.identity.region });
+    await before.s3.send(new CreateBucketCommand({ Bucket: "athena-kept" }));
+    await before.s3.send(new PutObjectCommand({ Bucket: "athena-kept", Key: "t/a.csv", Body: '"x"\n"y"\n' }));
+    await before.athena.send(
+      new CreateWorkGroupCommand({
+        Name: "kept",
+        Configuration: { ResultConfiguration: { OutputLocation: "s3://athena-kept/results/" } },
+      }),
+    );
+    const ddl = { QueryExecutionContext: { Database: "kept_db" }, WorkGroup: "kept" };
+    expect(
+      (await runQuery(before.athena, { QueryString: "CREATE DATABASE kept_db", WorkGroup: "kept" })).Status?.State,
+    ).toBe("SUCCEEDED");
+    const table = await runQuery(before.athena, {
+      ...ddl,
+      QueryString:
+        "CREATE EXTERNAL TABLE letters (letter string) ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.OpenCSVSerde' LOCATION 's3://athena-kept/t/'",
+    });
+    expect(table.Status?.State).toBe("SUCCEEDED");
+    await first.close();
+    sandboxes.splice(sandboxes.indexOf(first), 1);
+
+    const second = await started(dir);
+    const after = sandboxClients({ endpoint: second.endpoint, region: second.identity.region });
+    const group = await after.athena.send(new GetWorkGroupCommand({ WorkGroup: "kept" }));
+    expect(group.WorkGroup?.Configuration?.ResultConfiguration?.OutputLocation).toBe("s3://athena-kept/results/");
+    const read = await runQuery(after.athena, { ...ddl, QueryString: "SELECT letter FROM letters ORDER BY letter" });
+    expect(values(await allRows(after.athena, read.QueryExecutionId))).toEqual([["letter"], ["x"], ["y"]]);
   });
 
   it("resumes a Batch Operations job that was Active, running only the tasks without a result", async () => {

@@ -3,7 +3,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { DuckDBInstance, type DuckDBResult, DuckDBTypeId } from "@duckdb/node-api";
+import { type DuckDBResult, DuckDBTypeId } from "@duckdb/node-api";
+import { duckMessage, quoteLiteral, sharedDuckDb } from "../../duckdb.ts";
 import type { SandboxRequest, SandboxResponse } from "../../http.ts";
 import type { S3Context, S3Target } from "../context.ts";
 import { checkReadKey } from "../encryption.ts";
@@ -14,7 +15,7 @@ import { selectErrors } from "./errors.ts";
 import { endEvent, errorMessage, progressEvent, recordsEvent, type ScanCounts, statsEvent } from "./event-stream.ts";
 import { csvRecord, firstRecord, jsonRecord, scanRangeSlice } from "./records.ts";
 import { parseSelectRequest, type SelectRequest } from "./request.ts";
-import { type Projection, quoteLiteral, type Translation, translate } from "./sql.ts";
+import { type Projection, type Translation, translate } from "./sql.ts";
 
 /**
  * SelectObjectContent (`POST /bucket/key?select&select-type=2`): the object's CSV is decompressed, written to a
@@ -24,13 +25,6 @@ import { type Projection, quoteLiteral, type Translation, translate } from "./sq
 
 /** Records events carry at most this much of the result each (AWS does not document a size). */
 export const RECORDS_EVENT_BYTES = 64 * 1024;
-
-let duck: Promise<DuckDBInstance> | undefined;
-/** One in-memory DuckDB for the process, one thread: queries are small and the machine is shared. */
-function duckdb(): Promise<DuckDBInstance> {
-  duck ??= DuckDBInstance.create(":memory:", { threads: "1" });
-  return duck;
-}
 
 export async function selectObjectContent(ctx: S3Context, req: SandboxRequest, t: S3Target): Promise<SandboxResponse> {
   if (ctx.behaviours.s3Select === "NotAvailable") throw selectErrors.notAvailable();
@@ -62,7 +56,7 @@ export async function selectObjectContent(ctx: S3Context, req: SandboxRequest, t
   const withHeader = request.input.fileHeaderInfo !== "NONE" && range.from === 0;
 
   const dir = await mkdtemp(join(tmpdir(), "sandbox-select-"));
-  const connection = await (await duckdb()).connect();
+  const connection = await (await sharedDuckDb()).connect();
   try {
     const file = join(dir, "object.csv");
     await writeFile(file, text);
@@ -212,10 +206,6 @@ async function eventStream(
   if (request.requestProgress) events.push(progressEvent(counts));
   events.push(statsEvent(counts), endEvent());
   return Buffer.concat(events);
-}
-
-function duckMessage(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split("\n")[0] ?? "";
 }
 
 /** DuckDB refused the statement before reading any row (a type error in the expression): an HTTP error. */

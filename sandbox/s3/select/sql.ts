@@ -1,3 +1,4 @@
+import { quoteLiteral } from "../../duckdb.ts";
 import { selectErrors } from "./errors.ts";
 import { bin, combine, type Expr, type ExprParser, parseCall, parseCase, parseCast } from "./functions.ts";
 import { type Token, TokenCursor, tokenize } from "./lexer.ts";
@@ -42,10 +43,6 @@ const RESERVED = new Set(
 
 export function translate(expression: string, schema: Schema): Translation {
   return new Parser(tokenize(expression), schema).query();
-}
-
-export function quoteLiteral(s: string): string {
-  return `'${s.replace(/'/g, "''")}'`;
 }
 
 class Parser extends TokenCursor implements ExprParser {

@@ -1,0 +1,121 @@
+import {
+  type AthenaClient,
+  GetQueryExecutionCommand,
+  GetQueryResultsCommand,
+  type QueryExecution,
+  type Row,
+  StartQueryExecutionCommand,
+  type StartQueryExecutionCommandInput,
+} from "@aws-sdk/client-athena";
+
+/** Polls GetQueryExecution until the query has ended (no time limit of its own: the test's timeout is the bound). */
+export async function waitForQuery(athena: AthenaClient, id: string): Promise<QueryExecution> {
+  for (;;) {
+    const got = await athena.send(new GetQueryExecutionCommand({ QueryExecutionId: id }));
+    const state = got.QueryExecution?.Status?.State;
+    if (state !== "QUEUED" && state !== "RUNNING") return got.QueryExecution ?? {};
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Starts a query and waits for its end. */
+export async function runQuery(
+  athena: AthenaClient,
+  input: StartQueryExecutionCommandInput,
+): Promise<QueryExecution & { QueryExecutionId: string }> {
+  const started = await athena.send(new StartQueryExecutionCommand(input));
+  const id = started.QueryExecutionId ?? "";
+  return { ...(await waitForQuery(athena, id)), QueryExecutionId: id };
+}
+
+/** Every row of a query's result, through every page (header row included for a SELECT). */
+export async function allRows(athena: AthenaClient, id: string, maxResults?: number): Promise<Row[]> {
+  const rows: Row[] = [];
+  let token: string | undefined;
+  do {
+    const page = await athena.send(
+      new GetQueryResultsCommand({ QueryExecutionId: id, NextToken: token, MaxResults: maxResults }),
+    );
+    rows.push(...(page.ResultSet?.Rows ?? []));
+    token = page.NextToken;
+  } while (token);
+  return rows;
+}
+
+export function values(rows: Row[]): (string | undefined)[][] {
+  return rows.map((r) => (r.Data ?? []).map((d) => d.VarCharValue));
+}
+
+/**
+ * AWS's DDL for a CSV inventory (https://docs.aws.amazon.com/AmazonS3/latest/userguide/storage-inventory-athena-query.html),
+ * for a report of all versions with every optional field up to ChecksumAlgorithm.
+ */
+export function csvInventoryTableDdl(table: string, location: string): string {
+  return `CREATE EXTERNAL TABLE ${table}(
+         bucket string,
+         key string,
+         version_id string,
+         is_latest boolean,
+         is_delete_marker boolean,
+         size string,
+         last_modified_date string,
+         e_tag string,
+         storage_class string,
+         is_multipart_uploaded boolean,
+         replication_status string,
+         encryption_status string,
+         object_lock_retain_until_date string,
+         object_lock_mode string,
+         object_lock_legal_hold_status string,
+         intelligent_tiering_access_tier string,
+         bucket_key_status string,
+         checksum_algorithm string
+) PARTITIONED BY (
+        dt string
+)
+ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.OpenCSVSerde'
+  STORED AS INPUTFORMAT 'org.apache.hadoop.hive.ql.io.SymlinkTextInputFormat'
+  OUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.IgnoreKeyTextOutputFormat'
+  LOCATION '${location}'
+  TBLPROPERTIES (
+    "projection.enabled" = "true",
+    "projection.dt.type" = "date",
+    "projection.dt.format" = "yyyy-MM-dd-HH-mm",
+    "projection.dt.range" = "2022-01-01-00-00,NOW",
+    "projection.dt.interval" = "1",
+    "projection.dt.interval.unit" = "DAYS"
+  );`;
+}
+
+/**
+ * AWS's DDL for a Parquet inventory, from the same page: `size bigint`, `last_modified_date timestamp`,
+ * `object_lock_retain_until_date bigint`, ParquetHiveSerDe, hourly projection interval.
+ */
+export function parquetInventoryTableDdl(table: string, location: string): string {
+  return csvInventoryTableDdl(table, location)
+    .replace("size string", "size bigint")
+    .replace("last_modified_date string", "last_modified_date timestamp")
+    .replace("object_lock_retain_until_date string", "object_lock_retain_until_date bigint")
+    .replace(
+      "org.apache.hadoop.hive.serde2.OpenCSVSerde",
+      "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+    )
+    .replace('"projection.dt.interval.unit" = "DAYS"', '"projection.dt.interval.unit" = "HOURS"');
+}
+
+/** The optional fields of that table, in fileSchema order. */
+export const INVENTORY_TABLE_FIELDS = [
+  "Size",
+  "LastModifiedDate",
+  "ETag",
+  "StorageClass",
+  "IsMultipartUploaded",
+  "ReplicationStatus",
+  "EncryptionStatus",
+  "ObjectLockRetainUntilDate",
+  "ObjectLockMode",
+  "ObjectLockLegalHoldStatus",
+  "IntelligentTieringAccessTier",
+  "BucketKeyStatus",
+  "ChecksumAlgorithm",
+] as const;
