@@ -6,6 +6,7 @@ import {
   csvRecords,
   type ReportRow,
   reportRows,
+  rowCheck,
 } from "../../steps/domain/completion-report.ts";
 import { chunked, collect } from "./helpers.ts";
 
@@ -65,6 +66,14 @@ describe("csvRecords at every chunk size", () => {
 });
 
 describe("csvRecords refuses a damaged file, naming the line", () => {
+  it("text after a closing quote, also when the quote ends a chunk", async () => {
+    for (let size = 1; size <= 6; size++) {
+      expect((await refusal(records('"x"y,b', size))).problem, `chunks of ${size} bytes`).toBe(
+        "r.csv line 1: text follows a closing double quote.",
+      );
+    }
+  });
+
   it("text after a closing quote", async () => {
     const e = await refusal(records('a\n"x"y,b', 3));
     expect(e.problem).toBe("r.csv line 2: text follows a closing double quote.");
@@ -153,6 +162,35 @@ describe("reportRows", () => {
     expect((await refusal(readRows("b,k,,done,200,,\n"))).problem).toBe(
       'completion report line 1: TaskStatus is "done", expected succeeded or failed.',
     );
+  });
+});
+
+describe("rowCheck", () => {
+  const succeeded = (resultMessage: string): ReportRow => ({
+    bucket: "b",
+    key: "NoSuchKey",
+    rawKey: "NoSuchKey",
+    taskStatus: "succeeded",
+    httpStatus: 200,
+    resultMessage,
+  });
+  const refused: ReportRow = {
+    ...succeeded(""),
+    taskStatus: "failed",
+    httpStatus: 412,
+    errorCode: "PreconditionFailed",
+  };
+
+  it("checks only failed rows, even when a succeeded row's message names an error code", () => {
+    expect(rowCheck("copy", succeeded('{"Key":"NoSuchKey","PreconditionFailed":false}'))).toBeUndefined();
+    expect(rowCheck("copy", { ...succeeded(""), taskStatus: "failed", httpStatus: 404, errorCode: "NoSuchKey" })).toBe(
+      "confirm-gone",
+    );
+  });
+
+  it("reads a refused 412 as changed since planning for copies only: encryption updates carry no such condition", () => {
+    expect(rowCheck("copy", refused)).toBe("changed-since-planning");
+    expect(rowCheck("update-encryption", refused)).toBeUndefined();
   });
 });
 
