@@ -31,7 +31,7 @@ describe("prices", () => {
     ["ONEZONE_IA", 0.01, "unverified"],
     ["INTELLIGENT_TIERING", 0.023, "unverified"],
     ["GLACIER_IR", 0.004, "unverified"],
-  ])("an old %s version costs $%s per GiB-month, a %s price", (storageClass, usd, confidence) => {
+  ])("an old %s version costs $%s per GiB-month (confidence: %s)", (storageClass, usd, confidence) => {
     const old = oldVersionsOf(storageClass);
     expect(old.byClass).toEqual([{ storageClass, bytes: GiB, perMonthUsd: usd, confidence }]);
     expect(old.totalUsd).toBeCloseTo(usd, 12);
