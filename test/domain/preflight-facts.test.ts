@@ -6,28 +6,11 @@ import {
   type PreflightFacts,
   summarizeFacts,
 } from "../../steps/domain/preflight-facts.ts";
+import { healthy, KEY } from "./preflight-fixtures.ts";
 
-const KEY = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
-
+/** The healthy bucket, with no lifecycle rule and no bucket policy. */
 function facts(changes: Partial<PreflightFacts> = {}): PreflightFacts {
-  return {
-    bucket: "data-bucket",
-    bucketRegion: "eu-west-1",
-    bucketAccountId: "111122223333",
-    targetKeyArn: KEY,
-    batchRoleArn: "arn:aws:iam::111122223333:role/rekey-batch",
-    versioning: "Enabled",
-    objectLock: { enabled: false },
-    replication: null,
-    notifications: { targets: [], eventBridge: false },
-    lifecycle: [],
-    ownership: "BucketOwnerEnforced",
-    defaultEncryption: { algorithm: "AES256", bucketKeyEnabled: false },
-    bucketPolicy: null,
-    key: { arn: KEY, state: "Enabled", keyManager: "CUSTOMER" },
-    keyPolicy: "{}",
-    ...changes,
-  };
+  return { ...healthy(), lifecycle: [], bucketPolicy: null, ...changes };
 }
 
 describe("cannotTell", () => {
