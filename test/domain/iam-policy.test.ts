@@ -149,6 +149,7 @@ describe("statementApplies: principal, action and resource", () => {
     ["another role", false, { AWS: [`arn:aws:iam::${ACCOUNT}:role/admin`, "444455556666"] }],
     ["a service", false, { Service: "s3.amazonaws.com" }],
     ["a service and the role", true, { Service: "s3.amazonaws.com", AWS: ROLE_ARN }],
+    ["a non-AWS principal spelled like the role", false, { Federated: ROLE_ARN, CanonicalUser: ACCOUNT }],
     ["a principal given as a bare string", undefined, ROLE_ARN],
     ["a principal list that is not strings", undefined, { AWS: { arn: ROLE_ARN } }],
   ])("a Principal naming %s covers the role: %s", (_, covers, Principal) => {
@@ -276,6 +277,11 @@ describe("statementApplies: conditions", () => {
     expect(when({ StringEquals: { [SSE]: "aws:kms" }, Bool: { "aws:securetransport": "true" } }, ctx)).toBe(true);
   });
 
+  it("a Bool or Null condition holds when any of its values does", () => {
+    expect(when({ Bool: { "aws:securetransport": ["false", "true"] } }, [["aws:securetransport", "true"]])).toBe(true);
+    expect(when({ Null: { [SSE]: ["false", "true"] } }, [[SSE, "aws:kms"]])).toBe(true);
+  });
+
   it("Null: true asks for the key to be absent, false for it to be present", () => {
     expect(when({ Null: { [SSE]: "true" } }, [[SSE, null]])).toBe(true);
     expect(when({ Null: { [SSE]: "true" } }, [[SSE, "aws:kms"]])).toBe(false);
@@ -286,7 +292,15 @@ describe("statementApplies: conditions", () => {
 
   it("an absent key fails a positive operator and satisfies a negated one, IfExists and ForAllValues", () => {
     expect(when({ StringEquals: { [SSE]: "aws:kms" } }, [[SSE, null]])).toBe(false);
-    expect(when({ StringNotEquals: { [SSE]: "aws:kms" } }, [[SSE, null]])).toBe(true);
+    for (const negated of [
+      "StringNotEquals",
+      "StringNotEqualsIgnoreCase",
+      "StringNotLike",
+      "ArnNotEquals",
+      "ArnNotLike",
+    ]) {
+      expect(when({ [negated]: { [SSE]: "aws:kms" } }, [[SSE, null]])).toBe(true);
+    }
     expect(when({ StringEqualsIfExists: { [SSE]: "aws:kms" } }, [[SSE, null]])).toBe(true);
     expect(when({ "ForAllValues:StringEquals": { [SSE]: "aws:kms" } }, [[SSE, null]])).toBe(true);
     expect(when({ "ForAnyValue:StringNotEquals": { [SSE]: "aws:kms" } }, [[SSE, null]])).toBe(false);
@@ -340,6 +354,22 @@ describe("keyPolicyVerdict", () => {
     expect(verdict(allow({ Condition: vpce }), allow({ Action: "s3:Get*" }))).toEqual({
       verdict: "unclear",
       unknownKeys: ["aws:SourceVpce"],
+    });
+  });
+
+  it("unclear when a Deny may apply and no Allow does", () => {
+    const vpce = { StringEquals: { "aws:SourceVpce": "vpce-1" } };
+    expect(verdict(deny({ Condition: vpce }), allow({ Action: "s3:Get*" }))).toEqual({
+      verdict: "unclear",
+      unknownKeys: ["aws:SourceVpce"],
+    });
+  });
+
+  it("reports no unknown keys of a statement that a known key already rules out", () => {
+    const notKms = { StringEquals: { "aws:sourceip": "10.0.0.1", "aws:SourceVpce": "vpce-1" } };
+    expect(keyPolicyVerdict([allow({ Condition: notKms })], put([["aws:sourceip", "192.0.2.1"]]))).toEqual({
+      verdict: "not-allowed",
+      unknownKeys: [],
     });
   });
 
