@@ -245,6 +245,19 @@ describe("estimateRun: what it counts and what it leaves out", () => {
     expect(e.confidence).toBe("official");
   });
 
+  it("bills one object operation per copied and per updated object, even when they are as many", () => {
+    const e = estimateRun({
+      ...IDLE,
+      copy: { STANDARD: { objects: 7, bytes: 0 } },
+      updateEncryption: { fromSseS3: { objects: 7, bytes: 0 }, fromSseKms: NOTHING },
+    });
+    expect(e.lines.find((l) => l.item === "Batch Operations object operations")?.quantity).toBe(14);
+  });
+
+  it("a run with nothing priced is as sure as the best source", () => {
+    expect(estimateRun(IDLE).confidence).toBe("official");
+  });
+
   it("counts the parts of a multipart copy without a planned count at 512 MiB, rounded down, plus one per object", () => {
     const e = estimateRun({ ...IDLE, multipartCopy: { STANDARD: { objects: 3, bytes: 6 * GiB - 1 } } });
     // floor((6 GiB - 1) / 512 MiB) = 11, plus 3: 14 parts; 2 × 3 creates and completes.
