@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Finding } from "../../contract/preflight.ts";
-import { evaluatePreflight } from "../../steps/domain/preflight.ts";
+import { describeBlockers, evaluatePreflight } from "../../steps/domain/preflight.ts";
 import { cannotTell, type PreflightFacts } from "../../steps/domain/preflight-facts.ts";
 import { BUCKET, healthy, KEY } from "./preflight-fixtures.ts";
 
@@ -430,5 +430,37 @@ describe("preflight findings: what passes, on either side of each check", () => 
 
   it("a target key ARN that cannot be parsed is not judged for region or account", () => {
     expect(codesOf({ targetKeyArn: "alias/data" })).toEqual([]);
+  });
+});
+
+describe("preflight findings: the operator's view", () => {
+  it("a rule that only transitions is keyed on age too, and says no expiration", () => {
+    const archive = {
+      id: "archive",
+      enabled: true,
+      wholeBucket: true,
+      transitions: [{ days: 30, storageClass: "GLACIER" }],
+    };
+    expect(
+      findingsOf({ lifecycle: [archive, { enabled: true, wholeBucket: true, noncurrentExpirationDays: 30 }] })[0]
+        ?.message,
+    ).toBe(
+      'Lifecycle rule "archive" (to GLACIER after 30 days) count age from LastModified, which a copy resets: copied objects restart that clock and transition or expire up to that many days later than planned. (S3UpdateObjectEncryption keeps LastModified.)',
+    );
+  });
+
+  it("describeBlockers puts each blocker on its own line with its fix, offering to acknowledge only those that may be", () => {
+    const { blockers } = evaluatePreflight({
+      ...healthy(),
+      versioning: "Suspended",
+      key: { arn: KEY, state: "Disabled", keyManager: "CUSTOMER" },
+    });
+    expect(describeBlockers(BUCKET, blockers)).toBe(
+      [
+        `Preflight refuses to write to bucket ${BUCKET}; 2 blocker(s):`,
+        `- [versioning-suspended] ${blockers[0]?.message} Fix: ${blockers[0]?.fix} (or acknowledge "versioning-suspended")`,
+        `- [key-not-enabled] ${blockers[1]?.message} Fix: ${blockers[1]?.fix}`,
+      ].join("\n"),
+    );
   });
 });
