@@ -252,6 +252,38 @@ describe("estimateRun: what it counts and what it leaves out", () => {
       updateEncryption: { fromSseS3: { objects: 7, bytes: 0 }, fromSseKms: NOTHING },
     });
     expect(e.lines.find((l) => l.item === "Batch Operations object operations")?.quantity).toBe(14);
+    // Setup plus 7 copies and 7 updates at the fast and the slow rates (no bytes).
+    expect(e.duration.lowSeconds).toBeCloseTo(300 + 7 / 1000 + 7 / 5000, 9);
+    expect(e.duration.highSeconds).toBeCloseTo(3600 + 7 / 100 + 7 / 500, 9);
+  });
+
+  it("takes time for any work: a tiny multipart copy beside as many copies as it has bytes", () => {
+    const e = estimateRun({
+      ...IDLE,
+      copy: { STANDARD: { objects: 5, bytes: 0 } },
+      multipartCopy: { STANDARD: { objects: 1, bytes: 5, parts: 1 } },
+    });
+    expect(e.duration.highSeconds).toBeGreaterThan(3600);
+  });
+
+  it("counts a class given as undefined as absent", () => {
+    const e = estimateRun({
+      ...IDLE,
+      copy: { STANDARD: undefined, ONEZONE_IA: { objects: 1, bytes: GiB } },
+      multipartCopy: { GLACIER_IR: undefined },
+    });
+    expect(e.jobs).toBe(1);
+    expect(e.objects.multipartCopy).toBe(0);
+  });
+
+  it("a run that only multipart-copies S3 Standard objects rests on secondary sources at worst", () => {
+    const e = estimateRun({
+      ...IDLE,
+      multipartCopy: { STANDARD: { objects: 1, bytes: 6 * GiB } },
+      inventoryObjectsListed: 1000,
+    });
+    expect(e.lines.map((l) => l.confidence)).toEqual(["3p", "3p", "official"]);
+    expect(e.confidence).toBe("3p");
   });
 
   it("a run with nothing priced is as sure as the best source", () => {
@@ -270,6 +302,24 @@ describe("estimateRun: what it counts and what it leaves out", () => {
 });
 
 describe("renderEstimate and formatDuration", () => {
+  it("renders the whole text, one line each, lists joined by semicolons", () => {
+    const e = estimateRun({ ...IDLE, copy: { STANDARD: { objects: 1000, bytes: GiB } }, noncurrentExpirationDays: 45 });
+    // Only the job line: the per-request prices' text is not what this test is about.
+    const jobs = e.lines.filter((l) => l.item === "Batch Operations jobs");
+    expect(renderEstimate({ ...e, lines: jobs, notIncluded: ["a", "b"], assumptions: ["c", "d"] })).toBe(
+      [
+        "Estimate (us-east-1 prices as of 2026-11-22; weakest source: unverified). Objects: 1,000 copied and 0 updated in 1 Batch Operations job(s), 0 multipart-copied, 0 skipped.",
+        "One-time cost: $0.26 with S3 Bucket Keys ($0.26 if every object called KMS).",
+        "  Batch Operations jobs: 1 × $0.25 each = $0.25 [3p]",
+        "  KMS requests: 1,000 with Bucket Keys = <$0.01; 1,000 without = <$0.01 [3p]",
+        "Old versions kept: 1 GiB, $0.02 per month for 1.5 month(s) until lifecycle expires them = $0.03.",
+        "Duration: 5 min to 1 h 00 min (assumed rates).",
+        "Not included: a; b.",
+        "Assumptions: c; d.",
+      ].join("\n"),
+    );
+  });
+
   it("shows no old-versions line when no old version is kept", () => {
     const text = renderEstimate(estimateRun(generated));
     expect(text).not.toContain("Old versions kept");
