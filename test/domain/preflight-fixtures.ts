@@ -1,3 +1,5 @@
+import type { Finding } from "../../contract/preflight.ts";
+import { evaluatePreflight } from "../../steps/domain/preflight.ts";
 import type { PreflightFacts } from "../../steps/domain/preflight-facts.ts";
 
 /** A bucket and key preflight finds nothing wrong with; the preflight tests change one fact at a time. */
@@ -65,4 +67,10 @@ export function healthy(): PreflightFacts {
     key: { arn: KEY, state: "Enabled", keyManager: "CUSTOMER" },
     keyPolicy: policy(ROOT_KEY_STATEMENT),
   };
+}
+
+/** Every finding, blockers first, for the healthy bucket with `changes`. */
+export function findingsOf(changes: Partial<PreflightFacts>): Finding[] {
+  const { blockers, warnings } = evaluatePreflight({ ...healthy(), ...changes });
+  return [...blockers, ...warnings];
 }
