@@ -140,3 +140,211 @@ describe("estimateRun", () => {
     expect(formatDuration(3 * 86_400)).toBe("3.0 days");
   });
 });
+
+const NOTHING = { objects: 0, bytes: 0 };
+const IDLE: EstimateInput = {
+  copy: {},
+  updateEncryption: { fromSseS3: NOTHING, fromSseKms: NOTHING },
+  multipartCopy: {},
+  skipped: NOTHING,
+  verifySample: 0,
+  versioning: "Enabled",
+};
+
+/** An unversioned bucket listed by the manifest generator: IA copies, SSE-KMS updates, one planned multipart copy. */
+const generated: EstimateInput = {
+  ...IDLE,
+  copy: { ONEZONE_IA: { objects: 10, bytes: 3 * GiB }, STANDARD: { objects: 0, bytes: 0 } },
+  updateEncryption: { fromSseS3: NOTHING, fromSseKms: { objects: 5, bytes: GiB } },
+  multipartCopy: { GLACIER_IR: { objects: 1, bytes: 6 * GiB, parts: 3 }, STANDARD: { objects: 0, bytes: 0 } },
+  versioning: "Unversioned",
+  candidateListJobs: 2,
+  sizesKnown: false,
+};
+
+describe("estimateRun: what it counts and what it leaves out", () => {
+  it("skips classes with no objects, and bills the generator's listing jobs as jobs", () => {
+    const e = estimateRun(generated);
+    expect(e.jobs).toBe(2);
+    expect(e.lines.map((l) => [l.item, l.quantity, l.confidence])).toEqual([
+      ["Batch Operations jobs", 2, "3p"],
+      ["Batch Operations object operations", 15, "unverified"],
+      ["COPY requests (ONEZONE_IA)", 10, "assumed"],
+      ["UpdateObjectEncryption requests", 5, "assumed"],
+      ["Multipart copy PUT-tier requests (GLACIER_IR): create + 3 parts + complete", 5, "assumed"],
+      ["Multipart copy HeadObject + GetObjectTagging", 2, "3p"],
+      ["Batch Operations jobs listing candidates (cancelled unrun)", 2, "3p"],
+    ]);
+    expect(e.lines.at(-1)?.usd).toBe(0.5);
+  });
+
+  it("says what the estimate does not include, for what this run does", () => {
+    expect(estimateRun(generated).notIncluded).toEqual([
+      "CloudTrail data events, Lambda, Step Functions and CloudWatch charges of the run",
+      "the 20,000 free KMS requests a month (not deducted)",
+      "data-retrieval charges for reading 3 GiB of ONEZONE_IA, 6 GiB of GLACIER_IR (price not retrieved)",
+      "early-deletion charges for overwriting IA / Glacier IR objects before their minimum duration",
+      "fewer Decrypts for SSE-KMS sources that already use a Bucket Key (counted per object)",
+      "any charge of the manifest generator for listing the bucket (price not retrieved)",
+      "the size of objects up to 5 GiB (the generated lists name keys only): durations and retrieval count objects, not bytes",
+    ]);
+  });
+
+  it("leaves out retrieval and early deletion for classes without them, and names a suspended bucket's null versions", () => {
+    const standard = { STANDARD: { objects: 1, bytes: GiB }, INTELLIGENT_TIERING: { objects: 1, bytes: GiB } };
+    expect(estimateRun({ ...IDLE, copy: standard, versioning: "Unversioned" }).notIncluded).toEqual([
+      "CloudTrail data events, Lambda, Step Functions and CloudWatch charges of the run",
+      "the 20,000 free KMS requests a month (not deducted)",
+    ]);
+    const ia = { STANDARD_IA: { objects: 1, bytes: GiB } };
+    expect(estimateRun({ ...IDLE, copy: ia, versioning: "Suspended", sizesKnown: true }).notIncluded).toEqual([
+      "CloudTrail data events, Lambda, Step Functions and CloudWatch charges of the run",
+      "the 20,000 free KMS requests a month (not deducted)",
+      "data-retrieval charges for reading 1 GiB of STANDARD_IA (price not retrieved)",
+      "the saving where a copy replaces a null version instead of keeping it (versioning suspended)",
+    ]);
+  });
+
+  it("states every modelling assumption with its number", () => {
+    expect(estimateRun(IDLE).assumptions).toEqual([
+      "COPY and UploadPartCopy requests of non-Standard classes are priced at S3 Standard's PUT price (others not found); UpdateObjectEncryption at the PUT price (no official price found)",
+      "with Bucket Keys, one KMS request per bucket-level key, assumed to live 5 min with up to 100 at once (AWS publishes neither)",
+      "multipart copies: rekey's own calls, parts of 512 MiB where the plan gives no count (an upper bound); one KMS Decrypt per part without Bucket Key",
+      "S3UpdateObjectEncryption leaves no old version behind (not documented)",
+      "duration: setup 5–60 min; copies 100–1000 objects/s plus 100 MiB–1 GiB/s; updates 500–5000 objects/s; multipart 100 MiB–500 MiB/s (no published rates)",
+      "a month is 30 days; a GB is 2^30 bytes",
+    ]);
+  });
+
+  it("caps the Bucket Key requests at one per object written and part, plus a Decrypt per SSE-KMS source", () => {
+    const kms = estimateRun(generated).kms;
+    // 10 copies + 5 updates + 1 multipart copy written, 3 parts, 5 SSE-KMS sources; far fewer than 13 × 100 keys.
+    expect(kms).toEqual({
+      requestsWithBucketKey: 24,
+      requestsWithoutBucketKey: 24,
+      usdWithBucketKey: expect.closeTo(0.000072, 12),
+      usdWithoutBucketKey: expect.closeTo(0.000072, 12),
+      confidence: "3p",
+    });
+  });
+
+  it("a run that only reads an inventory writes nothing: no KMS, and its weakest price is the inventory's", () => {
+    const e = estimateRun({ ...IDLE, inventoryObjectsListed: 2_000_000 });
+    expect(e.lines).toEqual([
+      {
+        item: "S3 Inventory objects listed",
+        quantity: 2_000_000,
+        unit: "object listed by S3 Inventory",
+        unitUsd: 0.0025 / 1_000_000,
+        usd: 0.005,
+        confidence: "official",
+        source: "AWS Storage Blog 'Encrypting objects with Amazon S3 Batch Operations'",
+      },
+    ]);
+    expect(e.kms.requestsWithBucketKey).toBe(0);
+    expect(e.confidence).toBe("official");
+  });
+
+  it("bills one object operation per copied and per updated object, even when they are as many", () => {
+    const e = estimateRun({
+      ...IDLE,
+      copy: { STANDARD: { objects: 7, bytes: 0 } },
+      updateEncryption: { fromSseS3: { objects: 7, bytes: 0 }, fromSseKms: NOTHING },
+    });
+    expect(e.lines.find((l) => l.item === "Batch Operations object operations")?.quantity).toBe(14);
+    // Setup plus 7 copies and 7 updates at the fast and the slow rates (no bytes).
+    expect(e.duration.lowSeconds).toBeCloseTo(300 + 7 / 1000 + 7 / 5000, 9);
+    expect(e.duration.highSeconds).toBeCloseTo(3600 + 7 / 100 + 7 / 500, 9);
+  });
+
+  it("takes time for any work: a tiny multipart copy beside as many copies as it has bytes", () => {
+    const e = estimateRun({
+      ...IDLE,
+      copy: { STANDARD: { objects: 5, bytes: 0 } },
+      multipartCopy: { STANDARD: { objects: 1, bytes: 5, parts: 1 } },
+    });
+    expect(e.duration.highSeconds).toBeGreaterThan(3600);
+  });
+
+  it("counts a class given as undefined as absent", () => {
+    const e = estimateRun({
+      ...IDLE,
+      copy: { STANDARD: undefined, ONEZONE_IA: { objects: 1, bytes: GiB } },
+      multipartCopy: { GLACIER_IR: undefined },
+    });
+    expect(e.jobs).toBe(1);
+    expect(e.objects.multipartCopy).toBe(0);
+  });
+
+  it("a run that only multipart-copies S3 Standard objects rests on secondary sources at worst", () => {
+    const e = estimateRun({
+      ...IDLE,
+      multipartCopy: { STANDARD: { objects: 1, bytes: 6 * GiB } },
+      inventoryObjectsListed: 1000,
+    });
+    expect(e.lines.map((l) => l.confidence)).toEqual(["3p", "3p", "official"]);
+    expect(e.confidence).toBe("3p");
+  });
+
+  it("a run with nothing priced is as sure as the best source", () => {
+    expect(estimateRun(IDLE).confidence).toBe("official");
+  });
+
+  it("counts the parts of a multipart copy without a planned count at 512 MiB, rounded down, plus one per object", () => {
+    const e = estimateRun({ ...IDLE, multipartCopy: { STANDARD: { objects: 3, bytes: 6 * GiB - 1 } } });
+    // floor((6 GiB - 1) / 512 MiB) = 11, plus 3: 14 parts; 2 × 3 creates and completes.
+    expect(e.lines.find((l) => l.item.startsWith("Multipart copy PUT-tier"))?.item).toBe(
+      "Multipart copy PUT-tier requests (STANDARD): create + 14 parts + complete",
+    );
+    expect(e.kms.requestsWithoutBucketKey).toBe(3 + 14);
+    expect(e.jobs).toBe(0);
+  });
+});
+
+describe("renderEstimate and formatDuration", () => {
+  it("renders the whole text, one line each, lists joined by semicolons", () => {
+    const e = estimateRun({ ...IDLE, copy: { STANDARD: { objects: 1000, bytes: GiB } }, noncurrentExpirationDays: 45 });
+    // Only the job line: the per-request prices' text is not what this test is about.
+    const jobs = e.lines.filter((l) => l.item === "Batch Operations jobs");
+    expect(renderEstimate({ ...e, lines: jobs, notIncluded: ["a", "b"], assumptions: ["c", "d"] })).toBe(
+      [
+        "Estimate (us-east-1 prices as of 2026-11-22; weakest source: unverified). Objects: 1,000 copied and 0 updated in 1 Batch Operations job(s), 0 multipart-copied, 0 skipped.",
+        "One-time cost: $0.26 with S3 Bucket Keys ($0.26 if every object called KMS).",
+        "  Batch Operations jobs: 1 × $0.25 each = $0.25 [3p]",
+        "  KMS requests: 1,000 with Bucket Keys = <$0.01; 1,000 without = <$0.01 [3p]",
+        "Old versions kept: 1 GiB, $0.02 per month for 1.5 month(s) until lifecycle expires them = $0.03.",
+        "Duration: 5 min to 1 h 00 min (assumed rates).",
+        "Not included: a; b.",
+        "Assumptions: c; d.",
+      ].join("\n"),
+    );
+  });
+
+  it("shows no old-versions line when no old version is kept", () => {
+    const text = renderEstimate(estimateRun(generated));
+    expect(text).not.toContain("Old versions kept");
+    expect(text).toContain("Duration: 5 min to 1 h 02 min (assumed rates).");
+    expect(text).toContain("  Batch Operations jobs listing candidates (cancelled unrun): 2 × $0.25 each = $0.50 [3p]");
+  });
+
+  it("writes a unit price of a cent or more as each, and smaller ones per 1,000", () => {
+    const e = estimateRun(IDLE);
+    const priced = (unitUsd: number) =>
+      renderEstimate({
+        ...e,
+        lines: [{ item: "x", quantity: 1, unit: "u", unitUsd, usd: 0, confidence: "official", source: "s" }],
+      });
+    expect(priced(0.01)).toContain("  x: 1 × $0.01 each = $0.00 [official]");
+    expect(priced(0.009)).toContain("  x: 1 × $9.00/1,000 = $0.00 [official]");
+  });
+
+  it.each([
+    [29, "0 min"],
+    [3569, "59 min"],
+    [3570, "1 h 00 min"],
+    [47 * 3600 + 59 * 60, "47 h 59 min"],
+    [48 * 3600, "2.0 days"],
+  ])("formats %s seconds as %s", (seconds, text) => {
+    expect(formatDuration(seconds)).toBe(text);
+  });
+});
