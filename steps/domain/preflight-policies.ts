@@ -120,7 +120,7 @@ export function checkKeyPolicy(f: PreflightFacts, raise: Raise): void {
         const values = toStrings(v) ?? [];
         const base = parseOperator(op).base.replace(/Not/, "");
         const match = (ctx: string, p: string) =>
-          base.startsWith("StringEquals") || base === "ArnEquals"
+          base.startsWith("StringEquals")
             ? base.endsWith("IgnoreCase")
               ? ctx.toLowerCase() === p.toLowerCase()
               : ctx === p

@@ -295,6 +295,12 @@ describe("checkKeyPolicy", () => {
       expect(broken(readerWhen("StringEqualsIgnoreCase", `${BUCKET_ARN}/a`))).toBe(true);
     });
 
+    it("ArnEquals and ArnLike match wildcards alike (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_ARN)", () => {
+      expect(broken(readerWhen("ArnEquals", ["arn:aws:s3:::data-*", `${BUCKET_ARN}/reports/a`]))).toBe(false);
+      expect(broken(readerWhen("ArnLike", ["arn:aws:s3:::data-*", `${BUCKET_ARN}/reports/a`]))).toBe(false);
+      expect(broken(readerWhen("ArnEquals", `${BUCKET_ARN}/reports/a`))).toBe(true);
+    });
+
     it("StringLike matches wildcards, case-sensitively", () => {
       expect(broken(readerWhen("StringLike", ["arn:aws:s3:::data-*", `${BUCKET_ARN}/a`]))).toBe(false);
       expect(broken(readerWhen("StringLike", ["ARN:AWS:S3:::DATA-*", `${BUCKET_ARN}/a`]))).toBe(true);
