@@ -199,3 +199,42 @@ describe("totals and failures after redrives", () => {
     expect(t.reconcile({ final: true })).toMatchObject({ ok: true, problems: [] });
   });
 });
+
+describe("outcome totals", () => {
+  it("settle large objects by every outcome, and count their failures and changes as failed", () => {
+    const t = new RunTally();
+    for (const key of ["a", "b", "c", "d"]) {
+      t.recordClassification({ kind: "large-copy", storageClass: "STANDARD" }, { key, size: 6e9 });
+    }
+    t.recordLargeCopies({
+      reencrypted: 1,
+      "already-compliant": 1,
+      "changed-during-copy": 0,
+      gone: 0,
+      skipped: 0,
+      failed: 1,
+    });
+    expect(t.totals()).toMatchObject({ reencrypted: 1, alreadyCompliant: 1, failed: 1, pending: 1 });
+  });
+
+  it("count planned copies missing from every manifest as pending, whatever redrive jobs hold", () => {
+    const t = copies(3);
+    t.recordJob({ operation: "copy", jobId: "j", storageClass: "STANDARD", manifestRows: 2 });
+    t.recordReportRow("j", row("k0", "succeeded"));
+    t.recordReportRow("j", row("k1", "failed", 503, "SlowDown"));
+    t.markJobReported("j");
+    t.recordJob({ operation: "copy", jobId: "r", storageClass: "STANDARD", manifestRows: 1, redriveOf: "j" });
+    t.recordReportRow("r", row("k1", "succeeded"));
+    t.markJobReported("r");
+    expect(t.totals()).toMatchObject({ reencrypted: 2, failed: 0, pending: 1 });
+  });
+
+  it("reconcile a run with re-encrypted and already compliant objects without a problem", () => {
+    const t = copies(1);
+    t.recordClassification({ kind: "compliant" }, { key: "c", size: 1 });
+    t.recordJob({ operation: "copy", jobId: "j", storageClass: "STANDARD", manifestRows: 1 });
+    t.recordReportRow("j", row("k0", "succeeded"));
+    t.markJobReported("j");
+    expect(t.reconcile({ final: true })).toMatchObject({ ok: true, problems: [] });
+  });
+});
