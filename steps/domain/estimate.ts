@@ -335,12 +335,14 @@ const count = formatCount;
 /** Sizes as the estimate writes them: no decimal for whole numbers ("17 GiB"). */
 const bytesOf = (bytes: number) => formatBytes(bytes, "trimmed");
 
-/** A short text for the approval gate and the report. */
 /** Per-request prices read best per 1,000 (as AWS lists them); per-job prices as they are. */
 function unitPrice(usd: number): string {
-  return usd >= 0.01 ? `${formatUsd(usd)} each` : `${formatUsd(usd * 1000)}/1,000`;
+  return usd >= 0.01
+    ? `${formatUsd(usd)} each`
+    : `$${(usd * 1000).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 6 })}/1,000`;
 }
 
+/** A short text for the approval gate and the report. */
 export function renderEstimate(e: Estimate): string {
   const out: string[] = [];
   out.push(

@@ -136,7 +136,7 @@ describe("estimateRun", () => {
     );
     expect(text).toContain("Duration: 50 min to 8 h 34 min (assumed rates).");
     expect(text).toContain("Batch Operations jobs: 3 × $0.25 each = $0.75");
-    expect(text).toMatch(/COPY requests \(STANDARD\): 1,000,000 × \$0\.01\/1,000 = \$5\.00/);
+    expect(text).toMatch(/COPY requests \(STANDARD\): 1,000,000 × \$0\.005\/1,000 = \$5\.00/);
     expect(formatDuration(3 * 86_400)).toBe("3.0 days");
   });
 });
