@@ -214,13 +214,8 @@ export class RunTally {
         `Written after default encryption was enforced, so not copied; it is now ${now.found}`,
       );
     }
-    const category = classifyTaskFailure(row);
-    if (category === "gone") {
-      // Only an update-encryption row reaches here without a check: rowCheck confirms every 404.
-      job.gone += 1;
-      return { outcome: "gone" };
-    }
-    return this.recordFailure(job, row, category, row.resultMessage);
+    // A gone row always has a check (rowCheck confirms every 404), so it was counted above.
+    return this.recordFailure(job, row, classifyTaskFailure(row), row.resultMessage);
   }
 
   private recordFailure(job: JobTally, row: ReportRow, category: TaskFailureCategory, message: string): RowOutcome {
