@@ -1,40 +1,20 @@
 import { describe, expect, it } from "vitest";
 import { TASK_FAILURE_CATEGORIES } from "../../contract/reasons.ts";
 import { classifyInventoryRow } from "../../steps/domain/classify.ts";
-import type { ReportRow } from "../../steps/domain/completion-report.ts";
-import type { InventoryRow } from "../../steps/domain/inventory.ts";
 import { buildRunReport, renderSummary } from "../../steps/domain/run-report.ts";
 import { RunTally } from "../../steps/domain/tally.ts";
-
-const obj = (key: string): InventoryRow => ({
-  bucket: "src",
-  key,
-  isLatest: true,
-  isDeleteMarker: false,
-  size: 100,
-  storageClass: "STANDARD",
-  encryptionStatus: "NOT-SSE",
-});
-
-const row = (key: string, taskStatus: "succeeded" | "failed", httpStatus = 200, errorCode?: string): ReportRow => ({
-  bucket: "src",
-  key,
-  rawKey: key,
-  taskStatus,
-  httpStatus,
-  resultMessage: "",
-  ...(errorCode ? { errorCode } : {}),
-});
+import { inventoryObject, reportRow } from "./helpers.ts";
 
 /** Three attempts at four objects: two throttled at first, one of them throttled again, then all done but one. */
 function redrivenTally(): RunTally {
   const tally = new RunTally();
-  for (const key of ["a", "b", "c", "d"]) tally.recordClassification(classifyInventoryRow(obj(key)), obj(key));
+  for (const key of ["a", "b", "c", "d"])
+    tally.recordClassification(classifyInventoryRow(inventoryObject(key)), inventoryObject(key));
   tally.recordJob({ operation: "copy", jobId: "job-1", storageClass: "STANDARD", manifestRows: 4 });
-  tally.recordReportRow("job-1", row("a", "succeeded"));
-  tally.recordReportRow("job-1", row("b", "failed", 503, "SlowDown"));
-  tally.recordReportRow("job-1", row("c", "failed", 500, "InternalError"));
-  tally.recordReportRow("job-1", row("d", "failed", 403, "AccessDenied"));
+  tally.recordReportRow("job-1", reportRow("a", "succeeded"));
+  tally.recordReportRow("job-1", reportRow("b", "failed", 503, "SlowDown"));
+  tally.recordReportRow("job-1", reportRow("c", "failed", 500, "InternalError"));
+  tally.recordReportRow("job-1", reportRow("d", "failed", 403, "AccessDenied"));
   tally.recordJob({
     operation: "copy",
     jobId: "job-2",
@@ -43,8 +23,8 @@ function redrivenTally(): RunTally {
     redriveOf: "job-1",
     attempt: 2,
   });
-  tally.recordReportRow("job-2", row("b", "succeeded"));
-  tally.recordReportRow("job-2", row("c", "failed", 503, "SlowDown"));
+  tally.recordReportRow("job-2", reportRow("b", "succeeded"));
+  tally.recordReportRow("job-2", reportRow("c", "failed", 503, "SlowDown"));
   tally.recordJob({
     operation: "copy",
     jobId: "job-3",
@@ -53,7 +33,7 @@ function redrivenTally(): RunTally {
     redriveOf: "job-2",
     attempt: 3,
   });
-  tally.recordReportRow("job-3", row("c", "failed", 503, "SlowDown"));
+  tally.recordReportRow("job-3", reportRow("c", "failed", 503, "SlowDown"));
   return tally;
 }
 

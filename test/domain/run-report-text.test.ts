@@ -3,35 +3,14 @@ import { runReportSchema } from "../../contract/final-report.ts";
 import { NOT_CURRENT_REASONS, SKIP_REASONS, TASK_FAILURE_CATEGORIES } from "../../contract/reasons.ts";
 import { ROUTES } from "../../contract/tally.ts";
 import { classifyInventoryRow } from "../../steps/domain/classify.ts";
-import type { ReportRow } from "../../steps/domain/completion-report.ts";
 import type { InventoryRow } from "../../steps/domain/inventory.ts";
 import { buildRunReport, type RunReportMeta, renderSummary } from "../../steps/domain/run-report.ts";
 import { RunTally } from "../../steps/domain/tally.ts";
 import { independentCheckSection } from "../../steps/domain/verification-report.ts";
+import { inventoryObject, reportRow } from "./helpers.ts";
 
 // The summary is what an operator reads at the end of a change window (CLI, console, notifications): these tests
 // pin its exact words and numbers, section by section.
-
-const obj = (key: string, overrides: Partial<InventoryRow> = {}): InventoryRow => ({
-  bucket: "src",
-  key,
-  isLatest: true,
-  isDeleteMarker: false,
-  size: 100,
-  storageClass: "STANDARD",
-  encryptionStatus: "NOT-SSE",
-  ...overrides,
-});
-
-const row = (key: string, taskStatus: "succeeded" | "failed", httpStatus = 200, errorCode?: string): ReportRow => ({
-  bucket: "src",
-  key,
-  rawKey: key,
-  taskStatus,
-  httpStatus,
-  resultMessage: "",
-  ...(errorCode ? { errorCode } : {}),
-});
 
 const META: RunReportMeta = {
   bucket: "src",
@@ -51,13 +30,13 @@ function classifyAll(tally: RunTally, objects: InventoryRow[]): void {
 function redrivenRun(): RunTally {
   const t = new RunTally();
   classifyAll(t, [
-    obj("a"),
-    obj("b"),
-    obj("c"),
-    obj("d"),
-    obj("cold", { storageClass: "GLACIER", size: 2048 }),
-    obj("c-key", { encryptionStatus: "SSE-C", size: 0 }),
-    obj("old", { isLatest: false }),
+    inventoryObject("a"),
+    inventoryObject("b"),
+    inventoryObject("c"),
+    inventoryObject("d"),
+    inventoryObject("cold", { storageClass: "GLACIER", size: 2048 }),
+    inventoryObject("c-key", { encryptionStatus: "SSE-C", size: 0 }),
+    inventoryObject("old", { isLatest: false }),
   ]);
   t.recordDoneEarlier("run-early", { size: 100 });
   t.recordJob({
@@ -69,12 +48,12 @@ function redrivenRun(): RunTally {
     attempt: 2,
   });
   t.recordJob({ operation: "copy", jobId: "job-a", storageClass: "STANDARD", manifestRows: 4 });
-  t.recordReportRow("job-a", row("a", "succeeded"));
-  t.recordReportRow("job-a", row("b", "succeeded"));
-  t.recordReportRow("job-a", row("c", "failed", 503, "SlowDown"));
-  t.recordReportRow("job-a", row("d", "failed", 503, "SlowDown"));
-  t.recordReportRow("job-b", row("c", "succeeded"));
-  t.recordReportRow("job-b", row("d", "failed", 403, "AccessDenied"));
+  t.recordReportRow("job-a", reportRow("a", "succeeded"));
+  t.recordReportRow("job-a", reportRow("b", "succeeded"));
+  t.recordReportRow("job-a", reportRow("c", "failed", 503, "SlowDown"));
+  t.recordReportRow("job-a", reportRow("d", "failed", 503, "SlowDown"));
+  t.recordReportRow("job-b", reportRow("c", "succeeded"));
+  t.recordReportRow("job-b", reportRow("d", "failed", 403, "AccessDenied"));
   return t;
 }
 
@@ -133,14 +112,17 @@ describe("renderSummary", () => {
 
   it("says a bucket with skipped objects still needs attention, and a clean one is done", () => {
     const skipped = new RunTally();
-    classifyAll(skipped, [obj("cold", { storageClass: "GLACIER" }), obj("ssec", { encryptionStatus: "SSE-C" })]);
+    classifyAll(skipped, [
+      inventoryObject("cold", { storageClass: "GLACIER" }),
+      inventoryObject("ssec", { encryptionStatus: "SSE-C" }),
+    ]);
     expect(renderSummary(buildRunReport(skipped, META)).split("\n")[0]).toBe(
       "rekey finished: s3://src; 2 current object(s) skipped still need attention (see Skipped)",
     );
     const clean = new RunTally();
-    classifyAll(clean, [obj("a")]);
+    classifyAll(clean, [inventoryObject("a")]);
     clean.recordJob({ operation: "copy", jobId: "j", storageClass: "STANDARD", manifestRows: 1 });
-    clean.recordReportRow("j", row("a", "succeeded"));
+    clean.recordReportRow("j", reportRow("a", "succeeded"));
     const text = renderSummary(buildRunReport(clean, { ...META, reportLocation: "s3://work/reports/r.json" }));
     expect(text.split("\n")[0]).toBe(
       "rekey finished: s3://src; every current object it saw is re-encrypted or was already compliant",
@@ -156,7 +138,7 @@ describe("renderSummary", () => {
 
   it("calls a run with problems when a copy is still pending or the independent check found an object", () => {
     const pending = new RunTally();
-    classifyAll(pending, [obj("a")]);
+    classifyAll(pending, [inventoryObject("a")]);
     pending.recordJob({ operation: "copy", jobId: "j", storageClass: "STANDARD", manifestRows: 1 });
     const text = renderSummary(buildRunReport(pending, META));
     expect(text.split("\n")[0]).toBe("rekey finished with problems: s3://src");
@@ -165,9 +147,9 @@ describe("renderSummary", () => {
     expect(text).toContain(" re-encrypted\n\nCounts do not reconcile:\n  Job j: no completion report was read.\n");
 
     const clean = new RunTally();
-    classifyAll(clean, [obj("a")]);
+    classifyAll(clean, [inventoryObject("a")]);
     clean.recordJob({ operation: "copy", jobId: "j", storageClass: "STANDARD", manifestRows: 1 });
-    clean.recordReportRow("j", row("a", "succeeded"));
+    clean.recordReportRow("j", reportRow("a", "succeeded"));
     const checked = (failing: number) =>
       buildRunReport(clean, {
         ...META,
@@ -192,7 +174,7 @@ describe("renderSummary", () => {
 
   it("names the jobs this run reused from an earlier run, with their creation time where known", () => {
     const t = new RunTally();
-    classifyAll(t, [obj("a"), obj("b")]);
+    classifyAll(t, [inventoryObject("a"), inventoryObject("b")]);
     t.recordDoneEarlier("run-old", { size: 1 });
     t.recordJob({
       operation: "copy",
@@ -203,8 +185,8 @@ describe("renderSummary", () => {
       createdAt: "2026-01-01T00:00:00.000Z",
     });
     t.recordJob({ operation: "copy", jobId: "job-2", storageClass: "STANDARD", manifestRows: 1, createdBy: "run-old" });
-    t.recordReportRow("job-1", row("a", "succeeded"));
-    t.recordReportRow("job-2", row("b", "succeeded"));
+    t.recordReportRow("job-1", reportRow("a", "succeeded"));
+    t.recordReportRow("job-2", reportRow("b", "succeeded"));
     const report = buildRunReport(t, META);
     expect(report.earlierRuns).toStrictEqual([
       {
@@ -221,7 +203,7 @@ describe("renderSummary", () => {
     const t = new RunTally();
     classifyAll(
       t,
-      Array.from({ length: 1200 }, (_, i) => obj(`v${i}`, { isLatest: false })),
+      Array.from({ length: 1200 }, (_, i) => inventoryObject(`v${i}`, { isLatest: false })),
     );
     for (const key of ["big1", "big2", "big3", "big4", "big5", "big6"]) {
       t.recordClassification({ kind: "large-copy", storageClass: "STANDARD" }, { key, size: 6e9 });
@@ -262,10 +244,10 @@ describe("renderSummary", () => {
 
   it("says which copies were refused as changed since planning, on their route", () => {
     const t = new RunTally();
-    classifyAll(t, [obj("a"), obj("b")]);
+    classifyAll(t, [inventoryObject("a"), inventoryObject("b")]);
     t.recordJob({ operation: "copy", jobId: "j", storageClass: "STANDARD", manifestRows: 2 });
-    t.recordReportRow("j", row("a", "succeeded"));
-    t.recordReportRow("j", row("b", "failed", 412, "PreconditionFailed"), {
+    t.recordReportRow("j", reportRow("a", "succeeded"));
+    t.recordReportRow("j", reportRow("b", "failed", 412, "PreconditionFailed"), {
       exists: true,
       compliant: true,
       found: "SSE-KMS key=k bucketKey=true",
@@ -277,11 +259,11 @@ describe("renderSummary", () => {
 
   it("names an encryption update job's attempts by operation", () => {
     const t = new RunTally();
-    classifyAll(t, [obj("s3", { encryptionStatus: "SSE-S3" })]);
+    classifyAll(t, [inventoryObject("s3", { encryptionStatus: "SSE-S3" })]);
     t.recordJob({ operation: "update-encryption", jobId: "u1", manifestRows: 1 });
-    t.recordReportRow("u1", row("s3", "failed", 503, "SlowDown"));
+    t.recordReportRow("u1", reportRow("s3", "failed", 503, "SlowDown"));
     t.recordJob({ operation: "update-encryption", jobId: "u2", manifestRows: 1, redriveOf: "u1" });
-    t.recordReportRow("u2", row("s3", "succeeded"));
+    t.recordReportRow("u2", reportRow("s3", "succeeded"));
     expect(renderSummary(buildRunReport(t, META))).toContain(
       "\n  attempt 1: job u1 (encryption update): 1 object(s), 0 succeeded, 1 failed (1 transient, 0 systemic)\n  attempt 2: job u2 (encryption update, redrive of u1): 1 object(s), 1 succeeded, 0 failed (0 transient, 0 systemic)\n",
     );
@@ -352,7 +334,7 @@ describe("buildRunReport", () => {
 
   it("judges the counts as final: a job whose report was never read is a problem, not a pass", () => {
     const t = new RunTally();
-    classifyAll(t, [obj("a")]);
+    classifyAll(t, [inventoryObject("a")]);
     t.recordJob({ operation: "copy", jobId: "j", storageClass: "STANDARD", manifestRows: 1 });
     expect(t.reconcile().ok).toBe(true);
     const report = buildRunReport(t, META);

@@ -3,47 +3,21 @@ import { VerificationFailedError } from "../../contract/errors.ts";
 import { runReportSchema } from "../../contract/final-report.ts";
 import { LARGE_COPY_OUTCOMES, type LargeCopyOutcomeKind } from "../../contract/large-objects.ts";
 import { classifyInventoryRow } from "../../steps/domain/classify.ts";
-import type { ReportRow } from "../../steps/domain/completion-report.ts";
-import type { InventoryRow } from "../../steps/domain/inventory.ts";
 import { buildRunReport, renderSummary } from "../../steps/domain/run-report.ts";
 import { RunTally } from "../../steps/domain/tally.ts";
-
-function obj(key: string, overrides: Partial<InventoryRow> = {}): InventoryRow {
-  return {
-    bucket: "src",
-    key,
-    isLatest: true,
-    isDeleteMarker: false,
-    size: 100,
-    storageClass: "STANDARD",
-    encryptionStatus: "NOT-SSE",
-    ...overrides,
-  };
-}
-
-function report(key: string, taskStatus: "succeeded" | "failed", httpStatus = 200, errorCode?: string): ReportRow {
-  return {
-    bucket: "src",
-    key,
-    rawKey: key,
-    taskStatus,
-    httpStatus,
-    resultMessage: "",
-    ...(errorCode ? { errorCode } : {}),
-  };
-}
+import { inventoryObject, reportRow } from "./helpers.ts";
 
 /** A small run: 3 STANDARD copies, 1 STANDARD_IA copy, SSE-S3, GLACIER, a noncurrent version. */
 function plannedTally(): RunTally {
   const tally = new RunTally();
   const objects = [
-    obj("a"),
-    obj("b"),
-    obj("c"),
-    obj("ia", { storageClass: "STANDARD_IA", size: 50 }),
-    obj("c-key", { encryptionStatus: "SSE-C" }),
-    obj("cold", { storageClass: "GLACIER" }),
-    obj("old", { isLatest: false }),
+    inventoryObject("a"),
+    inventoryObject("b"),
+    inventoryObject("c"),
+    inventoryObject("ia", { storageClass: "STANDARD_IA", size: 50 }),
+    inventoryObject("c-key", { encryptionStatus: "SSE-C" }),
+    inventoryObject("cold", { storageClass: "GLACIER" }),
+    inventoryObject("old", { isLatest: false }),
   ];
   for (const o of objects) tally.recordClassification(classifyInventoryRow(o), o);
   tally.recordJob({ operation: "copy", jobId: "job-std", storageClass: "STANDARD", manifestRows: 3 });
@@ -54,10 +28,10 @@ function plannedTally(): RunTally {
 describe("RunTally", () => {
   it("reconciles a run where every object has an outcome", () => {
     const tally = plannedTally();
-    tally.recordReportRow("job-std", report("a", "succeeded"));
-    tally.recordReportRow("job-std", report("b", "succeeded"));
-    tally.recordReportRow("job-std", report("c", "failed", 404, "NoSuchKey"), { exists: false });
-    tally.recordReportRow("job-ia", report("ia", "failed", 403, "AccessDenied"));
+    tally.recordReportRow("job-std", reportRow("a", "succeeded"));
+    tally.recordReportRow("job-std", reportRow("b", "succeeded"));
+    tally.recordReportRow("job-std", reportRow("c", "failed", 404, "NoSuchKey"), { exists: false });
+    tally.recordReportRow("job-ia", reportRow("ia", "failed", 403, "AccessDenied"));
 
     const result = tally.assertReconciled();
 
@@ -77,19 +51,19 @@ describe("RunTally", () => {
 
   it("counts a 404 as gone only when the object is absent, and names the likely key encoding problem otherwise", () => {
     const tally = plannedTally();
-    expect(() => tally.recordReportRow("job-std", report("a", "failed", 404, "NoSuchKey"))).toThrow(
+    expect(() => tally.recordReportRow("job-std", reportRow("a", "failed", 404, "NoSuchKey"))).toThrow(
       VerificationFailedError,
     );
     const present = { exists: true, compliant: false, found: "none key=- bucketKey=false class=STANDARD" } as const;
-    expect(tally.recordReportRow("job-std", report("a", "failed", 404, "NoSuchKey"), present)).toMatchObject({
+    expect(tally.recordReportRow("job-std", reportRow("a", "failed", 404, "NoSuchKey"), present)).toMatchObject({
       outcome: "failed",
       category: "missing-but-present",
     });
-    expect(tally.recordReportRow("job-std", report("b", "failed", 404, "NotFound"), { exists: false })).toEqual({
+    expect(tally.recordReportRow("job-std", reportRow("b", "failed", 404, "NotFound"), { exists: false })).toEqual({
       outcome: "gone",
     });
-    tally.recordReportRow("job-std", report("c", "succeeded"));
-    tally.recordReportRow("job-ia", report("ia", "succeeded"));
+    tally.recordReportRow("job-std", reportRow("c", "succeeded"));
+    tally.recordReportRow("job-ia", reportRow("ia", "succeeded"));
 
     const result = tally.assertReconciled();
     expect(result.totals).toMatchObject({ reencrypted: 2, gone: 1, failed: 1, changed: 0 });
@@ -105,7 +79,7 @@ describe("RunTally", () => {
 
   it("counts a copy refused as modified since planning as changed when compliant now, as a failure otherwise", () => {
     const tally = plannedTally();
-    const refused = (key: string) => report(key, "failed", 412, "PreconditionFailed");
+    const refused = (key: string) => reportRow(key, "failed", 412, "PreconditionFailed");
     expect(() => tally.recordReportRow("job-std", refused("a"))).toThrow(VerificationFailedError);
     const compliant = {
       exists: true,
@@ -119,7 +93,7 @@ describe("RunTally", () => {
       category: "changed-not-compliant",
     });
     expect(tally.recordReportRow("job-std", refused("c"), { exists: false })).toEqual({ outcome: "gone" });
-    tally.recordReportRow("job-ia", report("ia", "succeeded"));
+    tally.recordReportRow("job-ia", reportRow("ia", "succeeded"));
 
     const result = tally.assertReconciled();
     expect(result.totals).toEqual({
@@ -155,13 +129,13 @@ describe("RunTally", () => {
 
   it("does not reconcile when a changed object is counted twice", () => {
     const tally = plannedTally();
-    const refused = report("a", "failed", 412, "PreconditionFailed");
+    const refused = reportRow("a", "failed", 412, "PreconditionFailed");
     const compliant = { exists: true, compliant: true, found: "aws:kms" } as const;
     tally.recordReportRow("job-std", refused, compliant);
     tally.recordReportRow("job-std", refused, compliant);
-    tally.recordReportRow("job-std", report("b", "succeeded"));
-    tally.recordReportRow("job-std", report("c", "succeeded"));
-    tally.recordReportRow("job-ia", report("ia", "succeeded"));
+    tally.recordReportRow("job-std", reportRow("b", "succeeded"));
+    tally.recordReportRow("job-std", reportRow("c", "succeeded"));
+    tally.recordReportRow("job-ia", reportRow("ia", "succeeded"));
     expect(tally.reconcile({ final: true }).problems.join(" ")).toContain(
       "report accounts for 4 (2 succeeded, 0 failed, 0 gone, 2 changed since planning); 1 extra",
     );
@@ -169,9 +143,9 @@ describe("RunTally", () => {
 
   it("catches an object missing from a completion report", () => {
     const tally = plannedTally();
-    tally.recordReportRow("job-std", report("a", "succeeded"));
-    tally.recordReportRow("job-std", report("b", "succeeded"));
-    tally.recordReportRow("job-ia", report("ia", "succeeded"));
+    tally.recordReportRow("job-std", reportRow("a", "succeeded"));
+    tally.recordReportRow("job-std", reportRow("b", "succeeded"));
+    tally.recordReportRow("job-ia", reportRow("ia", "succeeded"));
 
     const result = tally.reconcile({ final: true });
 
@@ -182,9 +156,10 @@ describe("RunTally", () => {
 
   it("catches a planned copy that never reached a manifest", () => {
     const tally = new RunTally();
-    for (const key of ["a", "b"]) tally.recordClassification(classifyInventoryRow(obj(key)), obj(key));
+    for (const key of ["a", "b"])
+      tally.recordClassification(classifyInventoryRow(inventoryObject(key)), inventoryObject(key));
     tally.recordJob({ operation: "copy", jobId: "job-1", storageClass: "STANDARD", manifestRows: 1 });
-    tally.recordReportRow("job-1", report("a", "succeeded"));
+    tally.recordReportRow("job-1", reportRow("a", "succeeded"));
 
     const result = tally.reconcile({ final: true });
 
@@ -202,12 +177,13 @@ describe("RunTally", () => {
 
   it("moves transient failures into a redrive job instead of counting them twice", () => {
     const tally = new RunTally();
-    for (const key of ["a", "b"]) tally.recordClassification(classifyInventoryRow(obj(key)), obj(key));
+    for (const key of ["a", "b"])
+      tally.recordClassification(classifyInventoryRow(inventoryObject(key)), inventoryObject(key));
     tally.recordJob({ operation: "copy", jobId: "job-1", storageClass: "STANDARD", manifestRows: 2 });
-    tally.recordReportRow("job-1", report("a", "succeeded"));
-    tally.recordReportRow("job-1", report("b", "failed", 503, "SlowDown"));
+    tally.recordReportRow("job-1", reportRow("a", "succeeded"));
+    tally.recordReportRow("job-1", reportRow("b", "failed", 503, "SlowDown"));
     tally.recordJob({ operation: "copy", jobId: "job-2", storageClass: "STANDARD", manifestRows: 1, redrive: true });
-    tally.recordReportRow("job-2", report("b", "succeeded"));
+    tally.recordReportRow("job-2", reportRow("b", "succeeded"));
 
     const result = tally.assertReconciled();
 
@@ -216,7 +192,7 @@ describe("RunTally", () => {
 
   it("survives a round trip through JSON, as steps hand it on", () => {
     const tally = plannedTally();
-    tally.recordReportRow("job-std", report("a", "succeeded"));
+    tally.recordReportRow("job-std", reportRow("a", "succeeded"));
 
     const restored = RunTally.fromJSON(JSON.parse(JSON.stringify(tally)));
 
@@ -235,17 +211,17 @@ describe("RunTally", () => {
   });
 
   it("refuses report rows of a job it does not know", () => {
-    expect(() => plannedTally().recordReportRow("job-x", report("a", "succeeded"))).toThrow(VerificationFailedError);
+    expect(() => plannedTally().recordReportRow("job-x", reportRow("a", "succeeded"))).toThrow(VerificationFailedError);
   });
 });
 
 describe("buildRunReport and renderSummary", () => {
   function finishedReport() {
     const tally = plannedTally();
-    tally.recordReportRow("job-std", report("a", "succeeded"));
-    tally.recordReportRow("job-std", report("b", "succeeded"));
-    tally.recordReportRow("job-std", report("c", "succeeded"));
-    tally.recordReportRow("job-ia", report("ia", "failed", 403, "AccessDenied"));
+    tally.recordReportRow("job-std", reportRow("a", "succeeded"));
+    tally.recordReportRow("job-std", reportRow("b", "succeeded"));
+    tally.recordReportRow("job-std", reportRow("c", "succeeded"));
+    tally.recordReportRow("job-ia", reportRow("ia", "failed", 403, "AccessDenied"));
     return buildRunReport(tally, {
       bucket: "src",
       kmsKeyArn: "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
@@ -357,9 +333,9 @@ describe("RunTally with every route", () => {
 
   it("reconciles copies, encryption updates and multipart copies together", () => {
     const tally = routedTally();
-    tally.recordReportRow("copy-1", report("c", "succeeded"));
-    tally.recordReportRow("update-1", report("u1", "succeeded"));
-    tally.recordReportRow("update-1", report("u2", "failed", 400, "InvalidRequest"));
+    tally.recordReportRow("copy-1", reportRow("c", "succeeded"));
+    tally.recordReportRow("update-1", reportRow("u1", "succeeded"));
+    tally.recordReportRow("update-1", reportRow("u2", "failed", 400, "InvalidRequest"));
     tally.recordLargeCopies(largeCounts({ reencrypted: 1, "changed-during-copy": 1 }));
     const r = tally.assertReconciled();
     expect(r.totals).toMatchObject({ seen: 5, reencrypted: 3, failed: 2, pending: 0 });
@@ -369,8 +345,8 @@ describe("RunTally with every route", () => {
 
   it("counts unfinished multipart copies as pending, and an update job that lost rows as a problem", () => {
     const tally = routedTally();
-    tally.recordReportRow("copy-1", report("c", "succeeded"));
-    tally.recordReportRow("update-1", report("u1", "succeeded"));
+    tally.recordReportRow("copy-1", reportRow("c", "succeeded"));
+    tally.recordReportRow("update-1", reportRow("u1", "succeeded"));
     tally.markJobReported("update-1");
     tally.recordLargeCopies(largeCounts({ reencrypted: 1 }));
     const r = tally.reconcile({ final: true });
@@ -381,9 +357,9 @@ describe("RunTally with every route", () => {
 
   it("counts multipart copies of objects deleted or changed to another encryption since planning as gone and skipped", () => {
     const tally = routedTally();
-    tally.recordReportRow("copy-1", report("c", "succeeded"));
-    tally.recordReportRow("update-1", report("u1", "succeeded"));
-    tally.recordReportRow("update-1", report("u2", "succeeded"));
+    tally.recordReportRow("copy-1", reportRow("c", "succeeded"));
+    tally.recordReportRow("update-1", reportRow("u1", "succeeded"));
+    tally.recordReportRow("update-1", reportRow("u2", "succeeded"));
     tally.recordLargeCopies(largeCounts({ gone: 1, skipped: 1 }));
     const r = tally.assertReconciled();
     expect(r.totals).toMatchObject({ seen: 5, reencrypted: 3, gone: 1, skipped: 1, failed: 0, pending: 0 });

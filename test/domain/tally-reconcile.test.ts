@@ -2,19 +2,14 @@ import { describe, expect, it } from "vitest";
 import { VerificationFailedError } from "../../contract/errors.ts";
 import type { ReportRow } from "../../steps/domain/completion-report.ts";
 import { RunTally } from "../../steps/domain/tally.ts";
+import { reportRow } from "./helpers.ts";
+
+/** A report row whose failure message names its code and key, so failure samples can be told apart. */
+const row = (key: string, taskStatus: "succeeded" | "failed", httpStatus = 200, errorCode?: string): ReportRow =>
+  reportRow(key, taskStatus, httpStatus, errorCode, taskStatus === "failed" ? `${errorCode} for ${key}` : "");
 
 // The reconciliation is rekey's proof that nothing was lost between inventory, manifests and reports: each problem
 // it can find is pinned here with the exact sentence the final report carries.
-
-const row = (key: string, taskStatus: "succeeded" | "failed", httpStatus = 200, errorCode?: string): ReportRow => ({
-  bucket: "src",
-  key,
-  rawKey: key,
-  taskStatus,
-  httpStatus,
-  resultMessage: taskStatus === "failed" ? `${errorCode} for ${key}` : "",
-  ...(errorCode ? { errorCode } : {}),
-});
 
 function copies(n: number, storageClass: "STANDARD" | "STANDARD_IA" = "STANDARD", size = 10): RunTally {
   const t = new RunTally();
