@@ -204,3 +204,48 @@ describe("splitInventoryLine", () => {
     expect(splitInventoryLine(text)).toStrictEqual(fields);
   });
 });
+
+describe("inventoryRowBatches across chunk boundaries", () => {
+  it("skips blank lines wherever the chunks cut them, and never yields an empty batch", async () => {
+    const text = `\n${line({ 1: "a" })}\n\n\r\n${line({ 1: "b" })}\r\n\n${line({ 1: "c" })}\n\r`;
+    for (let size = 1; size <= 40; size++) {
+      const batches = await collect(inventoryRowBatches(chunked(gz(text), size), COLUMNS, FILE));
+      expect(batches.every((b) => b.length > 0)).toBe(true);
+      expect(
+        batches.flat().map((r) => r.key),
+        `chunks of ${size} bytes`,
+      ).toStrictEqual(["a", "b", "c"]);
+    }
+  });
+});
+
+describe("columns in any order", () => {
+  it("reads each column wherever it is, also first", async () => {
+    const at0 = async (column: InventoryColumn, value: string) => {
+      const [row] = await rowsOf(inventoryLine([value, "src", "k"]), [column, "Bucket", "Key"]);
+      return row;
+    };
+    expect((await at0("IsLatest", "false"))?.isLatest).toBe(false);
+    expect((await at0("IsDeleteMarker", "true"))?.isDeleteMarker).toBe(true);
+    expect((await at0("Size", "42"))?.size).toBe(42);
+    expect((await at0("BucketKeyStatus", "ENABLED"))?.bucketKeyStatus).toBe("ENABLED");
+    expect((await at0("VersionId", "v9"))?.versionId).toBe("v9");
+    const [keyFirst] = await rowsOf(inventoryLine(["k", "src"]), ["Key", "Bucket"]);
+    expect(keyFirst).toMatchObject({ bucket: "src", key: "k" });
+  });
+});
+
+describe("splitInventoryLine on every kind of field", () => {
+  it("gives back the fields S3 Inventory quoted, and the same fields unquoted", () => {
+    const values = ["", "a", 'a"b', '"', '""', "a,b", ",", '","', 'a","b', "é", "a b+c%2F", ' "x" '];
+    for (const a of values) {
+      for (const b of values) {
+        expect(splitInventoryLine(inventoryLine([a, b])), `${a} | ${b}`).toStrictEqual([a, b]);
+        expect(splitInventoryLine(inventoryLine([a, b, a])), `${a} | ${b} | ${a}`).toStrictEqual([a, b, a]);
+      }
+    }
+    expect(splitInventoryLine('"a""b"')).toStrictEqual(['a"b']);
+    expect(splitInventoryLine("a,,b")).toStrictEqual(["a", "", "b"]);
+    expect(splitInventoryLine(",a")).toStrictEqual(["", "a"]);
+  });
+});
