@@ -245,6 +245,7 @@ describe("splitInventoryLine on every kind of field", () => {
       }
     }
     expect(splitInventoryLine('"a""b"')).toStrictEqual(['a"b']);
+    expect(splitInventoryLine('"ba,""","a"')).toStrictEqual(['ba,"', "a"]);
     expect(splitInventoryLine("a,,b")).toStrictEqual(["a", "", "b"]);
     expect(splitInventoryLine(",a")).toStrictEqual(["", "a"]);
   });
