@@ -2,9 +2,9 @@ import { describe, expect, it } from "vitest";
 import { RunContextSchema } from "../../contract/run-context.ts";
 import { classifyInventoryRow } from "../../steps/domain/classify.ts";
 import { estimateRun, renderEstimate } from "../../steps/domain/estimate.ts";
-import type { InventoryRow } from "../../steps/domain/inventory.ts";
 import { planEstimate } from "../../steps/domain/plan-estimate.ts";
 import { RunTally } from "../../steps/domain/tally.ts";
+import { inventoryObject } from "./helpers.ts";
 
 const run = (verifySampleSize: number) =>
   RunContextSchema.parse({
@@ -20,17 +20,6 @@ const run = (verifySampleSize: number) =>
     options: { verifySampleSize },
   });
 
-const row = (key: string, o: Partial<InventoryRow> = {}): InventoryRow => ({
-  bucket: "src",
-  key,
-  isLatest: true,
-  isDeleteMarker: false,
-  size: 100,
-  storageClass: "STANDARD",
-  encryptionStatus: "NOT-SSE",
-  ...o,
-});
-
 /**
  * Three STANDARD copies (300 B), one STANDARD_IA copy (50 B), an SSE-S3 update, a large copy, two skips (SSE-C 7 B,
  * GLACIER 9 B).
@@ -38,14 +27,14 @@ const row = (key: string, o: Partial<InventoryRow> = {}): InventoryRow => ({
 function tally(): RunTally {
   const t = new RunTally();
   const rows = [
-    row("a"),
-    row("b"),
-    row("c"),
-    row("ia", { storageClass: "STANDARD_IA", size: 50 }),
-    row("s3", { encryptionStatus: "SSE-S3" }),
-    row("c-key", { encryptionStatus: "SSE-C", size: 7 }),
-    row("cold", { storageClass: "GLACIER", size: 9 }),
-    row("big", { size: 6 * 1024 ** 3 }),
+    inventoryObject("a"),
+    inventoryObject("b"),
+    inventoryObject("c"),
+    inventoryObject("ia", { storageClass: "STANDARD_IA", size: 50 }),
+    inventoryObject("s3", { encryptionStatus: "SSE-S3" }),
+    inventoryObject("c-key", { encryptionStatus: "SSE-C", size: 7 }),
+    inventoryObject("cold", { storageClass: "GLACIER", size: 9 }),
+    inventoryObject("big", { size: 6 * 1024 ** 3 }),
   ];
   for (const r of rows) t.recordClassification(classifyInventoryRow(r), r);
   return t;

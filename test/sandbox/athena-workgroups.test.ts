@@ -1,6 +1,5 @@
 import { gunzipSync } from "node:zlib";
 import {
-  AthenaServiceException,
   CreateWorkGroupCommand,
   GetQueryResultsCommand,
   GetWorkGroupCommand,
@@ -8,23 +7,13 @@ import {
 } from "@aws-sdk/client-athena";
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { beforeAll, describe, expect, it } from "vitest";
-import { allRows, runQuery, values } from "../support/athena.ts";
+import { allRows, athenaError, runQuery, values } from "../support/athena.ts";
 import { newTestBucket, useSandbox } from "../support/sandbox.ts";
 
 const env = useSandbox();
 let data = "";
 let results = "";
 const db = "wg_db";
-
-async function athenaError(p: Promise<unknown>): Promise<AthenaServiceException> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof AthenaServiceException) return e;
-    throw e;
-  }
-  throw new Error("expected the Athena call to fail");
-}
 
 const query = (sql: string, extra: Record<string, unknown> = {}) =>
   runQuery(env.clients.athena, {

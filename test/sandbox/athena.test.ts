@@ -1,5 +1,4 @@
 import {
-  AthenaServiceException,
   GetQueryExecutionCommand,
   GetQueryResultsCommand,
   InvalidRequestException,
@@ -18,6 +17,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { DeliveryResult } from "../../sandbox/s3/inventory.ts";
 import {
   allRows,
+  athenaError,
   csvInventoryTableDdl,
   INVENTORY_TABLE_FIELDS,
   parquetInventoryTableDdl,
@@ -46,16 +46,6 @@ let results = "";
 let delivery: DeliveryResult;
 let dt = "";
 const db = "inventory_db";
-
-async function athenaError(p: Promise<unknown>): Promise<AthenaServiceException> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof AthenaServiceException) return e;
-    throw e;
-  }
-  throw new Error("expected the Athena call to fail");
-}
 
 function query(sql: string, extra: Record<string, unknown> = {}) {
   return runQuery(env.clients.athena, {

@@ -1,5 +1,6 @@
 import {
   type AthenaClient,
+  AthenaServiceException,
   GetQueryExecutionCommand,
   GetQueryResultsCommand,
   type QueryExecution,
@@ -119,3 +120,14 @@ export const INVENTORY_TABLE_FIELDS = [
   "BucketKeyStatus",
   "ChecksumAlgorithm",
 ] as const;
+
+/** The Athena error a call failed with; any other error is rethrown, and a call that succeeds fails the test. */
+export async function athenaError(p: Promise<unknown>): Promise<AthenaServiceException> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof AthenaServiceException) return e;
+    throw e;
+  }
+  throw new Error("expected the Athena call to fail");
+}
