@@ -3,19 +3,11 @@ import { promisify } from "node:util";
 import { PutBucketInventoryConfigurationCommand } from "@aws-sdk/client-s3";
 import { beforeAll, describe, expect, it } from "vitest";
 import { csvInventoryTableDdl, INVENTORY_TABLE_FIELDS } from "../support/athena.ts";
-import { awsCliEnv, newTestBucket, useSandbox } from "../support/sandbox.ts";
+import { awsCliEnv, cliWorks, newTestBucket, useSandbox } from "../support/sandbox.ts";
 
 const run = promisify(execFile);
 
-async function works(cli: string): Promise<boolean> {
-  try {
-    await run(cli, ["--version"]);
-    return true;
-  } catch {
-    return false;
-  }
-}
-const onPath = await works("aws");
+const onPath = await cliWorks();
 
 describe.runIf(onPath)("aws athena against the sandbox (skipped: `aws` is not on PATH)", () => {
   const env = useSandbox();

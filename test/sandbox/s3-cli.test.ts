@@ -4,20 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { awsCliEnv, useSandbox } from "../support/sandbox.ts";
+import { awsCliEnv, cliWorks, useSandbox } from "../support/sandbox.ts";
 
 const run = promisify(execFile);
 
-/** The aws CLI is optional on developer machines; these tests run only where it is on PATH. */
-async function cliAvailable(): Promise<boolean> {
-  try {
-    await run("aws", ["--version"]);
-    return true;
-  } catch {
-    return false;
-  }
-}
-const hasCli = await cliAvailable();
+const hasCli = await cliWorks();
 
 describe.runIf(hasCli)("aws CLI against the sandbox (skipped: `aws` is not on PATH)", () => {
   const env = useSandbox();

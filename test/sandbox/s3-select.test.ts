@@ -22,7 +22,7 @@ import {
   recordsEvent,
   statsEvent,
 } from "../../sandbox/s3/select/event-stream.ts";
-import { awsCliEnv, newTestBucket, s3Error, useSandbox } from "../support/sandbox.ts";
+import { awsCliEnv, cliWorks, newTestBucket, s3Error, useSandbox } from "../support/sandbox.ts";
 
 const run = promisify(execFile);
 
@@ -322,16 +322,7 @@ describe("S3 SelectObjectContent", () => {
   });
 });
 
-/** The aws CLI is optional on developer machines; this runs only where it is on PATH. */
-async function cliAvailable(): Promise<boolean> {
-  try {
-    await run("aws", ["--version"]);
-    return true;
-  } catch {
-    return false;
-  }
-}
-const hasCli = await cliAvailable();
+const hasCli = await cliWorks();
 
 describe.runIf(hasCli)("aws s3api select-object-content against the sandbox (skipped: `aws` is not on PATH)", () => {
   const env = useSandbox();

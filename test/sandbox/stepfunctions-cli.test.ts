@@ -6,22 +6,14 @@ import { CreateStateMachineCommand, SFNClient } from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SANDBOX_CREDENTIALS } from "../../sandbox/config.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
+import { cliWorks } from "../support/sandbox.ts";
 import { shimZip } from "./fixtures/lambda-code.ts";
 
 const run = promisify(execFile);
 
-/** The aws CLI is optional on developer machines; these tests run only where it is installed. */
-async function works(cli: string): Promise<boolean> {
-  try {
-    await run(cli, ["--version"]);
-    return true;
-  } catch {
-    return false;
-  }
-}
-const onPath = await works("aws");
+const onPath = await cliWorks();
 /** Debian's aws-cli v2 package, which a pip-installed v1 on PATH shadows. */
-const debianV2 = existsSync("/usr/bin/aws") && (await works("/usr/bin/aws")) ? "/usr/bin/aws" : undefined;
+const debianV2 = existsSync("/usr/bin/aws") && (await cliWorks("/usr/bin/aws")) ? "/usr/bin/aws" : undefined;
 
 interface Json {
   [k: string]: unknown;

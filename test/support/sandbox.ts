@@ -1,3 +1,5 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import type { KMSClient } from "@aws-sdk/client-kms";
 import { CreateBucketCommand, PutBucketVersioningCommand, type S3Client, S3ServiceException } from "@aws-sdk/client-s3";
 import type { S3ControlClient } from "@aws-sdk/client-s3-control";
@@ -114,4 +116,14 @@ export async function s3Error(p: Promise<unknown>): Promise<S3ServiceException> 
     throw e;
   }
   throw new Error("expected the S3 call to fail");
+}
+
+/** Whether an aws CLI (`cli`: a command on PATH or a path) runs here; it is optional on developer machines. */
+export async function cliWorks(cli = "aws"): Promise<boolean> {
+  try {
+    await promisify(execFile)(cli, ["--version"]);
+    return true;
+  } catch {
+    return false;
+  }
 }
