@@ -111,7 +111,14 @@ async function realStep(input: PhaseInput): Promise<string> {
       inventory: { found: true, bucket: "inventory-destination", manifestKey, creationTimestamp: "1767225600000" },
     },
     {
-      clients: { s3, s3control, sts: unused as never, kms: unused as never, sfn: unused as never },
+      clients: {
+        s3,
+        s3control,
+        sts: unused as never,
+        kms: unused as never,
+        sfn: unused as never,
+        athena: unused as never,
+      },
       config: { batchRoleArn: "arn:aws:iam::111122223333:role/rekey-batch" },
       log: silentLogger,
       now: () => new Date(),

@@ -21,6 +21,7 @@ export const ErrorNames = {
   UnexpectedResponse: "UnexpectedResponseError",
   InvariantViolated: "InvariantViolatedError",
   BucketBusy: "BucketBusyError",
+  EngineUnavailable: "EngineUnavailableError",
 } as const;
 
 export type RekeyErrorName = (typeof ErrorNames)[keyof typeof ErrorNames];
@@ -204,4 +205,12 @@ export class BucketBusyError extends RekeyError {
     super(problem, options);
     this.holder = options.holder;
   }
+}
+
+/**
+ * The filter engine a run asked for cannot be used here (S3 Select refused for the account, no Athena workgroup
+ * deployed, an inventory format the engine does not read). Not retryable: the fix names the engines that can.
+ */
+export class EngineUnavailableError extends RekeyError {
+  override readonly name = ErrorNames.EngineUnavailable;
 }

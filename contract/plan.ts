@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { PlanEngineSchema } from "./engines.ts";
 import { tallyStateSchema } from "./tally.ts";
 
 /** What one Batch Operations job of a plan does. */
@@ -65,6 +66,8 @@ export const PlanSchema = z.object({
   planPrefix: z.string().endsWith("/"),
   largeObjects: LargeObjectListSchema.optional(),
   estimate: PlanEstimateSchema.optional(),
+  /** How the inventory was filtered; absent for generated lists (there is one way to read them). */
+  engine: PlanEngineSchema.optional(),
 });
 export type Plan = z.infer<typeof PlanSchema>;
 
@@ -100,5 +103,6 @@ export const PlanFileSchema = z.object({
   largeObjects: LargeObjectListSchema.optional(),
   tally: tallyStateSchema,
   estimate: PlanEstimateSchema.optional(),
+  engine: PlanEngineSchema.optional(),
 });
 export type PlanFile = z.infer<typeof PlanFileSchema>;

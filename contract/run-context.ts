@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import { FILTER_ENGINE_CHOICES } from "./engines.ts";
 import { ACKNOWLEDGEABLE_BLOCKERS } from "./findings.ts";
 import { strictObject } from "./strict-object.ts";
 
@@ -76,6 +77,8 @@ export const RunContextSchema = z.object({
   /** Where the plan's candidates come from (contract/run-request.ts sourceOf); "inventory" names its configuration. */
   source: z.enum(["inventory", "generate"]).default("inventory"),
   inventoryConfigurationId: z.string().min(1).optional(),
+  /** How the inventory is filtered (contract/engines.ts); absent or "auto" lets the plan choose. */
+  engine: z.enum(FILTER_ENGINE_CHOICES).optional(),
   /** Where this run's manifests, reports and summaries live in the work bucket (ends with "/"). */
   runPrefix: z.string().endsWith("/"),
   startedAt: z.string(),

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { FILTER_ENGINE_CHOICES } from "./engines.ts";
 import { RunOptionsSchema } from "./run-context.ts";
 import { strictObject } from "./strict-object.ts";
 
@@ -69,6 +70,12 @@ export const RunRequestSchema = strictObject({
    * Defaults to "inventory" when inventoryConfigurationId is given, "generate" otherwise.
    */
   source: z.enum(["inventory", "generate"]).optional(),
+  /**
+   * How an inventory is filtered into the plan (contract/engines.ts): "stream" reads every data file in the step,
+   * "select" has S3 Select filter each CSV data file, "athena" queries the inventory with Athena; "auto" (the
+   * default) chooses by the inventory's format and size, and the plan says which and why.
+   */
+  engine: z.enum(FILTER_ENGINE_CHOICES).optional(),
   inventoryConfigurationId: z
     .string()
     .regex(
@@ -96,6 +103,12 @@ export const RunRequestSchema = strictObject({
       code: "custom",
       message:
         'source "generate" does not read an inventory: drop inventoryConfigurationId, or use source "inventory".',
+    });
+  }
+  if (r.engine !== undefined && r.engine !== "auto" && r.engine !== "stream" && sourceOf(r) === "generate") {
+    ctx.addIssue({
+      code: "custom",
+      message: `engine "${r.engine}" filters an S3 Inventory, but this run has no inventory (source "generate"): pass inventoryConfigurationId, or drop engine.`,
     });
   }
   if (r.workBucket === r.bucket) {

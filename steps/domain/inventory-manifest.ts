@@ -80,9 +80,9 @@ export function parseInventoryManifest(jsonText: string, manifestKey: string): I
   const m = parsed.data;
   if (m.fileFormat !== "CSV") {
     throw new InventoryConfigurationError(
-      `${manifestKey}: the inventory is delivered as ${m.fileFormat}; the stream filter reads CSV only.`,
+      `${manifestKey}: the inventory is delivered as ${m.fileFormat}; rekey's filter engines (stream, select, athena) read CSV inventories only.`,
       {
-        fix: "Change the inventory configuration's Destination Format to CSV and wait for the next delivery, or run with candidate source 'athena', which reads any format.",
+        fix: "Change the inventory configuration's Destination Format to CSV and wait for the next delivery, or run with source 'generate' (Batch Operations lists the bucket; no inventory needed).",
       },
     );
   }

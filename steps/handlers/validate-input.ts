@@ -85,6 +85,7 @@ export const validateInput = defineStep({
       workBucket,
       source,
       ...(req.inventoryConfigurationId === undefined ? {} : { inventoryConfigurationId: req.inventoryConfigurationId }),
+      engine: req.engine ?? "auto",
       runPrefix: `runs/${req.bucket}/${execution.name}/`,
       startedAt: execution.startTime || now().toISOString(),
       options: RunOptionsSchema.parse(req.options ?? {}),

@@ -1,3 +1,4 @@
+import { AthenaClient } from "@aws-sdk/client-athena";
 import { KMSClient } from "@aws-sdk/client-kms";
 import { S3Client } from "@aws-sdk/client-s3";
 import { S3ControlClient } from "@aws-sdk/client-s3-control";
@@ -10,6 +11,7 @@ export interface AwsClients {
   kms: KMSClient;
   sts: STSClient;
   sfn: SFNClient;
+  athena: AthenaClient;
 }
 
 /** Sockets of the S3 client: as many as planning's HeadObject calls in flight (HEADS_IN_FLIGHT). */
@@ -57,5 +59,6 @@ export function createAwsClients(settings: ClientSettings): AwsClients {
     kms: new KMSClient({ ...common, ...(endpoint ? { endpoint } : {}) }),
     sts: new STSClient({ ...common, ...(endpoint ? { endpoint } : {}) }),
     sfn: new SFNClient({ ...common, ...(endpoint ? { endpoint } : {}) }),
+    athena: new AthenaClient({ ...common, ...(endpoint ? { endpoint } : {}) }),
   };
 }

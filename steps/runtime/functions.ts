@@ -93,6 +93,17 @@ export const STEP_FUNCTIONS: Record<TaskStateName, StepFunctionSpec> = {
 };
 
 /** The environment every step function gets from its deployment; steps/runtime/lambda-handlers.ts parses it. */
-export function stepEnvironment(deployment: { batchRoleArn: string; workBucket: string }): Record<string, string> {
-  return { REKEY_BATCH_ROLE_ARN: deployment.batchRoleArn, REKEY_WORK_BUCKET: deployment.workBucket };
+export function stepEnvironment(deployment: {
+  batchRoleArn: string;
+  workBucket: string;
+  /** The Athena workgroup and Glue database of the athena engine (steps/runtime/step.ts AthenaConfig). */
+  athena?: { workGroup: string; database: string };
+}): Record<string, string> {
+  return {
+    REKEY_BATCH_ROLE_ARN: deployment.batchRoleArn,
+    REKEY_WORK_BUCKET: deployment.workBucket,
+    ...(deployment.athena
+      ? { REKEY_ATHENA_WORKGROUP: deployment.athena.workGroup, REKEY_ATHENA_DATABASE: deployment.athena.database }
+      : {}),
+  };
 }

@@ -21,6 +21,8 @@ const EnvironmentSchema = z.object({
   AWS_REGION: z.string().min(1),
   REKEY_BATCH_ROLE_ARN: z.string().startsWith("arn:"),
   REKEY_WORK_BUCKET: z.string().min(3),
+  REKEY_ATHENA_WORKGROUP: z.string().min(1).optional(),
+  REKEY_ATHENA_DATABASE: z.string().min(1).optional(),
   /** Unset on AWS; the sandbox's Lambda service sets it so the functions call the sandbox (sandbox/LAMBDA.md). */
   AWS_ENDPOINT_URL: z.url().optional(),
 });
@@ -36,7 +38,13 @@ function lambdaDeps(): StepDeps {
         region: env.AWS_REGION,
         ...(env.AWS_ENDPOINT_URL ? { endpoint: env.AWS_ENDPOINT_URL } : {}),
       }),
-      config: { batchRoleArn: env.REKEY_BATCH_ROLE_ARN, workBucket: env.REKEY_WORK_BUCKET },
+      config: {
+        batchRoleArn: env.REKEY_BATCH_ROLE_ARN,
+        workBucket: env.REKEY_WORK_BUCKET,
+        ...(env.REKEY_ATHENA_WORKGROUP && env.REKEY_ATHENA_DATABASE
+          ? { athena: { workGroup: env.REKEY_ATHENA_WORKGROUP, database: env.REKEY_ATHENA_DATABASE } }
+          : {}),
+      },
       log: jsonLogger(),
       now: () => new Date(),
     };

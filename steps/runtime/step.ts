@@ -9,10 +9,17 @@ export interface StepConfig {
   batchRoleArn: string;
   /** The deployment's work bucket, used when a run request names none. */
   workBucket?: string;
+  /** The Athena workgroup and Glue database the athena engine queries in; absent when the deployment has none. */
+  athena?: AthenaConfig;
+}
+
+export interface AthenaConfig {
+  workGroup: string;
+  database: string;
 }
 
 export interface StepDeps {
-  clients: Pick<AwsClients, "s3" | "s3control" | "sts" | "kms" | "sfn">;
+  clients: Pick<AwsClients, "s3" | "s3control" | "sts" | "kms" | "sfn" | "athena">;
   config: StepConfig;
   log: Logger;
   now: () => Date;
