@@ -1,4 +1,5 @@
 import type { CopyJobsProgress } from "../contract/copy-jobs.ts";
+import type { FilterEngineChoice } from "../contract/engines.ts";
 import type { FinalReportOutput } from "../contract/final-report.ts";
 import type { LargeObjectCopyResult } from "../contract/large-objects.ts";
 import type { Plan } from "../contract/plan.ts";
@@ -15,6 +16,8 @@ import { bar, formatDuration, ProgressPrinter } from "./progress.ts";
 export interface DemoOptions {
   /** "inventory": wait for (the sandbox's immediate) S3 Inventory delivery; "generate": the manifest generator. */
   source: "inventory" | "generate";
+  /** How the inventory is filtered (contract/engines.ts); the run's default (auto) when absent. */
+  engine?: FilterEngineChoice;
   objects: number;
   /** Batch Operations tasks per second in the sandbox: slow enough to watch, fast enough not to bore. */
   tasksPerSecond: number;
@@ -54,6 +57,7 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
         bucket: scenario.bucket,
         kmsKeyArn: scenario.targetKeyArn,
         ...(options.source === "inventory" ? { inventoryConfigurationId: scenario.inventoryConfigurationId } : {}),
+        ...(options.engine ? { engine: options.engine } : {}),
         workBucket: scenario.workBucket,
         options: { inventoryPollSeconds: 1, jobPollMinSeconds: 1, jobPollMaxSeconds: 2 },
       },
@@ -83,6 +87,7 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
         }
         if (event.type === "StateExited" && event.state.name === StateNames.writeManifests) {
           const plan = (event.state.output as { plan?: Plan }).plan;
+          if (plan?.engine) out.line(`         engine: ${plan.engine.name} (${plan.engine.why})`);
           for (const m of plan?.manifests ?? [])
             out.line(
               m.operation === "copy"

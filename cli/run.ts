@@ -7,6 +7,7 @@ import { statusCommand } from "./commands/status.ts";
 import { stopCommand } from "./commands/stop.ts";
 import { demoCommand } from "./demo.ts";
 import { CommandFailedError, ExitCodes, UsageError, unreachableEndpoint } from "./errors.ts";
+import { engineFlag } from "./flags.ts";
 import type { Io } from "./io.ts";
 import { sandboxCommand, sandboxDeliverInventory, sandboxSeed } from "./sandbox-command.ts";
 
@@ -14,11 +15,13 @@ export const HELP = `rekey: re-encrypt every current object of an S3 bucket to S
 
 Operating runs (AWS, or the sandbox with --endpoint / AWS_ENDPOINT_URL):
   rekey start --bucket B --kms-key ARN [--inventory-config ID | --source generate] [--work-bucket W]
-              [--change-id C] [--inventory-wait-hours N] [--inventory-poll-seconds N] [--job-poll-min-seconds N]
+              [--engine auto|stream|select|athena] [--change-id C] [--inventory-wait-hours N] [--inventory-poll-seconds N] [--job-poll-min-seconds N]
               [--job-poll-max-seconds N] [--job-priority N] [--verify-sample-size N] [--require-approval] [--json]
                         Validate, then start one execution named <bucket>-<yyyymmdd>[-<change id>]
                         (--inventory-config: plan from an S3 Inventory delivered after default encryption, up to
                         48 h away; without it, Batch Operations' manifest generator lists the bucket now;
+                        --engine: how the inventory is filtered: read in the step (stream), by S3 Select per data
+                        file (select), by Athena queries (athena); auto, the default, chooses by size and says why;
                         --require-approval: the copy jobs wait for rekey approve before copying anything)
   rekey status (--bucket B | --execution ARN) [--watch] [--interval S] [--json]
                         Where a run is, job progress and time left, the final report when done
@@ -32,9 +35,10 @@ Operating runs (AWS, or the sandbox with --endpoint / AWS_ENDPOINT_URL):
   (default: REKEY_STATE_MACHINE_ARN, else the account's one state machine named rekey*).
 
 Local sandbox:
-  rekey demo [--objects N] [--tasks-per-second N] [--source generate]
+  rekey demo [--objects N] [--tasks-per-second N] [--source generate | --engine stream|select|athena]
                                       Re-encrypt a seeded bucket end to end in a fresh sandbox
-                                      (--source generate: plan from the manifest generator, no inventory)
+                                      (--source generate: plan from the manifest generator, no inventory;
+                                      --engine: filter the inventory that way)
   rekey sandbox [--port P] [--host H] [--data-dir DIR] [--verbose]
                                       Serve the local AWS sandbox in the foreground, with rekey deployed into it
                                       (--data-dir or REKEY_SANDBOX_DATA_DIR: keep its state there across restarts)
@@ -112,6 +116,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
           "kms-key": { type: "string" },
           "inventory-config": { type: "string" },
           source: { type: "string" },
+          engine: { type: "string" },
           "work-bucket": { type: "string" },
           "change-id": { type: "string" },
           "require-approval": { type: "boolean" },
@@ -133,6 +138,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
           kmsKey: v["kms-key"] as string | undefined,
           inventoryConfig: v["inventory-config"] as string | undefined,
           source: v.source as string | undefined,
+          engine: v.engine as string | undefined,
           workBucket: v["work-bucket"] as string | undefined,
           changeId: v["change-id"] as string | undefined,
           runOptions,
@@ -197,13 +203,23 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
     case "demo": {
       const { values } = parseArgs({
         args: rest,
-        options: { objects: { type: "string" }, "tasks-per-second": { type: "string" }, source: { type: "string" } },
+        options: {
+          objects: { type: "string" },
+          "tasks-per-second": { type: "string" },
+          source: { type: "string" },
+          engine: { type: "string" },
+        },
       });
       if (values.source !== undefined && values.source !== "inventory" && values.source !== "generate") {
         throw new UsageError(`--source must be "inventory" or "generate", not "${values.source}".`);
       }
+      const engine = engineFlag(values.engine);
+      if (engine !== undefined && engine !== "auto" && engine !== "stream" && values.source === "generate") {
+        throw new UsageError(`--engine ${engine} filters an inventory; --source generate has none. Drop one of them.`);
+      }
       await demoCommand({
         source: values.source ?? "inventory",
+        ...(engine ? { engine } : {}),
         objects: positiveInt(values.objects, "objects") ?? 10_000,
         tasksPerSecond: positiveInt(values["tasks-per-second"], "tasks-per-second") ?? 2_000,
       });

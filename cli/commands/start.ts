@@ -3,6 +3,7 @@ import { UnexpectedResponseError } from "../../contract/errors.ts";
 import { describeIssues, RunRequestSchema } from "../../contract/run-request.ts";
 import { type AwsOptions, clientsFor, stateMachineArn } from "../aws.ts";
 import { CommandFailedError, UsageError } from "../errors.ts";
+import { engineFlag } from "../flags.ts";
 import type { Io } from "../io.ts";
 import { executionName, listRuns } from "../runs.ts";
 
@@ -12,6 +13,8 @@ export interface StartOptions extends AwsOptions {
   inventoryConfig?: string | undefined;
   /** "inventory" or "generate"; by default, inventory when --inventory-config is given. */
   source?: string | undefined;
+  /** "auto" (default), "stream", "select" or "athena" (contract/engines.ts). */
+  engine?: string | undefined;
   workBucket?: string | undefined;
   changeId?: string | undefined;
   runOptions: Record<string, number | boolean>;
@@ -36,6 +39,7 @@ export async function startCommand(options: StartOptions, io: Io): Promise<numbe
     bucket: options.bucket,
     kmsKeyArn: options.kmsKey,
     ...(options.source ? { source: options.source } : {}),
+    ...(options.engine ? { engine: engineFlag(options.engine) } : {}),
     ...(options.inventoryConfig ? { inventoryConfigurationId: options.inventoryConfig } : {}),
     ...(options.workBucket ? { workBucket: options.workBucket } : {}),
     ...(options.region ? { region: options.region } : {}),

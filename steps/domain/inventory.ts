@@ -230,6 +230,11 @@ export async function* inventoryRowBatches(
    * decodes to other text carries `keyAsWritten` for the caller to decide.
    */
   keys: "encoded" | "either" = "encoded",
+  /**
+   * How the rows arrive: gzipped CSV as S3 Inventory writes it (the default), or plain CSV, such as S3 Select's
+   * Records and Athena's result file; `header` skips a first line of column names (Athena's results have one).
+   */
+  text: { compression: "gzip" | "none"; header?: boolean } = { compression: "gzip" },
 ): AsyncGenerator<InventoryRow[], void, undefined> {
   const ix = indexColumns(columns);
   if (ix.bucket < 0 || ix.key < 0) {
@@ -247,10 +252,12 @@ export async function* inventoryRowBatches(
     inputError = e;
   });
   // pipeline forwards an input error into gunzip and destroys the input when the consumer stops early.
-  pipeline(input, gunzip, () => {});
-  gunzip.setEncoding("utf8");
+  if (text.compression === "gzip") pipeline(input, gunzip, () => {});
+  const decoded = text.compression === "gzip" ? gunzip : input;
+  decoded.setEncoding("utf8");
 
   let lineNo = 0;
+  let headerLeft = text.header === true;
   let carry = "";
   const fail = (problem: string, fix: string, cause?: unknown): InventoryFormatError =>
     new InventoryFormatError(problem, { file: source, line: lineNo, fix, ...(cause === undefined ? {} : { cause }) });
@@ -258,6 +265,10 @@ export async function* inventoryRowBatches(
   const toRow = (line: string): InventoryRow | undefined => {
     if (line.length > 0 && line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
     if (line.length === 0) return undefined;
+    if (headerLeft) {
+      headerLeft = false;
+      return undefined;
+    }
     const f = splitInventoryLine(line);
     if (f === undefined) {
       throw fail(
@@ -335,7 +346,7 @@ export async function* inventoryRowBatches(
   };
 
   try {
-    for await (const chunk of gunzip as AsyncIterable<string>) {
+    for await (const chunk of decoded as AsyncIterable<string>) {
       const batch: InventoryRow[] = [];
       let start = 0;
       let nl = chunk.indexOf("\n");
@@ -371,6 +382,7 @@ export async function* inventoryRowBatches(
     );
   } finally {
     gunzip.destroy();
+    if (decoded !== gunzip) input.destroy();
   }
   if (carry.length > 0) {
     lineNo += 1;

@@ -1,6 +1,6 @@
 import { VerificationFailedError } from "../../contract/errors.ts";
 import type { LargeCopyOutcomeKind } from "../../contract/large-objects.ts";
-import type { TaskFailureCategory } from "../../contract/reasons.ts";
+import type { NotCurrentReason, TaskFailureCategory } from "../../contract/reasons.ts";
 import type { CopyStorageClass } from "../../contract/storage-classes.ts";
 import {
   type CountAndBytes,
@@ -112,6 +112,21 @@ export class RunTally {
         return;
       }
     }
+  }
+
+  /**
+   * Versions that are not current, counted where they are stored (the select and athena engines): the same totals
+   * recordClassification gives them one by one.
+   */
+  recordNotCurrent(reason: NotCurrentReason, counted: CountAndBytes): void {
+    if (counted.count === 0) return;
+    const s = this.state;
+    s.seen.count += counted.count;
+    s.seen.bytes += counted.bytes;
+    const slot = s.notCurrent[reason] ?? { count: 0, bytes: 0 };
+    s.notCurrent[reason] = slot;
+    slot.count += counted.count;
+    slot.bytes += counted.bytes;
   }
 
   /** A current object the plan leaves out: `runId`'s job already made it compliant (steps/domain/earlier-work.ts). */

@@ -1,20 +1,24 @@
 import type { HeadObjectCommandOutput } from "@aws-sdk/client-s3";
 import { z } from "zod";
 import { type FoundCandidates, FoundCandidatesSchema, FoundInventorySchema } from "../../contract/candidates.ts";
+import type { PlanEngine } from "../../contract/engines.ts";
 import { InventoryFormatError, VerificationFailedError } from "../../contract/errors.ts";
 import type { Plan } from "../../contract/plan.ts";
+import type { NotCurrentReason } from "../../contract/reasons.ts";
 import { planKeys, planPrefix, type RunContext, RunContextSchema } from "../../contract/run-context.ts";
 import { StateNames } from "../../contract/states.ts";
 import type { CopyStorageClass } from "../../contract/storage-classes.ts";
 import { GeneratedListKeys } from "../aws/candidate-lists.ts";
 import { readEarlierWork } from "../aws/earlier-work.ts";
 import { HeadObjects, OrderedBatches } from "../aws/head-pipeline.ts";
+import { dataFileRows, readDelivery } from "../aws/inventory-sources.ts";
 import { currentPlanGeneration, type PlannedObject, PlanWriter } from "../aws/plan-writer.ts";
-import { getStreamWithMd5, getText, putJson } from "../aws/s3-io.ts";
+import { getText, putJson } from "../aws/s3-io.ts";
 import { type CandidateRoute, candidateList, classifyCandidate, needsHead } from "../domain/candidates.ts";
 import { type Classification, classifyInventoryRow, needsKeyCheck } from "../domain/classify.ts";
 import type { EarlierDoer, EarlierVerdict, EarlierWork } from "../domain/earlier-work.ts";
-import { type EncryptionStatus, type InventoryRow, inventoryRowBatches } from "../domain/inventory.ts";
+import { chooseEngine } from "../domain/engine-choice.ts";
+import type { EncryptionStatus, InventoryRow } from "../domain/inventory.ts";
 import { type InventoryManifest, parseInventoryManifest, requireColumns } from "../domain/inventory-manifest.ts";
 import { planEstimate } from "../domain/plan-estimate.ts";
 import { defineStep, type StepDeps } from "../runtime/step.ts";
@@ -38,7 +42,12 @@ export const writeManifests = defineStep({
   }),
   async run({ run, inventory, preflight }, deps): Promise<Plan> {
     const { clients, log } = deps;
-    let source: { key: string; createdAt: Date; read: (writer: ResumingWriter) => Promise<void> };
+    let source: {
+      key: string;
+      createdAt: Date;
+      engine?: PlanEngine;
+      read: (writer: ResumingWriter, plan: string) => Promise<void>;
+    };
     if ("lists" in inventory) {
       source = {
         key: `${run.runPrefix}candidates/`,
@@ -56,10 +65,17 @@ export const writeManifests = defineStep({
       }
       // A delivery without these columns would classify every row as missing-columns and copy nothing.
       requireColumns(manifest.columns);
+      const engine = chooseEngine(run.engine ?? "auto", {
+        dataFiles: manifest.files.length,
+        dataBytes: manifest.files.reduce((n, f) => n + f.size, 0),
+        athenaDeployed: deps.config.athena !== undefined,
+      });
+      const manifestKey = inventory.manifestKey;
       source = {
-        key: inventory.manifestKey,
+        key: manifestKey,
         createdAt: manifest.creationTimestamp,
-        read: (writer) => readInventory(run, manifest, deps, writer),
+        engine,
+        read: (writer, planPrefix) => readInventory(run, manifest, { manifestKey, planPrefix, engine }, deps, writer),
       };
     }
     const base = planPrefix(run.bucket, source.key, run.kmsKeyArn);
@@ -78,15 +94,18 @@ export const writeManifests = defineStep({
         planPrefix: plan,
         ...(stored.largeObjects ? { largeObjects: stored.largeObjects } : {}),
         ...(stored.estimate ? { estimate: stored.estimate } : {}),
+        ...(stored.engine ? { engine: stored.engine } : {}),
       };
     }
+    if (source.engine)
+      log.info("engine chosen", { bucket: run.bucket, engine: source.engine.name, why: source.engine.why });
     // What earlier runs' jobs already did is left out, whatever inventory or list they planned from.
     const earlier = await readEarlierWork(run, source.createdAt, deps);
     const writer = new PlanWriter(run, keys, deps);
     let written: Awaited<ReturnType<PlanWriter["finish"]>>;
     try {
       await writer.start();
-      await source.read(new ResumingWriter(run, writer, earlier, new HeadObjects(clients.s3, run.bucket)));
+      await source.read(new ResumingWriter(run, writer, earlier, new HeadObjects(clients.s3, run.bucket)), plan);
       written = await writer.finish();
     } catch (err) {
       await writer.abort();
@@ -110,6 +129,7 @@ export const writeManifests = defineStep({
       ...(written.largeObjects ? { largeObjects: written.largeObjects } : {}),
       tally: tally.toJSON(),
       estimate,
+      ...(source.engine ? { engine: source.engine } : {}),
     });
     log.info("plan written", { bucket: run.bucket, plan: keys.plan, oneTimeUsd: estimate.oneTimeUsd });
     return {
@@ -120,14 +140,19 @@ export const writeManifests = defineStep({
       planPrefix: plan,
       ...(written.largeObjects ? { largeObjects: written.largeObjects } : {}),
       estimate,
+      ...(source.engine ? { engine: source.engine } : {}),
     };
   },
 });
 
-/** Every row of the inventory, classified; SSE-KMS rows with a Bucket Key have their key checked first. */
+/**
+ * Every row the engine reads, classified (SSE-KMS rows with a Bucket Key have their key checked first); versions the
+ * engine counted where they are stored go into the tally as counts.
+ */
 async function readInventory(
   run: RunContext,
   manifest: InventoryManifest,
+  source: { manifestKey: string; planPrefix: string; engine: PlanEngine },
   deps: StepDeps,
   writer: ResumingWriter,
 ): Promise<void> {
@@ -138,14 +163,23 @@ async function readInventory(
     const options = { sseKmsKeyIsTarget: (r: InventoryRow) => underTargetKey(run, heads.get(r.key)), now };
     return writer.prepare(batch.map((row) => ({ object: row, result: classifyInventoryRow(row, options) })));
   };
-  for (const file of manifest.files) {
-    await streamDataFile(run, manifest, file, deps, (batch) => batches.push(batch.length, prepare(batch)));
-    deps.log.info("inventory file read", {
-      bucket: run.bucket,
-      file: file.key,
-      // Rows written so far: those of the last batches may still wait for their HeadObject answers.
-      seen: writer.tally.snapshot.seen.count,
-    });
+  const chunks = readDelivery(source.engine, run, manifest, source.manifestKey, source.planPrefix, deps);
+  for await (const chunk of chunks) {
+    if (chunk.kind === "rows") await batches.push(chunk.rows.length, prepare(chunk.rows));
+    else if (chunk.kind === "not-current") {
+      for (const [reason, counted] of Object.entries(chunk.counts.byReason)) {
+        writer.tally.recordNotCurrent(reason as NotCurrentReason, counted);
+      }
+    } else {
+      deps.log.info("inventory file read", {
+        bucket: run.bucket,
+        engine: source.engine.name,
+        file: chunk.source,
+        ...(chunk.scannedBytes === undefined ? {} : { scannedBytes: chunk.scannedBytes }),
+        // Rows written so far: those of the last batches may still wait for their HeadObject answers.
+        seen: writer.tally.snapshot.seen.count,
+      });
+    }
   }
   await batches.drain();
 }
@@ -171,19 +205,12 @@ async function readCandidateLists(
     const route = list.route;
     const listKeys = new GeneratedListKeys(run, deps);
     for (const file of manifest.files) {
-      await streamDataFile(
-        run,
-        manifest,
-        file,
-        deps,
-        async (rows) => {
-          // How the generator writes keys is not documented (steps/aws/candidate-lists.ts); it is learnt in order.
-          const keys = await listKeys.keysOf(rows);
-          const batch = rows.map((row, i) => ({ ...row, key: keys[i] ?? row.key }));
-          await batches.push(batch.length, prepareListed(run, route, batch, writer));
-        },
-        "either",
-      );
+      for await (const rows of dataFileRows(run, manifest, file, deps, "either")) {
+        // How the generator writes keys is not documented (steps/aws/candidate-lists.ts); it is learnt in order.
+        const keys = await listKeys.keysOf(rows);
+        const batch = rows.map((row, i) => ({ ...row, key: keys[i] ?? row.key }));
+        await batches.push(batch.length, prepareListed(run, route, batch, writer));
+      }
     }
     deps.log.info("candidate list read", {
       bucket: run.bucket,
@@ -311,36 +338,6 @@ function encryptionOfList(route: CandidateRoute): EncryptionStatus {
       return "SSE-KMS";
     case "skipped":
       return route.reason === "sse-c" ? "SSE-C" : route.reason === "dsse-kms" ? "DSSE-KMS" : "NOT-SSE";
-  }
-}
-
-/** Reads one gzipped data file, checking its MD5 against the inventory manifest as the bytes go by. */
-async function streamDataFile(
-  run: RunContext,
-  manifest: InventoryManifest,
-  file: InventoryManifest["files"][number],
-  { clients }: StepDeps,
-  onBatch: (rows: InventoryRow[]) => Promise<void>,
-  keys: "encoded" | "either" = "encoded",
-): Promise<void> {
-  const { body, md5 } = await getStreamWithMd5(clients.s3, manifest.destinationBucket, file.key);
-  for await (const batch of inventoryRowBatches(body, manifest.columns, file.key, keys)) {
-    for (const row of batch) {
-      if (row.bucket !== run.bucket) {
-        throw new InventoryFormatError(`a row names bucket ${row.bucket}, not ${run.bucket}.`, {
-          file: file.key,
-          fix: "The inventory does not belong to this bucket; check the inventory configuration.",
-        });
-      }
-    }
-    await onBatch(batch);
-  }
-  const digest = md5();
-  if (digest !== file.md5.toLowerCase()) {
-    throw new InventoryFormatError(`the file's MD5 is ${digest}, but manifest.json says ${file.md5}.`, {
-      file: file.key,
-      fix: "The file is damaged or was replaced. Wait for the next inventory delivery and start a new run.",
-    });
   }
 }
 

@@ -5,6 +5,7 @@ import {
   BatchJobFailedError,
   BucketBusyError,
   CompletionReportError,
+  EngineUnavailableError,
   ErrorNames,
   InvalidInputError,
   InvariantViolatedError,
@@ -38,6 +39,7 @@ const instances: RekeyError[] = [
   new UnexpectedResponseError("bad", { fix }),
   new InvariantViolatedError("bad", { fix }),
   new BucketBusyError("bad", { fix, holder: "arn:aws:states:us-east-1:123456789012:execution:rekey:other" }),
+  new EngineUnavailableError("bad", { fix }),
   new SystemicTaskFailureError("bad", { fix, jobId: "job-1" }),
   new PreflightBlockedError("bad", { fix, blockers: [{ code: "versioning-disabled", message: "m", fix: "f" }] }),
 ];

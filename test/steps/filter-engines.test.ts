@@ -1,0 +1,180 @@
+import { CreateWorkGroupCommand, GetQueryExecutionCommand, StartQueryExecutionCommand } from "@aws-sdk/client-athena";
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { FilterEngineChoice } from "../../contract/engines.ts";
+import { EngineUnavailableError } from "../../contract/errors.ts";
+import type { Plan } from "../../contract/plan.ts";
+import { type RunContext, RunOptionsSchema } from "../../contract/run-context.ts";
+import { type RekeyClients, rekeyClients } from "../../local/sandbox-clients.ts";
+import { type MixedBucket, seedMixedBucket } from "../../local/scenarios/mixed-bucket.ts";
+import { SandboxAdmin } from "../../sandbox/admin-client.ts";
+import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
+import { writeManifests } from "../../steps/handlers/filter-inventory-and-write-manifests.ts";
+import { silentLogger } from "../../steps/runtime/log.ts";
+import type { AthenaConfig } from "../../steps/runtime/step.ts";
+import { until } from "../support/until.ts";
+
+/**
+ * The three filter engines (contract/engines.ts) plan the same inventory of the mixed bucket (every version, delete
+ * markers, locked, archived and encrypted objects, keys with `+ % , "` spaces and non-ASCII) into the same routes,
+ * manifests, skipped list, large-object list and counts. Each engine plans into a work bucket of its own, so no plan
+ * is reused from another.
+ */
+
+let sandbox: Sandbox;
+let clients: RekeyClients;
+let admin: SandboxAdmin;
+let scenario: MixedBucket;
+let manifestKey: string;
+const athena: AthenaConfig = { workGroup: "rekey-engines", database: "rekey_engines" };
+
+beforeAll(async () => {
+  sandbox = await startSandbox();
+  clients = rekeyClients(sandbox);
+  admin = new SandboxAdmin(sandbox.endpoint);
+  scenario = await seedMixedBucket(clients, admin, {
+    bucket: "engines-data",
+    workBucket: "engines-work",
+    objects: 160,
+  });
+  // Several data files, more than the select engine asks at once.
+  const delivery = await admin.deliverInventory({
+    bucket: scenario.bucket,
+    configurationId: scenario.inventoryConfigurationId,
+    maxRowsPerFile: 12,
+  });
+  manifestKey = delivery.manifestKey;
+  expect(delivery.dataFiles.length).toBeGreaterThan(8);
+  await clients.athena.send(
+    new CreateWorkGroupCommand({
+      Name: athena.workGroup,
+      Configuration: {
+        ResultConfiguration: {
+          OutputLocation: `s3://${scenario.workBucket}/athena-results/`,
+          EncryptionConfiguration: { EncryptionOption: "SSE_S3" },
+        },
+        EnforceWorkGroupConfiguration: true,
+      },
+    }),
+  );
+  const { QueryExecutionId } = await clients.athena.send(
+    new StartQueryExecutionCommand({ QueryString: `CREATE DATABASE ${athena.database}`, WorkGroup: athena.workGroup }),
+  );
+  await until("the database is created", async () => {
+    const q = await clients.athena.send(new GetQueryExecutionCommand({ QueryExecutionId }));
+    return q.QueryExecution?.Status?.State === "SUCCEEDED" ? true : undefined;
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await sandbox?.close();
+});
+
+/** Runs the step as its Lambda function would, planning into `workBucket`. */
+async function plan(engine: FilterEngineChoice, workBucket: string, config: { athena?: AthenaConfig } = { athena }) {
+  await clients.s3.send(new CreateBucketCommand({ Bucket: workBucket })).catch(() => {});
+  const runId = `engines-${engine}-${workBucket}`;
+  const run: RunContext = {
+    runId,
+    executionId: `arn:aws:states:${sandbox.identity.region}:${sandbox.identity.accountId}:execution:rekey:${runId}`,
+    bucket: scenario.bucket,
+    kmsKeyArn: scenario.targetKeyArn,
+    region: sandbox.identity.region,
+    accountId: sandbox.identity.accountId,
+    workBucket,
+    source: "inventory",
+    engine,
+    runPrefix: `runs/${scenario.bucket}/${runId}/`,
+    startedAt: new Date().toISOString(),
+    options: RunOptionsSchema.parse({}),
+  };
+  return writeManifests.run(
+    { run, inventory: { found: true, bucket: scenario.workBucket, manifestKey, creationTimestamp: "0" } },
+    {
+      clients,
+      config: { batchRoleArn: "arn:aws:iam::111122223333:role/rekey-batch", ...config },
+      log: silentLogger,
+      now: () => new Date(),
+    },
+  );
+}
+
+/** Every file the plan wrote, as sorted lines (engines may read rows in another order), and plan.json's tally. */
+async function planFiles(workBucket: string, planned: Plan) {
+  const listed = await clients.s3.send(new ListObjectsV2Command({ Bucket: workBucket, Prefix: planned.planPrefix }));
+  const files: Record<string, string[]> = {};
+  for (const { Key } of listed.Contents ?? []) {
+    if (!Key) continue;
+    const body = await (
+      await clients.s3.send(new GetObjectCommand({ Bucket: workBucket, Key }))
+    ).Body?.transformToString();
+    const name = Key.slice(planned.planPrefix.length);
+    if (name === "plan.json") {
+      const json = JSON.parse(body ?? "{}");
+      files["plan.json tally"] = [JSON.stringify(json.tally)];
+      files["plan.json estimate"] = [json.estimate.text];
+    } else files[name] = (body ?? "").split("\n").sort();
+  }
+  return files;
+}
+
+describe("filter engines", () => {
+  const plans: Partial<Record<FilterEngineChoice, { plan: Plan; files: Record<string, string[]> }>> = {};
+
+  it.each(["stream", "select", "athena"] as const)(
+    "the %s engine plans the mixed bucket and says so",
+    async (engine) => {
+      const bucket = `engines-plan-${engine}`;
+      const planned = await plan(engine, bucket);
+      expect(planned.engine).toEqual({ name: engine, why: expect.stringContaining("asked for in the run request") });
+      plans[engine] = { plan: planned, files: await planFiles(bucket, planned) };
+      expect(Object.keys(plans[engine]?.files ?? {})).toEqual(
+        expect.arrayContaining(["skipped.csv", "plan.json tally", "manifests/update-encryption.csv"]),
+      );
+    },
+    120_000,
+  );
+
+  it("every engine gives the same routes, manifests, skipped list and counts", () => {
+    const stream = plans.stream;
+    expect(stream).toBeDefined();
+    // The mixed bucket has versions and delete markers: the counted-in-place path is exercised.
+    const tally = JSON.parse(stream?.files["plan.json tally"]?.[0] ?? "{}");
+    expect(tally.notCurrent["noncurrent-version"].count).toBeGreaterThan(0);
+    expect(tally.notCurrent["delete-marker"].count).toBeGreaterThan(0);
+    for (const engine of ["select", "athena"] as const) {
+      const other = plans[engine];
+      expect(other?.files, engine).toEqual(stream?.files);
+      expect(
+        other?.plan.manifests.map(({ etag: _, ...m }) => m),
+        engine,
+      ).toEqual(stream?.plan.manifests.map(({ etag: _, ...m }) => m));
+      expect(other?.plan.largeObjects?.objects, engine).toBe(stream?.plan.largeObjects?.objects);
+    }
+  });
+
+  it("auto streams an inventory one invocation reads, and says why", async () => {
+    const planned = await plan("auto", "engines-plan-auto");
+    expect(planned.engine?.name).toBe("stream");
+    expect(planned.engine?.why).toMatch(
+      /^auto: \d+ data file\(s\), .* compressed, within the 2\.0 GiB one invocation reads$/,
+    );
+  }, 120_000);
+
+  it("refuses the athena engine where the deployment has no workgroup, naming the other engines", async () => {
+    const refused = plan("athena", "engines-plan-no-athena", {});
+    await expect(refused).rejects.toBeInstanceOf(EngineUnavailableError);
+    await expect(refused).rejects.toThrow(/no Athena workgroup.*engine "stream" or "select"/s);
+  }, 60_000);
+
+  it("names the other engines when S3 refuses S3 Select to the account", async () => {
+    await admin.request("POST", "/_sandbox/behaviours", { s3Select: "NotAvailable" });
+    try {
+      const refused = plan("select", "engines-plan-no-select");
+      await expect(refused).rejects.toBeInstanceOf(EngineUnavailableError);
+      await expect(refused).rejects.toThrow(/405 MethodNotAllowed.*engine "stream" or "athena"/s);
+    } finally {
+      await admin.request("POST", "/_sandbox/behaviours", { s3Select: "Available" });
+    }
+  }, 60_000);
+});
