@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { PlanEngineSchema } from "./engines.ts";
 import { COPYABLE_STORAGE_CLASSES } from "./storage-classes.ts";
 import {
   count,
@@ -31,7 +32,14 @@ export const runReportSchema = z.object({
   finishedAt: z.iso.datetime(),
   /** Where this JSON report is stored, e.g. s3://work-bucket/reports/<execution>/report.json. */
   reportLocation: z.string().optional(),
-  inventory: z.object({ manifestKey: z.string(), creationTimestamp: z.iso.datetime() }).optional(),
+  inventory: z
+    .object({
+      manifestKey: z.string(),
+      creationTimestamp: z.iso.datetime(),
+      /** How the inventory was filtered into the plan (contract/engines.ts). */
+      engine: PlanEngineSchema.optional(),
+    })
+    .optional(),
   totals: z.object({
     seen: count,
     reencrypted: count,

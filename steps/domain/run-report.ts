@@ -1,3 +1,4 @@
+import type { PlanEngine } from "../../contract/engines.ts";
 import { RUN_REPORT_VERSION, type RunReport, runReportSchema } from "../../contract/final-report.ts";
 import { NOT_CURRENT_REASONS, SKIP_REASONS, TASK_FAILURE_CATEGORIES } from "../../contract/reasons.ts";
 import { COPYABLE_STORAGE_CLASSES } from "../../contract/storage-classes.ts";
@@ -13,7 +14,7 @@ export interface RunReportMeta {
   startedAt: Date;
   finishedAt: Date;
   reportLocation?: string;
-  inventory?: { manifestKey: string; creationTimestamp: Date };
+  inventory?: { manifestKey: string; creationTimestamp: Date; engine?: PlanEngine | undefined };
   warnings?: string[];
   /** The verification sections (steps/domain/verification-report.ts). */
   independentCheck?: RunReport["independentCheck"];
@@ -39,6 +40,7 @@ export function buildRunReport(tally: RunTally, meta: RunReportMeta): RunReport 
           inventory: {
             manifestKey: meta.inventory.manifestKey,
             creationTimestamp: meta.inventory.creationTimestamp.toISOString(),
+            ...(meta.inventory.engine ? { engine: meta.inventory.engine } : {}),
           },
         }),
     totals: reconciliation.totals,
@@ -157,6 +159,11 @@ export function renderSummary(report: RunReport): string {
   const lines = [
     headline(report),
     `Target key: ${report.kmsKeyArn}`,
+    ...(report.inventory?.engine
+      ? [
+          `Planned from: ${report.inventory.manifestKey}, by the ${report.inventory.engine.name} engine (${report.inventory.engine.why})`,
+        ]
+      : []),
     "",
     ...rows.map(([label, v]) => `  ${label.padEnd(width)}  ${n(v).padStart(numWidth)}`),
   ];

@@ -62,7 +62,11 @@ export const writeFinalReport = defineStep({
       startedAt: new Date(run.startedAt),
       finishedAt: now(),
       reportLocation,
-      inventory: { manifestKey: plan.inventoryManifestKey, creationTimestamp: new Date(plan.inventoryCreatedAt) },
+      inventory: {
+        manifestKey: plan.inventoryManifestKey,
+        creationTimestamp: new Date(plan.inventoryCreatedAt),
+        engine: plan.engine,
+      },
       warnings,
       ...(independentCheck ? { independentCheck } : {}),
       ...(copiedDirectly ? { copiedDirectly } : {}),

@@ -371,6 +371,48 @@ describe("inventoryRowBatches", () => {
   });
 });
 
+describe("inventoryRowBatches of plain CSV (S3 Select's records, Athena's result file)", () => {
+  it("reads uncompressed text, a multi-byte character split across chunks included", async () => {
+    const text = Buffer.from(
+      `${Array.from({ length: 300 }, (_, i) => inventoryLine(["b", `k${i}%E2%9C%93`, "12"])).join("\n")}\n`,
+    );
+    const rows = (
+      await collect(
+        inventoryRowBatches(chunked(text, 7), ["Bucket", "Key", "Size"], "f", "encoded", { compression: "none" }),
+      )
+    ).flat();
+    expect(rows).toHaveLength(300);
+    expect(rows[299]).toMatchObject({ bucket: "b", key: "k299✓", size: 12, isLatest: true, isDeleteMarker: false });
+  });
+
+  it("skips a header line, and reads an empty unquoted field as absent", async () => {
+    const text = Buffer.from('"bucket","key","size"\n"b","k","12"\n"b","k2",\n');
+    const rows = (
+      await collect(
+        inventoryRowBatches(chunked(text, 5), ["Bucket", "Key", "Size"], "f", "encoded", {
+          compression: "none",
+          header: true,
+        }),
+      )
+    ).flat();
+    expect(rows.map((r) => [r.key, r.size])).toEqual([
+      ["k", 12],
+      ["k2", undefined],
+    ]);
+  });
+
+  it("refuses gzip it is told is plain text as a malformed line, naming the file", async () => {
+    const gz = gzipLines([inventoryLine(["b", "k", "1"])]);
+    await expect(
+      collect(
+        inventoryRowBatches(chunked(gz, 100), ["Bucket", "Key", "Size"], "select.csv", "encoded", {
+          compression: "none",
+        }),
+      ),
+    ).rejects.toThrow(InventoryFormatError);
+  });
+});
+
 describe("decodeInventoryKey", () => {
   it("returns undefined for a malformed percent sequence rather than a wrong key", () => {
     expect(decodeInventoryKey("a%zz")).toBeUndefined();

@@ -344,3 +344,24 @@ describe("buildRunReport", () => {
     });
   });
 });
+
+describe("the inventory a plan was made from", () => {
+  it("names the delivery and the engine that filtered it, with why", () => {
+    const report = buildRunReport(new RunTally(), {
+      ...META,
+      inventory: {
+        manifestKey: "inv/src/all/2026-01-01T00-00Z/manifest.json",
+        creationTimestamp: new Date("2026-01-01T00:00:00Z"),
+        engine: { name: "athena", why: "asked for in the run request (3 data file(s), 1.0 KiB compressed)" },
+      },
+    });
+    expect(runReportSchema.parse(report).inventory?.engine?.name).toBe("athena");
+    expect(renderSummary(report).split("\n")[2]).toBe(
+      "Planned from: inv/src/all/2026-01-01T00-00Z/manifest.json, by the athena engine (asked for in the run request (3 data file(s), 1.0 KiB compressed))",
+    );
+  });
+
+  it("says nothing of an engine where the plan came from generated lists", () => {
+    expect(renderSummary(buildRunReport(new RunTally(), META))).not.toMatch(/Planned from/);
+  });
+});

@@ -133,3 +133,19 @@ describe("recordJob", () => {
     });
   });
 });
+
+describe("recordNotCurrent", () => {
+  it("adds versions counted in place as recordClassification adds them one by one", () => {
+    const counted = new RunTally();
+    counted.recordNotCurrent("noncurrent-version", { count: 2, bytes: 30 });
+    counted.recordNotCurrent("noncurrent-version", { count: 1, bytes: 5 });
+    counted.recordNotCurrent("delete-marker", { count: 0, bytes: 0 });
+    const oneByOne = new RunTally();
+    for (const size of [10, 20, 5]) {
+      oneByOne.recordClassification({ kind: "not-current", reason: "noncurrent-version" }, { key: "k", size });
+    }
+    expect(counted.toJSON()).toEqual(oneByOne.toJSON());
+    expect(counted.snapshot.notCurrent["delete-marker"]).toBeUndefined();
+    expect(counted.snapshot.seen).toEqual({ count: 3, bytes: 35 });
+  });
+});

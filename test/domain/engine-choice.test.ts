@@ -1,0 +1,45 @@
+import { describe, expect, it } from "vitest";
+import { EngineUnavailableError } from "../../contract/errors.ts";
+import { chooseEngine, others, STREAM_AUTO_MAX_BYTES } from "../../steps/domain/engine-choice.ts";
+
+const facts = (dataBytes: number, athenaDeployed = true) => ({ dataFiles: 3, dataBytes, athenaDeployed });
+
+describe("chooseEngine", () => {
+  it("uses an engine asked for by name, and says so with the inventory's size", () => {
+    expect(chooseEngine("select", facts(1024))).toEqual({
+      name: "select",
+      why: "asked for in the run request (3 data file(s), 1.0 KiB compressed)",
+    });
+    expect(chooseEngine("stream", facts(STREAM_AUTO_MAX_BYTES * 10)).name).toBe("stream");
+    expect(chooseEngine("athena", facts(1)).name).toBe("athena");
+  });
+
+  it("refuses athena where the deployment has none, naming the other engines", () => {
+    expect(() => chooseEngine("athena", facts(1, false))).toThrow(EngineUnavailableError);
+    expect(() => chooseEngine("athena", facts(1, false))).toThrow(/engine "stream" or "select"/);
+    expect(chooseEngine("select", facts(1, false)).name).toBe("select");
+  });
+
+  it("auto streams up to the limit one invocation reads, and queries with Athena above it", () => {
+    expect(chooseEngine("auto", facts(STREAM_AUTO_MAX_BYTES))).toEqual({
+      name: "stream",
+      why: "auto: 3 data file(s), 2.0 GiB compressed, within the 2.0 GiB one invocation reads",
+    });
+    expect(chooseEngine("auto", facts(STREAM_AUTO_MAX_BYTES + 1))).toEqual({
+      name: "athena",
+      why: "auto: 3 data file(s), 2.0 GiB compressed, over the 2.0 GiB one invocation reads, so Athena queries it",
+    });
+  });
+
+  it("auto streams a large inventory where no Athena is deployed, and says so", () => {
+    expect(chooseEngine("auto", facts(STREAM_AUTO_MAX_BYTES + 1, false))).toEqual({
+      name: "stream",
+      why: "auto: 3 data file(s), 2.0 GiB compressed, over the 2.0 GiB one invocation reads, but this deployment has no Athena workgroup",
+    });
+  });
+
+  it("names the other engines", () => {
+    expect(others("stream")).toBe('"select" or "athena"');
+    expect(others("select")).toBe('"stream" or "athena"');
+  });
+});
