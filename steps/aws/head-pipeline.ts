@@ -29,6 +29,8 @@ export const ROWS_PENDING = 16_384;
 export class HeadObjects {
   private readonly limit = pLimit(HEADS_IN_FLIGHT);
   private failure: { error: unknown } | undefined;
+  /** HeadObject requests sent, for the estimate: each is billed as a GET. */
+  sent = 0;
 
   constructor(
     private readonly s3: S3Client,
@@ -45,6 +47,7 @@ export class HeadObjects {
       rows.map((row) =>
         this.limit(async (): Promise<[string, HeadObjectCommandOutput | undefined]> => {
           if (this.failure) throw this.failure.error;
+          this.sent += 1;
           try {
             return [row.key, await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: row.key }))];
           } catch (err) {

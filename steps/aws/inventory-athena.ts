@@ -35,8 +35,8 @@ export interface AthenaInventory {
   /** The result file, for errors and logs. */
   rowsKey: string;
   notCurrent: NotCurrentCounts;
-  /** What the queries scanned, as Athena bills it. */
-  scannedBytes: number;
+  /** What each query scanned (the DDL scans nothing and is not billed). */
+  scannedBytes: number[];
 }
 
 export async function queryInventory(
@@ -47,7 +47,7 @@ export async function queryInventory(
   planPrefix: string,
 ): Promise<AthenaInventory> {
   const run = (sql: string) => runQuery(clients.athena, config, sql, planPrefix);
-  const created = await run(inventoryTableDdl(table));
+  await run(inventoryTableDdl(table));
   const countSql = athenaNotCurrentSql(table);
   const [rows, counts] = await Promise.all([
     run(athenaCurrentRowsSql(table)),
@@ -64,7 +64,7 @@ export async function queryInventory(
     });
   }
   const [, bucket = "", key = ""] = m;
-  const scannedBytes = [created, rows, counts].reduce((n, q) => n + (q?.Statistics?.DataScannedInBytes ?? 0), 0);
+  const scannedBytes = [rows, counts].flatMap((q) => (q ? [q.Statistics?.DataScannedInBytes ?? 0] : []));
   return { rows: await getStream(clients.s3, bucket, key), rowsKey: key, notCurrent, scannedBytes };
 }
 

@@ -18,7 +18,7 @@ import { getStreamWithMd5 } from "./s3-io.ts";
 export type InventoryChunk =
   | { kind: "rows"; rows: InventoryRow[] }
   | { kind: "not-current"; counts: NotCurrentCounts }
-  | { kind: "read"; source: string; scannedBytes?: number };
+  | { kind: "read"; source: string; athenaScanned?: number[] };
 
 export async function* readDelivery(
   engine: PlanEngine,
@@ -71,7 +71,7 @@ export async function* readDelivery(
         yield { kind: "rows", rows: ofBucket(run, rows, result.rowsKey) };
       }
       yield { kind: "not-current", counts: result.notCurrent };
-      yield { kind: "read", source: result.rowsKey, scannedBytes: result.scannedBytes };
+      yield { kind: "read", source: result.rowsKey, athenaScanned: result.scannedBytes };
       return;
     }
   }

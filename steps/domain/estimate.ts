@@ -30,6 +30,8 @@ import type { CopyStorageClass } from "../../contract/storage-classes.ts";
 import { formatBytes, formatCount, formatUsd } from "./format.ts";
 import type { VersioningStatus } from "./preflight-facts.ts";
 import {
+  ATHENA_BYTES_PER_TB,
+  ATHENA_MIN_BYTES_PER_QUERY,
   BYTES_PER_GB,
   costOf,
   PRICES,
@@ -66,6 +68,10 @@ export interface EstimateInput {
   candidateListJobs?: number;
   /** False when object sizes are unknown (generated lists name keys only): bytes count as zero. */
   sizesKnown?: boolean;
+  /** HeadObject requests planning made (the KMS key of SSE-KMS objects, which the inventory does not list). */
+  planningHeadRequests?: number;
+  /** Bytes each of planning's Athena queries scanned (the athena engine); each is billed at least 10 MB. */
+  athenaQueriesScanned?: number[];
 }
 
 /**
@@ -97,6 +103,8 @@ export interface CostLine {
   usd: number;
   confidence: PriceConfidence;
   source: string;
+  /** How quantity and unit price read where counting does not suit (bytes scanned, priced per TB). */
+  shown?: string;
 }
 
 export interface Estimate {
@@ -201,6 +209,24 @@ export function estimateRun(input: EstimateInput): Estimate {
         PRICES.batchOperationsJob,
       ),
     );
+  }
+
+  if (input.planningHeadRequests) {
+    lines.push(
+      line(
+        "Planning HeadObject requests (keys of SSE-KMS objects)",
+        input.planningHeadRequests,
+        PRICES.standardGetRequest,
+      ),
+    );
+  }
+  if (input.athenaQueriesScanned?.length) {
+    const billed = input.athenaQueriesScanned.reduce((n, b) => n + Math.max(b, ATHENA_MIN_BYTES_PER_QUERY), 0);
+    const queries = input.athenaQueriesScanned.length;
+    lines.push({
+      ...line("Athena data scanned by planning", billed / ATHENA_BYTES_PER_TB, PRICES.athenaTerabyteScanned),
+      shown: `${bytesOf(billed)} billed over ${count(queries)} quer${queries === 1 ? "y" : "ies"} × ${formatUsd(PRICES.athenaTerabyteScanned.usd)}/TB`,
+    });
   }
 
   const duration = durationOf(copyObjects, copyBytes, updateObjects, multipartBytes);
@@ -352,7 +378,8 @@ export function renderEstimate(e: Estimate): string {
     `One-time cost: ${formatUsd(e.oneTimeUsd)} with S3 Bucket Keys (${formatUsd(e.oneTimeUsdWithoutBucketKey)} if every object called KMS).`,
   );
   for (const l of e.lines) {
-    out.push(`  ${l.item}: ${count(l.quantity)} × ${unitPrice(l.unitUsd)} = ${formatUsd(l.usd)} [${l.confidence}]`);
+    const amount = l.shown ?? `${count(l.quantity)} × ${unitPrice(l.unitUsd)}`;
+    out.push(`  ${l.item}: ${amount} = ${formatUsd(l.usd)} [${l.confidence}]`);
   }
   out.push(
     `  KMS requests: ${count(e.kms.requestsWithBucketKey)} with Bucket Keys = ${formatUsd(e.kms.usdWithBucketKey)}; ${count(e.kms.requestsWithoutBucketKey)} without = ${formatUsd(e.kms.usdWithoutBucketKey)} [${e.kms.confidence}]`,

@@ -12,7 +12,14 @@ export function planEstimate(
   updatesFrom: { sseS3: RouteCount; sseKms: RouteCount },
   multipartCopy: Partial<Record<CopyStorageClass, RouteCount>>,
   facts: { versioning: string; noncurrentExpirationDays?: number | undefined } | undefined,
-  source: { listJobs: number; sizesKnown: boolean },
+  source: {
+    listJobs: number;
+    sizesKnown: boolean;
+    /** HeadObject requests planning made. */
+    planningHeadRequests?: number;
+    /** What each of planning's Athena queries scanned (the athena engine). */
+    athenaQueriesScanned?: number[];
+  },
 ): PlanEstimate {
   const t = tally.snapshot;
   const copy = Object.fromEntries(
@@ -38,6 +45,8 @@ export function planEstimate(
     ...(source.listJobs > 0
       ? { candidateListJobs: source.listJobs, sizesKnown: source.sizesKnown }
       : { inventoryObjectsListed: t.seen.count }),
+    ...(source.planningHeadRequests ? { planningHeadRequests: source.planningHeadRequests } : {}),
+    ...(source.athenaQueriesScanned ? { athenaQueriesScanned: source.athenaQueriesScanned } : {}),
   });
   return {
     oneTimeUsd: e.oneTimeUsd,

@@ -107,7 +107,23 @@ export const PRICES = {
     confidence: "official",
     source: "AWS Storage Blog 'Encrypting objects with Amazon S3 Batch Operations'",
   },
+  /**
+   * "$5 per TB of data scanned", 10 MB minimum per query: widely quoted list price (athena-express's COST_PER_MB,
+   * athena-cost-guard, https://github.com/troylar/aws-pricing-importer); https://aws.amazon.com/athena/pricing/ was
+   * not retrievable here.
+   */
+  athenaTerabyteScanned: {
+    usd: 5,
+    per: 1,
+    unit: "TB scanned by Athena (10 MB minimum per query)",
+    confidence: "3p",
+    source: "widely quoted list price (athena-express, athena-cost-guard); athena/pricing not retrieved",
+  },
 } as const satisfies Record<string, Price>;
+
+/** Athena's billing unit: a terabyte of 10^12 bytes, at least 10 MB per query (PRICES.athenaTerabyteScanned). */
+export const ATHENA_BYTES_PER_TB = 1e12;
+export const ATHENA_MIN_BYTES_PER_QUERY = 10 * 1024 ** 2;
 
 /**
  * Storage per GB-month by class, for the old versions a copy in place leaves behind (they keep their class). Only

@@ -46,13 +46,17 @@ export const writeManifests = defineStep({
       key: string;
       createdAt: Date;
       engine?: PlanEngine;
-      read: (writer: ResumingWriter, plan: string) => Promise<void>;
+      /** Reads the candidates into the writer; what planning's own queries scanned, where an engine says. */
+      read: (writer: ResumingWriter, plan: string) => Promise<{ athenaScanned?: number[] } | undefined>;
     };
     if ("lists" in inventory) {
       source = {
         key: `${run.runPrefix}candidates/`,
         createdAt: deps.now(),
-        read: (writer) => readCandidateLists(run, inventory, deps, writer),
+        read: async (writer) => {
+          await readCandidateLists(run, inventory, deps, writer);
+          return undefined;
+        },
       };
     } else {
       const manifestText = await getText(clients.s3, inventory.bucket, inventory.manifestKey);
@@ -103,9 +107,11 @@ export const writeManifests = defineStep({
     const earlier = await readEarlierWork(run, source.createdAt, deps);
     const writer = new PlanWriter(run, keys, deps);
     let written: Awaited<ReturnType<PlanWriter["finish"]>>;
+    let planning: { athenaScanned?: number[] } | undefined;
+    const heads = new HeadObjects(clients.s3, run.bucket);
     try {
       await writer.start();
-      await source.read(new ResumingWriter(run, writer, earlier, new HeadObjects(clients.s3, run.bucket)), plan);
+      planning = await source.read(new ResumingWriter(run, writer, earlier, heads), plan);
       written = await writer.finish();
     } catch (err) {
       await writer.abort();
@@ -121,6 +127,8 @@ export const writeManifests = defineStep({
     const estimate = planEstimate(run, tally, writer.updatesFrom, writer.largeByClass, preflight?.facts, {
       listJobs: "lists" in inventory ? inventory.lists.length : 0,
       sizesKnown: !("lists" in inventory),
+      planningHeadRequests: heads.sent,
+      ...(planning?.athenaScanned ? { athenaQueriesScanned: planning.athenaScanned } : {}),
     });
     await putJson(clients.s3, run.workBucket, keys.plan, {
       inventoryManifestKey: source.key,
@@ -155,9 +163,10 @@ async function readInventory(
   source: { manifestKey: string; planPrefix: string; engine: PlanEngine },
   deps: StepDeps,
   writer: ResumingWriter,
-): Promise<void> {
+): Promise<{ athenaScanned?: number[] }> {
   const now = deps.now();
   const batches = writer.batches();
+  let athenaScanned: number[] | undefined;
   const prepare = async (batch: InventoryRow[]) => {
     const heads = await writer.heads.each(batch.filter(needsKeyCheck));
     const options = { sseKmsKeyIsTarget: (r: InventoryRow) => underTargetKey(run, heads.get(r.key)), now };
@@ -171,17 +180,19 @@ async function readInventory(
         writer.tally.recordNotCurrent(reason as NotCurrentReason, counted);
       }
     } else {
+      if (chunk.athenaScanned) athenaScanned = chunk.athenaScanned;
       deps.log.info("inventory file read", {
         bucket: run.bucket,
         engine: source.engine.name,
         file: chunk.source,
-        ...(chunk.scannedBytes === undefined ? {} : { scannedBytes: chunk.scannedBytes }),
+        ...(chunk.athenaScanned === undefined ? {} : { athenaScanned: chunk.athenaScanned }),
         // Rows written so far: those of the last batches may still wait for their HeadObject answers.
         seen: writer.tally.snapshot.seen.count,
       });
     }
   }
   await batches.drain();
+  return athenaScanned ? { athenaScanned } : {};
 }
 
 /** Every generated list: each object routed by its list, with HeadObject where the list cannot tell enough. */
