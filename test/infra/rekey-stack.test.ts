@@ -48,6 +48,10 @@ const TARGET_BUCKETS = ["arn:aws:s3:::example-data-bucket", "arn:aws:s3:::data-p
 const TARGET_OBJECTS = TARGET_BUCKETS.map((b) => `${b}/*`);
 const TARGET_KEYS = [SAMPLE_KEY_ARN, OTHER_KEY_ARN];
 const JOBS = "arn:aws:s3:us-east-1:123456789012:job/*";
+/** The stack (named Rekey by default) names its workgroup after itself and its Glue database in lower case. */
+const WORKGROUP = "arn:aws:athena:us-east-1:123456789012:workgroup/Rekey";
+const GLUE = "arn:aws:glue:us-east-1:123456789012";
+const GLUE_CATALOG = `${GLUE}:catalog`;
 const logs = (state: TaskStateName) => {
   const id = render(
     Object.values(template.findResources("AWS::Lambda::Function")).find(
@@ -187,6 +191,27 @@ describe("each step's role allows exactly the calls its step makes", () => {
         ...each(["s3:ListBucket"], TARGET_BUCKETS),
         "s3:ListJobs *",
         `s3:DescribeJob ${JOBS}`,
+        // The athena engine: its queries in the stack's workgroup only, its tables in the stack's database only.
+        ...each(
+          [
+            "athena:StartQueryExecution",
+            "athena:GetQueryExecution",
+            "athena:GetQueryResults",
+            "athena:StopQueryExecution",
+          ],
+          [WORKGROUP],
+        ),
+        ...each(["glue:GetDatabase"], [GLUE_CATALOG, `${GLUE}:database/rekey`, `${GLUE}:database/default`]),
+        ...each(["glue:CreateDatabase"], [GLUE_CATALOG, `${GLUE}:database/default`]),
+        ...each(
+          ["glue:GetTable", "glue:CreateTable"],
+          [GLUE_CATALOG, `${GLUE}:database/rekey`, `${GLUE}:table/rekey/*`],
+        ),
+        ...each(
+          ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+          [`${w()}/athena-results/*`],
+        ),
+        `s3:GetBucketLocation ${w()}`,
       ],
     ],
     [
@@ -341,7 +366,9 @@ describe("each step's role allows exactly the calls its step makes", () => {
     // Every other resource names the work bucket, a configured bucket or key, this account's jobs, this state
     // machine's executions, or a log group.
     const allowed = [
-      new RegExp(`^${workBucketArn.replace(/[.<>]/g, "\\$&")}(/(runs|plans|inventory)/.*)?$`),
+      new RegExp(`^${workBucketArn.replace(/[.<>]/g, "\\$&")}(/(runs|plans|inventory|athena-results)/.*)?$`),
+      /^arn:aws:athena:us-east-1:123456789012:workgroup\/Rekey$/,
+      /^arn:aws:glue:us-east-1:123456789012:(catalog|database\/(rekey|default)|table\/rekey\/\*)$/,
       /^arn:aws:s3:::(example-data-bucket|data-prod-\*)(\/\*)?$/,
       new RegExp(`^(${TARGET_KEYS.join("|")})$`),
       /^arn:aws:s3:us-east-1:123456789012:job\/\*$/,
@@ -517,6 +544,99 @@ describe("the work bucket", () => {
   });
 });
 
+describe("the Athena workgroup and Glue database of the athena engine", () => {
+  it("enforce encrypted results under the work bucket's athena-results/, a 1 TiB cutoff, metrics, engine 3", () => {
+    const groups = Object.values(template.findResources("AWS::Athena::WorkGroup"));
+    expect(groups).toHaveLength(1);
+    const props = groups[0]?.Properties;
+    expect(props).toMatchObject({
+      Name: "Rekey",
+      State: "ENABLED",
+      RecursiveDeleteOption: true,
+      WorkGroupConfiguration: {
+        EnforceWorkGroupConfiguration: true,
+        PublishCloudWatchMetricsEnabled: true,
+        BytesScannedCutoffPerQuery: 1024 ** 4,
+        EngineVersion: { SelectedEngineVersion: "Athena engine version 3" },
+        // The work bucket is SSE-S3 (no KMS key), so the results are too.
+        ResultConfiguration: { EncryptionConfiguration: { EncryptionOption: "SSE_S3" } },
+      },
+    });
+    expect(render(props.WorkGroupConfiguration.ResultConfiguration.OutputLocation)).toBe(
+      `s3://${workBucketArn.replace(".Arn>", ">")}/athena-results/`,
+    );
+  });
+
+  it("create the database in this account's catalog, named after the stack in lower case", () => {
+    const databases = Object.values(template.findResources("AWS::Glue::Database"));
+    expect(databases.map((d) => d.Properties)).toEqual([
+      { CatalogId: "123456789012", DatabaseInput: { Name: "rekey", Description: expect.any(String) } },
+    ]);
+  });
+
+  it("are named in every step function's environment", () => {
+    for (const f of Object.values(template.findResources("AWS::Lambda::Function"))) {
+      expect(f.Properties.Environment.Variables).toMatchObject({
+        REKEY_ATHENA_WORKGROUP: "Rekey",
+        REKEY_ATHENA_DATABASE: "rekey",
+      });
+    }
+  });
+
+  it("follow the stack's name and the configured cutoff, and so do the grants", () => {
+    const t = buildStack({
+      context: { "rekey:stackName": "Rekey-Prod", "rekey:athenaBytesScannedCutoffPerQuery": "50000000" },
+      nag: false,
+    }).synth();
+    const group = Object.values(t.findResources("AWS::Athena::WorkGroup"))[0]?.Properties;
+    expect(group.Name).toBe("Rekey-Prod");
+    expect(group.WorkGroupConfiguration.BytesScannedCutoffPerQuery).toBe(50_000_000);
+    const database = Object.values(t.findResources("AWS::Glue::Database"))[0]?.Properties;
+    expect(database.DatabaseInput.Name).toBe("rekey_prod");
+    const resources = Object.values(t.findResources("AWS::IAM::Policy"))
+      .flatMap((p) => (p.Properties.PolicyDocument.Statement as Record<string, unknown>[]).map(normalizeStatement))
+      .filter((st) => st.Action.some((a) => /^(athena|glue):/.test(a)))
+      .flatMap((st) => st.Resource);
+    expect([...new Set(resources)].sort()).toEqual(
+      [
+        "arn:aws:athena:us-east-1:123456789012:workgroup/Rekey-Prod",
+        GLUE_CATALOG,
+        `${GLUE}:database/default`,
+        `${GLUE}:database/rekey_prod`,
+        `${GLUE}:table/rekey_prod/*`,
+      ].sort(),
+    );
+  });
+
+  it("are used by the manifest step only, with no wildcard action anywhere in the stack", () => {
+    const policies = Object.values(template.findResources("AWS::IAM::Policy"));
+    const withAthenaOrGlue = policies.filter((p) =>
+      (p.Properties.PolicyDocument.Statement as Record<string, unknown>[])
+        .map(normalizeStatement)
+        .some((st) => st.Action.some((a) => /^(athena|glue):/.test(a))),
+    );
+    expect(withAthenaOrGlue.map((p) => (p.Properties.Roles as unknown[]).map(render))).toEqual([
+      [`<${stepRoles[StateNames.writeManifests]}>`],
+    ]);
+    const actions = policies.flatMap((p) =>
+      (p.Properties.PolicyDocument.Statement as Record<string, unknown>[]).flatMap(
+        (st) => normalizeStatement(st).Action,
+      ),
+    );
+    expect(actions.filter((a) => a.includes("*") || a.includes("?"))).toEqual([]);
+  });
+
+  it("expire query results from the work bucket after a week", () => {
+    template.hasResourceProperties("AWS::S3::Bucket", {
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({ Prefix: "athena-results/", ExpirationInDays: 7, Status: "Enabled" }),
+        ]),
+      },
+    });
+  });
+});
+
 describe("alarms and outputs", () => {
   it("alarms on any failed or timed-out execution", () => {
     for (const metric of ["ExecutionsFailed", "ExecutionsTimedOut"]) {
@@ -589,6 +709,14 @@ describe("the AWS calls the steps make", () => {
     PutObjectTaggingCommand: "s3:PutObjectTagging (s3:PutObjectVersionTagging with a VersionId)",
     UploadPartCommand: "s3:PutObject",
     UploadPartCopyCommand: "s3:PutObject, and s3:GetObject(Version) on the source",
+    // The athena engine; Athena acts with the caller's credentials, so a query also needs the Glue and S3 grants
+    // of the writeManifests step (infra/constructs/step-permissions.ts).
+    StartQueryExecutionCommand:
+      "athena:StartQueryExecution (+ glue:* on the database, s3 on inventory/, athena-results/)",
+    GetQueryExecutionCommand: "athena:GetQueryExecution",
+    GetQueryResultsCommand: "athena:GetQueryResults (+ s3:GetObject on athena-results/)",
+    StopQueryExecutionCommand: "athena:StopQueryExecution",
+    SelectObjectContentCommand: "s3:GetObject",
   };
 
   it("are all known to the stack's policies", async () => {
