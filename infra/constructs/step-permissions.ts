@@ -126,13 +126,13 @@ export function grantStepPermissions(steps: Record<TaskStateName, StepFunction>,
     [athena.workGroupArn],
   );
   // Athena calls Glue as the caller. CREATE EXTERNAL TABLE IF NOT EXISTS needs GetDatabase, GetTable and
-  // CreateTable, a SELECT GetDatabase and GetTable, each on the table or database and on all its ancestors: the
-  // database and the catalog; and Athena's guide asks, for any use of the Data Catalog, GetDatabase and
-  // CreateDatabase on the `default` database and the catalog of each region
-  // (https://docs.aws.amazon.com/athena/latest/ug/fine-grained-access-to-glue-resources.html; CreateDatabase is
-  // authorized on the catalog and the database it creates together, so only `default` can be created). No glue:GetPartitions: the inventory table projects its `dt` partitions, and with partition
-  // projection Athena does not call GetPartitions
-  // (https://docs.aws.amazon.com/athena/latest/ug/partition-projection.html).
+  // CreateTable, a SELECT GetDatabase and GetTable, each on the table or database and on all its ancestors (the
+  // database, the catalog); and Athena's guide asks, for any use of the Data Catalog, GetDatabase and
+  // CreateDatabase on the `default` database and the catalog
+  // (https://docs.aws.amazon.com/athena/latest/ug/fine-grained-access-to-glue-resources.html). CreateDatabase is
+  // authorized on the catalog and the database it creates together, so only `default` can be created. No
+  // glue:GetPartitions: the inventory table projects its `dt` partitions, and with partition projection Athena does
+  // not call GetPartitions (https://docs.aws.amazon.com/athena/latest/ug/partition-projection.html).
   allow(
     S.writeManifests,
     "ReadDatabases",
