@@ -3,6 +3,7 @@
  * Every bucket and key ARN in every policy the stack writes comes from here; nothing wider.
  */
 import { z } from "zod";
+import { DEFAULT_BYTES_SCANNED_CUTOFF_PER_QUERY, MIN_BYTES_SCANNED_CUTOFF_PER_QUERY } from "./athena.ts";
 
 /** The context keys, in one place so cdk.json, the runbook and the tests agree. */
 export const ContextKeys = {
@@ -13,6 +14,7 @@ export const ContextKeys = {
   runArtifactExpirationDays: "rekey:runArtifactExpirationDays",
   inventoryExpirationDays: "rekey:inventoryExpirationDays",
   alarmTopicArn: "rekey:alarmTopicArn",
+  athenaBytesScannedCutoffPerQuery: "rekey:athenaBytesScannedCutoffPerQuery",
 } as const;
 
 /** A bucket name (S3 naming rules), or a prefix of one followed by a single trailing `*`. */
@@ -65,6 +67,8 @@ export interface RekeyConfig {
   inventoryExpirationDays: number;
   /** An SNS topic to notify when an alarm fires; unset, the alarms only show in CloudWatch. */
   alarmTopicArn?: string | undefined;
+  /** The Athena workgroup's per-query cost guard, in bytes (infra/athena.ts explains the default, 1 TiB). */
+  athenaBytesScannedCutoffPerQuery: number;
 }
 
 /** CloudWatch Logs accepts only these retention values (days). */
@@ -110,6 +114,16 @@ export function configSchema(region: string) {
         error: "must be the full ARN of an SNS topic.",
       })
       .optional(),
+    athenaBytesScannedCutoffPerQuery: z.preprocess(
+      numberFromContext,
+      z
+        .number()
+        .int()
+        .min(MIN_BYTES_SCANNED_CUTOFF_PER_QUERY, {
+          error: `must be at least ${MIN_BYTES_SCANNED_CUTOFF_PER_QUERY} bytes, Athena's smallest cutoff.`,
+        })
+        .default(DEFAULT_BYTES_SCANNED_CUTOFF_PER_QUERY),
+    ),
   });
 }
 

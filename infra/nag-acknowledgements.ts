@@ -8,6 +8,7 @@ import type { CfnBucket } from "aws-cdk-lib/aws-s3";
 import type { CfnStateMachine, StateMachine } from "aws-cdk-lib/aws-stepfunctions";
 import type { IConstruct } from "constructs";
 import { StateNames, type TaskStateName } from "../contract/states.ts";
+import type { AthenaWorkGroup } from "./constructs/athena-workgroup.ts";
 import type { BatchOperationsRole } from "./constructs/batch-operations-role.ts";
 import type { StepFunction } from "./constructs/step-function.ts";
 import { type WorkBucket, WorkBucketPrefixes } from "./constructs/work-bucket.ts";
@@ -24,13 +25,14 @@ export interface NagAcknowledgementScopes {
   batchRole: BatchOperationsRole;
   steps: Record<TaskStateName, StepFunction>;
   stateMachine: StateMachine;
+  athena: AthenaWorkGroup;
   /** The configured bucket names and patterns (RekeyConfig.buckets): each gets its own object-wildcard finding. */
   buckets: string[];
 }
 
 /** The acknowledgements the stack's resources need; the resource ids in the finding ids are as cdk-nag prints them. */
 export function planNagAcknowledgements(scopes: NagAcknowledgementScopes): NagAcknowledgement[] {
-  const { workBucket, batchRole, steps, stateMachine, buckets } = scopes;
+  const { workBucket, batchRole, steps, stateMachine, athena, buckets } = scopes;
   const stack = Stack.of(workBucket);
   const partition = "<AWS::Partition>";
   const workBucketArn = `<${stack.getLogicalId(workBucket.node.defaultChild as CfnBucket)}.Arn>`;
@@ -133,6 +135,20 @@ export function planNagAcknowledgements(scopes: NagAcknowledgementScopes): NagAc
       reason:
         "Validate input asks whether the execution holding a bucket's lock still runs; execution names are chosen " +
         "at start. DescribeExecution is read-only and limited to this state machine's executions.",
+    },
+    {
+      id: iam5(`${workBucketArn}/${WorkBucketPrefixes.athenaResults}*`),
+      scopes: [step(S.writeManifests)],
+      reason:
+        "Athena names each query's result files by its query execution id (athena-results/<id>.csv), known only " +
+        "once the query starts; the workgroup enforces that prefix of the stack's own work bucket.",
+    },
+    {
+      id: iam5(`arn:${partition}:glue:${stack.region}:${stack.account}:table/${athena.databaseName}/*`),
+      scopes: [step(S.writeManifests)],
+      reason:
+        "The athena engine creates its inventory tables under names chosen at run time from the inventory read, " +
+        "in the stack's own Glue database; the grant reads and creates tables of that database only.",
     },
     {
       id: iam5(`${workBucketArn}/${WorkBucketPrefixes.manifests}`),

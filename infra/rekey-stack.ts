@@ -13,6 +13,7 @@ import { FunctionPlaceholders, type TaskStateName } from "../contract/states.ts"
 import { stepEnvironment } from "../steps/runtime/functions.ts";
 import { rekeyDefinitionJson } from "../workflow/definition.ts";
 import type { RekeyConfig } from "./config.ts";
+import { AthenaWorkGroup } from "./constructs/athena-workgroup.ts";
 import { BatchOperationsRole } from "./constructs/batch-operations-role.ts";
 import { addExecutionAlarms } from "./constructs/execution-alarms.ts";
 import { createStepFunctions, type StepFunction } from "./constructs/step-function.ts";
@@ -37,6 +38,7 @@ export interface RekeyStackProps extends StackProps {
 export class RekeyStack extends Stack {
   readonly workBucket: WorkBucket;
   readonly batchRole: BatchOperationsRole;
+  readonly athena: AthenaWorkGroup;
   readonly stateMachine: StateMachine;
   readonly steps: Record<TaskStateName, StepFunction>;
   readonly failedAlarm: Alarm;
@@ -55,11 +57,24 @@ export class RekeyStack extends Stack {
       inventoryExpirationDays: config.inventoryExpirationDays,
     });
     this.batchRole = new BatchOperationsRole(this, "BatchOperationsRole", { targets, workBucket: this.workBucket });
+    this.athena = new AthenaWorkGroup(this, "Athena", {
+      workBucket: this.workBucket,
+      bytesScannedCutoffPerQuery: config.athenaBytesScannedCutoffPerQuery,
+    });
     this.steps = createStepFunctions(this, {
-      environment: stepEnvironment({ batchRoleArn: this.batchRole.roleArn, workBucket: this.workBucket.bucketName }),
+      environment: stepEnvironment({
+        batchRoleArn: this.batchRole.roleArn,
+        workBucket: this.workBucket.bucketName,
+        athena: { workGroup: this.athena.workGroupName, database: this.athena.databaseName },
+      }),
       logRetention,
     });
-    grantStepPermissions(this.steps, { targets, workBucket: this.workBucket, batchRole: this.batchRole });
+    grantStepPermissions(this.steps, {
+      targets,
+      workBucket: this.workBucket,
+      batchRole: this.batchRole,
+      athena: this.athena,
+    });
     this.stateMachine = this.createStateMachine(logRetention);
     grantLockHolderChecks(this.steps, this.stateMachine);
     const alarms = addExecutionAlarms(this, this.stateMachine, config.alarmTopicArn);
@@ -84,6 +99,7 @@ export class RekeyStack extends Stack {
       batchRole: this.batchRole,
       steps: this.steps,
       stateMachine: this.stateMachine,
+      athena: this.athena,
       buckets: config.buckets,
     });
     applyNagAcknowledgements(this.nagAcknowledgements, props.omitNagAcknowledgements);

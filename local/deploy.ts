@@ -1,4 +1,14 @@
 import {
+  type AthenaClient,
+  CreateWorkGroupCommand,
+  DeleteWorkGroupCommand,
+  GetQueryExecutionCommand,
+  GetWorkGroupCommand,
+  ListWorkGroupsCommand,
+  StartQueryExecutionCommand,
+  type WorkGroupConfiguration,
+} from "@aws-sdk/client-athena";
+import {
   CreateFunctionCommand,
   GetFunctionConfigurationCommand,
   type LambdaClient,
@@ -15,9 +25,11 @@ import {
 } from "@aws-sdk/client-sfn";
 import { UnexpectedResponseError } from "../contract/errors.ts";
 import { FunctionPlaceholders, type TaskStateName } from "../contract/states.ts";
+import { athenaWorkGroupConfiguration, DEFAULT_BYTES_SCANNED_CUTOFF_PER_QUERY } from "../infra/athena.ts";
 import type { SandboxIdentity } from "../sandbox/config.ts";
 import { httpStatusOf } from "../steps/aws/s3-io.ts";
 import { STEP_FUNCTIONS, stepEnvironment } from "../steps/runtime/functions.ts";
+import type { AthenaConfig } from "../steps/runtime/step.ts";
 import { rekeyDefinitionJson, substitute } from "../workflow/definition.ts";
 import { stepBundle } from "./step-bundle.ts";
 
@@ -27,6 +39,11 @@ export const sandboxWorkBucket = (identity: SandboxIdentity) => `rekey-work-${id
 /** The role Batch Operations jobs run as; the sandbox does not evaluate IAM (sandbox/ASSUMPTIONS.md). */
 export const sandboxBatchRoleArn = (identity: SandboxIdentity) =>
   `arn:aws:iam::${identity.accountId}:role/rekey-batch-operations`;
+/**
+ * The Athena workgroup and Glue database of the athena engine, one pair per deployment as the CDK stack creates
+ * (infra/constructs/athena-workgroup.ts, which names them after the stack).
+ */
+export const SANDBOX_ATHENA: AthenaConfig = { workGroup: "rekey", database: "rekey" };
 const stateMachineRoleArn = (identity: SandboxIdentity) =>
   `arn:aws:iam::${identity.accountId}:role/rekey-state-machine`;
 const stepRoleArn = (identity: SandboxIdentity) => `arn:aws:iam::${identity.accountId}:role/rekey-steps`;
@@ -46,6 +63,8 @@ export interface SandboxDeployment {
   stateMachineArn: string;
   workBucket: string;
   batchRoleArn: string;
+  /** The workgroup and database the athena engine queries in (SANDBOX_ATHENA). */
+  athena: AthenaConfig;
   /** The Lambda function that runs each Task state. */
   functionNames: Record<TaskStateName, string>;
 }
@@ -58,22 +77,23 @@ export function functionNameOf(handler: string): string {
 
 /**
  * Deploys rekey into a running sandbox through its AWS APIs, as CDK deploys it to AWS (infra/): the work bucket,
- * one Lambda function per Task state with the handler, environment and bundled step code infra/ gives it, and the
+ * the athena engine's workgroup and database, one Lambda function per Task state with the handler, environment and bundled step code infra/ gives it, and the
  * state machine from workflow/ with the functions' ARNs substituted. Idempotent: a second call updates what the first created.
  */
 export async function deployToSandbox(
-  clients: { s3: S3Client; lambda: LambdaClient; sfn: SFNClient },
+  clients: { s3: S3Client; lambda: LambdaClient; sfn: SFNClient; athena: AthenaClient },
   identity: SandboxIdentity,
 ): Promise<SandboxDeployment> {
   const workBucket = sandboxWorkBucket(identity);
   const batchRoleArn = sandboxBatchRoleArn(identity);
   await ensureBucket(clients.s3, workBucket);
+  const athena = await ensureAthena(clients.athena, workBucket);
 
   // Lambda's Node.js runtime imports `index.mjs` and calls the export the Handler names. The package is the step
   // code of this working tree bundled as infra/ bundles it for AWS (local/step-bundle.ts), so a cold start loads one
   // file, not the steps and the SDK module by module.
   const { zip: code } = await stepBundle();
-  const environment = stepEnvironment({ batchRoleArn, workBucket });
+  const environment = stepEnvironment({ batchRoleArn, workBucket, athena });
   const functionNames = {} as Record<TaskStateName, string>;
   for (const [state, spec] of Object.entries(STEP_FUNCTIONS) as [
     TaskStateName,
@@ -103,7 +123,7 @@ export async function deployToSandbox(
   const definition = substitute(rekeyDefinitionJson(), sandboxFunctionArns(identity));
   const roleArn = stateMachineRoleArn(identity);
   const stateMachineArn = await putStateMachine(clients.sfn, { name: STATE_MACHINE_NAME, definition, roleArn });
-  return { stateMachineArn, workBucket, batchRoleArn, functionNames };
+  return { stateMachineArn, workBucket, batchRoleArn, athena, functionNames };
 }
 
 /** Creates the function, or brings an existing one up to this code and configuration; answers its ARN. */
@@ -165,4 +185,91 @@ async function findStateMachine(sfn: SFNClient, name: string): Promise<string | 
     nextToken = page.nextToken;
   } while (nextToken);
   return undefined;
+}
+
+/**
+ * The workgroup with the configuration infra/ gives it (infra/athena.ts), and the database. The sandbox has no
+ * UpdateWorkGroup (sandbox/ATHENA.md), so a workgroup whose configuration differs (an earlier deploy's, kept in a
+ * data directory) is deleted and created again; nor a Glue API, so the database is made by Athena DDL, as anyone
+ * would in the console. Both are kept as they are when already right: deploying twice changes nothing.
+ */
+async function ensureAthena(athena: AthenaClient, workBucket: string): Promise<AthenaConfig> {
+  const { workGroup, database } = SANDBOX_ATHENA;
+  const wanted = athenaWorkGroupConfiguration({
+    workBucket,
+    bytesScannedCutoffPerQuery: DEFAULT_BYTES_SCANNED_CUTOFF_PER_QUERY,
+  });
+  const existing = await findWorkGroup(athena, workGroup);
+  if (!existing || !sameWorkGroupConfiguration(existing, wanted)) {
+    if (existing) {
+      await athena.send(new DeleteWorkGroupCommand({ WorkGroup: workGroup, RecursiveDeleteOption: true }));
+    }
+    await athena.send(
+      new CreateWorkGroupCommand({
+        Name: workGroup,
+        Description: "rekey: queries of the athena filter engine over S3 Inventory",
+        Configuration: wanted,
+      }),
+    );
+  }
+  await runStatement(athena, workGroup, `CREATE DATABASE IF NOT EXISTS ${database}`);
+  return { workGroup, database };
+}
+
+/** The configuration of the workgroup of that name, or undefined when there is none. */
+async function findWorkGroup(athena: AthenaClient, name: string): Promise<WorkGroupConfiguration | undefined> {
+  let nextToken: string | undefined;
+  do {
+    const page = await athena.send(new ListWorkGroupsCommand({ NextToken: nextToken }));
+    if (page.WorkGroups?.some((g) => g.Name === name)) {
+      const got = await athena.send(new GetWorkGroupCommand({ WorkGroup: name }));
+      return got.WorkGroup?.Configuration ?? {};
+    }
+    nextToken = page.NextToken;
+  } while (nextToken);
+  return undefined;
+}
+
+/** Whether a workgroup has every setting rekey gives it (the engine by the version in effect). */
+function sameWorkGroupConfiguration(
+  actual: WorkGroupConfiguration,
+  wanted: ReturnType<typeof athenaWorkGroupConfiguration>,
+): boolean {
+  const result = actual.ResultConfiguration;
+  return (
+    result?.OutputLocation === wanted.ResultConfiguration.OutputLocation &&
+    result.EncryptionConfiguration?.EncryptionOption ===
+      wanted.ResultConfiguration.EncryptionConfiguration.EncryptionOption &&
+    actual.EnforceWorkGroupConfiguration === wanted.EnforceWorkGroupConfiguration &&
+    actual.PublishCloudWatchMetricsEnabled === wanted.PublishCloudWatchMetricsEnabled &&
+    actual.BytesScannedCutoffPerQuery === wanted.BytesScannedCutoffPerQuery &&
+    actual.EngineVersion?.EffectiveEngineVersion === wanted.EngineVersion.SelectedEngineVersion
+  );
+}
+
+/** A DDL statement run in the workgroup to its end; one that fails or never ends fails the deploy. */
+async function runStatement(athena: AthenaClient, workGroup: string, statement: string): Promise<void> {
+  const { QueryExecutionId } = await athena.send(
+    new StartQueryExecutionCommand({ QueryString: statement, WorkGroup: workGroup }),
+  );
+  // DDL touches only the catalog: the sandbox ends it at once. The bound is for a sandbox whose queue an admin
+  // call has paused (sandbox/ATHENA.md), so that a deploy says so instead of hanging.
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const got = await athena.send(new GetQueryExecutionCommand({ QueryExecutionId }));
+    const status = got.QueryExecution?.Status;
+    if (status?.State === "SUCCEEDED") return;
+    if (status?.State !== "QUEUED" && status?.State !== "RUNNING") {
+      throw new UnexpectedResponseError(
+        `Athena ended "${statement}" ${status?.State ?? "without a state"}: ${status?.StateChangeReason ?? "no reason given"}.`,
+        { fix: `Look at query ${QueryExecutionId} in workgroup ${workGroup} (GetQueryExecution).` },
+      );
+    }
+    if (Date.now() > deadline) {
+      throw new UnexpectedResponseError(`Athena did not end "${statement}" within a minute (${status.State}).`, {
+        fix: "Check whether the sandbox's Athena queue is paused (GET /_sandbox/athena/queue).",
+      });
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }

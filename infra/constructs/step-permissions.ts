@@ -3,6 +3,7 @@ import { Policy, PolicyStatement } from "aws-cdk-lib/aws-iam";
 import type { StateMachine } from "aws-cdk-lib/aws-stepfunctions";
 import { StateNames, type TaskStateName } from "../../contract/states.ts";
 import type { RekeyTargets } from "../targets.ts";
+import type { AthenaWorkGroup } from "./athena-workgroup.ts";
 import type { BatchOperationsRole } from "./batch-operations-role.ts";
 import type { StepFunction } from "./step-function.ts";
 import { type WorkBucket, WorkBucketPrefixes } from "./work-bucket.ts";
@@ -11,6 +12,7 @@ export interface StepPermissionsProps {
   targets: RekeyTargets;
   workBucket: WorkBucket;
   batchRole: BatchOperationsRole;
+  athena: AthenaWorkGroup;
 }
 
 /**
@@ -20,7 +22,7 @@ export interface StepPermissionsProps {
  * go to each role's default policy, so adding them creates no construct of its own.
  */
 export function grantStepPermissions(steps: Record<TaskStateName, StepFunction>, props: StepPermissionsProps): void {
-  const { targets, workBucket, batchRole } = props;
+  const { targets, workBucket, batchRole, athena } = props;
   const allow = (state: TaskStateName, sid: string, actions: string[], resources: string[], conditions?: object) =>
     steps[state].role.addToPrincipalPolicy(
       new PolicyStatement({
@@ -114,6 +116,55 @@ export function grantStepPermissions(steps: Record<TaskStateName, StepFunction>,
   // them, DescribeJob tells their key and report, whose files are read under plans/ (ReadPlan above).
   allow(S.writeManifests, "FindEarlierJobs", ["s3:ListJobs"], ["*"]);
   allow(S.writeManifests, "DescribeEarlierJobs", ["s3:DescribeJob"], [targets.jobs]);
+  // The athena engine (steps/handlers/filter-inventory-and-write-manifests.ts) runs its queries in the stack's
+  // workgroup only: start, poll, read the results, stop on a timeout. Every Athena query action has the workgroup
+  // as its resource (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonathena.html).
+  allow(
+    S.writeManifests,
+    "RunInventoryQueries",
+    ["athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults", "athena:StopQueryExecution"],
+    [athena.workGroupArn],
+  );
+  // Athena calls Glue as the caller. CREATE EXTERNAL TABLE IF NOT EXISTS needs GetDatabase, GetTable and
+  // CreateTable, a SELECT GetDatabase and GetTable, each on the table or database and on all its ancestors (the
+  // database, the catalog); and Athena's guide asks, for any use of the Data Catalog, GetDatabase and
+  // CreateDatabase on the `default` database and the catalog
+  // (https://docs.aws.amazon.com/athena/latest/ug/fine-grained-access-to-glue-resources.html). CreateDatabase is
+  // authorized on the catalog and the database it creates together, so only `default` can be created. No
+  // glue:GetPartitions: the inventory table projects its `dt` partitions, and with partition projection Athena does
+  // not call GetPartitions (https://docs.aws.amazon.com/athena/latest/ug/partition-projection.html).
+  allow(
+    S.writeManifests,
+    "ReadDatabases",
+    ["glue:GetDatabase"],
+    [athena.catalogArn, athena.databaseArn, athena.defaultDatabaseArn],
+  );
+  allow(
+    S.writeManifests,
+    "CreateDefaultDatabase",
+    ["glue:CreateDatabase"],
+    [athena.catalogArn, athena.defaultDatabaseArn],
+  );
+  allow(
+    S.writeManifests,
+    "ReadAndCreateInventoryTables",
+    ["glue:GetTable", "glue:CreateTable"],
+    [athena.catalogArn, athena.databaseArn, athena.tablesArn],
+  );
+  // Athena reads the table's data with the caller's credentials: the inventory's symlink lists and data files are
+  // under inventory/ (ReadInventory above; S3 Select's SelectObjectContent needs s3:GetObject too,
+  // https://docs.aws.amazon.com/AmazonS3/latest/API/API_SelectObjectContent.html), listed with ListWorkBucket.
+  // It writes results with them too: Put and the multipart calls under athena-results/, read back by the step
+  // (GetObject) and by GetQueryResults, plus GetBucketLocation on the bucket
+  // (https://docs.aws.amazon.com/athena/latest/ug/managed-policies.html, AmazonAthenaFullAccess's statement on
+  // query result buckets; https://repost.aws/knowledge-center/athena-output-bucket-error).
+  allow(
+    S.writeManifests,
+    "WriteAndReadQueryResults",
+    ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+    [workBucket.athenaResultObjects],
+  );
+  allow(S.writeManifests, "LocateWorkBucket", ["s3:GetBucketLocation"], [workBucket.bucketArn]);
 
   // CreateJob and ListJobs (finding an earlier execution's job for the same plan) have no resource type
   // (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html), so "*". Tags given in

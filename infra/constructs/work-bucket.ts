@@ -2,6 +2,7 @@ import { Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
 import { Effect, PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from "aws-cdk-lib/aws-s3";
 import type { Construct } from "constructs";
+import { ATHENA_RESULTS_PREFIX } from "../athena.ts";
 
 /**
  * Where things live in the work bucket (mirrors contract/run-context.ts and steps/aws/candidate-lists.ts;
@@ -11,12 +12,14 @@ import type { Construct } from "constructs";
  *   `runs/<bucket>/lock.json` names the execution running on the bucket;
  * - `plans/<bucket>/<delivery>-<digest>/…`: the copy manifests planned from one inventory delivery and the completion
  *   reports of their jobs, shared by every execution planning from that delivery;
- * - `inventory/…`: the destination prefix the operator gives S3 Inventory.
+ * - `inventory/…`: the destination prefix the operator gives S3 Inventory;
+ * - `athena-results/…`: the Athena workgroup's query results (infra/athena.ts).
  */
 export const WorkBucketPrefixes = {
   runs: "runs/",
   plans: "plans/",
   inventory: "inventory/",
+  athenaResults: ATHENA_RESULTS_PREFIX,
   /** Batch Operations reads the copy manifests (planKeys().manifest). */
   manifests: "plans/*/manifests/*",
   /** Batch Operations writes completion reports under planKeys().reportsPrefix. */
@@ -51,6 +54,8 @@ export class WorkBucket extends Bucket {
   readonly planObjects: string;
   /** Every inventory delivery (`inventory/*`). */
   readonly inventoryObjects: string;
+  /** Every Athena query result (`athena-results/*`). */
+  readonly athenaResultObjects: string;
 
   constructor(scope: Construct, id: string, props: WorkBucketProps) {
     super(scope, id, {
@@ -84,12 +89,21 @@ export class WorkBucket extends Bucket {
           expiration: Duration.days(props.inventoryExpirationDays),
           noncurrentVersionExpiration: Duration.days(7),
         },
+        // The athena engine reads a query's results while its step runs, and nothing reads them later: a week
+        // covers any retry of the step, and keeps copies of inventory rows from piling up.
+        {
+          id: "expire-athena-results",
+          prefix: WorkBucketPrefixes.athenaResults,
+          expiration: Duration.days(7),
+          noncurrentVersionExpiration: Duration.days(1),
+        },
         { id: "abort-incomplete-multipart-uploads", abortIncompleteMultipartUploadAfter: Duration.days(7) },
       ],
     });
     this.runObjects = this.arnForObjects(`${WorkBucketPrefixes.runs}*`);
     this.planObjects = this.arnForObjects(`${WorkBucketPrefixes.plans}*`);
     this.inventoryObjects = this.arnForObjects(`${WorkBucketPrefixes.inventory}*`);
+    this.athenaResultObjects = this.arnForObjects(`${WorkBucketPrefixes.athenaResults}*`);
 
     // S3 Inventory delivers with the service principal; AWS's example destination bucket policy
     // (https://docs.aws.amazon.com/AmazonS3/latest/userguide/configure-inventory.html#configure-inventory-destination-bucket-policy),

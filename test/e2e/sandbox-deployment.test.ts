@@ -1,4 +1,10 @@
 import { createHash } from "node:crypto";
+import {
+  CreateWorkGroupCommand,
+  DeleteWorkGroupCommand,
+  GetWorkGroupCommand,
+  ListWorkGroupsCommand,
+} from "@aws-sdk/client-athena";
 import { GetFunctionConfigurationCommand, ListFunctionsCommand } from "@aws-sdk/client-lambda";
 import { HeadBucketCommand } from "@aws-sdk/client-s3";
 import {
@@ -10,7 +16,13 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FinalReportOutput } from "../../contract/final-report.ts";
 import { StateNames } from "../../contract/states.ts";
-import { deployToSandbox, type SandboxDeployment, sandboxFunctionArns, sandboxWorkBucket } from "../../local/deploy.ts";
+import {
+  deployToSandbox,
+  SANDBOX_ATHENA,
+  type SandboxDeployment,
+  sandboxFunctionArns,
+  sandboxWorkBucket,
+} from "../../local/deploy.ts";
 import { type RekeyClients, rekeyClients } from "../../local/sandbox-clients.ts";
 import { startSandboxExecution } from "../../local/sandbox-run.ts";
 import { seedMixedBucket } from "../../local/scenarios/mixed-bucket.ts";
@@ -19,6 +31,7 @@ import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
 import { STEP_FUNCTIONS, stepEnvironment } from "../../steps/runtime/functions.ts";
 import { rekeyDefinitionJson, substitute } from "../../workflow/definition.ts";
+import { runQuery } from "../support/athena.ts";
 
 /** rekey deployed into the sandbox through its Lambda and Step Functions APIs, as CDK deploys it to AWS. */
 describe("rekey deployed into the sandbox", () => {
@@ -54,7 +67,11 @@ describe("rekey deployed into the sandbox", () => {
     // The package is the step code of this working tree bundled as for AWS (test/e2e/step-bundle.test.ts).
     const { zip } = await stepBundle();
     const codeSha256 = createHash("sha256").update(zip).digest("base64");
-    const environment = stepEnvironment({ batchRoleArn: deployment.batchRoleArn, workBucket: deployment.workBucket });
+    const environment = stepEnvironment({
+      batchRoleArn: deployment.batchRoleArn,
+      workBucket: deployment.workBucket,
+      athena: deployment.athena,
+    });
     for (const [state, spec] of Object.entries(STEP_FUNCTIONS)) {
       const name = deployment.functionNames[state as keyof typeof STEP_FUNCTIONS];
       const f = await clients.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: name }));
@@ -71,6 +88,68 @@ describe("rekey deployed into the sandbox", () => {
     await clients.s3.send(new HeadBucketCommand({ Bucket: deployment.workBucket }));
   });
 
+  it("creates the athena engine's workgroup, enforcing encrypted results under the work bucket and a 1 TiB cutoff", async () => {
+    expect(deployment.athena).toEqual({ workGroup: "rekey", database: "rekey" });
+    const got = await clients.athena.send(new GetWorkGroupCommand({ WorkGroup: deployment.athena.workGroup }));
+    expect(got.WorkGroup).toMatchObject({
+      Name: "rekey",
+      State: "ENABLED",
+      Configuration: {
+        ResultConfiguration: {
+          OutputLocation: `s3://${deployment.workBucket}/athena-results/`,
+          EncryptionConfiguration: { EncryptionOption: "SSE_S3" },
+        },
+        EnforceWorkGroupConfiguration: true,
+        PublishCloudWatchMetricsEnabled: true,
+        BytesScannedCutoffPerQuery: 1024 ** 4,
+        EngineVersion: { EffectiveEngineVersion: "Athena engine version 3" },
+      },
+    });
+  });
+
+  it("creates the database, and a query in the workgroup writes where the workgroup says, whatever it asks", async () => {
+    const again = await runQuery(clients.athena, {
+      QueryString: `CREATE DATABASE ${deployment.athena.database}`,
+      WorkGroup: deployment.athena.workGroup,
+      ResultConfiguration: { OutputLocation: "s3://somewhere-else/results/" },
+    });
+    expect(again.Status?.State).toBe("FAILED");
+    expect(again.Status?.StateChangeReason).toMatch(/already exists/i);
+    const select = await runQuery(clients.athena, {
+      QueryString: "SELECT 1 AS one",
+      WorkGroup: deployment.athena.workGroup,
+      QueryExecutionContext: { Database: deployment.athena.database },
+    });
+    expect(select.Status?.State).toBe("SUCCEEDED");
+    expect(select.ResultConfiguration?.OutputLocation).toBe(
+      `s3://${deployment.workBucket}/athena-results/${select.QueryExecutionId}.csv`,
+    );
+  });
+
+  it("names the workgroup and database in the manifest step's environment", async () => {
+    const f = await clients.lambda.send(
+      new GetFunctionConfigurationCommand({ FunctionName: deployment.functionNames[StateNames.writeManifests] }),
+    );
+    expect(f.Environment?.Variables).toMatchObject({
+      REKEY_ATHENA_WORKGROUP: SANDBOX_ATHENA.workGroup,
+      REKEY_ATHENA_DATABASE: SANDBOX_ATHENA.database,
+    });
+  });
+
+  it("brings a workgroup with other settings (an older deploy's) back to rekey's", async () => {
+    const { workGroup } = deployment.athena;
+    await clients.athena.send(new DeleteWorkGroupCommand({ WorkGroup: workGroup }));
+    await clients.athena.send(
+      new CreateWorkGroupCommand({ Name: workGroup, Configuration: { BytesScannedCutoffPerQuery: 10_000_000 } }),
+    );
+    await deployToSandbox(clients, sandbox.identity);
+    const got = await clients.athena.send(new GetWorkGroupCommand({ WorkGroup: workGroup }));
+    expect(got.WorkGroup?.Configuration).toMatchObject({
+      ResultConfiguration: { OutputLocation: `s3://${deployment.workBucket}/athena-results/` },
+      BytesScannedCutoffPerQuery: 1024 ** 4,
+    });
+  });
+
   it("is idempotent: deploying again updates in place and creates nothing new", async () => {
     const again = await deployToSandbox(clients, sandbox.identity);
     expect(again).toEqual(deployment);
@@ -78,6 +157,15 @@ describe("rekey deployed into the sandbox", () => {
     expect((await clients.lambda.send(new ListFunctionsCommand({}))).Functions).toHaveLength(
       Object.keys(STEP_FUNCTIONS).length,
     );
+    const groups = (await clients.athena.send(new ListWorkGroupsCommand({}))).WorkGroups ?? [];
+    expect(groups.map((g) => g.Name).sort()).toEqual(["primary", "rekey"]);
+  });
+
+  it("keeps the workgroup as it is when it is already right", async () => {
+    const before = await clients.athena.send(new GetWorkGroupCommand({ WorkGroup: deployment.athena.workGroup }));
+    await deployToSandbox(clients, sandbox.identity);
+    const after = await clients.athena.send(new GetWorkGroupCommand({ WorkGroup: deployment.athena.workGroup }));
+    expect(after.WorkGroup?.CreationTime).toEqual(before.WorkGroup?.CreationTime);
   });
 
   describe("a run that names no work bucket", () => {

@@ -29,7 +29,20 @@ describe("rekey configuration", () => {
       logRetentionDays: 90,
       runArtifactExpirationDays: 90,
       inventoryExpirationDays: 30,
+      athenaBytesScannedCutoffPerQuery: 1024 ** 4,
     });
+  });
+
+  it("takes an Athena cutoff of at least Athena's minimum, 10,000,000 bytes", () => {
+    const context: Record<string, unknown> = {
+      "rekey:buckets": "one-bucket",
+      "rekey:kmsKeyArns": SAMPLE_KEY_ARN,
+      "rekey:athenaBytesScannedCutoffPerQuery": "10000000",
+    };
+    expect(rekeyConfigFromContext((k) => context[k], region).athenaBytesScannedCutoffPerQuery).toBe(10_000_000);
+    expect(problems({ ...valid, athenaBytesScannedCutoffPerQuery: 9_999_999 })).toMatch(
+      /rekey:athenaBytesScannedCutoffPerQuery: must be at least 10000000 bytes/,
+    );
   });
 
   it("reads lists given on the command line as JSON or comma-separated, and numbers as strings", () => {

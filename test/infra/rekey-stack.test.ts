@@ -48,6 +48,10 @@ const TARGET_BUCKETS = ["arn:aws:s3:::example-data-bucket", "arn:aws:s3:::data-p
 const TARGET_OBJECTS = TARGET_BUCKETS.map((b) => `${b}/*`);
 const TARGET_KEYS = [SAMPLE_KEY_ARN, OTHER_KEY_ARN];
 const JOBS = "arn:aws:s3:us-east-1:123456789012:job/*";
+/** The stack (named Rekey by default) names its workgroup after itself and its Glue database in lower case. */
+const WORKGROUP = "arn:aws:athena:us-east-1:123456789012:workgroup/Rekey";
+const GLUE = "arn:aws:glue:us-east-1:123456789012";
+const GLUE_CATALOG = `${GLUE}:catalog`;
 const logs = (state: TaskStateName) => {
   const id = render(
     Object.values(template.findResources("AWS::Lambda::Function")).find(
@@ -187,6 +191,27 @@ describe("each step's role allows exactly the calls its step makes", () => {
         ...each(["s3:ListBucket"], TARGET_BUCKETS),
         "s3:ListJobs *",
         `s3:DescribeJob ${JOBS}`,
+        // The athena engine: its queries in the stack's workgroup only, its tables in the stack's database only.
+        ...each(
+          [
+            "athena:StartQueryExecution",
+            "athena:GetQueryExecution",
+            "athena:GetQueryResults",
+            "athena:StopQueryExecution",
+          ],
+          [WORKGROUP],
+        ),
+        ...each(["glue:GetDatabase"], [GLUE_CATALOG, `${GLUE}:database/rekey`, `${GLUE}:database/default`]),
+        ...each(["glue:CreateDatabase"], [GLUE_CATALOG, `${GLUE}:database/default`]),
+        ...each(
+          ["glue:GetTable", "glue:CreateTable"],
+          [GLUE_CATALOG, `${GLUE}:database/rekey`, `${GLUE}:table/rekey/*`],
+        ),
+        ...each(
+          ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+          [`${w()}/athena-results/*`],
+        ),
+        `s3:GetBucketLocation ${w()}`,
       ],
     ],
     [
@@ -341,7 +366,9 @@ describe("each step's role allows exactly the calls its step makes", () => {
     // Every other resource names the work bucket, a configured bucket or key, this account's jobs, this state
     // machine's executions, or a log group.
     const allowed = [
-      new RegExp(`^${workBucketArn.replace(/[.<>]/g, "\\$&")}(/(runs|plans|inventory)/.*)?$`),
+      new RegExp(`^${workBucketArn.replace(/[.<>]/g, "\\$&")}(/(runs|plans|inventory|athena-results)/.*)?$`),
+      /^arn:aws:athena:us-east-1:123456789012:workgroup\/Rekey$/,
+      /^arn:aws:glue:us-east-1:123456789012:(catalog|database\/(rekey|default)|table\/rekey\/\*)$/,
       /^arn:aws:s3:::(example-data-bucket|data-prod-\*)(\/\*)?$/,
       new RegExp(`^(${TARGET_KEYS.join("|")})$`),
       /^arn:aws:s3:us-east-1:123456789012:job\/\*$/,
@@ -589,6 +616,14 @@ describe("the AWS calls the steps make", () => {
     PutObjectTaggingCommand: "s3:PutObjectTagging (s3:PutObjectVersionTagging with a VersionId)",
     UploadPartCommand: "s3:PutObject",
     UploadPartCopyCommand: "s3:PutObject, and s3:GetObject(Version) on the source",
+    // The athena engine; Athena acts with the caller's credentials, so a query also needs the Glue and S3 grants
+    // of the writeManifests step (infra/constructs/step-permissions.ts).
+    StartQueryExecutionCommand:
+      "athena:StartQueryExecution (+ glue:* on the database, s3 on inventory/, athena-results/)",
+    GetQueryExecutionCommand: "athena:GetQueryExecution",
+    GetQueryResultsCommand: "athena:GetQueryResults (+ s3:GetObject on athena-results/)",
+    StopQueryExecutionCommand: "athena:StopQueryExecution",
+    SelectObjectContentCommand: "s3:GetObject",
   };
 
   it("are all known to the stack's policies", async () => {

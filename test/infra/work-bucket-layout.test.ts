@@ -83,6 +83,23 @@ describe("the work bucket layout the steps use is the one the policies grant", (
     expect(allows(statements, "s3:PutObject", work(keys.report))).toBe(false);
   });
 
+  it("Athena, with the manifest step's credentials, may read the inventory's table and write results where the workgroup puts them", () => {
+    const statements = roleStatements(template, roleOf(S.writeManifests));
+    // The table's LOCATION is the inventory's hive/ folder of symlink lists, which name the data files.
+    const base = inventoryBases("inventory", bucket, "rekey")[0] as string;
+    expect(allows(statements, "s3:GetObject", work(`${base}hive/dt=2024-05-02-00-00/symlink.txt`))).toBe(true);
+    expect(allows(statements, "s3:GetObject", work(`${base}data/a.csv.gz`))).toBe(true);
+    const group = Object.values(template.findResources("AWS::Athena::WorkGroup"))[0]?.Properties;
+    const output = render(group.WorkGroupConfiguration.ResultConfiguration.OutputLocation);
+    const results = output.replace(/^s3:\/\/<(\w+)>\//, (_, id: string) => `<${id}.Arn>/`);
+    for (const file of ["0123-abcd.csv", "0123-abcd.csv.metadata", "0123-abcd.txt"]) {
+      for (const action of ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"])
+        expect(allows(statements, action, `${results}${file}`), `${action} ${file}`).toBe(true);
+    }
+    expect(allows(statements, "s3:ListBucket", work("").replace(/\/$/, ""))).toBe(true);
+    expect(allows(statements, "s3:GetBucketLocation", work("").replace(/\/$/, ""))).toBe(true);
+  });
+
   it("S3 Inventory may deliver where Find inventory looks", () => {
     const policy = Object.values(template.findResources("AWS::S3::BucketPolicy"))[0];
     const statements = ((policy?.Properties.PolicyDocument.Statement ?? []) as Record<string, unknown>[])
