@@ -1,3 +1,4 @@
+import type { FilterEngineChoice } from "../../contract/engines.ts";
 import type { FinalReportOutput } from "../../contract/final-report.ts";
 import { StateNames } from "../../contract/states.ts";
 import type { ExecutionResult, StateEvent } from "../../local/executions.ts";
@@ -27,6 +28,8 @@ export async function runOnScenario(params: {
   scenario: MixedBucket;
   name: string;
   source?: "inventory" | "generate";
+  /** The filter engine (contract/engines.ts); the request names none when absent. */
+  engine?: FilterEngineChoice;
   options?: Record<string, unknown>;
   maxRowsPerFile?: number;
   onEvent?: (event: StateEvent) => void;
@@ -42,6 +45,7 @@ export async function runOnScenario(params: {
       bucket: scenario.bucket,
       kmsKeyArn: scenario.targetKeyArn,
       ...(params.source === "generate" ? {} : { inventoryConfigurationId: scenario.inventoryConfigurationId }),
+      ...(params.engine ? { engine: params.engine } : {}),
       workBucket: scenario.workBucket,
       options: { inventoryPollSeconds: 1, jobPollMinSeconds: 1, jobPollMaxSeconds: 1, ...params.options },
     },
