@@ -63,7 +63,8 @@ export async function* readDelivery(
           },
         );
       }
-      const table = inventoryTable(config.database, manifest.destinationBucket, manifestKey, manifest.columns);
+      const { destinationBucket, columns: all, fileFormat } = manifest;
+      const table = inventoryTable(config.database, destinationBucket, manifestKey, all, fileFormat);
       const result = await queryInventory(clients, config, table, planPrefix);
       const text = { compression: "none", header: true } as const;
       const columns = planColumns(manifest.columns);

@@ -9,8 +9,12 @@ import { formatBytes, formatCount } from "./format.ts";
  */
 export const STREAM_AUTO_MAX_BYTES = 2 * 1024 ** 3;
 
+/** S3 Inventory's output formats; only Athena reads the columnar ones. */
+export type InventoryFileFormat = "CSV" | "Parquet" | "ORC";
+
 /** What the engine choice depends on: the delivery, and what this deployment and account offer. */
 export interface EngineFacts {
+  fileFormat: InventoryFileFormat;
   dataFiles: number;
   /** Compressed bytes of every data file the delivery lists. */
   dataBytes: number;
@@ -30,6 +34,19 @@ export function chooseEngine(requested: FilterEngineChoice, facts: EngineFacts):
       fix: `Deploy rekey with its Athena workgroup and Glue database (infra/), or start the run with engine ${others("athena")}.`,
     });
   }
+  if (facts.fileFormat !== "CSV") {
+    const problem = inventoryFormatProblem(facts.fileFormat, requested, facts.athenaDeployed);
+    if (problem) {
+      throw new EngineUnavailableError(`The inventory is ${facts.fileFormat}: ${problem}.`, {
+        fix: facts.athenaDeployed
+          ? 'Start the run with engine "athena" (or "auto").'
+          : "Deploy rekey with its Athena workgroup (infra/), or change the inventory configuration's format to CSV and wait for the next delivery.",
+      });
+    }
+    if (requested === "auto") {
+      return { name: "athena", why: `auto: ${size} of ${facts.fileFormat}, which only the athena engine reads` };
+    }
+  }
   if (requested !== "auto") return { name: requested, why: `asked for in the run request (${size})` };
   if (facts.dataBytes <= STREAM_AUTO_MAX_BYTES) {
     return {
@@ -47,6 +64,26 @@ export function chooseEngine(requested: FilterEngineChoice, facts: EngineFacts):
     name: "stream",
     why: `auto: ${size}, over the ${formatBytes(STREAM_AUTO_MAX_BYTES)} one invocation reads, but this deployment has no Athena workgroup`,
   };
+}
+
+/**
+ * Why an inventory of `format` cannot be read by the run as asked, or undefined when it can: the stream and select
+ * engines read CSV; Parquet and ORC need the athena engine, and so a deployment with an Athena workgroup.
+ */
+export function inventoryFormatProblem(
+  format: string | undefined,
+  requested: FilterEngineChoice,
+  athenaDeployed: boolean,
+): string | undefined {
+  if (format === "CSV") return undefined;
+  if (format !== "Parquet" && format !== "ORC")
+    return `its format is ${format ?? "unset"}, and S3 Inventory writes CSV, Parquet or ORC`;
+  if (requested === "stream" || requested === "select") {
+    return `its format is ${format}, and the ${requested} engine reads CSV inventories (the athena engine reads ${format})`;
+  }
+  if (!athenaDeployed)
+    return `its format is ${format}, which only the athena engine reads, and this deployment has no Athena workgroup`;
+  return undefined;
 }
 
 /** The engines other than `engine`, for a fix that names them. */

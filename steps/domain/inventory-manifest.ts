@@ -1,6 +1,8 @@
 import { z } from "zod";
 import { InventoryConfigurationError, InventoryFormatError } from "../../contract/errors.ts";
-import type { InventoryColumn } from "./inventory.ts";
+import type { InventoryFileFormat } from "./engine-choice.ts";
+import { type InventoryColumn, KNOWN_INVENTORY_COLUMNS } from "./inventory.ts";
+import { athenaColumnName } from "./inventory-queries.ts";
 
 /**
  * An S3 Inventory delivery's `manifest.json`: where its data files are and which columns they have
@@ -27,7 +29,9 @@ export interface InventoryManifest {
   version: string;
   /** Start of the scan the inventory reflects. */
   creationTimestamp: Date;
-  fileFormat: "CSV";
+  /** CSV data files are gzipped text; Parquet and ORC ones are read by the athena engine only. */
+  fileFormat: InventoryFileFormat;
+  /** In fileSchema order, by their CSV names (Bucket, Key, IsLatest, ...) whatever the format. */
   columns: InventoryColumn[];
   files: InventoryDataFile[];
 }
@@ -78,14 +82,15 @@ export function parseInventoryManifest(jsonText: string, manifestKey: string): I
     );
   }
   const m = parsed.data;
-  if (m.fileFormat !== "CSV") {
+  if (m.fileFormat !== "CSV" && m.fileFormat !== "Parquet" && m.fileFormat !== "ORC") {
     throw new InventoryConfigurationError(
-      `${manifestKey}: the inventory is delivered as ${m.fileFormat}; rekey's filter engines (stream, select, athena) read CSV inventories only.`,
+      `${manifestKey}: the inventory is delivered as ${m.fileFormat}; S3 Inventory writes CSV, Parquet or ORC.`,
       {
-        fix: "Change the inventory configuration's Destination Format to CSV and wait for the next delivery, or run with source 'generate' (Batch Operations lists the bucket; no inventory needed).",
+        fix: "Point rekey at an S3 Inventory delivery's manifest.json, or change the configuration's Destination Format to CSV and wait for the next delivery.",
       },
     );
   }
+  const fileFormat: InventoryFileFormat = m.fileFormat;
   const arn = BUCKET_ARN.exec(m.destinationBucket);
   const destinationBucket = arn?.[1];
   if (destinationBucket === undefined) {
@@ -109,7 +114,7 @@ export function parseInventoryManifest(jsonText: string, manifestKey: string): I
       "Check that the file is an S3 Inventory manifest.json; S3 writes creationTimestamp as epoch milliseconds in a string.",
     );
   }
-  const columns = m.fileSchema.split(",").map((c) => c.trim());
+  const columns = fileFormat === "CSV" ? m.fileSchema.split(",").map((c) => c.trim()) : columnarFields(m.fileSchema);
   const seen = new Set<string>();
   for (const column of columns) {
     if (column === "" || seen.has(column)) {
@@ -136,11 +141,32 @@ export function parseInventoryManifest(jsonText: string, manifestKey: string): I
     destinationBucket,
     version: m.version,
     creationTimestamp,
-    fileFormat: "CSV",
+    fileFormat,
     columns,
     files: m.files.map((f) => ({ key: f.key, size: f.size, md5: f.MD5checksum })),
   };
 }
+
+/**
+ * The fields of a Parquet (`message s3.inventory { required binary bucket (UTF8); optional boolean is_latest; ... }`)
+ * or ORC (`struct<bucket:string,key:string,...>`) fileSchema, by their CSV names; a field rekey does not know keeps
+ * its own name. https://docs.aws.amazon.com/AmazonS3/latest/userguide/storage-inventory-location.html
+ */
+function columnarFields(fileSchema: string): InventoryColumn[] {
+  const parquet = /^\s*message\s+[\w.]+\s*\{(.*)\}\s*$/s.exec(fileSchema);
+  const orc = /^\s*struct<(.*)>\s*$/s.exec(fileSchema);
+  const names = parquet
+    ? (parquet[1] ?? "")
+        .split(";")
+        .map((f) => /^\s*(?:required|optional|repeated)\s+\w+\s+(\w+)/.exec(f)?.[1])
+        .filter((n): n is string => n !== undefined)
+    : orc
+      ? (orc[1] ?? "").split(",").map((f) => f.split(":")[0]?.trim() ?? "")
+      : [];
+  return names.map((n) => CSV_NAME_OF.get(n) ?? n);
+}
+
+const CSV_NAME_OF = new Map<string, InventoryColumn>(KNOWN_INVENTORY_COLUMNS.map((c) => [athenaColumnName(c), c]));
 
 /** The columns of `needed` that the inventory lacks, in `needed` order. */
 export function missingColumns(

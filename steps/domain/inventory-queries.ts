@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { InventoryFormatError } from "../../contract/errors.ts";
 import type { NotCurrentReason } from "../../contract/reasons.ts";
 import type { CountAndBytes } from "../../contract/tally.ts";
+import type { InventoryFileFormat } from "./engine-choice.ts";
 import type { InventoryColumn } from "./inventory.ts";
 
 /**
@@ -55,7 +56,16 @@ export function athenaColumnName(column: InventoryColumn): string {
     .toLowerCase();
 }
 
-const athenaColumn: ColumnRef = (column) => `"${athenaColumnName(column)}"`;
+/** An Athena column as text: Parquet and ORC columns may be boolean or bigint; a CSV table's are strings already. */
+const athenaText: ColumnRef = (column) => `CAST("${athenaColumnName(column)}" AS varchar)`;
+
+/**
+ * An Athena column as the query returns it for planning: as the CSV inventory wrote it. Parquet and ORC keys are
+ * not URL-encoded; url_encode gives the form encoding CSV keys have (space as `+`), which the parser decodes.
+ */
+function athenaSelected(format: InventoryFileFormat): ColumnRef {
+  return (column) => (column === "Key" && format !== "CSV" ? `url_encode("key")` : `"${athenaColumnName(column)}"`);
+}
 
 /** Conditions on the version flags; undefined when the inventory has no such column (current versions only). */
 function flags(columns: readonly InventoryColumn[], ref: ColumnRef) {
@@ -68,10 +78,16 @@ function flags(columns: readonly InventoryColumn[], ref: ColumnRef) {
   return { deleteMarker, latest, current: conditions.length > 0 ? conditions.join(" AND ") : undefined };
 }
 
-function currentRows(columns: readonly InventoryColumn[], ref: ColumnRef, from: string, where: string[]): string {
+function currentRows(
+  columns: readonly InventoryColumn[],
+  ref: ColumnRef,
+  from: string,
+  where: string[],
+  selected: ColumnRef = ref,
+): string {
   const { current } = flags(columns, ref);
   const conditions = [...where, ...(current ? [current] : [])];
-  const list = planColumns(columns).map(ref).join(", ");
+  const list = planColumns(columns).map(selected).join(", ");
   return `SELECT ${list} FROM ${from}${conditions.length > 0 ? ` WHERE ${conditions.join(" AND ")}` : ""}`;
 }
 
@@ -155,6 +171,7 @@ export interface InventoryTable {
   /** The delivery's `dt` partition: its folder's timestamp as `YYYY-MM-DD-HH-MM`. */
   dt: string;
   columns: InventoryColumn[];
+  format: InventoryFileFormat;
 }
 
 const DELIVERY = /^(.*\/)?(\d{4}-\d{2}-\d{2})T(\d{2})-(\d{2})Z\/manifest\.json$/;
@@ -169,6 +186,7 @@ export function inventoryTable(
   destinationBucket: string,
   manifestKey: string,
   columns: readonly InventoryColumn[],
+  format: InventoryFileFormat = "CSV",
 ): InventoryTable {
   const m = DELIVERY.exec(manifestKey);
   if (!m) {
@@ -180,7 +198,7 @@ export function inventoryTable(
   const [, configFolder = "", day, hour, minute] = m;
   const location = `s3://${destinationBucket}/${configFolder}hive/`;
   const digest = createHash("sha256")
-    .update(`${location}\n${columns.join(",")}`)
+    .update(`${location}\n${format}\n${columns.join(",")}`)
     .digest("hex")
     .slice(0, 16);
   return {
@@ -189,6 +207,7 @@ export function inventoryTable(
     location,
     dt: `${day}-${hour}-${minute}`,
     columns: [...columns],
+    format,
   };
 }
 
@@ -197,18 +216,38 @@ function literal(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;
 }
 
+/** Columns a Parquet or ORC inventory types other than as text (the booleans, and int64 sizes and dates). */
+const COLUMNAR_TYPES: ReadonlyMap<InventoryColumn, string> = new Map([
+  ["IsLatest", "boolean"],
+  ["IsDeleteMarker", "boolean"],
+  ["IsMultipartUploaded", "boolean"],
+  ["Size", "bigint"],
+  // Epoch milliseconds (TIMESTAMP_MILLIS): read as digits, which the parser turns into the CSV's ISO text.
+  ["LastModifiedDate", "bigint"],
+  ["ObjectLockRetainUntilDate", "bigint"],
+]);
+
+const SERDES: Record<InventoryFileFormat, string[]> = {
+  CSV: ["ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.OpenCSVSerde'"],
+  Parquet: ["ROW FORMAT SERDE 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe'"],
+  ORC: ["ROW FORMAT SERDE 'org.apache.hadoop.hive.ql.io.orc.OrcSerde'"],
+};
+
 /**
- * AWS's CSV inventory DDL, with every column a string: the rows come back exactly as the inventory wrote them and
- * are parsed by the stream engine's parser. IF NOT EXISTS: the same statement on a retried step changes nothing.
+ * AWS's inventory DDL (https://docs.aws.amazon.com/AmazonS3/latest/userguide/storage-inventory-athena-query.html),
+ * over the `hive/` symlinks with `dt` projected. A CSV table has every column a string, so rows come back exactly as
+ * the inventory wrote them and the stream engine's parser reads them. IF NOT EXISTS: the same statement on a retried
+ * step changes nothing.
  */
 export function inventoryTableDdl(table: InventoryTable): string {
-  const columns = table.columns.map((c) => `  \`${athenaColumnName(c)}\` string`).join(",\n");
+  const typeOf = (c: InventoryColumn) => (table.format === "CSV" ? "string" : (COLUMNAR_TYPES.get(c) ?? "string"));
+  const columns = table.columns.map((c) => `  \`${athenaColumnName(c)}\` ${typeOf(c)}`).join(",\n");
   return [
     `CREATE EXTERNAL TABLE IF NOT EXISTS \`${table.database}\`.\`${table.name}\` (`,
     columns,
     ")",
     "PARTITIONED BY (`dt` string)",
-    "ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.OpenCSVSerde'",
+    ...SERDES[table.format],
     "STORED AS INPUTFORMAT 'org.apache.hadoop.hive.ql.io.SymlinkTextInputFormat'",
     "OUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat'",
     `LOCATION ${literal(table.location)}`,
@@ -229,10 +268,11 @@ function athenaFrom(table: InventoryTable): string {
 
 /** The delivery's current versions, with the columns planning reads, as the inventory wrote them. */
 export function athenaCurrentRowsSql(table: InventoryTable): string {
-  return currentRows(table.columns, athenaColumn, athenaFrom(table), [`dt = ${literal(table.dt)}`]);
+  const where = [`dt = ${literal(table.dt)}`];
+  return currentRows(table.columns, athenaText, athenaFrom(table), where, athenaSelected(table.format));
 }
 
 /** The delivery's other versions counted (notCurrentFromCounts reads the answer); undefined without the flags. */
 export function athenaNotCurrentSql(table: InventoryTable): string | undefined {
-  return notCurrentCounts(table.columns, athenaColumn, athenaFrom(table), [`dt = ${literal(table.dt)}`], "bigint");
+  return notCurrentCounts(table.columns, athenaText, athenaFrom(table), [`dt = ${literal(table.dt)}`], "bigint");
 }

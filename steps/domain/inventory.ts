@@ -338,9 +338,9 @@ export async function* inventoryRowBatches(
       bucketKeyStatus,
       intelligentTieringAccessTier: optional(f, ix.intelligentTieringAccessTier),
       objectLockMode: optional(f, ix.objectLockMode),
-      objectLockRetainUntilDate: optional(f, ix.objectLockRetainUntilDate),
+      objectLockRetainUntilDate: dateOf(optional(f, ix.objectLockRetainUntilDate)),
       objectLockLegalHoldStatus: optional(f, ix.objectLockLegalHoldStatus),
-      lastModified: optional(f, ix.lastModified),
+      lastModified: dateOf(optional(f, ix.lastModified)),
       eTag: optional(f, ix.eTag),
     };
   };
@@ -398,4 +398,13 @@ function optional(fields: readonly string[], index: number): string | undefined 
   if (index < 0) return undefined;
   const v = fields[index];
   return v === undefined || v === "" ? undefined : v;
+}
+
+/**
+ * A date as CSV inventories write it (ISO 8601). Parquet and ORC inventories hold epoch milliseconds, which the
+ * athena engine reads as digits (steps/domain/inventory-queries.ts): those become the same ISO text.
+ */
+function dateOf(value: string | undefined): string | undefined {
+  if (value === undefined || !/^\d{1,15}$/.test(value)) return value;
+  return new Date(Number(value)).toISOString();
 }

@@ -70,6 +70,7 @@ export const writeManifests = defineStep({
       // A delivery without these columns would classify every row as missing-columns and copy nothing.
       requireColumns(manifest.columns);
       const engine = chooseEngine(run.engine ?? "auto", {
+        fileFormat: manifest.fileFormat,
         dataFiles: manifest.files.length,
         dataBytes: manifest.files.reduce((n, f) => n + f.size, 0),
         athenaDeployed: deps.config.athena !== undefined,

@@ -7,12 +7,14 @@ import {
 } from "@aws-sdk/client-s3";
 import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 import { z } from "zod";
+import type { FilterEngineChoice } from "../../contract/engines.ts";
 import { InvalidInputError, InventoryConfigurationError } from "../../contract/errors.ts";
 import { type RunContext, RunOptionsSchema } from "../../contract/run-context.ts";
 import { describeIssues, parseKmsKeyArn, RunRequestSchema, sourceOf } from "../../contract/run-request.ts";
 import { StateNames } from "../../contract/states.ts";
 import { takeBucketLock } from "../aws/bucket-lock.ts";
 import { httpStatusOf } from "../aws/s3-io.ts";
+import { inventoryFormatProblem } from "../domain/engine-choice.ts";
 import { REQUIRED_INVENTORY_FIELDS } from "../domain/inventory-manifest.ts";
 import { defineStep } from "../runtime/step.ts";
 
@@ -72,7 +74,10 @@ export const validateInput = defineStep({
     await checkKey(clients.kms, req.kmsKeyArn);
     const source = sourceOf(req);
     if (req.inventoryConfigurationId !== undefined) {
-      await checkInventoryConfiguration(clients.s3, req.bucket, req.inventoryConfigurationId);
+      await checkInventoryConfiguration(clients.s3, req.bucket, req.inventoryConfigurationId, {
+        engine: req.engine ?? "auto",
+        athenaDeployed: config.athena !== undefined,
+      });
     }
 
     const run: RunContext = {
@@ -156,7 +161,12 @@ async function checkKey(kms: KMSClient, keyArn: string): Promise<void> {
   }
 }
 
-async function checkInventoryConfiguration(s3: S3Client, bucket: string, id: string): Promise<void> {
+async function checkInventoryConfiguration(
+  s3: S3Client,
+  bucket: string,
+  id: string,
+  engine: { engine: FilterEngineChoice; athenaDeployed: boolean },
+): Promise<void> {
   let config: InventoryConfiguration | undefined;
   try {
     config = (await s3.send(new GetBucketInventoryConfigurationCommand({ Bucket: bucket, Id: id })))
@@ -174,7 +184,8 @@ async function checkInventoryConfiguration(s3: S3Client, bucket: string, id: str
   const problems: string[] = [];
   if (!config?.IsEnabled) problems.push("it is disabled");
   const format = config?.Destination?.S3BucketDestination?.Format;
-  if (format !== "CSV") problems.push(`its format is ${format ?? "unset"}, and rekey reads CSV inventories`);
+  const formatProblem = inventoryFormatProblem(format, engine.engine, engine.athenaDeployed);
+  if (formatProblem) problems.push(formatProblem);
   const prefix = config?.Filter?.Prefix;
   if (prefix) {
     problems.push(

@@ -2,7 +2,12 @@ import { describe, expect, it } from "vitest";
 import { EngineUnavailableError } from "../../contract/errors.ts";
 import { chooseEngine, others, STREAM_AUTO_MAX_BYTES } from "../../steps/domain/engine-choice.ts";
 
-const facts = (dataBytes: number, athenaDeployed = true) => ({ dataFiles: 3, dataBytes, athenaDeployed });
+const facts = (dataBytes: number, athenaDeployed = true, fileFormat: "CSV" | "Parquet" | "ORC" = "CSV") => ({
+  fileFormat,
+  dataFiles: 3,
+  dataBytes,
+  athenaDeployed,
+});
 
 describe("chooseEngine", () => {
   it("uses an engine asked for by name, and says so with the inventory's size", () => {
@@ -36,6 +41,21 @@ describe("chooseEngine", () => {
       name: "stream",
       why: "auto: 3 data file(s), 2.0 GiB compressed, over the 2.0 GiB one invocation reads, but this deployment has no Athena workgroup",
     });
+  });
+
+  it("reads Parquet and ORC with Athena only: auto chooses it, stream and select are refused with the fix", () => {
+    expect(chooseEngine("auto", facts(1024, true, "Parquet"))).toEqual({
+      name: "athena",
+      why: "auto: 3 data file(s), 1.0 KiB compressed of Parquet, which only the athena engine reads",
+    });
+    expect(chooseEngine("athena", facts(1024, true, "ORC")).name).toBe("athena");
+    expect(() => chooseEngine("select", facts(1024, true, "Parquet"))).toThrow(
+      /The inventory is Parquet: its format is Parquet, and the select engine reads CSV inventories \(the athena engine reads Parquet\)\. Fix: Start the run with engine "athena"/,
+    );
+    expect(() => chooseEngine("stream", facts(1024, true, "ORC"))).toThrow(EngineUnavailableError);
+    expect(() => chooseEngine("auto", facts(1024, false, "Parquet"))).toThrow(
+      /only the athena engine reads, and this deployment has no Athena workgroup\. Fix: Deploy rekey with its Athena workgroup/,
+    );
   });
 
   it("names the other engines", () => {

@@ -128,15 +128,26 @@ describe("Athena", () => {
   it("reads the delivery's partition only", () => {
     expect(athenaCurrentRowsSql(table)).toBe(
       `SELECT "bucket", "key", "version_id", "size", "storage_class", "encryption_status" FROM "rekey"."${table.name}" ` +
-        `WHERE dt = '2026-12-03-01-00' AND LOWER("is_delete_marker") = 'false' AND LOWER("is_latest") = 'true'`,
+        `WHERE dt = '2026-12-03-01-00' AND LOWER(CAST("is_delete_marker" AS varchar)) = 'false' AND LOWER(CAST("is_latest" AS varchar)) = 'true'`,
     );
     expect(athenaNotCurrentSql(table)).toMatch(
-      /CAST\(NULLIF\("size", ''\) AS bigint\).* WHERE dt = '2026-12-03-01-00'$/,
+      /CAST\(NULLIF\(CAST\("size" AS varchar\), ''\) AS bigint\).* WHERE dt = '2026-12-03-01-00'$/,
     );
   });
 
   it("escapes quotes in what it writes as a literal", () => {
     const quoted = inventoryTable("rekey", "dest", "it's/src/c/2026-12-03T01-00Z/manifest.json", CURRENT_ONLY);
     expect(inventoryTableDdl(quoted)).toContain("LOCATION 's3://dest/it''s/src/c/hive/'");
+  });
+
+  it("types a Parquet table's flags, size and dates as AWS's DDL does, and asks for keys encoded as CSV ones are", () => {
+    const parquet = inventoryTable("rekey", "dest", MANIFEST, [...ALL_VERSIONS, "LastModifiedDate"], "Parquet");
+    expect(parquet.name).not.toBe(table.name);
+    const ddl = inventoryTableDdl(parquet);
+    expect(ddl).toContain("  `is_latest` boolean,\n  `is_delete_marker` boolean,\n  `size` bigint,");
+    expect(ddl).toContain("  `last_modified_date` bigint\n)");
+    expect(ddl).toContain("ROW FORMAT SERDE 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe'");
+    expect(athenaCurrentRowsSql(parquet)).toMatch(/^SELECT "bucket", url_encode\("key"\), "version_id", "size", /);
+    expect(inventoryTableDdl(inventoryTable("rekey", "dest", MANIFEST, ALL_VERSIONS, "ORC"))).toContain("OrcSerde");
   });
 });

@@ -76,12 +76,45 @@ describe("parseInventoryManifest", () => {
     expect(m.version).toBe("2021-05-22");
   });
 
-  it("sends ORC and Parquet inventories to the configuration error, with the fix", () => {
-    const e = catchError(() => parseInventoryManifest(manifestWith({ fileFormat: "ORC" }), MANIFEST_KEY));
+  it("reads the columns of Parquet and ORC deliveries by their CSV names", () => {
+    const parquet = parseInventoryManifest(
+      manifestWith({
+        fileFormat: "Parquet",
+        fileSchema:
+          "message s3.inventory { required binary bucket (UTF8); required binary key (UTF8); optional boolean is_latest; optional int64 size; optional int64 last_modified_date (TIMESTAMP_MILLIS); optional binary e_tag (UTF8); optional binary encryption_status (UTF8); optional binary some_new_field (UTF8); }",
+      }),
+      MANIFEST_KEY,
+    );
+    expect(parquet.fileFormat).toBe("Parquet");
+    expect(parquet.columns).toEqual([
+      "Bucket",
+      "Key",
+      "IsLatest",
+      "Size",
+      "LastModifiedDate",
+      "ETag",
+      "EncryptionStatus",
+      "some_new_field",
+    ]);
+    const orc = parseInventoryManifest(
+      manifestWith({ fileFormat: "ORC", fileSchema: "struct<bucket:string,key:string,version_id:string,size:bigint>" }),
+      MANIFEST_KEY,
+    );
+    expect(orc.columns).toEqual(["Bucket", "Key", "VersionId", "Size"]);
+  });
+
+  it("sends a format S3 Inventory does not write to the configuration error, with the fix", () => {
+    const e = catchError(() => parseInventoryManifest(manifestWith({ fileFormat: "JSON" }), MANIFEST_KEY));
 
     expect(e).toBeInstanceOf(InventoryConfigurationError);
-    expect((e as InventoryConfigurationError).message).toContain("ORC");
+    expect((e as InventoryConfigurationError).message).toContain("JSON");
     expect((e as InventoryConfigurationError).fix).toContain("Format to CSV");
+  });
+
+  it("refuses a columnar schema it cannot read as having no Bucket or Key", () => {
+    expect(() =>
+      parseInventoryManifest(manifestWith({ fileFormat: "Parquet", fileSchema: "Bucket, Key" }), MANIFEST_KEY),
+    ).toThrow(/no Bucket column/);
   });
 
   it.each([
@@ -383,6 +416,18 @@ describe("inventoryRowBatches of plain CSV (S3 Select's records, Athena's result
     ).flat();
     expect(rows).toHaveLength(300);
     expect(rows[299]).toMatchObject({ bucket: "b", key: "k299✓", size: 12, isLatest: true, isDeleteMarker: false });
+  });
+
+  it("reads epoch milliseconds (Parquet and ORC dates, through Athena) as the ISO text CSV inventories have", async () => {
+    const text = Buffer.from('"b","k","1733220000123","1893456000000"\n"b","k2","2026-01-01T00:00:00.000Z",""\n');
+    const columns = ["Bucket", "Key", "LastModifiedDate", "ObjectLockRetainUntilDate"];
+    const rows = (
+      await collect(inventoryRowBatches(chunked(text, 9), columns, "f", "encoded", { compression: "none" }))
+    ).flat();
+    expect(rows.map((r) => [r.lastModified, r.objectLockRetainUntilDate])).toEqual([
+      ["2024-12-03T10:00:00.123Z", "2030-01-01T00:00:00.000Z"],
+      ["2026-01-01T00:00:00.000Z", undefined],
+    ]);
   });
 
   it("skips a header line, and reads an empty unquoted field as absent", async () => {

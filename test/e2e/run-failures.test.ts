@@ -135,6 +135,29 @@ describe("a run that cannot proceed", () => {
     );
   });
 
+  it("rejects a Parquet inventory for an engine that reads CSV only, naming the one that reads it", async () => {
+    await clients.s3.send(
+      new PutBucketInventoryConfigurationCommand({
+        Bucket: scenario.bucket,
+        Id: scenario.inventoryConfigurationId,
+        InventoryConfiguration: {
+          Id: scenario.inventoryConfigurationId,
+          IsEnabled: true,
+          IncludedObjectVersions: "All",
+          Destination: { S3BucketDestination: { Bucket: `arn:aws:s3:::${scenario.workBucket}`, Format: "Parquet" } },
+          Schedule: { Frequency: "Daily" },
+          OptionalFields: ["Size", "StorageClass", "EncryptionStatus"],
+        },
+      }),
+    );
+    const result = await run({ engine: "select" });
+    expect(result).toMatchObject({ status: "FAILED", error: "InventoryConfigurationError" });
+    expect(result.status === "FAILED" && result.cause).toMatch(
+      /its format is Parquet, and the select engine reads CSV inventories \(the athena engine reads Parquet\)/,
+    );
+    expect(await defaultAlgorithm()).toBe("AES256");
+  });
+
   it("gives up waiting for an inventory after the deadline, records why, and creates no job", async () => {
     // An earlier run enforced default encryption two hours ago and recorded when; this run reuses that moment, so
     // with a one-hour wait the deadline has already passed and no inventory delivered since exists.

@@ -1,5 +1,11 @@
 import { CreateWorkGroupCommand, GetQueryExecutionCommand, StartQueryExecutionCommand } from "@aws-sdk/client-athena";
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
+import {
+  CreateBucketCommand,
+  GetBucketInventoryConfigurationCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutBucketInventoryConfigurationCommand,
+} from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FilterEngineChoice } from "../../contract/engines.ts";
 import { EngineUnavailableError } from "../../contract/errors.ts";
@@ -26,6 +32,7 @@ let clients: RekeyClients;
 let admin: SandboxAdmin;
 let scenario: MixedBucket;
 let manifestKey: string;
+let parquetManifestKey: string;
 const athena: AthenaConfig = { workGroup: "rekey-engines", database: "rekey_engines" };
 
 beforeAll(async () => {
@@ -45,6 +52,29 @@ beforeAll(async () => {
   });
   manifestKey = delivery.manifestKey;
   expect(delivery.dataFiles.length).toBeGreaterThan(8);
+  // The same bucket's inventory as Parquet: a second configuration, same fields.
+  const csv = await clients.s3.send(
+    new GetBucketInventoryConfigurationCommand({ Bucket: scenario.bucket, Id: scenario.inventoryConfigurationId }),
+  );
+  const config = csv.InventoryConfiguration;
+  if (!config?.Destination?.S3BucketDestination) throw new Error("the scenario has no inventory configuration");
+  await clients.s3.send(
+    new PutBucketInventoryConfigurationCommand({
+      Bucket: scenario.bucket,
+      Id: "parquet",
+      InventoryConfiguration: {
+        ...config,
+        Id: "parquet",
+        Destination: { S3BucketDestination: { ...config.Destination.S3BucketDestination, Format: "Parquet" } },
+      },
+    }),
+  );
+  const parquet = await admin.deliverInventory({
+    bucket: scenario.bucket,
+    configurationId: "parquet",
+    maxRowsPerFile: 50,
+  });
+  parquetManifestKey = parquet.manifestKey;
   await clients.athena.send(
     new CreateWorkGroupCommand({
       Name: athena.workGroup,
@@ -71,7 +101,12 @@ afterAll(async () => {
 });
 
 /** Runs the step as its Lambda function would, planning into `workBucket`. */
-async function plan(engine: FilterEngineChoice, workBucket: string, config: { athena?: AthenaConfig } = { athena }) {
+async function plan(
+  engine: FilterEngineChoice,
+  workBucket: string,
+  config: { athena?: AthenaConfig } = { athena },
+  delivery = manifestKey,
+) {
   await clients.s3.send(new CreateBucketCommand({ Bucket: workBucket })).catch(() => {});
   const runId = `engines-${engine}-${workBucket}`;
   const run: RunContext = {
@@ -89,7 +124,7 @@ async function plan(engine: FilterEngineChoice, workBucket: string, config: { at
     options: RunOptionsSchema.parse({}),
   };
   return writeManifests.run(
-    { run, inventory: { found: true, bucket: scenario.workBucket, manifestKey, creationTimestamp: "0" } },
+    { run, inventory: { found: true, bucket: scenario.workBucket, manifestKey: delivery, creationTimestamp: "0" } },
     {
       clients,
       config: { batchRoleArn: "arn:aws:iam::111122223333:role/rekey-batch", ...config },
@@ -149,7 +184,9 @@ describe("filter engines", () => {
     const tally = JSON.parse(stream?.files["plan.json tally"]?.[0] ?? "{}");
     expect(tally.notCurrent["noncurrent-version"].count).toBeGreaterThan(0);
     expect(tally.notCurrent["delete-marker"].count).toBeGreaterThan(0);
-    expect(plans.athena?.files["plan.json athena line"]).toEqual(["  Athena data scanned by planning: … = <$0.01 [3p]"]);
+    expect(plans.athena?.files["plan.json athena line"]).toEqual([
+      "  Athena data scanned by planning: … = <$0.01 [3p]",
+    ]);
     expect(stream?.files["plan.json athena line"]).toEqual([]);
     expect(stream?.files["plan.json estimate"]?.join("\n")).toMatch(
       /Planning HeadObject requests \(keys of SSE-KMS objects\): \d+/,
@@ -166,6 +203,20 @@ describe("filter engines", () => {
       expect(other?.plan.largeObjects?.objects, engine).toBe(stream?.plan.largeObjects?.objects);
     }
   });
+
+  it("plans a Parquet delivery of the same bucket with Athena, as the stream engine plans the CSV one", async () => {
+    const planned = await plan("auto", "engines-plan-parquet", { athena }, parquetManifestKey);
+    expect(planned.engine?.name).toBe("athena");
+    expect(planned.engine?.why).toMatch(/of Parquet, which only the athena engine reads$/);
+    const files = await planFiles("engines-plan-parquet", planned);
+    const { "plan.json athena line": _, ...parquetFiles } = files;
+    const { "plan.json athena line": __, ...streamFiles } = plans.stream?.files ?? {};
+    expect(parquetFiles).toEqual(streamFiles);
+    // The stream and select engines read CSV only, and say which engine reads Parquet.
+    await expect(plan("select", "engines-plan-parquet-select", { athena }, parquetManifestKey)).rejects.toThrow(
+      /the select engine reads CSV inventories \(the athena engine reads Parquet\)/,
+    );
+  }, 120_000);
 
   it("auto streams an inventory one invocation reads, and says why", async () => {
     const planned = await plan("auto", "engines-plan-auto");
