@@ -7,6 +7,7 @@
  * Rows: BENCH_ROWS, a comma-separated list (default 500000,5000000); the files compress like real inventories
  * (bench/inventory-file.ts).
  */
+
 import { fork } from "node:child_process";
 import { createReadStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -15,6 +16,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createGunzip } from "node:zlib";
 import { InvalidInputError, InvariantViolatedError } from "../contract/errors.ts";
+import { completedPlan } from "../contract/plan.ts";
 import { RunOptionsSchema } from "../contract/run-context.ts";
 import { classifyInventoryRow } from "../steps/domain/classify.ts";
 import { inventoryRowBatches } from "../steps/domain/inventory.ts";
@@ -93,36 +95,38 @@ async function realStep(input: PhaseInput): Promise<string> {
     keyOf: (key) => (key.charCodeAt(key.length - 9) % 2 === 0 ? TARGET_KEY : OTHER_KEY),
   });
   const unused = new Proxy({}, { get: () => () => Promise.reject(new Error("not used by the filter step")) });
-  const plan = await writeManifests.run(
-    {
-      run: {
-        runId: "bench",
-        executionId: `arn:aws:states:${REGION}:111122223333:execution:rekey:bench`,
-        bucket: BENCH_BUCKET,
-        kmsKeyArn: TARGET_KEY,
-        region: REGION,
-        accountId: "111122223333",
-        workBucket: "work-bucket",
-        source: "inventory",
-        runPrefix: `runs/${BENCH_BUCKET}/bench/`,
-        startedAt: new Date().toISOString(),
-        options: RunOptionsSchema.parse({}),
+  const plan = completedPlan(
+    await writeManifests.run(
+      {
+        run: {
+          runId: "bench",
+          executionId: `arn:aws:states:${REGION}:111122223333:execution:rekey:bench`,
+          bucket: BENCH_BUCKET,
+          kmsKeyArn: TARGET_KEY,
+          region: REGION,
+          accountId: "111122223333",
+          workBucket: "work-bucket",
+          source: "inventory",
+          runPrefix: `runs/${BENCH_BUCKET}/bench/`,
+          startedAt: new Date().toISOString(),
+          options: RunOptionsSchema.parse({}),
+        },
+        inventory: { found: true, bucket: "inventory-destination", manifestKey, creationTimestamp: "1767225600000" },
       },
-      inventory: { found: true, bucket: "inventory-destination", manifestKey, creationTimestamp: "1767225600000" },
-    },
-    {
-      clients: {
-        s3,
-        s3control,
-        sts: unused as never,
-        kms: unused as never,
-        sfn: unused as never,
-        athena: unused as never,
+      {
+        clients: {
+          s3,
+          s3control,
+          sts: unused as never,
+          kms: unused as never,
+          sfn: unused as never,
+          athena: unused as never,
+        },
+        config: { batchRoleArn: "arn:aws:iam::111122223333:role/rekey-batch" },
+        log: silentLogger,
+        now: () => new Date(),
       },
-      config: { batchRoleArn: "arn:aws:iam::111122223333:role/rekey-batch" },
-      log: silentLogger,
-      now: () => new Date(),
-    },
+    ),
   );
   const planned = plan.manifests.reduce((n, m) => n + m.objects, 0);
   const detail = [

@@ -71,6 +71,26 @@ export const PlanSchema = z.object({
 });
 export type Plan = z.infer<typeof PlanSchema>;
 
+/**
+ * What "Filter inventory and write manifests" returns when it stopped at its time budget with data files left: it
+ * saved its progress in the work bucket, and the state machine calls it again (the Choice after it looks for
+ * `planning`). A plan taking N invocations adds about 4N events to the history.
+ */
+export const PlanningProgressSchema = z.object({
+  planning: z.object({ filesRead: z.number().int().nonnegative(), files: z.number().int().nonnegative() }),
+});
+export type PlanningProgress = z.infer<typeof PlanningProgressSchema>;
+
+/** The plan, from what the step returned when it ran without a time budget (it then never stops early). */
+export function completedPlan(result: Plan | PlanningProgress): Plan {
+  if ("planning" in result) {
+    throw new Error(
+      `planning stopped after ${result.planning.filesRead} of ${result.planning.files} data files: call it again`,
+    );
+  }
+  return result;
+}
+
 export const WorkJobSchema = z.object({
   jobId: z.string(),
   operation: WorkOperationSchema.default("copy"),

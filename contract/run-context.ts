@@ -143,6 +143,13 @@ export const planKeys = (prefix: string) => ({
   redriveManifest: (jobId: string, attempt: number) => `${prefix}manifests/redrive-${attempt}-of-${jobId}.csv`,
   /** Unencrypted objects over 5 GiB, one JSON object per line, for the multipart copy step. */
   largeObjects: `${prefix}large-objects.jsonl`,
+  /**
+   * Planning's progress while it takes more than one invocation (steps/aws/plan-writer.ts): which data files are
+   * read, the tally so far and the manifests' open uploads; the bytes not yet uploaded in `checkpoint/<n>/`.
+   */
+  checkpoint: `${prefix}checkpoint.json`,
+  checkpointTails: `${prefix}checkpoint/`,
+  checkpointTail: (sequence: number, file: string) => `${prefix}checkpoint/${sequence}/${file}.tail`,
   reportsPrefix: `${prefix}batch-reports`,
 });
 

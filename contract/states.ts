@@ -11,6 +11,7 @@ export const StateNames = {
   isInventoryReady: "Is the inventory ready?",
   waitForInventory: "Wait for inventory",
   writeManifests: "Filter inventory and write manifests",
+  isPlanComplete: "Is the plan complete?",
   anythingToCopy: "Anything to copy?",
   noCopyJobs: "No copy jobs needed",
   createCopyJobs: "Create copy jobs",

@@ -46,6 +46,13 @@ const TASK_TIMEOUT_SECONDS = 900;
  */
 export const LARGE_COPY_TIME_BUDGET_MS = 13 * 60_000;
 /**
+ * What one "Filter inventory and write manifests" invocation may spend before it stops between data files and saves
+ * its progress: 13 of the 15 minutes, leaving time for the file being read to end (data files are read whole) and
+ * to save. The loop calls it again. At a few hundred thousand rows a second per invocation, a billion-row inventory
+ * takes some tens of invocations, about 4 history events each.
+ */
+export const PLANNING_TIME_BUDGET_MS = 13 * 60_000;
+/**
  * A run that has not finished after three weeks has lost its operator. (The sandbox's engine arms one Node timer for
  * the whole execution, which caps this below 24.8 days.)
  */
@@ -156,11 +163,22 @@ export function rekeyDefinition(): Record<string, Json> {
         S.writeManifests,
         "Stream the inventory, keep current unencrypted objects, and write one Batch Operations manifest per storage class.",
         {
-          Parameters: { "run.$": "$.run", "inventory.$": "$.inventory", "preflight.$": "$.preflight" },
+          Parameters: {
+            "run.$": "$.run",
+            "inventory.$": "$.inventory",
+            "preflight.$": "$.preflight",
+            timeBudgetMs: PLANNING_TIME_BUDGET_MS,
+          },
           ResultPath: "$.plan",
-          Next: S.anythingToCopy,
+          Next: S.isPlanComplete,
         },
       ),
+      [S.isPlanComplete]: {
+        Type: "Choice",
+        Comment: "An invocation that reached its time budget saved its progress; the next one continues the plan.",
+        Choices: [{ Variable: "$.plan.planning", IsPresent: true, Next: S.writeManifests }],
+        Default: S.anythingToCopy,
+      },
       [S.anythingToCopy]: {
         Type: "Choice",
         Comment: "A bucket with nothing to copy goes straight to verification.",

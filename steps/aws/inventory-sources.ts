@@ -1,5 +1,5 @@
 import type { PlanEngine } from "../../contract/engines.ts";
-import { EngineUnavailableError, InventoryFormatError } from "../../contract/errors.ts";
+import { EngineUnavailableError, InvariantViolatedError, InventoryFormatError } from "../../contract/errors.ts";
 import type { RunContext } from "../../contract/run-context.ts";
 import { others } from "../domain/engine-choice.ts";
 import { type InventoryRow, inventoryRowBatches } from "../domain/inventory.ts";
@@ -18,7 +18,8 @@ import { getStreamWithMd5 } from "./s3-io.ts";
 export type InventoryChunk =
   | { kind: "rows"; rows: InventoryRow[] }
   | { kind: "not-current"; counts: NotCurrentCounts }
-  | { kind: "read"; source: string; athenaScanned?: number[] };
+  /** A file or query read to its end; `nextFile`: the index of the data file after it (stream, select). */
+  | { kind: "read"; source: string; nextFile?: number; athenaScanned?: number[] };
 
 export async function* readDelivery(
   engine: PlanEngine,
@@ -27,33 +28,38 @@ export async function* readDelivery(
   manifestKey: string,
   planPrefix: string,
   deps: StepDeps,
+  /** The data file to start from (a plan continued from a checkpoint); the athena engine always reads all. */
+  fromFile = 0,
 ): AsyncGenerator<InventoryChunk, void, undefined> {
   const { clients } = deps;
+  const files = manifest.files.slice(fromFile);
   switch (engine.name) {
     case "stream":
-      for (const file of manifest.files) {
+      for (const [i, file] of files.entries()) {
         for await (const rows of dataFileRows(run, manifest, file, deps)) yield { kind: "rows", rows };
-        yield { kind: "read", source: file.key };
+        yield { kind: "read", source: file.key, nextFile: fromFile + i + 1 };
       }
       return;
     case "select": {
       const columns = planColumns(manifest.columns);
-      for await (const selected of selectDataFiles(
-        clients.s3,
-        manifest.destinationBucket,
-        manifest.files,
-        manifest.columns,
-      )) {
+      let next = fromFile;
+      for await (const selected of selectDataFiles(clients.s3, manifest.destinationBucket, files, manifest.columns)) {
         const text = { compression: "none", header: false } as const;
         for await (const rows of inventoryRowBatches(selected.records, columns, selected.file.key, "encoded", text)) {
           yield { kind: "rows", rows: ofBucket(run, rows, selected.file.key) };
         }
         yield { kind: "not-current", counts: await selected.notCurrent() };
-        yield { kind: "read", source: selected.file.key };
+        next += 1;
+        yield { kind: "read", source: selected.file.key, nextFile: next };
       }
       return;
     }
     case "athena": {
+      if (fromFile > 0) {
+        throw new InvariantViolatedError("The athena engine was asked to continue from a data file.", {
+          fix: "This is a bug in rekey: the athena engine reads the delivery in one query. Report it.",
+        });
+      }
       const config = deps.config.athena;
       if (!config) {
         throw new EngineUnavailableError(

@@ -9,6 +9,13 @@ import {
 } from "@aws-sdk/client-s3";
 import { InvariantViolatedError, UnexpectedResponseError } from "../../contract/errors.ts";
 
+/** What a suspended upload needs to continue (LineUpload.suspend, LineUpload.resume); plain JSON. */
+export interface SavedUpload {
+  uploadId?: string;
+  parts: { PartNumber: number; ETag: string }[];
+  lines: number;
+}
+
 const RETRY_FIX = "Start the step again (a new run of the same inventory reuses everything already written).";
 
 /** S3's part sizes are 5 MiB to 5 GiB; 8 MiB parts reach 80 GB objects within the 10,000-part limit. */
@@ -36,8 +43,51 @@ export class LineUpload {
   private bufferedBytes = 0;
   private uploadId: string | undefined;
   private readonly parts: CompletedPart[] = [];
-  private state: "open" | "finished" | "aborted" = "open";
+  private state: "open" | "finished" | "aborted" | "suspended" = "open";
   lines = 0;
+
+  /**
+   * An upload a suspended step saved (suspend()), continued where it stopped: its multipart upload, the parts sent
+   * and the bytes not yet sent (`tail`). A part sent after the save is sent again under the same number, which
+   * replaces it.
+   */
+  static resume(
+    s3: S3Client,
+    bucket: string,
+    key: string,
+    contentType: string,
+    serverSideEncryption: "AES256" | undefined,
+    saved: SavedUpload,
+    tail: Buffer,
+  ): LineUpload {
+    const upload = new LineUpload(s3, bucket, key, contentType, serverSideEncryption);
+    upload.uploadId = saved.uploadId;
+    upload.parts.push(...saved.parts);
+    upload.lines = saved.lines;
+    if (tail.length > 0) {
+      upload.reserve(tail.length);
+      tail.copy(upload.buffer, 0);
+      upload.bufferedBytes = tail.length;
+    }
+    return upload;
+  }
+
+  /**
+   * Stops writing without ending the object, for a step that continues in its next invocation: what resume() needs,
+   * and the bytes not yet sent, which the caller stores. The multipart upload stays open.
+   */
+  suspend(): { saved: SavedUpload; tail: Buffer } {
+    this.requireOpen();
+    this.state = "suspended";
+    const tail = Buffer.from(this.buffered());
+    const saved: SavedUpload = {
+      ...(this.uploadId === undefined ? {} : { uploadId: this.uploadId }),
+      parts: this.parts.map((p) => ({ PartNumber: p.PartNumber ?? 0, ETag: p.ETag ?? "" })),
+      lines: this.lines,
+    };
+    this.release();
+    return { saved, tail };
+  }
 
   constructor(
     private readonly s3: S3Client,
@@ -117,9 +167,12 @@ export class LineUpload {
     }
   }
 
-  /** Abandons the object: parts already uploaded are deleted; nothing becomes visible. Safe to call twice. */
+  /**
+   * Abandons the object: parts already uploaded are deleted; nothing becomes visible. Safe to call twice. A suspended
+   * upload is left to the step that resumes it.
+   */
   async abort(): Promise<void> {
-    if (this.state === "aborted") return;
+    if (this.state === "aborted" || this.state === "suspended") return;
     const wasFinished = this.state === "finished";
     this.state = "aborted";
     this.release();

@@ -1,9 +1,17 @@
-import { HeadObjectCommand } from "@aws-sdk/client-s3";
+import {
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+} from "@aws-sdk/client-s3";
+import { z } from "zod";
 import { VerificationFailedError } from "../../contract/errors.ts";
 import type { LargeObject } from "../../contract/large-objects.ts";
 import { type LargeObjectList, type PlanFile, PlanFileSchema, type WorkManifest } from "../../contract/plan.ts";
 import { planGenerationPrefix, planKeys, type RunContext } from "../../contract/run-context.ts";
 import type { CopyStorageClass } from "../../contract/storage-classes.ts";
+import { tallyStateSchema } from "../../contract/tally.ts";
 import { encodeManifestKey, manifestLine } from "../domain/batch-manifest.ts";
 import type { Classification } from "../domain/classify.ts";
 import type { EarlierDoer } from "../domain/earlier-work.ts";
@@ -13,7 +21,7 @@ import { RunTally } from "../domain/tally.ts";
 import type { StepDeps } from "../runtime/step.ts";
 import { ENDED_WITHOUT_FINISHING, jobsOfPlan } from "./batch-jobs.ts";
 import { LineUpload } from "./manifest-upload.ts";
-import { getTextIfExists, httpStatusOf } from "./s3-io.ts";
+import { getBytes, getTextIfExists, httpStatusOf, putJson } from "./s3-io.ts";
 
 /**
  * The files of a plan in the work bucket (contract/run-context.ts planKeys), written as "Filter inventory and write
@@ -29,29 +37,151 @@ export type PlannedObject = Pick<
   "bucket" | "key" | "size" | "storageClass" | "encryptionStatus" | "eTag" | "lastModified"
 >;
 
+const SavedUploadSchema = z.object({
+  uploadId: z.string().optional(),
+  parts: z.array(z.object({ PartNumber: z.number().int().positive(), ETag: z.string() })),
+  lines: z.number().int().nonnegative(),
+  /** Where the bytes not yet uploaded are kept; absent when there are none. */
+  tailKey: z.string().optional(),
+});
+type StoredUpload = z.infer<typeof SavedUploadSchema>;
+
+/**
+ * Planning's progress between invocations: `planKeys(prefix).checkpoint`, written last, after the tails it names,
+ * so it always describes tails and parts that exist. `position` is the caller's (which data files are read).
+ */
+export const PlanCheckpointSchema = z.object({
+  sequence: z.number().int().positive(),
+  position: z.record(z.string(), z.json()),
+  tally: tallyStateSchema,
+  updatesFrom: z.object({
+    sseS3: z.object({ objects: z.number(), bytes: z.number() }),
+    sseKms: z.object({ objects: z.number(), bytes: z.number() }),
+  }),
+  largeByClass: z.record(z.string(), z.object({ objects: z.number(), bytes: z.number() })),
+  uploads: z.object({
+    skipped: SavedUploadSchema,
+    updates: SavedUploadSchema,
+    large: SavedUploadSchema,
+    copies: z.record(z.string(), SavedUploadSchema),
+  }),
+});
+export type PlanCheckpoint = z.infer<typeof PlanCheckpointSchema>;
+
+const CONTENT = {
+  manifest: ["text/csv", "AES256"],
+  skipped: ["text/csv", undefined],
+  large: ["application/x-ndjson", "AES256"],
+} as const;
+
 /** The files a plan writes, fed one classified object at a time; one route per object. */
 export class PlanWriter {
-  readonly tally = new RunTally();
+  readonly tally: RunTally;
   readonly updatesFrom = { sseS3: { objects: 0, bytes: 0 }, sseKms: { objects: 0, bytes: 0 } };
   readonly largeByClass: Partial<Record<CopyStorageClass, RouteCount>> = {};
   private readonly copies = new Map<CopyStorageClass, LineUpload>();
   private readonly updates: LineUpload;
   private readonly skipped: LineUpload;
   private readonly large: LineUpload;
+  /** The checkpoint this writer continues from (0: a plan begun in this invocation). */
+  private sequence = 0;
 
   constructor(
     private readonly run: RunContext,
     private readonly keys: ReturnType<typeof planKeys>,
     private readonly deps: StepDeps,
+    resumed?: { checkpoint: PlanCheckpoint; uploads: Map<string, LineUpload> },
   ) {
     const { s3 } = deps.clients;
-    this.updates = new LineUpload(s3, run.workBucket, keys.updateManifest, "text/csv", "AES256");
-    this.skipped = new LineUpload(s3, run.workBucket, keys.skipped, "text/csv");
-    this.large = new LineUpload(s3, run.workBucket, keys.largeObjects, "application/x-ndjson", "AES256");
+    const open = (key: string, [type, sse]: readonly [string, "AES256" | undefined]) =>
+      resumed?.uploads.get(key) ?? new LineUpload(s3, run.workBucket, key, type, sse);
+    this.updates = open(keys.updateManifest, CONTENT.manifest);
+    this.skipped = open(keys.skipped, CONTENT.skipped);
+    this.large = open(keys.largeObjects, CONTENT.large);
+    this.tally = resumed ? new RunTally(resumed.checkpoint.tally) : new RunTally();
+    if (resumed) {
+      const { checkpoint } = resumed;
+      this.sequence = checkpoint.sequence;
+      Object.assign(this.updatesFrom, structuredClone(checkpoint.updatesFrom));
+      Object.assign(this.largeByClass, structuredClone(checkpoint.largeByClass));
+      for (const storageClass of Object.keys(checkpoint.uploads.copies)) {
+        const upload = resumed.uploads.get(keys.manifest(storageClass));
+        if (upload) this.copies.set(storageClass as CopyStorageClass, upload);
+      }
+    }
+  }
+
+  /**
+   * The writer a checkpoint saved, with its uploads continued, or undefined when the plan has none (never suspended,
+   * or finished). `position` comes back as it was saved.
+   */
+  static async resume(
+    run: RunContext,
+    keys: ReturnType<typeof planKeys>,
+    deps: StepDeps,
+  ): Promise<{ writer: PlanWriter; position: PlanCheckpoint["position"] } | undefined> {
+    const { s3 } = deps.clients;
+    const text = await getTextIfExists(s3, run.workBucket, keys.checkpoint);
+    if (text === undefined) return undefined;
+    const checkpoint = PlanCheckpointSchema.parse(JSON.parse(text));
+    const uploads = new Map<string, LineUpload>();
+    const load = async (key: string, stored: StoredUpload, [type, sse]: readonly [string, "AES256" | undefined]) => {
+      const tail = stored.tailKey ? await getBytes(s3, run.workBucket, stored.tailKey) : Buffer.alloc(0);
+      uploads.set(key, LineUpload.resume(s3, run.workBucket, key, type, sse, stored, tail));
+    };
+    const { uploads: saved } = checkpoint;
+    await load(keys.skipped, saved.skipped, CONTENT.skipped);
+    await load(keys.updateManifest, saved.updates, CONTENT.manifest);
+    await load(keys.largeObjects, saved.large, CONTENT.large);
+    for (const [storageClass, stored] of Object.entries(saved.copies)) {
+      await load(keys.manifest(storageClass), stored, CONTENT.manifest);
+    }
+    return { writer: new PlanWriter(run, keys, deps, { checkpoint, uploads }), position: checkpoint.position };
+  }
+
+  /**
+   * Saves the plan so far for the next invocation and stops writing: the bytes not yet uploaded go to tail objects
+   * of a new sequence number, then the checkpoint naming them. A crash before the checkpoint leaves the previous one
+   * whole; the next invocation redoes what came after it.
+   */
+  async suspend(position: PlanCheckpoint["position"]): Promise<void> {
+    const { s3 } = this.deps.clients;
+    const sequence = this.sequence + 1;
+    const save = async (name: string, upload: LineUpload): Promise<StoredUpload> => {
+      const { saved, tail } = upload.suspend();
+      if (tail.length === 0) return saved;
+      const tailKey = this.keys.checkpointTail(sequence, name);
+      await s3.send(
+        new PutObjectCommand({ Bucket: this.run.workBucket, Key: tailKey, Body: tail, ServerSideEncryption: "AES256" }),
+      );
+      return { ...saved, tailKey };
+    };
+    const copies: Record<string, StoredUpload> = {};
+    for (const [storageClass, upload] of this.copies) copies[storageClass] = await save(`copy-${storageClass}`, upload);
+    const checkpoint: PlanCheckpoint = {
+      sequence,
+      position,
+      tally: this.tally.toJSON(),
+      updatesFrom: this.updatesFrom,
+      largeByClass: this.largeByClass as PlanCheckpoint["largeByClass"],
+      uploads: {
+        skipped: await save("skipped", this.skipped),
+        updates: await save("update-encryption", this.updates),
+        large: await save("large-objects", this.large),
+        copies,
+      },
+    };
+    await putJson(s3, this.run.workBucket, this.keys.checkpoint, checkpoint);
+    this.sequence = sequence;
+  }
+
+  /** Whether this writer continues a plan begun in an earlier invocation. */
+  get resumed(): boolean {
+    return this.sequence > 0;
   }
 
   start(): Promise<void> {
-    return this.skipped.write(SKIPPED_HEADER);
+    return this.resumed ? Promise.resolve() : this.skipped.write(SKIPPED_HEADER);
   }
 
   /** An object an earlier run's job already made compliant: counted as that run's work, not planned. */
@@ -152,8 +282,30 @@ export class PlanWriter {
     return { manifests, largeObjects: { key: this.large.key, objects: largePlanned.count, bytes: largePlanned.bytes } };
   }
 
+  /**
+   * Abandons the plan after an error. A plan continued from a checkpoint keeps its uploads: the step's retry resumes
+   * from that checkpoint, and would find the uploads gone.
+   */
   async abort(): Promise<void> {
+    if (this.resumed) return;
     await Promise.all([this.skipped, this.updates, this.large, ...this.copies.values()].map((u) => u.abort()));
+  }
+
+  /** Deletes the checkpoint and its tails once the plan is complete (plan.json written). */
+  async forgetCheckpoint(): Promise<void> {
+    if (!this.resumed) return;
+    const { s3 } = this.deps.clients;
+    const bucket = this.run.workBucket;
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: this.keys.checkpoint }));
+    let token: string | undefined;
+    do {
+      const page = await s3.send(
+        new ListObjectsV2Command({ Bucket: bucket, Prefix: this.keys.checkpointTails, ContinuationToken: token }),
+      );
+      const objects = (page.Contents ?? []).flatMap((o) => (o.Key ? [{ Key: o.Key }] : []));
+      if (objects.length > 0) await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: objects } }));
+      token = page.NextContinuationToken;
+    } while (token);
   }
 }
 

@@ -30,6 +30,12 @@ export async function getTextIfExists(s3: S3Client, bucket: string, key: string)
   }
 }
 
+export async function getBytes(s3: S3Client, bucket: string, key: string): Promise<Buffer> {
+  const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  if (!out.Body) throw noBody(bucket, key);
+  return Buffer.from(await out.Body.transformToByteArray());
+}
+
 export async function getStream(s3: S3Client, bucket: string, key: string): Promise<Readable> {
   const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   if (!out.Body) throw noBody(bucket, key);

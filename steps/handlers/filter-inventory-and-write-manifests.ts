@@ -1,9 +1,9 @@
 import type { HeadObjectCommandOutput } from "@aws-sdk/client-s3";
 import { z } from "zod";
 import { type FoundCandidates, FoundCandidatesSchema, FoundInventorySchema } from "../../contract/candidates.ts";
-import type { PlanEngine } from "../../contract/engines.ts";
+import { type PlanEngine, PlanEngineSchema } from "../../contract/engines.ts";
 import { InventoryFormatError, VerificationFailedError } from "../../contract/errors.ts";
-import type { Plan } from "../../contract/plan.ts";
+import type { Plan, PlanningProgress } from "../../contract/plan.ts";
 import type { NotCurrentReason } from "../../contract/reasons.ts";
 import { planKeys, planPrefix, type RunContext, RunContextSchema } from "../../contract/run-context.ts";
 import { StateNames } from "../../contract/states.ts";
@@ -39,23 +39,35 @@ export const writeManifests = defineStep({
     preflight: z
       .object({ facts: z.object({ versioning: z.string(), noncurrentExpirationDays: z.number().optional() }) })
       .optional(),
+    /**
+     * After this long the step stops between data files, saves its progress and returns `planning`; the state machine
+     * calls it again (workflow/definition.ts PLANNING_TIME_BUDGET_MS). Absent: no limit.
+     */
+    timeBudgetMs: z.number().int().nonnegative().optional(),
   }),
-  async run({ run, inventory, preflight }, deps): Promise<Plan> {
+  async run({ run, inventory, preflight, timeBudgetMs }, deps): Promise<Plan | PlanningProgress> {
+    const startedAt = deps.now().getTime();
     const { clients, log } = deps;
     let source: {
       key: string;
       createdAt: Date;
       engine?: PlanEngine;
-      /** Reads the candidates into the writer; what planning's own queries scanned, where an engine says. */
-      read: (writer: ResumingWriter, plan: string) => Promise<{ athenaScanned?: number[] } | undefined>;
+      /** Data files the source has (0 for generated lists, read in one invocation). */
+      files: number;
+      /**
+       * Reads the candidates into the writer from data file `from`, stopping between files once `stopAfter` says so:
+       * where it stopped (undefined: at the end), and what planning's own queries scanned, where an engine says.
+       */
+      read: (writer: ResumingWriter, plan: string, from: number, stopAfter: () => boolean) => Promise<SourceRead>;
     };
     if ("lists" in inventory) {
       source = {
         key: `${run.runPrefix}candidates/`,
         createdAt: deps.now(),
+        files: 0,
         read: async (writer) => {
           await readCandidateLists(run, inventory, deps, writer);
-          return undefined;
+          return {};
         },
       };
     } else {
@@ -80,7 +92,9 @@ export const writeManifests = defineStep({
         key: manifestKey,
         createdAt: manifest.creationTimestamp,
         engine,
-        read: (writer, planPrefix) => readInventory(run, manifest, { manifestKey, planPrefix, engine }, deps, writer),
+        files: manifest.files.length,
+        read: (writer, planPrefix, from, stopAfter) =>
+          readInventory(run, manifest, { manifestKey, planPrefix, engine, from, stopAfter }, deps, writer),
       };
     }
     const base = planPrefix(run.bucket, source.key, run.kmsKeyArn);
@@ -102,17 +116,36 @@ export const writeManifests = defineStep({
         ...(stored.engine ? { engine: stored.engine } : {}),
       };
     }
-    if (source.engine)
-      log.info("engine chosen", { bucket: run.bucket, engine: source.engine.name, why: source.engine.why });
+    // A plan an earlier invocation began continues where it stopped, with the engine it began with.
+    const resumed = "lists" in inventory ? undefined : await PlanWriter.resume(run, keys, deps);
+    const progress = resumed ? PlanPositionSchema.parse(resumed.position) : undefined;
+    const engine = progress?.engine ?? source.engine;
+    if (engine) {
+      const how = progress ? "engine continued" : "engine chosen";
+      log.info(how, { bucket: run.bucket, engine: engine.name, why: engine.why, filesRead: progress?.nextFile ?? 0 });
+    }
     // What earlier runs' jobs already did is left out, whatever inventory or list they planned from.
     const earlier = await readEarlierWork(run, source.createdAt, deps);
-    const writer = new PlanWriter(run, keys, deps);
+    const writer = resumed?.writer ?? new PlanWriter(run, keys, deps);
     let written: Awaited<ReturnType<PlanWriter["finish"]>>;
-    let planning: { athenaScanned?: number[] } | undefined;
+    let planning: SourceRead;
     const heads = new HeadObjects(clients.s3, run.bucket);
+    const headsBefore = progress?.headsSent ?? 0;
+    const overBudget = () => timeBudgetMs !== undefined && deps.now().getTime() - startedAt >= timeBudgetMs;
     try {
       await writer.start();
-      planning = await source.read(new ResumingWriter(run, writer, earlier, heads), plan);
+      const reader = new ResumingWriter(run, writer, earlier, heads);
+      planning = await source.read(reader, plan, progress?.nextFile ?? 0, overBudget);
+      if (planning.stoppedAt !== undefined && engine) {
+        await writer.suspend({ nextFile: planning.stoppedAt, headsSent: headsBefore + heads.sent, engine });
+        log.info("planning continues in the next invocation", {
+          bucket: run.bucket,
+          filesRead: planning.stoppedAt,
+          files: source.files,
+          seen: writer.tally.snapshot.seen.count,
+        });
+        return { planning: { filesRead: planning.stoppedAt, files: source.files } };
+      }
       written = await writer.finish();
     } catch (err) {
       await writer.abort();
@@ -128,7 +161,7 @@ export const writeManifests = defineStep({
     const estimate = planEstimate(run, tally, writer.updatesFrom, writer.largeByClass, preflight?.facts, {
       listJobs: "lists" in inventory ? inventory.lists.length : 0,
       sizesKnown: !("lists" in inventory),
-      planningHeadRequests: heads.sent,
+      planningHeadRequests: headsBefore + heads.sent,
       ...(planning?.athenaScanned ? { athenaQueriesScanned: planning.athenaScanned } : {}),
     });
     await putJson(clients.s3, run.workBucket, keys.plan, {
@@ -138,8 +171,9 @@ export const writeManifests = defineStep({
       ...(written.largeObjects ? { largeObjects: written.largeObjects } : {}),
       tally: tally.toJSON(),
       estimate,
-      ...(source.engine ? { engine: source.engine } : {}),
+      ...(engine ? { engine } : {}),
     });
+    await writer.forgetCheckpoint();
     log.info("plan written", { bucket: run.bucket, plan: keys.plan, oneTimeUsd: estimate.oneTimeUsd });
     return {
       inventoryManifestKey: source.key,
@@ -149,7 +183,7 @@ export const writeManifests = defineStep({
       planPrefix: plan,
       ...(written.largeObjects ? { largeObjects: written.largeObjects } : {}),
       estimate,
-      ...(source.engine ? { engine: source.engine } : {}),
+      ...(engine ? { engine } : {}),
     };
   },
 });
@@ -161,10 +195,10 @@ export const writeManifests = defineStep({
 async function readInventory(
   run: RunContext,
   manifest: InventoryManifest,
-  source: { manifestKey: string; planPrefix: string; engine: PlanEngine },
+  source: { manifestKey: string; planPrefix: string; engine: PlanEngine; from: number; stopAfter: () => boolean },
   deps: StepDeps,
   writer: ResumingWriter,
-): Promise<{ athenaScanned?: number[] }> {
+): Promise<SourceRead> {
   const now = deps.now();
   const batches = writer.batches();
   let athenaScanned: number[] | undefined;
@@ -173,7 +207,8 @@ async function readInventory(
     const options = { sseKmsKeyIsTarget: (r: InventoryRow) => underTargetKey(run, heads.get(r.key)), now };
     return writer.prepare(batch.map((row) => ({ object: row, result: classifyInventoryRow(row, options) })));
   };
-  const chunks = readDelivery(source.engine, run, manifest, source.manifestKey, source.planPrefix, deps);
+  const chunks = readDelivery(source.engine, run, manifest, source.manifestKey, source.planPrefix, deps, source.from);
+  let stoppedAt: number | undefined;
   for await (const chunk of chunks) {
     if (chunk.kind === "rows") await batches.push(chunk.rows.length, prepare(chunk.rows));
     else if (chunk.kind === "not-current") {
@@ -182,6 +217,10 @@ async function readInventory(
       }
     } else {
       if (chunk.athenaScanned) athenaScanned = chunk.athenaScanned;
+      // Between data files, the plan may stop and continue in the next invocation (not the athena engine's one query).
+      if (chunk.nextFile !== undefined && chunk.nextFile < manifest.files.length && source.stopAfter()) {
+        stoppedAt = chunk.nextFile;
+      }
       deps.log.info("inventory file read", {
         bucket: run.bucket,
         engine: source.engine.name,
@@ -190,11 +229,25 @@ async function readInventory(
         // Rows written so far: those of the last batches may still wait for their HeadObject answers.
         seen: writer.tally.snapshot.seen.count,
       });
+      if (stoppedAt !== undefined) break;
     }
   }
   await batches.drain();
-  return athenaScanned ? { athenaScanned } : {};
+  return { ...(athenaScanned ? { athenaScanned } : {}), ...(stoppedAt === undefined ? {} : { stoppedAt }) };
 }
+
+/** What reading the candidates left: where it stopped, if it did, and what Athena scanned. */
+interface SourceRead {
+  stoppedAt?: number;
+  athenaScanned?: number[];
+}
+
+/** Where a plan stopped (PlanWriter.suspend's `position`): data files read, HeadObjects sent, the engine used. */
+const PlanPositionSchema = z.object({
+  nextFile: z.number().int().nonnegative(),
+  headsSent: z.number().int().nonnegative(),
+  engine: PlanEngineSchema,
+});
 
 /** Every generated list: each object routed by its list, with HeadObject where the list cannot tell enough. */
 async function readCandidateLists(

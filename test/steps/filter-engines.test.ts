@@ -9,12 +9,13 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FilterEngineChoice } from "../../contract/engines.ts";
 import { EngineUnavailableError } from "../../contract/errors.ts";
-import type { Plan } from "../../contract/plan.ts";
+import { completedPlan, type Plan } from "../../contract/plan.ts";
 import { type RunContext, RunOptionsSchema } from "../../contract/run-context.ts";
 import { type RekeyClients, rekeyClients } from "../../local/sandbox-clients.ts";
 import { type MixedBucket, seedMixedBucket } from "../../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
+import { getText } from "../../steps/aws/s3-io.ts";
 import { writeManifests } from "../../steps/handlers/filter-inventory-and-write-manifests.ts";
 import { silentLogger } from "../../steps/runtime/log.ts";
 import type { AthenaConfig } from "../../steps/runtime/step.ts";
@@ -33,6 +34,7 @@ let admin: SandboxAdmin;
 let scenario: MixedBucket;
 let manifestKey: string;
 let parquetManifestKey: string;
+let deliveredFiles: number;
 const athena: AthenaConfig = { workGroup: "rekey-engines", database: "rekey_engines" };
 
 beforeAll(async () => {
@@ -51,7 +53,8 @@ beforeAll(async () => {
     maxRowsPerFile: 12,
   });
   manifestKey = delivery.manifestKey;
-  expect(delivery.dataFiles.length).toBeGreaterThan(8);
+  deliveredFiles = delivery.dataFiles.length;
+  expect(deliveredFiles).toBeGreaterThan(8);
   // The same bucket's inventory as Parquet: a second configuration, same fields.
   const csv = await clients.s3.send(
     new GetBucketInventoryConfigurationCommand({ Bucket: scenario.bucket, Id: scenario.inventoryConfigurationId }),
@@ -107,6 +110,17 @@ async function plan(
   config: { athena?: AthenaConfig } = { athena },
   delivery = manifestKey,
 ) {
+  return completedPlan(await invoke(engine, workBucket, config, delivery));
+}
+
+/** One invocation of the step; with `timeBudgetMs` it may stop between data files and return its progress. */
+async function invoke(
+  engine: FilterEngineChoice,
+  workBucket: string,
+  config: { athena?: AthenaConfig } = { athena },
+  delivery = manifestKey,
+  timeBudgetMs?: number,
+) {
   await clients.s3.send(new CreateBucketCommand({ Bucket: workBucket })).catch(() => {});
   const runId = `engines-${engine}-${workBucket}`;
   const run: RunContext = {
@@ -124,7 +138,11 @@ async function plan(
     options: RunOptionsSchema.parse({}),
   };
   return writeManifests.run(
-    { run, inventory: { found: true, bucket: scenario.workBucket, manifestKey: delivery, creationTimestamp: "0" } },
+    {
+      run,
+      inventory: { found: true, bucket: scenario.workBucket, manifestKey: delivery, creationTimestamp: "0" },
+      ...(timeBudgetMs === undefined ? {} : { timeBudgetMs }),
+    },
     {
       clients,
       config: { batchRoleArn: "arn:aws:iam::111122223333:role/rekey-batch", ...config },
@@ -242,4 +260,54 @@ describe("filter engines", () => {
       await admin.request("POST", "/_sandbox/behaviours", { s3Select: "Available" });
     }
   }, 60_000);
+
+  describe("a plan over several invocations", () => {
+    it.each(["stream", "select"] as const)(
+      "the %s engine stops at its time budget between data files and continues to the same plan, byte for byte",
+      async (engine) => {
+        const bucket = `engines-resume-${engine}`;
+        const progress: number[] = [];
+        let result = await invoke(engine, bucket, { athena }, manifestKey, 0);
+        while ("planning" in result) {
+          progress.push(result.planning.filesRead);
+          // Between invocations the plan's progress is in the work bucket, not in the state.
+          expect(JSON.stringify(result).length).toBeLessThan(200);
+          result = await invoke(engine, bucket, { athena }, manifestKey, 0);
+        }
+        // Budget 0: one data file per invocation, the last one finishing the plan.
+        expect(progress).toEqual(Array.from({ length: progress.length }, (_, i) => i + 1));
+        expect(progress.length).toBe(deliveredFiles - 1);
+        const files = await planFiles(bucket, result);
+        expect(Object.keys(files).some((f) => f.startsWith("checkpoint"))).toBe(false);
+        // The same files, lines in the same order (the ETags match), as the engine's plan in one invocation.
+        const once = plans[engine];
+        expect(files).toEqual(once?.files);
+        expect(result.manifests).toEqual(once?.plan.manifests);
+      },
+      120_000,
+    );
+
+    it("a failed invocation is retried from the last saved progress, counting nothing twice", async () => {
+      const bucket = "engines-resume-retry";
+      const first = await invoke("stream", bucket, { athena }, manifestKey, 0);
+      expect(first).toEqual({ planning: { filesRead: 1, files: deliveredFiles } });
+      const manifest = JSON.parse(await getText(clients.s3, scenario.workBucket, manifestKey)) as {
+        files: { key: string }[];
+      };
+      // The next invocation reads data files 2 and 3, then S3 refuses file 4: the step fails with their rows unsaved.
+      const [rule] = await admin.addFaults({
+        service: "s3",
+        operation: "GetObject",
+        bucket: scenario.workBucket,
+        key: manifest.files[3]?.key ?? "",
+        count: 1,
+        error: { code: "AccessDenied", status: 403, message: "Access Denied" },
+      });
+      await expect(invoke("stream", bucket, { athena }, manifestKey, 60_000)).rejects.toThrow();
+      expect((await admin.faults()).find((f) => f.id === rule?.id)?.injected).toBe(1);
+      const retried = completedPlan(await invoke("stream", bucket, { athena }, manifestKey, 60_000));
+      expect(await planFiles(bucket, retried)).toEqual(plans.stream?.files);
+      expect(retried.manifests).toEqual(plans.stream?.plan.manifests);
+    }, 120_000);
+  });
 });

@@ -8,7 +8,7 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
-import type { Plan } from "../../contract/plan.ts";
+import { completedPlan, type Plan } from "../../contract/plan.ts";
 import { planKeys, type RunContext, RunOptionsSchema } from "../../contract/run-context.ts";
 import { SANDBOX_CREDENTIALS } from "../../sandbox/config.ts";
 import type { SeedObject } from "../../sandbox/s3/seed.ts";
@@ -152,7 +152,7 @@ async function deliveredInventory() {
 }
 
 /** Runs the step as its Lambda function would, with `s3` for its S3 client. */
-function runStep(s3: S3Client, inv: Awaited<ReturnType<typeof deliveredInventory>>): Promise<Plan> {
+async function runStep(s3: S3Client, inv: Awaited<ReturnType<typeof deliveredInventory>>): Promise<Plan> {
   const { sandbox } = env;
   const runId = `pipe-${Date.now()}`;
   const run: RunContext = {
@@ -174,17 +174,19 @@ function runStep(s3: S3Client, inv: Awaited<ReturnType<typeof deliveredInventory
     log: silentLogger,
     now: () => new Date(),
   };
-  return writeManifests.run(
-    {
-      run,
-      inventory: {
-        found: true,
-        bucket: inv.work,
-        manifestKey: inv.delivery.manifestKey,
-        creationTimestamp: String(inv.manifest.creationTimestamp.getTime()),
+  return completedPlan(
+    await writeManifests.run(
+      {
+        run,
+        inventory: {
+          found: true,
+          bucket: inv.work,
+          manifestKey: inv.delivery.manifestKey,
+          creationTimestamp: String(inv.manifest.creationTimestamp.getTime()),
+        },
       },
-    },
-    deps,
+      deps,
+    ),
   );
 }
 

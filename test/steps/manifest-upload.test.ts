@@ -103,4 +103,41 @@ describe("LineUpload", () => {
     ).rejects.toMatchObject({ name: "NotFound" });
     await expect(upload.write(line)).rejects.toMatchObject({ name: "InvariantViolatedError" });
   });
+
+  it("continues a suspended upload in another invocation; a part sent after the save is sent again and replaced", async () => {
+    const first = new LineUpload(clients.s3, "work", "resumed.csv", "text/csv");
+    for (const line of lines) await first.write(line);
+    // One 8 MiB part is up; the rest of the 9 MiB waits in the buffer.
+    const { saved, tail } = first.suspend();
+    expect(saved.parts).toHaveLength(1);
+    expect(saved.lines).toBe(lines.length);
+    expect(tail.length).toBe(Buffer.byteLength(lines.join("")) - PART_BYTES);
+    await first.abort(); // a suspended upload is left for the step that resumes it
+    expect(sandbox.s3.store.bucket("work").uploads.size).toBe(1);
+
+    const more = (tag: string) => Array.from({ length: 80_000 }, (_, i) => `bucket,${tag}/${i}/${"y".repeat(80)}\n`);
+    // An invocation that continued, sent part 2, and crashed before saving again.
+    const crashed = LineUpload.resume(clients.s3, "work", "resumed.csv", "text/csv", undefined, saved, tail);
+    for (const line of more("lost")) await crashed.write(line);
+    // Its retry continues from the same save, with other lines: part 2 is sent again.
+    const retried = LineUpload.resume(clients.s3, "work", "resumed.csv", "text/csv", undefined, saved, tail);
+    for (const line of more("kept")) await retried.write(line);
+    await retried.finish();
+    const got = await clients.s3.send(new GetObjectCommand({ Bucket: "work", Key: "resumed.csv" }));
+    expect(await got.Body?.transformToString()).toBe(lines.join("") + more("kept").join(""));
+    expect(retried.lines).toBe(lines.length + 80_000);
+  });
+
+  it("continues an upload that had not reached a part from its saved bytes alone", async () => {
+    const first = new LineUpload(clients.s3, "work", "small-resumed.csv", "text/csv");
+    await first.write("a,b\n");
+    const { saved, tail } = first.suspend();
+    expect(saved.uploadId).toBeUndefined();
+    await expect(first.write("c,d\n")).rejects.toThrow(/suspended/);
+    const resumed = LineUpload.resume(clients.s3, "work", "small-resumed.csv", "text/csv", undefined, saved, tail);
+    await resumed.write("c,d\n");
+    await resumed.finish();
+    const got = await clients.s3.send(new GetObjectCommand({ Bucket: "work", Key: "small-resumed.csv" }));
+    expect(await got.Body?.transformToString()).toBe("a,b\nc,d\n");
+  });
 });
