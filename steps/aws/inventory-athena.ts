@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import type { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   type AthenaClient,
@@ -12,71 +11,81 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { EngineUnavailableError, InventoryFormatError, TransientAwsError } from "../../contract/errors.ts";
 import { others } from "../domain/engine-choice.ts";
 import {
-  athenaCurrentRowsSql,
   athenaNotCurrentSql,
+  athenaUnloadSql,
   type InventoryTable,
   inventoryTableDdl,
   type NotCurrentCounts,
   notCurrentFromCounts,
 } from "../domain/inventory-queries.ts";
 import type { AthenaConfig } from "../runtime/step.ts";
-import { getStream } from "./s3-io.ts";
+import { getText } from "./s3-io.ts";
 
 /**
- * The athena engine's reads (contract/engines.ts): the inventory as a table (AWS's DDL, one partition per
- * delivery), one query for the delivery's current versions and one counting the others; the step then reads the
- * first query's result file from the workgroup's output location. Queries carry a ClientRequestToken made from
+ * The athena engine's reads (contract/engines.ts): the inventory as a table (AWS's DDL, one partition per delivery),
+ * one query counting the versions that are not current, and an UNLOAD of the current versions, with the columns
+ * planning reads, as gzip CSV files next to the workgroup's results; the step then reads those files like data files,
+ * so a plan can stop between them and continue in its next invocation. Queries carry a ClientRequestToken made from
  * the plan and the statement, so a retried step finds the queries it started instead of paying for them again.
  */
 
-/** The delivery's current rows (Athena's result CSV: a header, every value quoted) and its other versions counted. */
+/** The delivery's current rows as files to read in order, its other versions counted, and what the queries scanned. */
 export interface AthenaInventory {
-  rows: Readable;
-  /** The result file, for errors and logs. */
-  rowsKey: string;
+  files: { bucket: string; key: string }[];
   notCurrent: NotCurrentCounts;
   /** What each query scanned (the DDL scans nothing and is not billed). */
   scannedBytes: number[];
 }
 
 export async function queryInventory(
-  clients: { athena: AthenaClient; s3: S3Client },
+  athena: AthenaClient,
+  s3: S3Client,
   config: AthenaConfig,
   table: InventoryTable,
   /** Names the plan the queries are for: with the statement, it makes each query's ClientRequestToken. */
   planPrefix: string,
 ): Promise<AthenaInventory> {
-  const run = (sql: string) => runQuery(clients.athena, config, sql, planPrefix);
-  await run(inventoryTableDdl(table));
+  const run = (sql: string) => runQuery(athena, config, sql, planPrefix);
+  const ddl = await run(inventoryTableDdl(table));
   const countSql = athenaNotCurrentSql(table);
-  const [rows, counts] = await Promise.all([
-    run(athenaCurrentRowsSql(table)),
-    countSql ? run(countSql) : Promise.resolve(undefined),
-  ]);
+  const counts = countSql ? await run(countSql) : undefined;
   const notCurrent = counts
-    ? notCurrentFromCounts(await firstRow(clients.athena, counts), `Athena query ${counts.QueryExecutionId}`)
+    ? notCurrentFromCounts(await firstRow(athena, counts), `Athena query ${counts.QueryExecutionId}`)
     : { byReason: {} };
-  const location = rows.ResultConfiguration?.OutputLocation ?? "";
-  const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(location);
+  // The UNLOAD writes beside the workgroup's results (where the step may write), in a folder of its own.
+  const results = s3Location(ddl.ResultConfiguration?.OutputLocation ?? "", ddl.QueryExecutionId);
+  const folder = `${results.key.replace(/[^/]*$/, "")}unload/${token(planPrefix, `${table.name}/${table.dt}`).slice(0, 16)}/`;
+  const unload = await run(athenaUnloadSql(table, `s3://${results.bucket}/${folder}`));
+  const manifest = s3Location(unload.Statistics?.DataManifestLocation ?? "", unload.QueryExecutionId);
+  const listed = await getText(s3, manifest.bucket, manifest.key);
+  const files = listed
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((uri) => s3Location(uri.trim(), unload.QueryExecutionId));
+  const scannedBytes = [counts, unload].flatMap((q) => (q ? [q.Statistics?.DataScannedInBytes ?? 0] : []));
+  return { files, notCurrent, scannedBytes };
+}
+
+function s3Location(uri: string, queryId: string | undefined): { bucket: string; key: string } {
+  const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri);
   if (!m) {
-    throw new TransientAwsError(`Athena query ${rows.QueryExecutionId} has no result file (${location}).`, {
-      fix: "Start the step again; if it recurs, look at the query in the Athena console.",
-    });
+    throw new TransientAwsError(`Athena query ${queryId} names no S3 location ("${uri}").`, { fix: RETRY_FIX });
   }
-  const [, bucket = "", key = ""] = m;
-  const scannedBytes = [rows, counts].flatMap((q) => (q ? [q.Statistics?.DataScannedInBytes ?? 0] : []));
-  return { rows: await getStream(clients.s3, bucket, key), rowsKey: key, notCurrent, scannedBytes };
+  return { bucket: m[1] ?? "", key: m[2] ?? "" };
+}
+
+function token(planPrefix: string, sql: string): string {
+  return createHash("sha256").update(`${planPrefix}\n${sql}`).digest("hex");
 }
 
 /** Starts a statement (or finds the one a retried step started) and waits for it to end. */
 async function runQuery(athena: AthenaClient, config: AthenaConfig, sql: string, planPrefix: string) {
-  const token = createHash("sha256").update(`${planPrefix}\n${sql}`).digest("hex");
   const { QueryExecutionId: id } = await athena.send(
     new StartQueryExecutionCommand({
       QueryString: sql,
       WorkGroup: config.workGroup,
       QueryExecutionContext: { Database: config.database },
-      ClientRequestToken: token,
+      ClientRequestToken: token(planPrefix, sql),
     }),
   );
   if (!id) throw new TransientAwsError("StartQueryExecution answered without a query id.", { fix: RETRY_FIX });
@@ -97,6 +106,11 @@ function queryFailure(id: string, q: QueryExecution | undefined, config: AthenaC
   if (/Bytes scanned limit was exceeded/i.test(reason)) {
     return new EngineUnavailableError(`${problem}.`, {
       fix: `Raise the BytesScannedCutoffPerQuery of workgroup ${config.workGroup} (infra/), or start the run with engine ${others("athena")}.`,
+    });
+  }
+  if (/HIVE_PATH_ALREADY_EXISTS/.test(reason)) {
+    return new EngineUnavailableError(`${problem}.`, {
+      fix: "An earlier attempt's UNLOAD output is in the way (its query is no longer found by its request token): delete the folder the message names and start the step again.",
     });
   }
   if (/HIVE_BAD_DATA|HIVE_CURSOR_ERROR/.test(reason)) {

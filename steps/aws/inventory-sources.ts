@@ -1,5 +1,5 @@
 import type { PlanEngine } from "../../contract/engines.ts";
-import { EngineUnavailableError, InvariantViolatedError, InventoryFormatError } from "../../contract/errors.ts";
+import { EngineUnavailableError, InventoryFormatError } from "../../contract/errors.ts";
 import type { RunContext } from "../../contract/run-context.ts";
 import { others } from "../domain/engine-choice.ts";
 import { type InventoryRow, inventoryRowBatches } from "../domain/inventory.ts";
@@ -8,7 +8,7 @@ import { inventoryTable, type NotCurrentCounts, planColumns } from "../domain/in
 import type { StepDeps } from "../runtime/step.ts";
 import { queryInventory } from "./inventory-athena.ts";
 import { selectDataFiles } from "./inventory-select.ts";
-import { getStreamWithMd5 } from "./s3-io.ts";
+import { getStream, getStreamWithMd5 } from "./s3-io.ts";
 
 /**
  * An inventory delivery read by the plan's engine (contract/engines.ts), as one sequence whatever the engine: rows
@@ -18,8 +18,15 @@ import { getStreamWithMd5 } from "./s3-io.ts";
 export type InventoryChunk =
   | { kind: "rows"; rows: InventoryRow[] }
   | { kind: "not-current"; counts: NotCurrentCounts }
-  /** A file or query read to its end; `nextFile`: the index of the data file after it (stream, select). */
-  | { kind: "read"; source: string; nextFile?: number; athenaScanned?: number[] };
+  /** A file read to its end; `nextFile`: the index of the one after it, of `files`. */
+  | { kind: "read"; source: string; nextFile: number; files: number }
+  /** Athena unloaded the current versions into these files (read next, and saved with a plan's progress). */
+  | { kind: "unloaded"; files: UnloadedFile[]; scannedBytes: number[] };
+
+export interface UnloadedFile {
+  bucket: string;
+  key: string;
+}
 
 export async function* readDelivery(
   engine: PlanEngine,
@@ -28,8 +35,10 @@ export async function* readDelivery(
   manifestKey: string,
   planPrefix: string,
   deps: StepDeps,
-  /** The data file to start from (a plan continued from a checkpoint); the athena engine always reads all. */
+  /** The file to start from: of the delivery's data files, or of the athena engine's unloaded ones. */
   fromFile = 0,
+  /** What a plan continued from a checkpoint saved: the files Athena unloaded (no query is run again). */
+  saved?: { athenaFiles?: UnloadedFile[] },
 ): AsyncGenerator<InventoryChunk, void, undefined> {
   const { clients } = deps;
   const files = manifest.files.slice(fromFile);
@@ -37,7 +46,7 @@ export async function* readDelivery(
     case "stream":
       for (const [i, file] of files.entries()) {
         for await (const rows of dataFileRows(run, manifest, file, deps)) yield { kind: "rows", rows };
-        yield { kind: "read", source: file.key, nextFile: fromFile + i + 1 };
+        yield { kind: "read", source: file.key, nextFile: fromFile + i + 1, files: manifest.files.length };
       }
       return;
     case "select": {
@@ -50,16 +59,11 @@ export async function* readDelivery(
         }
         yield { kind: "not-current", counts: await selected.notCurrent() };
         next += 1;
-        yield { kind: "read", source: selected.file.key, nextFile: next };
+        yield { kind: "read", source: selected.file.key, nextFile: next, files: manifest.files.length };
       }
       return;
     }
     case "athena": {
-      if (fromFile > 0) {
-        throw new InvariantViolatedError("The athena engine was asked to continue from a data file.", {
-          fix: "This is a bug in rekey: the athena engine reads the delivery in one query. Report it.",
-        });
-      }
       const config = deps.config.athena;
       if (!config) {
         throw new EngineUnavailableError(
@@ -69,16 +73,23 @@ export async function* readDelivery(
           },
         );
       }
-      const { destinationBucket, columns: all, fileFormat } = manifest;
-      const table = inventoryTable(config.database, destinationBucket, manifestKey, all, fileFormat);
-      const result = await queryInventory(clients, config, table, planPrefix);
-      const text = { compression: "none", header: true } as const;
-      const columns = planColumns(manifest.columns);
-      for await (const rows of inventoryRowBatches(result.rows, columns, result.rowsKey, "encoded", text)) {
-        yield { kind: "rows", rows: ofBucket(run, rows, result.rowsKey) };
+      let unloaded = saved?.athenaFiles;
+      if (!unloaded) {
+        const { destinationBucket, columns: all, fileFormat } = manifest;
+        const table = inventoryTable(config.database, destinationBucket, manifestKey, all, fileFormat);
+        const result = await queryInventory(clients.athena, clients.s3, config, table, planPrefix);
+        yield { kind: "not-current", counts: result.notCurrent };
+        yield { kind: "unloaded", files: result.files, scannedBytes: result.scannedBytes };
+        unloaded = result.files;
       }
-      yield { kind: "not-current", counts: result.notCurrent };
-      yield { kind: "read", source: result.rowsKey, athenaScanned: result.scannedBytes };
+      const columns = planColumns(manifest.columns);
+      for (const [i, file] of unloaded.slice(fromFile).entries()) {
+        const body = await getStream(clients.s3, file.bucket, file.key);
+        for await (const rows of inventoryRowBatches(body, columns, file.key)) {
+          yield { kind: "rows", rows: ofBucket(run, rows, file.key) };
+        }
+        yield { kind: "read", source: file.key, nextFile: fromFile + i + 1, files: unloaded.length };
+      }
       return;
     }
   }

@@ -266,10 +266,17 @@ function athenaFrom(table: InventoryTable): string {
   return `"${table.database}"."${table.name}"`;
 }
 
-/** The delivery's current versions, with the columns planning reads, as the inventory wrote them. */
-export function athenaCurrentRowsSql(table: InventoryTable): string {
-  const where = [`dt = ${literal(table.dt)}`];
-  return currentRows(table.columns, athenaText, athenaFrom(table), where, athenaSelected(table.format));
+/**
+ * The delivery's current versions, with the columns planning reads as the inventory wrote them, unloaded as gzip CSV
+ * files into `location` (https://docs.aws.amazon.com/athena/latest/ug/unload.html). TEXTFILE output is not quoted and
+ * writes NULL as `\N`: every value is cast to text with NULL as empty, and none can hold a comma (keys are
+ * URL-encoded, the other columns are names, numbers, dates and hex).
+ */
+export function athenaUnloadSql(table: InventoryTable, location: string): string {
+  const selected = athenaSelected(table.format);
+  const asText: ColumnRef = (c) => `COALESCE(CAST(${selected(c)} AS varchar), '')`;
+  const select = currentRows(table.columns, athenaText, athenaFrom(table), [`dt = ${literal(table.dt)}`], asText);
+  return `UNLOAD (${select}) TO ${literal(location)} WITH (format = 'TEXTFILE', field_delimiter = ',', compression = 'gzip')`;
 }
 
 /** The delivery's other versions counted (notCurrentFromCounts reads the answer); undefined without the flags. */

@@ -11,7 +11,7 @@ import type { CopyStorageClass } from "../../contract/storage-classes.ts";
 import { GeneratedListKeys } from "../aws/candidate-lists.ts";
 import { readEarlierWork } from "../aws/earlier-work.ts";
 import { HeadObjects, OrderedBatches } from "../aws/head-pipeline.ts";
-import { dataFileRows, readDelivery } from "../aws/inventory-sources.ts";
+import { dataFileRows, readDelivery, type UnloadedFile } from "../aws/inventory-sources.ts";
 import { currentPlanGeneration, type PlannedObject, PlanWriter } from "../aws/plan-writer.ts";
 import { getText, putJson } from "../aws/s3-io.ts";
 import { type CandidateRoute, candidateList, classifyCandidate, needsHead } from "../domain/candidates.ts";
@@ -58,7 +58,13 @@ export const writeManifests = defineStep({
        * Reads the candidates into the writer from data file `from`, stopping between files once `stopAfter` says so:
        * where it stopped (undefined: at the end), and what planning's own queries scanned, where an engine says.
        */
-      read: (writer: ResumingWriter, plan: string, from: number, stopAfter: () => boolean) => Promise<SourceRead>;
+      read: (
+        writer: ResumingWriter,
+        plan: string,
+        from: number,
+        stopAfter: () => boolean,
+        saved: PlanPosition | undefined,
+      ) => Promise<SourceRead>;
     };
     if ("lists" in inventory) {
       source = {
@@ -93,8 +99,14 @@ export const writeManifests = defineStep({
         createdAt: manifest.creationTimestamp,
         engine,
         files: manifest.files.length,
-        read: (writer, planPrefix, from, stopAfter) =>
-          readInventory(run, manifest, { manifestKey, planPrefix, engine, from, stopAfter }, deps, writer),
+        read: (writer, planPrefix, from, stopAfter, saved) =>
+          readInventory(
+            run,
+            manifest,
+            { manifestKey, planPrefix, engine: saved?.engine ?? engine, from, stopAfter, saved },
+            deps,
+            writer,
+          ),
       };
     }
     const base = planPrefix(run.bucket, source.key, run.kmsKeyArn);
@@ -135,16 +147,24 @@ export const writeManifests = defineStep({
     try {
       await writer.start();
       const reader = new ResumingWriter(run, writer, earlier, heads);
-      planning = await source.read(reader, plan, progress?.nextFile ?? 0, overBudget);
+      planning = await source.read(reader, plan, progress?.nextFile ?? 0, overBudget, progress);
       if (planning.stoppedAt !== undefined && engine) {
-        await writer.suspend({ nextFile: planning.stoppedAt, headsSent: headsBefore + heads.sent, engine });
+        const position: PlanPosition = {
+          nextFile: planning.stoppedAt,
+          headsSent: headsBefore + heads.sent,
+          engine,
+          ...(planning.athena
+            ? { athenaFiles: planning.athena.files, athenaScanned: planning.athena.scannedBytes }
+            : {}),
+        };
+        await writer.suspend(position);
         log.info("planning continues in the next invocation", {
           bucket: run.bucket,
           filesRead: planning.stoppedAt,
-          files: source.files,
+          files: planning.files,
           seen: writer.tally.snapshot.seen.count,
         });
-        return { planning: { filesRead: planning.stoppedAt, files: source.files } };
+        return { planning: { filesRead: planning.stoppedAt, files: planning.files ?? 0 } };
       }
       written = await writer.finish();
     } catch (err) {
@@ -162,7 +182,7 @@ export const writeManifests = defineStep({
       listJobs: "lists" in inventory ? inventory.lists.length : 0,
       sizesKnown: !("lists" in inventory),
       planningHeadRequests: headsBefore + heads.sent,
-      ...(planning?.athenaScanned ? { athenaQueriesScanned: planning.athenaScanned } : {}),
+      ...(planning?.athena ? { athenaQueriesScanned: planning.athena.scannedBytes } : {}),
     });
     await putJson(clients.s3, run.workBucket, keys.plan, {
       inventoryManifestKey: source.key,
@@ -195,37 +215,60 @@ export const writeManifests = defineStep({
 async function readInventory(
   run: RunContext,
   manifest: InventoryManifest,
-  source: { manifestKey: string; planPrefix: string; engine: PlanEngine; from: number; stopAfter: () => boolean },
+  source: {
+    manifestKey: string;
+    planPrefix: string;
+    engine: PlanEngine;
+    from: number;
+    stopAfter: () => boolean;
+    saved?: PlanPosition | undefined;
+  },
   deps: StepDeps,
   writer: ResumingWriter,
 ): Promise<SourceRead> {
   const now = deps.now();
   const batches = writer.batches();
-  let athenaScanned: number[] | undefined;
   const prepare = async (batch: InventoryRow[]) => {
     const heads = await writer.heads.each(batch.filter(needsKeyCheck));
     const options = { sseKmsKeyIsTarget: (r: InventoryRow) => underTargetKey(run, heads.get(r.key)), now };
     return writer.prepare(batch.map((row) => ({ object: row, result: classifyInventoryRow(row, options) })));
   };
-  const chunks = readDelivery(source.engine, run, manifest, source.manifestKey, source.planPrefix, deps, source.from);
+  const chunks = readDelivery(
+    source.engine,
+    run,
+    manifest,
+    source.manifestKey,
+    source.planPrefix,
+    deps,
+    source.from,
+    source.saved,
+  );
   let stoppedAt: number | undefined;
+  let files = manifest.files.length;
+  let athena: SourceRead["athena"] = source.saved?.athenaFiles
+    ? { files: source.saved.athenaFiles, scannedBytes: source.saved.athenaScanned ?? [] }
+    : undefined;
   for await (const chunk of chunks) {
     if (chunk.kind === "rows") await batches.push(chunk.rows.length, prepare(chunk.rows));
     else if (chunk.kind === "not-current") {
       for (const [reason, counted] of Object.entries(chunk.counts.byReason)) {
         writer.tally.recordNotCurrent(reason as NotCurrentReason, counted);
       }
+    } else if (chunk.kind === "unloaded") {
+      athena = { files: chunk.files, scannedBytes: chunk.scannedBytes };
+      deps.log.info("inventory unloaded by Athena", {
+        bucket: run.bucket,
+        files: chunk.files.length,
+        scannedBytes: chunk.scannedBytes,
+      });
     } else {
-      if (chunk.athenaScanned) athenaScanned = chunk.athenaScanned;
-      // Between data files, the plan may stop and continue in the next invocation (not the athena engine's one query).
-      if (chunk.nextFile !== undefined && chunk.nextFile < manifest.files.length && source.stopAfter()) {
-        stoppedAt = chunk.nextFile;
-      }
+      files = chunk.files;
+      // Between files, the plan may stop and continue in the next invocation.
+      if (chunk.nextFile < chunk.files && source.stopAfter()) stoppedAt = chunk.nextFile;
       deps.log.info("inventory file read", {
         bucket: run.bucket,
         engine: source.engine.name,
         file: chunk.source,
-        ...(chunk.athenaScanned === undefined ? {} : { athenaScanned: chunk.athenaScanned }),
         // Rows written so far: those of the last batches may still wait for their HeadObject answers.
         seen: writer.tally.snapshot.seen.count,
       });
@@ -233,13 +276,14 @@ async function readInventory(
     }
   }
   await batches.drain();
-  return { ...(athenaScanned ? { athenaScanned } : {}), ...(stoppedAt === undefined ? {} : { stoppedAt }) };
+  return { files, ...(athena ? { athena } : {}), ...(stoppedAt === undefined ? {} : { stoppedAt }) };
 }
 
-/** What reading the candidates left: where it stopped, if it did, and what Athena scanned. */
+/** What reading the candidates left: where it stopped (of `files`), if it did, and what Athena unloaded and scanned. */
 interface SourceRead {
   stoppedAt?: number;
-  athenaScanned?: number[];
+  files?: number;
+  athena?: { files: UnloadedFile[]; scannedBytes: number[] };
 }
 
 /** Where a plan stopped (PlanWriter.suspend's `position`): data files read, HeadObjects sent, the engine used. */
@@ -247,7 +291,11 @@ const PlanPositionSchema = z.object({
   nextFile: z.number().int().nonnegative(),
   headsSent: z.number().int().nonnegative(),
   engine: PlanEngineSchema,
+  /** The athena engine's unloaded files and what its queries scanned, so a continued plan queries nothing again. */
+  athenaFiles: z.array(z.object({ bucket: z.string(), key: z.string() })).optional(),
+  athenaScanned: z.array(z.number()).optional(),
 });
+type PlanPosition = z.infer<typeof PlanPositionSchema>;
 
 /** Every generated list: each object routed by its list, with HeadObject where the list cannot tell enough. */
 async function readCandidateLists(

@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import { InventoryFormatError } from "../../contract/errors.ts";
 import {
   athenaColumnName,
-  athenaCurrentRowsSql,
   athenaNotCurrentSql,
+  athenaUnloadSql,
   inventoryTable,
   inventoryTableDdl,
   notCurrentFromCounts,
@@ -125,10 +125,14 @@ describe("Athena", () => {
     expect(ddl).toContain("'projection.dt.format' = 'yyyy-MM-dd-HH-mm',");
   });
 
-  it("reads the delivery's partition only", () => {
-    expect(athenaCurrentRowsSql(table)).toBe(
-      `SELECT "bucket", "key", "version_id", "size", "storage_class", "encryption_status" FROM "rekey"."${table.name}" ` +
-        `WHERE dt = '2026-12-03-01-00' AND LOWER(CAST("is_delete_marker" AS varchar)) = 'false' AND LOWER(CAST("is_latest" AS varchar)) = 'true'`,
+  it("unloads the delivery's partition only, every value as text, as gzip CSV", () => {
+    expect(athenaUnloadSql(table, "s3://work/athena-results/unload/x/")).toBe(
+      `UNLOAD (SELECT COALESCE(CAST("bucket" AS varchar), ''), COALESCE(CAST("key" AS varchar), ''), ` +
+        `COALESCE(CAST("version_id" AS varchar), ''), COALESCE(CAST("size" AS varchar), ''), ` +
+        `COALESCE(CAST("storage_class" AS varchar), ''), COALESCE(CAST("encryption_status" AS varchar), '') ` +
+        `FROM "rekey"."${table.name}" WHERE dt = '2026-12-03-01-00' AND LOWER(CAST("is_delete_marker" AS varchar)) = 'false' ` +
+        `AND LOWER(CAST("is_latest" AS varchar)) = 'true') TO 's3://work/athena-results/unload/x/' ` +
+        `WITH (format = 'TEXTFILE', field_delimiter = ',', compression = 'gzip')`,
     );
     expect(athenaNotCurrentSql(table)).toMatch(
       /CAST\(NULLIF\(CAST\("size" AS varchar\), ''\) AS bigint\).* WHERE dt = '2026-12-03-01-00'$/,
@@ -147,7 +151,9 @@ describe("Athena", () => {
     expect(ddl).toContain("  `is_latest` boolean,\n  `is_delete_marker` boolean,\n  `size` bigint,");
     expect(ddl).toContain("  `last_modified_date` bigint\n)");
     expect(ddl).toContain("ROW FORMAT SERDE 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe'");
-    expect(athenaCurrentRowsSql(parquet)).toMatch(/^SELECT "bucket", url_encode\("key"\), "version_id", "size", /);
+    expect(athenaUnloadSql(parquet, "s3://w/u/")).toMatch(
+      /^UNLOAD \(SELECT COALESCE\(CAST\("bucket" AS varchar\), ''\), COALESCE\(CAST\(url_encode\("key"\) AS varchar\), ''\), /,
+    );
     expect(inventoryTableDdl(inventoryTable("rekey", "dest", MANIFEST, ALL_VERSIONS, "ORC"))).toContain("OrcSerde");
   });
 });
