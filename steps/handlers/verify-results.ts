@@ -104,7 +104,7 @@ export const verifyResults = defineStep({
         pendingChecks: toCheck,
         sample: sample.save(),
       });
-      log.info("verification paused at its time budget", { bucket: run.bucket, ...progress, cursor: cursor.job });
+      log.info("verification paused at its time budget", { bucket: run.bucket, ...progress, job: cursor.job });
       return { done: false, invocations: invocation, rows: rowsBefore };
     };
 
