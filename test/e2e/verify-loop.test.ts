@@ -1,11 +1,16 @@
-import { UpdateStateMachineCommand } from "@aws-sdk/client-sfn";
+import {
+  GetExecutionHistoryCommand,
+  type GetExecutionHistoryCommandOutput,
+  type HistoryEvent,
+  UpdateStateMachineCommand,
+} from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runReportSchema } from "../../contract/final-report.ts";
 import { type RunContext, runKeys } from "../../contract/run-context.ts";
 import { StateNames } from "../../contract/states.ts";
 import { VerificationFileSchema } from "../../contract/verification.ts";
 import { sandboxBatchRoleArn, sandboxFunctionArns } from "../../local/deploy.ts";
-import type { ExecutionResult } from "../../local/executions.ts";
+import { type ExecutionResult, executionArnOf } from "../../local/executions.ts";
 import type { RekeyClients } from "../../local/sandbox-clients.ts";
 import { rekeyDeployment } from "../../local/sandbox-run.ts";
 import type { MixedBucket } from "../../local/scenarios/mixed-bucket.ts";
@@ -21,8 +26,8 @@ import { runOnScenario, sandboxWithScenario } from "../support/run-scenario.ts";
 /**
  * "Verify results" loops through "Are the results verified?" in the deployed state machine: here its time budget is
  * 0 ms (the definition updated through the Step Functions API), so every invocation reads one run of report rows, or
- * starts one job, and saves its progress. The run ends with one report, the one a single invocation's verification
- * of the same jobs gives.
+ * starts one job, and saves its progress; two invocations crash (the Lambda runtime exits) and are retried. The run
+ * ends with one report, the one a single invocation's verification of the same jobs gives.
  */
 describe("a run whose verification takes several invocations", () => {
   let sandbox: Sandbox;
@@ -52,10 +57,21 @@ describe("a run whose verification takes several invocations", () => {
     );
     const denied = scenario.keys.find((k) => k.expectation === "reencrypt")?.key ?? "";
     await admin.setBatchTaskFaults([{ key: denied, httpStatus: 403, errorCode: "AccessDenied", message: "Denied" }]);
+    // The third invocation crashes after it saved its progress (its answer lost), the fifth before it starts: the
+    // state's Retry runs each again, and the retry takes up the progress saved last.
+    let invocations = 0;
+    const verifyFunction = deployment.functionNames[StateNames.verifyResults];
     result = await runOnScenario({
       sandbox,
       scenario,
       name: "verify-loop-run",
+      beforeStep: {
+        [StateNames.verifyResults]: async () => {
+          invocations += 1;
+          if (invocations === 3) await admin.crashLambda(verifyFunction, "after");
+          if (invocations === 6) await admin.crashLambda(verifyFunction, "before");
+        },
+      },
       onEvent: (e) => {
         if (e.type !== "StateEntered") return;
         entered.push(e.state.name);
@@ -69,6 +85,27 @@ describe("a run whose verification takes several invocations", () => {
 
   afterAll(async () => {
     await sandbox?.close();
+  });
+
+  it("runs Verify results again after each crash, with the progress it saved", async () => {
+    const events: HistoryEvent[] = [];
+    let page: GetExecutionHistoryCommandOutput | undefined;
+    do {
+      page = await clients.sfn.send(
+        new GetExecutionHistoryCommand({
+          executionArn: executionArnOf((await rekeyDeployment(sandbox)).stateMachineArn, "verify-loop-run"),
+          ...(page?.nextToken ? { nextToken: page.nextToken } : {}),
+        }),
+      );
+      events.push(...(page.events ?? []));
+    } while (page.nextToken);
+    let state = "";
+    const failures: string[] = [];
+    for (const e of events) {
+      if (e.type === "TaskStateEntered") state = e.stateEnteredEventDetails?.name ?? "";
+      if (e.type === "LambdaFunctionFailed") failures.push(state);
+    }
+    expect(failures).toEqual([StateNames.verifyResults, StateNames.verifyResults]);
   });
 
   it("loops through Verify results, one round per job started and per run of rows", () => {
