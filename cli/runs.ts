@@ -53,7 +53,9 @@ export const STATE_MEANINGS: Record<string, string> = {
   [StateNames.copyLargeObjects]:
     "copying what Batch Operations cannot take: objects over 5 GiB part by part, long keys with CopyObject (each call runs up to 13 minutes)",
   [StateNames.areLargeObjectsDone]: "copying what Batch Operations cannot take",
+  [StateNames.isPlanComplete]: "filtering the inventory and writing the manifests",
   [StateNames.verifyResults]: "reading the completion reports and checking objects",
+  [StateNames.areResultsVerified]: "reading the completion reports and checking objects",
   [StateNames.lookForNonCompliantObjects]:
     "checking the bucket, not the plan, for objects still not under the target key",
   [StateNames.isBucketCheckDone]: "checking the bucket, not the plan, for objects still not under the target key",

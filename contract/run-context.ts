@@ -89,6 +89,9 @@ export type RunContext = z.infer<typeof RunContextSchema>;
 /** Keys under the run prefix, in one place so steps, CLI and tests agree. */
 export const runKeys = (run: Pick<RunContext, "runPrefix">) => ({
   failed: `${run.runPrefix}failed.csv`,
+  /** "Verify results" progress across invocations (steps/handlers/verify-results.ts), and its failed.csv parts. */
+  verifyProgress: `${run.runPrefix}verify/progress.json`,
+  failedPart: (invocation: number) => `${run.runPrefix}verify/failed-${invocation}.csv`,
   verification: `${run.runPrefix}verification.json`,
   /** The independent check after the jobs (contract/verification.ts BucketCheckFileSchema). */
   bucketCheck: `${run.runPrefix}bucket-check.json`,

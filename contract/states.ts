@@ -25,6 +25,7 @@ export const StateNames = {
   copyLargeObjects: "Copy objects directly",
   areLargeObjectsDone: "Are the direct copies done?",
   verifyResults: "Verify results",
+  areResultsVerified: "Are the results verified?",
   lookForNonCompliantObjects: "Look for non-compliant objects",
   isBucketCheckDone: "Is the bucket check done?",
   waitForBucketCheck: "Wait for the bucket check",

@@ -22,10 +22,17 @@ export type VerificationFile = z.infer<typeof VerificationFileSchema>;
 
 /** What "Verify results" hands on: where the file is, and the spot check's counts. */
 export interface Verification {
+  done: true;
   verificationKey: string;
   spotChecked: number;
   mismatches: number;
 }
+
+/**
+ * What one invocation of "Verify results" returns: the verification, or that it stopped at its time budget with its
+ * progress saved in the work bucket (how many invocations have read reports so far); the workflow calls it again.
+ */
+export type VerificationStep = Verification | { done: false; invocations: number; rows: number };
 
 /**
  * The independent check after the jobs ("Look for non-compliant objects"): how rekey looked for current objects that

@@ -151,6 +151,20 @@ export function planNagAcknowledgements(scopes: NagAcknowledgementScopes): NagAc
         "in the stack's own Glue database; the grant reads and creates tables of that database only.",
     },
     {
+      id: iam5(`${workBucketArn}/${WorkBucketPrefixes.planCheckpoints}`),
+      scopes: [step(S.writeManifests)],
+      reason:
+        "A plan made over several invocations keeps its progress in plans/<bucket>/<delivery>/checkpoint.json, the " +
+        "delivery known only at run time; the step deletes that one file per plan once the plan is written.",
+    },
+    {
+      id: iam5(`${workBucketArn}/${WorkBucketPrefixes.planCheckpointTails}`),
+      scopes: [step(S.writeManifests)],
+      reason:
+        "The unsent bytes of a plan's uploads between invocations (plans/<bucket>/<delivery>/checkpoint/<n>/...), " +
+        "deleted by the step once the plan is written; nothing else under plans/ can be deleted.",
+    },
+    {
       id: iam5(`${workBucketArn}/${WorkBucketPrefixes.manifests}`),
       scopes: [batchRole],
       reason: "Batch Operations reads the copy manifests a run writes under plans/<bucket>/<delivery>/manifests/.",

@@ -53,6 +53,21 @@ export const LARGE_COPY_TIME_BUDGET_MS = 13 * 60_000;
  */
 export const PLANNING_TIME_BUDGET_MS = 13 * 60_000;
 /**
+ * What one "Verify results" invocation may spend reading completion reports: 8 of its 10 minutes
+ * (steps/runtime/functions.ts), leaving time to count the rows waiting for HeadObject and save its progress; the
+ * loop calls it again until every report is read, and the invocation that starts the last part (failed.csv, the
+ * spot check, verification.json) starts it with a fresh budget.
+ *
+ * The history bound: one round of the loop adds 7 events (TaskStateEntered, LambdaFunctionScheduled, Started,
+ * Succeeded, TaskStateExited, ChoiceStateEntered, ChoiceStateExited). Leaving 15,000 of the 25,000 events to the rest
+ * of the run, 10,000 events allow 1,428 invocations, 1,428 x 480 s = 190 hours of reading: at 5,000 rows/s that is
+ * 3.4 billion report rows, one per object of a job. (Parsing, MD5 included, ran at about 130,000 rows/s on one core
+ * of the development machine; the 0.58 vCPU of a 1,024 MB function and the tally's work per row make that some tens
+ * of thousands, so 5,000 is a floor with room.) A bucket whose reports hold more rows than that, or invocations that
+ * read slower, would need a larger budget or more memory, not more rounds.
+ */
+export const VERIFY_TIME_BUDGET_MS = 8 * 60_000;
+/**
  * A run that has not finished after three weeks has lost its operator. (The sandbox's engine arms one Node timer for
  * the whole execution, which caps this below 24.8 days.)
  */
@@ -284,13 +299,26 @@ export function rekeyDefinition(): Record<string, Json> {
       },
       [S.verifyResults]: task(
         S.verifyResults,
-        "Read every completion report and the large-object results, account for every object, and spot-check re-encrypted objects with HeadObject.",
+        "Read every completion report and the large-object results, account for every object, and spot-check re-encrypted objects with HeadObject; stops at its time budget and saves progress.",
         {
-          Parameters: { "run.$": "$.run", "plan.$": "$.plan", "jobs.$": "$.jobs", "largeCopy.$": "$.largeCopy" },
+          Parameters: {
+            "run.$": "$.run",
+            "plan.$": "$.plan",
+            "jobs.$": "$.jobs",
+            "largeCopy.$": "$.largeCopy",
+            timeBudgetMs: VERIFY_TIME_BUDGET_MS,
+          },
           ResultPath: "$.verification",
-          Next: S.lookForNonCompliantObjects,
+          Next: S.areResultsVerified,
         },
       ),
+      [S.areResultsVerified]: {
+        Type: "Choice",
+        Comment:
+          "An invocation that reached its time budget saved its progress in the work bucket; the next one reads on from there.",
+        Choices: [{ Variable: "$.verification.done", BooleanEquals: true, Next: S.lookForNonCompliantObjects }],
+        Default: S.verifyResults,
+      },
       [S.lookForNonCompliantObjects]: task(
         S.lookForNonCompliantObjects,
         "Prove from a source other than the plan that no non-compliant current object remains: HeadObject of every planned object for small plans, a fresh manifest-generator listing otherwise.",

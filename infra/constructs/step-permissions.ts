@@ -108,6 +108,16 @@ export function grantStepPermissions(steps: Record<TaskStateName, StepFunction>,
   // A plan already written for the same inventory is reused as it is (plans/<bucket>/<delivery>/plan.json); a 404
   // for a plan not yet written needs ListBucket.
   allow(S.writeManifests, "ReadPlan", ["s3:GetObject"], [workBucket.planObjects]);
+  // A plan made over several invocations deletes its progress once plan.json is written (steps/aws/plan-writer.ts).
+  allow(
+    S.writeManifests,
+    "ForgetPlanCheckpoint",
+    ["s3:DeleteObject"],
+    [
+      workBucket.arnForObjects(WorkBucketPrefixes.planCheckpoints),
+      workBucket.arnForObjects(WorkBucketPrefixes.planCheckpointTails),
+    ],
+  );
   allow(S.writeManifests, "ListWorkBucket", ["s3:ListBucket"], [workBucket.bucketArn]);
   // HeadObject tells which key an SSE-KMS object is under (the inventory does not say); no KMS permission needed.
   allow(S.writeManifests, "HeadTargetObjects", ["s3:GetObject"], targets.objects);

@@ -30,6 +30,9 @@ export const WorkBucketPrefixes = {
   locks: "runs/*/lock.json",
   /** The candidate-list jobs a run created (steps/aws/candidate-lists.ts candidateJobsKey). */
   candidateJobs: "runs/*/candidates/jobs.json",
+  /** A plan's progress between invocations, and the bytes its uploads had not sent (planKeys().checkpoint). */
+  planCheckpoints: "plans/*/checkpoint.json",
+  planCheckpointTails: "plans/*/checkpoint/*",
 } as const;
 
 export interface WorkBucketProps {

@@ -36,8 +36,11 @@ export async function getBytes(s3: S3Client, bucket: string, key: string): Promi
   return Buffer.from(await out.Body.transformToByteArray());
 }
 
-export async function getStream(s3: S3Client, bucket: string, key: string): Promise<Readable> {
-  const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+/** The object's bytes as a stream; from byte `fromByte` on when given (a Range request). */
+export async function getStream(s3: S3Client, bucket: string, key: string, fromByte = 0): Promise<Readable> {
+  const out = await s3.send(
+    new GetObjectCommand({ Bucket: bucket, Key: key, ...(fromByte > 0 ? { Range: `bytes=${fromByte}-` } : {}) }),
+  );
   if (!out.Body) throw noBody(bucket, key);
   return out.Body as Readable;
 }

@@ -8,11 +8,26 @@ export function notFoundProblem(checked: number, notFound: number): boolean {
   return notFound > 5 && notFound > checked / 10;
 }
 
-/** A uniform random sample of at most `size` items from a stream of unknown length (Algorithm R). */
+/**
+ * A uniform random sample of at most `size` items from a stream of unknown length (Algorithm R). Saved with the
+ * number of items offered (`save()`) and taken up again, it stays uniform over the whole stream: each later item
+ * replaces one with probability size/seen, whatever invocation offers it.
+ */
 export class Reservoir<T> {
   readonly items: T[] = [];
   private seen = 0;
-  constructor(private readonly size: number) {}
+  constructor(
+    private readonly size: number,
+    saved?: { items: T[]; seen: number },
+  ) {
+    if (saved) {
+      this.items.push(...saved.items.slice(0, size));
+      this.seen = saved.seen;
+    }
+  }
+  save(): { items: T[]; seen: number } {
+    return { items: [...this.items], seen: this.seen };
+  }
   offer(item: T): void {
     this.seen += 1;
     if (this.items.length < this.size) this.items.push(item);

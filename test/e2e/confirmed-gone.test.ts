@@ -88,6 +88,7 @@ describe("404s in a completion report", () => {
     };
     const tallyOf = async () => {
       const out = await invokeStep(verifyResults, verifyInput, deps);
+      if (!out.done) throw new Error("Verify results without a time budget stopped before the end");
       const file = VerificationFileSchema.parse(
         JSON.parse(await getText(clients.s3, scenario.workBucket, out.verificationKey)),
       );

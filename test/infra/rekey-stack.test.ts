@@ -186,6 +186,8 @@ describe("each step's role allows exactly the calls its step makes", () => {
         `s3:GetObject ${w()}/runs/*/candidates/*`,
         ...each(["s3:PutObject", "s3:AbortMultipartUpload"], [`${w()}/runs/*`, `${w()}/plans/*`]),
         `s3:GetObject ${w()}/plans/*`,
+        // A plan made over several invocations deletes its saved progress, and only that.
+        ...each(["s3:DeleteObject"], [`${w()}/plans/*/checkpoint.json`, `${w()}/plans/*/checkpoint/*`]),
         `s3:ListBucket ${w()}`,
         ...each(["s3:GetObject"], TARGET_OBJECTS),
         ...each(["s3:ListBucket"], TARGET_BUCKETS),
@@ -588,6 +590,7 @@ describe("the AWS calls the steps make", () => {
     CreateJobCommand: "s3:CreateJob (+ iam:PassRole)",
     CreateMultipartUploadCommand: "s3:PutObject",
     DeleteObjectCommand: "s3:DeleteObject (with If-Match: and s3:GetObject)",
+    DeleteObjectsCommand: "s3:DeleteObject, per key",
     DescribeExecutionCommand: "states:DescribeExecution",
     DescribeJobCommand: "s3:DescribeJob",
     DescribeKeyCommand: "kms:DescribeKey",
