@@ -47,8 +47,8 @@ const TASK_TIMEOUT_SECONDS = 900;
 export const LARGE_COPY_TIME_BUDGET_MS = 13 * 60_000;
 /**
  * What one "Filter inventory and write manifests" invocation may spend before it stops between data files and saves
- * its progress: 13 of the 15 minutes, leaving time for the file being read to end (data files are read whole) and
- * to save. The loop calls it again. At a few hundred thousand rows a second per invocation, a billion-row inventory
+ * its progress: 13 of the 15 minutes. Data files are read whole, so it does not begin one that, taking as long as
+ * the longest it has read, would end past the budget; the 2 minutes left are for saving. The loop calls it again. At a few hundred thousand rows a second per invocation, a billion-row inventory
  * takes some tens of invocations, about 4 history events each.
  */
 export const PLANNING_TIME_BUDGET_MS = 13 * 60_000;

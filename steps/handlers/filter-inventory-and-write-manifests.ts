@@ -21,6 +21,7 @@ import { chooseEngine } from "../domain/engine-choice.ts";
 import type { EncryptionStatus, InventoryRow } from "../domain/inventory.ts";
 import { type InventoryManifest, parseInventoryManifest, requireColumns } from "../domain/inventory-manifest.ts";
 import { planEstimate } from "../domain/plan-estimate.ts";
+import { FileTimeBudget } from "../domain/time-budget.ts";
 import { defineStep, type StepDeps } from "../runtime/step.ts";
 
 /**
@@ -55,7 +56,8 @@ export const writeManifests = defineStep({
       /** Data files the source has (0 for generated lists, read in one invocation). */
       files: number;
       /**
-       * Reads the candidates into the writer from data file `from`, stopping between files once `stopAfter` says so:
+       * Reads the candidates into the writer from data file `from`, stopping between files once `stopAfter` says so
+       * (asked once at the end of each file):
        * where it stopped (undefined: at the end), and what planning's own queries scanned, where an engine says.
        */
       read: (
@@ -143,7 +145,8 @@ export const writeManifests = defineStep({
     let planning: SourceRead;
     const heads = new HeadObjects(clients.s3, run.bucket);
     const headsBefore = progress?.headsSent ?? 0;
-    const overBudget = () => timeBudgetMs !== undefined && deps.now().getTime() - startedAt >= timeBudgetMs;
+    const budget = new FileTimeBudget(timeBudgetMs, startedAt);
+    const overBudget = () => budget.stopAfterFile(deps.now().getTime());
     try {
       await writer.start();
       const reader = new ResumingWriter(run, writer, earlier, heads);
@@ -264,7 +267,7 @@ async function readInventory(
     } else {
       files = chunk.files;
       // Between files, the plan may stop and continue in the next invocation.
-      if (chunk.nextFile < chunk.files && source.stopAfter()) stoppedAt = chunk.nextFile;
+      if (source.stopAfter() && chunk.nextFile < chunk.files) stoppedAt = chunk.nextFile;
       deps.log.info("inventory file read", {
         bucket: run.bucket,
         engine: source.engine.name,
