@@ -58,6 +58,14 @@ export const RunOptionsSchema = strictObject({
    * (Batch Operations' own rule waits for 1,000 tasks); its report then says whether access or the key is at fault.
    */
   cancelAfterFailedTasks: z.number().int().min(1).max(1000).default(100),
+  /**
+   * SSE-KMS objects with a Bucket Key, whose key S3 Inventory does not list: "check-key" (the default) asks HeadObject
+   * for each one's key and updates only those under another key; "update" updates every one without asking (no
+   * HeadObject per object, which on a bucket of hundreds of millions of such objects is the plan's longest work; those
+   * already under the target key are updated too, at an UpdateObjectEncryption and a Batch task each). The plan's
+   * estimate shows both costs.
+   */
+  sseKmsWithBucketKey: z.enum(["check-key", "update"]).default("check-key"),
   /** Preflight blockers the operator accepts (each then becomes a warning in the report), e.g. "acls-enabled". */
   acknowledge: z.array(z.enum(ACKNOWLEDGEABLE_BLOCKERS)).default([]),
 }).refine((o) => o.jobPollMinSeconds <= o.jobPollMaxSeconds, {

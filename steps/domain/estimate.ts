@@ -70,6 +70,8 @@ export interface EstimateInput {
   sizesKnown?: boolean;
   /** HeadObject requests planning made (the KMS key of SSE-KMS objects, which the inventory does not list). */
   planningHeadRequests?: number;
+  /** SSE-KMS objects with a Bucket Key updated without that HeadObject (options.sseKmsWithBucketKey "update"). */
+  keyChecksSkipped?: number;
   /** Bytes each of planning's Athena queries scanned (the athena engine); each is billed at least 10 MB. */
   athenaQueriesScanned?: number[];
 }
@@ -288,6 +290,19 @@ export function estimateRun(input: EstimateInput): Estimate {
     `duration: setup ${ASSUMED_RATES.setupSeconds.fast / 60}–${ASSUMED_RATES.setupSeconds.slow / 60} min; copies ${ASSUMED_RATES.copyObjectsPerSecond.slow}–${ASSUMED_RATES.copyObjectsPerSecond.fast} objects/s plus ${bytesOf(ASSUMED_RATES.copyBytesPerSecond.slow)}–${bytesOf(ASSUMED_RATES.copyBytesPerSecond.fast)}/s; updates ${ASSUMED_RATES.updateObjectsPerSecond.slow}–${ASSUMED_RATES.updateObjectsPerSecond.fast} objects/s; multipart ${bytesOf(ASSUMED_RATES.multipartBytesPerSecond.slow)}–${bytesOf(ASSUMED_RATES.multipartBytesPerSecond.fast)}/s (no published rates)`,
     `a month is ${DAYS_PER_MONTH} days; a GB is 2^30 bytes`,
   ];
+  if (input.keyChecksSkipped) {
+    const checks = line("", input.keyChecksSkipped, PRICES.standardGetRequest);
+    assumptions.push(
+      `${count(input.keyChecksSkipped)} SSE-KMS objects with a Bucket Key are updated without checking their key (sseKmsWithBucketKey: update), those already under the target key included; checking would have taken as many HeadObject requests (${formatUsd(checks.usd)})`,
+    );
+  }
+  if (input.planningHeadRequests) {
+    const updates = costOf(PRICES.updateObjectEncryptionRequest, input.planningHeadRequests);
+    const tasks = costOf(PRICES.batchOperationsObject, input.planningHeadRequests);
+    assumptions.push(
+      `planning checked the key of SSE-KMS objects with a Bucket Key with one HeadObject each; with sseKmsWithBucketKey "update" it would check none and update all of them, up to ${formatUsd(updates + tasks)} more in updates and Batch tasks`,
+    );
+  }
 
   return {
     asOf: PRICES_AS_OF,

@@ -17,6 +17,8 @@ export function planEstimate(
     sizesKnown: boolean;
     /** HeadObject requests planning made. */
     planningHeadRequests?: number;
+    /** SSE-KMS objects with a Bucket Key updated without a key check (options.sseKmsWithBucketKey "update"). */
+    keyChecksSkipped?: number;
     /** What each of planning's Athena queries scanned (the athena engine). */
     athenaQueriesScanned?: number[];
   },
@@ -46,6 +48,7 @@ export function planEstimate(
       ? { candidateListJobs: source.listJobs, sizesKnown: source.sizesKnown }
       : { inventoryObjectsListed: t.seen.count }),
     ...(source.planningHeadRequests ? { planningHeadRequests: source.planningHeadRequests } : {}),
+    ...(source.keyChecksSkipped ? { keyChecksSkipped: source.keyChecksSkipped } : {}),
     ...(source.athenaQueriesScanned ? { athenaQueriesScanned: source.athenaQueriesScanned } : {}),
   });
   return {

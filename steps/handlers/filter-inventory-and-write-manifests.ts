@@ -144,17 +144,19 @@ export const writeManifests = defineStep({
     let written: Awaited<ReturnType<PlanWriter["finish"]>>;
     let planning: SourceRead;
     const heads = new HeadObjects(clients.s3, run.bucket);
+    const reader = new ResumingWriter(run, writer, earlier, heads);
+    reader.keyChecksSkipped = progress?.keyChecksSkipped ?? 0;
     const headsBefore = progress?.headsSent ?? 0;
     const budget = new FileTimeBudget(timeBudgetMs, startedAt);
     const overBudget = () => budget.stopAfterFile(deps.now().getTime());
     try {
       await writer.start();
-      const reader = new ResumingWriter(run, writer, earlier, heads);
       planning = await source.read(reader, plan, progress?.nextFile ?? 0, overBudget, progress);
       if (planning.stoppedAt !== undefined && engine) {
         const position: PlanPosition = {
           nextFile: planning.stoppedAt,
           headsSent: headsBefore + heads.sent,
+          keyChecksSkipped: reader.keyChecksSkipped,
           engine,
           ...(planning.athena
             ? { athenaFiles: planning.athena.files, athenaScanned: planning.athena.scannedBytes }
@@ -185,6 +187,7 @@ export const writeManifests = defineStep({
       listJobs: "lists" in inventory ? inventory.lists.length : 0,
       sizesKnown: !("lists" in inventory),
       planningHeadRequests: headsBefore + heads.sent,
+      keyChecksSkipped: reader.keyChecksSkipped,
       ...(planning?.athena ? { athenaQueriesScanned: planning.athena.scannedBytes } : {}),
     });
     await putJson(clients.s3, run.workBucket, keys.plan, {
@@ -231,9 +234,14 @@ async function readInventory(
 ): Promise<SourceRead> {
   const now = deps.now();
   const batches = writer.batches();
+  const checkKeys = run.options.sseKmsWithBucketKey === "check-key";
   const prepare = async (batch: InventoryRow[]) => {
-    const heads = await writer.heads.each(batch.filter(needsKeyCheck));
-    const options = { sseKmsKeyIsTarget: (r: InventoryRow) => underTargetKey(run, heads.get(r.key)), now };
+    const unknown = batch.filter(needsKeyCheck);
+    const heads = checkKeys ? await writer.heads.each(unknown) : new Map<string, HeadObjectCommandOutput>();
+    if (!checkKeys) writer.keyChecksSkipped += unknown.length;
+    // Without checks, an object whose key is unknown counts as under another key: it is updated.
+    const isTarget = (r: InventoryRow) => (checkKeys ? underTargetKey(run, heads.get(r.key)) : false);
+    const options = { sseKmsKeyIsTarget: isTarget, now };
     return writer.prepare(batch.map((row) => ({ object: row, result: classifyInventoryRow(row, options) })));
   };
   const chunks = readDelivery(
@@ -293,6 +301,7 @@ interface SourceRead {
 const PlanPositionSchema = z.object({
   nextFile: z.number().int().nonnegative(),
   headsSent: z.number().int().nonnegative(),
+  keyChecksSkipped: z.number().int().nonnegative().default(0),
   engine: PlanEngineSchema,
   /** The athena engine's unloaded files and what its queries scanned, so a continued plan queries nothing again. */
   athenaFiles: z.array(z.object({ bucket: z.string(), key: z.string() })).optional(),
@@ -387,6 +396,8 @@ class ResumingWriter {
   }
 
   private readonly nothingEarlier: boolean;
+  /** SSE-KMS objects with a Bucket Key updated without a key check (options.sseKmsWithBucketKey "update"). */
+  keyChecksSkipped = 0;
 
   get tally() {
     return this.writer.tally;

@@ -120,6 +120,7 @@ async function invoke(
   config: { athena?: AthenaConfig } = { athena },
   delivery = manifestKey,
   timeBudgetMs?: number,
+  options: Record<string, unknown> = {},
 ) {
   await clients.s3.send(new CreateBucketCommand({ Bucket: workBucket })).catch(() => {});
   const runId = `engines-${engine}-${workBucket}`;
@@ -135,7 +136,7 @@ async function invoke(
     engine,
     runPrefix: `runs/${scenario.bucket}/${runId}/`,
     startedAt: new Date().toISOString(),
-    options: RunOptionsSchema.parse({}),
+    options: RunOptionsSchema.parse(options),
   };
   return writeManifests.run(
     {
@@ -310,4 +311,33 @@ describe("filter engines", () => {
       expect(retried.manifests).toEqual(plans.stream?.plan.manifests);
     }, 120_000);
   });
+
+  it("updates SSE-KMS objects with a Bucket Key without a HeadObject each when the run says so, and says what it skipped", async () => {
+    const bucket = "engines-no-key-checks";
+    const [rule] = await admin.addFaults({ service: "s3", operation: "HeadObject", bucket: scenario.bucket, share: 0 });
+    try {
+      const planned = completedPlan(
+        await invoke("stream", bucket, { athena }, manifestKey, undefined, { sseKmsWithBucketKey: "update" }),
+      );
+      expect((await admin.faults()).find((f) => f.id === rule?.id)?.matched).toBe(0);
+      const tally = JSON.parse((await planFiles(bucket, planned))["plan.json tally"]?.[0] ?? "{}");
+      const streamTally = JSON.parse(plans.stream?.files["plan.json tally"]?.[0] ?? "{}");
+      // The one object already under the target key with a Bucket Key is updated too; nothing else changes.
+      expect(streamTally.alreadyCompliant.count).toBe(1);
+      expect(tally.alreadyCompliant.count).toBe(0);
+      expect(tally.updatePlanned.count).toBe(streamTally.updatePlanned.count + 1);
+      expect(tally.seen).toEqual(streamTally.seen);
+      expect(planned.estimate?.text).toMatch(
+        /\d+ SSE-KMS objects with a Bucket Key are updated without checking their key \(sseKmsWithBucketKey: update\)/,
+      );
+      expect(planned.estimate?.text).not.toMatch(/Planning HeadObject requests/);
+      // The same plan with key checks does send them, so the rule would have seen any.
+      await invoke("stream", "engines-key-checks", { athena }, manifestKey);
+      expect((await admin.faults()).find((f) => f.id === rule?.id)?.matched).toBeGreaterThan(0);
+    } finally {
+      await admin.clearFaults();
+    }
+    // By default each one's key is checked, and the estimate says what updating them all instead would cost.
+    expect(plans.stream?.plan.estimate?.text).toMatch(/with sseKmsWithBucketKey "update" it would check none/);
+  }, 120_000);
 });
