@@ -84,7 +84,7 @@ describe("run request validation", () => {
         'options: unknown key "inventoryWaitSecond" (did you mean inventoryWaitSeconds?); known keys: ' +
           "inventoryWaitSeconds, inventoryPollSeconds, jobPollMinSeconds, jobPollMaxSeconds, jobPriority, " +
           "verifySampleSize, headCheckMaxObjects, requireApproval, taskAttempts, redriveBackoffSeconds, " +
-          "cancelAfterFailedTasks, acknowledge.",
+          "cancelAfterFailedTasks, sseKmsWithBucketKey, acknowledge.",
       );
     }
   });
@@ -94,7 +94,7 @@ describe("run request validation", () => {
     expect(r.success).toBe(false);
     if (!r.success) {
       expect(describeIssues(r.error)).toMatch(
-        /^unknown keys "kmsKeyID" \(did you mean kmsKeyArn\?\), "colour"; known keys: bucket, kmsKeyArn, source, /,
+        /^unknown keys "kmsKeyID" \(did you mean kmsKeyArn\?\), "colour"; known keys: bucket, kmsKeyArn, source, engine, /,
       );
     }
     expect(closestKey("RequireApproval", ["requireApproval", "acknowledge"])).toBe("requireApproval");
