@@ -65,19 +65,24 @@ export async function deliverSyntheticInventory(
   const mix = { ...DEFAULT_SYNTHETIC_MIX, ...request.mix };
   const delivery = openDelivery(store, encryption, request.bucket, request.configurationId, maxRowsPerFile);
   const rows = syntheticRows(delivery.source.name, delivery.config, request.rows, request.seed ?? 1, mix);
-  // Each file is written as soon as it is made, so memory holds one file's rows, whatever the row count.
+  // Each file is written as soon as it is made, and a CSV file is compressed as its rows are made: memory holds
+  // the compressed files (as the store does), not the rows.
   let written = 0;
   do {
-    const chunk: string[][] = [];
-    while (chunk.length < maxRowsPerFile) {
-      const next = rows.next();
-      if (next.done) break;
-      chunk.push(next.value);
-    }
-    delivery.writeDataFile(await delivery.makeDataFile(chunk));
-    written += chunk.length;
-  } while (written < request.rows);
+    const file = await delivery.makeDataFile(take(rows, Math.min(maxRowsPerFile, request.rows - written)));
+    delivery.writeDataFile(file);
+    written += file.rows;
+  } while (written < request.rows && written > 0);
   return delivery.finish(requested);
+}
+
+/** The next `n` rows of `rows`, leaving the rest to the next call. */
+function* take<T>(rows: Iterator<T>, n: number): Generator<T> {
+  for (let i = 0; i < n; i++) {
+    const next = rows.next();
+    if (next.done) return;
+    yield next.value;
+  }
 }
 
 const DIRS = [

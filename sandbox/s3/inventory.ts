@@ -167,7 +167,8 @@ export interface DataFile {
 export interface OpenDelivery {
   source: S3Bucket;
   config: InventoryConfiguration;
-  makeDataFile(rows: string[][]): Promise<DataFile>;
+  /** CSV files are compressed as `rows` are drawn, so only the compressed file is held; Parquet ones hold the rows. */
+  makeDataFile(rows: Iterable<string[]>): Promise<DataFile>;
   writeDataFile(file: DataFile): void;
   finish(requested: Date): DeliveryResult;
 }
@@ -207,15 +208,16 @@ export function openDelivery(
   const schema = fileSchema(config);
   const parquet = parquetColumns(schema);
   const dataFiles: DeliveryResult["dataFiles"] = [];
+  const parquetOf = async (rows: string[][]) => ({ body: await parquetDataFile(rows, parquet), count: rows.length });
 
   return {
     source,
     config,
     async makeDataFile(rows) {
-      const body = format === "CSV" ? await csvDataFile(rows) : await parquetDataFile(rows, parquet);
+      const { body, count } = format === "CSV" ? await csvDataFile(rows) : await parquetOf([...rows]);
       return {
         body,
-        rows: rows.length,
+        rows: count,
         key: `${base}/data/${randomUUID()}.${format === "CSV" ? "csv.gz" : "parquet"}`,
       };
     },
@@ -271,10 +273,10 @@ export function openDelivery(
 }
 
 /** A CSV data file (gzippedCsv) in one buffer. */
-async function csvDataFile(rows: readonly string[][]): Promise<Buffer> {
+async function csvDataFile(rows: Iterable<string[]>): Promise<{ body: Buffer; count: number }> {
   const out: Buffer[] = [];
-  await gzippedCsv(rows, (chunk) => out.push(chunk));
-  return Buffer.concat(out);
+  const count = await gzippedCsv(rows, (chunk) => out.push(chunk));
+  return { body: Buffer.concat(out), count };
 }
 
 /**
