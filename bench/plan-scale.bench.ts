@@ -26,6 +26,7 @@ import type { DeliveryResult } from "../sandbox/s3/inventory.ts";
 import { writeManifests } from "../steps/handlers/filter-inventory-and-write-manifests.ts";
 import { silentLogger } from "../steps/runtime/log.ts";
 import type { AthenaConfig } from "../steps/runtime/step.ts";
+import { PLANNING_TIME_BUDGET_MS } from "../workflow/definition.ts";
 import { gunzippedLines } from "./inventory-file.ts";
 import { type BenchResult, type Measurement, renderTable } from "./run.ts";
 
@@ -57,6 +58,9 @@ interface PhaseInput {
 
 interface PhaseResult {
   seconds: number;
+  /** Calls of the step until it returned its plan (it stops at PLANNING_TIME_BUDGET_MS, as in the state machine). */
+  invocations: number;
+  largestInvocationSeconds: number;
   peakRssBytes: number;
   detail: string;
 }
@@ -73,7 +77,7 @@ async function gunzipPhase(input: PhaseInput): Promise<string> {
   return `${lines.toLocaleString("en-US")} lines`;
 }
 
-async function stepPhase(engine: FilterEngine, input: PhaseInput): Promise<string> {
+async function stepPhase(engine: FilterEngine, input: PhaseInput): Promise<{ detail: string; invocations: number[] }> {
   const clients = rekeyClients(input);
   const { region, accountId } = input.identity;
   const runId = `scale-${engine}`;
@@ -91,39 +95,55 @@ async function stepPhase(engine: FilterEngine, input: PhaseInput): Promise<strin
     startedAt: new Date().toISOString(),
     options: RunOptionsSchema.parse({}),
   };
-  const plan = await writeManifests.run(
-    {
-      run,
-      inventory: {
-        found: true,
-        bucket: input.delivery.destinationBucket,
-        manifestKey: input.delivery.manifestKey,
-        creationTimestamp: input.delivery.creationTimestamp,
+  // As the state machine does: the step stops between data files at its time budget and is called again.
+  const invocations: number[] = [];
+  let result: Awaited<ReturnType<typeof writeManifests.run>>;
+  do {
+    const started = performance.now();
+    result = await writeManifests.run(
+      {
+        run,
+        inventory: {
+          found: true,
+          bucket: input.delivery.destinationBucket,
+          manifestKey: input.delivery.manifestKey,
+          creationTimestamp: input.delivery.creationTimestamp,
+        },
+        timeBudgetMs: PLANNING_TIME_BUDGET_MS,
       },
-    },
-    {
-      clients,
-      config: { batchRoleArn: `arn:aws:iam::${accountId}:role/rekey-batch`, athena: ATHENA },
-      log: silentLogger,
-      now: () => new Date(),
-    },
-  );
+      {
+        clients,
+        config: { batchRoleArn: `arn:aws:iam::${accountId}:role/rekey-batch`, athena: ATHENA },
+        log: silentLogger,
+        now: () => new Date(),
+      },
+    );
+    invocations.push((performance.now() - started) / 1000);
+  } while ("planning" in result);
+  const plan = result;
   const planned = plan.manifests.reduce((n, m) => n + m.objects, 0);
   const stored = await clients.s3.send(new GetObjectCommand({ Bucket: run.workBucket, Key: plan.planKey }));
   const tally = JSON.parse((await stored.Body?.transformToString()) ?? "{}").tally as {
     skipped: Record<string, { count: number }>;
   };
   const skipped = Object.entries(tally.skipped).map(([reason, c]) => `${c.count.toLocaleString("en-US")} ${reason}`);
-  return `skipped: ${skipped.join(", ") || "none"}; ${planned.toLocaleString("en-US")} in manifests (${plan.manifests.map((m) => `${m.objects.toLocaleString("en-US")} ${m.operation === "copy" ? `copy ${m.storageClass}` : m.operation}`).join(", ")}); engine ${plan.engine?.name}`;
+  const detail = `skipped: ${skipped.join(", ") || "none"}; ${planned.toLocaleString("en-US")} in manifests (${plan.manifests.map((m) => `${m.objects.toLocaleString("en-US")} ${m.operation === "copy" ? `copy ${m.storageClass}` : m.operation}`).join(", ")}); engine ${plan.engine?.name}`;
+  return { detail, invocations };
 }
 
 async function runPhase(input: PhaseInput): Promise<PhaseResult> {
   const started = performance.now();
-  const detail = input.phase === "gunzip" ? await gunzipPhase(input) : await stepPhase(input.phase, input);
+  const { detail, invocations } =
+    input.phase === "gunzip"
+      ? { detail: await gunzipPhase(input), invocations: [] }
+      : await stepPhase(input.phase, input);
+  const seconds = (performance.now() - started) / 1000;
   return {
-    seconds: (performance.now() - started) / 1000,
+    seconds,
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
     detail,
+    invocations: invocations.length || 1,
+    largestInvocationSeconds: invocations.length ? Math.max(...invocations) : seconds,
   };
 }
 
@@ -286,7 +306,8 @@ export default async function planScaleBench(): Promise<BenchResult> {
         "x gunzip speed": baseline.seconds / r.seconds,
         "step peak RSS MB": Math.round(r.peakRssBytes / MB),
         "sandbox peak RSS MB": Math.round(r.sandboxPeak / MB),
-        "% of 900 s Lambda": (100 * r.seconds) / LAMBDA_BUDGET_SECONDS,
+        invocations: r.invocations,
+        "% of 900 s Lambda": (100 * r.largestInvocationSeconds) / LAMBDA_BUDGET_SECONDS,
       },
     });
     measurements.push(row("gunzip (GetObject + gunzip, baseline)", baseline));
@@ -305,7 +326,7 @@ export default async function planScaleBench(): Promise<BenchResult> {
         ? "The synthetic objects exist only in the inventory: SSE-KMS rows with a Bucket Key get a HeadObject each, which answers 404, so they are planned as gone (skipped) instead of compliant or updated. The HEADs are still made (by the sandbox, on the same cores) and timed."
         : "No SSE-KMS object has a Bucket Key: the step makes no HeadObject.",
       "Each step runs once, in its own process (step peak RSS: that process); sandbox peak RSS: VmRSS sampled every 100 ms while the phase ran (it holds the inventory's data files in memory).",
-      "'% of 900 s Lambda': the step's wall time over the 900 s a Lambda invocation may run; here the step is one invocation.",
+      `'% of 900 s Lambda': the largest invocation's wall time over the 900 s a Lambda invocation may run; the step stops between data files after ${PLANNING_TIME_BUDGET_MS / 60_000} minutes and is called again, as the state machine does ('invocations').`,
     );
   } finally {
     sandbox.child.kill("SIGTERM");

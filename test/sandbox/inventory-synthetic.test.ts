@@ -8,6 +8,7 @@ import {
   PutBucketInventoryConfigurationCommand,
 } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
+import { completedPlan } from "../../contract/plan.ts";
 import { type RunContext, RunOptionsSchema } from "../../contract/run-context.ts";
 import { rekeyClients } from "../../local/sandbox-clients.ts";
 import { SandboxAdminError } from "../../sandbox/admin-client.ts";
@@ -236,22 +237,24 @@ describe("synthetic inventory delivery", () => {
       startedAt: new Date().toISOString(),
       options: RunOptionsSchema.parse({}),
     };
-    const plan = await writeManifests.run(
-      {
-        run,
-        inventory: {
-          found: true,
-          bucket: delivery.destinationBucket,
-          manifestKey: delivery.manifestKey,
-          creationTimestamp: delivery.creationTimestamp,
+    const plan = completedPlan(
+      await writeManifests.run(
+        {
+          run,
+          inventory: {
+            found: true,
+            bucket: delivery.destinationBucket,
+            manifestKey: delivery.manifestKey,
+            creationTimestamp: delivery.creationTimestamp,
+          },
         },
-      },
-      {
-        clients: rekeyClients(env.sandbox),
-        config: { batchRoleArn: `arn:aws:iam::${accountId}:role/rekey-batch` },
-        log: silentLogger,
-        now: () => new Date(),
-      },
+        {
+          clients: rekeyClients(env.sandbox),
+          config: { batchRoleArn: `arn:aws:iam::${accountId}:role/rekey-batch` },
+          log: silentLogger,
+          now: () => new Date(),
+        },
+      ),
     );
     const stored = JSON.parse((await bytesOf(work, plan.planKey)).toString("utf8"));
 
