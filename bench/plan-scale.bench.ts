@@ -323,9 +323,9 @@ export default async function planScaleBench(): Promise<BenchResult> {
     }
     notes.push(
       bucketKeyDisabled < 1
-        ? "The synthetic objects exist only in the inventory: SSE-KMS rows with a Bucket Key get a HeadObject each, which answers 404, so they are planned as gone (skipped) instead of compliant or updated. The HEADs are still made (by the sandbox, on the same cores) and timed."
+        ? "The synthetic objects exist only in the inventory: SSE-KMS rows with a Bucket Key get a HeadObject each, which answers 404, so they are skipped as sse-kms-key-unverified instead of found compliant or updated. The HEADs are still made (by the sandbox, on the same cores) and timed."
         : "No SSE-KMS object has a Bucket Key: the step makes no HeadObject.",
-      "Each step runs once, in its own process (step peak RSS: that process); sandbox peak RSS: VmRSS sampled every 100 ms while the phase ran (it holds the inventory's data files in memory).",
+      "Each engine's step runs in its own process (step peak RSS: that process); sandbox peak RSS: VmRSS sampled every 100 ms while the phase ran (it holds the inventory's data files in memory).",
       `'% of 900 s Lambda': the largest invocation's wall time over the 900 s a Lambda invocation may run; the step stops between data files after ${PLANNING_TIME_BUDGET_MS / 60_000} minutes and is called again, as the state machine does ('invocations').`,
     );
   } finally {
