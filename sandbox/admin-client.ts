@@ -1,8 +1,10 @@
+import { request as httpRequest } from "node:http";
 import type { z } from "zod";
 import type { FaultRuleInput, FaultRuleState } from "./faults/rules.ts";
 import type { CrashFault, CrashPoint } from "./lambda/crash-faults.ts";
 import type { AdminObjectVersion } from "./s3/admin.ts";
 import type { DeliveryResult } from "./s3/inventory.ts";
+import type { SyntheticInventoryRequest } from "./s3/inventory-synthetic.ts";
 import type { SeedObject, SeedResult } from "./s3/seed.ts";
 import type { TaskFault, taskFaultSchema } from "./s3control/task-faults.ts";
 
@@ -39,6 +41,14 @@ export class SandboxAdmin {
   /** Produces an S3 Inventory report now, per the bucket's inventory configuration, into its destination bucket. */
   deliverInventory(input: DeliverInventoryInput): Promise<DeliveryResult> {
     return this.request<DeliveryResult>("POST", "/_sandbox/s3/inventory/deliver", input);
+  }
+
+  /**
+   * Produces a synthetic S3 Inventory report of `rows` rows per the bucket's inventory configuration, of objects
+   * that exist only in the report (sandbox/S3.md): for measuring inventory readers at scale.
+   */
+  deliverSyntheticInventory(input: SyntheticInventoryRequest): Promise<DeliveryResult> {
+    return this.untimedPost<DeliveryResult>("/_sandbox/s3/inventory/synthetic", input);
   }
 
   /** Every version and delete marker, with the encryption and tags the sandbox holds for it. */
@@ -106,17 +116,51 @@ export class SandboxAdmin {
     await this.request("DELETE", `/_sandbox/lambda/faults${q}`);
   }
 
+  /**
+   * A POST that may take many minutes (a synthetic inventory of millions of rows): fetch gives up waiting for the
+   * response headers after 300 s (undici's headersTimeout), node:http does not.
+   */
+  private untimedPost<T>(path: string, body: unknown): Promise<T> {
+    const payload = JSON.stringify(body);
+    return new Promise<T>((resolve, reject) => {
+      const req = httpRequest(
+        new URL(path, this.endpoint),
+        {
+          method: "POST",
+          headers: { "content-type": "application/json", "content-length": Buffer.byteLength(payload) },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("error", reject);
+          res.on("end", () => {
+            try {
+              resolve(this.answer<T>(res.statusCode ?? 0, Buffer.concat(chunks).toString("utf8")));
+            } catch (err) {
+              reject(err);
+            }
+          });
+        },
+      );
+      req.on("error", reject);
+      req.end(payload);
+    });
+  }
+
   /** Any admin call, for services whose admin routes have no typed method here. */
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const res = await fetch(new URL(path, this.endpoint), {
       method,
       ...(body !== undefined ? { headers: { "content-type": "application/json" }, body: JSON.stringify(body) } : {}),
     });
-    const text = await res.text();
+    return this.answer<T>(res.status, await res.text());
+  }
+
+  private answer<T>(status: number, text: string): T {
     const parsed: unknown = text ? JSON.parse(text) : undefined;
-    if (!res.ok) {
+    if (status < 200 || status > 299) {
       const e = (parsed ?? {}) as { error?: string; message?: string };
-      throw new SandboxAdminError(e.error ?? "SandboxAdminError", res.status, e.message ?? text);
+      throw new SandboxAdminError(e.error ?? "SandboxAdminError", status, e.message ?? text);
     }
     return parsed as T;
   }

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { type SandboxRequest, type SandboxResponse, ServiceError, type ServiceHandler } from "../http.ts";
 import type { S3Context } from "./context.ts";
 import { deliverInventory } from "./inventory.ts";
+import { deliverSyntheticInventory } from "./inventory-synthetic.ts";
 import { seedObjects, seedRequestSchema } from "./seed.ts";
 import type { ObjectEncryption } from "./store.ts";
 
@@ -9,6 +10,24 @@ const deliverSchema = z.object({
   bucket: z.string(),
   configurationId: z.string(),
   maxRowsPerFile: z.number().int().positive().optional(),
+});
+
+const share = z.number().min(0).max(1);
+const syntheticSchema = deliverSchema.extend({
+  rows: z.number().int().nonnegative(),
+  seed: z.number().int().optional(),
+  mix: z
+    .object({
+      noncurrent: share,
+      deleteMarkers: share,
+      notSse: share,
+      sseS3: share,
+      sseKms: share,
+      bucketKeyDisabled: share,
+    })
+    .partial()
+    .strict()
+    .optional(),
 });
 
 /** One object version as the admin API reports it (GET /_sandbox/s3/versions). */
@@ -65,6 +84,11 @@ async function route(ctx: S3Context, req: SandboxRequest): Promise<SandboxRespon
         input.maxRowsPerFile,
       ),
     );
+  }
+  if (req.method === "POST" && path === "/inventory/synthetic") {
+    const input = syntheticSchema.parse(body(req));
+    const creation = await strictlyAfter(Math.max(Date.now(), ctx.store.lastWriteAt));
+    return json(200, await deliverSyntheticInventory(ctx.store, ctx.encryption, input, creation));
   }
   if (req.method === "GET" && path === "/versions") {
     return json(200, { versions: dumpVersions(ctx, req.query.get("bucket") ?? "", req.query.get("prefix") ?? "") });

@@ -12,26 +12,44 @@ import type { ObjectVersion, S3Bucket } from "./store.ts";
  */
 export function* inventoryRows(bucket: S3Bucket, config: InventoryConfiguration): Generator<string[]> {
   const prefix = config.filterPrefix ?? "";
-  const optional = OPTIONAL_FIELDS.filter((f) => config.optionalFields.includes(f));
+  const optional = optionalFieldsOf(config);
   for (const key of bucket.sortedKeys()) {
     if (!key.startsWith(prefix)) continue;
-    const versions = bucket.versionsOf(key);
-    if (config.includedObjectVersions === "Current") {
-      const latest = versions[0];
-      if (latest && !latest.isDeleteMarker) yield [bucket.name, key, ...optional.map((f) => field(latest, f))];
-      continue;
-    }
-    for (const [i, v] of versions.entries()) {
-      yield [
-        bucket.name,
-        key,
-        v.versionId === "null" ? "" : v.versionId,
-        String(i === 0),
-        String(v.isDeleteMarker),
-        ...optional.map((f) => (v.isDeleteMarker && f !== "LastModifiedDate" ? "" : field(v, f))),
-      ];
+    for (const [i, v] of bucket.versionsOf(key).entries()) {
+      const row = inventoryRow(bucket.name, v, i === 0, config, optional);
+      if (row) yield row;
+      if (config.includedObjectVersions === "Current") break;
     }
   }
+}
+
+/** The configuration's optional fields in AWS's fileSchema order (what inventoryRow takes). */
+export function optionalFieldsOf(config: InventoryConfiguration): InventoryOptionalField[] {
+  return OPTIONAL_FIELDS.filter((f) => config.optionalFields.includes(f));
+}
+
+/**
+ * One version's row, or undefined where the report leaves it out (a "Current" report lists only latest versions
+ * that are not delete markers). `optional` is optionalFieldsOf(config), computed once per report.
+ */
+export function inventoryRow(
+  bucketName: string,
+  v: ObjectVersion,
+  isLatest: boolean,
+  config: InventoryConfiguration,
+  optional: readonly InventoryOptionalField[],
+): string[] | undefined {
+  if (config.includedObjectVersions === "Current") {
+    return isLatest && !v.isDeleteMarker ? [bucketName, v.key, ...optional.map((f) => field(v, f))] : undefined;
+  }
+  return [
+    bucketName,
+    v.key,
+    v.versionId === "null" ? "" : v.versionId,
+    String(isLatest),
+    String(v.isDeleteMarker),
+    ...optional.map((f) => (v.isDeleteMarker && f !== "LastModifiedDate" ? "" : field(v, f))),
+  ];
 }
 
 function field(v: ObjectVersion, f: InventoryOptionalField): string {

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { gzipSync } from "node:zlib";
+import { once } from "node:events";
+import { createGzip } from "node:zlib";
 import { ServiceError } from "../http.ts";
 import { parseBoolean } from "../wire-values.ts";
 import type { EncryptionResolver } from "./encryption.ts";
@@ -142,6 +143,44 @@ export async function deliverInventory(
   requested: Date,
   maxRowsPerFile = DEFAULT_MAX_ROWS_PER_FILE,
 ): Promise<DeliveryResult> {
+  const delivery = openDelivery(store, encryption, sourceBucketName, configurationId, maxRowsPerFile);
+  // The rows are read, and the files made, before anything is written: the awaits below let other requests in.
+  const files: DataFile[] = [];
+  for (const rows of chunkRows(inventoryRows(delivery.source, delivery.config), maxRowsPerFile)) {
+    files.push(await delivery.makeDataFile(rows));
+  }
+  for (const f of files) delivery.writeDataFile(f);
+  return delivery.finish(requested);
+}
+
+/** A data file made but not yet written. */
+export interface DataFile {
+  body: Buffer;
+  rows: number;
+  key: string;
+}
+
+/**
+ * One report being delivered: its data files are made (makeDataFile) and written (writeDataFile) by the caller, in
+ * its own order; finish writes manifest.json, manifest.checksum and symlink.txt for the files written.
+ */
+export interface OpenDelivery {
+  source: S3Bucket;
+  config: InventoryConfiguration;
+  /** CSV files are compressed as `rows` are drawn, so only the compressed file is held; Parquet ones hold the rows. */
+  makeDataFile(rows: Iterable<string[]>): Promise<DataFile>;
+  writeDataFile(file: DataFile): void;
+  finish(requested: Date): DeliveryResult;
+}
+
+/** Checks the configuration and destination of a delivery, and returns what writes its files. */
+export function openDelivery(
+  store: S3Store,
+  encryption: EncryptionResolver,
+  sourceBucketName: string,
+  configurationId: string,
+  maxRowsPerFile: number,
+): OpenDelivery {
   const source = store.bucket(sourceBucketName);
   const config = source.inventory.get(configurationId);
   if (!config) throw s3Errors.noSuchConfiguration();
@@ -166,76 +205,102 @@ export async function deliverInventory(
   }
   const base = `${config.destination.prefix !== undefined ? `${config.destination.prefix}/` : ""}${source.name}/${config.id}`;
   const fileEncryption = reportEncryption(config, dest, encryption);
-
-  // The rows are read, and the files made, before anything is written: the awaits below let other requests in.
   const schema = fileSchema(config);
   const parquet = parquetColumns(schema);
-  const files: { body: Buffer; rows: number; key: string }[] = [];
-  for (const rows of chunkRows(inventoryRows(source, config), maxRowsPerFile)) {
-    const body =
-      format === "CSV"
-        ? gzipSync(
-            Buffer.from(
-              rows.map((r) => csvLine([r[0] ?? "", encodeInventoryKey(r[1] ?? ""), ...r.slice(2)])).join(""),
-              "utf8",
-            ),
-          )
-        : await parquetDataFile(rows, parquet);
-    files.push({
-      body,
-      rows: rows.length,
-      key: `${base}/data/${randomUUID()}.${format === "CSV" ? "csv.gz" : "parquet"}`,
-    });
-  }
-  const creation = nextFreeMinute(dest, base, requested);
   const dataFiles: DeliveryResult["dataFiles"] = [];
-  for (const f of files) {
-    writeReportObject(
-      store,
-      destName,
-      f.key,
-      f.body,
-      format === "CSV" ? "application/x-gzip" : "application/octet-stream",
-      fileEncryption,
-    );
-    dataFiles.push({ key: f.key, size: f.body.length, MD5checksum: md5Hex(f.body), rows: f.rows });
-  }
-
-  const manifest = {
-    sourceBucket: source.name,
-    destinationBucket: config.destination.bucketArn,
-    version: "2016-11-30",
-    creationTimestamp: String(creation.getTime()),
-    fileFormat: format,
-    fileSchema: format === "CSV" ? schema.join(", ") : parquetFileSchema(parquet),
-    files: dataFiles.map((f) => ({ key: f.key, size: f.size, MD5checksum: f.MD5checksum })),
-  };
-  const manifestBody = Buffer.from(JSON.stringify(manifest), "utf8");
-  const folder = `${base}/${folderTimestamp(creation)}`;
-  const manifestKey = `${folder}/manifest.json`;
-  const checksumKey = `${folder}/manifest.checksum`;
-  const symlinkKey = `${base}/hive/dt=${hiveTimestamp(creation)}/symlink.txt`;
-  writeReportObject(store, destName, manifestKey, manifestBody, "application/json", fileEncryption);
-  writeReportObject(
-    store,
-    destName,
-    checksumKey,
-    Buffer.from(md5Hex(manifestBody), "utf8"),
-    "text/plain",
-    fileEncryption,
-  );
-  const symlink = dataFiles.map((f) => `s3://${destName}/${f.key}\n`).join("");
-  writeReportObject(store, destName, symlinkKey, Buffer.from(symlink, "utf8"), "text/plain", fileEncryption);
+  const parquetOf = async (rows: string[][]) => ({ body: await parquetDataFile(rows, parquet), count: rows.length });
 
   return {
-    destinationBucket: destName,
-    manifestKey,
-    checksumKey,
-    symlinkKey,
-    creationTimestamp: manifest.creationTimestamp,
-    dataFiles,
-    rows: dataFiles.reduce((n, f) => n + f.rows, 0),
+    source,
+    config,
+    async makeDataFile(rows) {
+      const { body, count } = format === "CSV" ? await csvDataFile(rows) : await parquetOf([...rows]);
+      return {
+        body,
+        rows: count,
+        key: `${base}/data/${randomUUID()}.${format === "CSV" ? "csv.gz" : "parquet"}`,
+      };
+    },
+    writeDataFile(f) {
+      writeReportObject(
+        store,
+        destName,
+        f.key,
+        f.body,
+        format === "CSV" ? "application/x-gzip" : "application/octet-stream",
+        fileEncryption,
+      );
+      dataFiles.push({ key: f.key, size: f.body.length, MD5checksum: md5Hex(f.body), rows: f.rows });
+    },
+    finish(requested) {
+      const creation = nextFreeMinute(dest, base, requested);
+      const manifest = {
+        sourceBucket: source.name,
+        destinationBucket: config.destination.bucketArn,
+        version: "2016-11-30",
+        creationTimestamp: String(creation.getTime()),
+        fileFormat: format,
+        fileSchema: format === "CSV" ? schema.join(", ") : parquetFileSchema(parquet),
+        files: dataFiles.map((f) => ({ key: f.key, size: f.size, MD5checksum: f.MD5checksum })),
+      };
+      const manifestBody = Buffer.from(JSON.stringify(manifest), "utf8");
+      const folder = `${base}/${folderTimestamp(creation)}`;
+      const manifestKey = `${folder}/manifest.json`;
+      const checksumKey = `${folder}/manifest.checksum`;
+      const symlinkKey = `${base}/hive/dt=${hiveTimestamp(creation)}/symlink.txt`;
+      writeReportObject(store, destName, manifestKey, manifestBody, "application/json", fileEncryption);
+      writeReportObject(
+        store,
+        destName,
+        checksumKey,
+        Buffer.from(md5Hex(manifestBody), "utf8"),
+        "text/plain",
+        fileEncryption,
+      );
+      const symlink = dataFiles.map((f) => `s3://${destName}/${f.key}\n`).join("");
+      writeReportObject(store, destName, symlinkKey, Buffer.from(symlink, "utf8"), "text/plain", fileEncryption);
+      return {
+        destinationBucket: destName,
+        manifestKey,
+        checksumKey,
+        symlinkKey,
+        creationTimestamp: manifest.creationTimestamp,
+        dataFiles,
+        rows: dataFiles.reduce((n, f) => n + f.rows, 0),
+      };
+    },
   };
+}
+
+/** A CSV data file (gzippedCsv) in one buffer. */
+async function csvDataFile(rows: Iterable<string[]>): Promise<{ body: Buffer; count: number }> {
+  const out: Buffer[] = [];
+  const count = await gzippedCsv(rows, (chunk) => out.push(chunk));
+  return { body: Buffer.concat(out), count };
+}
+
+/**
+ * A CSV data file's bytes, handed to `onChunk` as they are compressed: gzip, no header, every field quoted, keys
+ * URL-encoded (rows as inventoryRows gives them). Text is made and compressed 64 KiB at a time, so a file of any
+ * length costs only its compressed bytes. Returns the row count.
+ */
+export async function gzippedCsv(rows: Iterable<string[]>, onChunk: (chunk: Buffer) => void): Promise<number> {
+  const gzip = createGzip();
+  gzip.on("data", onChunk);
+  const ended = once(gzip, "end");
+  let text = "";
+  let count = 0;
+  for (const r of rows) {
+    text += csvLine([r[0] ?? "", encodeInventoryKey(r[1] ?? ""), ...r.slice(2)]);
+    count += 1;
+    if (text.length >= 65_536) {
+      if (!gzip.write(text)) await once(gzip, "drain");
+      text = "";
+    }
+  }
+  gzip.end(text);
+  await ended;
+  return count;
 }
 
 /** Column names in fileSchema order: Bucket, Key, the version columns for "All", then the chosen optional fields. */
@@ -246,7 +311,7 @@ export function fileSchema(config: InventoryConfiguration): string[] {
 }
 
 function csvLine(fields: string[]): string {
-  return `${fields.map((f) => `"${f.replace(/"/g, '""')}"`).join(",")}\n`;
+  return `"${fields.map((f) => (f.includes('"') ? f.replace(/"/g, '""') : f)).join('","')}"\n`;
 }
 
 function chunkRows(rows: Iterable<string[]>, max: number): string[][][] {
