@@ -3,9 +3,9 @@ import { EngineUnavailableError } from "../../contract/errors.ts";
 import { formatBytes, formatCount } from "./format.ts";
 
 /**
- * Compressed inventory bytes the stream engine is trusted to read within one invocation of "Filter inventory and
- * write manifests" (900 s): about 40 million rows at the ~50 bytes a row real inventories compress to. README
- * "Known limits" gives the measured rates this is set well below.
+ * Compressed CSV inventory bytes up to which `auto` reads the inventory in the step: about 35 million rows at the
+ * ~61 bytes a row inventories compress to, a few 13-minute invocations at the rates README "Planning and verification
+ * at scale" gives. Above it, where Athena is deployed, Athena drops the noncurrent versions and unused columns first.
  */
 export const STREAM_AUTO_MAX_BYTES = 2 * 1024 ** 3;
 
@@ -24,7 +24,7 @@ export interface EngineFacts {
 
 /**
  * The engine a run uses and why. An engine asked for by name is used or refused (EngineUnavailableError naming the
- * others); `auto` streams an inventory one invocation reads comfortably and queries a larger one with Athena.
+ * others); `auto` streams an inventory of up to STREAM_AUTO_MAX_BYTES and queries a larger one with Athena first.
  * S3 Select is never chosen by `auto`: it is closed to accounts that have not used it (sandbox/ASSUMPTIONS.md).
  */
 export function chooseEngine(requested: FilterEngineChoice, facts: EngineFacts): PlanEngine {
@@ -51,18 +51,18 @@ export function chooseEngine(requested: FilterEngineChoice, facts: EngineFacts):
   if (facts.dataBytes <= STREAM_AUTO_MAX_BYTES) {
     return {
       name: "stream",
-      why: `auto: ${size}, within the ${formatBytes(STREAM_AUTO_MAX_BYTES)} one invocation reads`,
+      why: `auto: ${size}, up to the ${formatBytes(STREAM_AUTO_MAX_BYTES)} auto reads in the step`,
     };
   }
   if (facts.athenaDeployed) {
     return {
       name: "athena",
-      why: `auto: ${size}, over the ${formatBytes(STREAM_AUTO_MAX_BYTES)} one invocation reads, so Athena queries it`,
+      why: `auto: ${size}, over the ${formatBytes(STREAM_AUTO_MAX_BYTES)} auto reads in the step, so Athena queries it first`,
     };
   }
   return {
     name: "stream",
-    why: `auto: ${size}, over the ${formatBytes(STREAM_AUTO_MAX_BYTES)} one invocation reads, but this deployment has no Athena workgroup`,
+    why: `auto: ${size}, over the ${formatBytes(STREAM_AUTO_MAX_BYTES)} auto reads in the step, but this deployment has no Athena workgroup`,
   };
 }
 

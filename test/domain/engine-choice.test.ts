@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { EngineUnavailableError } from "../../contract/errors.ts";
-import { chooseEngine, others, STREAM_AUTO_MAX_BYTES } from "../../steps/domain/engine-choice.ts";
+import {
+  chooseEngine,
+  inventoryFormatProblem,
+  others,
+  STREAM_AUTO_MAX_BYTES,
+} from "../../steps/domain/engine-choice.ts";
 
 const facts = (dataBytes: number, athenaDeployed = true, fileFormat: "CSV" | "Parquet" | "ORC" = "CSV") => ({
   fileFormat,
@@ -25,21 +30,21 @@ describe("chooseEngine", () => {
     expect(chooseEngine("select", facts(1, false)).name).toBe("select");
   });
 
-  it("auto streams up to the limit one invocation reads, and queries with Athena above it", () => {
+  it("auto streams up to its limit, and queries with Athena above it", () => {
     expect(chooseEngine("auto", facts(STREAM_AUTO_MAX_BYTES))).toEqual({
       name: "stream",
-      why: "auto: 3 data file(s), 2.0 GiB compressed, within the 2.0 GiB one invocation reads",
+      why: "auto: 3 data file(s), 2.0 GiB compressed, up to the 2.0 GiB auto reads in the step",
     });
     expect(chooseEngine("auto", facts(STREAM_AUTO_MAX_BYTES + 1))).toEqual({
       name: "athena",
-      why: "auto: 3 data file(s), 2.0 GiB compressed, over the 2.0 GiB one invocation reads, so Athena queries it",
+      why: "auto: 3 data file(s), 2.0 GiB compressed, over the 2.0 GiB auto reads in the step, so Athena queries it first",
     });
   });
 
   it("auto streams a large inventory where no Athena is deployed, and says so", () => {
     expect(chooseEngine("auto", facts(STREAM_AUTO_MAX_BYTES + 1, false))).toEqual({
       name: "stream",
-      why: "auto: 3 data file(s), 2.0 GiB compressed, over the 2.0 GiB one invocation reads, but this deployment has no Athena workgroup",
+      why: "auto: 3 data file(s), 2.0 GiB compressed, over the 2.0 GiB auto reads in the step, but this deployment has no Athena workgroup",
     });
   });
 
@@ -61,5 +66,38 @@ describe("chooseEngine", () => {
   it("names the other engines", () => {
     expect(others("stream")).toBe('"select" or "athena"');
     expect(others("select")).toBe('"stream" or "athena"');
+  });
+
+  it("says exactly what to do where athena is asked for and not deployed", () => {
+    expect(() => chooseEngine("athena", facts(1, false))).toThrow(
+      new EngineUnavailableError("The athena engine was asked for, but this deployment has no Athena workgroup.", {
+        fix: 'Deploy rekey with its Athena workgroup and Glue database (infra/), or start the run with engine "stream" or "select".',
+      }),
+    );
+  });
+
+  it("says athena was asked for, not chosen, for a Parquet inventory named so", () => {
+    expect(chooseEngine("athena", facts(1024, true, "Parquet")).why).toBe(
+      "asked for in the run request (3 data file(s), 1.0 KiB compressed)",
+    );
+  });
+});
+
+describe("inventoryFormatProblem", () => {
+  it("has nothing against CSV, whatever the engine and deployment", () => {
+    for (const engine of ["auto", "stream", "select", "athena"] as const) {
+      expect(inventoryFormatProblem("CSV", engine, false)).toBeUndefined();
+    }
+    expect(inventoryFormatProblem("Parquet", "auto", true)).toBeUndefined();
+    expect(inventoryFormatProblem("ORC", "athena", true)).toBeUndefined();
+  });
+
+  it("names a format S3 Inventory does not write, or none", () => {
+    expect(inventoryFormatProblem("JSON", "auto", true)).toBe(
+      "its format is JSON, and S3 Inventory writes CSV, Parquet or ORC",
+    );
+    expect(inventoryFormatProblem(undefined, "auto", true)).toBe(
+      "its format is unset, and S3 Inventory writes CSV, Parquet or ORC",
+    );
   });
 });

@@ -237,11 +237,11 @@ describe("filter engines", () => {
     );
   }, 120_000);
 
-  it("auto streams an inventory one invocation reads, and says why", async () => {
+  it("auto streams a small inventory in the step, and says why", async () => {
     const planned = await plan("auto", "engines-plan-auto");
     expect(planned.engine?.name).toBe("stream");
     expect(planned.engine?.why).toMatch(
-      /^auto: \d+ data file\(s\), .* compressed, within the 2\.0 GiB one invocation reads$/,
+      /^auto: \d+ data file\(s\), .* compressed, up to the 2\.0 GiB auto reads in the step$/,
     );
   }, 120_000);
 
