@@ -157,3 +157,142 @@ describe("Athena", () => {
     expect(inventoryTableDdl(inventoryTable("rekey", "dest", MANIFEST, ALL_VERSIONS, "ORC"))).toContain("OrcSerde");
   });
 });
+
+describe("exact texts", () => {
+  const EVERY_COLUMN = [
+    "Bucket",
+    "Key",
+    "VersionId",
+    "IsLatest",
+    "IsDeleteMarker",
+    "Size",
+    "LastModifiedDate",
+    "ETag",
+    "StorageClass",
+    "IsMultipartUploaded",
+    "ReplicationStatus",
+    "EncryptionStatus",
+    "ObjectLockRetainUntilDate",
+    "ObjectLockMode",
+    "ObjectLockLegalHoldStatus",
+    "IntelligentTieringAccessTier",
+    "BucketKeyStatus",
+    "ChecksumAlgorithm",
+    "ObjectAccessControlList",
+  ];
+
+  it("returns exactly the thirteen columns planning reads", () => {
+    expect(planColumns(EVERY_COLUMN)).toEqual([
+      "Bucket",
+      "Key",
+      "VersionId",
+      "Size",
+      "LastModifiedDate",
+      "ETag",
+      "StorageClass",
+      "EncryptionStatus",
+      "ObjectLockRetainUntilDate",
+      "ObjectLockMode",
+      "ObjectLockLegalHoldStatus",
+      "IntelligentTieringAccessTier",
+      "BucketKeyStatus",
+    ]);
+  });
+
+  it("writes AWS's Parquet DDL, column for column", () => {
+    const table = inventoryTable("db", "dest", "p/src/c/2026-01-02T03-04Z/manifest.json", EVERY_COLUMN, "Parquet");
+    expect(inventoryTableDdl(table)).toBe(
+      [
+        `CREATE EXTERNAL TABLE IF NOT EXISTS \`db\`.\`${table.name}\` (`,
+        "  `bucket` string,",
+        "  `key` string,",
+        "  `version_id` string,",
+        "  `is_latest` boolean,",
+        "  `is_delete_marker` boolean,",
+        "  `size` bigint,",
+        "  `last_modified_date` bigint,",
+        "  `e_tag` string,",
+        "  `storage_class` string,",
+        "  `is_multipart_uploaded` boolean,",
+        "  `replication_status` string,",
+        "  `encryption_status` string,",
+        "  `object_lock_retain_until_date` bigint,",
+        "  `object_lock_mode` string,",
+        "  `object_lock_legal_hold_status` string,",
+        "  `intelligent_tiering_access_tier` string,",
+        "  `bucket_key_status` string,",
+        "  `checksum_algorithm` string,",
+        "  `object_access_control_list` string",
+        ")",
+        "PARTITIONED BY (`dt` string)",
+        "ROW FORMAT SERDE 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe'",
+        "STORED AS INPUTFORMAT 'org.apache.hadoop.hive.ql.io.SymlinkTextInputFormat'",
+        "OUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat'",
+        "LOCATION 's3://dest/p/src/c/hive/'",
+        "TBLPROPERTIES (",
+        "  'projection.enabled' = 'true',",
+        "  'projection.dt.type' = 'date',",
+        "  'projection.dt.format' = 'yyyy-MM-dd-HH-mm',",
+        "  'projection.dt.range' = '2022-01-01-00-00,NOW',",
+        "  'projection.dt.interval' = '1',",
+        "  'projection.dt.interval.unit' = 'HOURS'",
+        ")",
+      ].join("\n"),
+    );
+    expect(table.dt).toBe("2026-01-02-03-04");
+    expect(inventoryTableDdl({ ...table, format: "CSV" })).toContain(
+      "  `is_latest` string,\n  `is_delete_marker` string,\n  `size` string,\n  `last_modified_date` string,",
+    );
+    expect(inventoryTableDdl({ ...table, format: "CSV" })).toContain(
+      "ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.OpenCSVSerde'",
+    );
+    expect(inventoryTableDdl({ ...table, format: "ORC" })).toContain(
+      "ROW FORMAT SERDE 'org.apache.hadoop.hive.ql.io.orc.OrcSerde'",
+    );
+  });
+
+  it("puts a delivery at the bucket's root on a hive/ folder at the root", () => {
+    expect(inventoryTable("db", "dest", "2026-01-02T03-04Z/manifest.json", ["Bucket", "Key"]).location).toBe(
+      "s3://dest/hive/",
+    );
+  });
+
+  it("names the problem and the fix of a manifest outside a delivery folder", () => {
+    expect(() => inventoryTable("db", "dest", "x/2026-01-02/manifest.json", ["Bucket", "Key"])).toThrow(
+      new InventoryFormatError("the manifest is not in an S3 Inventory delivery folder (…/YYYY-MM-DDTHH-MMZ/).", {
+        file: "x/2026-01-02/manifest.json",
+        fix: "The athena engine reads S3 Inventory deliveries only; run with engine stream for other manifests.",
+      }),
+    );
+  });
+
+  it("names the problem and the fix of a count it cannot read, and of broken flags", () => {
+    expect(() => notCurrentFromCounts(["1", "2.5", "0", "0", "0"], "q")).toThrow(
+      new InventoryFormatError('the count of versions that are not current reads "1,2.5,0,0,0".', {
+        file: "q",
+        fix: "This is a bug in how rekey reads the engine's answer; run with engine stream and report it.",
+      }),
+    );
+    expect(() => notCurrentFromCounts(["0", "0", "0", "0", "1"], "q")).toThrow(
+      new InventoryFormatError("1 row(s) have an IsLatest or IsDeleteMarker that is neither true nor false.", {
+        file: "q",
+        fix: "The data files do not match their manifest.json or are corrupt; wait for the next inventory delivery.",
+      }),
+    );
+    expect(notCurrentFromCounts([undefined, undefined, "0", "0", "0"], "q")).toEqual({ byReason: {} });
+  });
+
+  it("asks S3 Select for current versions of an inventory with only one of the flags", () => {
+    expect(selectCurrentRowsSql(["Bucket", "Key", "IsLatest"])).toBe(
+      "SELECT s._1, s._2 FROM S3Object s WHERE LOWER(s._3) = 'true'",
+    );
+    expect(selectCurrentRowsSql(["Bucket", "Key", "IsDeleteMarker"])).toBe(
+      "SELECT s._1, s._2 FROM S3Object s WHERE LOWER(s._3) = 'false'",
+    );
+    expect(selectNotCurrentSql(["Bucket", "Key", "IsLatest"])).toBe(
+      "SELECT SUM(CASE WHEN FALSE THEN 1 ELSE 0 END), SUM(CASE WHEN FALSE THEN 0 ELSE 0 END), " +
+        "SUM(CASE WHEN TRUE AND LOWER(s._3) = 'false' THEN 1 ELSE 0 END), SUM(CASE WHEN TRUE AND LOWER(s._3) = 'false' THEN 0 ELSE 0 END), " +
+        "SUM(CASE WHEN LOWER(s._3) NOT IN ('true', 'false') THEN 1 ELSE 0 END) FROM S3Object s",
+    );
+  });
+});
