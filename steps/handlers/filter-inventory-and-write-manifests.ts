@@ -53,12 +53,10 @@ export const writeManifests = defineStep({
       key: string;
       createdAt: Date;
       engine?: PlanEngine;
-      /** Data files the source has (0 for generated lists, read in one invocation). */
-      files: number;
       /**
-       * Reads the candidates into the writer from data file `from`, stopping between files once `stopAfter` says so
-       * (asked once at the end of each file):
-       * where it stopped (undefined: at the end), and what planning's own queries scanned, where an engine says.
+       * Reads the candidates into the writer from file `from` (asking `stopAfter` at the end of each file whether to
+       * stop there); says where it stopped, if it did, and what Athena unloaded and scanned. Generated lists are read
+       * in one invocation.
        */
       read: (
         writer: ResumingWriter,
@@ -72,7 +70,6 @@ export const writeManifests = defineStep({
       source = {
         key: `${run.runPrefix}candidates/`,
         createdAt: deps.now(),
-        files: 0,
         read: async (writer) => {
           await readCandidateLists(run, inventory, deps, writer);
           return {};
@@ -100,7 +97,6 @@ export const writeManifests = defineStep({
         key: manifestKey,
         createdAt: manifest.creationTimestamp,
         engine,
-        files: manifest.files.length,
         read: (writer, planPrefix, from, stopAfter, saved) =>
           readInventory(
             run,
