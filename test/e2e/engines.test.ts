@@ -1,9 +1,8 @@
-import { GetExecutionHistoryCommand, type HistoryEvent, UpdateStateMachineCommand } from "@aws-sdk/client-sfn";
+import { GetExecutionHistoryCommand, type HistoryEvent } from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FilterEngine } from "../../contract/engines.ts";
 import { type RunReport, runReportSchema } from "../../contract/final-report.ts";
 import { StateNames } from "../../contract/states.ts";
-import { sandboxFunctionArns } from "../../local/deploy.ts";
 import { executionArnOf } from "../../local/executions.ts";
 import { type RekeyClients, rekeyClients } from "../../local/sandbox-clients.ts";
 import { rekeyDeployment } from "../../local/sandbox-run.ts";
@@ -11,8 +10,7 @@ import { type MixedBucket, seedMixedBucket } from "../../local/scenarios/mixed-b
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
 import { getText } from "../../steps/aws/s3-io.ts";
-import { rekeyDefinition, substitute } from "../../workflow/definition.ts";
-import { finalReport, runOnScenario } from "../support/run-scenario.ts";
+import { finalReport, runOnScenario, setTimeBudget } from "../support/run-scenario.ts";
 
 /**
  * The same bucket, seeded three times, re-encrypted end to end by the deployed state machine with each filter engine
@@ -53,17 +51,8 @@ describe("every filter engine re-encrypts a bucket to the same report", () => {
     // The same again with the stream engine, planning one data file per invocation (the definition's budget set to
     // 0 through the Step Functions API); its second invocation crashes after saving its progress, its fourth before
     // starting: the state's Retry runs each again from the progress saved last.
+    await setTimeBudget(sandbox, StateNames.writeManifests, 0);
     const deployment = await rekeyDeployment(sandbox);
-    const definition = rekeyDefinition() as { States: Record<string, { Parameters?: Record<string, unknown> }> };
-    const filter = definition.States[StateNames.writeManifests]?.Parameters;
-    if (!filter) throw new Error("Filter inventory and write manifests has no Parameters");
-    filter.timeBudgetMs = 0;
-    await clients.sfn.send(
-      new UpdateStateMachineCommand({
-        stateMachineArn: deployment.stateMachineArn,
-        definition: substitute(JSON.stringify(definition), sandboxFunctionArns(sandbox.identity)),
-      }),
-    );
     const scenario = await seedMixedBucket(clients, admin, {
       bucket: "engines-loop",
       workBucket: "engines-work",

@@ -2,14 +2,13 @@ import {
   GetExecutionHistoryCommand,
   type GetExecutionHistoryCommandOutput,
   type HistoryEvent,
-  UpdateStateMachineCommand,
 } from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runReportSchema } from "../../contract/final-report.ts";
 import { type RunContext, runKeys } from "../../contract/run-context.ts";
 import { StateNames } from "../../contract/states.ts";
 import { VerificationFileSchema } from "../../contract/verification.ts";
-import { sandboxBatchRoleArn, sandboxFunctionArns } from "../../local/deploy.ts";
+import { sandboxBatchRoleArn } from "../../local/deploy.ts";
 import { type ExecutionResult, executionArnOf } from "../../local/executions.ts";
 import type { RekeyClients } from "../../local/sandbox-clients.ts";
 import { rekeyDeployment } from "../../local/sandbox-run.ts";
@@ -20,8 +19,7 @@ import { RunTally } from "../../steps/domain/tally.ts";
 import { verifyResults } from "../../steps/handlers/verify-results.ts";
 import { invokeStep } from "../../steps/runtime/invoke.ts";
 import { silentLogger } from "../../steps/runtime/log.ts";
-import { rekeyDefinition, substitute } from "../../workflow/definition.ts";
-import { runOnScenario, sandboxWithScenario } from "../support/run-scenario.ts";
+import { runOnScenario, sandboxWithScenario, setTimeBudget } from "../support/run-scenario.ts";
 
 /**
  * "Verify results" loops through "Are the results verified?" in the deployed state machine: here its time budget is
@@ -44,17 +42,8 @@ describe("a run whose verification takes several invocations", () => {
       workBucket: "verify-loop-work",
       objects: 30,
     }));
+    await setTimeBudget(sandbox, StateNames.verifyResults, 0);
     const deployment = await rekeyDeployment(sandbox);
-    const definition = rekeyDefinition() as { States: Record<string, { Parameters?: Record<string, unknown> }> };
-    const verify = definition.States[StateNames.verifyResults]?.Parameters;
-    if (!verify) throw new Error("Verify results has no Parameters");
-    verify.timeBudgetMs = 0;
-    await clients.sfn.send(
-      new UpdateStateMachineCommand({
-        stateMachineArn: deployment.stateMachineArn,
-        definition: substitute(JSON.stringify(definition), sandboxFunctionArns(sandbox.identity)),
-      }),
-    );
     const denied = scenario.keys.find((k) => k.expectation === "reencrypt")?.key ?? "";
     await admin.setBatchTaskFaults([{ key: denied, httpStatus: 403, errorCode: "AccessDenied", message: "Denied" }]);
     // The third invocation crashes after it saved its progress (its answer lost), the fifth before it starts: the

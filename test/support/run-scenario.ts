@@ -1,12 +1,15 @@
+import { UpdateStateMachineCommand } from "@aws-sdk/client-sfn";
 import type { FilterEngineChoice } from "../../contract/engines.ts";
 import type { FinalReportOutput } from "../../contract/final-report.ts";
-import { StateNames } from "../../contract/states.ts";
+import { StateNames, type TaskStateName } from "../../contract/states.ts";
+import { sandboxFunctionArns } from "../../local/deploy.ts";
 import type { ExecutionResult, StateEvent } from "../../local/executions.ts";
 import { type RekeyClients, rekeyClients } from "../../local/sandbox-clients.ts";
-import { startSandboxExecution } from "../../local/sandbox-run.ts";
+import { rekeyDeployment, startSandboxExecution } from "../../local/sandbox-run.ts";
 import { type MixedBucket, seedMixedBucket } from "../../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
+import { rekeyDefinition, substitute } from "../../workflow/definition.ts";
 
 /** What an end-to-end test starts from: a sandbox, rekey's clients for it, its admin API and the seeded mixed bucket. */
 export async function sandboxWithScenario(
@@ -73,4 +76,23 @@ export async function runOnScenario(params: {
 export function finalReport(result: ExecutionResult): FinalReportOutput {
   if (result.status !== "SUCCEEDED") throw new Error(`run ended ${JSON.stringify(result)}`);
   return result.output as FinalReportOutput;
+}
+
+/**
+ * Redeploys the sandbox's state machine with one Task state's time budget changed (the loops of "Filter inventory and
+ * write manifests" and "Verify results"), through the Step Functions API as an operator could. Executions started
+ * before keep the definition they started with.
+ */
+export async function setTimeBudget(sandbox: Sandbox, state: TaskStateName, timeBudgetMs: number): Promise<void> {
+  const deployment = await rekeyDeployment(sandbox);
+  const definition = rekeyDefinition() as { States: Record<string, { Parameters?: Record<string, unknown> }> };
+  const parameters = definition.States[state]?.Parameters;
+  if (!parameters || !("timeBudgetMs" in parameters)) throw new Error(`${state} takes no timeBudgetMs`);
+  parameters.timeBudgetMs = timeBudgetMs;
+  await rekeyClients(sandbox).sfn.send(
+    new UpdateStateMachineCommand({
+      stateMachineArn: deployment.stateMachineArn,
+      definition: substitute(JSON.stringify(definition), sandboxFunctionArns(sandbox.identity)),
+    }),
+  );
 }
