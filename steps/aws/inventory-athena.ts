@@ -29,9 +29,15 @@ import { getText } from "./s3-io.ts";
  * the plan and the statement, so a retried step finds the queries it started instead of paying for them again.
  */
 
+/** One file an UNLOAD wrote. */
+export interface UnloadedFile {
+  bucket: string;
+  key: string;
+}
+
 /** The delivery's current rows as files to read in order, its other versions counted, and what the queries scanned. */
 export interface AthenaInventory {
-  files: { bucket: string; key: string }[];
+  files: UnloadedFile[];
   notCurrent: NotCurrentCounts;
   /** What each query scanned (the DDL scans nothing and is not billed). */
   scannedBytes: number[];

@@ -6,7 +6,7 @@ import { type InventoryRow, inventoryRowBatches } from "../domain/inventory.ts";
 import type { InventoryManifest } from "../domain/inventory-manifest.ts";
 import { inventoryTable, type NotCurrentCounts, planColumns } from "../domain/inventory-queries.ts";
 import type { StepDeps } from "../runtime/step.ts";
-import { queryInventory } from "./inventory-athena.ts";
+import { queryInventory, type UnloadedFile } from "./inventory-athena.ts";
 import { selectDataFiles } from "./inventory-select.ts";
 import { getStream, getStreamWithMd5 } from "./s3-io.ts";
 
@@ -22,11 +22,6 @@ export type InventoryChunk =
   | { kind: "read"; source: string; nextFile: number; files: number }
   /** Athena unloaded the current versions into these files (read next, and saved with a plan's progress). */
   | { kind: "unloaded"; files: UnloadedFile[]; scannedBytes: number[] };
-
-export interface UnloadedFile {
-  bucket: string;
-  key: string;
-}
 
 export async function* readDelivery(
   engine: PlanEngine,
