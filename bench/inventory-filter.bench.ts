@@ -15,8 +15,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InvalidInputError, InvariantViolatedError } from "../contract/errors.ts";
-import { completedPlan } from "../contract/plan.ts";
-import { RunOptionsSchema } from "../contract/run-context.ts";
+import { planKeys, RunOptionsSchema } from "../contract/run-context.ts";
+import { type PlanSource, SliceSummarySchema } from "../steps/aws/plan-slices.ts";
 import { classifyInventoryRow } from "../steps/domain/classify.ts";
 import { inventoryRowBatches } from "../steps/domain/inventory.ts";
 import { writeManifests } from "../steps/handlers/filter-inventory-and-write-manifests.ts";
@@ -76,49 +76,68 @@ async function realStep(input: PhaseInput): Promise<string> {
     fileSchema: COLUMNS.join(", "),
     files: [{ key: dataKey, size: input.bytes, MD5checksum: input.md5 }],
   };
+  const texts = new Map([[manifestKey, JSON.stringify(manifest)]]);
   const { s3, s3control, stats } = stubClients({
     region: REGION,
-    texts: new Map([[manifestKey, JSON.stringify(manifest)]]),
+    texts,
     files: new Map([[dataKey, input.file]]),
     headLatencyMs: input.headMs,
     // Half the objects HeadObject is asked about are under the target key (compliant), half under another key.
     keyOf: (key) => (key.charCodeAt(key.length - 9) % 2 === 0 ? TARGET_KEY : OTHER_KEY),
   });
   const unused = new Proxy({}, { get: () => () => Promise.reject(new Error("not used by the filter step")) });
-  const plan = completedPlan(
-    await writeManifests.run(
-      {
-        run: {
-          runId: "bench",
-          executionId: `arn:aws:states:${REGION}:111122223333:execution:rekey:bench`,
-          bucket: BENCH_BUCKET,
-          kmsKeyArn: TARGET_KEY,
-          region: REGION,
-          accountId: "111122223333",
-          workBucket: "work-bucket",
-          source: "inventory",
-          runPrefix: `runs/${BENCH_BUCKET}/bench/`,
-          startedAt: new Date().toISOString(),
-          options: RunOptionsSchema.parse({}),
-        },
-        inventory: { found: true, bucket: "inventory-destination", manifestKey, creationTimestamp: "1767225600000" },
+  // One slice of every data file, read by the stream engine, as "Slice the inventory" would record it.
+  const planPrefix = `plans/${BENCH_BUCKET}/bench/`;
+  const keys = planKeys(planPrefix);
+  const source: PlanSource = {
+    key: manifestKey,
+    createdAt: new Date(1767225600000).toISOString(),
+    engine: { name: "stream", why: "bench" },
+  };
+  texts.set(keys.delivery, JSON.stringify(source));
+  await writeManifests.run(
+    {
+      run: {
+        runId: "bench",
+        executionId: `arn:aws:states:${REGION}:111122223333:execution:rekey:bench`,
+        bucket: BENCH_BUCKET,
+        kmsKeyArn: TARGET_KEY,
+        region: REGION,
+        accountId: "111122223333",
+        workBucket: "work-bucket",
+        source: "inventory",
+        runPrefix: `runs/${BENCH_BUCKET}/bench/`,
+        startedAt: new Date().toISOString(),
+        options: RunOptionsSchema.parse({}),
       },
-      {
-        clients: {
-          s3,
-          s3control,
-          sts: unused as never,
-          kms: unused as never,
-          sfn: unused as never,
-          athena: unused as never,
-        },
-        config: { batchRoleArn: "arn:aws:iam::111122223333:role/rekey-batch" },
-        log: silentLogger,
-        now: () => new Date(),
+      inventory: { found: true, bucket: "inventory-destination", manifestKey, creationTimestamp: "1767225600000" },
+      slicing: {
+        stored: false,
+        planPrefix,
+        itemsKey: keys.sliceItems,
+        resultsPrefix: keys.sliceResults,
+        slices: 1,
+        files: 1,
       },
-    ),
+      slice: { index: 0, from: 0, to: 1 },
+    },
+    {
+      clients: {
+        s3,
+        s3control,
+        sts: unused as never,
+        kms: unused as never,
+        sfn: unused as never,
+        athena: unused as never,
+      },
+      config: { batchRoleArn: "arn:aws:iam::111122223333:role/rekey-batch" },
+      log: silentLogger,
+      now: () => new Date(),
+    },
   );
-  const planned = plan.manifests.reduce((n, m) => n + m.objects, 0);
+  const summary = SliceSummarySchema.parse(JSON.parse(texts.get(keys.slice(0).plan) ?? "{}"));
+  const { copyPlanned, updatePlanned } = summary.tally;
+  const planned = Object.values(copyPlanned).reduce((n, c) => n + (c?.count ?? 0), updatePlanned.count);
   const detail = [
     `${planned.toLocaleString("en-US")} in manifests`,
     `${stats.heads.toLocaleString("en-US")} HEADs, at most ${stats.maxHeadsInFlight} in flight`,

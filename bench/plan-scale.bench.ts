@@ -19,11 +19,11 @@ import { CreateBucketCommand, GetObjectCommand, PutBucketInventoryConfigurationC
 import { FILTER_ENGINES, type FilterEngine } from "../contract/engines.ts";
 import { InvalidInputError } from "../contract/errors.ts";
 import { type RunContext, RunOptionsSchema } from "../contract/run-context.ts";
+import { planInProcess } from "../local/plan-in-process.ts";
 import { rekeyClients } from "../local/sandbox-clients.ts";
 import { SandboxAdmin } from "../sandbox/admin-client.ts";
 import type { SandboxIdentity } from "../sandbox/config.ts";
 import type { DeliveryResult } from "../sandbox/s3/inventory.ts";
-import { writeManifests } from "../steps/handlers/filter-inventory-and-write-manifests.ts";
 import { silentLogger } from "../steps/runtime/log.ts";
 import type { AthenaConfig } from "../steps/runtime/step.ts";
 import { PLANNING_TIME_BUDGET_MS } from "../workflow/definition.ts";
@@ -95,32 +95,36 @@ async function stepPhase(engine: FilterEngine, input: PhaseInput): Promise<{ det
     startedAt: new Date().toISOString(),
     options: RunOptionsSchema.parse({}),
   };
-  // As the state machine does: the step stops between data files at its time budget and is called again.
+  // As the state machine does (one slice after the other): each slice's step stops between data files at its time
+  // budget and is called again. Each invocation's time is measured, the first with "Slice the inventory" before it
+  // and the last entry is "Combine the plan".
   const invocations: number[] = [];
-  let result: Awaited<ReturnType<typeof writeManifests.run>>;
-  do {
-    const started = performance.now();
-    result = await writeManifests.run(
-      {
-        run,
-        inventory: {
-          found: true,
-          bucket: input.delivery.destinationBucket,
-          manifestKey: input.delivery.manifestKey,
-          creationTimestamp: input.delivery.creationTimestamp,
-        },
-        timeBudgetMs: PLANNING_TIME_BUDGET_MS,
+  let started = performance.now();
+  const { plan } = await planInProcess(
+    {
+      run,
+      inventory: {
+        found: true,
+        bucket: input.delivery.destinationBucket,
+        manifestKey: input.delivery.manifestKey,
+        creationTimestamp: input.delivery.creationTimestamp,
       },
-      {
-        clients,
-        config: { batchRoleArn: `arn:aws:iam::${accountId}:role/rekey-batch`, athena: ATHENA },
-        log: silentLogger,
-        now: () => new Date(),
+    },
+    {
+      clients,
+      config: { batchRoleArn: `arn:aws:iam::${accountId}:role/rekey-batch`, athena: ATHENA },
+      log: silentLogger,
+      now: () => new Date(),
+    },
+    {
+      timeBudgetMs: PLANNING_TIME_BUDGET_MS,
+      onInvocation: () => {
+        invocations.push((performance.now() - started) / 1000);
+        started = performance.now();
       },
-    );
-    invocations.push((performance.now() - started) / 1000);
-  } while ("planning" in result);
-  const plan = result;
+    },
+  );
+  invocations.push((performance.now() - started) / 1000);
   const planned = plan.manifests.reduce((n, m) => n + m.objects, 0);
   const stored = await clients.s3.send(new GetObjectCommand({ Bucket: run.workBucket, Key: plan.planKey }));
   const tally = JSON.parse((await stored.Body?.transformToString()) ?? "{}").tally as {

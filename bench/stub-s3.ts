@@ -3,7 +3,7 @@
  * benchmark: real SDK clients whose commands are answered by a middleware at the start of the stack, so the step's
  * own code (command objects, parsing, HeadObject calls, uploads) runs as it does in Lambda, minus the network.
  * HeadObject answers after `headLatencyMs`, as S3 would from inside its region; GetObject serves the inventory from
- * local files; uploads are accepted and counted.
+ * local files; uploads are accepted and counted (text written with PutObject is kept, to be read back).
  */
 import { createReadStream } from "node:fs";
 import { Readable } from "node:stream";
@@ -21,7 +21,7 @@ export interface StubStats {
 
 interface StubOptions {
   region: string;
-  /** Keys served as text (manifest.json). */
+  /** Keys served as text (manifest.json); a PutObject of a string body stores it here too (the slice summary). */
   texts: Map<string, string>;
   /** Keys served from a local file (data files). */
   files: Map<string, string>;
@@ -73,6 +73,7 @@ export function stubClients(options: StubOptions): { s3: S3Client; s3control: S3
         const bytes = body instanceof Uint8Array ? body.length : typeof body === "string" ? Buffer.byteLength(body) : 0;
         stats.uploadedBytes += bytes;
         stats.uploads += command === "PutObjectCommand" ? 1 : 0;
+        if (command === "PutObjectCommand" && typeof body === "string") options.texts.set(key, body);
         return { ETag: `"${bytes.toString(16)}"` };
       }
       case "CreateMultipartUploadCommand":

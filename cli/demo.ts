@@ -2,7 +2,7 @@ import type { CopyJobsProgress } from "../contract/copy-jobs.ts";
 import type { FilterEngineChoice } from "../contract/engines.ts";
 import type { FinalReportOutput } from "../contract/final-report.ts";
 import type { LargeObjectCopyResult } from "../contract/large-objects.ts";
-import type { Plan } from "../contract/plan.ts";
+import type { Plan, Slicing } from "../contract/plan.ts";
 import { StateNames } from "../contract/states.ts";
 import { rekeyClients } from "../local/sandbox-clients.ts";
 import { rekeyDeployment, startSandboxExecution } from "../local/sandbox-run.ts";
@@ -85,7 +85,18 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
             )
             .catch((err: Error) => out.line(`         sandbox: inventory delivery failed: ${err.message}`));
         }
-        if (event.type === "StateExited" && event.state.name === StateNames.writeManifests) {
+        if (event.type === "StateExited" && event.state.name === StateNames.sliceInventory) {
+          const slicing = (event.state.output as { slicing?: Slicing }).slicing;
+          if (slicing && !slicing.stored) {
+            out.line(
+              `         ${formatCount(slicing.files)} file(s) in ${formatCount(slicing.slices)} slice(s), planned in parallel`,
+            );
+          }
+        }
+        if (
+          event.type === "StateExited" &&
+          (event.state.name === StateNames.combinePlan || event.state.name === StateNames.useStoredPlan)
+        ) {
           const plan = (event.state.output as { plan?: Plan }).plan;
           if (plan?.engine) out.line(`         engine: ${plan.engine.name} (${plan.engine.why})`);
           for (const m of plan?.manifests ?? [])

@@ -37,7 +37,13 @@ export const STATE_MEANINGS: Record<string, string> = {
     "looking for an S3 Inventory delivered after default encryption was enforced (or, without one, for the manifest generator's lists)",
   [StateNames.waitForInventory]:
     "waiting for S3 to deliver an inventory (the first one can take up to 48 hours), or for Batch Operations to list the bucket",
-  [StateNames.writeManifests]: "reading the inventory (or the generated lists) and writing the plan and its manifests",
+  [StateNames.sliceInventory]:
+    "choosing how to read the inventory and cutting it into slices (the athena engine's queries run here)",
+  [StateNames.isPlanStored]: "planning",
+  [StateNames.useStoredPlan]: "reusing the plan an earlier run made of this inventory",
+  [StateNames.planSlices]:
+    "reading the inventory (or the generated lists) slice by slice, in parallel child executions, and writing each slice's part of the manifests",
+  [StateNames.combinePlan]: "joining the slices' parts into the manifests and writing the plan",
   [StateNames.anythingToCopy]: "planning",
   [StateNames.noCopyJobs]: "nothing to copy",
   [StateNames.createCopyJobs]: "creating the Batch Operations copy jobs",
@@ -53,7 +59,6 @@ export const STATE_MEANINGS: Record<string, string> = {
   [StateNames.copyLargeObjects]:
     "copying what Batch Operations cannot take: objects over 5 GiB part by part, long keys with CopyObject (each call runs up to 13 minutes)",
   [StateNames.areLargeObjectsDone]: "copying what Batch Operations cannot take",
-  [StateNames.isPlanComplete]: "filtering the inventory and writing the manifests",
   [StateNames.verifyResults]: "reading the completion reports and checking objects",
   [StateNames.areResultsVerified]: "reading the completion reports and checking objects",
   [StateNames.lookForNonCompliantObjects]:
@@ -162,7 +167,9 @@ export async function readRun(clients: AwsClients, executionArn: string): Promis
     if (exited?.name) {
       const state = parseJson(exited.output) as Record<string, unknown> | undefined;
       if (exited.name === StateNames.createCopyJobs) view.jobs ??= state?.jobs as Jobs | undefined;
-      if (exited.name === StateNames.writeManifests) view.plan ??= state?.plan as Plan | undefined;
+      if (exited.name === StateNames.combinePlan || exited.name === StateNames.useStoredPlan) {
+        view.plan ??= state?.plan as Plan | undefined;
+      }
       if (exited.name === StateNames.checkCopyJobs) view.progress ??= state?.progress as CopyJobsProgress | undefined;
       if (exited.name === StateNames.copyLargeObjects) {
         view.largeCopy ??= state?.largeCopy as LargeObjectCopyResult | undefined;

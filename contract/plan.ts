@@ -72,24 +72,54 @@ export const PlanSchema = z.object({
 export type Plan = z.infer<typeof PlanSchema>;
 
 /**
- * What "Filter inventory and write manifests" returns when it stopped at its time budget with data files left: it
- * saved its progress in the work bucket, and the state machine calls it again (the Choice after it looks for
- * `planning`). A plan taking N invocations adds about 4N events to the history.
+ * A contiguous run of the delivery's files, planned by one child execution of "Plan each slice": data files
+ * `from` to `to` (exclusive) of the inventory manifest, or of the files Athena unloaded. A generated candidate list
+ * is one slice (from 0 to 0: its lists are read whole).
+ */
+export const PlanSliceSchema = z.object({
+  index: z.number().int().nonnegative(),
+  from: z.number().int().nonnegative(),
+  to: z.number().int().nonnegative(),
+});
+export type PlanSlice = z.infer<typeof PlanSliceSchema>;
+
+/**
+ * What "Slice the inventory" hands on: the plan already stored for this delivery (a later execution reuses it), or
+ * the slices to plan, written to `itemsKey` in the work bucket for the Distributed Map to read.
+ */
+export const SlicingSchema = z.union([
+  z.object({ stored: z.literal(true), plan: PlanSchema }),
+  z.object({
+    stored: z.literal(false),
+    planPrefix: z.string().endsWith("/"),
+    itemsKey: z.string(),
+    resultsPrefix: z.string(),
+    slices: z.number().int().positive(),
+    /** Data files (or files Athena unloaded) in all. */
+    files: z.number().int().nonnegative(),
+    engine: PlanEngineSchema.optional(),
+  }),
+]);
+export type Slicing = z.infer<typeof SlicingSchema>;
+export const SlicesToPlanSchema = SlicingSchema.options[1];
+export type SlicesToPlan = z.infer<typeof SlicesToPlanSchema>;
+
+/**
+ * What "Filter inventory and write manifests" returns when it stopped at its time budget with files of its slice
+ * left: it saved its progress in the work bucket, and the slice's execution calls it again (the Choice after it
+ * looks for `planning`). A slice taking N invocations adds about 7N events to its own history, none to the run's.
  */
 export const PlanningProgressSchema = z.object({
   planning: z.object({ filesRead: z.number().int().nonnegative(), files: z.number().int().nonnegative() }),
 });
 export type PlanningProgress = z.infer<typeof PlanningProgressSchema>;
 
-/** The plan, from what the step returned when it ran without a time budget (it then never stops early). */
-export function completedPlan(result: Plan | PlanningProgress): Plan {
-  if ("planning" in result) {
-    throw new Error(
-      `planning stopped after ${result.planning.filesRead} of ${result.planning.files} data files: call it again`,
-    );
-  }
-  return result;
-}
+/** A slice planned: its summary is in the work bucket (sliceKeys().plan); the counts are for the console. */
+export const SlicePlannedSchema = z.object({
+  slice: z.number().int().nonnegative(),
+  seen: z.number().int().nonnegative(),
+});
+export type SlicePlanned = z.infer<typeof SlicePlannedSchema>;
 
 export const WorkJobSchema = z.object({
   jobId: z.string(),

@@ -154,15 +154,40 @@ export const planKeys = (prefix: string) => ({
   redriveManifest: (jobId: string, attempt: number) => `${prefix}manifests/redrive-${attempt}-of-${jobId}.csv`,
   /** Unencrypted objects over 5 GiB, one JSON object per line, for the multipart copy step. */
   largeObjects: `${prefix}large-objects.jsonl`,
+  reportsPrefix: `${prefix}batch-reports`,
   /**
-   * Planning's progress while it takes more than one invocation (steps/aws/plan-writer.ts): which data files are
-   * read, the tally so far and the manifests' open uploads; the bytes not yet uploaded in `checkpoint/<n>/`.
+   * How "Slice the inventory" read the delivery (engine, creation time, what Athena unloaded), for the slices and
+   * "Combine the plan".
+   */
+  delivery: `${prefix}delivery.json`,
+  /** The slices "Plan each slice" reads as its items (a JSON array of PlanSlice). */
+  sliceItems: `${prefix}slices.json`,
+  /** Where the Distributed Map writes its results (manifest.json, SUCCEEDED_0.json, ...). */
+  sliceResults: `${prefix}slice-results`,
+  /** Every slice's part of every file, joined by "Combine the plan" and then deleted. */
+  slicesPrefix: `${prefix}slices/`,
+  slice: (index: number) => sliceKeys(`${prefix}slices/${String(index).padStart(5, "0")}/`),
+});
+
+/**
+ * One slice's part of a plan (written by "Filter inventory and write manifests", joined by "Combine the plan"): the
+ * same files as the plan's, without skipped.csv's header, and `plan` is the slice's summary, written last.
+ */
+export const sliceKeys = (prefix: string) => ({
+  plan: `${prefix}slice.json`,
+  skipped: `${prefix}skipped.csv`,
+  manifest: (storageClass: string) => `${prefix}copy-${storageClass}.csv`,
+  updateManifest: `${prefix}update-encryption.csv`,
+  largeObjects: `${prefix}large-objects.jsonl`,
+  /**
+   * The slice's progress while it takes more than one invocation (steps/aws/plan-writer.ts): which data files are
+   * read, the tally so far and the files' open uploads; the bytes not yet uploaded in `checkpoint/<n>/`.
    */
   checkpoint: `${prefix}checkpoint.json`,
   checkpointTails: `${prefix}checkpoint/`,
   checkpointTail: (sequence: number, file: string) => `${prefix}checkpoint/${sequence}/${file}.tail`,
-  reportsPrefix: `${prefix}batch-reports`,
 });
+export type SliceKeys = ReturnType<typeof sliceKeys>;
 
 /**
  * One run per bucket, whoever starts it: "Validate input" takes this lock in the work bucket with a conditional

@@ -39,6 +39,7 @@ export function planNagAcknowledgements(scopes: NagAcknowledgementScopes): NagAc
   const iam5 = (resource: string) => `AwsSolutions-IAM5[Resource::${resource}]`;
   const step = (state: TaskStateName) => steps[state];
   const S = StateNames;
+  const smName = stack.getLogicalId(stateMachine.node.defaultChild as CfnStateMachine);
   const acks: NagAcknowledgement[] = [
     {
       id: "AwsSolutions-S1",
@@ -79,7 +80,9 @@ export function planNagAcknowledgements(scopes: NagAcknowledgementScopes): NagAc
     {
       id: iam5(`${workBucketArn}/${WorkBucketPrefixes.plans}*`),
       scopes: [
+        S.sliceInventory,
         S.writeManifests,
+        S.combinePlan,
         S.checkCopyJobs,
         S.copyLargeObjects,
         S.verifyResults,
@@ -92,7 +95,7 @@ export function planNagAcknowledgements(scopes: NagAcknowledgementScopes): NagAc
     },
     {
       id: iam5(`${workBucketArn}/${WorkBucketPrefixes.inventory}*`),
-      scopes: [S.findInventory, S.writeManifests].map(step),
+      scopes: [S.findInventory, S.sliceInventory, S.writeManifests].map(step),
       reason:
         "S3 Inventory names its deliveries by date and configuration (inventory/<bucket>/<config>/<date>/…); the " +
         "grant is read-only and limited to the inventory/ prefix of the stack's own work bucket.",
@@ -101,6 +104,7 @@ export function planNagAcknowledgements(scopes: NagAcknowledgementScopes): NagAc
       id: iam5(`arn:${partition}:s3:${stack.region}:${stack.account}:job/*`),
       scopes: [
         S.findInventory,
+        S.sliceInventory,
         S.writeManifests,
         S.checkCopyJobs,
         S.copyLargeObjects,
@@ -128,41 +132,65 @@ export function planNagAcknowledgements(scopes: NagAcknowledgementScopes): NagAc
         "only at run time; the grant names that one file per run in the stack's own work bucket.",
     },
     {
-      id: iam5(
-        `arn:${partition}:states:${stack.region}:${stack.account}:execution:<${stack.getLogicalId(stateMachine.node.defaultChild as CfnStateMachine)}.Name>:*`,
-      ),
-      scopes: [step(S.validateInput)],
+      id: iam5(`arn:${partition}:states:${stack.region}:${stack.account}:execution:<${smName}.Name>:*`),
+      scopes: [step(S.validateInput), step(S.recordFailure)],
       reason:
         "Validate input asks whether the execution holding a bucket's lock still runs; execution names are chosen " +
-        "at start. DescribeExecution is read-only and limited to this state machine's executions.",
+        "at start. Record failure lists a failed run's Map Runs (ListMapRuns). Both read only, and only this state " +
+        "machine's executions.",
+    },
+    {
+      id: iam5(`arn:${partition}:states:${stack.region}:${stack.account}:mapRun:<${smName}.Name>/*`),
+      scopes: [step(S.recordFailure)],
+      reason:
+        'Record failure lists the failed child executions of a run\'s Map Run ("Plan each slice"), whose id Step ' +
+        "Functions chooses when it starts; ListExecutions is read-only and limited to this state machine's Map Runs.",
+    },
+    {
+      id: iam5(`arn:${partition}:states:${stack.region}:${stack.account}:execution:<${smName}.Name>/*`),
+      scopes: [step(S.recordFailure), stateMachine],
+      reason:
+        "The slices' child executions are named by Step Functions when a Map Run starts them " +
+        "(execution:<machine>/<label>:<id>): the state machine follows and stops its own, Record failure reads why " +
+        "one failed; limited to this state machine's child executions.",
+    },
+    {
+      id: iam5(`${workBucketArn}/${WorkBucketPrefixes.planSliceResults}`),
+      scopes: [stateMachine],
+      reason:
+        "The Distributed Map writes its Map Run's results under plans/<bucket>/<delivery>/slice-results/, named by " +
+        "Map Run id; nothing else of the work bucket can be written by the state machine.",
     },
     {
       id: iam5(`${workBucketArn}/${WorkBucketPrefixes.athenaResults}*`),
-      scopes: [step(S.writeManifests)],
+      scopes: [step(S.sliceInventory), step(S.writeManifests)],
       reason:
         "Athena names each query's result files by its query execution id (athena-results/<id>.csv), known only " +
-        "once the query starts; the workgroup enforces that prefix of the stack's own work bucket.",
+        "once the query starts; the workgroup enforces that prefix of the stack's own work bucket. The slices read " +
+        "the files the athena engine's UNLOAD wrote there.",
     },
     {
       id: iam5(`arn:${partition}:glue:${stack.region}:${stack.account}:table/${athena.databaseName}/*`),
-      scopes: [step(S.writeManifests)],
+      scopes: [step(S.sliceInventory)],
       reason:
         "The athena engine creates its inventory tables under names chosen at run time from the inventory read, " +
         "in the stack's own Glue database; the grant reads and creates tables of that database only.",
     },
     {
-      id: iam5(`${workBucketArn}/${WorkBucketPrefixes.planCheckpoints}`),
-      scopes: [step(S.writeManifests)],
+      id: iam5(`${workBucketArn}/${WorkBucketPrefixes.planSlices}`),
+      scopes: [step(S.writeManifests), step(S.combinePlan)],
       reason:
-        "A plan made over several invocations keeps its progress in plans/<bucket>/<delivery>/checkpoint.json, the " +
-        "delivery known only at run time; the step deletes that one file per plan once the plan is written.",
+        "Each slice of a plan writes its parts, summary and progress under plans/<bucket>/<delivery>/slices/<n>/, " +
+        "the delivery known only at run time; a slice deletes its own progress, Combine the plan the slices once " +
+        "plan.json holds them. Nothing else under plans/ can be deleted.",
     },
     {
-      id: iam5(`${workBucketArn}/${WorkBucketPrefixes.planCheckpointTails}`),
-      scopes: [step(S.writeManifests)],
+      id: iam5(`${workBucketArn}/${WorkBucketPrefixes.planSliceItems}`),
+      scopes: [step(S.combinePlan), stateMachine],
       reason:
-        "The unsent bytes of a plan's uploads between invocations (plans/<bucket>/<delivery>/checkpoint/<n>/...), " +
-        "deleted by the step once the plan is written; nothing else under plans/ can be deleted.",
+        "The slices of a plan (plans/<bucket>/<delivery>/slices.json, the delivery known only at run time) are the " +
+        "Distributed Map's items, which the state machine only reads; Combine the plan deletes that one file per " +
+        "plan with the slices' parts once plan.json is written.",
     },
     {
       id: iam5(`${workBucketArn}/${WorkBucketPrefixes.manifests}`),
@@ -171,7 +199,7 @@ export function planNagAcknowledgements(scopes: NagAcknowledgementScopes): NagAc
     },
     {
       id: iam5(`${workBucketArn}/${WorkBucketPrefixes.candidates}`),
-      scopes: [batchRole, step(S.writeManifests)],
+      scopes: [batchRole, step(S.sliceInventory), step(S.writeManifests)],
       reason:
         "With source: generate, the manifest generator writes each run's candidate lists under " +
         "runs/<bucket>/<execution>/candidates/, named by job id; the plan step reads them.",

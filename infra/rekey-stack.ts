@@ -3,9 +3,9 @@
  * Task state is one Lambda function running the same step code the sandbox runs; each function may make exactly the
  * AWS calls its step makes, on the buckets and keys the configuration names (infra/config.ts) and nothing wider.
  */
-import { CfnOutput, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
+import { Arn, ArnFormat, CfnOutput, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
 import type { Alarm } from "aws-cdk-lib/aws-cloudwatch";
-import { PolicyStatement } from "aws-cdk-lib/aws-iam";
+import { Policy, PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from "aws-cdk-lib/aws-stepfunctions";
 import type { Construct } from "constructs";
@@ -17,8 +17,8 @@ import { AthenaWorkGroup } from "./constructs/athena-workgroup.ts";
 import { BatchOperationsRole } from "./constructs/batch-operations-role.ts";
 import { addExecutionAlarms } from "./constructs/execution-alarms.ts";
 import { createStepFunctions, type StepFunction } from "./constructs/step-function.ts";
-import { grantLockHolderChecks, grantStepPermissions } from "./constructs/step-permissions.ts";
-import { WorkBucket } from "./constructs/work-bucket.ts";
+import { grantFailedSliceLookups, grantLockHolderChecks, grantStepPermissions } from "./constructs/step-permissions.ts";
+import { WorkBucket, WorkBucketPrefixes } from "./constructs/work-bucket.ts";
 import { applyNagAcknowledgements, type NagAcknowledgement, planNagAcknowledgements } from "./nag-acknowledgements.ts";
 import { rekeyTargets } from "./targets.ts";
 
@@ -77,6 +77,7 @@ export class RekeyStack extends Stack {
     });
     this.stateMachine = this.createStateMachine(logRetention);
     grantLockHolderChecks(this.steps, this.stateMachine);
+    grantFailedSliceLookups(this.steps, this.stateMachine);
     const alarms = addExecutionAlarms(this, this.stateMachine, config.alarmTopicArn);
     this.failedAlarm = alarms.failed;
     this.timedOutAlarm = alarms.timedOut;
@@ -132,6 +133,54 @@ export class RekeyStack extends Stack {
         resources: Object.values(this.steps).map((s) => s.function.functionArn),
       }),
     );
+    this.grantDistributedMap(stateMachine);
     return stateMachine;
+  }
+
+  /**
+   * "Plan each slice" is a Distributed Map: Step Functions starts each slice as a child execution of this state
+   * machine, reads the slices from the work bucket and writes the Map Run's results there
+   * (https://docs.aws.amazon.com/step-functions/latest/dg/iam-policies-eg-dist-map.html). A Policy of its own,
+   * attached to the role: the state machine's ARN in the state machine role's default policy would make each wait
+   * for the other.
+   */
+  private grantDistributedMap(stateMachine: StateMachine): void {
+    const bucket = this.workBucket;
+    new Policy(stateMachine, "DistributedMapPolicy", {
+      roles: [stateMachine.role],
+      statements: [
+        new PolicyStatement({
+          sid: "StartSliceExecutions",
+          actions: ["states:StartExecution"],
+          resources: [stateMachine.stateMachineArn],
+        }),
+        new PolicyStatement({
+          sid: "FollowSliceExecutions",
+          actions: ["states:DescribeExecution", "states:StopExecution"],
+          // A child's ARN is execution:<machine>/<map run label>:<id>.
+          resources: [
+            Arn.format(
+              {
+                service: "states",
+                resource: "execution",
+                resourceName: `${stateMachine.stateMachineName}/*`,
+                arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+              },
+              this,
+            ),
+          ],
+        }),
+        new PolicyStatement({
+          sid: "ReadSlices",
+          actions: ["s3:GetObject"],
+          resources: [bucket.arnForObjects(WorkBucketPrefixes.planSliceItems)],
+        }),
+        new PolicyStatement({
+          sid: "WriteSliceResults",
+          actions: ["s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"],
+          resources: [bucket.arnForObjects(WorkBucketPrefixes.planSliceResults)],
+        }),
+      ],
+    });
   }
 }

@@ -48,10 +48,25 @@ export const LARGE_COPY_TIME_BUDGET_MS = 13 * 60_000;
 /**
  * What one "Filter inventory and write manifests" invocation may spend before it stops between data files and saves
  * its progress: 13 of the 15 minutes. Data files are read whole, so it does not begin one that, taking as long as
- * the longest it has read, would end past the budget; the 2 minutes left are for saving. The loop calls it again. At a few hundred thousand rows a second per invocation, a billion-row inventory
- * takes some tens of invocations, about 4 history events each.
+ * the longest it has read, would end past the budget; the 2 minutes left are for saving. The slice's own execution
+ * calls it again (7 events of the child's history a round; none of the run's).
  */
 export const PLANNING_TIME_BUDGET_MS = 13 * 60_000;
+/**
+ * Compressed inventory bytes a slice aims at ("Slice the inventory", steps/domain/slices.ts): at the stream engine's
+ * measured 15,000-25,000 rows a second per invocation and about 50 gzip bytes a row (bench/results/plan-scale.md),
+ * some 10 million rows, one invocation or two. Smaller slices plan in more parallel children, each adding parts for
+ * "Combine the plan" to join. At most MAX_SLICES slices; a larger delivery gets larger slices.
+ */
+export const PLANNING_SLICE_BYTES = 512 * 1024 * 1024;
+/**
+ * Slices planned at once. Each child keeps up to 256 HeadObject requests in flight (steps/aws/head-pipeline.ts)
+ * against the bucket being planned, whose prefixes S3 serves at 5,500 GET/HEAD a second each
+ * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/optimizing-performance.html), and takes one of the
+ * account's Lambda concurrency (1,000 by default): 10 plans a billion rows in about 1.5 hours at 20,000 rows a second
+ * per child, without crowding the applications that share both.
+ */
+export const PLANNING_CONCURRENCY = 10;
 /**
  * What one "Verify results" invocation may spend reading completion reports: 8 of its 10 minutes
  * (steps/runtime/functions.ts), leaving time to count the rows waiting for HeadObject and save its progress; the
@@ -165,7 +180,7 @@ export function rekeyDefinition(): Record<string, Json> {
       [S.isInventoryReady]: {
         Type: "Choice",
         Comment: "S3 delivers the first inventory within 48 hours; until then the run waits here.",
-        Choices: [{ Variable: "$.inventory.found", BooleanEquals: true, Next: S.writeManifests }],
+        Choices: [{ Variable: "$.inventory.found", BooleanEquals: true, Next: S.sliceInventory }],
         Default: S.waitForInventory,
       },
       [S.waitForInventory]: {
@@ -174,26 +189,102 @@ export function rekeyDefinition(): Record<string, Json> {
         SecondsPath: "$.inventory.waitSeconds",
         Next: S.findInventory,
       },
-      [S.writeManifests]: task(
-        S.writeManifests,
-        "Stream the inventory, keep current unencrypted objects, and write one Batch Operations manifest per storage class.",
+      [S.sliceInventory]: task(
+        S.sliceInventory,
+        "Choose how to read the inventory (the engine), run the athena engine's queries, and cut the data files into slices planned in parallel; a plan already complete for this inventory is reused.",
+        {
+          Parameters: { "run.$": "$.run", "inventory.$": "$.inventory", sliceTargetBytes: PLANNING_SLICE_BYTES },
+          ResultPath: "$.slicing",
+          Next: S.isPlanStored,
+        },
+      ),
+      [S.isPlanStored]: {
+        Type: "Choice",
+        Comment:
+          "An earlier execution planned this inventory completely: its plan (and the jobs made from it) is reused.",
+        Choices: [{ Variable: "$.slicing.stored", BooleanEquals: true, Next: S.useStoredPlan }],
+        Default: S.planSlices,
+      },
+      [S.useStoredPlan]: {
+        Type: "Pass",
+        Comment: "Hands the stored plan on as the plan.",
+        InputPath: "$.slicing.plan",
+        ResultPath: "$.plan",
+        Next: S.anythingToCopy,
+      },
+      [S.planSlices]: {
+        Type: "Map",
+        Comment:
+          "One child execution per slice, a bounded number at a time: each filters its data files and writes its part of every manifest, continuing across invocations at its time budget. Their histories are their own, so this run's stays small at any bucket size.",
+        ItemReader: {
+          Resource: "arn:aws:states:::s3:getObject",
+          ReaderConfig: { InputType: "JSON" },
+          Parameters: { "Bucket.$": "$.run.workBucket", "Key.$": "$.slicing.itemsKey" },
+        },
+        ItemSelector: {
+          "run.$": "$.run",
+          "inventory.$": "$.inventory",
+          "slicing.$": "$.slicing",
+          "slice.$": "$$.Map.Item.Value",
+        },
+        ItemProcessor: {
+          ProcessorConfig: { Mode: "DISTRIBUTED", ExecutionType: "STANDARD" },
+          StartAt: S.writeManifests,
+          States: {
+            [S.writeManifests]: task(
+              S.writeManifests,
+              "Stream this slice's data files, keep current unencrypted objects, and write the slice's part of every manifest.",
+              {
+                Parameters: {
+                  "run.$": "$.run",
+                  "inventory.$": "$.inventory",
+                  "slicing.$": "$.slicing",
+                  "slice.$": "$.slice",
+                  timeBudgetMs: PLANNING_TIME_BUDGET_MS,
+                },
+                ResultPath: "$.result",
+                Next: S.isSliceDone,
+                catchable: false,
+              },
+            ),
+            [S.isSliceDone]: {
+              Type: "Choice",
+              Comment:
+                "An invocation that reached its time budget saved its progress; the next one continues the slice.",
+              Choices: [{ Variable: "$.result.planning", IsPresent: true, Next: S.writeManifests }],
+              Default: S.sliceDone,
+            },
+            [S.sliceDone]: {
+              Type: "Succeed",
+              Comment: "The slice's parts and summary are in the work bucket; its result says how many rows it read.",
+              OutputPath: "$.result",
+            },
+          },
+        },
+        MaxConcurrency: PLANNING_CONCURRENCY,
+        ToleratedFailurePercentage: 0,
+        ResultWriter: {
+          Resource: "arn:aws:states:::s3:putObject",
+          Parameters: { "Bucket.$": "$.run.workBucket", "Prefix.$": "$.slicing.resultsPrefix" },
+        },
+        ResultPath: "$.slicesPlanned",
+        Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: S.recordFailure }],
+        Next: S.combinePlan,
+      },
+      [S.combinePlan]: task(
+        S.combinePlan,
+        "Join every slice's part of each manifest into one Batch Operations manifest (copied by S3 where it can), add up the slices' counts, estimate the cost and write plan.json.",
         {
           Parameters: {
             "run.$": "$.run",
             "inventory.$": "$.inventory",
+            "slicing.$": "$.slicing",
             "preflight.$": "$.preflight",
-            timeBudgetMs: PLANNING_TIME_BUDGET_MS,
           },
           ResultPath: "$.plan",
-          Next: S.isPlanComplete,
+          Next: S.anythingToCopy,
         },
       ),
-      [S.isPlanComplete]: {
-        Type: "Choice",
-        Comment: "An invocation that reached its time budget saved its progress; the next one continues the plan.",
-        Choices: [{ Variable: "$.plan.planning", IsPresent: true, Next: S.writeManifests }],
-        Default: S.anythingToCopy,
-      },
       [S.anythingToCopy]: {
         Type: "Choice",
         Comment: "A bucket with nothing to copy goes straight to verification.",

@@ -91,46 +91,24 @@ export function grantStepPermissions(steps: Record<TaskStateName, StepFunction>,
     [workBucket.arnForObjects(WorkBucketPrefixes.candidateJobs)],
   );
 
-  // Manifests and skipped.csv are written with multipart uploads (steps/aws/manifest-upload.ts): Create/UploadPart/
-  // Complete are authorized by s3:PutObject, the abort on failure by s3:AbortMultipartUpload.
+  // Slice the inventory: reads the inventory manifest (or finds the generated lists), looks for a complete plan of the
+  // same delivery (plan.json; a 404 for a plan not yet written needs ListBucket; its manifests' ETags and its jobs,
+  // steps/aws/plan-writer.ts currentPlanGeneration), and writes delivery.json and slices.json.
   allow(
-    S.writeManifests,
+    S.sliceInventory,
     "ReadInventory",
     ["s3:GetObject"],
     [workBucket.inventoryObjects, workBucket.arnForObjects(WorkBucketPrefixes.candidates)],
   );
-  allow(
-    S.writeManifests,
-    "WritePlan",
-    ["s3:PutObject", "s3:AbortMultipartUpload"],
-    [workBucket.runObjects, workBucket.planObjects],
-  );
-  // A plan already written for the same inventory is reused as it is (plans/<bucket>/<delivery>/plan.json); a 404
-  // for a plan not yet written needs ListBucket.
-  allow(S.writeManifests, "ReadPlan", ["s3:GetObject"], [workBucket.planObjects]);
-  // A plan made over several invocations deletes its progress once plan.json is written (steps/aws/plan-writer.ts).
-  allow(
-    S.writeManifests,
-    "ForgetPlanCheckpoint",
-    ["s3:DeleteObject"],
-    [
-      workBucket.arnForObjects(WorkBucketPrefixes.planCheckpoints),
-      workBucket.arnForObjects(WorkBucketPrefixes.planCheckpointTails),
-    ],
-  );
-  allow(S.writeManifests, "ListWorkBucket", ["s3:ListBucket"], [workBucket.bucketArn]);
-  // HeadObject tells which key an SSE-KMS object is under (the inventory does not say); no KMS permission needed.
-  allow(S.writeManifests, "HeadTargetObjects", ["s3:GetObject"], targets.objects);
-  allow(S.writeManifests, "ListTargetBuckets", ["s3:ListBucket"], targets.buckets);
-  // What earlier runs' jobs on the bucket already did (steps/aws/earlier-work.ts): ListJobs (no resource type) finds
-  // them, DescribeJob tells their key and report, whose files are read under plans/ (ReadPlan above).
-  allow(S.writeManifests, "FindEarlierJobs", ["s3:ListJobs"], ["*"]);
-  allow(S.writeManifests, "DescribeEarlierJobs", ["s3:DescribeJob"], [targets.jobs]);
-  // The athena engine (steps/handlers/filter-inventory-and-write-manifests.ts) runs its queries in the stack's
+  allow(S.sliceInventory, "ReadAndWritePlan", ["s3:GetObject", "s3:PutObject"], [workBucket.planObjects]);
+  allow(S.sliceInventory, "ListWorkBucket", ["s3:ListBucket"], [workBucket.bucketArn]);
+  allow(S.sliceInventory, "FindEarlierJobs", ["s3:ListJobs"], ["*"]);
+  allow(S.sliceInventory, "DescribeEarlierJobs", ["s3:DescribeJob"], [targets.jobs]);
+  // The athena engine (steps/handlers/slice-the-inventory.ts) runs its queries in the stack's
   // workgroup only: start, poll, read the results, stop on a timeout. Every Athena query action has the workgroup
   // as its resource (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonathena.html).
   allow(
-    S.writeManifests,
+    S.sliceInventory,
     "RunInventoryQueries",
     ["athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults", "athena:StopQueryExecution"],
     [athena.workGroupArn],
@@ -144,19 +122,19 @@ export function grantStepPermissions(steps: Record<TaskStateName, StepFunction>,
   // glue:GetPartitions: the inventory table projects its `dt` partitions, and with partition projection Athena does
   // not call GetPartitions (https://docs.aws.amazon.com/athena/latest/ug/partition-projection.html).
   allow(
-    S.writeManifests,
+    S.sliceInventory,
     "ReadDatabases",
     ["glue:GetDatabase"],
     [athena.catalogArn, athena.databaseArn, athena.defaultDatabaseArn],
   );
   allow(
-    S.writeManifests,
+    S.sliceInventory,
     "CreateDefaultDatabase",
     ["glue:CreateDatabase"],
     [athena.catalogArn, athena.defaultDatabaseArn],
   );
   allow(
-    S.writeManifests,
+    S.sliceInventory,
     "ReadAndCreateInventoryTables",
     ["glue:GetTable", "glue:CreateTable"],
     [athena.catalogArn, athena.databaseArn, athena.tablesArn],
@@ -164,17 +142,73 @@ export function grantStepPermissions(steps: Record<TaskStateName, StepFunction>,
   // Athena reads the table's data with the caller's credentials: the inventory's symlink lists and data files are
   // under inventory/ (ReadInventory above; S3 Select's SelectObjectContent needs s3:GetObject too,
   // https://docs.aws.amazon.com/AmazonS3/latest/API/API_SelectObjectContent.html), listed with ListWorkBucket.
-  // It writes results with them too: Put and the multipart calls under athena-results/, read back by the step
-  // (GetObject) and by GetQueryResults, plus GetBucketLocation on the bucket
+  // It writes results with them too: Put and the multipart calls under athena-results/, read back (and sized with
+  // HeadObject) by the step (GetObject) and by GetQueryResults, plus GetBucketLocation on the bucket
   // (https://docs.aws.amazon.com/athena/latest/ug/managed-policies.html, AmazonAthenaFullAccess's statement on
   // query result buckets; https://repost.aws/knowledge-center/athena-output-bucket-error).
   allow(
-    S.writeManifests,
+    S.sliceInventory,
     "WriteAndReadQueryResults",
     ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
     [workBucket.athenaResultObjects],
   );
-  allow(S.writeManifests, "LocateWorkBucket", ["s3:GetBucketLocation"], [workBucket.bucketArn]);
+  allow(S.sliceInventory, "LocateWorkBucket", ["s3:GetBucketLocation"], [workBucket.bucketArn]);
+
+  // Filter inventory and write manifests (one slice): its parts and skipped list are written with multipart uploads
+  // (steps/aws/manifest-upload.ts): Create/UploadPart/Complete are authorized by s3:PutObject, the abort on failure
+  // by s3:AbortMultipartUpload. It reads delivery.json and its own summary under plans/, and the files the athena
+  // engine's UNLOAD wrote.
+  allow(
+    S.writeManifests,
+    "ReadInventory",
+    ["s3:GetObject"],
+    [
+      workBucket.inventoryObjects,
+      workBucket.arnForObjects(WorkBucketPrefixes.candidates),
+      workBucket.athenaResultObjects,
+    ],
+  );
+  allow(
+    S.writeManifests,
+    "WritePlan",
+    ["s3:PutObject", "s3:AbortMultipartUpload"],
+    [workBucket.runObjects, workBucket.planObjects],
+  );
+  allow(S.writeManifests, "ReadPlan", ["s3:GetObject"], [workBucket.planObjects]);
+  // A slice planned over several invocations deletes its progress once its summary is written.
+  allow(
+    S.writeManifests,
+    "ForgetSliceCheckpoint",
+    ["s3:DeleteObject"],
+    [workBucket.arnForObjects(WorkBucketPrefixes.planSlices)],
+  );
+  allow(S.writeManifests, "ListWorkBucket", ["s3:ListBucket"], [workBucket.bucketArn]);
+  // HeadObject tells which key an SSE-KMS object is under (the inventory does not say); no KMS permission needed.
+  allow(S.writeManifests, "HeadTargetObjects", ["s3:GetObject"], targets.objects);
+  allow(S.writeManifests, "ListTargetBuckets", ["s3:ListBucket"], targets.buckets);
+  // What earlier runs' jobs on the bucket already did (steps/aws/earlier-work.ts): ListJobs (no resource type) finds
+  // them, DescribeJob tells their key and report, whose files are read under plans/ (ReadPlan above).
+  allow(S.writeManifests, "FindEarlierJobs", ["s3:ListJobs"], ["*"]);
+  allow(S.writeManifests, "DescribeEarlierJobs", ["s3:DescribeJob"], [targets.jobs]);
+
+  // Combine the plan: reads the slices' summaries and parts (GetObject, and UploadPartCopy's source), writes the
+  // joined files and plan.json (multipart: s3:PutObject, s3:AbortMultipartUpload), then deletes the slices.
+  allow(
+    S.combinePlan,
+    "ReadAndWritePlan",
+    ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+    [workBucket.planObjects],
+  );
+  allow(S.combinePlan, "ListWorkBucket", ["s3:ListBucket"], [workBucket.bucketArn]);
+  allow(
+    S.combinePlan,
+    "DeleteSlices",
+    ["s3:DeleteObject"],
+    [
+      workBucket.arnForObjects(WorkBucketPrefixes.planSlices),
+      workBucket.arnForObjects(WorkBucketPrefixes.planSliceItems),
+    ],
+  );
 
   // CreateJob and ListJobs (finding an earlier execution's job for the same plan) have no resource type
   // (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html), so "*". Tags given in
@@ -307,6 +341,41 @@ export function grantLockHolderChecks(steps: Record<TaskStateName, StepFunction>
         sid: "DescribeLockHolder",
         actions: ["states:DescribeExecution"],
         resources: [executionsOf(stateMachine)],
+      }),
+    ],
+  });
+  step.role.attachInlinePolicy(policy);
+}
+
+/**
+ * Record failure, when "Plan each slice" failed, reads why from the failed slice's own execution: ListMapRuns on
+ * this run, ListExecutions on its Map Runs, DescribeExecution on their child executions
+ * (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsstepfunctions.html). A Policy of its
+ * own, for the reason grantLockHolderChecks gives.
+ */
+export function grantFailedSliceLookups(steps: Record<TaskStateName, StepFunction>, stateMachine: StateMachine): void {
+  const step = steps[StateNames.recordFailure];
+  const arn = (resource: string, resourceName: string) =>
+    Arn.format(
+      { service: "states", resource, resourceName, arnFormat: ArnFormat.COLON_RESOURCE_NAME },
+      stateMachine.stack,
+    );
+  const policy = new Policy(step, "ReadFailedSlices", {
+    statements: [
+      new PolicyStatement({
+        sid: "ListMapRuns",
+        actions: ["states:ListMapRuns"],
+        resources: [executionsOf(stateMachine)],
+      }),
+      new PolicyStatement({
+        sid: "ListSliceExecutions",
+        actions: ["states:ListExecutions"],
+        resources: [arn("mapRun", `${stateMachine.stateMachineName}/*`)],
+      }),
+      new PolicyStatement({
+        sid: "DescribeSliceExecutions",
+        actions: ["states:DescribeExecution"],
+        resources: [arn("execution", `${stateMachine.stateMachineName}/*`)],
       }),
     ],
   });

@@ -30,9 +30,14 @@ export const WorkBucketPrefixes = {
   locks: "runs/*/lock.json",
   /** The candidate-list jobs a run created (steps/aws/candidate-lists.ts candidateJobsKey). */
   candidateJobs: "runs/*/candidates/jobs.json",
-  /** A plan's progress between invocations, and the bytes its uploads had not sent (planKeys().checkpoint). */
-  planCheckpoints: "plans/*/checkpoint.json",
-  planCheckpointTails: "plans/*/checkpoint/*",
+  /**
+   * Each slice's part of a plan, its summary and its progress between invocations (planKeys().slice()), deleted once
+   * plan.json holds them; and the slices themselves, the Distributed Map's items (planKeys().sliceItems).
+   */
+  planSlices: "plans/*/slices/*",
+  planSliceItems: "plans/*/slices.json",
+  /** The Distributed Map's results (planKeys().sliceResults), written by Step Functions itself. */
+  planSliceResults: "plans/*/slice-results/*",
 } as const;
 
 export interface WorkBucketProps {

@@ -1,52 +1,51 @@
 import type { PlanEngine } from "../../contract/engines.ts";
-import { EngineUnavailableError, InventoryFormatError } from "../../contract/errors.ts";
+import { InvariantViolatedError, InventoryFormatError } from "../../contract/errors.ts";
 import type { RunContext } from "../../contract/run-context.ts";
-import { others } from "../domain/engine-choice.ts";
 import { type InventoryRow, inventoryRowBatches } from "../domain/inventory.ts";
 import type { InventoryManifest } from "../domain/inventory-manifest.ts";
-import { inventoryTable, type NotCurrentCounts, planColumns } from "../domain/inventory-queries.ts";
+import { type NotCurrentCounts, planColumns } from "../domain/inventory-queries.ts";
 import type { StepDeps } from "../runtime/step.ts";
-import { queryInventory, type UnloadedFile } from "./inventory-athena.ts";
+import type { UnloadedFile } from "./inventory-athena.ts";
 import { selectDataFiles } from "./inventory-select.ts";
 import { getStream, getStreamWithMd5 } from "./s3-io.ts";
 
 /**
- * An inventory delivery read by the plan's engine (contract/engines.ts), as one sequence whatever the engine: rows
- * to classify, in batches; versions counted where they are stored (select, athena); and the end of each file or
- * query, for progress logs. The stream engine yields every row, the others only current versions.
+ * A slice of an inventory delivery read by the plan's engine (contract/engines.ts), as one sequence whatever the
+ * engine: rows to classify, in batches; versions counted where they are stored (select); and the end of each file,
+ * for progress and for stopping between files. The stream engine yields every row, the others only current versions.
  */
 export type InventoryChunk =
   | { kind: "rows"; rows: InventoryRow[] }
   | { kind: "not-current"; counts: NotCurrentCounts }
-  /** A file read to its end; `nextFile`: the index of the one after it, of `files`. */
-  | { kind: "read"; source: string; nextFile: number; files: number }
-  /** Athena unloaded the current versions into these files (read next, and saved with a plan's progress). */
-  | { kind: "unloaded"; files: UnloadedFile[]; scannedBytes: number[] };
+  /** A file read to its end; `nextFile`: the index of the one after it. */
+  | { kind: "read"; source: string; nextFile: number };
 
+/**
+ * Reads files `from` to `to` (exclusive): of the delivery's data files (stream, select), or of the files the athena
+ * engine's UNLOAD wrote (`unloaded`, which "Slice the inventory" recorded; its queries already counted the versions
+ * that are not current).
+ */
 export async function* readDelivery(
   engine: PlanEngine,
   run: RunContext,
   manifest: InventoryManifest,
-  manifestKey: string,
-  planPrefix: string,
   deps: StepDeps,
-  /** The file to start from: of the delivery's data files, or of the athena engine's unloaded ones. */
-  fromFile = 0,
-  /** What a plan continued from a checkpoint saved: the files Athena unloaded (no query is run again). */
-  saved?: { athenaFiles?: UnloadedFile[] },
+  range: { from: number; to: number },
+  unloaded?: readonly UnloadedFile[],
 ): AsyncGenerator<InventoryChunk, void, undefined> {
   const { clients } = deps;
-  const files = manifest.files.slice(fromFile);
+  const { from, to } = range;
   switch (engine.name) {
     case "stream":
-      for (const [i, file] of files.entries()) {
+      for (const [i, file] of manifest.files.slice(from, to).entries()) {
         for await (const rows of dataFileRows(run, manifest, file, deps)) yield { kind: "rows", rows };
-        yield { kind: "read", source: file.key, nextFile: fromFile + i + 1, files: manifest.files.length };
+        yield { kind: "read", source: file.key, nextFile: from + i + 1 };
       }
       return;
     case "select": {
       const columns = planColumns(manifest.columns);
-      let next = fromFile;
+      let next = from;
+      const files = manifest.files.slice(from, to);
       for await (const selected of selectDataFiles(clients.s3, manifest.destinationBucket, files, manifest.columns)) {
         const text = { compression: "none", header: false } as const;
         for await (const rows of inventoryRowBatches(selected.records, columns, selected.file.key, "encoded", text)) {
@@ -54,36 +53,23 @@ export async function* readDelivery(
         }
         yield { kind: "not-current", counts: await selected.notCurrent() };
         next += 1;
-        yield { kind: "read", source: selected.file.key, nextFile: next, files: manifest.files.length };
+        yield { kind: "read", source: selected.file.key, nextFile: next };
       }
       return;
     }
     case "athena": {
-      const config = deps.config.athena;
-      if (!config) {
-        throw new EngineUnavailableError(
-          "The plan uses the athena engine, but this deployment has no Athena workgroup.",
-          {
-            fix: `Deploy rekey with its Athena workgroup (infra/), or start the run with engine ${others("athena")}.`,
-          },
-        );
-      }
-      let unloaded = saved?.athenaFiles;
       if (!unloaded) {
-        const { destinationBucket, columns: all, fileFormat } = manifest;
-        const table = inventoryTable(config.database, destinationBucket, manifestKey, all, fileFormat);
-        const result = await queryInventory(clients.athena, clients.s3, config, table, planPrefix);
-        yield { kind: "not-current", counts: result.notCurrent };
-        yield { kind: "unloaded", files: result.files, scannedBytes: result.scannedBytes };
-        unloaded = result.files;
+        throw new InvariantViolatedError("The plan uses the athena engine, but no unloaded files were recorded.", {
+          fix: "This is a bug in rekey's planning; start a new run and report it with the execution's history.",
+        });
       }
       const columns = planColumns(manifest.columns);
-      for (const [i, file] of unloaded.slice(fromFile).entries()) {
+      for (const [i, file] of unloaded.slice(from, to).entries()) {
         const body = await getStream(clients.s3, file.bucket, file.key);
         for await (const rows of inventoryRowBatches(body, columns, file.key)) {
           yield { kind: "rows", rows: ofBucket(run, rows, file.key) };
         }
-        yield { kind: "read", source: file.key, nextFile: fromFile + i + 1, files: unloaded.length };
+        yield { kind: "read", source: file.key, nextFile: from + i + 1 };
       }
       return;
     }

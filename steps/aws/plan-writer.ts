@@ -9,7 +9,7 @@ import { z } from "zod";
 import { VerificationFailedError } from "../../contract/errors.ts";
 import type { LargeObject } from "../../contract/large-objects.ts";
 import { type LargeObjectList, type PlanFile, PlanFileSchema, type WorkManifest } from "../../contract/plan.ts";
-import { planGenerationPrefix, planKeys, type RunContext } from "../../contract/run-context.ts";
+import { planGenerationPrefix, planKeys, type RunContext, type SliceKeys } from "../../contract/run-context.ts";
 import type { CopyStorageClass } from "../../contract/storage-classes.ts";
 import { tallyStateSchema } from "../../contract/tally.ts";
 import { encodeManifestKey, manifestLine } from "../domain/batch-manifest.ts";
@@ -24,12 +24,13 @@ import { LineUpload } from "./manifest-upload.ts";
 import { getBytes, getTextIfExists, httpStatusOf, putJson } from "./s3-io.ts";
 
 /**
- * The files of a plan in the work bucket (contract/run-context.ts planKeys), written as "Filter inventory and write
- * manifests" classifies each object: one Batch Operations manifest per copied storage class, one for encryption
- * updates, the list of objects over 5 GiB, and skipped.csv with each skipped object's reason.
+ * One slice's part of a plan's files in the work bucket (contract/run-context.ts sliceKeys), written as "Filter
+ * inventory and write manifests" classifies each object: one Batch Operations manifest per copied storage class, one
+ * for encryption updates, the list of objects over 5 GiB, and skipped.csv with each skipped object's reason.
+ * "Combine the plan" joins the slices' parts into the plan's files (planKeys), skipped.csv under SKIPPED_HEADER.
  */
 
-const SKIPPED_HEADER = "bucket,key,reason,storage_class,encryption_status,size\n";
+export const SKIPPED_HEADER = "bucket,key,reason,storage_class,encryption_status,size\n";
 
 /** What the plan records of one object: the inventory row, or what a candidate list and HeadObject tell. */
 export type PlannedObject = Pick<
@@ -47,7 +48,7 @@ const SavedUploadSchema = z.object({
 type StoredUpload = z.infer<typeof SavedUploadSchema>;
 
 /**
- * Planning's progress between invocations: `planKeys(prefix).checkpoint`, written last, after the tails it names,
+ * A slice's planning progress between invocations: `sliceKeys(prefix).checkpoint`, written last, after the tails it names,
  * so it always describes tails and parts that exist. `position` is the caller's (which data files are read).
  */
 export const PlanCheckpointSchema = z.object({
@@ -88,7 +89,7 @@ export class PlanWriter {
 
   constructor(
     private readonly run: RunContext,
-    private readonly keys: ReturnType<typeof planKeys>,
+    private readonly keys: SliceKeys,
     private readonly deps: StepDeps,
     resumed?: { checkpoint: PlanCheckpoint; uploads: Map<string, LineUpload> },
   ) {
@@ -117,7 +118,7 @@ export class PlanWriter {
    */
   static async resume(
     run: RunContext,
-    keys: ReturnType<typeof planKeys>,
+    keys: SliceKeys,
     deps: StepDeps,
   ): Promise<{ writer: PlanWriter; position: PlanCheckpoint["position"] } | undefined> {
     const { s3 } = deps.clients;
@@ -178,10 +179,6 @@ export class PlanWriter {
   /** Whether this writer continues a plan begun in an earlier invocation. */
   get resumed(): boolean {
     return this.sequence > 0;
-  }
-
-  start(): Promise<void> {
-    return this.resumed ? Promise.resolve() : this.skipped.write(SKIPPED_HEADER);
   }
 
   /** An object an earlier run's job already made compliant: counted as that run's work, not planned. */

@@ -35,6 +35,36 @@ export type RowOutcome =
   | { outcome: "succeeded" | "gone" | "changed" }
   | { outcome: "failed"; category: TaskFailureCategory; message: string };
 
+function addTo(target: CountAndBytes, more: CountAndBytes): void {
+  target.count += more.count;
+  target.bytes += more.bytes;
+}
+
+function addEach<K extends string>(
+  target: Partial<Record<K, CountAndBytes>>,
+  more: Partial<Record<K, CountAndBytes>>,
+): void {
+  for (const [k, counted] of Object.entries(more) as [K, CountAndBytes | undefined][]) {
+    if (!counted) continue;
+    const slot = target[k] ?? { count: 0, bytes: 0 };
+    target[k] = slot;
+    addTo(slot, counted);
+  }
+}
+
+function appendSamples<K extends string, T>(
+  target: Partial<Record<K, T[]>>,
+  more: Partial<Record<K, T[]>>,
+  limit: number,
+): void {
+  for (const [k, samples] of Object.entries(more) as [K, T[] | undefined][]) {
+    if (!samples) continue;
+    const list = target[k] ?? [];
+    target[k] = list;
+    for (const sample of samples) if (list.length < limit) list.push(structuredClone(sample));
+  }
+}
+
 function add(target: CountAndBytes, sizeBytes: number | undefined): void {
   target.count += 1;
   if (sizeBytes !== undefined) target.bytes += sizeBytes;
@@ -127,6 +157,29 @@ export class RunTally {
     s.notCurrent[reason] = slot;
     slot.count += counted.count;
     slot.bytes += counted.bytes;
+  }
+
+  /**
+   * Adds the counts of tallies made from other parts of the same plan (its slices, in their order): counts and
+   * bytes summed, samples taken in order up to the sample limit, jobs appended.
+   */
+  merge(parts: readonly TallyState[]): void {
+    const s = this.state;
+    for (const part of parts) {
+      addTo(s.seen, part.seen);
+      addTo(s.updatePlanned, part.updatePlanned);
+      addTo(s.largeCopyPlanned, part.largeCopyPlanned);
+      addTo(s.alreadyCompliant, part.alreadyCompliant);
+      addEach(s.copyPlanned, part.copyPlanned);
+      addEach(s.skipped, part.skipped);
+      addEach(s.notCurrent, part.notCurrent);
+      addEach(s.doneEarlier, part.doneEarlier);
+      for (const k of Object.keys(s.largeCopy) as (keyof TallyState["largeCopy"])[])
+        s.largeCopy[k] += part.largeCopy[k];
+      s.jobs.push(...structuredClone(part.jobs));
+      appendSamples(s.skippedSamples, part.skippedSamples, s.sampleLimit);
+      appendSamples(s.failureSamples, part.failureSamples, s.sampleLimit);
+    }
   }
 
   /** A current object the plan leaves out: `runId`'s job already made it compliant (steps/domain/earlier-work.ts). */

@@ -1,11 +1,11 @@
 import type { HeadObjectCommandOutput } from "@aws-sdk/client-s3";
 import { z } from "zod";
 import { type FoundCandidates, FoundCandidatesSchema, FoundInventorySchema } from "../../contract/candidates.ts";
-import { type PlanEngine, PlanEngineSchema } from "../../contract/engines.ts";
-import { InventoryFormatError, VerificationFailedError } from "../../contract/errors.ts";
-import type { Plan, PlanningProgress } from "../../contract/plan.ts";
+import type { PlanEngine } from "../../contract/engines.ts";
+import { InvariantViolatedError, InventoryFormatError } from "../../contract/errors.ts";
+import { type PlanningProgress, PlanSliceSchema, type SlicePlanned, SlicesToPlanSchema } from "../../contract/plan.ts";
 import type { NotCurrentReason } from "../../contract/reasons.ts";
-import { planKeys, planPrefix, type RunContext, RunContextSchema } from "../../contract/run-context.ts";
+import { planKeys, type RunContext, RunContextSchema } from "../../contract/run-context.ts";
 import { StateNames } from "../../contract/states.ts";
 import type { CopyStorageClass } from "../../contract/storage-classes.ts";
 import { GeneratedListKeys } from "../aws/candidate-lists.ts";
@@ -13,222 +13,136 @@ import { readEarlierWork } from "../aws/earlier-work.ts";
 import { HeadObjects, OrderedBatches } from "../aws/head-pipeline.ts";
 import type { UnloadedFile } from "../aws/inventory-athena.ts";
 import { dataFileRows, readDelivery } from "../aws/inventory-sources.ts";
-import { currentPlanGeneration, type PlannedObject, PlanWriter } from "../aws/plan-writer.ts";
+import { loadSliceSummary, requirePlanSource, type SliceSummary } from "../aws/plan-slices.ts";
+import { type PlannedObject, PlanWriter } from "../aws/plan-writer.ts";
 import { getText, putJson } from "../aws/s3-io.ts";
 import { type CandidateRoute, candidateList, classifyCandidate, needsHead } from "../domain/candidates.ts";
 import { type Classification, classifyInventoryRow, needsKeyCheck } from "../domain/classify.ts";
 import type { EarlierDoer, EarlierVerdict, EarlierWork } from "../domain/earlier-work.ts";
-import { chooseEngine } from "../domain/engine-choice.ts";
 import type { EncryptionStatus, InventoryRow } from "../domain/inventory.ts";
-import { type InventoryManifest, parseInventoryManifest, requireColumns } from "../domain/inventory-manifest.ts";
-import { planEstimate } from "../domain/plan-estimate.ts";
+import { type InventoryManifest, parseInventoryManifest } from "../domain/inventory-manifest.ts";
 import { FileTimeBudget } from "../domain/time-budget.ts";
 import { defineStep, type StepDeps } from "../runtime/step.ts";
 
 /**
- * Plans the run from its candidates: an S3 Inventory (every row classified by classifyInventoryRow) or the manifest
- * generator's lists (each list's filter decides its route, steps/domain/candidates.ts). Either way the data files
- * are streamed once; planned copies go into one manifest per storage class, encryption updates into one manifest,
- * objects over 5 GiB into a list for the multipart copy, skipped objects into skipped.csv with their reason. Memory
- * holds the rows waiting for their HeadObject answers (at most ROWS_PENDING, steps/aws/head-pipeline.ts), one part
- * per file being written and the counts, whatever the bucket's size.
+ * Plans one slice of the run's candidates ("Plan each slice" runs it once per slice, in parallel): data files
+ * `from` to `to` of an S3 Inventory (every row classified by classifyInventoryRow, read by the engine "Slice the
+ * inventory" chose), or the manifest generator's lists (each list's filter decides its route,
+ * steps/domain/candidates.ts). Planned copies go into one manifest part per storage class, encryption updates into
+ * one, objects over 5 GiB into a list for the multipart copy, skipped objects into a skipped part with their reason;
+ * the slice's summary (its tally) is written last. Memory holds the rows waiting for their HeadObject answers (at
+ * most ROWS_PENDING, steps/aws/head-pipeline.ts), one part per file being written and the counts, whatever the
+ * bucket's size. At its time budget the step stops between files, saves its progress and is called again.
  */
 export const writeManifests = defineStep({
   state: StateNames.writeManifests,
   input: z.object({
     run: RunContextSchema,
     inventory: z.union([FoundInventorySchema, FoundCandidatesSchema]),
-    preflight: z
-      .object({ facts: z.object({ versioning: z.string(), noncurrentExpirationDays: z.number().optional() }) })
-      .optional(),
+    slicing: SlicesToPlanSchema,
+    slice: PlanSliceSchema,
     /**
-     * After this long the step stops between data files, saves its progress and returns `planning`; the state machine
-     * calls it again (workflow/definition.ts PLANNING_TIME_BUDGET_MS). Absent: no limit.
+     * After this long the step stops between data files, saves its progress and returns `planning`; the slice's
+     * execution calls it again (workflow/definition.ts PLANNING_TIME_BUDGET_MS). Absent: no limit.
      */
     timeBudgetMs: z.number().int().nonnegative().optional(),
   }),
-  async run({ run, inventory, preflight, timeBudgetMs }, deps): Promise<Plan | PlanningProgress> {
+  async run({ run, inventory, slicing, slice, timeBudgetMs }, deps): Promise<SlicePlanned | PlanningProgress> {
     const startedAt = deps.now().getTime();
     const { clients, log } = deps;
-    let source: {
-      key: string;
-      createdAt: Date;
-      engine?: PlanEngine;
-      /**
-       * Reads the candidates into the writer from file `from` (asking `stopAfter` at the end of each file whether to
-       * stop there); says where it stopped, if it did, and what Athena unloaded and scanned. Generated lists are read
-       * in one invocation.
-       */
-      read: (
-        writer: ResumingWriter,
-        plan: string,
-        from: number,
-        stopAfter: () => boolean,
-        saved: PlanPosition | undefined,
-      ) => Promise<SourceRead>;
-    };
-    if ("lists" in inventory) {
-      source = {
-        key: `${run.runPrefix}candidates/`,
-        createdAt: deps.now(),
-        read: async (writer) => {
-          await readCandidateLists(run, inventory, deps, writer);
-          return {};
-        },
-      };
-    } else {
-      const manifestText = await getText(clients.s3, inventory.bucket, inventory.manifestKey);
-      const manifest = parseInventoryManifest(manifestText, inventory.manifestKey);
-      if (manifest.sourceBucket !== run.bucket) {
-        throw new InventoryFormatError(`the inventory is of bucket ${manifest.sourceBucket}, not ${run.bucket}.`, {
-          file: inventory.manifestKey,
-          fix: "Pass the inventory configuration id of the bucket being re-encrypted.",
-        });
-      }
-      // A delivery without these columns would classify every row as missing-columns and copy nothing.
-      requireColumns(manifest.columns);
-      const engine = chooseEngine(run.engine ?? "auto", {
-        fileFormat: manifest.fileFormat,
-        dataFiles: manifest.files.length,
-        dataBytes: manifest.files.reduce((n, f) => n + f.size, 0),
-        athenaDeployed: deps.config.athena !== undefined,
-      });
-      const manifestKey = inventory.manifestKey;
-      source = {
-        key: manifestKey,
-        createdAt: manifest.creationTimestamp,
-        engine,
-        read: (writer, planPrefix, from, stopAfter, saved) =>
-          readInventory(
-            run,
-            manifest,
-            { manifestKey, planPrefix, engine: saved?.engine ?? engine, from, stopAfter, saved },
-            deps,
-            writer,
-          ),
-      };
-    }
-    const base = planPrefix(run.bucket, source.key, run.kmsKeyArn);
-    const { prefix: plan, stored, stale } = await currentPlanGeneration(run, base, deps);
-    const keys = planKeys(plan);
-    if (stale.length > 0) log.info("plan made again", { bucket: run.bucket, plan, stale });
-    if (stored !== undefined) {
-      // Planning again could differ (objects re-encrypted since answer key checks differently) and would no longer
-      // match the jobs an earlier execution created from this plan.
-      log.info("plan reused", { bucket: run.bucket, plan: keys.plan });
-      return {
-        inventoryManifestKey: stored.inventoryManifestKey,
-        inventoryCreatedAt: stored.inventoryCreatedAt,
-        manifests: stored.manifests,
-        planKey: keys.plan,
-        planPrefix: plan,
-        ...(stored.largeObjects ? { largeObjects: stored.largeObjects } : {}),
-        ...(stored.estimate ? { estimate: stored.estimate } : {}),
-        ...(stored.engine ? { engine: stored.engine } : {}),
-      };
-    }
-    // A plan an earlier invocation began continues where it stopped, with the engine it began with.
+    const plan = planKeys(slicing.planPrefix);
+    const keys = plan.slice(slice.index);
+    // A slice planned already (its execution retried by the Distributed Map) is not planned again.
+    const done = await loadSliceSummary(run, keys, deps);
+    if (done) return { slice: slice.index, seen: done.tally.seen.count };
+    const source = await requirePlanSource(run, plan.delivery, deps);
     const resumed = "lists" in inventory ? undefined : await PlanWriter.resume(run, keys, deps);
     const progress = resumed ? PlanPositionSchema.parse(resumed.position) : undefined;
-    const engine = progress?.engine ?? source.engine;
-    if (engine) {
-      const how = progress ? "engine continued" : "engine chosen";
-      log.info(how, { bucket: run.bucket, engine: engine.name, why: engine.why, filesRead: progress?.nextFile ?? 0 });
-    }
     // What earlier runs' jobs already did is left out, whatever inventory or list they planned from.
-    const earlier = await readEarlierWork(run, source.createdAt, deps);
+    const earlier = await readEarlierWork(run, new Date(source.createdAt), deps);
     const writer = resumed?.writer ?? new PlanWriter(run, keys, deps);
-    let written: Awaited<ReturnType<PlanWriter["finish"]>>;
-    let planning: SourceRead;
     const heads = new HeadObjects(clients.s3, run.bucket);
     const reader = new ResumingWriter(run, writer, earlier, heads);
     reader.keyChecksSkipped = progress?.keyChecksSkipped ?? 0;
     const headsBefore = progress?.headsSent ?? 0;
     const budget = new FileTimeBudget(timeBudgetMs, startedAt);
     const overBudget = () => budget.stopAfterFile(deps.now().getTime());
+    const from = progress?.nextFile ?? slice.from;
     try {
-      await writer.start();
-      planning = await source.read(reader, plan, progress?.nextFile ?? 0, overBudget, progress);
-      if (planning.stoppedAt !== undefined && engine) {
+      let stoppedAt: number | undefined;
+      if ("lists" in inventory) await readCandidateLists(run, inventory, deps, reader);
+      else {
+        const manifestText = await getText(clients.s3, inventory.bucket, inventory.manifestKey);
+        const manifest = parseInventoryManifest(manifestText, inventory.manifestKey);
+        if (!source.engine) {
+          throw new InvariantViolatedError(`The plan's source ${plan.delivery} names no engine for an inventory.`, {
+            fix: "This is a bug in rekey's planning; start a new run and report it with the execution's history.",
+          });
+        }
+        const range = { from, to: slice.to };
+        stoppedAt = await readInventory(
+          run,
+          manifest,
+          source.engine,
+          range,
+          source.athena?.files,
+          overBudget,
+          deps,
+          reader,
+        );
+      }
+      if (stoppedAt !== undefined) {
         const position: PlanPosition = {
-          nextFile: planning.stoppedAt,
+          nextFile: stoppedAt,
           headsSent: headsBefore + heads.sent,
           keyChecksSkipped: reader.keyChecksSkipped,
-          engine,
-          ...(planning.athena
-            ? { athenaFiles: planning.athena.files, athenaScanned: planning.athena.scannedBytes }
-            : {}),
         };
         await writer.suspend(position);
         log.info("planning continues in the next invocation", {
           bucket: run.bucket,
-          filesRead: planning.stoppedAt,
-          files: planning.files,
+          slice: slice.index,
+          filesRead: stoppedAt - slice.from,
+          files: slice.to - slice.from,
           seen: writer.tally.snapshot.seen.count,
         });
-        return { planning: { filesRead: planning.stoppedAt, files: planning.files ?? 0 } };
+        return { planning: { filesRead: stoppedAt - slice.from, files: slice.to - slice.from } };
       }
-      written = await writer.finish();
+      await writer.finish();
     } catch (err) {
       await writer.abort();
       throw err;
     }
-    const { tally } = writer;
-    const reconciliation = tally.reconcile();
-    if (!reconciliation.ok) {
-      throw new VerificationFailedError(`Plan counts do not add up: ${reconciliation.problems.join(" ")}`, {
-        fix: "This is a bug in planning; report it with the execution's history. No object was changed.",
-      });
-    }
-    const estimate = planEstimate(run, tally, writer.updatesFrom, writer.largeByClass, preflight?.facts, {
-      listJobs: "lists" in inventory ? inventory.lists.length : 0,
-      sizesKnown: !("lists" in inventory),
-      planningHeadRequests: headsBefore + heads.sent,
+    const summary: SliceSummary = {
+      slice: slice.index,
+      tally: writer.tally.toJSON(),
+      updatesFrom: writer.updatesFrom,
+      largeByClass: writer.largeByClass as SliceSummary["largeByClass"],
+      headsSent: headsBefore + heads.sent,
       keyChecksSkipped: reader.keyChecksSkipped,
-      ...(planning?.athena ? { athenaQueriesScanned: planning.athena.scannedBytes } : {}),
-    });
-    await putJson(clients.s3, run.workBucket, keys.plan, {
-      inventoryManifestKey: source.key,
-      inventoryCreatedAt: source.createdAt.toISOString(),
-      manifests: written.manifests,
-      ...(written.largeObjects ? { largeObjects: written.largeObjects } : {}),
-      tally: tally.toJSON(),
-      estimate,
-      ...(engine ? { engine } : {}),
-    });
-    await writer.forgetCheckpoint();
-    log.info("plan written", { bucket: run.bucket, plan: keys.plan, oneTimeUsd: estimate.oneTimeUsd });
-    return {
-      inventoryManifestKey: source.key,
-      inventoryCreatedAt: source.createdAt.toISOString(),
-      manifests: written.manifests,
-      planKey: keys.plan,
-      planPrefix: plan,
-      ...(written.largeObjects ? { largeObjects: written.largeObjects } : {}),
-      estimate,
-      ...(engine ? { engine } : {}),
     };
+    await putJson(clients.s3, run.workBucket, keys.plan, summary);
+    await writer.forgetCheckpoint();
+    const seen = summary.tally.seen.count;
+    log.info("slice planned", { bucket: run.bucket, slice: slice.index, seen });
+    return { slice: slice.index, seen };
   },
 });
 
 /**
- * Every row the engine reads, classified (SSE-KMS rows with a Bucket Key have their key checked first); versions the
- * engine counted where they are stored go into the tally as counts.
+ * Every row the engine reads from files `range.from` to `range.to`, classified (SSE-KMS rows with a Bucket Key have
+ * their key checked first); versions the engine counted where they are stored go into the tally as counts. Asks
+ * `stopAfter` at the end of each file whether to stop there; returns the next file's index if it stopped.
  */
 async function readInventory(
   run: RunContext,
   manifest: InventoryManifest,
-  source: {
-    manifestKey: string;
-    planPrefix: string;
-    engine: PlanEngine;
-    from: number;
-    stopAfter: () => boolean;
-    saved?: PlanPosition | undefined;
-  },
+  engine: PlanEngine,
+  range: { from: number; to: number },
+  unloaded: readonly UnloadedFile[] | undefined,
+  stopAfter: () => boolean,
   deps: StepDeps,
   writer: ResumingWriter,
-): Promise<SourceRead> {
+): Promise<number | undefined> {
   const now = deps.now();
   const batches = writer.batches();
   const checkKeys = run.options.sseKmsWithBucketKey === "check-key";
@@ -241,41 +155,19 @@ async function readInventory(
     const options = { sseKmsKeyIsTarget: isTarget, now };
     return writer.prepare(batch.map((row) => ({ object: row, result: classifyInventoryRow(row, options) })));
   };
-  const chunks = readDelivery(
-    source.engine,
-    run,
-    manifest,
-    source.manifestKey,
-    source.planPrefix,
-    deps,
-    source.from,
-    source.saved,
-  );
   let stoppedAt: number | undefined;
-  let files = manifest.files.length;
-  let athena: SourceRead["athena"] = source.saved?.athenaFiles
-    ? { files: source.saved.athenaFiles, scannedBytes: source.saved.athenaScanned ?? [] }
-    : undefined;
-  for await (const chunk of chunks) {
+  for await (const chunk of readDelivery(engine, run, manifest, deps, range, unloaded)) {
     if (chunk.kind === "rows") await batches.push(chunk.rows.length, prepare(chunk.rows));
     else if (chunk.kind === "not-current") {
       for (const [reason, counted] of Object.entries(chunk.counts.byReason)) {
         writer.tally.recordNotCurrent(reason as NotCurrentReason, counted);
       }
-    } else if (chunk.kind === "unloaded") {
-      athena = { files: chunk.files, scannedBytes: chunk.scannedBytes };
-      deps.log.info("inventory unloaded by Athena", {
-        bucket: run.bucket,
-        files: chunk.files.length,
-        scannedBytes: chunk.scannedBytes,
-      });
     } else {
-      files = chunk.files;
-      // Between files, the plan may stop and continue in the next invocation.
-      if (source.stopAfter() && chunk.nextFile < chunk.files) stoppedAt = chunk.nextFile;
+      // Between files, the slice may stop and continue in the next invocation.
+      if (stopAfter() && chunk.nextFile < range.to) stoppedAt = chunk.nextFile;
       deps.log.info("inventory file read", {
         bucket: run.bucket,
-        engine: source.engine.name,
+        engine: engine.name,
         file: chunk.source,
         // Rows written so far: those of the last batches may still wait for their HeadObject answers.
         seen: writer.tally.snapshot.seen.count,
@@ -284,25 +176,14 @@ async function readInventory(
     }
   }
   await batches.drain();
-  return { files, ...(athena ? { athena } : {}), ...(stoppedAt === undefined ? {} : { stoppedAt }) };
+  return stoppedAt;
 }
 
-/** What reading the candidates left: where it stopped (of `files`), if it did, and what Athena unloaded and scanned. */
-interface SourceRead {
-  stoppedAt?: number;
-  files?: number;
-  athena?: { files: UnloadedFile[]; scannedBytes: number[] };
-}
-
-/** Where a plan stopped (PlanWriter.suspend's `position`): data files read, HeadObjects sent, the engine used. */
+/** Where a slice stopped (PlanWriter.suspend's `position`): the next file to read, HeadObjects sent so far. */
 const PlanPositionSchema = z.object({
   nextFile: z.number().int().nonnegative(),
   headsSent: z.number().int().nonnegative(),
   keyChecksSkipped: z.number().int().nonnegative().default(0),
-  engine: PlanEngineSchema,
-  /** The athena engine's unloaded files and what its queries scanned, so a continued plan queries nothing again. */
-  athenaFiles: z.array(z.object({ bucket: z.string(), key: z.string() })).optional(),
-  athenaScanned: z.array(z.number()).optional(),
 });
 type PlanPosition = z.infer<typeof PlanPositionSchema>;
 

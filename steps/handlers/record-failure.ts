@@ -4,6 +4,7 @@ import type { RecordedFailure } from "../../contract/recorded-failure.ts";
 import { bucketLockKey, RunContextSchema, runKeys } from "../../contract/run-context.ts";
 import { StateNames } from "../../contract/states.ts";
 import { releaseBucketLock } from "../aws/bucket-lock.ts";
+import { firstFailedChild, MAP_RUN_FAILED } from "../aws/failed-slices.ts";
 import { putJson } from "../aws/s3-io.ts";
 import { defineStep } from "../runtime/step.ts";
 
@@ -33,19 +34,32 @@ export const recordFailure = defineStep({
       .passthrough(),
   }),
   async run({ state }, { clients, now, log }): Promise<RecordedFailure> {
-    const error = state.failure.Error;
+    const run = state.run;
+    const notes: string[] = [];
+    let error = state.failure.Error;
+    let why = causeMessage(state.failure.Cause ?? "");
+    if (error === MAP_RUN_FAILED && run) {
+      // A slice failed: its error names the problem and the fix; the Map state's says only that one failed.
+      try {
+        const child = await firstFailedChild(clients.sfn, run.executionId);
+        if (child) {
+          error = child.error;
+          why = `${causeMessage(child.cause)}\n(Planning stopped: slice execution ${child.executionArn} failed with this error.)`;
+        }
+      } catch (err) {
+        notes.push(`(rekey could not read the failed slice's error: ${(err as Error).message})`);
+      }
+    }
     const jobIds = (state.jobs?.jobs ?? []).map((j) => j.jobId);
     // Jobs already created keep running after the run stops: the operator must be able to find them.
     const cause =
-      causeMessage(state.failure.Cause ?? "") +
+      why +
       (jobIds.length ? `\nCopy jobs this run created or reused, which may still be running: ${jobIds.join(", ")}` : "");
-    const run = state.run;
     log.error("run failed", { bucket: run?.bucket, error, cause });
     // No run context: "Validate input" failed, before or while taking the bucket's lock (BucketBusyError), so there
     // is no lock of this execution to release.
     if (!run) return { error, cause };
     const key = runKeys(run).failure;
-    const notes: string[] = [];
     let written = false;
     try {
       await putJson(clients.s3, run.workBucket, key, {

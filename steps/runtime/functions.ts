@@ -35,12 +35,27 @@ export const STEP_FUNCTIONS: Record<TaskStateName, StepFunctionSpec> = {
     timeoutSeconds: 120,
     memoryMiB: 256,
   },
+  [StateNames.sliceInventory]: {
+    handler: "sliceInventoryHandler",
+    // The athena engine's queries run here (DDL, a count and an UNLOAD), polled to their end.
+    description: "rekey: choose how to read the inventory and cut it into slices planned in parallel",
+    timeoutSeconds: 900,
+    memoryMiB: 512,
+  },
   [StateNames.writeManifests]: {
     handler: "writeManifestsHandler",
-    // Streams the whole inventory (gunzip, parse, classify, multipart upload of the manifests): the longest step.
-    description: "rekey: filter the inventory and write the Batch Operations manifests",
+    // Streams a slice of the inventory (gunzip, parse, classify, multipart upload of the parts): the longest step,
+    // stopped and called again at its time budget (workflow PLANNING_TIME_BUDGET_MS).
+    description: "rekey: filter one slice of the inventory and write its part of the manifests",
     timeoutSeconds: 900,
     memoryMiB: 1024,
+  },
+  [StateNames.combinePlan]: {
+    handler: "combinePlanHandler",
+    // Joins the slices' parts mostly by UploadPartCopy; reads at most 5 MiB of each part.
+    description: "rekey: join the slices' parts into the plan's manifests and write plan.json",
+    timeoutSeconds: 900,
+    memoryMiB: 512,
   },
   [StateNames.createCopyJobs]: {
     handler: "createCopyJobsHandler",

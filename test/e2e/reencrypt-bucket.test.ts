@@ -48,7 +48,7 @@ describe("rekey re-encrypts one bucket end to end in the sandbox", () => {
       maxRowsPerFile: 150,
       onEvent: (event) => {
         if (event.type === "StateEntered") enteredStates.push(event.state.name);
-        if (event.type === "StateExited" && event.state.name === StateNames.writeManifests) {
+        if (event.type === "StateExited" && (event.state.name === StateNames.combinePlan || event.state.name === StateNames.useStoredPlan)) {
           plan = (event.state.output as { plan: unknown }).plan;
         }
       },
@@ -73,7 +73,7 @@ describe("rekey re-encrypts one bucket end to end in the sandbox", () => {
     expect(output().outcome).toBe("succeeded");
     const waitAt = enteredStates.indexOf(StateNames.waitForInventory);
     expect(enteredStates.indexOf(StateNames.enforceDefaultEncryption)).toBeLessThan(waitAt);
-    expect(enteredStates.indexOf(StateNames.writeManifests)).toBeGreaterThan(waitAt);
+    expect(enteredStates.indexOf(StateNames.sliceInventory)).toBeGreaterThan(waitAt);
   });
 
   it("re-encrypts every formerly unencrypted current object under the target key with Bucket Key, keeping everything else", async () => {

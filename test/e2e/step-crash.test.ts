@@ -111,7 +111,7 @@ describe.each(SWITCH_VALUES)("steps that crash are retried (runtimeFailureError 
       onEvent: (event) => {
         if (event.type !== "StateExited") return;
         const output = event.state.output as { plan?: { manifests: WorkManifest[] }; jobs?: Jobs };
-        if (event.state.name === StateNames.writeManifests) manifests = output.plan?.manifests ?? [];
+        if (event.state.name === StateNames.combinePlan) manifests = output.plan?.manifests ?? [];
         if (event.state.name === StateNames.createCopyJobs) jobs = output.jobs;
       },
     });

@@ -19,7 +19,7 @@ import { RunTally } from "../../steps/domain/tally.ts";
 import { verifyResults } from "../../steps/handlers/verify-results.ts";
 import { invokeStep } from "../../steps/runtime/invoke.ts";
 import { silentLogger } from "../../steps/runtime/log.ts";
-import { runOnScenario, sandboxWithScenario, setTimeBudget } from "../support/run-scenario.ts";
+import { runOnScenario, sandboxWithScenario, setStateParameters } from "../support/run-scenario.ts";
 
 /**
  * "Verify results" loops through "Are the results verified?" in the deployed state machine: here its time budget is
@@ -42,7 +42,7 @@ describe("a run whose verification takes several invocations", () => {
       workBucket: "verify-loop-work",
       objects: 30,
     }));
-    await setTimeBudget(sandbox, StateNames.verifyResults, 0);
+    await setStateParameters(sandbox, [[StateNames.verifyResults, "timeBudgetMs", 0]]);
     const deployment = await rekeyDeployment(sandbox);
     const denied = scenario.keys.find((k) => k.expectation === "reencrypt")?.key ?? "";
     await admin.setBatchTaskFaults([{ key: denied, httpStatus: 403, errorCode: "AccessDenied", message: "Denied" }]);

@@ -38,7 +38,7 @@ describe("a work bucket whose default encryption is SSE-KMS", () => {
         scenario,
         name: "kms-work-run",
         onEvent: (e) => {
-          if (e.type === "StateExited" && e.state.name === StateNames.writeManifests)
+          if (e.type === "StateExited" && e.state.name === StateNames.combinePlan)
             plan = (e.state.output as { plan: Plan }).plan;
         },
       });

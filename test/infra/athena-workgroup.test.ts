@@ -9,15 +9,15 @@ const GLUE = "arn:aws:glue:us-east-1:123456789012";
 const GLUE_CATALOG = `${GLUE}:catalog`;
 let template: Template;
 let workBucketArn: string;
-let writeManifestsRole: string;
+let queryingRole: string;
 
 beforeAll(() => {
   template = buildStack().synth();
   workBucketArn = `<${logicalIdOf(template, "AWS::S3::Bucket", () => true)}.Arn>`;
   const fn = Object.values(template.findResources("AWS::Lambda::Function")).find(
-    (f) => f.Properties.Handler === `index.${StepSpecs[StateNames.writeManifests].handler}`,
+    (f) => f.Properties.Handler === `index.${StepSpecs[StateNames.sliceInventory].handler}`,
   );
-  writeManifestsRole = render(fn?.Properties.Role).replace(/^<(.*)\.Arn>$/, "$1");
+  queryingRole = render(fn?.Properties.Role).replace(/^<(.*)\.Arn>$/, "$1");
 });
 
 describe("the Athena workgroup and Glue database of the athena engine", () => {
@@ -84,16 +84,14 @@ describe("the Athena workgroup and Glue database of the athena engine", () => {
     );
   });
 
-  it("are used by the manifest step only, with no wildcard action anywhere in the stack", () => {
+  it("are used by the step that runs the queries only (Slice the inventory), with no wildcard action anywhere in the stack", () => {
     const policies = Object.values(template.findResources("AWS::IAM::Policy"));
     const withAthenaOrGlue = policies.filter((p) =>
       (p.Properties.PolicyDocument.Statement as Record<string, unknown>[])
         .map(normalizeStatement)
         .some((st) => st.Action.some((a) => /^(athena|glue):/.test(a))),
     );
-    expect(withAthenaOrGlue.map((p) => (p.Properties.Roles as unknown[]).map(render))).toEqual([
-      [`<${writeManifestsRole}>`],
-    ]);
+    expect(withAthenaOrGlue.map((p) => (p.Properties.Roles as unknown[]).map(render))).toEqual([[`<${queryingRole}>`]]);
     const actions = policies.flatMap((p) =>
       (p.Properties.PolicyDocument.Statement as Record<string, unknown>[]).flatMap(
         (st) => normalizeStatement(st).Action,

@@ -180,17 +180,13 @@ describe("each step's role allows exactly the calls its step makes", () => {
       ],
     ],
     [
-      StateNames.writeManifests,
+      StateNames.sliceInventory,
       () => [
         `s3:GetObject ${w()}/inventory/*`,
         `s3:GetObject ${w()}/runs/*/candidates/*`,
-        ...each(["s3:PutObject", "s3:AbortMultipartUpload"], [`${w()}/runs/*`, `${w()}/plans/*`]),
-        `s3:GetObject ${w()}/plans/*`,
-        // A plan made over several invocations deletes its saved progress, and only that.
-        ...each(["s3:DeleteObject"], [`${w()}/plans/*/checkpoint.json`, `${w()}/plans/*/checkpoint/*`]),
+        // delivery.json and slices.json written, a stored plan read (and its manifests' ETags).
+        ...each(["s3:GetObject", "s3:PutObject"], [`${w()}/plans/*`]),
         `s3:ListBucket ${w()}`,
-        ...each(["s3:GetObject"], TARGET_OBJECTS),
-        ...each(["s3:ListBucket"], TARGET_BUCKETS),
         "s3:ListJobs *",
         `s3:DescribeJob ${JOBS}`,
         // The athena engine: its queries in the stack's workgroup only, its tables in the stack's database only.
@@ -214,6 +210,32 @@ describe("each step's role allows exactly the calls its step makes", () => {
           [`${w()}/athena-results/*`],
         ),
         `s3:GetBucketLocation ${w()}`,
+      ],
+    ],
+    [
+      StateNames.writeManifests,
+      () => [
+        `s3:GetObject ${w()}/inventory/*`,
+        `s3:GetObject ${w()}/runs/*/candidates/*`,
+        // The files the athena engine's UNLOAD wrote.
+        `s3:GetObject ${w()}/athena-results/*`,
+        ...each(["s3:PutObject", "s3:AbortMultipartUpload"], [`${w()}/runs/*`, `${w()}/plans/*`]),
+        `s3:GetObject ${w()}/plans/*`,
+        // A slice planned over several invocations deletes its saved progress; nothing outside the slices.
+        `s3:DeleteObject ${w()}/plans/*/slices/*`,
+        `s3:ListBucket ${w()}`,
+        ...each(["s3:GetObject"], TARGET_OBJECTS),
+        ...each(["s3:ListBucket"], TARGET_BUCKETS),
+        "s3:ListJobs *",
+        `s3:DescribeJob ${JOBS}`,
+      ],
+    ],
+    [
+      StateNames.combinePlan,
+      () => [
+        ...each(["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"], [`${w()}/plans/*`]),
+        `s3:ListBucket ${w()}`,
+        ...each(["s3:DeleteObject"], [`${w()}/plans/*/slices/*`, `${w()}/plans/*/slices.json`]),
       ],
     ],
     [
@@ -306,6 +328,10 @@ describe("each step's role allows exactly the calls its step makes", () => {
         `s3:PutObject ${w()}/runs/*`,
         ...each(["s3:GetObject", "s3:DeleteObject"], [`${w()}/runs/*/lock.json`]),
         `s3:ListBucket ${w()}`,
+        // Why a slice failed, from its own execution.
+        `states:ListMapRuns arn:aws:states:us-east-1:123456789012:execution:<${stateMachineId}.Name>:*`,
+        `states:ListExecutions arn:aws:states:us-east-1:123456789012:mapRun:<${stateMachineId}.Name>/*`,
+        `states:DescribeExecution arn:aws:states:us-east-1:123456789012:execution:<${stateMachineId}.Name>/*`,
       ],
     ],
   ];
@@ -374,7 +400,8 @@ describe("each step's role allows exactly the calls its step makes", () => {
       /^arn:aws:s3:::(example-data-bucket|data-prod-\*)(\/\*)?$/,
       new RegExp(`^(${TARGET_KEYS.join("|")})$`),
       /^arn:aws:s3:us-east-1:123456789012:job\/\*$/,
-      new RegExp(`^arn:aws:states:us-east-1:123456789012:execution:<${stateMachineId}\\.Name>:\\*$`),
+      new RegExp(`^arn:aws:states:us-east-1:123456789012:(execution|mapRun):<${stateMachineId}\\.Name>[:/]\\*$`),
+      new RegExp(`^<${stateMachineId}>$`),
       /^<\w+Logs\w+\.Arn>$/,
       /^<\w+StepFunction\w+\.Arn>$/,
       new RegExp(`^<${batchRoleId}\\.Arn>$`),
@@ -425,6 +452,33 @@ describe("the state machine", () => {
   });
 });
 
+describe("the Distributed Map of the state machine", () => {
+  it("may start and follow its own slices' executions and read and write only the slices' files", () => {
+    const smRole = logicalIdOf(template, "AWS::IAM::Role", (p) =>
+      JSON.stringify(p.AssumeRolePolicyDocument).includes("states.amazonaws.com"),
+    );
+    const ofMap = grants(
+      roleStatements(template, smRole).filter((st) =>
+        st.Action.some((a) => a.startsWith("states:") || a.startsWith("s3:")),
+      ),
+    );
+    expect(ofMap).toEqual(
+      [
+        `states:StartExecution <${stateMachineId}>`,
+        ...each(
+          ["states:DescribeExecution", "states:StopExecution"],
+          [`arn:aws:states:us-east-1:123456789012:execution:<${stateMachineId}.Name>/*`],
+        ),
+        `s3:GetObject ${workBucketArn}/plans/*/slices.json`,
+        ...each(
+          ["s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"],
+          [`${workBucketArn}/plans/*/slice-results/*`],
+        ),
+      ].sort(),
+    );
+  });
+});
+
 describe("the step functions", () => {
   it("run Node 22 on arm64 with JSON logs, source maps, and the deployment's settings", () => {
     const functions = Object.values(template.findResources("AWS::Lambda::Function"));
@@ -448,9 +502,11 @@ describe("the step functions", () => {
     }
   });
 
-  it("gives the manifest writer, the direct copier and the bucket check 15 minutes and every other step less", () => {
+  it("gives the planning steps, the direct copier and the bucket check 15 minutes and every other step less", () => {
     const longest = [
+      "index.sliceInventoryHandler",
       "index.writeManifestsHandler",
+      "index.combinePlanHandler",
       "index.copyLargeObjectsHandler",
       "index.lookForNonCompliantObjectsHandler",
     ];
@@ -592,6 +648,8 @@ describe("the AWS calls the steps make", () => {
     DeleteObjectCommand: "s3:DeleteObject (with If-Match: and s3:GetObject)",
     DeleteObjectsCommand: "s3:DeleteObject, per key",
     DescribeExecutionCommand: "states:DescribeExecution",
+    ListExecutionsCommand: "states:ListExecutions",
+    ListMapRunsCommand: "states:ListMapRuns",
     DescribeJobCommand: "s3:DescribeJob",
     DescribeKeyCommand: "kms:DescribeKey",
     GetKeyPolicyCommand: "kms:GetKeyPolicy",

@@ -20,6 +20,7 @@ const inventoryFolder = `${inventoryBases("inventory", bucket, "rekey")[0]}2024-
 const inventoryManifest = `${inventoryFolder}manifest.json`;
 const plan = planKeys(planPrefix(bucket, inventoryManifest, "arn:aws:kms:us-east-1:123456789012:key/k"));
 const manifest = plan.manifest("STANDARD");
+const slice = plan.slice(3);
 const reportManifest = `${plan.reportsPrefix}/job-0123/manifest.json`;
 const reportFile = `${plan.reportsPrefix}/job-0123/results/0123.csv`;
 
@@ -46,13 +47,36 @@ const cases: [TaskStateName, string, () => string][] = [
   [S.findInventory, "s3:GetObject", () => `${inventoryFolder}manifest.checksum`],
   [S.findInventory, "s3:GetObject", () => candidateJobsKey(run)],
   [S.findInventory, "s3:PutObject", () => candidateJobsKey(run)],
+  [S.sliceInventory, "s3:GetObject", () => inventoryManifest],
+  [S.sliceInventory, "s3:GetObject", () => plan.plan],
+  [S.sliceInventory, "s3:GetObject", () => plan.delivery],
+  [S.sliceInventory, "s3:PutObject", () => plan.delivery],
+  [S.sliceInventory, "s3:PutObject", () => plan.sliceItems],
   [S.writeManifests, "s3:GetObject", () => `${inventoryBases("inventory", bucket, "rekey")[0]}data/a.csv.gz`],
-  [S.writeManifests, "s3:PutObject", () => manifest],
-  [S.writeManifests, "s3:AbortMultipartUpload", () => manifest],
-  [S.writeManifests, "s3:PutObject", () => plan.updateManifest],
-  [S.writeManifests, "s3:PutObject", () => plan.skipped],
-  [S.writeManifests, "s3:PutObject", () => plan.plan],
-  [S.writeManifests, "s3:GetObject", () => plan.plan],
+  [S.writeManifests, "s3:GetObject", () => plan.delivery],
+  [S.writeManifests, "s3:GetObject", () => "athena-results/unload/0123456789abcdef/20240502_000000_abcd.gz"],
+  [S.writeManifests, "s3:PutObject", () => slice.manifest("STANDARD")],
+  [S.writeManifests, "s3:AbortMultipartUpload", () => slice.manifest("STANDARD")],
+  [S.writeManifests, "s3:PutObject", () => slice.updateManifest],
+  [S.writeManifests, "s3:PutObject", () => slice.skipped],
+  [S.writeManifests, "s3:PutObject", () => slice.largeObjects],
+  [S.writeManifests, "s3:PutObject", () => slice.plan],
+  [S.writeManifests, "s3:GetObject", () => slice.plan],
+  [S.writeManifests, "s3:PutObject", () => slice.checkpoint],
+  [S.writeManifests, "s3:PutObject", () => slice.checkpointTail(2, "skipped")],
+  [S.writeManifests, "s3:DeleteObject", () => slice.checkpoint],
+  [S.writeManifests, "s3:DeleteObject", () => slice.checkpointTail(2, "skipped")],
+  [S.combinePlan, "s3:GetObject", () => plan.delivery],
+  [S.combinePlan, "s3:GetObject", () => slice.plan],
+  [S.combinePlan, "s3:GetObject", () => slice.manifest("STANDARD")],
+  [S.combinePlan, "s3:PutObject", () => manifest],
+  [S.combinePlan, "s3:AbortMultipartUpload", () => manifest],
+  [S.combinePlan, "s3:PutObject", () => plan.updateManifest],
+  [S.combinePlan, "s3:PutObject", () => plan.skipped],
+  [S.combinePlan, "s3:PutObject", () => plan.largeObjects],
+  [S.combinePlan, "s3:PutObject", () => plan.plan],
+  [S.combinePlan, "s3:DeleteObject", () => slice.manifest("STANDARD")],
+  [S.combinePlan, "s3:DeleteObject", () => plan.sliceItems],
   [S.verifyResults, "s3:GetObject", () => plan.plan],
   [S.verifyResults, "s3:GetObject", () => reportManifest],
   [S.verifyResults, "s3:GetObject", () => reportFile],
@@ -88,8 +112,8 @@ describe("the work bucket layout the steps use is the one the policies grant", (
     expect(allows(statements, "s3:PutObject", work(keys.report))).toBe(false);
   });
 
-  it("Athena, with the manifest step's credentials, may read the inventory's table and write results where the workgroup puts them", () => {
-    const statements = roleStatements(template, roleOf(S.writeManifests));
+  it("Athena, with the credentials of the step that queries (Slice the inventory), may read the inventory's table and write results where the workgroup puts them", () => {
+    const statements = roleStatements(template, roleOf(S.sliceInventory));
     // The table's LOCATION is the inventory's hive/ folder of symlink lists, which name the data files.
     const base = inventoryBases("inventory", bucket, "rekey")[0] as string;
     expect(allows(statements, "s3:GetObject", work(`${base}hive/dt=2024-05-02-00-00/symlink.txt`))).toBe(true);
@@ -103,6 +127,20 @@ describe("the work bucket layout the steps use is the one the policies grant", (
     }
     expect(allows(statements, "s3:ListBucket", work("").replace(/\/$/, ""))).toBe(true);
     expect(allows(statements, "s3:GetBucketLocation", work("").replace(/\/$/, ""))).toBe(true);
+  });
+
+  it("the state machine may read the slices and write the Map Run's results, and delete nothing", () => {
+    const role = logicalIdOf(template, "AWS::IAM::Role", (p) =>
+      JSON.stringify(p.AssumeRolePolicyDocument).includes("states.amazonaws.com"),
+    );
+    const statements = roleStatements(template, role);
+    expect(allows(statements, "s3:GetObject", work(plan.sliceItems))).toBe(true);
+    const results = `${plan.sliceResults}/0f1e2d3c-aaaa-bbbb-cccc-000011112222/`;
+    for (const file of ["manifest.json", "SUCCEEDED_0.json", "FAILED_0.json"]) {
+      expect(allows(statements, "s3:PutObject", work(`${results}${file}`)), file).toBe(true);
+    }
+    expect(allows(statements, "s3:PutObject", work(plan.plan))).toBe(false);
+    expect(allows(statements, "s3:DeleteObject", work(plan.sliceItems))).toBe(false);
   });
 
   it("S3 Inventory may deliver where Find inventory looks", () => {

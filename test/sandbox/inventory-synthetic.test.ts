@@ -8,14 +8,13 @@ import {
   PutBucketInventoryConfigurationCommand,
 } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
-import { completedPlan } from "../../contract/plan.ts";
 import { type RunContext, RunOptionsSchema } from "../../contract/run-context.ts";
+import { planInProcess } from "../../local/plan-in-process.ts";
 import { rekeyClients } from "../../local/sandbox-clients.ts";
 import { SandboxAdminError } from "../../sandbox/admin-client.ts";
 import type { DeliveryResult } from "../../sandbox/s3/inventory.ts";
 import { type InventoryRow, inventoryRows } from "../../steps/domain/inventory.ts";
 import { parseInventoryManifest } from "../../steps/domain/inventory-manifest.ts";
-import { writeManifests } from "../../steps/handlers/filter-inventory-and-write-manifests.ts";
 import { silentLogger } from "../../steps/runtime/log.ts";
 import { useSandbox } from "../support/sandbox.ts";
 
@@ -237,24 +236,20 @@ describe("synthetic inventory delivery", () => {
       startedAt: new Date().toISOString(),
       options: RunOptionsSchema.parse({}),
     };
-    const plan = completedPlan(
-      await writeManifests.run(
-        {
-          run,
-          inventory: {
-            found: true,
-            bucket: delivery.destinationBucket,
-            manifestKey: delivery.manifestKey,
-            creationTimestamp: delivery.creationTimestamp,
-          },
-        },
-        {
-          clients: rekeyClients(env.sandbox),
-          config: { batchRoleArn: `arn:aws:iam::${accountId}:role/rekey-batch` },
-          log: silentLogger,
-          now: () => new Date(),
-        },
-      ),
+    const inventory = {
+      found: true as const,
+      bucket: delivery.destinationBucket,
+      manifestKey: delivery.manifestKey,
+      creationTimestamp: delivery.creationTimestamp,
+    };
+    const { plan } = await planInProcess(
+      { run, inventory },
+      {
+        clients: rekeyClients(env.sandbox),
+        config: { batchRoleArn: `arn:aws:iam::${accountId}:role/rekey-batch` },
+        log: silentLogger,
+        now: () => new Date(),
+      },
     );
     const stored = JSON.parse((await bytesOf(work, plan.planKey)).toString("utf8"));
 

@@ -9,16 +9,19 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FilterEngineChoice } from "../../contract/engines.ts";
 import { EngineUnavailableError } from "../../contract/errors.ts";
-import { completedPlan, type Plan } from "../../contract/plan.ts";
+import type { Plan } from "../../contract/plan.ts";
 import { type RunContext, RunOptionsSchema } from "../../contract/run-context.ts";
+import { planInProcess, planSlice, sliceItems } from "../../local/plan-in-process.ts";
 import { type RekeyClients, rekeyClients } from "../../local/sandbox-clients.ts";
 import { type MixedBucket, seedMixedBucket } from "../../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
 import { getText } from "../../steps/aws/s3-io.ts";
-import { writeManifests } from "../../steps/handlers/filter-inventory-and-write-manifests.ts";
+import { combinePlan } from "../../steps/handlers/combine-the-plan.ts";
+import { sliceInventory } from "../../steps/handlers/slice-the-inventory.ts";
 import { silentLogger } from "../../steps/runtime/log.ts";
-import type { AthenaConfig } from "../../steps/runtime/step.ts";
+import type { AthenaConfig, StepDeps } from "../../steps/runtime/step.ts";
+import { PLANNING_SLICE_BYTES } from "../../workflow/definition.ts";
 import { until } from "../support/until.ts";
 
 /**
@@ -103,23 +106,23 @@ afterAll(async () => {
   await sandbox?.close();
 });
 
-/** Runs the step as its Lambda function would, planning into `workBucket`. */
+/** Plans as the state machine would (test/support/plan-in-process.ts), into `workBucket`. */
 async function plan(
   engine: FilterEngineChoice,
   workBucket: string,
   config: { athena?: AthenaConfig } = { athena },
   delivery = manifestKey,
+  options: Record<string, unknown> = {},
+  planning: Parameters<typeof planInProcess>[2] = {},
 ) {
-  return completedPlan(await invoke(engine, workBucket, config, delivery));
+  return (await planInProcess(await planInput(engine, workBucket, delivery, options), deps(config), planning)).plan;
 }
 
-/** One invocation of the step; with `timeBudgetMs` it may stop between data files and return its progress. */
-async function invoke(
+/** The planning steps' input for a run of `engine` planning into `workBucket`. */
+async function planInput(
   engine: FilterEngineChoice,
   workBucket: string,
-  config: { athena?: AthenaConfig } = { athena },
   delivery = manifestKey,
-  timeBudgetMs?: number,
   options: Record<string, unknown> = {},
 ) {
   await clients.s3.send(new CreateBucketCommand({ Bucket: workBucket })).catch(() => {});
@@ -138,19 +141,19 @@ async function invoke(
     startedAt: new Date().toISOString(),
     options: RunOptionsSchema.parse(options),
   };
-  return writeManifests.run(
-    {
-      run,
-      inventory: { found: true, bucket: scenario.workBucket, manifestKey: delivery, creationTimestamp: "0" },
-      ...(timeBudgetMs === undefined ? {} : { timeBudgetMs }),
-    },
-    {
-      clients,
-      config: { batchRoleArn: "arn:aws:iam::111122223333:role/rekey-batch", ...config },
-      log: silentLogger,
-      now: () => new Date(),
-    },
-  );
+  return {
+    run,
+    inventory: { found: true as const, bucket: scenario.workBucket, manifestKey: delivery, creationTimestamp: "0" },
+  };
+}
+
+function deps(config: { athena?: AthenaConfig } = { athena }): StepDeps {
+  return {
+    clients,
+    config: { batchRoleArn: "arn:aws:iam::111122223333:role/rekey-batch", ...config },
+    log: silentLogger,
+    now: () => new Date(),
+  };
 }
 
 /** Every file the plan wrote, as sorted lines (engines may read rows in another order), and plan.json's tally. */
@@ -163,6 +166,8 @@ async function planFiles(workBucket: string, planned: Plan) {
       await clients.s3.send(new GetObjectCommand({ Bucket: workBucket, Key }))
     ).Body?.transformToString();
     const name = Key.slice(planned.planPrefix.length);
+    // How the delivery was read differs by engine (its name, Athena's files); the plan says the engine too.
+    if (name === "delivery.json") continue;
     if (name === "plan.json") {
       const json = JSON.parse(body ?? "{}");
       files["plan.json tally"] = [JSON.stringify(json.tally)];
@@ -262,35 +267,62 @@ describe("filter engines", () => {
     }
   }, 60_000);
 
-  describe("a plan over several invocations", () => {
+  describe("a plan over several invocations and slices", () => {
     it.each(["stream", "select"] as const)(
       "the %s engine stops at its time budget between data files and continues to the same plan, byte for byte",
       async (engine) => {
         const bucket = `engines-resume-${engine}`;
         const progress: number[] = [];
-        let result = await invoke(engine, bucket, { athena }, manifestKey, 0);
-        while ("planning" in result) {
-          progress.push(result.planning.filesRead);
-          // Between invocations the plan's progress is in the work bucket, not in the state.
-          expect(JSON.stringify(result).length).toBeLessThan(200);
-          result = await invoke(engine, bucket, { athena }, manifestKey, 0);
-        }
-        // Budget 0: one data file per invocation, the last one finishing the plan.
+        const { plan: planned, slicing } = await planInProcess(await planInput(engine, bucket), deps(), {
+          timeBudgetMs: 0,
+          onInvocation: (_, result) => {
+            // Between invocations the slice's progress is in the work bucket, not in the state.
+            expect(JSON.stringify(result).length).toBeLessThan(200);
+            if ("planning" in result) progress.push(result.planning.filesRead);
+          },
+        });
+        expect(slicing.stored ? 0 : slicing.slices).toBe(1);
+        // Budget 0: one data file per invocation, the last one finishing the slice.
         expect(progress).toEqual(Array.from({ length: progress.length }, (_, i) => i + 1));
         expect(progress.length).toBe(deliveredFiles - 1);
-        const files = await planFiles(bucket, result);
-        expect(Object.keys(files).some((f) => f.startsWith("checkpoint"))).toBe(false);
+        const files = await planFiles(bucket, planned);
+        expect(Object.keys(files).some((f) => f.startsWith("slices"))).toBe(false);
         // The same files, lines in the same order (the ETags match), as the engine's plan in one invocation.
         const once = plans[engine];
         expect(files).toEqual(once?.files);
-        expect(result.manifests).toEqual(once?.plan.manifests);
+        expect(planned.manifests).toEqual(once?.plan.manifests);
+      },
+      120_000,
+    );
+
+    it.each(["stream", "select", "athena"] as const)(
+      "the %s engine plans one slice per data file, and the joined plan is the same, byte for byte",
+      async (engine) => {
+        const bucket = `engines-slices-${engine}`;
+        const sliced: number[] = [];
+        const { plan: planned, slicing } = await planInProcess(await planInput(engine, bucket), deps(), {
+          sliceTargetBytes: 1,
+          onInvocation: (slice) => sliced.push(slice.to - slice.from),
+        });
+        const files = slicing.stored ? 0 : slicing.files;
+        expect(slicing.stored ? 0 : slicing.slices).toBe(files);
+        expect(sliced).toEqual(Array.from({ length: files }, () => 1));
+        const joined = await planFiles(bucket, planned);
+        expect(Object.keys(joined).some((f) => f.startsWith("slices"))).toBe(false);
+        expect(joined).toEqual(plans[engine]?.files);
+        expect(planned.manifests).toEqual(plans[engine]?.plan.manifests);
       },
       120_000,
     );
 
     it("a failed invocation is retried from the last saved progress, counting nothing twice", async () => {
       const bucket = "engines-resume-retry";
-      const first = await invoke("stream", bucket, { athena }, manifestKey, 0);
+      const input = await planInput("stream", bucket);
+      const slicing = await sliceInventory.run({ ...input, sliceTargetBytes: PLANNING_SLICE_BYTES }, deps());
+      if (slicing.stored) throw new Error("a new work bucket has no stored plan");
+      const [slice] = await sliceItems(slicing, input.run, deps());
+      if (!slice) throw new Error("no slice");
+      const first = await planSlice(input, slicing, slice, deps(), 0);
       expect(first).toEqual({ planning: { filesRead: 1, files: deliveredFiles } });
       const manifest = JSON.parse(await getText(clients.s3, scenario.workBucket, manifestKey)) as {
         files: { key: string }[];
@@ -304,11 +336,19 @@ describe("filter engines", () => {
         count: 1,
         error: { code: "AccessDenied", status: 403, message: "Access Denied" },
       });
-      await expect(invoke("stream", bucket, { athena }, manifestKey, 60_000)).rejects.toThrow();
+      await expect(planSlice(input, slicing, slice, deps(), 60_000)).rejects.toThrow();
       expect((await admin.faults()).find((f) => f.id === rule?.id)?.injected).toBe(1);
-      const retried = completedPlan(await invoke("stream", bucket, { athena }, manifestKey, 60_000));
+      expect(await planSlice(input, slicing, slice, deps(), 60_000)).toEqual({
+        slice: 0,
+        seen: expect.any(Number),
+      });
+      // The slice is planned: a Map Run retried runs it again, and it is not planned twice.
+      expect(await planSlice(input, slicing, slice, deps(), 60_000)).toEqual({ slice: 0, seen: expect.any(Number) });
+      const retried = await combinePlan.run({ ...input, slicing }, deps());
       expect(await planFiles(bucket, retried)).toEqual(plans.stream?.files);
       expect(retried.manifests).toEqual(plans.stream?.plan.manifests);
+      // Combine the plan retried after plan.json was written hands on the same plan.
+      expect(await combinePlan.run({ ...input, slicing }, deps())).toEqual(retried);
     }, 120_000);
   });
 
@@ -316,9 +356,7 @@ describe("filter engines", () => {
     const bucket = "engines-no-key-checks";
     const [rule] = await admin.addFaults({ service: "s3", operation: "HeadObject", bucket: scenario.bucket, share: 0 });
     try {
-      const planned = completedPlan(
-        await invoke("stream", bucket, { athena }, manifestKey, undefined, { sseKmsWithBucketKey: "update" }),
-      );
+      const planned = await plan("stream", bucket, { athena }, manifestKey, { sseKmsWithBucketKey: "update" });
       expect((await admin.faults()).find((f) => f.id === rule?.id)?.matched).toBe(0);
       const tally = JSON.parse((await planFiles(bucket, planned))["plan.json tally"]?.[0] ?? "{}");
       const streamTally = JSON.parse(plans.stream?.files["plan.json tally"]?.[0] ?? "{}");
@@ -332,7 +370,7 @@ describe("filter engines", () => {
       );
       expect(planned.estimate?.text).not.toMatch(/Planning HeadObject requests/);
       // The same plan with key checks does send them, so the rule would have seen any.
-      await invoke("stream", "engines-key-checks", { athena }, manifestKey);
+      await plan("stream", "engines-key-checks", { athena }, manifestKey);
       expect((await admin.faults()).find((f) => f.id === rule?.id)?.matched).toBeGreaterThan(0);
     } finally {
       await admin.clearFaults();

@@ -8,15 +8,15 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
-import { completedPlan, type Plan } from "../../contract/plan.ts";
+import type { Plan } from "../../contract/plan.ts";
 import { planKeys, type RunContext, RunOptionsSchema } from "../../contract/run-context.ts";
+import { planInProcess } from "../../local/plan-in-process.ts";
 import { SANDBOX_CREDENTIALS } from "../../sandbox/config.ts";
 import type { SeedObject } from "../../sandbox/s3/seed.ts";
 import { encodeManifestKey, manifestLine } from "../../steps/domain/batch-manifest.ts";
 import { classifyInventoryRow } from "../../steps/domain/classify.ts";
 import { type InventoryRow, inventoryRows } from "../../steps/domain/inventory.ts";
 import { parseInventoryManifest } from "../../steps/domain/inventory-manifest.ts";
-import { writeManifests } from "../../steps/handlers/filter-inventory-and-write-manifests.ts";
 import { createAwsClients } from "../../steps/runtime/clients.ts";
 import { silentLogger } from "../../steps/runtime/log.ts";
 import type { StepDeps } from "../../steps/runtime/step.ts";
@@ -174,20 +174,13 @@ async function runStep(s3: S3Client, inv: Awaited<ReturnType<typeof deliveredInv
     log: silentLogger,
     now: () => new Date(),
   };
-  return completedPlan(
-    await writeManifests.run(
-      {
-        run,
-        inventory: {
-          found: true,
-          bucket: inv.work,
-          manifestKey: inv.delivery.manifestKey,
-          creationTimestamp: String(inv.manifest.creationTimestamp.getTime()),
-        },
-      },
-      deps,
-    ),
-  );
+  const inventory = {
+    found: true as const,
+    bucket: inv.work,
+    manifestKey: inv.delivery.manifestKey,
+    creationTimestamp: String(inv.manifest.creationTimestamp.getTime()),
+  };
+  return (await planInProcess({ run, inventory }, deps)).plan;
 }
 
 describe("Filter inventory and write manifests: HeadObject calls across batches", () => {

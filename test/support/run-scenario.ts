@@ -79,16 +79,31 @@ export function finalReport(result: ExecutionResult): FinalReportOutput {
 }
 
 /**
- * Redeploys the sandbox's state machine with one Task state's time budget changed (the loops of "Filter inventory and
- * write manifests" and "Verify results"), through the Step Functions API as an operator could. Executions started
+ * Redeploys the sandbox's state machine with constant Parameters of Task states changed (a time budget of the loops
+ * of "Filter inventory and write manifests" and "Verify results", the slice size of "Slice the inventory"), through
+ * the Step Functions API as an operator could. A state of a Map's child executions is found too. Executions started
  * before keep the definition they started with.
  */
-export async function setTimeBudget(sandbox: Sandbox, state: TaskStateName, timeBudgetMs: number): Promise<void> {
+export async function setStateParameters(
+  sandbox: Sandbox,
+  changes: [state: TaskStateName, parameter: string, value: number][],
+): Promise<void> {
+  type Machine = { States: Record<string, { Parameters?: Record<string, unknown>; ItemProcessor?: Machine }> };
+  const definition = rekeyDefinition() as Machine;
+  const find = (machine: Machine, name: string): Record<string, unknown> | undefined => {
+    for (const [n, state] of Object.entries(machine.States)) {
+      if (n === name) return state.Parameters;
+      const inner = state.ItemProcessor ? find(state.ItemProcessor, name) : undefined;
+      if (inner) return inner;
+    }
+    return undefined;
+  };
+  for (const [state, parameter, value] of changes) {
+    const parameters = find(definition, state);
+    if (!parameters || !(parameter in parameters)) throw new Error(`${state} takes no ${parameter}`);
+    parameters[parameter] = value;
+  }
   const deployment = await rekeyDeployment(sandbox);
-  const definition = rekeyDefinition() as { States: Record<string, { Parameters?: Record<string, unknown> }> };
-  const parameters = definition.States[state]?.Parameters;
-  if (!parameters || !("timeBudgetMs" in parameters)) throw new Error(`${state} takes no timeBudgetMs`);
-  parameters.timeBudgetMs = timeBudgetMs;
   await rekeyClients(sandbox).sfn.send(
     new UpdateStateMachineCommand({
       stateMachineArn: deployment.stateMachineArn,

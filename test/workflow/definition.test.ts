@@ -5,6 +5,8 @@ import { sandboxFunctionArns } from "../../local/deploy.ts";
 import { STEP_FUNCTIONS } from "../../steps/runtime/functions.ts";
 import * as handlers from "../../steps/runtime/lambda-handlers.ts";
 import {
+  PLANNING_CONCURRENCY,
+  PLANNING_TIME_BUDGET_MS,
   RUNTIME_FAILURE_ERRORS,
   rekeyDefinition,
   rekeyDefinitionJson,
@@ -14,7 +16,16 @@ import {
 
 type State = Record<string, unknown> & { Type: string };
 const states = rekeyDefinition().States as unknown as Record<string, State>;
-const tasks = Object.entries(states).filter(([, s]) => s.Type === "Task");
+/** The states a Map's ItemProcessor runs (each slice's child execution), by Map state. */
+const processors = Object.fromEntries(
+  Object.entries(states)
+    .filter(([, s]) => s.Type === "Map")
+    .map(([name, s]) => [name, s.ItemProcessor as { StartAt: string; States: Record<string, State> }]),
+);
+const nested = Object.values(processors).flatMap((p) => Object.entries(p.States));
+/** Every Task state, the ones child executions run included (state names are unique machine-wide). */
+const tasks = [...Object.entries(states), ...nested].filter(([, s]) => s.Type === "Task");
+const inChild = new Set(nested.map(([name]) => name));
 
 describe("the rekey state machine definition", () => {
   it("is a valid ASL definition once its placeholders are substituted", () => {
@@ -47,7 +58,8 @@ describe("the rekey state machine definition", () => {
       ).toEqual([[...TRANSIENT_ERRORS], [...RUNTIME_FAILURE_ERRORS]]);
       // A crashed step is run again, but only a few times: one that crashes every time still ends the run.
       expect(retry[1]?.MaxAttempts, name).toBe(2);
-      if (name === StateNames.recordFailure) expect(state.Catch, name).toBeUndefined();
+      // A child execution's failure fails the Map Run, whose own Catch goes to Record failure.
+      if (name === StateNames.recordFailure || inChild.has(name)) expect(state.Catch, name).toBeUndefined();
       else
         expect(state.Catch, name).toEqual([
           { ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: StateNames.recordFailure },
@@ -81,7 +93,7 @@ describe("the rekey state machine definition", () => {
   });
 
   it("names states for operators: questions for choices", () => {
-    for (const [name, s] of Object.entries(states)) {
+    for (const [name, s] of [...Object.entries(states), ...nested]) {
       if (s.Type === "Choice") expect(name.endsWith("?"), name).toBe(true);
       expect(typeof s.Comment, `${name} has a comment`).toBe("string");
     }
@@ -93,6 +105,36 @@ describe("the rekey state machine definition", () => {
       const handler = (handlers as Record<string, unknown>)[spec.handler] as { state?: string } | undefined;
       expect(handler?.state, spec.handler).toBe(name);
     }
+  });
+
+  it("plans the slices in child executions of a Distributed Map: bounded, failing on any failed slice, results in the work bucket", () => {
+    const map = states[StateNames.planSlices] as State & Record<string, unknown>;
+    expect(map.ItemProcessor).toMatchObject({
+      ProcessorConfig: { Mode: "DISTRIBUTED", ExecutionType: "STANDARD" },
+      StartAt: StateNames.writeManifests,
+    });
+    expect(map.ItemReader).toEqual({
+      Resource: "arn:aws:states:::s3:getObject",
+      ReaderConfig: { InputType: "JSON" },
+      Parameters: { "Bucket.$": "$.run.workBucket", "Key.$": "$.slicing.itemsKey" },
+    });
+    expect(map.ItemSelector).toMatchObject({ "slice.$": "$$.Map.Item.Value" });
+    expect(map.MaxConcurrency).toBe(PLANNING_CONCURRENCY);
+    expect(map.ToleratedFailurePercentage).toBe(0);
+    expect(map.ResultWriter).toMatchObject({ Resource: "arn:aws:states:::s3:putObject" });
+    // The Map's output is where the results were written, not the slices' outputs: the state stays small.
+    expect(map.ResultPath).toBe("$.slicesPlanned");
+    expect(map.Catch).toEqual([
+      { ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: StateNames.recordFailure },
+    ]);
+    // Each slice continues across invocations in its own execution, then ends with the step's small result.
+    const child = processors[StateNames.planSlices]?.States ?? {};
+    expect(child[StateNames.isSliceDone]).toMatchObject({
+      Choices: [{ Variable: "$.result.planning", IsPresent: true, Next: StateNames.writeManifests }],
+      Default: StateNames.sliceDone,
+    });
+    expect(child[StateNames.sliceDone]).toMatchObject({ Type: "Succeed", OutputPath: "$.result" });
+    expect(child[StateNames.writeManifests]?.Parameters).toMatchObject({ timeBudgetMs: PLANNING_TIME_BUDGET_MS });
   });
 
   it("refuses to substitute a placeholder it has no value for", () => {

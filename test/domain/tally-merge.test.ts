@@ -1,0 +1,67 @@
+import { describe, expect, it } from "vitest";
+import type { Classification } from "../../steps/domain/classify.ts";
+import { RunTally } from "../../steps/domain/tally.ts";
+import { reportRow } from "./helpers.ts";
+
+/** Objects of every kind planning records, each with its own size, in the order a plan would read them. */
+const objects: { result: Classification; key: string; size: number }[] = [
+  { result: { kind: "copy", storageClass: "STANDARD" }, key: "a", size: 1 },
+  { result: { kind: "skipped", reason: "object-lock-compliance", detail: "locked" }, key: "b", size: 2 },
+  { result: { kind: "update-encryption" }, key: "c", size: 4 },
+  { result: { kind: "copy", storageClass: "GLACIER_IR" }, key: "d", size: 8 },
+  { result: { kind: "not-current", reason: "noncurrent-version" }, key: "e", size: 16 },
+  { result: { kind: "compliant" }, key: "f", size: 32 },
+  { result: { kind: "large-copy", storageClass: "STANDARD" }, key: "g", size: 64 },
+  { result: { kind: "skipped", reason: "object-lock-compliance", detail: "locked" }, key: "h", size: 128 },
+  { result: { kind: "copy", storageClass: "STANDARD" }, key: "i", size: 256 },
+  { result: { kind: "skipped", reason: "object-lock-compliance", detail: "locked" }, key: "j", size: 512 },
+];
+
+function record(tally: RunTally, part: typeof objects): RunTally {
+  for (const o of part) tally.recordClassification(o.result, { key: o.key, size: o.size });
+  return tally;
+}
+
+describe("RunTally.merge", () => {
+  it("adds slices' tallies up to the tally of the whole plan read in one pass", () => {
+    const whole = record(new RunTally(undefined, { sampleLimit: 2 }), objects);
+    whole.recordDoneEarlier("run-1", { size: 1000 });
+    whole.recordNotCurrent("delete-marker", { count: 3, bytes: 0 });
+    const first = record(new RunTally(undefined, { sampleLimit: 2 }), objects.slice(0, 4));
+    const second = record(new RunTally(undefined, { sampleLimit: 2 }), objects.slice(4, 7));
+    second.recordDoneEarlier("run-1", { size: 1000 });
+    const third = record(new RunTally(undefined, { sampleLimit: 2 }), objects.slice(7));
+    const merged = new RunTally(undefined, { sampleLimit: 2 });
+    merged.merge([first.toJSON(), second.toJSON(), third.toJSON()]);
+    merged.recordNotCurrent("delete-marker", { count: 3, bytes: 0 });
+    expect(merged.toJSON()).toEqual(whole.toJSON());
+    // Samples in slice order, up to the limit: the first two locked keys, not the last.
+    expect(merged.snapshot.skippedSamples["object-lock-compliance"]).toEqual(["b", "h"]);
+    expect(merged.reconcile().ok).toBe(true);
+  });
+
+  it("merging nothing leaves the tally as it was; merging into a tally with counts adds to them", () => {
+    const t = record(new RunTally(), objects.slice(0, 3));
+    const before = t.toJSON();
+    t.merge([]);
+    expect(t.toJSON()).toEqual(before);
+    t.merge([record(new RunTally(), objects.slice(0, 1)).toJSON()]);
+    expect(t.snapshot.copyPlanned.STANDARD).toEqual({ count: 2, bytes: 2 });
+    expect(t.snapshot.seen).toEqual({ count: 4, bytes: 8 });
+  });
+
+  it("appends jobs and failure samples, and sums multipart-copy outcomes", () => {
+    const a = record(new RunTally(undefined, { sampleLimit: 1 }), objects.slice(0, 1));
+    a.recordJob({ operation: "copy", jobId: "j1", storageClass: "STANDARD", manifestRows: 1 });
+    a.recordReportRow("j1", reportRow("a", "failed", 403, "AccessDenied", "AccessDenied for a"));
+    const b = new RunTally(undefined, { sampleLimit: 1 });
+    b.recordJob({ operation: "copy", jobId: "j2", storageClass: "STANDARD", manifestRows: 0 });
+    b.recordReportRow("j2", reportRow("z", "failed", 403, "AccessDenied", "AccessDenied for z"));
+    const merged = new RunTally(undefined, { sampleLimit: 1 });
+    merged.merge([a.toJSON(), b.toJSON()]);
+    expect(merged.snapshot.jobs.map((j) => j.jobId)).toEqual(["j1", "j2"]);
+    const samples = Object.values(merged.snapshot.failureSamples).flat();
+    expect(samples).toHaveLength(1);
+    expect(JSON.stringify(samples)).toContain("AccessDenied for a");
+  });
+});
