@@ -6,6 +6,7 @@ import type { LambdaSandbox } from "../lambda/service.ts";
 import { type StateMachineDefinition, validateDefinition } from "./engine.ts";
 import { type ExecutionStatus, SandboxExecution, type SavedExecution } from "./executions.ts";
 import { type HistoryEvent, MAX_HISTORY_EVENTS } from "./history.ts";
+import { type ChildLaunch, createMapRuns } from "./map-run-api.ts";
 import { checkExecutionName, isHere, parseExecutionArn, parseStateMachineArn, sfnError } from "./names.ts";
 import {
   checkLength,
@@ -67,6 +68,8 @@ interface StateMachineRecord {
 export function createStepFunctions(deps: {
   identity: SandboxIdentity;
   lambda: LambdaSandbox;
+  /** The sandbox's endpoint, where Distributed Map states read items from S3 and write results to it. */
+  endpoint?: () => string;
   /** The sandbox's shared switches (read when a task fails); the defaults when not given. */
   behaviours?: Readonly<Behaviours>;
   maxHistoryEvents?: number;
@@ -76,6 +79,34 @@ export function createStepFunctions(deps: {
   const machines = new Map<string, StateMachineRecord>();
   const byArn = new Map<string, SandboxExecution>();
   let sequence = 0;
+
+  /** Creates and runs an execution: StartExecution's, or a Map Run's child (which belongs to no machine record). */
+  const launch = (e: ChildLaunch & { raw: string; machine?: StateMachineRecord }): SandboxExecution => {
+    const execution = new SandboxExecution(e.executionArn, e.stateMachineArn, e.name, e.raw, Date.now(), sequence++, {
+      maxHistoryEvents: deps.maxHistoryEvents ?? MAX_HISTORY_EVENTS,
+      ...(e.mapRunArn !== "" ? { mapRunArn: e.mapRunArn } : {}),
+    });
+    byArn.set(e.executionArn, execution);
+    const parentMachine = e.machine ?? machines.get(e.stateMachineName.split("/")[0] ?? "");
+    execution.run({
+      definition: e.definition,
+      stateMachineName: e.stateMachineName,
+      roleArn: e.roleArn,
+      parsedInput: e.input,
+      identity,
+      lambda: deps.lambda,
+      behaviours,
+      machineDeleted: () => parentMachine?.status === "DELETING",
+      mapRuns: mapRuns.host(e.roleArn),
+    });
+    return execution;
+  };
+  const mapRuns = createMapRuns({
+    identity,
+    endpoint: deps.endpoint ?? (() => ""),
+    launch: (child) => launch({ ...child, raw: JSON.stringify(child.input ?? null) }),
+    executions: () => byArn.values(),
+  });
 
   const machineArn = (name: string) => `arn:aws:states:${identity.region}:${identity.accountId}:stateMachine:${name}`;
   const findMachine = (arn: string) => {
@@ -216,19 +247,17 @@ export function createStepFunctions(deps: {
         }
         throw sfnError("ExecutionAlreadyExists", `Execution Already Exists: '${existing.executionArn}'`);
       }
-      const execution = new SandboxExecution(executionArn, m.arn, name, raw, Date.now(), sequence++, {
-        maxHistoryEvents: deps.maxHistoryEvents ?? MAX_HISTORY_EVENTS,
-      });
-      byArn.set(executionArn, execution);
-      execution.run({
-        definition: m.parsed,
+      const execution = launch({
+        executionArn,
+        stateMachineArn: m.arn,
         stateMachineName: m.name,
+        name,
+        input: parsedInput,
+        raw,
+        definition: m.parsed,
         roleArn: m.roleArn,
-        parsedInput,
-        identity,
-        lambda: deps.lambda,
-        behaviours,
-        machineDeleted: () => m.status === "DELETING",
+        mapRunArn: "",
+        machine: m,
       });
       execution.onClosed(() => removeIfDone(m));
       return { executionArn, startDate: seconds(execution.startDate) };
@@ -256,8 +285,6 @@ export function createStepFunctions(deps: {
       if ((smArn === undefined) === (mapRunArn === undefined)) {
         throw validation("Must provide a StateMachine ARN or MapRun ARN");
       }
-      if (mapRunArn !== undefined) throw sfnError("ResourceNotFound", `Resource not found: '${mapRunArn}'`);
-      const m = findMachine(smArn ?? "");
       const statusFilter = optionalString(input, "statusFilter");
       if (statusFilter !== undefined && !(STATUSES as readonly string[]).includes(statusFilter)) {
         throw enumError("statusFilter", statusFilter, STATUSES);
@@ -268,12 +295,17 @@ export function createStepFunctions(deps: {
       }
       // Most recent first: running executions by startDate, closed ones by stopDate. Nothing is ever redriven here.
       const sortKey = (e: SandboxExecution) => (e.status === "RUNNING" ? e.startDate : (e.stopDate ?? e.startDate));
-      const matching = [...byArn.values()]
-        .filter((e) => e.stateMachineArn === m.arn)
+      // A Map Run's children belong to its labelled state machine, so a machine's ARN never lists them.
+      const scopeArn = mapRunArn ?? findMachine(smArn ?? "").arn;
+      const candidates =
+        mapRunArn !== undefined
+          ? mapRuns.children(mapRunArn)
+          : [...byArn.values()].filter((e) => e.stateMachineArn === scopeArn);
+      const matching = candidates
         .filter((e) => statusFilter === undefined || e.status === (statusFilter as ExecutionStatus))
         .filter(() => redriveFilter !== "REDRIVEN")
         .sort((a, b) => sortKey(b) - sortKey(a) || b.sequence - a.sequence);
-      const page = paginate(matching, input, `ListExecutions:${m.arn}:${statusFilter ?? ""}:${redriveFilter ?? ""}`);
+      const page = paginate(matching, input, `ListExecutions:${scopeArn}:${statusFilter ?? ""}:${redriveFilter ?? ""}`);
       return {
         executions: page.items.map((e) => definedOnly(executionListItem(e))),
         ...page.next,
@@ -313,6 +345,7 @@ export function createStepFunctions(deps: {
       if (e.status === "RUNNING") await e.stop(definedOnly({ error, cause }));
       return { stopDate: seconds(e.stopDate ?? Date.now()) };
     },
+    ...mapRuns.operations,
   };
 
   const handler: ServiceHandler = async (req: SandboxRequest) => {
@@ -454,6 +487,7 @@ function executionListItem(e: SandboxExecution): Record<string, unknown> {
     status: e.status,
     startDate: seconds(e.startDate),
     stopDate: e.stopDate !== undefined ? seconds(e.stopDate) : undefined,
+    mapRunArn: e.mapRunArn,
   };
 }
 
