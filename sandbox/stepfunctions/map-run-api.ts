@@ -8,6 +8,7 @@ import type { SandboxExecution } from "./executions.ts";
 import { MapRun } from "./map-runs.ts";
 import { sfnError } from "./names.ts";
 import { paginate, required, validation } from "./params.ts";
+import { definedOnly, seconds } from "./wire.ts";
 
 /**
  * The Map Runs of Distributed Map states: where they are kept, how their child executions start, and the API that
@@ -171,10 +172,4 @@ function numberMember(
     );
   }
   return v;
-}
-
-const seconds = (ms: number) => ms / 1000;
-
-function definedOnly<T extends Record<string, unknown>>(o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }

@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { type Behaviours, DEFAULT_BEHAVIOURS } from "../behaviours.ts";
 import type { SandboxIdentity } from "../config.ts";
-import { header, type SandboxRequest, type SandboxResponse, ServiceError, type ServiceHandler } from "../http.ts";
+import { header, type SandboxRequest, ServiceError, type ServiceHandler } from "../http.ts";
 import type { LambdaSandbox } from "../lambda/service.ts";
-import { type StateMachineDefinition, validateDefinition } from "./engine.ts";
+import { checkName, checkRoleArn, checkType, parseDefinition } from "./definitions.ts";
+import type { StateMachineDefinition } from "./engine.ts";
 import { type ExecutionStatus, SandboxExecution, type SavedExecution } from "./executions.ts";
 import { type HistoryEvent, MAX_HISTORY_EVENTS } from "./history.ts";
 import { type ChildLaunch, createMapRuns } from "./map-run-api.ts";
@@ -21,11 +22,10 @@ import {
   validation,
 } from "./params.ts";
 import { MAX_PAYLOAD_BYTES } from "./tasks.ts";
+import { definedOnly, executionListItem, json, seconds, wireEvent } from "./wire.ts";
 
 const TARGET_PREFIX = "AWSStepFunctions.";
-const MAX_DEFINITION_LENGTH = 1_048_576;
 const STATUSES = ["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"] as const;
-const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/;
 
 export interface StepFunctionsSandbox {
   handler: ServiceHandler;
@@ -410,94 +410,4 @@ export function createStepFunctions(deps: {
       for (const m of [...machines.values()]) removeIfDone(m);
     },
   };
-}
-
-/** A definition CreateStateMachine and UpdateStateMachine accept: JSON that is valid ASL. */
-function parseDefinition(definition: string): StateMachineDefinition {
-  checkLength("definition", definition.length, MAX_DEFINITION_LENGTH);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(definition);
-  } catch (err) {
-    throw invalidDefinition(`INVALID_JSON_DESCRIPTION: ${(err as Error).message}`);
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw invalidDefinition("SCHEMA_VALIDATION_FAILED: The definition must be a JSON object");
-  }
-  try {
-    validateDefinition(parsed);
-  } catch (err) {
-    const detail = String((err as Error).message)
-      .replace(/^State machine definition is invalid, see error\(s\) below:\s*/, "")
-      .trim();
-    throw invalidDefinition(`SCHEMA_VALIDATION_FAILED: ${detail}`);
-  }
-  return parsed as StateMachineDefinition;
-}
-
-const invalidDefinition = (detail: string) =>
-  sfnError("InvalidDefinition", `Invalid State Machine Definition: '${detail}'`);
-
-/** State machine names follow the execution name rules (1–80 characters, no forbidden characters). */
-function checkName(name: string): void {
-  try {
-    checkExecutionName(name);
-  } catch {
-    throw sfnError("InvalidName", `Invalid Name: '${name}'`);
-  }
-}
-
-function checkRoleArn(roleArn: string): string {
-  if (!ROLE_ARN.test(roleArn)) throw sfnError("InvalidArn", `Invalid Arn: '${roleArn}'`);
-  return roleArn;
-}
-
-function checkType(type: string | undefined): void {
-  if (type === undefined || type === "STANDARD") return;
-  if (type === "EXPRESS") throw validation("The sandbox runs only STANDARD state machines");
-  throw enumError("type", type, ["STANDARD", "EXPRESS"]);
-}
-
-function wireEvent(event: HistoryEvent, includeData: boolean): Record<string, unknown> {
-  const wire: Record<string, unknown> = {
-    timestamp: seconds(event.timestamp),
-    type: event.type,
-    id: event.id,
-    previousEventId: event.previousEventId,
-  };
-  if (event.details) {
-    const value = includeData
-      ? event.details.value
-      : Object.fromEntries(
-          Object.entries(event.details.value).filter(
-            ([k]) => k !== "input" && k !== "output" && k !== "inputDetails" && k !== "outputDetails",
-          ),
-        );
-    wire[event.details.member] = value;
-  }
-  return wire;
-}
-
-/** What ListExecutions gives of an execution, and DescribeExecution begins with. */
-function executionListItem(e: SandboxExecution): Record<string, unknown> {
-  return {
-    executionArn: e.executionArn,
-    stateMachineArn: e.stateMachineArn,
-    name: e.name,
-    status: e.status,
-    startDate: seconds(e.startDate),
-    stopDate: e.stopDate !== undefined ? seconds(e.stopDate) : undefined,
-    mapRunArn: e.mapRunArn,
-  };
-}
-
-/** JSON 1.0 timestamps are epoch seconds, with milliseconds as the fraction. */
-const seconds = (ms: number) => ms / 1000;
-
-function json(status: number, body: unknown): SandboxResponse {
-  return { status, headers: { "content-type": "application/x-amz-json-1.0" }, body: JSON.stringify(body) };
-}
-
-function definedOnly<T extends Record<string, unknown>>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

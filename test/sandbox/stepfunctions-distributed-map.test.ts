@@ -79,6 +79,7 @@ describe("Distributed Map in the sandbox's Step Functions", () => {
       ["dmap-echo", "echo"],
       ["dmap-fail", "fail"],
       ["dmap-slow", "slow"],
+      ["dmap-large", "large"],
     ]) {
       await lambda.send(
         new CreateFunctionCommand({
@@ -550,6 +551,25 @@ describe("Distributed Map in the sandbox's Step Functions", () => {
     ]);
     const run = await sfn.send(new DescribeMapRunCommand({ mapRunArn }));
     expect(run.executionCounts).toMatchObject({ total: 3, succeeded: 2, failed: 1, resultsWritten: 3 });
+  });
+
+  it("without ResultWriter, an output over 256 KiB fails the execution with States.DataLimitExceeded", async () => {
+    const arn = await machine("dmap-too-large", {
+      StartAt: "Large",
+      States: {
+        Large: {
+          Type: "Map",
+          ItemSelector: { bytes: 100_000 },
+          ItemProcessor: distributed({ Blob: { Type: "Task", Resource: fnArn("dmap-large"), End: true } }, "Blob"),
+          End: true,
+        },
+      },
+    });
+    const executionArn = await start(arn, [1, 2, 3]);
+    // Each child's output (100 kB) is within the limit; the three together are not.
+    expect(await closed(executionArn)).toMatchObject({ status: "FAILED", error: "States.DataLimitExceeded" });
+    const kids = await children((await mapRunOf(executionArn))[0] ?? "");
+    expect(kids.map((k) => k.status)).toEqual(["SUCCEEDED", "SUCCEEDED", "SUCCEEDED"]);
   });
 
   it("fails with States.ItemReaderFailed when the object cannot be read; a Retry runs a new Map Run", async () => {
