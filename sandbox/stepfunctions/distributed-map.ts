@@ -20,6 +20,7 @@ export interface MapStateDefinition {
       InputType?: string;
       CSVHeaderLocation?: string;
       CSVHeaders?: string[];
+      CSVDelimiter?: string;
       MaxItems?: number;
       MaxItemsPath?: string;
     };

@@ -137,6 +137,9 @@ function parse(
 
 /** CSV rows as objects keyed by the header (the first row, or the CSVHeaders given); every value is a string. */
 function csvItems(body: string, config: NonNullable<MapStateDefinition["ItemReader"]>["ReaderConfig"]): unknown[] {
+  if (config?.CSVDelimiter !== undefined && config.CSVDelimiter !== "COMMA") {
+    throw new Error(`The sandbox reads comma-delimited CSV only, not CSVDelimiter '${config.CSVDelimiter}'.`);
+  }
   const rows = csvRows(body);
   const location = config?.CSVHeaderLocation ?? "FIRST_ROW";
   let headers: string[];
