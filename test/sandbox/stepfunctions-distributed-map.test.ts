@@ -14,6 +14,7 @@ import {
   type SFNClient,
   StartExecutionCommand,
   StopExecutionCommand,
+  UpdateMapRunCommand,
 } from "@aws-sdk/client-sfn";
 import { beforeAll, describe, expect, it } from "vitest";
 import { SANDBOX_CREDENTIALS } from "../../sandbox/config.ts";
@@ -310,6 +311,37 @@ describe("Distributed Map in the sandbox's Step Functions", () => {
       ...spans.map(({ start }) => spans.filter((s) => s.start <= start && start < s.stop).length),
     );
     expect(overlap).toBe(2);
+  });
+
+  it("UpdateMapRun raises a running Map Run's concurrency for the children not started yet", async () => {
+    const arn = await machine("dmap-update", {
+      StartAt: "Slow",
+      States: {
+        Slow: {
+          Type: "Map",
+          MaxConcurrency: 1,
+          ItemSelector: { ms: 1500 },
+          ItemProcessor: distributed({ Nap: { Type: "Task", Resource: fnArn("dmap-slow"), End: true } }, "Nap"),
+          End: true,
+        },
+      },
+    });
+    const executionArn = await start(arn, [1, 2, 3, 4]);
+    const mapRunArn = await until("the first child to run", async () => (await mapRunOf(executionArn))[0]);
+    await sfn.send(new UpdateMapRunCommand({ mapRunArn, maxConcurrency: 3, toleratedFailureCount: 2 }));
+    expect(await closed(executionArn)).toMatchObject({ status: "SUCCEEDED" });
+    const run = await sfn.send(new DescribeMapRunCommand({ mapRunArn }));
+    expect(run).toMatchObject({ maxConcurrency: 3, toleratedFailureCount: 2, toleratedFailurePercentage: 0 });
+    // The first child ran alone; the other three, started once it was updated, ran together.
+    const kids = await children(mapRunArn);
+    const starts = kids.map((k) => k.startDate?.getTime() ?? 0).sort((a, b) => a - b);
+    const runningAtLastStart = kids.filter(
+      (k) => (k.startDate?.getTime() ?? 0) <= (starts[3] ?? 0) && (starts[3] ?? 0) < (k.stopDate?.getTime() ?? 0),
+    );
+    expect(runningAtLastStart.length).toBe(3);
+    await expect(sfn.send(new UpdateMapRunCommand({ mapRunArn, maxConcurrency: 1 }))).rejects.toMatchObject({
+      name: "ValidationException",
+    });
   });
 
   it("retries a child's failing Task with the child's own Retry (a crashed Lambda)", async () => {
