@@ -1,10 +1,9 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import { childDefinition, type MapStateDefinition } from "./distributed-map.ts";
 import { passEvaluator, type StateMachineDefinition } from "./engine.ts";
-import type { SandboxExecution } from "./executions.ts";
 import { definedOnly, type ExecutionHistory } from "./history.ts";
 import { readItems } from "./item-reader.ts";
-import { type MapRun, resultRecord, type Tolerance, type WorkUnit } from "./map-runs.ts";
+import { type ChildExecution, type MapRun, resultRecord, type Tolerance, type WorkUnit } from "./map-runs.ts";
 import { resultLocation, writeResults } from "./result-writer.ts";
 import { MAX_PAYLOAD_BYTES, stateError } from "./tasks.ts";
 
@@ -19,13 +18,19 @@ import { MAX_PAYLOAD_BYTES, stateError } from "./tasks.ts";
 export interface MapRunHost {
   s3(): S3Client;
   createMapRun(params: {
-    parent: SandboxExecution;
+    parent: ParentExecution;
     label: string | undefined;
     maxConcurrency: number;
     tolerance: Tolerance;
   }): MapRun;
   /** Starts a child workflow execution of the Map Run, as StartExecution starts one. */
-  startChild(mapRun: MapRun, definition: StateMachineDefinition, input: unknown): SandboxExecution;
+  startChild(mapRun: MapRun, definition: StateMachineDefinition, input: unknown): ChildExecution;
+}
+
+/** The execution running the Distributed Map state. */
+export interface ParentExecution {
+  readonly executionArn: string;
+  readonly stateMachineArn: string;
 }
 
 export const EXCEEDED_THRESHOLD = "States.ExceedToleratedFailureThreshold";
@@ -34,7 +39,7 @@ export const EXCEEDED_THRESHOLD_CAUSE = "The specified tolerated failure thresho
 
 export async function runDistributedMap(params: {
   host: MapRunHost;
-  parent: SandboxExecution;
+  parent: ParentExecution;
   history: ExecutionHistory;
   context: Record<string, unknown>;
   stateName: string;
@@ -121,7 +126,7 @@ export async function runDistributedMap(params: {
  * threshold) as its whole result record, as Step Functions returns a failed child's result unchanged.
  */
 function outputOf(unit: WorkUnit): unknown {
-  const e = unit.execution as SandboxExecution;
+  const e = unit.execution as ChildExecution;
   unit.written = true;
   return e.status === "SUCCEEDED" ? JSON.parse(e.output ?? "null") : resultRecord(e);
 }

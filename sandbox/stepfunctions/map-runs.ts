@@ -1,4 +1,3 @@
-import type { SandboxExecution } from "./executions.ts";
 import { definedOnly } from "./history.ts";
 import type { ResultRecord, ResultStatus } from "./result-writer.ts";
 
@@ -9,6 +8,22 @@ import type { ResultRecord, ResultStatus } from "./result-writer.ts";
  */
 
 export type MapRunStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "ABORTED";
+
+/** What a Map Run reads of a child execution (a ChildExecution, executions.ts). */
+export interface ChildExecution {
+  readonly executionArn: string;
+  readonly stateMachineArn: string;
+  readonly name: string;
+  readonly input: string;
+  readonly startDate: number;
+  readonly status: "RUNNING" | "SUCCEEDED" | "FAILED" | "TIMED_OUT" | "ABORTED";
+  readonly stopDate: number | undefined;
+  readonly output: string | undefined;
+  readonly error: string | undefined;
+  readonly cause: string | undefined;
+  onClosed(listener: () => void): void;
+  stop(request: { error?: string; cause?: string }): Promise<void>;
+}
 
 /**
  * How many child executions of one Map Run the sandbox runs at once, whatever MaxConcurrency says (0 = Step
@@ -21,7 +36,7 @@ export interface WorkUnit {
   input: unknown;
   /** How many items of the data set it holds (1 without ItemBatcher). */
   items: number;
-  execution?: SandboxExecution;
+  execution?: ChildExecution;
   /** True once its result went into the Map state's output or the ResultWriter's files. */
   written?: boolean;
 }
@@ -102,7 +117,7 @@ export class MapRun {
    * every started one has closed: DONE, EXCEEDED (the threshold was crossed: nothing more starts, the running ones
    * finish), or ABORTED (abort() was called: the running ones are stopped).
    */
-  run(start: (unit: WorkUnit) => SandboxExecution): Promise<"DONE" | "EXCEEDED" | "ABORTED"> {
+  run(start: (unit: WorkUnit) => ChildExecution): Promise<"DONE" | "EXCEEDED" | "ABORTED"> {
     return new Promise((resolve) => {
       let next = 0;
       let running = 0;
@@ -173,7 +188,7 @@ export class MapRun {
 }
 
 /** A child execution as a result file (and a failed child in the Map state's output) shows it. */
-export function resultRecord(e: SandboxExecution): ResultRecord {
+export function resultRecord(e: ChildExecution): ResultRecord {
   const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
   return definedOnly({
     ExecutionArn: e.executionArn,
