@@ -1,102 +1,34 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { CreateFunctionCommand, LambdaClient } from "@aws-sdk/client-lambda";
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import {
-  CreateStateMachineCommand,
   DescribeExecutionCommand,
-  type DescribeExecutionCommandOutput,
   DescribeMapRunCommand,
-  GetExecutionHistoryCommand,
-  type HistoryEvent,
   ListExecutionsCommand,
-  ListMapRunsCommand,
-  type SFNClient,
-  StartExecutionCommand,
-  StopExecutionCommand,
   UpdateMapRunCommand,
 } from "@aws-sdk/client-sfn";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { SANDBOX_CREDENTIALS } from "../../sandbox/config.ts";
-import { cliWorks, useSandbox } from "../support/sandbox.ts";
+import { cliWorks } from "../support/sandbox.ts";
 import { until } from "../support/until.ts";
-import { shimZip } from "./fixtures/lambda-code.ts";
+import {
+  ARN_PART,
+  BUCKET,
+  distributed,
+  distributedMapSandbox,
+  echoTask,
+  fnArn,
+  types,
+  UUID,
+} from "./fixtures/distributed-map.ts";
 
-// Distributed Map in the sandbox's Step Functions (sandbox/STEP-FUNCTIONS.md, "Distributed Map"), with small state
-// machines of the test's own and the functions of test/sandbox/fixtures/handlers.ts.
+// Distributed Map in the sandbox's Step Functions (sandbox/STEP-FUNCTIONS.md, "Distributed Map"): items, selection,
+// batching, concurrency, child executions and the Map Run API, with small state machines of the test's own.
+// Failures, ResultWriter and StopExecution: stepfunctions-distributed-map-failures.test.ts.
 
-const ROLE = "arn:aws:iam::123456789012:role/sandbox-state-machine";
-const BUCKET = "dmap-data";
-const ARN_PART = "arn:aws:states:us-east-1:123456789012";
-const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
-
-const t = useSandbox();
+const { t, machine, start, closed, history, put, mapRunOf, children } = distributedMapSandbox();
 const onPath = await cliWorks();
 
 describe("Distributed Map in the sandbox's Step Functions", () => {
-  let sfn: SFNClient;
-  let s3: S3Client;
-  const fnArn = (name: string) => `${ARN_PART.replace(":states:", ":lambda:")}:function:${name}`;
-  const echoTask = (extra: object = {}) => ({ Type: "Task", Resource: fnArn("dmap-echo"), End: true, ...extra });
-  const distributed = (states: object, startAt: string) => ({
-    ProcessorConfig: { Mode: "DISTRIBUTED", ExecutionType: "STANDARD" },
-    StartAt: startAt,
-    States: states,
-  });
-  const machine = async (name: string, definition: object) =>
-    (await sfn.send(new CreateStateMachineCommand({ name, definition: JSON.stringify(definition), roleArn: ROLE })))
-      .stateMachineArn ?? "";
-  const start = async (stateMachineArn: string, input: unknown) =>
-    (await sfn.send(new StartExecutionCommand({ stateMachineArn, input: JSON.stringify(input) }))).executionArn ?? "";
-  const closed = (executionArn: string): Promise<DescribeExecutionCommandOutput> =>
-    until(`${executionArn} to close`, async () => {
-      const d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-      return d.status === "RUNNING" ? undefined : d;
-    });
-  const history = async (executionArn: string): Promise<HistoryEvent[]> =>
-    (await sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000 }))).events ?? [];
-  const types = (events: HistoryEvent[]) => events.map((e) => e.type);
-  const put = (Key: string, Body: string) => s3.send(new PutObjectCommand({ Bucket: BUCKET, Key, Body }));
-  const read = async (Key: string) =>
-    JSON.parse((await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key }))).Body?.transformToString()) ?? "");
-  const mapRunOf = async (executionArn: string) => {
-    const runs = (await sfn.send(new ListMapRunsCommand({ executionArn }))).mapRuns ?? [];
-    return runs.map((r) => r.mapRunArn ?? "");
-  };
-  const children = async (mapRunArn: string) =>
-    (await sfn.send(new ListExecutionsCommand({ mapRunArn }))).executions ?? [];
-
-  beforeAll(async () => {
-    sfn = t.sfn;
-    s3 = t.s3;
-    const config = {
-      region: t.sandbox.identity.region,
-      endpoint: t.sandbox.endpoint,
-      credentials: SANDBOX_CREDENTIALS,
-      maxAttempts: 1,
-    };
-    const lambda = new LambdaClient(config);
-    for (const [name, handler] of [
-      ["dmap-echo", "echo"],
-      ["dmap-fail", "fail"],
-      ["dmap-slow", "slow"],
-      ["dmap-large", "large"],
-    ]) {
-      await lambda.send(
-        new CreateFunctionCommand({
-          FunctionName: name,
-          Runtime: "nodejs22.x",
-          Role: ROLE,
-          Handler: `index.${handler}`,
-          Code: { ZipFile: shimZip() },
-          Timeout: 30,
-        }),
-      );
-    }
-    lambda.destroy();
-    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  });
-
   it("reads a JSON array from S3, selects each item, runs a child execution per item with its own history", async () => {
     await put("items/list.json", JSON.stringify([{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }]));
     const arn = await machine("dmap-json", {
@@ -147,7 +79,7 @@ describe("Distributed Map in the sandbox's Step Functions", () => {
     expect(mapRunArn).toMatch(new RegExp(`^${ARN_PART}:mapRun:dmap-json/slices:${UUID}$`));
     expect(events.find((e) => e.type === "MapRunStarted")?.mapRunStartedEventDetails?.mapRunArn).toBe(mapRunArn);
 
-    const run = await sfn.send(new DescribeMapRunCommand({ mapRunArn }));
+    const run = await t.sfn.send(new DescribeMapRunCommand({ mapRunArn }));
     expect(run).toMatchObject({
       mapRunArn,
       executionArn,
@@ -172,7 +104,7 @@ describe("Distributed Map in the sandbox's Step Functions", () => {
     // Children: listed by the Map Run (not by the parent's machine), describable, with histories of their own.
     const kids = await children(mapRunArn ?? "");
     expect(kids).toHaveLength(3);
-    const listedByMachine = (await sfn.send(new ListExecutionsCommand({ stateMachineArn: arn }))).executions ?? [];
+    const listedByMachine = (await t.sfn.send(new ListExecutionsCommand({ stateMachineArn: arn }))).executions ?? [];
     expect(listedByMachine.map((e) => e.executionArn)).toEqual([executionArn]);
     for (const kid of kids) {
       expect(kid.executionArn).toMatch(new RegExp(`^${ARN_PART}:execution:dmap-json/slices:${UUID}$`));
@@ -181,7 +113,7 @@ describe("Distributed Map in the sandbox's Step Functions", () => {
         mapRunArn,
         stateMachineArn: `${ARN_PART}:stateMachine:dmap-json/slices`,
       });
-      const described = await sfn.send(new DescribeExecutionCommand({ executionArn: kid.executionArn }));
+      const described = await t.sfn.send(new DescribeExecutionCommand({ executionArn: kid.executionArn }));
       expect(described.mapRunArn).toBe(mapRunArn);
       expect(types(await history(kid.executionArn ?? ""))).toEqual([
         "ExecutionStarted",
@@ -234,7 +166,7 @@ describe("Distributed Map in the sandbox's Step Functions", () => {
       { Items: things.slice(4) },
     ]);
     const [first] = await mapRunOf(executionArn);
-    const run = await sfn.send(new DescribeMapRunCommand({ mapRunArn: first }));
+    const run = await t.sfn.send(new DescribeMapRunCommand({ mapRunArn: first }));
     expect(run.itemCounts).toMatchObject({ total: 5, succeeded: 5 });
     expect(run.executionCounts).toMatchObject({ total: 3, succeeded: 3 });
   });
@@ -300,7 +232,7 @@ describe("Distributed Map in the sandbox's Step Functions", () => {
     const executionArn = await start(arn, [1, 2, 3, 4, 5, 6]);
     expect(await closed(executionArn)).toMatchObject({ status: "SUCCEEDED" });
     const [mapRunArn] = await mapRunOf(executionArn);
-    expect((await sfn.send(new DescribeMapRunCommand({ mapRunArn }))).maxConcurrency).toBe(2);
+    expect((await t.sfn.send(new DescribeMapRunCommand({ mapRunArn }))).maxConcurrency).toBe(2);
     const spans = (await children(mapRunArn ?? "")).map((e) => ({
       start: e.startDate?.getTime() ?? 0,
       stop: e.stopDate?.getTime() ?? 0,
@@ -328,9 +260,9 @@ describe("Distributed Map in the sandbox's Step Functions", () => {
     });
     const executionArn = await start(arn, [1, 2, 3, 4]);
     const mapRunArn = await until("the first child to run", async () => (await mapRunOf(executionArn))[0]);
-    await sfn.send(new UpdateMapRunCommand({ mapRunArn, maxConcurrency: 3, toleratedFailureCount: 2 }));
+    await t.sfn.send(new UpdateMapRunCommand({ mapRunArn, maxConcurrency: 3, toleratedFailureCount: 2 }));
     expect(await closed(executionArn)).toMatchObject({ status: "SUCCEEDED" });
-    const run = await sfn.send(new DescribeMapRunCommand({ mapRunArn }));
+    const run = await t.sfn.send(new DescribeMapRunCommand({ mapRunArn }));
     expect(run).toMatchObject({ maxConcurrency: 3, toleratedFailureCount: 2, toleratedFailurePercentage: 0 });
     // The first child ran alone; the other three, started once it was updated, ran together.
     const kids = await children(mapRunArn);
@@ -339,7 +271,7 @@ describe("Distributed Map in the sandbox's Step Functions", () => {
       (k) => (k.startDate?.getTime() ?? 0) <= (starts[3] ?? 0) && (starts[3] ?? 0) < (k.stopDate?.getTime() ?? 0),
     );
     expect(runningAtLastStart.length).toBe(3);
-    await expect(sfn.send(new UpdateMapRunCommand({ mapRunArn, maxConcurrency: 1 }))).rejects.toMatchObject({
+    await expect(t.sfn.send(new UpdateMapRunCommand({ mapRunArn, maxConcurrency: 1 }))).rejects.toMatchObject({
       name: "ValidationException",
     });
   });
@@ -383,208 +315,6 @@ describe("Distributed Map in the sandbox's Step Functions", () => {
     ]);
   });
 
-  describe("tolerated failures", () => {
-    // Items with `fail: true` go to a function that throws ItemError; the others are echoed.
-    const processor = distributed(
-      {
-        Which: {
-          Type: "Choice",
-          Choices: [{ Variable: "$.fail", BooleanEquals: true, Next: "Fail" }],
-          Default: "Echo",
-        },
-        Fail: {
-          Type: "Task",
-          Resource: fnArn("dmap-fail"),
-          Parameters: { name: "ItemError", "message.$": "States.Format('item {}', $.id)" },
-          End: true,
-        },
-        Echo: echoTask({ OutputPath: "$.event" }),
-      },
-      "Which",
-    );
-    const items = [1, 2, 3, 4].map((id) => ({ id, fail: id === 3 }));
-
-    it("under the threshold: the Map state succeeds, the failed child's record in its output", async () => {
-      const arn = await machine("dmap-tolerated", {
-        StartAt: "Each",
-        States: { Each: { Type: "Map", ToleratedFailureCount: 1, ItemProcessor: processor, End: true } },
-      });
-      const executionArn = await start(arn, items);
-      const done = await closed(executionArn);
-      expect(done).toMatchObject({ status: "SUCCEEDED" });
-      const output = JSON.parse(done.output ?? "");
-      expect(output).toHaveLength(4);
-      expect(output[0]).toEqual(items[0]);
-      expect(output[2]).toMatchObject({ Status: "FAILED", Error: "ItemError", Input: JSON.stringify(items[2]) });
-      expect(JSON.parse(output[2].Cause)).toMatchObject({ errorType: "ItemError", errorMessage: "item 3" });
-      const run = await sfn.send(new DescribeMapRunCommand({ mapRunArn: (await mapRunOf(executionArn))[0] }));
-      expect(run).toMatchObject({ status: "SUCCEEDED", toleratedFailureCount: 1 });
-      expect(run.itemCounts).toMatchObject({ succeeded: 3, failed: 1, total: 4 });
-    });
-
-    it("over the threshold: States.ExceedToleratedFailureThreshold, which Catch handles", async () => {
-      // 1 of 4 items is 25% > 20%. One child at a time: the failure stops the Map Run before the fourth starts.
-      const arn2 = await machine("dmap-exceeded-items", {
-        StartAt: "Each",
-        States: {
-          Each: {
-            Type: "Map",
-            ItemsPath: "$.items",
-            ToleratedFailurePercentage: 20,
-            MaxConcurrency: 1,
-            ItemProcessor: processor,
-            Catch: [{ ErrorEquals: ["States.ExceedToleratedFailureThreshold"], ResultPath: "$.error", Next: "Caught" }],
-            ResultPath: "$.results",
-            End: true,
-          },
-          Caught: { Type: "Pass", OutputPath: "$.error", End: true },
-        },
-      });
-      const caughtArn = await start(arn2, { items });
-      const caught = await closed(caughtArn);
-      expect(caught).toMatchObject({ status: "SUCCEEDED" });
-      expect(JSON.parse(caught.output ?? "")).toEqual({
-        Error: "States.ExceedToleratedFailureThreshold",
-        Cause: "The specified tolerated failure threshold was exceeded",
-      });
-      const events = await history(caughtArn);
-      expect(types(events)).toEqual([
-        "ExecutionStarted",
-        "MapStateEntered",
-        "MapStateStarted",
-        "MapRunStarted",
-        "MapRunFailed",
-        "MapStateFailed",
-        "MapStateExited",
-        "PassStateEntered",
-        "PassStateExited",
-        "ExecutionSucceeded",
-      ]);
-      expect(events.find((e) => e.type === "MapRunFailed")?.mapRunFailedEventDetails).toEqual({
-        error: "States.ExceedToleratedFailureThreshold",
-        cause: "The specified tolerated failure threshold was exceeded",
-      });
-      const [mapRunArn] = await mapRunOf(caughtArn);
-      const run = await sfn.send(new DescribeMapRunCommand({ mapRunArn }));
-      expect(run).toMatchObject({ status: "FAILED", toleratedFailurePercentage: 20 });
-      expect(run.itemCounts).toMatchObject({ succeeded: 2, failed: 1, pending: 1, total: 4 });
-    });
-  });
-
-  it("writes the results to S3 with ResultWriter and outputs where they are", async () => {
-    const arn = await machine("dmap-writer", {
-      StartAt: "Each",
-      States: {
-        Each: {
-          Type: "Map",
-          ToleratedFailureCount: 5,
-          ItemProcessor: distributed(
-            {
-              Which: {
-                Type: "Choice",
-                Choices: [{ Variable: "$.fail", BooleanEquals: true, Next: "Fail" }],
-                Default: "Echo",
-              },
-              Fail: { Type: "Task", Resource: fnArn("dmap-fail"), End: true },
-              Echo: echoTask({ OutputPath: "$.event" }),
-            },
-            "Which",
-          ),
-          ResultWriter: {
-            Resource: "arn:aws:states:::s3:putObject",
-            Parameters: { Bucket: BUCKET, "Prefix.$": "$.prefix" },
-          },
-          ResultSelector: {
-            "manifest.$": "$.ResultWriterDetails.Key",
-            "arn.$": "$.MapRunArn",
-            "bucket.$": "$.ResultWriterDetails.Bucket",
-          },
-          ResultPath: "$.written",
-          OutputPath: "$.written",
-          End: true,
-        },
-      },
-    });
-    const executionArn = await start(arn, { prefix: "out/run1", items: [] });
-    // The Map state's effective input is the object; ItemsPath defaults to $, which is not an array.
-    expect((await closed(executionArn)).error).toBe("States.Runtime");
-
-    const arn2 = await machine("dmap-writer-array", {
-      StartAt: "Each",
-      States: {
-        Each: {
-          Type: "Map",
-          ItemsPath: "$.items",
-          ToleratedFailureCount: 5,
-          ItemProcessor: distributed(
-            {
-              Which: {
-                Type: "Choice",
-                Choices: [{ Variable: "$.fail", BooleanEquals: true, Next: "Fail" }],
-                Default: "Echo",
-              },
-              Fail: { Type: "Task", Resource: fnArn("dmap-fail"), End: true },
-              Echo: echoTask({ OutputPath: "$.event" }),
-            },
-            "Which",
-          ),
-          ResultWriter: {
-            Resource: "arn:aws:states:::s3:putObject",
-            Parameters: { Bucket: BUCKET, "Prefix.$": "$.prefix" },
-          },
-          ResultSelector: {
-            "manifest.$": "$.ResultWriterDetails.Key",
-            "arn.$": "$.MapRunArn",
-            "bucket.$": "$.ResultWriterDetails.Bucket",
-          },
-          End: true,
-        },
-      },
-    });
-    const items = [
-      { v: 1, fail: false },
-      { v: 2, fail: true },
-      { v: 3, fail: false },
-    ];
-    const run2 = await start(arn2, { prefix: "out/run1", items });
-    const done = await closed(run2);
-    expect(done).toMatchObject({ status: "SUCCEEDED" });
-    const [mapRunArn] = await mapRunOf(run2);
-    const runId = (mapRunArn ?? "").split(":").at(-1);
-    expect(JSON.parse(done.output ?? "")).toEqual({
-      manifest: `out/run1/${runId}/manifest.json`,
-      arn: mapRunArn,
-      bucket: BUCKET,
-    });
-
-    const manifest = await read(`out/run1/${runId}/manifest.json`);
-    expect(manifest).toEqual({
-      DestinationBucket: BUCKET,
-      MapRunArn: mapRunArn,
-      ResultFiles: {
-        FAILED: [{ Key: `out/run1/${runId}/FAILED_0.json`, Size: expect.any(Number) }],
-        PENDING: [],
-        SUCCEEDED: [{ Key: `out/run1/${runId}/SUCCEEDED_0.json`, Size: expect.any(Number) }],
-      },
-    });
-    const succeeded = await read(`out/run1/${runId}/SUCCEEDED_0.json`);
-    expect(succeeded).toHaveLength(2);
-    expect(succeeded[0]).toMatchObject({
-      Status: "SUCCEEDED",
-      Input: JSON.stringify(items[0]),
-      InputDetails: { Included: true },
-      Output: JSON.stringify(items[0]),
-      StateMachineArn: `${ARN_PART}:stateMachine:dmap-writer-array/${mapRunArn?.split("/")[1]?.split(":")[0]}`,
-    });
-    expect(succeeded[0].ExecutionArn).toMatch(/:execution:dmap-writer-array\//);
-    const failed = await read(`out/run1/${runId}/FAILED_0.json`);
-    expect(failed).toEqual([
-      expect.objectContaining({ Status: "FAILED", Error: "FixtureError", Input: JSON.stringify(items[1]) }),
-    ]);
-    const run = await sfn.send(new DescribeMapRunCommand({ mapRunArn }));
-    expect(run.executionCounts).toMatchObject({ total: 3, succeeded: 2, failed: 1, resultsWritten: 3 });
-  });
-
   it("without ResultWriter, an output over 256 KiB fails the execution with States.DataLimitExceeded", async () => {
     const arn = await machine("dmap-too-large", {
       StartAt: "Large",
@@ -602,102 +332,6 @@ describe("Distributed Map in the sandbox's Step Functions", () => {
     expect(await closed(executionArn)).toMatchObject({ status: "FAILED", error: "States.DataLimitExceeded" });
     const kids = await children((await mapRunOf(executionArn))[0] ?? "");
     expect(kids.map((k) => k.status)).toEqual(["SUCCEEDED", "SUCCEEDED", "SUCCEEDED"]);
-  });
-
-  it("fails with States.ItemReaderFailed when the object cannot be read; a Retry runs a new Map Run", async () => {
-    const arn = await machine("dmap-reader-fails", {
-      StartAt: "Read",
-      States: {
-        Read: {
-          Type: "Map",
-          ItemReader: {
-            Resource: "arn:aws:states:::s3:getObject",
-            Parameters: { Bucket: BUCKET, Key: "no/such.json" },
-          },
-          ItemProcessor: distributed({ Echo: echoTask() }, "Echo"),
-          Retry: [{ ErrorEquals: ["States.ItemReaderFailed"], IntervalSeconds: 1, MaxAttempts: 1 }],
-          End: true,
-        },
-      },
-    });
-    const executionArn = await start(arn, {});
-    const done = await closed(executionArn);
-    expect(done).toMatchObject({ status: "FAILED", error: "States.ItemReaderFailed" });
-    expect(done.cause).toContain("NoSuchKey");
-    expect(types(await history(executionArn))).toEqual([
-      "ExecutionStarted",
-      "MapStateEntered",
-      "MapStateStarted",
-      "MapRunStarted",
-      "MapRunFailed",
-      "MapStateFailed",
-      "MapStateStarted",
-      "MapRunStarted",
-      "MapRunFailed",
-      "MapStateFailed",
-      "ExecutionFailed",
-    ]);
-    const runs = await mapRunOf(executionArn);
-    expect(runs).toHaveLength(2);
-    expect(new Set(runs).size).toBe(2);
-  });
-
-  it("StopExecution of the parent aborts its running children and the Map Run", async () => {
-    const arn = await machine("dmap-stop", {
-      StartAt: "Slow",
-      States: {
-        Slow: {
-          Type: "Map",
-          MaxConcurrency: 2,
-          ItemSelector: { ms: 20_000 },
-          ItemProcessor: distributed({ Sleep: { Type: "Task", Resource: fnArn("dmap-slow"), End: true } }, "Sleep"),
-          End: true,
-        },
-      },
-    });
-    const executionArn = await start(arn, [1, 2, 3]);
-    const mapRunArn = await until("the Map Run's children to run", async () => {
-      const [run] = await mapRunOf(executionArn);
-      if (!run) return undefined;
-      const d = await sfn.send(new DescribeMapRunCommand({ mapRunArn: run }));
-      return d.executionCounts?.running === 2 ? run : undefined;
-    });
-    await sfn.send(new StopExecutionCommand({ executionArn, error: "Stopped", cause: "by the test" }));
-    expect(await sfn.send(new DescribeExecutionCommand({ executionArn }))).toMatchObject({ status: "ABORTED" });
-    expect(types(await history(executionArn)).slice(-2)).toEqual(["MapRunAborted", "ExecutionAborted"]);
-    const run = await until("the children to close", async () => {
-      const d = await sfn.send(new DescribeMapRunCommand({ mapRunArn }));
-      return d.executionCounts?.running === 0 ? d : undefined;
-    });
-    expect(run).toMatchObject({ status: "ABORTED" });
-    expect(run.executionCounts).toMatchObject({ aborted: 2, pending: 1, total: 3 });
-    const kids = await children(mapRunArn);
-    expect(kids.map((k) => k.status)).toEqual(["ABORTED", "ABORTED"]);
-  });
-
-  it("CreateStateMachine refuses EXPRESS child workflows and invalid labels", async () => {
-    const definition = (processor: object, extra: object = {}) =>
-      JSON.stringify({ StartAt: "M", States: { M: { Type: "Map", ItemProcessor: processor, End: true, ...extra } } });
-    const express = {
-      ...distributed({ P: { Type: "Pass", End: true } }, "P"),
-      ProcessorConfig: { Mode: "DISTRIBUTED", ExecutionType: "EXPRESS" },
-    };
-    await expect(
-      sfn.send(new CreateStateMachineCommand({ name: "dmap-express", roleArn: ROLE, definition: definition(express) })),
-    ).rejects.toMatchObject({ name: "InvalidDefinition", message: expect.stringContaining("STANDARD only") });
-    const standard = distributed({ P: { Type: "Pass", End: true } }, "P");
-    await expect(
-      sfn.send(
-        new CreateStateMachineCommand({
-          name: "dmap-label",
-          roleArn: ROLE,
-          definition: definition(standard, { Label: "a b" }),
-        }),
-      ),
-    ).rejects.toMatchObject({
-      name: "InvalidDefinition",
-      message: expect.stringContaining("Label contains invalid character: ' '"),
-    });
   });
 
   describe.runIf(onPath)("with the aws CLI", () => {
