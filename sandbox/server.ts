@@ -76,7 +76,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     behaviours,
   });
   const lambda = createLambda({ identity, endpoint: () => endpoint });
-  const stepFunctions = createStepFunctions({ identity, lambda, behaviours });
+  const stepFunctions = createStepFunctions({ identity, lambda, behaviours, endpoint: () => endpoint });
   const athena = createAthena({ identity, endpoint: () => endpoint });
   const faults = new FaultInjector();
   const data = options.dataDir

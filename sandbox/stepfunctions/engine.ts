@@ -1,5 +1,12 @@
 import "./node20-polyfill.ts";
 import { StateMachine, type StateMachineDefinition } from "aws-local-stepfunctions";
+import {
+  DISTRIBUTED_MAP_RESOURCE,
+  distributedMapProblem,
+  isDistributedMap,
+  type MapStateDefinition,
+  taskInPlaceOf,
+} from "./distributed-map.ts";
 
 /** One entry of the engine's event log (the library does not export the type). */
 export type EventLog = ReturnType<StateMachine["run"]>["eventLogs"] extends AsyncGenerator<infer E> ? E : never;
@@ -28,6 +35,10 @@ const NO_TASK_TIMEOUT_SECONDS = 2_147_483;
 /** Checks a definition as CreateStateMachine does; throws the validator's message when it is not valid ASL. */
 export function validateDefinition(definition: unknown): void {
   new StateMachine(definition as StateMachineDefinition, { validationOptions: { checkPaths: true, checkArn: true } });
+  forEachState(definition as Machine, (name, state) => {
+    const problem = distributedMapProblem(name, state);
+    if (problem) throw new Error(problem);
+  });
 }
 
 /** Every Task state, Map iterators and Parallel branches included (ASL: state names are unique machine-wide). */
@@ -51,15 +62,52 @@ function forEachState(machine: Machine, visit: (name: string, state: AnyState) =
   }
 }
 
-/** A copy of the definition for the engine, with Step Functions' Task timeout default instead of the engine's. */
-function forEngine(definition: StateMachineDefinition): StateMachineDefinition {
+/**
+ * A copy of the definition for the engine: each Distributed Map state becomes a Task state on a sandbox-internal
+ * resource (the engine runs Map inline only; the service runs the Map Run, see map-runs.ts), and Task states get
+ * Step Functions' timeout default instead of the engine's. Also answers the replaced Map states by name.
+ */
+function forEngine(definition: StateMachineDefinition): {
+  definition: StateMachineDefinition;
+  maps: Map<string, MapStateDefinition>;
+} {
   const copy = structuredClone(definition) as unknown as Machine;
-  forEachState(copy, (_, state) => {
+  const maps = new Map<string, MapStateDefinition>();
+  forEachState(copy, (name, state) => {
+    if (isDistributedMap(state)) {
+      maps.set(name, structuredClone(state) as unknown as MapStateDefinition);
+      // Replaced in place, so that forEachState does not descend into the child workflow's states.
+      const task = taskInPlaceOf(state as unknown as MapStateDefinition);
+      for (const key of Object.keys(state)) delete state[key];
+      Object.assign(state, task);
+    }
     if (state.Type === "Task" && state.TimeoutSeconds === undefined && state.TimeoutSecondsPath === undefined) {
       state.TimeoutSeconds = NO_TASK_TIMEOUT_SECONDS;
     }
   });
-  return copy as unknown as StateMachineDefinition;
+  return { definition: copy as unknown as StateMachineDefinition, maps };
+}
+
+/**
+ * Evaluates ASL paths and payload templates exactly as the engine does (intrinsic functions, `$$` context), by
+ * running a one-state Pass machine: `Parameters` is the template, `InputPath` a path. Throws the engine's error
+ * (`States.Runtime` for a path that points nowhere).
+ */
+export function passEvaluator(pass: { Parameters?: unknown; InputPath?: string }) {
+  const machine = new StateMachine(
+    { StartAt: "Evaluate", States: { Evaluate: { Type: "Pass", ...pass, End: true } } } as StateMachineDefinition,
+    { validationOptions: { checkPaths: true, checkArn: true } },
+  );
+  return async (input: unknown, context: Record<string, unknown>): Promise<unknown> => {
+    try {
+      return await machine.run(input as never, { context: context as never }).result;
+    } catch (err) {
+      const e = err as { message?: string; cause?: { name?: string; message?: string } };
+      const error = new Error(e.cause?.message ?? e.message ?? String(err));
+      error.name = e.cause?.name ?? "States.Runtime";
+      throw error;
+    }
+  };
 }
 
 export interface EngineRun {
@@ -81,16 +129,22 @@ export function startEngine(params: {
   input: unknown;
   context: Record<string, unknown>;
   runTask: (stateName: string, task: TaskStateDefinition, input: unknown) => Promise<unknown>;
+  /** Runs a Distributed Map state's Map Run with the state's effective input (after InputPath). */
+  runMap: (stateName: string, map: MapStateDefinition, input: unknown) => Promise<unknown>;
   onEvent: (event: EventLog) => void;
-}): EngineRun {
-  const machine = new StateMachine(forEngine(params.definition), {
+}): EngineRun & { distributedMaps: ReadonlySet<string> } {
+  const engine = forEngine(params.definition);
+  const machine = new StateMachine(engine.definition, {
     validationOptions: { checkPaths: true, checkArn: true },
   });
   const handlers = Object.fromEntries(
-    [...taskStates(params.definition as unknown as Machine)].map(([name, task]) => [
-      name,
-      (input: unknown) => params.runTask(name, task, input) as never,
-    ]),
+    [...taskStates(engine.definition as unknown as Machine)].map(([name, task]) => {
+      const map = task.Resource === DISTRIBUTED_MAP_RESOURCE ? engine.maps.get(name) : undefined;
+      const run = map
+        ? (input: unknown) => params.runMap(name, map, input)
+        : (input: unknown) => params.runTask(name, task, input);
+      return [name, run as never];
+    }),
   );
   const execution = machine.run(params.input as never, {
     overrides: { taskResourceLocalHandlers: handlers },
@@ -120,6 +174,7 @@ export function startEngine(params: {
   })();
   return {
     result,
+    distributedMaps: new Set(engine.maps.keys()),
     abort() {
       aborted = true;
       execution.abort();

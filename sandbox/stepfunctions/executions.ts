@@ -1,8 +1,11 @@
 import type { Behaviours } from "../behaviours.ts";
 import type { SandboxIdentity } from "../config.ts";
 import type { LambdaSandbox } from "../lambda/service.ts";
+import type { MapRunHost } from "./distributed-map-run.ts";
+import { runDistributedMap } from "./distributed-map-run.ts";
 import { type EngineRun, type EventLog, type StateMachineDefinition, startEngine } from "./engine.ts";
 import { definedOnly, ExecutionHistory, type HistoryEvent, type TaskKind, type Terminal } from "./history.ts";
+import type { MapRun } from "./map-runs.ts";
 import { inputTooLarge, MAX_PAYLOAD_BYTES, outputTooLarge, payloadBytes, runTask, stateError } from "./tasks.ts";
 
 export type ExecutionStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "TIMED_OUT" | "ABORTED";
@@ -25,6 +28,8 @@ export interface ExecutionRun {
   behaviours: Readonly<Behaviours>;
   /** True once DeleteStateMachine was called: the execution fails at its next state transition. */
   machineDeleted: () => boolean;
+  /** Where Distributed Map states get their S3 client and start their Map Runs' child executions. */
+  mapRuns: MapRunHost;
 }
 
 /** What a data directory keeps of an execution (sandbox/persistence/); the events are saved apart, as they grow. */
@@ -41,6 +46,8 @@ export interface SavedExecution {
   error?: string;
   cause?: string;
   currentState?: string;
+  /** Set on a child workflow execution of a Distributed Map state's Map Run. */
+  mapRunArn?: string;
 }
 
 /**
@@ -59,11 +66,15 @@ export class SandboxExecution {
   error: string | undefined;
   cause: string | undefined;
   readonly history: ExecutionHistory;
+  /** The Map Run that started this execution, if it is a Distributed Map child workflow execution. */
+  readonly mapRunArn: string | undefined;
   private engine: EngineRun | undefined;
   private stopRequest: { error?: string; cause?: string; at: number } | undefined;
   /** Task attempts still waiting for their function, by state name, so a state timeout can be recorded. */
   private readonly attempts = new Map<string, { task: TaskKind; abandoned: boolean }>();
   private readonly closeListeners: Array<() => void> = [];
+  /** The Map Runs this execution's Distributed Map states are running now. */
+  private readonly mapRuns = new Set<MapRun>();
 
   constructor(
     readonly executionArn: string,
@@ -74,12 +85,15 @@ export class SandboxExecution {
     readonly startDate: number,
     /** Creation order, to order executions that started in the same millisecond. */
     readonly sequence: number,
-    options: { maxHistoryEvents: number },
+    options: { maxHistoryEvents: number; mapRunArn?: string },
   ) {
+    this.mapRunArn = options.mapRunArn;
     this.history = new ExecutionHistory({
       maxEvents: options.maxHistoryEvents,
       onClose: (terminal, reason) => {
         this.settle(terminal);
+        // However the execution ends, its Map Runs' children stop with it.
+        this.abortMapRuns();
         if (reason !== "engine") this.engine?.abort();
         for (const listener of this.closeListeners) listener();
       },
@@ -95,7 +109,7 @@ export class SandboxExecution {
       saved.input,
       saved.startDate,
       saved.sequence,
-      { maxHistoryEvents },
+      { maxHistoryEvents, ...(saved.mapRunArn !== undefined ? { mapRunArn: saved.mapRunArn } : {}) },
     );
     const terminal =
       saved.status === "RUNNING"
@@ -127,25 +141,27 @@ export class SandboxExecution {
       error: this.error,
       cause: this.cause,
       currentState: this.currentState,
+      mapRunArn: this.mapRunArn,
     });
   }
 
   /** Runs the definition in the background; Task states invoke the sandbox's Lambda functions. */
   run(params: ExecutionRun): void {
     this.history.started(this.input, params.roleArn, this.startDate);
-    this.engine = startEngine({
+    const context = {
+      Execution: {
+        Id: this.executionArn,
+        Name: this.name,
+        StartTime: new Date(this.startDate).toISOString(),
+        Input: params.parsedInput,
+        RoleArn: params.roleArn,
+      },
+      StateMachine: { Id: this.stateMachineArn, Name: params.stateMachineName },
+    };
+    const engine = startEngine({
       definition: params.definition,
       input: params.parsedInput,
-      context: {
-        Execution: {
-          Id: this.executionArn,
-          Name: this.name,
-          StartTime: new Date(this.startDate).toISOString(),
-          Input: params.parsedInput,
-          RoleArn: params.roleArn,
-        },
-        StateMachine: { Id: this.stateMachineArn, Name: params.stateMachineName },
-      },
+      context,
       runTask: async (stateName, state, input) => {
         await drained();
         if (this.history.isClosed) throw stateError("States.Runtime", "The execution has closed.", true);
@@ -160,8 +176,27 @@ export class SandboxExecution {
           track: (name, task) => this.track(name, task),
         });
       },
+      runMap: async (stateName, state, input) => {
+        await drained();
+        if (this.history.isClosed) throw stateError("States.Runtime", "The execution has closed.", true);
+        return runDistributedMap({
+          host: params.mapRuns,
+          parent: this,
+          history: this.history,
+          context,
+          stateName,
+          state,
+          input,
+          track: (mapRun) => {
+            this.mapRuns.add(mapRun);
+            return () => this.mapRuns.delete(mapRun);
+          },
+        });
+      },
       onEvent: (event) => this.onEngineEvent(event, params),
     });
+    this.engine = engine;
+    this.history.distributedMaps = engine.distributedMaps;
     void this.engine.result.then((result) => {
       // The engine's closing event normally settled the execution already; this covers an engine that ended without one.
       if (this.history.isClosed) return;
@@ -186,6 +221,7 @@ export class SandboxExecution {
       return;
     }
     this.stopRequest = { ...request, at: Date.now() };
+    this.abortMapRuns();
     this.engine?.abort();
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<void>((resolve) => {
@@ -200,6 +236,7 @@ export class SandboxExecution {
   shutdown(): void {
     if (this.status !== "RUNNING") return;
     this.stopRequest ??= { error: "SandboxClosed", cause: "The sandbox was closed.", at: Date.now() };
+    this.abortMapRuns();
     this.engine?.abort();
     this.history.aborted(this.stopRequest);
   }
@@ -213,6 +250,16 @@ export class SandboxExecution {
   /** Where the execution is now: the last state it entered. */
   get currentState(): string | undefined {
     return this.history.currentState;
+  }
+
+  /** Aborts the running Map Runs (MapRunAborted, while the history is still open) and their children. */
+  private abortMapRuns(): void {
+    for (const mapRun of this.mapRuns) {
+      if (mapRun.status !== "RUNNING") continue;
+      mapRun.close("ABORTED");
+      this.history.mapRun("MapRunAborted");
+      mapRun.abort();
+    }
   }
 
   private track(stateName: string, task: TaskKind) {

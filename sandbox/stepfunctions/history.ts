@@ -55,6 +55,8 @@ export class ExecutionHistory {
   readonly events: HistoryEvent[] = [];
   /** The latest `*StateEntered` state name: where the execution is now. */
   currentState: string | undefined;
+  /** Distributed Map states, which the engine runs as Task states but the history shows as Map states. */
+  distributedMaps: ReadonlySet<string> = new Set();
   private terminal: Terminal | undefined;
   private resolveClosed: (t: Terminal) => void = () => undefined;
   /** Resolves once the closing event (ExecutionSucceeded/Failed/Aborted/TimedOut) is written. */
@@ -151,14 +153,39 @@ export class ExecutionHistory {
     }
   }
 
+  /**
+   * A Distributed Map state's own events, in the order Step Functions writes them: `MapStateStarted {length: 0}`,
+   * `MapRunStarted {mapRunArn}`, then `MapRunSucceeded` and `MapStateSucceeded`, `MapRunFailed {error, cause}` and
+   * `MapStateFailed`, or `MapRunAborted`. The child workflow executions' events are in their own histories.
+   */
+  mapRun(
+    event:
+      | "MapStateStarted"
+      | "MapRunStarted"
+      | "MapRunSucceeded"
+      | "MapRunFailed"
+      | "MapRunAborted"
+      | "MapStateSucceeded"
+      | "MapStateFailed",
+    details: { mapRunArn?: string; error?: string; cause?: string } = {},
+  ): void {
+    const at = Date.now();
+    if (event === "MapStateStarted") this.append(event, at, "mapStateStartedEventDetails", { length: 0 });
+    else if (event === "MapRunStarted")
+      this.append(event, at, "mapRunStartedEventDetails", { mapRunArn: details.mapRunArn });
+    else if (event === "MapRunFailed") {
+      this.append(event, at, "mapRunFailedEventDetails", definedOnly({ error: details.error, cause: details.cause }));
+    } else this.append(event, at);
+  }
+
   /** Converts one engine event. `abort` gives the error and cause StopExecution was called with. */
   engineEvent(event: EventLog, abort?: { error?: string; cause?: string; at: number }): void {
     if (this.isClosed) return;
-    // Map iterations and Parallel branches are not used by rekey's definition; their inner events are not converted.
+    // The events inside inline Map iterations and Parallel branches are not converted (STEP-FUNCTIONS.md, "History").
     if ("index" in event && event.index !== undefined) return;
     switch (event.type) {
       case "StateEntered": {
-        const prefix = STATE_EVENT_PREFIX[event.state.type];
+        const prefix = this.prefixOf(event.state.name, event.state.type);
         if (!prefix) return;
         this.currentState = event.state.name;
         this.append(`${prefix}Entered`, event.timestamp, "stateEnteredEventDetails", {
@@ -169,7 +196,7 @@ export class ExecutionHistory {
         return;
       }
       case "StateExited": {
-        const prefix = STATE_EVENT_PREFIX[event.state.type];
+        const prefix = this.prefixOf(event.state.name, event.state.type);
         if (!prefix) return;
         this.append(`${prefix}Exited`, event.timestamp, "stateExitedEventDetails", {
           name: event.state.name,
@@ -257,6 +284,10 @@ export class ExecutionHistory {
     this.terminal = terminal;
     this.options.onClose(terminal, "forced");
     this.resolveClosed(terminal);
+  }
+
+  private prefixOf(name: string, type: string): string | undefined {
+    return this.distributedMaps.has(name) ? "MapState" : STATE_EVENT_PREFIX[type];
   }
 
   private append(type: string, at: number, member?: string, value?: Record<string, unknown>): void {

@@ -15,7 +15,7 @@ export const MAX_NAME_LENGTH = 80;
  */
 const FORBIDDEN_IN_NAME = new Set([...'<>{}[]?*"#%\\^|~`$&,;:/']);
 
-function isForbidden(ch: string): boolean {
+export function isForbidden(ch: string): boolean {
   const code = ch.codePointAt(0) ?? 0;
   return /\s/u.test(ch) || FORBIDDEN_IN_NAME.has(ch) || code <= 0x1f || (code >= 0x7f && code <= 0x9f);
 }

@@ -1,11 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { type Behaviours, DEFAULT_BEHAVIOURS } from "../behaviours.ts";
 import type { SandboxIdentity } from "../config.ts";
-import { header, type SandboxRequest, type SandboxResponse, ServiceError, type ServiceHandler } from "../http.ts";
+import { header, type SandboxRequest, ServiceError, type ServiceHandler } from "../http.ts";
 import type { LambdaSandbox } from "../lambda/service.ts";
-import { type StateMachineDefinition, validateDefinition } from "./engine.ts";
+import { checkName, checkRoleArn, checkType, parseDefinition } from "./definitions.ts";
+import type { StateMachineDefinition } from "./engine.ts";
 import { type ExecutionStatus, SandboxExecution, type SavedExecution } from "./executions.ts";
 import { type HistoryEvent, MAX_HISTORY_EVENTS } from "./history.ts";
+import { type ChildLaunch, createMapRuns } from "./map-run-api.ts";
 import { checkExecutionName, isHere, parseExecutionArn, parseStateMachineArn, sfnError } from "./names.ts";
 import {
   checkLength,
@@ -20,11 +22,10 @@ import {
   validation,
 } from "./params.ts";
 import { MAX_PAYLOAD_BYTES } from "./tasks.ts";
+import { definedOnly, executionListItem, json, seconds, wireEvent } from "./wire.ts";
 
 const TARGET_PREFIX = "AWSStepFunctions.";
-const MAX_DEFINITION_LENGTH = 1_048_576;
 const STATUSES = ["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"] as const;
-const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/;
 
 export interface StepFunctionsSandbox {
   handler: ServiceHandler;
@@ -67,6 +68,8 @@ interface StateMachineRecord {
 export function createStepFunctions(deps: {
   identity: SandboxIdentity;
   lambda: LambdaSandbox;
+  /** The sandbox's endpoint, where Distributed Map states read items from S3 and write results to it. */
+  endpoint?: () => string;
   /** The sandbox's shared switches (read when a task fails); the defaults when not given. */
   behaviours?: Readonly<Behaviours>;
   maxHistoryEvents?: number;
@@ -76,6 +79,34 @@ export function createStepFunctions(deps: {
   const machines = new Map<string, StateMachineRecord>();
   const byArn = new Map<string, SandboxExecution>();
   let sequence = 0;
+
+  /** Creates and runs an execution: StartExecution's, or a Map Run's child (which belongs to no machine record). */
+  const launch = (e: ChildLaunch & { raw: string; machine?: StateMachineRecord }): SandboxExecution => {
+    const execution = new SandboxExecution(e.executionArn, e.stateMachineArn, e.name, e.raw, Date.now(), sequence++, {
+      maxHistoryEvents: deps.maxHistoryEvents ?? MAX_HISTORY_EVENTS,
+      ...(e.mapRunArn !== "" ? { mapRunArn: e.mapRunArn } : {}),
+    });
+    byArn.set(e.executionArn, execution);
+    const parentMachine = e.machine ?? machines.get(e.stateMachineName.split("/")[0] ?? "");
+    execution.run({
+      definition: e.definition,
+      stateMachineName: e.stateMachineName,
+      roleArn: e.roleArn,
+      parsedInput: e.input,
+      identity,
+      lambda: deps.lambda,
+      behaviours,
+      machineDeleted: () => parentMachine?.status === "DELETING",
+      mapRuns: mapRuns.host(e.roleArn),
+    });
+    return execution;
+  };
+  const mapRuns = createMapRuns({
+    identity,
+    endpoint: deps.endpoint ?? (() => ""),
+    launch: (child) => launch({ ...child, raw: JSON.stringify(child.input ?? null) }),
+    executions: () => byArn.values(),
+  });
 
   const machineArn = (name: string) => `arn:aws:states:${identity.region}:${identity.accountId}:stateMachine:${name}`;
   const findMachine = (arn: string) => {
@@ -216,19 +247,17 @@ export function createStepFunctions(deps: {
         }
         throw sfnError("ExecutionAlreadyExists", `Execution Already Exists: '${existing.executionArn}'`);
       }
-      const execution = new SandboxExecution(executionArn, m.arn, name, raw, Date.now(), sequence++, {
-        maxHistoryEvents: deps.maxHistoryEvents ?? MAX_HISTORY_EVENTS,
-      });
-      byArn.set(executionArn, execution);
-      execution.run({
-        definition: m.parsed,
+      const execution = launch({
+        executionArn,
+        stateMachineArn: m.arn,
         stateMachineName: m.name,
+        name,
+        input: parsedInput,
+        raw,
+        definition: m.parsed,
         roleArn: m.roleArn,
-        parsedInput,
-        identity,
-        lambda: deps.lambda,
-        behaviours,
-        machineDeleted: () => m.status === "DELETING",
+        mapRunArn: "",
+        machine: m,
       });
       execution.onClosed(() => removeIfDone(m));
       return { executionArn, startDate: seconds(execution.startDate) };
@@ -256,8 +285,6 @@ export function createStepFunctions(deps: {
       if ((smArn === undefined) === (mapRunArn === undefined)) {
         throw validation("Must provide a StateMachine ARN or MapRun ARN");
       }
-      if (mapRunArn !== undefined) throw sfnError("ResourceNotFound", `Resource not found: '${mapRunArn}'`);
-      const m = findMachine(smArn ?? "");
       const statusFilter = optionalString(input, "statusFilter");
       if (statusFilter !== undefined && !(STATUSES as readonly string[]).includes(statusFilter)) {
         throw enumError("statusFilter", statusFilter, STATUSES);
@@ -268,12 +295,17 @@ export function createStepFunctions(deps: {
       }
       // Most recent first: running executions by startDate, closed ones by stopDate. Nothing is ever redriven here.
       const sortKey = (e: SandboxExecution) => (e.status === "RUNNING" ? e.startDate : (e.stopDate ?? e.startDate));
-      const matching = [...byArn.values()]
-        .filter((e) => e.stateMachineArn === m.arn)
+      // A Map Run's children belong to its labelled state machine, so a machine's ARN never lists them.
+      const scopeArn = mapRunArn ?? findMachine(smArn ?? "").arn;
+      const candidates =
+        mapRunArn !== undefined
+          ? mapRuns.children(mapRunArn)
+          : [...byArn.values()].filter((e) => e.stateMachineArn === scopeArn);
+      const matching = candidates
         .filter((e) => statusFilter === undefined || e.status === (statusFilter as ExecutionStatus))
         .filter(() => redriveFilter !== "REDRIVEN")
         .sort((a, b) => sortKey(b) - sortKey(a) || b.sequence - a.sequence);
-      const page = paginate(matching, input, `ListExecutions:${m.arn}:${statusFilter ?? ""}:${redriveFilter ?? ""}`);
+      const page = paginate(matching, input, `ListExecutions:${scopeArn}:${statusFilter ?? ""}:${redriveFilter ?? ""}`);
       return {
         executions: page.items.map((e) => definedOnly(executionListItem(e))),
         ...page.next,
@@ -313,6 +345,7 @@ export function createStepFunctions(deps: {
       if (e.status === "RUNNING") await e.stop(definedOnly({ error, cause }));
       return { stopDate: seconds(e.stopDate ?? Date.now()) };
     },
+    ...mapRuns.operations,
   };
 
   const handler: ServiceHandler = async (req: SandboxRequest) => {
@@ -377,93 +410,4 @@ export function createStepFunctions(deps: {
       for (const m of [...machines.values()]) removeIfDone(m);
     },
   };
-}
-
-/** A definition CreateStateMachine and UpdateStateMachine accept: JSON that is valid ASL. */
-function parseDefinition(definition: string): StateMachineDefinition {
-  checkLength("definition", definition.length, MAX_DEFINITION_LENGTH);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(definition);
-  } catch (err) {
-    throw invalidDefinition(`INVALID_JSON_DESCRIPTION: ${(err as Error).message}`);
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw invalidDefinition("SCHEMA_VALIDATION_FAILED: The definition must be a JSON object");
-  }
-  try {
-    validateDefinition(parsed);
-  } catch (err) {
-    const detail = String((err as Error).message)
-      .replace(/^State machine definition is invalid, see error\(s\) below:\s*/, "")
-      .trim();
-    throw invalidDefinition(`SCHEMA_VALIDATION_FAILED: ${detail}`);
-  }
-  return parsed as StateMachineDefinition;
-}
-
-const invalidDefinition = (detail: string) =>
-  sfnError("InvalidDefinition", `Invalid State Machine Definition: '${detail}'`);
-
-/** State machine names follow the execution name rules (1–80 characters, no forbidden characters). */
-function checkName(name: string): void {
-  try {
-    checkExecutionName(name);
-  } catch {
-    throw sfnError("InvalidName", `Invalid Name: '${name}'`);
-  }
-}
-
-function checkRoleArn(roleArn: string): string {
-  if (!ROLE_ARN.test(roleArn)) throw sfnError("InvalidArn", `Invalid Arn: '${roleArn}'`);
-  return roleArn;
-}
-
-function checkType(type: string | undefined): void {
-  if (type === undefined || type === "STANDARD") return;
-  if (type === "EXPRESS") throw validation("The sandbox runs only STANDARD state machines");
-  throw enumError("type", type, ["STANDARD", "EXPRESS"]);
-}
-
-function wireEvent(event: HistoryEvent, includeData: boolean): Record<string, unknown> {
-  const wire: Record<string, unknown> = {
-    timestamp: seconds(event.timestamp),
-    type: event.type,
-    id: event.id,
-    previousEventId: event.previousEventId,
-  };
-  if (event.details) {
-    const value = includeData
-      ? event.details.value
-      : Object.fromEntries(
-          Object.entries(event.details.value).filter(
-            ([k]) => k !== "input" && k !== "output" && k !== "inputDetails" && k !== "outputDetails",
-          ),
-        );
-    wire[event.details.member] = value;
-  }
-  return wire;
-}
-
-/** What ListExecutions gives of an execution, and DescribeExecution begins with. */
-function executionListItem(e: SandboxExecution): Record<string, unknown> {
-  return {
-    executionArn: e.executionArn,
-    stateMachineArn: e.stateMachineArn,
-    name: e.name,
-    status: e.status,
-    startDate: seconds(e.startDate),
-    stopDate: e.stopDate !== undefined ? seconds(e.stopDate) : undefined,
-  };
-}
-
-/** JSON 1.0 timestamps are epoch seconds, with milliseconds as the fraction. */
-const seconds = (ms: number) => ms / 1000;
-
-function json(status: number, body: unknown): SandboxResponse {
-  return { status, headers: { "content-type": "application/x-amz-json-1.0" }, body: JSON.stringify(body) };
-}
-
-function definedOnly<T extends Record<string, unknown>>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
