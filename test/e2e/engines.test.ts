@@ -1,4 +1,10 @@
-import { GetExecutionHistoryCommand, type HistoryEvent } from "@aws-sdk/client-sfn";
+import {
+  DescribeMapRunCommand,
+  GetExecutionHistoryCommand,
+  type HistoryEvent,
+  ListExecutionsCommand,
+  ListMapRunsCommand,
+} from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FilterEngine } from "../../contract/engines.ts";
 import { type RunReport, runReportSchema } from "../../contract/final-report.ts";
@@ -10,7 +16,8 @@ import { type MixedBucket, seedMixedBucket } from "../../local/scenarios/mixed-b
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
 import { getText } from "../../steps/aws/s3-io.ts";
-import { finalReport, runOnScenario, setTimeBudget } from "../support/run-scenario.ts";
+import { PLANNING_CONCURRENCY } from "../../workflow/definition.ts";
+import { finalReport, runOnScenario, setStateParameters } from "../support/run-scenario.ts";
 
 /**
  * The same bucket, seeded three times, re-encrypted end to end by the deployed state machine with each filter engine
@@ -21,7 +28,6 @@ describe("every filter engine re-encrypts a bucket to the same report", () => {
   let clients: RekeyClients;
   const reports: Partial<Record<FilterEngine, { report: RunReport; summary: string }>> = {};
   let loop: { report: RunReport; summary: string } | undefined;
-  const loopEntered: string[] = [];
 
   beforeAll(async () => {
     sandbox = await startSandbox();
@@ -48,10 +54,18 @@ describe("every filter engine re-encrypts a bucket to the same report", () => {
       }),
     );
 
-    // The same again with the stream engine, planning one data file per invocation (the definition's budget set to
-    // 0 through the Step Functions API); its second invocation crashes after saving its progress, its fourth before
-    // starting: the state's Retry runs each again from the progress saved last.
-    await setTimeBudget(sandbox, StateNames.writeManifests, 0);
+    // The same again with the stream engine, fanned out: slices of about two data files, each slice's child
+    // execution planning one data file per invocation (the definition's slice size and budget changed through the
+    // Step Functions API). Two invocations crash, one after saving its progress, one before starting: the child's
+    // Retry runs each again from the progress saved last.
+    const delivered = JSON.parse(
+      await getText(clients.s3, "engines-work", reports.stream?.report.inventory?.manifestKey ?? ""),
+    ) as { files: { size: number }[] };
+    const averageFile = delivered.files.reduce((n, f) => n + f.size, 0) / delivered.files.length;
+    await setStateParameters(sandbox, [
+      [StateNames.writeManifests, "timeBudgetMs", 0],
+      [StateNames.sliceInventory, "sliceTargetBytes", Math.ceil(2.5 * averageFile)],
+    ]);
     const deployment = await rekeyDeployment(sandbox);
     const scenario = await seedMixedBucket(clients, admin, {
       bucket: "engines-loop",
@@ -74,9 +88,6 @@ describe("every filter engine re-encrypts a bucket to the same report", () => {
             if (invocations === 4) await admin.crashLambda(filterFunction, "before");
           },
         },
-        onEvent: (e) => {
-          if (e.type === "StateEntered") loopEntered.push(e.state.name);
-        },
       }),
     );
     const [, bucket = "", key = ""] = /^s3:\/\/([^/]+)\/(.+)$/.exec(out.reportLocation) ?? [];
@@ -86,6 +97,30 @@ describe("every filter engine re-encrypts a bucket to the same report", () => {
     };
   }, 400_000);
 
+  /** Every event of an execution's history, oldest first. */
+  async function historyOf(executionArn: string): Promise<HistoryEvent[]> {
+    const events: HistoryEvent[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await clients.sfn.send(new GetExecutionHistoryCommand({ executionArn, nextToken }));
+      events.push(...(page.events ?? []));
+      nextToken = page.nextToken;
+    } while (nextToken);
+    return events;
+  }
+
+  /** The fanned-out run's Map Run and each of its slices' executions with their histories. */
+  async function slicesOfLoop() {
+    const machine = (await rekeyDeployment(sandbox)).stateMachineArn;
+    const executionArn = executionArnOf(machine, "engines-loop");
+    const runs = (await clients.sfn.send(new ListMapRunsCommand({ executionArn }))).mapRuns ?? [];
+    expect(runs).toHaveLength(1);
+    const mapRunArn = runs[0]?.mapRunArn ?? "";
+    const mapRun = await clients.sfn.send(new DescribeMapRunCommand({ mapRunArn }));
+    const children = (await clients.sfn.send(new ListExecutionsCommand({ mapRunArn }))).executions ?? [];
+    const histories = await Promise.all(children.map((c) => historyOf(c.executionArn ?? "")));
+    return { parent: await historyOf(executionArn), mapRun, children, histories };
+  }
   afterAll(async () => {
     await sandbox?.close();
   });
@@ -112,30 +147,36 @@ describe("every filter engine re-encrypts a bucket to the same report", () => {
     expect(comparable(engine)).toEqual(comparable("stream"));
   });
 
-  it("plans over several invocations, two of them crashed and retried, to the same report", () => {
-    const rounds = loopEntered.filter((n) => n === StateNames.writeManifests).length;
-    // One round per data file (25 rows a file): more than two.
-    expect(rounds).toBeGreaterThan(2);
-    expect(loopEntered.filter((n) => n === StateNames.isPlanComplete)).toHaveLength(rounds);
+  it("plans in slices, each its own execution over several invocations, to the same report", async () => {
+    const { parent, mapRun, children, histories } = await slicesOfLoop();
+    // The run's own history has the Map state and its Map Run, and none of the slices' events.
+    expect(parent.filter((e) => e.type === "MapRunStarted")).toHaveLength(1);
+    expect(parent.filter((e) => e.type === "MapRunSucceeded")).toHaveLength(1);
+    expect(parent.some((e) => e.stateEnteredEventDetails?.name === StateNames.writeManifests)).toBe(false);
+    // More than one slice, every one succeeded, each with its own history.
+    expect(mapRun.itemCounts?.total).toBeGreaterThan(1);
+    expect(mapRun.itemCounts?.succeeded).toBe(mapRun.itemCounts?.total);
+    expect(mapRun.maxConcurrency).toBe(PLANNING_CONCURRENCY);
+    expect(children).toHaveLength(mapRun.itemCounts?.total ?? -1);
+    expect(children.every((c) => c.status === "SUCCEEDED")).toBe(true);
+    const rounds = histories.map(
+      (h) => h.filter((e) => e.stateEnteredEventDetails?.name === StateNames.writeManifests).length,
+    );
+    // Budget 0: a slice of two data files takes two rounds; at least one slice had more than one file.
+    expect(Math.max(...rounds)).toBeGreaterThan(1);
     expect(comparable("loop")).toEqual(comparable("stream"));
   });
 
-  it("ran the two crashed invocations again", async () => {
-    const machine = (await rekeyDeployment(sandbox)).stateMachineArn;
-    const events: HistoryEvent[] = [];
-    let nextToken: string | undefined;
-    do {
-      const page = await clients.sfn.send(
-        new GetExecutionHistoryCommand({ executionArn: executionArnOf(machine, "engines-loop"), nextToken }),
-      );
-      events.push(...(page.events ?? []));
-      nextToken = page.nextToken;
-    } while (nextToken);
-    let state = "";
+  it("ran the two crashed invocations again, in the slices' own executions", async () => {
+    const { parent, histories } = await slicesOfLoop();
+    expect(parent.some((e) => e.type === "LambdaFunctionFailed")).toBe(false);
     const failures: string[] = [];
-    for (const e of events) {
-      if (e.type === "TaskStateEntered") state = e.stateEnteredEventDetails?.name ?? "";
-      if (e.type === "LambdaFunctionFailed") failures.push(state);
+    for (const events of histories) {
+      let state = "";
+      for (const e of events) {
+        if (e.type === "TaskStateEntered") state = e.stateEnteredEventDetails?.name ?? "";
+        if (e.type === "LambdaFunctionFailed") failures.push(state);
+      }
     }
     expect(failures).toEqual([StateNames.writeManifests, StateNames.writeManifests]);
   });

@@ -4,6 +4,7 @@ import {
   GetExecutionHistoryCommand,
   type GetExecutionHistoryCommandOutput,
   type HistoryEvent,
+  ListExecutionsCommand,
 } from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Jobs, WorkManifest } from "../../contract/plan.ts";
@@ -47,6 +48,7 @@ function expectedOf(scenario: MixedBucket): (key: string) => Expected {
 }
 
 /** Every Lambda failure of the execution, with the Task state whose attempt it ended. */
+/** The Lambda failures of a run, in order, those of a Map Run's child executions (the slices) where it started. */
 async function lambdaFailures(clients: RekeyClients, executionArn: string): Promise<[string, string | undefined][]> {
   const events: HistoryEvent[] = [];
   let page: GetExecutionHistoryCommandOutput | undefined;
@@ -61,6 +63,11 @@ async function lambdaFailures(clients: RekeyClients, executionArn: string): Prom
   for (const e of events) {
     if (e.type === "TaskStateEntered") state = e.stateEnteredEventDetails?.name ?? "";
     if (e.type === "LambdaFunctionFailed") failures.push([state, e.lambdaFunctionFailedEventDetails?.error]);
+    const mapRunArn = e.mapRunStartedEventDetails?.mapRunArn;
+    if (mapRunArn) {
+      const children = (await clients.sfn.send(new ListExecutionsCommand({ mapRunArn }))).executions ?? [];
+      for (const child of children) failures.push(...(await lambdaFailures(clients, child.executionArn ?? "")));
+    }
   }
   return failures;
 }
