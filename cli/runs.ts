@@ -92,6 +92,8 @@ export interface RunView extends RunSummary {
   plan?: Plan | undefined;
   progress?: CopyJobsProgress | undefined;
   inventory?: FindInventoryResult | undefined;
+  /** The latest Map Run the execution started (its ARN), and the Map state that started it. */
+  mapRun?: { state: string; arn: string } | undefined;
   /** The latest result of "Copy objects directly", and whether that state was entered at all. */
   largeCopy?: LargeObjectCopyResult | undefined;
   largeCopyStarted?: boolean;
@@ -163,6 +165,12 @@ export async function readRun(clients: AwsClients, executionArn: string): Promis
     const entered = event.stateEnteredEventDetails;
     if (entered?.name && view.currentState === undefined) view.currentState = entered.name;
     if (entered?.name === StateNames.copyLargeObjects) view.largeCopyStarted = true;
+    const mapRunArn = event.mapRunStartedEventDetails?.mapRunArn;
+    if (mapRunArn && view.mapRun === undefined) view.mapRun = { state: "", arn: mapRunArn };
+    // Newest first: the Map state's MapStateEntered comes after (older than) its MapRunStarted.
+    if (view.mapRun && view.mapRun.state === "" && event.type === "MapStateEntered") {
+      view.mapRun.state = entered?.name ?? "";
+    }
     const exited = event.stateExitedEventDetails;
     if (exited?.name) {
       const state = parseJson(exited.output) as Record<string, unknown> | undefined;

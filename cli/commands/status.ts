@@ -1,3 +1,4 @@
+import { DescribeMapRunCommand } from "@aws-sdk/client-sfn";
 import type { FinalReportOutput } from "../../contract/final-report.ts";
 import { workLabel } from "../../contract/plan.ts";
 import { StateNames } from "../../contract/states.ts";
@@ -42,6 +43,8 @@ export interface StatusReport {
   plan: RunView["plan"];
   jobs: LiveJob[];
   progress: { total: number; succeeded: number; failed: number; secondsLeft: number | undefined } | undefined;
+  /** The child executions of the Map state running now ("Plan each slice"): how many of its items are done. */
+  slices: { state: string; total: number; succeeded: number; running: number; failed: number } | undefined;
   report: FinalReportOutput | undefined;
   error: string | undefined;
   cause: string | undefined;
@@ -98,6 +101,17 @@ export async function statusReport(clients: AwsClients, executionArn: string): P
   const active = Math.max(0, ...jobs.map((j) => j.elapsedActiveSeconds));
   const rate = active > 0 ? (succeeded + failed) / active : 0;
   const output = run.output as Partial<FinalReportOutput> | undefined;
+  let slices: StatusReport["slices"];
+  if (run.status === "RUNNING" && run.mapRun && run.mapRun.state === run.currentState) {
+    const { itemCounts: c } = await clients.sfn.send(new DescribeMapRunCommand({ mapRunArn: run.mapRun.arn }));
+    slices = {
+      state: run.mapRun.state,
+      total: c?.total ?? 0,
+      succeeded: c?.succeeded ?? 0,
+      running: c?.running ?? 0,
+      failed: (c?.failed ?? 0) + (c?.timedOut ?? 0) + (c?.aborted ?? 0),
+    };
+  }
   return {
     executionArn: run.executionArn,
     name: run.name,
@@ -113,6 +127,7 @@ export async function statusReport(clients: AwsClients, executionArn: string): P
     progress: jobs.length
       ? { total, succeeded, failed, secondsLeft: rate > 0 ? Math.max(0, total - succeeded - failed) / rate : undefined }
       : undefined,
+    slices,
     report: typeof output?.summary === "string" ? (output as FinalReportOutput) : undefined,
     error: run.error,
     cause: run.cause,
@@ -128,6 +143,12 @@ function render(r: StatusReport, now: Date): string {
     `  execution: ${r.executionArn}`,
   ];
   if (r.status === "RUNNING" && r.currentState) lines.push(`  state:     ${r.currentState}: ${r.meaning ?? ""}`);
+  if (r.slices) {
+    const s = r.slices;
+    lines.push(
+      `  slices:    ${bar(s.succeeded + s.failed, s.total)} ${formatCount(s.succeeded)}/${formatCount(s.total)} done, ${formatCount(s.running)} running, ${formatCount(s.failed)} failed`,
+    );
+  }
   if (r.status === "RUNNING" && r.inventory && !r.inventory.found) {
     lines.push(
       "pending" in r.inventory

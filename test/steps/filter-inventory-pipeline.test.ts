@@ -247,7 +247,12 @@ describe("Filter inventory and write manifests: HeadObject calls across batches"
     });
     await expect(runStep(stepS3, inv)).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 } });
     const left = await s3.send(new ListObjectsV2Command({ Bucket: inv.work, Prefix: "plans/" }));
-    expect(left.KeyCount ?? 0).toBe(0);
+    // Only what Slice the inventory wrote (how the delivery is read, the slices), which a retry reuses: no plan.json,
+    // no part of any file.
+    expect((left.Contents ?? []).map((o) => o.Key?.replace(/^.*\//, "")).sort()).toEqual([
+      "delivery.json",
+      "slices.json",
+    ]);
     expect(sandbox.s3.store.bucket(inv.work).uploads.size).toBe(0);
   });
 });
