@@ -26,7 +26,7 @@ import type { SandboxIdentity } from "../sandbox/config.ts";
 import type { DeliveryResult } from "../sandbox/s3/inventory.ts";
 import { silentLogger } from "../steps/runtime/log.ts";
 import type { AthenaConfig } from "../steps/runtime/step.ts";
-import { PLANNING_TIME_BUDGET_MS } from "../workflow/definition.ts";
+import { PLANNING_CONCURRENCY, PLANNING_TIME_BUDGET_MS } from "../workflow/definition.ts";
 import { gunzippedLines } from "./inventory-file.ts";
 import { type BenchResult, type Measurement, renderTable } from "./run.ts";
 
@@ -330,13 +330,13 @@ export default async function planScaleBench(): Promise<BenchResult> {
         ? "The synthetic objects exist only in the inventory: SSE-KMS rows with a Bucket Key get a HeadObject each, which answers 404, so they are skipped as sse-kms-key-unverified instead of found compliant or updated. The HEADs are still made (by the sandbox, on the same cores) and timed."
         : "No SSE-KMS object has a Bucket Key: the step makes no HeadObject.",
       "Each engine's step runs in its own process (step peak RSS: that process); sandbox peak RSS: VmRSS sampled every 100 ms while the phase ran (it holds the inventory's data files in memory).",
-      `'% of 900 s Lambda': the largest invocation's wall time over the 900 s a Lambda invocation may run; the step stops between data files after ${PLANNING_TIME_BUDGET_MS / 60_000} minutes and is called again, as the state machine does ('invocations').`,
+      `'% of 900 s Lambda': the largest invocation's wall time over the 900 s a Lambda invocation may run; each slice's step stops between data files after ${PLANNING_TIME_BUDGET_MS / 60_000} minutes and is called again, as the state machine does ('invocations': the slices' invocations, the first with Slice the inventory before it, and Combine the plan). The slices run one after the other here; the state machine runs ${PLANNING_CONCURRENCY} at once.`,
     );
   } finally {
     sandbox.child.kill("SIGTERM");
   }
   return {
-    title: `Plan scale: "Filter inventory and write manifests" per engine on a synthetic inventory of ${rows.toLocaleString("en-US")} rows (sandbox in its own process)`,
+    title: `Plan scale: planning (Slice the inventory, each slice's "Filter inventory and write manifests", Combine the plan) per engine on a synthetic inventory of ${rows.toLocaleString("en-US")} rows (sandbox in its own process)`,
     measurements,
     notes,
   };
