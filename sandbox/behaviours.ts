@@ -53,6 +53,12 @@ export interface Behaviours {
    * it is refused (NotAvailable: SelectObjectContent answers 405 MethodNotAllowed, sandbox/ASSUMPTIONS.md).
    */
   s3Select: (typeof S3_SELECT)[number];
+  /**
+   * How many rows Athena's UNLOAD writes to one file before it starts the next (null: all rows in one file). AWS
+   * writes an UNLOAD's output as several files, as many as its workers choose, and documents neither how many nor
+   * how rows are split among them.
+   */
+  athenaUnloadRowsPerFile: number | null;
 }
 
 export const DEFAULT_BEHAVIOURS: Readonly<Behaviours> = Object.freeze({
@@ -65,6 +71,7 @@ export const DEFAULT_BEHAVIOURS: Readonly<Behaviours> = Object.freeze({
   updateObjectEncryptionCreatesVersion: false,
   runtimeFailureError: "Lambda.Unknown",
   s3Select: "Available",
+  athenaUnloadRowsPerFile: null,
 });
 
 /** The environment variable `rekey sandbox` (and anything starting a sandbox from the environment) reads. */
@@ -113,6 +120,12 @@ export function parseBehaviours(raw: unknown): Partial<Behaviours> {
         break;
       case "s3Select":
         out.s3Select = oneOf(name, value, S3_SELECT);
+        break;
+      case "athenaUnloadRowsPerFile":
+        if (value !== null && (typeof value !== "number" || !Number.isInteger(value) || value < 1)) {
+          throw new BehavioursError(`${name} must be a whole number of rows, at least 1, or null.`);
+        }
+        out.athenaUnloadRowsPerFile = value;
         break;
       default:
         throw new BehavioursError(

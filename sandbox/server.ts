@@ -77,7 +77,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   });
   const lambda = createLambda({ identity, endpoint: () => endpoint });
   const stepFunctions = createStepFunctions({ identity, lambda, behaviours, endpoint: () => endpoint });
-  const athena = createAthena({ identity, endpoint: () => endpoint });
+  const athena = createAthena({ identity, endpoint: () => endpoint, behaviours });
   const faults = new FaultInjector();
   const data = options.dataDir
     ? DataDirectory.open(options.dataDir, { kms, s3, batch, stepFunctions, lambda, athena })

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { S3Client } from "@aws-sdk/client-s3";
+import type { Behaviours } from "../behaviours.ts";
 import type { SandboxIdentity } from "../config.ts";
 import type { GlueCatalog } from "./catalog.ts";
 import type { StatementKind } from "./dialect.ts";
@@ -12,10 +13,11 @@ import type { EncryptionConfiguration, ResultConfiguration } from "./workgroups.
  * unless the queue is paused: `/_sandbox/athena/queue`), then SUCCEEDED, FAILED or CANCELLED. With `holdRunning`
  * a query stays RUNNING, before it reads anything, until the hold is lifted (or it is stopped).
  */
-/** What running a query needs: Athena's S3 client and the Glue catalog. */
+/** What running a query needs: Athena's S3 client, the Glue catalog and the sandbox's switches. */
 export interface RunnerDeps {
   s3: () => S3Client;
   catalog: GlueCatalog;
+  behaviours: Readonly<Behaviours>;
 }
 
 export type QueryState = "QUEUED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED";

@@ -1,4 +1,5 @@
 import type { S3Client } from "@aws-sdk/client-s3";
+import type { Behaviours } from "../behaviours.ts";
 import type { SandboxIdentity } from "../config.ts";
 import { sharedDuckDb } from "../duckdb.ts";
 import { header, type SandboxRequest, type SandboxResponse, ServiceError, type ServiceHandler } from "../http.ts";
@@ -47,7 +48,11 @@ export interface AthenaSnapshot {
  * Athena over its JSON 1.1 protocol (`x-amz-target: AmazonAthena.<Operation>`): query executions run by DuckDB
  * over the sandbox's S3, the Glue catalog their DDL builds, and workgroups. Behaviour: sandbox/ATHENA.md.
  */
-export function createAthena(deps: { identity: SandboxIdentity; endpoint: () => string }): AthenaSandbox {
+export function createAthena(deps: {
+  identity: SandboxIdentity;
+  endpoint: () => string;
+  behaviours: Readonly<Behaviours>;
+}): AthenaSandbox {
   let s3: S3Client | undefined;
   const client = () => {
     s3 ??= sandboxS3Client(
@@ -58,7 +63,9 @@ export function createAthena(deps: { identity: SandboxIdentity; endpoint: () => 
   };
   const catalog = new GlueCatalog();
   const workGroups = new WorkGroups();
-  const executions = new QueryExecutions(deps.identity, (exec) => runExecution({ s3: client, catalog }, exec));
+  const executions = new QueryExecutions(deps.identity, (exec) =>
+    runExecution({ s3: client, catalog, behaviours: deps.behaviours }, exec),
+  );
 
   const operations: Record<string, (input: Record<string, unknown>) => unknown | Promise<unknown>> = {
     async StartQueryExecution(input) {

@@ -75,10 +75,15 @@ export async function runUnloadOrCtas(deps: RunnerDeps, exec: QueryExecutionReco
       written.push(file);
     } else {
       const delimiter = spec.props.field_delimiter ?? "\u0001";
-      const text = result.rows.map((r) => `${r.map((v) => v ?? "\\N").join(delimiter)}\n`).join("");
-      const file = { bucket: target.bucket, prefix: `${target.prefix}${exec.id}_00000.gz` };
-      await putObject(deps.s3(), file, gzipSync(Buffer.from(text, "utf8")), "application/gzip", exec.encryption);
-      written.push(file);
+      // AWS's workers write several files; how many is the switch athenaUnloadRowsPerFile (sandbox/behaviours.ts).
+      const perFile = deps.behaviours.athenaUnloadRowsPerFile ?? Math.max(1, result.rows.length);
+      for (let at = 0, n = 0; at < result.rows.length || n === 0; at += perFile, n++) {
+        const rows = result.rows.slice(at, at + perFile);
+        const text = rows.map((r) => `${r.map((v) => v ?? "\\N").join(delimiter)}\n`).join("");
+        const file = { bucket: target.bucket, prefix: `${target.prefix}${exec.id}_${String(n).padStart(5, "0")}.gz` };
+        await putObject(deps.s3(), file, gzipSync(Buffer.from(text, "utf8")), "application/gzip", exec.encryption);
+        written.push(file);
+      }
     }
   } catch (err) {
     if (err instanceof QueryFailure) throw err;

@@ -132,6 +132,31 @@ describe("UNLOAD and CREATE TABLE AS", () => {
     expect(formatless.Status?.StateChangeReason).toMatch(/format property is required/);
   });
 
+  it("writes an UNLOAD as several files when switched to (athenaUnloadRowsPerFile), every row once, all listed", async () => {
+    await env.admin.request("POST", "/_sandbox/behaviours", { athenaUnloadRowsPerFile: 1 });
+    try {
+      const done = await query(
+        `UNLOAD (SELECT letter, n FROM small ORDER BY letter) TO 's3://${results}/split/' WITH (format = 'TEXTFILE', field_delimiter = ',')`,
+      );
+      expect(done.Status?.State).toBe("SUCCEEDED");
+      const manifest = await env.clients.athena.send(
+        new GetQueryResultsCommand({ QueryExecutionId: done.QueryExecutionId, QueryResultType: "DATA_MANIFEST" }),
+      );
+      const uris = values(manifest.ResultSet?.Rows ?? []).map((r) => r[0] ?? "");
+      expect(uris).toHaveLength(3);
+      const rows: string[] = [];
+      for (const uri of uris) {
+        const got = await env.s3.send(
+          new GetObjectCommand({ Bucket: results, Key: uri.replace(`s3://${results}/`, "") }),
+        );
+        rows.push(gunzipSync(Buffer.from((await got.Body?.transformToByteArray()) ?? [])).toString());
+      }
+      expect(rows).toEqual(["a,1\n", "b,2\n", "c,\\N\n"]);
+    } finally {
+      await env.admin.request("POST", "/_sandbox/behaviours", { athenaUnloadRowsPerFile: null });
+    }
+  });
+
   it("creates a Parquet table from a SELECT, and the table reads back", async () => {
     const done = await query(
       `CREATE TABLE letters WITH (format = 'PARQUET', external_location = 's3://${results}/letters/') AS SELECT letter, n * 10 AS tens FROM small`,
