@@ -50,9 +50,9 @@ export function joinParts(headBytes: number, sizes: readonly number[]): JoinPart
       at += length;
     }
     if (at < size) {
+      // Less than a part is left, and nothing is pending (what was pending took this source's start, or flushed).
       pending.push({ source, start: at, end: size - 1 });
       pendingBytes += size - at;
-      if (pendingBytes >= MIN_PART_BYTES) flush();
     }
   }
   flush();

@@ -113,6 +113,27 @@ describe("joinParts", () => {
     ]);
   });
 
+  it("copies at most 5 GiB a part from a source after a pending piece, whatever is left after it", () => {
+    // A pending head takes the start; the rest of the source is over 5 GiB by more than a part.
+    const sizes = [MAX_COPY_PART_BYTES + 3 * MIN];
+    const parts = joinParts(10, sizes);
+    expectJoins(parts, 10, sizes);
+    expect(parts.map((p) => (p.kind === "copy" ? p.end - p.start + 1 : -1))).toEqual([
+      -1,
+      MAX_COPY_PART_BYTES,
+      2 * MIN + 10,
+    ]);
+    // Over 5 GiB by less than a part, after a pending piece: the last copy keeps a full part.
+    const short = [MAX_COPY_PART_BYTES + MIN + 7];
+    const cut = joinParts(10, short);
+    expectJoins(cut, 10, short);
+    expect(cut.map((p) => (p.kind === "copy" ? p.end - p.start + 1 : -1))).toEqual([
+      -1,
+      MAX_COPY_PART_BYTES - MIN + 17,
+      MIN,
+    ]);
+  });
+
   it("joins any mix of sizes correctly", () => {
     let seed = 7;
     const next = () => {

@@ -39,6 +39,30 @@ describe("sliceFiles", () => {
     ]);
   });
 
+  it("never starts a slice with nothing in it, even when the first file is over the target", () => {
+    expect(sliceFiles([900, 10], { targetBytes: 100 })).toEqual([
+      { index: 0, from: 0, to: 1 },
+      { index: 1, from: 1, to: 2 },
+    ]);
+  });
+
+  it("aims at the total over the bound when that is over the target, so slices come out even", () => {
+    // 10 files, at most 2 slices: 5 files each, not 8 and 2.
+    expect(
+      sliceFiles(
+        Array.from({ length: 10 }, () => 1),
+        { targetBytes: 1, maxSlices: 2 },
+      ),
+    ).toEqual([
+      { index: 0, from: 0, to: 5 },
+      { index: 1, from: 5, to: 10 },
+    ]);
+  });
+
+  it("keeps exactly as many slices as the bound allows", () => {
+    expect(sliceFiles([1, 1, 1, 1], { targetBytes: 1, maxSlices: 4 })).toHaveLength(4);
+  });
+
   it("makes one empty slice of a delivery without files, and one slice of a small delivery", () => {
     expect(sliceFiles([], { targetBytes: 100 })).toEqual([{ index: 0, from: 0, to: 0 }]);
     expect(sliceFiles([1, 2, 3], { targetBytes: 512 * MiB })).toEqual([{ index: 0, from: 0, to: 3 }]);
