@@ -4,7 +4,7 @@ import { z } from "zod";
  * The ways "Filter inventory and write manifests" can read an inventory. Whatever the engine, the same inventory gives
  * the same routes, manifests, skipped list and counts (test/e2e/engines.test.ts); engines differ in where the rows
  * are read and filtered:
- * - `stream`: every data file is read and parsed in the step;
+ * - `stream`: every data file (CSV or Parquet) is read and parsed in the step;
  * - `select`: S3 Select filters each CSV data file where it is stored (one SelectObjectContent per file); the step
  *   reads only current versions, and only the columns the plan uses;
  * - `athena`: Athena queries the inventory as a table (https://docs.aws.amazon.com/AmazonS3/latest/userguide/storage-inventory-athena-query.html);

@@ -6,6 +6,7 @@ import type { InventoryManifest } from "../domain/inventory-manifest.ts";
 import { type NotCurrentCounts, planColumns } from "../domain/inventory-queries.ts";
 import type { StepDeps } from "../runtime/step.ts";
 import type { UnloadedFile } from "./inventory-athena.ts";
+import { parquetRowBatches } from "./inventory-parquet.ts";
 import { selectDataFiles } from "./inventory-select.ts";
 import { getStream, getStreamWithMd5 } from "./s3-io.ts";
 
@@ -38,7 +39,8 @@ export async function* readDelivery(
   switch (engine.name) {
     case "stream":
       for (const [i, file] of manifest.files.slice(from, to).entries()) {
-        for await (const rows of dataFileRows(run, manifest, file, deps)) yield { kind: "rows", rows };
+        const rows = manifest.fileFormat === "Parquet" ? parquetFileRows : dataFileRows;
+        for await (const batch of rows(run, manifest, file, deps)) yield { kind: "rows", rows: batch };
         yield { kind: "read", source: file.key, nextFile: from + i + 1 };
       }
       return;
@@ -91,7 +93,35 @@ export async function* dataFileRows(
   for await (const batch of inventoryRowBatches(body, manifest.columns, file.key, keys)) {
     yield ofBucket(run, batch, file.key);
   }
-  const digest = md5();
+  checkMd5(md5(), file);
+}
+
+/**
+ * Rows of one Parquet data file (steps/aws/inventory-parquet.ts), read in ranges; its MD5 is computed from a
+ * second, streamed read of the whole file alongside, since the ranges need not cover every byte.
+ */
+async function* parquetFileRows(
+  run: RunContext,
+  manifest: InventoryManifest,
+  file: InventoryManifest["files"][number],
+  { clients }: StepDeps,
+): AsyncGenerator<InventoryRow[], void, undefined> {
+  const bucket = manifest.destinationBucket;
+  const digest = getStreamWithMd5(clients.s3, bucket, file.key).then(async ({ body, md5 }) => {
+    for await (const _ of body) {
+      // Only the hash is wanted.
+    }
+    return md5();
+  });
+  // Checked once the rows are read; a failed read must not be left unhandled meanwhile.
+  digest.catch(() => undefined);
+  for await (const batch of parquetRowBatches(clients.s3, bucket, file, manifest.columns)) {
+    yield ofBucket(run, batch, file.key);
+  }
+  checkMd5(await digest, file);
+}
+
+function checkMd5(digest: string, file: InventoryManifest["files"][number]): void {
   if (digest !== file.md5.toLowerCase()) {
     throw new InventoryFormatError(`the file's MD5 is ${digest}, but manifest.json says ${file.md5}.`, {
       file: file.key,

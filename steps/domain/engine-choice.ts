@@ -9,7 +9,7 @@ import { formatBytes, formatCount } from "./format.ts";
  */
 export const STREAM_AUTO_MAX_BYTES = 2 * 1024 ** 3;
 
-/** S3 Inventory's output formats; only Athena reads the columnar ones. */
+/** S3 Inventory's output formats: the stream engine reads CSV and Parquet, the athena engine all three. */
 export type InventoryFileFormat = "CSV" | "Parquet" | "ORC";
 
 /** What the engine choice depends on: the delivery, and what this deployment and account offer. */
@@ -37,14 +37,17 @@ export function chooseEngine(requested: FilterEngineChoice, facts: EngineFacts):
   if (facts.fileFormat !== "CSV") {
     const problem = inventoryFormatProblem(facts.fileFormat, requested, facts.athenaDeployed);
     if (problem) {
+      const readers =
+        facts.fileFormat === "Parquet" ? 'engine "stream" or "athena" (or "auto")' : 'engine "athena" (or "auto")';
       throw new EngineUnavailableError(`The inventory is ${facts.fileFormat}: ${problem}.`, {
-        fix: facts.athenaDeployed
-          ? 'Start the run with engine "athena" (or "auto").'
-          : "Deploy rekey with its Athena workgroup (infra/), or change the inventory configuration's format to CSV and wait for the next delivery.",
+        fix:
+          facts.athenaDeployed || facts.fileFormat === "Parquet"
+            ? `Start the run with ${readers}.`
+            : "Deploy rekey with its Athena workgroup (infra/), or change the inventory configuration's format to CSV or Parquet and wait for the next delivery.",
       });
     }
-    if (requested === "auto") {
-      return { name: "athena", why: `auto: ${size} of ${facts.fileFormat}, which only the athena engine reads` };
+    if (requested === "auto" && facts.fileFormat === "ORC") {
+      return { name: "athena", why: `auto: ${size} of ORC, which only the athena engine reads` };
     }
   }
   if (requested !== "auto") return { name: requested, why: `asked for in the run request (${size})` };
@@ -67,8 +70,8 @@ export function chooseEngine(requested: FilterEngineChoice, facts: EngineFacts):
 }
 
 /**
- * Why an inventory of `format` cannot be read by the run as asked, or undefined when it can: the stream and select
- * engines read CSV; Parquet and ORC need the athena engine, and so a deployment with an Athena workgroup.
+ * Why an inventory of `format` cannot be read by the run as asked, or undefined when it can: the stream engine reads
+ * CSV and Parquet, the select engine CSV; ORC needs the athena engine, and so a deployment with an Athena workgroup.
  */
 export function inventoryFormatProblem(
   format: string | undefined,
@@ -78,11 +81,15 @@ export function inventoryFormatProblem(
   if (format === "CSV") return undefined;
   if (format !== "Parquet" && format !== "ORC")
     return `its format is ${format ?? "unset"}, and S3 Inventory writes CSV, Parquet or ORC`;
-  if (requested === "stream" || requested === "select") {
-    return `its format is ${format}, and the ${requested} engine reads CSV inventories (the athena engine reads ${format})`;
+  if (requested === "select") {
+    return `its format is ${format}, and the select engine reads CSV inventories (the ${format === "Parquet" ? "stream and athena engines read" : "athena engine reads"} ${format})`;
+  }
+  if (format === "Parquet") return undefined;
+  if (requested === "stream") {
+    return "its format is ORC, and the stream engine reads CSV and Parquet inventories (the athena engine reads ORC)";
   }
   if (!athenaDeployed)
-    return `its format is ${format}, which only the athena engine reads, and this deployment has no Athena workgroup`;
+    return "its format is ORC, which only the athena engine reads, and this deployment has no Athena workgroup";
   return undefined;
 }
 

@@ -282,67 +282,7 @@ export async function* inventoryRowBatches(
         "Read each data file with the fileSchema of the manifest.json that lists it; if they match, the file is corrupt: wait for the next delivery.",
       );
     }
-    const rawKey = f[ix.key] ?? "";
-    const decoded = decodeInventoryKey(rawKey);
-    const key = decoded === undefined && keys === "either" ? rawKey : decoded;
-    const keyAsWritten = keys === "either" && decoded !== undefined && decoded !== rawKey ? rawKey : undefined;
-    if (key === undefined) {
-      throw fail(
-        `the key "${rawKey}" has an invalid percent-encoding.`,
-        "The data file is corrupt; download it again or wait for the next inventory delivery.",
-      );
-    }
-    let isLatest = true;
-    if (ix.isLatest >= 0) {
-      const b = parseBoolean(f[ix.isLatest] ?? "");
-      if (b === undefined) throw fail(`IsLatest is "${f[ix.isLatest]}", expected true or false.`, CORRUPT_FIX);
-      isLatest = b;
-    }
-    let isDeleteMarker = false;
-    if (ix.isDeleteMarker >= 0) {
-      const b = parseBoolean(f[ix.isDeleteMarker] ?? "");
-      if (b === undefined) {
-        throw fail(`IsDeleteMarker is "${f[ix.isDeleteMarker]}", expected true or false.`, CORRUPT_FIX);
-      }
-      isDeleteMarker = b;
-    }
-    let size: number | undefined;
-    if (ix.size >= 0) {
-      const s = f[ix.size] ?? "";
-      if (s !== "") {
-        size = Number(s);
-        if (!Number.isSafeInteger(size) || size < 0) throw fail(`Size is "${s}", expected a byte count.`, CORRUPT_FIX);
-      }
-    }
-    let bucketKeyStatus: "ENABLED" | "DISABLED" | undefined;
-    if (ix.bucketKeyStatus >= 0) {
-      const s = f[ix.bucketKeyStatus] ?? "";
-      if (s !== "") {
-        const u = s.toUpperCase();
-        if (u !== "ENABLED" && u !== "DISABLED") {
-          throw fail(`BucketKeyStatus is "${s}", expected ENABLED or DISABLED.`, CORRUPT_FIX);
-        }
-        bucketKeyStatus = u;
-      }
-    }
-    return {
-      bucket: f[ix.bucket] ?? "",
-      key,
-      keyAsWritten,
-      versionId: optional(f, ix.versionId),
-      isLatest,
-      isDeleteMarker,
-      size,
-      storageClass: optional(f, ix.storageClass),
-      encryptionStatus: optional(f, ix.encryptionStatus),
-      bucketKeyStatus,
-      intelligentTieringAccessTier: optional(f, ix.intelligentTieringAccessTier),
-      objectLockMode: optional(f, ix.objectLockMode),
-      objectLockRetainUntilDate: dateOf(optional(f, ix.objectLockRetainUntilDate)),
-      objectLockLegalHoldStatus: optional(f, ix.objectLockLegalHoldStatus),
-      lastModified: dateOf(optional(f, ix.lastModified)),
-      eTag: optional(f, ix.eTag),
-    };
+    return buildRow(f, ix, keys, fail);
   };
 
   try {
@@ -389,6 +329,111 @@ export async function* inventoryRowBatches(
     const row = toRow(carry);
     if (row) yield [row];
   }
+}
+
+/**
+ * One row from its fields in the manifest's column order: CSV text, or a columnar file's values written as CSV text.
+ * `keys` as inventoryRowBatches takes it, or "raw": the key is written as it is (Parquet and ORC do not encode it).
+ */
+function buildRow(
+  f: readonly string[],
+  ix: ColumnIndexes,
+  keys: "encoded" | "either" | "raw",
+  fail: (problem: string, fix: string) => InventoryFormatError,
+): InventoryRow {
+  const rawKey = f[ix.key] ?? "";
+  const decoded = keys === "raw" ? rawKey : decodeInventoryKey(rawKey);
+  const key = decoded === undefined && keys === "either" ? rawKey : decoded;
+  const keyAsWritten = keys === "either" && decoded !== undefined && decoded !== rawKey ? rawKey : undefined;
+  if (key === undefined) {
+    throw fail(
+      `the key "${rawKey}" has an invalid percent-encoding.`,
+      "The data file is corrupt; download it again or wait for the next inventory delivery.",
+    );
+  }
+  let isLatest = true;
+  if (ix.isLatest >= 0) {
+    const b = parseBoolean(f[ix.isLatest] ?? "");
+    if (b === undefined) throw fail(`IsLatest is "${f[ix.isLatest]}", expected true or false.`, CORRUPT_FIX);
+    isLatest = b;
+  }
+  let isDeleteMarker = false;
+  if (ix.isDeleteMarker >= 0) {
+    const b = parseBoolean(f[ix.isDeleteMarker] ?? "");
+    if (b === undefined) {
+      throw fail(`IsDeleteMarker is "${f[ix.isDeleteMarker]}", expected true or false.`, CORRUPT_FIX);
+    }
+    isDeleteMarker = b;
+  }
+  let size: number | undefined;
+  if (ix.size >= 0) {
+    const s = f[ix.size] ?? "";
+    if (s !== "") {
+      size = Number(s);
+      if (!Number.isSafeInteger(size) || size < 0) throw fail(`Size is "${s}", expected a byte count.`, CORRUPT_FIX);
+    }
+  }
+  let bucketKeyStatus: "ENABLED" | "DISABLED" | undefined;
+  if (ix.bucketKeyStatus >= 0) {
+    const s = f[ix.bucketKeyStatus] ?? "";
+    if (s !== "") {
+      const u = s.toUpperCase();
+      if (u !== "ENABLED" && u !== "DISABLED") {
+        throw fail(`BucketKeyStatus is "${s}", expected ENABLED or DISABLED.`, CORRUPT_FIX);
+      }
+      bucketKeyStatus = u;
+    }
+  }
+  return {
+    bucket: f[ix.bucket] ?? "",
+    key,
+    keyAsWritten,
+    versionId: optional(f, ix.versionId),
+    isLatest,
+    isDeleteMarker,
+    size,
+    storageClass: optional(f, ix.storageClass),
+    encryptionStatus: optional(f, ix.encryptionStatus),
+    bucketKeyStatus,
+    intelligentTieringAccessTier: optional(f, ix.intelligentTieringAccessTier),
+    objectLockMode: optional(f, ix.objectLockMode),
+    objectLockRetainUntilDate: dateOf(optional(f, ix.objectLockRetainUntilDate)),
+    objectLockLegalHoldStatus: optional(f, ix.objectLockLegalHoldStatus),
+    lastModified: dateOf(optional(f, ix.lastModified)),
+    eTag: optional(f, ix.eTag),
+  };
+}
+
+/**
+ * Rows of a columnar data file (Parquet) from its values, each row's values in the manifest's column order written as
+ * the CSV would write them ("" for a value the object does not have), keys as they are. `position` (the row's number
+ * in the file) names the row in errors.
+ */
+export function columnarRowReader(
+  columns: readonly InventoryColumn[],
+  source: string,
+): (fields: readonly string[], position: number) => InventoryRow {
+  const ix = indexColumns(columns);
+  if (ix.bucket < 0 || ix.key < 0) {
+    throw new InventoryFormatError("the column list has no Bucket or Key column.", {
+      file: source,
+      fix: "Pass the columns parsed from the delivery's manifest.json fileSchema.",
+    });
+  }
+  return (fields, position) => {
+    if (fields.length !== ix.count) {
+      throw new InventoryFormatError(
+        `row ${position} has ${fields.length} value(s) but manifest.json fileSchema lists ${ix.count} column(s).`,
+        { file: source, fix: CORRUPT_FIX },
+      );
+    }
+    return buildRow(
+      fields,
+      ix,
+      "raw",
+      (problem, fix) => new InventoryFormatError(`row ${position}: ${problem}`, { file: source, fix }),
+    );
+  };
 }
 
 const CORRUPT_FIX =

@@ -48,18 +48,32 @@ describe("chooseEngine", () => {
     });
   });
 
-  it("reads Parquet and ORC with Athena only: auto chooses it, stream and select are refused with the fix", () => {
+  it("reads Parquet in the step (stream) or with Athena, ORC with Athena only; select reads CSV only", () => {
+    // Parquet: auto decides by size as for CSV, without Athena too.
     expect(chooseEngine("auto", facts(1024, true, "Parquet"))).toEqual({
+      name: "stream",
+      why: "auto: 3 data file(s), 1.0 KiB compressed, up to the 2.0 GiB auto reads in the step",
+    });
+    expect(chooseEngine("auto", facts(1024, false, "Parquet")).name).toBe("stream");
+    expect(chooseEngine("auto", facts(3 * 1024 ** 3, true, "Parquet")).name).toBe("athena");
+    expect(chooseEngine("stream", facts(1024, false, "Parquet")).name).toBe("stream");
+    expect(chooseEngine("auto", facts(1024, true, "ORC"))).toEqual({
       name: "athena",
-      why: "auto: 3 data file(s), 1.0 KiB compressed of Parquet, which only the athena engine reads",
+      why: "auto: 3 data file(s), 1.0 KiB compressed of ORC, which only the athena engine reads",
     });
     expect(chooseEngine("athena", facts(1024, true, "ORC")).name).toBe("athena");
     expect(() => chooseEngine("select", facts(1024, true, "Parquet"))).toThrow(
-      /The inventory is Parquet: its format is Parquet, and the select engine reads CSV inventories \(the athena engine reads Parquet\)\. Fix: Start the run with engine "athena"/,
+      /The inventory is Parquet: its format is Parquet, and the select engine reads CSV inventories \(the stream and athena engines read Parquet\)\. Fix: Start the run with engine "stream" or "athena" \(or "auto"\)\./,
     );
-    expect(() => chooseEngine("stream", facts(1024, true, "ORC"))).toThrow(EngineUnavailableError);
-    expect(() => chooseEngine("auto", facts(1024, false, "Parquet"))).toThrow(
-      /only the athena engine reads, and this deployment has no Athena workgroup\. Fix: Deploy rekey with its Athena workgroup/,
+    expect(() => chooseEngine("select", facts(1024, false, "Parquet"))).toThrow(
+      /Fix: Start the run with engine "stream" or "athena"/,
+    );
+    expect(() => chooseEngine("stream", facts(1024, true, "ORC"))).toThrow(
+      /the stream engine reads CSV and Parquet inventories \(the athena engine reads ORC\)\. Fix: Start the run with engine "athena" \(or "auto"\)\./,
+    );
+    expect(() => chooseEngine("select", facts(1024, true, "ORC"))).toThrow(/\(the athena engine reads ORC\)/);
+    expect(() => chooseEngine("auto", facts(1024, false, "ORC"))).toThrow(
+      /only the athena engine reads, and this deployment has no Athena workgroup\. Fix: Deploy rekey with its Athena workgroup.*CSV or Parquet/,
     );
   });
 
@@ -88,8 +102,10 @@ describe("inventoryFormatProblem", () => {
     for (const engine of ["auto", "stream", "select", "athena"] as const) {
       expect(inventoryFormatProblem("CSV", engine, false)).toBeUndefined();
     }
-    expect(inventoryFormatProblem("Parquet", "auto", true)).toBeUndefined();
+    expect(inventoryFormatProblem("Parquet", "auto", false)).toBeUndefined();
+    expect(inventoryFormatProblem("Parquet", "stream", false)).toBeUndefined();
     expect(inventoryFormatProblem("ORC", "athena", true)).toBeUndefined();
+    expect(inventoryFormatProblem("ORC", "auto", true)).toBeUndefined();
   });
 
   it("names a format S3 Inventory does not write, or none", () => {

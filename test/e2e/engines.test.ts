@@ -1,3 +1,4 @@
+import { GetBucketInventoryConfigurationCommand, PutBucketInventoryConfigurationCommand } from "@aws-sdk/client-s3";
 import {
   DescribeMapRunCommand,
   GetExecutionHistoryCommand,
@@ -28,6 +29,7 @@ describe("every filter engine re-encrypts a bucket to the same report", () => {
   let clients: RekeyClients;
   const reports: Partial<Record<FilterEngine, { report: RunReport; summary: string }>> = {};
   let loop: { report: RunReport; summary: string } | undefined;
+  let parquet: { report: RunReport; summary: string } | undefined;
 
   beforeAll(async () => {
     sandbox = await startSandbox();
@@ -53,6 +55,39 @@ describe("every filter engine re-encrypts a bucket to the same report", () => {
         reports[engine] = { report, summary: out.summary };
       }),
     );
+
+    // The same bucket with a Parquet inventory: auto reads it in the deployed step (hyparquet bundled into it).
+    const parquetScenario = await seedMixedBucket(clients, admin, {
+      bucket: "engines-parquet",
+      workBucket: "engines-work",
+      objects: 60,
+    });
+    const { InventoryConfiguration: config } = await clients.s3.send(
+      new GetBucketInventoryConfigurationCommand({
+        Bucket: parquetScenario.bucket,
+        Id: parquetScenario.inventoryConfigurationId,
+      }),
+    );
+    const destination = config?.Destination?.S3BucketDestination;
+    if (!config || !destination) throw new Error("the scenario has no inventory configuration");
+    await clients.s3.send(
+      new PutBucketInventoryConfigurationCommand({
+        Bucket: parquetScenario.bucket,
+        Id: parquetScenario.inventoryConfigurationId,
+        InventoryConfiguration: {
+          ...config,
+          Destination: { S3BucketDestination: { ...destination, Format: "Parquet" } },
+        },
+      }),
+    );
+    const parquetOut = finalReport(
+      await runOnScenario({ sandbox, scenario: parquetScenario, name: "engines-parquet", maxRowsPerFile: 25 }),
+    );
+    const [, parquetBucket = "", parquetKey = ""] = /^s3:\/\/([^/]+)\/(.+)$/.exec(parquetOut.reportLocation) ?? [];
+    parquet = {
+      report: runReportSchema.parse(JSON.parse(await getText(clients.s3, parquetBucket, parquetKey))),
+      summary: parquetOut.summary,
+    };
 
     // The same again with the stream engine, fanned out: slices of about two data files, each slice's child
     // execution planning one data file per invocation (the definition's slice size and budget changed through the
@@ -126,8 +161,8 @@ describe("every filter engine re-encrypts a bucket to the same report", () => {
   });
 
   /** What must match across engines: every count, route and reason, and the summary without names and times. */
-  function comparable(engine: FilterEngine | "loop") {
-    const r = engine === "loop" ? loop : reports[engine];
+  function comparable(engine: FilterEngine | "loop" | "parquet") {
+    const r = engine === "loop" ? loop : engine === "parquet" ? parquet : reports[engine];
     if (!r) throw new Error(`no report for ${engine}`);
     const { totals, routes, skipped, notCurrent, copyPlanned, reconciliation } = r.report;
     const summary = r.summary
@@ -145,6 +180,12 @@ describe("every filter engine re-encrypts a bucket to the same report", () => {
 
   it.each(["select", "athena"] as const)("the %s engine's report is the stream engine's", (engine) => {
     expect(comparable(engine)).toEqual(comparable("stream"));
+  });
+
+  it("reads a Parquet inventory in the deployed step (auto: stream) to the same report", () => {
+    expect(parquet?.report.inventory?.engine?.name).toBe("stream");
+    expect(parquet?.report.inventory?.manifestKey).toMatch(/manifest\.json$/);
+    expect(comparable("parquet")).toEqual(comparable("stream"));
   });
 
   it("plans in slices, each its own execution over several invocations, to the same report", async () => {

@@ -153,7 +153,7 @@ describe("a run that cannot proceed", () => {
     const result = await run({ engine: "select" });
     expect(result).toMatchObject({ status: "FAILED", error: "InventoryConfigurationError" });
     expect(result.status === "FAILED" && result.cause).toMatch(
-      /its format is Parquet, and the select engine reads CSV inventories \(the athena engine reads Parquet\)/,
+      /its format is Parquet, and the select engine reads CSV inventories \(the stream and athena engines read Parquet\)/,
     );
     expect(await defaultAlgorithm()).toBe("AES256");
   });

@@ -5,6 +5,7 @@ import {
   GetObjectCommand,
   ListObjectsV2Command,
   PutBucketInventoryConfigurationCommand,
+  PutObjectCommand,
 } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FilterEngineChoice } from "../../contract/engines.ts";
@@ -230,17 +231,46 @@ describe("filter engines", () => {
     }
   });
 
-  it("plans a Parquet delivery of the same bucket with Athena, as the stream engine plans the CSV one", async () => {
-    const planned = await plan("auto", "engines-plan-parquet", { athena }, parquetManifestKey);
-    expect(planned.engine?.name).toBe("athena");
-    expect(planned.engine?.why).toMatch(/of Parquet, which only the athena engine reads$/);
-    const files = await planFiles("engines-plan-parquet", planned);
-    const { "plan.json athena line": _, ...parquetFiles } = files;
-    const { "plan.json athena line": __, ...streamFiles } = plans.stream?.files ?? {};
-    expect(parquetFiles).toEqual(streamFiles);
-    // The stream and select engines read CSV only, and say which engine reads Parquet.
+  it.each(["stream", "athena"] as const)(
+    "the %s engine plans a Parquet delivery of the same bucket as the stream engine plans the CSV one",
+    async (engine) => {
+      const bucket = `engines-plan-parquet-${engine}`;
+      const planned = await plan(engine, bucket, { athena }, parquetManifestKey);
+      expect(planned.engine?.name).toBe(engine);
+      const { "plan.json athena line": _, ...parquetFiles } = await planFiles(bucket, planned);
+      const { "plan.json athena line": __, ...streamFiles } = plans.stream?.files ?? {};
+      expect(parquetFiles).toEqual(streamFiles);
+    },
+    120_000,
+  );
+
+  it("auto reads a small Parquet delivery in the step; select reads CSV only and names the engines that read Parquet", async () => {
+    const planned = await plan("auto", "engines-plan-parquet-auto", {}, parquetManifestKey);
+    expect(planned.engine).toEqual({
+      name: "stream",
+      why: expect.stringMatching(
+        /^auto: \d+ data file\(s\), .* compressed, up to the 2\.0 GiB auto reads in the step$/,
+      ),
+    });
     await expect(plan("select", "engines-plan-parquet-select", { athena }, parquetManifestKey)).rejects.toThrow(
-      /the select engine reads CSV inventories \(the athena engine reads Parquet\)/,
+      /the select engine reads CSV inventories \(the stream and athena engines read Parquet\)/,
+    );
+  }, 120_000);
+
+  it("refuses a Parquet data file whose bytes are not the ones manifest.json lists", async () => {
+    const manifest = JSON.parse(await getText(clients.s3, scenario.workBucket, parquetManifestKey)) as {
+      files: { key: string; MD5checksum: string }[];
+    };
+    const damaged = {
+      ...manifest,
+      files: manifest.files.map((f, i) => (i === 0 ? { ...f, MD5checksum: "0".repeat(32) } : f)),
+    };
+    const key = parquetManifestKey.replace(/manifest\.json$/, "damaged/manifest.json");
+    await clients.s3.send(
+      new PutObjectCommand({ Bucket: scenario.workBucket, Key: key, Body: JSON.stringify(damaged) }),
+    );
+    await expect(plan("stream", "engines-plan-parquet-md5", {}, key)).rejects.toThrow(
+      /the file's MD5 is [0-9a-f]{32}, but manifest\.json says 0{32}/,
     );
   }, 120_000);
 
