@@ -253,7 +253,7 @@ export class PlanWriter {
         objects: planned.count,
         bytes: planned.bytes,
       });
-      log.info("manifest written", { bucket, storageClass, key: upload.key, objects: planned.count });
+      log.info("slice part written", { bucket, storageClass, key: upload.key, objects: planned.count });
     }
     const updatePlanned = this.tally.snapshot.updatePlanned;
     if (updatePlanned.count > 0) {
@@ -265,7 +265,7 @@ export class PlanWriter {
         objects: updatePlanned.count,
         bytes: updatePlanned.bytes,
       });
-      log.info("manifest written", { bucket, operation: "update-encryption", key: this.updates.key });
+      log.info("slice part written", { bucket, operation: "update-encryption", key: this.updates.key });
     } else {
       await this.updates.abort();
     }
@@ -275,7 +275,7 @@ export class PlanWriter {
       return { manifests };
     }
     await this.large.finish();
-    log.info("large-object list written", { bucket, key: this.large.key, objects: largePlanned.count });
+    log.info("slice part written", { bucket, list: "large-objects", key: this.large.key, objects: largePlanned.count });
     return { manifests, largeObjects: { key: this.large.key, objects: largePlanned.count, bytes: largePlanned.bytes } };
   }
 
