@@ -59,8 +59,10 @@ export const STATE_MEANINGS: Record<string, string> = {
   [StateNames.copyLargeObjects]:
     "copying what Batch Operations cannot take: objects over 5 GiB part by part, long keys with CopyObject (each call runs up to 13 minutes)",
   [StateNames.areLargeObjectsDone]: "copying what Batch Operations cannot take",
-  [StateNames.verifyResults]: "reading the completion reports and checking objects",
-  [StateNames.areResultsVerified]: "reading the completion reports and checking objects",
+  [StateNames.sliceReports]: "listing the copy jobs' completion reports and cutting them into slices",
+  [StateNames.verifySlices]:
+    "reading the completion reports slice by slice, in parallel child executions, counting every row and listing failures",
+  [StateNames.verifyResults]: "adding up the slices' counts, joining failed.csv and spot-checking re-encrypted objects",
   [StateNames.lookForNonCompliantObjects]:
     "checking the bucket, not the plan, for objects still not under the target key",
   [StateNames.isBucketCheckDone]: "checking the bucket, not the plan, for objects still not under the target key",

@@ -97,9 +97,19 @@ export type RunContext = z.infer<typeof RunContextSchema>;
 /** Keys under the run prefix, in one place so steps, CLI and tests agree. */
 export const runKeys = (run: Pick<RunContext, "runPrefix">) => ({
   failed: `${run.runPrefix}failed.csv`,
-  /** "Verify results" progress across invocations (steps/handlers/verify-results.ts), and its failed.csv parts. */
-  verifyProgress: `${run.runPrefix}verify/progress.json`,
-  failedPart: (invocation: number) => `${run.runPrefix}verify/failed-${invocation}.csv`,
+  /**
+   * What the verification's slices leave each other (steps/aws/verify-slices.ts), all under `verify/`, deleted once
+   * verification.json holds it: every job's result files ("Slice the completion reports"), the slices (the
+   * Distributed Map's items), each slice's progress, failed.csv parts and result, and the large-object copies'
+   * failed.csv lines.
+   */
+  verifyPrefix: `${run.runPrefix}verify/`,
+  reportFiles: `${run.runPrefix}verify/files.json`,
+  reportSliceItems: `${run.runPrefix}verify/slices.json`,
+  reportSlice: (index: number) => reportSliceKeys(`${run.runPrefix}verify/slices/${String(index).padStart(5, "0")}/`),
+  largeCopyFailed: `${run.runPrefix}verify/large-copies-failed.csv`,
+  /** Where "Verify each slice" writes its Map Run's results (manifest.json, SUCCEEDED_0.json, ...). */
+  reportSliceResults: `${run.runPrefix}verify-results`,
   verification: `${run.runPrefix}verification.json`,
   /** The independent check after the jobs (contract/verification.ts BucketCheckFileSchema). */
   bucketCheck: `${run.runPrefix}bucket-check.json`,
@@ -110,6 +120,15 @@ export const runKeys = (run: Pick<RunContext, "runPrefix">) => ({
   summary: `${run.runPrefix}summary.txt`,
   failure: `${run.runPrefix}failure.json`,
 });
+
+/** One slice of the completion reports ("Read completion reports"): its progress, its failed.csv parts, its result. */
+export const reportSliceKeys = (prefix: string) => ({
+  /** Written last: its presence means the slice is verified, and a retried child returns at once. */
+  result: `${prefix}result.json`,
+  progress: `${prefix}progress.json`,
+  failedPart: (invocation: number) => `${prefix}failed-${invocation}.csv`,
+});
+export type ReportSliceKeys = ReturnType<typeof reportSliceKeys>;
 
 /**
  * Where "Enforce default encryption" records, per bucket, when it enforced the target key, so a re-run reuses that

@@ -29,10 +29,27 @@ export interface Verification {
 }
 
 /**
- * What one invocation of "Verify results" returns: the verification, or that it stopped at its time budget with its
- * progress saved in the work bucket (how many invocations have read reports so far); the workflow calls it again.
+ * What "Slice the completion reports" hands on: every job's result files are listed in `filesKey`, cut into
+ * `slices` runs of files written to `itemsKey` (the Distributed Map's items, each a PlanSlice of the file list).
  */
-export type VerificationStep = Verification | { done: false; invocations: number; rows: number };
+export const ReportSlicingSchema = z.object({
+  filesKey: z.string(),
+  itemsKey: z.string(),
+  resultsPrefix: z.string(),
+  slices: z.number().int().positive(),
+  /** Result files in all, across every job's report. */
+  files: z.number().int().nonnegative(),
+});
+export type ReportSlicing = z.infer<typeof ReportSlicingSchema>;
+
+/**
+ * What "Read completion reports" returns: its slice verified (its result is in the work bucket), or that it stopped
+ * at its time budget with its progress saved, and the slice's execution calls it again (the Choice looks for
+ * `verifying`). A slice taking N invocations adds about 7N events to its own history, none to the run's.
+ */
+export type SliceVerification =
+  | { slice: number; rows: number }
+  | { verifying: { filesRead: number; files: number; rows: number } };
 
 /**
  * The independent check after the jobs ("Look for non-compliant objects"): how rekey looked for current objects that

@@ -85,6 +85,8 @@ export function planNagAcknowledgements(scopes: NagAcknowledgementScopes): NagAc
         S.combinePlan,
         S.checkCopyJobs,
         S.copyLargeObjects,
+        S.sliceReports,
+        S.readReports,
         S.verifyResults,
         S.lookForNonCompliantObjects,
       ].map(step),
@@ -193,6 +195,28 @@ export function planNagAcknowledgements(scopes: NagAcknowledgementScopes): NagAc
         "plan with the slices' parts once plan.json is written.",
     },
     {
+      id: iam5(`${workBucketArn}/${WorkBucketPrefixes.verifySlices}`),
+      scopes: [step(S.sliceReports), step(S.readReports), step(S.verifyResults)],
+      reason:
+        "Verification's slices (the jobs' result files listed, the slices, each slice's progress, failed.csv parts " +
+        "and result) live under runs/<bucket>/<execution>/verify/, known only at run time; Verify results deletes " +
+        "them once verification.json holds them. Nothing else under runs/ can be deleted.",
+    },
+    {
+      id: iam5(`${workBucketArn}/${WorkBucketPrefixes.verifySliceItems}`),
+      scopes: [stateMachine],
+      reason:
+        "The slices of a run's completion reports (runs/<bucket>/<execution>/verify/slices.json, known only at run " +
+        "time) are the verification Distributed Map's items, which the state machine only reads.",
+    },
+    {
+      id: iam5(`${workBucketArn}/${WorkBucketPrefixes.verifySliceResults}`),
+      scopes: [stateMachine],
+      reason:
+        "The verification Distributed Map writes its Map Run's results under runs/<bucket>/<execution>/verify-results/, " +
+        "named by Map Run id; nothing else of the work bucket can be written by the state machine.",
+    },
+    {
       id: iam5(`${workBucketArn}/${WorkBucketPrefixes.manifests}`),
       scopes: [batchRole],
       reason: "Batch Operations reads the copy manifests a run writes under plans/<bucket>/<delivery>/manifests/.",
@@ -218,13 +242,15 @@ export function planNagAcknowledgements(scopes: NagAcknowledgementScopes): NagAc
         batchRole,
         step(S.writeManifests),
         step(S.copyLargeObjects),
+        step(S.readReports),
         step(S.verifyResults),
         step(S.lookForNonCompliantObjects),
       ],
       reason:
         `rekey re-encrypts every current object of ${bucket}, whose keys are known only from its inventory: the ` +
         "Batch Operations role copies them in place or updates their encryption, planning HEADs SSE-KMS objects for " +
-        "their key, Copy objects directly copies what Batch Operations cannot take, Verify results HEADs a sample, " +
+        "their key, Copy objects directly copies what Batch Operations cannot take, Read completion reports HEADs rows that say " +
+        "missing or modified, Verify results HEADs a sample, " +
         "Look for non-compliant objects HEADs planned or listed ones.",
     });
     if (bucket.endsWith("*")) {
@@ -238,6 +264,7 @@ export function planNagAcknowledgements(scopes: NagAcknowledgementScopes): NagAc
           step(S.findInventory),
           step(S.writeManifests),
           step(S.copyLargeObjects),
+          step(S.readReports),
           step(S.verifyResults),
           step(S.lookForNonCompliantObjects),
         ],

@@ -138,7 +138,7 @@ export class RekeyStack extends Stack {
   }
 
   /**
-   * "Plan each slice" is a Distributed Map: Step Functions starts each slice as a child execution of this state
+   * "Plan each slice" and "Verify each slice" are Distributed Maps: Step Functions starts each slice as a child execution of this state
    * machine, reads the slices from the work bucket and writes the Map Run's results there
    * (https://docs.aws.amazon.com/step-functions/latest/dg/iam-policies-eg-dist-map.html). A Policy of its own,
    * attached to the role: the state machine's ARN in the state machine role's default policy would make each wait
@@ -179,6 +179,17 @@ export class RekeyStack extends Stack {
           sid: "WriteSliceResults",
           actions: ["s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"],
           resources: [bucket.arnForObjects(WorkBucketPrefixes.planSliceResults)],
+        }),
+        // "Verify each slice" likewise, under the run's prefix.
+        new PolicyStatement({
+          sid: "ReadReportSlices",
+          actions: ["s3:GetObject"],
+          resources: [bucket.arnForObjects(WorkBucketPrefixes.verifySliceItems)],
+        }),
+        new PolicyStatement({
+          sid: "WriteReportSliceResults",
+          actions: ["s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"],
+          resources: [bucket.arnForObjects(WorkBucketPrefixes.verifySliceResults)],
         }),
       ],
     });

@@ -68,20 +68,32 @@ export const PLANNING_SLICE_BYTES = 512 * 1024 * 1024;
  */
 export const PLANNING_CONCURRENCY = 10;
 /**
- * What one "Verify results" invocation may spend reading completion reports: 8 of its 10 minutes
+ * What one "Read completion reports" invocation may spend reading its slice's result files: 8 of its 10 minutes
  * (steps/runtime/functions.ts), leaving time to count the rows waiting for HeadObject and save its progress; the
- * loop calls it again until every report is read, and the invocation that starts the last part (failed.csv, the
- * spot check, verification.json) starts it with a fresh budget.
+ * slice's own execution calls it again until the slice is read.
  *
- * The history bound: one round of the loop adds 7 events (TaskStateEntered, LambdaFunctionScheduled, Started,
- * Succeeded, TaskStateExited, ChoiceStateEntered, ChoiceStateExited). Leaving 15,000 of the 25,000 events to the rest
- * of the run, 10,000 events allow 1,428 invocations, 1,428 x 480 s = 190 hours of reading: at 5,000 rows/s that is
- * 3.4 billion report rows, one per object of a job. (Parsing, MD5 included, ran at about 130,000 rows/s on one core
- * of the development machine; the 0.58 vCPU of a 1,024 MB function and the tally's work per row make that some tens
- * of thousands, so 5,000 is a floor with room.) A bucket whose reports hold more rows than that, or invocations that
- * read slower, would need a larger budget or more memory, not more rounds.
+ * The history bound: the run's history holds three states of verification whatever the bucket's size ("Slice the
+ * completion reports", the Map Run of "Verify each slice", "Verify results"); each round of a slice's loop adds 7
+ * events (TaskStateEntered, LambdaFunctionScheduled, Started, Succeeded, TaskStateExited, ChoiceStateEntered,
+ * ChoiceStateExited) to that slice's own history, whose 25,000 allow some 3,500 rounds, 3,500 x 480 s = 460 hours
+ * of one slice's reading. A slice is about VERIFY_SLICE_BYTES of report files, read in one invocation or two.
  */
 export const VERIFY_TIME_BUDGET_MS = 8 * 60_000;
+/**
+ * Bytes of completion report files a slice of verification aims at ("Slice the completion reports",
+ * steps/domain/slices.ts): a report row is some 150 to 250 bytes (bucket, encoded key, version, status, codes and
+ * message), so about 1.3 million rows, which one invocation reads at 5,000 rows a second within its budget (the
+ * arithmetic at VERIFY_TIME_BUDGET_MS). At most MAX_SLICES slices; larger reports get larger slices.
+ */
+export const VERIFY_SLICE_BYTES = 256 * 1024 * 1024;
+/**
+ * Slices verified at once. Each child streams its report files from the work bucket (GET requests, which S3 serves
+ * at 5,500 a second per prefix, https://docs.aws.amazon.com/AmazonS3/latest/userguide/optimizing-performance.html)
+ * and keeps up to 16 HeadObject requests in flight against the bucket for rows that need a look; each takes one of
+ * the account's Lambda concurrency (1,000 by default): 10 reads 3 billion rows in about 17 hours at 5,000 rows a
+ * second per child, without crowding the applications that share the bucket and the account.
+ */
+export const VERIFY_CONCURRENCY = 10;
 /**
  * A run that has not finished after three weeks has lost its operator. (The sandbox's engine arms one Node timer for
  * the whole execution, which caps this below 24.8 days.)
@@ -366,7 +378,7 @@ export function rekeyDefinition(): Record<string, Json> {
         Comment: "Records that there was nothing to copy directly.",
         Result: { done: true, total: 0 },
         ResultPath: "$.largeCopy",
-        Next: S.verifyResults,
+        Next: S.sliceReports,
       },
       [S.copyLargeObjects]: task(
         S.copyLargeObjects,
@@ -385,31 +397,95 @@ export function rekeyDefinition(): Record<string, Json> {
       [S.areLargeObjectsDone]: {
         Type: "Choice",
         Comment: "An invocation that reached its time budget saved its uploads; the next one continues them.",
-        Choices: [{ Variable: "$.largeCopy.done", BooleanEquals: true, Next: S.verifyResults }],
+        Choices: [{ Variable: "$.largeCopy.done", BooleanEquals: true, Next: S.sliceReports }],
         Default: S.copyLargeObjects,
       },
-      [S.verifyResults]: task(
-        S.verifyResults,
-        "Read every completion report and the large-object results, account for every object, and spot-check re-encrypted objects with HeadObject; stops at its time budget and saves progress.",
+      [S.sliceReports]: task(
+        S.sliceReports,
+        "List every job's completion report files, with the MD5s their report manifests give, and cut them into slices read in parallel.",
         {
           Parameters: {
             "run.$": "$.run",
             "plan.$": "$.plan",
             "jobs.$": "$.jobs",
-            "largeCopy.$": "$.largeCopy",
-            timeBudgetMs: VERIFY_TIME_BUDGET_MS,
+            sliceTargetBytes: VERIFY_SLICE_BYTES,
           },
-          ResultPath: "$.verification",
-          Next: S.areResultsVerified,
+          ResultPath: "$.reportSlicing",
+          Next: S.verifySlices,
         },
       ),
-      [S.areResultsVerified]: {
-        Type: "Choice",
+      [S.verifySlices]: {
+        Type: "Map",
         Comment:
-          "An invocation that reached its time budget saved its progress in the work bucket; the next one reads on from there.",
-        Choices: [{ Variable: "$.verification.done", BooleanEquals: true, Next: S.lookForNonCompliantObjects }],
-        Default: S.verifyResults,
+          "One child execution per slice of the report files, a bounded number at a time: each counts its rows, lists its failed rows and samples its re-encrypted ones, continuing across invocations at its time budget. Their histories are their own, so this run's stays small at any bucket size.",
+        ItemReader: {
+          Resource: "arn:aws:states:::s3:getObject",
+          ReaderConfig: { InputType: "JSON" },
+          Parameters: { "Bucket.$": "$.run.workBucket", "Key.$": "$.reportSlicing.itemsKey" },
+        },
+        ItemSelector: {
+          "run.$": "$.run",
+          "reportSlicing.$": "$.reportSlicing",
+          "slice.$": "$$.Map.Item.Value",
+        },
+        ItemProcessor: {
+          ProcessorConfig: { Mode: "DISTRIBUTED", ExecutionType: "STANDARD" },
+          StartAt: S.readReports,
+          States: {
+            [S.readReports]: task(
+              S.readReports,
+              "Read this slice's report files, each checked against its MD5: count every row, HeadObject the rows that say missing or modified, list failed rows and sample re-encrypted ones.",
+              {
+                Parameters: {
+                  "run.$": "$.run",
+                  "reportSlicing.$": "$.reportSlicing",
+                  "slice.$": "$.slice",
+                  timeBudgetMs: VERIFY_TIME_BUDGET_MS,
+                },
+                ResultPath: "$.result",
+                Next: S.isSliceVerified,
+                catchable: false,
+              },
+            ),
+            [S.isSliceVerified]: {
+              Type: "Choice",
+              Comment:
+                "An invocation that reached its time budget saved its progress; the next one continues the slice.",
+              Choices: [{ Variable: "$.result.verifying", IsPresent: true, Next: S.readReports }],
+              Default: S.sliceVerified,
+            },
+            [S.sliceVerified]: {
+              Type: "Succeed",
+              Comment:
+                "The slice's counts, failed rows and sample are in the work bucket; its result says how many rows it read.",
+              OutputPath: "$.result",
+            },
+          },
+        },
+        MaxConcurrency: VERIFY_CONCURRENCY,
+        ToleratedFailurePercentage: 0,
+        ResultWriter: {
+          Resource: "arn:aws:states:::s3:putObject",
+          Parameters: { "Bucket.$": "$.run.workBucket", "Prefix.$": "$.reportSlicing.resultsPrefix" },
+        },
+        ResultPath: "$.slicesVerified",
+        Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: S.recordFailure }],
+        Next: S.verifyResults,
       },
+      [S.verifyResults]: task(
+        S.verifyResults,
+        "Add the slices' counts to the plan's and the large-object results, account for every object, join failed.csv, and spot-check a uniform sample of re-encrypted objects with HeadObject.",
+        {
+          Parameters: {
+            "run.$": "$.run",
+            "plan.$": "$.plan",
+            "largeCopy.$": "$.largeCopy",
+            "reportSlicing.$": "$.reportSlicing",
+          },
+          ResultPath: "$.verification",
+          Next: S.lookForNonCompliantObjects,
+        },
+      ),
       [S.lookForNonCompliantObjects]: task(
         S.lookForNonCompliantObjects,
         "Prove from a source other than the plan that no non-compliant current object remains: HeadObject of every planned object for small plans, a fresh manifest-generator listing otherwise.",

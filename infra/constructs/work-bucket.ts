@@ -38,6 +38,15 @@ export const WorkBucketPrefixes = {
   planSliceItems: "plans/*/slices.json",
   /** The Distributed Map's results (planKeys().sliceResults), written by Step Functions itself. */
   planSliceResults: "plans/*/slice-results/*",
+  /**
+   * What verification's slices leave each other under a run (runKeys().verifyPrefix): the jobs' result files, the
+   * slices (the Distributed Map's items, runKeys().reportSliceItems), each slice's progress, failed.csv parts and
+   * result; deleted once verification.json holds them.
+   */
+  verifySlices: "runs/*/verify/*",
+  verifySliceItems: "runs/*/verify/slices.json",
+  /** The verification Map Run's results (runKeys().reportSliceResults), written by Step Functions itself. */
+  verifySliceResults: "runs/*/verify-results/*",
 } as const;
 
 export interface WorkBucketProps {

@@ -1,3 +1,4 @@
+import { HeadObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { CompletionReportError } from "../../contract/errors.ts";
 import { planKeys } from "../../contract/run-context.ts";
 import { parseReportManifest, type ReportRow, reportRows } from "../domain/completion-report.ts";
@@ -16,17 +17,22 @@ export function planReportManifestKey(planPrefix: string, jobId: string): string
   return reportManifestKey(planKeys(planPrefix).reportsPrefix, jobId);
 }
 
+/** One result file of a completion report, as its report manifest lists it. */
+export interface ResultFile {
+  bucket: string;
+  key: string;
+  /** The MD5 the report manifest gives for the file's bytes. */
+  md5: string;
+}
+
 /**
- * Where a reading of one job's report stands: the result file (its index in the report manifest), the byte offset
- * in it, always at the start of a record, and the MD5 of the bytes before that offset.
+ * Where a reading of one result file stands: the byte offset, always at the start of a record, and the MD5 of the
+ * bytes before it.
  */
-export interface ReportPosition {
-  file: number;
+export interface FilePosition {
   offset: number;
   md5?: Md5State | undefined;
 }
-
-export const REPORT_START: ReportPosition = { file: 0, offset: 0 };
 
 /**
  * Bytes of a result file parsed between two questions whether to pause: large enough that asking costs nothing,
@@ -45,64 +51,91 @@ export async function readCompletionReport(
   onRow: (row: ReportRow) => Promise<void> | undefined,
   only?: "succeeded" | "failed",
 ): Promise<number | undefined> {
-  const read = await readCompletionReportFrom(workBucket, manifestKey, deps, REPORT_START, onRow, { only });
-  return read?.rows;
+  const text = await getTextIfExists(deps.clients.s3, workBucket, manifestKey);
+  if (text === undefined) return undefined;
+  let rows = 0;
+  for (const file of parseReportManifest(text, manifestKey).results) {
+    if (only !== undefined && file.taskExecutionStatus !== only) continue;
+    rows += (await readResultFile(file, undefined, deps, onRow)).rows;
+  }
+  return rows;
 }
 
-/**
- * Reads one job's completion report from `from` on, and stops, between two records, when `pause()` says so before
- * the next run of records: then `paused` is where to take up again (the same file at a byte offset read with a
- * Range request, so a report file of any size can be read across invocations, and the MD5 of the bytes before it,
- * so the whole file is still checked against its manifest). Undefined when the job wrote no report.
- */
-export async function readCompletionReportFrom(
+/** A job's result files with their sizes (one listing of the job's report folder), or undefined with no report. */
+export async function reportResultFiles(
   workBucket: string,
   manifestKey: string,
   { clients }: Pick<StepDeps, "clients">,
-  from: ReportPosition,
-  onRow: (row: ReportRow) => Promise<void> | undefined,
-  options: { only?: "succeeded" | "failed" | undefined; pause?: () => boolean; segmentBytes?: number } = {},
-): Promise<{ rows: number; paused?: ReportPosition } | undefined> {
+): Promise<(ResultFile & { taskStatus: "succeeded" | "failed"; size: number })[] | undefined> {
   const text = await getTextIfExists(clients.s3, workBucket, manifestKey);
   if (text === undefined) return undefined;
   const report = parseReportManifest(text, manifestKey);
+  const folder = manifestKey.slice(0, manifestKey.lastIndexOf("/") + 1);
+  const sizes = new Map<string, number>();
+  let token: string | undefined;
+  do {
+    const page = await clients.s3.send(
+      new ListObjectsV2Command({ Bucket: workBucket, Prefix: folder, ContinuationToken: token }),
+    );
+    for (const o of page.Contents ?? []) if (o.Key) sizes.set(o.Key, o.Size ?? 0);
+    token = page.NextContinuationToken;
+  } while (token);
+  const files = [];
+  for (const f of report.results) {
+    // A result file elsewhere than the job's folder (the manifest names its bucket and key) is asked for its size.
+    const listed = f.bucket === workBucket ? sizes.get(f.key) : undefined;
+    const size =
+      listed ?? (await clients.s3.send(new HeadObjectCommand({ Bucket: f.bucket, Key: f.key }))).ContentLength ?? 0;
+    files.push({ bucket: f.bucket, key: f.key, md5: f.md5, taskStatus: f.taskExecutionStatus, size });
+  }
+  return files;
+}
+
+/**
+ * Reads one result file from `from` on (its start when undefined), and stops, between two records, when `pause()`
+ * says so before the next run of records: then `paused` is where to take up again (a byte offset read with a Range
+ * request, so a file of any size can be read across invocations, and the MD5 of the bytes before it, so the whole
+ * file is still checked against its manifest). Throws CompletionReportError when the whole file's MD5 differs.
+ */
+export async function readResultFile(
+  file: ResultFile,
+  from: FilePosition | undefined,
+  { clients }: Pick<StepDeps, "clients">,
+  onRow: (row: ReportRow) => Promise<void> | undefined,
+  options: { pause?: () => boolean; segmentBytes?: number | undefined } = {},
+): Promise<{ rows: number; paused?: FilePosition }> {
+  const md5 = new Md5(from?.md5);
+  let offset = from?.offset ?? 0;
   let rows = 0;
-  for (const [index, file] of report.results.entries()) {
-    if (index < from.file) continue;
-    if (options.only !== undefined && file.taskExecutionStatus !== options.only) continue;
-    const resuming = index === from.file;
-    const md5 = new Md5(resuming ? from.md5 : undefined);
-    let offset = resuming ? from.offset : 0;
-    let paused: ReportPosition | undefined;
-    const body = await getStream(clients.s3, file.bucket, file.key, offset);
-    // Each segment ends at a record's end, so the parser is between records whenever it asks for the next one,
-    // after every row of the segments before was handled.
-    const fed = async function* (): AsyncGenerator<Buffer> {
-      for await (const segment of recordSegments(body, options.segmentBytes ?? SEGMENT_BYTES)) {
-        if (options.pause?.()) {
-          paused = { file: index, offset, md5: md5.save() };
-          return;
-        }
-        md5.update(segment);
-        offset += segment.length;
-        yield segment;
+  let paused: FilePosition | undefined;
+  const body = await getStream(clients.s3, file.bucket, file.key, offset);
+  // Each segment ends at a record's end, so the parser is between records whenever it asks for the next one,
+  // after every row of the segments before was handled.
+  const fed = async function* (): AsyncGenerator<Buffer> {
+    for await (const segment of recordSegments(body, options.segmentBytes ?? SEGMENT_BYTES)) {
+      if (options.pause?.()) {
+        paused = { offset, md5: md5.save() };
+        return;
       }
-    };
-    for await (const row of reportRows(fed(), file.key)) {
-      rows += 1;
-      await onRow(row);
+      md5.update(segment);
+      offset += segment.length;
+      yield segment;
     }
-    if (paused) {
-      body.destroy();
-      return { rows, paused };
-    }
-    const digest = md5.hex();
-    if (digest !== file.md5.toLowerCase()) {
-      throw new CompletionReportError(`the file's MD5 is ${digest}, but the report manifest says ${file.md5}.`, {
-        file: file.key,
-        fix: "The report file is damaged or was replaced; do not trust this run's counts. Start a new run.",
-      });
-    }
+  };
+  for await (const row of reportRows(fed(), file.key)) {
+    rows += 1;
+    await onRow(row);
+  }
+  if (paused) {
+    body.destroy();
+    return { rows, paused };
+  }
+  const digest = md5.hex();
+  if (digest !== file.md5.toLowerCase()) {
+    throw new CompletionReportError(`the file's MD5 is ${digest}, but the report manifest says ${file.md5}.`, {
+      file: file.key,
+      fix: "The report file is damaged or was replaced; do not trust this run's counts. Start a new run.",
+    });
   }
   return { rows };
 }

@@ -38,6 +38,43 @@ export class Reservoir<T> {
   }
 }
 
+/**
+ * One uniform sample of at most `size` items of several streams, from a Reservoir's sample of each (saved with how
+ * many items it was offered, `seen`, each at most `size` items): what one reservoir offered every item of every
+ * stream would hold. It draws `size` items without replacement from the union: each draw picks a stream with
+ * probability proportional to its items not yet drawn, then an item of that stream's sample not yet taken, which,
+ * the sample being uniform over its stream, is a uniform pick of the stream's items not yet drawn. Simply
+ * concatenating the samples, or taking an equal share of each, would over-sample the smaller streams.
+ */
+export function mergeSamples<T>(
+  samples: readonly { items: readonly T[]; seen: number }[],
+  size: number,
+  random: () => number = Math.random,
+): { items: T[]; seen: number } {
+  const pools = samples.map((s) => ({ left: s.seen, items: [...s.items] }));
+  const seen = pools.reduce((n, p) => n + p.left, 0);
+  let left = seen;
+  const items: T[] = [];
+  while (items.length < size && left > 0) {
+    let r = Math.floor(random() * left);
+    const pool = pools.find((p) => {
+      if (r < p.left) return true;
+      r -= p.left;
+      return false;
+    });
+    if (!pool || pool.items.length === 0) {
+      throw new RangeError(`mergeSamples: a sample holds fewer items than it saw, or fewer than ${size}`);
+    }
+    const i = Math.floor(random() * pool.items.length);
+    items.push(pool.items[i] as T);
+    pool.items[i] = pool.items[pool.items.length - 1] as T;
+    pool.items.pop();
+    pool.left -= 1;
+    left -= 1;
+  }
+  return { items, seen };
+}
+
 /** What the spot check compares of an object (HeadObject's answer, plus its tags when read). */
 export interface ObjectAttributes {
   ServerSideEncryption?: string | undefined;

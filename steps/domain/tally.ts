@@ -65,6 +65,12 @@ function appendSamples<K extends string, T>(
   }
 }
 
+function addCounts<K extends string>(target: Partial<Record<K, number>>, more: Partial<Record<K, number>>): void {
+  for (const [k, n] of Object.entries(more) as [K, number | undefined][]) {
+    if (n) target[k] = (target[k] ?? 0) + n;
+  }
+}
+
 function add(target: CountAndBytes, sizeBytes: number | undefined): void {
   target.count += 1;
   if (sizeBytes !== undefined) target.bytes += sizeBytes;
@@ -179,6 +185,27 @@ export class RunTally {
       s.jobs.push(...structuredClone(part.jobs));
       appendSamples(s.skippedSamples, part.skippedSamples, s.sampleLimit);
       appendSamples(s.failureSamples, part.failureSamples, s.sampleLimit);
+    }
+  }
+
+  /**
+   * Adds tallies of completion report rows only (the slices of the reports, in their order): each part's jobs are
+   * registered here if they are not (recordJob, which refuses a job recorded with other contents) and their row
+   * counts summed into the job of the same id; failure samples taken in order up to the sample limit. The parts'
+   * other counts are not read: a report slice records rows, never classifications.
+   */
+  mergeReportRows(parts: readonly TallyState[]): void {
+    for (const part of parts) {
+      for (const j of part.jobs) {
+        this.recordJob({ ...j, storageClass: j.storageClass, manifestRows: j.manifestRows });
+        const job = this.job(j.jobId);
+        job.reported ||= j.reported;
+        job.succeeded += j.succeeded;
+        job.gone += j.gone;
+        job.changed += j.changed;
+        addCounts(job.failed, j.failed);
+      }
+      appendSamples(this.state.failureSamples, part.failureSamples, this.state.sampleLimit);
     }
   }
 

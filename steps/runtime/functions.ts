@@ -79,10 +79,25 @@ export const STEP_FUNCTIONS: Record<TaskStateName, StepFunctionSpec> = {
     timeoutSeconds: 900,
     memoryMiB: 512,
   },
+  [StateNames.sliceReports]: {
+    handler: "sliceReportsHandler",
+    // One report manifest and one listing per job.
+    description: "rekey: list the jobs' completion report files and cut them into slices verified in parallel",
+    timeoutSeconds: 300,
+    memoryMiB: 512,
+  },
+  [StateNames.readReports]: {
+    handler: "readReportsHandler",
+    // Parses (and MD5s) a slice's report rows and HEADs those that need a look: stopped and called again at its time
+    // budget (workflow VERIFY_TIME_BUDGET_MS).
+    description: "rekey: read one slice of the completion reports, count its rows and list its failures",
+    timeoutSeconds: 600,
+    memoryMiB: 1024,
+  },
   [StateNames.verifyResults]: {
     handler: "verifyResultsHandler",
-    // Reads every completion report row and HEADs a sample of objects: long for large buckets.
-    description: "rekey: read every completion report and spot-check re-encrypted objects",
+    // Merges the slices' results, joins failed.csv mostly by UploadPartCopy, and HEADs the spot check's sample.
+    description: "rekey: account for every object from the slices' results and spot-check re-encrypted objects",
     timeoutSeconds: 600,
     memoryMiB: 1024,
   },

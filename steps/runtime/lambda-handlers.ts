@@ -8,7 +8,9 @@ import { writeManifests } from "../handlers/filter-inventory-and-write-manifests
 import { findInventory } from "../handlers/find-inventory.ts";
 import { lookForNonCompliantObjects } from "../handlers/look-for-non-compliant-objects.ts";
 import { preflight } from "../handlers/preflight-checks.ts";
+import { readReports } from "../handlers/read-completion-reports.ts";
 import { recordFailure } from "../handlers/record-failure.ts";
+import { sliceReports } from "../handlers/slice-the-completion-reports.ts";
 import { sliceInventory } from "../handlers/slice-the-inventory.ts";
 import { validateInput } from "../handlers/validate-input.ts";
 import { verifyResults } from "../handlers/verify-results.ts";
@@ -69,6 +71,8 @@ export const combinePlanHandler = lambdaHandler(combinePlan);
 export const createCopyJobsHandler = lambdaHandler(createCopyJobs);
 export const checkCopyJobsHandler = lambdaHandler(checkCopyJobs);
 export const copyLargeObjectsHandler = lambdaHandler(copyLargeObjectsStep);
+export const sliceReportsHandler = lambdaHandler(sliceReports);
+export const readReportsHandler = lambdaHandler(readReports);
 export const verifyResultsHandler = lambdaHandler(verifyResults);
 export const lookForNonCompliantObjectsHandler = lambdaHandler(lookForNonCompliantObjects);
 export const writeFinalReportHandler = lambdaHandler(writeFinalReport);

@@ -284,11 +284,27 @@ describe("each step's role allows exactly the calls its step makes", () => {
       ],
     ],
     [
+      StateNames.sliceReports,
+      () => [`s3:GetObject ${w()}/plans/*`, `s3:PutObject ${w()}/runs/*/verify/*`, `s3:ListBucket ${w()}`],
+    ],
+    [
+      StateNames.readReports,
+      () => [
+        ...each(["s3:GetObject"], [`${w()}/plans/*`, `${w()}/runs/*/verify/*`]),
+        ...each(["s3:PutObject", "s3:AbortMultipartUpload"], [`${w()}/runs/*/verify/*`]),
+        `s3:ListBucket ${w()}`,
+        // HeadObject of the rows that say missing (404) or modified (412).
+        ...each(["s3:GetObject"], TARGET_OBJECTS),
+        ...each(["s3:ListBucket"], TARGET_BUCKETS),
+      ],
+    ],
+    [
       StateNames.verifyResults,
       () => [
         `s3:DescribeJob ${JOBS}`,
         ...each(["s3:GetObject"], [`${w()}/runs/*`, `${w()}/plans/*`]),
         ...each(["s3:PutObject", "s3:AbortMultipartUpload"], [`${w()}/runs/*`]),
+        `s3:DeleteObject ${w()}/runs/*/verify/*`,
         `s3:ListBucket ${w()}`,
         // The spot check reads the version a copy was copied from (ListObjectVersions, HeadObject with VersionId),
         // and the tags of both.
@@ -473,6 +489,11 @@ describe("the Distributed Map of the state machine", () => {
         ...each(
           ["s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"],
           [`${workBucketArn}/plans/*/slice-results/*`],
+        ),
+        `s3:GetObject ${workBucketArn}/runs/*/verify/slices.json`,
+        ...each(
+          ["s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"],
+          [`${workBucketArn}/runs/*/verify-results/*`],
         ),
       ].sort(),
     );

@@ -23,6 +23,7 @@ const manifest = plan.manifest("STANDARD");
 const slice = plan.slice(3);
 const reportManifest = `${plan.reportsPrefix}/job-0123/manifest.json`;
 const reportFile = `${plan.reportsPrefix}/job-0123/results/0123.csv`;
+const reportSlice = keys.reportSlice(7);
 
 let template: Template;
 let work: (key: string) => string;
@@ -77,17 +78,29 @@ const cases: [TaskStateName, string, () => string][] = [
   [S.combinePlan, "s3:PutObject", () => plan.plan],
   [S.combinePlan, "s3:DeleteObject", () => slice.manifest("STANDARD")],
   [S.combinePlan, "s3:DeleteObject", () => plan.sliceItems],
+  [S.sliceReports, "s3:GetObject", () => reportManifest],
+  [S.sliceReports, "s3:PutObject", () => keys.reportFiles],
+  [S.sliceReports, "s3:PutObject", () => keys.reportSliceItems],
+  [S.readReports, "s3:GetObject", () => keys.reportFiles],
+  [S.readReports, "s3:GetObject", () => reportFile],
+  [S.readReports, "s3:GetObject", () => reportSlice.result],
+  [S.readReports, "s3:PutObject", () => reportSlice.result],
+  [S.readReports, "s3:GetObject", () => reportSlice.progress],
+  [S.readReports, "s3:PutObject", () => reportSlice.progress],
+  [S.readReports, "s3:PutObject", () => reportSlice.failedPart(2)],
+  [S.readReports, "s3:AbortMultipartUpload", () => reportSlice.failedPart(2)],
   [S.verifyResults, "s3:GetObject", () => plan.plan],
-  [S.verifyResults, "s3:GetObject", () => reportManifest],
-  [S.verifyResults, "s3:GetObject", () => reportFile],
+  [S.verifyResults, "s3:GetObject", () => keys.reportFiles],
+  [S.verifyResults, "s3:GetObject", () => reportSlice.result],
+  [S.verifyResults, "s3:GetObject", () => reportSlice.failedPart(2)],
+  [S.verifyResults, "s3:PutObject", () => keys.largeCopyFailed],
   [S.verifyResults, "s3:PutObject", () => keys.failed],
   [S.verifyResults, "s3:AbortMultipartUpload", () => keys.failed],
   [S.verifyResults, "s3:PutObject", () => keys.verification],
-  [S.verifyResults, "s3:GetObject", () => keys.verifyProgress],
-  [S.verifyResults, "s3:PutObject", () => keys.verifyProgress],
-  [S.verifyResults, "s3:GetObject", () => keys.failedPart(2)],
-  [S.verifyResults, "s3:PutObject", () => keys.failedPart(2)],
-  [S.verifyResults, "s3:AbortMultipartUpload", () => keys.failedPart(2)],
+  [S.verifyResults, "s3:DeleteObject", () => keys.reportFiles],
+  [S.verifyResults, "s3:DeleteObject", () => keys.reportSliceItems],
+  [S.verifyResults, "s3:DeleteObject", () => reportSlice.failedPart(2)],
+  [S.verifyResults, "s3:DeleteObject", () => keys.largeCopyFailed],
   [S.writeFinalReport, "s3:GetObject", () => keys.verification],
   [S.writeFinalReport, "s3:PutObject", () => keys.report],
   [S.writeFinalReport, "s3:PutObject", () => keys.summary],
@@ -141,6 +154,25 @@ describe("the work bucket layout the steps use is the one the policies grant", (
     }
     expect(allows(statements, "s3:PutObject", work(plan.plan))).toBe(false);
     expect(allows(statements, "s3:DeleteObject", work(plan.sliceItems))).toBe(false);
+    // The same for the slices of verification, under the run's prefix.
+    expect(allows(statements, "s3:GetObject", work(keys.reportSliceItems))).toBe(true);
+    const verified = `${keys.reportSliceResults}/0f1e2d3c-aaaa-bbbb-cccc-000011112222/`;
+    for (const file of ["manifest.json", "SUCCEEDED_0.json", "FAILED_0.json"]) {
+      expect(allows(statements, "s3:PutObject", work(`${verified}${file}`)), file).toBe(true);
+    }
+    expect(allows(statements, "s3:GetObject", work(keys.reportFiles))).toBe(false);
+    expect(allows(statements, "s3:PutObject", work(keys.verification))).toBe(false);
+    expect(allows(statements, "s3:DeleteObject", work(keys.reportSliceItems))).toBe(false);
+  });
+
+  it("only Verify results may delete under the run's prefix, and only verification's slices", () => {
+    const statements = roleStatements(template, roleOf(S.verifyResults));
+    expect(allows(statements, "s3:DeleteObject", work(keys.verification))).toBe(false);
+    expect(allows(statements, "s3:DeleteObject", work(keys.failed))).toBe(false);
+    expect(allows(statements, "s3:DeleteObject", work(keys.report))).toBe(false);
+    expect(allows(roleStatements(template, roleOf(S.readReports)), "s3:DeleteObject", work(reportSlice.progress))).toBe(
+      false,
+    );
   });
 
   it("S3 Inventory may deliver where Find inventory looks", () => {

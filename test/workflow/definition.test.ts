@@ -12,6 +12,9 @@ import {
   rekeyDefinitionJson,
   substitute,
   TRANSIENT_ERRORS,
+  VERIFY_CONCURRENCY,
+  VERIFY_SLICE_BYTES,
+  VERIFY_TIME_BUDGET_MS,
 } from "../../workflow/definition.ts";
 
 type State = Record<string, unknown> & { Type: string };
@@ -135,6 +138,61 @@ describe("the rekey state machine definition", () => {
     });
     expect(child[StateNames.sliceDone]).toMatchObject({ Type: "Succeed", OutputPath: "$.result" });
     expect(child[StateNames.writeManifests]?.Parameters).toMatchObject({ timeBudgetMs: PLANNING_TIME_BUDGET_MS });
+  });
+
+  it("verifies the completion reports in slices, in child executions of a Distributed Map, then combines them once", () => {
+    expect(states[StateNames.sliceReports]).toMatchObject({
+      Parameters: { "jobs.$": "$.jobs", sliceTargetBytes: VERIFY_SLICE_BYTES },
+      ResultPath: "$.reportSlicing",
+      Next: StateNames.verifySlices,
+    });
+    for (const before of [StateNames.noLargeObjects, StateNames.areLargeObjectsDone]) {
+      expect(JSON.stringify(states[before])).toContain(`"${StateNames.sliceReports}"`);
+      expect(JSON.stringify(states[before])).not.toContain(`"${StateNames.verifyResults}"`);
+    }
+    const map = states[StateNames.verifySlices] as State & Record<string, unknown>;
+    expect(map.ItemProcessor).toMatchObject({
+      ProcessorConfig: { Mode: "DISTRIBUTED", ExecutionType: "STANDARD" },
+      StartAt: StateNames.readReports,
+    });
+    expect(map.ItemReader).toEqual({
+      Resource: "arn:aws:states:::s3:getObject",
+      ReaderConfig: { InputType: "JSON" },
+      Parameters: { "Bucket.$": "$.run.workBucket", "Key.$": "$.reportSlicing.itemsKey" },
+    });
+    expect(map.ItemSelector).toEqual({
+      "run.$": "$.run",
+      "reportSlicing.$": "$.reportSlicing",
+      "slice.$": "$$.Map.Item.Value",
+    });
+    expect(map.MaxConcurrency).toBe(VERIFY_CONCURRENCY);
+    expect(map.ToleratedFailurePercentage).toBe(0);
+    expect(map.ResultWriter).toEqual({
+      Resource: "arn:aws:states:::s3:putObject",
+      Parameters: { "Bucket.$": "$.run.workBucket", "Prefix.$": "$.reportSlicing.resultsPrefix" },
+    });
+    expect(map.ResultPath).toBe("$.slicesVerified");
+    expect(map.Catch).toEqual([
+      { ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: StateNames.recordFailure },
+    ]);
+    expect(map.Next).toBe(StateNames.verifyResults);
+    const child = processors[StateNames.verifySlices]?.States ?? {};
+    expect(Object.keys(child).sort()).toEqual(
+      [StateNames.readReports, StateNames.isSliceVerified, StateNames.sliceVerified].sort(),
+    );
+    expect(child[StateNames.readReports]?.Parameters).toMatchObject({ timeBudgetMs: VERIFY_TIME_BUDGET_MS });
+    expect(child[StateNames.isSliceVerified]).toMatchObject({
+      Choices: [{ Variable: "$.result.verifying", IsPresent: true, Next: StateNames.readReports }],
+      Default: StateNames.sliceVerified,
+    });
+    expect(child[StateNames.sliceVerified]).toMatchObject({ Type: "Succeed", OutputPath: "$.result" });
+    // One combining invocation, no loop in the run's own history.
+    expect(states[StateNames.verifyResults]).toMatchObject({
+      Parameters: { "reportSlicing.$": "$.reportSlicing" },
+      ResultPath: "$.verification",
+      Next: StateNames.lookForNonCompliantObjects,
+    });
+    expect(rekeyDefinitionJson()).not.toContain("Are the results verified?");
   });
 
   it("refuses to substitute a placeholder it has no value for", () => {
