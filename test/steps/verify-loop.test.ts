@@ -1,16 +1,18 @@
-import { DeleteObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Jobs, Plan, PlanSlice } from "../../contract/plan.ts";
 import { type RunContext, runKeys } from "../../contract/run-context.ts";
 import { StateNames } from "../../contract/states.ts";
-import { VerificationFileSchema, type VerificationStep } from "../../contract/verification.ts";
+import { type ReportSlicing, type Verification, VerificationFileSchema } from "../../contract/verification.ts";
 import { sandboxBatchRoleArn } from "../../local/deploy.ts";
 import type { MixedBucket } from "../../local/scenarios/mixed-bucket.ts";
+import { reportSliceItems, verifyInProcess } from "../../local/verify-in-process.ts";
 import type { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import type { Sandbox } from "../../sandbox/server.ts";
-import { planReportManifestKey } from "../../steps/aws/completion-reports.ts";
-import { getText, getTextIfExists } from "../../steps/aws/s3-io.ts";
-import { VerifyProgressSchema } from "../../steps/aws/verify-progress.ts";
-import { parseReportManifest } from "../../steps/domain/completion-report.ts";
+import { getText } from "../../steps/aws/s3-io.ts";
+import { ReportFilesSchema, SliceProgressSchema, SliceResultSchema } from "../../steps/aws/verify-slices.ts";
+import { readReports } from "../../steps/handlers/read-completion-reports.ts";
+import { sliceReports } from "../../steps/handlers/slice-the-completion-reports.ts";
 import { verifyResults } from "../../steps/handlers/verify-results.ts";
 import type { AwsClients } from "../../steps/runtime/clients.ts";
 import { invokeStep } from "../../steps/runtime/invoke.ts";
@@ -18,25 +20,28 @@ import { silentLogger } from "../../steps/runtime/log.ts";
 import { runOnScenario, sandboxWithScenario } from "../support/run-scenario.ts";
 
 /**
- * "Verify results" as a resumable loop, on the completion reports of a real run in the sandbox: with a budget of
- * 0 ms and one row per segment, every invocation reads one row (or starts one job) and saves its progress; the
- * verification it ends with is the one a single invocation gives, also when invocations fail before saving.
- * The run's reports hold succeeded rows, denied rows (failed.csv), and 404 rows that wait for HeadObject: one of an
- * object deleted after planning (gone), one of an object that is still there (a failure).
+ * Verification fanned out, on the completion reports of a real run in the sandbox: "Slice the completion reports",
+ * each slice's "Read completion reports" called again while it stops at its time budget, then "Verify results". One
+ * slice read in one invocation, and one slice per result file read one row per invocation (a budget of 0 ms and one
+ * row per segment), end with the same verification.json, failed.csv (byte for byte) and tally, also when invocations
+ * fail before saving their progress and run again, and when a slice is run again after it was verified. The run's
+ * reports hold succeeded rows, denied rows (failed.csv), and 404 rows that wait for HeadObject: one of an object
+ * deleted after planning (gone), one of an object that is still there (a failure).
  */
-describe('"Verify results" across invocations', () => {
+describe("verification in slices, across invocations", () => {
   let sandbox: Sandbox;
   let clients: AwsClients;
   let admin: SandboxAdmin;
   let scenario: MixedBucket;
-  let input: { run: RunContext; plan: { planPrefix: string }; jobs: { jobs: { jobId: string }[] } };
+  let input: { run: RunContext; plan: Plan; jobs: Jobs; largeCopy?: { done: true; batchKey?: string } };
   let single: Verified;
 
   interface Verified {
-    out: Extract<VerificationStep, { done: true }>;
+    out: Verification;
     file: unknown;
     failedCsv: string;
     invocations: number;
+    slicing: ReportSlicing;
   }
 
   const deps = () => ({
@@ -46,40 +51,26 @@ describe('"Verify results" across invocations', () => {
     now: () => new Date(),
   });
   const runAt = (name: string): RunContext => ({ ...input.run, runPrefix: `runs/${scenario.bucket}/${name}/` });
-
-  /** Invokes the step until done; `beforeEach(i)` may arrange a failure of invocation i (then true). */
-  async function verify(
-    name: string,
-    extra: Record<string, unknown>,
-    failing: (i: number) => Promise<boolean> = async () => false,
-  ): Promise<Verified> {
+  const read = async (run: RunContext, out: Verification, slicing: ReportSlicing, invocations: number) => {
+    const file = VerificationFileSchema.parse(
+      JSON.parse(await getText(clients.s3, run.workBucket, out.verificationKey)),
+    );
+    const failedCsv = await getText(clients.s3, run.workBucket, runKeys(run).failed);
+    return { out, file, failedCsv, invocations, slicing };
+  };
+  const verify = async (name: string, options: Parameters<typeof verifyInProcess>[2] = {}): Promise<Verified> => {
     const run = runAt(name);
-    let failures = 0;
-    for (let i = 1; i < 1_000; i++) {
-      const fails = await failing(i);
-      const attempt = invokeStep(verifyResults, { ...input, run, ...extra }, deps());
-      if (fails) {
-        await expect(attempt).rejects.toThrow();
-        failures += 1;
-        continue;
-      }
-      const out = await attempt;
-      if (!out.done) continue;
-      const file = VerificationFileSchema.parse(
-        JSON.parse(await getText(clients.s3, run.workBucket, out.verificationKey)),
-      );
-      const failedCsv = await getText(clients.s3, run.workBucket, runKeys(run).failed);
-      return { out, file, failedCsv, invocations: i - failures };
-    }
-    throw new Error("Verify results never finished");
-  }
-
-  /** The verification without what is random (the spot check's sample is drawn anew each time). */
+    const { verification, reportSlicing, invocations } = await verifyInProcess({ ...input, run }, deps(), options);
+    return read(run, verification, reportSlicing, invocations);
+  };
+  /** The verification without its key (each run's own prefix). */
   const comparable = ({ out, file, failedCsv }: Verified) => ({
     out: { ...out, verificationKey: "" },
     file,
     failedCsv,
   });
+  const keysUnder = async (prefix: string) =>
+    (await clients.s3.send(new ListObjectsV2Command({ Bucket: input.run.workBucket, Prefix: prefix }))).Contents ?? [];
 
   beforeAll(async () => {
     ({ sandbox, clients, admin, scenario } = await sandboxWithScenario({
@@ -103,9 +94,9 @@ describe('"Verify results" across invocations', () => {
       scenario,
       name: "loop-run",
       onEvent: (e) => {
-        if (e.type === "StateEntered" && e.state.name === StateNames.verifyResults) {
+        if (e.type === "StateEntered" && e.state.name === StateNames.sliceReports) {
           const s = e.state.input as typeof input & Record<string, unknown>;
-          input = { run: s.run, plan: s.plan, jobs: s.jobs, largeCopy: s.largeCopy } as typeof input;
+          input = { run: s.run, plan: s.plan, jobs: s.jobs, ...(s.largeCopy ? { largeCopy: s.largeCopy } : {}) };
         }
       },
       beforeStep: {
@@ -114,14 +105,16 @@ describe('"Verify results" across invocations', () => {
         },
       },
     });
-    single = await verify("single", {});
+    single = await verify("single");
   }, 180_000);
 
   afterAll(async () => {
     await sandbox?.close();
   });
 
-  it("reads every row in one invocation without a budget, failures and checked rows included", () => {
+  it("reads every row in one slice and one invocation without a budget, failures and checked rows included", async () => {
+    expect(single.slicing.slices).toBe(1);
+    expect(single.slicing.files).toBeGreaterThan(2);
     expect(single.invocations).toBe(1);
     const tally = VerificationFileSchema.parse(single.file).tally;
     expect(tally.jobs.length).toBeGreaterThan(1);
@@ -129,63 +122,133 @@ describe('"Verify results" across invocations', () => {
     expect(tally.jobs.reduce((n, j) => n + j.gone, 0)).toBe(1);
     expect(single.failedCsv.trimEnd().split("\n")).toHaveLength(4);
     expect(single.failedCsv).toMatch(/missing-but-present/);
+    // The slices' files are gone once verification.json holds them.
+    expect(await keysUnder(runKeys(runAt("single")).verifyPrefix)).toEqual([]);
   });
 
-  it("ends with the same verification and failed.csv when every invocation reads one row", async () => {
-    const looped = await verify("one-row-each", { timeBudgetMs: 0, segmentBytes: 1 });
+  it("ends with the same verification, failed.csv and tally with one slice per result file, each read one row an invocation", async () => {
+    const looped = await verify("one-row-each", { sliceTargetBytes: 1, timeBudgetMs: 0, segmentBytes: 1 });
+    expect(looped.slicing.slices).toBe(single.slicing.files);
     const tally = VerificationFileSchema.parse(single.file).tally;
     const rows = tally.jobs.reduce((n, j) => n + j.manifestRows, 0);
-    // One invocation per job started, per row, and one for the last part.
-    expect(looped.invocations).toBeGreaterThanOrEqual(rows + tally.jobs.length + 1);
+    // One invocation per row: each reads its row and stops before the next, the last of a slice ends it.
+    expect(looped.invocations).toBe(rows);
     expect(comparable(looped)).toEqual(comparable(single));
-    const progress = VerifyProgressSchema.parse(
-      JSON.parse(await getText(clients.s3, input.run.workBucket, runKeys(runAt("one-row-each")).verifyProgress)),
-    );
-    expect(progress.invocations).toBe(looped.invocations - 1);
-    expect(progress.rows).toBe(rows);
-    // Every row that succeeded was offered to the spot check's sample once.
-    expect(progress.sample.seen).toBe(tally.jobs.reduce((n, j) => n + j.succeeded, 0));
   });
 
   it("counts no row twice when invocations fail after reading rows and before saving, and are run again", async () => {
     const run = runAt("failing");
-    const failed: number[] = [];
-    const looped = await verify("failing", { timeBudgetMs: 0, segmentBytes: 1 }, async (i) => {
-      if (i % 3 !== 0) return false;
-      // The invocation reads its row, writes its part of failed.csv, and cannot save its progress.
+    const slicing = await invokeStep(sliceReports, { ...input, run, sliceTargetBytes: 1 }, deps());
+    const slices = await reportSliceItems(slicing, run, deps());
+    expect(slices.length).toBeGreaterThan(2);
+    let invocations = 0;
+    let failures = 0;
+    for (const slice of slices) {
+      const keys = runKeys(run).reportSlice(slice.index);
+      for (let n = 0; n < 1_000; n++) {
+        invocations += 1;
+        const failing = invocations % 3 === 0;
+        // The invocation reads its row, writes its part of failed.csv, and cannot save its progress.
+        if (failing) {
+          await admin.addFaults({
+            service: "s3",
+            operation: "PutObject",
+            bucket: run.workBucket,
+            key: keys.progress,
+            count: 1,
+            error: "accessDenied",
+          });
+        }
+        const attempt = invokeStep(
+          readReports,
+          { run, reportSlicing: slicing, slice, timeBudgetMs: 0, segmentBytes: 1 },
+          deps(),
+        );
+        if (failing) {
+          const outcome = await attempt.then(
+            (result) => ({ result }),
+            (error: unknown) => ({ error }),
+          );
+          const injected = (await admin.faults()).some((f) => f.key === keys.progress && f.injected > 0);
+          await admin.clearFaults();
+          if (injected) {
+            expect(outcome).toHaveProperty("error");
+            failures += 1;
+            continue;
+          }
+          // The slice ended without saving progress again: nothing was injected, and the invocation succeeded.
+          if (!("result" in outcome)) throw outcome.error;
+          if (!("verifying" in outcome.result)) break;
+          continue;
+        }
+        if (!("verifying" in (await attempt))) break;
+      }
+      await admin.clearFaults();
+    }
+    expect(failures).toBeGreaterThan(5);
+    const out = await invokeStep(verifyResults, { ...input, run, reportSlicing: slicing }, deps());
+    const looped = await read(run, out, slicing, invocations);
+    expect(comparable(looped)).toEqual(comparable(single));
+  });
+
+  it("counts a slice verified twice once, and hands on the same verification when Verify results runs again", async () => {
+    const run = runAt("twice");
+    const slicing = await invokeStep(sliceReports, { ...input, run, sliceTargetBytes: 1 }, deps());
+    const slices: PlanSlice[] = await reportSliceItems(slicing, run, deps());
+    const readSlice = (slice: PlanSlice) => invokeStep(readReports, { run, reportSlicing: slicing, slice }, deps());
+    for (const slice of slices) expect(await readSlice(slice)).toMatchObject({ slice: slice.index });
+    const first = slices[0] as PlanSlice;
+    const resultKey = runKeys(run).reportSlice(first.index).result;
+    const before = await getText(clients.s3, run.workBucket, resultKey);
+    // A Map Run retried starts the slice's execution again: it returns at once, counting nothing again and reading
+    // none of its report files (a read would fail here).
+    const listed = ReportFilesSchema.parse(JSON.parse(await getText(clients.s3, run.workBucket, slicing.filesKey)));
+    for (const f of listed.files.slice(first.from, first.to)) {
       await admin.addFaults({
         service: "s3",
-        operation: "PutObject",
-        bucket: run.workBucket,
-        key: runKeys(run).verifyProgress,
+        operation: "GetObject",
+        bucket: f.bucket,
+        key: f.key,
         count: 1,
         error: "accessDenied",
       });
-      failed.push(i);
-      return true;
+    }
+    expect(await readSlice(first)).toEqual({
+      slice: first.index,
+      rows: SliceResultSchema.parse(JSON.parse(before)).rows,
     });
-    const faults = await admin.faults();
-    expect(faults.filter((f) => f.key === runKeys(run).verifyProgress).map((f) => f.injected)).toEqual(
-      failed.map(() => 1),
-    );
-    expect(failed.length).toBeGreaterThan(5);
-    expect(comparable(looped)).toEqual(comparable(single));
+    expect(await getText(clients.s3, run.workBucket, resultKey)).toBe(before);
+    expect((await admin.faults()).every((f) => f.injected === 0)).toBe(true);
     await admin.clearFaults();
+    expect(
+      (await keysUnder(runKeys(run).reportSlice(first.index).failedPart(2))).map((o) => o.Key),
+      "a second failed.csv part",
+    ).toEqual([]);
+    const out = await invokeStep(verifyResults, { ...input, run, reportSlicing: slicing }, deps());
+    expect(comparable(await read(run, out, slicing, 0))).toEqual(comparable(single));
+    const again = await invokeStep(verifyResults, { ...input, run, reportSlicing: slicing }, deps());
+    expect(again).toEqual(out);
+    expect(comparable(await read(run, again, slicing, 0))).toEqual(comparable(single));
   });
 
   it("refuses a report file that changed between two invocations reading it", async () => {
     const run = runAt("changed");
-    const step = () => invokeStep(verifyResults, { ...input, run, timeBudgetMs: 0, segmentBytes: 1 }, deps());
-    // Into the first job's report, a few rows in.
-    for (let i = 0; i < 4; i++) expect((await step()).done).toBe(false);
-    const progress = VerifyProgressSchema.parse(
-      JSON.parse((await getTextIfExists(clients.s3, run.workBucket, runKeys(run).verifyProgress)) ?? "{}"),
+    const slicing = await invokeStep(sliceReports, { ...input, run, sliceTargetBytes: 1 }, deps());
+    const listed = ReportFilesSchema.parse(JSON.parse(await getText(clients.s3, run.workBucket, slicing.filesKey)));
+    // The slice of the file with the most rows.
+    let index = 0;
+    for (const [i, f] of listed.files.entries()) if (f.size > (listed.files[index]?.size ?? 0)) index = i;
+    const slice = (await reportSliceItems(slicing, run, deps())).find((s) => s.from <= index && index < s.to);
+    if (!slice) throw new Error("no slice holds the largest file");
+    const step = () =>
+      invokeStep(readReports, { run, reportSlicing: slicing, slice, timeBudgetMs: 0, segmentBytes: 1 }, deps());
+    // A few rows into the file.
+    for (let i = 0; i < 2; i++) expect(await step()).toHaveProperty("verifying");
+    const progress = SliceProgressSchema.parse(
+      JSON.parse(await getText(clients.s3, run.workBucket, runKeys(run).reportSlice(slice.index).progress)),
     );
     expect(progress.cursor.offset).toBeGreaterThan(0);
-    const jobId = input.jobs.jobs[progress.cursor.job]?.jobId ?? "";
-    const reportKey = planReportManifestKey(input.plan.planPrefix, jobId);
-    const report = parseReportManifest(await getText(clients.s3, run.workBucket, reportKey));
-    const file = report.results[progress.cursor.file];
+    const file = listed.files[slice.from + progress.cursor.file];
     if (!file) throw new Error("no report file at the cursor");
     const original = await getText(clients.s3, file.bucket, file.key);
     try {
@@ -202,7 +265,7 @@ describe('"Verify results" across invocations', () => {
       let error: unknown;
       for (let i = 0; i < 1_000 && error === undefined; i++) {
         try {
-          if ((await step()).done) break;
+          if (!("verifying" in (await step()))) break;
         } catch (err) {
           error = err;
         }
