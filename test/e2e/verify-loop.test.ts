@@ -1,10 +1,13 @@
 import {
+  DescribeMapRunCommand,
   GetExecutionHistoryCommand,
-  type GetExecutionHistoryCommandOutput,
   type HistoryEvent,
+  ListExecutionsCommand,
+  ListMapRunsCommand,
 } from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runReportSchema } from "../../contract/final-report.ts";
+import type { Jobs, Plan } from "../../contract/plan.ts";
 import { type RunContext, runKeys } from "../../contract/run-context.ts";
 import { StateNames } from "../../contract/states.ts";
 import { VerificationFileSchema } from "../../contract/verification.ts";
@@ -13,27 +16,34 @@ import { type ExecutionResult, executionArnOf } from "../../local/executions.ts"
 import type { RekeyClients } from "../../local/sandbox-clients.ts";
 import { rekeyDeployment } from "../../local/sandbox-run.ts";
 import type { MixedBucket } from "../../local/scenarios/mixed-bucket.ts";
+import { verifyInProcess } from "../../local/verify-in-process.ts";
 import type { Sandbox } from "../../sandbox/server.ts";
 import { getText } from "../../steps/aws/s3-io.ts";
 import { RunTally } from "../../steps/domain/tally.ts";
-import { verifyResults } from "../../steps/handlers/verify-results.ts";
-import { invokeStep } from "../../steps/runtime/invoke.ts";
 import { silentLogger } from "../../steps/runtime/log.ts";
+import { VERIFY_CONCURRENCY } from "../../workflow/definition.ts";
 import { runOnScenario, sandboxWithScenario, setStateParameters } from "../support/run-scenario.ts";
 
 /**
- * "Verify results" loops through "Are the results verified?" in the deployed state machine: here its time budget is
- * 0 ms (the definition updated through the Step Functions API), so every invocation reads one run of report rows, or
- * starts one job, and saves its progress; two invocations crash (the Lambda runtime exits) and are retried. The run
- * ends with one report, the one a single invocation's verification of the same jobs gives.
+ * Verification fans out in the deployed state machine: here each result file is a slice of its own and each
+ * invocation reads one run of rows (the slice size and time budget set through the Step Functions API), so "Verify
+ * each slice" runs several child executions, some looping; two invocations crash (the Lambda runtime exits), one
+ * after saving its progress, one before starting, and the child's Retry runs each again. The run ends with the
+ * report, verification.json and failed.csv that verification of the same jobs in one slice gives, and its own
+ * history holds the Map Run, none of the slices' events.
  */
-describe("a run whose verification takes several invocations", () => {
+/**
+ * Report bytes a slice aims at: the result files here are some hundreds of bytes to a few KB (a row per object), so
+ * more than one slice, one of them of more than one file, each file read in an invocation of its own.
+ */
+const SLICE_BYTES = 1_000;
+
+describe("a run whose verification fans out over several slices", () => {
   let sandbox: Sandbox;
   let clients: RekeyClients;
   let scenario: MixedBucket;
   let result: ExecutionResult;
-  let verifyInput: ({ run: RunContext } & Record<string, unknown>) | undefined;
-  const entered: string[] = [];
+  let verifyInput: { run: RunContext; plan: Plan; jobs: Jobs; largeCopy?: { done: true; batchKey?: string } };
 
   beforeAll(async () => {
     let admin: Awaited<ReturnType<typeof sandboxWithScenario>>["admin"];
@@ -42,79 +52,113 @@ describe("a run whose verification takes several invocations", () => {
       workBucket: "verify-loop-work",
       objects: 30,
     }));
-    await setStateParameters(sandbox, [[StateNames.verifyResults, "timeBudgetMs", 0]]);
+    await setStateParameters(sandbox, [
+      [StateNames.sliceReports, "sliceTargetBytes", SLICE_BYTES],
+      [StateNames.readReports, "timeBudgetMs", 0],
+    ]);
     const deployment = await rekeyDeployment(sandbox);
     const denied = scenario.keys.find((k) => k.expectation === "reencrypt")?.key ?? "";
     await admin.setBatchTaskFaults([{ key: denied, httpStatus: 403, errorCode: "AccessDenied", message: "Denied" }]);
-    // The third invocation crashes after it saved its progress (its answer lost), the fifth before it starts: the
-    // state's Retry runs each again, and the retry takes up the progress saved last.
     let invocations = 0;
-    const verifyFunction = deployment.functionNames[StateNames.verifyResults];
+    const readFunction = deployment.functionNames[StateNames.readReports];
     result = await runOnScenario({
       sandbox,
       scenario,
       name: "verify-loop-run",
       beforeStep: {
-        [StateNames.verifyResults]: async () => {
+        [StateNames.readReports]: async () => {
           invocations += 1;
-          if (invocations === 3) await admin.crashLambda(verifyFunction, "after");
-          if (invocations === 6) await admin.crashLambda(verifyFunction, "before");
+          if (invocations === 2) await admin.crashLambda(readFunction, "after");
+          if (invocations === 4) await admin.crashLambda(readFunction, "before");
         },
       },
       onEvent: (e) => {
-        if (e.type !== "StateEntered") return;
-        entered.push(e.state.name);
-        if (e.state.name === StateNames.verifyResults && verifyInput === undefined) {
-          const s = e.state.input as { run: RunContext } & Record<string, unknown>;
-          verifyInput = { run: s.run, plan: s.plan, jobs: s.jobs, largeCopy: s.largeCopy };
+        if (e.type === "StateEntered" && e.state.name === StateNames.sliceReports) {
+          const s = e.state.input as typeof verifyInput & Record<string, unknown>;
+          verifyInput = { run: s.run, plan: s.plan, jobs: s.jobs, ...(s.largeCopy ? { largeCopy: s.largeCopy } : {}) };
         }
       },
     });
-  }, 180_000);
+  }, 240_000);
 
   afterAll(async () => {
     await sandbox?.close();
   });
 
-  it("runs Verify results again after each crash, with the progress it saved", async () => {
+  async function historyOf(executionArn: string): Promise<HistoryEvent[]> {
     const events: HistoryEvent[] = [];
-    let page: GetExecutionHistoryCommandOutput | undefined;
+    let nextToken: string | undefined;
     do {
-      page = await clients.sfn.send(
-        new GetExecutionHistoryCommand({
-          executionArn: executionArnOf((await rekeyDeployment(sandbox)).stateMachineArn, "verify-loop-run"),
-          ...(page?.nextToken ? { nextToken: page.nextToken } : {}),
-        }),
-      );
+      const page = await clients.sfn.send(new GetExecutionHistoryCommand({ executionArn, nextToken }));
       events.push(...(page.events ?? []));
-    } while (page.nextToken);
-    let state = "";
-    const failures: string[] = [];
-    for (const e of events) {
-      if (e.type === "TaskStateEntered") state = e.stateEnteredEventDetails?.name ?? "";
-      if (e.type === "LambdaFunctionFailed") failures.push(state);
-    }
-    expect(failures).toEqual([StateNames.verifyResults, StateNames.verifyResults]);
-  });
+      nextToken = page.nextToken;
+    } while (nextToken);
+    return events;
+  }
 
-  it("loops through Verify results, one round per job started and per run of rows", () => {
-    const rounds = entered.filter((n) => n === StateNames.verifyResults).length;
-    expect(rounds).toBeGreaterThan(2);
-    expect(entered.filter((n) => n === StateNames.areResultsVerified)).toHaveLength(rounds);
-    expect(entered.indexOf(StateNames.lookForNonCompliantObjects)).toBeGreaterThan(
-      entered.lastIndexOf(StateNames.verifyResults),
-    );
+  /** The run's history, and verification's Map Run (the later of the run's two) with its slices' histories. */
+  async function verificationMapRun() {
+    const executionArn = executionArnOf((await rekeyDeployment(sandbox)).stateMachineArn, "verify-loop-run");
+    const runs = (await clients.sfn.send(new ListMapRunsCommand({ executionArn }))).mapRuns ?? [];
+    // Planning's and verification's, in the order they started.
+    expect(runs).toHaveLength(2);
+    const last = [...runs].sort((a, b) => (a.startDate?.getTime() ?? 0) - (b.startDate?.getTime() ?? 0))[1];
+    const mapRunArn = last?.mapRunArn ?? "";
+    const mapRun = await clients.sfn.send(new DescribeMapRunCommand({ mapRunArn }));
+    const children = (await clients.sfn.send(new ListExecutionsCommand({ mapRunArn }))).executions ?? [];
+    const histories = await Promise.all(children.map((c) => historyOf(c.executionArn ?? "")));
+    return { parent: await historyOf(executionArn), mapRun, children, histories };
+  }
+
+  it("reads the reports in slices, each its own execution, none of their events in the run's history", async () => {
     expect(result).toMatchObject({ status: "FAILED", error: "ObjectsNotReencrypted" });
+    const { parent, mapRun, children, histories } = await verificationMapRun();
+    expect(mapRun.itemCounts?.total).toBeGreaterThan(1);
+    expect(mapRun.itemCounts?.succeeded).toBe(mapRun.itemCounts?.total);
+    expect(mapRun.maxConcurrency).toBe(VERIFY_CONCURRENCY);
+    expect(children).toHaveLength(mapRun.itemCounts?.total ?? -1);
+    expect(children.every((c) => c.status === "SUCCEEDED")).toBe(true);
+    const names = new Set(parent.map((e) => e.stateEnteredEventDetails?.name).filter(Boolean));
+    for (const inChild of [StateNames.readReports, StateNames.isSliceVerified, StateNames.sliceVerified]) {
+      expect(names.has(inChild), inChild).toBe(false);
+    }
+    expect(parent.filter((e) => e.type === "MapRunStarted")).toHaveLength(2);
+    // Verification's part of the run's history is the same few events whatever the number of slices and rounds.
+    const from = parent.findIndex((e) => e.stateEnteredEventDetails?.name === StateNames.sliceReports);
+    const to = parent.findIndex((e) => e.stateExitedEventDetails?.name === StateNames.verifyResults);
+    expect(from).toBeGreaterThan(0);
+    expect(to - from).toBeLessThan(25);
+    // Budget 0: a slice of several rows takes several rounds of its own loop.
+    const rounds = histories.map(
+      (h) => h.filter((e) => e.stateEnteredEventDetails?.name === StateNames.readReports).length,
+    );
+    expect(Math.max(...rounds)).toBeGreaterThan(1);
   });
 
-  it("writes the report, verification.json and failed.csv that one invocation writes for the same jobs", async () => {
-    if (!verifyInput) throw new Error("Verify results was not entered");
+  it("ran the two crashed invocations again, in the slices' own executions", async () => {
+    const { parent, histories } = await verificationMapRun();
+    expect(parent.some((e) => e.type === "LambdaFunctionFailed")).toBe(false);
+    const failures: string[] = [];
+    for (const events of histories) {
+      let state = "";
+      for (const e of events) {
+        if (e.type === "TaskStateEntered") state = e.stateEnteredEventDetails?.name ?? "";
+        if (e.type === "LambdaFunctionFailed") failures.push(state);
+      }
+    }
+    // Both crashes, each run again by the child's Retry. (Once, with slices in parallel, a retry sent at once after
+    // a crash "after" failed the same way too: it is retried as well, and every slice still succeeds.)
+    expect(failures.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(failures)).toEqual(new Set([StateNames.readReports]));
+  });
+
+  it("writes the report, verification.json and failed.csv that verification in one slice writes for the same jobs", async () => {
     const keys = runKeys(verifyInput.run);
     const report = runReportSchema.parse(JSON.parse(await getText(clients.s3, scenario.workBucket, keys.report)));
-    const looped = VerificationFileSchema.parse(
+    const fannedOut = VerificationFileSchema.parse(
       JSON.parse(await getText(clients.s3, scenario.workBucket, keys.verification)),
     );
-    const loopedFailed = await getText(clients.s3, scenario.workBucket, keys.failed);
+    const fannedOutFailed = await getText(clients.s3, scenario.workBucket, keys.failed);
 
     const run = { ...verifyInput.run, runPrefix: `${verifyInput.run.runPrefix}single/` };
     const deps = {
@@ -123,16 +167,16 @@ describe("a run whose verification takes several invocations", () => {
       log: silentLogger,
       now: () => new Date(),
     };
-    const out = await invokeStep(verifyResults, { ...verifyInput, run }, deps);
-    if (!out.done) throw new Error("Verify results without a budget stopped before the end");
+    const { verification, reportSlicing } = await verifyInProcess({ ...verifyInput, run }, deps);
+    expect(reportSlicing.slices).toBe(1);
     const single = VerificationFileSchema.parse(
-      JSON.parse(await getText(clients.s3, scenario.workBucket, out.verificationKey)),
+      JSON.parse(await getText(clients.s3, scenario.workBucket, verification.verificationKey)),
     );
-    expect(looped.tally).toEqual(single.tally);
-    expect(looped.jobs).toEqual(single.jobs);
-    expect(looped.spotCheck.checked).toBe(single.spotCheck.checked);
-    expect(loopedFailed).toBe(await getText(clients.s3, scenario.workBucket, runKeys(run).failed));
-    expect(loopedFailed.trimEnd().split("\n")).toHaveLength(2);
+    expect(fannedOut.tally).toEqual(single.tally);
+    expect(fannedOut.jobs).toEqual(single.jobs);
+    expect(fannedOut.spotCheck).toEqual(single.spotCheck);
+    expect(fannedOutFailed).toBe(await getText(clients.s3, scenario.workBucket, runKeys(run).failed));
+    expect(fannedOutFailed.trimEnd().split("\n")).toHaveLength(2);
     expect(report.totals).toEqual(RunTally.fromJSON(single.tally).reconcile({ final: true }).totals);
     expect(report.totals.failed).toBe(1);
   });
