@@ -278,23 +278,21 @@ export function grantStepPermissions(steps: Record<TaskStateName, StepFunction>,
   allow(S.copyLargeObjects, "DescribeCopyJobs", ["s3:DescribeJob"], [targets.jobs]);
 
   const verifySlices = workBucket.arnForObjects(WorkBucketPrefixes.verifySlices);
-  // Slice the completion reports: each job's report manifest and a listing of its folder (the files' sizes, a
-  // HeadObject for a file elsewhere), then the file list and the slices under the run's verify/ prefix.
+  // Slice the completion reports: report manifests and their folders' listings in, the slices out (verify/).
   allow(S.sliceReports, "ReadReports", ["s3:GetObject"], [workBucket.planObjects]);
   allow(S.sliceReports, "WriteSlices", ["s3:PutObject"], [verifySlices]);
   allow(S.sliceReports, "ListWorkBucket", ["s3:ListBucket"], [workBucket.bucketArn]);
 
-  // Read completion reports (one slice): report files under plans/, its progress, failed.csv parts (multipart:
-  // s3:PutObject, s3:AbortMultipartUpload) and result under verify/; HeadObject of rows that say missing or modified
-  // needs s3:GetObject (no KMS permission: it returns no data), and ListBucket turns a deleted key into 404.
+  // Read completion reports (a slice): report files in, its progress, failed.csv parts and result out (verify/);
+  // HeadObject needs s3:GetObject (no KMS permission: it returns no data); ListBucket turns a deleted key into 404.
   allow(S.readReports, "ReadReports", ["s3:GetObject"], [workBucket.planObjects, verifySlices]);
   allow(S.readReports, "WriteSliceResults", ["s3:PutObject", "s3:AbortMultipartUpload"], [verifySlices]);
   allow(S.readReports, "ListWorkBucket", ["s3:ListBucket"], [workBucket.bucketArn]);
   allow(S.readReports, "HeadTargetObjects", ["s3:GetObject"], targets.objects);
   allow(S.readReports, "ListTargetBuckets", ["s3:ListBucket"], targets.buckets);
 
-  // Verify results: the slices' results and failed.csv parts (GetObject, and UploadPartCopy's source), failed.csv
-  // and verification.json written, then the slices' files deleted; the spot check's HeadObject calls.
+  // Verify results: the slices' files read (UploadPartCopy's source too), failed.csv and verification.json written,
+  // the slices' files deleted.
   allow(S.verifyResults, "DescribeCopyJobs", ["s3:DescribeJob"], [targets.jobs]);
   allow(S.verifyResults, "ReadPlanAndReports", ["s3:GetObject"], [workBucket.runObjects, workBucket.planObjects]);
   allow(S.verifyResults, "WriteVerification", ["s3:PutObject", "s3:AbortMultipartUpload"], [workBucket.runObjects]);

@@ -11,7 +11,8 @@ import { runOnScenario, sandboxWithScenario } from "../support/run-scenario.ts";
  * "Verify results" is the run's own evidence (README "How a run works"): it must refuse a completion report whose
  * bytes are not the ones Batch Operations listed, and its HeadObject sample must notice objects under another key,
  * without Bucket Key, or missing in numbers that make the check meaningless. Each test changes the bucket or the
- * work bucket just before "Verify results" runs, as a damaged file or a concurrent writer would.
+ * work bucket just before verification starts ("Slice the completion reports"), as a damaged file or a concurrent
+ * writer would.
  */
 describe("Verify results", () => {
   let sandbox: Sandbox;
@@ -38,7 +39,7 @@ describe("Verify results", () => {
       scenario,
       name: NAME,
       beforeStep: {
-        [StateNames.verifyResults]: async () => {
+        [StateNames.sliceReports]: async () => {
           if (done) return;
           done = true;
           await hook();
