@@ -1,3 +1,5 @@
+import { InvariantViolatedError } from "../../contract/errors.ts";
+
 /** The spot check of "Verify results": a random sample of re-encrypted objects, HEADed one by one. */
 
 /**
@@ -63,7 +65,10 @@ export function mergeSamples<T>(
       return false;
     });
     if (!pool || pool.items.length === 0) {
-      throw new RangeError(`mergeSamples: a sample holds fewer items than it saw, or fewer than ${size}`);
+      throw new InvariantViolatedError(
+        `A spot-check sample holds fewer items than it was offered and fewer than ${size}: it was not drawn at this size.`,
+        { fix: "This is a bug in verification; report it with the execution's history. Start a new run." },
+      );
     }
     const i = Math.floor(random() * pool.items.length);
     items.push(pool.items[i] as T);

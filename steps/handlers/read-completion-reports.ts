@@ -1,6 +1,7 @@
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import pLimit from "p-limit";
 import { z } from "zod";
+import { InvariantViolatedError } from "../../contract/errors.ts";
 import { PlanSliceSchema } from "../../contract/plan.ts";
 import { type RunContext, RunContextSchema, runKeys } from "../../contract/run-context.ts";
 import { StateNames } from "../../contract/states.ts";
@@ -87,7 +88,11 @@ export const readReports = defineStep({
       for (; cursor.file < files.length; cursor = { file: cursor.file + 1, offset: 0 }) {
         const file = files[cursor.file] as ReportFileEntry;
         const job = listed.jobs[file.job];
-        if (!job) throw new RangeError(`result file ${file.key} names job ${file.job}, which is not listed`);
+        if (!job) {
+          throw new InvariantViolatedError(`The result file ${file.key} names job ${file.job}, which is not listed.`, {
+            fix: "Start a new run: Slice the completion reports lists the files again. If it recurs, report it with the execution's history.",
+          });
+        }
         const onOutcome = (row: ReportRow, settled: RowOutcome): Promise<void> | undefined => {
           if (settled.outcome === "succeeded") {
             sample.offer({ key: row.key, copied: job.operation === "copy", storageClass: job.storageClass });
