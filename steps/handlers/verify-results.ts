@@ -22,6 +22,9 @@ import { mergeSamples, Reservoir } from "../domain/spot-check.ts";
 import { RunTally } from "../domain/tally.ts";
 import { defineStep } from "../runtime/step.ts";
 
+/** Slice results read at once (GetObject in parallel). */
+const RESULTS_AT_ONCE = 16;
+
 /**
  * Accounts for every object, from what "Verify each slice" read of the completion reports: the plan's tally with
  * every job recorded (in the run's job order) and each slice's counts of report rows merged into it by job, every
@@ -68,13 +71,23 @@ export const verifyResults = defineStep({
         createdAt: job.createdAt,
       });
     }
+    // The slices' results are read in order, a batch at a time, each batch's samples merged into one right away, so
+    // memory holds one sample of verifySampleSize items and the slices' small tallies, whatever their number.
+    const sampleSize = run.options.verifySampleSize;
     const slices = Array.from({ length: reportSlicing.slices }, (_, i) => keys.reportSlice(i));
-    const results = await loadSliceResults(
-      run,
-      slices.map((s) => s.result),
-      deps,
-    );
-    tally.mergeReportRows(results.map((r) => r.tally));
+    const invocations: number[] = [];
+    let rows = 0;
+    let merged: ReturnType<typeof mergeSamples<SpotCheckItem>> = { items: [], seen: 0 };
+    for (let i = 0; i < slices.length; i += RESULTS_AT_ONCE) {
+      const batch = slices.slice(i, i + RESULTS_AT_ONCE).map((s) => s.result);
+      const results = await loadSliceResults(run, batch, deps);
+      tally.mergeReportRows(results.map((r) => r.tally));
+      for (const r of results) {
+        invocations.push(r.invocations);
+        rows += r.rows;
+      }
+      merged = mergeSamples([merged, ...results.map((r) => r.sample)], sampleSize);
+    }
     for (const [i, job] of listed.jobs.entries()) {
       if (job.reported) {
         tally.markJobReported(job.jobId);
@@ -89,14 +102,7 @@ export const verifyResults = defineStep({
         status: jobStates[i]?.status,
       });
     }
-    const sampleSize = run.options.verifySampleSize;
-    const sample = new Reservoir<SpotCheckItem>(
-      sampleSize,
-      mergeSamples(
-        results.map((r) => r.sample),
-        sampleSize,
-      ),
-    );
+    const sample = new Reservoir<SpotCheckItem>(sampleSize, merged);
 
     let directCopies: VerificationFile["directCopies"];
     let largeFailed = "";
@@ -131,7 +137,7 @@ export const verifyResults = defineStep({
       sizes.set(keys.largeCopyFailed, Buffer.byteLength(largeFailed));
     }
     const parts = [
-      ...slices.flatMap((s, i) => Array.from({ length: results[i]?.invocations ?? 0 }, (_, n) => s.failedPart(n + 1))),
+      ...slices.flatMap((s, i) => Array.from({ length: invocations[i] ?? 0 }, (_, n) => s.failedPart(n + 1))),
       keys.largeCopyFailed,
     ];
     const sources: JoinSource[] = parts.flatMap((key) => {
@@ -157,7 +163,7 @@ export const verifyResults = defineStep({
       bucket: run.bucket,
       slices: reportSlicing.slices,
       files: reportSlicing.files,
-      rows: results.reduce((n, r) => n + r.rows, 0),
+      rows,
       spotChecked: sample.items.length,
     });
     await deleteKeys(run, [...sizes.keys()], deps);

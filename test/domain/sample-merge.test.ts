@@ -66,6 +66,26 @@ describe("mergeSamples", () => {
     }
   });
 
+  it("stays uniform when merged a batch at a time, each merge taking the one before as a sample of its own", () => {
+    // What Verify results does with many slices: streams of 20, 5 and 8 items, folded in one after the other.
+    const random = seeded(5);
+    const trials = 30_000;
+    const kept = new Map<number, number>();
+    for (let t = 0; t < trials; t++) {
+      let merged = mergeSamples([sampleOf(range(0, 20), 5, random)], 5, random);
+      merged = mergeSamples([merged, sampleOf(range(20, 25), 5, random)], 5, random);
+      merged = mergeSamples([merged, sampleOf(range(25, 33), 5, random)], 5, random);
+      expect(merged.seen).toBe(33);
+      for (const item of merged.items) kept.set(item, (kept.get(item) ?? 0) + 1);
+    }
+    const expected = (trials * 5) / 33;
+    for (const item of range(0, 33)) {
+      const share = (kept.get(item) ?? 0) / expected;
+      expect(share, `item ${item}`).toBeGreaterThan(0.9);
+      expect(share, `item ${item}`).toBeLessThan(1.1);
+    }
+  });
+
   it("refuses samples that hold fewer items than they saw and than the size (they were not drawn at this size)", () => {
     expect(() => mergeSamples([{ items: [1], seen: 10 }], 5, seeded(4))).toThrow(
       expect.objectContaining({ name: "InvariantViolatedError" }),
