@@ -34,21 +34,19 @@ export function chooseEngine(requested: FilterEngineChoice, facts: EngineFacts):
       fix: `Deploy rekey with its Athena workgroup and Glue database (infra/), or start the run with engine ${others("athena")}.`,
     });
   }
-  if (facts.fileFormat !== "CSV") {
-    const problem = inventoryFormatProblem(facts.fileFormat, requested, facts.athenaDeployed);
-    if (problem) {
-      const readers =
-        facts.fileFormat === "Parquet" ? 'engine "stream" or "athena" (or "auto")' : 'engine "athena" (or "auto")';
-      throw new EngineUnavailableError(`The inventory is ${facts.fileFormat}: ${problem}.`, {
-        fix:
-          facts.athenaDeployed || facts.fileFormat === "Parquet"
-            ? `Start the run with ${readers}.`
-            : "Deploy rekey with its Athena workgroup (infra/), or change the inventory configuration's format to CSV or Parquet and wait for the next delivery.",
-      });
-    }
-    if (requested === "auto" && facts.fileFormat === "ORC") {
-      return { name: "athena", why: `auto: ${size} of ORC, which only the athena engine reads` };
-    }
+  const problem = inventoryFormatProblem(facts.fileFormat, requested, facts.athenaDeployed);
+  if (problem) {
+    const readers =
+      facts.fileFormat === "Parquet" ? 'engine "stream" or "athena" (or "auto")' : 'engine "athena" (or "auto")';
+    throw new EngineUnavailableError(`The inventory is ${facts.fileFormat}: ${problem}.`, {
+      fix:
+        facts.athenaDeployed || facts.fileFormat === "Parquet"
+          ? `Start the run with ${readers}.`
+          : "Deploy rekey with its Athena workgroup (infra/), or change the inventory configuration's format to CSV or Parquet and wait for the next delivery.",
+    });
+  }
+  if (requested === "auto" && facts.fileFormat === "ORC") {
+    return { name: "athena", why: `auto: ${size} of ORC, which only the athena engine reads` };
   }
   if (requested !== "auto") return { name: requested, why: `asked for in the run request (${size})` };
   if (facts.dataBytes <= STREAM_AUTO_MAX_BYTES) {

@@ -90,10 +90,12 @@ describe("chooseEngine", () => {
     );
   });
 
-  it("says athena was asked for, not chosen, for a Parquet inventory named so", () => {
-    expect(chooseEngine("athena", facts(1024, true, "Parquet")).why).toBe(
-      "asked for in the run request (3 data file(s), 1.0 KiB compressed)",
-    );
+  it("says athena was asked for, not chosen, for a Parquet or ORC inventory named so", () => {
+    for (const format of ["Parquet", "ORC"] as const) {
+      expect(chooseEngine("athena", facts(1024, true, format)).why).toBe(
+        "asked for in the run request (3 data file(s), 1.0 KiB compressed)",
+      );
+    }
   });
 });
 
