@@ -44,8 +44,8 @@ function addEach<K extends string>(
   target: Partial<Record<K, CountAndBytes>>,
   more: Partial<Record<K, CountAndBytes>>,
 ): void {
-  for (const [k, counted] of Object.entries(more) as [K, CountAndBytes | undefined][]) {
-    if (!counted) continue;
+  // A parsed tally has no undefined entries (contract/tally.ts): every entry is a count.
+  for (const [k, counted] of Object.entries(more) as [K, CountAndBytes][]) {
     const slot = target[k] ?? { count: 0, bytes: 0 };
     target[k] = slot;
     addTo(slot, counted);
@@ -57,8 +57,7 @@ function appendSamples<K extends string, T>(
   more: Partial<Record<K, T[]>>,
   limit: number,
 ): void {
-  for (const [k, samples] of Object.entries(more) as [K, T[] | undefined][]) {
-    if (!samples) continue;
+  for (const [k, samples] of Object.entries(more) as [K, T[]][]) {
     const list = target[k] ?? [];
     target[k] = list;
     for (const sample of samples) if (list.length < limit) list.push(structuredClone(sample));

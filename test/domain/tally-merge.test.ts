@@ -57,9 +57,20 @@ describe("RunTally.merge", () => {
     const b = new RunTally(undefined, { sampleLimit: 1 });
     b.recordJob({ operation: "copy", jobId: "j2", storageClass: "STANDARD", manifestRows: 0 });
     b.recordReportRow("j2", reportRow("z", "failed", 403, "AccessDenied", "AccessDenied for z"));
+    const outcomes = (n: number) => ({
+      reencrypted: n,
+      "already-compliant": 0,
+      "changed-during-copy": 0,
+      failed: 2 * n,
+      gone: 0,
+      skipped: 0,
+    });
+    a.recordLargeCopies(outcomes(1));
+    b.recordLargeCopies(outcomes(3));
     const merged = new RunTally(undefined, { sampleLimit: 1 });
     merged.merge([a.toJSON(), b.toJSON()]);
     expect(merged.snapshot.jobs.map((j) => j.jobId)).toEqual(["j1", "j2"]);
+    expect(merged.snapshot.largeCopy).toMatchObject({ reencrypted: 4, failed: 8, gone: 0 });
     const samples = Object.values(merged.snapshot.failureSamples).flat();
     expect(samples).toHaveLength(1);
     expect(JSON.stringify(samples)).toContain("AccessDenied for a");
