@@ -45,7 +45,10 @@ describe("a run without an inventory lists its candidates with the manifest gene
       source: "generate",
       onEvent: (event) => {
         if (event.type === "StateEntered") entered.push(event.state.name);
-        if (event.type === "StateExited" && (event.state.name === StateNames.combinePlan || event.state.name === StateNames.useStoredPlan)) {
+        if (
+          event.type === "StateExited" &&
+          (event.state.name === StateNames.combinePlan || event.state.name === StateNames.useStoredPlan)
+        ) {
           plan = (event.state.output as { plan: Plan }).plan;
         }
       },

@@ -48,7 +48,10 @@ describe("rekey re-encrypts one bucket end to end in the sandbox", () => {
       maxRowsPerFile: 150,
       onEvent: (event) => {
         if (event.type === "StateEntered") enteredStates.push(event.state.name);
-        if (event.type === "StateExited" && (event.state.name === StateNames.combinePlan || event.state.name === StateNames.useStoredPlan)) {
+        if (
+          event.type === "StateExited" &&
+          (event.state.name === StateNames.combinePlan || event.state.name === StateNames.useStoredPlan)
+        ) {
           plan = (event.state.output as { plan: unknown }).plan;
         }
       },
