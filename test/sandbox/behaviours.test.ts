@@ -117,6 +117,7 @@ describe("the switch set", () => {
       updateObjectEncryptionCreatesVersion: false,
       runtimeFailureError: "Lambda.Unknown",
       s3Select: "Available",
+      athenaUnloadRowsPerFile: null,
     });
   });
 
@@ -137,6 +138,11 @@ describe("the switch set", () => {
 
   it("refuses unknown switches and values", () => {
     expect(() => parseBehaviours({ tokenLife: 1 })).toThrow(BehavioursError);
+    expect(() => parseBehaviours({ athenaUnloadRowsPerFile: 0 })).toThrow(
+      /athenaUnloadRowsPerFile must be a whole number/,
+    );
+    expect(() => parseBehaviours({ athenaUnloadRowsPerFile: 2.5 })).toThrow(BehavioursError);
+    expect(parseBehaviours({ athenaUnloadRowsPerFile: null })).toEqual({ athenaUnloadRowsPerFile: null });
     expect(() => parseBehaviours({ emptyGeneratorJob: "Suspended" })).toThrow(/EmptyList, Failed/);
     expect(() => parseBehaviours({ jobRegistrationLagMs: -1 })).toThrow(BehavioursError);
     expect(() => parseBehaviours({ runtimeFailureError: "Runtime.ExitError" })).toThrow(/Lambda.Unknown, ErrorType/);
