@@ -48,6 +48,24 @@ describe("RunTally.mergeReportRows", () => {
     ]);
   });
 
+  it("sums the rows each slice found gone or changed since planning into the job of the same id", () => {
+    const gone = () => reportRow("g", "failed", 404, "NoSuchKey", "gone");
+    const changed = () => reportRow("h", "failed", 412, "PreconditionFailed", "changed");
+    const part = (n: number) => {
+      const t = new RunTally();
+      t.recordJob(jobs[0] as (typeof jobs)[number]);
+      for (let i = 0; i < n; i++) {
+        t.recordReportRow("j1", gone(), { exists: false });
+        t.recordReportRow("j1", changed(), { exists: true, compliant: true, found: "SSE-KMS" });
+        t.recordReportRow("j1", changed(), { exists: true, compliant: true, found: "SSE-KMS" });
+      }
+      return t.toJSON();
+    };
+    const merged = new RunTally();
+    merged.mergeReportRows([part(1), part(2)]);
+    expect(merged.snapshot.jobs).toMatchObject([{ jobId: "j1", gone: 3, changed: 6, succeeded: 0 }]);
+  });
+
   it("registers a job the tally did not have, and leaves the planned counts as they were", () => {
     const plan = new RunTally();
     plan.recordClassification({ kind: "copy", storageClass: "STANDARD" }, { key: "a", size: 3 });
