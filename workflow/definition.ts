@@ -1,5 +1,7 @@
-import { ErrorNames, InvariantViolatedError } from "../contract/errors.ts";
-import { FunctionPlaceholders, StateNames, type TaskStateName } from "../contract/states.ts";
+import { InvariantViolatedError } from "../contract/errors.ts";
+import { StateNames } from "../contract/states.ts";
+import { fanOut } from "./fan-out.ts";
+import { type Json, task } from "./task-state.ts";
 
 /**
  * The rekey state machine, one source for AWS (infra/ deploys it with definitionSubstitutions) and for the
@@ -11,35 +13,6 @@ import { FunctionPlaceholders, StateNames, type TaskStateName } from "../contrac
  * and locally alike.
  */
 
-/**
- * Errors worth retrying: Lambda's own transient failures and the steps' TransientAwsError (throttling, 5xx that
- * outlived the SDK's retries), and a crashed step (RUNTIME_FAILURE_ERRORS). Everything else is caught into
- * "Record failure" and ends the run.
- */
-export const TRANSIENT_ERRORS = [
-  "Lambda.ServiceException",
-  "Lambda.AWSLambdaException",
-  "Lambda.SdkClientException",
-  "Lambda.TooManyRequestsException",
-  ErrorNames.TransientAws,
-] as const;
-
-/**
- * A step whose Lambda runtime failed (crashed, ran out of memory, timed out) rather than its handler throwing. Every
- * step is idempotent (a retry finds the jobs, records and lock an earlier attempt made), so whether it failed before
- * or after its side effect, running it again is safe; a few attempts, so a step that fails this way every time still
- * ends the run. Step Functions' name for such a failure is not settled, so the list holds each:
- * - `Lambda.Unknown`: what the Step Functions guide says unhandled errors, out-of-memory errors and function timeouts
- *   are reported as (https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html);
- * - `Runtime.ExitError`: the errorType Lambda answers for a runtime process that exited (a crash, out of memory);
- * - `Sandbox.Timedout`: the errorType Lambda answers for a function timeout
- *   (https://docs.aws.amazon.com/lambda/latest/dg/troubleshooting-invocation.html).
- * The sandbox plays either naming (sandbox/ASSUMPTIONS.md, switch `runtimeFailureError`).
- */
-export const RUNTIME_FAILURE_ERRORS = ["Lambda.Unknown", "Runtime.ExitError", "Sandbox.Timedout"] as const;
-
-/** A Lambda invocation is capped at 15 minutes; the state waits no longer than that. */
-const TASK_TIMEOUT_SECONDS = 900;
 /**
  * What one "Copy objects directly" invocation may spend: 13 of the 15 minutes, leaving the step's own margin (a part
  * in flight finishes) and time to save progress. The loop calls it again until the list is done.
@@ -99,44 +72,6 @@ export const VERIFY_CONCURRENCY = 10;
  * the whole execution, which caps this below 24.8 days.)
  */
 const EXECUTION_TIMEOUT_SECONDS = 21 * 24 * 3600;
-
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
-
-function task(
-  name: TaskStateName,
-  comment: string,
-  fields: { Parameters?: Json; ResultPath?: string | null; OutputPath?: string; Next?: string; catchable?: boolean },
-): Record<string, Json> {
-  const { catchable = true, ...rest } = fields;
-  const state: Record<string, Json> = {
-    Type: "Task",
-    Comment: comment,
-    Resource: `\${${FunctionPlaceholders[name]}}`,
-    TimeoutSeconds: TASK_TIMEOUT_SECONDS,
-    Retry: [
-      {
-        ErrorEquals: [...TRANSIENT_ERRORS],
-        IntervalSeconds: 2,
-        MaxAttempts: 5,
-        BackoffRate: 2,
-        MaxDelaySeconds: 60,
-        JitterStrategy: "FULL",
-      },
-      {
-        ErrorEquals: [...RUNTIME_FAILURE_ERRORS],
-        IntervalSeconds: 2,
-        MaxAttempts: 2,
-        BackoffRate: 2,
-        MaxDelaySeconds: 30,
-        JitterStrategy: "FULL",
-      },
-    ],
-  };
-  for (const [k, v] of Object.entries(rest)) if (v !== undefined) state[k] = v;
-  if (catchable)
-    state.Catch = [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: StateNames.recordFailure }];
-  return state;
-}
 
 export function rekeyDefinition(): Record<string, Json> {
   const S = StateNames;
@@ -224,65 +159,25 @@ export function rekeyDefinition(): Record<string, Json> {
         ResultPath: "$.plan",
         Next: S.anythingToCopy,
       },
-      [S.planSlices]: {
-        Type: "Map",
-        Comment:
+      [S.planSlices]: fanOut({
+        comment:
           "One child execution per slice, a bounded number at a time: each filters its data files and writes its part of every manifest, continuing across invocations at its time budget. Their histories are their own, so this run's stays small at any bucket size.",
-        ItemReader: {
-          Resource: "arn:aws:states:::s3:getObject",
-          ReaderConfig: { InputType: "JSON" },
-          Parameters: { "Bucket.$": "$.run.workBucket", "Key.$": "$.slicing.itemsKey" },
-        },
-        ItemSelector: {
-          "run.$": "$.run",
-          "inventory.$": "$.inventory",
-          "slicing.$": "$.slicing",
-          "slice.$": "$$.Map.Item.Value",
-        },
-        ItemProcessor: {
-          ProcessorConfig: { Mode: "DISTRIBUTED", ExecutionType: "STANDARD" },
-          StartAt: S.writeManifests,
-          States: {
-            [S.writeManifests]: task(
-              S.writeManifests,
-              "Stream this slice's data files, keep current unencrypted objects, and write the slice's part of every manifest.",
-              {
-                Parameters: {
-                  "run.$": "$.run",
-                  "inventory.$": "$.inventory",
-                  "slicing.$": "$.slicing",
-                  "slice.$": "$.slice",
-                  timeBudgetMs: PLANNING_TIME_BUDGET_MS,
-                },
-                ResultPath: "$.result",
-                Next: S.isSliceDone,
-                catchable: false,
-              },
-            ),
-            [S.isSliceDone]: {
-              Type: "Choice",
-              Comment:
-                "An invocation that reached its time budget saved its progress; the next one continues the slice.",
-              Choices: [{ Variable: "$.result.planning", IsPresent: true, Next: S.writeManifests }],
-              Default: S.sliceDone,
-            },
-            [S.sliceDone]: {
-              Type: "Succeed",
-              Comment: "The slice's parts and summary are in the work bucket; its result says how many rows it read.",
-              OutputPath: "$.result",
-            },
-          },
-        },
-        MaxConcurrency: PLANNING_CONCURRENCY,
-        ToleratedFailurePercentage: 0,
-        ResultWriter: {
-          Resource: "arn:aws:states:::s3:putObject",
-          Parameters: { "Bucket.$": "$.run.workBucket", "Prefix.$": "$.slicing.resultsPrefix" },
-        },
-        ResultPath: "$.slicesPlanned",
-        Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: S.recordFailure }],
-        Next: S.combinePlan,
-      },
+        slicing: "slicing",
+        with: { run: "$.run", inventory: "$.inventory" },
+        step: S.writeManifests,
+        stepComment:
+          "Stream this slice's data files, keep current unencrypted objects, and write the slice's part of every manifest.",
+        constants: { timeBudgetMs: PLANNING_TIME_BUDGET_MS },
+        loopChoice: S.isSliceDone,
+        loopChoiceComment:
+          "An invocation that reached its time budget saved its progress; the next one continues the slice.",
+        loopWhile: "planning",
+        done: S.sliceDone,
+        doneComment: "The slice's parts and summary are in the work bucket; its result says how many rows it read.",
+        maxConcurrency: PLANNING_CONCURRENCY,
+        resultPath: "$.slicesPlanned",
+        next: S.combinePlan,
+      }),
       [S.combinePlan]: task(
         S.combinePlan,
         "Join every slice's part of each manifest into one Batch Operations manifest (copied by S3 where it can), add up the slices' counts, estimate the cost and write plan.json.",
@@ -414,64 +309,26 @@ export function rekeyDefinition(): Record<string, Json> {
           Next: S.verifySlices,
         },
       ),
-      [S.verifySlices]: {
-        Type: "Map",
-        Comment:
+      [S.verifySlices]: fanOut({
+        comment:
           "One child execution per slice of the report files, a bounded number at a time: each counts its rows, lists its failed rows and samples its re-encrypted ones, continuing across invocations at its time budget. Their histories are their own, so this run's stays small at any bucket size.",
-        ItemReader: {
-          Resource: "arn:aws:states:::s3:getObject",
-          ReaderConfig: { InputType: "JSON" },
-          Parameters: { "Bucket.$": "$.run.workBucket", "Key.$": "$.reportSlicing.itemsKey" },
-        },
-        ItemSelector: {
-          "run.$": "$.run",
-          "reportSlicing.$": "$.reportSlicing",
-          "slice.$": "$$.Map.Item.Value",
-        },
-        ItemProcessor: {
-          ProcessorConfig: { Mode: "DISTRIBUTED", ExecutionType: "STANDARD" },
-          StartAt: S.readReports,
-          States: {
-            [S.readReports]: task(
-              S.readReports,
-              "Read this slice's report files, each checked against its MD5: count every row, HeadObject the rows that say missing or modified, list failed rows and sample re-encrypted ones.",
-              {
-                Parameters: {
-                  "run.$": "$.run",
-                  "reportSlicing.$": "$.reportSlicing",
-                  "slice.$": "$.slice",
-                  timeBudgetMs: VERIFY_TIME_BUDGET_MS,
-                },
-                ResultPath: "$.result",
-                Next: S.isSliceVerified,
-                catchable: false,
-              },
-            ),
-            [S.isSliceVerified]: {
-              Type: "Choice",
-              Comment:
-                "An invocation that reached its time budget saved its progress; the next one continues the slice.",
-              Choices: [{ Variable: "$.result.verifying", IsPresent: true, Next: S.readReports }],
-              Default: S.sliceVerified,
-            },
-            [S.sliceVerified]: {
-              Type: "Succeed",
-              Comment:
-                "The slice's counts, failed rows and sample are in the work bucket; its result says how many rows it read.",
-              OutputPath: "$.result",
-            },
-          },
-        },
-        MaxConcurrency: VERIFY_CONCURRENCY,
-        ToleratedFailurePercentage: 0,
-        ResultWriter: {
-          Resource: "arn:aws:states:::s3:putObject",
-          Parameters: { "Bucket.$": "$.run.workBucket", "Prefix.$": "$.reportSlicing.resultsPrefix" },
-        },
-        ResultPath: "$.slicesVerified",
-        Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: S.recordFailure }],
-        Next: S.verifyResults,
-      },
+        slicing: "reportSlicing",
+        with: { run: "$.run" },
+        step: S.readReports,
+        stepComment:
+          "Read this slice's report files, each checked against its MD5: count every row, HeadObject the rows that say missing or modified, list failed rows and sample re-encrypted ones.",
+        constants: { timeBudgetMs: VERIFY_TIME_BUDGET_MS },
+        loopChoice: S.isSliceVerified,
+        loopChoiceComment:
+          "An invocation that reached its time budget saved its progress; the next one continues the slice.",
+        loopWhile: "verifying",
+        done: S.sliceVerified,
+        doneComment:
+          "The slice's counts, failed rows and sample are in the work bucket; its result says how many rows it read.",
+        maxConcurrency: VERIFY_CONCURRENCY,
+        resultPath: "$.slicesVerified",
+        next: S.verifyResults,
+      }),
       [S.verifyResults]: task(
         S.verifyResults,
         "Add the slices' counts to the plan's and the large-object results, account for every object, join failed.csv, and spot-check a uniform sample of re-encrypted objects with HeadObject.",

@@ -7,15 +7,14 @@ import * as handlers from "../../steps/runtime/lambda-handlers.ts";
 import {
   PLANNING_CONCURRENCY,
   PLANNING_TIME_BUDGET_MS,
-  RUNTIME_FAILURE_ERRORS,
   rekeyDefinition,
   rekeyDefinitionJson,
   substitute,
-  TRANSIENT_ERRORS,
   VERIFY_CONCURRENCY,
   VERIFY_SLICE_BYTES,
   VERIFY_TIME_BUDGET_MS,
 } from "../../workflow/definition.ts";
+import { RUNTIME_FAILURE_ERRORS, TRANSIENT_ERRORS } from "../../workflow/task-state.ts";
 
 type State = Record<string, unknown> & { Type: string };
 const states = rekeyDefinition().States as unknown as Record<string, State>;
