@@ -5,9 +5,11 @@ import { columnarRowReader } from "../../steps/domain/inventory.ts";
 /** The columns of a Parquet delivery, by their CSV names, in fileSchema order. */
 const COLUMNS = ["Bucket", "Key", "IsLatest", "IsDeleteMarker", "Size", "StorageClass", "EncryptionStatus"];
 
-describe("columnarRowReader", () => {
-  const read = columnarRowReader(COLUMNS, "data/part-0.parquet");
+/** A reader of the columns above, made in each test (so a change to the reader's checks is seen by every test). */
+const read = (fields: readonly string[], position: number) =>
+  columnarRowReader(COLUMNS, "data/part-0.parquet")(fields, position);
 
+describe("columnarRowReader", () => {
   it("builds a row from values written as the CSV would write them, the key as it is", () => {
     expect(read(["b", "dir/a%2Fb+c d", "true", "false", "42", "STANDARD", "NOT-SSE"], 1)).toMatchObject({
       bucket: "b",
