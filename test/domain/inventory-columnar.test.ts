@@ -48,6 +48,10 @@ describe("columnarRowReader", () => {
         8,
       ),
     ).toThrow(/row 8 has 8 value\(s\)/);
+    // Where, and what to do.
+    expect(() => read(["b"], 1)).toThrow(
+      /data\/part-0\.parquet.*download it again, or wait for the next inventory delivery/s,
+    );
   });
 
   it("refuses a column list without Bucket or Key", () => {
@@ -55,7 +59,11 @@ describe("columnarRowReader", () => {
       ["Key", "Size"],
       ["Bucket", "Size"],
     ]) {
-      expect(() => columnarRowReader(columns, "f.parquet")).toThrow(/the column list has no Bucket or Key column/);
+      expect(() => columnarRowReader(columns, "f.parquet")).toThrow(
+        /f\.parquet.*the column list has no Bucket or Key column.*Pass the columns parsed from the delivery's manifest\.json fileSchema/s,
+      );
     }
+    // Either may come first.
+    expect(columnarRowReader(["Key", "Bucket"], "f.parquet")(["k", "b"], 1)).toMatchObject({ key: "k", bucket: "b" });
   });
 });
