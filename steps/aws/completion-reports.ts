@@ -1,11 +1,11 @@
-import { HeadObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { CompletionReportError } from "../../contract/errors.ts";
 import { planKeys } from "../../contract/run-context.ts";
 import { parseReportManifest, type ReportRow, reportRows } from "../domain/completion-report.ts";
 import { Md5, type Md5State } from "../domain/md5.ts";
 import { recordSegments } from "../domain/report-segments.ts";
 import type { StepDeps } from "../runtime/step.ts";
-import { getStream, getTextIfExists } from "./s3-io.ts";
+import { getStream, getTextIfExists, listSizes } from "./s3-io.ts";
 
 /** Where Batch Operations writes a job's completion report manifest: `<report prefix>/job-<id>/manifest.json`. */
 export function reportManifestKey(reportsPrefix: string, jobId: string): string {
@@ -71,15 +71,7 @@ export async function reportResultFiles(
   if (text === undefined) return undefined;
   const report = parseReportManifest(text, manifestKey);
   const folder = manifestKey.slice(0, manifestKey.lastIndexOf("/") + 1);
-  const sizes = new Map<string, number>();
-  let token: string | undefined;
-  do {
-    const page = await clients.s3.send(
-      new ListObjectsV2Command({ Bucket: workBucket, Prefix: folder, ContinuationToken: token }),
-    );
-    for (const o of page.Contents ?? []) if (o.Key) sizes.set(o.Key, o.Size ?? 0);
-    token = page.NextContinuationToken;
-  } while (token);
+  const sizes = await listSizes(clients.s3, workBucket, folder);
   const files = [];
   for (const f of report.results) {
     // A result file elsewhere than the job's folder (the manifest names its bucket and key) is asked for its size.

@@ -1,8 +1,9 @@
-import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { type AsyncBuffer, parquetMetadataAsync, parquetRead } from "hyparquet";
 import { compressors } from "hyparquet-compressors";
-import { InventoryFormatError, UnexpectedResponseError } from "../../contract/errors.ts";
+import { InventoryFormatError } from "../../contract/errors.ts";
 import { columnarRowReader, type InventoryColumn, type InventoryRow } from "../domain/inventory.ts";
+import { getBytes } from "./s3-io.ts";
 
 /** Rows handed on at a time, as the CSV parser hands on about one decompressed chunk's. */
 const BATCH_ROWS = 1_000;
@@ -23,16 +24,7 @@ export async function* parquetRowBatches(
   const buffer: AsyncBuffer = {
     byteLength: file.size,
     async slice(start: number, end?: number) {
-      const last = (end ?? file.size) - 1;
-      const out = await s3.send(
-        new GetObjectCommand({ Bucket: bucket, Key: file.key, Range: `bytes=${start}-${last}` }),
-      );
-      if (!out.Body) {
-        throw new UnexpectedResponseError(`GetObject of s3://${bucket}/${file.key} returned no body.`, {
-          fix: "Start the step again; if it recurs, check the object in the S3 console.",
-        });
-      }
-      const bytes = await out.Body.transformToByteArray();
+      const bytes = await getBytes(s3, bucket, file.key, { start, end: (end ?? file.size) - 1 });
       return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
     },
   };

@@ -2,7 +2,6 @@ import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
-  GetObjectCommand,
   PutObjectCommand,
   type S3Client,
   UploadPartCommand,
@@ -10,6 +9,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { InvariantViolatedError, UnexpectedResponseError } from "../../contract/errors.ts";
 import { type JoinPart, joinParts, MAX_PARTS, type Piece } from "../domain/concatenation.ts";
+import { getBytes, requireEtag } from "./s3-io.ts";
 
 /** An object of the work bucket to join, and its size (from a listing). */
 export interface JoinSource {
@@ -52,11 +52,7 @@ export async function joinObjects(
         continue;
       }
       const source = sources[piece.source] as JoinSource;
-      const out = await s3.send(
-        new GetObjectCommand({ Bucket: bucket, Key: source.key, Range: `bytes=${piece.start}-${piece.end}` }),
-      );
-      if (!out.Body) throw noBody(bucket, source.key);
-      chunks.push(Buffer.from(await out.Body.transformToByteArray()));
+      chunks.push(await getBytes(s3, bucket, source.key, piece));
     }
     return Buffer.concat(chunks);
   };
@@ -66,7 +62,7 @@ export async function joinObjects(
     const out = await s3.send(
       new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: target.contentType, ...encryption }),
     );
-    return { etag: requireEtag(out.ETag, bucket, key), bytes };
+    return { etag: requireEtag(out.ETag, bucket, key, RETRY_FIX), bytes };
   }
   const created = await s3.send(
     new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: target.contentType, ...encryption }),
@@ -89,7 +85,7 @@ export async function joinObjects(
         MultipartUpload: { Parts: completed },
       }),
     );
-    return { etag: requireEtag(out.ETag, bucket, key), bytes };
+    return { etag: requireEtag(out.ETag, bucket, key, RETRY_FIX), bytes };
   } catch (err) {
     await s3
       .send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }))
@@ -108,7 +104,7 @@ export async function joinObjects(
           Body: await read(part.pieces),
         }),
       );
-      return requireEtag(out.ETag, bucket, key);
+      return requireEtag(out.ETag, bucket, key, RETRY_FIX);
     }
     const source = sources[part.source] as JoinSource;
     const out = await s3.send(
@@ -121,17 +117,8 @@ export async function joinObjects(
         CopySourceRange: `bytes=${part.start}-${part.end}`,
       }),
     );
-    return requireEtag(out.CopyPartResult?.ETag, bucket, key);
+    return requireEtag(out.CopyPartResult?.ETag, bucket, key, RETRY_FIX);
   }
 }
 
 const RETRY_FIX = "Start the step again: it writes the whole object again.";
-
-function noBody(bucket: string, key: string): UnexpectedResponseError {
-  return new UnexpectedResponseError(`GetObject of s3://${bucket}/${key} returned no body.`, { fix: RETRY_FIX });
-}
-
-function requireEtag(etag: string | undefined, bucket: string, key: string): string {
-  if (!etag) throw new UnexpectedResponseError(`S3 returned no ETag for s3://${bucket}/${key}.`, { fix: RETRY_FIX });
-  return etag;
-}

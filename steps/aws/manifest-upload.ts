@@ -8,6 +8,7 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { InvariantViolatedError, UnexpectedResponseError } from "../../contract/errors.ts";
+import { requireEtag } from "./s3-io.ts";
 
 /** What a suspended upload needs to continue (LineUpload.suspend, LineUpload.resume); plain JSON. */
 export interface SavedUpload {
@@ -150,7 +151,7 @@ export class LineUpload {
             ...this.encryption(),
           }),
         );
-        return requireEtag(out.ETag, this.bucket, this.key);
+        return requireEtag(out.ETag, this.bucket, this.key, RETRY_FIX);
       }
       if (this.bufferedBytes > 0) await this.uploadPart();
       const out = await this.s3.send(
@@ -161,7 +162,7 @@ export class LineUpload {
           MultipartUpload: { Parts: this.parts },
         }),
       );
-      return requireEtag(out.ETag, this.bucket, this.key);
+      return requireEtag(out.ETag, this.bucket, this.key, RETRY_FIX);
     } finally {
       this.release();
     }
@@ -211,7 +212,7 @@ export class LineUpload {
         Body: this.buffered(),
       }),
     );
-    this.parts.push({ PartNumber: partNumber, ETag: requireEtag(out.ETag, this.bucket, this.key) });
+    this.parts.push({ PartNumber: partNumber, ETag: requireEtag(out.ETag, this.bucket, this.key, RETRY_FIX) });
     // The part has been sent: its buffer takes the next part's bytes.
     this.bufferedBytes = 0;
   }
@@ -253,8 +254,3 @@ export class LineUpload {
 }
 
 const EMPTY = Buffer.alloc(0);
-
-function requireEtag(etag: string | undefined, bucket: string, key: string): string {
-  if (!etag) throw new UnexpectedResponseError(`S3 returned no ETag for s3://${bucket}/${key}.`, { fix: RETRY_FIX });
-  return etag;
-}

@@ -1,4 +1,3 @@
-import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import pLimit from "p-limit";
 import { z } from "zod";
 import { PlanEngineSchema } from "../../contract/engines.ts";
@@ -92,22 +91,4 @@ export async function loadSliceSummaries(
       limit(async () => SliceSummarySchema.parse(JSON.parse(await getText(clients.s3, run.workBucket, keys.plan)))),
     ),
   );
-}
-
-/** The size of every object under `prefix` (the slices' parts), from one listing. */
-export async function objectSizes(
-  run: RunContext,
-  prefix: string,
-  { clients }: StepDeps,
-): Promise<Map<string, number>> {
-  const sizes = new Map<string, number>();
-  let token: string | undefined;
-  do {
-    const page = await clients.s3.send(
-      new ListObjectsV2Command({ Bucket: run.workBucket, Prefix: prefix, ContinuationToken: token }),
-    );
-    for (const o of page.Contents ?? []) if (o.Key) sizes.set(o.Key, o.Size ?? 0);
-    token = page.NextContinuationToken;
-  } while (token);
-  return sizes;
 }

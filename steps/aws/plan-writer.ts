@@ -1,10 +1,4 @@
-import {
-  DeleteObjectCommand,
-  DeleteObjectsCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-} from "@aws-sdk/client-s3";
+import { HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { z } from "zod";
 import { VerificationFailedError } from "../../contract/errors.ts";
 import type { LargeObject } from "../../contract/large-objects.ts";
@@ -21,7 +15,7 @@ import { RunTally } from "../domain/tally.ts";
 import type { StepDeps } from "../runtime/step.ts";
 import { ENDED_WITHOUT_FINISHING, jobsOfPlan } from "./batch-jobs.ts";
 import { LineUpload } from "./manifest-upload.ts";
-import { getBytes, getTextIfExists, httpStatusOf, putJson } from "./s3-io.ts";
+import { deleteKeys, getBytes, getTextIfExists, httpStatusOf, listSizes, putJson } from "./s3-io.ts";
 
 /**
  * One slice's part of a plan's files in the work bucket (contract/run-context.ts sliceKeys), written as "Filter
@@ -293,16 +287,8 @@ export class PlanWriter {
     if (!this.resumed) return;
     const { s3 } = this.deps.clients;
     const bucket = this.run.workBucket;
-    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: this.keys.checkpoint }));
-    let token: string | undefined;
-    do {
-      const page = await s3.send(
-        new ListObjectsV2Command({ Bucket: bucket, Prefix: this.keys.checkpointTails, ContinuationToken: token }),
-      );
-      const objects = (page.Contents ?? []).flatMap((o) => (o.Key ? [{ Key: o.Key }] : []));
-      if (objects.length > 0) await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: objects } }));
-      token = page.NextContinuationToken;
-    } while (token);
+    const tails = await listSizes(s3, bucket, this.keys.checkpointTails);
+    await deleteKeys(s3, bucket, [this.keys.checkpoint, ...tails.keys()]);
   }
 }
 

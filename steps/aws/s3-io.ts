@@ -1,6 +1,12 @@
 import { createHash } from "node:crypto";
 import { type Readable, Transform } from "node:stream";
-import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import {
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
 import { UnexpectedResponseError } from "../../contract/errors.ts";
 
 function noBody(bucket: string, key: string): UnexpectedResponseError {
@@ -30,8 +36,20 @@ export async function getTextIfExists(s3: S3Client, bucket: string, key: string)
   }
 }
 
-export async function getBytes(s3: S3Client, bucket: string, key: string): Promise<Buffer> {
-  const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+/** The object's bytes, or bytes `range.start` to `range.end` (inclusive) of it (a Range request). */
+export async function getBytes(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  range?: { start: number; end: number },
+): Promise<Buffer> {
+  const out = await s3.send(
+    new GetObjectCommand({
+      Bucket: bucket,
+      Key: key,
+      ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}),
+    }),
+  );
   if (!out.Body) throw noBody(bucket, key);
   return Buffer.from(await out.Body.transformToByteArray());
 }
@@ -87,4 +105,30 @@ export async function getStreamWithMd5(
   });
   source.on("error", (err) => hashing.destroy(err));
   return { body: source.pipe(hashing), md5: () => hash.digest("hex") };
+}
+
+/** The size of every object under `prefix`, by key, from one listing. */
+export async function listSizes(s3: S3Client, bucket: string, prefix: string): Promise<Map<string, number>> {
+  const sizes = new Map<string, number>();
+  let token: string | undefined;
+  do {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    for (const o of page.Contents ?? []) if (o.Key) sizes.set(o.Key, o.Size ?? 0);
+    token = page.NextContinuationToken;
+  } while (token);
+  return sizes;
+}
+
+/** Deletes the given keys, 1,000 a request (DeleteObjects' limit). */
+export async function deleteKeys(s3: S3Client, bucket: string, keys: readonly string[]): Promise<void> {
+  for (let i = 0; i < keys.length; i += 1000) {
+    const objects = keys.slice(i, i + 1000).map((Key) => ({ Key }));
+    await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: objects, Quiet: true } }));
+  }
+}
+
+/** The ETag S3 answered a write with (quoted, as S3 gives it); an answer without one is an error saying `fix`. */
+export function requireEtag(etag: string | undefined, bucket: string, key: string, fix: string): string {
+  if (!etag) throw new UnexpectedResponseError(`S3 returned no ETag for s3://${bucket}/${key}.`, { fix });
+  return etag;
 }

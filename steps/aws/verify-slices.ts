@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import { DeleteObjectsCommand } from "@aws-sdk/client-s3";
 import pLimit from "p-limit";
 import { z } from "zod";
 import { InvariantViolatedError } from "../../contract/errors.ts";
@@ -160,14 +159,4 @@ export async function loadSliceResults(
       limit(async () => SliceResultSchema.parse(JSON.parse(await getText(clients.s3, run.workBucket, key)))),
     ),
   );
-}
-
-/** Deletes the given keys of the work bucket, 1,000 a request. */
-export async function deleteKeys(run: RunContext, keys: readonly string[], { clients }: StepDeps): Promise<void> {
-  for (let i = 0; i < keys.length; i += 1000) {
-    const objects = keys.slice(i, i + 1000).map((Key) => ({ Key }));
-    await clients.s3.send(
-      new DeleteObjectsCommand({ Bucket: run.workBucket, Delete: { Objects: objects, Quiet: true } }),
-    );
-  }
 }

@@ -1,4 +1,3 @@
-import { DeleteObjectsCommand } from "@aws-sdk/client-s3";
 import { z } from "zod";
 import { FoundCandidatesSchema, FoundInventorySchema } from "../../contract/candidates.ts";
 import { VerificationFailedError } from "../../contract/errors.ts";
@@ -14,13 +13,13 @@ import { planKeys, RunContextSchema, type SliceKeys } from "../../contract/run-c
 import { StateNames } from "../../contract/states.ts";
 import type { CopyStorageClass } from "../../contract/storage-classes.ts";
 import { type JoinSource, joinObjects } from "../aws/join-objects.ts";
-import { loadSliceSummaries, objectSizes, requirePlanSource } from "../aws/plan-slices.ts";
+import { loadSliceSummaries, requirePlanSource } from "../aws/plan-slices.ts";
 import { SKIPPED_HEADER } from "../aws/plan-writer.ts";
-import { getTextIfExists, putJson } from "../aws/s3-io.ts";
+import { deleteKeys, getTextIfExists, listSizes, putJson } from "../aws/s3-io.ts";
 import type { RouteCount } from "../domain/estimate.ts";
 import { planEstimate } from "../domain/plan-estimate.ts";
 import { RunTally } from "../domain/tally.ts";
-import { defineStep, type StepDeps } from "../runtime/step.ts";
+import { defineStep } from "../runtime/step.ts";
 
 /**
  * Joins what every slice planned into the plan: each file's parts, in slice order, into one object (one Batch
@@ -69,7 +68,7 @@ export const combinePlan = defineStep({
         fix: "This is a bug in planning; report it with the execution's history. No object was changed.",
       });
     }
-    const sizes = await objectSizes(run, keys.slicesPrefix, deps);
+    const sizes = await listSizes(clients.s3, run.workBucket, keys.slicesPrefix);
     const join = async (
       key: string,
       part: (slice: SliceKeys) => string,
@@ -129,7 +128,8 @@ export const combinePlan = defineStep({
       slices: slicing.slices,
       oneTimeUsd: estimate.oneTimeUsd,
     });
-    await deleteAll(run.workBucket, [...sizes.keys(), keys.sliceItems], deps);
+    // The slices' parts, summaries and items, once plan.json holds what they said.
+    await deleteKeys(clients.s3, run.workBucket, [...sizes.keys(), keys.sliceItems]);
     return handOn(file);
   },
 });
@@ -158,12 +158,4 @@ function largeByClass(summaries: { largeByClass: Record<string, RouteCount> }[])
     }
   }
   return total;
-}
-
-/** The slices' parts, summaries and items, once plan.json holds what they said; 1,000 keys a request. */
-async function deleteAll(bucket: string, keys: string[], { clients }: StepDeps): Promise<void> {
-  for (let i = 0; i < keys.length; i += 1000) {
-    const objects = keys.slice(i, i + 1000).map((Key) => ({ Key }));
-    await clients.s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: objects, Quiet: true } }));
-  }
 }

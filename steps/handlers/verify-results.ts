@@ -13,10 +13,9 @@ import {
 import { describeJob, jobProgressOf } from "../aws/batch-jobs.ts";
 import { type JoinSource, joinObjects } from "../aws/join-objects.ts";
 import { readLargeObjectList } from "../aws/large-object-list.ts";
-import { objectSizes } from "../aws/plan-slices.ts";
-import { getText, getTextIfExists, putJson, putText } from "../aws/s3-io.ts";
+import { deleteKeys, getText, getTextIfExists, listSizes, putJson, putText } from "../aws/s3-io.ts";
 import { type SpotCheckItem, spotCheck } from "../aws/spot-check.ts";
-import { deleteKeys, loadReportFiles, loadSliceResults } from "../aws/verify-slices.ts";
+import { loadReportFiles, loadSliceResults } from "../aws/verify-slices.ts";
 import { FAILED_HEADER, failedLine } from "../domain/failed-list.ts";
 import { mergeSamples, Reservoir } from "../domain/spot-check.ts";
 import { RunTally } from "../domain/tally.ts";
@@ -131,7 +130,7 @@ export const verifyResults = defineStep({
       log.info("large-object results read", { bucket: run.bucket, batchKey: largeCopy.batchKey, ...batch.counts });
     }
 
-    const sizes = await objectSizes(run, keys.verifyPrefix, deps);
+    const sizes = await listSizes(clients.s3, run.workBucket, keys.verifyPrefix);
     if (largeFailed !== "") {
       await putText(clients.s3, run.workBucket, keys.largeCopyFailed, largeFailed, "text/csv");
       sizes.set(keys.largeCopyFailed, Buffer.byteLength(largeFailed));
@@ -166,7 +165,7 @@ export const verifyResults = defineStep({
       rows,
       spotChecked: sample.items.length,
     });
-    await deleteKeys(run, [...sizes.keys()], deps);
+    await deleteKeys(clients.s3, run.workBucket, [...sizes.keys()]);
     return { done: true, verificationKey, spotChecked: sample.items.length, mismatches: mismatches.length };
   },
 });
