@@ -1,11 +1,4 @@
 import { GetBucketInventoryConfigurationCommand, PutBucketInventoryConfigurationCommand } from "@aws-sdk/client-s3";
-import {
-  DescribeMapRunCommand,
-  GetExecutionHistoryCommand,
-  type HistoryEvent,
-  ListExecutionsCommand,
-  ListMapRunsCommand,
-} from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FilterEngine } from "../../contract/engines.ts";
 import { type RunReport, runReportSchema } from "../../contract/final-report.ts";
@@ -18,6 +11,7 @@ import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
 import { getText } from "../../steps/aws/s3-io.ts";
 import { PLANNING_CONCURRENCY } from "../../workflow/definition.ts";
+import { mapRunOf } from "../support/histories.ts";
 import { finalReport, runOnScenario, setStateParameters } from "../support/run-scenario.ts";
 
 /**
@@ -132,31 +126,13 @@ describe("every filter engine re-encrypts a bucket to the same report", () => {
     };
   }, 400_000);
 
-  /** Every event of an execution's history, oldest first. */
-  async function historyOf(executionArn: string): Promise<HistoryEvent[]> {
-    const events: HistoryEvent[] = [];
-    let nextToken: string | undefined;
-    do {
-      const page = await clients.sfn.send(new GetExecutionHistoryCommand({ executionArn, nextToken }));
-      events.push(...(page.events ?? []));
-      nextToken = page.nextToken;
-    } while (nextToken);
-    return events;
-  }
-
-  /** The fanned-out run's Map Run and each of its slices' executions with their histories. */
+  /** Planning's Map Run (the first of the run's two), its slices' executions and their histories. */
   async function slicesOfLoop() {
     const machine = (await rekeyDeployment(sandbox)).stateMachineArn;
-    const executionArn = executionArnOf(machine, "engines-loop");
-    const runs = (await clients.sfn.send(new ListMapRunsCommand({ executionArn }))).mapRuns ?? [];
-    // Planning's and verification's ("Verify each slice"): planning's started first.
-    expect(runs).toHaveLength(2);
-    const first = [...runs].sort((a, b) => (a.startDate?.getTime() ?? 0) - (b.startDate?.getTime() ?? 0))[0];
-    const mapRunArn = first?.mapRunArn ?? "";
-    const mapRun = await clients.sfn.send(new DescribeMapRunCommand({ mapRunArn }));
-    const children = (await clients.sfn.send(new ListExecutionsCommand({ mapRunArn }))).executions ?? [];
-    const histories = await Promise.all(children.map((c) => historyOf(c.executionArn ?? "")));
-    return { parent: await historyOf(executionArn), mapRun, children, histories };
+    const run = await mapRunOf(clients.sfn, executionArnOf(machine, "engines-loop"), 0);
+    // Planning's and verification's ("Verify each slice").
+    expect(run.mapRuns).toBe(2);
+    return run;
   }
   afterAll(async () => {
     await sandbox?.close();

@@ -1,11 +1,6 @@
 import { GetBucketEncryptionCommand, type ServerSideEncryptionRule } from "@aws-sdk/client-s3";
 import { type JobListDescriptor, ListJobsCommand, type ListJobsCommandOutput } from "@aws-sdk/client-s3-control";
-import {
-  GetExecutionHistoryCommand,
-  type GetExecutionHistoryCommandOutput,
-  type HistoryEvent,
-  ListExecutionsCommand,
-} from "@aws-sdk/client-sfn";
+import { ListExecutionsCommand } from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Jobs, WorkManifest } from "../../contract/plan.ts";
 import { defaultEncryptionRecordKey } from "../../contract/run-context.ts";
@@ -20,6 +15,7 @@ import type { Sandbox } from "../../sandbox/server.ts";
 import { currentBucketLock } from "../../steps/aws/bucket-lock.ts";
 import { getText } from "../../steps/aws/s3-io.ts";
 import { type BucketSnapshot, differences, type Expected, snapshotBucket } from "../support/bucket-snapshot.ts";
+import { executionHistory } from "../support/histories.ts";
 import { finalReport, runOnScenario, sandboxWithScenario } from "../support/run-scenario.ts";
 
 /**
@@ -47,17 +43,9 @@ function expectedOf(scenario: MixedBucket): (key: string) => Expected {
   };
 }
 
-/** Every Lambda failure of the execution, with the Task state whose attempt it ended. */
 /** The Lambda failures of a run, in order, those of a Map Run's child executions (the slices) where it started. */
 async function lambdaFailures(clients: RekeyClients, executionArn: string): Promise<[string, string | undefined][]> {
-  const events: HistoryEvent[] = [];
-  let page: GetExecutionHistoryCommandOutput | undefined;
-  do {
-    page = await clients.sfn.send(
-      new GetExecutionHistoryCommand({ executionArn, ...(page?.nextToken ? { nextToken: page.nextToken } : {}) }),
-    );
-    events.push(...(page.events ?? []));
-  } while (page.nextToken);
+  const events = await executionHistory(clients.sfn, executionArn);
   const failures: [string, string | undefined][] = [];
   let state = "";
   for (const e of events) {

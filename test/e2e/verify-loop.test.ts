@@ -1,10 +1,3 @@
-import {
-  DescribeMapRunCommand,
-  GetExecutionHistoryCommand,
-  type HistoryEvent,
-  ListExecutionsCommand,
-  ListMapRunsCommand,
-} from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runReportSchema } from "../../contract/final-report.ts";
 import type { Jobs, Plan } from "../../contract/plan.ts";
@@ -22,6 +15,7 @@ import { getText } from "../../steps/aws/s3-io.ts";
 import { RunTally } from "../../steps/domain/tally.ts";
 import { silentLogger } from "../../steps/runtime/log.ts";
 import { VERIFY_CONCURRENCY } from "../../workflow/definition.ts";
+import { mapRunOf } from "../support/histories.ts";
 import { runOnScenario, sandboxWithScenario, setStateParameters } from "../support/run-scenario.ts";
 
 /**
@@ -85,29 +79,13 @@ describe("a run whose verification fans out over several slices", () => {
     await sandbox?.close();
   });
 
-  async function historyOf(executionArn: string): Promise<HistoryEvent[]> {
-    const events: HistoryEvent[] = [];
-    let nextToken: string | undefined;
-    do {
-      const page = await clients.sfn.send(new GetExecutionHistoryCommand({ executionArn, nextToken }));
-      events.push(...(page.events ?? []));
-      nextToken = page.nextToken;
-    } while (nextToken);
-    return events;
-  }
-
   /** The run's history, and verification's Map Run (the later of the run's two) with its slices' histories. */
   async function verificationMapRun() {
     const executionArn = executionArnOf((await rekeyDeployment(sandbox)).stateMachineArn, "verify-loop-run");
-    const runs = (await clients.sfn.send(new ListMapRunsCommand({ executionArn }))).mapRuns ?? [];
+    const run = await mapRunOf(clients.sfn, executionArn, 1);
     // Planning's and verification's, in the order they started.
-    expect(runs).toHaveLength(2);
-    const last = [...runs].sort((a, b) => (a.startDate?.getTime() ?? 0) - (b.startDate?.getTime() ?? 0))[1];
-    const mapRunArn = last?.mapRunArn ?? "";
-    const mapRun = await clients.sfn.send(new DescribeMapRunCommand({ mapRunArn }));
-    const children = (await clients.sfn.send(new ListExecutionsCommand({ mapRunArn }))).executions ?? [];
-    const histories = await Promise.all(children.map((c) => historyOf(c.executionArn ?? "")));
-    return { parent: await historyOf(executionArn), mapRun, children, histories };
+    expect(run.mapRuns).toBe(2);
+    return run;
   }
 
   it("reads the reports in slices, each its own execution, none of their events in the run's history", async () => {
