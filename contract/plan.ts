@@ -156,3 +156,9 @@ export const PlanFileSchema = z.object({
   engine: PlanEngineSchema.optional(),
 });
 export type PlanFile = z.infer<typeof PlanFileSchema>;
+
+/** What the plan steps hand on from a plan.json (its tally stays in the work bucket) at `planPrefix`. */
+export function planOf(file: Omit<PlanFile, "tally">, planKey: string, planPrefix: string): Plan {
+  const { tally: _, ...plan } = file as PlanFile;
+  return { ...plan, planKey, planPrefix };
+}

@@ -5,6 +5,8 @@ import {
   type LargeObjectList,
   type Plan,
   type PlanFile,
+  PlanFileSchema,
+  planOf,
   SlicesToPlanSchema,
   type WorkManifest,
 } from "../../contract/plan.ts";
@@ -43,16 +45,11 @@ export const combinePlan = defineStep({
   async run({ run, inventory, slicing, preflight }, deps): Promise<Plan> {
     const { clients, log } = deps;
     const keys = planKeys(slicing.planPrefix);
-    const handOn = (file: Omit<PlanFile, "tally">): Plan => ({
-      ...file,
-      planKey: keys.plan,
-      planPrefix: slicing.planPrefix,
-    });
+    const handOn = (file: Omit<PlanFile, "tally">): Plan => planOf(file, keys.plan, slicing.planPrefix);
     // A retry after plan.json was written hands on what it says (the slices' parts may be gone).
     const written = await getTextIfExists(clients.s3, run.workBucket, keys.plan);
     if (written !== undefined) {
-      const { tally: _, ...file } = JSON.parse(written) as PlanFile;
-      return handOn(file);
+      return handOn(PlanFileSchema.parse(JSON.parse(written)));
     }
     const source = await requirePlanSource(run, keys.delivery, deps);
     const slices = Array.from({ length: slicing.slices }, (_, i) => keys.slice(i));

@@ -3,7 +3,7 @@ import pLimit from "p-limit";
 import { z } from "zod";
 import { FoundCandidatesSchema, FoundInventorySchema } from "../../contract/candidates.ts";
 import { EngineUnavailableError, InventoryFormatError } from "../../contract/errors.ts";
-import type { PlanSlice, Slicing } from "../../contract/plan.ts";
+import { type PlanSlice, planOf, type Slicing } from "../../contract/plan.ts";
 import { planKeys, planPrefix, RunContextSchema } from "../../contract/run-context.ts";
 import { StateNames } from "../../contract/states.ts";
 import { queryInventory } from "../aws/inventory-athena.ts";
@@ -51,8 +51,7 @@ export const sliceInventory = defineStep({
       // Planning again could differ (objects re-encrypted since answer key checks differently) and would no longer
       // match the jobs an earlier execution created from this plan.
       log.info("plan reused", { bucket: run.bucket, plan: keys.plan });
-      const { tally: _, ...plan } = stored;
-      return { stored: true, plan: { ...plan, planKey: keys.plan, planPrefix: prefix } };
+      return { stored: true, plan: planOf(stored, keys.plan, prefix) };
     }
     // A slicing retried, or a plan whose slices failed and is planned again by a new run, keeps the source it began
     // with: the same engine, and Athena's queries are not run again.
