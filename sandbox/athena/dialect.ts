@@ -77,15 +77,17 @@ const RENAMED_FUNCTIONS: Record<string, string> = {
   approx_distinct: "approx_count_distinct",
   arbitrary: "any_value",
   cardinality: "len",
+  array_join: "array_to_string",
 };
 
 /**
  * DuckDB macros for Trino functions whose DuckDB namesake behaves differently: Trino's url_decode and url_encode
- * are Java's form encoding (`+` for space), DuckDB's are not.
+ * are Java's form encoding (`+` for space; `.`, `-`, `*` and `_` left as they are,
+ * https://trino.io/docs/current/functions/url.html#url_encode), DuckDB's are not.
  */
 export const DUCKDB_MACROS = [
   `CREATE MACRO athena_url_decode(s) AS url_decode(replace(s, '+', ' '))`,
-  `CREATE MACRO athena_url_encode(s) AS replace(replace(url_encode(s), '%20', '+'), '~', '%7E')`,
+  `CREATE MACRO athena_url_encode(s) AS replace(replace(replace(url_encode(s), '%20', '+'), '~', '%7E'), '%2A', '*')`,
   `CREATE MACRO athena_from_iso8601_timestamp(s) AS CAST(s AS TIMESTAMPTZ)`,
   `CREATE MACRO athena_from_iso8601_date(s) AS CAST(s AS DATE)`,
 ];

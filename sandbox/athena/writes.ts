@@ -32,13 +32,14 @@ export async function runUnloadOrCtas(deps: RunnerDeps, exec: QueryExecutionReco
       ErrorTypes.invalidArgument,
     );
   }
-  if (spec.props.partitioned_by || spec.props.bucketed_by) {
+  const format = (spec.props.format ?? "PARQUET").toUpperCase();
+  const partitionedBy = spec.props.partitioned_by?.split(",").filter((c) => c !== "") ?? [];
+  if (spec.props.bucketed_by || (partitionedBy.length > 0 && (exec.kind !== "unload" || format !== "TEXTFILE"))) {
     throw new QueryFailure(
-      "NOT_SUPPORTED: the sandbox writes unpartitioned, unbucketed output",
+      "NOT_SUPPORTED: the sandbox partitions TEXTFILE UNLOAD output only, and buckets none",
       ErrorTypes.notSupported,
     );
   }
-  const format = (spec.props.format ?? "PARQUET").toUpperCase();
   // Parquet: gzip unless `compression` says snappy; TEXTFILE is always gzip.
   const codec = (spec.props.compression ?? "gzip").toUpperCase() === "SNAPPY" ? "SNAPPY" : "GZIP";
   if (format !== "TEXTFILE" && format !== "PARQUET") {
@@ -75,14 +76,19 @@ export async function runUnloadOrCtas(deps: RunnerDeps, exec: QueryExecutionReco
       written.push(file);
     } else {
       const delimiter = spec.props.field_delimiter ?? "\u0001";
-      // AWS's workers write several files; how many is the switch athenaUnloadRowsPerFile (sandbox/behaviours.ts).
-      const perFile = deps.behaviours.athenaUnloadRowsPerFile ?? Math.max(1, result.rows.length);
-      for (let at = 0, n = 0; at < result.rows.length || n === 0; at += perFile, n++) {
-        const rows = result.rows.slice(at, at + perFile);
-        const text = rows.map((r) => `${r.map((v) => v ?? "\\N").join(delimiter)}\n`).join("");
-        const file = { bucket: target.bucket, prefix: `${target.prefix}${exec.id}_${String(n).padStart(5, "0")}.gz` };
-        await putObject(deps.s3(), file, gzipSync(Buffer.from(text, "utf8")), "application/gzip", exec.encryption);
-        written.push(file);
+      for (const [folder, rows] of partitions(result, partitionedBy)) {
+        // AWS's workers write several files; how many is the switch athenaUnloadRowsPerFile (sandbox/behaviours.ts).
+        const perFile = deps.behaviours.athenaUnloadRowsPerFile ?? Math.max(1, rows.length);
+        for (let at = 0, n = 0; at < rows.length || n === 0; at += perFile, n++) {
+          const text = rows
+            .slice(at, at + perFile)
+            .map((r) => `${r.map((v) => v ?? "\\N").join(delimiter)}\n`)
+            .join("");
+          const name = `${exec.id}_${String(n).padStart(5, "0")}.gz`;
+          const file = { bucket: target.bucket, prefix: `${target.prefix}${folder}${name}` };
+          await putObject(deps.s3(), file, gzipSync(Buffer.from(text, "utf8")), "application/gzip", exec.encryption);
+          written.push(file);
+        }
       }
     }
   } catch (err) {
@@ -120,6 +126,49 @@ export async function runUnloadOrCtas(deps: RunnerDeps, exec: QueryExecutionReco
       createdAt: new Date(),
     });
   }
+}
+
+/** At most this many partitions an UNLOAD writes (https://docs.aws.amazon.com/athena/latest/ug/unload.html). */
+const MAX_UNLOAD_PARTITIONS = 100;
+
+/**
+ * The rows of each partition folder (`col=value/`, Hive's layout; `""` when unpartitioned, which writes one file even
+ * for no rows), the partition columns, which the SELECT lists last, left out of the rows.
+ */
+function partitions(result: QueryResult, columns: readonly string[]): Map<string, QueryResult["rows"]> {
+  if (columns.length === 0) return new Map([["", result.rows]]);
+  const names = result.columns.map((c) => c.Name.toLowerCase());
+  const last = names.slice(-columns.length);
+  if (columns.some((c, i) => c.toLowerCase() !== last[i])) {
+    throw new QueryFailure(
+      `Partition columns must be the last columns in the SELECT, in the order of partitioned_by: ${columns.join(", ")}`,
+      ErrorTypes.userError,
+    );
+  }
+  const byFolder = new Map<string, QueryResult["rows"]>();
+  for (const row of result.rows) {
+    const values = row.slice(-columns.length);
+    const folder = columns.map((c, i) => `${c}=${hivePathValue(values[i])}/`).join("");
+    let rows = byFolder.get(folder);
+    if (!rows) {
+      if (byFolder.size === MAX_UNLOAD_PARTITIONS) {
+        throw new QueryFailure(
+          `HIVE_TOO_MANY_OPEN_PARTITIONS: Exceeded limit of ${MAX_UNLOAD_PARTITIONS} open writers for partitions/buckets`,
+          ErrorTypes.userError,
+        );
+      }
+      rows = [];
+      byFolder.set(folder, rows);
+    }
+    rows.push(row.slice(0, -columns.length));
+  }
+  return byFolder;
+}
+
+/** A partition value in a path as Hive escapes it (FileUtils.escapePathName); NULL is Hive's default partition. */
+function hivePathValue(value: string | null | undefined): string {
+  if (value === null || value === undefined) return "__HIVE_DEFAULT_PARTITION__";
+  return value.replace(/[\u0000-\u001f"#%'*/:=?\\\u007f{}[\]^]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`);
 }
 
 function hiveType(type: string, precision: number, scale: number): string {
@@ -185,10 +234,16 @@ function withProps(c: Cursor): Record<string, string> {
     if (!key || !c.acceptOp("=")) throw malformed("WITH (key = 'value', ...)");
     const value = c.next();
     const isArray = value?.kind === "word" && value.upper === "ARRAY";
-    props[key] = isArray ? "ARRAY" : (value?.text ?? "");
+    props[key] = value?.text ?? "";
     if (isArray) {
-      while (c.peek() && !c.isOp("]")) c.next();
+      // `ARRAY['a', 'b']`: the strings, joined with commas.
+      const items: string[] = [];
+      while (c.peek() && !c.isOp("]")) {
+        const item = c.next();
+        if (item?.kind === "string") items.push(item.text);
+      }
       c.acceptOp("]");
+      props[key] = items.join(",");
     }
   } while (c.acceptOp(","));
   c.acceptOp(")");

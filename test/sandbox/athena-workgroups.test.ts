@@ -157,6 +157,46 @@ describe("UNLOAD and CREATE TABLE AS", () => {
     }
   });
 
+  it("partitions a TEXTFILE UNLOAD into col=value/ folders without the partition column, and refuses it elsewhere", async () => {
+    const done = await query(
+      `UNLOAD (SELECT letter, n, CASE WHEN n IS NULL THEN NULL WHEN n > 1 THEN 'big/one' ELSE 'small' END AS size FROM small) TO 's3://${results}/parted/' WITH (format = 'TEXTFILE', field_delimiter = ',', partitioned_by = ARRAY['size'])`,
+    );
+    expect(done.Status?.State).toBe("SUCCEEDED");
+    const manifest = await env.clients.athena.send(
+      new GetQueryResultsCommand({ QueryExecutionId: done.QueryExecutionId, QueryResultType: "DATA_MANIFEST" }),
+    );
+    const files: Record<string, string> = {};
+    for (const [uri = ""] of values(manifest.ResultSet?.Rows ?? [])) {
+      const key = uri.replace(`s3://${results}/`, "");
+      const got = await env.s3.send(new GetObjectCommand({ Bucket: results, Key: key }));
+      const folder = key.replace(/^parted\//, "").replace(/[^/]*$/, "");
+      files[folder] = gunzipSync(Buffer.from((await got.Body?.transformToByteArray()) ?? [])).toString();
+    }
+    expect(files).toEqual({
+      "size=big%2Fone/": "b,2\n",
+      "size=small/": "a,1\n",
+      "size=__HIVE_DEFAULT_PARTITION__/": "c,\\N\n",
+    });
+    const notLast = await query(
+      `UNLOAD (SELECT n, letter FROM small) TO 's3://${results}/parted-wrong/' WITH (format = 'TEXTFILE', partitioned_by = ARRAY['n'])`,
+    );
+    expect(notLast.Status?.StateChangeReason).toMatch(/Partition columns must be the last columns/);
+    const parquet = await query(
+      `UNLOAD (SELECT letter, n FROM small) TO 's3://${results}/parted-parquet/' WITH (format = 'PARQUET', partitioned_by = ARRAY['n'])`,
+    );
+    expect(parquet.Status?.StateChangeReason).toMatch(/^NOT_SUPPORTED/);
+  });
+
+  it("url_encode leaves . - * _ alone and writes a space as +, as Trino; array_join joins min(x, n)", async () => {
+    const done = await query(
+      `SELECT url_encode('a b+c*d~e/f.g-h_i''é') AS encoded, url_decode('a+b%2Bc') AS decoded, (SELECT array_join(min(letter, 2), ' ') FROM small) AS smallest`,
+    );
+    expect(values(await allRows(env.clients.athena, done.QueryExecutionId))).toEqual([
+      ["encoded", "decoded", "smallest"],
+      ["a+b%2Bc*d%7Ee%2Ff.g-h_i%27%C3%A9", "a b+c", "a b"],
+    ]);
+  });
+
   it("creates a Parquet table from a SELECT, and the table reads back", async () => {
     const done = await query(
       `CREATE TABLE letters WITH (format = 'PARQUET', external_location = 's3://${results}/letters/') AS SELECT letter, n * 10 AS tens FROM small`,
