@@ -8,7 +8,8 @@ import { z } from "zod";
  * - `select`: S3 Select filters each CSV data file where it is stored (one SelectObjectContent per file); the step
  *   reads only current versions, and only the columns the plan uses;
  * - `athena`: Athena queries the inventory as a table (https://docs.aws.amazon.com/AmazonS3/latest/userguide/storage-inventory-athena-query.html);
- *   the step reads the query's results.
+ *   Athena decides every route it can in SQL and writes the manifests' and skipped.csv's lines itself
+ *   (steps/domain/inventory-routes.ts); the step appends those files and classifies the rest.
  */
 export const FILTER_ENGINES = ["stream", "select", "athena"] as const;
 export type FilterEngine = (typeof FILTER_ENGINES)[number];

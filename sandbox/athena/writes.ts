@@ -165,10 +165,18 @@ function partitions(result: QueryResult, columns: readonly string[]): Map<string
   return byFolder;
 }
 
+const HIVE_ESCAPED = `"#%'*/:=?\\{}[]^`;
+
 /** A partition value in a path as Hive escapes it (FileUtils.escapePathName); NULL is Hive's default partition. */
 function hivePathValue(value: string | null | undefined): string {
   if (value === null || value === undefined) return "__HIVE_DEFAULT_PARTITION__";
-  return value.replace(/[\u0000-\u001f"#%'*/:=?\\\u007f{}[\]^]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`);
+  return [...value]
+    .map((c) => {
+      const code = c.charCodeAt(0);
+      const escaped = code < 0x20 || code === 0x7f || HIVE_ESCAPED.includes(c);
+      return escaped ? `%${code.toString(16).toUpperCase().padStart(2, "0")}` : c;
+    })
+    .join("");
 }
 
 function hiveType(type: string, precision: number, scale: number): string {

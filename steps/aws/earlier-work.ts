@@ -1,7 +1,7 @@
 import type { JobDescriptor } from "@aws-sdk/client-s3-control";
 import { PlanFileSchema } from "../../contract/plan.ts";
 import { planKeys, planPrefix, type RunContext } from "../../contract/run-context.ts";
-import { EarlierWork } from "../domain/earlier-work.ts";
+import { type EarlierDoer, EarlierWork } from "../domain/earlier-work.ts";
 import type { StepDeps } from "../runtime/step.ts";
 import { describeJob, jobsOfBucket, runIdOfDescription } from "./batch-jobs.ts";
 import { readCompletionReport, reportManifestKey } from "./completion-reports.ts";
@@ -16,26 +16,17 @@ import { getTextIfExists } from "./s3-io.ts";
  * check the objects it would copy or update with HeadObject instead.
  */
 export async function readEarlierWork(run: RunContext, listedAt: Date, deps: StepDeps): Promise<EarlierWork> {
-  const { clients, log } = deps;
+  const { log } = deps;
   const work = new EarlierWork();
-  const plansForKey = new Map<string, Promise<boolean>>();
-  for (const listed of await jobsOfBucket(clients.s3control, run.accountId, run.bucket)) {
-    const runId = runIdOfDescription(listed.Description);
-    if (!listed.JobId || runId === undefined || runId === run.runId) continue;
-    const job = await describeJob(clients.s3control, run.accountId, listed.JobId);
-    const succeeded = job?.ProgressSummary?.NumberOfTasksSucceeded ?? 0;
-    if (!job || succeeded === 0 || !(await underTargetKey(job, run, plansForKey, deps))) continue;
-    // A job that ended before the inventory (or list) was made is in it already: its objects are listed compliant.
-    if (job.TerminationDate !== undefined && job.TerminationDate.getTime() < listedAt.getTime()) continue;
-    const by = { runId, jobId: listed.JobId };
-    const createdAt = job.CreationTime ?? listed.CreationTime ?? new Date(0);
+  for (const { job, by } of await earlierJobs(run, listedAt, deps)) {
+    const createdAt = job.CreationTime ?? new Date(0);
     const report = job.Report;
     const reportBucket = report?.Bucket?.replace(/^arn:[^:]+:s3:::/, "");
     const rows =
       report?.Enabled && reportBucket && report.Prefix
         ? await readCompletionReport(
             reportBucket,
-            reportManifestKey(report.Prefix, listed.JobId),
+            reportManifestKey(report.Prefix, by.jobId),
             deps,
             (row) => {
               if (row.taskStatus === "succeeded") work.addSucceeded(row.key, by, createdAt);
@@ -45,10 +36,39 @@ export async function readEarlierWork(run: RunContext, listedAt: Date, deps: Ste
           )
         : undefined;
     if (rows === undefined) work.addUnreported(by);
-    log.info("earlier job read", { bucket: run.bucket, jobId: listed.JobId, runId, status: job.Status, rows });
+    log.info("earlier job read", { bucket: run.bucket, jobId: by.jobId, runId: by.runId, status: job.Status, rows });
   }
   log.info("earlier work known", { bucket: run.bucket, ...work.size });
   return work;
+}
+
+/**
+ * The jobs of earlier runs whose work readEarlierWork reads: other runs' jobs on the bucket that succeeded in some
+ * tasks under the target key and had not ended when the inventory or list was made. None: a plan has no earlier
+ * work to leave out (the athena engine's routes need none, steps/domain/inventory-routes.ts).
+ */
+export async function earlierJobs(
+  run: RunContext,
+  listedAt: Date,
+  deps: StepDeps,
+): Promise<{ job: JobDescriptor; by: EarlierDoer }[]> {
+  const { clients } = deps;
+  const plansForKey = new Map<string, Promise<boolean>>();
+  const found: { job: JobDescriptor; by: EarlierDoer }[] = [];
+  for (const listed of await jobsOfBucket(clients.s3control, run.accountId, run.bucket)) {
+    const runId = runIdOfDescription(listed.Description);
+    if (!listed.JobId || runId === undefined || runId === run.runId) continue;
+    const job = await describeJob(clients.s3control, run.accountId, listed.JobId);
+    const succeeded = job?.ProgressSummary?.NumberOfTasksSucceeded ?? 0;
+    if (!job || succeeded === 0 || !(await underTargetKey(job, run, plansForKey, deps))) continue;
+    // A job that ended before the inventory (or list) was made is in it already: its objects are listed compliant.
+    if (job.TerminationDate !== undefined && job.TerminationDate.getTime() < listedAt.getTime()) continue;
+    found.push({
+      job: { ...job, CreationTime: job.CreationTime ?? listed.CreationTime },
+      by: { runId, jobId: listed.JobId },
+    });
+  }
+  return found;
 }
 
 /**

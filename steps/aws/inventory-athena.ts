@@ -18,31 +18,53 @@ import {
   type NotCurrentCounts,
   notCurrentFromCounts,
 } from "../domain/inventory-queries.ts";
+import {
+  athenaRouteStatements,
+  partOfUnloadedFile,
+  type RoutedPart,
+  type RoutedTally,
+  type RouteSqlOptions,
+  routeCounts,
+  routedTally,
+} from "../domain/inventory-routes.ts";
 import type { AthenaConfig } from "../runtime/step.ts";
 import { getText } from "./s3-io.ts";
 
 /**
  * The athena engine's reads (contract/engines.ts): the inventory as a table (AWS's DDL, one partition per delivery),
- * one query counting the versions that are not current, and an UNLOAD of the current versions, with the columns
- * planning reads, as gzip CSV files next to the workgroup's results; the step then reads those files like data files,
- * so a plan can stop between them and continue in its next invocation. Queries carry a ClientRequestToken made from
- * the plan and the statement, so a retried step finds the queries it started instead of paying for them again.
+ * then either the routes decided in SQL (steps/domain/inventory-routes.ts: a count of every route, UNLOADs of the
+ * manifests' and skipped.csv's lines, and of the rows left to the step), or, where earlier runs' work must be left
+ * out object by object, a count of the versions that are not current and an UNLOAD of every current version. The
+ * slices read those files (a plan can stop between them and continue in its next invocation). Queries carry a
+ * ClientRequestToken made from the plan and the statement, so a retried step finds the queries it started instead of
+ * paying for them again.
  */
 
-/** One file an UNLOAD wrote. */
+/**
+ * One file an UNLOAD wrote: lines of a plan's `part` (appended as they are), or rows for the step to classify
+ * (no part).
+ */
 export interface UnloadedFile {
   bucket: string;
   key: string;
+  part?: RoutedPart;
 }
 
-/** The delivery's current rows as files to read in order, its other versions counted, and what the queries scanned. */
+/** The delivery's files to read in order, its other versions counted, and what the queries scanned. */
 export interface AthenaInventory {
   files: UnloadedFile[];
   notCurrent: NotCurrentCounts;
   /** What each query scanned (the DDL scans nothing and is not billed). */
   scannedBytes: number[];
+  /** With routes: what Athena routed itself, counted. */
+  routed?: RoutedTally;
 }
 
+/**
+ * Without `routes`, every current version is unloaded for the step to classify. With them (a plan with no earlier
+ * runs' work to leave out), Athena routes the rows itself (steps/domain/inventory-routes.ts): it writes the manifests'
+ * and skipped.csv's lines and counts every route, and unloads only the rows the step must classify.
+ */
 export async function queryInventory(
   athena: AthenaClient,
   s3: S3Client,
@@ -50,26 +72,59 @@ export async function queryInventory(
   table: InventoryTable,
   /** Names the plan the queries are for: with the statement, it makes each query's ClientRequestToken. */
   planPrefix: string,
+  routes?: RouteSqlOptions,
 ): Promise<AthenaInventory> {
   const run = (sql: string) => runQuery(athena, config, sql, planPrefix);
   const ddl = await run(inventoryTableDdl(table));
+  // The UNLOADs write beside the workgroup's results (where the step may write), in a folder of their own.
+  const results = s3Location(ddl.ResultConfiguration?.OutputLocation ?? "", ddl.QueryExecutionId);
+  // Named by what decides the statements, so a plan asking differently never meets another plan's output.
+  const asked = `${table.name}/${table.dt}/${routes ? JSON.stringify(routes) : "rows"}`;
+  const folder = `${results.key.replace(/[^/]*$/, "")}unload/${token(planPrefix, asked).slice(0, 16)}/`;
+  const unload = async (statement: (location: string) => string, name: string) => {
+    const q = await run(statement(`s3://${results.bucket}/${folder}${name}`));
+    return { q, files: await unloadedFiles(s3, q) };
+  };
+  if (routes) {
+    const statements = athenaRouteStatements(table, routes);
+    const counted = await run(statements.tally);
+    const source = `Athena query ${counted.QueryExecutionId}`;
+    const routed = routedTally(routeCounts(await allRows(athena, counted), source));
+    const manifests = await unload(statements.manifests, "manifests/");
+    const skipped = await unload(statements.skipped, "skipped/");
+    const step = routed.stepRows > 0 ? await unload(statements.step, "step/") : undefined;
+    const files: UnloadedFile[] = [
+      ...manifests.files.map((f) => {
+        const part = partOfUnloadedFile(f.key);
+        if (!part) throw new TransientAwsError(`Athena wrote ${f.key} outside a route's folder.`, { fix: RETRY_FIX });
+        return { ...f, part };
+      }),
+      ...skipped.files.map((f) => ({ ...f, part: "skipped" as const })),
+      ...(step?.files ?? []),
+    ];
+    const scannedBytes = [counted, manifests.q, skipped.q, ...(step ? [step.q] : [])].map(
+      (q) => q.Statistics?.DataScannedInBytes ?? 0,
+    );
+    return { files, notCurrent: routed.notCurrent, scannedBytes, routed };
+  }
   const countSql = athenaNotCurrentSql(table);
   const counts = countSql ? await run(countSql) : undefined;
   const notCurrent = counts
     ? notCurrentFromCounts(await firstRow(athena, counts), `Athena query ${counts.QueryExecutionId}`)
     : { byReason: {} };
-  // The UNLOAD writes beside the workgroup's results (where the step may write), in a folder of its own.
-  const results = s3Location(ddl.ResultConfiguration?.OutputLocation ?? "", ddl.QueryExecutionId);
-  const folder = `${results.key.replace(/[^/]*$/, "")}unload/${token(planPrefix, `${table.name}/${table.dt}`).slice(0, 16)}/`;
-  const unload = await run(athenaUnloadSql(table, `s3://${results.bucket}/${folder}`));
-  const manifest = s3Location(unload.Statistics?.DataManifestLocation ?? "", unload.QueryExecutionId);
+  const rows = await unload((location) => athenaUnloadSql(table, location), "");
+  const scannedBytes = [counts, rows.q].flatMap((q) => (q ? [q.Statistics?.DataScannedInBytes ?? 0] : []));
+  return { files: rows.files, notCurrent, scannedBytes };
+}
+
+/** The files an UNLOAD wrote, as its data manifest lists them. */
+async function unloadedFiles(s3: S3Client, q: QueryExecution): Promise<UnloadedFile[]> {
+  const manifest = s3Location(q.Statistics?.DataManifestLocation ?? "", q.QueryExecutionId);
   const listed = await getText(s3, manifest.bucket, manifest.key);
-  const files = listed
+  return listed
     .split("\n")
     .filter((l) => l.trim() !== "")
-    .map((uri) => s3Location(uri.trim(), unload.QueryExecutionId));
-  const scannedBytes = [counts, unload].flatMap((q) => (q ? [q.Statistics?.DataScannedInBytes ?? 0] : []));
-  return { files, notCurrent, scannedBytes };
+    .map((uri) => s3Location(uri.trim(), q.QueryExecutionId));
 }
 
 function s3Location(uri: string, queryId: string | undefined): { bucket: string; key: string } {
@@ -129,6 +184,18 @@ function queryFailure(id: string, q: QueryExecution | undefined, config: AthenaC
   return new EngineUnavailableError(`${problem}.`, {
     fix: `Look at the query in the Athena console (workgroup ${config.workGroup}), or start the run with engine ${others("athena")}.`,
   });
+}
+
+/** Every row of a result, header first, page by page (the tally has a row per route, a few dozen). */
+async function allRows(athena: AthenaClient, q: QueryExecution): Promise<(string | undefined)[][]> {
+  const rows: (string | undefined)[][] = [];
+  let NextToken: string | undefined;
+  do {
+    const out = await athena.send(new GetQueryResultsCommand({ QueryExecutionId: q.QueryExecutionId, NextToken }));
+    for (const row of out.ResultSet?.Rows ?? []) rows.push(row.Data?.map((d) => d.VarCharValue) ?? []);
+    NextToken = out.NextToken;
+  } while (NextToken);
+  return rows;
 }
 
 /** The first data row of a small result (the first row of a SELECT's results is its header). */

@@ -1,9 +1,11 @@
+import { createGunzip } from "node:zlib";
 import type { PlanEngine } from "../../contract/engines.ts";
 import { InvariantViolatedError, InventoryFormatError } from "../../contract/errors.ts";
 import type { RunContext } from "../../contract/run-context.ts";
 import { type InventoryRow, inventoryRowBatches } from "../domain/inventory.ts";
 import type { InventoryManifest } from "../domain/inventory-manifest.ts";
 import { type NotCurrentCounts, planColumns } from "../domain/inventory-queries.ts";
+import type { RoutedPart } from "../domain/inventory-routes.ts";
 import type { StepDeps } from "../runtime/step.ts";
 import type { UnloadedFile } from "./inventory-athena.ts";
 import { parquetRowBatches } from "./inventory-parquet.ts";
@@ -17,6 +19,8 @@ import { getStream, getStreamWithMd5 } from "./s3-io.ts";
  */
 export type InventoryChunk =
   | { kind: "rows"; rows: InventoryRow[] }
+  /** Lines Athena already routed to a part of the plan (gunzipped), to append as they are; read before the next chunk. */
+  | { kind: "lines"; part: RoutedPart; bytes: AsyncIterable<Buffer> }
   | { kind: "not-current"; counts: NotCurrentCounts }
   /** A file read to its end; `nextFile`: the index of the one after it. */
   | { kind: "read"; source: string; nextFile: number };
@@ -68,8 +72,11 @@ export async function* readDelivery(
       const columns = planColumns(manifest.columns);
       for (const [i, file] of unloaded.slice(from, to).entries()) {
         const body = await getStream(clients.s3, file.bucket, file.key);
-        for await (const rows of inventoryRowBatches(body, columns, file.key)) {
-          yield { kind: "rows", rows: ofBucket(run, rows, file.key) };
+        if (file.part) yield { kind: "lines", part: file.part, bytes: body.pipe(createGunzip()) };
+        else {
+          for await (const rows of inventoryRowBatches(body, columns, file.key)) {
+            yield { kind: "rows", rows: ofBucket(run, rows, file.key) };
+          }
         }
         yield { kind: "read", source: file.key, nextFile: from + i + 1 };
       }

@@ -120,10 +120,24 @@ export class LineUpload {
       return;
     }
     // The line crosses a part boundary: its bytes go in pieces. A temporary Buffer, dropped on return.
-    const encoded = Buffer.from(line, "utf8");
+    await this.writePieces(Buffer.from(line, "utf8"));
+  }
+
+  /**
+   * Bytes that are whole lines already (a gunzipped file of manifest lines Athena wrote,
+   * steps/domain/inventory-routes.ts), counted as lines.
+   */
+  async writeBytes(bytes: Buffer): Promise<void> {
+    this.requireOpen();
+    for (let at = bytes.indexOf(10); at >= 0; at = bytes.indexOf(10, at + 1)) this.lines += 1;
+    await this.writePieces(bytes);
+  }
+
+  /** Copies `encoded` into the buffer, uploading each part it fills. */
+  private async writePieces(encoded: Buffer): Promise<void> {
     let at = 0;
     while (at < encoded.length) {
-      this.reserve(PART_BYTES);
+      this.reserve(Math.min(PART_BYTES, this.bufferedBytes + encoded.length - at));
       const n = encoded.copy(
         this.buffer,
         this.bufferedBytes,

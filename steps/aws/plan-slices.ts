@@ -3,6 +3,7 @@ import { z } from "zod";
 import { PlanEngineSchema } from "../../contract/engines.ts";
 import { InvariantViolatedError } from "../../contract/errors.ts";
 import type { RunContext, SliceKeys } from "../../contract/run-context.ts";
+import { COPYABLE_STORAGE_CLASSES } from "../../contract/storage-classes.ts";
 import { countAndBytesSchema, NOT_CURRENT_REASON_CODES, tallyStateSchema } from "../../contract/tally.ts";
 import type { StepDeps } from "../runtime/step.ts";
 import { getText, getTextIfExists, putJson } from "./s3-io.ts";
@@ -12,24 +13,46 @@ import { getText, getTextIfExists, putJson } from "./s3-io.ts";
  * (the plan's source), each slice's summary, and the slices' parts as listed.
  */
 
+const objectsAndBytes = z.object({ objects: z.number().nonnegative(), bytes: z.number().nonnegative() });
+
 /** How the delivery is read, the same for every slice: written once by "Slice the inventory" (planKeys().delivery). */
 export const PlanSourceSchema = z.object({
   /** The inventory manifest, or the run's candidates/ prefix for generated lists. */
   key: z.string(),
   createdAt: z.string(),
   engine: PlanEngineSchema.optional(),
-  /** What the athena engine's queries did: the files its UNLOAD wrote (the slices' files), and the counts. */
+  /**
+   * What the athena engine's queries did: the files its UNLOADs wrote (the slices' files: a plan part's lines, or rows
+   * for the step), and the counts; with routes, what Athena routed itself (steps/domain/inventory-routes.ts).
+   */
   athena: z
     .object({
-      files: z.array(z.object({ bucket: z.string(), key: z.string() })),
+      files: z.array(
+        z.object({
+          bucket: z.string(),
+          key: z.string(),
+          part: z
+            .union([
+              z.enum(["update-encryption", "skipped"]),
+              z.templateLiteral(["copy.", z.enum(COPYABLE_STORAGE_CLASSES)]),
+            ])
+            .optional(),
+        }),
+      ),
       scannedBytes: z.array(z.number().nonnegative()),
       notCurrent: z.partialRecord(z.enum(NOT_CURRENT_REASON_CODES), countAndBytesSchema),
+      routed: z
+        .object({
+          tally: tallyStateSchema,
+          updatesFrom: z.object({ sseS3: objectsAndBytes, sseKms: objectsAndBytes }),
+          keyChecksSkipped: z.number().int().nonnegative(),
+          stepRows: z.number().int().nonnegative(),
+        })
+        .optional(),
     })
     .optional(),
 });
 export type PlanSource = z.infer<typeof PlanSourceSchema>;
-
-const objectsAndBytes = z.object({ objects: z.number().nonnegative(), bytes: z.number().nonnegative() });
 
 /** A slice planned (sliceKeys().plan): its tally and what the estimate needs. Written last, after its parts. */
 export const SliceSummarySchema = z.object({

@@ -11,6 +11,7 @@ import type { Classification } from "../domain/classify.ts";
 import type { EarlierDoer } from "../domain/earlier-work.ts";
 import type { RouteCount } from "../domain/estimate.ts";
 import type { InventoryRow } from "../domain/inventory.ts";
+import type { RoutedPart } from "../domain/inventory-routes.ts";
 import { RunTally } from "../domain/tally.ts";
 import type { StepDeps } from "../runtime/step.ts";
 import { ENDED_WITHOUT_FINISHING, jobsOfPlan } from "./batch-jobs.ts";
@@ -189,18 +190,7 @@ export class PlanWriter {
       from.bytes += object.size ?? 0;
       await this.updates.write(manifestLine(this.run.bucket, object.key));
     } else if (result.kind === "copy") {
-      let upload = this.copies.get(result.storageClass);
-      if (!upload) {
-        upload = new LineUpload(
-          this.deps.clients.s3,
-          this.run.workBucket,
-          this.keys.manifest(result.storageClass),
-          "text/csv",
-          "AES256",
-        );
-        this.copies.set(result.storageClass, upload);
-      }
-      await upload.write(manifestLine(this.run.bucket, object.key));
+      await this.copyManifest(result.storageClass).write(manifestLine(this.run.bucket, object.key));
     } else if (result.kind === "large-copy") {
       // The estimate prices an unknown class (an encrypted object of a generated list) as STANDARD.
       const priced = result.storageClass ?? "STANDARD";
@@ -230,6 +220,26 @@ export class PlanWriter {
     }
   }
 
+  /**
+   * Lines Athena wrote for `part` (a gunzipped UNLOAD file, steps/domain/inventory-routes.ts), appended as they are:
+   * their objects are counted in the plan's tally by Combine the plan, from Athena's own count.
+   */
+  async appendRouted(part: RoutedPart, bytes: Buffer): Promise<void> {
+    if (part === "skipped") await this.skipped.writeBytes(bytes);
+    else if (part === "update-encryption") await this.updates.writeBytes(bytes);
+    else await this.copyManifest(part.slice("copy.".length) as CopyStorageClass).writeBytes(bytes);
+  }
+
+  private copyManifest(storageClass: CopyStorageClass): LineUpload {
+    let upload = this.copies.get(storageClass);
+    if (!upload) {
+      const key = this.keys.manifest(storageClass);
+      upload = new LineUpload(this.deps.clients.s3, this.run.workBucket, key, ...CONTENT.manifest);
+      this.copies.set(storageClass, upload);
+    }
+    return upload;
+  }
+
   /** Completes every file with content (and drops the empty ones); returns what the plan hands on. */
   async finish(): Promise<{ manifests: WorkManifest[]; largeObjects?: LargeObjectList }> {
     const { log } = this.deps;
@@ -250,7 +260,7 @@ export class PlanWriter {
       log.info("slice part written", { bucket, storageClass, key: upload.key, objects: planned.count });
     }
     const updatePlanned = this.tally.snapshot.updatePlanned;
-    if (updatePlanned.count > 0) {
+    if (updatePlanned.count > 0 || this.updates.lines > 0) {
       const etag = await this.updates.finish();
       manifests.push({
         operation: "update-encryption",

@@ -15,7 +15,7 @@ import type { InventoryRow } from "./inventory.ts";
  * as copyable: if a tier is in fact archived the copy task fails with InvalidObjectState, which the
  * completion report classifies, and nothing is changed.
  */
-const INTELLIGENT_TIERING_ARCHIVE_TIERS: ReadonlySet<string> = new Set([
+export const INTELLIGENT_TIERING_ARCHIVE_TIERS: ReadonlySet<string> = new Set([
   "ARCHIVE",
   "ARCHIVE_ACCESS",
   "DEEP_ARCHIVE",

@@ -38,7 +38,7 @@ export function planColumns(columns: readonly InventoryColumn[]): InventoryColum
 }
 
 /** A column as the engine's SQL names it. */
-type ColumnRef = (column: InventoryColumn) => string;
+export type ColumnRef = (column: InventoryColumn) => string;
 
 /** `_N`, S3 Select's name for the Nth field of a CSV record without a header. */
 function selectColumn(columns: readonly InventoryColumn[]): ColumnRef {
@@ -57,18 +57,18 @@ export function athenaColumnName(column: InventoryColumn): string {
 }
 
 /** An Athena column as text: Parquet and ORC columns may be boolean or bigint; a CSV table's are strings already. */
-const athenaText: ColumnRef = (column) => `CAST("${athenaColumnName(column)}" AS varchar)`;
+export const athenaText: ColumnRef = (column) => `CAST("${athenaColumnName(column)}" AS varchar)`;
 
 /**
  * An Athena column as the query returns it for planning: as the CSV inventory wrote it. Parquet and ORC keys are
  * not URL-encoded; url_encode gives the form encoding CSV keys have (space as `+`), which the parser decodes.
  */
-function athenaSelected(format: InventoryFileFormat): ColumnRef {
+export function athenaSelected(format: InventoryFileFormat): ColumnRef {
   return (column) => (column === "Key" && format !== "CSV" ? `url_encode("key")` : `"${athenaColumnName(column)}"`);
 }
 
 /** Conditions on the version flags; undefined when the inventory has no such column (current versions only). */
-function flags(columns: readonly InventoryColumn[], ref: ColumnRef) {
+export function flags(columns: readonly InventoryColumn[], ref: ColumnRef) {
   const has = (c: InventoryColumn) => columns.includes(c);
   const deleteMarker = has("IsDeleteMarker") ? `LOWER(${ref("IsDeleteMarker")})` : undefined;
   const latest = has("IsLatest") ? `LOWER(${ref("IsLatest")})` : undefined;
@@ -212,7 +212,7 @@ export function inventoryTable(
 }
 
 /** `'...'` with quotes doubled: a Trino string literal. */
-function literal(value: string): string {
+export function literal(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;
 }
 
@@ -262,7 +262,7 @@ export function inventoryTableDdl(table: InventoryTable): string {
   ].join("\n");
 }
 
-function athenaFrom(table: InventoryTable): string {
+export function athenaFrom(table: InventoryTable): string {
   return `"${table.database}"."${table.name}"`;
 }
 

@@ -13,6 +13,7 @@ import {
   tallyStateSchema,
   zero,
 } from "../../contract/tally.ts";
+import { encodeManifestKey } from "./batch-manifest.ts";
 import type { Classification } from "./classify.ts";
 import { classifyTaskFailure, type ObjectNow, type ReportRow, rowCheck } from "./completion-report.ts";
 import {
@@ -61,6 +62,23 @@ function appendSamples<K extends string, T>(
     const list = target[k] ?? [];
     target[k] = list;
     for (const sample of samples) if (list.length < limit) list.push(structuredClone(sample));
+  }
+}
+
+/**
+ * Adds `more` keys to a list of at most `limit` samples kept as the smallest keys in manifest-key order (ASCII, the
+ * same in JavaScript and in SQL's min(x, n)): the same samples whichever engine reads the inventory, in whatever
+ * order or slices.
+ */
+function keepSmallest(list: string[], more: readonly string[], limit: number): void {
+  for (const key of more) {
+    if (list.includes(key)) continue;
+    const encoded = encodeManifestKey(key);
+    const last = list.at(-1);
+    if (list.length >= limit && last !== undefined && encoded >= encodeManifestKey(last)) continue;
+    const at = list.findIndex((k) => encoded < encodeManifestKey(k));
+    list.splice(at < 0 ? list.length : at, 0, key);
+    if (list.length > limit) list.pop();
   }
 }
 
@@ -113,37 +131,46 @@ export class RunTally {
   }
 
   recordClassification(result: Classification, object: { key: string; size?: number | undefined }): void {
+    this.recordClassified(result, { count: 1, bytes: object.size ?? 0 }, [object.key]);
+  }
+
+  /**
+   * Objects of one classification counted together (the athena engine's routes, steps/domain/inventory-routes.ts):
+   * what recordClassification gives them one by one. `samples`: some of their keys (skipped ones are kept as samples).
+   */
+  recordClassified(result: Classification, counted: CountAndBytes, samples: readonly string[] = []): void {
+    if (counted.count === 0) return;
     const s = this.state;
-    add(s.seen, object.size);
+    addTo(s.seen, counted);
     switch (result.kind) {
       case "copy": {
         const slot = s.copyPlanned[result.storageClass] ?? { count: 0, bytes: 0 };
         s.copyPlanned[result.storageClass] = slot;
-        add(slot, object.size);
+        addTo(slot, counted);
         return;
       }
       case "update-encryption":
-        add(s.updatePlanned, object.size);
+        addTo(s.updatePlanned, counted);
         return;
       case "large-copy":
-        add(s.largeCopyPlanned, object.size);
+        addTo(s.largeCopyPlanned, counted);
         return;
       case "compliant":
-        add(s.alreadyCompliant, object.size);
+        addTo(s.alreadyCompliant, counted);
         return;
       case "skipped": {
         const slot = s.skipped[result.reason] ?? { count: 0, bytes: 0 };
         s.skipped[result.reason] = slot;
-        add(slot, object.size);
-        const samples = s.skippedSamples[result.reason] ?? [];
-        s.skippedSamples[result.reason] = samples;
-        if (samples.length < s.sampleLimit) samples.push(object.key);
+        addTo(slot, counted);
+        const list = s.skippedSamples[result.reason] ?? [];
+        s.skippedSamples[result.reason] = list;
+        keepSmallest(list, samples, s.sampleLimit);
         return;
       }
       case "not-current": {
         const slot = s.notCurrent[result.reason] ?? { count: 0, bytes: 0 };
         s.notCurrent[result.reason] = slot;
-        add(slot, object.size);
+        addTo(slot, counted);
         return;
       }
     }
@@ -166,7 +193,8 @@ export class RunTally {
 
   /**
    * Adds the counts of tallies made from other parts of the same plan (its slices, in their order): counts and
-   * bytes summed, samples taken in order up to the sample limit, jobs appended.
+   * bytes summed, skipped samples kept as the smallest keys (keepSmallest), failure samples taken in order up to
+   * the sample limit, jobs appended.
    */
   merge(parts: readonly TallyState[]): void {
     const s = this.state;
@@ -182,7 +210,11 @@ export class RunTally {
       for (const k of Object.keys(s.largeCopy) as (keyof TallyState["largeCopy"])[])
         s.largeCopy[k] += part.largeCopy[k];
       s.jobs.push(...structuredClone(part.jobs));
-      appendSamples(s.skippedSamples, part.skippedSamples, s.sampleLimit);
+      for (const [reason, samples] of Object.entries(part.skippedSamples)) {
+        const list = s.skippedSamples[reason as keyof TallyState["skippedSamples"]] ?? [];
+        s.skippedSamples[reason as keyof TallyState["skippedSamples"]] = list;
+        keepSmallest(list, samples ?? [], s.sampleLimit);
+      }
       appendSamples(s.failureSamples, part.failureSamples, s.sampleLimit);
     }
   }

@@ -55,7 +55,9 @@ export const combinePlan = defineStep({
     const slices = Array.from({ length: slicing.slices }, (_, i) => keys.slice(i));
     const summaries = await loadSliceSummaries(run, slices, deps);
     const tally = new RunTally();
-    tally.merge(summaries.map((s) => s.tally));
+    // What Athena routed itself is counted by its query (steps/domain/inventory-routes.ts); the slices count the rest.
+    const routed = source.athena?.routed;
+    tally.merge([...(routed ? [routed.tally] : []), ...summaries.map((s) => s.tally)]);
     for (const [reason, counted] of Object.entries(source.athena?.notCurrent ?? {})) {
       if (counted) tally.recordNotCurrent(reason as NotCurrentReason, counted);
     }
@@ -103,11 +105,12 @@ export const combinePlan = defineStep({
     }
     await join(keys.skipped, (s) => s.skipped, { contentType: "text/csv" }, SKIPPED_HEADER);
     const sum = (f: (s: (typeof summaries)[number]) => number) => summaries.reduce((n, s) => n + f(s), 0);
-    const estimate = planEstimate(run, tally, updatesFrom(summaries), largeByClass(summaries), preflight?.facts, {
+    const parts = [...(routed ? [routed] : []), ...summaries];
+    const estimate = planEstimate(run, tally, updatesFrom(parts), largeByClass(summaries), preflight?.facts, {
       listJobs: "lists" in inventory ? inventory.lists.length : 0,
       sizesKnown: !("lists" in inventory),
       planningHeadRequests: sum((s) => s.headsSent),
-      keyChecksSkipped: sum((s) => s.keyChecksSkipped),
+      keyChecksSkipped: sum((s) => s.keyChecksSkipped) + (routed?.keyChecksSkipped ?? 0),
       ...(source.athena ? { athenaQueriesScanned: source.athena.scannedBytes } : {}),
     });
     const file: Omit<PlanFile, "tally"> = {

@@ -84,6 +84,7 @@ export const writeManifests = defineStep({
           run,
           manifest,
           source.engine,
+          new Date(source.createdAt),
           range,
           source.athena?.files,
           overBudget,
@@ -137,13 +138,17 @@ async function readInventory(
   run: RunContext,
   manifest: InventoryManifest,
   engine: PlanEngine,
+  /**
+   * The inventory's date: a retention that ended by then protects nothing. The same for every slice and engine, so
+   * the same inventory gives the same plan whenever it is planned (a retention ending later is treated as running).
+   */
+  now: Date,
   range: { from: number; to: number },
   unloaded: readonly UnloadedFile[] | undefined,
   stopAfter: () => boolean,
   deps: StepDeps,
   writer: ResumingWriter,
 ): Promise<number | undefined> {
-  const now = deps.now();
   const batches = writer.batches();
   const checkKeys = run.options.sseKmsWithBucketKey === "check-key";
   const prepare = async (batch: InventoryRow[]) => {
@@ -158,7 +163,11 @@ async function readInventory(
   let stoppedAt: number | undefined;
   for await (const chunk of readDelivery(engine, run, manifest, deps, range, unloaded)) {
     if (chunk.kind === "rows") await batches.push(chunk.rows.length, prepare(chunk.rows));
-    else if (chunk.kind === "not-current") {
+    else if (chunk.kind === "lines") {
+      // Routed by Athena: appended as they are, after the rows read before them.
+      await batches.drain();
+      for await (const bytes of chunk.bytes) await writer.writer.appendRouted(chunk.part, bytes);
+    } else if (chunk.kind === "not-current") {
       for (const [reason, counted] of Object.entries(chunk.counts.byReason)) {
         writer.tally.recordNotCurrent(reason as NotCurrentReason, counted);
       }

@@ -6,6 +6,7 @@ import { EngineUnavailableError, InventoryFormatError } from "../../contract/err
 import { type PlanSlice, planOf, type Slicing } from "../../contract/plan.ts";
 import { planKeys, planPrefix, RunContextSchema } from "../../contract/run-context.ts";
 import { StateNames } from "../../contract/states.ts";
+import { earlierJobs } from "../aws/earlier-work.ts";
 import { queryInventory } from "../aws/inventory-athena.ts";
 import { loadPlanSource, type PlanSource, savePlanSource } from "../aws/plan-slices.ts";
 import { currentPlanGeneration } from "../aws/plan-writer.ts";
@@ -86,16 +87,28 @@ export const sliceInventory = defineStep({
           }
           const { destinationBucket, columns, fileFormat } = manifest;
           const table = inventoryTable(config.database, destinationBucket, sourceKey, columns, fileFormat);
-          const queried = await queryInventory(clients.athena, clients.s3, config, table, prefix);
+          // Athena routes the rows itself unless earlier runs' work must be left out object by object (the step's).
+          const earlier = await earlierJobs(run, new Date(source.createdAt), deps);
+          const routes =
+            earlier.length === 0
+              ? {
+                  bucket: run.bucket,
+                  now: new Date(source.createdAt),
+                  checkKeys: run.options.sseKmsWithBucketKey === "check-key",
+                }
+              : undefined;
+          const queried = await queryInventory(clients.athena, clients.s3, config, table, prefix, routes);
           source.athena = {
             files: queried.files,
             scannedBytes: queried.scannedBytes,
             notCurrent: queried.notCurrent.byReason,
+            ...(queried.routed ? { routed: queried.routed } : {}),
           };
-          log.info("inventory unloaded by Athena", {
+          log.info(queried.routed ? "inventory routed by Athena" : "inventory unloaded by Athena", {
             bucket: run.bucket,
             files: queried.files.length,
             scannedBytes: queried.scannedBytes,
+            ...(queried.routed ? { rowsLeftToTheStep: queried.routed.stepRows } : { earlierJobs: earlier.length }),
           });
         }
       }

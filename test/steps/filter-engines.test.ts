@@ -1,3 +1,4 @@
+import { Readable } from "node:stream";
 import { CreateWorkGroupCommand, GetQueryExecutionCommand, StartQueryExecutionCommand } from "@aws-sdk/client-athena";
 import {
   CreateBucketCommand,
@@ -12,12 +13,17 @@ import type { FilterEngineChoice } from "../../contract/engines.ts";
 import { EngineUnavailableError } from "../../contract/errors.ts";
 import type { Plan } from "../../contract/plan.ts";
 import { type RunContext, RunOptionsSchema } from "../../contract/run-context.ts";
+import { MAX_COPY_OBJECT_BYTES } from "../../contract/storage-classes.ts";
 import { planInProcess, planSlice, sliceItems } from "../../local/plan-in-process.ts";
 import { type RekeyClients, rekeyClients } from "../../local/sandbox-clients.ts";
 import { type MixedBucket, seedMixedBucket } from "../../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
-import { getText } from "../../steps/aws/s3-io.ts";
+import { getBytes, getText } from "../../steps/aws/s3-io.ts";
+import { needsKeyCheck } from "../../steps/domain/classify.ts";
+import { type InventoryRow, inventoryRowBatches } from "../../steps/domain/inventory.ts";
+import { parseInventoryManifest } from "../../steps/domain/inventory-manifest.ts";
+import { planColumns } from "../../steps/domain/inventory-queries.ts";
 import { combinePlan } from "../../steps/handlers/combine-the-plan.ts";
 import { sliceInventory } from "../../steps/handlers/slice-the-inventory.ts";
 import { silentLogger } from "../../steps/runtime/log.ts";
@@ -229,6 +235,32 @@ describe("filter engines", () => {
       ).toEqual(stream?.plan.manifests.map(({ etag: _, ...m }) => m));
       expect(other?.plan.largeObjects?.objects, engine).toBe(stream?.plan.largeObjects?.objects);
     }
+  });
+
+  it("Athena wrote the manifests' and skipped.csv's lines itself; the step classified only the rows it must", async () => {
+    const planned = plans.athena?.plan;
+    const source = JSON.parse(await getText(clients.s3, "engines-plan-athena", `${planned?.planPrefix}delivery.json`));
+    const routed = source.athena.routed;
+    const parts = new Set(source.athena.files.map((f: { part?: string }) => f.part ?? "step"));
+    const copied = Object.keys(JSON.parse(plans.stream?.files["plan.json tally"]?.[0] ?? "{}").copyPlanned);
+    expect(parts).toEqual(new Set([...copied.map((c) => `copy.${c}`), "update-encryption", "skipped", "step"]));
+    // Left to the step: SSE-KMS objects with a Bucket Key (their key needs a HeadObject) and the multipart copies.
+    const manifest = parseInventoryManifest(await getText(clients.s3, scenario.workBucket, manifestKey), manifestKey);
+    const stepRows: InventoryRow[] = [];
+    for (const file of source.athena.files.filter((f: { part?: string }) => f.part === undefined)) {
+      const body = Readable.from([await getBytes(clients.s3, file.bucket, file.key)]);
+      for await (const rows of inventoryRowBatches(body, planColumns(manifest.columns), file.key))
+        stepRows.push(...rows);
+    }
+    expect(stepRows.length).toBe(routed.stepRows);
+    const why = (row: InventoryRow) =>
+      needsKeyCheck(row) ? "key check" : (row.size ?? 0) > MAX_COPY_OBJECT_BYTES ? "over 5 GiB" : "neither";
+    expect(new Set(stepRows.map(why))).toEqual(new Set(["key check", "over 5 GiB"]));
+    const stream = JSON.parse(plans.stream?.files["plan.json tally"]?.[0] ?? "{}");
+    const notCurrent = Object.values(stream.notCurrent as Record<string, { count: number }>);
+    expect(routed.tally.seen.count + routed.stepRows).toBe(
+      stream.seen.count - notCurrent.reduce((n, c) => n + c.count, 0),
+    );
   });
 
   it.each(["stream", "athena"] as const)(
