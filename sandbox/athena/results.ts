@@ -24,15 +24,27 @@ export interface QueryResult {
 }
 
 export async function readResult(result: DuckDBResult, shouldStop: () => boolean): Promise<QueryResult> {
+  const streamed = streamResult(result);
+  const rows: (string | null)[][] = [];
+  for await (const chunk of streamed.chunks(shouldStop)) rows.push(...chunk);
+  return { columns: streamed.columns, rows };
+}
+
+/** A result's columns, and its rows as text a chunk at a time (an UNLOAD writes them as they come). */
+export function streamResult(result: DuckDBResult): {
+  columns: ColumnInfo[];
+  chunks: (shouldStop: () => boolean) => AsyncGenerator<(string | null)[][]>;
+} {
   const names = result.columnNames();
   const types = result.columnTypes().map((t) => t.toString());
   const columns = names.map((name, i) => columnInfo(name, types[i] ?? "VARCHAR"));
-  const rows: (string | null)[][] = [];
-  for await (const chunk of result.yieldRowsJson()) {
-    if (shouldStop()) break;
-    for (const row of chunk) rows.push(row.map((v, i) => text(v, columns[i]?.Type ?? "varchar")));
+  async function* chunks(shouldStop: () => boolean) {
+    for await (const chunk of result.yieldRowsJson()) {
+      if (shouldStop()) return;
+      yield chunk.map((row) => row.map((v, i) => text(v, columns[i]?.Type ?? "varchar")));
+    }
   }
-  return { columns, rows };
+  return { columns, chunks };
 }
 
 /** A DuckDB type as Athena (Trino) names it, with the precision and scale Athena reports. */

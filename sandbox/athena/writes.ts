@@ -7,7 +7,7 @@ import type { CatalogColumn } from "./catalog.ts";
 import { queryFailure, translateSelect } from "./dialect.ts";
 import { ErrorTypes, QueryFailure } from "./errors.ts";
 import type { QueryExecutionRecord, RunnerDeps } from "./executions.ts";
-import { type QueryResult, readResult } from "./results.ts";
+import { type ColumnInfo, streamResult } from "./results.ts";
 import { listObjects, parseS3Uri, putObject, type S3Location } from "./s3-io.ts";
 import { Cursor, nameOf, tokenizeSql } from "./tokens.ts";
 
@@ -65,31 +65,26 @@ export async function runUnloadOrCtas(deps: RunnerDeps, exec: QueryExecutionReco
   }
   const sql = translateSelect(spec.select, exec.database).sql;
   const written: S3Location[] = [];
-  let result: QueryResult;
+  let columns: ColumnInfo[];
+  let rowCount = 0;
   try {
-    result = await readResult(await c.stream(sql), () => exec.state === "CANCELLED");
+    const streamed = streamResult(await c.stream(sql));
+    columns = streamed.columns;
+    const stop = () => exec.state === "CANCELLED";
     if (format === "PARQUET") {
+      for await (const chunk of streamed.chunks(stop)) rowCount += chunk.length;
       const path = join(dir, "unload.parquet");
       await c.run(`COPY (${sql}) TO ${quoteLiteral(path)} (FORMAT PARQUET, COMPRESSION ${codec})`);
       const file = { bucket: target.bucket, prefix: `${target.prefix}${exec.id}_00000.parquet` };
       await putObject(deps.s3(), file, await readFile(path), "application/octet-stream", exec.encryption);
       written.push(file);
     } else {
-      const delimiter = spec.props.field_delimiter ?? "\u0001";
-      for (const [folder, rows] of partitions(result, partitionedBy)) {
-        // AWS's workers write several files; how many is the switch athenaUnloadRowsPerFile (sandbox/behaviours.ts).
-        const perFile = deps.behaviours.athenaUnloadRowsPerFile ?? Math.max(1, rows.length);
-        for (let at = 0, n = 0; at < rows.length || n === 0; at += perFile, n++) {
-          const text = rows
-            .slice(at, at + perFile)
-            .map((r) => `${r.map((v) => v ?? "\\N").join(delimiter)}\n`)
-            .join("");
-          const name = `${exec.id}_${String(n).padStart(5, "0")}.gz`;
-          const file = { bucket: target.bucket, prefix: `${target.prefix}${folder}${name}` };
-          await putObject(deps.s3(), file, gzipSync(Buffer.from(text, "utf8")), "application/gzip", exec.encryption);
-          written.push(file);
-        }
+      const files = new TextFiles(deps, exec, target, partitionColumns(columns, partitionedBy), spec.props);
+      for await (const chunk of streamed.chunks(stop)) {
+        for (const row of chunk) await files.add(row);
+        rowCount += chunk.length;
       }
+      written.push(...(await files.close()));
     }
   } catch (err) {
     if (err instanceof QueryFailure) throw err;
@@ -102,17 +97,17 @@ export async function runUnloadOrCtas(deps: RunnerDeps, exec: QueryExecutionReco
     exec.manifestLocation = `s3://${manifest.bucket}/${manifest.prefix}`;
     exec.manifest = written.map((f) => `s3://${f.bucket}/${f.prefix}`);
   }
-  exec.updateCount = result.rows.length;
+  exec.updateCount = rowCount;
   exec.result = { columns: [], rows: [] };
   if (spec.table) {
-    const columns: CatalogColumn[] = result.columns.map((col) => ({
+    const catalogColumns: CatalogColumn[] = columns.map((col) => ({
       name: col.Name.toLowerCase(),
       type: hiveType(col.Type, col.Precision, col.Scale),
     }));
     deps.catalog.database(spec.table.database)?.tables.set(spec.table.name, {
       database: spec.table.database,
       name: spec.table.name,
-      columns,
+      columns: catalogColumns,
       partitionKeys: [],
       location,
       format: format === "PARQUET" ? "parquet" : "text",
@@ -132,37 +127,89 @@ export async function runUnloadOrCtas(deps: RunnerDeps, exec: QueryExecutionReco
 const MAX_UNLOAD_PARTITIONS = 100;
 
 /**
- * The rows of each partition folder (`col=value/`, Hive's layout; `""` when unpartitioned, which writes one file even
- * for no rows), the partition columns, which the SELECT lists last, left out of the rows.
+ * How many partition columns end each row (0: unpartitioned): partitioned_by's columns must be the SELECT's last,
+ * in its order.
  */
-function partitions(result: QueryResult, columns: readonly string[]): Map<string, QueryResult["rows"]> {
-  if (columns.length === 0) return new Map([["", result.rows]]);
-  const names = result.columns.map((c) => c.Name.toLowerCase());
-  const last = names.slice(-columns.length);
-  if (columns.some((c, i) => c.toLowerCase() !== last[i])) {
+function partitionColumns(columns: readonly ColumnInfo[], partitionedBy: readonly string[]): string[] {
+  if (partitionedBy.length === 0) return [];
+  const last = columns.slice(-partitionedBy.length).map((c) => c.Name.toLowerCase());
+  if (partitionedBy.some((c, i) => c.toLowerCase() !== last[i])) {
     throw new QueryFailure(
-      `Partition columns must be the last columns in the SELECT, in the order of partitioned_by: ${columns.join(", ")}`,
+      `Partition columns must be the last columns in the SELECT, in the order of partitioned_by: ${partitionedBy.join(", ")}`,
       ErrorTypes.userError,
     );
   }
-  const byFolder = new Map<string, QueryResult["rows"]>();
-  for (const row of result.rows) {
-    const values = row.slice(-columns.length);
-    const folder = columns.map((c, i) => `${c}=${hivePathValue(values[i])}/`).join("");
-    let rows = byFolder.get(folder);
-    if (!rows) {
-      if (byFolder.size === MAX_UNLOAD_PARTITIONS) {
+  return [...partitionedBy];
+}
+
+/** Text a TEXTFILE file holds before the next is begun, when athenaUnloadRowsPerFile does not say. */
+const TEXT_FILE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * An UNLOAD's TEXTFILE output written as its rows come: per partition folder (`col=value/`, Hive's layout, the
+ * partition columns left out of the rows; `""` when unpartitioned), gzip files of at most athenaUnloadRowsPerFile
+ * rows (sandbox/behaviours.ts) or TEXT_FILE_BYTES of text. An unpartitioned UNLOAD writes one file even for no rows.
+ */
+class TextFiles {
+  private readonly open = new Map<string, { lines: string[]; bytes: number; files: number }>();
+  private readonly written: S3Location[] = [];
+  private readonly delimiter: string;
+
+  constructor(
+    private readonly deps: RunnerDeps,
+    private readonly exec: QueryExecutionRecord,
+    private readonly target: S3Location,
+    private readonly partitionedBy: readonly string[],
+    props: Record<string, string>,
+  ) {
+    this.delimiter = props.field_delimiter ?? "\u0001";
+    if (partitionedBy.length === 0) this.open.set("", { lines: [], bytes: 0, files: 0 });
+  }
+
+  async add(row: readonly (string | null)[]): Promise<void> {
+    const n = this.partitionedBy.length;
+    const folder =
+      n === 0 ? "" : this.partitionedBy.map((c, i) => `${c}=${hivePathValue(row[row.length - n + i])}/`).join("");
+    let file = this.open.get(folder);
+    if (!file) {
+      if (this.open.size === MAX_UNLOAD_PARTITIONS) {
         throw new QueryFailure(
           `HIVE_TOO_MANY_OPEN_PARTITIONS: Exceeded limit of ${MAX_UNLOAD_PARTITIONS} open writers for partitions/buckets`,
           ErrorTypes.userError,
         );
       }
-      rows = [];
-      byFolder.set(folder, rows);
+      file = { lines: [], bytes: 0, files: 0 };
+      this.open.set(folder, file);
     }
-    rows.push(row.slice(0, -columns.length));
+    const line = `${row
+      .slice(0, row.length - n)
+      .map((v) => v ?? "\\N")
+      .join(this.delimiter)}\n`;
+    file.lines.push(line);
+    file.bytes += line.length;
+    const perFile = this.deps.behaviours.athenaUnloadRowsPerFile;
+    const full = typeof perFile === "number" ? file.lines.length >= perFile : file.bytes >= TEXT_FILE_BYTES;
+    if (full) await this.flush(folder);
   }
-  return byFolder;
+
+  /** Writes what is left; returns every file written, in the order written. */
+  async close(): Promise<S3Location[]> {
+    for (const [folder, file] of this.open) if (file.lines.length > 0 || file.files === 0) await this.flush(folder);
+    return this.written;
+  }
+
+  private async flush(folder: string): Promise<void> {
+    const file = this.open.get(folder);
+    if (!file) return;
+    const name = `${this.exec.id}_${String(file.files).padStart(5, "0")}.gz`;
+    const location = { bucket: this.target.bucket, prefix: `${this.target.prefix}${folder}${name}` };
+    const body = gzipSync(Buffer.from(file.lines.join(""), "utf8"));
+    await putObject(this.deps.s3(), location, body, "application/gzip", this.exec.encryption);
+    this.written.push(location);
+    file.lines = [];
+    file.bytes = 0;
+    file.files += 1;
+  }
 }
 
 const HIVE_ESCAPED = `"#%'*/:=?\\{}[]^`;
