@@ -54,7 +54,7 @@ export interface Behaviours {
    */
   s3Select: (typeof S3_SELECT)[number];
   /**
-   * How many rows Athena's UNLOAD writes to one file before it starts the next (null: all rows in one file). AWS
+   * How many rows Athena's UNLOAD writes to one file before it starts the next (null: a file per 64 MiB of text). AWS
    * writes an UNLOAD's output as several files, as many as its workers choose, and documents neither how many nor
    * how rows are split among them.
    */

@@ -8,7 +8,12 @@ import {
   StartQueryExecutionCommand,
 } from "@aws-sdk/client-athena";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { EngineUnavailableError, InventoryFormatError, TransientAwsError } from "../../contract/errors.ts";
+import {
+  EngineUnavailableError,
+  InvariantViolatedError,
+  InventoryFormatError,
+  TransientAwsError,
+} from "../../contract/errors.ts";
 import { others } from "../domain/engine-choice.ts";
 import {
   athenaNotCurrentSql,
@@ -74,7 +79,19 @@ export async function queryInventory(
   planPrefix: string,
   routes?: RouteSqlOptions,
 ): Promise<AthenaInventory> {
-  const run = (sql: string) => runQuery(athena, config, sql, planPrefix);
+  // A query that failed in a way Athena calls retryable is asked again under a new token (the same token only
+  // answers the same failed execution), writing to a folder of its own: UNLOAD needs an empty one, and Athena leaves
+  // a failed query's files where they are.
+  const attempted = async (statement: (attempt: number) => string) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await runQuery(athena, config, statement(attempt), planPrefix, attempt);
+      } catch (err) {
+        if (!(err instanceof TransientAwsError) || attempt >= QUERY_ATTEMPTS) throw err;
+      }
+    }
+  };
+  const run = (sql: string) => attempted(() => sql);
   const ddl = await run(inventoryTableDdl(table));
   // The UNLOADs write beside the workgroup's results (where the step may write), in a folder of their own.
   const results = s3Location(ddl.ResultConfiguration?.OutputLocation ?? "", ddl.QueryExecutionId);
@@ -82,7 +99,9 @@ export async function queryInventory(
   const asked = `${table.name}/${table.dt}/${routes ? JSON.stringify(routes) : "rows"}`;
   const folder = `${results.key.replace(/[^/]*$/, "")}unload/${token(planPrefix, asked).slice(0, 16)}/`;
   const unload = async (statement: (location: string) => string, name: string) => {
-    const q = await run(statement(`s3://${results.bucket}/${folder}${name}`));
+    const q = await attempted((attempt) =>
+      statement(`s3://${results.bucket}/${folder}${name}${attempt > 1 ? `attempt-${attempt}/` : ""}`),
+    );
     return { q, files: await unloadedFiles(s3, q) };
   };
   if (routes) {
@@ -90,20 +109,28 @@ export async function queryInventory(
     const counted = await run(statements.tally);
     const source = `Athena query ${counted.QueryExecutionId}`;
     const routed = routedTally(routeCounts(await allRows(athena, counted), source));
-    const manifests = await unload(statements.manifests, "manifests/");
-    const skipped = await unload(statements.skipped, "skipped/");
+    // A route with no rows is not unloaded: nothing to write, and a scan saved.
+    const t = routed.tally;
+    const planned = t.updatePlanned.count + Object.values(t.copyPlanned).reduce((n, c) => n + (c?.count ?? 0), 0);
+    const skippedRows = Object.values(t.skipped).reduce((n, c) => n + (c?.count ?? 0), 0);
+    const manifests = planned > 0 ? await unload(statements.manifests, "manifests/") : undefined;
+    const skipped = skippedRows > 0 ? await unload(statements.skipped, "skipped/") : undefined;
     const step = routed.stepRows > 0 ? await unload(statements.step, "step/") : undefined;
     const files: UnloadedFile[] = [
-      ...manifests.files.map((f) => {
+      ...(manifests?.files ?? []).map((f) => {
         const part = partOfUnloadedFile(f.key);
-        if (!part) throw new TransientAwsError(`Athena wrote ${f.key} outside a route's folder.`, { fix: RETRY_FIX });
+        if (!part) {
+          throw new InvariantViolatedError(`Athena's UNLOAD wrote ${f.key} outside a route's folder.`, {
+            fix: "This is a bug in rekey's routes (steps/domain/inventory-routes.ts); run with engine stream and report it.",
+          });
+        }
         return { ...f, part };
       }),
-      ...skipped.files.map((f) => ({ ...f, part: "skipped" as const })),
+      ...(skipped?.files ?? []).map((f) => ({ ...f, part: "skipped" as const })),
       ...(step?.files ?? []),
     ];
-    const scannedBytes = [counted, manifests.q, skipped.q, ...(step ? [step.q] : [])].map(
-      (q) => q.Statistics?.DataScannedInBytes ?? 0,
+    const scannedBytes = [counted, manifests?.q, skipped?.q, step?.q].flatMap((q) =>
+      q ? [q.Statistics?.DataScannedInBytes ?? 0] : [],
     );
     return { files, notCurrent: routed.notCurrent, scannedBytes, routed };
   }
@@ -135,18 +162,23 @@ function s3Location(uri: string, queryId: string | undefined): { bucket: string;
   return { bucket: m[1] ?? "", key: m[2] ?? "" };
 }
 
-function token(planPrefix: string, sql: string): string {
-  return createHash("sha256").update(`${planPrefix}\n${sql}`).digest("hex");
+/** How many times a statement is asked when Athena answers that it failed in a way worth retrying. */
+const QUERY_ATTEMPTS = 3;
+
+function token(planPrefix: string, sql: string, attempt = 1): string {
+  return createHash("sha256")
+    .update(`${planPrefix}\n${sql}${attempt > 1 ? `\nattempt ${attempt}` : ""}`)
+    .digest("hex");
 }
 
 /** Starts a statement (or finds the one a retried step started) and waits for it to end. */
-async function runQuery(athena: AthenaClient, config: AthenaConfig, sql: string, planPrefix: string) {
+async function runQuery(athena: AthenaClient, config: AthenaConfig, sql: string, planPrefix: string, attempt: number) {
   const { QueryExecutionId: id } = await athena.send(
     new StartQueryExecutionCommand({
       QueryString: sql,
       WorkGroup: config.workGroup,
       QueryExecutionContext: { Database: config.database },
-      ClientRequestToken: token(planPrefix, sql),
+      ClientRequestToken: token(planPrefix, sql, attempt),
     }),
   );
   if (!id) throw new TransientAwsError("StartQueryExecution answered without a query id.", { fix: RETRY_FIX });

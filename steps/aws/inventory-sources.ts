@@ -1,3 +1,4 @@
+import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import type { PlanEngine } from "../../contract/engines.ts";
 import { InvariantViolatedError, InventoryFormatError } from "../../contract/errors.ts";
@@ -72,8 +73,12 @@ export async function* readDelivery(
       const columns = planColumns(manifest.columns);
       for (const [i, file] of unloaded.slice(from, to).entries()) {
         const body = await getStream(clients.s3, file.bucket, file.key);
-        if (file.part) yield { kind: "lines", part: file.part, bytes: body.pipe(createGunzip()) };
-        else {
+        if (file.part) {
+          // pipeline, not pipe: a read that fails mid-file fails the gunzip, and a writer that stops ends the read.
+          const gunzip = createGunzip();
+          pipeline(body, gunzip).catch(() => {});
+          yield { kind: "lines", part: file.part, bytes: gunzip };
+        } else {
           for await (const rows of inventoryRowBatches(body, columns, file.key)) {
             yield { kind: "rows", rows: ofBucket(run, rows, file.key) };
           }

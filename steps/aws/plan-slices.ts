@@ -62,6 +62,8 @@ export const SliceSummarySchema = z.object({
   largeByClass: z.record(z.string(), objectsAndBytes),
   headsSent: z.number().int().nonnegative(),
   keyChecksSkipped: z.number().int().nonnegative(),
+  /** Lines of Athena's routed files appended, by part (PlanWriter.appendRouted). */
+  routedLines: z.record(z.string(), z.number().int().nonnegative()).default({}),
 });
 export type SliceSummary = z.infer<typeof SliceSummarySchema>;
 

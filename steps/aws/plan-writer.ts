@@ -55,6 +55,7 @@ export const PlanCheckpointSchema = z.object({
     sseKms: z.object({ objects: z.number(), bytes: z.number() }),
   }),
   largeByClass: z.record(z.string(), z.object({ objects: z.number(), bytes: z.number() })),
+  routedLines: z.record(z.string(), z.number().int().nonnegative()).default({}),
   uploads: z.object({
     skipped: SavedUploadSchema,
     updates: SavedUploadSchema,
@@ -75,6 +76,8 @@ export class PlanWriter {
   readonly tally: RunTally;
   readonly updatesFrom = { sseS3: { objects: 0, bytes: 0 }, sseKms: { objects: 0, bytes: 0 } };
   readonly largeByClass: Partial<Record<CopyStorageClass, RouteCount>> = {};
+  /** Lines appended as Athena wrote them, by part (appendRouted), for Combine the plan to check against its count. */
+  readonly routedLines: Partial<Record<RoutedPart, number>> = {};
   private readonly copies = new Map<CopyStorageClass, LineUpload>();
   private readonly updates: LineUpload;
   private readonly skipped: LineUpload;
@@ -100,6 +103,7 @@ export class PlanWriter {
       this.sequence = checkpoint.sequence;
       Object.assign(this.updatesFrom, structuredClone(checkpoint.updatesFrom));
       Object.assign(this.largeByClass, structuredClone(checkpoint.largeByClass));
+      Object.assign(this.routedLines, structuredClone(checkpoint.routedLines));
       for (const storageClass of Object.keys(checkpoint.uploads.copies)) {
         const upload = resumed.uploads.get(keys.manifest(storageClass));
         if (upload) this.copies.set(storageClass as CopyStorageClass, upload);
@@ -160,6 +164,7 @@ export class PlanWriter {
       tally: this.tally.toJSON(),
       updatesFrom: this.updatesFrom,
       largeByClass: this.largeByClass as PlanCheckpoint["largeByClass"],
+      routedLines: this.routedLines as PlanCheckpoint["routedLines"],
       uploads: {
         skipped: await save("skipped", this.skipped),
         updates: await save("update-encryption", this.updates),
@@ -225,9 +230,12 @@ export class PlanWriter {
    * their objects are counted in the plan's tally by Combine the plan, from Athena's own count.
    */
   async appendRouted(part: RoutedPart, bytes: Buffer): Promise<void> {
-    if (part === "skipped") await this.skipped.writeBytes(bytes);
-    else if (part === "update-encryption") await this.updates.writeBytes(bytes);
-    else await this.copyManifest(part.slice("copy.".length) as CopyStorageClass).writeBytes(bytes);
+    let lines = 0;
+    for (let at = bytes.indexOf(10); at >= 0; at = bytes.indexOf(10, at + 1)) lines += 1;
+    this.routedLines[part] = (this.routedLines[part] ?? 0) + lines;
+    if (part === "skipped") await this.skipped.writeBytes(bytes, lines);
+    else if (part === "update-encryption") await this.updates.writeBytes(bytes, lines);
+    else await this.copyManifest(part.slice("copy.".length) as CopyStorageClass).writeBytes(bytes, lines);
   }
 
   private copyManifest(storageClass: CopyStorageClass): LineUpload {

@@ -43,7 +43,10 @@ export interface ClassifyOptions {
    * Without it, SSE-KMS rows are never called compliant.
    */
   sseKmsKeyIsTarget?: (row: InventoryRow) => boolean | undefined;
-  /** When the plan is made: a retention whose retain-until date has passed no longer protects a version. */
+  /**
+   * The date the plan is made as of (the inventory's, steps/handlers/filter-inventory-and-write-manifests.ts): a
+   * retention whose retain-until date had passed by then no longer protects a version.
+   */
   now?: Date;
 }
 

@@ -21,7 +21,7 @@ import {
   type NotCurrentCounts,
   planColumns,
 } from "./inventory-queries.ts";
-import { RunTally } from "./tally.ts";
+import { RunTally, SAMPLE_LIMIT } from "./tally.ts";
 
 /**
  * The athena engine's routes, decided in SQL (contract/engines.ts): the same decisions as classifyInventoryRow
@@ -49,7 +49,7 @@ export type RoutedPart = `copy.${CopyStorageClass}` | "update-encryption" | "ski
 export interface RouteSqlOptions {
   /** The bucket being planned: a row of another is refused, as the stream engine refuses it. */
   bucket: string;
-  /** When the plan is made: a retention that ended by then protects nothing (classify.ts activeRetention). */
+  /** The inventory's date: a retention that ended by then protects nothing (classify.ts activeRetention). */
   now: Date;
   /** run.options.sseKmsWithBucketKey is "check-key": SSE-KMS rows with a Bucket Key go to the step's HeadObject. */
   checkKeys: boolean;
@@ -83,7 +83,8 @@ function columnsOf(table: InventoryTable, options: RouteSqlOptions) {
     ? `try(from_iso8601_timestamp(${until})) <= from_iso8601_timestamp(${literal(options.now.toISOString())})`
     : `try_cast(${until} AS bigint) <= ${options.now.getTime()}`;
   const mode = `(CASE WHEN ${expired} THEN NULL ELSE ${upper("ObjectLockMode")} END)`;
-  const rawKey = csv ? `url_decode("key")` : `"key"`;
+  // A CSV key that does not decode is NULL here and left to the step, whose reader names it.
+  const rawKey = csv ? `try(url_decode("key"))` : `"key"`;
   return {
     size,
     sizeText,
@@ -96,6 +97,7 @@ function columnsOf(table: InventoryTable, options: RouteSqlOptions) {
     governance: `(${mode} = 'GOVERNANCE' OR ${upper("ObjectLockLegalHoldStatus")} = 'ON')`,
     // Values the stream parser refuses with a message naming them: the step reads them and says so.
     unsure: [
+      `(${rawKey} IS NULL)`,
       ...(has("Size") ? [`(${sizeText} IS NOT NULL AND (${size} IS NULL OR ${size} < 0))`] : []),
       `(${upper("BucketKeyStatus")} NOT IN ('ENABLED', 'DISABLED'))`,
     ].join(" OR "),
@@ -107,7 +109,10 @@ function columnsOf(table: InventoryTable, options: RouteSqlOptions) {
 function routeSql(table: InventoryTable, options: RouteSqlOptions): string {
   const c = columnsOf(table, options);
   const { deleteMarker, latest } = flags(table.columns, athenaText);
-  const badFlags = [deleteMarker, latest].filter((f) => f !== undefined).map((f) => `${f} NOT IN ('true', 'false')`);
+  // NULL too: a Parquet or ORC flag may be missing, which the step's reader refuses as a CSV one's empty field.
+  const badFlags = [deleteMarker, latest]
+    .filter((f) => f !== undefined)
+    .map((f) => `(${f} IS NULL OR ${f} NOT IN ('true', 'false'))`);
   const tooLong = `length(${manifestKeySql(c.rawKey)}) > ${MANIFEST_KEY_MAX_CHARS}`;
   const locked = [
     `WHEN ${c.compliance} THEN 'skipped.object-lock-compliance'`,
@@ -154,8 +159,8 @@ function routed(table: InventoryTable, options: RouteSqlOptions): string {
 
 const TEXT_UNLOAD = "format = 'TEXTFILE', field_delimiter = ',', compression = 'gzip'";
 
-/** Up to this many skipped keys a reason keeps as samples (RunTally's sample limit). */
-export const ROUTE_SAMPLES = 5;
+/** Up to this many skipped keys a reason keeps as samples: RunTally's. */
+export const ROUTE_SAMPLES = SAMPLE_LIMIT;
 
 /**
  * The statements of a plan made by routes: `tally` counts every route (GROUP BY: route, encryption, whether a key
@@ -172,7 +177,7 @@ export function athenaRouteStatements(table: InventoryTable, options: RouteSqlOp
   const bucket = literal(options.bucket);
   const selected = athenaSelected(table.format);
   const stepColumns = planColumns(table.columns)
-    .map((col) => `COALESCE(CAST(${selected(col)} AS varchar), '')`)
+    .map((col) => `COALESCE(CAST(${selected(col)} AS varchar), '') AS "${athenaColumnName(col)}"`)
     .join(", ");
   return {
     tally: [
@@ -181,9 +186,9 @@ export function athenaRouteStatements(table: InventoryTable, options: RouteSqlOp
       `FROM ${from} GROUP BY 1, 2, 3`,
     ].join(" "),
     manifests: (location: string) =>
-      `UNLOAD (SELECT ${bucket}, ${MANIFEST_KEY}, ${ROUTE} FROM ${from} WHERE ${ROUTE} LIKE 'copy.%' OR ${ROUTE} = 'update-encryption') TO ${literal(location)} WITH (${TEXT_UNLOAD}, partitioned_by = ARRAY['${ROUTE}'])`,
+      `UNLOAD (SELECT ${bucket} AS rekey_bucket, ${MANIFEST_KEY}, ${ROUTE} FROM ${from} WHERE ${ROUTE} LIKE 'copy.%' OR ${ROUTE} = 'update-encryption') TO ${literal(location)} WITH (${TEXT_UNLOAD}, partitioned_by = ARRAY['${ROUTE}'])`,
     skipped: (location: string) =>
-      `UNLOAD (SELECT ${bucket}, ${MANIFEST_KEY}, substr(${ROUTE}, 9), ${text(`"${athenaColumnName("StorageClass")}"`)}, ${text(`"${athenaColumnName("EncryptionStatus")}"`)}, ${text(c.size)} FROM ${from} WHERE ${ROUTE} LIKE 'skipped.%') TO ${literal(location)} WITH (${TEXT_UNLOAD})`,
+      `UNLOAD (SELECT ${bucket} AS rekey_bucket, ${MANIFEST_KEY}, substr(${ROUTE}, 9) AS rekey_reason, ${text(`"${athenaColumnName("StorageClass")}"`)} AS rekey_storage_class, ${text(`"${athenaColumnName("EncryptionStatus")}"`)} AS rekey_encryption, ${text(c.size)} AS rekey_size FROM ${from} WHERE ${ROUTE} LIKE 'skipped.%') TO ${literal(location)} WITH (${TEXT_UNLOAD})`,
     step: (location: string) =>
       `UNLOAD (SELECT ${stepColumns} FROM ${from} WHERE ${ROUTE} = 'step') TO ${literal(location)} WITH (${TEXT_UNLOAD})`,
   };

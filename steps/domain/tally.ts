@@ -98,6 +98,9 @@ function add(target: CountAndBytes, sizeBytes: number | undefined): void {
  * completion report rows then move planned copies into re-encrypted, gone, changed since planning or failed. `reconcile()` proves
  * that nothing was lost between inventory, manifests and reports.
  */
+/** Samples a tally keeps per skip reason and failure category, unless told otherwise. */
+export const SAMPLE_LIMIT = 5;
+
 export class RunTally {
   private readonly state: TallyState;
 
@@ -105,7 +108,7 @@ export class RunTally {
     this.state = state
       ? structuredClone(state)
       : {
-          sampleLimit: options.sampleLimit ?? 5,
+          sampleLimit: options.sampleLimit ?? SAMPLE_LIMIT,
           seen: { count: 0, bytes: 0 },
           copyPlanned: {},
           updatePlanned: zero(),

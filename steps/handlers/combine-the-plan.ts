@@ -14,8 +14,9 @@ import type { NotCurrentReason } from "../../contract/reasons.ts";
 import { planKeys, RunContextSchema, type SliceKeys } from "../../contract/run-context.ts";
 import { StateNames } from "../../contract/states.ts";
 import type { CopyStorageClass } from "../../contract/storage-classes.ts";
+import type { TallyState } from "../../contract/tally.ts";
 import { type JoinSource, joinObjects } from "../aws/join-objects.ts";
-import { loadSliceSummaries, requirePlanSource } from "../aws/plan-slices.ts";
+import { loadSliceSummaries, requirePlanSource, type SliceSummary } from "../aws/plan-slices.ts";
 import { SKIPPED_HEADER } from "../aws/plan-writer.ts";
 import { deleteKeys, getTextIfExists, listSizes, putJson } from "../aws/s3-io.ts";
 import type { RouteCount } from "../domain/estimate.ts";
@@ -61,6 +62,7 @@ export const combinePlan = defineStep({
     for (const [reason, counted] of Object.entries(source.athena?.notCurrent ?? {})) {
       if (counted) tally.recordNotCurrent(reason as NotCurrentReason, counted);
     }
+    if (routed) checkRoutedLines(routed.tally, summaries, slicing.planPrefix, run.workBucket);
     const reconciliation = tally.reconcile();
     if (!reconciliation.ok) {
       throw new VerificationFailedError(`Plan counts do not add up: ${reconciliation.problems.join(" ")}`, {
@@ -158,4 +160,32 @@ function largeByClass(summaries: { largeByClass: Record<string, RouteCount> }[])
     }
   }
   return total;
+}
+
+/** The lines the slices appended from Athena's files are as many as Athena counted, route by route. */
+function checkRoutedLines(
+  counted: TallyState,
+  summaries: readonly SliceSummary[],
+  planPrefix: string,
+  workBucket: string,
+): void {
+  const appended = new Map<string, number>();
+  for (const s of summaries) {
+    for (const [part, lines] of Object.entries(s.routedLines)) appended.set(part, (appended.get(part) ?? 0) + lines);
+  }
+  const expected = new Map<string, number>([
+    ["update-encryption", counted.updatePlanned.count],
+    ["skipped", Object.values(counted.skipped).reduce((n, c) => n + (c?.count ?? 0), 0)],
+    ...Object.entries(counted.copyPlanned).map(([c, n]): [string, number] => [`copy.${c}`, n?.count ?? 0]),
+  ]);
+  const problems = [...new Set([...expected.keys(), ...appended.keys()])].flatMap((part) => {
+    const want = expected.get(part) ?? 0;
+    const got = appended.get(part) ?? 0;
+    return want === got ? [] : [`${part}: Athena counted ${want}, its files held ${got} line(s)`];
+  });
+  if (problems.length > 0) {
+    throw new VerificationFailedError(`Athena's routed files do not match its count: ${problems.join("; ")}.`, {
+      fix: `No object was changed. Delete s3://${workBucket}/${planPrefix} and start the run again; if it recurs, run with engine stream and report it.`,
+    });
+  }
 }

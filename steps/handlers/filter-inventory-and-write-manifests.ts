@@ -2,7 +2,7 @@ import type { HeadObjectCommandOutput } from "@aws-sdk/client-s3";
 import { z } from "zod";
 import { type FoundCandidates, FoundCandidatesSchema, FoundInventorySchema } from "../../contract/candidates.ts";
 import type { PlanEngine } from "../../contract/engines.ts";
-import { InvariantViolatedError, InventoryFormatError } from "../../contract/errors.ts";
+import { InvariantViolatedError, InventoryFormatError, VerificationFailedError } from "../../contract/errors.ts";
 import { type PlanningProgress, PlanSliceSchema, type SlicePlanned, SlicesToPlanSchema } from "../../contract/plan.ts";
 import type { NotCurrentReason } from "../../contract/reasons.ts";
 import { planKeys, type RunContext, RunContextSchema } from "../../contract/run-context.ts";
@@ -27,7 +27,7 @@ import { defineStep, type StepDeps } from "../runtime/step.ts";
 /**
  * Plans one slice of the run's candidates ("Plan each slice" runs it once per slice, in parallel): data files
  * `from` to `to` of an S3 Inventory (every row classified by classifyInventoryRow, read by the engine "Slice the
- * inventory" chose), or the manifest generator's lists (each list's filter decides its route,
+ * inventory" chose; the lines of files Athena already routed are appended as they are), or the manifest generator's lists (each list's filter decides its route,
  * steps/domain/candidates.ts). Planned copies go into one manifest part per storage class, encryption updates into
  * one, objects over 5 GiB into a list for the multipart copy, skipped objects into a skipped part with their reason;
  * the slice's summary (its tally) is written last. Memory holds the rows waiting for their HeadObject answers (at
@@ -60,6 +60,15 @@ export const writeManifests = defineStep({
     const progress = resumed ? PlanPositionSchema.parse(resumed.position) : undefined;
     // What earlier runs' jobs already did is left out, whatever inventory or list they planned from.
     const earlier = await readEarlierWork(run, new Date(source.createdAt), deps);
+    if (source.athena?.routed && (earlier.size.keys > 0 || earlier.size.unreportedJobs > 0)) {
+      // Athena's lines were routed when no earlier run had worked on the bucket; they would copy that work again.
+      throw new VerificationFailedError(
+        "Athena routed this plan's objects before an earlier run's jobs made some of them compliant.",
+        {
+          fix: `Delete s3://${run.workBucket}/${slicing.planPrefix} (no job was made from it) and start the run again: the plan is then made leaving that run's work out.`,
+        },
+      );
+    }
     const writer = resumed?.writer ?? new PlanWriter(run, keys, deps);
     const heads = new HeadObjects(clients.s3, run.bucket);
     const reader = new ResumingWriter(run, writer, earlier, heads);
@@ -120,6 +129,7 @@ export const writeManifests = defineStep({
       largeByClass: writer.largeByClass as SliceSummary["largeByClass"],
       headsSent: headsBefore + heads.sent,
       keyChecksSkipped: reader.keyChecksSkipped,
+      routedLines: writer.routedLines,
     };
     await putJson(clients.s3, run.workBucket, keys.plan, summary);
     await writer.forgetCheckpoint();

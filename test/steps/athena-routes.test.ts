@@ -225,19 +225,29 @@ describe.each([true, false])("Athena's routes with key checks %s", (checkKeys) =
 
     const expected = new Map<string, string>();
     const tally = new RunTally();
-    const notCurrent: Record<string, number> = {};
+    const notCurrent: Record<string, { count: number; bytes: number }> = {};
+    const updatesFrom = { sseS3: { objects: 0, bytes: 0 }, sseKms: { objects: 0, bytes: 0 } };
+    let keyChecksSkipped = 0;
     for (const row of rows) {
       const verdict = classifyInventoryRow(row, {
         now: CREATED,
         sseKmsKeyIsTarget: () => (checkKeys ? undefined : false),
       });
       if (verdict.kind === "not-current") {
-        notCurrent[verdict.reason] = (notCurrent[verdict.reason] ?? 0) + 1;
+        const slot = notCurrent[verdict.reason] ?? { count: 0, bytes: 0 };
+        notCurrent[verdict.reason] = { count: slot.count + 1, bytes: slot.bytes + (row.size ?? 0) };
         continue;
       }
       const route = checkKeys && needsKeyCheck(row) ? "step" : routeOf(verdict);
       expected.set(row.key, route);
-      if (route !== "step") tally.recordClassification(verdict, row);
+      if (route === "step") continue;
+      tally.recordClassification(verdict, row);
+      if (needsKeyCheck(row)) keyChecksSkipped += 1;
+      if (verdict.kind === "update-encryption") {
+        const from = row.encryptionStatus === "SSE-S3" ? updatesFrom.sseS3 : updatesFrom.sseKms;
+        from.objects += 1;
+        from.bytes += row.size ?? 0;
+      }
     }
     // Every kind of route is exercised.
     const kinds = new Set(expected.values());
@@ -252,9 +262,10 @@ describe.each([true, false])("Athena's routes with key checks %s", (checkKeys) =
     const counted = queried.routed;
     expect(counted?.tally).toEqual(tally.toJSON());
     expect(counted?.stepRows).toBe(stepRows.length);
-    expect(
-      Object.fromEntries(Object.entries(queried.notCurrent.byReason).map(([reason, c]) => [reason, c?.count])),
-    ).toEqual(notCurrent);
+    expect(counted?.updatesFrom).toEqual(updatesFrom);
+    expect(counted?.keyChecksSkipped).toBe(keyChecksSkipped);
+    expect(keyChecksSkipped > 0).toBe(!checkKeys);
+    expect(queried.notCurrent.byReason).toEqual(notCurrent);
     // skipped.csv's line: bucket, key, reason, storage class, encryption and size as the inventory lists them.
     const odd = rows.find((r) => r.key.startsWith("odd/") && expected.get(r.key)?.startsWith("skipped."));
     expect(odd).toBeDefined();

@@ -417,6 +417,41 @@ describe("filter engines", () => {
     }, 120_000);
   });
 
+  it("the athena engine's slice stops between Athena's files and, failing mid-way, resumes appending nothing twice", async () => {
+    const bucket = "engines-resume-athena";
+    const input = await planInput("athena", bucket);
+    const slicing = await sliceInventory.run({ ...input, sliceTargetBytes: PLANNING_SLICE_BYTES }, deps());
+    if (slicing.stored) throw new Error("a new work bucket has no stored plan");
+    const [slice] = await sliceItems(slicing, input.run, deps());
+    if (!slice) throw new Error("no slice");
+    const source = JSON.parse(await getText(clients.s3, bucket, `${slicing.planPrefix}delivery.json`)) as {
+      athena: { files: { bucket: string; key: string; part?: string }[] };
+    };
+    const files = source.athena.files;
+    expect(files.filter((f) => f.part !== undefined).length).toBeGreaterThan(3);
+    expect(await planSlice(input, slicing, slice, deps(), 0)).toEqual({
+      planning: { filesRead: 1, files: files.length },
+    });
+    // The next invocation appends Athena's second file, then S3 refuses the third: the step fails, nothing saved.
+    const refused = files[2];
+    expect(refused?.part).toBeDefined();
+    const [rule] = await admin.addFaults({
+      service: "s3",
+      operation: "GetObject",
+      bucket: refused?.bucket ?? "",
+      key: refused?.key ?? "",
+      count: 1,
+      error: { code: "AccessDenied", status: 403, message: "Access Denied" },
+    });
+    await expect(planSlice(input, slicing, slice, deps(), 60_000)).rejects.toThrow();
+    expect((await admin.faults()).find((f) => f.id === rule?.id)?.injected).toBe(1);
+    expect(await planSlice(input, slicing, slice, deps(), 60_000)).toEqual({ slice: 0, seen: expect.any(Number) });
+    // Combine the plan checks the lines appended against Athena's count; the plan is the one made in one go.
+    const combined = await combinePlan.run({ ...input, slicing }, deps());
+    expect(await planFiles(bucket, combined)).toEqual(plans.athena?.files);
+    expect(combined.manifests).toEqual(plans.athena?.plan.manifests);
+  }, 120_000);
+
   it("updates SSE-KMS objects with a Bucket Key without a HeadObject each when the run says so, and says what it skipped", async () => {
     const bucket = "engines-no-key-checks";
     const [rule] = await admin.addFaults({ service: "s3", operation: "HeadObject", bucket: scenario.bucket, share: 0 });
