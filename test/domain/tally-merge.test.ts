@@ -35,9 +35,36 @@ describe("RunTally.merge", () => {
     merged.merge([first.toJSON(), second.toJSON(), third.toJSON()]);
     merged.recordNotCurrent("delete-marker", { count: 3, bytes: 0 });
     expect(merged.toJSON()).toEqual(whole.toJSON());
-    // Samples in slice order, up to the limit: the first two locked keys, not the last.
+    // Samples up to the limit: the two smallest locked keys, whichever slice read them.
     expect(merged.snapshot.skippedSamples["object-lock-compliance"]).toEqual(["b", "h"]);
     expect(merged.reconcile().ok).toBe(true);
+  });
+
+  it("keeps as skipped samples the smallest keys in manifest-key order, whatever order and slices read them in", () => {
+    // Encoded: "a b" is a%20b, "a!" is a%21, "a+" is a%2B, "a~" stays a~, "Z" stays Z.
+    const keys = ["a~", "a+", "Z", "a!", "a b", "b", "a!"];
+    const skip: Classification = { kind: "skipped", reason: "archived", detail: "" };
+    const smallest = ["Z", "a b", "a!"];
+    for (const order of [keys, [...keys].reverse()]) {
+      const one = new RunTally(undefined, { sampleLimit: 3 });
+      for (const key of order) one.recordClassification(skip, { key, size: 1 });
+      expect(one.snapshot.skippedSamples.archived).toEqual(smallest);
+      const parts = [order.slice(0, 2), order.slice(2)].map((part) => {
+        const t = new RunTally(undefined, { sampleLimit: 3 });
+        for (const key of part) t.recordClassification(skip, { key, size: 1 });
+        return t.toJSON();
+      });
+      const merged = new RunTally(undefined, { sampleLimit: 3 });
+      merged.merge(parts);
+      expect(merged.snapshot.skippedSamples.archived).toEqual(smallest);
+    }
+    const counted = new RunTally(undefined, { sampleLimit: 3 });
+    counted.recordClassified(skip, { count: 7, bytes: 7 }, keys);
+    expect(counted.snapshot.skippedSamples.archived).toEqual(smallest);
+    expect(counted.snapshot.skipped.archived).toEqual({ count: 7, bytes: 7 });
+    expect(counted.snapshot.seen).toEqual({ count: 7, bytes: 7 });
+    counted.recordClassified(skip, { count: 0, bytes: 0 }, ["A"]);
+    expect(counted.snapshot.skippedSamples.archived).toEqual(smallest);
   });
 
   it("merging nothing leaves the tally as it was; merging into a tally with counts adds to them", () => {
