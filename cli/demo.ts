@@ -87,7 +87,11 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
         }
         if (event.type === "StateExited" && event.state.name === StateNames.sliceInventory) {
           const slicing = (event.state.output as { slicing?: Slicing }).slicing;
-          if (slicing && !slicing.stored) {
+          if (slicing && "querying" in slicing) {
+            out.line(
+              `         Athena's query ${slicing.querying.queryId} is ${slicing.querying.state}; asking again soon`,
+            );
+          } else if (slicing && !slicing.stored) {
             out.line(
               `         ${formatCount(slicing.files)} file(s) in ${formatCount(slicing.slices)} slice(s), planned in parallel`,
             );

@@ -99,8 +99,18 @@ export const SlicingSchema = z.union([
     files: z.number().int().nonnegative(),
     engine: PlanEngineSchema.optional(),
   }),
+  /**
+   * The athena engine's queries still ran at the step's time budget: the run waits ("Wait for Athena") and asks
+   * again, and the step finds the same queries by their tokens.
+   */
+  z.object({
+    stored: z.literal(false),
+    querying: z.object({ queryId: z.string(), state: z.string() }),
+  }),
 ]);
 export type Slicing = z.infer<typeof SlicingSchema>;
+/** Slice the inventory's answer once Athena's queries, if any, are done: a stored plan, or slices to plan. */
+export type SlicingDone = Exclude<Slicing, { querying: unknown }>;
 export const SlicesToPlanSchema = SlicingSchema.options[1];
 export type SlicesToPlan = z.infer<typeof SlicesToPlanSchema>;
 

@@ -12,6 +12,7 @@ export const StateNames = {
   waitForInventory: "Wait for inventory",
   sliceInventory: "Slice the inventory",
   isPlanStored: "Is a plan stored?",
+  waitForAthena: "Wait for Athena",
   useStoredPlan: "Use the stored plan",
   planSlices: "Plan each slice",
   writeManifests: "Filter inventory and write manifests",

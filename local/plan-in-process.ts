@@ -1,6 +1,6 @@
 import { GetObjectCommand } from "@aws-sdk/client-s3";
 import type { FoundCandidates, FoundInventory } from "../contract/candidates.ts";
-import type { Plan, PlanningProgress, PlanSlice, SlicePlanned, SlicesToPlan, Slicing } from "../contract/plan.ts";
+import type { Plan, PlanningProgress, PlanSlice, SlicePlanned, SlicesToPlan, SlicingDone } from "../contract/plan.ts";
 import type { RunContext } from "../contract/run-context.ts";
 import { combinePlan } from "../steps/handlers/combine-the-plan.ts";
 import { writeManifests } from "../steps/handlers/filter-inventory-and-write-manifests.ts";
@@ -23,14 +23,21 @@ export async function planInProcess(
   options: {
     sliceTargetBytes?: number;
     timeBudgetMs?: number;
+    /** Slice the inventory's wait for Athena per invocation (none: it waits for its queries to end). */
+    slicingBudgetMs?: number;
     onInvocation?: (slice: PlanSlice, result: SlicePlanned | PlanningProgress) => void;
+    /** Slice the inventory returned with Athena's queries still running; it is asked again, as "Wait for Athena" does. */
+    onQuerying?: (querying: { queryId: string; state: string }) => Promise<void> | void;
   } = {},
-): Promise<{ plan: Plan; slicing: Slicing; invocations: number }> {
+): Promise<{ plan: Plan; slicing: SlicingDone; invocations: number }> {
   const { run, inventory } = input;
-  const slicing = await sliceInventory.run(
-    { run, inventory, sliceTargetBytes: options.sliceTargetBytes ?? PLANNING_SLICE_BYTES },
-    deps,
-  );
+  const sliceTargetBytes = options.sliceTargetBytes ?? PLANNING_SLICE_BYTES;
+  const budget = options.slicingBudgetMs === undefined ? {} : { timeBudgetMs: options.slicingBudgetMs };
+  let slicing = await sliceInventory.run({ run, inventory, sliceTargetBytes, ...budget }, deps);
+  while ("querying" in slicing) {
+    await options.onQuerying?.(slicing.querying);
+    slicing = await sliceInventory.run({ run, inventory, sliceTargetBytes, ...budget }, deps);
+  }
   if (slicing.stored) return { plan: slicing.plan, slicing, invocations: 0 };
   let invocations = 0;
   for (const slice of await sliceItems(slicing, run, deps)) {

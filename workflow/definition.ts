@@ -25,6 +25,14 @@ export const LARGE_COPY_TIME_BUDGET_MS = 13 * 60_000;
  * calls it again (7 events of the child's history a round; none of the run's).
  */
 export const PLANNING_TIME_BUDGET_MS = 13 * 60_000;
+
+/**
+ * How long "Slice the inventory" waits for the athena engine's queries in one invocation before it returns
+ * `querying` and the run waits ATHENA_WAIT_SECONDS to ask again (about 8 events of the run's history a round, some
+ * 50 an hour): Athena's time is not bounded by a Lambda invocation's 15 minutes.
+ */
+export const SLICING_TIME_BUDGET_MS = 10 * 60_000;
+export const ATHENA_WAIT_SECONDS = 60;
 /**
  * Compressed inventory bytes a slice aims at ("Slice the inventory", steps/domain/slices.ts): at the stream engine's
  * measured 15,000-25,000 rows a second per invocation and about 50 gzip bytes a row (bench/results/plan-scale.md),
@@ -140,7 +148,12 @@ export function rekeyDefinition(): Record<string, Json> {
         S.sliceInventory,
         "Choose how to read the inventory (the engine), run the athena engine's queries, and cut the data files into slices planned in parallel; a plan already complete for this inventory is reused.",
         {
-          Parameters: { "run.$": "$.run", "inventory.$": "$.inventory", sliceTargetBytes: PLANNING_SLICE_BYTES },
+          Parameters: {
+            "run.$": "$.run",
+            "inventory.$": "$.inventory",
+            sliceTargetBytes: PLANNING_SLICE_BYTES,
+            timeBudgetMs: SLICING_TIME_BUDGET_MS,
+          },
           ResultPath: "$.slicing",
           Next: S.isPlanStored,
         },
@@ -149,8 +162,18 @@ export function rekeyDefinition(): Record<string, Json> {
         Type: "Choice",
         Comment:
           "An earlier execution planned this inventory completely: its plan (and the jobs made from it) is reused.",
-        Choices: [{ Variable: "$.slicing.stored", BooleanEquals: true, Next: S.useStoredPlan }],
+        Choices: [
+          { Variable: "$.slicing.stored", BooleanEquals: true, Next: S.useStoredPlan },
+          { Variable: "$.slicing.querying", IsPresent: true, Next: S.waitForAthena },
+        ],
         Default: S.planSlices,
+      },
+      [S.waitForAthena]: {
+        Type: "Wait",
+        Comment:
+          "The athena engine's queries were still running at the step's time budget; Slice the inventory then asks again and finds them by their tokens.",
+        Seconds: ATHENA_WAIT_SECONDS,
+        Next: S.sliceInventory,
       },
       [S.useStoredPlan]: {
         Type: "Pass",

@@ -78,6 +78,8 @@ export async function queryInventory(
   /** Names the plan the queries are for: with the statement, it makes each query's ClientRequestToken. */
   planPrefix: string,
   routes?: RouteSqlOptions,
+  /** When to stop waiting (AthenaQueryRunning); absent: wait for every query to end. */
+  deadline?: { at: number; now: () => number },
 ): Promise<AthenaInventory> {
   // A query that failed in a way Athena calls retryable is asked again under a new token (the same token only
   // answers the same failed execution), writing to a folder of its own: UNLOAD needs an empty one, and Athena leaves
@@ -85,7 +87,7 @@ export async function queryInventory(
   const attempted = async (statement: (attempt: number) => string) => {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await runQuery(athena, config, statement(attempt), planPrefix, attempt);
+        return await runQuery(athena, config, statement(attempt), planPrefix, attempt, deadline);
       } catch (err) {
         if (!(err instanceof TransientAwsError) || attempt >= QUERY_ATTEMPTS) throw err;
       }
@@ -172,7 +174,28 @@ function token(planPrefix: string, sql: string, attempt = 1): string {
 }
 
 /** Starts a statement (or finds the one a retried step started) and waits for it to end. */
-async function runQuery(athena: AthenaClient, config: AthenaConfig, sql: string, planPrefix: string, attempt: number) {
+/**
+ * A query still running at the caller's deadline: "Slice the inventory" returns, the run waits, and the step asked
+ * again finds the same queries by their tokens. Never leaves the step.
+ */
+export class AthenaQueryRunning extends Error {
+  constructor(
+    readonly queryId: string,
+    readonly state: string,
+  ) {
+    super(`Athena query ${queryId} is ${state}.`);
+    this.name = "AthenaQueryRunning";
+  }
+}
+
+async function runQuery(
+  athena: AthenaClient,
+  config: AthenaConfig,
+  sql: string,
+  planPrefix: string,
+  attempt: number,
+  deadline: { at: number; now: () => number } | undefined,
+) {
   const { QueryExecutionId: id } = await athena.send(
     new StartQueryExecutionCommand({
       QueryString: sql,
@@ -187,6 +210,7 @@ async function runQuery(athena: AthenaClient, config: AthenaConfig, sql: string,
     const state = q?.Status?.State;
     if (state === "SUCCEEDED") return q as QueryExecution;
     if (state === "FAILED" || state === "CANCELLED") throw queryFailure(id, q, config);
+    if (deadline && deadline.now() >= deadline.at) throw new AthenaQueryRunning(id, state ?? "QUEUED");
     await sleep(wait);
   }
 }

@@ -7,7 +7,7 @@ import { type PlanSlice, planOf, type Slicing } from "../../contract/plan.ts";
 import { planKeys, planPrefix, RunContextSchema } from "../../contract/run-context.ts";
 import { StateNames } from "../../contract/states.ts";
 import { earlierJobs } from "../aws/earlier-work.ts";
-import { queryInventory } from "../aws/inventory-athena.ts";
+import { AthenaQueryRunning, queryInventory } from "../aws/inventory-athena.ts";
 import { loadPlanSource, type PlanSource, savePlanSource } from "../aws/plan-slices.ts";
 import { currentPlanGeneration } from "../aws/plan-writer.ts";
 import { getText, putJson } from "../aws/s3-io.ts";
@@ -30,9 +30,15 @@ export const sliceInventory = defineStep({
     inventory: z.union([FoundInventorySchema, FoundCandidatesSchema]),
     /** Bytes of data files a slice aims at (workflow/definition.ts PLANNING_SLICE_BYTES). */
     sliceTargetBytes: z.number().int().positive(),
+    /**
+     * How long to wait for Athena's queries before returning `querying` (workflow/definition.ts
+     * SLICING_TIME_BUDGET_MS); absent: until they end.
+     */
+    timeBudgetMs: z.number().int().nonnegative().optional(),
   }),
-  async run({ run, inventory, sliceTargetBytes }, deps): Promise<Slicing> {
+  async run({ run, inventory, sliceTargetBytes, timeBudgetMs }, deps): Promise<Slicing> {
     const { clients, log } = deps;
+    const startedAt = deps.now().getTime();
     const manifest =
       "lists" in inventory
         ? undefined
@@ -97,7 +103,20 @@ export const sliceInventory = defineStep({
                   checkKeys: run.options.sseKmsWithBucketKey === "check-key",
                 }
               : undefined;
-          const queried = await queryInventory(clients.athena, clients.s3, config, table, prefix, routes);
+          const deadline =
+            timeBudgetMs === undefined ? undefined : { at: startedAt + timeBudgetMs, now: () => deps.now().getTime() };
+          let queried: Awaited<ReturnType<typeof queryInventory>>;
+          try {
+            queried = await queryInventory(clients.athena, clients.s3, config, table, prefix, routes, deadline);
+          } catch (err) {
+            if (!(err instanceof AthenaQueryRunning)) throw err;
+            log.info("Athena's queries still running; the run waits and asks again", {
+              bucket: run.bucket,
+              queryId: err.queryId,
+              state: err.state,
+            });
+            return { stored: false, querying: { queryId: err.queryId, state: err.state } };
+          }
           source.athena = {
             files: queried.files,
             scannedBytes: queried.scannedBytes,

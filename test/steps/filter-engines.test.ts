@@ -384,7 +384,7 @@ describe("filter engines", () => {
       const bucket = "engines-resume-retry";
       const input = await planInput("stream", bucket);
       const slicing = await sliceInventory.run({ ...input, sliceTargetBytes: PLANNING_SLICE_BYTES }, deps());
-      if (slicing.stored) throw new Error("a new work bucket has no stored plan");
+      if (slicing.stored || "querying" in slicing) throw new Error("a new work bucket has no stored plan");
       const [slice] = await sliceItems(slicing, input.run, deps());
       if (!slice) throw new Error("no slice");
       const first = await planSlice(input, slicing, slice, deps(), 0);
@@ -421,7 +421,7 @@ describe("filter engines", () => {
     const bucket = "engines-resume-athena";
     const input = await planInput("athena", bucket);
     const slicing = await sliceInventory.run({ ...input, sliceTargetBytes: PLANNING_SLICE_BYTES }, deps());
-    if (slicing.stored) throw new Error("a new work bucket has no stored plan");
+    if (slicing.stored || "querying" in slicing) throw new Error("a new work bucket has no stored plan");
     const [slice] = await sliceItems(slicing, input.run, deps());
     if (!slice) throw new Error("no slice");
     const source = JSON.parse(await getText(clients.s3, bucket, `${slicing.planPrefix}delivery.json`)) as {
@@ -450,6 +450,33 @@ describe("filter engines", () => {
     const combined = await combinePlan.run({ ...input, slicing }, deps());
     expect(await planFiles(bucket, combined)).toEqual(plans.athena?.files);
     expect(combined.manifests).toEqual(plans.athena?.plan.manifests);
+  }, 120_000);
+
+  it("Slice the inventory returns while Athena's queries run and, asked again, finds them and plans as if it had waited", async () => {
+    // Options of their own, so the queries are new ones (not found by the tokens of the plans above).
+    const options = { sseKmsWithBucketKey: "update" };
+    const waits: string[] = [];
+    await admin.request("POST", "/_sandbox/athena/queue", { holdRunning: true });
+    let planned: Plan;
+    try {
+      const input = await planInput("athena", "engines-athena-waits", manifestKey, options);
+      ({ plan: planned } = await planInProcess(input, deps(), {
+        slicingBudgetMs: 0,
+        onQuerying: async ({ queryId, state }) => {
+          waits.push(state);
+          expect(queryId).toMatch(/^[0-9a-f-]{36}$/);
+          // The run's Wait state passes; meanwhile Athena goes on.
+          if (waits.length === 2) await admin.request("POST", "/_sandbox/athena/queue", { holdRunning: false });
+        },
+      }));
+    } finally {
+      await admin.request("POST", "/_sandbox/athena/queue", { holdRunning: false });
+    }
+    expect(waits.slice(0, 2)).toEqual(["RUNNING", "RUNNING"]);
+    const streamed = await plan("stream", "engines-athena-waits-stream", { athena }, manifestKey, options);
+    const { "plan.json athena line": _, ...athenaFiles } = await planFiles("engines-athena-waits", planned);
+    const { "plan.json athena line": __, ...streamFiles } = await planFiles("engines-athena-waits-stream", streamed);
+    expect(athenaFiles).toEqual(streamFiles);
   }, 120_000);
 
   it("updates SSE-KMS objects with a Bucket Key without a HeadObject each when the run says so, and says what it skipped", async () => {

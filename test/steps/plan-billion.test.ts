@@ -103,7 +103,7 @@ describe("planning a simulated billion-row inventory", () => {
       creationTimestamp: manifest.creationTimestamp,
     };
     const result = await sliceInventory.run({ run, inventory, sliceTargetBytes: PLANNING_SLICE_BYTES }, deps);
-    if (result.stored) throw new Error("a new work bucket has no stored plan");
+    if (result.stored || "querying" in result) throw new Error("a new work bucket has no stored plan");
     slicing = result;
     expect(JSON.stringify(slicing).length).toBeLessThan(1_000);
     expect(slicing.files).toBe(FILES);
