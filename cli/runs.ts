@@ -40,6 +40,8 @@ export const STATE_MEANINGS: Record<string, string> = {
   [StateNames.sliceInventory]:
     "choosing how to read the inventory and cutting it into slices (the athena engine's queries run here)",
   [StateNames.isPlanStored]: "planning",
+  [StateNames.waitForAthena]:
+    "waiting a minute for the athena engine's queries, still running in Athena, before Slice the inventory asks again",
   [StateNames.useStoredPlan]: "reusing the plan an earlier run made of this inventory",
   [StateNames.planSlices]:
     "reading the inventory (or the generated lists) slice by slice, in parallel child executions, and writing each slice's part of the manifests",
