@@ -22,7 +22,17 @@ describe("routes as the SQL writes them", () => {
     });
     expect(parseSqlRoute("not-current.delete-marker")).toEqual({ kind: "not-current", reason: "delete-marker" });
     for (const kind of ["step", "bad-flags", "other-bucket"] as const) expect(parseSqlRoute(kind)).toEqual({ kind });
-    for (const bad of ["copy.GLACIER", "copy.", "skipped.nope", "not-current.copy", "copy", "", "update"]) {
+    const misplaced = ["skipped.STANDARD", "not-current.archived", "copy.archived", "skipped.delete-marker"];
+    for (const bad of [
+      "copy.GLACIER",
+      "copy.",
+      "skipped.nope",
+      "not-current.copy",
+      "copy",
+      "",
+      "update",
+      ...misplaced,
+    ]) {
       expect(parseSqlRoute(bad), bad).toBeUndefined();
     }
   });
