@@ -1,4 +1,8 @@
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { ListStateMachinesCommand } from "@aws-sdk/client-sfn";
+import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
+import { loadSharedConfigFiles } from "@smithy/core/config";
 import { type AwsClients, createAwsClients } from "../steps/runtime/clients.ts";
 import { UsageError } from "./errors.ts";
 import type { Io } from "./io.ts";
@@ -19,25 +23,43 @@ export const AWS_OPTIONS = {
 } as const;
 
 /**
- * Clients for AWS or the sandbox, configured as the aws CLI would be: --endpoint or AWS_ENDPOINT_URL, --region or
- * AWS_REGION / AWS_DEFAULT_REGION, --profile or AWS_PROFILE.
+ * Clients for AWS or the sandbox, configured as the aws CLI would be: --endpoint or AWS_ENDPOINT_URL; --profile or
+ * AWS_PROFILE; the region from --region, AWS_REGION, AWS_DEFAULT_REGION (the aws CLI's), then the profile's `region`
+ * in the shared config file (AWS_CONFIG_FILE or ~/.aws/config), read by the SDK's own loader. Credentials: keys in
+ * the environment when no profile is named, as with the aws CLI; otherwise the SDK's provider chain for the profile
+ * (credentials and config files, SSO, process, web identity, container and instance roles).
  */
-export function clientsFor(options: AwsOptions, io: Io): AwsClients {
-  const region = options.region ?? io.env.AWS_REGION ?? io.env.AWS_DEFAULT_REGION;
-  if (!region) throw new UsageError("No region: pass --region or set AWS_REGION.");
-  if (options.profile) process.env.AWS_PROFILE = options.profile;
+export async function clientsFor(options: AwsOptions, io: Io): Promise<AwsClients> {
+  const profile = options.profile ?? io.env.AWS_PROFILE;
+  const home = io.env.HOME ?? io.env.USERPROFILE ?? homedir();
+  const files = {
+    filepath: io.env.AWS_SHARED_CREDENTIALS_FILE ?? join(home, ".aws", "credentials"),
+    configFilepath: io.env.AWS_CONFIG_FILE ?? join(home, ".aws", "config"),
+  };
+  const shared = await loadSharedConfigFiles({ ...files, ignoreCache: true });
+  const name = profile ?? "default";
+  if (profile !== undefined && !shared.configFile[name] && !shared.credentialsFile[name]) {
+    throw new UsageError(
+      `The profile "${profile}" is in neither ${files.configFilepath} nor ${files.filepath}: create it (aws configure --profile ${profile}), or name another with --profile / AWS_PROFILE.`,
+    );
+  }
+  const region = options.region ?? io.env.AWS_REGION ?? io.env.AWS_DEFAULT_REGION ?? shared.configFile[name]?.region;
+  if (!region) {
+    throw new UsageError(
+      `No region: pass --region, set AWS_REGION (or AWS_DEFAULT_REGION), or set one for the profile "${name}" (aws configure set region R${profile ? ` --profile ${profile}` : ""}).`,
+    );
+  }
   const endpoint = options.endpoint ?? io.env.AWS_ENDPOINT_URL;
-  // Keys in the environment win, as with the aws CLI; otherwise the SDK's default chain (profile, SSO, roles).
   const {
     AWS_ACCESS_KEY_ID: accessKeyId,
     AWS_SECRET_ACCESS_KEY: secretAccessKey,
     AWS_SESSION_TOKEN: sessionToken,
   } = io.env;
   const credentials =
-    accessKeyId && secretAccessKey && !options.profile
+    accessKeyId && secretAccessKey && options.profile === undefined
       ? { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) }
-      : undefined;
-  return createAwsClients({ region, ...(endpoint ? { endpoint } : {}), ...(credentials ? { credentials } : {}) });
+      : fromNodeProviderChain({ ...files, ...(profile === undefined ? {} : { profile }) });
+  return createAwsClients({ region, credentials, ...(endpoint ? { endpoint } : {}) });
 }
 
 /**

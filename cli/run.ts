@@ -32,7 +32,9 @@ Operating runs (AWS, or the sandbox with --endpoint / AWS_ENDPOINT_URL):
   rekey runs [--bucket B] [--limit N] [--json]
                         Recent runs with their outcome
   Every run command takes --region R, --profile P, --endpoint URL and --state-machine ARN
-  (default: REKEY_STATE_MACHINE_ARN, else the account's one state machine named rekey*).
+  (default: REKEY_STATE_MACHINE_ARN, else the account's one state machine named rekey*). As with the aws CLI, the
+  region comes from --region, AWS_REGION, AWS_DEFAULT_REGION, then the profile in ~/.aws/config; credentials from
+  the environment's keys, else the profile (--profile or AWS_PROFILE: keys, SSO, roles).
 
 Local sandbox:
   rekey demo [--objects N] [--tasks-per-second N] [--source generate | --engine stream|select|athena]
@@ -48,7 +50,8 @@ Local sandbox:
   rekey sandbox deliver-inventory --bucket B --inventory-config ID [--endpoint URL]
                                       Make S3 deliver the bucket's inventory now
 
-Exit codes: 0 done (or still running), 1 the run or command failed, 2 bad usage, 70 internal error.
+Exit codes: 0 done (or still running), 1 the run or command failed, 2 bad usage or setup (no region, no
+credentials, an unknown profile), 70 internal error.
 From a checkout: npm run rekey -- <command> [options]
 `;
 
@@ -88,6 +91,15 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
       return ExitCodes.failed;
     }
     const e = err as { name?: string; message?: string; $metadata?: unknown; stack?: string };
+    if (e?.name === "CredentialsProviderError") {
+      // The SDK's provider chain found no credentials (or the profile's cannot be used): the operator's setup.
+      io.err.write(
+        `rekey: no AWS credentials could be loaded: ${e.message}
+Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or name a profile with --profile / AWS_PROFILE (aws configure, or aws sso login for an SSO profile).
+`,
+      );
+      return ExitCodes.usage;
+    }
     if (e?.$metadata) {
       // An AWS error the command did not expect: name it and say where it came from, without a stack trace.
       io.err.write(

@@ -16,7 +16,7 @@ export interface ApproveOptions extends AwsOptions {
 /** `rekey approve`: confirms the copy jobs of a run that waits in "Waiting for approval", so they start copying. */
 export async function approveCommand(options: ApproveOptions, io: Io): Promise<number> {
   if (!options.execution) throw new UsageError("--execution ARN is required (rekey runs lists them).");
-  const clients = clientsFor(options, io);
+  const clients = await clientsFor(options, io);
   const run = await readRun(clients, options.execution);
   if (run.status !== "RUNNING" || run.currentState !== StateNames.waitingForApproval) {
     throw new CommandFailedError(

@@ -13,7 +13,7 @@ export interface RunsOptions extends AwsOptions {
 
 /** `rekey runs`: recent runs, newest first, with their outcome. */
 export async function runsCommand(options: RunsOptions, io: Io): Promise<number> {
-  const clients = clientsFor(options, io);
+  const clients = await clientsFor(options, io);
   const machine = await stateMachineArn(clients, options, io);
   const runs = await listRuns(clients, machine, { bucket: options.bucket, limit: options.limit });
   const rows = [];

@@ -48,7 +48,7 @@ export async function startCommand(options: StartOptions, io: Io): Promise<numbe
   const parsed = RunRequestSchema.safeParse(request);
   if (!parsed.success) throw new UsageError(`The run request is invalid:\n${describeIssues(parsed.error)}`);
 
-  const clients = clientsFor(options, io);
+  const clients = await clientsFor(options, io);
   const machine = await stateMachineArn(clients, options, io);
   const busy = await listRuns(clients, machine, { bucket: options.bucket, status: "RUNNING", limit: 1 });
   if (busy[0]) {

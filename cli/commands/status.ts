@@ -55,7 +55,7 @@ const TERMINAL = new Set(["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]);
 /** `rekey status`: where a run is, in words; job progress with counts and time left; the final report when done. */
 export async function statusCommand(options: StatusOptions, io: Io): Promise<number> {
   if (!options.bucket === !options.execution) throw new UsageError("Pass exactly one of --bucket or --execution.");
-  const clients = clientsFor(options, io);
+  const clients = await clientsFor(options, io);
   const executionArn = options.execution ?? (await latestRunFor(clients, options, io));
   for (;;) {
     const report = await statusReport(clients, executionArn);

@@ -23,7 +23,7 @@ const SETTLE_SECONDS = 60;
  */
 export async function stopCommand(options: StopOptions, io: Io): Promise<number> {
   if (!options.execution) throw new UsageError("--execution ARN is required (rekey runs lists them).");
-  const clients = clientsFor(options, io);
+  const clients = await clientsFor(options, io);
   const before = await readRun(clients, options.execution);
   if (before.status !== "RUNNING") {
     throw new CommandFailedError(`${before.name} is not running (it is ${before.status}); nothing to stop.`);

@@ -1,6 +1,6 @@
 import { AthenaClient } from "@aws-sdk/client-athena";
 import { KMSClient } from "@aws-sdk/client-kms";
-import { S3Client } from "@aws-sdk/client-s3";
+import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import { S3ControlClient } from "@aws-sdk/client-s3-control";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { STSClient } from "@aws-sdk/client-sts";
@@ -21,7 +21,8 @@ export interface ClientSettings {
   region: string;
   /** A custom endpoint such as the sandbox's `http://127.0.0.1:4599`; unset means AWS. */
   endpoint?: string;
-  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** Keys, or a provider (the CLI's, for a profile); unset: the SDK's default chain. */
+  credentials?: S3ClientConfig["credentials"];
   maxAttempts?: number;
 }
 
