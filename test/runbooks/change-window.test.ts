@@ -1,8 +1,9 @@
 import { spawn, spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rekeyDeployment } from "../../local/sandbox-run.ts";
-import { SANDBOX_CREDENTIALS } from "../../sandbox/config.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
 
 const RUNBOOK = new URL("../../runbooks/change-window.md", import.meta.url);
@@ -39,13 +40,14 @@ describe.runIf(has("aws") && has("jq"))("runbooks/change-window.md, pasted into 
   it("goes from go/no-go through start, watch and verification to hand-over", async () => {
     const script = rehearsalScript(readFileSync(RUNBOOK, "utf8"));
     expect(script).toContain("rekey start");
+    // Only what the runbook cannot know: where this test's sandbox listens. Region and keys are the runbook's own
+    // (its sandbox block), so it must set every variable aws CLI v1 and v2 read. No AWS_* of this process leaks in.
+    const shell = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("AWS_")));
+    expect(sandbox.identity.region).toBe("us-east-1");
     const { code, out } = await run(script, {
-      ...process.env,
+      ...shell,
+      HOME: mkdtempSync(join(tmpdir(), "runbook-home-")),
       AWS_ENDPOINT_URL: sandbox.endpoint,
-      AWS_REGION: sandbox.identity.region,
-      AWS_DEFAULT_REGION: sandbox.identity.region,
-      AWS_ACCESS_KEY_ID: SANDBOX_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: SANDBOX_CREDENTIALS.secretAccessKey,
       AWS_EC2_METADATA_DISABLED: "true",
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
     });
