@@ -376,18 +376,29 @@ const count = formatCount;
 /** Sizes as the estimate writes them: no decimal for whole numbers ("17 GiB"). */
 const bytesOf = (bytes: number) => formatBytes(bytes, "trimmed");
 
-/** Per-request prices read best per 1,000 (as AWS lists them); per-job prices as they are. */
+/**
+ * Per-request prices read best per 1,000 (as AWS lists most of them), the smallest per million (as AWS lists S3
+ * Inventory's), so no digit is rounded away; per-job prices as they are.
+ */
 function unitPrice(usd: number): string {
-  return usd >= 0.01
-    ? `${formatUsd(usd)} each`
-    : `$${(usd * 1000).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 6 })}/1,000`;
+  if (usd >= 0.01) return `${formatUsd(usd)} each`;
+  const [scale, per] = usd * 1000 >= 0.0001 ? [1000, "1,000"] : [1_000_000, "million"];
+  return `$${(usd * scale).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 6 })}/${per}`;
 }
+
+/** What each source tag in brackets means (steps/domain/prices.ts). */
+const SOURCE_TAGS: Record<PriceConfidence, string> = {
+  official: "an AWS pricing page or AWS documentation",
+  "3p": "a secondary source quoting AWS's list price",
+  unverified: "a widely published list price that no source found here confirms",
+  assumed: "no price found; a stand-in, named under Assumptions",
+};
 
 /** A short text for the approval gate and the report. */
 export function renderEstimate(e: Estimate): string {
   const out: string[] = [];
   out.push(
-    `Estimate (${e.region} prices as of ${e.asOf}; weakest source: ${e.confidence}). Objects: ${count(e.objects.copy)} copied and ${count(e.objects.updateEncryption)} updated in ${e.jobs} Batch Operations job(s), ${count(e.objects.multipartCopy)} multipart-copied, ${count(e.objects.skipped)} skipped.`,
+    `Estimate (${e.region} prices as of ${e.asOf}; the least sure price is [${e.confidence}], see Sources below). Objects: ${count(e.objects.copy)} copied and ${count(e.objects.updateEncryption)} updated in ${e.jobs} Batch Operations job(s), ${count(e.objects.multipartCopy)} multipart-copied, ${count(e.objects.skipped)} skipped.`,
   );
   out.push(
     `One-time cost: ${formatUsd(e.oneTimeUsd)} with S3 Bucket Keys (${formatUsd(e.oneTimeUsdWithoutBucketKey)} if every object called KMS).`,
@@ -412,5 +423,12 @@ export function renderEstimate(e: Estimate): string {
   );
   out.push(`Not included: ${e.notIncluded.join("; ")}.`);
   out.push(`Assumptions: ${e.assumptions.join("; ")}.`);
+  const tags = new Set<PriceConfidence>([
+    ...e.lines.map((l) => l.confidence),
+    e.kms.confidence,
+    ...e.oldVersions.byClass.map((c) => c.confidence),
+  ]);
+  const legend = (Object.keys(SOURCE_TAGS) as PriceConfidence[]).filter((t) => tags.has(t));
+  out.push(`Sources in brackets: ${legend.map((t) => `[${t}] ${SOURCE_TAGS[t]}`).join("; ")}.`);
   return out.join("\n");
 }

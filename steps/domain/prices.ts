@@ -80,15 +80,18 @@ export const PRICES = {
     source: "athena.guide",
   },
   /**
-   * UpdateObjectEncryption: not found in any official source; a secondary blog claims the PUT price. The estimate
-   * uses the S3 Standard PUT price and marks the line `assumed`.
+   * UpdateObjectEncryption "is priced the same as PUT, COPY, POST, and LIST requests (per 1,000 requests) and is always
+   * charged as an S3 Standard storage class request regardless of the underlying object's storage class"
+   * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/update-sse-encryption.html): official. The PUT price it
+   * points to is the secondary one above, so the line is as sure as that: `3p`.
    */
   updateObjectEncryptionRequest: {
     usd: 0.005,
     per: 1_000,
     unit: "UpdateObjectEncryption request",
-    confidence: "assumed",
-    source: "no official price found; a 3P blog claims the PUT price, which this uses",
+    confidence: "3p",
+    source:
+      "update-sse-encryption.html: priced as a PUT request of S3 Standard, whatever the object's class (official); the PUT price from athena.guide (3P)",
   },
   /** "$0.03 per 10,000 symmetric requests" (https://aws.amazon.com/kms/pricing/; also wring.co, factualminds). Free tier not deducted. */
   kmsRequest: {

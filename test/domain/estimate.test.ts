@@ -170,7 +170,7 @@ describe("estimateRun: what it counts and what it leaves out", () => {
       ["Batch Operations jobs", 2, "3p"],
       ["Batch Operations object operations", 15, "unverified"],
       ["COPY requests (ONEZONE_IA)", 10, "assumed"],
-      ["UpdateObjectEncryption requests", 5, "assumed"],
+      ["UpdateObjectEncryption requests", 5, "3p"],
       ["Multipart copy PUT-tier requests (GLACIER_IR): create + 3 parts + complete", 5, "assumed"],
       ["Multipart copy HeadObject + GetObjectTagging", 2, "3p"],
       ["Batch Operations jobs listing candidates (cancelled unrun)", 2, "3p"],
@@ -308,7 +308,7 @@ describe("renderEstimate and formatDuration", () => {
     const jobs = e.lines.filter((l) => l.item === "Batch Operations jobs");
     expect(renderEstimate({ ...e, lines: jobs, notIncluded: ["a", "b"], assumptions: ["c", "d"] })).toBe(
       [
-        "Estimate (us-east-1 prices as of 2026-11-22; weakest source: unverified). Objects: 1,000 copied and 0 updated in 1 Batch Operations job(s), 0 multipart-copied, 0 skipped.",
+        "Estimate (us-east-1 prices as of 2026-11-22; the least sure price is [unverified], see Sources below). Objects: 1,000 copied and 0 updated in 1 Batch Operations job(s), 0 multipart-copied, 0 skipped.",
         "One-time cost: $0.26 with S3 Bucket Keys ($0.26 if every object called KMS).",
         "  Batch Operations jobs: 1 × $0.25 each = $0.25 [3p]",
         "  KMS requests: 1,000 with Bucket Keys = <$0.01; 1,000 without = <$0.01 [3p]",
@@ -316,6 +316,7 @@ describe("renderEstimate and formatDuration", () => {
         "Duration: 5 min to 1 h 00 min (assumed rates).",
         "Not included: a; b.",
         "Assumptions: c; d.",
+        "Sources in brackets: [3p] a secondary source quoting AWS's list price.",
       ].join("\n"),
     );
   });
@@ -327,7 +328,7 @@ describe("renderEstimate and formatDuration", () => {
     expect(text).toContain("  Batch Operations jobs listing candidates (cancelled unrun): 2 × $0.25 each = $0.50 [3p]");
   });
 
-  it("writes a unit price of a cent or more as each, and smaller ones per 1,000", () => {
+  it("writes a unit price of a cent or more as each, smaller ones per 1,000, the smallest per million, and explains its tags", () => {
     const e = estimateRun(IDLE);
     const priced = (unitUsd: number) =>
       renderEstimate({
@@ -336,6 +337,12 @@ describe("renderEstimate and formatDuration", () => {
       });
     expect(priced(0.01)).toContain("  x: 1 × $0.01 each = $0.00 [official]");
     expect(priced(0.009)).toContain("  x: 1 × $9.00/1,000 = $0.00 [official]");
+    // S3 Inventory's $0.0025 per million would round to $0.000003/1,000.
+    expect(priced(0.0025 / 1_000_000)).toContain("  x: 1 × $0.0025/million = $0.00 [official]");
+    expect(priced(0.0004 / 1000)).toContain("  x: 1 × $0.0004/1,000 = $0.00 [official]");
+    expect(priced(0.0004 / 1000)).toContain(
+      "Sources in brackets: [official] an AWS pricing page or AWS documentation; [3p]",
+    );
   });
 
   it.each([

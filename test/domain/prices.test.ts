@@ -66,6 +66,8 @@ describe("prices", () => {
       verifySample: 0,
       versioning: "Enabled",
     });
-    expect(renderEstimate(e)).toMatch(/^Estimate \(us-east-1 prices as of 2026-11-22; weakest source: unverified\)\./);
+    expect(renderEstimate(e)).toMatch(
+      /^Estimate \(us-east-1 prices as of 2026-11-22; the least sure price is \[unverified\], see Sources below\)\./,
+    );
   });
 });
