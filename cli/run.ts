@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { AWS_OPTIONS } from "./aws.ts";
 import { approveCommand } from "./commands/approve.ts";
@@ -50,6 +51,7 @@ Local sandbox:
   rekey sandbox deliver-inventory --bucket B --inventory-config ID [--endpoint URL]
                                       Make S3 deliver the bucket's inventory now
 
+rekey <command> --help shows one command; rekey --version the version.
 Exit codes: 0 done (or still running), 1 the run or command failed, 2 bad usage or setup (no region, no
 credentials, an unknown profile), 70 internal error.
 From a checkout: npm run rekey -- <command> [options]
@@ -112,8 +114,44 @@ Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or name a profile with --profil
   }
 }
 
+/** `rekey/<version> node/<version>`, as `aws --version` names itself and its runtime. */
+export function versionLine(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+  return `rekey/${pkg.version} node/${process.version}\n`;
+}
+
+/**
+ * One command's part of HELP (its usage lines, up to the next command), with the options every run command takes;
+ * undefined for a command HELP does not list.
+ */
+export function commandHelp(command: string): string | undefined {
+  const lines = HELP.split("\n");
+  const start = lines.findIndex((l) => l.startsWith(`  rekey ${command} `) || l === `  rekey ${command}`);
+  if (start < 0) return undefined;
+  let end = start + 1;
+  while (end < lines.length && /^\s{3,}/.test(lines[end] ?? "") && !lines[end]?.startsWith("  rekey ")) end++;
+  const common = lines.findIndex((l) => l.startsWith("  Every run command takes"));
+  const shared =
+    RUN_COMMANDS.has(command) && common >= 0 ? lines.slice(common, common + 5).filter((l) => l.trim()) : [];
+  return `${["Usage:", ...lines.slice(start, end), ...shared].join("\n")}\n`;
+}
+
+const RUN_COMMANDS = new Set(["start", "status", "approve", "stop", "runs"]);
+
 async function dispatch(argv: string[], io: Io): Promise<number> {
   const [command = "help", ...rest] = argv;
+  if (command === "--version" || command === "version") {
+    io.out.write(versionLine());
+    return ExitCodes.ok;
+  }
+  if (rest.includes("--help") || rest.includes("-h")) {
+    const help = commandHelp(
+      command === "sandbox" && rest[0] && !rest[0].startsWith("-") ? `sandbox ${rest[0]}` : command,
+    );
+    if (help === undefined) throw new UsageError(`Unknown command "${command}". Run rekey help for the list.`);
+    io.out.write(help);
+    return ExitCodes.ok;
+  }
   switch (command) {
     case "start": {
       const runOptionFlags = Object.fromEntries(
