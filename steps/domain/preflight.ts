@@ -174,10 +174,18 @@ function checkObjectLock(f: PreflightFacts, raise: Raise): void {
       "Expect the new versions to be retained; objects that must be updated in place need their retention or legal hold removed first.",
     );
   } else {
+    // The inventory's fields already in place: say what rekey does with them, not to add them.
+    const listsLocks =
+      f.candidates !== undefined &&
+      !isCannotTell(f.candidates) &&
+      f.candidates.kind !== "generate" &&
+      f.candidates.showsObjectLock;
     raise(
       "object-lock-enabled",
       `Object Lock is enabled on bucket ${f.bucket} (no default retention): S3UpdateObjectEncryption refuses objects under retention or legal hold, and those tasks will fail.`,
-      "Include ObjectLockMode, ObjectLockRetainUntilDate and ObjectLockLegalHoldStatus in the inventory's optional fields: rekey then skips locked objects and reports them with their reason. Without those fields their tasks fail and are reported with their keys.",
+      listsLocks
+        ? "Nothing to add: the inventory lists ObjectLockMode and ObjectLockLegalHoldStatus, so rekey skips the objects it shows locked and reports them with their reason; an object locked after the inventory was made fails its task and is reported with its key."
+        : "Include ObjectLockMode, ObjectLockRetainUntilDate and ObjectLockLegalHoldStatus in the inventory's optional fields: rekey then skips locked objects and reports them with their reason. Without those fields their tasks fail and are reported with their keys.",
     );
   }
 }

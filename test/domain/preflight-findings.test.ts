@@ -103,6 +103,18 @@ describe("preflight findings: Object Lock", () => {
     ]);
   });
 
+  it("object-lock-enabled: with an inventory that lists the locks, it says what rekey does, not to add the fields", () => {
+    expect(
+      findingsOf({ objectLock: { enabled: true }, candidates: { kind: "inventory", showsObjectLock: true } }),
+    ).toEqual([
+      {
+        code: "object-lock-enabled",
+        message: `Object Lock is enabled on bucket ${BUCKET} (no default retention): S3UpdateObjectEncryption refuses objects under retention or legal hold, and those tasks will fail.`,
+        fix: "Nothing to add: the inventory lists ObjectLockMode and ObjectLockLegalHoldStatus, so rekey skips the objects it shows locked and reports them with their reason; an object locked after the inventory was made fails its task and is reported with its key.",
+      },
+    ]);
+  });
+
   it("object-lock-enabled: no default retention", () => {
     expect(findingsOf({ objectLock: { enabled: true } })).toEqual([
       {
