@@ -1,9 +1,10 @@
+import { DescribeExecutionCommand } from "@aws-sdk/client-sfn";
 import type { FinalReportOutput } from "../../contract/final-report.ts";
 import { formatCount } from "../../steps/domain/format.ts";
 import { type AwsOptions, clientsFor, stateMachineArn } from "../aws.ts";
 import type { Io } from "../io.ts";
 import { formatDuration } from "../progress.ts";
-import { listRuns, readRun } from "../runs.ts";
+import { listRuns, type RunSummary, readRun } from "../runs.ts";
 
 export interface RunsOptions extends AwsOptions {
   bucket?: string | undefined;
@@ -16,11 +17,18 @@ export async function runsCommand(options: RunsOptions, io: Io): Promise<number>
   const clients = await clientsFor(options, io);
   const machine = await stateMachineArn(clients, options, io);
   const runs = await listRuns(clients, machine, { bucket: options.bucket, limit: options.limit });
-  const rows = [];
+  const rows: (RunSummary & { totals?: FinalReportOutput["totals"] | undefined; error?: string; cause?: string })[] =
+    [];
   for (const r of runs) {
-    const view = r.status === "SUCCEEDED" ? await readRun(clients, r.executionArn) : undefined;
-    const totals = (view?.output as Partial<FinalReportOutput> | undefined)?.totals;
-    rows.push({ ...r, totals });
+    if (r.status === "SUCCEEDED") {
+      const view = await readRun(clients, r.executionArn);
+      rows.push({ ...r, totals: (view.output as Partial<FinalReportOutput> | undefined)?.totals });
+    } else if (r.status === "RUNNING") rows.push(r);
+    else {
+      // Failed, stopped or timed out: the execution's own error and cause say why (no history to read).
+      const d = await clients.sfn.send(new DescribeExecutionCommand({ executionArn: r.executionArn }));
+      rows.push({ ...r, ...(d.error ? { error: d.error } : {}), ...(d.cause ? { cause: d.cause } : {}) });
+    }
   }
   if (options.json) {
     io.out.write(`${JSON.stringify(rows)}\n`);
@@ -38,7 +46,9 @@ export async function runsCommand(options: RunsOptions, io: Io): Promise<number>
     r.startDate ? formatDuration(((r.stopDate ?? new Date()).getTime() - r.startDate.getTime()) / 1000) : "",
     r.totals
       ? `${formatCount(r.totals.reencrypted)} re-encrypted, ${formatCount(r.totals.skipped)} skipped, ${formatCount(r.totals.failed)} failed`
-      : "",
+      : r.error !== undefined || r.cause !== undefined
+        ? whyEnded(r.status, r.error, r.cause)
+        : "",
   ]);
   const header = ["BUCKET", "RUN", "STATUS", "STARTED (UTC)", "TOOK", "OUTCOME"];
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => (row[i] ?? "").length)));
@@ -49,4 +59,12 @@ export async function runsCommand(options: RunsOptions, io: Io): Promise<number>
       .trimEnd();
   io.out.write(`${[fmt(header), ...table.map(fmt)].join("\n")}\n`);
   return 0;
+}
+
+/** Why a run ended other than succeeded, in one short line: the error and the cause's first sentence. */
+export function whyEnded(status: string, error: string | undefined, cause: string | undefined): string {
+  const first = (cause ?? "").split("\n")[0]?.trim() ?? "";
+  const short = first.length > 100 ? `${first.slice(0, 99)}…` : first;
+  if (status === "ABORTED") return `stopped${short ? `: ${short}` : ""}`;
+  return [error, short].filter((x) => x).join(": ");
 }
