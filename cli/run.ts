@@ -102,6 +102,13 @@ Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or name a profile with --profil
       );
       return ExitCodes.usage;
     }
+    if (e?.name === "ExecutionDoesNotExist" || e?.name === "InvalidArn") {
+      // A run named that does not exist is bad input, like a bucket with no run (exit 2 for both).
+      io.err.write(
+        `rekey: no such run: ${e.message}\nCheck the execution ARN (rekey runs lists the runs, rekey status --bucket B finds a bucket's latest).\n`,
+      );
+      return ExitCodes.usage;
+    }
     if (e?.$metadata) {
       // An AWS error the command did not expect: name it and say where it came from, without a stack trace.
       io.err.write(

@@ -90,3 +90,19 @@ describe("rekey runs: the outcome of runs that did not succeed", () => {
     expect(whyEnded("TIMED_OUT", "States.Timeout", undefined)).toBe("States.Timeout");
   });
 });
+
+describe("a run that does not exist", () => {
+  it("is bad input whichever command names it: exit code 2 and how to find the runs", async () => {
+    const arn = `arn:aws:states:${sandbox.identity.region}:${sandbox.identity.accountId}:execution:rekey-outcomes:no-such-run`;
+    for (const argv of [
+      ["status", "--execution", arn],
+      ["approve", "--execution", arn],
+      ["stop", "--execution", arn],
+    ]) {
+      const { code, err } = await rekey(sandbox, ...argv);
+      expect({ command: argv[0], code }).toEqual({ command: argv[0], code: 2 });
+      expect(err).toMatch(/^rekey: no such run: /);
+      expect(err).toContain("rekey runs lists the runs");
+    }
+  });
+});
