@@ -53,7 +53,7 @@ Local sandbox:
 
 rekey <command> --help shows one command; rekey --version the version.
 Exit codes: 0 done (or still running), 1 the run or command failed, 2 bad usage or setup (no region, no
-credentials, an unknown profile), 70 internal error.
+credentials, an unknown profile, a run that does not exist), 70 internal error.
 From a checkout: npm run rekey -- <command> [options]
 `;
 
