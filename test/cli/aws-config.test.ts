@@ -3,11 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateStateMachineCommand } from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Io } from "../../cli/io.ts";
-import { runCli } from "../../cli/run.ts";
 import { rekeyClients } from "../../local/sandbox-clients.ts";
 import { SANDBOX_CREDENTIALS } from "../../sandbox/config.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
+import { rekeyWithEnv } from "../support/cli.ts";
 
 /**
  * The CLI finds its region and credentials as the aws CLI does (cli/aws.ts): from flags and the environment, then
@@ -52,18 +51,8 @@ async function home(files: { config?: string; credentials?: string }): Promise<s
 
 const KEYS = `aws_access_key_id = ${SANDBOX_CREDENTIALS.accessKeyId}\naws_secret_access_key = ${SANDBOX_CREDENTIALS.secretAccessKey}\n`;
 
-async function rekeyWith(env: Record<string, string>, ...argv: string[]) {
-  let out = "";
-  let err = "";
-  const io: Io = {
-    out: { write: (t: string) => (out += t) },
-    err: { write: (t: string) => (err += t) },
-    env: { AWS_ENDPOINT_URL: sandbox.endpoint, ...env },
-    sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 200))),
-    now: () => new Date(),
-  };
-  const code = await runCli([...argv, "--state-machine", stateMachine], io);
-  return { code, out, err };
+function rekeyWith(env: Record<string, string>, ...argv: string[]) {
+  return rekeyWithEnv({ AWS_ENDPOINT_URL: sandbox.endpoint, ...env }, ...argv, "--state-machine", stateMachine);
 }
 
 const keysInEnv = {

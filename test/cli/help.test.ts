@@ -1,22 +1,11 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import type { Io } from "../../cli/io.ts";
-import { HELP, runCli } from "../../cli/run.ts";
+import { HELP } from "../../cli/run.ts";
+import { rekeyWithEnv } from "../support/cli.ts";
 
 /** `rekey <command> --help` (and `-h`) shows that command's usage; `rekey --version` names the version. */
 
-async function cli(...argv: string[]) {
-  let out = "";
-  let err = "";
-  const io: Io = {
-    out: { write: (t: string) => (out += t) },
-    err: { write: (t: string) => (err += t) },
-    env: {},
-    sleep: async () => {},
-    now: () => new Date(),
-  };
-  return { code: await runCli(argv, io), out, err };
-}
+const cli = (...argv: string[]) => rekeyWithEnv({}, ...argv);
 
 /** Every command HELP lists, as typed (`sandbox seed` included). */
 const COMMANDS = [...HELP.matchAll(/^ {2}rekey ([a-z]+(?: [a-z][a-z-]+)?)(?= |$)/gm)].map((m) =>

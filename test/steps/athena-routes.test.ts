@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { gunzipSync, gzipSync } from "node:zlib";
-import { CreateWorkGroupCommand, GetQueryExecutionCommand, StartQueryExecutionCommand } from "@aws-sdk/client-athena";
 import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RekeyClients, rekeyClients } from "../../local/sandbox-clients.ts";
@@ -16,7 +15,7 @@ import { parseInventoryManifest } from "../../steps/domain/inventory-manifest.ts
 import { inventoryTable, planColumns } from "../../steps/domain/inventory-queries.ts";
 import { RunTally } from "../../steps/domain/tally.ts";
 import type { AthenaConfig } from "../../steps/runtime/step.ts";
-import { until } from "../support/until.ts";
+import { athenaWorkGroupWithDatabase } from "../support/athena.ts";
 
 /**
  * The athena engine's routes (steps/domain/inventory-routes.ts) decide every row as classifyInventoryRow does: an
@@ -146,22 +145,7 @@ beforeAll(async () => {
   await put(`${folder}/hive/dt=2026-06-01-12-00/symlink.txt`, `s3://${DESTINATION}/${dataKey}\n`);
   rows = [];
   for await (const batch of inventoryRowBatches(Readable.from([data]), COLUMNS, dataKey)) rows.push(...batch);
-  await clients.athena.send(
-    new CreateWorkGroupCommand({
-      Name: athena.workGroup,
-      Configuration: {
-        ResultConfiguration: { OutputLocation: `s3://${WORK}/athena-results/` },
-        EnforceWorkGroupConfiguration: true,
-      },
-    }),
-  );
-  const { QueryExecutionId } = await clients.athena.send(
-    new StartQueryExecutionCommand({ QueryString: `CREATE DATABASE ${athena.database}`, WorkGroup: athena.workGroup }),
-  );
-  await until("the database is created", async () => {
-    const q = await clients.athena.send(new GetQueryExecutionCommand({ QueryExecutionId }));
-    return q.QueryExecution?.Status?.State === "SUCCEEDED" ? true : undefined;
-  });
+  await athenaWorkGroupWithDatabase(clients.athena, athena, `s3://${WORK}/athena-results/`);
 }, 120_000);
 
 afterAll(async () => {

@@ -1,5 +1,4 @@
 import { Readable } from "node:stream";
-import { CreateWorkGroupCommand, GetQueryExecutionCommand, StartQueryExecutionCommand } from "@aws-sdk/client-athena";
 import {
   CreateBucketCommand,
   GetBucketInventoryConfigurationCommand,
@@ -29,7 +28,7 @@ import { sliceInventory } from "../../steps/handlers/slice-the-inventory.ts";
 import { silentLogger } from "../../steps/runtime/log.ts";
 import type { AthenaConfig, StepDeps } from "../../steps/runtime/step.ts";
 import { PLANNING_SLICE_BYTES } from "../../workflow/definition.ts";
-import { until } from "../support/until.ts";
+import { athenaWorkGroupWithDatabase } from "../support/athena.ts";
 
 /**
  * The three filter engines (contract/engines.ts) plan the same inventory of the mixed bucket (every version, delete
@@ -90,25 +89,7 @@ beforeAll(async () => {
     maxRowsPerFile: 50,
   });
   parquetManifestKey = parquet.manifestKey;
-  await clients.athena.send(
-    new CreateWorkGroupCommand({
-      Name: athena.workGroup,
-      Configuration: {
-        ResultConfiguration: {
-          OutputLocation: `s3://${scenario.workBucket}/athena-results/`,
-          EncryptionConfiguration: { EncryptionOption: "SSE_S3" },
-        },
-        EnforceWorkGroupConfiguration: true,
-      },
-    }),
-  );
-  const { QueryExecutionId } = await clients.athena.send(
-    new StartQueryExecutionCommand({ QueryString: `CREATE DATABASE ${athena.database}`, WorkGroup: athena.workGroup }),
-  );
-  await until("the database is created", async () => {
-    const q = await clients.athena.send(new GetQueryExecutionCommand({ QueryExecutionId }));
-    return q.QueryExecution?.Status?.State === "SUCCEEDED" ? true : undefined;
-  });
+  await athenaWorkGroupWithDatabase(clients.athena, athena, `s3://${scenario.workBucket}/athena-results/`);
 }, 120_000);
 
 afterAll(async () => {

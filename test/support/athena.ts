@@ -1,6 +1,7 @@
 import {
   type AthenaClient,
   AthenaServiceException,
+  CreateWorkGroupCommand,
   GetQueryExecutionCommand,
   GetQueryResultsCommand,
   type QueryExecution,
@@ -27,6 +28,38 @@ export async function runQuery(
   const started = await athena.send(new StartQueryExecutionCommand(input));
   const id = started.QueryExecutionId ?? "";
   return { ...(await waitForQuery(athena, id)), QueryExecutionId: id };
+}
+
+/**
+ * A workgroup enforcing its results location (SSE-S3, as infra/ makes rekey's) and a database made in it by Athena
+ * DDL: what the athena engine needs (steps/runtime/step.ts AthenaConfig).
+ */
+export async function athenaWorkGroupWithDatabase(
+  athena: AthenaClient,
+  config: { workGroup: string; database: string },
+  outputLocation: string,
+): Promise<void> {
+  await athena.send(
+    new CreateWorkGroupCommand({
+      Name: config.workGroup,
+      Configuration: {
+        ResultConfiguration: {
+          OutputLocation: outputLocation,
+          EncryptionConfiguration: { EncryptionOption: "SSE_S3" },
+        },
+        EnforceWorkGroupConfiguration: true,
+      },
+    }),
+  );
+  const created = await runQuery(athena, {
+    QueryString: `CREATE DATABASE ${config.database}`,
+    WorkGroup: config.workGroup,
+  });
+  if (created.Status?.State !== "SUCCEEDED") {
+    throw new Error(
+      `CREATE DATABASE ${config.database} ended ${created.Status?.State}: ${created.Status?.StateChangeReason}`,
+    );
+  }
 }
 
 /** Every row of a query's result, through every page (header row included for a SELECT). */
