@@ -1,17 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { seededRandom as seeded } from "../../sandbox/faults/random.ts";
 import { mergeSamples } from "../../steps/domain/spot-check.ts";
-
-/** A seeded generator (mulberry32), so the draws, and the counts below, are the same on every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A uniform sample of at most `size` of `items` (a seeded shuffle's first items), saved as a Reservoir saves it. */
 function sampleOf(items: number[], size: number, random: () => number): { items: number[]; seen: number } {

@@ -11,7 +11,7 @@ import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
 import { getText } from "../../steps/aws/s3-io.ts";
 import { PLANNING_CONCURRENCY } from "../../workflow/definition.ts";
-import { mapRunOf } from "../support/histories.ts";
+import { failedTaskStates, mapRunOf } from "../support/histories.ts";
 import { finalReport, runOnScenario, setStateParameters } from "../support/run-scenario.ts";
 
 /**
@@ -189,14 +189,7 @@ describe("every filter engine re-encrypts a bucket to the same report", () => {
   it("ran the two crashed invocations again, in the slices' own executions", async () => {
     const { parent, histories } = await slicesOfLoop();
     expect(parent.some((e) => e.type === "LambdaFunctionFailed")).toBe(false);
-    const failures: string[] = [];
-    for (const events of histories) {
-      let state = "";
-      for (const e of events) {
-        if (e.type === "TaskStateEntered") state = e.stateEnteredEventDetails?.name ?? "";
-        if (e.type === "LambdaFunctionFailed") failures.push(state);
-      }
-    }
+    const failures = failedTaskStates(histories);
     expect(failures).toEqual([StateNames.writeManifests, StateNames.writeManifests]);
   });
 });

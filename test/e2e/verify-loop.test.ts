@@ -15,7 +15,7 @@ import { getText } from "../../steps/aws/s3-io.ts";
 import { RunTally } from "../../steps/domain/tally.ts";
 import { silentLogger } from "../../steps/runtime/log.ts";
 import { VERIFY_CONCURRENCY } from "../../workflow/definition.ts";
-import { mapRunOf } from "../support/histories.ts";
+import { failedTaskStates, mapRunOf } from "../support/histories.ts";
 import { runOnScenario, sandboxWithScenario, setStateParameters } from "../support/run-scenario.ts";
 
 /**
@@ -116,14 +116,7 @@ describe("a run whose verification fans out over several slices", () => {
   it("ran the two crashed invocations again, in the slices' own executions", async () => {
     const { parent, histories } = await verificationMapRun();
     expect(parent.some((e) => e.type === "LambdaFunctionFailed")).toBe(false);
-    const failures: string[] = [];
-    for (const events of histories) {
-      let state = "";
-      for (const e of events) {
-        if (e.type === "TaskStateEntered") state = e.stateEnteredEventDetails?.name ?? "";
-        if (e.type === "LambdaFunctionFailed") failures.push(state);
-      }
-    }
+    const failures = failedTaskStates(histories);
     // Both crashes, each run again by the child's Retry. (Once, with slices in parallel, a retry sent at once after
     // a crash "after" failed the same way too: it is retried as well, and every slice still succeeds.)
     expect(failures.length).toBeGreaterThanOrEqual(2);

@@ -32,3 +32,16 @@ export async function mapRunOf(sfn: SFNClient, executionArn: string, index: numb
   const histories = await Promise.all(children.map((c) => executionHistory(sfn, c.executionArn ?? "")));
   return { mapRuns: runs.length, parent: await executionHistory(sfn, executionArn), mapRun, children, histories };
 }
+
+/** The Task state each Lambda failure in these histories happened in, in order: a crashed invocation's state. */
+export function failedTaskStates(histories: readonly HistoryEvent[][]): string[] {
+  const failures: string[] = [];
+  for (const events of histories) {
+    let state = "";
+    for (const e of events) {
+      if (e.type === "TaskStateEntered") state = e.stateEnteredEventDetails?.name ?? "";
+      if (e.type === "LambdaFunctionFailed") failures.push(state);
+    }
+  }
+  return failures;
+}
