@@ -30,6 +30,7 @@ import {
   type RoutedTally,
   type RouteSqlOptions,
   routeCounts,
+  routedLines,
   routedTally,
 } from "../domain/inventory-routes.ts";
 import type { AthenaConfig } from "../runtime/step.ts";
@@ -112,11 +113,9 @@ export async function queryInventory(
     const source = `Athena query ${counted.QueryExecutionId}`;
     const routed = routedTally(routeCounts(await allRows(athena, counted), source));
     // A route with no rows is not unloaded: nothing to write, and a scan saved.
-    const t = routed.tally;
-    const planned = t.updatePlanned.count + Object.values(t.copyPlanned).reduce((n, c) => n + (c?.count ?? 0), 0);
-    const skippedRows = Object.values(t.skipped).reduce((n, c) => n + (c?.count ?? 0), 0);
-    const manifests = planned > 0 ? await unload(statements.manifests, "manifests/") : undefined;
-    const skipped = skippedRows > 0 ? await unload(statements.skipped, "skipped/") : undefined;
+    const parts = [...routedLines(routed.tally).keys()];
+    const manifests = parts.some((p) => p !== "skipped") ? await unload(statements.manifests, "manifests/") : undefined;
+    const skipped = parts.includes("skipped") ? await unload(statements.skipped, "skipped/") : undefined;
     const step = routed.stepRows > 0 ? await unload(statements.step, "step/") : undefined;
     const files: UnloadedFile[] = [
       ...(manifests?.files ?? []).map((f) => {
@@ -139,7 +138,7 @@ export async function queryInventory(
   const countSql = athenaNotCurrentSql(table);
   const counts = countSql ? await run(countSql) : undefined;
   const notCurrent = counts
-    ? notCurrentFromCounts(await firstRow(athena, counts), `Athena query ${counts.QueryExecutionId}`)
+    ? notCurrentFromCounts((await allRows(athena, counts))[1] ?? [], `Athena query ${counts.QueryExecutionId}`)
     : { byReason: {} };
   const rows = await unload((location) => athenaUnloadSql(table, location), "");
   const scannedBytes = [counts, rows.q].flatMap((q) => (q ? [q.Statistics?.DataScannedInBytes ?? 0] : []));
@@ -242,7 +241,7 @@ function queryFailure(id: string, q: QueryExecution | undefined, config: AthenaC
   });
 }
 
-/** Every row of a result, header first, page by page (the tally has a row per route, a few dozen). */
+/** Every row of a result, header first, page by page (the counts are a row; the tally a row per route, a few dozen). */
 async function allRows(athena: AthenaClient, q: QueryExecution): Promise<(string | undefined)[][]> {
   const rows: (string | undefined)[][] = [];
   let NextToken: string | undefined;
@@ -252,10 +251,4 @@ async function allRows(athena: AthenaClient, q: QueryExecution): Promise<(string
     NextToken = out.NextToken;
   } while (NextToken);
   return rows;
-}
-
-/** The first data row of a small result (the first row of a SELECT's results is its header). */
-async function firstRow(athena: AthenaClient, q: QueryExecution): Promise<(string | undefined)[]> {
-  const out = await athena.send(new GetQueryResultsCommand({ QueryExecutionId: q.QueryExecutionId, MaxResults: 2 }));
-  return out.ResultSet?.Rows?.[1]?.Data?.map((d) => d.VarCharValue) ?? [];
 }

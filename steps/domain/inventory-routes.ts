@@ -217,6 +217,18 @@ export function partOfUnloadedFile(key: string): RoutedPart | undefined {
   return undefined;
 }
 
+/** The lines Athena writes for each part of the plan, from its count: what the UNLOADs hold and the slices append. */
+export function routedLines(tally: TallyState): Map<RoutedPart, number> {
+  const lines = new Map<RoutedPart, number>();
+  for (const [storageClass, counted] of Object.entries(tally.copyPlanned)) {
+    if (counted?.count) lines.set(`copy.${storageClass as CopyStorageClass}`, counted.count);
+  }
+  if (tally.updatePlanned.count > 0) lines.set("update-encryption", tally.updatePlanned.count);
+  const skipped = Object.values(tally.skipped).reduce((n, c) => n + (c?.count ?? 0), 0);
+  if (skipped > 0) lines.set("skipped", skipped);
+  return lines;
+}
+
 /** One group of the tally query, read. */
 export interface RouteCount {
   route: SqlRoute;

@@ -20,6 +20,7 @@ import { loadSliceSummaries, requirePlanSource, type SliceSummary } from "../aws
 import { SKIPPED_HEADER } from "../aws/plan-writer.ts";
 import { deleteKeys, getTextIfExists, listSizes, putJson } from "../aws/s3-io.ts";
 import type { RouteCount } from "../domain/estimate.ts";
+import { routedLines } from "../domain/inventory-routes.ts";
 import { planEstimate } from "../domain/plan-estimate.ts";
 import { RunTally } from "../domain/tally.ts";
 import { defineStep } from "../runtime/step.ts";
@@ -173,11 +174,7 @@ function checkRoutedLines(
   for (const s of summaries) {
     for (const [part, lines] of Object.entries(s.routedLines)) appended.set(part, (appended.get(part) ?? 0) + lines);
   }
-  const expected = new Map<string, number>([
-    ["update-encryption", counted.updatePlanned.count],
-    ["skipped", Object.values(counted.skipped).reduce((n, c) => n + (c?.count ?? 0), 0)],
-    ...Object.entries(counted.copyPlanned).map(([c, n]): [string, number] => [`copy.${c}`, n?.count ?? 0]),
-  ]);
+  const expected: Map<string, number> = routedLines(counted);
   const problems = [...new Set([...expected.keys(), ...appended.keys()])].flatMap((part) => {
     const want = expected.get(part) ?? 0;
     const got = appended.get(part) ?? 0;

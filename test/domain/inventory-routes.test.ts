@@ -5,8 +5,10 @@ import {
   parseSqlRoute,
   partOfUnloadedFile,
   routeCounts,
+  routedLines,
   routedTally,
 } from "../../steps/domain/inventory-routes.ts";
+import { RunTally } from "../../steps/domain/tally.ts";
 
 /** Reading back what the athena engine's SQL wrote (the SQL itself runs in test/steps/athena-routes.test.ts). */
 
@@ -117,6 +119,15 @@ describe("routes as the SQL writes them", () => {
     expect(routed.tally.skipped).toEqual({ archived: { count: 5, bytes: 50 } });
     expect(routed.tally.skippedSamples).toEqual({ archived: ["y", "z"] });
     expect(routed.tally.notCurrent).toEqual({});
+    // The lines Athena's files hold, part by part, as Combine the plan checks them.
+    expect(routedLines(routed.tally)).toEqual(
+      new Map([
+        ["copy.STANDARD", 2],
+        ["update-encryption", 8],
+        ["skipped", 5],
+      ]),
+    );
+    expect(routedLines(new RunTally().toJSON())).toEqual(new Map());
   });
 
   it("stands each counted route for the classification the tally records", () => {
