@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { ListStateMachinesCommand } from "@aws-sdk/client-sfn";
 import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
 import { loadSharedConfigFiles } from "@smithy/core/config";
-import { type AwsClients, createAwsClients } from "../steps/runtime/clients.ts";
+import { type AwsClients, type ClientSettings, createAwsClients } from "../steps/runtime/clients.ts";
 import { UsageError } from "./errors.ts";
 import type { Io } from "./io.ts";
 
@@ -14,14 +14,6 @@ export interface AwsOptions {
   stateMachine?: string | undefined;
 }
 
-/** The options every operator command takes, as util.parseArgs declares them. */
-export const AWS_OPTIONS = {
-  endpoint: { type: "string" },
-  region: { type: "string" },
-  profile: { type: "string" },
-  "state-machine": { type: "string" },
-} as const;
-
 /**
  * Clients for AWS or the sandbox, configured as the aws CLI would be: --endpoint or AWS_ENDPOINT_URL; --profile or
  * AWS_PROFILE; the region from --region, AWS_REGION, AWS_DEFAULT_REGION (the aws CLI's), then the profile's `region`
@@ -30,6 +22,11 @@ export const AWS_OPTIONS = {
  * (credentials and config files, SSO, process, web identity, container and instance roles).
  */
 export async function clientsFor(options: AwsOptions, io: Io): Promise<AwsClients> {
+  return createAwsClients(await clientSettingsFor(options, io));
+}
+
+/** The settings clientsFor configures its clients with, for the clients a command needs besides them. */
+export async function clientSettingsFor(options: AwsOptions, io: Io): Promise<ClientSettings> {
   const profile = options.profile ?? io.env.AWS_PROFILE;
   const home = io.env.HOME ?? io.env.USERPROFILE ?? homedir();
   const files = {
@@ -59,7 +56,7 @@ export async function clientsFor(options: AwsOptions, io: Io): Promise<AwsClient
     accessKeyId && secretAccessKey && options.profile === undefined
       ? { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) }
       : fromNodeProviderChain({ ...files, ...(profile === undefined ? {} : { profile }) });
-  return createAwsClients({ region, credentials, ...(endpoint ? { endpoint } : {}) });
+  return { region, credentials, ...(endpoint ? { endpoint } : {}) };
 }
 
 /**

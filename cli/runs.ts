@@ -9,6 +9,8 @@ import type { FindInventoryResult } from "../contract/candidates.ts";
 import type { CopyJobsProgress } from "../contract/copy-jobs.ts";
 import type { LargeObjectCopyResult } from "../contract/large-objects.ts";
 import type { Jobs, Plan } from "../contract/plan.ts";
+import type { PreflightResult } from "../contract/preflight.ts";
+import type { RunContext } from "../contract/run-context.ts";
 import { StateNames } from "../contract/states.ts";
 import type { AwsClients } from "../steps/runtime/clients.ts";
 
@@ -101,6 +103,10 @@ export interface RunView extends RunSummary {
   /** The latest result of "Copy objects directly", and whether that state was entered at all. */
   largeCopy?: LargeObjectCopyResult | undefined;
   largeCopyStarted?: boolean;
+  /** What "Validate input" made of the request: the work bucket and run prefix among it. */
+  context?: RunContext | undefined;
+  /** What "Preflight checks" found: its warnings, acknowledged blockers among them. */
+  preflight?: PreflightResult | undefined;
 }
 
 function parseJson(text: string | undefined): unknown {
@@ -178,6 +184,8 @@ export async function readRun(clients: AwsClients, executionArn: string): Promis
     const exited = event.stateExitedEventDetails;
     if (exited?.name) {
       const state = parseJson(exited.output) as Record<string, unknown> | undefined;
+      view.context ??= state?.run as RunContext | undefined;
+      view.preflight ??= state?.preflight as PreflightResult | undefined;
       if (exited.name === StateNames.createCopyJobs) view.jobs ??= state?.jobs as Jobs | undefined;
       if (exited.name === StateNames.combinePlan || exited.name === StateNames.useStoredPlan) {
         view.plan ??= state?.plan as Plan | undefined;
@@ -189,7 +197,7 @@ export async function readRun(clients: AwsClients, executionArn: string): Promis
       if (exited.name === StateNames.findInventory)
         view.inventory ??= state?.inventory as FindInventoryResult | undefined;
     }
-    if (view.currentState && view.jobs && view.plan && view.progress && view.inventory) break;
+    if (view.currentState && view.jobs && view.plan && view.progress && view.inventory && view.preflight) break;
   }
   return view;
 }

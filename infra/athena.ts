@@ -20,7 +20,7 @@ export const MIN_BYTES_SCANNED_CUTOFF_PER_QUERY = 10_000_000;
  * of tens of billions of versions; a query over a LOCATION that is wrong (a whole bucket, every delivery at once)
  * stops there instead. A query the cutoff stops ends FAILED ("Bytes scanned limit was exceeded",
  * https://docs.aws.amazon.com/athena/latest/ug/workgroups-setting-control-limits-cloudwatch.html); raise it with
- * the context key rekey:athenaBytesScannedCutoffPerQuery (infra/config.ts).
+ * athenaBytesScannedCutoffPerQuery in the configuration file (infra/config.ts).
  */
 export const DEFAULT_BYTES_SCANNED_CUTOFF_PER_QUERY = 1024 ** 4;
 

@@ -1,21 +1,9 @@
 /**
- * What a deployment of rekey may touch, read from CDK context (cdk.json or `-c key=value`) and checked at synth.
- * Every bucket and key ARN in every policy the stack writes comes from here; nothing wider.
+ * What a deployment of rekey may touch, as the configuration file holds it (infra/config-file.ts reads it), checked
+ * at synth. Every bucket and key ARN in every policy the stack writes comes from here; nothing wider.
  */
 import { z } from "zod";
 import { DEFAULT_BYTES_SCANNED_CUTOFF_PER_QUERY, MIN_BYTES_SCANNED_CUTOFF_PER_QUERY } from "./athena.ts";
-
-/** The context keys, in one place so cdk.json, the runbook and the tests agree. */
-export const ContextKeys = {
-  buckets: "rekey:buckets",
-  kmsKeyArns: "rekey:kmsKeyArns",
-  sourceKmsKeyArns: "rekey:sourceKmsKeyArns",
-  logRetentionDays: "rekey:logRetentionDays",
-  runArtifactExpirationDays: "rekey:runArtifactExpirationDays",
-  inventoryExpirationDays: "rekey:inventoryExpirationDays",
-  alarmTopicArn: "rekey:alarmTopicArn",
-  athenaBytesScannedCutoffPerQuery: "rekey:athenaBytesScannedCutoffPerQuery",
-} as const;
 
 /** A bucket name (S3 naming rules), or a prefix of one followed by a single trailing `*`. */
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
@@ -30,26 +18,16 @@ const BucketPattern = z.string().refine((s) => BUCKET_NAME.test(s) || BUCKET_PRE
 
 const PositiveDays = z.number().int().min(1).max(3650);
 
-/** Context from the CLI (`-c k=v`) arrives as a string; from cdk.json as JSON. Lists may be JSON or comma-separated. */
-function listFromContext(value: unknown): unknown {
-  if (typeof value !== "string") return value;
-  const text = value.trim();
-  if (text.startsWith("[")) {
-    try {
-      return JSON.parse(text);
-    } catch {
-      return value; // reported by the schema as "expected array"
-    }
-  }
-  return text === "" ? [] : text.split(",").map((s) => s.trim());
-}
+/** The stack's name when the configuration names none. */
+export const DEFAULT_STACK_NAME = "Rekey";
 
-function numberFromContext(value: unknown): unknown {
-  return typeof value === "string" && value.trim() !== "" ? Number(value) : value;
-}
-
-/** Configuration of one rekey stack. Props win over context, so tests and other apps can build a stack directly. */
+/** Configuration of one rekey stack: the fields of the configuration file. */
 export interface RekeyConfig {
+  /**
+   * The CloudFormation stack name; the Athena workgroup takes it too, the Glue database it in lower case. Two
+   * stacks in one account and region need two names (and two configuration files).
+   */
+  stackName: string;
   /** Buckets rekey may re-encrypt: names, or prefix patterns ending in `*`. */
   buckets: string[];
   /** Full ARNs of the KMS keys objects may be re-encrypted under; all in the stack's region. */
@@ -83,47 +61,38 @@ export function configSchema(region: string) {
       `Use arn:aws:kms:${region}:<account>:key/<key-id>; aliases, key ids and keys in other regions are not accepted ` +
       "(S3 can only use a key in the bucket's region, and IAM policies need the key ARN).",
   });
-  return z.object({
-    buckets: z.preprocess(
-      listFromContext,
-      z.array(BucketPattern).min(1, {
-        error: `name at least one bucket rekey may re-encrypt (context ${ContextKeys.buckets}).`,
-      }),
-    ),
-    kmsKeyArns: z.preprocess(
-      listFromContext,
-      z.array(keyArn).min(1, {
-        error: `name at least one KMS key ARN objects may be re-encrypted under (context ${ContextKeys.kmsKeyArns}).`,
-      }),
-    ),
-    sourceKmsKeyArns: z.preprocess(listFromContext, z.array(keyArn).default([])),
-    logRetentionDays: z.preprocess(
-      numberFromContext,
-      z
-        .number()
-        .refine((n) => (LOG_RETENTION_DAYS as readonly number[]).includes(n), {
-          error: `must be one of the values CloudWatch Logs accepts: ${LOG_RETENTION_DAYS.join(", ")}.`,
-        })
-        .default(90),
-    ),
-    runArtifactExpirationDays: z.preprocess(numberFromContext, PositiveDays.default(90)),
-    inventoryExpirationDays: z.preprocess(numberFromContext, PositiveDays.default(30)),
+  // Strict: a misspelt field ("bucket") is an error, not a setting silently left at its default.
+  return z.strictObject({
+    stackName: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, {
+        error: "must be a CloudFormation stack name: a letter, then up to 127 letters, digits and hyphens.",
+      })
+      .default(DEFAULT_STACK_NAME),
+    buckets: z.array(BucketPattern).min(1, { error: "name at least one bucket rekey may re-encrypt." }),
+    kmsKeyArns: z.array(keyArn).min(1, { error: "name at least one KMS key ARN objects may be re-encrypted under." }),
+    sourceKmsKeyArns: z.array(keyArn).default([]),
+    logRetentionDays: z
+      .number()
+      .refine((n) => (LOG_RETENTION_DAYS as readonly number[]).includes(n), {
+        error: `must be one of the values CloudWatch Logs accepts: ${LOG_RETENTION_DAYS.join(", ")}.`,
+      })
+      .default(90),
+    runArtifactExpirationDays: PositiveDays.default(90),
+    inventoryExpirationDays: PositiveDays.default(30),
     alarmTopicArn: z
       .string()
       .regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, {
         error: "must be the full ARN of an SNS topic.",
       })
       .optional(),
-    athenaBytesScannedCutoffPerQuery: z.preprocess(
-      numberFromContext,
-      z
-        .number()
-        .int()
-        .min(MIN_BYTES_SCANNED_CUTOFF_PER_QUERY, {
-          error: `must be at least ${MIN_BYTES_SCANNED_CUTOFF_PER_QUERY} bytes, Athena's smallest cutoff.`,
-        })
-        .default(DEFAULT_BYTES_SCANNED_CUTOFF_PER_QUERY),
-    ),
+    athenaBytesScannedCutoffPerQuery: z
+      .number()
+      .int()
+      .min(MIN_BYTES_SCANNED_CUTOFF_PER_QUERY, {
+        error: `must be at least ${MIN_BYTES_SCANNED_CUTOFF_PER_QUERY} bytes, Athena's smallest cutoff.`,
+      })
+      .default(DEFAULT_BYTES_SCANNED_CUTOFF_PER_QUERY),
   });
 }
 
@@ -137,11 +106,14 @@ export class RekeyConfigError extends Error {
   override name = "RekeyConfigError";
 }
 
+/** The fields a configuration may hold, for messages and the runbook's table (test/infra/deploy-runbook.test.ts). */
+export const CONFIG_FIELDS = Object.keys(configSchema("us-east-1").shape) as (keyof RekeyConfig)[];
+
 /**
- * Validates raw configuration (context values or props). The error names every problem and the context key to fix.
- * `region` must be concrete: key ARNs are checked against it.
+ * Validates raw configuration (the parsed configuration file). The error names `source` (the file) and every
+ * problem with its field, e.g. `buckets[0]`. `region` must be concrete: key ARNs are checked against it.
  */
-export function parseRekeyConfig(raw: Record<string, unknown>, region: string): RekeyConfig {
+export function parseRekeyConfig(raw: unknown, region: string, source = "the rekey configuration"): RekeyConfig {
   if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) {
     throw new RekeyConfigError(
       `rekey needs a concrete region to check key ARNs against, got "${region}". Set CDK_DEFAULT_REGION or AWS_REGION.`,
@@ -149,25 +121,15 @@ export function parseRekeyConfig(raw: Record<string, unknown>, region: string): 
   }
   const parsed = configSchema(region).safeParse(raw);
   if (!parsed.success) {
-    const keyOf = (path: PropertyKey[]) => {
-      const field = String(path[0] ?? "");
-      return field in ContextKeys ? ContextKeys[field as keyof typeof ContextKeys] : field;
-    };
     const lines = parsed.error.issues.map((i) => {
-      const where = i.path.length > 1 ? `${keyOf(i.path)}[${String(i.path[1])}]` : keyOf(i.path);
-      return `  - ${where}: ${i.message}`;
+      if (i.code === "unrecognized_keys") {
+        return `  - ${i.keys.join(", ")}: not a rekey setting; the settings are ${CONFIG_FIELDS.join(", ")}.`;
+      }
+      if (i.path.length === 0) return `  - ${i.message}`;
+      const [field, ...rest] = i.path;
+      return `  - ${String(field)}${rest.map((p) => `[${String(p)}]`).join("")}: ${i.message}`;
     });
-    throw new RekeyConfigError(`Invalid rekey configuration:\n${lines.join("\n")}`);
+    throw new RekeyConfigError(`Invalid rekey configuration in ${source}:\n${lines.join("\n")}`);
   }
   return parsed.data;
-}
-
-/** Reads every rekey context key through `get` (e.g. `(k) => app.node.tryGetContext(k)`) and validates the result. */
-export function rekeyConfigFromContext(get: (key: string) => unknown, region: string): RekeyConfig {
-  const raw: Record<string, unknown> = {};
-  for (const [field, key] of Object.entries(ContextKeys)) {
-    const value = get(key);
-    if (value !== undefined) raw[field] = value;
-  }
-  return parseRekeyConfig(raw, region);
 }

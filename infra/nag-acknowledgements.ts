@@ -10,6 +10,7 @@ import type { IConstruct } from "constructs";
 import { StateNames, type TaskStateName } from "../contract/states.ts";
 import type { AthenaWorkGroup } from "./constructs/athena-workgroup.ts";
 import type { BatchOperationsRole } from "./constructs/batch-operations-role.ts";
+import type { OperatorPolicy } from "./constructs/operator-policy.ts";
 import type { StepFunction } from "./constructs/step-function.ts";
 import { type WorkBucket, WorkBucketPrefixes } from "./constructs/work-bucket.ts";
 
@@ -26,13 +27,14 @@ export interface NagAcknowledgementScopes {
   steps: Record<TaskStateName, StepFunction>;
   stateMachine: StateMachine;
   athena: AthenaWorkGroup;
+  operatorPolicy: OperatorPolicy;
   /** The configured bucket names and patterns (RekeyConfig.buckets): each gets its own object-wildcard finding. */
   buckets: string[];
 }
 
 /** The acknowledgements the stack's resources need; the resource ids in the finding ids are as cdk-nag prints them. */
 export function planNagAcknowledgements(scopes: NagAcknowledgementScopes): NagAcknowledgement[] {
-  const { workBucket, batchRole, steps, stateMachine, athena, buckets } = scopes;
+  const { workBucket, batchRole, steps, stateMachine, athena, operatorPolicy, buckets } = scopes;
   const stack = Stack.of(workBucket);
   const partition = "<AWS::Partition>";
   const workBucketArn = `<${stack.getLogicalId(workBucket.node.defaultChild as CfnBucket)}.Arn>`;
@@ -57,25 +59,30 @@ export function planNagAcknowledgements(scopes: NagAcknowledgementScopes): NagAc
     },
     {
       id: iam5("*"),
-      scopes: [...Object.values(steps), stateMachine],
+      scopes: [...Object.values(steps), stateMachine, operatorPolicy],
       reason:
         "Actions without resource-level permissions (Service Authorization Reference): xray:PutTraceSegments and " +
         "xray:PutTelemetryRecords (active tracing); the logs:*LogDelivery/Describe* actions Step Functions logging " +
-        "needs; s3:CreateJob and s3:ListJobs, whose jobs are bounded by iam:PassRole on the Batch Operations role only.",
+        "needs; s3:CreateJob and s3:ListJobs, whose jobs are bounded by iam:PassRole on the Batch Operations role only; " +
+        "the operator's states:ListStateMachines (finding the rekey machine by name) and s3:ListJobs (a run's jobs).",
     },
     {
       id: iam5(`${workBucketArn}/${WorkBucketPrefixes.runs}*`),
       scopes: [
-        S.enforceDefaultEncryption,
-        S.writeManifests,
-        S.verifyResults,
-        S.lookForNonCompliantObjects,
-        S.writeFinalReport,
-        S.recordFailure,
-      ].map(step),
+        ...[
+          S.enforceDefaultEncryption,
+          S.writeManifests,
+          S.verifyResults,
+          S.lookForNonCompliantObjects,
+          S.writeFinalReport,
+          S.recordFailure,
+        ].map(step),
+        operatorPolicy,
+      ],
       reason:
         "Run artifacts are keyed by bucket and execution name (runs/<bucket>/<execution>/…), known only at run " +
-        "time; the grant is limited to the runs/ prefix of the stack's own work bucket.",
+        "time; the grant is limited to the runs/ prefix of the stack's own work bucket (for the operator's policy, " +
+        "read-only: a run's report, summary and failed list).",
     },
     {
       id: iam5(`${workBucketArn}/${WorkBucketPrefixes.plans}*`),
@@ -105,19 +112,23 @@ export function planNagAcknowledgements(scopes: NagAcknowledgementScopes): NagAc
     {
       id: iam5(`arn:${partition}:s3:${stack.region}:${stack.account}:job/*`),
       scopes: [
-        S.findInventory,
-        S.sliceInventory,
-        S.writeManifests,
-        S.checkCopyJobs,
-        S.copyLargeObjects,
-        S.verifyResults,
-        S.lookForNonCompliantObjects,
-      ].map(step),
+        ...[
+          S.findInventory,
+          S.sliceInventory,
+          S.writeManifests,
+          S.checkCopyJobs,
+          S.copyLargeObjects,
+          S.verifyResults,
+          S.lookForNonCompliantObjects,
+        ].map(step),
+        operatorPolicy,
+      ],
       reason:
         "Batch Operations job ids exist only once a run creates its jobs (planning reads earlier runs' jobs); " +
         "DescribeJob is read-only, and UpdateJobStatus (Find inventory and the bucket check cancel their own unrun " +
         "list jobs, Check copy jobs a copy job whose tasks fail for access or key reasons) can only stop a job; both are " +
-        "limited to this account's jobs in this region.",
+        "limited to this account's jobs in this region. The operator's policy may also confirm a suspended job " +
+        "(rekey approve) and cancel a run's jobs (rekey stop), and creates none.",
     },
     {
       id: iam5(`${workBucketArn}/${WorkBucketPrefixes.locks}`),
@@ -135,18 +146,20 @@ export function planNagAcknowledgements(scopes: NagAcknowledgementScopes): NagAc
     },
     {
       id: iam5(`arn:${partition}:states:${stack.region}:${stack.account}:execution:<${smName}.Name>:*`),
-      scopes: [step(S.validateInput), step(S.recordFailure)],
+      scopes: [step(S.validateInput), step(S.recordFailure), operatorPolicy],
       reason:
         "Validate input asks whether the execution holding a bucket's lock still runs; execution names are chosen " +
         "at start. Record failure lists a failed run's Map Runs (ListMapRuns). Both read only, and only this state " +
-        "machine's executions.",
+        "machine's executions. The operator's policy reads runs and their history and stops a run (rekey status, " +
+        "runs, approve, stop), on this state machine's executions only.",
     },
     {
       id: iam5(`arn:${partition}:states:${stack.region}:${stack.account}:mapRun:<${smName}.Name>/*`),
-      scopes: [step(S.recordFailure)],
+      scopes: [step(S.recordFailure), operatorPolicy],
       reason:
         'Record failure lists the failed child executions of a run\'s Map Run ("Plan each slice"), whose id Step ' +
-        "Functions chooses when it starts; ListExecutions is read-only and limited to this state machine's Map Runs.",
+        "Functions chooses when it starts; ListExecutions is read-only and limited to this state machine's Map Runs. " +
+        "The operator's policy describes them (rekey status: how many slices are done), read-only as well.",
     },
     {
       id: iam5(`arn:${partition}:states:${stack.region}:${stack.account}:execution:<${smName}.Name>/*`),
@@ -217,6 +230,13 @@ export function planNagAcknowledgements(scopes: NagAcknowledgementScopes): NagAc
         "named by Map Run id; nothing else of the work bucket can be written by the state machine.",
     },
     {
+      id: iam5(`${workBucketArn}/${WorkBucketPrefixes.skippedLists}`),
+      scopes: [operatorPolicy],
+      reason:
+        "rekey report --skipped prints a plan's skipped.csv, under plans/<bucket>/<delivery>/, the delivery known " +
+        "only at run time; the operator's policy may read that one file per plan and no manifest or report.",
+    },
+    {
       id: iam5(`${workBucketArn}/${WorkBucketPrefixes.manifests}`),
       scopes: [batchRole],
       reason: "Batch Operations reads the copy manifests a run writes under plans/<bucket>/<delivery>/manifests/.",
@@ -267,8 +287,9 @@ export function planNagAcknowledgements(scopes: NagAcknowledgementScopes): NagAc
           step(S.readReports),
           step(S.verifyResults),
           step(S.lookForNonCompliantObjects),
+          operatorPolicy,
         ],
-        reason: `The configuration allows every bucket whose name starts with "${bucket.slice(0, -1)}" (rekey:buckets).`,
+        reason: `The configuration allows every bucket whose name starts with "${bucket.slice(0, -1)}" (its "buckets").`,
       });
     }
   }

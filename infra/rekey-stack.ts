@@ -9,13 +9,14 @@ import { Policy, PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from "aws-cdk-lib/aws-stepfunctions";
 import type { Construct } from "constructs";
-import { FunctionPlaceholders, type TaskStateName } from "../contract/states.ts";
+import { FunctionPlaceholders, StateNames, type TaskStateName } from "../contract/states.ts";
 import { stepEnvironment } from "../steps/runtime/functions.ts";
 import { rekeyDefinitionJson } from "../workflow/definition.ts";
 import type { RekeyConfig } from "./config.ts";
 import { AthenaWorkGroup } from "./constructs/athena-workgroup.ts";
 import { BatchOperationsRole } from "./constructs/batch-operations-role.ts";
 import { addExecutionAlarms } from "./constructs/execution-alarms.ts";
+import { OperatorPolicy } from "./constructs/operator-policy.ts";
 import { createStepFunctions, type StepFunction } from "./constructs/step-function.ts";
 import { grantFailedSliceLookups, grantLockHolderChecks, grantStepPermissions } from "./constructs/step-permissions.ts";
 import { WorkBucket, WorkBucketPrefixes } from "./constructs/work-bucket.ts";
@@ -40,6 +41,7 @@ export class RekeyStack extends Stack {
   readonly batchRole: BatchOperationsRole;
   readonly athena: AthenaWorkGroup;
   readonly stateMachine: StateMachine;
+  readonly operatorPolicy: OperatorPolicy;
   readonly steps: Record<TaskStateName, StepFunction>;
   readonly failedAlarm: Alarm;
   readonly timedOutAlarm: Alarm;
@@ -81,6 +83,12 @@ export class RekeyStack extends Stack {
     const alarms = addExecutionAlarms(this, this.stateMachine, config.alarmTopicArn);
     this.failedAlarm = alarms.failed;
     this.timedOutAlarm = alarms.timedOut;
+    this.operatorPolicy = new OperatorPolicy(this, "OperatorPolicy", {
+      targets,
+      workBucket: this.workBucket,
+      stateMachine: this.stateMachine,
+      settingsFunction: this.steps[StateNames.validateInput].function,
+    });
 
     new CfnOutput(this, "StateMachineArn", {
       value: this.stateMachine.stateMachineArn,
@@ -94,6 +102,10 @@ export class RekeyStack extends Stack {
       value: this.batchRole.roleArn,
       description: "The role S3 Batch Operations assumes for rekey's copy jobs",
     });
+    new CfnOutput(this, "OperatorPolicyArn", {
+      value: this.operatorPolicy.managedPolicyArn,
+      description: "Attach to the role or group of the operators who run rekey (runbooks/deploy.md, step 7)",
+    });
 
     this.nagAcknowledgements = planNagAcknowledgements({
       workBucket: this.workBucket,
@@ -101,6 +113,7 @@ export class RekeyStack extends Stack {
       steps: this.steps,
       stateMachine: this.stateMachine,
       athena: this.athena,
+      operatorPolicy: this.operatorPolicy,
       buckets: config.buckets,
     });
     applyNagAcknowledgements(this.nagAcknowledgements, props.omitNagAcknowledgements);

@@ -4,18 +4,18 @@ import { StateNames } from "../../contract/states.ts";
 import { describeJob } from "../../steps/aws/batch-jobs.ts";
 import { formatCount } from "../../steps/domain/format.ts";
 import { type AwsOptions, clientsFor } from "../aws.ts";
-import { CommandFailedError, UsageError } from "../errors.ts";
+import { CommandFailedError } from "../errors.ts";
 import type { Io } from "../io.ts";
+import { type OutputChoice, printResult } from "../output.ts";
 import { readRun } from "../runs.ts";
 
 export interface ApproveOptions extends AwsOptions {
-  execution?: string | undefined;
-  json: boolean;
+  execution: string;
+  output: OutputChoice;
 }
 
 /** `rekey approve`: confirms the copy jobs of a run that waits in "Waiting for approval", so they start copying. */
 export async function approveCommand(options: ApproveOptions, io: Io): Promise<number> {
-  if (!options.execution) throw new UsageError("--execution ARN is required (rekey runs lists them).");
   const clients = await clientsFor(options, io);
   const run = await readRun(clients, options.execution);
   if (run.status !== "RUNNING" || run.currentState !== StateNames.waitingForApproval) {
@@ -43,13 +43,11 @@ export async function approveCommand(options: ApproveOptions, io: Io): Promise<n
       );
     }
   }
-  if (options.json) {
-    io.out.write(`${JSON.stringify({ executionArn: options.execution, approved })}\n`);
-    return 0;
-  }
-  const lines = [`Approved ${run.name}: ${approved.length} job(s) start copying.`];
-  for (const a of approved) lines.push(`  job ${a.jobId}: ${formatCount(a.objects)} ${a.storageClass} objects`);
-  lines.push(`Watch: rekey status --execution ${options.execution} --watch`);
-  io.out.write(`${lines.join("\n")}\n`);
+  printResult(io, options.output, "Approve", { executionArn: options.execution, approved }, () => {
+    const lines = [`Approved ${run.name}: ${approved.length} job(s) start copying.`];
+    for (const a of approved) lines.push(`  job ${a.jobId}: ${formatCount(a.objects)} ${a.storageClass} objects`);
+    lines.push(`Watch: rekey status --execution ${options.execution} --watch`);
+    return `${lines.join("\n")}\n`;
+  });
   return 0;
 }

@@ -3,13 +3,14 @@ import type { FinalReportOutput } from "../../contract/final-report.ts";
 import { formatCount } from "../../steps/domain/format.ts";
 import { type AwsOptions, clientsFor, stateMachineArn } from "../aws.ts";
 import type { Io } from "../io.ts";
+import { type OutputChoice, printResult } from "../output.ts";
 import { formatDuration } from "../progress.ts";
 import { listRuns, type RunSummary, readRun } from "../runs.ts";
 
 export interface RunsOptions extends AwsOptions {
   bucket?: string | undefined;
   limit: number;
-  json: boolean;
+  output: OutputChoice;
 }
 
 /** `rekey runs`: recent runs, newest first, with their outcome. */
@@ -30,14 +31,15 @@ export async function runsCommand(options: RunsOptions, io: Io): Promise<number>
       rows.push({ ...r, ...(d.error ? { error: d.error } : {}), ...(d.cause ? { cause: d.cause } : {}) });
     }
   }
-  if (options.json) {
-    io.out.write(`${JSON.stringify(rows)}\n`);
-    return 0;
-  }
-  if (rows.length === 0) {
-    io.out.write(`No runs${options.bucket ? ` for ${options.bucket}` : ""}.\n`);
-    return 0;
-  }
+  printResult(io, options.output, "Runs", rows, () =>
+    rows.length === 0 ? `No runs${options.bucket ? ` for ${options.bucket}` : ""}.\n` : runsTable(rows),
+  );
+  return 0;
+}
+
+function runsTable(
+  rows: (RunSummary & { totals?: FinalReportOutput["totals"] | undefined; error?: string; cause?: string })[],
+): string {
   const table = rows.map((r) => [
     r.bucket ?? "?",
     r.name,
@@ -57,8 +59,7 @@ export async function runsCommand(options: RunsOptions, io: Io): Promise<number>
       .map((c, i) => c.padEnd(widths[i] ?? 0))
       .join("  ")
       .trimEnd();
-  io.out.write(`${[fmt(header), ...table.map(fmt)].join("\n")}\n`);
-  return 0;
+  return `${[fmt(header), ...table.map(fmt)].join("\n")}\n`;
 }
 
 /** Why a run ended other than succeeded, in one short line: the error and the cause's first sentence. */

@@ -4,14 +4,15 @@ import { describeJob, isTerminalJobStatus, jobProgressOf, liveJobsOfRun } from "
 import { formatCount } from "../../steps/domain/format.ts";
 import type { AwsClients } from "../../steps/runtime/clients.ts";
 import { type AwsOptions, clientsFor } from "../aws.ts";
-import { CommandFailedError, UsageError } from "../errors.ts";
+import { CommandFailedError } from "../errors.ts";
 import type { Io } from "../io.ts";
+import { type OutputChoice, printResult } from "../output.ts";
 import { readRun } from "../runs.ts";
 
 export interface StopOptions extends AwsOptions {
-  execution?: string | undefined;
+  execution: string;
   reason?: string | undefined;
-  json: boolean;
+  output: OutputChoice;
 }
 
 /** How long stop waits for cancelled jobs to settle before it reports what they did. */
@@ -22,7 +23,6 @@ const SETTLE_SECONDS = 60;
  * each task is one atomic CopyObject, so no object is left half-written), and says what was already done.
  */
 export async function stopCommand(options: StopOptions, io: Io): Promise<number> {
-  if (!options.execution) throw new UsageError("--execution ARN is required (rekey runs lists them).");
   const clients = await clientsFor(options, io);
   const before = await readRun(clients, options.execution);
   if (before.status !== "RUNNING") {
@@ -55,11 +55,17 @@ export async function stopCommand(options: StopOptions, io: Io): Promise<number>
   }
   for (const jobId of jobIds) results.push(await settled(clients, accountId, jobId, io));
 
-  if (options.json) {
-    io.out.write(`${JSON.stringify({ executionArn: options.execution, status: "ABORTED", jobs: results })}\n`);
-    return 0;
-  }
-  const lines = [`Stopped ${run.name} (${options.execution}).`];
+  const data = { executionArn: options.execution, status: "ABORTED", jobs: results };
+  printResult(io, options.output, "Stop", data, () => stoppedText(run, options.execution, results));
+  return 0;
+}
+
+function stoppedText(
+  run: Awaited<ReturnType<typeof readRun>>,
+  executionArn: string,
+  results: { jobId: string; status: string; succeeded: number; failed: number; total: number }[],
+): string {
+  const lines = [`Stopped ${run.name} (${executionArn}).`];
   if (results.length === 0 && !run.largeCopyStarted) {
     lines.push("No copy job had been created: no object was changed by this run.");
   }
@@ -80,8 +86,7 @@ export async function stopCommand(options: StopOptions, io: Io): Promise<number>
     );
   }
   lines.push("Bucket default encryption stays on the target key. Start a new run (rekey start) to finish the bucket.");
-  io.out.write(`${lines.join("\n")}\n`);
-  return 0;
+  return `${lines.join("\n")}\n`;
 }
 
 async function jobStatus(clients: AwsClients, accountId: string, jobId: string): Promise<string> {

@@ -26,6 +26,8 @@ export const WorkBucketPrefixes = {
   reports: "plans/*/batch-reports/*",
   /** The manifest generator writes candidate lists under candidatePrefix() (source: generate). */
   candidates: "runs/*/candidates/*",
+  /** A plan's list of the objects it leaves alone (planKeys().skipped), which `rekey report --skipped` prints. */
+  skippedLists: "plans/*/skipped.csv",
   /** Each bucket's one-run lock (contract/run-context.ts bucketLockKey). */
   locks: "runs/*/lock.json",
   /** The candidate-list jobs a run created (steps/aws/candidate-lists.ts candidateJobsKey). */

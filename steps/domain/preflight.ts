@@ -109,7 +109,7 @@ export function evaluatePreflight(facts: PreflightFacts, options: PreflightOptio
 /** The text of a PreflightBlockedError: every blocker with its fix, and which of them may be acknowledged. */
 export function describeBlockers(bucket: string, blockers: readonly Finding[]): string {
   const lines = blockers.map((b) => {
-    const ack = ACKNOWLEDGEABLE.has(b.code) ? ` (or acknowledge "${b.code}")` : "";
+    const ack = ACKNOWLEDGEABLE.has(b.code) ? ` (or accept it: rekey start --acknowledge ${b.code})` : "";
     return `- [${b.code}] ${b.message} Fix: ${b.fix}${ack}`;
   });
   return `Preflight refuses to write to bucket ${bucket}; ${blockers.length} blocker(s):\n${lines.join("\n")}`;

@@ -1,5 +1,6 @@
 import { AthenaClient } from "@aws-sdk/client-athena";
 import { KMSClient } from "@aws-sdk/client-kms";
+import type { LambdaClient } from "@aws-sdk/client-lambda";
 import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import { S3ControlClient } from "@aws-sdk/client-s3-control";
 import { SFNClient } from "@aws-sdk/client-sfn";
@@ -62,4 +63,17 @@ export function createAwsClients(settings: ClientSettings): AwsClients {
     sfn: new SFNClient({ ...common, ...(endpoint ? { endpoint } : {}) }),
     athena: new AthenaClient({ ...common, ...(endpoint ? { endpoint } : {}) }),
   };
+}
+
+/**
+ * A Lambda client, for the CLI to read the deployed step functions' settings (cli/deployment.ts). The steps never
+ * need one, so the SDK package is loaded only when one is asked for.
+ */
+export async function createLambdaClient(settings: ClientSettings): Promise<LambdaClient> {
+  const { LambdaClient } = await import("@aws-sdk/client-lambda");
+  return new LambdaClient({
+    region: settings.region,
+    ...(settings.credentials ? { credentials: settings.credentials } : {}),
+    ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+  });
 }

@@ -19,14 +19,11 @@ import { createAwsClients } from "./clients.ts";
 import { invokeStep } from "./invoke.ts";
 import { jsonLogger } from "./log.ts";
 import type { Step, StepDeps } from "./step.ts";
+import { stepConfigOf } from "./step-config.ts";
 
-/** The Lambda environment infra/ sets; parsed once per container, never read inside step logic. */
+/** What Lambda sets in the environment; parsed once per container, never read inside step logic. */
 const EnvironmentSchema = z.object({
   AWS_REGION: z.string().min(1),
-  REKEY_BATCH_ROLE_ARN: z.string().startsWith("arn:"),
-  REKEY_WORK_BUCKET: z.string().min(3),
-  REKEY_ATHENA_WORKGROUP: z.string().min(1).optional(),
-  REKEY_ATHENA_DATABASE: z.string().min(1).optional(),
   /** Unset on AWS; the sandbox's Lambda service sets it so the functions call the sandbox (sandbox/LAMBDA.md). */
   AWS_ENDPOINT_URL: z.url().optional(),
 });
@@ -42,13 +39,7 @@ function lambdaDeps(): StepDeps {
         region: env.AWS_REGION,
         ...(env.AWS_ENDPOINT_URL ? { endpoint: env.AWS_ENDPOINT_URL } : {}),
       }),
-      config: {
-        batchRoleArn: env.REKEY_BATCH_ROLE_ARN,
-        workBucket: env.REKEY_WORK_BUCKET,
-        ...(env.REKEY_ATHENA_WORKGROUP && env.REKEY_ATHENA_DATABASE
-          ? { athena: { workGroup: env.REKEY_ATHENA_WORKGROUP, database: env.REKEY_ATHENA_DATABASE } }
-          : {}),
-      },
+      config: stepConfigOf(process.env),
       log: jsonLogger(),
       now: () => new Date(),
     };

@@ -54,12 +54,13 @@ describe("approval before copying", () => {
       scenario.inventoryConfigurationId,
       ...FAST,
       "--require-approval",
-      "--json",
+      "--output",
+      "json",
     );
     expect(started.code).toBe(0);
     const { executionArn } = JSON.parse(started.out) as { executionArn: string };
     await until(async () => {
-      const s = JSON.parse((await rekey(sandbox, "status", "--execution", executionArn, "--json")).out) as {
+      const s = JSON.parse((await rekey(sandbox, "status", "--execution", executionArn, "--output", "json")).out) as {
         currentState?: string;
       };
       return /inventory/.test(s.currentState ?? "");
@@ -68,7 +69,7 @@ describe("approval before copying", () => {
     let status = "";
     await until(async () => {
       status = (await rekey(sandbox, "status", "--execution", executionArn)).out;
-      return status.includes("state:     Waiting for approval");
+      return status.includes("now:       Waiting for approval");
     }, "the approval wait");
     return { scenario, executionArn, status };
   }

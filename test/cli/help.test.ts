@@ -1,40 +1,75 @@
 import { readFileSync } from "node:fs";
+import type { Command } from "commander";
 import { describe, expect, it } from "vitest";
-import { HELP } from "../../cli/run.ts";
+import { buildProgram } from "../../cli/program.ts";
 import { rekeyWithEnv } from "../support/cli.ts";
 
-/** `rekey <command> --help` (and `-h`) shows that command's usage; `rekey --version` names the version. */
+/** `rekey <command> --help` (and `-h`, and `rekey help <command>`) shows that command's usage; `--version` the version. */
 
 const cli = (...argv: string[]) => rekeyWithEnv({}, ...argv);
 
-/** Every command HELP lists, as typed (`sandbox seed` included). */
-const COMMANDS = [...HELP.matchAll(/^ {2}rekey ([a-z]+(?: [a-z][a-z-]+)?)(?= |$)/gm)].map((m) =>
-  (m[1] ?? "").replace(/ (--?\w.*|\(.*)$/, ""),
-);
+const silentIo = {
+  out: { write: () => true },
+  err: { write: () => true },
+  env: {},
+  sleep: async () => {},
+  now: () => new Date(),
+};
+
+/** Every command as typed (`sandbox seed` included), from the program itself. */
+function commandsOf(command: Command, prefix: string[] = []): string[][] {
+  return command.commands.flatMap((c) =>
+    (c as unknown as { _hidden: boolean })._hidden || c.name() === "help"
+      ? []
+      : [[...prefix, c.name()], ...commandsOf(c, [...prefix, c.name()])],
+  );
+}
+const COMMANDS = commandsOf(buildProgram(silentIo, { code: 0 }));
+const AWS_COMMANDS = ["start", "status", "report", "approve", "stop", "runs"];
 
 describe("help for one command", () => {
-  it("lists the commands it covers", () => {
-    expect(COMMANDS).toEqual(
-      expect.arrayContaining(["start", "status", "approve", "stop", "runs", "demo", "sandbox", "sandbox seed"]),
+  it("covers every command", () => {
+    expect(COMMANDS.map((c) => c.join(" "))).toEqual(
+      expect.arrayContaining([...AWS_COMMANDS, "demo", "sandbox", "sandbox seed", "sandbox deliver-inventory"]),
     );
   });
 
-  it.each(COMMANDS)("rekey %s --help and -h print its usage, and nothing runs", async (command) => {
-    for (const flag of ["--help", "-h"]) {
-      const { code, out, err } = await cli(...command.split(" "), flag);
-      expect({ code, err }).toEqual({ code: 0, err: "" });
-      expect(out.split("\n")[0]).toBe("Usage:");
-      expect(out.split("\n")[1]).toMatch(new RegExp(`^ {2}rekey ${command}( |$)`));
-      // A run command's help says how it finds the region and credentials; the others do not take them.
-      expect(out.includes("AWS_DEFAULT_REGION")).toBe(["start", "status", "approve", "stop", "runs"].includes(command));
-      expect(out).not.toContain("Local sandbox:");
+  it.each(COMMANDS.map((c) => [c.join(" "), c]))(
+    "rekey %s --help and -h (and rekey help) print its usage, and nothing runs",
+    async (name, command) => {
+      for (const argv of [
+        [...command, "--help"],
+        [...command, "-h"],
+        // `rekey help <command>` takes one word; `rekey sandbox seed --help` covers the nested ones.
+        ...(command.length === 1 ? [["help", ...command]] : []),
+      ]) {
+        const { code, out, err } = await cli(...argv);
+        expect({ code, err }).toEqual({ code: 0, err: "" });
+        expect(out.split("\n")[0]).toMatch(new RegExp(`^Usage: rekey ${name} \\[options\\]`));
+        // A command that talks to AWS says how it finds the region and credentials, and how it prints data.
+        const aws = AWS_COMMANDS.includes(name);
+        expect(out.includes("AWS_DEFAULT_REGION")).toBe(aws);
+        expect(out.includes("--output <format>")).toBe(aws);
+        expect(out.includes("--query <jmespath>")).toBe(aws);
+      }
+    },
+  );
+
+  it("lists the commands with the exit codes when no command is given", async () => {
+    for (const argv of [[], ["help"], ["--help"]]) {
+      const { code, out } = await cli(...argv);
+      expect(code).toBe(0);
+      expect(out).toMatch(/^Usage: rekey \[options\] \[command\]/);
+      for (const c of AWS_COMMANDS) expect(out).toMatch(new RegExp(`^ {2}${c} \\[options\\]`, "m"));
+      expect(out).toMatch(/Exit codes: 0 done/);
     }
   });
 
-  it("refuses help for a command that does not exist, with exit code 2", async () => {
+  it("refuses a command that does not exist, suggesting the nearest, with exit code 2", async () => {
     const { code, err } = await cli("strat", "--help");
     expect(code).toBe(2);
-    expect(err).toContain('Unknown command "strat"');
+    expect(err).toContain("unknown command 'strat'");
+    expect(err).toContain("Did you mean start?");
   });
 
   it("prints the version from package.json and the Node version, as aws --version does", async () => {

@@ -69,19 +69,30 @@ describe("rekey start, status, runs against the sandbox", () => {
     );
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/not a valid S3 bucket name.*\n.*alias.*describe-key/s);
-    expect((await rekey(sandbox, "start", "--kms-key", scenario.targetKeyArn)).err).toMatch(/--bucket is required/);
+    expect((await rekey(sandbox, "start", "--kms-key", scenario.targetKeyArn)).err).toMatch(
+      /required option '--bucket <name>' not specified/,
+    );
     expect((await rekey(sandbox, "status", "--bucket", "a", "--execution", "b")).code).toBe(2);
-    const unknown = await rekey(sandbox, "start", "--bucket", "b", "--colour", "red");
+    const unknown = await rekey(
+      sandbox,
+      "start",
+      "--bucket",
+      "b",
+      "--kms-key",
+      scenario.targetKeyArn,
+      "--colour",
+      "red",
+    );
     expect(unknown.code).toBe(2);
-    expect(unknown.err).toMatch(/Unknown option '--colour'/);
+    expect(unknown.err).toMatch(/unknown option '--colour'/);
     expect(unknown.err).not.toMatch(/\n\s+at /);
     const source = await rekey(sandbox, "start", "--bucket", "b", "--kms-key", scenario.targetKeyArn, "--source", "s3");
     expect(source.code).toBe(2);
-    expect(source.err).toMatch(/--source must be "inventory" \(with --inventory-config\) or "generate"/);
+    expect(source.err).toMatch(/'--source <source>' argument 's3' is invalid. Allowed choices are inventory, generate/);
   });
 
   it("starts a run with a readable name", async () => {
-    const started = await start("--json");
+    const started = await start("--output", "json");
     expect(started.err).toBe("");
     expect(started.code).toBe(0);
     const out = JSON.parse(started.out) as { executionArn: string; name: string };
@@ -98,13 +109,13 @@ describe("rekey start, status, runs against the sandbox", () => {
 
   it("shows the run waiting for its inventory", async () => {
     const waiting = await until(async () => {
-      const s = await rekey(sandbox, "status", "--execution", executionArn, "--json");
+      const s = await rekey(sandbox, "status", "--execution", executionArn, "--output", "json");
       const r = JSON.parse(s.out) as { currentState?: string; inventory?: { found: boolean } };
       return r.inventory && !r.inventory.found ? r : undefined;
     }, "the inventory wait");
     expect(waiting.currentState).toMatch(/inventory/);
     const text = await rekey(sandbox, "status", "--execution", executionArn);
-    expect(text.out).toMatch(/state: +(Find inventory|Wait for inventory|Is the inventory ready\?)/);
+    expect(text.out).toMatch(/now: +(Find inventory|Wait for inventory|Is the inventory ready\?)/);
     expect(text.out).toMatch(/inventory: none newer than default encryption yet/);
   });
 
@@ -135,11 +146,13 @@ describe("rekey start, status, runs against the sandbox", () => {
     expect(runs.out).toMatch(/cli-data\s+cli-data-\d{8}\s+SUCCEEDED.*re-encrypted/);
   });
 
-  it("asks for a change id to start a second run the same day", async () => {
-    const again = await start();
-    expect(again.code).toBe(1);
-    expect(again.err).toMatch(/already exists.*--change-id/s);
-    const withChange = await start("--change-id", "CHG1234", "--json");
+  it("names a second run the same day with -2, or with its change id", async () => {
+    const again = await start("--output", "json");
+    expect(again.code).toBe(0);
+    const day = new Date().toISOString().slice(0, 10).replaceAll("-", "");
+    expect(JSON.parse(again.out).name).toBe(`cli-data-${day}-2`);
+    expect((await rekey(sandbox, "stop", "--execution", JSON.parse(again.out).executionArn)).code).toBe(0);
+    const withChange = await start("--change-id", "CHG1234", "--output", "json");
     expect(withChange.code).toBe(0);
     expect(JSON.parse(withChange.out).name).toMatch(/^cli-data-\d{8}-CHG1234$/);
     const stop = await rekey(sandbox, "stop", "--execution", JSON.parse(withChange.out).executionArn);
@@ -203,11 +216,12 @@ describe("rekey stop in the middle of a copy job", () => {
         "--inventory-config",
         scenario.inventoryConfigurationId,
         ...FAST,
-        "--json",
+        "--output",
+        "json",
       );
       const { executionArn } = JSON.parse(started.out) as { executionArn: string };
       await until(async () => {
-        const s = JSON.parse((await rekey(sandbox, "status", "--execution", executionArn, "--json")).out) as {
+        const s = JSON.parse((await rekey(sandbox, "status", "--execution", executionArn, "--output", "json")).out) as {
           currentState?: string;
         };
         return s.currentState && /inventory/.test(s.currentState) ? true : undefined;
@@ -222,7 +236,7 @@ describe("rekey stop in the middle of a copy job", () => {
         scenario.inventoryConfigurationId,
       );
       await until(async () => {
-        const s = JSON.parse((await rekey(sandbox, "status", "--execution", executionArn, "--json")).out) as {
+        const s = JSON.parse((await rekey(sandbox, "status", "--execution", executionArn, "--output", "json")).out) as {
           progress?: { succeeded: number };
         };
         return (s.progress?.succeeded ?? 0) > 5 ? true : undefined;

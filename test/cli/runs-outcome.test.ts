@@ -77,7 +77,8 @@ describe("rekey runs: the outcome of runs that did not succeed", () => {
       "outcomes",
       "--state-machine",
       stateMachineArn ?? "",
-      "--json",
+      "--output",
+      "json",
     );
     const rows = JSON.parse(json.out) as { name: string; error?: string; cause?: string }[];
     expect(rows.find((r) => r.name === "outcomes-stopped")?.cause).toBe("window closed");

@@ -46,7 +46,7 @@ describe("rekey status during planning", () => {
       const during = await until(
         "the other slices planned, one waiting",
         async () => {
-          const out = await rekey(sandbox, "status", "--execution", executionArn, "--json");
+          const out = await rekey(sandbox, "status", "--execution", executionArn, "--output", "json");
           // Until the execution has started, there is nothing to show.
           if (out.code !== 0) return undefined;
           const s = JSON.parse(out.out) as Status;
@@ -56,11 +56,13 @@ describe("rekey status during planning", () => {
       );
       expect(during.slices).toMatchObject({ running: 1, failed: 0 });
       const text = await rekey(sandbox, "status", "--execution", executionArn);
-      expect(text.out).toMatch(new RegExp(`state: +${StateNames.planSlices}: reading the inventory`));
+      expect(text.out).toMatch(new RegExp(`now: +${StateNames.planSlices}: reading the inventory`));
       expect(text.out).toMatch(/slices: +\[[#.]+\] +\d+% \d+\/\d+ done, 1 running, 0 failed/);
       release();
       expect((await run).status).toBe("SUCCEEDED");
-      const after = JSON.parse((await rekey(sandbox, "status", "--execution", executionArn, "--json")).out) as Status;
+      const after = JSON.parse(
+        (await rekey(sandbox, "status", "--execution", executionArn, "--output", "json")).out,
+      ) as Status;
       expect(after.slices).toBeUndefined();
     } finally {
       release();

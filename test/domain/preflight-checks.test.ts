@@ -87,7 +87,7 @@ describe("preflight: the operator's view", () => {
     expect(describeBlockers(BUCKET, blockers)).toBe(
       [
         `Preflight refuses to write to bucket ${BUCKET}; 2 blocker(s):`,
-        `- [versioning-suspended] ${blockers[0]?.message} Fix: ${blockers[0]?.fix} (or acknowledge "versioning-suspended")`,
+        `- [versioning-suspended] ${blockers[0]?.message} Fix: ${blockers[0]?.fix} (or accept it: rekey start --acknowledge versioning-suspended)`,
         `- [key-not-enabled] ${blockers[1]?.message} Fix: ${blockers[1]?.fix}`,
       ].join("\n"),
     );

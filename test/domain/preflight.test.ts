@@ -531,7 +531,7 @@ describe("describeBlockers and summaries", () => {
     const text = describeBlockers(BUCKET, outcome.blockers);
     expect(text).toContain("Preflight refuses to write to bucket data-bucket; 2 blocker(s):");
     expect(text).toMatch(
-      /- \[versioning-disabled\] .* Fix: Enable versioning .*\(or acknowledge "versioning-disabled"\)/,
+      /- \[versioning-disabled\] .* Fix: Enable versioning .*\(or accept it: rekey start --acknowledge versioning-disabled\)/,
     );
     expect(text).toMatch(/- \[key-not-enabled\] .* Fix: Enable the key[^\n]*$/m);
     expect(text).not.toContain('acknowledge "key-not-enabled"');

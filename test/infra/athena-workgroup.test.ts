@@ -61,7 +61,7 @@ describe("the Athena workgroup and Glue database of the athena engine", () => {
 
   it("follow the stack's name and the configured cutoff, and so do the grants", () => {
     const t = buildStack({
-      context: { "rekey:stackName": "Rekey-Prod", "rekey:athenaBytesScannedCutoffPerQuery": "50000000" },
+      config: { stackName: "Rekey-Prod", athenaBytesScannedCutoffPerQuery: 50_000_000 },
       nag: false,
     }).synth();
     const group = Object.values(t.findResources("AWS::Athena::WorkGroup"))[0]?.Properties;

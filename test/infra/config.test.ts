@@ -1,13 +1,13 @@
 import { Aws, Token } from "aws-cdk-lib";
 import { describe, expect, it } from "vitest";
-import { parseRekeyConfig, RekeyConfigError, rekeyConfigFromContext } from "../../infra/config.ts";
+import { parseRekeyConfig, RekeyConfigError } from "../../infra/config.ts";
 import { buildStack, SAMPLE_KEY_ARN } from "./helpers.ts";
 
 const region = "us-east-1";
 const valid = { buckets: ["example-data-bucket"], kmsKeyArns: [SAMPLE_KEY_ARN] };
 const problems = (raw: Record<string, unknown>) => {
   try {
-    parseRekeyConfig(raw, region);
+    parseRekeyConfig(raw, region, "rekey.test.json");
   } catch (err) {
     expect(err).toBeInstanceOf(RekeyConfigError);
     return (err as Error).message;
@@ -23,6 +23,7 @@ describe("rekey configuration", () => {
         region,
       ),
     ).toEqual({
+      stackName: "Rekey",
       buckets: ["example-data-bucket", "data-prod-*", "a.b.c"],
       kmsKeyArns: [SAMPLE_KEY_ARN],
       sourceKmsKeyArns: [],
@@ -33,35 +34,40 @@ describe("rekey configuration", () => {
     });
   });
 
-  it("takes an Athena cutoff of at least Athena's minimum, 10,000,000 bytes", () => {
-    const context: Record<string, unknown> = {
-      "rekey:buckets": "one-bucket",
-      "rekey:kmsKeyArns": SAMPLE_KEY_ARN,
-      "rekey:athenaBytesScannedCutoffPerQuery": "10000000",
-    };
-    expect(rekeyConfigFromContext((k) => context[k], region).athenaBytesScannedCutoffPerQuery).toBe(10_000_000);
-    expect(problems({ ...valid, athenaBytesScannedCutoffPerQuery: 9_999_999 })).toMatch(
-      /rekey:athenaBytesScannedCutoffPerQuery: must be at least 10000000 bytes/,
+  it("names the source and the field of every problem", () => {
+    expect(problems({ ...valid, buckets: ["*"] })).toMatch(
+      /^Invalid rekey configuration in rekey\.test\.json:\n {2}- buckets\[0\]: "\*" is neither.*A lone "\*"/s,
     );
   });
 
-  it("reads lists given on the command line as JSON or comma-separated, and numbers as strings", () => {
-    const context: Record<string, unknown> = {
-      "rekey:buckets": '["one-bucket", "two-bucket"]',
-      "rekey:kmsKeyArns": ` ${SAMPLE_KEY_ARN} `,
-      "rekey:logRetentionDays": "30",
-      "rekey:runArtifactExpirationDays": "400",
-    };
-    expect(rekeyConfigFromContext((k) => context[k], region)).toMatchObject({
-      buckets: ["one-bucket", "two-bucket"],
-      kmsKeyArns: [SAMPLE_KEY_ARN],
-      logRetentionDays: 30,
-      runArtifactExpirationDays: 400,
+  it("takes an Athena cutoff of at least Athena's minimum, 10,000,000 bytes", () => {
+    expect(parseRekeyConfig({ ...valid, athenaBytesScannedCutoffPerQuery: 10_000_000 }, region)).toMatchObject({
+      athenaBytesScannedCutoffPerQuery: 10_000_000,
     });
+    expect(problems({ ...valid, athenaBytesScannedCutoffPerQuery: 9_999_999 })).toMatch(
+      /athenaBytesScannedCutoffPerQuery: must be at least 10000000 bytes/,
+    );
   });
 
-  it("refuses a wildcard-only bucket, and says what to do instead", () => {
-    expect(problems({ ...valid, buckets: ["*"] })).toMatch(/rekey:buckets\[0\]: "\*" is neither.*A lone "\*"/s);
+  it("takes lists as JSON arrays and numbers as numbers, as a JSON file holds them", () => {
+    const message = problems({
+      buckets: "one-bucket,two-bucket",
+      kmsKeyArns: [SAMPLE_KEY_ARN],
+      logRetentionDays: "30",
+    });
+    expect(message).toMatch(/buckets: .*expected array/);
+    expect(message).toMatch(/logRetentionDays: .*expected number/);
+  });
+
+  it("refuses a field it does not know, so a misspelt one is not silently left at its default", () => {
+    expect(problems({ ...valid, bucket: ["other-bucket"] })).toMatch(
+      /- bucket: not a rekey setting; the settings are stackName, buckets, kmsKeyArns, /,
+    );
+  });
+
+  it("refuses a stack name CloudFormation would refuse", () => {
+    expect(problems({ ...valid, stackName: "rekey_prod" })).toMatch(/stackName: must be a CloudFormation stack name/);
+    expect(parseRekeyConfig({ ...valid, stackName: "Rekey-Prod" }, region).stackName).toBe("Rekey-Prod");
   });
 
   it.each([
@@ -71,14 +77,14 @@ describe("rekey configuration", () => {
     ["da*", "a prefix under 3 characters"],
     ["arn:aws:s3:::bucket", "an ARN"],
   ])("refuses bucket %j (%s)", (bucket) => {
-    expect(problems({ ...valid, buckets: [bucket] })).toContain(`rekey:buckets[0]: "${bucket}" is neither`);
+    expect(problems({ ...valid, buckets: [bucket] })).toContain(`buckets[0]: "${bucket}" is neither`);
   });
 
-  it("requires at least one bucket and one key, naming the context keys", () => {
+  it("requires at least one bucket and one key, naming both fields", () => {
     const message = problems({});
-    expect(message).toContain("rekey:buckets");
-    expect(message).toContain("rekey:kmsKeyArns");
-    expect(problems({ buckets: [], kmsKeyArns: [] })).toMatch(/rekey:buckets: name at least one bucket/);
+    expect(message).toMatch(/- buckets: /);
+    expect(message).toMatch(/- kmsKeyArns: /);
+    expect(problems({ buckets: [], kmsKeyArns: [] })).toMatch(/- buckets: name at least one bucket/);
   });
 
   it.each([
@@ -89,19 +95,19 @@ describe("rekey configuration", () => {
     ["arn:aws:kms:us-east-1:12345:key/1234abcd-12ab-34cd-56ef-1234567890ab", "a short account"],
   ])("refuses key %j (%s)", (arn) => {
     expect(problems({ ...valid, kmsKeyArns: [arn] })).toContain(
-      `rekey:kmsKeyArns[0]: "${arn}" is not the full ARN of a KMS key in us-east-1`,
+      `kmsKeyArns[0]: "${arn}" is not the full ARN of a KMS key in us-east-1`,
     );
   });
 
   it("refuses a log retention CloudWatch does not offer", () => {
-    expect(problems({ ...valid, logRetentionDays: 45 })).toMatch(/rekey:logRetentionDays: must be one of/);
+    expect(problems({ ...valid, logRetentionDays: 45 })).toMatch(/logRetentionDays: must be one of/);
   });
 
   it("refuses to check key ARNs against an unresolved region", () => {
     expect(() => parseRekeyConfig(valid, Token.asString(Aws.REGION))).toThrow(/concrete region/);
   });
 
-  it("stops the synth with the same message when the context is wrong", () => {
-    expect(() => buildStack({ context: { "rekey:buckets": ["*"] } })).toThrow(/Invalid rekey configuration/);
+  it("stops the synth with the same message when the configuration is wrong", () => {
+    expect(() => buildStack({ config: { buckets: ["*"] } })).toThrow(/Invalid rekey configuration/);
   });
 });

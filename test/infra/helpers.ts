@@ -7,6 +7,8 @@ export const SAMPLE_KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-1
 export const OTHER_KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/mrk-0123456789abcdef0123456789abcdef";
 
 export interface SynthOptions {
+  /** Fields of the configuration file, over the two buckets and two keys below. */
+  config?: Record<string, unknown>;
   context?: Record<string, unknown>;
   /** cdk-nag acknowledgements to leave out (see RekeyStackProps.omitNagAcknowledgements). */
   omit?: string[];
@@ -15,7 +17,7 @@ export interface SynthOptions {
 
 /**
  * The stack as the tests see it: bundling skipped (`aws:cdk:bundling-stacks: []`), the offline environment, two
- * buckets (a name and a prefix pattern) and two keys unless the context says otherwise.
+ * buckets (a name and a prefix pattern) and two keys unless the configuration says otherwise.
  */
 export function buildStack(options: SynthOptions = {}): { stack: RekeyStack; synth: () => Template } {
   const { app, stack } = createRekeyApp({
@@ -23,11 +25,11 @@ export function buildStack(options: SynthOptions = {}): { stack: RekeyStack; syn
     nag: options.nag ?? true,
     // The CLI synth (synth.test.ts) runs aws-cdk-lib's CloudFormation validation; here it would cost seconds per synth.
     cloudFormationValidation: false,
-    context: {
-      "aws:cdk:bundling-stacks": [],
-      "rekey:buckets": ["example-data-bucket", "data-prod-*"],
-      "rekey:kmsKeyArns": [SAMPLE_KEY_ARN, OTHER_KEY_ARN],
-      ...options.context,
+    context: { "aws:cdk:bundling-stacks": [], ...options.context },
+    config: {
+      buckets: ["example-data-bucket", "data-prod-*"],
+      kmsKeyArns: [SAMPLE_KEY_ARN, OTHER_KEY_ARN],
+      ...options.config,
     },
     ...(options.omit ? { omitNagAcknowledgements: options.omit } : {}),
   });

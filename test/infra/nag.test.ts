@@ -15,7 +15,7 @@ describe("cdk-nag (AwsSolutions)", () => {
   });
 
   it("passes a stack allowing bucket names only", () => {
-    expect(() => buildStack({ context: { "rekey:buckets": ["example-data-bucket"] } }).synth()).not.toThrow();
+    expect(() => buildStack({ config: { buckets: ["example-data-bucket"] } }).synth()).not.toThrow();
   });
 
   it.each(acknowledgements.map((a) => [a.id]))("fails without the acknowledgement %s", (id) => {

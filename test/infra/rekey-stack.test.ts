@@ -99,7 +99,7 @@ describe("the Batch Operations role", () => {
 describe("the Batch Operations role with source keys configured", () => {
   it("may re-encrypt from exactly the named source keys, and no more", () => {
     const source = "arn:aws:kms:us-east-1:123456789012:key/0b1c2d3e-0000-4000-8000-00000000abcd";
-    const t = buildStack({ context: { "rekey:sourceKmsKeyArns": [source] } }).synth();
+    const t = buildStack({ config: { sourceKmsKeyArns: [source] } }).synth();
     const roleId = logicalIdOf(t, "AWS::IAM::Role", (p) =>
       JSON.stringify(p.AssumeRolePolicyDocument).includes("batchoperations.s3.amazonaws.com"),
     );
@@ -109,7 +109,7 @@ describe("the Batch Operations role with source keys configured", () => {
 
   it("lets the direct copier read a long key that is SSE-KMS under a source key, and nothing more", () => {
     const source = "arn:aws:kms:us-east-1:123456789012:key/0b1c2d3e-0000-4000-8000-00000000abcd";
-    const t = buildStack({ context: { "rekey:sourceKmsKeyArns": [source] } }).synth();
+    const t = buildStack({ config: { sourceKmsKeyArns: [source] } }).synth();
     const onSource = Object.values(t.findResources("AWS::IAM::Policy")).flatMap((p) =>
       (p.Properties.PolicyDocument.Statement as Record<string, unknown>[])
         .map(normalizeStatement)
@@ -642,7 +642,7 @@ describe("alarms and outputs", () => {
 
   it("notifies an SNS topic when one is configured", () => {
     const topic = "arn:aws:sns:us-east-1:123456789012:rekey-alarms";
-    const t = buildStack({ context: { "rekey:alarmTopicArn": topic }, nag: false }).synth();
+    const t = buildStack({ config: { alarmTopicArn: topic }, nag: false }).synth();
     const alarms = Object.values(t.findResources("AWS::CloudWatch::Alarm"));
     expect(alarms.map((a) => a.Properties.AlarmActions)).toEqual([[topic], [topic]]);
   });

@@ -1,6 +1,6 @@
 /**
- * `npm run synth` is part of the test run: the CDK CLI, offline, with cdk.json's sample context, bundling the step
- * Lambdas with the local esbuild, cdk-nag and aws-cdk-lib's CloudFormation validation included.
+ * `npm run synth` is part of the test run: the CDK CLI, offline, with rekey.config.json's sample values, bundling
+ * the step Lambdas with the local esbuild, cdk-nag and aws-cdk-lib's CloudFormation validation included.
  */
 import { execFile } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";

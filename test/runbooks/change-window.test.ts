@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rekeyDeployment } from "../../local/sandbox-run.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
+import { buildCli } from "../../scripts/build-cli.ts";
 
 const RUNBOOK = new URL("../../runbooks/change-window.md", import.meta.url);
 const has = (command: string) => spawnSync("sh", ["-c", `command -v ${command}`]).status === 0;
@@ -27,9 +28,11 @@ function run(script: string, env: NodeJS.ProcessEnv): Promise<{ code: number | n
   });
 }
 
-describe.runIf(has("aws") && has("jq"))("runbooks/change-window.md, pasted into a shell against the sandbox", () => {
+describe.runIf(has("aws"))("runbooks/change-window.md, pasted into a shell against the sandbox", () => {
   let sandbox: Sandbox;
   beforeAll(async () => {
+    // What `npm ci` does (the prepare script): the runbook's `rekey` runs the compiled CLI.
+    await buildCli();
     sandbox = await startSandbox();
     await rekeyDeployment(sandbox);
   });
@@ -62,6 +65,12 @@ describe.runIf(has("aws") && has("jq"))("runbooks/change-window.md, pasted into 
     expect(out).toMatch(/Delivered an inventory of \d+ rows/);
     expect(out).toMatch(/SUCCEEDED/);
     expect(out).toMatch(/"status": "SUCCEEDED"/);
+    expect(out).toMatch(/Dry run: nothing was started or written/);
+    expect(out).toMatch(/Approved rehearsal-data-\d{8}-REHEARSAL: \d+ job\(s\) start copying/);
+    expect(out).toMatch(/^bucket,key,reason,storage_class,encryption_status,size$/m);
+    expect(out).toMatch(/^bucket,key,category,http_status,error_code,message$/m);
+    expect(out).toMatch(/evidence:/);
+    expect(out).not.toMatch(/dist\/ is missing or older/);
     expect(out).toMatch(/rekey finished: s3:\/\/rehearsal-data/);
     expect(out).toMatch(/aws:kms\tarn:aws:kms:[^\t]+\tTrue/);
     expect(out).toMatch(/rehearsal-data\s+rehearsal-data-\d{8}-REHEARSAL\s+SUCCEEDED/);

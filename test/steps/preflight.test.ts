@@ -19,8 +19,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PreflightBlockedError } from "../../contract/errors.ts";
 import { PreflightInputSchema } from "../../contract/preflight.ts";
 import type { Sandbox } from "../../sandbox/server.ts";
+import { gatherPreflightFacts, type PreflightRun } from "../../steps/aws/preflight-reads.ts";
 import { evaluatePreflight } from "../../steps/domain/preflight.ts";
-import { gatherPreflightFacts, type PreflightRun, runPreflight } from "../../steps/handlers/preflight-checks.ts";
+import { runPreflight } from "../../steps/handlers/preflight-checks.ts";
 import type { AwsClients } from "../../steps/runtime/clients.ts";
 import { silentLogger } from "../../steps/runtime/log.ts";
 import { sandboxWithClients } from "../support/sandbox.ts";
@@ -108,7 +109,7 @@ describe("runPreflight against the sandbox", () => {
     expect(blocked.blockers.map((b) => b.code)).toEqual(["versioning-disabled"]);
     expect(blocked.message).toContain("[versioning-disabled]");
     expect(blocked.message).toContain("put-bucket-versioning --bucket unversioned");
-    expect(blocked.message).toContain('(or acknowledge "versioning-disabled")');
+    expect(blocked.message).toContain("(or accept it: rekey start --acknowledge versioning-disabled)");
   });
 
   it("passes a versioned bucket whose key has the default key policy, reading only", async () => {
@@ -302,7 +303,7 @@ describe("runPreflight against the sandbox", () => {
     const remaining = acknowledged as PreflightBlockedError;
     expect(remaining.blockers.map((b) => b.code)).toEqual(["policy-denies-copy"]);
 
-    const facts = await gatherPreflightFacts(run(Bucket), deps());
+    const facts = await gatherPreflightFacts(run(Bucket), clients, deps().config.batchRoleArn);
     expect(facts.lifecycle).toEqual([
       {
         id: "tiering",

@@ -1,0 +1,303 @@
+/**
+ * The operators' managed policy (infra/constructs/operator-policy.ts): output for attaching, scoped to this stack,
+ * and enough for every AWS call the `rekey` run commands make, found in cli/ as the steps' calls are found in
+ * rekey-stack.test.ts.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import type { Template } from "aws-cdk-lib/assertions";
+import { beforeAll, describe, expect, it } from "vitest";
+import { planGenerationPrefix, planKeys, planPrefix, runKeys } from "../../contract/run-context.ts";
+import {
+  allows,
+  buildStack,
+  logicalIdOf,
+  normalizeStatement,
+  OTHER_KEY_ARN,
+  render,
+  SAMPLE_KEY_ARN,
+  type Statement,
+} from "./helpers.ts";
+
+let template: Template;
+let policyId: string;
+let statements: Statement[];
+let workBucketArn: string;
+let stateMachineId: string;
+
+beforeAll(() => {
+  template = buildStack().synth();
+  policyId = logicalIdOf(template, "AWS::IAM::ManagedPolicy", () => true);
+  const policy = template.toJSON().Resources[policyId];
+  statements = (policy.Properties.PolicyDocument.Statement as Record<string, unknown>[]).map(normalizeStatement);
+  workBucketArn = `<${logicalIdOf(template, "AWS::S3::Bucket", () => true)}.Arn>`;
+  stateMachineId = logicalIdOf(template, "AWS::StepFunctions::StateMachine", () => true);
+});
+
+const ACCOUNT_REGION = "us-east-1:123456789012";
+const BUCKETS = ["arn:aws:s3:::example-data-bucket", "arn:aws:s3:::data-prod-*"];
+const KEYS = [SAMPLE_KEY_ARN, OTHER_KEY_ARN];
+const JOBS = `arn:aws:s3:${ACCOUNT_REGION}:job/*`;
+const executions = () => `arn:aws:states:${ACCOUNT_REGION}:execution:<${stateMachineId}.Name>:*`;
+const validateInputFunction = () =>
+  `<${logicalIdOf(template, "AWS::Lambda::Function", (p) => p.Handler === "index.validateInputHandler")}.Arn>`;
+const mapRuns = () => `arn:aws:states:${ACCOUNT_REGION}:mapRun:<${stateMachineId}.Name>/*`;
+const each = (actions: string[], resources: string[]) => actions.flatMap((a) => resources.map((r) => `${a} ${r}`));
+const grants = (sts: Statement[]) =>
+  sts
+    .flatMap((s) => s.Action.flatMap((a) => s.Resource.map((r) => `${a} ${r}${s.Condition ? " (conditional)" : ""}`)))
+    .sort();
+
+describe("the operators' managed policy", () => {
+  it("is a managed policy of the stack, attached to no one, its ARN an output", () => {
+    const policy = template.toJSON().Resources[policyId];
+    expect(policy.Properties.ManagedPolicyName).toBeUndefined();
+    for (const to of ["Roles", "Users", "Groups"]) expect(policy.Properties[to], to).toBeUndefined();
+    const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    expect(render(outputs.OperatorPolicyArn?.Value)).toBe(`<${policyId}>`);
+  });
+
+  it("grants exactly the run commands' calls and start's read-only checks, on this stack's resources", () => {
+    const w = workBucketArn;
+    expect(grants(statements)).toEqual(
+      [
+        "states:ListStateMachines *",
+        `states:StartExecution <${stateMachineId}>`,
+        `states:ListExecutions <${stateMachineId}>`,
+        ...each(["states:DescribeExecution", "states:GetExecutionHistory", "states:StopExecution"], [executions()]),
+        `states:DescribeMapRun ${mapRuns()}`,
+        `states:DescribeStateMachine <${stateMachineId}>`,
+        `lambda:GetFunctionConfiguration ${validateInputFunction()}`,
+        "s3:ListJobs *",
+        ...each(["s3:DescribeJob", "s3:UpdateJobStatus"], [JOBS]),
+        ...each(
+          [
+            "s3:ListBucket",
+            "s3:GetBucketVersioning",
+            "s3:GetBucketObjectLockConfiguration",
+            "s3:GetReplicationConfiguration",
+            "s3:GetBucketNotification",
+            "s3:GetLifecycleConfiguration",
+            "s3:GetBucketOwnershipControls",
+            "s3:GetBucketPolicy",
+            "s3:GetEncryptionConfiguration",
+            "s3:GetInventoryConfiguration",
+          ],
+          BUCKETS,
+        ),
+        ...each(["kms:DescribeKey", "kms:GetKeyPolicy"], KEYS),
+        `s3:GetObject ${w}/runs/*`,
+        `s3:GetObject ${w}/plans/*/skipped.csv`,
+        `s3:ListBucket ${w}`,
+      ].sort(),
+    );
+  });
+
+  it("has no wildcard action, and a wildcard resource only for the two actions without a resource type", () => {
+    for (const s of statements) {
+      expect(s.Effect).toBe("Allow");
+      for (const a of s.Action) expect(a, s.Sid).toMatch(/^[a-z0-9]+:[A-Za-z]+$/);
+    }
+    const unscoped = statements.filter((s) => s.Resource.includes("*"));
+    expect(unscoped.flatMap((s) => s.Action).sort()).toEqual(["s3:ListJobs", "states:ListStateMachines"]);
+    for (const s of unscoped) expect(s.Resource, s.Sid).toEqual(["*"]);
+  });
+
+  it("lets operators change nothing but a run's status and its jobs' status: no data, no keys, no buckets", () => {
+    const writes = statements
+      .flatMap((s) => s.Action)
+      .filter((a) => !/^(states|s3|kms|lambda):(Get|List|Describe)/.test(a));
+    expect(writes.sort()).toEqual(["s3:UpdateJobStatus", "states:StartExecution", "states:StopExecution"]);
+  });
+
+  it("names no key the configuration names only as a source key", () => {
+    const source = "arn:aws:kms:us-east-1:123456789012:key/0b1c2d3e-0000-4000-8000-00000000abcd";
+    const t = buildStack({ config: { sourceKmsKeyArns: [source] }, nag: false }).synth();
+    const policy = Object.values(t.findResources("AWS::IAM::ManagedPolicy"))[0];
+    expect(JSON.stringify(policy)).not.toContain(source);
+  });
+});
+
+describe("the AWS calls of the rekey run commands", () => {
+  const bucket = "arn:aws:s3:::data-prod-eu";
+  const job = `arn:aws:s3:${ACCOUNT_REGION}:job/0b1c2d3e`;
+  const run = () => `arn:aws:states:${ACCOUNT_REGION}:execution:<${stateMachineId}.Name>:example-data-bucket-20250101`;
+  /**
+   * Every SDK command the run commands send, with the IAM action it needs and a resource it is sent for. A command
+   * not listed here fails the test until the operators' policy (and this table) covers it.
+   */
+  const KNOWN_COMMANDS: Record<string, { action: string; resource: () => string } | "no permission"> = {
+    ListStateMachinesCommand: { action: "states:ListStateMachines", resource: () => "*" },
+    DescribeStateMachineCommand: { action: "states:DescribeStateMachine", resource: () => `<${stateMachineId}>` },
+    GetFunctionConfigurationCommand: { action: "lambda:GetFunctionConfiguration", resource: () => validateInput },
+    StartExecutionCommand: { action: "states:StartExecution", resource: () => `<${stateMachineId}>` },
+    ListExecutionsCommand: { action: "states:ListExecutions", resource: () => `<${stateMachineId}>` },
+    DescribeExecutionCommand: { action: "states:DescribeExecution", resource: run },
+    GetExecutionHistoryCommand: { action: "states:GetExecutionHistory", resource: run },
+    StopExecutionCommand: { action: "states:StopExecution", resource: run },
+    DescribeMapRunCommand: {
+      action: "states:DescribeMapRun",
+      resource: () => `arn:aws:states:${ACCOUNT_REGION}:mapRun:<${stateMachineId}.Name>/Plan:0b1c2d3e`,
+    },
+    ListJobsCommand: { action: "s3:ListJobs", resource: () => "*" },
+    DescribeJobCommand: { action: "s3:DescribeJob", resource: () => job },
+    UpdateJobStatusCommand: { action: "s3:UpdateJobStatus", resource: () => job },
+    GetCallerIdentityCommand: "no permission",
+    HeadBucketCommand: { action: "s3:ListBucket", resource: () => bucket },
+    GetBucketVersioningCommand: { action: "s3:GetBucketVersioning", resource: () => bucket },
+    GetObjectLockConfigurationCommand: { action: "s3:GetBucketObjectLockConfiguration", resource: () => bucket },
+    GetBucketReplicationCommand: { action: "s3:GetReplicationConfiguration", resource: () => bucket },
+    GetBucketNotificationConfigurationCommand: { action: "s3:GetBucketNotification", resource: () => bucket },
+    GetBucketLifecycleConfigurationCommand: { action: "s3:GetLifecycleConfiguration", resource: () => bucket },
+    GetBucketOwnershipControlsCommand: { action: "s3:GetBucketOwnershipControls", resource: () => bucket },
+    GetBucketPolicyCommand: { action: "s3:GetBucketPolicy", resource: () => bucket },
+    GetBucketEncryptionCommand: { action: "s3:GetEncryptionConfiguration", resource: () => bucket },
+    GetBucketInventoryConfigurationCommand: {
+      action: "s3:GetInventoryConfiguration",
+      resource: () => "arn:aws:s3:::example-data-bucket",
+    },
+    DescribeKeyCommand: { action: "kms:DescribeKey", resource: () => SAMPLE_KEY_ARN },
+    GetKeyPolicyCommand: { action: "kms:GetKeyPolicy", resource: () => OTHER_KEY_ARN },
+    GetObjectCommand: { action: "s3:GetObject", resource: () => `${workBucketArn}/runs/b/b-20250101/summary.txt` },
+  };
+  let validateInput: string;
+  beforeAll(() => {
+    const fn = logicalIdOf(template, "AWS::Lambda::Function", (p) => p.Handler === "index.validateInputHandler");
+    validateInput = `<${fn}.Arn>`;
+  });
+
+  /**
+   * Files the run commands reach for a few of their functions only, with what each of those sends: the commands
+   * of the rest of the file are not counted. A test below checks that nothing else is taken from them.
+   */
+  const PARTLY_USED: Record<string, Record<string, string[]>> = {
+    "steps/aws/s3-io.ts": {
+      httpStatusOf: [],
+      getTextIfExists: ["GetObjectCommand"],
+      getStream: ["GetObjectCommand"],
+    },
+  };
+
+  /** cli/commands/*.ts and every file they import, transitively, by path from the repository root. */
+  function runCommandFiles(): Map<string, string> {
+    const root = new URL("../../", import.meta.url);
+    const files = new Map<string, string>();
+    const queue = readdirSync(new URL("cli/commands/", root))
+      .filter((f) => f.endsWith(".ts"))
+      .map((f) => `cli/commands/${f}`);
+    while (queue.length) {
+      const path = queue.pop() as string;
+      if (files.has(path)) continue;
+      const text = readFileSync(new URL(path, root), "utf8");
+      files.set(path, text);
+      for (const m of text.matchAll(/from "(\.{1,2}\/[^"]+\.ts)"/g)) {
+        queue.push(new URL(m[1] as string, new URL(path, root)).href.slice(root.href.length));
+      }
+    }
+    return files;
+  }
+
+  /** The commands a function of `source` sends, itself or through the file's other functions it calls. */
+  function commandsSentBy(source: string, name: string, seen = new Set<string>()): Set<string> {
+    const sent = new Set<string>();
+    if (seen.has(name)) return sent;
+    seen.add(name);
+    const start = source.search(new RegExp(`\\n(export )?(async )?function ${name}\\(`));
+    expect(start, `function ${name}`).toBeGreaterThanOrEqual(0);
+    const rest = source.slice(start + 1);
+    const end = rest.search(/\n(export |async |function |const |\/\*\*)/);
+    const body = end < 0 ? rest : rest.slice(0, end);
+    for (const m of body.matchAll(/new (\w+Command)\(/g)) sent.add(m[1] as string);
+    for (const m of body.matchAll(/\b(\w+)\(/g)) {
+      const callee = m[1] as string;
+      if (callee !== name && new RegExp(`\\nexport (async )?function ${callee}\\(`).test(source)) {
+        for (const c of commandsSentBy(source, callee, seen)) sent.add(c);
+      }
+    }
+    return sent;
+  }
+
+  /** The names the files import (not as types) from `path`; any other form of import of it fails the test. */
+  function importedFrom(files: Map<string, string>, path: string): string[] {
+    const name = path.split("/").pop() as string;
+    const names = new Set<string>();
+    for (const [from, text] of files) {
+      for (const m of text.matchAll(/import\s*(type\s+)?\{([^}]*)\}\s*from\s*"([^"]+)"/g)) {
+        if (m[1] || !(m[3] as string).endsWith(`/${name}`)) continue;
+        for (const n of (m[2] as string).split(",").map((x) => x.trim())) {
+          if (n && !n.startsWith("type ")) names.add(n);
+        }
+      }
+      expect(text, from).not.toMatch(new RegExp(`import\\s+(\\*\\s+as\\s+)?\\w+\\s+from\\s*"[^"]*/${name}"`));
+    }
+    return [...names];
+  }
+
+  it("are each granted by the operators' policy", () => {
+    const files = runCommandFiles();
+    expect([...files.keys()]).toContain("cli/commands/start.ts");
+    expect([...files.keys()].filter((f) => /^(local|sandbox|infra)\//.test(f))).toEqual([]);
+    const commands = new Set<string>();
+    for (const [path, text] of files) {
+      if (path in PARTLY_USED) continue;
+      for (const m of text.matchAll(/new (\w+Command)\(/g)) commands.add(m[1] as string);
+    }
+    for (const [path, functions] of Object.entries(PARTLY_USED)) {
+      if (!files.has(path)) continue;
+      for (const name of importedFrom(files, path)) for (const c of functions[name] ?? []) commands.add(c);
+    }
+    expect(commands.has("StartExecutionCommand")).toBe(true);
+    expect([...commands].filter((c) => !(c in KNOWN_COMMANDS))).toEqual([]);
+    for (const c of commands) {
+      const need = KNOWN_COMMANDS[c];
+      if (need === undefined || need === "no permission") continue;
+      expect(allows(statements, need.action, need.resource()), `${c}: ${need.action} on ${need.resource()}`).toBe(true);
+    }
+  });
+
+  it("take from the partly used files only the functions listed, which send what is listed", () => {
+    const files = runCommandFiles();
+    for (const [path, functions] of Object.entries(PARTLY_USED)) {
+      expect(
+        importedFrom(files, path).filter((n) => !(n in functions)),
+        path,
+      ).toEqual([]);
+      const source = readFileSync(new URL(`../../${path}`, import.meta.url), "utf8");
+      for (const [name, commands] of Object.entries(functions)) {
+        expect([...commandsSentBy(source, name)].sort(), name).toEqual([...commands].sort());
+      }
+    }
+  });
+
+  it("may read the evidence rekey report prints, where the steps write it, and no manifest", () => {
+    const bucketName = "example-data-bucket";
+    const run = runKeys({ runPrefix: `runs/${bucketName}/${bucketName}-20250101/` });
+    const base = planPrefix(
+      bucketName,
+      `inventory/${bucketName}/rekey/2025-01-01T00-00Z/manifest.json`,
+      SAMPLE_KEY_ARN,
+    );
+    const readable = [run.report, run.summary, run.failed, run.failure, planKeys(base).skipped];
+    readable.push(planKeys(planGenerationPrefix(base, 2)).skipped);
+    for (const key of readable) expect(allows(statements, "s3:GetObject", `${workBucketArn}/${key}`), key).toBe(true);
+    for (const key of [
+      planKeys(base).manifest("STANDARD"),
+      planKeys(base).plan,
+      `${planKeys(base).reportsPrefix}/j/r.csv`,
+    ])
+      expect(allows(statements, "s3:GetObject", `${workBucketArn}/${key}`), key).toBe(false);
+  });
+
+  it("are refused on another state machine's runs, another bucket and another key", () => {
+    const other = `arn:aws:states:${ACCOUNT_REGION}:execution:OtherMachine:run-1`;
+    expect(allows(statements, "states:StopExecution", other)).toBe(false);
+    const child = `arn:aws:states:${ACCOUNT_REGION}:execution:<${stateMachineId}.Name>/Plan:child`;
+    expect(allows(statements, "states:DescribeExecution", child)).toBe(false);
+    expect(allows(statements, "s3:GetBucketPolicy", "arn:aws:s3:::payroll")).toBe(false);
+    expect(allows(statements, "s3:GetObject", "arn:aws:s3:::example-data-bucket/secret.csv")).toBe(false);
+    expect(allows(statements, "s3:GetObject", `${workBucketArn}/plans/b/manifest.csv`)).toBe(false);
+    const otherKey = "arn:aws:kms:us-east-1:123456789012:key/ffffffff-0000-4000-8000-000000000000";
+    expect(allows(statements, "kms:DescribeKey", otherKey)).toBe(false);
+    const otherFunction = "arn:aws:lambda:us-east-1:123456789012:function:payroll";
+    expect(allows(statements, "lambda:GetFunctionConfiguration", otherFunction)).toBe(false);
+  });
+});
