@@ -120,6 +120,9 @@ function tableLines(value: unknown, title: string): string[] {
         if (!isDict(v)) return;
         for (const k of Object.keys(v).sort()) if (!isScalar(v[k])) nested.push([`${title}[${i}].${k}`, v[k]]);
       });
+    } else if (value.length && value.every((v) => Array.isArray(v) && v.every(isScalar))) {
+      // A list of lists (what a multiselect --query gives): one row per list, one column per element.
+      rows = (value as unknown[][]).map((v) => v.map(scalarText));
     } else {
       rows = value.filter(isScalar).map((v) => [scalarText(v)]);
       value.forEach((v, i) => {

@@ -26,6 +26,29 @@ export class ProgressPrinter {
   }
 }
 
+/** Output that replaces the previous screen on a terminal, and follows it after a blank line anywhere else. */
+export class Screen {
+  private lines = 0;
+  constructor(private readonly out: { write(text: string): unknown; isTTY?: boolean; columns?: number }) {}
+
+  show(text: string, again: boolean): void {
+    if (this.out.isTTY && this.lines > 0) {
+      // Up to the first line of the previous screen, then clear to the end of the display.
+      this.out.write(`\x1b[${this.lines}F\x1b[J`);
+    } else if (this.lines > 0) {
+      this.out.write("\n");
+    }
+    this.out.write(text);
+    // Rows on the terminal, not lines: a line wider than the terminal wraps onto the next row.
+    const width = this.out.columns ?? Number.POSITIVE_INFINITY;
+    const rows = text
+      .split("\n")
+      .slice(0, -1)
+      .reduce((n, line) => n + Math.max(1, Math.ceil(line.length / width)), 0);
+    this.lines = again ? rows : 0;
+  }
+}
+
 export function bar(done: number, total: number, width = 30): string {
   const ratio = total > 0 ? Math.min(1, done / total) : 1;
   const filled = Math.round(ratio * width);

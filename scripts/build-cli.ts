@@ -25,9 +25,12 @@ const sourceOnly: Plugin = {
   },
 };
 
-/** Builds into a fresh folder and then swaps it in, so a `rekey` running meanwhile never sees half a build. */
-export async function buildCli(): Promise<void> {
-  const staging = `${ROOT}dist.${process.pid}.tmp/`;
+/**
+ * Builds into a fresh folder and then swaps it in for `outdir` (dist/ by default), so a `rekey` running meanwhile
+ * never sees half a build.
+ */
+export async function buildCli(outdir = DIST): Promise<void> {
+  const staging = `${outdir.replace(/\/$/, "")}.${process.pid}.tmp/`;
   await rm(staging, { recursive: true, force: true });
   await mkdir(staging, { recursive: true });
   await build({
@@ -44,9 +47,9 @@ export async function buildCli(): Promise<void> {
     logLevel: "warning",
     plugins: [sourceOnly],
   });
-  const old = `${ROOT}dist.old.${process.pid}.tmp/`;
-  await rename(DIST, old).catch(() => undefined);
-  await rename(staging, DIST);
+  const old = `${outdir.replace(/\/$/, "")}.old.${process.pid}.tmp/`;
+  await rename(outdir, old).catch(() => undefined);
+  await rename(staging, outdir);
   await rm(old, { recursive: true, force: true });
 }
 

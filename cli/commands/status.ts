@@ -11,7 +11,7 @@ import { UsageError } from "../errors.ts";
 import { type Evidence, evidenceOf } from "../evidence.ts";
 import type { Io } from "../io.ts";
 import { type OutputChoice, printResult } from "../output.ts";
-import { bar, formatDuration } from "../progress.ts";
+import { bar, formatDuration, Screen } from "../progress.ts";
 import { listRuns, type RunView, readRun, STATE_MEANINGS } from "../runs.ts";
 
 export interface StatusOptions extends AwsOptions {
@@ -83,23 +83,6 @@ export async function statusCommand(options: StatusOptions, io: Io): Promise<num
     if (!options.watch || TERMINAL.has(report.status))
       return report.status === "FAILED" || report.status === "ABORTED" || report.status === "TIMED_OUT" ? 1 : 0;
     await io.sleep(options.interval * 1000);
-  }
-}
-
-/** Output that replaces the previous screen on a terminal, and follows it after a blank line anywhere else. */
-class Screen {
-  private lines = 0;
-  constructor(private readonly out: Io["out"]) {}
-
-  show(text: string, again: boolean): void {
-    if (this.out.isTTY && this.lines > 0) {
-      // Up to the first line of the previous screen, then clear to the end of the display.
-      this.out.write(`\x1b[${this.lines}F\x1b[J`);
-    } else if (this.lines > 0) {
-      this.out.write("\n");
-    }
-    this.out.write(text);
-    this.lines = again ? text.split("\n").length - 1 : 0;
   }
 }
 

@@ -144,6 +144,38 @@ describe("rekey start, status, runs against the sandbox", () => {
     expect(runs.code).toBe(0);
     expect(runs.out).toMatch(/^BUCKET\s+RUN\s+STATUS/);
     expect(runs.out).toMatch(/cli-data\s+cli-data-\d{8}\s+SUCCEEDED.*re-encrypted/);
+    const table = await rekey(
+      sandbox,
+      "runs",
+      "--bucket",
+      scenario.bucket,
+      "--query",
+      "[].[name, status]",
+      "--output",
+      "table",
+    );
+    expect(table.out).toMatch(/\| cli-data-\d{8} +\| SUCCEEDED +\|/);
+  });
+
+  it("shows the report with where its evidence is, and streams the skipped and failed lists", async () => {
+    const report = await rekey(sandbox, "report", "--bucket", scenario.bucket);
+    expect(report.code).toBe(0);
+    expect(report.out).toMatch(/rekey finished: s3:\/\/cli-data/);
+    expect(report.out).toMatch(/^ {2}skipped\.csv {2}s3:\/\/rekey-work-[^/]+\/plans\/cli-data\/.*\/skipped\.csv/m);
+    expect(report.out).toMatch(
+      /^ {2}failed\.csv {3}s3:\/\/rekey-work-[^/]+\/runs\/cli-data\/cli-data-\d{8}\/failed\.csv/m,
+    );
+    const skipped = await rekey(sandbox, "report", "--execution", executionArn, "--skipped");
+    const lines = skipped.out.trimEnd().split("\n");
+    expect(lines[0]).toBe("bucket,key,reason,storage_class,encryption_status,size");
+    const skippedCount = JSON.parse(
+      (await rekey(sandbox, "report", "--execution", executionArn, "--query", "report.totals.skipped")).out,
+    ) as number;
+    expect(lines.length - 1).toBe(skippedCount);
+    const failed = await rekey(sandbox, "report", "--execution", executionArn, "--failed");
+    expect(failed.out).toBe("bucket,key,category,http_status,error_code,message\n");
+    const both = await rekey(sandbox, "report", "--execution", executionArn, "--failed", "--output", "json");
+    expect(both.code).toBe(2);
   });
 
   it("names a second run the same day with -2, or with its change id", async () => {
