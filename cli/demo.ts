@@ -12,6 +12,7 @@ import { startSandbox } from "../sandbox/server.ts";
 import { formatBytes, formatCount } from "../steps/domain/format.ts";
 import { CommandFailedError } from "./errors.ts";
 import { bar, formatDuration, ProgressPrinter } from "./progress.ts";
+import { executionName } from "./runs.ts";
 
 export interface DemoOptions {
   /** "inventory": wait for (the sandbox's immediate) S3 Inventory delivery; "generate": the manifest generator. */
@@ -47,7 +48,8 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
     });
     await printCensus(out, admin, scenario, "Before");
 
-    const name = `rekey-demo-data-${new Date().toISOString().slice(0, 19).replace(/[:T]/g, "-")}`;
+    // Named as `rekey start` names a run (<bucket>-<yyyymmdd>[-<change id>]), with the demo as its change.
+    const name = executionName("rekey-demo-data", new Date(), "DEMO");
     let delivered = false;
     const started = Date.now();
     const execution = startSandboxExecution({

@@ -44,6 +44,7 @@ export async function sandboxCommand(options: {
   const lines = [
     `rekey sandbox listening on ${sandbox.endpoint} (account ${accountId}, region ${region})`,
     `rekey deployed: ${deployment.stateMachineArn}, work bucket ${deployment.workBucket}`,
+    `Console (read-only, in a browser): ${sandbox.endpoint}/_sandbox/console/`,
     "",
     "Point the aws CLI or an AWS SDK at it:",
     ...sandboxEnvironment(sandbox.endpoint, region).map((l) => `  ${l}`),

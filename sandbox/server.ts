@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { type AthenaSandbox, createAthena } from "./athena/service.ts";
 import { type Behaviours, BehavioursError, initialBehaviours, parseBehaviours } from "./behaviours.ts";
 import { DEFAULT_IDENTITY, type SandboxIdentity } from "./config.ts";
+import { createConsole } from "./console/service.ts";
 import { FaultInjector } from "./faults/injector.ts";
 import {
   decodeAwsChunked,
@@ -79,6 +80,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const stepFunctions = createStepFunctions({ identity, lambda, behaviours, endpoint: () => endpoint });
   const athena = createAthena({ identity, endpoint: () => endpoint, behaviours });
   const faults = new FaultInjector();
+  const consolePages = createConsole({ stepFunctions, batch });
   const data = options.dataDir
     ? DataDirectory.open(options.dataDir, { kms, s3, batch, stepFunctions, lambda, athena })
     : undefined;
@@ -105,6 +107,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     if (req.rawPath.startsWith("/_sandbox/lambda/")) return lambda.admin(req);
     if (req.rawPath.startsWith("/_sandbox/faults")) return faults.admin(req);
     if (req.rawPath.startsWith("/_sandbox/athena/")) return athena.admin(req);
+    if (req.rawPath.startsWith("/_sandbox/console")) return consolePages(req);
     return undefined;
   };
 

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,11 +11,18 @@ const RUNBOOK = new URL("../../runbooks/change-window.md", import.meta.url);
 const has = (command: string) => spawnSync("sh", ["-c", `command -v ${command}`]).status === 0;
 
 /** The runbook's `sh` and `sh sandbox-only` blocks, in the order a person pastes them. */
-export function rehearsalScript(markdown: string): string {
+function rehearsalScript(markdown: string): string {
   const blocks = [...markdown.matchAll(/```(sh[^\n]*)\n([\s\S]*?)```/g)]
     .filter(([, info]) => info === "sh" || info === "sh sandbox-only")
     .map(([, , body]) => body);
   return ["set -euo pipefail", ...blocks].join("\n");
+}
+
+/** A folder holding only an `aws` that runs Debian's v2, to put first on a shell's PATH. */
+function v2Path(): string {
+  const dir = mkdtempSync(join(tmpdir(), "aws-v2-"));
+  symlinkSync("/usr/bin/aws", join(dir, "aws"));
+  return dir;
 }
 
 function run(script: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
@@ -28,7 +35,16 @@ function run(script: string, env: NodeJS.ProcessEnv): Promise<{ code: number | n
   });
 }
 
-describe.runIf(has("aws"))("runbooks/change-window.md, pasted into a shell against the sandbox", () => {
+/**
+ * The aws CLIs to paste the runbook into: the one on the PATH (v1 on these machines), and Debian's v2 where it is
+ * installed (`apt-get install awscli`), each first on the PATH of its own shell.
+ */
+const CLIS = [
+  ...(has("aws") ? [{ name: "aws on the PATH", bin: "" }] : []),
+  ...(existsSync("/usr/bin/aws") ? [{ name: "Debian's aws CLI v2", bin: "v2" }] : []),
+];
+
+describe.each(CLIS)("runbooks/change-window.md, pasted into a shell against the sandbox, with $name", ({ bin }) => {
   let sandbox: Sandbox;
   beforeAll(async () => {
     // What `npm ci` does (the prepare script): the runbook's `rekey` runs the compiled CLI.
@@ -49,6 +65,7 @@ describe.runIf(has("aws"))("runbooks/change-window.md, pasted into a shell again
     expect(sandbox.identity.region).toBe("us-east-1");
     const { code, out } = await run(script, {
       ...shell,
+      ...(bin ? { PATH: `${v2Path()}:${shell.PATH ?? ""}` } : {}),
       HOME: mkdtempSync(join(tmpdir(), "runbook-home-")),
       AWS_ENDPOINT_URL: sandbox.endpoint,
       AWS_EC2_METADATA_DISABLED: "true",
