@@ -4,7 +4,7 @@ import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import type { StateMachine } from "aws-cdk-lib/aws-stepfunctions";
 import type { Construct } from "constructs";
 import type { RekeyTargets } from "../targets.ts";
-import { executionsOf } from "./step-permissions.ts";
+import { executionsOf, PREFLIGHT_BUCKET_READS } from "./step-permissions.ts";
 import { type WorkBucket, WorkBucketPrefixes } from "./work-bucket.ts";
 
 export interface OperatorPolicyProps {
@@ -71,18 +71,7 @@ export class OperatorPolicy extends ManagedPolicy {
     // sts:GetCallerIdentity needs no permission.
     allow(
       "CheckBucketsBeforeStart",
-      [
-        "s3:ListBucket",
-        "s3:GetBucketVersioning",
-        "s3:GetBucketObjectLockConfiguration",
-        "s3:GetReplicationConfiguration",
-        "s3:GetBucketNotification",
-        "s3:GetLifecycleConfiguration",
-        "s3:GetBucketOwnershipControls",
-        "s3:GetBucketPolicy",
-        "s3:GetEncryptionConfiguration",
-        "s3:GetInventoryConfiguration",
-      ],
+      ["s3:ListBucket", ...PREFLIGHT_BUCKET_READS, "s3:GetInventoryConfiguration"],
       targets.buckets,
     );
     allow("CheckKeysBeforeStart", ["kms:DescribeKey", "kms:GetKeyPolicy"], targets.keys);

@@ -8,6 +8,21 @@ import type { BatchOperationsRole } from "./batch-operations-role.ts";
 import type { StepFunction } from "./step-function.ts";
 import { type WorkBucket, WorkBucketPrefixes } from "./work-bucket.ts";
 
+/**
+ * What preflight reads of a bucket (steps/aws/preflight-reads.ts), each SDK call one bucket-level Get permission:
+ * granted to the Preflight step, and to the operator, whose `rekey start` reads the same before it starts a run.
+ */
+export const PREFLIGHT_BUCKET_READS = [
+  "s3:GetBucketVersioning",
+  "s3:GetBucketObjectLockConfiguration",
+  "s3:GetReplicationConfiguration",
+  "s3:GetBucketNotification",
+  "s3:GetLifecycleConfiguration",
+  "s3:GetBucketOwnershipControls",
+  "s3:GetBucketPolicy",
+  "s3:GetEncryptionConfiguration",
+] as const;
+
 export interface StepPermissionsProps {
   targets: RekeyTargets;
   workBucket: WorkBucket;
@@ -40,22 +55,7 @@ export function grantStepPermissions(steps: Record<TaskStateName, StepFunction>,
   allow(S.validateInput, "DescribeTargetKeys", ["kms:DescribeKey"], targets.keys);
   allow(S.validateInput, "ReadInventoryConfiguration", ["s3:GetInventoryConfiguration"], targets.buckets);
 
-  // Preflight only reads configurations; each SDK call maps to one bucket-level Get permission.
-  allow(
-    S.preflight,
-    "ReadBucketConfigurations",
-    [
-      "s3:GetBucketVersioning",
-      "s3:GetBucketObjectLockConfiguration",
-      "s3:GetReplicationConfiguration",
-      "s3:GetBucketNotification",
-      "s3:GetLifecycleConfiguration",
-      "s3:GetBucketOwnershipControls",
-      "s3:GetBucketPolicy",
-      "s3:GetEncryptionConfiguration",
-    ],
-    targets.buckets,
-  );
+  allow(S.preflight, "ReadBucketConfigurations", [...PREFLIGHT_BUCKET_READS], targets.buckets);
   allow(S.preflight, "ReadTargetKeys", ["kms:DescribeKey", "kms:GetKeyPolicy"], targets.keys);
   // Whether the inventory's fields show Object Lock (finding object-lock-unseen).
   allow(S.preflight, "ReadInventoryConfiguration", ["s3:GetInventoryConfiguration"], targets.buckets);
