@@ -1,6 +1,7 @@
 /**
  * The direction of imports (ARCHITECTURE.md): cli/, local/, infra/ on top; workflow/ and steps/ below them; contract/
- * at the bottom, importing nothing of the rest. The sandbox is a local AWS: it knows AWS, not rekey.
+ * at the bottom, importing nothing of the rest. The sandbox is a local AWS: it knows AWS, not rekey. iam-policy/ is AWS's
+ * IAM policy language, which rekey's steps and the sandbox's IAM both evaluate: it imports nothing but Node built-ins.
  * Checked by test/architecture/dependencies.test.ts (part of `npm test`) and `npm run deps`.
  */
 const PRODUCT = "^(contract|workflow|steps|cli|infra|local)/";
@@ -12,6 +13,22 @@ module.exports = {
       severity: "error",
       from: { path: "^sandbox/" },
       to: { path: PRODUCT },
+    },
+    {
+      name: "iam-policy-imports-nothing",
+      comment: "AWS's IAM policy language knows nothing of rekey or the sandbox; both import it, never the reverse.",
+      severity: "error",
+      from: { path: "^iam-policy/" },
+      to: { path: "^(contract|workflow|steps|cli|infra|local|sandbox|bench|test)/" },
+    },
+    {
+      name: "iam-policy-uses-only-node",
+      comment: "No package either: the evaluator is pure code over Node built-ins.",
+      severity: "error",
+      from: { path: "^iam-policy/" },
+      to: {
+        dependencyTypes: ["npm", "npm-dev", "npm-optional", "npm-peer", "npm-bundled", "npm-no-pkg", "npm-unknown"],
+      },
     },
     {
       name: "contract-imports-nothing",

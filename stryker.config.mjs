@@ -8,7 +8,7 @@ export default {
   testRunner: "vitest",
   vitest: { configFile: "vitest.mutation.config.ts" },
   plugins: ["@stryker-mutator/vitest-runner"],
-  mutate: ["steps/domain/**/*.ts"],
+  mutate: ["steps/domain/**/*.ts", "iam-policy/**/*.ts"],
   coverageAnalysis: "perTest",
   // The machine running this is shared; one worker keeps it usable, and the domain tests are quick.
   concurrency: 1,

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const compiled = `${root}dist/rekey.js`;
 const SOURCE_ONLY = new Set(["demo", "sandbox"]);
-const SOURCES = ["cli", "contract", "steps", "package.json", "package-lock.json"];
+const SOURCES = ["cli", "contract", "steps", "iam-policy", "package.json", "package-lock.json"];
 
 /** The newest modification time under a path: cheap enough to check on every call (a few hundred files). */
 function newest(path) {

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { ListStateMachinesCommand } from "@aws-sdk/client-sfn";
 import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
 import { loadSharedConfigFiles } from "@smithy/core/config";
+import { executionArnOf } from "../contract/states.ts";
 import { type AwsClients, type ClientSettings, createAwsClients } from "../steps/runtime/clients.ts";
 import { UsageError } from "./errors.ts";
 import type { Io } from "./io.ts";
@@ -81,4 +82,15 @@ export async function stateMachineArn(clients: AwsClients, options: AwsOptions, 
       ? "No rekey state machine found in this account and region. Deploy it (runbooks/deploy.md), or pass --state-machine ARN."
       : `Several rekey state machines found (${found.join(", ")}); pass --state-machine ARN.`,
   );
+}
+
+/** An execution's ARN from `--execution`: the ARN itself, or a run's name (as `rekey runs` prints it). */
+export async function executionArnFor(
+  clients: AwsClients,
+  options: AwsOptions & { execution: string },
+  io: Io,
+): Promise<string> {
+  if (options.execution.startsWith("arn:")) return options.execution;
+  const machine = await stateMachineArn(clients, options, io);
+  return executionArnOf(machine, options.execution);
 }

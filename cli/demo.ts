@@ -32,7 +32,7 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
     const clients = rekeyClients(sandbox);
     const admin = new SandboxAdmin(sandbox.endpoint);
     out.line(
-      `Sandbox running at ${sandbox.endpoint} (S3, S3 Batch Operations, KMS, STS, Lambda, Step Functions; state in memory).`,
+      `Sandbox running at ${sandbox.endpoint} (S3, S3 Batch Operations, KMS, STS, Lambda, Step Functions, Athena; state in memory; console at ${sandbox.endpoint}/_sandbox/console/).`,
     );
     const deployment = await rekeyDeployment(sandbox);
     out.line(

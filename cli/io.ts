@@ -1,6 +1,6 @@
 /** Where a command writes: the process's streams in the CLI, buffers in tests. */
 export interface Io {
-  out: { write(text: string): unknown; isTTY?: boolean; columns?: number };
+  out: { write(text: string): unknown; isTTY?: boolean; columns?: number; rows?: number };
   err: { write(text: string): unknown };
   env: Record<string, string | undefined>;
   /** Sleeps between polls of `--watch`; tests pass a fast one. */

@@ -49,12 +49,16 @@ no region, no credentials, an unknown profile, a run that does not exist, a star
 
 /** The options every command that talks to AWS takes. */
 function withAws(command: Command): Command {
-  return command
-    .option("--region <region>", "AWS Region (see below)")
-    .option("--profile <name>", "named profile from ~/.aws/config and ~/.aws/credentials")
-    .option("--endpoint <url>", "endpoint URL, e.g. the sandbox's http://127.0.0.1:4599")
-    .option("--state-machine <arn>", "the rekey state machine, when the account has several")
-    .addHelpText("after", REGION_AND_CREDENTIALS);
+  return (
+    command
+      .option("--region <region>", "AWS Region (see below)")
+      .option("--profile <name>", "named profile from ~/.aws/config and ~/.aws/credentials")
+      .option("--endpoint <url>", "endpoint URL, e.g. the sandbox's http://127.0.0.1:4599")
+      // The aws CLI's name for it, so that a habit does not end in "unknown option".
+      .addOption(new Option("--endpoint-url <url>").hideHelp())
+      .option("--state-machine <arn>", "the rekey state machine, when the account has several")
+      .addHelpText("after", REGION_AND_CREDENTIALS)
+  );
 }
 
 /** The options of every command that prints data. */
@@ -71,7 +75,12 @@ type Flags = Record<string, unknown>;
 
 function awsOptions(v: Flags): AwsOptions {
   const s = (k: string) => (typeof v[k] === "string" ? (v[k] as string) : undefined);
-  return { endpoint: s("endpoint"), region: s("region"), profile: s("profile"), stateMachine: s("stateMachine") };
+  return {
+    endpoint: s("endpoint") ?? s("endpointUrl"),
+    region: s("region"),
+    profile: s("profile"),
+    stateMachine: s("stateMachine"),
+  };
 }
 
 function outputChoice(v: Flags): OutputChoice {
@@ -225,7 +234,7 @@ export function buildProgram(io: Io, exit: { code: number }, options: { quietErr
         .summary("a run's report and where its evidence is; --skipped / --failed print the lists")
         .description(
           "The final report of a run and the locations of its evidence in the work bucket. --skipped or --failed " +
-            "streams that CSV list (bucket,key,version,reason,...) to stdout.",
+            "streams that CSV list to stdout: skipped.csv is bucket,key,reason,storage_class,encryption_status,size; failed.csv is bucket,key,category,http_status,error_code,message (keys percent-encoded as in a manifest).",
         )
         .option("--bucket <name>", "the bucket's latest run")
         .option("--execution <arn>", "this run")
@@ -249,8 +258,46 @@ export function buildProgram(io: Io, exit: { code: number }, options: { quietErr
   withOutput(
     withAws(
       program
+        .command("scan")
+        .summary("judge every bucket of the region against the target key: what each needs")
+        .description(
+          "Every bucket of the account and region (or those a prefix, a tag or --bucket names), judged against the target key by read-only calls: default encryption, versioning, Object Lock, replication, an inventory configuration a run can use, what preflight would find, and a verdict: compliant, needs-default-encryption, needs-run, blocked (and why), or unknown.",
+        )
+        .requiredOption("--kms-key <arn>", "full ARN of the target customer managed key")
+        .option("--prefix <prefix>", "only buckets whose name starts with it")
+        .option("--tag <key=value>", "only buckets with this tag")
+        .option("--bucket <name>", "only these buckets; repeatable", collect),
+    ),
+  ).action(async (v: Flags) => {
+    const tag = v.tag as string | undefined;
+    const [tagKey, ...tagValue] = tag?.split("=") ?? [];
+    if (tag !== undefined && (!tagKey || !tagValue.length)) {
+      throw new UsageError(`--tag must be key=value, not "${tag}".`);
+    }
+    const { scanCommand } = await import("./commands/scan.ts");
+    exit.code = await scanCommand(
+      {
+        ...awsOptions(v),
+        kmsKey: v.kmsKey as string,
+        filter: {
+          prefix: v.prefix as string | undefined,
+          names: v.bucket as string[] | undefined,
+          ...(tag === undefined ? {} : { tag: { key: tagKey ?? "", value: tagValue.join("=") } }),
+        },
+        output: outputChoice(v),
+      },
+      io,
+    );
+  });
+
+  withOutput(
+    withAws(
+      program
         .command("approve")
         .summary("let the copy jobs of a run waiting for approval start")
+        .description(
+          "Let the copy jobs of a run started with --require-approval, waiting in Waiting for approval, start copying (Batch Operations: from Suspended, awaiting confirmation, to Ready).",
+        )
         .requiredOption("--execution <arn>", "the run waiting in Waiting for approval"),
     ),
   ).action(async (v: Flags) => {
@@ -266,6 +313,9 @@ export function buildProgram(io: Io, exit: { code: number }, options: { quietErr
       program
         .command("stop")
         .summary("stop a run and cancel its Batch Operations jobs")
+        .description(
+          "Stop a run and cancel its Batch Operations jobs: tasks under way finish (each is one atomic copy), no new one starts, and stop says how many objects were re-encrypted. A new run finishes the bucket later without copying them again.",
+        )
         .requiredOption("--execution <arn>", "the run to stop")
         .option("--reason <text>", "why, recorded with the stop and on each cancelled job"),
     ),
@@ -287,6 +337,9 @@ export function buildProgram(io: Io, exit: { code: number }, options: { quietErr
       program
         .command("runs")
         .summary("recent runs, newest first, with their outcome")
+        .description(
+          "Recent runs of the rekey state machine, newest first, with their outcome: counts, or why they ended.",
+        )
         .option("--bucket <name>", "only this bucket's runs")
         .option("--limit <n>", "at most N runs", positiveInt, 20),
     ),

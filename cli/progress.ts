@@ -29,10 +29,16 @@ export class ProgressPrinter {
 /** Output that replaces the previous screen on a terminal, and follows it after a blank line anywhere else. */
 export class Screen {
   private lines = 0;
-  constructor(private readonly out: { write(text: string): unknown; isTTY?: boolean; columns?: number }) {}
+  constructor(
+    private readonly out: { write(text: string): unknown; isTTY?: boolean; columns?: number; rows?: number },
+  ) {}
 
   show(text: string, again: boolean): void {
-    if (this.out.isTTY && this.lines > 0) {
+    const height = this.out.rows && this.out.rows > 0 ? this.out.rows : Number.POSITIVE_INFINITY;
+    if (this.out.isTTY && this.lines >= height) {
+      // Taller than the terminal: its top scrolled away, out of the cursor's reach; clear the display instead.
+      this.out.write("\x1b[H\x1b[2J");
+    } else if (this.out.isTTY && this.lines > 0) {
       // Up to the first line of the previous screen, then clear to the end of the display.
       this.out.write(`\x1b[${this.lines}F\x1b[J`);
     } else if (this.lines > 0) {
@@ -40,7 +46,7 @@ export class Screen {
     }
     this.out.write(text);
     // Rows on the terminal, not lines: a line wider than the terminal wraps onto the next row.
-    const width = this.out.columns ?? Number.POSITIVE_INFINITY;
+    const width = this.out.columns && this.out.columns > 0 ? this.out.columns : Number.POSITIVE_INFINITY;
     const rows = text
       .split("\n")
       .slice(0, -1)

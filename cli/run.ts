@@ -48,9 +48,17 @@ function classify(err: unknown): [string, string, number] {
   if (err instanceof UsageError) return [err.name, err.message, ExitCodes.usage];
   if (isRekeyError(err) && REFUSALS.has(err.name)) {
     // What `rekey start` checks before it starts: the request, or the bucket and key, need the operator first.
-    return [err.name, `${err.problem}\nFix: ${err.fix}`, ExitCodes.usage];
+    return [err.name, `${err.name}: ${err.problem}\nFix: ${err.fix}`, ExitCodes.usage];
   }
   if (err instanceof CommandFailedError) return [err.name, err.message, ExitCodes.failed];
+  if ((err as { code?: string })?.code === "EADDRINUSE") {
+    const e = err as { address?: string; port?: number };
+    return [
+      "AddressInUse",
+      `${e.address ?? "the address"}:${e.port ?? "?"} is in use: another sandbox (or program) listens there. Stop it, or pass another --port.`,
+      ExitCodes.usage,
+    ];
+  }
   const unreachable = unreachableEndpoint(err);
   if (unreachable) return ["EndpointUnreachable", unreachable, ExitCodes.failed];
   const e = err as { name?: string; message?: string; $metadata?: unknown; stack?: string };

@@ -69,3 +69,8 @@ export const FunctionPlaceholders = {
 } as const;
 
 export type TaskStateName = keyof typeof FunctionPlaceholders;
+
+/** The ARN Step Functions gives an execution of a state machine by its name. */
+export function executionArnOf(stateMachineArn: string, name: string): string {
+  return `${stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`;
+}

@@ -18,6 +18,13 @@ const BucketPattern = z.string().refine((s) => BUCKET_NAME.test(s) || BUCKET_PRE
 
 const PositiveDays = z.number().int().min(1).max(3650);
 
+/**
+ * At most this many buckets under automatic remediation: each is an AWS Config rule and a remediation
+ * configuration of its own (infra/constructs/encryption-enforcement.ts), and a CloudFormation stack holds at most
+ * 500 resources (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html).
+ */
+export const MAX_REMEDIATED_BUCKETS = 100;
+
 /** The stack's name when the configuration names none. */
 export const DEFAULT_STACK_NAME = "Rekey";
 
@@ -47,6 +54,23 @@ export interface RekeyConfig {
   alarmTopicArn?: string | undefined;
   /** The Athena workgroup's per-query cost guard, in bytes (infra/athena.ts explains the default, 1 TiB). */
   athenaBytesScannedCutoffPerQuery: number;
+  /** Keeping default encryption enforced with AWS Config (infra/constructs/encryption-enforcement.ts); off by default. */
+  enforcement: EnforcementConfig;
+}
+
+/** What AWS Config does about the buckets' default encryption (runbooks/deploy.md, "Keep default encryption enforced"). */
+export interface EnforcementConfig {
+  /**
+   * The managed rule s3-default-encryption-kms with the target keys, detect only: every bucket of the account whose
+   * default encryption is not SSE-KMS under one of `kmsKeyArns` shows as noncompliant. Nothing is changed.
+   */
+  configRule: boolean;
+  /**
+   * Bucket name → the target key its default encryption is kept on: a rule of its own scoped to that bucket, whose
+   * noncompliance AWS Config remediates automatically (SSE-KMS with that key and the Bucket Key). Each bucket must be
+   * one `buckets` allows, each key one of `kmsKeyArns`. Empty: no remediation.
+   */
+  automaticRemediation: Record<string, string>;
 }
 
 /** CloudWatch Logs accepts only these retention values (days). */
@@ -61,39 +85,91 @@ export function configSchema(region: string) {
       `Use arn:aws:kms:${region}:<account>:key/<key-id>; aliases, key ids and keys in other regions are not accepted ` +
       "(S3 can only use a key in the bucket's region, and IAM policies need the key ARN).",
   });
+  const enforcement = z
+    .strictObject({
+      configRule: z.boolean().default(false),
+      automaticRemediation: z
+        .record(z.string(), keyArn)
+        .superRefine((remediated, ctx) => {
+          for (const bucket of Object.keys(remediated).filter((b) => !BUCKET_NAME.test(b))) {
+            ctx.addIssue({
+              code: "custom",
+              path: [bucket],
+              message:
+                `"${bucket}" is not a bucket name: automatic remediation names each bucket ` +
+                "(a Config rule is scoped to one bucket), never a prefix pattern.",
+            });
+          }
+          if (Object.keys(remediated).length > MAX_REMEDIATED_BUCKETS) {
+            ctx.addIssue({
+              code: "custom",
+              message: `at most ${MAX_REMEDIATED_BUCKETS} buckets (each is a Config rule and a remediation in the stack).`,
+            });
+          }
+        })
+        .default({}),
+    })
+    .default({ configRule: false, automaticRemediation: {} });
   // Strict: a misspelt field ("bucket") is an error, not a setting silently left at its default.
-  return z.strictObject({
-    stackName: z
-      .string()
-      .regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, {
-        error: "must be a CloudFormation stack name: a letter, then up to 127 letters, digits and hyphens.",
-      })
-      .default(DEFAULT_STACK_NAME),
-    buckets: z.array(BucketPattern).min(1, { error: "name at least one bucket rekey may re-encrypt." }),
-    kmsKeyArns: z.array(keyArn).min(1, { error: "name at least one KMS key ARN objects may be re-encrypted under." }),
-    sourceKmsKeyArns: z.array(keyArn).default([]),
-    logRetentionDays: z
-      .number()
-      .refine((n) => (LOG_RETENTION_DAYS as readonly number[]).includes(n), {
-        error: `must be one of the values CloudWatch Logs accepts: ${LOG_RETENTION_DAYS.join(", ")}.`,
-      })
-      .default(90),
-    runArtifactExpirationDays: PositiveDays.default(90),
-    inventoryExpirationDays: PositiveDays.default(30),
-    alarmTopicArn: z
-      .string()
-      .regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, {
-        error: "must be the full ARN of an SNS topic.",
-      })
-      .optional(),
-    athenaBytesScannedCutoffPerQuery: z
-      .number()
-      .int()
-      .min(MIN_BYTES_SCANNED_CUTOFF_PER_QUERY, {
-        error: `must be at least ${MIN_BYTES_SCANNED_CUTOFF_PER_QUERY} bytes, Athena's smallest cutoff.`,
-      })
-      .default(DEFAULT_BYTES_SCANNED_CUTOFF_PER_QUERY),
-  });
+  return z
+    .strictObject({
+      stackName: z
+        .string()
+        .regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, {
+          error: "must be a CloudFormation stack name: a letter, then up to 127 letters, digits and hyphens.",
+        })
+        .default(DEFAULT_STACK_NAME),
+      buckets: z.array(BucketPattern).min(1, { error: "name at least one bucket rekey may re-encrypt." }),
+      kmsKeyArns: z.array(keyArn).min(1, { error: "name at least one KMS key ARN objects may be re-encrypted under." }),
+      sourceKmsKeyArns: z.array(keyArn).default([]),
+      logRetentionDays: z
+        .number()
+        .refine((n) => (LOG_RETENTION_DAYS as readonly number[]).includes(n), {
+          error: `must be one of the values CloudWatch Logs accepts: ${LOG_RETENTION_DAYS.join(", ")}.`,
+        })
+        .default(90),
+      runArtifactExpirationDays: PositiveDays.default(90),
+      inventoryExpirationDays: PositiveDays.default(30),
+      alarmTopicArn: z
+        .string()
+        .regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, {
+          error: "must be the full ARN of an SNS topic.",
+        })
+        .optional(),
+      athenaBytesScannedCutoffPerQuery: z
+        .number()
+        .int()
+        .min(MIN_BYTES_SCANNED_CUTOFF_PER_QUERY, {
+          error: `must be at least ${MIN_BYTES_SCANNED_CUTOFF_PER_QUERY} bytes, Athena's smallest cutoff.`,
+        })
+        .default(DEFAULT_BYTES_SCANNED_CUTOFF_PER_QUERY),
+      enforcement,
+    })
+    .superRefine((config, ctx) => {
+      // What Config remediates must be what the stack may touch: a bucket `buckets` allows, under a target key.
+      for (const [bucket, key] of Object.entries(config.enforcement.automaticRemediation)) {
+        const path = ["enforcement", "automaticRemediation", bucket];
+        if (!config.buckets.some((b) => bucketAllowedBy(b, bucket))) {
+          ctx.addIssue({
+            code: "custom",
+            path,
+            message: `"${bucket}" is not among "buckets" (${config.buckets.join(", ")}): add it there first.`,
+          });
+        }
+        if (!config.kmsKeyArns.includes(key)) {
+          ctx.addIssue({
+            code: "custom",
+            path,
+            message: `${key} is not one of "kmsKeyArns": default encryption is only kept on a target key.`,
+          });
+        }
+      }
+    });
+}
+
+/** Whether a `buckets` entry (a name, or a prefix pattern ending in `*`) allows the bucket `name`. */
+export function bucketAllowedBy(pattern: string, name: string): boolean {
+  return pattern.endsWith("*") ? name.startsWith(pattern.slice(0, -1)) : pattern === name;
 }
 
 /** `arn:<partition>:kms:<region>:<account>:key/<id>`: a key (not an alias) in the given region. */
@@ -105,6 +181,9 @@ export function kmsKeyArnPattern(region: string): RegExp {
 export class RekeyConfigError extends Error {
   override name = "RekeyConfigError";
 }
+
+/** The fields of `enforcement`, for messages. */
+const ENFORCEMENT_FIELDS: (keyof EnforcementConfig)[] = ["configRule", "automaticRemediation"];
 
 /** The fields a configuration may hold, for messages and the runbook's table (test/infra/deploy-runbook.test.ts). */
 export const CONFIG_FIELDS = Object.keys(configSchema("us-east-1").shape) as (keyof RekeyConfig)[];
@@ -122,12 +201,20 @@ export function parseRekeyConfig(raw: unknown, region: string, source = "the rek
   const parsed = configSchema(region).safeParse(raw);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => {
+      const where = (path: PropertyKey[]) => {
+        const [field, ...rest] = path;
+        return `${String(field)}${rest.map((p) => `[${String(p)}]`).join("")}`;
+      };
       if (i.code === "unrecognized_keys") {
-        return `  - ${i.keys.join(", ")}: not a rekey setting; the settings are ${CONFIG_FIELDS.join(", ")}.`;
+        if (i.path.length === 0) {
+          return `  - ${i.keys.join(", ")}: not a rekey setting; the settings are ${CONFIG_FIELDS.join(", ")}.`;
+        }
+        const known =
+          i.path.map(String).join(".") === "enforcement" ? `; its settings are ${ENFORCEMENT_FIELDS.join(", ")}` : "";
+        return `  - ${where(i.path)}: ${i.keys.join(", ")} is not one of its settings${known}.`;
       }
       if (i.path.length === 0) return `  - ${i.message}`;
-      const [field, ...rest] = i.path;
-      return `  - ${String(field)}${rest.map((p) => `[${String(p)}]`).join("")}: ${i.message}`;
+      return `  - ${where(i.path)}: ${i.message}`;
     });
     throw new RekeyConfigError(`Invalid rekey configuration in ${source}:\n${lines.join("\n")}`);
   }

@@ -237,6 +237,14 @@ export function planNagAcknowledgements(scopes: NagAcknowledgementScopes): NagAc
         "only at run time; the operator's policy may read that one file per plan and no manifest or report.",
     },
     {
+      id: iam5("arn:<AWS::Partition>:s3:::*"),
+      scopes: [operatorPolicy],
+      reason:
+        "rekey scan judges every bucket of the account, which no configuration can name ahead: it may read each " +
+        "bucket's configuration (encryption, versioning, Object Lock, replication, lifecycle, notifications, policy, " +
+        "ownership, tags, inventory configurations) and list one version, and read or write no object.",
+    },
+    {
       id: iam5(`${workBucketArn}/${WorkBucketPrefixes.manifests}`),
       scopes: [batchRole],
       reason: "Batch Operations reads the copy manifests a run writes under plans/<bucket>/<delivery>/manifests/.",

@@ -15,6 +15,8 @@ import { rekeyDefinitionJson } from "../workflow/definition.ts";
 import type { RekeyConfig } from "./config.ts";
 import { AthenaWorkGroup } from "./constructs/athena-workgroup.ts";
 import { BatchOperationsRole } from "./constructs/batch-operations-role.ts";
+import { RekeyDashboard } from "./constructs/dashboard.ts";
+import { EncryptionEnforcement, enforcementEnabled } from "./constructs/encryption-enforcement.ts";
 import { addExecutionAlarms } from "./constructs/execution-alarms.ts";
 import { OperatorPolicy } from "./constructs/operator-policy.ts";
 import { createStepFunctions, type StepFunction } from "./constructs/step-function.ts";
@@ -45,6 +47,9 @@ export class RekeyStack extends Stack {
   readonly steps: Record<TaskStateName, StepFunction>;
   readonly failedAlarm: Alarm;
   readonly timedOutAlarm: Alarm;
+  readonly dashboard: RekeyDashboard;
+  /** AWS Config's rules and remediation (RekeyConfig.enforcement); undefined when the configuration asks for none. */
+  readonly enforcement: EncryptionEnforcement | undefined;
   readonly nagAcknowledgements: NagAcknowledgement[];
 
   constructor(scope: Construct, id: string, props: RekeyStackProps) {
@@ -89,6 +94,10 @@ export class RekeyStack extends Stack {
       stateMachine: this.stateMachine,
       settingsFunction: this.steps[StateNames.validateInput].function,
     });
+    this.dashboard = new RekeyDashboard(this, "Dashboard", { stateMachine: this.stateMachine, steps: this.steps });
+    this.enforcement = enforcementEnabled(config.enforcement)
+      ? new EncryptionEnforcement(this, "Enforcement", { ...config.enforcement, kmsKeyArns: config.kmsKeyArns })
+      : undefined;
 
     new CfnOutput(this, "StateMachineArn", {
       value: this.stateMachine.stateMachineArn,
@@ -105,6 +114,10 @@ export class RekeyStack extends Stack {
     new CfnOutput(this, "OperatorPolicyArn", {
       value: this.operatorPolicy.managedPolicyArn,
       description: "Attach to the role or group of the operators who run rekey (runbooks/deploy.md, step 7)",
+    });
+    new CfnOutput(this, "DashboardUrl", {
+      value: this.dashboard.url,
+      description: "The CloudWatch dashboard of rekey's runs, steps and KMS request rate",
     });
 
     this.nagAcknowledgements = planNagAcknowledgements({

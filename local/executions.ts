@@ -7,6 +7,7 @@ import {
   StopExecutionCommand,
 } from "@aws-sdk/client-sfn";
 import { UnexpectedResponseError } from "../contract/errors.ts";
+import { executionArnOf } from "../contract/states.ts";
 
 /** A state entered or exited, read from the execution's history: what the demo and tests follow a run by. */
 export interface StateEvent {
@@ -78,11 +79,6 @@ export function startFollowedExecution(params: {
       await sfn.send(new StopExecutionCommand({ executionArn: arn }));
     },
   };
-}
-
-/** The ARN Step Functions gives an execution of a state machine by its name. */
-export function executionArnOf(stateMachineArn: string, name: string): string {
-  return `${stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`;
 }
 
 /** History events with an id above `lastId`, oldest first: read newest first until the known ones. */

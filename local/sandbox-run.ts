@@ -1,7 +1,8 @@
 import type { TaskStateName } from "../contract/states.ts";
+import { executionArnOf } from "../contract/states.ts";
 import type { Sandbox } from "../sandbox/server.ts";
 import { deployToSandbox, type SandboxDeployment, STATE_MACHINE_NAME } from "./deploy.ts";
-import { executionArnOf, type FollowedExecution, type StateEvent, startFollowedExecution } from "./executions.ts";
+import { type FollowedExecution, type StateEvent, startFollowedExecution } from "./executions.ts";
 import { rekeyClients } from "./sandbox-clients.ts";
 
 const deployments = new WeakMap<Sandbox, Promise<SandboxDeployment>>();

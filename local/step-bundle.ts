@@ -8,7 +8,7 @@ import { InvariantViolatedError } from "../contract/errors.ts";
 import { PROJECT_ROOT, STEP_HANDLERS_ENTRY_RELATIVE, StepBundling } from "../infra/step-bundling.ts";
 
 /** Where the step code and everything it imports of the repository live; the rest comes from node_modules. */
-const SOURCE_DIRS = ["steps", "contract"];
+const SOURCE_DIRS = ["steps", "contract", "iam-policy"];
 /** Besides the sources: the locked dependency versions, and the compiler settings esbuild reads. */
 const SOURCE_FILES = ["package-lock.json", "tsconfig.json"];
 

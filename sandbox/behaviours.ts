@@ -13,6 +13,7 @@ export const NEW_OBJECT_METADATA = ["IgnoredWithoutDirective", "Replaces"] as co
 export const GENERATED_MANIFEST_KEYS = ["UrlEncoded", "Raw"] as const;
 export const RUNTIME_FAILURE_ERRORS = ["Lambda.Unknown", "ErrorType"] as const;
 export const S3_SELECT = ["Available", "NotAvailable"] as const;
+export const NEW_BUCKET_STORAGE_METRICS = ["NextDay", "SameDay"] as const;
 
 export interface Behaviours {
   /**
@@ -59,6 +60,12 @@ export interface Behaviours {
    * how rows are split among them.
    */
   athenaUnloadRowsPerFile: number | null;
+  /**
+   * Whether a bucket created since the last midnight UTC has that day's CloudWatch storage data point
+   * (BucketSizeBytes, NumberOfObjects): `NextDay`, as on AWS, where a new bucket's first daily data point comes the
+   * next day; or `SameDay`, computed from the bucket's state like every other bucket's.
+   */
+  newBucketStorageMetrics: (typeof NEW_BUCKET_STORAGE_METRICS)[number];
 }
 
 export const DEFAULT_BEHAVIOURS: Readonly<Behaviours> = Object.freeze({
@@ -72,6 +79,7 @@ export const DEFAULT_BEHAVIOURS: Readonly<Behaviours> = Object.freeze({
   runtimeFailureError: "Lambda.Unknown",
   s3Select: "Available",
   athenaUnloadRowsPerFile: null,
+  newBucketStorageMetrics: "NextDay",
 });
 
 /** The environment variable `rekey sandbox` (and anything starting a sandbox from the environment) reads. */
@@ -126,6 +134,9 @@ export function parseBehaviours(raw: unknown): Partial<Behaviours> {
           throw new BehavioursError(`${name} must be a whole number of rows, at least 1, or null.`);
         }
         out.athenaUnloadRowsPerFile = value;
+        break;
+      case "newBucketStorageMetrics":
+        out.newBucketStorageMetrics = oneOf(name, value, NEW_BUCKET_STORAGE_METRICS);
         break;
       default:
         throw new BehavioursError(

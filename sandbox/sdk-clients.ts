@@ -1,4 +1,6 @@
 import { AthenaClient } from "@aws-sdk/client-athena";
+import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
+import { IAMClient } from "@aws-sdk/client-iam";
 import { KMSClient } from "@aws-sdk/client-kms";
 import { S3Client } from "@aws-sdk/client-s3";
 import { S3ControlClient } from "@aws-sdk/client-s3-control";
@@ -14,6 +16,9 @@ export interface SandboxClients {
   sts: STSClient;
   sfn: SFNClient;
   athena: AthenaClient;
+  /** IAM is global: its client signs for us-east-1 whatever the sandbox's region. */
+  iam: IAMClient;
+  cloudwatch: CloudWatchClient;
 }
 
 /**
@@ -65,5 +70,7 @@ export function sandboxClients(at: SandboxEndpoint): SandboxClients {
     sts: new STSClient({ ...common(at.region), endpoint: at.endpoint }),
     sfn: new SFNClient({ ...common(at.region), endpoint: at.endpoint }),
     athena: new AthenaClient({ ...common(at.region), endpoint: at.endpoint }),
+    iam: new IAMClient({ ...common("us-east-1"), endpoint: at.endpoint }),
+    cloudwatch: new CloudWatchClient({ ...common(at.region), endpoint: at.endpoint }),
   };
 }

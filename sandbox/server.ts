@@ -3,6 +3,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { type AthenaSandbox, createAthena } from "./athena/service.ts";
 import { type Behaviours, BehavioursError, initialBehaviours, parseBehaviours } from "./behaviours.ts";
+import { cloudWatchService } from "./cloudwatch/service.ts";
 import { DEFAULT_IDENTITY, type SandboxIdentity } from "./config.ts";
 import { createConsole } from "./console/service.ts";
 import { FaultInjector } from "./faults/injector.ts";
@@ -15,6 +16,8 @@ import {
   type ServiceHandler,
   splitTarget,
 } from "./http.ts";
+import { IamAccount } from "./iam/account.ts";
+import { iamService } from "./iam/service.ts";
 import { KeyRegistry } from "./kms/keys.ts";
 import { kmsService } from "./kms/service.ts";
 import { createLambda, type LambdaSandbox } from "./lambda/service.ts";
@@ -50,6 +53,8 @@ export interface Sandbox {
   behaviours: Readonly<Behaviours>;
   setBehaviours(changes: Partial<Behaviours>): Readonly<Behaviours>;
   kms: KeyRegistry;
+  /** IAM's roles, users and managed policies (sandbox/IAM-CLOUDWATCH.md). */
+  iam: IamAccount;
   s3: S3Sandbox;
   batch: BatchOperationsSandbox;
   stepFunctions: StepFunctionsSandbox;
@@ -68,6 +73,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const behaviours = initialBehaviours(options.behaviours);
   const setBehaviours = (changes: Partial<Behaviours>) => Object.assign(behaviours, parseBehaviours(changes));
   const kms = new KeyRegistry(identity);
+  const iam = new IamAccount(identity);
   const s3 = createS3({ identity, kms, behaviours });
   let endpoint = "";
   const batch = createBatchOperations({
@@ -82,12 +88,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const faults = new FaultInjector();
   const consolePages = createConsole({ stepFunctions, batch });
   const data = options.dataDir
-    ? DataDirectory.open(options.dataDir, { kms, s3, batch, stepFunctions, lambda, athena })
+    ? DataDirectory.open(options.dataDir, { kms, iam, s3, batch, stepFunctions, lambda, athena })
     : undefined;
   const byService: Record<string, ServiceHandler> = {
     s3: (req) => (req.rawPath.startsWith("/v20180820/") ? batch.handler(req) : s3.handler(req)),
     kms: kmsService(kms),
     sts: stsService(identity),
+    iam: iamService(iam),
+    monitoring: cloudWatchService({ identity, store: s3.store, behaviours }),
     states: stepFunctions.handler,
     lambda: lambda.handler,
     athena: athena.handler,
@@ -180,6 +188,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     behaviours,
     setBehaviours,
     kms,
+    iam,
     s3,
     batch,
     stepFunctions,
@@ -227,6 +236,7 @@ function signingService(req: SandboxRequest): string | undefined {
   const target = String(req.headers["x-amz-target"] ?? "");
   if (target.startsWith("TrentService.")) return "kms";
   if (target.startsWith("AmazonAthena.")) return "athena";
+  if (target.startsWith("GraniteServiceVersion20100801.")) return "monitoring";
   return undefined;
 }
 

@@ -3,7 +3,7 @@ import { workLabel } from "../../contract/plan.ts";
 import { StateNames } from "../../contract/states.ts";
 import { describeJob } from "../../steps/aws/batch-jobs.ts";
 import { formatCount } from "../../steps/domain/format.ts";
-import { type AwsOptions, clientsFor } from "../aws.ts";
+import { type AwsOptions, clientsFor, executionArnFor } from "../aws.ts";
 import { CommandFailedError } from "../errors.ts";
 import type { Io } from "../io.ts";
 import { type OutputChoice, printResult } from "../output.ts";
@@ -17,13 +17,14 @@ export interface ApproveOptions extends AwsOptions {
 /** `rekey approve`: confirms the copy jobs of a run that waits in "Waiting for approval", so they start copying. */
 export async function approveCommand(options: ApproveOptions, io: Io): Promise<number> {
   const clients = await clientsFor(options, io);
-  const run = await readRun(clients, options.execution);
+  const executionArn = await executionArnFor(clients, options, io);
+  const run = await readRun(clients, executionArn);
   if (run.status !== "RUNNING" || run.currentState !== StateNames.waitingForApproval) {
     throw new CommandFailedError(
-      `${run.name} is not waiting for approval (it is ${run.status}${run.currentState ? `, in "${run.currentState}"` : ""}). Check with rekey status --execution ${options.execution}.`,
+      `${run.name} is not waiting for approval (it is ${run.status}${run.currentState ? `, in "${run.currentState}"` : ""}). Check with rekey status --execution ${executionArn}.`,
     );
   }
-  const accountId = options.execution.split(":")[4] ?? "";
+  const accountId = executionArn.split(":")[4] ?? "";
   const approved: { jobId: string; storageClass: string; objects: number }[] = [];
   for (const job of run.jobs?.jobs ?? []) {
     const status = (await describeJob(clients.s3control, accountId, job.jobId))?.Status;
@@ -43,10 +44,10 @@ export async function approveCommand(options: ApproveOptions, io: Io): Promise<n
       );
     }
   }
-  printResult(io, options.output, "Approve", { executionArn: options.execution, approved }, () => {
+  printResult(io, options.output, "Approve", { executionArn, approved }, () => {
     const lines = [`Approved ${run.name}: ${approved.length} job(s) start copying.`];
     for (const a of approved) lines.push(`  job ${a.jobId}: ${formatCount(a.objects)} ${a.storageClass} objects`);
-    lines.push(`Watch: rekey status --execution ${options.execution} --watch`);
+    lines.push(`Watch: rekey status --execution ${executionArn} --watch`);
     return `${lines.join("\n")}\n`;
   });
   return 0;

@@ -1,6 +1,6 @@
 import { getStream, getTextIfExists } from "../../steps/aws/s3-io.ts";
 import type { AwsClients } from "../../steps/runtime/clients.ts";
-import { type AwsOptions, clientsFor } from "../aws.ts";
+import { type AwsOptions, clientsFor, executionArnFor } from "../aws.ts";
 import { CommandFailedError, UsageError } from "../errors.ts";
 import { evidenceOf } from "../evidence.ts";
 import type { Io } from "../io.ts";
@@ -33,7 +33,9 @@ export async function reportCommand(options: ReportOptions, io: Io): Promise<num
     throw new UsageError("--skipped and --failed print CSV lists as they are stored; drop --output and --query.");
   }
   const clients = await clientsFor(options, io);
-  const executionArn = options.execution ?? (await latestRunFor(clients, options, io));
+  const executionArn = options.execution
+    ? await executionArnFor(clients, { ...options, execution: options.execution }, io)
+    : await latestRunFor(clients, options, io);
   const run = await readRun(clients, executionArn);
   const evidence = evidenceOf(run);
   if (options.list) {

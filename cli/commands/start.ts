@@ -1,8 +1,10 @@
 import { DescribeExecutionCommand, ExecutionAlreadyExists, StartExecutionCommand } from "@aws-sdk/client-sfn";
 import type { FilterEngineChoice } from "../../contract/engines.ts";
 import { PreflightBlockedError, UnexpectedResponseError } from "../../contract/errors.ts";
+import { ACKNOWLEDGEABLE_BLOCKERS } from "../../contract/findings.ts";
 import type { Finding, PreflightFactsSummary } from "../../contract/preflight.ts";
 import { describeIssues, RunRequestSchema } from "../../contract/run-request.ts";
+import { executionArnOf } from "../../contract/states.ts";
 import { gatherPreflightFacts } from "../../steps/aws/preflight-reads.ts";
 import { checkRunRequest } from "../../steps/aws/run-request-checks.ts";
 import { describeBlockers, evaluatePreflight } from "../../steps/domain/preflight.ts";
@@ -137,10 +139,6 @@ function nameWithAttempt(base: string, attempt: number): string {
   return attempt === 1 ? base : `${base}-${attempt}`;
 }
 
-function executionArnOf(machine: string, name: string): string {
-  return `${machine.replace(":stateMachine:", ":execution:")}:${name}`;
-}
-
 /** The first of the day's names no execution has taken (an ended run keeps its name for 90 days). */
 async function freeName(clients: AwsClients, machine: string, base: string): Promise<string> {
   for (let attempt = 1; attempt <= NAME_ATTEMPTS; attempt++) {
@@ -215,12 +213,21 @@ function dryRunText(plan: StartPlan): string {
   ];
   if (preflight.blockers.length) {
     lines.push("", `Blockers (${preflight.blockers.length}): the start would be refused.`);
-    for (const b of preflight.blockers) lines.push(`  [${b.code}] ${b.message}`, `      fix: ${b.fix}`);
+    for (const b of preflight.blockers) {
+      const accept = (ACKNOWLEDGEABLE_BLOCKERS as readonly string[]).includes(b.code)
+        ? ` (or accept it: --acknowledge ${b.code})`
+        : "";
+      lines.push(`  [${b.code}] ${b.message}`, `      fix: ${b.fix}${accept}`);
+    }
   }
   if (preflight.warnings.length) {
     lines.push("", `Warnings (${preflight.warnings.length}), which go into the report:`);
-    for (const w of preflight.warnings)
-      lines.push(`  [${w.code}]${w.acknowledged ? " (acknowledged)" : ""} ${w.message}`, `      ${w.fix}`);
+    for (const w of preflight.warnings) {
+      lines.push(
+        `  [${w.code}]${w.acknowledged ? " (acknowledged: a blocker you accepted)" : ""} ${w.message}`,
+        `      ${w.acknowledged ? "to resolve it instead" : "fix"}: ${w.fix}`,
+      );
+    }
   }
   lines.push("", "The run would:", ...plan.steps.map((s, i) => `  ${i + 1}. ${s}`));
   lines.push("", "Execution input:", JSON.stringify(plan.input, null, 2), "");

@@ -6,7 +6,7 @@ import { StateNames } from "../../contract/states.ts";
 import { describeJob, jobProgressOf } from "../../steps/aws/batch-jobs.ts";
 import { formatCount } from "../../steps/domain/format.ts";
 import type { AwsClients } from "../../steps/runtime/clients.ts";
-import { type AwsOptions, clientsFor, stateMachineArn } from "../aws.ts";
+import { type AwsOptions, clientsFor, executionArnFor, stateMachineArn } from "../aws.ts";
 import { UsageError } from "../errors.ts";
 import { type Evidence, evidenceOf } from "../evidence.ts";
 import type { Io } from "../io.ts";
@@ -71,7 +71,9 @@ const TERMINAL = new Set(["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]);
 export async function statusCommand(options: StatusOptions, io: Io): Promise<number> {
   if (!options.bucket === !options.execution) throw new UsageError("Pass exactly one of --bucket or --execution.");
   const clients = await clientsFor(options, io);
-  const executionArn = options.execution ?? (await latestRunFor(clients, options, io));
+  const executionArn = options.execution
+    ? await executionArnFor(clients, { ...options, execution: options.execution }, io)
+    : await latestRunFor(clients, options, io);
   const screen = new Screen(io.out);
   for (;;) {
     const report = await statusReport(clients, executionArn, io.now());

@@ -3,7 +3,7 @@ import { StopExecutionCommand } from "@aws-sdk/client-sfn";
 import { describeJob, isTerminalJobStatus, jobProgressOf, liveJobsOfRun } from "../../steps/aws/batch-jobs.ts";
 import { formatCount } from "../../steps/domain/format.ts";
 import type { AwsClients } from "../../steps/runtime/clients.ts";
-import { type AwsOptions, clientsFor } from "../aws.ts";
+import { type AwsOptions, clientsFor, executionArnFor } from "../aws.ts";
 import { CommandFailedError } from "../errors.ts";
 import type { Io } from "../io.ts";
 import { type OutputChoice, printResult } from "../output.ts";
@@ -24,17 +24,16 @@ const SETTLE_SECONDS = 60;
  */
 export async function stopCommand(options: StopOptions, io: Io): Promise<number> {
   const clients = await clientsFor(options, io);
-  const before = await readRun(clients, options.execution);
+  const executionArn = await executionArnFor(clients, options, io);
+  const before = await readRun(clients, executionArn);
   if (before.status !== "RUNNING") {
     throw new CommandFailedError(`${before.name} is not running (it is ${before.status}); nothing to stop.`);
   }
   const reason = options.reason ?? "Stopped by the operator with rekey stop";
-  await clients.sfn.send(
-    new StopExecutionCommand({ executionArn: options.execution, error: "RekeyStopped", cause: reason }),
-  );
+  await clients.sfn.send(new StopExecutionCommand({ executionArn, error: "RekeyStopped", cause: reason }));
   // Read again: a job created while the stop was on its way is in the history now.
-  const run = await readRun(clients, options.execution);
-  const accountId = options.execution.split(":")[4] ?? "";
+  const run = await readRun(clients, executionArn);
+  const accountId = executionArn.split(":")[4] ?? "";
   const jobIds = new Set((run.jobs?.jobs ?? []).map((j) => j.jobId));
   // Jobs rekey created for this run, found by the run id in their description, in case the history lags.
   for (const id of await liveJobsOfRun(clients.s3control, accountId, run.name)) jobIds.add(id);
@@ -55,8 +54,8 @@ export async function stopCommand(options: StopOptions, io: Io): Promise<number>
   }
   for (const jobId of jobIds) results.push(await settled(clients, accountId, jobId, io));
 
-  const data = { executionArn: options.execution, status: "ABORTED", jobs: results };
-  printResult(io, options.output, "Stop", data, () => stoppedText(run, options.execution, results));
+  const data = { executionArn, status: "ABORTED", jobs: results };
+  printResult(io, options.output, "Stop", data, () => stoppedText(run, executionArn, results));
   return 0;
 }
 

@@ -67,13 +67,8 @@ export class OperatorPolicy extends ManagedPolicy {
     allow("ReadDeployment", ["states:DescribeStateMachine"], [stateMachine.stateMachineArn]);
     allow("ReadDeploymentSettings", ["lambda:GetFunctionConfiguration"], [settingsFunction.functionArn]);
     // Then the checks themselves, each a read of one configuration (steps/aws/run-request-checks.ts,
-    // steps/aws/preflight-reads.ts): HeadBucket (s3:ListBucket, the work bucket's below) and what preflight reads.
-    // sts:GetCallerIdentity needs no permission.
-    allow(
-      "CheckBucketsBeforeStart",
-      ["s3:ListBucket", ...PREFLIGHT_BUCKET_READS, "s3:GetInventoryConfiguration"],
-      targets.buckets,
-    );
+    // steps/aws/preflight-reads.ts): the buckets' (ScanAccountBuckets below, which covers every bucket) and the
+    // keys'. sts:GetCallerIdentity needs no permission.
     allow("CheckKeysBeforeStart", ["kms:DescribeKey", "kms:GetKeyPolicy"], targets.keys);
 
     // rekey report: a run's report, summary and failed list (runs/<bucket>/<execution>/…) and its plan's skipped list
@@ -85,5 +80,22 @@ export class OperatorPolicy extends ManagedPolicy {
       [workBucket.runObjects, workBucket.arnForObjects(WorkBucketPrefixes.skippedLists)],
     );
     allow("ListWorkBucket", ["s3:ListBucket"], [workBucket.bucketArn]);
+
+    // rekey scan judges every bucket of the account, not only the configured ones: it lists them (ListBuckets has
+    // no resource type), then reads each one's configuration as preflight does, its tags (--tag), its inventory
+    // configurations, and whether it holds any version (ListObjectVersions of one key: that key's name is the only
+    // thing it reads of the data). Configuration reads only; no object is read or written.
+    allow("ListAccountBuckets", ["s3:ListAllMyBuckets"], ["*"]);
+    allow(
+      "ScanAccountBuckets",
+      [
+        "s3:ListBucket",
+        "s3:ListBucketVersions",
+        "s3:GetBucketTagging",
+        "s3:GetInventoryConfiguration",
+        ...PREFLIGHT_BUCKET_READS,
+      ],
+      [`arn:${stateMachine.stack.partition}:s3:::*`],
+    );
   }
 }

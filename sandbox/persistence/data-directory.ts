@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { open, type RootDatabase } from "lmdb";
 import type { AthenaSandbox } from "../athena/service.ts";
+import type { IamAccount } from "../iam/account.ts";
 import type { KeyRegistry } from "../kms/keys.ts";
 import type { LambdaSandbox } from "../lambda/service.ts";
 import type { S3Sandbox } from "../s3/service.ts";
@@ -17,6 +18,7 @@ const BACKGROUND_FLUSH_MS = 200;
 
 export interface PersistedServices {
   kms: KeyRegistry;
+  iam: IamAccount;
   s3: S3Sandbox;
   batch: BatchOperationsSandbox;
   stepFunctions: StepFunctionsSandbox;
@@ -26,7 +28,7 @@ export interface PersistedServices {
 
 /**
  * The sandbox's state in a directory, kept in LMDB (an embedded, transactional key-value store): buckets, object
- * versions with their data, multipart uploads, KMS keys, Lambda functions with their code, state machines,
+ * versions with their data, multipart uploads, KMS keys, IAM roles, users and policies, Lambda functions with their code, state machines,
  * executions with their histories, Batch Operations jobs with their results, Athena's catalog and workgroups. `flush` writes every change in one
  * synchronous transaction; the server calls it before it answers each request, so an answered write survives a
  * kill. Behaviour after a restart: sandbox/ASSUMPTIONS.md, "Data directory".
@@ -71,6 +73,7 @@ export class DataDirectory {
     const others = new ServiceState(
       {
         kms: services.kms,
+        iam: services.iam,
         lambda: services.lambda,
         stepFunctions: services.stepFunctions,
         engine: services.batch.engine,

@@ -19,6 +19,7 @@ interface SavedBucket {
   ownership: S3Bucket["ownership"];
   acl: string;
   policy: S3Bucket["policy"];
+  tags?: S3Bucket["tags"];
   replication: S3Bucket["replication"];
   lifecycle: S3Bucket["lifecycle"];
   notification: S3Bucket["notification"];
@@ -117,6 +118,7 @@ export class S3State {
       ownership: bucket.ownership,
       acl: bucket.acl,
       policy: bucket.policy,
+      tags: bucket.tags,
       replication: bucket.replication,
       lifecycle: bucket.lifecycle,
       notification: bucket.notification,
@@ -200,6 +202,7 @@ export class S3State {
     bucket.ownership = saved.ownership;
     bucket.acl = saved.acl;
     bucket.policy = saved.policy;
+    bucket.tags = saved.tags;
     bucket.replication = saved.replication;
     bucket.lifecycle = saved.lifecycle;
     bucket.notification = saved.notification;

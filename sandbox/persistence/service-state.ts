@@ -1,5 +1,6 @@
 import type { Database } from "lmdb";
 import type { AthenaSandbox, AthenaSnapshot } from "../athena/service.ts";
+import type { IamAccount, IamSnapshot } from "../iam/account.ts";
 import type { KeyRegistry, KmsSnapshot } from "../kms/keys.ts";
 import type { SavedFunction } from "../lambda/functions.ts";
 import type { LambdaSandbox } from "../lambda/service.ts";
@@ -10,7 +11,7 @@ import type { HistoryEvent } from "../stepfunctions/history.ts";
 import type { SavedStateMachine, StepFunctionsSandbox } from "../stepfunctions/service.ts";
 
 export interface ServiceDatabases {
-  /** "kms" → KmsSnapshot, "stateMachines" → SavedStateMachine[], "athena" → AthenaSnapshot */
+  /** "kms" → KmsSnapshot, "iam" → IamSnapshot, "stateMachines" → SavedStateMachine[], "athena" → AthenaSnapshot */
   meta: Database;
   /** name → SavedFunction */
   functions: Database;
@@ -30,11 +31,12 @@ export interface ServiceDatabases {
 type SavedJob = Omit<Job, "results" | "tasks" | "confirm" | "activeSince">;
 
 /**
- * KMS, Lambda, Step Functions, Batch Operations and Athena (catalog, workgroups) state in the data directory. These services have few records
+ * KMS, IAM, Lambda, Step Functions, Batch Operations and Athena (catalog, workgroups) state in the data directory. These services have few records
  * and change them from timers as well as requests, so each flush compares every record with what it last wrote.
  */
 export class ServiceState {
   private kms = "";
+  private iam = "";
   private machines = "";
   private athena = "";
   private readonly functions = new Map<string, string>();
@@ -44,6 +46,7 @@ export class ServiceState {
   constructor(
     private readonly services: {
       kms: KeyRegistry;
+      iam: IamAccount;
       lambda: LambdaSandbox;
       stepFunctions: StepFunctionsSandbox;
       engine: BatchEngine;
@@ -57,6 +60,9 @@ export class ServiceState {
     const kms = this.db.meta.get("kms") as KmsSnapshot | undefined;
     if (kms) this.services.kms.restore(kms);
     this.kms = JSON.stringify(kms ?? this.services.kms.snapshot());
+    const iam = this.db.meta.get("iam") as IamSnapshot | undefined;
+    if (iam) this.services.iam.restore(iam);
+    this.iam = JSON.stringify(this.services.iam.snapshot());
     const athena = this.db.meta.get("athena") as AthenaSnapshot | undefined;
     if (athena) this.services.athena.restore(athena);
     this.athena = JSON.stringify(this.services.athena.snapshot());
@@ -92,6 +98,12 @@ export class ServiceState {
     if (kms !== this.kms) {
       this.db.meta.putSync("kms", this.services.kms.snapshot());
       this.kms = kms;
+    }
+    const iam = this.services.iam.snapshot();
+    const iamText = JSON.stringify(iam);
+    if (iamText !== this.iam) {
+      this.db.meta.putSync("iam", iam);
+      this.iam = iamText;
     }
     const machines = this.services.stepFunctions.savedStateMachines();
     const machinesText = JSON.stringify(machines);

@@ -222,3 +222,39 @@ export function deleteBucketPolicy(ctx: S3Context, name: string): SandboxRespons
   ctx.store.bucket(name).policy = undefined;
   return emptyResponse(204);
 }
+
+// Bucket tagging ------------------------------------------------------------------------------------------
+
+/**
+ * PutBucketTagging replaces the whole tag set: at most 50 tags, keys 1 to 128 characters, values up to 256, no key
+ * twice (https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketTagging.html,
+ * https://docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html).
+ */
+export function putBucketTagging(ctx: S3Context, req: SandboxRequest, name: string): SandboxResponse {
+  const bucket = ctx.store.bucket(name);
+  const tags = list(child(child(parseXmlBody(req.body), "Tagging"), "TagSet"), "Tag").map((t) => ({
+    key: text(t, "Key") ?? "",
+    value: text(t, "Value") ?? "",
+  }));
+  const keys = new Set(tags.map((t) => t.key));
+  if (keys.size !== tags.length) throw new S3Error("InvalidTag", 400, "Cannot provide multiple Tags with the same key");
+  if (tags.length > 50) throw new S3Error("InvalidTag", 400, "Bucket tag count cannot be greater than 50");
+  for (const t of tags) {
+    if (t.key.length < 1 || t.key.length > 128)
+      throw new S3Error("InvalidTag", 400, "The TagKey you have provided is invalid");
+    if (t.value.length > 256) throw new S3Error("InvalidTag", 400, "The TagValue you have provided is invalid");
+  }
+  bucket.tags = tags.length ? tags : undefined;
+  return emptyResponse(204);
+}
+
+export function getBucketTagging(ctx: S3Context, name: string): SandboxResponse {
+  const bucket = ctx.store.bucket(name);
+  if (!bucket.tags) throw s3Errors.notConfigured("NoSuchTagSet", bucket.name, "The TagSet does not exist");
+  return xmlResponse("Tagging", { TagSet: { Tag: bucket.tags.map((t) => ({ Key: t.key, Value: t.value })) } });
+}
+
+export function deleteBucketTagging(ctx: S3Context, name: string): SandboxResponse {
+  ctx.store.bucket(name).tags = undefined;
+  return emptyResponse(204);
+}

@@ -79,6 +79,7 @@ const BUCKET_DELETE: [string, string][] = [
   ["lifecycle", "DeleteBucketLifecycle"],
   ["ownershipControls", "DeleteBucketOwnershipControls"],
   ["policy", "DeleteBucketPolicy"],
+  ["tagging", "DeleteBucketTagging"],
 ];
 const OBJECT_PUT: [string, string][] = [
   ["tagging", "PutObjectTagging"],

@@ -98,6 +98,7 @@ function bucketRoute(ctx: S3Context, req: SandboxRequest, bucket: string): Sandb
       if (q.has("notification")) return config.putBucketNotification(ctx, req, bucket);
       if (q.has("ownershipControls")) return config.putBucketOwnershipControls(ctx, req, bucket);
       if (q.has("policy")) return config.putBucketPolicy(ctx, req, bucket);
+      if (q.has("tagging")) return config.putBucketTagging(ctx, req, bucket);
       if (hasUnsupportedSubresource(q)) break;
       return buckets.createBucket(ctx, req, bucket);
     case "GET":
@@ -119,10 +120,7 @@ function bucketRoute(ctx: S3Context, req: SandboxRequest, bucket: string): Sandb
       if (q.has("versions")) return listObjectVersions(ctx, req, bucket);
       if (q.has("uploads")) return multipart.listMultipartUploads(ctx, req, bucket);
       if (q.get("list-type") === "2") return listObjectsV2(ctx, req, bucket);
-      if (q.has("tagging")) {
-        const b = ctx.store.bucket(bucket);
-        throw s3Errors.notConfigured("NoSuchTagSet", b.name, "The TagSet does not exist");
-      }
+      if (q.has("tagging")) return config.getBucketTagging(ctx, bucket);
       break;
     case "HEAD":
       return buckets.headBucket(ctx, bucket);
@@ -133,6 +131,7 @@ function bucketRoute(ctx: S3Context, req: SandboxRequest, bucket: string): Sandb
       if (q.has("lifecycle")) return config.deleteBucketLifecycle(ctx, bucket);
       if (q.has("ownershipControls")) return config.deleteBucketOwnershipControls(ctx, bucket);
       if (q.has("policy")) return config.deleteBucketPolicy(ctx, bucket);
+      if (q.has("tagging")) return config.deleteBucketTagging(ctx, bucket);
       if (hasUnsupportedSubresource(q)) break;
       return buckets.deleteBucket(ctx, bucket);
     case "POST":

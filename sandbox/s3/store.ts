@@ -147,6 +147,8 @@ export class S3Bucket {
   acl = "private";
   /** Bucket policy as the JSON text PutBucketPolicy sent. */
   policy: string | undefined;
+  /** The bucket's tags (PutBucketTagging); undefined when it has none. */
+  tags: { key: string; value: string }[] | undefined;
   replication: StoredXml | undefined;
   lifecycle: (StoredXml & { transitionDefaultMinimumObjectSize: string }) | undefined;
   /** Undefined means no notifications (GET answers an empty configuration). */

@@ -16,7 +16,7 @@ import {
   RunRequestSchema,
   sourceOf,
 } from "../../contract/run-request.ts";
-import { inventoryFormatProblem } from "../domain/engine-choice.ts";
+import { inventoryConfigurationProblems } from "../domain/inventory-configuration.ts";
 import { REQUIRED_INVENTORY_FIELDS } from "../domain/inventory-manifest.ts";
 import type { AwsClients } from "../runtime/clients.ts";
 import { httpStatusOf } from "./s3-io.ts";
@@ -164,20 +164,7 @@ async function checkInventoryConfiguration(
     }
     throw err;
   }
-  const problems: string[] = [];
-  if (!config?.IsEnabled) problems.push("it is disabled");
-  const format = config?.Destination?.S3BucketDestination?.Format;
-  const formatProblem = inventoryFormatProblem(format, engine.engine, engine.athenaDeployed);
-  if (formatProblem) problems.push(formatProblem);
-  const prefix = config?.Filter?.Prefix;
-  if (prefix) {
-    problems.push(
-      `it lists only keys under "${prefix}", so objects outside that prefix would never be seen and the report would call the bucket done`,
-    );
-  }
-  const fields = new Set(config?.OptionalFields ?? []);
-  const missing = REQUIRED_INVENTORY_FIELDS.filter((f) => !fields.has(f));
-  if (missing.length) problems.push(`it lacks the fields ${missing.join(", ")}`);
+  const problems = inventoryConfigurationProblems(config, engine);
   if (problems.length) {
     throw new InventoryConfigurationError(
       `Inventory configuration "${id}" of bucket ${bucket} cannot be used: ${problems.join("; ")}.`,

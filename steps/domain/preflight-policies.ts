@@ -11,7 +11,7 @@ import {
   statementApplies,
   statementLabel,
   toStrings,
-} from "./iam-policy.ts";
+} from "../../iam-policy/evaluator.ts";
 import { isCannotTell, type PreflightFacts, type Raise } from "./preflight-facts.ts";
 
 /**

@@ -5,7 +5,7 @@ import {
   type FindingCode,
 } from "../../contract/findings.ts";
 import type { Finding } from "../../contract/preflight.ts";
-import { parseArn } from "./iam-policy.ts";
+import { parseArn } from "../../iam-policy/evaluator.ts";
 import {
   isCannotTell,
   type LifecycleRuleFacts,
@@ -344,7 +344,7 @@ function checkDefaultEncryption(f: PreflightFacts, raise: Raise): void {
 }
 
 /** Whether a key reference (ARN, key id or alias) names the target key ARN; an alias cannot be resolved here. */
-function sameKey(ref: string, targetArn: string): boolean {
+export function sameKey(ref: string, targetArn: string): boolean {
   return ref === targetArn || targetArn.endsWith(`:key/${ref}`);
 }
 

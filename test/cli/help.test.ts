@@ -25,7 +25,7 @@ function commandsOf(command: Command, prefix: string[] = []): string[][] {
   );
 }
 const COMMANDS = commandsOf(buildProgram(silentIo, { code: 0 }));
-const AWS_COMMANDS = ["start", "status", "report", "approve", "stop", "runs"];
+const AWS_COMMANDS = ["start", "status", "report", "scan", "approve", "stop", "runs"];
 
 describe("help for one command", () => {
   it("covers every command", () => {

@@ -114,6 +114,20 @@ describe("rekey start, status, runs against the sandbox", () => {
       return r.inventory && !r.inventory.found ? r : undefined;
     }, "the inventory wait");
     expect(waiting.currentState).toMatch(/inventory/);
+    // The run's name, as rekey runs prints it, names it as well as its ARN; --endpoint-url, as the aws CLI calls it.
+    const byName = await rekey(
+      sandbox,
+      "status",
+      "--execution",
+      executionArn.split(":").at(-1) ?? "",
+      "--endpoint-url",
+      sandbox.endpoint,
+      "--query",
+      "executionArn",
+      "--output",
+      "text",
+    );
+    expect(byName.out).toBe(`${executionArn}\n`);
     const text = await rekey(sandbox, "status", "--execution", executionArn);
     expect(text.out).toMatch(/now: +(Find inventory|Wait for inventory|Is the inventory ready\?)/);
     expect(text.out).toMatch(/inventory: none newer than default encryption yet/);

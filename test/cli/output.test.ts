@@ -130,6 +130,20 @@ describe("status --watch screens", () => {
     expect(tty.out()).toBe("one\ntwelve chars\n\x1b[3F\x1b[Jtwo\n");
   });
 
+  it("clears the display when the previous screen was taller than the terminal, and ignores a size of 0", () => {
+    const tall = capture(true, 80);
+    (tall.io.out as { rows?: number }).rows = 3;
+    const screen = new Screen(tall.io.out);
+    screen.show("1\n2\n3\n4\n", true);
+    screen.show("two\n", true);
+    expect(tall.out()).toBe("1\n2\n3\n4\n\x1b[H\x1b[2Jtwo\n");
+    const unsized = capture(true, 0);
+    const again = new Screen(unsized.io.out);
+    again.show("one\n", true);
+    again.show("two\n", true);
+    expect(unsized.out()).toBe("one\n\x1b[1F\x1b[Jtwo\n");
+  });
+
   it("prints one block after another, a blank line between, when piped", () => {
     const piped = capture(false);
     const screen = new Screen(piped.io.out);

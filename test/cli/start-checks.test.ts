@@ -71,6 +71,7 @@ describe("rekey start checks before it starts", () => {
   it("refuses a preflight blocker unless acknowledged, and the refused start leaves the day's name free", async () => {
     const refused = await start("unversioned-data", scenario.targetKeyArn);
     expect(refused.code).toBe(2);
+    expect(refused.err).toMatch(/^rekey: PreflightBlockedError: Preflight refuses to write to bucket unversioned-data/);
     expect(refused.err).toMatch(/\[versioning-disabled\]/);
     expect(refused.err).toMatch(/or accept it: rekey start --acknowledge versioning-disabled/);
     expect(refused.err).toMatch(/Nothing was started/);
@@ -129,6 +130,10 @@ describe("rekey start checks before it starts", () => {
     expect(blocked.code).toBe(2);
     const plan = JSON.parse(blocked.out) as { executionName: string; preflight: { blockers: { code: string }[] } };
     expect(plan.preflight.blockers.map((b) => b.code)).toContain("versioning-disabled");
+    const blockedText = await start("unversioned-data", scenario.targetKeyArn, "--dry-run");
+    expect(blockedText.out).toMatch(
+      /\[versioning-disabled\][^\n]*\n +fix: .*\(or accept it: --acknowledge versioning-disabled\)/,
+    );
     // The first run of the day took unversioned-data-<day>; the next would be -2.
     expect(plan.executionName).toBe(`unversioned-data-${day}-2`);
     expect((await executions()).length).toBe(before);

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { StateNames } from "../../contract/states.ts";
-import { executionArnOf } from "../../local/executions.ts";
+import { executionArnOf, StateNames } from "../../contract/states.ts";
 import { rekeyDeployment } from "../../local/sandbox-run.ts";
 import type { MixedBucket } from "../../local/scenarios/mixed-bucket.ts";
 import type { Sandbox } from "../../sandbox/server.ts";

@@ -13,7 +13,7 @@ import {
   statementApplies,
   statementLabel,
   toStrings,
-} from "../../steps/domain/iam-policy.ts";
+} from "../../iam-policy/evaluator.ts";
 import { cannotTell } from "../../steps/domain/preflight-facts.ts";
 
 const ACCOUNT = "111122223333";
@@ -162,6 +162,15 @@ describe("statementApplies: principal, action and resource", () => {
     expect(result({ ...noPrincipal, NotPrincipal: { AWS: ROLE_ARN } })).toBe(false);
     expect(result({ ...noPrincipal, NotPrincipal: "arn" })).toBeUndefined();
     expect(result(noPrincipal)).toBeUndefined();
+  });
+
+  it("a statement of an identity-based policy, which has no principal, covers the principal it is attached to", () => {
+    const { Principal: _, ...noPrincipal } = deny();
+    expect(result(noPrincipal, { ...put(), identityPolicy: true })).toBe(true);
+    expect(result({ ...noPrincipal, NotPrincipal: { AWS: ROLE_ARN } }, { ...put(), identityPolicy: true })).toBe(false);
+    expect(
+      result(deny({ Principal: { AWS: "arn:aws:iam::444455556666:root" } }), { ...put(), identityPolicy: true }),
+    ).toBe(false);
   });
 
   it("matches actions by wildcard, ignoring case; NotAction the other way round; neither cannot tell", () => {

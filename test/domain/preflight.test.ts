@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ACKNOWLEDGEABLE_BLOCKERS, FINAL_BLOCKERS, type FindingCode, WARNINGS } from "../../contract/findings.ts";
-import { parsePolicy } from "../../steps/domain/iam-policy.ts";
+import { parsePolicy } from "../../iam-policy/evaluator.ts";
 import { describeBlockers, evaluatePreflight, type PreflightOptions } from "../../steps/domain/preflight.ts";
 import {
   cannotTell,

@@ -2,8 +2,7 @@ import { GetBucketInventoryConfigurationCommand, PutBucketInventoryConfiguration
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FilterEngine } from "../../contract/engines.ts";
 import { type RunReport, runReportSchema } from "../../contract/final-report.ts";
-import { StateNames } from "../../contract/states.ts";
-import { executionArnOf } from "../../local/executions.ts";
+import { executionArnOf, StateNames } from "../../contract/states.ts";
 import { type RekeyClients, rekeyClients } from "../../local/sandbox-clients.ts";
 import { rekeyDeployment } from "../../local/sandbox-run.ts";
 import { type MixedBucket, seedMixedBucket } from "../../local/scenarios/mixed-bucket.ts";

@@ -26,7 +26,7 @@ describe("the step bundle the sandbox deploys", () => {
     const scratch = await mkdtemp(path.join(tmpdir(), "rekey-step-bundle-"));
     root = path.join(scratch, "tree");
     cacheDir = path.join(scratch, "cache");
-    for (const entry of ["steps", "contract", "package-lock.json", "tsconfig.json"]) {
+    for (const entry of ["steps", "contract", "iam-policy", "package-lock.json", "tsconfig.json"]) {
       await cp(path.join(REPO, entry), path.join(root, entry), { recursive: true });
     }
     await symlink(path.join(REPO, "node_modules"), path.join(root, "node_modules"));

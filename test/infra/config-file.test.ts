@@ -107,7 +107,7 @@ describe("the configuration file", () => {
       template.toJSON().Resources[operatorId].Properties.PolicyDocument.Statement as Record<string, unknown>[]
     )
       .map(normalizeStatement)
-      .find((s) => s.Sid === "CheckBucketsBeforeStart");
-    expect(checks?.Resource).toEqual(["arn:aws:s3:::from-the-file", "arn:aws:s3:::files-*"]);
+      .find((s) => s.Sid === "CheckKeysBeforeStart");
+    expect(checks?.Resource).toEqual([otherKey]);
   });
 });

@@ -1,7 +1,7 @@
 import { Aws, Token } from "aws-cdk-lib";
 import { describe, expect, it } from "vitest";
-import { parseRekeyConfig, RekeyConfigError } from "../../infra/config.ts";
-import { buildStack, SAMPLE_KEY_ARN } from "./helpers.ts";
+import { MAX_REMEDIATED_BUCKETS, parseRekeyConfig, RekeyConfigError } from "../../infra/config.ts";
+import { buildStack, OTHER_KEY_ARN, SAMPLE_KEY_ARN } from "./helpers.ts";
 
 const region = "us-east-1";
 const valid = { buckets: ["example-data-bucket"], kmsKeyArns: [SAMPLE_KEY_ARN] };
@@ -31,6 +31,7 @@ describe("rekey configuration", () => {
       runArtifactExpirationDays: 90,
       inventoryExpirationDays: 30,
       athenaBytesScannedCutoffPerQuery: 1024 ** 4,
+      enforcement: { configRule: false, automaticRemediation: {} },
     });
   });
 
@@ -105,6 +106,59 @@ describe("rekey configuration", () => {
 
   it("refuses to check key ARNs against an unresolved region", () => {
     expect(() => parseRekeyConfig(valid, Token.asString(Aws.REGION))).toThrow(/concrete region/);
+  });
+
+  describe("enforcement", () => {
+    const two = { buckets: ["example-data-bucket", "data-prod-*"], kmsKeyArns: [SAMPLE_KEY_ARN, OTHER_KEY_ARN] };
+    const enforcement = (e: unknown) => problems({ ...two, enforcement: e });
+
+    it("takes the detect rule and buckets the configuration allows, each under a target key", () => {
+      const e = {
+        configRule: true,
+        automaticRemediation: { "example-data-bucket": SAMPLE_KEY_ARN, "data-prod-logs": OTHER_KEY_ARN },
+      };
+      expect(parseRekeyConfig({ ...two, enforcement: e }, region).enforcement).toEqual(e);
+      expect(parseRekeyConfig({ ...two, enforcement: { configRule: true } }, region).enforcement).toEqual({
+        configRule: true,
+        automaticRemediation: {},
+      });
+    });
+
+    it("refuses a bucket the configuration does not allow, naming the bucket", () => {
+      expect(enforcement({ automaticRemediation: { "other-bucket": SAMPLE_KEY_ARN } })).toMatch(
+        /- enforcement\[automaticRemediation\]\[other-bucket\]: "other-bucket" is not among "buckets"/,
+      );
+    });
+
+    it("refuses a key that is not a target key, and one that is no key ARN", () => {
+      const another = "arn:aws:kms:us-east-1:123456789012:key/0b1c2d3e-0000-4000-8000-00000000abcd";
+      expect(enforcement({ automaticRemediation: { "example-data-bucket": another } })).toMatch(
+        /enforcement\[automaticRemediation\]\[example-data-bucket\]: .* is not one of "kmsKeyArns"/,
+      );
+      expect(enforcement({ automaticRemediation: { "example-data-bucket": "alias/rekey" } })).toMatch(
+        /enforcement\[automaticRemediation\]\[example-data-bucket\]: "alias\/rekey" is not the full ARN/,
+      );
+    });
+
+    it("refuses a prefix pattern: remediation names each bucket", () => {
+      expect(enforcement({ automaticRemediation: { "data-prod-*": SAMPLE_KEY_ARN } })).toMatch(
+        /enforcement\[automaticRemediation\]\[data-prod-\*\]: "data-prod-\*" is not a bucket name/,
+      );
+    });
+
+    it(`refuses more than ${MAX_REMEDIATED_BUCKETS} buckets`, () => {
+      const many = Object.fromEntries(
+        Array.from({ length: MAX_REMEDIATED_BUCKETS + 1 }, (_, i) => [`data-prod-${i}`, SAMPLE_KEY_ARN]),
+      );
+      expect(enforcement({ automaticRemediation: many })).toMatch(
+        new RegExp(`enforcement\\[automaticRemediation\\]: at most ${MAX_REMEDIATED_BUCKETS} buckets`),
+      );
+    });
+
+    it("refuses a misspelt field and a value of the wrong type", () => {
+      expect(enforcement({ configRules: true })).toMatch(/enforcement: .*configRules/);
+      expect(enforcement({ configRule: "yes" })).toMatch(/enforcement\[configRule\]: .*expected boolean/);
+    });
   });
 
   it("stops the synth with the same message when the configuration is wrong", () => {

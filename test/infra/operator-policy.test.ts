@@ -34,7 +34,8 @@ beforeAll(() => {
 });
 
 const ACCOUNT_REGION = "us-east-1:123456789012";
-const BUCKETS = ["arn:aws:s3:::example-data-bucket", "arn:aws:s3:::data-prod-*"];
+/** rekey scan reads the configuration of every bucket of the account, which no configuration names ahead. */
+const ANY_BUCKET = "arn:aws:s3:::*";
 const KEYS = [SAMPLE_KEY_ARN, OTHER_KEY_ARN];
 const JOBS = `arn:aws:s3:${ACCOUNT_REGION}:job/*`;
 const executions = () => `arn:aws:states:${ACCOUNT_REGION}:execution:<${stateMachineId}.Name>:*`;
@@ -69,9 +70,12 @@ describe("the operators' managed policy", () => {
         `lambda:GetFunctionConfiguration ${validateInputFunction()}`,
         "s3:ListJobs *",
         ...each(["s3:DescribeJob", "s3:UpdateJobStatus"], [JOBS]),
+        "s3:ListAllMyBuckets *",
         ...each(
           [
             "s3:ListBucket",
+            "s3:ListBucketVersions",
+            "s3:GetBucketTagging",
             "s3:GetBucketVersioning",
             "s3:GetBucketObjectLockConfiguration",
             "s3:GetReplicationConfiguration",
@@ -82,7 +86,7 @@ describe("the operators' managed policy", () => {
             "s3:GetEncryptionConfiguration",
             "s3:GetInventoryConfiguration",
           ],
-          BUCKETS,
+          [ANY_BUCKET],
         ),
         ...each(["kms:DescribeKey", "kms:GetKeyPolicy"], KEYS),
         `s3:GetObject ${w}/runs/*`,
@@ -92,13 +96,21 @@ describe("the operators' managed policy", () => {
     );
   });
 
-  it("has no wildcard action, and a wildcard resource only for the two actions without a resource type", () => {
+  it("has no wildcard action, and a wildcard resource only for the three actions without a resource type", () => {
     for (const s of statements) {
       expect(s.Effect).toBe("Allow");
       for (const a of s.Action) expect(a, s.Sid).toMatch(/^[a-z0-9]+:[A-Za-z]+$/);
     }
     const unscoped = statements.filter((s) => s.Resource.includes("*"));
-    expect(unscoped.flatMap((s) => s.Action).sort()).toEqual(["s3:ListJobs", "states:ListStateMachines"]);
+    expect(unscoped.flatMap((s) => s.Action).sort()).toEqual([
+      "s3:ListAllMyBuckets",
+      "s3:ListJobs",
+      "states:ListStateMachines",
+    ]);
+    // Every bucket's configuration, and no object of any bucket but the work bucket's reports.
+    const anyBucket = statements.filter((s) => s.Resource.includes(ANY_BUCKET));
+    for (const a of anyBucket.flatMap((s) => s.Action))
+      expect(a).toMatch(/^s3:(Get|List)Bucket|^s3:Get[A-Za-z]*Configuration$|^s3:GetBucket/);
     for (const s of unscoped) expect(s.Resource, s.Sid).toEqual(["*"]);
   });
 
@@ -158,6 +170,14 @@ describe("the AWS calls of the rekey run commands", () => {
     DescribeKeyCommand: { action: "kms:DescribeKey", resource: () => SAMPLE_KEY_ARN },
     GetKeyPolicyCommand: { action: "kms:GetKeyPolicy", resource: () => OTHER_KEY_ARN },
     GetObjectCommand: { action: "s3:GetObject", resource: () => `${workBucketArn}/runs/b/b-20250101/summary.txt` },
+    // rekey scan: every bucket of the account.
+    ListBucketsCommand: { action: "s3:ListAllMyBuckets", resource: () => "*" },
+    GetBucketTaggingCommand: { action: "s3:GetBucketTagging", resource: () => "arn:aws:s3:::any-team-bucket" },
+    ListObjectVersionsCommand: { action: "s3:ListBucketVersions", resource: () => "arn:aws:s3:::any-team-bucket" },
+    ListBucketInventoryConfigurationsCommand: {
+      action: "s3:GetInventoryConfiguration",
+      resource: () => "arn:aws:s3:::any-team-bucket",
+    },
   };
   let validateInput: string;
   beforeAll(() => {
@@ -292,7 +312,10 @@ describe("the AWS calls of the rekey run commands", () => {
     expect(allows(statements, "states:StopExecution", other)).toBe(false);
     const child = `arn:aws:states:${ACCOUNT_REGION}:execution:<${stateMachineId}.Name>/Plan:child`;
     expect(allows(statements, "states:DescribeExecution", child)).toBe(false);
-    expect(allows(statements, "s3:GetBucketPolicy", "arn:aws:s3:::payroll")).toBe(false);
+    // Any bucket's configuration may be read (rekey scan), but no object of it.
+    expect(allows(statements, "s3:GetBucketPolicy", "arn:aws:s3:::payroll")).toBe(true);
+    expect(allows(statements, "s3:GetObject", "arn:aws:s3:::payroll/salaries.csv")).toBe(false);
+    expect(allows(statements, "s3:PutEncryptionConfiguration", "arn:aws:s3:::payroll")).toBe(false);
     expect(allows(statements, "s3:GetObject", "arn:aws:s3:::example-data-bucket/secret.csv")).toBe(false);
     expect(allows(statements, "s3:GetObject", `${workBucketArn}/plans/b/manifest.csv`)).toBe(false);
     const otherKey = "arn:aws:kms:us-east-1:123456789012:key/ffffffff-0000-4000-8000-000000000000";

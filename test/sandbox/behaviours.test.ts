@@ -118,6 +118,7 @@ describe("the switch set", () => {
       runtimeFailureError: "Lambda.Unknown",
       s3Select: "Available",
       athenaUnloadRowsPerFile: null,
+      newBucketStorageMetrics: "NextDay",
     });
   });
 

@@ -5,6 +5,7 @@ import {
   DeleteBucketOwnershipControlsCommand,
   DeleteBucketPolicyCommand,
   DeleteBucketReplicationCommand,
+  DeleteBucketTaggingCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetBucketAclCommand,
@@ -13,6 +14,7 @@ import {
   GetBucketOwnershipControlsCommand,
   GetBucketPolicyCommand,
   GetBucketReplicationCommand,
+  GetBucketTaggingCommand,
   GetBucketVersioningCommand,
   GetObjectAclCommand,
   GetObjectLegalHoldCommand,
@@ -24,6 +26,7 @@ import {
   PutBucketOwnershipControlsCommand,
   PutBucketPolicyCommand,
   PutBucketReplicationCommand,
+  PutBucketTaggingCommand,
   PutBucketVersioningCommand,
   PutObjectAclCommand,
   PutObjectCommand,
@@ -414,5 +417,44 @@ describe("ownership controls, ACLs and bucket policy", () => {
     );
     await env.s3.send(new DeleteBucketPolicyCommand({ Bucket: bucket }));
     await expectError(get(), "NoSuchBucketPolicy", 404);
+  });
+});
+
+describe("bucket tagging", () => {
+  it("has none until put; put replaces the set; invalid sets are refused; delete removes them", async () => {
+    const Bucket = await newBucket();
+    await expectError(env.s3.send(new GetBucketTaggingCommand({ Bucket })), "NoSuchTagSet", 404);
+    await env.s3.send(
+      new PutBucketTaggingCommand({
+        Bucket,
+        Tagging: {
+          TagSet: [
+            { Key: "team", Value: "data" },
+            { Key: "tier", Value: "" },
+          ],
+        },
+      }),
+    );
+    expect((await env.s3.send(new GetBucketTaggingCommand({ Bucket }))).TagSet).toEqual([
+      { Key: "team", Value: "data" },
+      { Key: "tier", Value: "" },
+    ]);
+    await env.s3.send(new PutBucketTaggingCommand({ Bucket, Tagging: { TagSet: [{ Key: "owner", Value: "ops" }] } }));
+    expect((await env.s3.send(new GetBucketTaggingCommand({ Bucket }))).TagSet).toEqual([
+      { Key: "owner", Value: "ops" },
+    ]);
+    const twice = {
+      TagSet: [
+        { Key: "a", Value: "1" },
+        { Key: "a", Value: "2" },
+      ],
+    };
+    await expectError(env.s3.send(new PutBucketTaggingCommand({ Bucket, Tagging: twice })), "InvalidTag", 400);
+    const tooMany = { TagSet: Array.from({ length: 51 }, (_, i) => ({ Key: `k${i}`, Value: "v" })) };
+    await expectError(env.s3.send(new PutBucketTaggingCommand({ Bucket, Tagging: tooMany })), "InvalidTag", 400);
+    const longKey = { TagSet: [{ Key: "k".repeat(129), Value: "v" }] };
+    await expectError(env.s3.send(new PutBucketTaggingCommand({ Bucket, Tagging: longKey })), "InvalidTag", 400);
+    await env.s3.send(new DeleteBucketTaggingCommand({ Bucket }));
+    await expectError(env.s3.send(new GetBucketTaggingCommand({ Bucket })), "NoSuchTagSet", 404);
   });
 });

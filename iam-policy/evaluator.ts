@@ -1,11 +1,20 @@
-import { type CannotTell, cannotTell } from "./preflight-facts.ts";
-
 /**
- * A small, tri-state IAM policy evaluator: enough to read the Deny statements of a bucket policy and the grants of a
- * key policy against the requests rekey causes. "undefined" means "cannot tell"; rekey never guesses a match. The
- * evaluation logic follows https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html
- * and the condition operators https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html.
+ * A small, tri-state evaluator of AWS's IAM policy language: a statement applies to a request, does not, or "cannot
+ * tell" (undefined), and a caller that knows less than the whole request context never has a match guessed for it.
+ * It knows nothing of who uses it (rekey's preflight reads bucket and key policies with it, the sandbox's IAM
+ * simulates with it) and imports nothing. The evaluation logic follows
+ * https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html and the condition
+ * operators https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html.
  */
+
+/** Why a policy could not be read (e.g. "the policy is not valid JSON"). */
+export interface CannotTell {
+  readonly cannotTell: string;
+}
+
+export function cannotTell(reason: string): CannotTell {
+  return { cannotTell: reason };
+}
 
 export interface Statement {
   Sid?: string;
@@ -47,7 +56,7 @@ export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-/** The statements of a policy document; CannotTell when the text is not a policy rekey can read. */
+/** The statements of a policy document; CannotTell when the text is not a policy this evaluator can read. */
 export function parsePolicy(text: string): Statement[] | CannotTell {
   let doc: unknown;
   try {
@@ -116,9 +125,16 @@ function principalCovers(principal: unknown, role: RoleIdentity): Tri {
 
 export interface RequestUnderTest {
   action: string;
+  /** The principal making the request (a role, or any IAM identity read the same way). */
   role: RoleIdentity;
   ctx: RequestContext;
   resourceCovered: (pattern: string) => boolean;
+  /**
+   * The statements come from an identity-based policy, attached to the principal: such a policy has no Principal
+   * element, and applies to the principal it is attached to. Otherwise (a resource-based policy) a statement without
+   * Principal or NotPrincipal cannot tell whom it covers.
+   */
+  identityPolicy?: boolean;
 }
 
 export function statementApplies(st: Statement, req: RequestUnderTest): { result: Tri; unknownKeys: string[] } {
@@ -127,7 +143,9 @@ export function statementApplies(st: Statement, req: RequestUnderTest): { result
       ? principalCovers(st.Principal, req.role)
       : st.NotPrincipal !== undefined
         ? not(principalCovers(st.NotPrincipal, req.role))
-        : undefined;
+        : req.identityPolicy === true
+          ? true
+          : undefined;
   const actionMatch = (v: unknown): Tri => {
     const patterns = toStrings(v);
     return patterns === undefined ? undefined : patterns.some((p) => globMatch(p, req.action, true));
