@@ -1,7 +1,9 @@
 import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 import { kmsKeyArnProblem } from "../../contract/run-request.ts";
 import { type BucketFilter, bucketsToScan, type ScannedBucket, scanBucket } from "../../steps/aws/bucket-scan.ts";
-import { createAwsClients } from "../../steps/runtime/clients.ts";
+import { storageMetrics } from "../../steps/aws/storage-metrics.ts";
+import { formatBytes, formatCount } from "../../steps/domain/format.ts";
+import { createAwsClients, createCloudWatchClient } from "../../steps/runtime/clients.ts";
 import { type AwsOptions, clientSettingsFor, stateMachineArn } from "../aws.ts";
 import { deploymentConfig } from "../deployment.ts";
 import { UsageError } from "../errors.ts";
@@ -42,6 +44,22 @@ export async function scanCommand(options: ScanOptions, io: Io): Promise<number>
       }),
     );
   }
+  // How much each non-empty bucket holds: S3's daily storage metrics, which never change a verdict (they lag a day).
+  const cloudwatch = await createCloudWatchClient(settings);
+  try {
+    const metrics = await storageMetrics(
+      cloudwatch,
+      scanned.filter((s) => s.objects !== 0).map((s) => s.bucket),
+      io.now(),
+    );
+    for (const s of scanned) {
+      const m = metrics.get(s.bucket);
+      if (s.objects === 0 || !m) continue;
+      Object.assign(s, { objects: m.objects, bytes: m.bytes, storageAsOf: m.asOf });
+    }
+  } finally {
+    cloudwatch.destroy();
+  }
   printResult(io, options.output, "Scan", scanned, () => scanTable(scanned, missing, settings.region));
   return 0;
 }
@@ -56,10 +74,12 @@ function scanTable(rows: ScannedBucket[], missing: string[], region: string): st
       r.defaultEncryption,
       r.versioning,
       r.inventoryConfiguration ?? "none",
-      r.objects === undefined ? "unknown" : String(r.objects),
+      r.objects === undefined
+        ? "unknown"
+        : `${formatCount(r.objects)}${r.bytes === undefined ? "" : ` (${formatBytes(r.bytes)})`}${r.storageAsOf ? ` on ${r.storageAsOf}` : ""}`,
       r.why,
     ]);
-    const header = ["BUCKET", "VERDICT", "DEFAULT ENCRYPTION", "VERSIONING", "INVENTORY", "OBJECTS", "WHY"];
+    const header = ["BUCKET", "VERDICT", "DEFAULT ENCRYPTION", "VERSIONING", "INVENTORY", "VERSIONS", "WHY"];
     const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => (row[i] ?? "").length)));
     const fmt = (row: string[]) =>
       row

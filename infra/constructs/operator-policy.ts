@@ -86,6 +86,9 @@ export class OperatorPolicy extends ManagedPolicy {
     // configurations, and whether it holds any version (ListObjectVersions of one key: that key's name is the only
     // thing it reads of the data). Configuration reads only; no object is read or written.
     allow("ListAccountBuckets", ["s3:ListAllMyBuckets"], ["*"]);
+    // And how much each holds, from S3's daily storage metrics; GetMetricData has no resource type
+    // (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html).
+    allow("ReadStorageMetrics", ["cloudwatch:GetMetricData"], ["*"]);
     allow(
       "ScanAccountBuckets",
       [

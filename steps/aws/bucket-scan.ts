@@ -36,7 +36,14 @@ export interface ScannedBucket {
   replication: string;
   /** The id of an inventory configuration a run can plan from; null when none can. */
   inventoryConfiguration: string | null;
+  /**
+   * Current and noncurrent versions and delete markers: 0 when a listing finds none, else S3's daily storage metric
+   * (as of `storageAsOf`), else undefined.
+   */
   objects: number | undefined;
+  /** Bytes stored, from S3's daily storage metrics; undefined when they have no data point for the bucket. */
+  bytes: number | undefined;
+  storageAsOf: string | undefined;
   nonCompliantObjects: number | undefined;
   blockers: Finding[];
   warnings: Finding[];
@@ -164,6 +171,8 @@ export async function scanBucket(
     replication: summary.replication,
     inventoryConfiguration,
     objects,
+    bytes: objects === 0 ? 0 : undefined,
+    storageAsOf: undefined,
     nonCompliantObjects,
     blockers,
     warnings,

@@ -1,4 +1,5 @@
 import { AthenaClient } from "@aws-sdk/client-athena";
+import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { KMSClient } from "@aws-sdk/client-kms";
 import type { LambdaClient } from "@aws-sdk/client-lambda";
 import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
@@ -72,6 +73,16 @@ export function createAwsClients(settings: ClientSettings): AwsClients {
 export async function createLambdaClient(settings: ClientSettings): Promise<LambdaClient> {
   const { LambdaClient } = await import("@aws-sdk/client-lambda");
   return new LambdaClient({
+    region: settings.region,
+    ...(settings.credentials ? { credentials: settings.credentials } : {}),
+    ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+  });
+}
+
+/** A CloudWatch client, for `rekey scan` to read S3's daily storage metrics; loaded only when one is asked for. */
+export async function createCloudWatchClient(settings: ClientSettings): Promise<CloudWatchClient> {
+  const { CloudWatchClient } = await import("@aws-sdk/client-cloudwatch");
+  return new CloudWatchClient({
     region: settings.region,
     ...(settings.credentials ? { credentials: settings.credentials } : {}),
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),

@@ -110,7 +110,7 @@ describe("rekey scan", () => {
     const table = await rekey(sandbox, "scan", "--kms-key", mixed.targetKeyArn, "--prefix", "fleet-done");
     expect(table.out).toMatch(/^BUCKET +VERDICT +DEFAULT ENCRYPTION/);
     expect(table.out).toMatch(
-      /^fleet-done-empty +compliant +aws:kms .* 0 +empty, and new writes default to the target key/m,
+      /^fleet-done-empty +compliant +aws:kms .* 0 \(0 B\) +empty, and new writes default to the target key/m,
     );
     expect(table.out).toMatch(/1 bucket\(s\): 1 compliant/);
 
@@ -140,6 +140,42 @@ describe("rekey scan", () => {
     );
     expect(named.out).toMatch(/^fleet-mixed +needs-run/m);
     expect(named.out).toMatch(/Not found in us-east-1: no-such-bucket/);
+  });
+
+  it("shows how much each non-empty bucket holds from S3's daily storage metrics, once S3 has reported them", async () => {
+    const versions = async () =>
+      (
+        JSON.parse(
+          (
+            await rekey(
+              sandbox,
+              "scan",
+              "--kms-key",
+              mixed.targetKeyArn,
+              "--bucket",
+              "fleet-default-only",
+              "--output",
+              "json",
+            )
+          ).out,
+        ) as { objects?: number; bytes?: number; storageAsOf?: string; verdict: string }[]
+      )[0];
+    // As on AWS, a bucket created today has no data point until tomorrow: nothing tells.
+    expect(await versions()).toMatchObject({ verdict: "needs-run" });
+    expect((await versions())?.objects).toBeUndefined();
+    sandbox.setBehaviours({ newBucketStorageMetrics: "SameDay" });
+    try {
+      const reported = await versions();
+      expect(reported).toMatchObject({ verdict: "needs-run", objects: 1 });
+      expect(reported?.bytes).toBeGreaterThanOrEqual(1);
+      expect(reported?.storageAsOf).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+      const table = await rekey(sandbox, "scan", "--kms-key", mixed.targetKeyArn, "--bucket", "fleet-default-only");
+      expect(table.out).toMatch(
+        /^fleet-default-only +needs-run .* 1 \(\d+ B\) on \d{4}-\d{2}-\d{2} +the default is compliant/m,
+      );
+    } finally {
+      sandbox.setBehaviours({ newBucketStorageMetrics: "NextDay" });
+    }
   });
 
   it("refuses a key that is not a key ARN, and a tag without a value", async () => {

@@ -71,6 +71,7 @@ describe("the operators' managed policy", () => {
         "s3:ListJobs *",
         ...each(["s3:DescribeJob", "s3:UpdateJobStatus"], [JOBS]),
         "s3:ListAllMyBuckets *",
+        "cloudwatch:GetMetricData *",
         ...each(
           [
             "s3:ListBucket",
@@ -96,13 +97,14 @@ describe("the operators' managed policy", () => {
     );
   });
 
-  it("has no wildcard action, and a wildcard resource only for the three actions without a resource type", () => {
+  it("has no wildcard action, and a wildcard resource only for the four actions without a resource type", () => {
     for (const s of statements) {
       expect(s.Effect).toBe("Allow");
       for (const a of s.Action) expect(a, s.Sid).toMatch(/^[a-z0-9]+:[A-Za-z]+$/);
     }
     const unscoped = statements.filter((s) => s.Resource.includes("*"));
     expect(unscoped.flatMap((s) => s.Action).sort()).toEqual([
+      "cloudwatch:GetMetricData",
       "s3:ListAllMyBuckets",
       "s3:ListJobs",
       "states:ListStateMachines",
@@ -117,7 +119,7 @@ describe("the operators' managed policy", () => {
   it("lets operators change nothing but a run's status and its jobs' status: no data, no keys, no buckets", () => {
     const writes = statements
       .flatMap((s) => s.Action)
-      .filter((a) => !/^(states|s3|kms|lambda):(Get|List|Describe)/.test(a));
+      .filter((a) => !/^(states|s3|kms|lambda|cloudwatch):(Get|List|Describe)/.test(a));
     expect(writes.sort()).toEqual(["s3:UpdateJobStatus", "states:StartExecution", "states:StopExecution"]);
   });
 
@@ -172,6 +174,7 @@ describe("the AWS calls of the rekey run commands", () => {
     GetObjectCommand: { action: "s3:GetObject", resource: () => `${workBucketArn}/runs/b/b-20250101/summary.txt` },
     // rekey scan: every bucket of the account.
     ListBucketsCommand: { action: "s3:ListAllMyBuckets", resource: () => "*" },
+    GetMetricDataCommand: { action: "cloudwatch:GetMetricData", resource: () => "*" },
     GetBucketTaggingCommand: { action: "s3:GetBucketTagging", resource: () => "arn:aws:s3:::any-team-bucket" },
     ListObjectVersionsCommand: { action: "s3:ListBucketVersions", resource: () => "arn:aws:s3:::any-team-bucket" },
     ListBucketInventoryConfigurationsCommand: {
