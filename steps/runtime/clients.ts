@@ -35,11 +35,7 @@ export interface ClientSettings {
  * `x-amz-account-id`).
  */
 export function createAwsClients(settings: ClientSettings): AwsClients {
-  const common = {
-    region: settings.region,
-    ...(settings.credentials ? { credentials: settings.credentials } : {}),
-    ...(settings.maxAttempts ? { maxAttempts: settings.maxAttempts } : {}),
-  };
+  const common = commonConfig(settings);
   const endpoint = settings.endpoint;
   return {
     s3: new S3Client({
@@ -66,25 +62,29 @@ export function createAwsClients(settings: ClientSettings): AwsClients {
   };
 }
 
+/** What every client takes from the settings: region, credentials, retries. */
+function commonConfig(settings: ClientSettings) {
+  return {
+    region: settings.region,
+    ...(settings.credentials ? { credentials: settings.credentials } : {}),
+    ...(settings.maxAttempts ? { maxAttempts: settings.maxAttempts } : {}),
+  };
+}
+
 /**
  * A Lambda client, for the CLI to read the deployed step functions' settings (cli/deployment.ts). The steps never
  * need one, so the SDK package is loaded only when one is asked for.
  */
 export async function createLambdaClient(settings: ClientSettings): Promise<LambdaClient> {
   const { LambdaClient } = await import("@aws-sdk/client-lambda");
-  return new LambdaClient({
-    region: settings.region,
-    ...(settings.credentials ? { credentials: settings.credentials } : {}),
-    ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
-  });
+  return new LambdaClient({ ...commonConfig(settings), ...(settings.endpoint ? { endpoint: settings.endpoint } : {}) });
 }
 
 /** A CloudWatch client, for `rekey scan` to read S3's daily storage metrics; loaded only when one is asked for. */
 export async function createCloudWatchClient(settings: ClientSettings): Promise<CloudWatchClient> {
   const { CloudWatchClient } = await import("@aws-sdk/client-cloudwatch");
   return new CloudWatchClient({
-    region: settings.region,
-    ...(settings.credentials ? { credentials: settings.credentials } : {}),
+    ...commonConfig(settings),
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
   });
 }
