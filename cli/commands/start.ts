@@ -97,8 +97,10 @@ export async function startCommand(options: StartOptions, io: Io): Promise<numbe
     deployment.batchRoleArn,
   );
   const outcome = evaluatePreflight(facts, { acknowledge: checked.request.options?.acknowledge ?? [] });
+  const baseName = executionName(options.bucket, io.now(), options.changeId);
+  const attempt = await freeAttempt(clients, machine, baseName);
   const plan: StartPlan = {
-    executionName: await freeName(clients, machine, executionName(options.bucket, io.now(), options.changeId)),
+    executionName: nameWithAttempt(baseName, attempt),
     stateMachineArn: machine,
     input,
     checks: {
@@ -120,7 +122,7 @@ export async function startCommand(options: StartOptions, io: Io): Promise<numbe
       blockers: outcome.blockers,
     });
   }
-  const { name, executionArn } = await startUnderFreeName(clients, machine, plan.executionName, input);
+  const { name, executionArn } = await startUnderFreeName(clients, machine, { base: baseName, attempt }, input);
   const data = { executionArn, name, bucket: options.bucket, warnings: outcome.warnings };
   printResult(io, options.output, "Start", data, () =>
     [
@@ -139,14 +141,14 @@ function nameWithAttempt(base: string, attempt: number): string {
   return attempt === 1 ? base : `${base}-${attempt}`;
 }
 
-/** The first of the day's names no execution has taken (an ended run keeps its name for 90 days). */
-async function freeName(clients: AwsClients, machine: string, base: string): Promise<string> {
+/** The first attempt whose name of the day no execution has taken (an ended run keeps its name for 90 days). */
+async function freeAttempt(clients: AwsClients, machine: string, base: string): Promise<number> {
   for (let attempt = 1; attempt <= NAME_ATTEMPTS; attempt++) {
     const name = nameWithAttempt(base, attempt);
     try {
       await clients.sfn.send(new DescribeExecutionCommand({ executionArn: executionArnOf(machine, name) }));
     } catch (err) {
-      if ((err as Error).name === "ExecutionDoesNotExist") return name;
+      if ((err as Error).name === "ExecutionDoesNotExist") return attempt;
       throw err;
     }
   }
@@ -158,11 +160,11 @@ async function freeName(clients: AwsClients, machine: string, base: string): Pro
 async function startUnderFreeName(
   clients: AwsClients,
   machine: string,
-  first: string,
+  free: { base: string; attempt: number },
   input: Record<string, unknown>,
 ): Promise<{ name: string; executionArn: string }> {
-  const base = first.replace(/-[2-9]$/, "");
-  let attempt = first === base ? 1 : Number(first.slice(-1));
+  const { base } = free;
+  let { attempt } = free;
   for (;;) {
     const name = nameWithAttempt(base, attempt);
     try {
