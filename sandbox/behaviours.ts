@@ -14,6 +14,7 @@ export const GENERATED_MANIFEST_KEYS = ["UrlEncoded", "Raw"] as const;
 export const RUNTIME_FAILURE_ERRORS = ["Lambda.Unknown", "ErrorType"] as const;
 export const S3_SELECT = ["Available", "NotAvailable"] as const;
 export const NEW_BUCKET_STORAGE_METRICS = ["NextDay", "SameDay"] as const;
+export const NESTED_EXECUTION_ON_ABORT = ["Stopped", "LeftRunning"] as const;
 
 export interface Behaviours {
   /**
@@ -66,6 +67,13 @@ export interface Behaviours {
    * next day; or `SameDay`, computed from the bucket's state like every other bucket's.
    */
   newBucketStorageMetrics: (typeof NEW_BUCKET_STORAGE_METRICS)[number];
+  /**
+   * What becomes of a child execution a Step Functions `states:startExecution.sync` (or `.sync:2`) Task started when
+   * that Task is aborted (its execution stopped, failed or timed out, or its TimeoutSeconds ran out): `Stopped`, by
+   * the StopExecution AWS documents it attempts; or `LeftRunning`, as when that best-effort attempt fails (the role
+   * lacks `states:StopExecution`, a service outage), and the child runs on to its own end.
+   */
+  nestedExecutionOnAbort: (typeof NESTED_EXECUTION_ON_ABORT)[number];
 }
 
 export const DEFAULT_BEHAVIOURS: Readonly<Behaviours> = Object.freeze({
@@ -80,6 +88,7 @@ export const DEFAULT_BEHAVIOURS: Readonly<Behaviours> = Object.freeze({
   s3Select: "Available",
   athenaUnloadRowsPerFile: null,
   newBucketStorageMetrics: "NextDay",
+  nestedExecutionOnAbort: "Stopped",
 });
 
 /** The environment variable `rekey sandbox` (and anything starting a sandbox from the environment) reads. */
@@ -137,6 +146,9 @@ export function parseBehaviours(raw: unknown): Partial<Behaviours> {
         break;
       case "newBucketStorageMetrics":
         out.newBucketStorageMetrics = oneOf(name, value, NEW_BUCKET_STORAGE_METRICS);
+        break;
+      case "nestedExecutionOnAbort":
+        out.nestedExecutionOnAbort = oneOf(name, value, NESTED_EXECUTION_ON_ABORT);
         break;
       default:
         throw new BehavioursError(

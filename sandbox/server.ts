@@ -5,6 +5,7 @@ import { type AthenaSandbox, createAthena } from "./athena/service.ts";
 import { type Behaviours, BehavioursError, initialBehaviours, parseBehaviours } from "./behaviours.ts";
 import { cloudWatchService } from "./cloudwatch/service.ts";
 import { DEFAULT_IDENTITY, type SandboxIdentity } from "./config.ts";
+import { createConfigService } from "./configservice/service.ts";
 import { createConsole } from "./console/service.ts";
 import { FaultInjector } from "./faults/injector.ts";
 import {
@@ -99,6 +100,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     states: stepFunctions.handler,
     lambda: lambda.handler,
     athena: athena.handler,
+    config: createConfigService({ identity, store: s3.store }).handler,
   };
   const admin: ServiceHandler = async (req) => {
     if (req.rawPath === "/_sandbox/health") {
@@ -237,6 +239,7 @@ function signingService(req: SandboxRequest): string | undefined {
   if (target.startsWith("TrentService.")) return "kms";
   if (target.startsWith("AmazonAthena.")) return "athena";
   if (target.startsWith("GraniteServiceVersion20100801.")) return "monitoring";
+  if (target.startsWith("StarlingDoveService.")) return "config";
   return undefined;
 }
 

@@ -27,6 +27,8 @@ export interface ExecutionSummary {
   cause?: string;
   historyEvents: number;
   mapRunArn?: string;
+  /** The execution that started this one, as its input's `AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID` names it. */
+  startedBy?: string;
 }
 
 export interface EventView {
@@ -37,6 +39,8 @@ export interface EventView {
   state?: string;
   /** A short account of the event's details: its error and cause, resource, Map Run, or cut input or output. */
   detail?: string;
+  /** The execution a `states:startExecution` task started, named by its TaskSubmitted, TaskSucceeded or TaskFailed. */
+  execution?: string;
 }
 
 export interface MapRunView {
@@ -117,7 +121,20 @@ function summary(e: SandboxExecution): ExecutionSummary {
     cause: e.cause,
     historyEvents: e.history.events.length,
     mapRunArn: e.mapRunArn,
+    startedBy: stringMemberOf(e.input, "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"),
   });
+}
+
+/** The string member `key` of a JSON object text (an input, a task's output or cause), if it has one. */
+function stringMemberOf(text: unknown, key: string): string | undefined {
+  if (typeof text !== "string") return undefined;
+  try {
+    const parsed = JSON.parse(text) as Record<string, unknown> | null;
+    const value = typeof parsed === "object" && parsed !== null ? parsed[key] : undefined;
+    return typeof value === "string" ? value : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -187,12 +204,15 @@ export function eventView(event: HistoryEvent): EventView {
     if (typeof payload === "string") parts.push(payload);
   }
   const detail = parts.join(": ");
+  const started =
+    value.resourceType === "states" ? stringMemberOf(value.output ?? value.cause, "ExecutionArn") : undefined;
   return definedOnly({
     id: event.id,
     type: event.type,
     timestamp: event.timestamp,
     state: name,
     detail: detail === "" ? undefined : cut(detail),
+    execution: started,
   });
 }
 

@@ -146,6 +146,7 @@ function renderSummary(e) {
     ["Started", new Date(e.startDate).toLocaleString()],
     [e.status === "RUNNING" ? "Running for" : "Took", duration(end - e.startDate)],
   ];
+  if (e.startedBy) rows.push(["Started by", executionLink(e.startedBy, e.startedBy)]);
   if (e.error) rows.push(["Error", el("span", { class: "error" }, e.error)]);
   if (e.cause) rows.push(["Cause", el("span", { class: "error" }, e.cause)]);
   $("summary").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
@@ -389,12 +390,19 @@ function appendEvents(events, skipped, execution) {
         el("td", { class: "mono" }, at),
         el("td", { class: error ? "error" : undefined }, e.type),
         el("td", {}, e.state ?? ""),
-        el("td", { class: "detail mono" }, e.detail ?? ""),
+        e.execution
+          ? el("td", { class: "detail mono" }, executionLink(e.execution, "child execution"), " ", e.detail ?? "")
+          : el("td", { class: "detail mono" }, e.detail ?? ""),
       ),
     );
     page.lastEventId = e.id;
   }
   while (body.rows.length > MAX_EVENT_ROWS) body.deleteRow(-1);
+}
+
+/** A link that opens the console on another execution (a task's child, or the execution that started this one). */
+function executionLink(arn, text) {
+  return el("a", { href: `?execution=${encodeURIComponent(arn)}`, title: arn, "data-testid": "execution-link" }, text);
 }
 
 function clipText(text, width) {

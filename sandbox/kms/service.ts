@@ -1,6 +1,6 @@
 import { header, type SandboxRequest, ServiceError, type ServiceHandler } from "../http.ts";
 import { algorithmsOf, keyKindOf } from "./key-specs.ts";
-import type { KeyRegistry, KmsKey } from "./keys.ts";
+import type { CustomKeyStore, KeyRegistry, KmsKey } from "./keys.ts";
 
 /** KMS over its JSON 1.1 protocol (`x-amz-target: TrentService.<Operation>`): the subset rekey and the sandbox need. */
 export function kmsService(keys: KeyRegistry): ServiceHandler {
@@ -29,12 +29,41 @@ function dispatch(keys: KeyRegistry, operation: string, input: Record<string, un
   switch (operation) {
     case "CreateKey": {
       const description = typeof input.Description === "string" ? input.Description : "";
-      return { KeyMetadata: metadata(keys.create(description, "CUSTOMER", keyKindOf(input))) };
+      const kind = keyKindOf(input);
+      if (input.CustomKeyStoreId !== undefined) {
+        const store = requiredString(input, "CustomKeyStoreId");
+        return {
+          KeyMetadata: metadata(
+            keys,
+            keys.createInStore(description, store, { origin: input.Origin, kind, xksKeyId: input.XksKeyId }),
+          ),
+        };
+      }
+      if (input.Origin !== undefined && input.Origin !== "AWS_KMS") {
+        throw new ServiceError(
+          "UnsupportedOperationException",
+          400,
+          `The sandbox creates keys with Origin AWS_KMS, or AWS_CLOUDHSM / EXTERNAL_KEY_STORE with a CustomKeyStoreId; got ${String(input.Origin)}.`,
+        );
+      }
+      return { KeyMetadata: metadata(keys, keys.create(description, "CUSTOMER", kind)) };
+    }
+    case "CreateCustomKeyStore":
+      return { CustomKeyStoreId: keys.createStore(storeRequest(input)).id };
+    case "ConnectCustomKeyStore":
+      keys.connectStore(requiredString(input, "CustomKeyStoreId"));
+      return {};
+    case "DescribeCustomKeyStores": {
+      const stores = keys.describeStores({
+        ...(typeof input.CustomKeyStoreId === "string" ? { id: input.CustomKeyStoreId } : {}),
+        ...(typeof input.CustomKeyStoreName === "string" ? { name: input.CustomKeyStoreName } : {}),
+      });
+      return { CustomKeyStores: stores.map(storeEntry), Truncated: false };
     }
     case "DescribeKey": {
       const key = keys.find(keyId());
       if (!key) throw new ServiceError("NotFoundException", 400, `Key '${String(input.KeyId)}' does not exist`);
-      return { KeyMetadata: metadata(key) };
+      return { KeyMetadata: metadata(keys, key) };
     }
     case "DisableKey":
       keys.setState(keyId(), "Disabled");
@@ -89,8 +118,86 @@ function dispatch(keys: KeyRegistry, operation: string, input: Record<string, un
   }
 }
 
-function metadata(key: KmsKey) {
+function requiredString(input: Record<string, unknown>, member: string): string {
+  const v = input[member];
+  if (typeof v !== "string" || v === "") throw new ServiceError("ValidationException", 400, `${member} is required`);
+  return v;
+}
+
+/**
+ * CreateCustomKeyStore's members, checked as far as the sandbox needs them: a name, the type (AWS_CLOUDHSM by
+ * default), and the members that type requires (https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateCustomKeyStore.html).
+ * Nothing is connected to: the cluster and the proxy are recorded as given.
+ */
+function storeRequest(input: Record<string, unknown>): Omit<CustomKeyStore, "id" | "connectionState" | "creationDate"> {
+  const name = requiredString(input, "CustomKeyStoreName");
+  const type = input.CustomKeyStoreType ?? "AWS_CLOUDHSM";
+  if (type === "AWS_CLOUDHSM") {
+    requiredString(input, "KeyStorePassword");
+    return {
+      name,
+      type,
+      cloudHsmClusterId: requiredString(input, "CloudHsmClusterId"),
+      trustAnchorCertificate: requiredString(input, "TrustAnchorCertificate"),
+    };
+  }
+  if (type !== "EXTERNAL_KEY_STORE") {
+    throw new ServiceError(
+      "ValidationException",
+      400,
+      `1 validation error detected: Value '${String(type)}' at 'customKeyStoreType' failed to satisfy constraint: Member must satisfy enum value set: [AWS_CLOUDHSM, EXTERNAL_KEY_STORE]`,
+    );
+  }
+  const connectivity = input.XksProxyConnectivity ?? "PUBLIC_ENDPOINT";
+  const credential = input.XksProxyAuthenticationCredential as Record<string, unknown> | undefined;
+  const accessKeyId = typeof credential?.AccessKeyId === "string" ? credential.AccessKeyId : "";
+  if (!accessKeyId || typeof credential?.RawSecretAccessKey !== "string") {
+    throw new ServiceError("ValidationException", 400, "XksProxyAuthenticationCredential is required");
+  }
+  return {
+    name,
+    type,
+    xksProxy: {
+      connectivity: String(connectivity),
+      uriEndpoint: requiredString(input, "XksProxyUriEndpoint"),
+      uriPath: requiredString(input, "XksProxyUriPath"),
+      ...(connectivity === "VPC_ENDPOINT_SERVICE"
+        ? { vpcEndpointServiceName: requiredString(input, "XksProxyVpcEndpointServiceName") }
+        : {}),
+      accessKeyId,
+    },
+  };
+}
+
+/** A store as DescribeCustomKeyStores lists it (never the password or the secret access key). */
+function storeEntry(store: CustomKeyStore) {
+  return {
+    CustomKeyStoreId: store.id,
+    CustomKeyStoreName: store.name,
+    CustomKeyStoreType: store.type,
+    ConnectionState: store.connectionState,
+    CreationDate: store.creationDate.getTime() / 1000,
+    ...(store.cloudHsmClusterId ? { CloudHsmClusterId: store.cloudHsmClusterId } : {}),
+    ...(store.trustAnchorCertificate ? { TrustAnchorCertificate: store.trustAnchorCertificate } : {}),
+    ...(store.xksProxy
+      ? {
+          XksProxyConfiguration: {
+            Connectivity: store.xksProxy.connectivity,
+            AccessKeyId: store.xksProxy.accessKeyId,
+            UriEndpoint: store.xksProxy.uriEndpoint,
+            UriPath: store.xksProxy.uriPath,
+            ...(store.xksProxy.vpcEndpointServiceName
+              ? { VpcEndpointServiceName: store.xksProxy.vpcEndpointServiceName }
+              : {}),
+          },
+        }
+      : {}),
+  };
+}
+
+function metadata(keys: KeyRegistry, key: KmsKey) {
   const account = key.arn.split(":")[4];
+  const store = key.customKeyStoreId ? keys.store(key.customKeyStoreId) : undefined;
   return {
     AWSAccountId: account,
     KeyId: key.keyId,
@@ -101,7 +208,10 @@ function metadata(key: KmsKey) {
     KeyUsage: key.kind.keyUsage,
     KeyState: key.state,
     ...(key.deletionDate ? { DeletionDate: key.deletionDate.getTime() / 1000 } : {}),
-    Origin: "AWS_KMS",
+    Origin: key.origin ?? "AWS_KMS",
+    ...(store ? { CustomKeyStoreId: store.id } : {}),
+    ...(store?.cloudHsmClusterId ? { CloudHsmClusterId: store.cloudHsmClusterId } : {}),
+    ...(key.xksKeyId ? { XksKeyConfiguration: { Id: key.xksKeyId } } : {}),
     KeyManager: key.keyManager,
     CustomerMasterKeySpec: key.kind.keySpec,
     KeySpec: key.kind.keySpec,

@@ -6,7 +6,16 @@ import { runDistributedMap } from "./distributed-map-run.ts";
 import { type EngineRun, type EventLog, type StateMachineDefinition, startEngine } from "./engine.ts";
 import { definedOnly, ExecutionHistory, type HistoryEvent, type TaskKind, type Terminal } from "./history.ts";
 import type { MapRun } from "./map-runs.ts";
-import { inputTooLarge, MAX_PAYLOAD_BYTES, outputTooLarge, payloadBytes, runTask, stateError } from "./tasks.ts";
+import { type NestedExecutions, runStartExecutionTask, startExecutionIntegration } from "./nested-executions.ts";
+import {
+  inputTooLarge,
+  MAX_PAYLOAD_BYTES,
+  outputTooLarge,
+  payloadBytes,
+  runTask,
+  stateError,
+  type TaskAttempt,
+} from "./tasks.ts";
 
 export type ExecutionStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "TIMED_OUT" | "ABORTED";
 
@@ -30,6 +39,8 @@ export interface ExecutionRun {
   machineDeleted: () => boolean;
   /** Where Distributed Map states get their S3 client and start their Map Runs' child executions. */
   mapRuns: MapRunHost;
+  /** Where `states:startExecution` Task states start executions of other state machines. */
+  executions: NestedExecutions;
 }
 
 /** What a data directory keeps of an execution (sandbox/persistence/); the events are saved apart, as they grow. */
@@ -70,8 +81,10 @@ export class SandboxExecution {
   readonly mapRunArn: string | undefined;
   private engine: EngineRun | undefined;
   private stopRequest: { error?: string; cause?: string; at: number } | undefined;
-  /** Task attempts still waiting for their function, by state name, so a state timeout can be recorded. */
-  private readonly attempts = new Map<string, { task: TaskKind; abandoned: boolean }>();
+  /** Task attempts still waiting for their resource, by state name, so a state timeout can be recorded. */
+  private readonly attempts = new Map<string, Attempt>();
+  /** Every task attempt still waiting, so that closing the execution aborts each (state names may repeat). */
+  private readonly inFlight = new Set<Attempt>();
   private readonly closeListeners: Array<() => void> = [];
   /** The Map Runs this execution's Distributed Map states are running now. */
   private readonly mapRuns = new Set<MapRun>();
@@ -92,8 +105,9 @@ export class SandboxExecution {
       maxEvents: options.maxHistoryEvents,
       onClose: (terminal, reason) => {
         this.settle(terminal);
-        // However the execution ends, its Map Runs' children stop with it.
+        // However the execution ends, its Map Runs' children stop with it, and so do the tasks still waiting.
         this.abortMapRuns();
+        for (const attempt of this.inFlight) abandon(attempt);
         if (reason !== "engine") this.engine?.abort();
         for (const listener of this.closeListeners) listener();
       },
@@ -165,6 +179,19 @@ export class SandboxExecution {
       runTask: async (stateName, state, input) => {
         await drained();
         if (this.history.isClosed) throw stateError("States.Runtime", "The execution has closed.", true);
+        if (startExecutionIntegration(state.Resource)) {
+          return runStartExecutionTask({
+            stateName,
+            state,
+            input,
+            parentArn: this.executionArn,
+            identity: params.identity,
+            history: this.history,
+            executions: params.executions,
+            behaviours: params.behaviours,
+            track: (name, task) => this.track(name, task),
+          });
+        }
         return runTask({
           stateName,
           state,
@@ -262,12 +289,18 @@ export class SandboxExecution {
     }
   }
 
-  private track(stateName: string, task: TaskKind) {
-    const attempt = { task, abandoned: false };
+  private track(stateName: string, task: TaskKind): TaskAttempt {
+    const attempt: Attempt = { task, abandoned: false };
     this.attempts.set(stateName, attempt);
+    this.inFlight.add(attempt);
     return {
       abandoned: () => attempt.abandoned,
+      onAbort: (abort) => {
+        if (attempt.abandoned) abort();
+        else attempt.abort = abort;
+      },
       done: () => {
+        this.inFlight.delete(attempt);
         if (this.attempts.get(stateName) === attempt) this.attempts.delete(stateName);
       },
     };
@@ -299,8 +332,8 @@ export class SandboxExecution {
     if (event.type === "StateFailed" && event.Error === "States.Timeout") {
       const attempt = this.attempts.get(event.state.name);
       if (attempt && !attempt.abandoned) {
-        attempt.abandoned = true;
         this.history.taskTimedOut(attempt.task, "States.Timeout");
+        abandon(attempt);
       }
     }
     this.history.engineEvent(event, this.stopRequest);
@@ -313,4 +346,18 @@ export class SandboxExecution {
     this.error = terminal.error;
     this.cause = terminal.cause;
   }
+}
+
+/** A task attempt in flight: what it runs, whether it still counts, and how to abort its resource's work. */
+interface Attempt {
+  task: TaskKind;
+  abandoned: boolean;
+  abort?: () => void;
+}
+
+function abandon(attempt: Attempt): void {
+  attempt.abandoned = true;
+  const abort = attempt.abort;
+  attempt.abort = undefined;
+  abort?.();
 }

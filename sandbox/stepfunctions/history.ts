@@ -26,7 +26,8 @@ export interface Terminal {
 
 /**
  * How a Task state's work shows in the history: a Lambda function ARN as `LambdaFunction*` events, a service
- * integration (`arn:aws:states:::lambda:invoke`) as `Task*` events with its resource type and name.
+ * integration (`arn:aws:states:::lambda:invoke`, `arn:aws:states:::states:startExecution.sync:2`) as `Task*` events
+ * with its resource type and name (`lambda` / `invoke`, `states` / `startExecution.sync:2`).
  */
 export type TaskKind = { kind: "function" } | { kind: "integration"; resourceType: string; resource: string };
 
@@ -122,6 +123,18 @@ export class ExecutionHistory {
   taskStarted(task: TaskKind): void {
     if (task.kind === "function") this.append("LambdaFunctionStarted", Date.now());
     else this.append("TaskStarted", Date.now(), "taskStartedEventDetails", integrationOf(task));
+  }
+
+  /**
+   * `TaskSubmitted`: a Run a Job (`.sync`) integration's request was accepted and the task now waits for the job;
+   * `output` is the request's answer (for `states:startExecution.sync`, StartExecution's).
+   */
+  taskSubmitted(task: TaskKind, output: string): void {
+    this.append("TaskSubmitted", Date.now(), "taskSubmittedEventDetails", {
+      ...integrationOf(task),
+      output,
+      outputDetails: notTruncated,
+    });
   }
 
   /** The resource's result, before ResultSelector/ResultPath; `output` undefined when it is too large to record. */

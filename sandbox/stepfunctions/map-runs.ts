@@ -199,15 +199,22 @@ export function resultRecord(e: ChildExecution): ResultRecord {
     OutputDetails: e.output !== undefined ? { Included: true } : undefined,
     Error: e.error,
     Cause: e.cause,
-    RedriveCount: 0,
-    RedriveStatus: "NOT_REDRIVABLE",
-    RedriveStatusReason:
-      e.status === "SUCCEEDED"
-        ? "Execution is SUCCEEDED and cannot be redriven"
-        : "The sandbox does not redrive executions",
+    ...redriveOf(e.status),
     StartDate: iso(e.startDate),
     StateMachineArn: e.stateMachineArn,
     Status: e.status,
     StopDate: iso(e.stopDate),
   });
+}
+
+/** The redrive members of an execution record: the sandbox redrives nothing, so none is ever redrivable. */
+export function redriveOf(status: ChildExecution["status"]) {
+  return {
+    RedriveCount: 0,
+    RedriveStatus: "NOT_REDRIVABLE",
+    RedriveStatusReason:
+      status === "SUCCEEDED"
+        ? "Execution is SUCCEEDED and cannot be redriven"
+        : "The sandbox does not redrive executions",
+  };
 }

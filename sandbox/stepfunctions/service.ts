@@ -98,6 +98,7 @@ export function createStepFunctions(deps: {
       behaviours,
       machineDeleted: () => parentMachine?.status === "DELETING",
       mapRuns: mapRuns.host(e.roleArn),
+      executions: { start: startExecution },
     });
     return execution;
   };
@@ -127,6 +128,46 @@ export function createStepFunctions(deps: {
   const removeIfDone = (m: StateMachineRecord) => {
     if (m.status === "DELETING" && running(m).length === 0 && machines.get(m.name) === m) machines.delete(m.name);
   };
+
+  /**
+   * StartExecution, for the API and for `states:startExecution` Task states: starts the machine's definition in the
+   * background, or answers the running execution of the same name and input. Throws the API's errors.
+   */
+  function startExecution(request: { stateMachineArn: string; name?: string; input?: string }): SandboxExecution {
+    const m = findMachine(request.stateMachineArn);
+    if (m.status === "DELETING") throw sfnError("StateMachineDeleting", `State machine is being deleted: '${m.arn}'`);
+    const name = request.name ?? randomUUID();
+    checkExecutionName(name);
+    const raw = request.input ?? "{}";
+    checkLength("input", Buffer.byteLength(raw, "utf8"), MAX_PAYLOAD_BYTES);
+    let parsedInput: unknown;
+    try {
+      parsedInput = JSON.parse(raw);
+    } catch (err) {
+      throw sfnError("InvalidExecutionInput", `Invalid State Machine Execution Input: '${(err as Error).message}'`);
+    }
+    const executionArn = `${m.arn.replace(":stateMachine:", ":execution:")}:${name}`;
+    const existing = byArn.get(executionArn);
+    if (existing) {
+      // Idempotent for STANDARD workflows: same name and input as a running execution returns it.
+      if (existing.status === "RUNNING" && existing.input === raw) return existing;
+      throw sfnError("ExecutionAlreadyExists", `Execution Already Exists: '${existing.executionArn}'`);
+    }
+    const execution = launch({
+      executionArn,
+      stateMachineArn: m.arn,
+      stateMachineName: m.name,
+      name,
+      input: parsedInput,
+      raw,
+      definition: m.parsed,
+      roleArn: m.roleArn,
+      mapRunArn: "",
+      machine: m,
+    });
+    execution.onClosed(() => removeIfDone(m));
+    return execution;
+  }
 
   const operations: Record<string, (input: Record<string, unknown>) => unknown> = {
     CreateStateMachine(input) {
@@ -226,41 +267,14 @@ export function createStepFunctions(deps: {
       });
     },
     StartExecution(input) {
-      const m = findMachine(required(input, "stateMachineArn"));
-      if (m.status === "DELETING") throw sfnError("StateMachineDeleting", `State machine is being deleted: '${m.arn}'`);
-      const name = optionalString(input, "name") ?? randomUUID();
-      checkExecutionName(name);
-      const raw = optionalString(input, "input") ?? "{}";
-      checkLength("input", Buffer.byteLength(raw, "utf8"), MAX_PAYLOAD_BYTES);
-      let parsedInput: unknown;
-      try {
-        parsedInput = JSON.parse(raw);
-      } catch (err) {
-        throw sfnError("InvalidExecutionInput", `Invalid State Machine Execution Input: '${(err as Error).message}'`);
-      }
-      const executionArn = `${m.arn.replace(":stateMachine:", ":execution:")}:${name}`;
-      const existing = byArn.get(executionArn);
-      if (existing) {
-        // Idempotent for STANDARD workflows: same name and input as a running execution returns it.
-        if (existing.status === "RUNNING" && existing.input === raw) {
-          return { executionArn: existing.executionArn, startDate: seconds(existing.startDate) };
-        }
-        throw sfnError("ExecutionAlreadyExists", `Execution Already Exists: '${existing.executionArn}'`);
-      }
-      const execution = launch({
-        executionArn,
-        stateMachineArn: m.arn,
-        stateMachineName: m.name,
-        name,
-        input: parsedInput,
-        raw,
-        definition: m.parsed,
-        roleArn: m.roleArn,
-        mapRunArn: "",
-        machine: m,
+      const name = optionalString(input, "name");
+      const raw = optionalString(input, "input");
+      const execution = startExecution({
+        stateMachineArn: required(input, "stateMachineArn"),
+        ...(name !== undefined ? { name } : {}),
+        ...(raw !== undefined ? { input: raw } : {}),
       });
-      execution.onClosed(() => removeIfDone(m));
-      return { executionArn, startDate: seconds(execution.startDate) };
+      return { executionArn: execution.executionArn, startDate: seconds(execution.startDate) };
     },
     DescribeExecution(input) {
       const e = findExecution(required(input, "executionArn"));

@@ -31,12 +31,24 @@ export function stateError(name: string, cause: string, terminal = false): Error
   return error;
 }
 
+/** One attempt of a Task state, as its execution tracks it (executions.ts). */
+export interface TaskAttempt {
+  /** True once the attempt no longer counts: its TimeoutSeconds ran out, or its execution closed. */
+  abandoned(): boolean;
+  /** What to do if the attempt is abandoned while its resource still works (at once if it already is). */
+  onAbort(abort: () => void): void;
+  done(): void;
+}
+
 type Target = { task: TaskKind; functionName: string; payload: unknown };
 
 const LAMBDA_INVOKE = /^arn:aws[a-z-]*:states:::lambda:invoke$/;
 const FUNCTION_ARN = /^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[a-zA-Z0-9_-]+(:(\$LATEST|[a-zA-Z0-9_-]+))?$/;
 
-/** What a Task state's Resource asks for; anything but Lambda is not emulated and fails the execution. */
+/**
+ * What a Task state's Resource asks of Lambda. `states:startExecution` is run by nested-executions.ts; anything else
+ * is not emulated and fails the execution.
+ */
 function targetOf(state: string, resource: string, input: unknown): Target {
   if (FUNCTION_ARN.test(resource)) return { task: { kind: "function" }, functionName: resource, payload: input };
   if (LAMBDA_INVOKE.test(resource)) {
@@ -56,7 +68,7 @@ function targetOf(state: string, resource: string, input: unknown): Target {
   }
   throw stateError(
     "States.Runtime",
-    `The sandbox does not emulate the Task resource '${resource}' of state '${state}'; it runs Lambda functions only.`,
+    `The sandbox does not emulate the Task resource '${resource}' of state '${state}'; it runs Lambda functions and Step Functions executions only.`,
     true,
   );
 }
@@ -76,7 +88,7 @@ export async function runTask(params: {
   /** The sandbox's switches, read when the attempt fails: `runtimeFailureError` names a runtime failure. */
   behaviours: Readonly<Pick<Behaviours, "runtimeFailureError">>;
   /** Registers the attempt, so that a TimeoutSeconds expiry can be recorded; returns whether it was abandoned. */
-  track: (stateName: string, task: TaskKind) => { abandoned: () => boolean; done: () => void };
+  track: (stateName: string, task: TaskKind) => TaskAttempt;
 }): Promise<unknown> {
   const { stateName, state, history } = params;
   const target = targetOf(stateName, state.Resource, params.input);

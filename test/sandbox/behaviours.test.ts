@@ -119,6 +119,7 @@ describe("the switch set", () => {
       s3Select: "Available",
       athenaUnloadRowsPerFile: null,
       newBucketStorageMetrics: "NextDay",
+      nestedExecutionOnAbort: "Stopped",
     });
   });
 
