@@ -129,6 +129,7 @@ async function realStep(input: PhaseInput): Promise<string> {
         kms: unused as never,
         sfn: unused as never,
         athena: unused as never,
+        iam: unused as never,
       },
       config: { batchRoleArn: "arn:aws:iam::111122223333:role/rekey-batch" },
       log: silentLogger,

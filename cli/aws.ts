@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { ListStateMachinesCommand } from "@aws-sdk/client-sfn";
 import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
 import { loadSharedConfigFiles } from "@smithy/core/config";
+import { FLEET_MACHINE_SUFFIX } from "../contract/fleet.ts";
 import { executionArnOf } from "../contract/states.ts";
 import { type AwsClients, type ClientSettings, createAwsClients } from "../steps/runtime/clients.ts";
 import { UsageError } from "./errors.ts";
@@ -62,25 +63,59 @@ export async function clientSettingsFor(options: AwsOptions, io: Io): Promise<Cl
 
 /**
  * The rekey state machine: --state-machine or REKEY_STATE_MACHINE_ARN, else the one state machine in the account
- * and region whose name starts with "rekey" (the sandbox's is "rekey"; a deployed stack's is generated from it).
+ * and region whose name starts with "rekey" and is not a fleet's (the sandbox's is "rekey"; a deployed stack's is
+ * generated from it).
  */
 export async function stateMachineArn(clients: AwsClients, options: AwsOptions, io: Io): Promise<string> {
   const given = options.stateMachine ?? io.env.REKEY_STATE_MACHINE_ARN;
   if (given) return given;
+  return onlyMachine(
+    clients,
+    (name) => /^rekey/i.test(name) && !name.endsWith(FLEET_MACHINE_SUFFIX),
+    "rekey state machine",
+    "--state-machine",
+  );
+}
+
+/**
+ * The fleet state machine (workflow/fleet-definition.ts): --fleet-state-machine or REKEY_FLEET_STATE_MACHINE_ARN
+ * (the stack's output FleetStateMachineArn), else the one whose name starts with "rekey" and ends with "-fleet".
+ */
+export async function fleetStateMachineArn(
+  clients: AwsClients,
+  options: AwsOptions & { fleetStateMachine?: string | undefined },
+  io: Io,
+): Promise<string> {
+  const given = options.fleetStateMachine ?? io.env.REKEY_FLEET_STATE_MACHINE_ARN;
+  if (given) return given;
+  return onlyMachine(
+    clients,
+    (name) => /^rekey/i.test(name) && name.endsWith(FLEET_MACHINE_SUFFIX),
+    "rekey fleet state machine",
+    "--fleet-state-machine",
+  );
+}
+
+async function onlyMachine(
+  clients: AwsClients,
+  matches: (name: string) => boolean,
+  what: string,
+  flag: string,
+): Promise<string> {
   const found: string[] = [];
   let nextToken: string | undefined;
   do {
     const page = await clients.sfn.send(new ListStateMachinesCommand({ nextToken }));
     for (const m of page.stateMachines ?? []) {
-      if (m.stateMachineArn && /^rekey/i.test(m.name ?? "")) found.push(m.stateMachineArn);
+      if (m.stateMachineArn && matches(m.name ?? "")) found.push(m.stateMachineArn);
     }
     nextToken = page.nextToken;
   } while (nextToken);
   if (found.length === 1 && found[0]) return found[0];
   throw new UsageError(
     found.length === 0
-      ? "No rekey state machine found in this account and region. Deploy it (runbooks/deploy.md), or pass --state-machine ARN."
-      : `Several rekey state machines found (${found.join(", ")}); pass --state-machine ARN.`,
+      ? `No ${what} found in this account and region. Deploy it (runbooks/deploy.md), or pass ${flag} ARN.`
+      : `Several ${what}s found (${found.join(", ")}); pass ${flag} ARN.`,
   );
 }
 

@@ -1,7 +1,7 @@
 /** Where a command writes: the process's streams in the CLI, buffers in tests. */
 export interface Io {
   out: { write(text: string): unknown; isTTY?: boolean; columns?: number; rows?: number };
-  err: { write(text: string): unknown };
+  err: { write(text: string): unknown; isTTY?: boolean };
   env: Record<string, string | undefined>;
   /** Sleeps between polls of `--watch`; tests pass a fast one. */
   sleep(ms: number): Promise<void>;

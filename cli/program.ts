@@ -4,6 +4,7 @@ import { ACKNOWLEDGEABLE_BLOCKERS, type AcknowledgeableCode } from "../contract/
 import packageJson from "../package.json" with { type: "json" };
 import type { AwsOptions } from "./aws.ts";
 import { UsageError } from "./errors.ts";
+import { FLEET_ORDERS, type FleetOrder } from "./fleet-buckets.ts";
 import type { Io } from "./io.ts";
 import { OUTPUT_FORMATS, type OutputChoice, type OutputFormat } from "./output.ts";
 
@@ -94,7 +95,50 @@ const RUN_OPTION_FLAGS = {
   jobPollMaxSeconds: (n: number) => ({ jobPollMaxSeconds: n }),
   jobPriority: (n: number) => ({ jobPriority: n }),
   verifySampleSize: (n: number) => ({ verifySampleSize: n }),
+  maxActiveJobs: (n: number) => ({ maxActiveJobs: n }),
 } as const;
+
+/** The request options of `start` and `fleet start`, from their flags; refuses a code that cannot be acknowledged. */
+function runOptionsOf(v: Flags): Record<string, unknown> {
+  const unknown = ((v.acknowledge as string[] | undefined) ?? []).filter(
+    (c) => !(ACKNOWLEDGEABLE_BLOCKERS as readonly string[]).includes(c),
+  );
+  if (unknown.length) {
+    throw new UsageError(
+      `--acknowledge ${unknown.join(", ")}: not a code that can be acknowledged. Those that can: ${ACKNOWLEDGEABLE_BLOCKERS.join(", ")}.`,
+    );
+  }
+  const runOptions: Record<string, unknown> = {};
+  for (const [flag, toOption] of Object.entries(RUN_OPTION_FLAGS)) {
+    if (typeof v[flag] === "number") Object.assign(runOptions, toOption(v[flag] as number));
+  }
+  if (v.requireApproval === true) runOptions.requireApproval = true;
+  const acknowledge = v.acknowledge as AcknowledgeableCode[] | undefined;
+  if (acknowledge?.length) runOptions.acknowledge = [...new Set(acknowledge)];
+  return runOptions;
+}
+
+/** The options of a run's request that `start` and `fleet start` share. */
+function withRunOptions(command: Command): Command {
+  return command
+    .option(
+      "--acknowledge <code>",
+      `accept a preflight blocker that allows it; repeatable (${ACKNOWLEDGEABLE_BLOCKERS.join(", ")})`,
+      collect,
+    )
+    .option("--require-approval", "the copy jobs wait for rekey approve before copying anything")
+    .option("--inventory-wait-hours <n>", "give up waiting for an inventory after N hours (default 72)", positiveInt)
+    .option("--inventory-poll-seconds <n>", "seconds between looks for an inventory", positiveInt)
+    .option("--job-poll-min-seconds <n>", "shortest wait between checks of the copy jobs", positiveInt)
+    .option("--job-poll-max-seconds <n>", "longest wait between checks of the copy jobs", positiveInt)
+    .option("--job-priority <n>", "Batch Operations job priority", positiveInt)
+    .option("--verify-sample-size <n>", "objects the spot check reads back", positiveInt)
+    .option(
+      "--max-active-jobs <n>",
+      "create copy jobs only while at most N of rekey's Batch Operations jobs run in the account (others' runs too)",
+      positiveInt,
+    );
+}
 
 /**
  * The rekey command line. Actions put their exit code in `exit.code`; commander's own errors (an unknown option, a
@@ -121,8 +165,7 @@ export function buildProgram(io: Io, exit: { code: number }, options: { quietErr
 
   withOutput(
     withAws(
-      program
-        .command("start")
+      withRunOptions(program.command("start"))
         .summary("check a bucket, then start one run that re-encrypts it")
         .description(
           "Check the request, the bucket, the key and the preflight rules (read-only), then start one execution " +
@@ -144,40 +187,10 @@ export function buildProgram(io: Io, exit: { code: number }, options: { quietErr
         )
         .option("--work-bucket <name>", "work bucket for manifests and reports (default: the deployment's)")
         .option("--change-id <id>", "change ticket, appended to the execution name")
-        .option(
-          "--acknowledge <code>",
-          `accept a preflight blocker that allows it; repeatable (${ACKNOWLEDGEABLE_BLOCKERS.join(", ")})`,
-          collect,
-        )
-        .option("--require-approval", "the copy jobs wait for rekey approve before copying anything")
-        .option("--dry-run", "run the checks and print what the run would do; start nothing")
-        .option(
-          "--inventory-wait-hours <n>",
-          "give up waiting for an inventory after N hours (default 72)",
-          positiveInt,
-        )
-        .option("--inventory-poll-seconds <n>", "seconds between looks for an inventory", positiveInt)
-        .option("--job-poll-min-seconds <n>", "shortest wait between checks of the copy jobs", positiveInt)
-        .option("--job-poll-max-seconds <n>", "longest wait between checks of the copy jobs", positiveInt)
-        .option("--job-priority <n>", "Batch Operations job priority", positiveInt)
-        .option("--verify-sample-size <n>", "objects the spot check reads back", positiveInt),
+        .option("--dry-run", "run the checks and print what the run would do; start nothing"),
     ),
   ).action(async (v: Flags) => {
-    const unknown = ((v.acknowledge as string[] | undefined) ?? []).filter(
-      (c) => !(ACKNOWLEDGEABLE_BLOCKERS as readonly string[]).includes(c),
-    );
-    if (unknown.length) {
-      throw new UsageError(
-        `--acknowledge ${unknown.join(", ")}: not a code that can be acknowledged. Those that can: ${ACKNOWLEDGEABLE_BLOCKERS.join(", ")}.`,
-      );
-    }
-    const runOptions: Record<string, unknown> = {};
-    for (const [flag, toOption] of Object.entries(RUN_OPTION_FLAGS)) {
-      if (typeof v[flag] === "number") Object.assign(runOptions, toOption(v[flag] as number));
-    }
-    if (v.requireApproval === true) runOptions.requireApproval = true;
-    const acknowledge = v.acknowledge as AcknowledgeableCode[] | undefined;
-    if (acknowledge?.length) runOptions.acknowledge = [...new Set(acknowledge)];
+    const runOptions = runOptionsOf(v);
     const { startCommand } = await import("./commands/start.ts");
     exit.code = await startCommand(
       {
@@ -255,40 +268,75 @@ export function buildProgram(io: Io, exit: { code: number }, options: { quietErr
     );
   });
 
-  withOutput(
-    withAws(
-      program
-        .command("scan")
-        .summary("judge every bucket of the region against the target key: what each needs")
-        .description(
-          "Every bucket of the account and region (or those a prefix, a tag or --bucket names), judged against the target key by read-only calls: default encryption, versioning, Object Lock, replication, an inventory configuration a run can use, what preflight would find, and a verdict: compliant, needs-default-encryption, needs-run, blocked (and why), or unknown.",
+  withAws(
+    program
+      .command("scan")
+      .summary("judge every bucket of the region against the target key: what each needs")
+      .description(
+        "Every bucket of the account and region (or those a prefix, a tag or --bucket names), judged against the target key by read-only calls: default encryption, versioning, Object Lock, replication, an inventory configuration a run can use and the counts of its latest delivery (objects not encrypted, not compliant), what preflight would find, a verdict: compliant, needs-default-encryption, needs-run, blocked (and why), or unknown; the estimated cost and duration of a run (from the inventory, else S3's storage metrics); and, where the AWS Config rule S3_DEFAULT_ENCRYPTION_KMS is deployed, its compliance results beside rekey's.",
+      )
+      .requiredOption("--kms-key <arn>", "full ARN of the target customer managed key")
+      .option("--prefix <prefix>", "only buckets whose name starts with it")
+      .option("--tag <key=value>", "only buckets with this tag")
+      .option("--bucket <name>", "only these buckets; repeatable", collect)
+      .addOption(
+        new Option(
+          "--engine <engine>",
+          "how to count each latest inventory: auto (Athena for a large one where deployed, else read here), stream, athena",
         )
-        .requiredOption("--kms-key <arn>", "full ARN of the target customer managed key")
-        .option("--prefix <prefix>", "only buckets whose name starts with it")
-        .option("--tag <key=value>", "only buckets with this tag")
-        .option("--bucket <name>", "only these buckets; repeatable", collect),
-    ),
-  ).action(async (v: Flags) => {
-    const tag = v.tag as string | undefined;
-    const [tagKey, ...tagValue] = tag?.split("=") ?? [];
-    if (tag !== undefined && (!tagKey || !tagValue.length)) {
-      throw new UsageError(`--tag must be key=value, not "${tag}".`);
-    }
-    const { scanCommand } = await import("./commands/scan.ts");
-    exit.code = await scanCommand(
-      {
-        ...awsOptions(v),
-        kmsKey: v.kmsKey as string,
-        filter: {
-          prefix: v.prefix as string | undefined,
-          names: v.bucket as string[] | undefined,
-          ...(tag === undefined ? {} : { tag: { key: tagKey ?? "", value: tagValue.join("=") } }),
+          .choices(["auto", "stream", "athena"])
+          .default("auto"),
+      )
+      .addOption(
+        new Option(
+          "--key-checks <n>",
+          "HeadObject calls a bucket may take to tell the key of SSE-KMS objects the inventory cannot (0: none)",
+        )
+          .argParser((value) => {
+            const n = Number(value);
+            if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError("It must be a whole number, 0 or more.");
+            return n;
+          })
+          .default(1000),
+      ),
+  )
+    // withOutput's options, with csv besides: one row per bucket suits scan's list and no other command's data.
+    .addOption(
+      new Option("--output <format>", "json, text, table or csv (default: a view for people)").choices([
+        ...OUTPUT_FORMATS,
+        "csv",
+      ]),
+    )
+    .option("--query <jmespath>", "JMESPath query applied to the data, as with the aws CLI")
+    .addHelpText(
+      "after",
+      `${OUTPUT_HELP}\n--output csv prints one RFC 4180 row per bucket; with --query, the buckets the query selects.`,
+    )
+    .action(async (v: Flags) => {
+      const tag = v.tag as string | undefined;
+      const [tagKey, ...tagValue] = tag?.split("=") ?? [];
+      if (tag !== undefined && (!tagKey || !tagValue.length)) {
+        throw new UsageError(`--tag must be key=value, not "${tag}".`);
+      }
+      const csv = v.output === "csv";
+      const { scanCommand } = await import("./commands/scan.ts");
+      exit.code = await scanCommand(
+        {
+          ...awsOptions(v),
+          kmsKey: v.kmsKey as string,
+          filter: {
+            prefix: v.prefix as string | undefined,
+            names: v.bucket as string[] | undefined,
+            ...(tag === undefined ? {} : { tag: { key: tagKey ?? "", value: tagValue.join("=") } }),
+          },
+          output: csv ? { query: v.query as string | undefined } : outputChoice(v),
+          csv,
+          engine: v.engine as "auto" | "stream" | "athena",
+          keyChecks: v.keyChecks as number,
         },
-        output: outputChoice(v),
-      },
-      io,
-    );
-  });
+        io,
+      );
+    });
 
   withOutput(
     withAws(
@@ -332,6 +380,144 @@ export function buildProgram(io: Io, exit: { code: number }, options: { quietErr
     );
   });
 
+  const fleet = program
+    .command("fleet")
+    .summary("run many buckets as one fleet: start, status, stop")
+    .description(
+      "A fleet is one Step Functions execution that starts each bucket's run (its own execution and report), at most " +
+        "--max-concurrent-runs at once. Feed it rekey scan --output json, or a list of buckets.",
+    );
+  withOutput(
+    withAws(
+      withRunOptions(fleet.command("start"))
+        .summary("check every bucket, then start one fleet execution that runs them")
+        .description(
+          "Run rekey start's checks on every bucket (read-only), leave out those a run would refuse or that need " +
+            "nothing (scan's compliant and blocked), order the rest, and start one fleet execution that starts each " +
+            "bucket's run under the name chosen here, at most --max-concurrent-runs at once.",
+        )
+        .requiredOption("--kms-key <arn>", "full ARN of the target customer managed key")
+        .option("--bucket <name>", "a bucket of the fleet; repeatable", collect, [])
+        .option(
+          "--buckets-file <file>",
+          "rekey scan --output json's output, or one bucket per line (an inventory configuration id may follow it)",
+        )
+        .addOption(
+          new Option(
+            "--source <source>",
+            "generate: every run lists its bucket with the manifest generator (default: the bucket's inventory when scan found one)",
+          ).choices(["inventory", "generate"]),
+        )
+        .addOption(
+          new Option("--order <order>", "the order runs start in")
+            .choices(FLEET_ORDERS)
+            .default("smallest-first" satisfies FleetOrder),
+        )
+        .option("--max-concurrent-runs <n>", "at most this many bucket runs at once", positiveInt, 2)
+        .option("--change-id <id>", "change ticket, appended to every execution name")
+        .option("--fleet-state-machine <arn>", "the fleet state machine (default: the one named rekey*-fleet)")
+        .option("--dry-run", "run the checks and print what the fleet would run; start nothing"),
+    ),
+  ).action(async (v: Flags) => {
+    const runOptions = runOptionsOf(v);
+    const { fleetStartCommand } = await import("./commands/fleet.ts");
+    exit.code = await fleetStartCommand(
+      {
+        ...awsOptions(v),
+        fleetStateMachine: v.fleetStateMachine as string | undefined,
+        kmsKey: v.kmsKey as string,
+        buckets: v.bucket as string[],
+        bucketsFile: v.bucketsFile as string | undefined,
+        source: v.source as "inventory" | "generate" | undefined,
+        order: v.order as FleetOrder,
+        maxConcurrentRuns: v.maxConcurrentRuns as number,
+        changeId: v.changeId as string | undefined,
+        runOptions,
+        dryRun: v.dryRun === true,
+        output: outputChoice(v),
+      },
+      io,
+    );
+  });
+  withOutput(
+    withAws(
+      fleet
+        .command("status")
+        .summary("every bucket's run of a fleet in one table, with totals")
+        .option("--fleet <name>", "the fleet execution (its name or ARN; default: the latest fleet)")
+        .option("--fleet-state-machine <arn>", "the fleet state machine (default: the one named rekey*-fleet)")
+        .option("--watch", "refresh until every run of the fleet has ended")
+        .option("--interval <seconds>", "seconds between refreshes with --watch", positiveInt, 30),
+    ),
+  ).action(async (v: Flags) => {
+    const { fleetStatusCommand } = await import("./commands/fleet.ts");
+    exit.code = await fleetStatusCommand(
+      {
+        ...awsOptions(v),
+        fleetStateMachine: v.fleetStateMachine as string | undefined,
+        fleet: v.fleet as string | undefined,
+        watch: v.watch === true,
+        interval: v.interval as number,
+        output: outputChoice(v),
+      },
+      io,
+    );
+  });
+  withOutput(
+    withAws(
+      fleet
+        .command("stop")
+        .summary("stop a fleet: no further run starts, and every run going is stopped")
+        .option("--fleet <name>", "the fleet execution (its name or ARN; default: the latest fleet)")
+        .option("--fleet-state-machine <arn>", "the fleet state machine (default: the one named rekey*-fleet)")
+        .option("--reason <text>", "why, recorded with each stop and on each cancelled job"),
+    ),
+  ).action(async (v: Flags) => {
+    const { fleetStopCommand } = await import("./commands/fleet.ts");
+    exit.code = await fleetStopCommand(
+      {
+        ...awsOptions(v),
+        fleetStateMachine: v.fleetStateMachine as string | undefined,
+        fleet: v.fleet as string | undefined,
+        reason: v.reason as string | undefined,
+        output: outputChoice(v),
+      },
+      io,
+    );
+  });
+
+  withOutput(
+    withAws(
+      program
+        .command("evidence")
+        .summary("write runs' evidence for auditors: a bundle and a one-page HTML summary each")
+        .description(
+          "Per run, a bundle in the run's folder of the work bucket (evidence/) and locally (<out>/<run name>/): the " +
+            "before and after counts by encryption, the manifests' and reports' checksums, the verification, the " +
+            "skipped objects with their reasons, the execution's input and approval, and index.html, a page a " +
+            "reviewer reads without rekey; manifest.json and SHA256SUMS list every file's SHA-256. With several " +
+            "runs (or --fleet), <out>/index.html is a fleet page linking to each. A run that failed or still runs gets its bundle too.",
+        )
+        .option("--execution <arn>", "a run's name or ARN; repeatable", collect, [])
+        .option("--fleet <name>", "every run a fleet started (the fleet execution's name or ARN)")
+        .option("--fleet-state-machine <arn>", "the fleet state machine (default: the one named rekey*-fleet)")
+        .option("--out <dir>", "the local folder for the bundles", "rekey-evidence"),
+    ),
+  ).action(async (v: Flags) => {
+    const { evidenceCommand } = await import("./commands/evidence.ts");
+    exit.code = await evidenceCommand(
+      {
+        ...awsOptions(v),
+        executions: v.execution as string[],
+        fleet: v.fleet as string | undefined,
+        fleetStateMachine: v.fleetStateMachine as string | undefined,
+        out: v.out as string,
+        output: outputChoice(v),
+      },
+      io,
+    );
+  });
+
   withOutput(
     withAws(
       program
@@ -362,7 +548,22 @@ export function buildProgram(io: Io, exit: { code: number }, options: { quietErr
         .default("inventory"),
     )
     .addOption(new Option("--engine <engine>", "filter the inventory this way").choices(FILTER_ENGINE_CHOICES))
+    .option(
+      "--fleet",
+      "instead: scan a sandbox account of several buckets, run those that need it as one fleet, and check the roll-up",
+    )
+    .option("--max-concurrent-runs <n>", "with --fleet: bucket runs at once", positiveInt, 2)
     .action(async (v: Flags) => {
+      if (v.fleet === true) {
+        const { fleetDemoCommand } = await import("./demo-fleet.ts");
+        await fleetDemoCommand({
+          // The larger bucket of the fleet; the default 10,000 of one bucket would make a long fleet demo.
+          objects: v.objects === 10_000 ? 400 : (v.objects as number),
+          tasksPerSecond: v.tasksPerSecond as number,
+          maxConcurrentRuns: v.maxConcurrentRuns as number,
+        });
+        return;
+      }
       const engine = v.engine as FilterEngineChoice | undefined;
       if (engine !== undefined && engine !== "auto" && engine !== "stream" && v.source === "generate") {
         throw new UsageError(`--engine ${engine} filters an inventory; --source generate has none. Drop one of them.`);

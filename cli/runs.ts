@@ -51,6 +51,9 @@ export const STATE_MEANINGS: Record<string, string> = {
   [StateNames.anythingToCopy]: "planning",
   [StateNames.noCopyJobs]: "nothing to copy",
   [StateNames.createCopyJobs]: "creating the Batch Operations copy jobs",
+  [StateNames.isThereAJobSlot]: "seeing whether the account has room for this run's copy jobs (maxActiveJobs)",
+  [StateNames.waitForJobSlot]:
+    "waiting for other runs' copy jobs to end: the account has as many live rekey jobs as maxActiveJobs allows",
   [StateNames.checkCopyJobs]: "Batch Operations is copying objects",
   [StateNames.areJobsDone]: "Batch Operations is copying objects",
   [StateNames.waitForJobs]: "Batch Operations is copying objects",

@@ -9,6 +9,7 @@ export const ACKNOWLEDGEABLE_BLOCKERS = [
   "notifications-on-copy",
   "acls-enabled",
   "encryption-context-condition",
+  "readers-lack-decrypt",
 ] as const;
 
 /** Blockers no acknowledgement lifts: the writes would fail, or the key cannot serve. */
@@ -43,6 +44,8 @@ export const WARNINGS = [
   "bucket-policy-unknown",
   "key-unknown",
   "key-policy-unknown",
+  "readers-unknown",
+  "key-in-custom-key-store",
 ] as const;
 
 export type AcknowledgeableCode = (typeof ACKNOWLEDGEABLE_BLOCKERS)[number];

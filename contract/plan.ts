@@ -152,7 +152,23 @@ export const WorkJobSchema = z.object({
 });
 export type WorkJob = z.infer<typeof WorkJobSchema>;
 
-export const JobsSchema = z.object({ createdAt: z.string().optional(), jobs: z.array(WorkJobSchema) });
+/**
+ * The account already runs as many of rekey's copy jobs as the run's `maxActiveJobs` allows: "Create copy jobs"
+ * created none, and the run waits `waitSeconds` before asking again ("Wait for a copy job slot").
+ */
+export const WaitingForJobSlotsSchema = z.object({
+  active: z.number().int().min(0),
+  needed: z.number().int().min(1),
+  bound: z.number().int().min(1),
+  waitSeconds: z.number().int().min(1),
+});
+export type WaitingForJobSlots = z.infer<typeof WaitingForJobSlotsSchema>;
+
+export const JobsSchema = z.object({
+  createdAt: z.string().optional(),
+  jobs: z.array(WorkJobSchema),
+  waitingForSlots: WaitingForJobSlotsSchema.optional(),
+});
 export type Jobs = z.infer<typeof JobsSchema>;
 
 /** plan.json in the plan prefix: what write-manifests decided, and the tally of that decision. */

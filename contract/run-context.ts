@@ -66,6 +66,13 @@ export const RunOptionsSchema = strictObject({
    * estimate shows both costs.
    */
   sseKmsWithBucketKey: z.enum(["check-key", "update"]).default("check-key"),
+  /**
+   * At most this many of rekey's copy jobs live in the account at once, this run's and other runs' (a fleet sets it
+   * for every bucket): while creating this run's jobs would pass it, "Create copy jobs" waits for others to end. A
+   * run that needs more jobs than the bound still starts them when no other is live, so it never waits forever. Jobs
+   * suspended for approval do not count (they run no task). Unset: no bound.
+   */
+  maxActiveJobs: z.number().int().min(1).max(10_000).optional(),
   /** Preflight blockers the operator accepts (each then becomes a warning in the report), e.g. "acls-enabled". */
   acknowledge: z.array(z.enum(ACKNOWLEDGEABLE_BLOCKERS)).default([]),
 }).refine((o) => o.jobPollMinSeconds <= o.jobPollMaxSeconds, {

@@ -22,6 +22,8 @@ export const StateNames = {
   anythingToCopy: "Anything to copy?",
   noCopyJobs: "No copy jobs needed",
   createCopyJobs: "Create copy jobs",
+  isThereAJobSlot: "Is there a copy job slot?",
+  waitForJobSlot: "Wait for a copy job slot",
   checkCopyJobs: "Check copy jobs",
   areJobsDone: "Are the copy jobs done?",
   keepRedriveJobs: "Keep redrive jobs",

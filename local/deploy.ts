@@ -24,6 +24,7 @@ import {
   UpdateStateMachineCommand,
 } from "@aws-sdk/client-sfn";
 import { UnexpectedResponseError } from "../contract/errors.ts";
+import { FLEET_MACHINE_SUFFIX, RUN_STATE_MACHINE_PLACEHOLDER } from "../contract/fleet.ts";
 import { FunctionPlaceholders, type TaskStateName } from "../contract/states.ts";
 import { athenaWorkGroupConfiguration, DEFAULT_BYTES_SCANNED_CUTOFF_PER_QUERY } from "../infra/athena.ts";
 import type { SandboxIdentity } from "../sandbox/config.ts";
@@ -31,6 +32,7 @@ import { httpStatusOf } from "../steps/aws/s3-io.ts";
 import { STEP_FUNCTIONS, stepEnvironment } from "../steps/runtime/functions.ts";
 import type { AthenaConfig } from "../steps/runtime/step.ts";
 import { rekeyDefinitionJson, substitute } from "../workflow/definition.ts";
+import { fleetDefinitionJson } from "../workflow/fleet-definition.ts";
 import { stepBundle } from "./step-bundle.ts";
 
 export const STATE_MACHINE_NAME = "rekey";
@@ -61,6 +63,8 @@ export function sandboxFunctionArns(identity: SandboxIdentity): Record<string, s
 /** What `deployToSandbox` made: what `cdk deploy` leaves in an account, for the sandbox. */
 export interface SandboxDeployment {
   stateMachineArn: string;
+  /** The fleet state machine (workflow/fleet-definition.ts), which starts runs of the one above. */
+  fleetStateMachineArn: string;
   workBucket: string;
   batchRoleArn: string;
   /** The workgroup and database the athena engine queries in (SANDBOX_ATHENA). */
@@ -123,7 +127,12 @@ export async function deployToSandbox(
   const definition = substitute(rekeyDefinitionJson(), sandboxFunctionArns(identity));
   const roleArn = stateMachineRoleArn(identity);
   const stateMachineArn = await putStateMachine(clients.sfn, { name: STATE_MACHINE_NAME, definition, roleArn });
-  return { stateMachineArn, workBucket, batchRoleArn, athena, functionNames };
+  const fleetStateMachineArn = await putStateMachine(clients.sfn, {
+    name: `${STATE_MACHINE_NAME}${FLEET_MACHINE_SUFFIX}`,
+    definition: substitute(fleetDefinitionJson(), { [RUN_STATE_MACHINE_PLACEHOLDER]: stateMachineArn }),
+    roleArn,
+  });
+  return { stateMachineArn, fleetStateMachineArn, workBucket, batchRoleArn, athena, functionNames };
 }
 
 /** Creates the function, or brings an existing one up to this code and configuration; answers its ARN. */

@@ -234,9 +234,22 @@ export function rekeyDefinition(): Record<string, Json> {
         {
           Parameters: { "run.$": "$.run", "plan.$": "$.plan", "defaultEncryption.$": "$.defaultEncryption" },
           ResultPath: "$.jobs",
-          Next: S.checkCopyJobs,
+          Next: S.isThereAJobSlot,
         },
       ),
+      [S.isThereAJobSlot]: {
+        Type: "Choice",
+        Comment:
+          "With the run's maxActiveJobs set, Create copy jobs creates none while the account's other live rekey jobs leave no room for this run's.",
+        Choices: [{ Variable: "$.jobs.waitingForSlots", IsPresent: true, Next: S.waitForJobSlot }],
+        Default: S.checkCopyJobs,
+      },
+      [S.waitForJobSlot]: {
+        Type: "Wait",
+        Comment: "Other runs' copy jobs hold the account's slots; ask again after the wait Create copy jobs chose.",
+        SecondsPath: "$.jobs.waitingForSlots.waitSeconds",
+        Next: S.createCopyJobs,
+      },
       [S.checkCopyJobs]: task(
         S.checkCopyJobs,
         "Read every job's status and progress, and choose how long to wait before looking again; cancel a job whose tasks fail for access or key reasons, and redrive tasks that failed transiently in a new job, with a growing wait, up to taskAttempts.",

@@ -1,5 +1,5 @@
 import { UpdateJobStatusCommand } from "@aws-sdk/client-s3-control";
-import { StopExecutionCommand } from "@aws-sdk/client-sfn";
+import { DescribeExecutionCommand, StopExecutionCommand } from "@aws-sdk/client-sfn";
 import { describeJob, isTerminalJobStatus, jobProgressOf, liveJobsOfRun } from "../../steps/aws/batch-jobs.ts";
 import { formatCount } from "../../steps/domain/format.ts";
 import type { AwsClients } from "../../steps/runtime/clients.ts";
@@ -30,7 +30,36 @@ export async function stopCommand(options: StopOptions, io: Io): Promise<number>
     throw new CommandFailedError(`${before.name} is not running (it is ${before.status}); nothing to stop.`);
   }
   const reason = options.reason ?? "Stopped by the operator with rekey stop";
-  await clients.sfn.send(new StopExecutionCommand({ executionArn, error: "RekeyStopped", cause: reason }));
+  const { run, results } = await stopRun(clients, executionArn, reason, io);
+  const data = { executionArn, status: "ABORTED", jobs: results };
+  printResult(io, options.output, "Stop", data, () => stoppedText(run, executionArn, results));
+  return 0;
+}
+
+export interface StoppedJob {
+  jobId: string;
+  status: string;
+  succeeded: number;
+  failed: number;
+  total: number;
+}
+
+/**
+ * Stops an execution (unless it has stopped already), then cancels its Batch Operations jobs (a cancelled job runs no new task; each task is
+ * one atomic CopyObject, so no object is left half-written), and waits a while for them to settle.
+ */
+export async function stopRun(
+  clients: AwsClients,
+  executionArn: string,
+  reason: string,
+  io: Io,
+): Promise<{ run: Awaited<ReturnType<typeof readRun>>; results: StoppedJob[] }> {
+  // A fleet's stop may have stopped it already (Step Functions stops the runs a stopped fleet was waiting for): its
+  // jobs are cancelled all the same.
+  const { status } = await clients.sfn.send(new DescribeExecutionCommand({ executionArn }));
+  if (status === "RUNNING") {
+    await clients.sfn.send(new StopExecutionCommand({ executionArn, error: "RekeyStopped", cause: reason }));
+  }
   // Read again: a job created while the stop was on its way is in the history now.
   const run = await readRun(clients, executionArn);
   const accountId = executionArn.split(":")[4] ?? "";
@@ -38,7 +67,7 @@ export async function stopCommand(options: StopOptions, io: Io): Promise<number>
   // Jobs rekey created for this run, found by the run id in their description, in case the history lags.
   for (const id of await liveJobsOfRun(clients.s3control, accountId, run.name)) jobIds.add(id);
 
-  const results: { jobId: string; status: string; succeeded: number; failed: number; total: number }[] = [];
+  const results: StoppedJob[] = [];
   for (const jobId of jobIds) {
     const status = await jobStatus(clients, accountId, jobId);
     if (!isTerminalJobStatus(status)) {
@@ -54,9 +83,7 @@ export async function stopCommand(options: StopOptions, io: Io): Promise<number>
   }
   for (const jobId of jobIds) results.push(await settled(clients, accountId, jobId, io));
 
-  const data = { executionArn, status: "ABORTED", jobs: results };
-  printResult(io, options.output, "Stop", data, () => stoppedText(run, executionArn, results));
-  return 0;
+  return { run, results };
 }
 
 function stoppedText(

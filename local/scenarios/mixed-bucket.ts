@@ -94,13 +94,18 @@ export async function seedMixedBucket(
     inventoryConfigurationId?: string;
     /** Object Lock on the bucket (default true); without it versioning can be suspended, and no key is locked. */
     objectLock?: boolean;
+    /** The target and the older key, when several buckets share them (a fleet); else new keys are made. */
+    keys?: { targetKeyArn: string; otherKeyArn: string };
   },
 ): Promise<MixedBucket> {
   const { bucket, workBucket } = options;
   const inventoryConfigurationId = options.inventoryConfigurationId ?? "rekey-all-versions";
-  const targetKeyArn = (await clients.kms.send(new CreateKeyCommand({ Description: "rekey target key" }))).KeyMetadata
-    ?.Arn;
-  const otherKeyArn = (await clients.kms.send(new CreateKeyCommand({ Description: "an older key" }))).KeyMetadata?.Arn;
+  const targetKeyArn =
+    options.keys?.targetKeyArn ??
+    (await clients.kms.send(new CreateKeyCommand({ Description: "rekey target key" }))).KeyMetadata?.Arn;
+  const otherKeyArn =
+    options.keys?.otherKeyArn ??
+    (await clients.kms.send(new CreateKeyCommand({ Description: "an older key" }))).KeyMetadata?.Arn;
   if (!targetKeyArn || !otherKeyArn) {
     throw new UnexpectedResponseError("KMS CreateKey returned no key ARN.", {
       fix: "Check the KMS endpoint the clients point at: CreateKey always answers KeyMetadata.Arn.",

@@ -255,6 +255,29 @@ export function jobsOfBucket(
   );
 }
 
+/** Live statuses of a job that runs, or will run, tasks without an operator's confirmation. */
+const RUNNING_JOB_STATUSES = LIVE_JOB_STATUSES.filter((s) => s !== "Suspended");
+
+/**
+ * How many of rekey's jobs (any bucket, any run: their description starts with "rekey ") the account runs or is
+ * about to run, less those `exceptPlan` made (a retried "Create copy jobs" must not count its own jobs against it).
+ */
+export async function runningRekeyJobs(
+  s3control: S3ControlClient,
+  accountId: string,
+  exceptPlan?: { bucket: string; planPrefix: string },
+): Promise<number> {
+  const jobs = await listMatchingJobs(
+    s3control,
+    accountId,
+    { statuses: RUNNING_JOB_STATUSES },
+    (j) =>
+      j.Description?.startsWith("rekey ") === true &&
+      !(exceptPlan && describesPlanJob(j.Description, exceptPlan.bucket, exceptPlan.planPrefix)),
+  );
+  return jobs.length;
+}
+
 /** Ids of the jobs that may still run tasks and whose description names the run. */
 export async function liveJobsOfRun(s3control: S3ControlClient, accountId: string, runId: string): Promise<string[]> {
   const jobs = await listMatchingJobs(s3control, accountId, { statuses: LIVE_JOB_STATUSES }, (j) =>

@@ -9,10 +9,14 @@ import {
 import type { Finding } from "../../contract/preflight.ts";
 import { type BucketVerdict, defaultEncryptionCompliant, judgeBucket } from "../domain/bucket-verdict.ts";
 import { inventoryConfigurationProblems } from "../domain/inventory-configuration.ts";
+import { type InventoryCounts, nonCompliantObjects, type ScanCountEngineChoice } from "../domain/inventory-counts.ts";
 import { evaluatePreflight } from "../domain/preflight.ts";
 import { summarizeFacts } from "../domain/preflight-facts.ts";
 import type { AwsClients } from "../runtime/clients.ts";
+import type { AthenaConfig } from "../runtime/step.ts";
+import { type CountProgress, countLatestDelivery } from "./inventory-counts.ts";
 import { gatherPreflightFacts } from "./preflight-reads.ts";
+import type { ReaderImpactCache } from "./reader-impact.ts";
 import { httpStatusOf } from "./s3-io.ts";
 
 /** Which buckets a scan looks at: all of the region's, or those with a name prefix, a tag, or in a list. */
@@ -32,6 +36,8 @@ export interface ScannedBucket {
   defaultEncryption: string;
   defaultEncryptionCompliant: boolean | undefined;
   versioning: string;
+  /** Days after which a whole-bucket lifecycle rule expires noncurrent versions; undefined when none does. */
+  noncurrentExpirationDays: number | undefined;
   objectLock: string;
   replication: string;
   /** The id of an inventory configuration a run can plan from; null when none can. */
@@ -44,7 +50,17 @@ export interface ScannedBucket {
   /** Bytes stored, from S3's daily storage metrics; undefined when they have no data point for the bucket. */
   bytes: number | undefined;
   storageAsOf: string | undefined;
+  /** Current objects not encrypted at all, as the latest inventory counts them; undefined when none was counted. */
+  unencryptedObjects: number | undefined;
+  /**
+   * Current objects not SSE-KMS under the target key with Bucket Key, as the latest inventory (and HeadObject) tells;
+   * a floor while `inventoryCounts.encryption.sseKmsKeyUnknown` holds objects. Undefined when none was counted.
+   */
   nonCompliantObjects: number | undefined;
+  /** The latest inventory delivery's counts (steps/domain/inventory-counts.ts); null when none could be counted. */
+  inventoryCounts: InventoryCounts | null;
+  /** Why the counts are unknown; absent when they were counted. */
+  inventoryCountsUnknown?: string;
   blockers: Finding[];
   warnings: Finding[];
 }
@@ -109,8 +125,12 @@ async function isEmpty(clients: Pick<AwsClients, "s3">, bucket: string): Promise
   return !page.Versions?.length && !page.DeleteMarkers?.length;
 }
 
-/** An inventory configuration of the bucket a run can plan from, or null. */
-async function usableInventory(clients: Pick<AwsClients, "s3">, bucket: string, athenaDeployed: boolean) {
+/** An inventory configuration of the bucket a run can plan from, or undefined. */
+async function usableInventory(
+  clients: Pick<AwsClients, "s3">,
+  bucket: string,
+  athenaDeployed: boolean,
+): Promise<InventoryConfiguration | undefined> {
   const configurations: InventoryConfiguration[] = [];
   let token: string | undefined;
   do {
@@ -120,23 +140,40 @@ async function usableInventory(clients: Pick<AwsClients, "s3">, bucket: string, 
     configurations.push(...(page.InventoryConfigurationList ?? []));
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
-  const usable = configurations.find(
-    (c) => inventoryConfigurationProblems(c, { engine: "auto", athenaDeployed }).length === 0,
-  );
-  return usable?.Id ?? null;
+  return configurations.find((c) => inventoryConfigurationProblems(c, { engine: "auto", athenaDeployed }).length === 0);
+}
+
+/** What scanBucket needs besides the bucket: the target, the deployment's settings, how to count inventories. */
+export interface ScanTarget {
+  kmsKeyArn: string;
+  region: string;
+  accountId: string;
+  batchRoleArn: string;
+  /** The deployment's Athena workgroup and database; undefined when it has none. */
+  athena: AthenaConfig | undefined;
+  /** How to count the latest inventory delivery (steps/domain/inventory-counts.ts scanCountEngine). */
+  countEngine: ScanCountEngineChoice;
+  /** At most this many HeadObject calls per bucket to tell the key of SSE-KMS objects the inventory cannot. */
+  keyChecks: number;
+  onProgress?: (bucket: string, progress: CountProgress) => void;
+  /** One per scan: the account's principals and their kms:Decrypt answers, read once for every bucket. */
+  readers?: ReaderImpactCache;
 }
 
 /**
- * Everything `rekey scan` says of one bucket, by read-only calls: preflight's facts and findings for a run under
- * the target key, an inventory configuration a run can use, whether the bucket is empty, and the verdict. How many
- * objects a non-empty bucket holds, and how many are not compliant, are not read yet ("unknown").
+ * Everything `rekey scan` says of one bucket, by read-only calls (and, for a large inventory, an Athena query):
+ * preflight's facts and findings for a run under the target key, an inventory configuration a run can use and its
+ * latest delivery's counts, whether the bucket is empty, and the verdict. How many versions a non-empty bucket holds
+ * comes later, from S3's storage metrics (storage-metrics.ts).
  */
 export async function scanBucket(
-  clients: Pick<AwsClients, "s3" | "kms">,
+  /** With IAM, preflight's reader-impact check runs too (steps/aws/preflight-reads.ts). */
+  clients: Pick<AwsClients, "s3" | "kms" | "athena"> & Partial<Pick<AwsClients, "iam">>,
   bucket: string,
-  target: { kmsKeyArn: string; region: string; accountId: string; batchRoleArn: string; athenaDeployed: boolean },
+  target: ScanTarget,
 ): Promise<ScannedBucket> {
-  const inventoryConfiguration = await usableInventory(clients, bucket, target.athenaDeployed);
+  const inventory = await usableInventory(clients, bucket, target.athena !== undefined);
+  const inventoryConfiguration = inventory?.Id ?? null;
   const facts = await gatherPreflightFacts(
     {
       bucket,
@@ -148,17 +185,39 @@ export async function scanBucket(
     },
     clients,
     target.batchRoleArn,
+    target.readers ? { readers: target.readers } : {},
   );
   const { blockers, warnings } = evaluatePreflight(facts);
   const summary = summarizeFacts(facts);
   const objects = (await isEmpty(clients, bucket)) ? 0 : undefined;
-  const nonCompliantObjects = undefined;
+  const counted =
+    objects === 0
+      ? { unknown: "the bucket is empty" }
+      : inventory === undefined
+        ? { unknown: "no inventory configuration a run can use" }
+        : await countLatestDelivery(clients, {
+            bucket,
+            configuration: inventory,
+            targetKeyArn: target.kmsKeyArn,
+            engine: target.countEngine,
+            athena: target.athena,
+            keyChecks: target.keyChecks,
+            ...(target.onProgress ? { onProgress: (p: CountProgress) => target.onProgress?.(bucket, p) } : {}),
+          });
+  const counts = "counts" in counted ? counted.counts : null;
+  const nonCompliant = counts ? nonCompliantObjects(counts.encryption) : undefined;
   const { verdict, why } = judgeBucket({
     targetKeyArn: target.kmsKeyArn,
     defaultEncryption: facts.defaultEncryption,
     blockers,
     objects,
-    nonCompliantObjects,
+    nonCompliantObjects: nonCompliant,
+    ...(counts
+      ? {
+          unverifiedObjects: counts.encryption.sseKmsKeyUnknown.objects,
+          countsAsOf: counts.delivery.createdAt.slice(0, 10),
+        }
+      : {}),
   });
   return {
     bucket,
@@ -167,13 +226,17 @@ export async function scanBucket(
     defaultEncryption: summary.defaultEncryption,
     defaultEncryptionCompliant: defaultEncryptionCompliant(facts.defaultEncryption, target.kmsKeyArn),
     versioning: summary.versioning,
+    noncurrentExpirationDays: summary.noncurrentExpirationDays,
     objectLock: summary.objectLock,
     replication: summary.replication,
     inventoryConfiguration,
     objects,
     bytes: objects === 0 ? 0 : undefined,
     storageAsOf: undefined,
-    nonCompliantObjects,
+    unencryptedObjects: objects === 0 ? 0 : counts?.encryption.notEncrypted.objects,
+    nonCompliantObjects: objects === 0 ? 0 : nonCompliant,
+    inventoryCounts: counts,
+    ...("unknown" in counted && objects !== 0 ? { inventoryCountsUnknown: counted.unknown } : {}),
     blockers,
     warnings,
   };

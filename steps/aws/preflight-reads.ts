@@ -1,4 +1,4 @@
-import { DescribeKeyCommand, GetKeyPolicyCommand } from "@aws-sdk/client-kms";
+import { DescribeCustomKeyStoresCommand, DescribeKeyCommand, GetKeyPolicyCommand } from "@aws-sdk/client-kms";
 import {
   GetBucketEncryptionCommand,
   GetBucketInventoryConfigurationCommand,
@@ -14,19 +14,23 @@ import {
 import type { RunContext } from "../../contract/run-context.ts";
 import {
   type CandidateSourceFacts,
+  type CustomKeyStoreFacts,
   cannotTell,
   type DefaultEncryptionFacts,
   type Fact,
   type KeyFacts,
+  type KeyStoreDetails,
   type LifecycleRuleFacts,
   type NotificationFacts,
   type ObjectLockFacts,
   type ObjectOwnership,
   type PreflightFacts,
+  type ReaderFacts,
   type ReplicationFacts,
   type VersioningStatus,
 } from "../domain/preflight-facts.ts";
 import type { AwsClients } from "../runtime/clients.ts";
+import { type ReaderImpactCache, readReaderImpact } from "./reader-impact.ts";
 import { httpStatusOf } from "./s3-io.ts";
 
 /** The run as preflight needs it. */
@@ -90,16 +94,23 @@ async function read<T>(
   }
 }
 
+export interface GatherOptions {
+  /** Shared by the buckets of one scan: the account's principals and their kms:Decrypt answers (reader-impact.ts). */
+  readers?: ReaderImpactCache;
+}
+
 /**
  * Every fact preflight judges, by read-only calls only: the step runs them inside the run, and `rekey start` before
  * it starts one. `batchRoleArn` is the role Batch Operations copies as, whose use of the key the key policy must allow.
+ * Without an IAM client the readers of the bucket are not read (and not judged).
  */
 export async function gatherPreflightFacts(
   run: PreflightRun,
-  clients: Pick<AwsClients, "s3" | "kms">,
+  clients: Pick<AwsClients, "s3" | "kms"> & Partial<Pick<AwsClients, "iam">>,
   batchRoleArn: string,
+  options: GatherOptions = {},
 ): Promise<PreflightFacts> {
-  const { s3, kms } = clients;
+  const { s3, kms, iam } = clients;
   const Bucket = run.bucket;
   const [versioning, objectLock, replication, notifications, lifecycle, ownership, defaultEncryption, bucketPolicy] =
     await Promise.all([
@@ -206,15 +217,36 @@ export async function gatherPreflightFacts(
       ),
     ]);
   const candidates = await candidateFacts(run, s3);
-  const [key, keyPolicy] = await Promise.all([
+  const [key, keyPolicy, readers] = await Promise.all([
     read<KeyFacts>("KMS DescribeKey", async () => {
       const m = (await kms.send(new DescribeKeyCommand({ KeyId: run.kmsKeyArn }))).KeyMetadata;
-      return { arn: m?.Arn ?? run.kmsKeyArn, state: m?.KeyState ?? "unknown", keyManager: m?.KeyManager ?? "unknown" };
+      return {
+        arn: m?.Arn ?? run.kmsKeyArn,
+        state: m?.KeyState ?? "unknown",
+        keyManager: m?.KeyManager ?? "unknown",
+        ...(m?.CustomKeyStoreId ? { customKeyStore: await keyStoreFacts(kms, m.CustomKeyStoreId) } : {}),
+      };
     }),
     read<string>("KMS GetKeyPolicy", async () => {
       const out = await kms.send(new GetKeyPolicyCommand({ KeyId: run.kmsKeyArn, PolicyName: "default" }));
       return out.Policy ?? cannotTell("KMS GetKeyPolicy returned no policy");
     }),
+    iam === undefined
+      ? undefined
+      : read<ReaderFacts>("IAM", () =>
+          readReaderImpact(
+            iam,
+            {
+              bucket: run.bucket,
+              bucketAccountId: run.accountId,
+              region: run.region,
+              targetKeyArn: run.kmsKeyArn,
+              batchRoleArn,
+              bucketPolicy,
+            },
+            options.readers,
+          ),
+        ),
   ]);
 
   return {
@@ -234,7 +266,23 @@ export async function gatherPreflightFacts(
     bucketPolicy,
     key,
     keyPolicy,
+    ...(readers === undefined ? {} : { readers }),
   };
+}
+
+/** The custom key store a key lives in: its type says which backing (CloudHSM, external) its quota comes with. */
+async function keyStoreFacts(kms: AwsClients["kms"], id: string): Promise<CustomKeyStoreFacts> {
+  const details = await read<KeyStoreDetails>("KMS DescribeCustomKeyStores", async () => {
+    const store = (await kms.send(new DescribeCustomKeyStoresCommand({ CustomKeyStoreId: id }))).CustomKeyStores?.[0];
+    if (!store) return cannotTell(`KMS DescribeCustomKeyStores does not know ${id}`);
+    return {
+      // Stores from before external key stores carry no type: they are CloudHSM key stores.
+      type: store.CustomKeyStoreType ?? "AWS_CLOUDHSM",
+      ...(store.CustomKeyStoreName ? { name: store.CustomKeyStoreName } : {}),
+      ...(store.ConnectionState ? { connectionState: store.ConnectionState } : {}),
+    };
+  });
+  return { id, details };
 }
 
 function lifecycleRule(r: LifecycleRule): LifecycleRuleFacts {

@@ -1,4 +1,5 @@
 import type { Finding } from "../../contract/preflight.ts";
+import { formatCount } from "./format.ts";
 import { sameKey } from "./preflight.ts";
 import { type DefaultEncryptionFacts, type Fact, isCannotTell } from "./preflight-facts.ts";
 
@@ -13,8 +14,15 @@ export interface BucketVerdictInput {
   blockers: readonly Finding[];
   /** Current objects, when a source tells (storage metrics, an inventory); undefined when nothing does. */
   objects: number | undefined;
-  /** Current objects not SSE-KMS under the target key with Bucket Key, when an inventory tells; else undefined. */
+  /**
+   * Current objects an inventory (and HeadObject) shows are not SSE-KMS under the target key with Bucket Key; undefined
+   * when no inventory was counted. A floor while `unverifiedObjects` remain.
+   */
   nonCompliantObjects: number | undefined;
+  /** SSE-KMS objects with a Bucket Key whose key the inventory does not list and no HeadObject told. */
+  unverifiedObjects?: number;
+  /** When the counted inventory was listed (its delivery's date), for the why. */
+  countsAsOf?: string;
 }
 
 /** Whether the bucket's default encryption is what a run enforces: SSE-KMS, the target key, the Bucket Key. */
@@ -39,7 +47,9 @@ export function judgeBucket(input: BucketVerdictInput): { verdict: BucketVerdict
       why: `preflight would refuse a run: ${input.blockers.map((b) => b.code).join(", ")}`,
     };
   }
-  const nothingToCopy = input.objects === 0 || input.nonCompliantObjects === 0;
+  const unverified = input.unverifiedObjects ?? 0;
+  const nothingToCopy = input.objects === 0 || (input.nonCompliantObjects === 0 && unverified === 0);
+  const asOf = input.countsAsOf ? ` (inventory of ${input.countsAsOf})` : "";
   if (defaultOk === undefined) {
     return { verdict: "unknown", why: "the default encryption cannot be read" };
   }
@@ -50,17 +60,27 @@ export function judgeBucket(input: BucketVerdictInput): { verdict: BucketVerdict
           why:
             input.objects === 0
               ? "empty, and new writes default to the target key with Bucket Key"
-              : "every current object and the default are under the target key with Bucket Key",
+              : `every current object${asOf} and the default are under the target key with Bucket Key`,
         }
       : {
           verdict: "needs-default-encryption",
           why: "no object to re-encrypt, but new writes would not use the target key with Bucket Key",
         };
   }
+  if (input.nonCompliantObjects !== undefined && input.nonCompliantObjects > 0) {
+    return {
+      verdict: "needs-run",
+      why:
+        `${unverified ? "at least " : ""}${formatCount(input.nonCompliantObjects)} current object(s)${asOf} not under the target key with Bucket Key` +
+        (unverified
+          ? `, and ${formatCount(unverified)} SSE-KMS with Bucket Key whose key the inventory does not list`
+          : ""),
+    };
+  }
   if (input.nonCompliantObjects !== undefined) {
     return {
       verdict: "needs-run",
-      why: `${input.nonCompliantObjects} current object(s) not under the target key with Bucket Key`,
+      why: `${formatCount(unverified)} SSE-KMS object(s)${asOf} with Bucket Key whose key the inventory does not list: a run checks each and updates those under another key`,
     };
   }
   return {

@@ -75,6 +75,52 @@ export interface KeyFacts {
   state: string;
   /** KMS KeyManager: CUSTOMER or AWS. */
   keyManager: string;
+  /** The custom key store the key lives in (DescribeKey's CustomKeyStoreId); absent for a key in KMS's own store. */
+  customKeyStore?: CustomKeyStoreFacts;
+}
+
+/** A custom key store, as DescribeCustomKeyStores tells it; `details` is CannotTell when that read failed. */
+export interface CustomKeyStoreFacts {
+  id: string;
+  details: Fact<KeyStoreDetails>;
+}
+
+export interface KeyStoreDetails {
+  /** AWS_CLOUDHSM or EXTERNAL_KEY_STORE. */
+  type: string;
+  name?: string;
+  /** CONNECTED, CONNECTING, DISCONNECTED, DISCONNECTING or FAILED. */
+  connectionState?: string;
+}
+
+/** What IAM's policy simulator answered for one action (SimulatePrincipalPolicy's EvalDecision). */
+export interface SimulatedAnswer {
+  decision: "allowed" | "explicitDeny" | "implicitDeny";
+  /** The policies (SourcePolicyId) of the statements that decided: the denying ones for an explicit deny. */
+  policies: readonly string[];
+}
+
+/** A role or user of the bucket's account, and what the simulator says it may do. */
+export interface ReaderPrincipalFacts {
+  arn: string;
+  kind: "role" | "user";
+  /**
+   * s3:GetObject on the bucket's objects by the principal's IAM policies (and, for a user, the bucket policy: the
+   * simulator takes a resource-based policy for users only, so a role's bucket-policy grants are judged by rekey).
+   */
+  read: SimulatedAnswer;
+  /**
+   * kms:Decrypt of the target key through S3 by the principal's IAM policies (the key policy is judged by rekey);
+   * absent when the principal cannot read the bucket.
+   */
+  decrypt?: SimulatedAnswer;
+}
+
+/** The account's IAM roles and users as readers of the bucket (steps/aws/reader-impact.ts reads them). */
+export interface ReaderFacts {
+  principals: readonly ReaderPrincipalFacts[];
+  /** Roles and users listed but not examined, and why (service-linked roles, rekey's own roles). */
+  skipped: readonly { arn: string; why: string }[];
 }
 
 /** The manifest generator's lists never show Object Lock; an inventory does when it has the lock fields. */
@@ -104,6 +150,8 @@ export interface PreflightFacts {
   key: Fact<KeyFacts>;
   /** The key policy's JSON text. */
   keyPolicy: Fact<string>;
+  /** Who reads the bucket and may decrypt under the key; absent in callers that were given no IAM client. */
+  readers?: Fact<ReaderFacts>;
 }
 
 /** How a check reports a finding. */
@@ -150,7 +198,18 @@ export function summarizeFacts(f: PreflightFacts): PreflightFactsSummary {
       (d) => `${d.algorithm}${d.kmsKeyId ? ` ${d.kmsKeyId}` : ""}${d.bucketKeyEnabled ? ", Bucket Key" : ""}`,
     ),
     bucketPolicy: show(f.bucketPolicy, (p) => (p === null ? "none" : "present")),
-    key: show(f.key, (k) => `${k.state}, ${k.keyManager}`),
+    key: show(
+      f.key,
+      (k) => `${k.state}, ${k.keyManager}${k.customKeyStore ? `, ${describeKeyStore(k.customKeyStore)}` : ""}`,
+    ),
     keyPolicy: show(f.keyPolicy, () => "read"),
   };
+}
+
+/** "custom key store cks-… (AWS_CLOUDHSM)", or its id and why its type is unknown. */
+export function describeKeyStore(store: CustomKeyStoreFacts): string {
+  const d = store.details;
+  return isCannotTell(d)
+    ? `custom key store ${store.id} (type unknown: ${d.cannotTell})`
+    : `custom key store ${store.id} (${d.type}${d.name ? ` "${d.name}"` : ""})`;
 }

@@ -7,6 +7,7 @@ import {
 import type { Finding } from "../../contract/preflight.ts";
 import { parseArn } from "../../iam-policy/evaluator.ts";
 import {
+  describeKeyStore,
   isCannotTell,
   type LifecycleRuleFacts,
   noncurrentExpirationDays,
@@ -15,6 +16,7 @@ import {
   type ReplicationRuleFacts,
 } from "./preflight-facts.ts";
 import { checkBucketPolicy, checkKeyPolicy } from "./preflight-policies.ts";
+import { judgeReaders, type LosingReader, viaS3 } from "./reader-impact.ts";
 
 /**
  * Preflight: from read-only facts about the bucket and the target key, decide whether rekey may write, and what the
@@ -57,10 +59,13 @@ import { checkBucketPolicy, checkKeyPolicy } from "./preflight-policies.ts";
  * | key-policy-lacks-update-encryption   | warning       | No kms:Encrypt/ReEncrypt* for the role: UpdateObjectEncryption tasks fail.    |
  * | key-policy-unclear                   | warning       | The key policy's grants depend on conditions rekey cannot evaluate.            |
  * | encryption-context-condition         | blocker (ack) | Conditions on object-ARN encryption context stop matching under Bucket Keys.   |
+ * | readers-lack-decrypt                 | blocker (ack) | Roles/users that read the bucket could not decrypt re-encrypted objects.       |
+ * | readers-unknown                      | warning       | Readers rekey cannot judge: other accounts, anyone, services, unreadable IAM.  |
+ * | key-in-custom-key-store              | warning       | CloudHSM / external key store: 1,800 requests/s per store; Bucket Key matters. |
  * | <fact>-unknown (object-lock, replication, notifications, lifecycle, ownership, default-encryption, bucket-policy, key, key-policy) | warning | The read failed; the check was not made. |
  *
- * Not checked here: IAM policies of other principals (they may also condition on object-ARN encryption context),
- * S3 Requester Pays, SCPs/RCPs, VPC endpoint policies.
+ * Readers are judged by steps/domain/reader-impact.ts. Not checked here: SCPs/RCPs, VPC endpoint policies,
+ * permissions boundaries, S3 Requester Pays, and readers allowed only a part of the bucket (a prefix).
  */
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -93,7 +98,9 @@ export function evaluatePreflight(facts: PreflightFacts, options: PreflightOptio
   checkDefaultEncryption(facts, raise);
   checkBucketPolicy(facts, raise);
   checkKey(facts, raise);
+  checkKeyStore(facts, raise);
   checkKeyPolicy(facts, raise);
+  checkReaders(facts, raise);
 
   const acknowledged = new Set<string>(options.acknowledge ?? []);
   const blockers: Finding[] = [];
@@ -389,4 +396,92 @@ function checkKey(f: PreflightFacts, raise: Raise): void {
       "Create a customer managed symmetric key and pass its ARN.",
     );
   }
+}
+
+/** Custom key store request quotas: https://docs.aws.amazon.com/kms/latest/developerguide/requests-per-second.html#rps-key-stores */
+const KEY_STORE_REQUESTS_PER_SECOND = "1,800";
+
+function checkKeyStore(f: PreflightFacts, raise: Raise): void {
+  if (isCannotTell(f.key) || f.key.customKeyStore === undefined) return;
+  const store = f.key.customKeyStore;
+  const details = isCannotTell(store.details) ? undefined : store.details;
+  const kind =
+    details?.type === "AWS_CLOUDHSM"
+      ? "an AWS CloudHSM key store"
+      : details?.type === "EXTERNAL_KEY_STORE"
+        ? "an external key store"
+        : "a custom key store";
+  const backing =
+    details?.type === "AWS_CLOUDHSM"
+      ? " The CloudHSM cluster's other work lowers that rate further."
+      : details?.type === "EXTERNAL_KEY_STORE"
+        ? " Every request also travels to your external key manager through its proxy: when that is slow or unreachable, copies and reads fail."
+        : "";
+  const connection =
+    details?.connectionState !== undefined && details.connectionState !== "CONNECTED"
+      ? ` The key store is ${details.connectionState}: KMS cannot use its keys until it is CONNECTED.`
+      : "";
+  raise(
+    "key-in-custom-key-store",
+    `KMS key ${f.targetKeyArn} lives in ${kind} (${describeKeyStore(store)}). Every cryptographic request on it (S3's GenerateDataKey for each copy, Decrypt for each read of a re-encrypted object) counts against the key store's own quota of ${KEY_STORE_REQUESTS_PER_SECOND} requests per second, shared by every key in the store and every account using them and not adjustable, on top of the account's KMS quota (https://docs.aws.amazon.com/kms/latest/developerguide/requests-per-second.html#rps-key-stores); throttled copies fail.${backing}${connection}`,
+    "Keep the S3 Bucket Key on, as rekey's copies and the default encryption it sets do: S3 then asks KMS for a bucket-level key and derives object keys from it for a time, instead of one KMS request per object, which cuts the requests to KMS by up to 99% (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-key.html); with a key store's fixed quota it decides whether the run and the bucket's readers stay under it. Run while the key store's other users are quiet, and make sure writers that set their own encryption also use the Bucket Key.",
+  );
+}
+
+/** How many principals a reader finding names; the rest are counted. */
+const READERS_NAMED = 5;
+
+function checkReaders(f: PreflightFacts, raise: Raise): void {
+  const impact = judgeReaders(f);
+  if (impact === undefined) return;
+  const more = (n: number) => (n > READERS_NAMED ? `; and ${n - READERS_NAMED} more` : "");
+  if (impact.losing.length) {
+    const named = impact.losing.slice(0, READERS_NAMED).map((r) => `${r.arn} (reads: ${r.how}; ${r.why})`);
+    raise(
+      "readers-lack-decrypt",
+      `${impact.losing.length} IAM principal(s) of account ${f.bucketAccountId} can read objects of bucket ${f.bucket} but could not decrypt them once they are SSE-KMS under ${f.targetKeyArn}: ${named.join("; ")}${more(impact.losing.length)}. Each would get AccessDenied reading a re-encrypted object.`,
+      readerFixes(f, impact.losing),
+    );
+  }
+  if (impact.unknown.length) {
+    const named = impact.unknown.slice(0, READERS_NAMED).map((u) => `${u.principal}: ${u.why}`);
+    raise(
+      "readers-unknown",
+      `rekey cannot tell whether these readers of bucket ${f.bucket} could decrypt its objects once they are under ${f.targetKeyArn}: ${named.join("; ")}${more(impact.unknown.length)}.`,
+      `Check each by hand before the run: a reader needs kms:Decrypt on ${f.targetKeyArn} when S3 asks (kms:ViaService ${viaS3(f.bucketRegion)}), allowed by the key policy and, unless the key policy names the reader itself, by the reader's own IAM policies. Where rekey could not list or simulate the account's roles and users, grant it iam:ListRoles, iam:ListUsers and iam:SimulatePrincipalPolicy.`,
+    );
+  }
+}
+
+/** The fix of readers-lack-decrypt: the statements to add (one for IAM policies, one for the key policy) and whom for. */
+function readerFixes(f: PreflightFacts, losing: readonly LosingReader[]): string {
+  const names = (rs: readonly LosingReader[]) =>
+    `${rs
+      .slice(0, READERS_NAMED)
+      .map((r) => r.arn)
+      .join(", ")}${rs.length > READERS_NAMED ? ` and ${rs.length - READERS_NAMED} more` : ""}`;
+  const parts: string[] = [];
+  const viaIam = losing.filter((r) => r.fix.identityPolicy);
+  const first = viaIam[0]?.fix.identityPolicy;
+  if (first) {
+    parts.push(`Add to the IAM policies of ${names(viaIam)} the statement ${JSON.stringify(first)}.`);
+  }
+  const viaKey = losing.filter((r) => r.fix.keyPolicy);
+  const keyStatement = viaKey[0]?.fix.keyPolicy;
+  if (keyStatement) {
+    const principals = viaKey.map((r) => r.arn);
+    const statement = {
+      ...keyStatement,
+      Principal: { AWS: principals.length === 1 ? principals[0] : principals.slice(0, READERS_NAMED) },
+    };
+    parts.push(
+      `The key policy lets no IAM policy grant the key to ${names(viaKey)}: add to it the statement ${JSON.stringify(statement)}${principals.length > READERS_NAMED ? " with every one of them" : ""} (or a statement allowing the account, arn:aws:iam::${f.bucketAccountId}:root, so that IAM policies count).`,
+    );
+  }
+  const denies = new Map<string, LosingReader[]>();
+  for (const r of losing)
+    if (r.fix.removeDeny) denies.set(r.fix.removeDeny, [...(denies.get(r.fix.removeDeny) ?? []), r]);
+  for (const [deny, rs] of denies)
+    parts.push(`Change ${deny} so that it does not deny ${names(rs)} kms:Decrypt through S3.`);
+  return `${parts.join(" ")} Then start a new run.`;
 }

@@ -12,7 +12,9 @@ import {
   jobsOfPlan,
   jobToken,
   runIdOfDescription,
+  runningRekeyJobs,
 } from "../aws/batch-jobs.ts";
+import { jobSlotWait } from "../domain/job-slots.ts";
 import { defineStep } from "../runtime/step.ts";
 
 export const createCopyJobs = defineStep({
@@ -26,6 +28,24 @@ export const createCopyJobs = defineStep({
   async run({ run, plan, defaultEncryption }, { clients, config, now, log }): Promise<Jobs> {
     const jobs: Jobs["jobs"] = [];
     const earlier = await jobsOfPlan(clients.s3control, run.accountId, run.bucket, plan.planPrefix);
+    if (run.options.maxActiveJobs !== undefined) {
+      const needed = plan.manifests.filter(
+        (m) =>
+          !earlier.some(
+            (j) =>
+              describesUnitJob(j.Description, run.bucket, plan.planPrefix, workLabel(m, "job")) &&
+              !ENDED_WITHOUT_FINISHING.has(j.Status ?? ""),
+          ),
+      ).length;
+      const active = needed
+        ? await runningRekeyJobs(clients.s3control, run.accountId, { bucket: run.bucket, planPrefix: plan.planPrefix })
+        : 0;
+      const waiting = jobSlotWait({ active, needed }, run.options.maxActiveJobs, run.options.jobPollMinSeconds);
+      if (waiting) {
+        log.info("waiting for copy job slots", { bucket: run.bucket, ...waiting });
+        return { jobs: [], waitingForSlots: waiting };
+      }
+    }
     for (const manifest of plan.manifests) {
       const unit = workLabel(manifest, "job");
       const work = {

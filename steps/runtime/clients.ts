@@ -1,5 +1,7 @@
 import { AthenaClient } from "@aws-sdk/client-athena";
 import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
+import type { ConfigServiceClient } from "@aws-sdk/client-config-service";
+import { IAMClient } from "@aws-sdk/client-iam";
 import { KMSClient } from "@aws-sdk/client-kms";
 import type { LambdaClient } from "@aws-sdk/client-lambda";
 import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
@@ -14,7 +16,16 @@ export interface AwsClients {
   sts: STSClient;
   sfn: SFNClient;
   athena: AthenaClient;
+  /** IAM is global: the SDK resolves its endpoint (and signing region) from any region. */
+  iam: IAMClient;
 }
+
+/**
+ * Attempts of an IAM call: preflight simulates every role and user of the account (steps/aws/reader-impact.ts), and
+ * IAM throttles an account's calls as a whole; the adaptive mode also slows the client down while it is throttled
+ * (https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html).
+ */
+const IAM_ATTEMPTS = 10;
 
 /** Sockets of the S3 client: as many as planning's HeadObject calls in flight (HEADS_IN_FLIGHT). */
 const S3_SOCKETS = 256;
@@ -59,6 +70,12 @@ export function createAwsClients(settings: ClientSettings): AwsClients {
     sts: new STSClient({ ...common, ...(endpoint ? { endpoint } : {}) }),
     sfn: new SFNClient({ ...common, ...(endpoint ? { endpoint } : {}) }),
     athena: new AthenaClient({ ...common, ...(endpoint ? { endpoint } : {}) }),
+    iam: new IAMClient({
+      ...common,
+      maxAttempts: settings.maxAttempts ?? IAM_ATTEMPTS,
+      retryMode: "adaptive",
+      ...(endpoint ? { endpoint } : {}),
+    }),
   };
 }
 
@@ -84,6 +101,15 @@ export async function createLambdaClient(settings: ClientSettings): Promise<Lamb
 export async function createCloudWatchClient(settings: ClientSettings): Promise<CloudWatchClient> {
   const { CloudWatchClient } = await import("@aws-sdk/client-cloudwatch");
   return new CloudWatchClient({
+    ...commonConfig(settings),
+    ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+  });
+}
+
+/** An AWS Config client, for `rekey scan` to show Config's compliance results; loaded only when one is asked for. */
+export async function createConfigServiceClient(settings: ClientSettings): Promise<ConfigServiceClient> {
+  const { ConfigServiceClient } = await import("@aws-sdk/client-config-service");
+  return new ConfigServiceClient({
     ...commonConfig(settings),
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
   });

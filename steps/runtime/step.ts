@@ -19,7 +19,7 @@ export interface AthenaConfig {
 }
 
 export interface StepDeps {
-  clients: Pick<AwsClients, "s3" | "s3control" | "sts" | "kms" | "sfn" | "athena">;
+  clients: Pick<AwsClients, "s3" | "s3control" | "sts" | "kms" | "sfn" | "athena" | "iam">;
   config: StepConfig;
   log: Logger;
   now: () => Date;

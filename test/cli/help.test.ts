@@ -25,12 +25,31 @@ function commandsOf(command: Command, prefix: string[] = []): string[][] {
   );
 }
 const COMMANDS = commandsOf(buildProgram(silentIo, { code: 0 }));
-const AWS_COMMANDS = ["start", "status", "report", "scan", "approve", "stop", "runs"];
+const AWS_COMMANDS = [
+  "start",
+  "status",
+  "report",
+  "scan",
+  "approve",
+  "stop",
+  "runs",
+  "evidence",
+  "fleet start",
+  "fleet status",
+  "fleet stop",
+];
 
 describe("help for one command", () => {
   it("covers every command", () => {
     expect(COMMANDS.map((c) => c.join(" "))).toEqual(
-      expect.arrayContaining([...AWS_COMMANDS, "demo", "sandbox", "sandbox seed", "sandbox deliver-inventory"]),
+      expect.arrayContaining([
+        ...AWS_COMMANDS,
+        "fleet",
+        "demo",
+        "sandbox",
+        "sandbox seed",
+        "sandbox deliver-inventory",
+      ]),
     );
   });
 
@@ -60,7 +79,10 @@ describe("help for one command", () => {
       const { code, out } = await cli(...argv);
       expect(code).toBe(0);
       expect(out).toMatch(/^Usage: rekey \[options\] \[command\]/);
-      for (const c of AWS_COMMANDS) expect(out).toMatch(new RegExp(`^ {2}${c} \\[options\\]`, "m"));
+      for (const c of AWS_COMMANDS.filter((c) => !c.includes(" "))) {
+        expect(out).toMatch(new RegExp(`^ {2}${c} \\[options\\]`, "m"));
+      }
+      expect(out).toMatch(/^ {2}fleet {2,}run many buckets/m);
       expect(out).toMatch(/Exit codes: 0 done/);
     }
   });

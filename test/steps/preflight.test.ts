@@ -38,7 +38,9 @@ describe("runPreflight against the sandbox", () => {
   beforeAll(async () => {
     ({ sandbox, clients } = await sandboxWithClients({
       onRequest: (req) => {
-        if (recording) served.push(`${req.method} ${req.rawPath}?${req.rawQuery} ${req.headers["x-amz-target"] ?? ""}`);
+        // IAM's query protocol names its action in the form body.
+        const action = req.headers["x-amz-target"] ?? new URLSearchParams(req.body.toString("utf8")).get("Action");
+        if (recording) served.push(`${req.method} ${req.rawPath}?${req.rawQuery} ${action ?? ""}`);
       },
     }));
     keyArn = (await clients.kms.send(new CreateKeyCommand({ Description: "target" }))).KeyMetadata?.Arn ?? "";
@@ -132,10 +134,13 @@ describe("runPreflight against the sandbox", () => {
       key: "Enabled, CUSTOMER",
     });
     expect(result.acknowledged).toEqual([]);
-    // Read-only: S3 GETs of bucket settings and the two KMS reads, nothing else.
-    expect(served).toHaveLength(10);
+    // Read-only: S3 GETs of bucket settings, the two KMS reads and IAM's two listings (the account has no roles or
+    // users to simulate), nothing else.
+    expect(served).toHaveLength(12);
     for (const line of served) {
-      expect(line).toMatch(/^(GET \/healthy\/?\?\S+ $|POST \/\? TrentService\.(DescribeKey|GetKeyPolicy)$)/);
+      expect(line).toMatch(
+        /^(GET \/healthy\/?\?\S+ $|POST \/\? TrentService\.(DescribeKey|GetKeyPolicy)$|POST \/\? List(Roles|Users)$)/,
+      );
     }
   });
 
