@@ -242,7 +242,7 @@ function queryFailure(id: string, q: QueryExecution | undefined, config: AthenaC
 }
 
 /** Every row of a result, header first, page by page (the counts are a row; the tally a row per route, a few dozen). */
-async function allRows(athena: AthenaClient, q: QueryExecution): Promise<(string | undefined)[][]> {
+export async function allRows(athena: AthenaClient, q: QueryExecution): Promise<(string | undefined)[][]> {
   const rows: (string | undefined)[][] = [];
   let NextToken: string | undefined;
   do {

@@ -3,7 +3,6 @@ import { setTimeout as sleep } from "node:timers/promises";
 import {
   type AthenaClient,
   GetQueryExecutionCommand,
-  GetQueryResultsCommand,
   type QueryExecution,
   StartQueryExecutionCommand,
 } from "@aws-sdk/client-athena";
@@ -34,6 +33,7 @@ import { athenaRouteStatements, routeCounts } from "../domain/inventory-routes.t
 import { sameKey } from "../domain/preflight.ts";
 import type { AwsClients } from "../runtime/clients.ts";
 import type { AthenaConfig } from "../runtime/step.ts";
+import { allRows } from "./inventory-athena.ts";
 import { parquetRowBatches } from "./inventory-parquet.ts";
 import { getStreamWithMd5, getText, getTextIfExists, httpStatusOf } from "./s3-io.ts";
 
@@ -305,17 +305,6 @@ async function runQuery(athena: AthenaClient, config: AthenaConfig, sql: string)
     }
     await sleep(wait);
   }
-}
-
-async function allRows(athena: AthenaClient, q: QueryExecution): Promise<(string | undefined)[][]> {
-  const rows: (string | undefined)[][] = [];
-  let NextToken: string | undefined;
-  do {
-    const out = await athena.send(new GetQueryResultsCommand({ QueryExecutionId: q.QueryExecutionId, NextToken }));
-    for (const row of out.ResultSet?.Rows ?? []) rows.push(row.Data?.map((d) => d.VarCharValue) ?? []);
-    NextToken = out.NextToken;
-  } while (NextToken);
-  return rows;
 }
 
 /**
