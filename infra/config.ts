@@ -3,6 +3,7 @@
  * at synth. Every bucket and key ARN in every policy the stack writes comes from here; nothing wider.
  */
 import { z } from "zod";
+import { FLEET_MACHINE_SUFFIX } from "../contract/fleet.ts";
 import { DEFAULT_BYTES_SCANNED_CUTOFF_PER_QUERY, MIN_BYTES_SCANNED_CUTOFF_PER_QUERY } from "./athena.ts";
 
 /** A bucket name (S3 naming rules), or a prefix of one followed by a single trailing `*`. */
@@ -17,6 +18,13 @@ const BucketPattern = z.string().refine((s) => BUCKET_NAME.test(s) || BUCKET_PRE
 });
 
 const PositiveDays = z.number().int().min(1).max(3650);
+
+/**
+ * The fleet state machine is named `<stack name>-fleet` (infra/constructs/fleet-state-machine.ts), and a state
+ * machine's name is at most 80 characters
+ * (https://docs.aws.amazon.com/step-functions/latest/apireference/API_CreateStateMachine.html).
+ */
+const MAX_STACK_NAME = 80 - FLEET_MACHINE_SUFFIX.length;
 
 /**
  * At most this many buckets under automatic remediation: each is an AWS Config rule and a remediation
@@ -117,6 +125,9 @@ export function configSchema(region: string) {
         .string()
         .regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, {
           error: "must be a CloudFormation stack name: a letter, then up to 127 letters, digits and hyphens.",
+        })
+        .max(MAX_STACK_NAME, {
+          error: `must be at most ${MAX_STACK_NAME} characters: the fleet state machine is named <stackName>${FLEET_MACHINE_SUFFIX}, and a state machine name at most 80.`,
         })
         .default(DEFAULT_STACK_NAME),
       buckets: z.array(BucketPattern).min(1, { error: "name at least one bucket rekey may re-encrypt." }),

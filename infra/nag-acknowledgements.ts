@@ -10,6 +10,7 @@ import type { IConstruct } from "constructs";
 import { StateNames, type TaskStateName } from "../contract/states.ts";
 import type { AthenaWorkGroup } from "./constructs/athena-workgroup.ts";
 import type { BatchOperationsRole } from "./constructs/batch-operations-role.ts";
+import type { FleetStateMachine } from "./constructs/fleet-state-machine.ts";
 import type { OperatorPolicy } from "./constructs/operator-policy.ts";
 import type { StepFunction } from "./constructs/step-function.ts";
 import { type WorkBucket, WorkBucketPrefixes } from "./constructs/work-bucket.ts";
@@ -26,6 +27,8 @@ export interface NagAcknowledgementScopes {
   batchRole: BatchOperationsRole;
   steps: Record<TaskStateName, StepFunction>;
   stateMachine: StateMachine;
+  /** The fleet state machine, which starts runs of the one above. */
+  fleet: FleetStateMachine;
   athena: AthenaWorkGroup;
   operatorPolicy: OperatorPolicy;
   /** The configured bucket names and patterns (RekeyConfig.buckets): each gets its own object-wildcard finding. */
@@ -34,7 +37,7 @@ export interface NagAcknowledgementScopes {
 
 /** The acknowledgements the stack's resources need; the resource ids in the finding ids are as cdk-nag prints them. */
 export function planNagAcknowledgements(scopes: NagAcknowledgementScopes): NagAcknowledgement[] {
-  const { workBucket, batchRole, steps, stateMachine, athena, operatorPolicy, buckets } = scopes;
+  const { workBucket, batchRole, steps, stateMachine, fleet, athena, operatorPolicy, buckets } = scopes;
   const stack = Stack.of(workBucket);
   const partition = "<AWS::Partition>";
   const workBucketArn = `<${stack.getLogicalId(workBucket.node.defaultChild as CfnBucket)}.Arn>`;
@@ -42,6 +45,7 @@ export function planNagAcknowledgements(scopes: NagAcknowledgementScopes): NagAc
   const step = (state: TaskStateName) => steps[state];
   const S = StateNames;
   const smName = stack.getLogicalId(stateMachine.node.defaultChild as CfnStateMachine);
+  const fleetName = stack.getLogicalId(fleet.stateMachine.node.defaultChild as CfnStateMachine);
   const acks: NagAcknowledgement[] = [
     {
       id: "AwsSolutions-S1",
@@ -59,13 +63,27 @@ export function planNagAcknowledgements(scopes: NagAcknowledgementScopes): NagAc
     },
     {
       id: iam5("*"),
-      scopes: [...Object.values(steps), stateMachine, operatorPolicy],
+      scopes: [...Object.values(steps), stateMachine, fleet, operatorPolicy],
       reason:
         "Actions without resource-level permissions (Service Authorization Reference): xray:PutTraceSegments and " +
-        "xray:PutTelemetryRecords (active tracing); the logs:*LogDelivery/Describe* actions Step Functions logging " +
-        "needs; s3:CreateJob and s3:ListJobs, whose jobs are bounded by iam:PassRole on the Batch Operations role only; " +
-        "the operator's states:ListStateMachines (finding the rekey machine by name) and s3:ListJobs (a run's jobs).",
+        "xray:PutTelemetryRecords (active tracing, of the functions and both state machines); the " +
+        "logs:*LogDelivery/Describe* actions Step Functions logging needs (both state machines); " +
+        "s3:CreateJob and s3:ListJobs, whose jobs are bounded by iam:PassRole on the Batch Operations role only; " +
+        "the operator's states:ListStateMachines (finding the rekey and fleet machines by name) and s3:ListJobs (a " +
+        "run's jobs); " +
+        "preflight's kms:DescribeCustomKeyStores (the target key's store) and iam:ListRoles and iam:ListUsers, which " +
+        "read the account's roles and users to find the bucket's readers (Preflight checks and the operator's start); " +
+        "rekey scan's cloudwatch:GetMetricData and AWS Config reads (config:DescribeConfigRules, " +
+        "config:GetComplianceDetailsByConfigRule: a rule's ARN holds an id AWS Config chooses).",
     },
+    ...(["role", "user"] as const).map((kind) => ({
+      id: iam5(`arn:${partition}:iam::${stack.account}:${kind}/*`),
+      scopes: [step(S.preflight), operatorPolicy],
+      reason:
+        "Preflight asks IAM's policy simulator (iam:SimulatePrincipalPolicy, read-only) whether each role and user " +
+        "of the account can read the bucket and decrypt under the target key; which principals read a bucket is " +
+        "what it finds out, so it cannot name them ahead. Limited to the stack's own account.",
+    })),
     {
       id: iam5(`${workBucketArn}/${WorkBucketPrefixes.runs}*`),
       scopes: [
@@ -104,10 +122,11 @@ export function planNagAcknowledgements(scopes: NagAcknowledgementScopes): NagAc
     },
     {
       id: iam5(`${workBucketArn}/${WorkBucketPrefixes.inventory}*`),
-      scopes: [S.findInventory, S.sliceInventory, S.writeManifests].map(step),
+      scopes: [...[S.findInventory, S.sliceInventory, S.writeManifests].map(step), operatorPolicy],
       reason:
         "S3 Inventory names its deliveries by date and configuration (inventory/<bucket>/<config>/<date>/…); the " +
-        "grant is read-only and limited to the inventory/ prefix of the stack's own work bucket.",
+        "grant is read-only and limited to the inventory/ prefix of the stack's own work bucket (for the operator's " +
+        "policy, rekey scan's counts of the latest delivery).",
     },
     {
       id: iam5(`arn:${partition}:s3:${stack.region}:${stack.account}:job/*`),
@@ -146,12 +165,45 @@ export function planNagAcknowledgements(scopes: NagAcknowledgementScopes): NagAc
     },
     {
       id: iam5(`arn:${partition}:states:${stack.region}:${stack.account}:execution:<${smName}.Name>:*`),
-      scopes: [step(S.validateInput), step(S.recordFailure), operatorPolicy],
+      scopes: [step(S.validateInput), step(S.recordFailure), stateMachine, fleet, operatorPolicy],
       reason:
-        "Validate input asks whether the execution holding a bucket's lock still runs; execution names are chosen " +
-        "at start. Record failure lists a failed run's Map Runs (ListMapRuns). Both read only, and only this state " +
-        "machine's executions. The operator's policy reads runs and their history and stops a run (rekey status, " +
-        "runs, approve, stop), on this state machine's executions only.",
+        "A run's execution name is chosen when it starts (by rekey start or rekey fleet start). Validate input asks " +
+        "whether the execution holding a bucket's lock still runs; Record failure lists a failed run's Map Runs " +
+        "(ListMapRuns); the state machine describes its own executions, as AWS's Distributed Map policy does; all " +
+        "read only. The fleet machine starts bucket runs with startExecution.sync:2 and, as AWS documents for it, " +
+        "describes them and stops those it started when a fleet is stopped. The operator's policy reads runs and " +
+        "their history and stops a run (rekey status, runs, approve, stop). Only this state machine's executions.",
+    },
+    {
+      id: iam5(`arn:${partition}:states:${stack.region}:${stack.account}:execution:<${fleetName}.Name>:*`),
+      scopes: [fleet, operatorPolicy],
+      reason:
+        "A fleet's execution name is chosen by rekey fleet start. The fleet machine describes its own executions, " +
+        "as AWS's Distributed Map policy does; the operator's policy reads a fleet and stops it (rekey fleet status, " +
+        "fleet stop). Only the fleet machine's executions, not its children or any other machine's.",
+    },
+    {
+      id: iam5(`arn:${partition}:states:${stack.region}:${stack.account}:execution:<${fleetName}.Name>/*`),
+      scopes: [fleet],
+      reason:
+        "Each bucket of a fleet is a child execution of the fleet machine, named by Step Functions when its Map Run " +
+        "starts it (execution:<machine>/<label>:<id>): the fleet machine follows and stops its own children; " +
+        "limited to that machine's child executions.",
+    },
+    {
+      id: iam5(`${workBucketArn}/${WorkBucketPrefixes.fleetItems}`),
+      scopes: [fleet, operatorPolicy],
+      reason:
+        "A fleet's buckets are fleets/<fleet>/buckets.json, the fleet's name chosen when rekey fleet start starts " +
+        "it: the operator's policy writes and reads that one file per fleet (rekey fleet start, status, stop) and " +
+        "nothing else under fleets/; the fleet machine's Distributed Map reads it as its items.",
+    },
+    {
+      id: iam5(`${workBucketArn}/${WorkBucketPrefixes.fleetResults}`),
+      scopes: [fleet],
+      reason:
+        "The fleet's Distributed Map writes its Map Run's results under fleets/<fleet>/results/, named by Map Run " +
+        "id; nothing else of the work bucket can be written by the fleet machine.",
     },
     {
       id: iam5(`arn:${partition}:states:${stack.region}:${stack.account}:mapRun:<${smName}.Name>/*`),
@@ -178,18 +230,20 @@ export function planNagAcknowledgements(scopes: NagAcknowledgementScopes): NagAc
     },
     {
       id: iam5(`${workBucketArn}/${WorkBucketPrefixes.athenaResults}*`),
-      scopes: [step(S.sliceInventory), step(S.writeManifests)],
+      scopes: [step(S.sliceInventory), step(S.writeManifests), operatorPolicy],
       reason:
         "Athena names each query's result files by its query execution id (athena-results/<id>.csv), known only " +
         "once the query starts; the workgroup enforces that prefix of the stack's own work bucket. The slices read " +
-        "the files the athena engine's UNLOAD wrote there.",
+        "the files the athena engine's UNLOAD wrote there; rekey scan counts large inventories with Athena, with the " +
+        "operator's credentials.",
     },
     {
       id: iam5(`arn:${partition}:glue:${stack.region}:${stack.account}:table/${athena.databaseName}/*`),
-      scopes: [step(S.sliceInventory)],
+      scopes: [step(S.sliceInventory), operatorPolicy],
       reason:
-        "The athena engine creates its inventory tables under names chosen at run time from the inventory read, " +
-        "in the stack's own Glue database; the grant reads and creates tables of that database only.",
+        "The athena engine (and rekey scan's count, for the operator) creates its inventory tables under names " +
+        "chosen at run time from the inventory read, in the stack's own Glue database; the grant reads and creates " +
+        "tables of that database only.",
     },
     {
       id: iam5(`${workBucketArn}/${WorkBucketPrefixes.planSlices}`),
@@ -246,8 +300,38 @@ export function planNagAcknowledgements(scopes: NagAcknowledgementScopes): NagAc
     },
     {
       id: iam5(`${workBucketArn}/${WorkBucketPrefixes.manifests}`),
-      scopes: [batchRole],
-      reason: "Batch Operations reads the copy manifests a run writes under plans/<bucket>/<delivery>/manifests/.",
+      scopes: [batchRole, operatorPolicy],
+      reason:
+        "Batch Operations reads the copy manifests a run writes under plans/<bucket>/<delivery>/manifests/; rekey " +
+        "evidence records their ETags (HeadObject, which S3 authorizes as s3:GetObject), read-only.",
+    },
+    {
+      id: iam5(`${workBucketArn}/${WorkBucketPrefixes.planFiles}`),
+      scopes: [operatorPolicy],
+      reason:
+        "rekey evidence reads a run's plan, plans/<bucket>/<delivery>/plan.json (the counts before the run), the " +
+        "delivery known only at run time; read-only, that file of each plan.",
+    },
+    {
+      id: iam5(`${workBucketArn}/${WorkBucketPrefixes.largeObjectLists}`),
+      scopes: [operatorPolicy],
+      reason:
+        "rekey evidence records the ETag of a plan's list of objects over 5 GiB, plans/<bucket>/<delivery>/" +
+        "large-objects.jsonl, the delivery known only at run time; read-only, that file of each plan.",
+    },
+    {
+      id: iam5(`${workBucketArn}/${WorkBucketPrefixes.reportManifests}`),
+      scopes: [operatorPolicy],
+      reason:
+        "rekey evidence reads each job's completion report manifest, plans/<bucket>/<delivery>/batch-reports/" +
+        "job-<id>/manifest.json, named by Batch Operations' job id; read-only, not the result files.",
+    },
+    {
+      id: iam5(`${workBucketArn}/${WorkBucketPrefixes.evidence}`),
+      scopes: [operatorPolicy],
+      reason:
+        "rekey evidence writes a run's bundle under runs/<bucket>/<execution>/evidence/, the execution known only " +
+        "at run time, and replaces an earlier bundle there (PutObject, DeleteObject); nothing else of a run.",
     },
     {
       id: iam5(`${workBucketArn}/${WorkBucketPrefixes.candidates}`),

@@ -3,7 +3,7 @@
  * Task state is one Lambda function running the same step code the sandbox runs; each function may make exactly the
  * AWS calls its step makes, on the buckets and keys the configuration names (infra/config.ts) and nothing wider.
  */
-import { Arn, ArnFormat, CfnOutput, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
+import { CfnOutput, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
 import type { Alarm } from "aws-cdk-lib/aws-cloudwatch";
 import { Policy, PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
@@ -16,8 +16,10 @@ import type { RekeyConfig } from "./config.ts";
 import { AthenaWorkGroup } from "./constructs/athena-workgroup.ts";
 import { BatchOperationsRole } from "./constructs/batch-operations-role.ts";
 import { RekeyDashboard } from "./constructs/dashboard.ts";
+import { distributedMapStatements } from "./constructs/distributed-map-grants.ts";
 import { EncryptionEnforcement, enforcementEnabled } from "./constructs/encryption-enforcement.ts";
 import { addExecutionAlarms } from "./constructs/execution-alarms.ts";
+import { FleetStateMachine } from "./constructs/fleet-state-machine.ts";
 import { OperatorPolicy } from "./constructs/operator-policy.ts";
 import { createStepFunctions, type StepFunction } from "./constructs/step-function.ts";
 import { grantFailedSliceLookups, grantLockHolderChecks, grantStepPermissions } from "./constructs/step-permissions.ts";
@@ -43,6 +45,8 @@ export class RekeyStack extends Stack {
   readonly batchRole: BatchOperationsRole;
   readonly athena: AthenaWorkGroup;
   readonly stateMachine: StateMachine;
+  /** The fleet state machine (workflow/fleet-definition.ts), which starts runs of the one above. */
+  readonly fleet: FleetStateMachine;
   readonly operatorPolicy: OperatorPolicy;
   readonly steps: Record<TaskStateName, StepFunction>;
   readonly failedAlarm: Alarm;
@@ -85,6 +89,11 @@ export class RekeyStack extends Stack {
     this.stateMachine = this.createStateMachine(logRetention);
     grantLockHolderChecks(this.steps, this.stateMachine);
     grantFailedSliceLookups(this.steps, this.stateMachine);
+    this.fleet = new FleetStateMachine(this, "Fleet", {
+      runStateMachine: this.stateMachine,
+      workBucket: this.workBucket,
+      logRetention,
+    });
     const alarms = addExecutionAlarms(this, this.stateMachine, config.alarmTopicArn);
     this.failedAlarm = alarms.failed;
     this.timedOutAlarm = alarms.timedOut;
@@ -92,16 +101,27 @@ export class RekeyStack extends Stack {
       targets,
       workBucket: this.workBucket,
       stateMachine: this.stateMachine,
+      fleetStateMachine: this.fleet.stateMachine,
       settingsFunction: this.steps[StateNames.validateInput].function,
+      athena: this.athena,
     });
-    this.dashboard = new RekeyDashboard(this, "Dashboard", { stateMachine: this.stateMachine, steps: this.steps });
+    this.dashboard = new RekeyDashboard(this, "Dashboard", {
+      stateMachine: this.stateMachine,
+      fleetStateMachine: this.fleet.stateMachine,
+      steps: this.steps,
+    });
     this.enforcement = enforcementEnabled(config.enforcement)
       ? new EncryptionEnforcement(this, "Enforcement", { ...config.enforcement, kmsKeyArns: config.kmsKeyArns })
       : undefined;
 
     new CfnOutput(this, "StateMachineArn", {
       value: this.stateMachine.stateMachineArn,
-      description: "Start one execution per bucket: rekey start --state-machine-arn <this>",
+      description: "One execution per bucket run: rekey start (REKEY_STATE_MACHINE_ARN=<this>, or --state-machine)",
+    });
+    new CfnOutput(this, "FleetStateMachineArn", {
+      value: this.fleet.stateMachine.stateMachineArn,
+      description:
+        "Many buckets' runs as one fleet: rekey fleet start (REKEY_FLEET_STATE_MACHINE_ARN=<this>, or --fleet-state-machine)",
     });
     new CfnOutput(this, "WorkBucketName", {
       value: this.workBucket.bucketName,
@@ -125,6 +145,7 @@ export class RekeyStack extends Stack {
       batchRole: this.batchRole,
       steps: this.steps,
       stateMachine: this.stateMachine,
+      fleet: this.fleet,
       athena: this.athena,
       operatorPolicy: this.operatorPolicy,
       buckets: config.buckets,
@@ -165,37 +186,17 @@ export class RekeyStack extends Stack {
 
   /**
    * "Plan each slice" and "Verify each slice" are Distributed Maps: Step Functions starts each slice as a child execution of this state
-   * machine, reads the slices from the work bucket and writes the Map Run's results there
-   * (https://docs.aws.amazon.com/step-functions/latest/dg/iam-policies-eg-dist-map.html). A Policy of its own,
-   * attached to the role: the state machine's ARN in the state machine role's default policy would make each wait
-   * for the other.
+   * machine (infra/constructs/distributed-map-grants.ts), reads the slices from the work bucket and writes the Map
+   * Run's results there (https://docs.aws.amazon.com/step-functions/latest/dg/iam-policies-eg-dist-map.html). A
+   * Policy of its own, attached to the role: the state machine's ARN in the state machine role's default policy
+   * would make each wait for the other.
    */
   private grantDistributedMap(stateMachine: StateMachine): void {
     const bucket = this.workBucket;
     new Policy(stateMachine, "DistributedMapPolicy", {
       roles: [stateMachine.role],
       statements: [
-        new PolicyStatement({
-          sid: "StartSliceExecutions",
-          actions: ["states:StartExecution"],
-          resources: [stateMachine.stateMachineArn],
-        }),
-        new PolicyStatement({
-          sid: "FollowSliceExecutions",
-          actions: ["states:DescribeExecution", "states:StopExecution"],
-          // A child's ARN is execution:<machine>/<map run label>:<id>.
-          resources: [
-            Arn.format(
-              {
-                service: "states",
-                resource: "execution",
-                resourceName: `${stateMachine.stateMachineName}/*`,
-                arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-              },
-              this,
-            ),
-          ],
-        }),
+        ...distributedMapStatements(stateMachine),
         new PolicyStatement({
           sid: "ReadSlices",
           actions: ["s3:GetObject"],

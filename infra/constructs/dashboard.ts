@@ -19,12 +19,15 @@ import type { StepFunction } from "./step-function.ts";
 
 export interface RekeyDashboardProps {
   stateMachine: StateMachine;
+  /** The fleet state machine (infra/constructs/fleet-state-machine.ts), whose executions start runs of the one above. */
+  fleetStateMachine: StateMachine;
   steps: Record<TaskStateName, StepFunction>;
 }
 
 const PERIOD = Duration.minutes(5);
 const WIDTH = 24;
 const HALF = 12;
+const THIRD = 8;
 
 /**
  * The usage metric KMS publishes for its shared request quota of symmetric cryptographic operations (GenerateDataKey,
@@ -51,7 +54,7 @@ export class RekeyDashboard extends Construct {
   constructor(scope: Construct, id: string, props: RekeyDashboardProps) {
     super(scope, id);
     const stack = Stack.of(this);
-    const { stateMachine, steps } = props;
+    const { stateMachine, fleetStateMachine, steps } = props;
     const tasks = Object.entries(steps) as [TaskStateName, StepFunction][];
     const perStep = (metric: (step: StepFunction, state: TaskStateName) => IMetric) =>
       tasks.map(([state, step]) => metric(step, state));
@@ -69,7 +72,8 @@ export class RekeyDashboard extends Construct {
         height: 3,
         markdown: [
           "# rekey",
-          "One execution per bucket run. A run's own record is its execution (`rekey status`) and its report in the " +
+          "One execution per bucket run; a fleet (`rekey fleet start`) is one execution of the fleet state machine, " +
+            "which starts many buckets' runs. A run's own record is its execution (`rekey status`) and its report in the " +
             "work bucket. Not on this dashboard, because AWS publishes no metric for them: S3 Batch Operations jobs " +
             "(their task counts below are what *Check copy jobs* logs), KMS throttling of S3's calls (it shows as " +
             "failed tasks in the completion reports, which rekey retries), and the time spent in Wait states " +
@@ -80,8 +84,8 @@ export class RekeyDashboard extends Construct {
 
     this.dashboard.addWidgets(
       new GraphWidget({
-        title: "Executions by state",
-        width: HALF,
+        title: "Bucket runs by state",
+        width: THIRD,
         left: [
           stateMachine.metricStarted({ period: PERIOD, statistic: "Sum", label: "Started" }),
           stateMachine.metricSucceeded({ period: PERIOD, statistic: "Sum", label: "Succeeded" }),
@@ -90,9 +94,22 @@ export class RekeyDashboard extends Construct {
           stateMachine.metricTimedOut({ period: PERIOD, statistic: "Sum", label: "Timed out" }),
         ],
       }),
+      // A fleet succeeds once every run it started has ended, however each ended (workflow/fleet-definition.ts
+      // tolerates every failed item): failed is the fleet's own failure (its bucket list unreadable, its results
+      // unwritable), aborted is rekey fleet stop. Its runs count on the left as well.
       new GraphWidget({
-        title: "Execution time (ms), of executions that ended",
-        width: HALF,
+        title: "Fleets by state",
+        width: THIRD,
+        left: [
+          fleetStateMachine.metricStarted({ period: PERIOD, statistic: "Sum", label: "Started" }),
+          fleetStateMachine.metricSucceeded({ period: PERIOD, statistic: "Sum", label: "Succeeded" }),
+          fleetStateMachine.metricFailed({ period: PERIOD, statistic: "Sum", label: "Failed" }),
+          fleetStateMachine.metricAborted({ period: PERIOD, statistic: "Sum", label: "Aborted" }),
+        ],
+      }),
+      new GraphWidget({
+        title: "Bucket run time (ms), of runs that ended",
+        width: THIRD,
         left: [
           stateMachine.metricTime({ period: PERIOD, statistic: "Maximum", label: "Longest" }),
           stateMachine.metricTime({ period: PERIOD, statistic: "Average", label: "Average" }),

@@ -1,6 +1,7 @@
-import { Arn, ArnFormat } from "aws-cdk-lib";
+import { Arn, ArnFormat, Stack } from "aws-cdk-lib";
 import { Policy, PolicyStatement } from "aws-cdk-lib/aws-iam";
 import type { StateMachine } from "aws-cdk-lib/aws-stepfunctions";
+import type { IConstruct } from "constructs";
 import { StateNames, type TaskStateName } from "../../contract/states.ts";
 import type { RekeyTargets } from "../targets.ts";
 import type { AthenaWorkGroup } from "./athena-workgroup.ts";
@@ -22,6 +23,20 @@ export const PREFLIGHT_BUCKET_READS = [
   "s3:GetBucketPolicy",
   "s3:GetEncryptionConfiguration",
 ] as const;
+
+/** Preflight's reads of the target key's custom key store, granted to the step and to the operator. */
+export const PREFLIGHT_KEY_STORE_READS = ["kms:DescribeCustomKeyStores"] as const;
+
+/** Preflight's listing of the account's readers (ListRoles, ListUsers: the whole account, `*`). */
+export const PREFLIGHT_PRINCIPAL_LISTS = ["iam:ListRoles", "iam:ListUsers"] as const;
+
+/** The roles and users of the stack's account, whose policies preflight simulates: arn:…:iam::<account>:role/* and user/*. */
+export function accountPrincipals(scope: IConstruct): string[] {
+  const stack = Stack.of(scope);
+  return ["role", "user"].map((resource) =>
+    Arn.format({ service: "iam", region: "", resource, resourceName: "*" }, stack),
+  );
+}
 
 export interface StepPermissionsProps {
   targets: RekeyTargets;
@@ -57,6 +72,18 @@ export function grantStepPermissions(steps: Record<TaskStateName, StepFunction>,
 
   allow(S.preflight, "ReadBucketConfigurations", [...PREFLIGHT_BUCKET_READS], targets.buckets);
   allow(S.preflight, "ReadTargetKeys", ["kms:DescribeKey", "kms:GetKeyPolicy"], targets.keys);
+  // A target key in a custom key store (finding key-in-custom-key-store): which kind of store.
+  // DescribeCustomKeyStores has no resource type.
+  allow(S.preflight, "DescribeKeyStores", [...PREFLIGHT_KEY_STORE_READS], ["*"]);
+  // Reader impact (steps/aws/reader-impact.ts): the account's roles and users, listed whole, and each one's
+  // policies simulated (read-only; the simulator's resource types are users, groups and roles).
+  allow(S.preflight, "ListAccountPrincipals", [...PREFLIGHT_PRINCIPAL_LISTS], ["*"]);
+  allow(
+    S.preflight,
+    "SimulateAccountPrincipals",
+    ["iam:SimulatePrincipalPolicy"],
+    accountPrincipals(steps[S.preflight]),
+  );
   // Whether the inventory's fields show Object Lock (finding object-lock-unseen).
   allow(S.preflight, "ReadInventoryConfiguration", ["s3:GetInventoryConfiguration"], targets.buckets);
 

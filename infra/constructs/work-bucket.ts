@@ -12,6 +12,7 @@ import { ATHENA_RESULTS_PREFIX } from "../athena.ts";
  *   `runs/<bucket>/lock.json` names the execution running on the bucket;
  * - `plans/<bucket>/<delivery>-<digest>/…`: the copy manifests planned from one inventory delivery and the completion
  *   reports of their jobs, shared by every execution planning from that delivery;
+ * - `fleets/<fleet>/…`: a fleet's buckets (buckets.json, written by `rekey fleet start`) and its Map Run's results;
  * - `inventory/…`: the destination prefix the operator gives S3 Inventory;
  * - `athena-results/…`: the Athena workgroup's query results (infra/athena.ts).
  */
@@ -28,6 +29,12 @@ export const WorkBucketPrefixes = {
   candidates: "runs/*/candidates/*",
   /** A plan's list of the objects it leaves alone (planKeys().skipped), which `rekey report --skipped` prints. */
   skippedLists: "plans/*/skipped.csv",
+  /** A plan, written last (planKeys().plan), its large-object list, and its jobs' completion report manifests. */
+  planFiles: "plans/*/plan.json",
+  largeObjectLists: "plans/*/large-objects.jsonl",
+  reportManifests: "plans/*/batch-reports/*/manifest.json",
+  /** A run's evidence bundle (cli/evidence-bundle.ts evidencePrefix), written by `rekey evidence`. */
+  evidence: "runs/*/evidence/*",
   /** Each bucket's one-run lock (contract/run-context.ts bucketLockKey). */
   locks: "runs/*/lock.json",
   /** The candidate-list jobs a run created (steps/aws/candidate-lists.ts candidateJobsKey). */
@@ -49,6 +56,11 @@ export const WorkBucketPrefixes = {
   verifySliceItems: "runs/*/verify/slices.json",
   /** The verification Map Run's results (runKeys().reportSliceResults), written by Step Functions itself. */
   verifySliceResults: "runs/*/verify-results/*",
+  /** A fleet's buckets (contract/fleet.ts fleetKeys), written by rekey fleet start, read by the fleet's Map Run. */
+  fleets: "fleets/",
+  fleetItems: "fleets/*/buckets.json",
+  /** The fleet Map Run's results, written by Step Functions itself. */
+  fleetResults: "fleets/*/results/*",
 } as const;
 
 export interface WorkBucketProps {
@@ -99,6 +111,12 @@ export class WorkBucket extends Bucket {
         {
           id: "expire-plans",
           prefix: WorkBucketPrefixes.plans,
+          expiration: Duration.days(props.runArtifactExpirationDays),
+          noncurrentVersionExpiration: Duration.days(30),
+        },
+        {
+          id: "expire-fleets",
+          prefix: WorkBucketPrefixes.fleets,
           expiration: Duration.days(props.runArtifactExpirationDays),
           noncurrentVersionExpiration: Duration.days(30),
         },

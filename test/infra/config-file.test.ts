@@ -107,7 +107,7 @@ describe("the configuration file", () => {
       template.toJSON().Resources[operatorId].Properties.PolicyDocument.Statement as Record<string, unknown>[]
     )
       .map(normalizeStatement)
-      .find((s) => s.Sid === "CheckKeysBeforeStart");
+      .find((s) => s.Action.includes("kms:DescribeKey"));
     expect(checks?.Resource).toEqual([otherKey]);
   });
 });

@@ -71,6 +71,12 @@ describe("rekey configuration", () => {
     expect(parseRekeyConfig({ ...valid, stackName: "Rekey-Prod" }, region).stackName).toBe("Rekey-Prod");
   });
 
+  it("refuses a stack name too long for the fleet state machine's name, <stackName>-fleet, in 80 characters", () => {
+    const longest = `R${"e".repeat(73)}`;
+    expect(parseRekeyConfig({ ...valid, stackName: longest }, region).stackName).toBe(longest);
+    expect(problems({ ...valid, stackName: `${longest}y` })).toMatch(/stackName: must be at most 74 characters/);
+  });
+
   it.each([
     ["Uppercase", "uppercase letters"],
     ["ab", "too short"],

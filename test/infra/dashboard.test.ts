@@ -12,25 +12,29 @@ import {
   KMS_SYMMETRIC_CALLS,
 } from "../../infra/constructs/dashboard.ts";
 import { StepSpecs } from "../../infra/constructs/step-function.ts";
-import { buildStack, logicalIdOf, render } from "./helpers.ts";
+import { buildStack, logicalIdOf, render, stateMachineIds } from "./helpers.ts";
 
 interface Widget {
   type: string;
+  x: number;
+  y: number;
   properties: { title?: string; metrics?: unknown[][]; query?: string; markdown?: string };
 }
 
 let template: Template;
 let widgets: Widget[];
 let stateMachineId: string;
+let fleetMachineId: string;
 /** Each step's Lambda function logical id, by state. */
 const functionIds = {} as Record<TaskStateName, string>;
 
 beforeAll(() => {
-  template = buildStack({ nag: false }).synth();
+  const { stack, synth } = buildStack({ nag: false });
+  template = synth();
   const dashboards = Object.values(template.findResources("AWS::CloudWatch::Dashboard"));
   expect(dashboards).toHaveLength(1);
   widgets = (JSON.parse(render(dashboards[0]?.Properties.DashboardBody)) as { widgets: Widget[] }).widgets;
-  stateMachineId = logicalIdOf(template, "AWS::StepFunctions::StateMachine", () => true);
+  ({ run: stateMachineId, fleet: fleetMachineId } = stateMachineIds(stack));
   for (const [state, spec] of Object.entries(StepSpecs) as [TaskStateName, (typeof StepSpecs)[TaskStateName]][]) {
     functionIds[state] = logicalIdOf(template, "AWS::Lambda::Function", (p) => p.Handler === `index.${spec.handler}`);
   }
@@ -61,16 +65,31 @@ describe("the dashboard", () => {
     );
   });
 
-  it("shows the state machine's executions by state", () => {
-    expect(metricLines(titled(/^Executions by state$/))).toEqual(
+  it("shows the state machine's executions, the bucket runs, by state", () => {
+    expect(metricLines(titled(/^Bucket runs by state$/))).toEqual(
       ["ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsAborted", "ExecutionsTimedOut"].map(
         (m) => `AWS/States ${m} StateMachineArn=<${stateMachineId}>`,
       ),
     );
-    expect(metricLines(titled(/^Execution time/))).toEqual([
+    expect(metricLines(titled(/^Bucket run time/))).toEqual([
       `AWS/States ExecutionTime StateMachineArn=<${stateMachineId}>`,
       `AWS/States ExecutionTime StateMachineArn=<${stateMachineId}>`,
     ]);
+  });
+
+  it("shows the fleet state machine's executions by state, beside the runs'", () => {
+    const fleets = titled(/^Fleets by state$/);
+    expect(metricLines(fleets)).toEqual(
+      ["ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsAborted"].map(
+        (m) => `AWS/States ${m} StateMachineArn=<${fleetMachineId}>`,
+      ),
+    );
+    const runs = titled(/^Bucket runs by state$/);
+    expect(fleets.y).toBe(runs.y);
+    expect(fleets.x).toBeGreaterThan(runs.x);
+    // No other widget reads the fleet machine's metrics, and this one reads no run's.
+    const readers = widgets.filter((w) => JSON.stringify(w.properties.metrics ?? []).includes(fleetMachineId));
+    expect(readers).toEqual([fleets]);
   });
 
   it.each([

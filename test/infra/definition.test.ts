@@ -9,7 +9,7 @@ import { FunctionPlaceholders, type TaskStateName } from "../../contract/states.
 import { StepSpecs } from "../../infra/constructs/step-function.ts";
 import { sandboxFunctionArns } from "../../local/deploy.ts";
 import { rekeyDefinitionJson, substitute } from "../../workflow/definition.ts";
-import { buildStack, render } from "./helpers.ts";
+import { buildStack, render, stateMachineIds } from "./helpers.ts";
 
 let template: Template;
 let definitionString: string;
@@ -18,15 +18,14 @@ let substitutions: Record<string, string>;
 let functionByHandler: Record<string, string>;
 
 beforeAll(() => {
-  template = buildStack({ nag: false }).synth();
-  const sm = Object.values(template.findResources("AWS::StepFunctions::StateMachine"));
-  expect(sm).toHaveLength(1);
-  definitionString = sm[0]?.Properties.DefinitionString;
+  const { stack, synth } = buildStack({ nag: false });
+  template = synth();
+  // The rekey state machine; the fleet machine beside it is test/infra/fleet.test.ts's.
+  const sm = template.toJSON().Resources[stateMachineIds(stack).run];
+  expect(sm?.Type).toBe("AWS::StepFunctions::StateMachine");
+  definitionString = sm?.Properties.DefinitionString;
   substitutions = Object.fromEntries(
-    Object.entries(sm[0]?.Properties.DefinitionSubstitutions as Record<string, unknown>).map(([k, v]) => [
-      k,
-      render(v),
-    ]),
+    Object.entries(sm?.Properties.DefinitionSubstitutions as Record<string, unknown>).map(([k, v]) => [k, render(v)]),
   );
   functionByHandler = Object.fromEntries(
     Object.entries(template.findResources("AWS::Lambda::Function")).map(([id, f]) => [

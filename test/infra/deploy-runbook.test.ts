@@ -62,10 +62,14 @@ function roleByPrefix(prefix: string): string {
   return ids[0] as string;
 }
 
-/** The KMS actions `statements` allow on `key`, sorted. */
+/**
+ * The KMS actions `statements` allow on `key`, sorted: those they name the key (or a pattern of keys) for. A key
+ * policy decides only actions on a key; the stack grants KMS on `*` only for those without one
+ * (kms:DescribeCustomKeyStores, rekey-stack.test.ts).
+ */
 function kmsActionsOn(statements: Statement[], key: string): string[] {
   const actions = statements
-    .filter((s) => s.Effect === "Allow" && s.Resource.some((r) => iamMatch(r, key)))
+    .filter((s) => s.Effect === "Allow" && s.Resource.some((r) => r !== "*" && iamMatch(r, key)))
     .flatMap((s) => s.Action)
     .filter((a) => a.startsWith("kms:"));
   return [...new Set(actions)].sort();

@@ -1,5 +1,7 @@
 /** Shared by test/infra: build the stack without bundling, and read its template as plain strings. */
+import type { CfnElement } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
+import type { IConstruct } from "constructs";
 import { createRekeyApp, OFFLINE_ENV } from "../../infra/rekey-app.ts";
 import type { RekeyStack } from "../../infra/rekey-stack.ts";
 
@@ -125,4 +127,18 @@ export function logicalIdOf(template: Template, type: string, where: (props: Rec
   const found = Object.entries(template.findResources(type)).filter(([, r]) => where(r.Properties ?? {}));
   if (found.length !== 1) throw new Error(`Expected one ${type}, found ${found.length}`);
   return (found[0] as [string, unknown])[0];
+}
+
+/**
+ * The logical ids of the stack's two state machines and their roles: the rekey state machine, one execution per
+ * bucket run, and the fleet state machine, which starts runs of it (infra/constructs/fleet-state-machine.ts).
+ */
+export function stateMachineIds(stack: RekeyStack): { run: string; runRole: string; fleet: string; fleetRole: string } {
+  const id = (c: IConstruct) => stack.getLogicalId(c.node.defaultChild as CfnElement);
+  return {
+    run: id(stack.stateMachine),
+    runRole: id(stack.stateMachine.role),
+    fleet: id(stack.fleet.stateMachine),
+    fleetRole: id(stack.fleet.stateMachine.role),
+  };
 }

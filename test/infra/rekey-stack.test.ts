@@ -12,20 +12,25 @@ import {
   roleStatements,
   SAMPLE_KEY_ARN,
   type Statement,
+  stateMachineIds,
 } from "./helpers.ts";
 
 let template: Template;
 let workBucketArn: string;
 let batchRoleId: string;
 let stateMachineId: string;
+/** The rekey state machine's role, and the fleet state machine's logical id (test/infra/fleet.test.ts). */
+let stateMachineRoleId: string;
+let fleetMachineId: string;
 /** The role logical id of each step's function, by state name. */
 const stepRoles = {} as Record<TaskStateName, string>;
 const stepStatements = (state: TaskStateName) => roleStatements(template, stepRoles[state]);
 
 beforeAll(() => {
-  template = buildStack().synth();
+  const { stack, synth } = buildStack();
+  template = synth();
   workBucketArn = `<${logicalIdOf(template, "AWS::S3::Bucket", () => true)}.Arn>`;
-  stateMachineId = logicalIdOf(template, "AWS::StepFunctions::StateMachine", () => true);
+  ({ run: stateMachineId, runRole: stateMachineRoleId, fleet: fleetMachineId } = stateMachineIds(stack));
   batchRoleId = logicalIdOf(template, "AWS::IAM::Role", (p) =>
     JSON.stringify(p.AssumeRolePolicyDocument).includes("batchoperations.s3.amazonaws.com"),
   );
@@ -161,6 +166,13 @@ describe("each step's role allows exactly the calls its step makes", () => {
         ),
         ...each(["kms:DescribeKey", "kms:GetKeyPolicy"], TARGET_KEYS),
         ...each(["s3:GetInventoryConfiguration"], TARGET_BUCKETS),
+        // The target key's custom key store, and the bucket's readers: the account's roles and users, simulated.
+        "kms:DescribeCustomKeyStores *",
+        ...each(["iam:ListRoles", "iam:ListUsers"], ["*"]),
+        ...each(
+          ["iam:SimulatePrincipalPolicy"],
+          ["role", "user"].map((k) => `arn:aws:iam::123456789012:${k}/*`),
+        ),
       ],
     ],
     [
@@ -360,7 +372,7 @@ describe("each step's role allows exactly the calls its step makes", () => {
     const passRole = Object.entries(template.findResources("AWS::IAM::Policy")).flatMap(([, p]) =>
       (p.Properties.PolicyDocument.Statement as Record<string, unknown>[])
         .map(normalizeStatement)
-        .filter((s) => s.Action.some((a) => a.startsWith("iam:")))
+        .filter((s) => s.Action.includes("iam:PassRole"))
         .map((s) => ({ roles: (p.Properties.Roles as unknown[]).map(render), s })),
     );
     // Create copy jobs, Check copy jobs for redrive jobs, and for the manifest generator's lists Find inventory
@@ -396,6 +408,10 @@ describe("each step's role allows exactly the calls its step makes", () => {
         "xray:GetSamplingTargets",
         "xray:PutTelemetryRecords",
         "xray:PutTraceSegments",
+        // Preflight: the target key's custom key store, and the account's roles and users (the whole account).
+        "kms:DescribeCustomKeyStores",
+        "iam:ListRoles",
+        "iam:ListUsers",
         // Step Functions logging to CloudWatch Logs (vended log delivery):
         "logs:CreateLogDelivery",
         "logs:DeleteLogDelivery",
@@ -418,9 +434,17 @@ describe("each step's role allows exactly the calls its step makes", () => {
       /^arn:aws:s3:us-east-1:123456789012:job\/\*$/,
       new RegExp(`^arn:aws:states:us-east-1:123456789012:(execution|mapRun):<${stateMachineId}\\.Name>[:/]\\*$`),
       new RegExp(`^<${stateMachineId}>$`),
+      // The fleet machine (test/infra/fleet.test.ts): its own executions, its items and results, and the rule Step
+      // Functions manages to learn that a run it started ended.
+      new RegExp(`^arn:aws:states:us-east-1:123456789012:execution:<${fleetMachineId}\\.Name>[:/]\\*$`),
+      new RegExp(`^<${fleetMachineId}>$`),
+      new RegExp(`^${workBucketArn.replace(/[.<>]/g, "\\$&")}/fleets/\\*/(buckets\\.json|results/\\*)$`),
+      /^arn:aws:events:us-east-1:123456789012:rule\/StepFunctionsGetEventsForStepFunctionsExecutionRule$/,
       /^<\w+Logs\w+\.Arn>$/,
       /^<\w+StepFunction\w+\.Arn>$/,
       new RegExp(`^<${batchRoleId}\\.Arn>$`),
+      // Preflight simulates this account's roles and users.
+      /^arn:aws:iam::123456789012:(role|user)\/\*$/,
     ];
     for (const r of everything.flatMap((s) => s.Resource).filter((r) => r !== "*"))
       expect(
@@ -431,34 +455,34 @@ describe("each step's role allows exactly the calls its step makes", () => {
 });
 
 describe("the state machine", () => {
+  const runMachine = () => template.toJSON().Resources[stateMachineId];
+
   it("logs everything to a log group with a retention, traces with X-Ray, and has no hard-coded name", () => {
-    template.hasResourceProperties("AWS::StepFunctions::StateMachine", {
+    expect(runMachine().Properties).toMatchObject({
       StateMachineType: "STANDARD",
       LoggingConfiguration: {
         Level: "ALL",
         IncludeExecutionData: true,
-        Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: Match.anyValue() } }],
+        Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: expect.anything() } }],
       },
       TracingConfiguration: { Enabled: true },
-      StateMachineName: Match.absent(),
     });
-    const sm = Object.values(template.findResources("AWS::StepFunctions::StateMachine"))[0];
+    expect(runMachine().Properties.StateMachineName).toBeUndefined();
+    const sm = runMachine();
     const logGroup = render(sm?.Properties.LoggingConfiguration.Destinations[0].CloudWatchLogsLogGroup.LogGroupArn);
     const logGroupId = logGroup.replace(/^<(.*)\.Arn>$/, "$1");
     expect(template.toJSON().Resources[logGroupId].Properties.RetentionInDays).toBe(90);
   });
 
   it("has a machine-level timeout", () => {
-    const sm = Object.values(template.findResources("AWS::StepFunctions::StateMachine"))[0];
+    const sm = runMachine();
     const definition = JSON.parse(sm?.Properties.DefinitionString as string) as { TimeoutSeconds?: number };
     expect(definition.TimeoutSeconds).toBeGreaterThan(0);
     expect(definition.TimeoutSeconds).toBeLessThanOrEqual(365 * 24 * 3600);
   });
 
   it("may invoke exactly the step functions, one per Task state, by unqualified ARN", () => {
-    const smRole = logicalIdOf(template, "AWS::IAM::Role", (p) =>
-      JSON.stringify(p.AssumeRolePolicyDocument).includes("states.amazonaws.com"),
-    );
+    const smRole = stateMachineRoleId;
     const invoke = roleStatements(template, smRole).filter((s) => s.Action.includes("lambda:InvokeFunction"));
     const functions = Object.keys(template.findResources("AWS::Lambda::Function")).map((id) => `<${id}.Arn>`);
     expect(functions).toHaveLength(Object.keys(FunctionPlaceholders).length);
@@ -470,9 +494,7 @@ describe("the state machine", () => {
 
 describe("the Distributed Map of the state machine", () => {
   it("may start and follow its own slices' executions and read and write only the slices' files", () => {
-    const smRole = logicalIdOf(template, "AWS::IAM::Role", (p) =>
-      JSON.stringify(p.AssumeRolePolicyDocument).includes("states.amazonaws.com"),
-    );
+    const smRole = stateMachineRoleId;
     const ofMap = grants(
       roleStatements(template, smRole).filter((st) =>
         st.Action.some((a) => a.startsWith("states:") || a.startsWith("s3:")),
@@ -481,6 +503,8 @@ describe("the Distributed Map of the state machine", () => {
     expect(ofMap).toEqual(
       [
         `states:StartExecution <${stateMachineId}>`,
+        // Its own executions, as AWS's Distributed Map policy has it, and its children, to follow and stop them.
+        `states:DescribeExecution arn:aws:states:us-east-1:123456789012:execution:<${stateMachineId}.Name>:*`,
         ...each(
           ["states:DescribeExecution", "states:StopExecution"],
           [`arn:aws:states:us-east-1:123456789012:execution:<${stateMachineId}.Name>/*`],
@@ -674,6 +698,10 @@ describe("the AWS calls the steps make", () => {
     DescribeJobCommand: "s3:DescribeJob",
     DescribeKeyCommand: "kms:DescribeKey",
     GetKeyPolicyCommand: "kms:GetKeyPolicy",
+    DescribeCustomKeyStoresCommand: "kms:DescribeCustomKeyStores",
+    ListRolesCommand: "iam:ListRoles",
+    ListUsersCommand: "iam:ListUsers",
+    SimulatePrincipalPolicyCommand: "iam:SimulatePrincipalPolicy",
     GetBucketVersioningCommand: "s3:GetBucketVersioning",
     GetObjectLockConfigurationCommand: "s3:GetBucketObjectLockConfiguration",
     GetBucketReplicationCommand: "s3:GetReplicationConfiguration",

@@ -11,6 +11,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StepSpecs } from "../../infra/constructs/step-function.ts";
 import { rekeyDefinitionJson } from "../../workflow/definition.ts";
+import { fleetDefinitionJson } from "../../workflow/fleet-definition.ts";
 
 const run = promisify(execFile);
 let outdir: string;
@@ -40,8 +41,12 @@ describe("npm run synth", () => {
     const machines = Object.values(
       template.Resources as Record<string, { Type: string; Properties: Record<string, unknown> }>,
     ).filter((r) => r.Type === "AWS::StepFunctions::StateMachine");
-    expect(machines).toHaveLength(1);
-    expect(machines[0]?.Properties.DefinitionString).toBe(rekeyDefinitionJson());
+    // The rekey state machine, named by CloudFormation, and the fleet state machine beside it.
+    expect(machines).toHaveLength(2);
+    const run = machines.find((m) => m.Properties.StateMachineName === undefined);
+    const fleet = machines.find((m) => m.Properties.StateMachineName === "Rekey-fleet");
+    expect(run?.Properties.DefinitionString).toBe(rekeyDefinitionJson());
+    expect(fleet?.Properties.DefinitionString).toBe(fleetDefinitionJson());
   });
 
   it("bundles every step into one ESM asset that loads in Node and exports each handler", async () => {

@@ -5,12 +5,22 @@
  */
 import type { Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
+import { fleetKeys } from "../../contract/fleet.ts";
 import { defaultEncryptionRecordKey, planKeys, planPrefix, runKeys } from "../../contract/run-context.ts";
 import { StateNames, type TaskStateName } from "../../contract/states.ts";
 import { StepSpecs } from "../../infra/constructs/step-function.ts";
 import { candidateJobsKey } from "../../steps/aws/candidate-lists.ts";
 import { inventoryBases } from "../../steps/handlers/find-inventory.ts";
-import { allows, buildStack, iamMatch, logicalIdOf, normalizeStatement, render, roleStatements } from "./helpers.ts";
+import {
+  allows,
+  buildStack,
+  iamMatch,
+  logicalIdOf,
+  normalizeStatement,
+  render,
+  roleStatements,
+  stateMachineIds,
+} from "./helpers.ts";
 
 const bucket = "example-data-bucket";
 // validate-input builds the run prefix as runs/<bucket>/<execution name>/.
@@ -28,9 +38,12 @@ const reportSlice = keys.reportSlice(7);
 let template: Template;
 let work: (key: string) => string;
 let roleOf: (state: TaskStateName) => string;
+let machines: ReturnType<typeof stateMachineIds>;
 
 beforeAll(() => {
-  template = buildStack({ nag: false }).synth();
+  const { stack, synth } = buildStack({ nag: false });
+  template = synth();
+  machines = stateMachineIds(stack);
   const bucketArn = `<${logicalIdOf(template, "AWS::S3::Bucket", () => true)}.Arn>`;
   work = (key) => `${bucketArn}/${key}`;
   const functions = Object.values(template.findResources("AWS::Lambda::Function"));
@@ -143,10 +156,7 @@ describe("the work bucket layout the steps use is the one the policies grant", (
   });
 
   it("the state machine may read the slices and write the Map Run's results, and delete nothing", () => {
-    const role = logicalIdOf(template, "AWS::IAM::Role", (p) =>
-      JSON.stringify(p.AssumeRolePolicyDocument).includes("states.amazonaws.com"),
-    );
-    const statements = roleStatements(template, role);
+    const statements = roleStatements(template, machines.runRole);
     expect(allows(statements, "s3:GetObject", work(plan.sliceItems))).toBe(true);
     const results = `${plan.sliceResults}/0f1e2d3c-aaaa-bbbb-cccc-000011112222/`;
     for (const file of ["manifest.json", "SUCCEEDED_0.json", "FAILED_0.json"]) {
@@ -163,6 +173,19 @@ describe("the work bucket layout the steps use is the one the policies grant", (
     expect(allows(statements, "s3:GetObject", work(keys.reportFiles))).toBe(false);
     expect(allows(statements, "s3:PutObject", work(keys.verification))).toBe(false);
     expect(allows(statements, "s3:DeleteObject", work(keys.reportSliceItems))).toBe(false);
+  });
+
+  it("the fleet machine may read a fleet's buckets where rekey fleet start writes them, and write its Map Run's results", () => {
+    const statements = roleStatements(template, machines.fleetRole);
+    const fleet = fleetKeys("fleet-20250101-chg42");
+    expect(allows(statements, "s3:GetObject", work(fleet.itemsKey))).toBe(true);
+    const results = `${fleet.resultsPrefix}/0f1e2d3c-aaaa-bbbb-cccc-000011112222/`;
+    for (const file of ["manifest.json", "SUCCEEDED_0.json", "FAILED_0.json"]) {
+      expect(allows(statements, "s3:PutObject", work(`${results}${file}`)), file).toBe(true);
+    }
+    expect(allows(statements, "s3:PutObject", work(fleet.itemsKey))).toBe(false);
+    expect(allows(statements, "s3:DeleteObject", work(fleet.itemsKey))).toBe(false);
+    expect(allows(statements, "s3:GetObject", work(keys.report))).toBe(false);
   });
 
   it("only Verify results may delete under the run's prefix, and only verification's slices", () => {
