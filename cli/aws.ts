@@ -1,9 +1,9 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { ListStateMachinesCommand } from "@aws-sdk/client-sfn";
+import { DescribeStateMachineCommand, ListStateMachinesCommand } from "@aws-sdk/client-sfn";
 import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
 import { loadSharedConfigFiles } from "@smithy/core/config";
-import { FLEET_MACHINE_SUFFIX } from "../contract/fleet.ts";
+import { FLEET_MACHINE_SUFFIX, FleetStateNames } from "../contract/fleet.ts";
 import { executionArnOf } from "../contract/states.ts";
 import { type AwsClients, type ClientSettings, createAwsClients } from "../steps/runtime/clients.ts";
 import { UsageError } from "./errors.ts";
@@ -63,18 +63,36 @@ export async function clientSettingsFor(options: AwsOptions, io: Io): Promise<Cl
 
 /**
  * The rekey state machine: --state-machine or REKEY_STATE_MACHINE_ARN, else the one state machine in the account
- * and region whose name starts with "rekey" and is not a fleet's (the sandbox's is "rekey"; a deployed stack's is
- * generated from it).
+ * and region whose name starts with "rekey" and is not a fleet's (the sandbox's is "rekey"), else the machine the one
+ * fleet machine starts runs of: CloudFormation names a stack's run machine `StateMachine…-<random>`, but its fleet
+ * machine `<stack>-fleet` (infra/constructs/fleet-state-machine.ts), whose definition names the run machine.
  */
 export async function stateMachineArn(clients: AwsClients, options: AwsOptions, io: Io): Promise<string> {
   const given = options.stateMachine ?? io.env.REKEY_STATE_MACHINE_ARN;
   if (given) return given;
-  return onlyMachine(
-    clients,
-    (name) => /^rekey/i.test(name) && !name.endsWith(FLEET_MACHINE_SUFFIX),
-    "rekey state machine",
-    "--state-machine",
-  );
+  const machines = await listMachines(clients);
+  const runs = machines.filter((m) => /^rekey/i.test(m.name) && !m.name.endsWith(FLEET_MACHINE_SUFFIX));
+  const fleets = machines.filter((m) => /^rekey/i.test(m.name) && m.name.endsWith(FLEET_MACHINE_SUFFIX));
+  if (runs.length === 0 && fleets.length === 1 && fleets[0]) {
+    const { definition } = await clients.sfn.send(new DescribeStateMachineCommand({ stateMachineArn: fleets[0].arn }));
+    const started = runMachineOfFleet(definition);
+    if (started) return started;
+  }
+  return onlyOne(runs, "rekey state machine", "--state-machine (or REKEY_STATE_MACHINE_ARN)");
+}
+
+/** The machine a fleet definition's task starts runs of (workflow/fleet-definition.ts), once deployed. */
+function runMachineOfFleet(definition: string | undefined): string | undefined {
+  try {
+    const states = (JSON.parse(definition ?? "{}") as { States?: Record<string, Record<string, unknown>> }).States;
+    const processor = states?.[FleetStateNames.runEachBucket]?.ItemProcessor as
+      | { States?: Record<string, { Parameters?: { StateMachineArn?: unknown } }> }
+      | undefined;
+    const arn = processor?.States?.[FleetStateNames.runBucket]?.Parameters?.StateMachineArn;
+    return typeof arn === "string" && arn.startsWith("arn:") ? arn : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -88,34 +106,31 @@ export async function fleetStateMachineArn(
 ): Promise<string> {
   const given = options.fleetStateMachine ?? io.env.REKEY_FLEET_STATE_MACHINE_ARN;
   if (given) return given;
-  return onlyMachine(
-    clients,
-    (name) => /^rekey/i.test(name) && name.endsWith(FLEET_MACHINE_SUFFIX),
-    "rekey fleet state machine",
-    "--fleet-state-machine",
+  const fleets = (await listMachines(clients)).filter(
+    (m) => /^rekey/i.test(m.name) && m.name.endsWith(FLEET_MACHINE_SUFFIX),
   );
+  return onlyOne(fleets, "rekey fleet state machine", "--fleet-state-machine (or REKEY_FLEET_STATE_MACHINE_ARN)");
 }
 
-async function onlyMachine(
-  clients: AwsClients,
-  matches: (name: string) => boolean,
-  what: string,
-  flag: string,
-): Promise<string> {
-  const found: string[] = [];
+async function listMachines(clients: AwsClients): Promise<{ name: string; arn: string }[]> {
+  const found: { name: string; arn: string }[] = [];
   let nextToken: string | undefined;
   do {
     const page = await clients.sfn.send(new ListStateMachinesCommand({ nextToken }));
     for (const m of page.stateMachines ?? []) {
-      if (m.stateMachineArn && matches(m.name ?? "")) found.push(m.stateMachineArn);
+      if (m.stateMachineArn && m.name) found.push({ name: m.name, arn: m.stateMachineArn });
     }
     nextToken = page.nextToken;
   } while (nextToken);
-  if (found.length === 1 && found[0]) return found[0];
+  return found;
+}
+
+function onlyOne(found: { arn: string }[], what: string, flag: string): string {
+  if (found.length === 1 && found[0]) return found[0].arn;
   throw new UsageError(
     found.length === 0
-      ? `No ${what} found in this account and region. Deploy it (runbooks/deploy.md), or pass ${flag} ARN.`
-      : `Several ${what}s found (${found.join(", ")}); pass ${flag} ARN.`,
+      ? `No ${what} found in this account and region. Deploy it (runbooks/deploy.md), or pass ${flag} with its ARN.`
+      : `Several ${what}s found (${found.map((m) => m.arn).join(", ")}); pass ${flag} with the one to use.`,
   );
 }
 

@@ -77,7 +77,9 @@ export class OperatorPolicy extends ManagedPolicy {
     // buckets file, and stop stops it. Each bucket's run is read and stopped as status and stop do above.
     allow(
       "StartAndListFleets",
-      ["states:StartExecution", "states:ListExecutions"],
+      // DescribeStateMachine: without --state-machine, the CLI finds the run machine in the fleet machine's
+      // definition (cli/aws.ts stateMachineArn).
+      ["states:StartExecution", "states:ListExecutions", "states:DescribeStateMachine"],
       [fleetStateMachine.stateMachineArn],
     );
     allow("ReadAndStopFleets", ["states:DescribeExecution", "states:StopExecution"], [executionsOf(fleetStateMachine)]);

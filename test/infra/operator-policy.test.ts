@@ -80,7 +80,10 @@ describe("the operators' managed policy", () => {
         ...each(["states:DescribeExecution", "states:GetExecutionHistory", "states:StopExecution"], [executions()]),
         `states:DescribeMapRun ${mapRuns()}`,
         // rekey fleet: the fleet machine's executions and each fleet's buckets file.
-        ...each(["states:StartExecution", "states:ListExecutions"], [`<${fleetMachineId}>`]),
+        ...each(
+          ["states:StartExecution", "states:ListExecutions", "states:DescribeStateMachine"],
+          [`<${fleetMachineId}>`],
+        ),
         ...each(["states:DescribeExecution", "states:StopExecution"], [fleets()]),
         ...each(["s3:PutObject", "s3:GetObject"], [`${w}/fleets/*/buckets.json`]),
         `states:DescribeStateMachine <${stateMachineId}>`,
