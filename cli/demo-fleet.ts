@@ -84,6 +84,7 @@ export async function fleetDemoCommand(options: FleetDemoOptions): Promise<void>
         bucketsFile: scanFile,
         source: "generate",
         maxConcurrentRuns: options.maxConcurrentRuns,
+        includeDone: false,
         order: "smallest-first",
         runOptions: { jobPollMinSeconds: 1, jobPollMaxSeconds: 2 },
         dryRun: false,

@@ -102,11 +102,25 @@ function fromScanJson(text: string, file: string): { candidates: FleetCandidate[
     candidates.push({
       bucket: r.bucket,
       ...(typeof r.inventoryConfiguration === "string" ? { inventoryConfig: r.inventoryConfiguration } : {}),
-      ...(typeof r.objects === "number" ? { objects: r.objects } : {}),
-      ...(typeof r.bytes === "number" ? { bytes: r.bytes } : {}),
+      // Storage metrics' versions and bytes, else the current objects the latest inventory counted.
+      ...sizeOf(r),
     });
   });
   return { candidates, excluded };
+}
+
+function sizeOf(r: Record<string, unknown>): { objects?: number; bytes?: number } {
+  if (typeof r.objects === "number" || typeof r.bytes === "number") {
+    return {
+      ...(typeof r.objects === "number" ? { objects: r.objects } : {}),
+      ...(typeof r.bytes === "number" ? { bytes: r.bytes } : {}),
+    };
+  }
+  const current = (r.inventoryCounts as { current?: { objects?: unknown; bytes?: unknown } } | null | undefined)
+    ?.current;
+  return typeof current?.objects === "number" && typeof current.bytes === "number"
+    ? { objects: current.objects, bytes: current.bytes }
+    : {};
 }
 
 export const FLEET_ORDERS = ["smallest-first", "largest-first", "listed"] as const;

@@ -143,7 +143,7 @@ export function fleetTable(rows: readonly FleetRow[], totals: FleetTotals): stri
   cells.push([
     `TOTAL (${totals.buckets})`,
     Object.entries(totals.byStatus)
-      .map(([s, n]) => `${n} ${s.toLowerCase()}`)
+      .map(([s, n]) => `${n} ${s.toLowerCase().replaceAll("_", " ")}`)
       .join(", "),
     formatCount(totals.reencrypted),
     formatCount(totals.alreadyCompliant),
@@ -166,7 +166,7 @@ export function fleetTable(rows: readonly FleetRow[], totals: FleetTotals): stri
 function stateText(r: FleetRow): string {
   if (r.status === "SUCCEEDED") return r.outcome === "failed" ? "done, with failures" : "succeeded";
   if (r.status === "RUNNING") return `running: ${r.currentState ?? "?"}`;
-  return r.status.toLowerCase().replace("_", " ");
+  return r.status.toLowerCase().replaceAll("_", " ");
 }
 
 function detail(r: FleetRow): string {

@@ -415,6 +415,7 @@ export function buildProgram(io: Io, exit: { code: number }, options: { quietErr
         )
         .option("--max-concurrent-runs <n>", "at most this many bucket runs at once", positiveInt, 2)
         .option("--change-id <id>", "change ticket, appended to every execution name")
+        .option("--include-done", "run again buckets whose latest run succeeded (left out by default)")
         .option("--fleet-state-machine <arn>", "the fleet state machine (default: the one named rekey*-fleet)")
         .option("--dry-run", "run the checks and print what the fleet would run; start nothing"),
     ),
@@ -431,6 +432,7 @@ export function buildProgram(io: Io, exit: { code: number }, options: { quietErr
         source: v.source as "inventory" | "generate" | undefined,
         order: v.order as FleetOrder,
         maxConcurrentRuns: v.maxConcurrentRuns as number,
+        includeDone: v.includeDone === true,
         changeId: v.changeId as string | undefined,
         runOptions,
         dryRun: v.dryRun === true,

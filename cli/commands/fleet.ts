@@ -45,6 +45,8 @@ export interface FleetStartOptions extends FleetMachineOptions {
   changeId?: string | undefined;
   maxConcurrentRuns: number;
   order: FleetOrder;
+  /** Run again buckets whose latest run succeeded (by default they are left out). */
+  includeDone: boolean;
   /** The request options every bucket's run gets (acknowledgements, approval, the job bound, polling). */
   runOptions: Record<string, unknown>;
   dryRun: boolean;
@@ -81,7 +83,12 @@ export async function fleetStartCommand(options: FleetStartOptions, io: Io): Pro
       `The deployment's functions name no work bucket (WORK_BUCKET): redeploy rekey (runbooks/deploy.md).`,
     );
   }
-  const sized = await withSizes(candidates, settings, io);
+  const done = options.includeDone ? new Map<string, string>() : await doneBuckets(clients, machine);
+  const sized = await withSizes(
+    candidates.filter((c) => !done.has(c.bucket)),
+    settings,
+    io,
+  );
   const ordered = orderFleet(sized, options.order);
 
   const limit = pLimit(CHECK_CONCURRENCY);
@@ -121,7 +128,20 @@ export async function fleetStartCommand(options: FleetStartOptions, io: Io): Pro
 
   const toRun: FleetBucket[] = [];
   const items: FleetItem[] = [];
-  const leftOut: FleetExclusion[] = [...excluded];
+  const leftOut: FleetExclusion[] = [
+    ...excluded,
+    ...candidates.flatMap((c) => {
+      const run = done.get(c.bucket);
+      return run
+        ? [
+            {
+              bucket: c.bucket,
+              reason: `re-encrypted by ${run}, which succeeded; new writes since follow the default encryption it set (--include-done runs it again)`,
+            },
+          ]
+        : [];
+    }),
+  ];
   const taken = new Set<string>();
   for (const o of outcomes) {
     if (o.error) {
@@ -188,6 +208,32 @@ async function nameNotTaken(clients: AwsClients, machine: string, free: FreeName
     if (attempt === free.attempt || !(await describeIfExists(clients, executionArnOf(machine, name)))) return name;
   }
   throw new CommandFailedError(`Every name of the day for ${free.base} is taken. Pass --change-id to name these runs.`);
+}
+
+/**
+ * Buckets whose latest ended run succeeded with every object compliant, by bucket, with that run's name: a scan still
+ * calls them needs-run until their next inventory delivery, and a second run would only find them done.
+ */
+async function doneBuckets(clients: AwsClients, machine: string): Promise<Map<string, string>> {
+  const latest = new Map<string, { name: string; status: string; outcome: unknown }>();
+  let nextToken: string | undefined;
+  do {
+    const page = await clients.sfn.send(new ListExecutionsCommand({ stateMachineArn: machine, nextToken }));
+    // Newest first: the first ended run seen of a bucket is its latest.
+    for (const e of page.executions ?? []) {
+      if (!e.executionArn || e.status === "RUNNING") continue;
+      const d = await clients.sfn.send(new DescribeExecutionCommand({ executionArn: e.executionArn }));
+      const bucket = (JSON.parse(d.input ?? "{}") as { bucket?: unknown }).bucket;
+      if (typeof bucket !== "string" || latest.has(bucket)) continue;
+      const outcome =
+        d.status === "SUCCEEDED" ? (JSON.parse(d.output ?? "{}") as { outcome?: unknown }).outcome : undefined;
+      latest.set(bucket, { name: e.name ?? "", status: d.status ?? "", outcome });
+    }
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return new Map(
+    [...latest].filter(([, r]) => r.status === "SUCCEEDED" && r.outcome === "succeeded").map(([b, r]) => [b, r.name]),
+  );
 }
 
 /** Sizes for the order: scan's when the list came from it, else S3's daily storage metrics. */

@@ -29,12 +29,14 @@ describe("fleetBuckets", () => {
       { bucket: "locked-c", verdict: "blocked", why: "preflight would refuse a run: object-lock-compliance-default" },
       { bucket: "default-d", verdict: "needs-default-encryption", objects: 0 },
       { bucket: "unknown-e", verdict: "unknown" },
+      { bucket: "counted-f", verdict: "needs-run", inventoryCounts: { current: { objects: 5, bytes: 50 } } },
     ];
     const { candidates, excluded } = await fleetBuckets([], await file(JSON.stringify(scan)));
     expect(candidates).toEqual([
       { bucket: "needs-a", inventoryConfig: "inv", objects: 10, bytes: 100 },
       { bucket: "default-d", objects: 0 },
       { bucket: "unknown-e" },
+      { bucket: "counted-f", objects: 5, bytes: 50 },
     ]);
     expect(excluded.map((e) => e.bucket)).toEqual(["done-b", "locked-c"]);
     expect(excluded[1]?.reason).toContain("object-lock-compliance-default");

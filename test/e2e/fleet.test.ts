@@ -171,6 +171,29 @@ describe("rekey fleet", () => {
     expect(table.code).toBe(1); // a bucket's run failed
     expect(table.out).toMatch(/TOTAL \(3\)/);
     await admin.clearFaults();
+
+    // The same scan again: the buckets whose run succeeded are left out, the failed one runs again.
+    const again = await rekey(
+      sandbox,
+      "fleet",
+      "start",
+      "--kms-key",
+      fleet.targetKeyArn,
+      "--buckets-file",
+      scanFile,
+      "--source",
+      "generate",
+      "--dry-run",
+      "--output",
+      "json",
+    );
+    expect(again.code, again.err).toBe(0);
+    const retry = JSON.parse(again.out) as typeof started;
+    expect(retry.buckets.map((b) => b.bucket)).toEqual([logs]);
+    expect(retry.buckets[0]?.name).toBe(`${started.buckets[1]?.name}-2`);
+    const doneReason = Object.fromEntries(retry.excluded.map((e) => [e.bucket, e.reason]));
+    expect(doneReason[fleet.emptyWithoutDefault]).toMatch(/^re-encrypted by .*--include-done/);
+    expect(doneReason[fleet.mixed[0]?.bucket ?? ""]).toMatch(/^re-encrypted by/);
   });
 
   // Whether Step Functions' best-effort stop of a stopped fleet's waiting run succeeds or not (sandbox/behaviours.ts).

@@ -15,6 +15,7 @@ import {
 } from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FinalReportOutput } from "../../contract/final-report.ts";
+import { RUN_STATE_MACHINE_PLACEHOLDER } from "../../contract/fleet.ts";
 import { StateNames } from "../../contract/states.ts";
 import {
   deployToSandbox,
@@ -31,6 +32,7 @@ import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
 import { STEP_FUNCTIONS, stepEnvironment } from "../../steps/runtime/functions.ts";
 import { rekeyDefinitionJson, substitute } from "../../workflow/definition.ts";
+import { fleetDefinitionJson } from "../../workflow/fleet-definition.ts";
 import { runQuery } from "../support/athena.ts";
 
 /** rekey deployed into the sandbox through its Lambda and Step Functions APIs, as CDK deploys it to AWS. */
@@ -48,11 +50,23 @@ describe("rekey deployed into the sandbox", () => {
     await sandbox?.close();
   });
 
-  it("creates one STANDARD state machine named rekey with workflow/'s definition and the functions' ARNs", async () => {
+  it("creates one STANDARD state machine named rekey with workflow/'s definition and the functions' ARNs, and its fleet machine rekey-fleet", async () => {
     const list = await clients.sfn.send(new ListStateMachinesCommand({}));
     expect(list.stateMachines).toEqual([
       { stateMachineArn: deployment.stateMachineArn, name: "rekey", type: "STANDARD", creationDate: expect.any(Date) },
+      {
+        stateMachineArn: deployment.fleetStateMachineArn,
+        name: "rekey-fleet",
+        type: "STANDARD",
+        creationDate: expect.any(Date),
+      },
     ]);
+    const fleet = await clients.sfn.send(
+      new DescribeStateMachineCommand({ stateMachineArn: deployment.fleetStateMachineArn }),
+    );
+    expect(fleet.definition).toBe(
+      substitute(fleetDefinitionJson(), { [RUN_STATE_MACHINE_PLACEHOLDER]: deployment.stateMachineArn }),
+    );
     const d = await clients.sfn.send(new DescribeStateMachineCommand({ stateMachineArn: deployment.stateMachineArn }));
     expect(d.status).toBe("ACTIVE");
     expect(d.definition).toBe(substitute(rekeyDefinitionJson(), sandboxFunctionArns(sandbox.identity)));
@@ -153,7 +167,7 @@ describe("rekey deployed into the sandbox", () => {
   it("is idempotent: deploying again updates in place and creates nothing new", async () => {
     const again = await deployToSandbox(clients, sandbox.identity);
     expect(again).toEqual(deployment);
-    expect((await clients.sfn.send(new ListStateMachinesCommand({}))).stateMachines).toHaveLength(1);
+    expect((await clients.sfn.send(new ListStateMachinesCommand({}))).stateMachines).toHaveLength(2);
     expect((await clients.lambda.send(new ListFunctionsCommand({}))).Functions).toHaveLength(
       Object.keys(STEP_FUNCTIONS).length,
     );

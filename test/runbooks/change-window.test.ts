@@ -1,39 +1,13 @@
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, symlinkSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rekeyDeployment } from "../../local/sandbox-run.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
 import { buildCli } from "../../scripts/build-cli.ts";
+import { has, rehearsalScript, run, v2Path } from "./rehearse.ts";
 
 const RUNBOOK = new URL("../../runbooks/change-window.md", import.meta.url);
-const has = (command: string) => spawnSync("sh", ["-c", `command -v ${command}`]).status === 0;
-
-/** The runbook's `sh` and `sh sandbox-only` blocks, in the order a person pastes them. */
-function rehearsalScript(markdown: string): string {
-  const blocks = [...markdown.matchAll(/```(sh[^\n]*)\n([\s\S]*?)```/g)]
-    .filter(([, info]) => info === "sh" || info === "sh sandbox-only")
-    .map(([, , body]) => body);
-  return ["set -euo pipefail", ...blocks].join("\n");
-}
-
-/** A folder holding only an `aws` that runs Debian's v2, to put first on a shell's PATH. */
-function v2Path(): string {
-  const dir = mkdtempSync(join(tmpdir(), "aws-v2-"));
-  symlinkSync("/usr/bin/aws", join(dir, "aws"));
-  return dir;
-}
-
-function run(script: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn("bash", ["-c", script], { env, cwd: new URL("../..", import.meta.url).pathname });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
-    child.on("close", (code) => resolve({ code, out }));
-  });
-}
 
 /**
  * The aws CLIs to paste the runbook into: the one on the PATH (v1 on these machines), and Debian's v2 where it is
