@@ -84,7 +84,7 @@ describe("run request validation", () => {
         'options: unknown key "inventoryWaitSecond" (did you mean inventoryWaitSeconds?); known keys: ' +
           "inventoryWaitSeconds, inventoryPollSeconds, jobPollMinSeconds, jobPollMaxSeconds, jobPriority, " +
           "verifySampleSize, headCheckMaxObjects, requireApproval, taskAttempts, redriveBackoffSeconds, " +
-          "cancelAfterFailedTasks, sseKmsWithBucketKey, acknowledge.",
+          "cancelAfterFailedTasks, sseKmsWithBucketKey, maxActiveJobs, acknowledge.",
       );
     }
   });
