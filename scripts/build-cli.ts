@@ -1,6 +1,7 @@
 import { mkdir, rename, rm } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { build, type Plugin } from "esbuild";
+import { distIsFresh } from "../bin/dist-fresh.js";
 
 /**
  * Builds the rekey CLI into dist/: one ES module per command, loaded when the command runs, with the npm packages left
@@ -49,8 +50,23 @@ export async function buildCli(outdir = DIST): Promise<void> {
   });
   const old = `${outdir.replace(/\/$/, "")}.old.${process.pid}.tmp/`;
   await rename(outdir, old).catch(() => undefined);
-  await rename(staging, outdir);
+  try {
+    await rename(staging, outdir);
+  } catch (err) {
+    // Another build of the same sources (a parallel test file) swapped its folder in first: keep that one.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== "ENOTEMPTY" && code !== "EEXIST") throw err;
+    await rm(staging, { recursive: true, force: true });
+  }
   await rm(old, { recursive: true, force: true });
+}
+
+/**
+ * What the tests that run the compiled CLI call: a build unless `npm ci` (or `npm run build`) left one as new as the
+ * sources, so that test files running side by side do not swap dist/ under each other's feet.
+ */
+export async function buildCliIfStale(): Promise<void> {
+  if (!distIsFresh(ROOT)) await buildCli();
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) await buildCli();

@@ -11,7 +11,7 @@ import { executionArnOf } from "../../contract/states.ts";
 import { rekeyClients } from "../../local/sandbox-clients.ts";
 import { rekeyDeployment } from "../../local/sandbox-run.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
-import { buildCli } from "../../scripts/build-cli.ts";
+import { buildCliIfStale } from "../../scripts/build-cli.ts";
 import { rekey } from "../support/cli.ts";
 import { has, rehearsalScript, run } from "./rehearse.ts";
 
@@ -32,7 +32,7 @@ describe.skipIf(!has("aws"))("runbooks/fleet.md, pasted into a shell against the
   let sandbox: Sandbox;
   beforeAll(async () => {
     // What `npm ci` does (the prepare script): the runbook's `rekey` runs the compiled CLI.
-    await buildCli();
+    await buildCliIfStale();
     sandbox = await startSandbox({ batchTasksPerSecond: 200 });
     await rekeyDeployment(sandbox);
   });
