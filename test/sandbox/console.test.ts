@@ -234,28 +234,31 @@ interface PageSnapshot {
   report: string;
 }
 
-/** What the console page shows now, read from its DOM. */
+/**
+ * What the console page shows now, read from its DOM in one evaluation: the page renders a poll's answer in one
+ * synchronous pass, so a single read never mixes two polls (reading part by part once saw a finished execution beside
+ * the previous poll's drawing).
+ */
 async function snapshot(page: Page): Promise<PageSnapshot> {
-  const text = async (testId: string) =>
-    (await page.getByTestId(testId).count()) > 0 ? ((await page.getByTestId(testId).textContent()) ?? "") : "";
-  const drawnCurrent = await page
-    .locator('#graph g.state[data-status="current"]:not(.container)')
-    .evaluateAll((nodes) => nodes.map((n) => n.getAttribute("data-state") ?? ""));
-  const jobs = await page.getByTestId("job-row").evaluateAll((rows) =>
-    rows.map((r) => ({
+  return page.locator("body").evaluate((body) => {
+    const text = (testId: string) => body.querySelector(`[data-testid="${testId}"]`)?.textContent ?? "";
+    const drawnCurrent = [...body.querySelectorAll('#graph g.state[data-status="current"]:not(.container)')].map(
+      (n) => n.getAttribute("data-state") ?? "",
+    );
+    const jobs = [...body.querySelectorAll('[data-testid="job-row"]')].map((r) => ({
       id: r.getAttribute("data-job-id") ?? "",
       status: r.getAttribute("data-status") ?? "",
       total: Number(r.getAttribute("data-total") ?? Number.NaN),
       done: Number(r.getAttribute("data-succeeded")) + Number(r.getAttribute("data-failed")),
-    })),
-  );
-  return {
-    status: await text("execution-status"),
-    current: await text("current-state"),
-    drawnCurrent,
-    jobs,
-    report: await text("report"),
-  };
+    }));
+    return {
+      status: text("execution-status"),
+      current: text("current-state"),
+      drawnCurrent,
+      jobs,
+      report: text("report"),
+    };
+  });
 }
 
 describe.runIf(existsSync(CHROMIUM))("the console in a headless browser during a rekey run", () => {
