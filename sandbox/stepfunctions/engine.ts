@@ -32,6 +32,13 @@ type Machine = { States?: Record<string, AnyState> };
  */
 const NO_TASK_TIMEOUT_SECONDS = 2_147_483;
 
+/**
+ * For the engine's own machines: their definitions (and the paths and templates evaluated with passEvaluator, parts
+ * of them) were checked when the state machine was created, as Step Functions checks them there. The validator builds
+ * and compiles its JSON schemas afresh on every check, which costs more CPU than a short execution.
+ */
+const ALREADY_VALIDATED = { noValidate: true } as const;
+
 /** Checks a definition as CreateStateMachine does; throws the validator's message when it is not valid ASL. */
 export function validateDefinition(definition: unknown): void {
   new StateMachine(definition as StateMachineDefinition, { validationOptions: { checkPaths: true, checkArn: true } });
@@ -96,7 +103,7 @@ function forEngine(definition: StateMachineDefinition): {
 export function passEvaluator(pass: { Parameters?: unknown; InputPath?: string }) {
   const machine = new StateMachine(
     { StartAt: "Evaluate", States: { Evaluate: { Type: "Pass", ...pass, End: true } } } as StateMachineDefinition,
-    { validationOptions: { checkPaths: true, checkArn: true } },
+    { validationOptions: ALREADY_VALIDATED },
   );
   return async (input: unknown, context: Record<string, unknown>): Promise<unknown> => {
     try {
@@ -134,9 +141,7 @@ export function startEngine(params: {
   onEvent: (event: EventLog) => void;
 }): EngineRun & { distributedMaps: ReadonlySet<string> } {
   const engine = forEngine(params.definition);
-  const machine = new StateMachine(engine.definition, {
-    validationOptions: { checkPaths: true, checkArn: true },
-  });
+  const machine = new StateMachine(engine.definition, { validationOptions: ALREADY_VALIDATED });
   const handlers = Object.fromEntries(
     [...taskStates(engine.definition as unknown as Machine)].map(([name, task]) => {
       const map = task.Resource === DISTRIBUTED_MAP_RESOURCE ? engine.maps.get(name) : undefined;

@@ -252,7 +252,8 @@ describe("Distributed Map in the sandbox's Step Functions", () => {
         Slow: {
           Type: "Map",
           MaxConcurrency: 1,
-          ItemSelector: { ms: 1500 },
+          // Long enough that the update lands while the first child still runs, on a loaded machine too.
+          ItemSelector: { ms: 3000 },
           ItemProcessor: distributed({ Nap: { Type: "Task", Resource: fnArn("dmap-slow"), End: true } }, "Nap"),
           End: true,
         },
