@@ -1,6 +1,11 @@
-import { UpdateJobStatusCommand } from "@aws-sdk/client-s3-control";
 import { DescribeExecutionCommand, StopExecutionCommand } from "@aws-sdk/client-sfn";
-import { describeJob, isTerminalJobStatus, jobProgressOf, liveJobsOfRun } from "../../steps/aws/batch-jobs.ts";
+import {
+  cancelJob,
+  describeJob,
+  isTerminalJobStatus,
+  jobProgressOf,
+  liveJobsOfRun,
+} from "../../steps/aws/batch-jobs.ts";
 import { formatCount } from "../../steps/domain/format.ts";
 import type { AwsClients } from "../../steps/runtime/clients.ts";
 import { type AwsOptions, clientsFor, executionArnFor } from "../aws.ts";
@@ -69,16 +74,9 @@ export async function stopRun(
 
   const results: StoppedJob[] = [];
   for (const jobId of jobIds) {
-    const status = await jobStatus(clients, accountId, jobId);
-    if (!isTerminalJobStatus(status)) {
-      await clients.s3control.send(
-        new UpdateJobStatusCommand({
-          AccountId: accountId,
-          JobId: jobId,
-          RequestedJobStatus: "Cancelled",
-          StatusUpdateReason: reason.slice(0, 256),
-        }),
-      );
+    // A job that ends between this look and the cancel is left to end; settled() reports how it did.
+    if (!isTerminalJobStatus(await jobStatus(clients, accountId, jobId))) {
+      await cancelJob(clients.s3control, accountId, jobId, reason);
     }
   }
   for (const jobId of jobIds) results.push(await settled(clients, accountId, jobId, io));

@@ -137,16 +137,29 @@ export function jobProgressOf(job: JobDescriptor | undefined, plannedTasks = 0):
 /**
  * UpdateJobStatus Cancelled: running tasks finish, no new one starts, and the job writes its completion report
  * for the tasks that ran (https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-job-status.html).
+ * Whether it was cancelled: a job that ended, or began to end (Completing, Failing, Cancelling), after the caller
+ * last looked answers JobStatusException, as it cannot move to Cancelled any more; that is no error here.
  */
-export async function cancelJob(s3control: S3ControlClient, accountId: string, jobId: string, reason: string) {
-  await s3control.send(
-    new UpdateJobStatusCommand({
-      AccountId: accountId,
-      JobId: jobId,
-      RequestedJobStatus: "Cancelled",
-      StatusUpdateReason: reason.slice(0, 256),
-    }),
-  );
+export async function cancelJob(
+  s3control: S3ControlClient,
+  accountId: string,
+  jobId: string,
+  reason: string,
+): Promise<boolean> {
+  try {
+    await s3control.send(
+      new UpdateJobStatusCommand({
+        AccountId: accountId,
+        JobId: jobId,
+        RequestedJobStatus: "Cancelled",
+        StatusUpdateReason: reason.slice(0, 256),
+      }),
+    );
+    return true;
+  } catch (err) {
+    if ((err as { name?: string } | null)?.name === "JobStatusException") return false;
+    throw err;
+  }
 }
 
 /** DescribeJob. */

@@ -1,5 +1,5 @@
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
-import { CreateJobCommand, type JobDescriptor, UpdateJobStatusCommand } from "@aws-sdk/client-s3-control";
+import { CreateJobCommand, type JobDescriptor } from "@aws-sdk/client-s3-control";
 import { z } from "zod";
 import type { CandidatesNotReady, FoundCandidates } from "../../contract/candidates.ts";
 import { BatchJobFailedError, InventoryNotReadyError, UnexpectedResponseError } from "../../contract/errors.ts";
@@ -10,6 +10,7 @@ import type { StepDeps } from "../runtime/step.ts";
 import { copyOperation, updateEncryptionOperation } from "./batch-job-requests.ts";
 import {
   CANCELLABLE_STATUSES,
+  cancelJob,
   describeCreatedJob,
   describesUnitJob,
   FAILED_JOB_STATUSES,
@@ -222,13 +223,11 @@ async function cancelAll(
 ): Promise<void> {
   for (const { jobId, job } of jobs) {
     if (!job || !CANCELLABLE_STATUSES.has(job.Status ?? "")) continue;
-    await clients.s3control.send(
-      new UpdateJobStatusCommand({
-        AccountId: run.accountId,
-        JobId: jobId,
-        RequestedJobStatus: "Cancelled",
-        StatusUpdateReason: "rekey read the generated list; the job itself is not run",
-      }),
+    await cancelJob(
+      clients.s3control,
+      run.accountId,
+      jobId,
+      "rekey read the generated list; the job itself is not run",
     );
   }
 }

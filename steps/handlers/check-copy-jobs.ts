@@ -48,9 +48,10 @@ export const checkCopyJobs = defineStep({
       const counts = jobProgressOf(d, job.objects);
       if (counts.status === "Active" && shouldCancelEarly(counts, run.options.cancelAfterFailedTasks)) {
         const reason = `${EARLY_CANCEL_REASON} ${counts.failed} of ${counts.succeeded + counts.failed} tasks failed`;
-        await cancelJob(clients.s3control, run.accountId, job.jobId, reason);
-        log.warn("job cancelled early", { bucket: run.bucket, jobId: job.jobId, ...counts });
-        counts.status = "Cancelling";
+        if (await cancelJob(clients.s3control, run.accountId, job.jobId, reason)) {
+          log.warn("job cancelled early", { bucket: run.bucket, jobId: job.jobId, ...counts });
+          counts.status = "Cancelling";
+        }
       }
       const attempt = job.attempt ?? 1;
       progress.push({ jobId: job.jobId, storageClass: workLabel(job), attempt, ...counts });
@@ -187,20 +188,13 @@ function stoppedEarlyError(
   return undefined;
 }
 
-/** Cancels the run's other jobs that may still run tasks; one that has already ended answers JobStatusException. */
+/** Cancels the run's other jobs that may still run tasks. */
 async function cancelOthers(run: RunContext, jobs: readonly WorkJob[], stoppedJobId: string, deps: StepDeps) {
   for (const other of jobs) {
     if (other.jobId === stoppedJobId) continue;
-    try {
-      await cancelJob(
-        deps.clients.s3control,
-        run.accountId,
-        other.jobId,
-        `${EARLY_CANCEL_REASON} job ${stoppedJobId} failed for access or key reasons`,
-      );
+    const reason = `${EARLY_CANCEL_REASON} job ${stoppedJobId} failed for access or key reasons`;
+    if (await cancelJob(deps.clients.s3control, run.accountId, other.jobId, reason)) {
       deps.log.warn("job cancelled with the run", { bucket: run.bucket, jobId: other.jobId, cause: stoppedJobId });
-    } catch (err) {
-      if ((err as { name?: string } | null)?.name !== "JobStatusException") throw err;
     }
   }
 }

@@ -260,7 +260,9 @@ describe("Distributed Map in the sandbox's Step Functions", () => {
       },
     });
     const executionArn = await start(arn, [1, 2, 3, 4]);
-    const mapRunArn = await until("the first child to run", async () => (await mapRunOf(executionArn))[0]);
+    const mapRunArn = await until("the Map Run", async () => (await mapRunOf(executionArn))[0]);
+    // The Map Run exists before its first child starts; an update before then would start three children at once.
+    await until("the first child to run", async () => (await children(mapRunArn)).length > 0 || undefined);
     await t.sfn.send(new UpdateMapRunCommand({ mapRunArn, maxConcurrency: 3, toleratedFailureCount: 2 }));
     expect(await closed(executionArn)).toMatchObject({ status: "SUCCEEDED" });
     const run = await t.sfn.send(new DescribeMapRunCommand({ mapRunArn }));
