@@ -135,6 +135,7 @@ export function planNagAcknowledgements(scopes: NagAcknowledgementScopes): NagAc
           S.findInventory,
           S.sliceInventory,
           S.writeManifests,
+          S.createCopyJobs,
           S.checkCopyJobs,
           S.copyLargeObjects,
           S.verifyResults,
@@ -145,7 +146,8 @@ export function planNagAcknowledgements(scopes: NagAcknowledgementScopes): NagAc
       reason:
         "Batch Operations job ids exist only once a run creates its jobs (planning reads earlier runs' jobs); " +
         "DescribeJob is read-only, and UpdateJobStatus (Find inventory and the bucket check cancel their own unrun " +
-        "list jobs, Check copy jobs a copy job whose tasks fail for access or key reasons) can only stop a job; both are " +
+        "list jobs, Check copy jobs a copy job whose tasks fail for access or key reasons, Create copy jobs and Check " +
+        "copy jobs a job they made after the run was stopped) can only stop a job; both are " +
         "limited to this account's jobs in this region. The operator's policy may also confirm a suspended job " +
         "(rekey approve) and cancel a run's jobs (rekey stop), and creates none.",
     },
@@ -165,10 +167,16 @@ export function planNagAcknowledgements(scopes: NagAcknowledgementScopes): NagAc
     },
     {
       id: iam5(`arn:${partition}:states:${stack.region}:${stack.account}:execution:<${smName}.Name>:*`),
-      scopes: [step(S.validateInput), step(S.recordFailure), stateMachine, fleet, operatorPolicy],
+      scopes: [
+        ...[S.validateInput, S.createCopyJobs, S.checkCopyJobs, S.recordFailure].map(step),
+        stateMachine,
+        fleet,
+        operatorPolicy,
+      ],
       reason:
         "A run's execution name is chosen when it starts (by rekey start or rekey fleet start). Validate input asks " +
-        "whether the execution holding a bucket's lock still runs; Record failure lists a failed run's Map Runs " +
+        "whether the execution holding a bucket's lock still runs, Create copy jobs and Check copy jobs whether their " +
+        "own run still runs after making a job; Record failure lists a failed run's Map Runs " +
         "(ListMapRuns); the state machine describes its own executions, as AWS's Distributed Map policy does; all " +
         "read only. The fleet machine starts bucket runs with startExecution.sync:2 and, as AWS documents for it, " +
         "describes them and stops those it started when a fleet is stopped. The operator's policy reads runs and " +

@@ -22,7 +22,7 @@ import { addExecutionAlarms } from "./constructs/execution-alarms.ts";
 import { FleetStateMachine } from "./constructs/fleet-state-machine.ts";
 import { OperatorPolicy } from "./constructs/operator-policy.ts";
 import { createStepFunctions, type StepFunction } from "./constructs/step-function.ts";
-import { grantFailedSliceLookups, grantLockHolderChecks, grantStepPermissions } from "./constructs/step-permissions.ts";
+import { grantExecutionChecks, grantFailedSliceLookups, grantStepPermissions } from "./constructs/step-permissions.ts";
 import { WorkBucket, WorkBucketPrefixes } from "./constructs/work-bucket.ts";
 import { applyNagAcknowledgements, type NagAcknowledgement, planNagAcknowledgements } from "./nag-acknowledgements.ts";
 import { rekeyTargets } from "./targets.ts";
@@ -87,7 +87,7 @@ export class RekeyStack extends Stack {
       athena: this.athena,
     });
     this.stateMachine = this.createStateMachine(logRetention);
-    grantLockHolderChecks(this.steps, this.stateMachine);
+    grantExecutionChecks(this.steps, this.stateMachine);
     grantFailedSliceLookups(this.steps, this.stateMachine);
     this.fleet = new FleetStateMachine(this, "Fleet", {
       runStateMachine: this.stateMachine,

@@ -246,6 +246,8 @@ export function grantStepPermissions(steps: Record<TaskStateName, StepFunction>,
   allow(S.createCopyJobs, "PassBatchOperationsRole", ["iam:PassRole"], [batchRole.roleArn], {
     StringEquals: { "iam:PassedToService": "batchoperations.s3.amazonaws.com" },
   });
+  // A job made after the run was stopped is cancelled (steps/aws/run-execution.ts).
+  allow(S.createCopyJobs, "CancelJobsOfAStoppedRun", ["s3:UpdateJobStatus"], [targets.jobs]);
 
   allow(S.checkCopyJobs, "DescribeCopyJobs", ["s3:DescribeJob"], [targets.jobs]);
   // Early cancellation of a job whose tasks fail for access or key reasons, and redrive jobs of the tasks that
@@ -372,29 +374,33 @@ export function grantStepPermissions(steps: Record<TaskStateName, StepFunction>,
 }
 
 /**
- * Validate input asks Step Functions whether the execution holding a bucket's lock still runs: DescribeExecution on
- * this state machine's executions only. A Policy of its own (not the role's default policy): it names the state
- * machine, which names the functions, which depend on their roles' default policies; here it closes no cycle.
+ * DescribeExecution on this state machine's executions only, for the steps that ask whether an execution still runs
+ * (steps/aws/run-execution.ts): Validate input, of the execution holding a bucket's lock; the steps that create
+ * Batch Operations jobs, of their own run, so that a job made after `rekey stop` is cancelled. A Policy of its own
+ * (not the role's default policy): it names the state machine, which names the functions, which depend on their
+ * roles' default policies; here it closes no cycle.
  */
-export function grantLockHolderChecks(steps: Record<TaskStateName, StepFunction>, stateMachine: StateMachine): void {
-  const step = steps[StateNames.validateInput];
-  const policy = new Policy(step, "DescribeLockHolder", {
-    statements: [
-      new PolicyStatement({
-        sid: "DescribeLockHolder",
-        actions: ["states:DescribeExecution"],
-        resources: [executionsOf(stateMachine)],
-      }),
-    ],
-  });
-  step.role.attachInlinePolicy(policy);
+export function grantExecutionChecks(steps: Record<TaskStateName, StepFunction>, stateMachine: StateMachine): void {
+  for (const state of [StateNames.validateInput, StateNames.createCopyJobs, StateNames.checkCopyJobs]) {
+    const step = steps[state];
+    const policy = new Policy(step, "DescribeRunExecutions", {
+      statements: [
+        new PolicyStatement({
+          sid: "DescribeRunExecutions",
+          actions: ["states:DescribeExecution"],
+          resources: [executionsOf(stateMachine)],
+        }),
+      ],
+    });
+    step.role.attachInlinePolicy(policy);
+  }
 }
 
 /**
  * Record failure, when "Plan each slice" failed, reads why from the failed slice's own execution: ListMapRuns on
  * this run, ListExecutions on its Map Runs, DescribeExecution on their child executions
  * (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsstepfunctions.html). A Policy of its
- * own, for the reason grantLockHolderChecks gives.
+ * own, for the reason grantExecutionChecks gives.
  */
 export function grantFailedSliceLookups(steps: Record<TaskStateName, StepFunction>, stateMachine: StateMachine): void {
   const step = steps[StateNames.recordFailure];

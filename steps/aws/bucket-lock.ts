@@ -1,7 +1,8 @@
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { DescribeExecutionCommand, type SFNClient } from "@aws-sdk/client-sfn";
+import type { SFNClient } from "@aws-sdk/client-sfn";
 import { BucketBusyError, UnexpectedResponseError } from "../../contract/errors.ts";
 import { type BucketLock, BucketLockSchema, bucketLockKey } from "../../contract/run-context.ts";
+import { executionIsRunning } from "./run-execution.ts";
 import { httpStatusOf } from "./s3-io.ts";
 
 /**
@@ -75,18 +76,6 @@ function putLock(
   );
 }
 
-/** Whether the holder's execution can still act on the bucket. An execution Step Functions no longer knows cannot. */
-async function isRunning(sfn: SFNClient, executionArn: string): Promise<boolean> {
-  try {
-    const { status } = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-    // PENDING_REDRIVE: a redrive of a failed execution is starting; it will run again.
-    return status === "RUNNING" || status === "PENDING_REDRIVE";
-  } catch (err) {
-    if ((err as Error).name === "ExecutionDoesNotExist") return false;
-    throw err;
-  }
-}
-
 function busy(workBucket: string, bucket: string, holder: BucketLock): BucketBusyError {
   return new BucketBusyError(
     `Another rekey run is active on bucket ${bucket}: execution ${holder.executionArn} (run ${holder.runId}, started ${holder.startedAt}) holds s3://${workBucket}/${bucketLockKey(bucket)}.`,
@@ -123,7 +112,7 @@ export async function takeBucketLock(
     if (!held) continue; // released between our write and our read: try again
     seen = held.lock;
     if (held.lock.executionArn === holder.executionArn) return;
-    if (await isRunning(clients.sfn, held.lock.executionArn)) throw busy(workBucket, bucket, held.lock);
+    if (await executionIsRunning(clients.sfn, held.lock.executionArn)) throw busy(workBucket, bucket, held.lock);
     try {
       await putLock(clients.s3, workBucket, bucket, holder, { IfMatch: held.etag });
       return;

@@ -9,6 +9,7 @@ import { redriveJobRequest } from "./batch-job-requests.ts";
 import { describesUnitJob, jobDescription, jobsOfPlan, redriveToken, redriveUnit } from "./batch-jobs.ts";
 import { planReportManifestKey, readCompletionReport } from "./completion-reports.ts";
 import { LineUpload } from "./manifest-upload.ts";
+import { cancelIfRunStopped } from "./run-execution.ts";
 
 /**
  * Redrive jobs in S3 Control and the work bucket: what a job's failed rows come to, and a new job of just the
@@ -51,8 +52,9 @@ export async function redriveJob(
     operation: JobOperation;
     transientFailures: number;
   },
-  { clients, config, log, now }: Pick<StepDeps, "clients" | "config" | "log" | "now">,
+  deps: Pick<StepDeps, "clients" | "config" | "log" | "now">,
 ): Promise<WorkJob | undefined> {
+  const { clients, config, log, now } = deps;
   const { planPrefix, previous, attempt } = params;
   const unit = redriveUnit(previous.jobId, attempt);
   const base = {
@@ -117,6 +119,7 @@ export async function redriveJob(
     attempt,
     objects,
   });
+  await cancelIfRunStopped(run, [out.JobId], deps);
   // Its own creation time: S3 Control may not know a new job for a while (describeCreatedJob in batch-jobs.ts).
   return { jobId: out.JobId, manifestKey, objects, ...base, createdAt: now().toISOString() };
 }

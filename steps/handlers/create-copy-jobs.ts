@@ -14,6 +14,7 @@ import {
   runIdOfDescription,
   runningRekeyJobs,
 } from "../aws/batch-jobs.ts";
+import { cancelIfRunStopped } from "../aws/run-execution.ts";
 import { jobSlotWait } from "../domain/job-slots.ts";
 import { defineStep } from "../runtime/step.ts";
 
@@ -25,7 +26,8 @@ export const createCopyJobs = defineStep({
     /** What "Enforce default encryption" returned: copies are guarded by its moment (batch-job-requests.ts). */
     defaultEncryption: z.object({ enforcedAt: z.iso.datetime() }),
   }),
-  async run({ run, plan, defaultEncryption }, { clients, config, now, log }): Promise<Jobs> {
+  async run({ run, plan, defaultEncryption }, deps): Promise<Jobs> {
+    const { clients, config, now, log } = deps;
     const jobs: Jobs["jobs"] = [];
     const earlier = await jobsOfPlan(clients.s3control, run.accountId, run.bucket, plan.planPrefix);
     if (run.options.maxActiveJobs !== undefined) {
@@ -99,6 +101,10 @@ export const createCopyJobs = defineStep({
       }
       log.info("job created", { bucket: run.bucket, jobId: out.JobId, unit, objects: manifest.objects });
       jobs.push({ jobId: out.JobId, ...work });
+      // A stopped execution takes no output: the run's own jobs are cancelled (another run's, reused, are left
+      // alone) and no more are made.
+      const ours = jobs.filter((j) => j.createdBy === undefined).map((j) => j.jobId);
+      if (await cancelIfRunStopped(run, ours, deps)) break;
     }
     return { createdAt: now().toISOString(), jobs };
   },

@@ -252,7 +252,14 @@ describe("each step's role allows exactly the calls its step makes", () => {
     ],
     [
       StateNames.createCopyJobs,
-      () => ["s3:CreateJob *", "s3:ListJobs *", "iam:PassRole <BATCH_ROLE.Arn> (conditional)"],
+      () => [
+        "s3:CreateJob *",
+        "s3:ListJobs *",
+        "iam:PassRole <BATCH_ROLE.Arn> (conditional)",
+        // A job made after the run was stopped is cancelled; whether it was, from the run's own execution.
+        `s3:UpdateJobStatus ${JOBS}`,
+        `states:DescribeExecution arn:aws:states:us-east-1:123456789012:execution:<${stateMachineId}.Name>:*`,
+      ],
     ],
     [
       StateNames.checkCopyJobs,
@@ -266,6 +273,7 @@ describe("each step's role allows exactly the calls its step makes", () => {
         `s3:GetObject ${w()}/plans/*`,
         ...each(["s3:PutObject", "s3:AbortMultipartUpload"], [`${w()}/plans/*`]),
         `s3:ListBucket ${w()}`,
+        `states:DescribeExecution arn:aws:states:us-east-1:123456789012:execution:<${stateMachineId}.Name>:*`,
       ],
     ],
     [
