@@ -1,5 +1,5 @@
 import { ListObjectVersionsCommand } from "@aws-sdk/client-s3";
-import { CreateStateMachineCommand, StartExecutionCommand, StopExecutionCommand } from "@aws-sdk/client-sfn";
+import { StopExecutionCommand } from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BucketBusyError } from "../../contract/errors.ts";
 import { type BucketLock, bucketLockKey, RunOptionsSchema } from "../../contract/run-context.ts";
@@ -9,6 +9,7 @@ import { recordFailure } from "../../steps/handlers/record-failure.ts";
 import type { AwsClients } from "../../steps/runtime/clients.ts";
 import { invokeStep } from "../../steps/runtime/invoke.ts";
 import { silentLogger } from "../../steps/runtime/log.ts";
+import { runningExecution } from "../support/running-execution.ts";
 import { newTestBucket, sandboxWithClients } from "../support/sandbox.ts";
 
 /** The bucket lock (steps/aws/bucket-lock.ts) against the sandbox's S3 and Step Functions, with the real SDK. */
@@ -16,34 +17,22 @@ describe("the bucket lock", () => {
   let sandbox: Sandbox;
   let clients: AwsClients;
   let work: string;
-  let stateMachineArn: string;
   let n = 0;
 
   beforeAll(async () => {
     ({ sandbox, clients } = await sandboxWithClients());
     // Versioned, like the deployed work bucket (infra/constructs/work-bucket.ts): a released lock is a delete marker.
     work = await newTestBucket(clients.s3, "lock-work", { versioned: true });
-    const definition = { StartAt: "Hold", States: { Hold: { Type: "Wait", Seconds: 3600, End: true } } };
-    stateMachineArn =
-      (
-        await clients.sfn.send(
-          new CreateStateMachineCommand({
-            name: "holder",
-            definition: JSON.stringify(definition),
-            roleArn: "arn:aws:iam::123456789012:role/sandbox-state-machine",
-          }),
-        )
-      ).stateMachineArn ?? "";
   });
   afterAll(async () => {
     await sandbox.close();
   });
 
-  /** A RUNNING execution (it waits an hour) to hold the lock. */
+  /** A RUNNING execution to hold the lock. */
   async function running(): Promise<BucketLock> {
     const name = `run-${++n}`;
-    const { executionArn, startDate } = await clients.sfn.send(new StartExecutionCommand({ stateMachineArn, name }));
-    return { executionArn: executionArn ?? "", runId: name, startedAt: (startDate ?? new Date()).toISOString() };
+    const { executionArn, startDate } = await runningExecution(clients.sfn, name);
+    return { executionArn, runId: name, startedAt: startDate.toISOString() };
   }
   const stop = (holder: BucketLock) =>
     clients.sfn.send(new StopExecutionCommand({ executionArn: holder.executionArn }));
@@ -102,7 +91,7 @@ describe("the bucket lock", () => {
     await take("stale", b);
     expect(await lockOf("stale")).toEqual(b);
 
-    const ghost = { ...a, executionArn: `${stateMachineArn.replace(":stateMachine:", ":execution:")}:never-started` };
+    const ghost = { ...a, executionArn: a.executionArn.replace(/:[^:]+$/, ":never-started") };
     await take("ghost", ghost);
     const c = await running();
     await take("ghost", c);

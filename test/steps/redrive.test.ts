@@ -11,6 +11,7 @@ import { manifestLine } from "../../steps/domain/batch-manifest.ts";
 import { checkCopyJobs } from "../../steps/handlers/check-copy-jobs.ts";
 import { invokeStep } from "../../steps/runtime/invoke.ts";
 import { silentLogger } from "../../steps/runtime/log.ts";
+import { runningExecution } from "../support/running-execution.ts";
 import { newTestBucket, useSandbox } from "../support/sandbox.ts";
 
 const KEYS = ["plain.txt", "dir/a b+c ✓.txt", "slow-1", "slow-2", "denied", "ok"];
@@ -78,7 +79,8 @@ describe('"Check copy jobs" redrives transient failures', () => {
     );
     run = {
       runId: "r1",
-      executionId: `arn:aws:states:${region}:${accountId}:execution:rekey:r1`,
+      // Running: the step cancels a redrive job it makes for a stopped run (steps/aws/run-execution.ts).
+      executionId: (await runningExecution(sb.sfn, "r1")).executionArn,
       bucket,
       kmsKeyArn: keyArn,
       region,
