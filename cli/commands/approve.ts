@@ -19,7 +19,13 @@ export async function approveCommand(options: ApproveOptions, io: Io): Promise<n
   const clients = await clientsFor(options, io);
   const executionArn = await executionArnFor(clients, options, io);
   const run = await readRun(clients, executionArn);
-  if (run.status !== "RUNNING" || run.currentState !== StateNames.waitingForApproval) {
+  // The approval wait loops through "Check copy jobs" (workflow/definition.ts): a run caught in that check, whose
+  // last check found the jobs awaiting approval, is waiting all the same.
+  const inApprovalLoop =
+    run.currentState === StateNames.waitingForApproval ||
+    (run.progress?.awaitingApproval === true &&
+      (run.currentState === StateNames.checkCopyJobs || run.currentState === StateNames.areJobsDone));
+  if (run.status !== "RUNNING" || !inApprovalLoop) {
     throw new CommandFailedError(
       `${run.name} is not waiting for approval (it is ${run.status}${run.currentState ? `, in "${run.currentState}"` : ""}). Check with rekey status --execution ${executionArn}.`,
     );

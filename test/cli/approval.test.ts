@@ -1,5 +1,6 @@
 import { DescribeJobCommand } from "@aws-sdk/client-s3-control";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { StateNames } from "../../contract/states.ts";
 import { sandboxWorkBucket } from "../../local/deploy.ts";
 import { rekeyClients } from "../../local/sandbox-clients.ts";
 import { rekeyDeployment } from "../../local/sandbox-run.ts";
@@ -7,7 +8,7 @@ import { becomesCompliant, type MixedBucket, seedMixedBucket } from "../../local
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
 import type { AwsClients } from "../../steps/runtime/clients.ts";
-import { rekey } from "../support/cli.ts";
+import { type CliResult, rekey } from "../support/cli.ts";
 
 const FAST = ["--inventory-poll-seconds", "1", "--job-poll-min-seconds", "1", "--job-poll-max-seconds", "1"];
 
@@ -98,6 +99,24 @@ describe("approval before copying", () => {
     const expected = scenario.keys.filter((k) => becomesCompliant(k.expectation)).length;
     expect(watched.out).toMatch(new RegExp(`Re-encrypted\\s+${expected}\\b`));
     expect((await rekey(sandbox, "approve", "--execution", executionArn)).code).toBe(1);
+  }, 120_000);
+
+  it("approves a run caught in the check its approval wait loops through", async () => {
+    const { executionArn } = await startAwaitingApproval("approve-mid-check");
+    const { functionNames } = await rekeyDeployment(sandbox);
+    let approved: CliResult | undefined;
+    // Runs inside the next "Check copy jobs" invocation: the run's current state is that check, not the wait.
+    const off = sandbox.lambda.beforeInvoke(functionNames[StateNames.checkCopyJobs], async () => {
+      approved ??= await rekey(sandbox, "approve", "--execution", executionArn);
+    });
+    try {
+      await until(async () => approved !== undefined, "the next check of the copy jobs");
+    } finally {
+      off();
+    }
+    expect(approved?.err).toBe("");
+    expect(approved?.code).toBe(0);
+    expect(approved?.out).toMatch(/Approved approve-mid-check-\d{8}: \d+ job\(s\) start copying/);
   }, 120_000);
 
   it("ends cleanly on stop: jobs cancelled before copying anything", async () => {
