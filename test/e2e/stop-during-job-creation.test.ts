@@ -1,13 +1,14 @@
 import { ListJobsCommand } from "@aws-sdk/client-s3-control";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { StateNames } from "../../contract/states.ts";
+import { executionArnOf, StateNames } from "../../contract/states.ts";
 import { rekeyClients } from "../../local/sandbox-clients.ts";
-import { rekeyDeployment, startSandboxExecution } from "../../local/sandbox-run.ts";
+import { rekeyDeployment } from "../../local/sandbox-run.ts";
 import { type MixedBucket, seedMixedBucket } from "../../local/scenarios/mixed-bucket.ts";
 import { SandboxAdmin } from "../../sandbox/admin-client.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
 import { jobInStatus } from "../support/batch-jobs.ts";
 import { type CliResult, rekey } from "../support/cli.ts";
+import { runOnScenario } from "../support/run-scenario.ts";
 import { until } from "../support/until.ts";
 
 /**
@@ -33,34 +34,23 @@ describe("a stop that lands while the copy jobs are being created", () => {
   });
 
   it("cancels the job the step made after the stop, and makes no other", async () => {
-    const admin = new SandboxAdmin(sandbox.endpoint);
-    const { functionNames } = await rekeyDeployment(sandbox);
+    const { functionNames, stateMachineArn } = await rekeyDeployment(sandbox);
     const createJobsFn = functionNames[StateNames.createCopyJobs];
     const name = "stopped-while-creating";
     let stopped: CliResult | undefined;
-    const run = startSandboxExecution({
+    const result = await runOnScenario({
       sandbox,
+      scenario,
       name,
-      input: {
-        bucket: scenario.bucket,
-        kmsKeyArn: scenario.targetKeyArn,
-        inventoryConfigurationId: scenario.inventoryConfigurationId,
-        workBucket: scenario.workBucket,
-        options: { inventoryPollSeconds: 1 },
-      },
-      onEvent: (event) => {
-        if (event.type === "StateEntered" && event.state.name === StateNames.waitForInventory) {
-          void admin.deliverInventory({ bucket: scenario.bucket, configurationId: scenario.inventoryConfigurationId });
-        }
-      },
       beforeStep: {
         // The invocation has begun when this runs; the stop finishes before the step's code does anything.
         [StateNames.createCopyJobs]: async () => {
-          stopped = await rekey(sandbox, "stop", "--execution", run.executionArn, "--reason", "window closed");
+          const execution = executionArnOf(stateMachineArn, name);
+          stopped = await rekey(sandbox, "stop", "--execution", execution, "--reason", "window closed");
         },
       },
     });
-    expect((await run.result).status).toBe("ABORTED");
+    expect(result.status).toBe("ABORTED");
     expect(stopped?.code).toBe(0);
     expect(stopped?.out).toContain("No copy job had been created");
 
